@@ -1,0 +1,232 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/headroom/headroom/loadgen"
+	"github.com/headroom/headroom/report"
+	"github.com/headroom/headroom/result"
+	"github.com/headroom/headroom/slo"
+)
+
+type loadFlags struct {
+	cfg         loadgen.Config
+	target      loadgen.Target
+	headers     []string
+	bodyFile    string
+	targetsFile string
+	steps       string
+	sloExpr     string
+	out         string
+	quiet       bool
+	interval    time.Duration
+}
+
+func newLoadCmd() *cobra.Command {
+	f := &loadFlags{}
+	cmd := &cobra.Command{
+		Use:   "load URL",
+		Short: "Generate load and measure latency honestly (open model, no coordinated omission)",
+		Long: `load sends requests to URL on a schedule (the open model: arrivals do not wait for answers)
+through a bounded pool of connections, and measures each request's latency from the time it was
+due, so a stall that holds back later requests is charged to them — the honest number wrk2
+introduced. The latency from the actual send (what closed-loop tools report) and the generator's
+own send lag are shown beside it, and the verdict says whether the generator was the limit.
+
+Exit codes: 0 done; 1 the --slo failed; 2 bad usage or input (nothing sent); 3 the run failed
+or was interrupted (the partial result is still written).`,
+		Example: `  headroom load http://127.0.0.1:8080/api/posts --rate 2000 --duration 30s --out run.json
+  headroom load http://127.0.0.1:8080/ --rate 500 --arrival poisson --slo 'p99<200ms,errors<0.1%'
+  headroom load http://127.0.0.1:8080/ --arrival ramp --from 100 --to 2000 --duration 60s
+  headroom load http://127.0.0.1:8080/ --arrival bursts --rate 200 --burst-factor 5 --burst-length 2s --burst-every 10s
+  headroom load http://127.0.0.1:8080/ --arrival steps --steps 100,200,400 --step-every 10s
+  headroom load http://127.0.0.1:8080/ --model closed --users 50 --think 100ms --duration 20s
+  headroom load --targets mix.jsonl --rate 1000 --duration 30s    # JSONL: method, url, headers, body, weight`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runLoad(cmd, f, args) },
+	}
+	fl := cmd.Flags()
+	c := &f.cfg
+	fl.Float64Var(&c.Arrival.Rate, "rate", 0, "requests per second (constant, poisson; base of bursts; mean of sine)")
+	fl.DurationVar(&c.Duration, "duration", 10*time.Second, "measured duration, after the warm-up")
+	fl.DurationVar(&c.Warmup, "warmup", 0, "load sent first and excluded from every statistic")
+	fl.IntVar(&c.Connections, "connections", 64, "open model: connections in the pool; a due request waits for a free one and the wait counts")
+	fl.StringVar(&c.Arrival.Kind, "arrival", "constant", "arrival process: "+strings.Join(loadgen.ArrivalKinds, ", "))
+	fl.BoolVar(&c.Arrival.Poisson, "poisson", false, "space arrivals as a Poisson process around any arrival shape")
+	fl.Uint64Var(&c.Arrival.Seed, "seed", 1, "seed of Poisson arrivals")
+	fl.Float64Var(&c.Arrival.From, "from", 0, "ramp: start rate")
+	fl.Float64Var(&c.Arrival.To, "to", 0, "ramp: end rate")
+	fl.DurationVar(&c.Arrival.Over, "ramp-over", 0, "ramp: how long the ramp takes (default: the whole run)")
+	fl.StringVar(&f.steps, "steps", "", "steps: comma-separated rates, such as 100,200,400")
+	fl.DurationVar(&c.Arrival.Every, "step-every", 0, "steps: how long each rate holds (default: the run divided evenly)")
+	fl.Float64Var(&c.Arrival.Factor, "burst-factor", 5, "bursts: rate multiplier during a burst")
+	fl.DurationVar(&c.Arrival.Length, "burst-length", time.Second, "bursts: length of a burst")
+	fl.DurationVar(&c.Arrival.Period, "burst-every", 10*time.Second, "bursts: period of bursts; sine: period of the wave")
+	fl.Float64Var(&c.Arrival.Amplitude, "amplitude", 0, "sine: swing around --rate (default rate/2)")
+	fl.StringVar(&c.Model, "model", "open", "open (arrivals on a schedule) or closed (users wait for each answer)")
+	fl.IntVar(&c.Users, "users", 10, "closed model: concurrent users")
+	fl.DurationVar(&c.Think, "think", 0, "closed model: pause between an answer and a user's next request")
+	fl.StringVarP(&f.target.Method, "method", "X", "GET", "HTTP method")
+	fl.StringArrayVarP(&f.headers, "header", "H", nil, "request header 'Name: value' (repeatable)")
+	fl.StringVar(&f.target.Body, "body", "", "request body")
+	fl.StringVar(&f.bodyFile, "body-file", "", "read the request body from a file")
+	fl.StringVar(&f.targetsFile, "targets", "", "JSONL file of targets: method, url, headers, body or body_file, weight")
+	fl.DurationVar(&c.Timeout, "timeout", 10*time.Second, "per-request timeout, connecting included")
+	fl.BoolVar(&c.HTTP2, "http2", false, "use HTTP/2 (h2c for http:// URLs)")
+	fl.BoolVar(&c.Insecure, "insecure", false, "skip TLS certificate verification")
+	fl.Int64Var(&c.MaxBody, "max-body", 64<<20, "largest response body accepted, in bytes")
+	fl.StringVar(&f.sloExpr, "slo", "", "service level objective, such as 'p99<200ms,p99.9<1s,errors<0.1%'; exit 1 when it fails")
+	fl.StringVarP(&f.out, "out", "o", "", "write the full result (JSON, with histograms) to this file")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	fl.DurationVar(&f.interval, "interval", 5*time.Second, "progress line interval when not on a terminal")
+	return cmd
+}
+
+// config turns the flags into a loadgen.Config, reading the targets and body files.
+func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, error) {
+	c := f.cfg
+	fl := cmd.Flags()
+	if f.steps != "" {
+		for s := range strings.SplitSeq(f.steps, ",") {
+			r, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if err != nil {
+				return c, usageErrorf("--steps %q: %q is not a number: want rates such as 100,200,400", f.steps, s)
+			}
+			c.Arrival.Steps = append(c.Arrival.Steps, r)
+		}
+	}
+	// Bursts and sine share --burst-every; sine's amplitude defaults from the rate.
+	if c.Arrival.Kind != "bursts" && !fl.Changed("burst-every") {
+		c.Arrival.Period = 0
+	}
+	if c.Arrival.Kind != "bursts" {
+		c.Arrival.Factor, c.Arrival.Length = 0, 0
+	}
+	if c.Model == "closed" && fl.Changed("rate") {
+		return c, usageErrorf("--rate %g: the closed model has no rate; its users send as fast as the answers come (use --users and --think)", c.Arrival.Rate)
+	}
+	if c.Model == "closed" && fl.Changed("connections") {
+		return c, usageErrorf("--connections: the closed model uses one connection per user: set --users")
+	}
+	if c.Model == "open" && (fl.Changed("users") || fl.Changed("think")) {
+		return c, usageErrorf("--users and --think belong to the closed model: add --model closed, or set --rate and --connections")
+	}
+	switch {
+	case f.targetsFile != "" && len(args) > 0:
+		return c, usageErrorf("give a URL or --targets, not both")
+	case f.targetsFile != "":
+		fh, err := os.Open(f.targetsFile)
+		if err != nil {
+			return c, usageErrorf("--targets: %v", err)
+		}
+		defer fh.Close()
+		ts, err := loadgen.ReadTargets(fh, filepath.Dir(f.targetsFile))
+		if err != nil {
+			return c, usageErrorf("--targets %s: %w", f.targetsFile, err)
+		}
+		c.Targets = ts
+	case len(args) == 1:
+		t := f.target
+		t.URL = args[0]
+		t.Method = strings.ToUpper(t.Method)
+		if f.bodyFile != "" {
+			if t.Body != "" {
+				return c, usageErrorf("give --body or --body-file, not both")
+			}
+			b, err := os.ReadFile(f.bodyFile)
+			if err != nil {
+				return c, usageErrorf("--body-file: %v", err)
+			}
+			t.Body = string(b)
+		}
+		for _, h := range f.headers {
+			k, v, ok := strings.Cut(h, ":")
+			if !ok || strings.TrimSpace(k) == "" {
+				return c, usageErrorf("--header %q: want 'Name: value'", h)
+			}
+			if t.Headers == nil {
+				t.Headers = map[string]string{}
+			}
+			t.Headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+		c.Targets = []loadgen.Target{t}
+	default:
+		return c, usageErrorf("no target: give a URL, such as headroom load http://127.0.0.1:8080/ --rate 100, or --targets FILE")
+	}
+	if c.Model == "open" && c.Arrival.Rate == 0 && !fl.Changed("rate") && c.Arrival.Kind != "ramp" && c.Arrival.Kind != "steps" {
+		return c, usageErrorf("--rate is required for the %s arrival: requests per second, such as --rate 1000 (or use --model closed)", c.Arrival.Kind)
+	}
+	if err := c.Validate(); err != nil {
+		return c, usageErrorf("%w", err)
+	}
+	return c, nil
+}
+
+func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
+	cfg, err := f.config(cmd, args)
+	if err != nil {
+		return err
+	}
+	var obj *slo.Objective
+	if f.sloExpr != "" {
+		o, err := slo.Parse(f.sloExpr)
+		if err != nil {
+			return usageErrorf("--slo: %w", err)
+		}
+		obj = &o
+	}
+	out, err := createOut(f.out)
+	if err != nil {
+		return err
+	}
+	defer out.abort()
+
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	prog := newProgress(stderr, f.quiet, isTerminal(stderr), f.interval, cfg.Warmup+cfg.Duration)
+	l, err := loadgen.Run(cmd.Context(), cfg, prog.update)
+	prog.done()
+	if err != nil {
+		return runFailed(err)
+	}
+	if obj != nil {
+		l.SLO = obj.Check(l)
+	}
+	if err := out.commit(l.Write); err != nil {
+		return err
+	}
+	if err := report.WriteLoad(stdout, l, report.Options{Color: isTerminal(stdout)}); err != nil {
+		return runFailed(err)
+	}
+	return loadOutcome(l, f.out, stderr)
+}
+
+// loadOutcome maps a finished run to its exit code.
+func loadOutcome(l *result.Load, out string, stderr io.Writer) error {
+	if l.Partial {
+		where := ""
+		if out != "" {
+			where = "; partial result written to " + out
+		}
+		return runFailed(fmt.Errorf("interrupted%s", where))
+	}
+	if l.SLO != nil && !l.SLO.Pass {
+		var failed []string
+		for _, c := range l.SLO.Checks {
+			if !c.Pass {
+				failed = append(failed, fmt.Sprintf("%s (actual %.4g %s)", c.Expr, c.Actual, c.Unit))
+			}
+		}
+		return checkFailed(errors.New("SLO failed: " + strings.Join(failed, ", ")))
+	}
+	_ = stderr
+	return nil
+}

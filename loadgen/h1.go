@@ -1,0 +1,305 @@
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// The fast path: a lean HTTP/1.1 client over plain TCP. Each connection worker owns its
+// connections, writes a request prepared once per target (only the traceparent changes) in one
+// write, and parses just what framing needs from the answer, discarding the body without keeping
+// it. No allocation per request in the steady state.
+
+// errProtocol marks an answer that is not valid HTTP/1.1.
+var errProtocol = errors.New("protocol error")
+
+// errBodyTooLarge marks a body over Config.MaxBody.
+var errBodyTooLarge = errors.New("response body too large")
+
+// maxHeaderLines bounds the header lines of one answer.
+const maxHeaderLines = 256
+
+// h1Request is a Target rendered once into bytes: head, then the traceparent line, then tail.
+type h1Request struct {
+	addr  string // host:port to dial
+	head  []byte // request line and headers, up to the traceparent
+	tail  []byte // the rest of the headers, the blank line and the body
+	head0 bool   // HEAD request: the answer has no body
+}
+
+func newH1Request(t Target, userAgent string) (*h1Request, error) {
+	u, err := url.Parse(t.URL)
+	if err != nil {
+		return nil, err
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", t.Method, u.RequestURI(), u.Host)
+	hasUA, hasCT := false, false
+	for k, v := range t.Headers {
+		switch http1Canonical(k) {
+		case "Host", "Content-Length", "Traceparent", "Connection", "Transfer-Encoding":
+			continue // set by headroom
+		case "User-Agent":
+			hasUA = true
+		case "Content-Type":
+			hasCT = true
+		}
+		fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+	}
+	if !hasUA {
+		fmt.Fprintf(&b, "User-Agent: %s\r\n", userAgent)
+	}
+	head := bytes.Clone(b.Bytes())
+	b.Reset()
+	if t.Body != "" || t.Method == "POST" || t.Method == "PUT" || t.Method == "PATCH" {
+		if t.Body != "" && !hasCT {
+			b.WriteString("Content-Type: application/json\r\n")
+		}
+		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(t.Body))
+	}
+	b.WriteString("\r\n")
+	b.WriteString(t.Body)
+	return &h1Request{addr: addr, head: head, tail: bytes.Clone(b.Bytes()), head0: t.Method == "HEAD"}, nil
+}
+
+// http1Canonical canonicalizes a header name without allocating for the common case.
+func http1Canonical(k string) string {
+	b := []byte(k)
+	upper := true
+	for i, c := range b {
+		if upper && 'a' <= c && c <= 'z' {
+			b[i] = c - 32
+		} else if !upper && 'A' <= c && c <= 'Z' {
+			b[i] = c + 32
+		}
+		upper = c == '-'
+	}
+	return string(b)
+}
+
+// h1Conn is one keep-alive connection. Not safe for concurrent use.
+type h1Conn struct {
+	c      net.Conn
+	br     *bufio.Reader
+	wbuf   []byte
+	used   bool // has carried a request: a failure before any answer byte may be a stale close
+	closed bool
+}
+
+// h1Dial opens a connection to addr within timeout.
+func h1Dial(addr string, timeout time.Duration) (*h1Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	return &h1Conn{c: c, br: bufio.NewReaderSize(c, 16<<10), wbuf: make([]byte, 0, 1024)}, nil
+}
+
+func (h *h1Conn) close() {
+	if !h.closed {
+		h.closed = true
+		_ = h.c.Close()
+	}
+}
+
+// roundTrip sends r with traceparent tp and reads the answer, discarding its body. It returns the
+// status and whether no byte of the answer arrived (so a retry on a fresh connection is safe).
+// After an error, or an answer that ends the connection, the connection is closed.
+func (h *h1Conn) roundTrip(r *h1Request, tp []byte, deadline time.Time, maxBody int64) (status int, nothingRead bool, err error) {
+	if err := h.c.SetDeadline(deadline); err != nil {
+		h.close()
+		return 0, true, err
+	}
+	h.used = true
+	w := append(h.wbuf[:0], r.head...)
+	w = append(w, "Traceparent: "...)
+	w = append(w, tp...)
+	w = append(w, "\r\n"...)
+	w = append(w, r.tail...)
+	h.wbuf = w
+	if _, err := h.c.Write(w); err != nil {
+		h.close()
+		return 0, true, err
+	}
+	status, keep, nothingRead, err := h.readResponse(r.head0, maxBody)
+	if err != nil || !keep {
+		h.close()
+	}
+	return status, nothingRead, err
+}
+
+// readResponse reads one answer (skipping 1xx interim answers) and reports whether the
+// connection can carry another request.
+func (h *h1Conn) readResponse(isHead bool, maxBody int64) (status int, keep, nothingRead bool, err error) {
+	first := true
+	for {
+		line, err := h.br.ReadSlice('\n')
+		if err != nil {
+			if first && len(line) == 0 {
+				return 0, false, true, err
+			}
+			return 0, false, false, readErr(err)
+		}
+		first = false
+		// HTTP/1.x SSS reason
+		if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
+			return 0, false, false, fmt.Errorf("%w: bad status line %q", errProtocol, trimLine(line))
+		}
+		status, ok := atoi3(line[9:12])
+		if !ok || (len(line) > 12 && line[12] != ' ' && line[12] != '\r' && line[12] != '\n') {
+			return 0, false, false, fmt.Errorf("%w: bad status line %q", errProtocol, trimLine(line))
+		}
+		keep = line[7] == '1' // HTTP/1.1 keeps alive unless told otherwise
+		contentLength, chunked := int64(-1), false
+		for n := 0; ; n++ {
+			hl, err := h.br.ReadSlice('\n')
+			if err != nil {
+				if errors.Is(err, bufio.ErrBufferFull) {
+					return 0, false, false, fmt.Errorf("%w: header line over %d bytes", errProtocol, h.br.Size())
+				}
+				return 0, false, false, readErr(err)
+			}
+			if n >= maxHeaderLines {
+				return 0, false, false, fmt.Errorf("%w: over %d header lines", errProtocol, maxHeaderLines)
+			}
+			hl = bytes.TrimRight(hl, "\r\n")
+			if len(hl) == 0 {
+				break
+			}
+			colon := bytes.IndexByte(hl, ':')
+			if colon <= 0 {
+				return 0, false, false, fmt.Errorf("%w: bad header line %q", errProtocol, trimLine(hl))
+			}
+			name, value := hl[:colon], bytes.TrimSpace(hl[colon+1:])
+			switch {
+			case bytes.EqualFold(name, []byte("Content-Length")):
+				n, err := strconv.ParseInt(string(value), 10, 64)
+				if err != nil || n < 0 {
+					return 0, false, false, fmt.Errorf("%w: bad Content-Length %q", errProtocol, trimLine(value))
+				}
+				contentLength = n
+			case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+				chunked = bytes.EqualFold(value, []byte("chunked"))
+				if !chunked {
+					return 0, false, false, fmt.Errorf("%w: unsupported Transfer-Encoding %q", errProtocol, trimLine(value))
+				}
+			case bytes.EqualFold(name, []byte("Connection")):
+				if bytes.EqualFold(value, []byte("close")) {
+					keep = false
+				} else if bytes.EqualFold(value, []byte("keep-alive")) {
+					keep = true
+				}
+			}
+		}
+		if status >= 100 && status < 200 && status != 101 {
+			continue // interim answer: the real one follows
+		}
+		switch {
+		case isHead || status == 204 || status == 304 || (status >= 100 && status < 200):
+		case chunked:
+			err = h.discardChunked(maxBody)
+		case contentLength >= 0:
+			if contentLength > maxBody {
+				return status, false, false, fmt.Errorf("%w: Content-Length %d over %d", errBodyTooLarge, contentLength, maxBody)
+			}
+			_, err = h.br.Discard(int(contentLength))
+			err = readErr(err)
+		default: // the body runs until the server closes
+			keep = false
+			var n int64
+			n, err = io.Copy(io.Discard, io.LimitReader(h.br, maxBody+1))
+			if err == nil && n > maxBody {
+				err = fmt.Errorf("%w: over %d bytes", errBodyTooLarge, maxBody)
+			}
+		}
+		return status, keep && err == nil, false, err
+	}
+}
+
+func (h *h1Conn) discardChunked(maxBody int64) error {
+	var total int64
+	for {
+		line, err := h.br.ReadSlice('\n')
+		if err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				return fmt.Errorf("%w: chunk size line too long", errProtocol)
+			}
+			return readErr(err)
+		}
+		sz := bytes.TrimRight(line, "\r\n")
+		if i := bytes.IndexByte(sz, ';'); i >= 0 {
+			sz = sz[:i]
+		}
+		n, err := strconv.ParseInt(string(bytes.TrimSpace(sz)), 16, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%w: bad chunk size %q", errProtocol, trimLine(line))
+		}
+		if n == 0 {
+			for { // trailers, up to the blank line
+				tl, err := h.br.ReadSlice('\n')
+				if err != nil {
+					return readErr(err)
+				}
+				if len(bytes.TrimRight(tl, "\r\n")) == 0 {
+					return nil
+				}
+			}
+		}
+		total += n
+		if total > maxBody {
+			return fmt.Errorf("%w: over %d bytes", errBodyTooLarge, maxBody)
+		}
+		if _, err := h.br.Discard(int(n)); err != nil {
+			return readErr(err)
+		}
+		crlf, err := h.br.ReadSlice('\n')
+		if err != nil {
+			return readErr(err)
+		}
+		if len(bytes.TrimRight(crlf, "\r\n")) != 0 {
+			return fmt.Errorf("%w: chunk not followed by CRLF", errProtocol)
+		}
+	}
+}
+
+// readErr turns a clean end of stream in the middle of an answer into io.ErrUnexpectedEOF.
+func readErr(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func atoi3(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// trimLine shortens a line for an error message.
+func trimLine(b []byte) string {
+	b = bytes.TrimRight(b, "\r\n")
+	if len(b) > 60 {
+		return string(b[:60]) + "…"
+	}
+	return string(b)
+}

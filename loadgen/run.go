@@ -1,0 +1,405 @@
+package loadgen
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"runtime"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/headroom/headroom/result"
+)
+
+// userAgent is sent unless a target sets its own.
+const userAgent = "headroom"
+
+// Verdict thresholds: beyond them the generator, not the target, limited the run.
+const (
+	// maxDispatchLagP99 is how late the generator may send a request that had a free connection.
+	maxDispatchLagP99 = 10 * time.Millisecond
+	// maxCPUUtilization is the share of its cores the generator may use before it is the limit.
+	maxCPUUtilization = 0.90
+	// minAchievedRatio is the least achieved/offered ratio of a run whose connections were not all busy.
+	minAchievedRatio = 0.95
+	// noteQueuedShare is the share of queued requests above which the result notes the queueing.
+	noteQueuedShare = 0.01
+)
+
+// Progress is a snapshot of a run, reported once a second.
+type Progress struct {
+	// Elapsed and Total include the warm-up.
+	Elapsed, Total time.Duration
+	Warmup         bool
+	// Second is the timeline second just closed (zero during warm-up).
+	Second result.Second
+	// Requests and Errors are the totals of the measured period so far.
+	Requests, Errors int64
+}
+
+// Run generates the load cfg describes until its warm-up and duration have passed or ctx ends,
+// and returns the result. When ctx ends first the result covers what ran and is marked partial.
+// Requests still in flight at the end may take up to cfg.Timeout to complete, so Run returns
+// within Warmup + Duration + Timeout. progress, when not nil, is called once a second from one
+// goroutine. Errors of the target (refused, reset, timeouts, statuses) are counted in the result,
+// not returned; Run returns an error only for a bad configuration.
+func Run(ctx context.Context, cfg Config, progress func(Progress)) (*result.Load, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e, err := newEngine(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return e.run(ctx, progress)
+}
+
+type engine struct {
+	cfg     Config
+	total   time.Duration // warm-up + duration
+	shape   Shape
+	start   time.Time
+	rec     *recorder
+	cum     []float64 // cumulative target weights
+	newSend func(ctx context.Context) sender
+
+	mu    sync.Mutex // guards sched
+	sched *Schedule
+}
+
+func newEngine(ctx context.Context, cfg Config) (*engine, error) {
+	e := &engine{cfg: cfg, total: cfg.Warmup + cfg.Duration, rec: newRecorder(cfg.Warmup)}
+	var sum float64
+	fast := !cfg.HTTP2
+	for _, t := range cfg.Targets {
+		sum += t.Weight
+		e.cum = append(e.cum, sum)
+		if u, _ := ValidateURL(t.URL); u.Scheme != "http" {
+			fast = false
+		}
+	}
+	if fast {
+		reqs := make([]*h1Request, len(cfg.Targets))
+		for i, t := range cfg.Targets {
+			r, err := newH1Request(t, userAgent)
+			if err != nil {
+				return nil, fmt.Errorf("prepare %s: %w", t.URL, err)
+			}
+			reqs[i] = r
+		}
+		e.newSend = func(ctx context.Context) sender { return newH1Sender(ctx, reqs, cfg.MaxBody) }
+	} else {
+		client := &http.Client{
+			Transport: newNetTransport(&cfg),
+			// Redirects are answers to measure, not to follow.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+		s := &netSender{client: client, targets: cfg.Targets, maxBody: cfg.MaxBody}
+		e.newSend = func(context.Context) sender { return s }
+	}
+	if cfg.Model == "open" {
+		e.shape = cfg.Arrival.Shape()
+		e.sched = NewSchedule(e.shape, cfg.Arrival.Poisson, cfg.Arrival.Seed, e.total)
+	}
+	return e, nil
+}
+
+func (e *engine) since() time.Duration { return time.Since(e.start) }
+
+func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load, error) {
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	startCPU := cpuTime()
+	e.start = time.Now()
+	var wg sync.WaitGroup
+	var unsent int64
+	var unsentMu sync.Mutex
+	for i := range e.cfg.Connections {
+		wg.Go(func() {
+			s := e.newSend(runCtx)
+			defer s.close()
+			w := &worker{e: e, s: s, rng: rand.New(rand.NewPCG(rand.Uint64(), uint64(i)))}
+			var n int64
+			if e.cfg.Model == "open" {
+				n = w.open(runCtx)
+			} else {
+				w.closed(runCtx)
+			}
+			unsentMu.Lock()
+			unsent += n
+			unsentMu.Unlock()
+		})
+	}
+	workersDone := make(chan struct{})
+	go func() { wg.Wait(); close(workersDone) }()
+	measured := e.tick(ctx, workersDone, progress)
+	cancel()
+	<-workersDone
+	cpu := cpuTime() - startCPU
+	wall := e.since()
+
+	l := &result.Load{
+		Schema: result.LoadSchema, Target: e.cfg.Targets[0].URL, Model: e.cfg.Model,
+		StartedAt: e.start.UTC(), Partial: ctx.Err() != nil, DurationS: measured.Seconds(),
+	}
+	e.rec.unsent(unsent)
+	if err := e.rec.fill(l); err != nil {
+		return nil, err
+	}
+	if measured > 0 {
+		completed := l.Requests - l.ErrorsByKind["unsent"]
+		l.AchievedRPS = float64(completed) / measured.Seconds()
+		if e.shape != nil {
+			l.OfferedRPS = (e.shape.Count(e.cfg.Warmup+measured) - e.shape.Count(e.cfg.Warmup)) / measured.Seconds()
+		}
+	}
+	l.Generator.CPUSeconds = cpu.Seconds()
+	l.Generator.Cores = runtime.GOMAXPROCS(0)
+	l.Generator.CPUUtilization = cpu.Seconds() / (wall.Seconds() * float64(l.Generator.Cores))
+	l.Generator.Connections = e.cfg.Connections
+	if l.OfferedRPS > 0 {
+		l.Generator.AchievedRatio = l.AchievedRPS / l.OfferedRPS
+	}
+	l.Verdict = verdict(l, e.cfg.Model)
+	cfgJSON, err := json.Marshal(e.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	l.Config = cfgJSON
+	return l, nil
+}
+
+// tick closes a timeline second every second of the measured period and reports progress, until
+// the run's time is up, ctx ends or the workers are done. It returns the measured duration.
+func (e *engine) tick(ctx context.Context, workersDone <-chan struct{}, progress func(Progress)) time.Duration {
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	measuredSec := 0
+	end := e.total
+	for {
+		var canceled, finished bool
+		select {
+		case <-ctx.Done():
+			canceled = true
+		case <-workersDone: // the schedule ran out: every request due in the run was sent
+			finished = true
+		case <-t.C:
+		}
+		now := e.since()
+		if canceled || finished || now >= end {
+			// Close the last, possibly short, second, counting what completes after the end too.
+			if canceled {
+				end = min(max(now, e.cfg.Warmup), end)
+			} else {
+				<-workersDone // in-flight requests finish (bounded by the request timeout)
+			}
+			measured := end - e.cfg.Warmup
+			if length := measured - time.Duration(measuredSec)*time.Second; length > 0 {
+				e.cutSecond(measuredSec, length, progress, now)
+			}
+			return measured
+		}
+		if now >= e.cfg.Warmup+time.Duration(measuredSec+1)*time.Second {
+			e.cutSecond(measuredSec, time.Second, progress, now)
+			measuredSec++
+		} else if progress != nil && now < e.cfg.Warmup {
+			progress(Progress{Elapsed: now, Total: e.total, Warmup: true})
+		}
+		// Aim the next tick at the next second boundary of the measured period.
+		next := e.cfg.Warmup + time.Duration(measuredSec+1)*time.Second
+		if now < e.cfg.Warmup {
+			next = min(next, now+time.Second)
+		}
+		t.Reset(max(next-e.since(), time.Millisecond))
+	}
+}
+
+func (e *engine) cutSecond(i int, length time.Duration, progress func(Progress), now time.Duration) {
+	var offered float64
+	if e.shape != nil {
+		from := e.cfg.Warmup + time.Duration(i)*time.Second
+		offered = (e.shape.Count(from+length) - e.shape.Count(from)) / length.Seconds()
+	}
+	s, reqs, errs := e.rec.cut(i, length, offered)
+	if progress != nil {
+		progress(Progress{Elapsed: min(now, e.total), Total: e.total, Second: s, Requests: reqs, Errors: errs})
+	}
+}
+
+// worker is one connection's loop.
+type worker struct {
+	e   *engine
+	s   sender
+	rng *rand.Rand
+	tp  [55]byte
+	smp sample
+}
+
+// open sends requests on the shared schedule until it runs out or ctx ends. A ticket taken after
+// the end of the run is not sent; open returns how many such tickets it drained.
+func (w *worker) open(ctx context.Context) (unsent int64) {
+	e := w.e
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for ctx.Err() == nil {
+		e.mu.Lock()
+		due, ok := e.sched.Next()
+		e.mu.Unlock()
+		if !ok {
+			return unsent
+		}
+		pickup := e.since()
+		if pickup >= e.total {
+			// Every connection stayed busy until the end: this request was due but is never sent.
+			if due >= e.cfg.Warmup {
+				unsent++
+			}
+			continue
+		}
+		if wait := due - pickup; wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return unsent
+			case <-timer.C:
+			}
+		}
+		w.do(ctx, due, pickup)
+	}
+	return unsent
+}
+
+// closed sends, waits for the answer, thinks, and repeats until the run's time is up.
+func (w *worker) closed(ctx context.Context) {
+	e := w.e
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for ctx.Err() == nil {
+		now := e.since()
+		if now >= e.total {
+			return
+		}
+		w.do(ctx, now, now)
+		if e.cfg.Think > 0 {
+			timer.Reset(e.cfg.Think)
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+		}
+	}
+}
+
+// do sends one request due at due and records it.
+func (w *worker) do(ctx context.Context, due, pickup time.Duration) {
+	e := w.e
+	target := 0
+	if len(e.cum) > 1 {
+		target = sort.SearchFloat64s(e.cum, w.rng.Float64()*e.cum[len(e.cum)-1])
+		target = min(target, len(e.cum)-1)
+	}
+	s := &w.smp
+	putUint64(s.trace[:8], w.rng.Uint64())
+	putUint64(s.trace[8:], w.rng.Uint64())
+	traceparent(&w.tp, &s.trace, w.rng.Uint64())
+	s.due, s.pickup = due, pickup
+	s.sent = e.since()
+	status, err := w.s.send(ctx, target, w.tp[:], e.start.Add(s.sent+e.cfg.Timeout))
+	s.done = e.since()
+	if err == errCanceled { //nolint:errorlint // sentinel returned as is by the senders
+		return
+	}
+	s.status, s.kind = status, ""
+	switch {
+	case err != nil:
+		s.kind = errorKind(err)
+	case status >= 400:
+		s.kind = statusKind(status)
+	}
+	e.rec.record(s)
+}
+
+// statusKinds avoids formatting a string per failed request.
+var statusKinds = func() [600]string {
+	var k [600]string
+	for i := range k {
+		k[i] = fmt.Sprintf("status_%d", i)
+	}
+	return k
+}()
+
+func statusKind(status int) string {
+	if status >= 0 && status < len(statusKinds) {
+		return statusKinds[status]
+	}
+	return "status_other"
+}
+
+func putUint64(b []byte, v uint64) {
+	for i := range 8 {
+		b[i] = byte(v >> (56 - 8*i))
+	}
+}
+
+const hexDigits = "0123456789abcdef"
+
+// traceparent writes a W3C traceparent, version 00, sampled: 00-TRACEID-SPANID-01.
+func traceparent(dst *[55]byte, trace *[16]byte, span uint64) {
+	copy(dst[:3], "00-")
+	for i, b := range trace {
+		dst[3+2*i], dst[4+2*i] = hexDigits[b>>4], hexDigits[b&0xf]
+	}
+	dst[35] = '-'
+	for i := range 8 {
+		b := byte(span >> (56 - 8*i))
+		dst[36+2*i], dst[37+2*i] = hexDigits[b>>4], hexDigits[b&0xf]
+	}
+	copy(dst[52:], "-01")
+}
+
+// cpuTime is the CPU time (user + system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// verdict judges whether the generator rather than the target limited the run.
+func verdict(l *result.Load, model string) result.Verdict {
+	v := result.Verdict{Valid: true, Reasons: []string{}}
+	fail := func(format string, args ...any) {
+		v.Valid = false
+		v.Reasons = append(v.Reasons, fmt.Sprintf(format, args...))
+	}
+	g := l.Generator
+	if l.Requests == 0 {
+		fail("no request was measured: lengthen --duration or check the rate")
+	}
+	if g.CPUUtilization >= maxCPUUtilization {
+		fail("the generator used %.0f%% of its %d cores: it, not the target, may have been the limit", 100*g.CPUUtilization, g.Cores)
+	}
+	if model == "open" && g.DispatchLagMS.P99 > float64(maxDispatchLagP99)/float64(time.Millisecond) {
+		fail("the generator sent late: with a connection free, dispatch lag p99 was %.1f ms (limit %v)", g.DispatchLagMS.P99, maxDispatchLagP99)
+	}
+	if model == "open" && l.OfferedRPS > 0 && g.AchievedRatio < minAchievedRatio && g.QueuedShare < noteQueuedShare {
+		fail("achieved %.1f%% of the offered rate though connections were free: the generator could not keep the schedule", 100*g.AchievedRatio)
+	}
+	if model == "open" && g.QueuedShare >= noteQueuedShare {
+		v.Notes = append(v.Notes, fmt.Sprintf(
+			"%.1f%% of requests waited for one of the %d connections (p99 wait %.1f ms); that wait is in their latency, as a client with %d connections would feel it. If the target takes more concurrency, raise --connections",
+			100*g.QueuedShare, g.Connections, g.QueueWaitMS.P99, g.Connections))
+	}
+	if n := l.ErrorsByKind["unsent"]; n > 0 {
+		v.Notes = append(v.Notes, fmt.Sprintf("%d requests were due but never sent: every connection stayed busy until the end (counted as errors of kind unsent)", n))
+	}
+	return v
+}

@@ -1,0 +1,540 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/headroom/headroom/hist"
+	"github.com/headroom/headroom/result"
+)
+
+// quantile reads any quantile of a result's latency histogram, in ms.
+func quantile(t *testing.T, l *result.Load, q float64) float64 {
+	t.Helper()
+	h, err := hist.Decode(l.Histograms.Latency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return float64(h.Quantile(q)) / float64(time.Millisecond)
+}
+
+// run drives url with cfg filled in and fails the test on a configuration error.
+func run(t *testing.T, ctx context.Context, cfg Config) *result.Load {
+	t.Helper()
+	l, err := Run(ctx, cfg, nil)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return l
+}
+
+// TestAccuracyKnownServiceTime drives a server whose service time is known — 1 request in 10
+// takes 50 ms, the others 10 ms — and checks the reported percentiles. Tolerance: the server's
+// sleeps overshoot by up to a few ms on a loaded machine, so each percentile must lie within
+// [want − 0.5 ms, want + 8 ms].
+func TestAccuracyKnownServiceTime(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		d := 10 * time.Millisecond
+		if n.Add(1)%10 == 0 {
+			d = 50 * time.Millisecond
+		}
+		time.Sleep(d)
+	}))
+	defer srv.Close()
+	l := run(t, t.Context(), Config{Targets: []Target{{URL: srv.URL}}, Arrival: Arrival{Rate: 200}, Duration: 3 * time.Second, Connections: 64})
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"p50", l.LatencyMS.P50, 10},
+		{"p85", quantile(t, l, 0.85), 10},
+		{"p95", l.LatencyMS.P95, 50},
+		{"p99", l.LatencyMS.P99, 50},
+	} {
+		if c.got < c.want-0.5 || c.got > c.want+8 {
+			t.Errorf("%s = %.2f ms, want %.0f ms (−0.5/+8)", c.name, c.got, c.want)
+		}
+	}
+	if l.Errors != 0 || l.Requests < 590 || l.Requests > 610 {
+		t.Errorf("requests %d errors %d, want ~600 and 0", l.Requests, l.Errors)
+	}
+	if !l.Verdict.Valid {
+		t.Errorf("verdict invalid: %v", l.Verdict.Reasons)
+	}
+}
+
+// TestCoordinatedOmission is wrk2's classic: a server that stalls every handler for 1 s once every
+// 2 s. Requests due during a stall wait until it ends, so half the requests have latencies spread
+// evenly over (0, 1 s]: P90 ≈ 0.8 s, P99 ≈ 0.98 s, max ≈ 1 s. A closed-loop tool sees only the
+// few requests in flight when the stall began as slow (service_ms).
+func TestCoordinatedOmission(t *testing.T) {
+	rate, conns := 1000.0, 50
+	if raceEnabled {
+		rate, conns = 200, 20
+	}
+	start := time.Now()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		if into := time.Since(start) % (2 * time.Second); into < time.Second {
+			time.Sleep(time.Second - into)
+		}
+	}))
+	defer srv.Close()
+	// Start the load at the beginning of a stall, so the 10 s hold five whole cycles.
+	time.Sleep(2*time.Second - time.Since(start)%(2*time.Second))
+	l := run(t, t.Context(), Config{Targets: []Target{{URL: srv.URL}}, Arrival: Arrival{Rate: rate}, Duration: 10 * time.Second, Connections: conns})
+
+	if l.Generator.AchievedRatio < 0.99 {
+		t.Errorf("achieved %.1f%% of the offered rate, want ≥ 99%%", 100*l.Generator.AchievedRatio)
+	}
+	// Tolerances: ±60 ms on P90, ±30 ms on P99, max within [0.95 s, 1.1 s].
+	if p := l.LatencyMS.P90; math.Abs(p-800) > 60 {
+		t.Errorf("P90 = %.0f ms, want 800 ± 60", p)
+	}
+	if p := l.LatencyMS.P99; math.Abs(p-980) > 30 {
+		t.Errorf("P99 = %.0f ms, want 980 ± 30", p)
+	}
+	if m := l.LatencyMS.Max; m < 950 || m > 1100 {
+		t.Errorf("max = %.0f ms, want 950..1100", m)
+	}
+	// The uncorrected view hides the stall from most requests.
+	if p := l.ServiceMS.P90; p > 100 {
+		t.Errorf("service P90 = %.0f ms: want it far below the honest 800 ms (under 100 ms)", p)
+	}
+	t.Logf("latency p50 %.0f p90 %.0f p99 %.0f max %.0f; service p50 %.1f p90 %.1f p99 %.0f; achieved %.1f%%",
+		l.LatencyMS.P50, l.LatencyMS.P90, l.LatencyMS.P99, l.LatencyMS.Max, l.ServiceMS.P50, l.ServiceMS.P90, l.ServiceMS.P99, 100*l.Generator.AchievedRatio)
+}
+
+func TestClosedModel(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { time.Sleep(10 * time.Millisecond) }))
+	defer srv.Close()
+	l := run(t, t.Context(), Config{Targets: []Target{{URL: srv.URL}}, Model: "closed", Users: 5, Think: 10 * time.Millisecond, Duration: 2 * time.Second})
+	// 5 users, each cycle 10 ms service + 10 ms think (+ overshoot): at most 250 req/s, at least ~180.
+	if l.AchievedRPS > 255 || l.AchievedRPS < 150 {
+		t.Errorf("achieved %.0f req/s, want 150..255 (5 users, 20 ms cycles)", l.AchievedRPS)
+	}
+	if l.Model != "closed" || l.OfferedRPS != 0 || l.Generator.Connections != 5 {
+		t.Errorf("model %q offered %v connections %d, want closed, 0, 5", l.Model, l.OfferedRPS, l.Generator.Connections)
+	}
+}
+
+func TestWarmupIsExcludedAndTimelineCovers(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	l := run(t, t.Context(), Config{Targets: []Target{{URL: srv.URL}}, Arrival: Arrival{Rate: 100}, Warmup: time.Second, Duration: 2 * time.Second})
+	if l.Requests != 200 {
+		t.Errorf("requests = %d, want exactly 200 (100/s for the 2 s after warm-up)", l.Requests)
+	}
+	if len(l.Timeline) != 2 {
+		t.Fatalf("timeline has %d seconds, want 2: %+v", len(l.Timeline), l.Timeline)
+	}
+	var sum int64
+	for _, s := range l.Timeline {
+		sum += s.Requests
+		if math.Abs(s.OfferedRPS-100) > 1e-9 {
+			t.Errorf("second %d offered %v, want 100", s.T, s.OfferedRPS)
+		}
+	}
+	if d := sum - l.Requests; d < -2 || d > 2 {
+		t.Errorf("timeline counts %d requests, total %d", sum, l.Requests)
+	}
+	if l.DurationS != 2 || math.Abs(l.OfferedRPS-100) > 1e-9 {
+		t.Errorf("duration %v offered %v, want 2 and 100", l.DurationS, l.OfferedRPS)
+	}
+}
+
+var traceparentRE = regexp.MustCompile(`^00-([0-9a-f]{32})-[0-9a-f]{16}-01$`)
+
+func TestTraceparentAndExemplars(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	var bad []string
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		tp := r.Header.Get("Traceparent")
+		m := traceparentRE.FindStringSubmatch(tp)
+		mu.Lock()
+		defer mu.Unlock()
+		if m == nil {
+			bad = append(bad, tp)
+			return
+		}
+		seen[m[1]] = true
+		if r.URL.Query().Get("slow") != "" {
+			time.Sleep(30 * time.Millisecond)
+		}
+	}))
+	defer srv.Close()
+	l := run(t, t.Context(), Config{Targets: []Target{{URL: srv.URL, Weight: 9}, {URL: srv.URL + "/?slow=1"}}, Arrival: Arrival{Rate: 200}, Duration: 2 * time.Second})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bad) > 0 {
+		t.Fatalf("bad traceparent headers: %q", bad[:min(3, len(bad))])
+	}
+	if int64(len(seen)) != l.Requests {
+		t.Errorf("%d distinct trace ids for %d requests", len(seen), l.Requests)
+	}
+	var slow int
+	for _, e := range l.Exemplars {
+		if !seen[e.TraceID] {
+			t.Errorf("exemplar trace %s was never sent", e.TraceID)
+		}
+		if e.Why == "slowest" {
+			slow++
+			if e.LatencyMS < 29 {
+				t.Errorf("slowest exemplar at %.1f ms: the slow target takes 30 ms", e.LatencyMS)
+			}
+		}
+	}
+	if slow != result.SlowestExemplars {
+		t.Errorf("%d slowest exemplars, want %d", slow, result.SlowestExemplars)
+	}
+}
+
+func TestTargetWeights(t *testing.T) {
+	t.Parallel()
+	var a, b atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			body, _ := io.ReadAll(r.Body)
+			if string(body) == `{"x":1}` && r.Header.Get("X-Test") == "yes" {
+				b.Add(1)
+			}
+			return
+		}
+		a.Add(1)
+	}))
+	defer srv.Close()
+	l := run(t, t.Context(), Config{Targets: []Target{
+		{URL: srv.URL + "/a", Weight: 3},
+		{URL: srv.URL + "/b", Method: "POST", Body: `{"x":1}`, Headers: map[string]string{"X-Test": "yes"}, Weight: 1},
+	}, Arrival: Arrival{Rate: 1000}, Duration: 2 * time.Second})
+	// 2000 requests split 3:1; binomial sd of the smaller share ≈ 19, tolerance 5 sd ≈ ±100.
+	if got := b.Load(); got < 400 || got > 600 || a.Load()+got != l.Requests {
+		t.Errorf("GET %d, POST with body and header %d, total %d: want ~1500/500", a.Load(), got, l.Requests)
+	}
+}
+
+// TestErrorKindsAndBoundedEnd points the generator at targets that misbehave in each way and
+// checks that errors are counted by kind and the run ends on time: duration + the request timeout.
+func TestErrorKindsAndBoundedEnd(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		serve func(c net.Conn) // nil: nothing listens
+		kind  string
+	}{
+		{"refused", nil, "refused"},
+		{"hang", func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }, "timeout"},
+		{"reset", func(c net.Conn) { c.(*net.TCPConn).SetLinger(0); c.Close() }, "reset"},
+		{"garbage", func(c net.Conn) { readRequest(c); c.Write([]byte("SSH-2.0-OpenSSH\r\n\r\n")); c.Close() }, "protocol"},
+		{"half answer", func(c net.Conn) { readRequest(c); c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")); c.Close() }, "closed"},
+		{"huge body", func(c net.Conn) {
+			readRequest(c)
+			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 10000000000\r\n\r\n"))
+			c.Close()
+		}, "body_too_large"},
+		{"endless body", func(c net.Conn) {
+			readRequest(c)
+			c.Write([]byte("HTTP/1.1 200 OK\r\n\r\n"))
+			chunk := make([]byte, 64<<10)
+			for {
+				if _, err := c.Write(chunk); err != nil {
+					return
+				}
+			}
+		}, "body_too_large"},
+		{"status", func(c net.Conn) {
+			for readRequest(c) {
+				c.Write([]byte("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"))
+			}
+		}, "status_503"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addr := serveRaw(t, tc.serve)
+			const timeout = 500 * time.Millisecond
+			start := time.Now()
+			l := run(t, t.Context(), Config{Targets: []Target{{URL: "http://" + addr + "/"}}, Arrival: Arrival{Rate: 50},
+				Duration: time.Second, Timeout: timeout, Connections: 4, MaxBody: 1 << 20})
+			took := time.Since(start)
+			if took > time.Second+timeout+300*time.Millisecond {
+				t.Errorf("run took %v, want ≤ duration + timeout (1.5 s) + 0.3 s slack", took)
+			}
+			if l.ErrorsByKind[tc.kind] == 0 {
+				t.Errorf("errors by kind %v: want some %q", l.ErrorsByKind, tc.kind)
+			}
+			if l.Errors != l.Requests {
+				t.Errorf("%d errors of %d requests: want every request to fail", l.Errors, l.Requests)
+			}
+		})
+	}
+}
+
+// readRequest reads one request head (and a small body, if any) from c.
+func readRequest(c net.Conn) bool {
+	buf := make([]byte, 0, 4096)
+	tmp := make([]byte, 4096)
+	for !strings.Contains(string(buf), "\r\n\r\n") {
+		n, err := c.Read(tmp)
+		if err != nil {
+			return false
+		}
+		buf = append(buf, tmp[:n]...)
+	}
+	return true
+}
+
+// serveRaw listens on loopback and runs serve per connection; a nil serve leaves nothing
+// listening at the returned address.
+func serveRaw(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if serve == nil {
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { defer c.Close(); serve(c) })
+		}
+	})
+	return ln.Addr().String()
+}
+
+func TestAnswersThatKeepWorking(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		answer string
+	}{
+		{"chunked with trailer", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n"},
+		{"interim 100", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"},
+		{"connection close", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"},
+		{"http/1.0 until close", "HTTP/1.0 200 OK\r\n\r\nbody until close"},
+		{"no content", "HTTP/1.1 204 No Content\r\n\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			closes := strings.Contains(tc.answer, "close") || strings.HasPrefix(tc.answer, "HTTP/1.0")
+			addr := serveRaw(t, func(c net.Conn) {
+				for readRequest(c) {
+					c.Write([]byte(tc.answer))
+					if closes {
+						return
+					}
+				}
+			})
+			l := run(t, t.Context(), Config{Targets: []Target{{URL: "http://" + addr + "/"}}, Arrival: Arrival{Rate: 100}, Duration: time.Second, Connections: 4})
+			if l.Errors != 0 || l.Requests != 100 {
+				t.Errorf("requests %d errors %v, want 100 and none", l.Requests, l.ErrorsByKind)
+			}
+		})
+	}
+}
+
+func TestStaleKeepAliveIsRetried(t *testing.T) {
+	t.Parallel()
+	// The server closes each connection after one answer without saying so: the generator finds
+	// out on its next write or read and must send again on a fresh connection, not count an error.
+	addr := serveRaw(t, func(c net.Conn) {
+		if readRequest(c) {
+			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+		}
+	})
+	l := run(t, t.Context(), Config{Targets: []Target{{URL: "http://" + addr + "/"}}, Arrival: Arrival{Rate: 50}, Duration: time.Second, Connections: 2})
+	if l.Errors != 0 {
+		t.Errorf("errors %v, want none", l.ErrorsByKind)
+	}
+}
+
+func TestMemoryStaysFlatOnHugeBodies(t *testing.T) {
+	t.Parallel()
+	addr := serveRaw(t, func(c net.Conn) {
+		chunk := make([]byte, 256<<10)
+		for readRequest(c) {
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", 32*len(chunk))
+			for range 32 {
+				if _, err := c.Write(chunk); err != nil {
+					return
+				}
+			}
+		}
+	})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	l := run(t, t.Context(), Config{Targets: []Target{{URL: "http://" + addr + "/"}}, Arrival: Arrival{Rate: 20}, Duration: time.Second, Connections: 4})
+	runtime.ReadMemStats(&after)
+	// 20 answers of 8 MiB went through; the heap may grow by buffers, not by bodies: < 32 MiB.
+	if l.Errors != 0 {
+		t.Errorf("errors %v", l.ErrorsByKind)
+	}
+	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > 32<<20 {
+		t.Errorf("heap grew by %d MiB while discarding 160 MiB of bodies", grew>>20)
+	}
+}
+
+func TestCancelEndsEarlyWithPartialResult(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select { // a slow target: cancellation must cut in-flight requests short
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	l := run(t, ctx, Config{Targets: []Target{{URL: srv.URL}}, Arrival: Arrival{Rate: 100}, Duration: 30 * time.Second, Connections: 8})
+	if took := time.Since(start); took > 2500*time.Millisecond {
+		t.Errorf("canceled run returned after %v, want about 1.5 s", took)
+	}
+	if !l.Partial {
+		t.Error("canceled run not marked partial")
+	}
+	if l.DurationS < 1.4 || l.DurationS > 1.7 {
+		t.Errorf("duration_s = %v, want the 1.5 s that ran", l.DurationS)
+	}
+	if _, err := hist.Decode(l.Histograms.Latency); err != nil {
+		t.Errorf("partial result has no valid histogram: %v", err)
+	}
+}
+
+func TestNoGoroutineLeaks(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	opts := []goleak.Option{goleak.IgnoreCurrent()}
+	for _, model := range []string{"open", "closed"} {
+		cfg := Config{Targets: []Target{{URL: srv.URL}}, Model: model, Duration: 500 * time.Millisecond, Connections: 16}
+		if model == "open" {
+			cfg.Arrival.Rate = 200
+		} else {
+			cfg.Connections = 0
+		}
+		run(t, t.Context(), cfg)
+	}
+	srv.Close()
+	goleak.VerifyNone(t, opts...)
+}
+
+func TestTLSAndHTTP2(t *testing.T) {
+	t.Parallel()
+	var h2 atomic.Int64
+	h := http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 {
+			h2.Add(1)
+		}
+	})
+	tlsSrv := httptest.NewUnstartedServer(h)
+	tlsSrv.EnableHTTP2 = true
+	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes below are expected
+	tlsSrv.StartTLS()
+	defer tlsSrv.Close()
+	l := run(t, t.Context(), Config{Targets: []Target{{URL: tlsSrv.URL}}, Arrival: Arrival{Rate: 100}, Duration: time.Second, Insecure: true})
+	if l.Errors != 0 || h2.Load() != l.Requests {
+		t.Errorf("https: %d requests, %d over HTTP/2, errors %v", l.Requests, h2.Load(), l.ErrorsByKind)
+	}
+	// Without --insecure the test certificate is refused: errors of kind tls.
+	l = run(t, t.Context(), Config{Targets: []Target{{URL: tlsSrv.URL}}, Arrival: Arrival{Rate: 20}, Duration: 500 * time.Millisecond})
+	if l.ErrorsByKind["tls"] == 0 {
+		t.Errorf("untrusted certificate: errors %v, want kind tls", l.ErrorsByKind)
+	}
+
+	h2.Store(0)
+	h2c := httptest.NewUnstartedServer(h)
+	h2c.Config.Protocols = new(http.Protocols)
+	h2c.Config.Protocols.SetHTTP1(true)
+	h2c.Config.Protocols.SetUnencryptedHTTP2(true)
+	h2c.Start()
+	defer h2c.Close()
+	l = run(t, t.Context(), Config{Targets: []Target{{URL: h2c.URL}}, Arrival: Arrival{Rate: 100}, Duration: time.Second, HTTP2: true})
+	if l.Errors != 0 || h2.Load() != l.Requests {
+		t.Errorf("h2c: %d requests, %d over HTTP/2, errors %v", l.Requests, h2.Load(), l.ErrorsByKind)
+	}
+}
+
+func TestValidateNamesTheBadValue(t *testing.T) {
+	t.Parallel()
+	ok := Target{URL: "http://127.0.0.1:1/"}
+	for _, tc := range []struct {
+		cfg     Config
+		mention string
+	}{
+		{Config{Duration: time.Second, Arrival: Arrival{Rate: 1}}, "no target"},
+		{Config{Targets: []Target{{URL: "ftp://x/"}}, Duration: time.Second, Arrival: Arrival{Rate: 1}}, `"ftp://x/"`},
+		{Config{Targets: []Target{{URL: "http://"}}, Duration: time.Second, Arrival: Arrival{Rate: 1}}, "no host"},
+		{Config{Targets: []Target{{URL: "http://h:99999/"}}, Duration: time.Second, Arrival: Arrival{Rate: 1}}, `"99999"`},
+		{Config{Targets: []Target{{URL: "http://h/", Method: "GE T"}}, Duration: time.Second, Arrival: Arrival{Rate: 1}}, `"GE T"`},
+		{Config{Targets: []Target{ok}, Duration: 0, Arrival: Arrival{Rate: 1}}, "duration"},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Rate: -5}}, "-5"},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Kind: "zigzag", Rate: 5}}, `"zigzag"`},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Model: "half-open"}, `"half-open"`},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Kind: "bursts", Rate: 5, Factor: 0.5}}, "0.5"},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Kind: "sine", Rate: 5, Amplitude: 9}}, "amplitude 9"},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Kind: "steps"}}, "steps"},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Connections: -1, Arrival: Arrival{Rate: 1}}, "connections -1"},
+	} {
+		err := tc.cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.mention) {
+			t.Errorf("Validate(%+v) = %v, want an error mentioning %s", tc.cfg, err, tc.mention)
+		}
+	}
+}
+
+func BenchmarkRecord(b *testing.B) {
+	r := newRecorder(0)
+	s := sample{due: time.Second, pickup: time.Second, sent: time.Second, done: time.Second + 3*time.Millisecond, status: 200}
+	for b.Loop() {
+		r.record(&s)
+	}
+}
+
+func BenchmarkTraceparent(b *testing.B) {
+	var dst [55]byte
+	var tr [16]byte
+	for i := range b.N {
+		traceparent(&dst, &tr, uint64(i))
+	}
+}

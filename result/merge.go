@@ -1,0 +1,195 @@
+package result
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/headroom/headroom/hist"
+)
+
+// SlowestExemplars is how many of the slowest requests a result keeps trace ids for.
+const SlowestExemplars = 10
+
+// MergeLoads combines runs that drove the same target at the same time from several machines
+// into one result. Histograms add exactly, so the merged percentiles are true percentiles of all
+// requests, not averages of percentiles; rates and counts add; the timeline is aligned by second
+// from each run's start. The merged result has no SLO outcome: check it again on the merged numbers.
+func MergeLoads(runs []*Load) (*Load, error) {
+	if len(runs) == 0 {
+		return nil, errors.New("merge: no results given")
+	}
+	out := &Load{
+		Schema: LoadSchema, Target: runs[0].Target, Model: runs[0].Model, StartedAt: runs[0].StartedAt,
+		Config: runs[0].Config, ErrorsByKind: map[string]int64{}, Verdict: Verdict{Valid: true, Reasons: []string{}},
+	}
+	lat, svc, lag := hist.New(), hist.New(), hist.New()
+	var wallCores float64
+	seconds := map[int]*secondAcc{}
+	for i, r := range runs {
+		if r.Model != out.Model {
+			return nil, fmt.Errorf("merge: run %d used the %s model, run 1 the %s model: merge runs of one model", i+1, r.Model, out.Model)
+		}
+		for _, p := range []struct {
+			into *hist.Histogram
+			enc  string
+		}{{lat, r.Histograms.Latency}, {svc, r.Histograms.Service}, {lag, r.Histograms.SendLag}} {
+			h, err := hist.Decode(p.enc)
+			if err != nil {
+				return nil, fmt.Errorf("merge: run %d: %w", i+1, err)
+			}
+			p.into.Merge(h)
+		}
+		if r.StartedAt.Before(out.StartedAt) {
+			out.StartedAt = r.StartedAt
+		}
+		out.Partial = out.Partial || r.Partial
+		out.OfferedRPS += r.OfferedRPS
+		out.AchievedRPS += r.AchievedRPS
+		out.DurationS = max(out.DurationS, r.DurationS)
+		out.Requests += r.Requests
+		out.Errors += r.Errors
+		for k, v := range r.ErrorsByKind {
+			out.ErrorsByKind[k] += v
+		}
+		out.MergedFrom += max(r.MergedFrom, 1)
+		out.Exemplars = append(out.Exemplars, r.Exemplars...)
+		mergeGenerator(&out.Generator, r.Generator)
+		wallCores += r.DurationS * float64(r.Generator.Cores)
+		if !r.Verdict.Valid {
+			out.Verdict.Valid = false
+		}
+		for _, reason := range r.Verdict.Reasons {
+			out.Verdict.Reasons = append(out.Verdict.Reasons, fmt.Sprintf("run %d: %s", i+1, reason))
+		}
+		for _, note := range r.Verdict.Notes {
+			out.Verdict.Notes = append(out.Verdict.Notes, fmt.Sprintf("run %d: %s", i+1, note))
+		}
+		for _, s := range r.Timeline {
+			acc := seconds[s.T]
+			if acc == nil {
+				acc = &secondAcc{Second: Second{T: s.T}, h: hist.New()}
+				seconds[s.T] = acc
+			}
+			if err := acc.add(s); err != nil {
+				return nil, fmt.Errorf("merge: run %d: timeline second %d: %w", i+1, s.T, err)
+			}
+		}
+	}
+	out.LatencyMS, out.ServiceMS, out.SendLagMS = Summarize(lat), Summarize(svc), Summarize(lag)
+	var err error
+	if out.Histograms, err = encodeAll(lat, svc, lag); err != nil {
+		return nil, err
+	}
+	if wallCores > 0 {
+		out.Generator.CPUUtilization = out.Generator.CPUSeconds / wallCores
+	}
+	if out.OfferedRPS > 0 && out.DurationS > 0 {
+		out.Generator.AchievedRatio = out.AchievedRPS / out.OfferedRPS
+	}
+	out.Exemplars = KeepExemplars(out.Exemplars)
+	for _, acc := range seconds {
+		s, err := acc.finish()
+		if err != nil {
+			return nil, err
+		}
+		out.Timeline = append(out.Timeline, s)
+	}
+	slices.SortFunc(out.Timeline, func(a, b Second) int { return cmp.Compare(a.T, b.T) })
+	return out, nil
+}
+
+// mergeGenerator adds the additive fields of g to into and keeps the worse of the others: the
+// merged lag summaries are the worst run's, an upper bound rather than an exact merge.
+func mergeGenerator(into *Generator, g Generator) {
+	into.CPUSeconds += g.CPUSeconds
+	into.Cores += g.Cores
+	into.Connections += g.Connections
+	into.QueuedShare = max(into.QueuedShare, g.QueuedShare)
+	if g.DispatchLagMS.P99 > into.DispatchLagMS.P99 {
+		into.DispatchLagMS = g.DispatchLagMS
+	}
+	if g.QueueWaitMS.P99 > into.QueueWaitMS.P99 {
+		into.QueueWaitMS = g.QueueWaitMS
+	}
+}
+
+// encodeAll encodes the three run-wide histograms.
+func encodeAll(lat, svc, lag *hist.Histogram) (Histograms, error) {
+	var out Histograms
+	for _, p := range []struct {
+		dst *string
+		h   *hist.Histogram
+	}{{&out.Latency, lat}, {&out.Service, svc}, {&out.SendLag, lag}} {
+		s, err := p.h.Encode()
+		if err != nil {
+			return Histograms{}, err
+		}
+		*p.dst = s
+	}
+	return out, nil
+}
+
+// secondAcc sums one timeline second across runs.
+type secondAcc struct {
+	Second
+	h      *hist.Histogram
+	approx bool // some run had no histogram for this second
+}
+
+func (a *secondAcc) add(s Second) error {
+	a.OfferedRPS += s.OfferedRPS
+	a.AchievedRPS += s.AchievedRPS
+	a.Requests += s.Requests
+	a.Errors += s.Errors
+	if s.Latency == "" {
+		a.approx = true
+		a.P50, a.P99, a.Max = max(a.P50, s.P50), max(a.P99, s.P99), max(a.Max, s.Max)
+		return nil
+	}
+	h, err := hist.Decode(s.Latency)
+	if err != nil {
+		return err
+	}
+	a.h.Merge(h)
+	return nil
+}
+
+func (a *secondAcc) finish() (Second, error) {
+	s := a.Second
+	if a.approx || a.h.Count() == 0 {
+		return s, nil
+	}
+	sum := Summarize(a.h)
+	s.P50, s.P99, s.Max = sum.P50, sum.P99, sum.Max
+	enc, err := a.h.Encode()
+	s.Latency = enc
+	return s, err
+}
+
+// KeepExemplars reduces exemplars to the SlowestExemplars slowest plus the first of each latency
+// bucket, ordered by latency, slowest first.
+func KeepExemplars(ex []Exemplar) []Exemplar {
+	var slow []Exemplar
+	buckets := map[float64]Exemplar{}
+	for _, e := range ex {
+		switch e.Why {
+		case "bucket":
+			if old, ok := buckets[e.BucketMS]; !ok || e.AtS < old.AtS {
+				buckets[e.BucketMS] = e
+			}
+		default:
+			slow = append(slow, e)
+		}
+	}
+	slices.SortStableFunc(slow, func(a, b Exemplar) int { return cmp.Compare(b.LatencyMS, a.LatencyMS) })
+	out := slow[:min(len(slow), SlowestExemplars)]
+	for _, e := range buckets {
+		out = append(out, e)
+	}
+	slices.SortStableFunc(out, func(a, b Exemplar) int {
+		return cmp.Or(cmp.Compare(b.LatencyMS, a.LatencyMS), cmp.Compare(a.Why, b.Why))
+	})
+	return out
+}
