@@ -246,7 +246,11 @@ func TestErrorKindsAndBoundedEnd(t *testing.T) {
 		{"hang", func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }, "timeout"},
 		{"reset", func(c net.Conn) { c.(*net.TCPConn).SetLinger(0); c.Close() }, "reset"},
 		{"garbage", func(c net.Conn) { readRequest(c); c.Write([]byte("SSH-2.0-OpenSSH\r\n\r\n")); c.Close() }, "protocol"},
-		{"half answer", func(c net.Conn) { readRequest(c); c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")); c.Close() }, "closed"},
+		{"half answer", func(c net.Conn) {
+			readRequest(c)
+			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"))
+			c.Close()
+		}, "closed"},
 		{"huge body", func(c net.Conn) {
 			readRequest(c)
 			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 10000000000\r\n\r\n"))

@@ -175,9 +175,11 @@ func ReadLoad(r io.Reader) (*Load, error) {
 	if l.Schema != LoadSchema {
 		return nil, fmt.Errorf("%w %q: want %q", ErrSchema, l.Schema, LoadSchema)
 	}
-	for name, s := range map[string]string{"latency": l.Histograms.Latency, "service": l.Histograms.Service, "send_lag": l.Histograms.SendLag} {
-		if _, err := hist.Decode(s); err != nil {
-			return nil, fmt.Errorf("histograms.%s: %w", name, err)
+	for _, h := range []struct{ name, enc string }{
+		{"latency", l.Histograms.Latency}, {"service", l.Histograms.Service}, {"send_lag", l.Histograms.SendLag},
+	} {
+		if _, err := hist.Decode(h.enc); err != nil {
+			return nil, fmt.Errorf("histograms.%s: %w", h.name, err)
 		}
 	}
 	return &l, nil

@@ -87,6 +87,8 @@ Exit codes: 0 success; 1 an SLO or check failed; 2 bad usage or input; 3 the run
 	root.AddCommand(
 		newVersionCmd(),
 		newLoadCmd(),
+		newMergeCmd(),
+		newReportCmd(),
 	)
 	return root
 }

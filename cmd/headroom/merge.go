@@ -1,0 +1,126 @@
+package main
+
+import (
+	"errors"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/headroom/headroom/report"
+	"github.com/headroom/headroom/result"
+	"github.com/headroom/headroom/slo"
+)
+
+func newMergeCmd() *cobra.Command {
+	var out, sloExpr string
+	cmd := &cobra.Command{
+		Use:   "merge A.json B.json ... --out all.json",
+		Short: "Combine load results from several machines into one, losslessly",
+		Long: `merge combines results of load runs that drove one target at the same time from several
+machines. HDR histograms add exactly, so the merged percentiles are true percentiles of every
+request, not averages of percentiles. Rates and counts add; timelines align by second.
+
+Exit codes: 0 merged; 1 the --slo failed on the merged numbers; 2 bad usage or an unreadable input.`,
+		Example: `  headroom merge run-*.json --out all.json
+  headroom merge a.json b.json --out all.json --slo 'p99<200ms'`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return usageErrorf("--out is required: the file to write the merged result to")
+			}
+			var obj *slo.Objective
+			if sloExpr != "" {
+				o, err := slo.Parse(sloExpr)
+				if err != nil {
+					return usageErrorf("--slo: %w", err)
+				}
+				obj = &o
+			}
+			runs := make([]*result.Load, 0, len(args))
+			for _, p := range args {
+				l, err := readLoadFile(p)
+				if err != nil {
+					return err
+				}
+				runs = append(runs, l)
+			}
+			merged, err := result.MergeLoads(runs)
+			if err != nil {
+				return usageErrorf("%w", err)
+			}
+			if obj != nil {
+				merged.SLO = obj.Check(merged)
+			}
+			o, err := createOut(out)
+			if err != nil {
+				return err
+			}
+			defer o.abort()
+			if err := o.commit(merged.Write); err != nil {
+				return err
+			}
+			if err := report.WriteLoad(cmd.OutOrStdout(), merged, report.Options{Color: isTerminal(cmd.OutOrStdout())}); err != nil {
+				return runFailed(err)
+			}
+			if merged.SLO != nil && !merged.SLO.Pass {
+				return checkFailed(errors.New("SLO failed on the merged result"))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "out", "o", "", "file to write the merged result to (required)")
+	cmd.Flags().StringVar(&sloExpr, "slo", "", "check this SLO on the merged result; exit 1 when it fails")
+	return cmd
+}
+
+func newReportCmd() *cobra.Command {
+	var sloExpr string
+	cmd := &cobra.Command{
+		Use:   "report FILE.json",
+		Short: "Print the table of a saved result again",
+		Long: `report re-renders a saved load result (headroom load --out, headroom merge) as the table the
+run printed, optionally checking an SLO against it.
+
+Exit codes: 0 done; 1 the --slo failed; 2 bad usage or an unreadable file.`,
+		Example: `  headroom report run.json
+  headroom report run.json --slo 'p99<100ms'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := readLoadFile(args[0])
+			if err != nil {
+				return err
+			}
+			if sloExpr != "" {
+				o, err := slo.Parse(sloExpr)
+				if err != nil {
+					return usageErrorf("--slo: %w", err)
+				}
+				l.SLO = o.Check(l)
+			}
+			if err := report.WriteLoad(cmd.OutOrStdout(), l, report.Options{Color: isTerminal(cmd.OutOrStdout())}); err != nil {
+				return runFailed(err)
+			}
+			if l.SLO != nil && !l.SLO.Pass {
+				return checkFailed(errors.New("SLO failed"))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&sloExpr, "slo", "", "check this SLO against the result; exit 1 when it fails")
+	return cmd
+}
+
+// readLoadFile reads a load result, as a usage error when it cannot.
+func readLoadFile(path string) (*result.Load, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	defer f.Close()
+	l, err := result.ReadLoad(f)
+	if err != nil {
+		return nil, usageErrorf("%s: %w", path, err)
+	}
+	return l, nil
+}
+
