@@ -39,6 +39,8 @@ type Progress struct {
 	Second result.Second
 	// Requests and Errors are the totals of the measured period so far.
 	Requests, Errors int64
+	// Final is set on the last report of the run.
+	Final bool
 }
 
 // Run generates the load cfg describes until its warm-up and duration have passed or ctx ends,
@@ -199,12 +201,12 @@ func (e *engine) tick(ctx context.Context, workersDone <-chan struct{}, progress
 			}
 			measured := end - e.cfg.Warmup
 			if length := measured - time.Duration(measuredSec)*time.Second; length > 0 {
-				e.cutSecond(measuredSec, length, progress, now)
+				e.cutSecond(measuredSec, length, progress, now, true)
 			}
 			return measured
 		}
 		if now >= e.cfg.Warmup+time.Duration(measuredSec+1)*time.Second {
-			e.cutSecond(measuredSec, time.Second, progress, now)
+			e.cutSecond(measuredSec, time.Second, progress, now, false)
 			measuredSec++
 		} else if progress != nil && now < e.cfg.Warmup {
 			progress(Progress{Elapsed: now, Total: e.total, Warmup: true})
@@ -218,7 +220,7 @@ func (e *engine) tick(ctx context.Context, workersDone <-chan struct{}, progress
 	}
 }
 
-func (e *engine) cutSecond(i int, length time.Duration, progress func(Progress), now time.Duration) {
+func (e *engine) cutSecond(i int, length time.Duration, progress func(Progress), now time.Duration, final bool) {
 	var offered float64
 	if e.shape != nil {
 		from := e.cfg.Warmup + time.Duration(i)*time.Second
@@ -226,7 +228,7 @@ func (e *engine) cutSecond(i int, length time.Duration, progress func(Progress),
 	}
 	s, reqs, errs := e.rec.cut(i, length, offered)
 	if progress != nil {
-		progress(Progress{Elapsed: min(now, e.total), Total: e.total, Second: s, Requests: reqs, Errors: errs})
+		progress(Progress{Elapsed: min(now, e.total), Total: e.total, Second: s, Requests: reqs, Errors: errs, Final: final})
 	}
 }
 

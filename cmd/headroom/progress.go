@@ -70,7 +70,8 @@ func (p *progressPrinter) update(pr loadgen.Progress) {
 		p.bar.SetCurrent(int64(pr.Elapsed / time.Millisecond))
 		return
 	}
-	if pr.Warmup || pr.Elapsed-p.last < p.interval && pr.Elapsed < pr.Total {
+	// A little slack: reports come about once a second, not exactly.
+	if pr.Warmup || !pr.Final && pr.Elapsed-p.last < p.interval-100*time.Millisecond {
 		return
 	}
 	p.last = pr.Elapsed

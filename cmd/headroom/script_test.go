@@ -1,0 +1,130 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected output in testdata/script")
+
+// TestScripts runs the end-to-end CLI scripts in testdata/script. Each script gets $URL, a
+// loopback server (/ answers "hello", /slow after 20 ms, /fail with 500), and $DOWN, an address
+// where nothing listens.
+func TestScripts(t *testing.T) {
+	t.Parallel()
+	testscript.Run(t, testscript.Params{
+		Dir:           "../../testdata/script",
+		UpdateScripts: *update,
+		Setup: func(env *testscript.Env) error {
+			mux := http.NewServeMux()
+			mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("hello")) })
+			mux.HandleFunc("/slow", func(http.ResponseWriter, *http.Request) { time.Sleep(20 * time.Millisecond) })
+			mux.HandleFunc("/fail", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+			srv := httptest.NewServer(mux)
+			env.Defer(srv.Close)
+			env.Setenv("URL", srv.URL)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			env.Setenv("DOWN", "http://"+ln.Addr().String())
+			return ln.Close()
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"hr":       cmdHeadroom,
+			"jsonkeys": cmdJSONKeys,
+		},
+	})
+}
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"headroom": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+	})
+}
+
+// cmdHeadroom runs the CLI as a process in the script's directory and checks its exit code:
+// headroom EXIT-CODE ARGS...
+func cmdHeadroom(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: hr EXIT-CODE ARGS...")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("hr: exit code %q is not a number", args[0])
+	}
+	var bin string
+	for dir := range strings.SplitSeq(ts.Getenv("PATH"), string(os.PathListSeparator)) {
+		if p := filepath.Join(dir, "headroom"); fileExists(p) {
+			bin = p
+			break
+		}
+	}
+	if bin == "" {
+		ts.Fatalf("hr: headroom not on the script's PATH")
+	}
+	cmd := exec.Command(bin, args[1:]...)
+	cmd.Dir = ts.Getenv("WORK")
+	cmd.Stdout, cmd.Stderr = ts.Stdout(), ts.Stderr()
+	for _, k := range []string{"PATH", "HOME", "WORK", "TMPDIR"} {
+		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+	}
+	err = cmd.Run()
+	got := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("hr: %v", err)
+	}
+	if got != want {
+		ts.Fatalf("headroom %s: exit code %d, want %d", strings.Join(args[1:], " "), got, want)
+	}
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// cmdJSONKeys checks that a JSON file has each dotted key: jsonkeys FILE KEY...
+func cmdJSONKeys(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: jsonkeys FILE KEY...")
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(ts.ReadFile(args[0])), &doc); err != nil {
+		ts.Fatalf("%s: %v", args[0], err)
+	}
+	for _, key := range args[1:] {
+		var cur any = doc
+		for part := range strings.SplitSeq(key, ".") {
+			m, ok := cur.(map[string]any)
+			if !ok {
+				cur = nil
+				break
+			}
+			cur = m[part]
+			if _, present := m[part]; !present {
+				cur = nil
+				break
+			}
+		}
+		if (cur == nil) != neg {
+			ts.Fatalf("%s: key %s present = %v", args[0], key, cur != nil)
+		}
+	}
+}
