@@ -3,10 +3,12 @@ package loadgen
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -62,7 +64,7 @@ func newH1Request(t Target, userAgent string) (*h1Request, error) {
 	}
 	head := bytes.Clone(b.Bytes())
 	b.Reset()
-	if t.Body != "" || t.Method == "POST" || t.Method == "PUT" || t.Method == "PATCH" {
+	if t.Body != "" || t.Method == http.MethodPost || t.Method == http.MethodPut || t.Method == http.MethodPatch {
 		if t.Body != "" && !hasCT {
 			b.WriteString("Content-Type: application/json\r\n")
 		}
@@ -70,7 +72,7 @@ func newH1Request(t Target, userAgent string) (*h1Request, error) {
 	}
 	b.WriteString("\r\n")
 	b.WriteString(t.Body)
-	return &h1Request{addr: addr, head: head, tail: bytes.Clone(b.Bytes()), head0: t.Method == "HEAD"}, nil
+	return &h1Request{addr: addr, head: head, tail: bytes.Clone(b.Bytes()), head0: t.Method == http.MethodHead}, nil
 }
 
 // http1Canonical canonicalizes a header name without allocating for the common case.
@@ -97,9 +99,9 @@ type h1Conn struct {
 	closed bool
 }
 
-// h1Dial opens a connection to addr within timeout.
-func h1Dial(addr string, timeout time.Duration) (*h1Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, timeout)
+// h1Dial opens a connection to addr within timeout, or until ctx ends.
+func h1Dial(ctx context.Context, addr string, timeout time.Duration) (*h1Conn, error) {
+	c, err := (&net.Dialer{Timeout: timeout}).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}

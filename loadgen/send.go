@@ -54,7 +54,7 @@ func (s *h1Sender) send(ctx context.Context, target int, tp []byte, deadline tim
 		c := s.conns[r.addr]
 		if c == nil || c.closed {
 			var err error
-			if c, err = h1Dial(r.addr, time.Until(deadline)); err != nil {
+			if c, err = h1Dial(ctx, r.addr, time.Until(deadline)); err != nil {
 				return 0, s.canceledOr(err)
 			}
 			s.mu.Lock()

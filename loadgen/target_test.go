@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,10 +26,10 @@ func TestReadTargets(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("got %d targets, want 2", len(got))
 	}
-	if got[0].Method != "GET" || got[0].Weight != 3 {
+	if got[0].Method != http.MethodGet || got[0].Weight != 3 {
 		t.Errorf("first target %+v, want GET weight 3", got[0])
 	}
-	if got[1].Method != "POST" || got[1].Body != `{"n":1}` || got[1].Headers["X-Key"] != "k" || got[1].Weight != 1 {
+	if got[1].Method != http.MethodPost || got[1].Body != `{"n":1}` || got[1].Headers["X-Key"] != "k" || got[1].Weight != 1 {
 		t.Errorf("second target %+v", got[1])
 	}
 }

@@ -123,4 +123,3 @@ func readLoadFile(path string) (*result.Load, error) {
 	}
 	return l, nil
 }
-
