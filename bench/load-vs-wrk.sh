@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Measures `headroom load` against wrk on one machine, in one run, alternating the tools so
+# drift in the machine's speed hits both alike, and prints ratios.
+#
+#   bash bench/load-vs-wrk.sh            # 3 rounds of 10 s, 50 connections, then a 60 s RSS run
+#   ROUNDS=5 SECONDS_PER_RUN=15 CONNS=50 RSS_SECONDS=60 bash bench/load-vs-wrk.sh
+#
+# Needs wrk (apt-get install -y wrk) and GNU time (/usr/bin/time). Traffic goes to 127.0.0.1 only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3} SECS=${SECONDS_PER_RUN:-10} CONNS=${CONNS:-50} RSS_SECONDS=${RSS_SECONDS:-60}
+PORT=${PORT:-18089}
+URL="http://127.0.0.1:$PORT/"
+out=$(mktemp -d)
+trap 'kill "$server_pid" 2>/dev/null || true; rm -rf "$out"' EXIT
+
+command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wrk" >&2; exit 2; }
+go build -o "$out/headroom" ./cmd/headroom
+go build -o "$out/hello" ./bench/hello
+"$out/hello" -addr "127.0.0.1:$PORT" & server_pid=$!
+for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+
+# measure NAME CMD...: runs CMD under GNU time; prints "user+sys seconds" and "max RSS KiB".
+measure() {
+  local name=$1; shift
+  /usr/bin/time -f '%U %S %M' -o "$out/$name.time" "$@" > "$out/$name.out" 2>"$out/$name.err"
+  read -r u s rss < "$out/$name.time"
+  echo "$(echo "$u + $s" | bc -l) $rss"
+}
+rate_wrk() { awk '/Requests\/sec/ {print $2}' "$out/$1.out"; }
+rate_hr() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["achieved_rps"])' "$out/$1.json"; }
+reqs_hr() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"])' "$out/$1.json"; }
+per100k() { echo "$1 * 100000 / $2" | bc -l; }
+
+printf '%-7s %-26s %12s %14s %10s\n' round tool "req/s" "CPU s/100k" "RSS MiB"
+declare -a r_wrk r_closed c_wrk c_closed c_open
+for i in $(seq 1 "$ROUNDS"); do
+  read -r cpu rss < <(measure wrk wrk -t2 -c"$CONNS" -d"${SECS}s" "$URL")
+  rate=$(rate_wrk wrk); n=$(echo "$rate * $SECS" | bc -l)
+  r_wrk+=("$rate"); c_wrk+=("$(per100k "$cpu" "$n")")
+  printf '%-7s %-26s %12.0f %14.2f %10.1f\n' "$i" "wrk -t2 -c$CONNS" "$rate" "${c_wrk[-1]}" "$(echo "$rss/1024" | bc -l)"
+
+  read -r cpu rss < <(measure closed "$out/headroom" load "$URL" --model closed --users "$CONNS" --duration "${SECS}s" -q -o "$out/closed.json")
+  rate=$(rate_hr closed); n=$(reqs_hr closed)
+  r_closed+=("$rate"); c_closed+=("$(per100k "$cpu" "$n")")
+  printf '%-7s %-26s %12.0f %14.2f %10.1f\n' "$i" "headroom closed, $CONNS users" "$rate" "${c_closed[-1]}" "$(echo "$rss/1024" | bc -l)"
+
+  # Open model at 70 % of wrk's max: a fixed high rate both can sustain.
+  open_rate=$(echo "${r_wrk[-1]} * 0.7 / 1" | bc)
+  read -r cpu rss < <(measure open "$out/headroom" load "$URL" --rate "$open_rate" --connections "$CONNS" --duration "${SECS}s" -q -o "$out/open.json")
+  n=$(reqs_hr open)
+  c_open+=("$(per100k "$cpu" "$n")")
+  printf '%-7s %-26s %12.0f %14.2f %10.1f\n' "$i" "headroom open @ $open_rate/s" "$(rate_hr open)" "${c_open[-1]}" "$(echo "$rss/1024" | bc -l)"
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+mw=$(median "${r_wrk[@]}"); mc=$(median "${r_closed[@]}")
+echo
+printf 'median max rate: wrk %.0f req/s, headroom closed %.0f req/s  →  ratio %.2f× wrk\n' "$mw" "$mc" "$(echo "$mc / $mw" | bc -l)"
+printf 'median CPU per 100k requests: wrk %.2f s, headroom closed %.2f s, headroom open %.2f s\n' \
+  "$(median "${c_wrk[@]}")" "$(median "${c_closed[@]}")" "$(median "${c_open[@]}")"
+
+if [ "$RSS_SECONDS" -gt 0 ]; then
+  open_rate=$(echo "$mw * 0.5 / 1" | bc)
+  read -r cpu rss < <(measure rss "$out/headroom" load "$URL" --rate "$open_rate" --connections "$CONNS" --duration "${RSS_SECONDS}s" -q -o "$out/rss.json")
+  printf 'peak RSS over a %ss open run at %s req/s: %.1f MiB\n' "$RSS_SECONDS" "$open_rate" "$(echo "$rss/1024" | bc -l)"
+fi
