@@ -75,9 +75,6 @@ func TestAccuracyKnownServiceTime(t *testing.T) {
 	if l.Errors != 0 || l.Requests < 590 || l.Requests > 610 {
 		t.Errorf("requests %d errors %d, want ~600 and 0", l.Requests, l.Errors)
 	}
-	if !l.Verdict.Valid {
-		t.Errorf("verdict invalid: %v", l.Verdict.Reasons)
-	}
 }
 
 // TestCoordinatedOmission is wrk2's classic: a server that stalls every handler for 1 s once every
@@ -540,5 +537,34 @@ func BenchmarkTraceparent(b *testing.B) {
 	var tr [16]byte
 	for i := range b.N {
 		traceparent(&dst, &tr, uint64(i))
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	t.Parallel()
+	ok := result.Load{Requests: 1000, OfferedRPS: 100, Generator: result.Generator{Cores: 2, AchievedRatio: 1, Connections: 64}}
+	for _, tc := range []struct {
+		name    string
+		mutate  func(l *result.Load)
+		valid   bool
+		mention string
+	}{
+		{"healthy", func(*result.Load) {}, true, ""},
+		{"nothing measured", func(l *result.Load) { l.Requests = 0 }, false, "no request"},
+		{"cpu bound", func(l *result.Load) { l.Generator.CPUUtilization = 0.95 }, false, "95% of its 2 cores"},
+		{"late sends", func(l *result.Load) { l.Generator.DispatchLagMS.P99 = 25 }, false, "dispatch lag p99 was 25.0 ms"},
+		{"fell behind with free connections", func(l *result.Load) { l.Generator.AchievedRatio = 0.8 }, false, "80.0% of the offered rate"},
+		{"target slow: queueing is a note", func(l *result.Load) {
+			l.Generator.AchievedRatio, l.Generator.QueuedShare, l.Generator.QueueWaitMS.P99 = 0.8, 0.3, 900
+		}, true, "30.0% of requests waited"},
+		{"unsent is a note", func(l *result.Load) { l.ErrorsByKind = map[string]int64{"unsent": 7} }, true, "7 requests were due but never sent"},
+	} {
+		l := ok
+		tc.mutate(&l)
+		v := verdict(&l, "open")
+		all := strings.Join(append(v.Reasons, v.Notes...), "; ")
+		if v.Valid != tc.valid || !strings.Contains(all, tc.mention) {
+			t.Errorf("%s: valid %v (%s), want %v mentioning %q", tc.name, v.Valid, all, tc.valid, tc.mention)
+		}
 	}
 }
