@@ -168,4 +168,3 @@ func (s *Switches) Current() AntipatternSet {
 	}
 	return out
 }
-

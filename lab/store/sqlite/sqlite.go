@@ -210,9 +210,9 @@ func mapErr(err error) error {
 	return err
 }
 
-func micros(t time.Time) int64 { return t.UTC().UnixMicro() }
+func micros(t time.Time) int64      { return t.UTC().UnixMicro() }
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
-func now() time.Time              { return time.Now().UTC().Truncate(time.Microsecond) }
+func now() time.Time                { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
