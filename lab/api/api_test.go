@@ -134,10 +134,10 @@ func (e *env) queriesLike(substr string) int {
 func TestNPlusOneQueryCounts(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		set                 lab.AntipatternSet
-		wantList, wantPost  int
-		postComments        int
-		description         string
+		set                lab.AntipatternSet
+		wantList, wantPost int
+		postComments       int
+		description        string
 	}{
 		{set: lab.AntipatternSet{lab.NPlusOne: true}, wantList: 21, description: "1 for posts + 1 per post"},
 		{set: nil, wantList: 2, wantPost: 3, description: "posts + one batched IN"},
