@@ -86,6 +86,7 @@ Exit codes: 0 success; 1 an SLO or check failed; 2 bad usage or input; 3 the run
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf("%w", err) })
 	root.AddCommand(
 		newVersionCmd(),
+		newLabCmd(),
 	)
 	return root
 }

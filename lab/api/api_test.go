@@ -324,6 +324,7 @@ func TestEndpoints(t *testing.T) {
 			return ch.ID, err
 		})
 		cfg.MaxVideoBytes = 1 << 20
+		cfg.VideoPasses = 1
 	})
 
 	code, body, _ := e.do(t, "POST", "/api/checkout", `{"user_id": 3, "amount_cents": 1999}`)

@@ -38,6 +38,10 @@ import (
 	"github.com/headroom/headroom/lab/telemetry"
 )
 
+// ErrInvalidConfig is wrapped by the errors of [Start] that come from a bad [Config] (as opposed to
+// a failure to start, such as an unreachable database).
+var ErrInvalidConfig = errors.New("invalid lab configuration")
+
 // Config configures [Start]. The zero value starts the embedded lab on 127.0.0.1:8080.
 type Config struct {
 	// Addr is the listen address. Default 127.0.0.1:8080; use 127.0.0.1:0 for a free port.
@@ -73,6 +77,10 @@ type Config struct {
 	PaymentURL string
 	// PaymentLatency is the embedded payment provider's latency. Default 50ms,1%:5s.
 	PaymentLatency *deps.Latency
+
+	// VideoPasses is how many times video processing hashes the video's bytes: the CPU cost of
+	// POST /api/videos. Default 16 (see api.Config).
+	VideoPasses int
 
 	// Log receives the JSON logs. Default os.Stderr.
 	Log io.Writer
@@ -159,7 +167,7 @@ type App struct {
 // Start starts the lab and returns once it accepts requests. Stop it with [App.Shutdown].
 func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err := cfg.validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	a := &App{cfg: cfg, served: make(chan error, 1)}
 	defer func() {
@@ -285,6 +293,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		TracerProvider: tp,
 		Propagator:     tel.Propagator,
 		Registerer:     reg,
+		VideoPasses:    cfg.VideoPasses,
 	})
 	if err != nil {
 		return nil, err
