@@ -18,12 +18,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/api"
 	"github.com/headroom/headroom/lab/cache/memory"
 	"github.com/headroom/headroom/lab/deps"
 	"github.com/headroom/headroom/lab/seed"
+	"github.com/headroom/headroom/lab/store/postgres/pgtest"
 	"github.com/headroom/headroom/lab/store/sqlite"
 )
 
@@ -39,15 +41,40 @@ type env struct {
 
 type option func(*api.Config)
 
+// engine is a storage engine the switch tests run on.
+type engine struct {
+	name string
+	open func(t *testing.T, tp trace.TracerProvider) lab.Store
+	// indexed is a fragment of the indexed search statement.
+	indexed string
+}
+
+var (
+	sqliteEngine = engine{name: "sqlite", indexed: "MATCH", open: func(t *testing.T, tp trace.TracerProvider) lab.Store {
+		st, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "lab.db"), TracerProvider: tp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		return st
+	}}
+	postgresEngine = engine{name: "postgres", indexed: "@@", open: func(t *testing.T, tp trace.TracerProvider) lab.Store {
+		return pgtest.Open(t, tp)
+	}}
+	// engines run SQLite always and PostgreSQL when HEADROOM_TEST_POSTGRES is set.
+	engines = []engine{sqliteEngine, postgresEngine}
+)
+
 func newEnv(t *testing.T, set lab.AntipatternSet, opts ...option) *env {
+	t.Helper()
+	return newEnvOn(t, sqliteEngine, set, opts...)
+}
+
+func newEnvOn(t *testing.T, eng engine, set lab.AntipatternSet, opts ...option) *env {
 	t.Helper()
 	spans := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
-	st, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "lab.db"), TracerProvider: tp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := eng.open(t, tp)
 	if _, err := seed.Run(t.Context(), st, seed.Config{Users: 20, PostsPerUser: 3, CommentsPerPost: 3}); err != nil {
 		t.Fatal(err)
 	}
@@ -142,111 +169,120 @@ func TestNPlusOneQueryCounts(t *testing.T) {
 		{set: lab.AntipatternSet{lab.NPlusOne: true}, wantList: 21, description: "1 for posts + 1 per post"},
 		{set: nil, wantList: 2, wantPost: 3, description: "posts + one batched IN"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.set.String(), func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, tt.set)
-			code, body, tid := e.do(t, "GET", "/api/posts?limit=20", "")
-			if code != http.StatusOK {
-				t.Fatalf("status %d: %s", code, body)
-			}
-			var got struct {
-				Posts []api.PostView `json:"posts"`
-			}
-			if err := json.Unmarshal(body, &got); err != nil {
-				t.Fatal(err)
-			}
-			if len(got.Posts) != 20 || got.Posts[0].Author == nil || got.Posts[0].Author.ID != got.Posts[0].AuthorID {
-				t.Fatalf("posts = %d, first author %+v", len(got.Posts), got.Posts[0].Author)
-			}
-			if n := e.dbQueries(t, tid); n != tt.wantList {
-				t.Errorf("GET /api/posts?limit=20: %d DB queries, want %d (%s)", n, tt.wantList, tt.description)
-			}
+	for _, eng := range engines {
+		for _, tt := range tests {
+			t.Run(eng.name+"/"+tt.set.String(), func(t *testing.T) {
+				t.Parallel()
+				e := newEnvOn(t, eng, tt.set)
+				code, body, tid := e.do(t, "GET", "/api/posts?limit=20", "")
+				if code != http.StatusOK {
+					t.Fatalf("status %d: %s", code, body)
+				}
+				var got struct {
+					Posts []api.PostView `json:"posts"`
+				}
+				if err := json.Unmarshal(body, &got); err != nil {
+					t.Fatal(err)
+				}
+				if len(got.Posts) != 20 || got.Posts[0].Author == nil || got.Posts[0].Author.ID != got.Posts[0].AuthorID {
+					t.Fatalf("posts = %d, first author %+v", len(got.Posts), got.Posts[0].Author)
+				}
+				if n := e.dbQueries(t, tid); n != tt.wantList {
+					t.Errorf("GET /api/posts?limit=20: %d DB queries, want %d (%s)", n, tt.wantList, tt.description)
+				}
 
-			// GET /api/posts/{id}: post + comments + authors.
-			code, body, tid = e.do(t, "GET", fmt.Sprintf("/api/posts/%d", got.Posts[0].ID), "")
-			if code != http.StatusOK {
-				t.Fatalf("status %d: %s", code, body)
-			}
-			var detail struct {
-				Comments []api.CommentView `json:"comments"`
-			}
-			if err := json.Unmarshal(body, &detail); err != nil {
-				t.Fatal(err)
-			}
-			want := 3
-			if tt.set[lab.NPlusOne] {
-				want = 2 + 1 + len(detail.Comments) // post, comments, then the post's and each comment's author
-			}
-			if n := e.dbQueries(t, tid); n != want {
-				t.Errorf("GET /api/posts/{id} with %d comments: %d DB queries, want %d", len(detail.Comments), n, want)
-			}
-		})
+				// GET /api/posts/{id}: post + comments + authors.
+				code, body, tid = e.do(t, "GET", fmt.Sprintf("/api/posts/%d", got.Posts[0].ID), "")
+				if code != http.StatusOK {
+					t.Fatalf("status %d: %s", code, body)
+				}
+				var detail struct {
+					Comments []api.CommentView `json:"comments"`
+				}
+				if err := json.Unmarshal(body, &detail); err != nil {
+					t.Fatal(err)
+				}
+				want := 3
+				if tt.set[lab.NPlusOne] {
+					want = 2 + 1 + len(detail.Comments) // post, comments, then the post's and each comment's author
+				}
+				if n := e.dbQueries(t, tid); n != want {
+					t.Errorf("GET /api/posts/{id} with %d comments: %d DB queries, want %d", len(detail.Comments), n, want)
+				}
+			})
+		}
 	}
 }
 
 func TestNoIndexSwitchesQuery(t *testing.T) {
 	t.Parallel()
-	for _, on := range []bool{true, false} {
-		t.Run(fmt.Sprint("no_index=", on), func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, lab.AntipatternSet{lab.NoIndex: on})
-			code, body, _ := e.do(t, "GET", "/api/search?q="+seed.RareWord, "")
-			if code != http.StatusOK {
-				t.Fatalf("status %d: %s", code, body)
-			}
-			var got struct {
-				Mode  string     `json:"mode"`
-				Posts []lab.Post `json:"posts"`
-			}
-			_ = json.Unmarshal(body, &got)
-			for _, p := range got.Posts {
-				if !strings.Contains(p.Body, seed.RareWord) {
-					t.Errorf("result %d does not contain %q", p.ID, seed.RareWord)
+	for _, eng := range engines {
+		for _, on := range []bool{true, false} {
+			t.Run(fmt.Sprint(eng.name, "/no_index=", on), func(t *testing.T) {
+				t.Parallel()
+				e := newEnvOn(t, eng, lab.AntipatternSet{lab.NoIndex: on})
+				code, body, _ := e.do(t, "GET", "/api/search?q=latency", "")
+				if code != http.StatusOK {
+					t.Fatalf("status %d: %s", code, body)
 				}
-			}
-			like, match := e.queriesLike("LIKE"), e.queriesLike("MATCH")
-			if on && (like != 1 || match != 0 || got.Mode != "scan") {
-				t.Errorf("no_index on: %d LIKE and %d MATCH statements, mode %q; want the scan", like, match, got.Mode)
-			}
-			if !on && (like != 0 || match != 1 || got.Mode != "index") {
-				t.Errorf("no_index off: %d LIKE and %d MATCH statements, mode %q; want the index", like, match, got.Mode)
-			}
-		})
+				var got struct {
+					Mode  string     `json:"mode"`
+					Posts []lab.Post `json:"posts"`
+				}
+				_ = json.Unmarshal(body, &got)
+				for _, p := range got.Posts {
+					if !strings.Contains(p.Title+" "+p.Body, "latency") {
+						t.Errorf("result %d does not contain latency", p.ID)
+					}
+				}
+				if len(got.Posts) != 20 {
+					t.Errorf("%d results, want a full page of 20", len(got.Posts))
+				}
+				like, match := e.queriesLike("LIKE"), e.queriesLike(eng.indexed)
+				if on && (like != 1 || match != 0 || got.Mode != "scan") {
+					t.Errorf("no_index on: %d LIKE and %d %s statements, mode %q; want the scan", like, match, eng.indexed, got.Mode)
+				}
+				if !on && (like != 0 || match != 1 || got.Mode != "index") {
+					t.Errorf("no_index off: %d LIKE and %d %s statements, mode %q; want the index", like, match, eng.indexed, got.Mode)
+				}
+			})
+		}
 	}
 }
 
 func TestNoCacheFeedDBHits(t *testing.T) {
 	t.Parallel()
 	const requests = 5
-	for _, on := range []bool{true, false} {
-		t.Run(fmt.Sprint("no_cache=", on), func(t *testing.T) {
-			t.Parallel()
-			c, err := memory.New(memory.Config{TTL: time.Hour})
-			if err != nil {
-				t.Fatal(err)
-			}
-			e := newEnv(t, lab.AntipatternSet{lab.NoCache: on}, func(cfg *api.Config) { cfg.Cache = c })
-			var first []byte
-			for i := range requests {
-				code, body, _ := e.do(t, "GET", "/api/feed", "")
-				if code != http.StatusOK {
-					t.Fatalf("status %d: %s", code, body)
+	for _, eng := range engines {
+		for _, on := range []bool{true, false} {
+			t.Run(fmt.Sprint(eng.name, "/no_cache=", on), func(t *testing.T) {
+				t.Parallel()
+				c, err := memory.New(memory.Config{TTL: time.Hour})
+				if err != nil {
+					t.Fatal(err)
 				}
-				if i == 0 {
-					first = body
-				} else if string(body) != string(first) {
-					t.Errorf("feed %d differs from the first", i)
+				e := newEnvOn(t, eng, lab.AntipatternSet{lab.NoCache: on}, func(cfg *api.Config) { cfg.Cache = c })
+				var first []byte
+				for i := range requests {
+					code, body, _ := e.do(t, "GET", "/api/feed", "")
+					if code != http.StatusOK {
+						t.Fatalf("status %d: %s", code, body)
+					}
+					if i == 0 {
+						first = body
+					} else if string(body) != string(first) {
+						t.Errorf("feed %d differs from the first", i)
+					}
 				}
-			}
-			want := 1
-			if on {
-				want = requests
-			}
-			if n := e.queriesLike("LEFT JOIN comments"); n != want {
-				t.Errorf("%d feed requests: %d feed queries, want %d", requests, n, want)
-			}
-		})
+				want := 1
+				if on {
+					want = requests
+				}
+				if n := e.queriesLike("LEFT JOIN comments"); n != want {
+					t.Errorf("%d feed requests: %d feed queries, want %d", requests, n, want)
+				}
+			})
+		}
 	}
 }
 
@@ -367,6 +403,16 @@ func TestEndpoints(t *testing.T) {
 	// RED metrics: one histogram series per route, with exemplars.
 	if n := testutil.CollectAndCount(e.reg, "lab_http_request_duration_seconds"); n < 5 {
 		t.Errorf("%d duration series, want one per route and code used", n)
+	}
+	mfs, _ := e.reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != "lab_http_request_duration_seconds" {
+			continue
+		}
+		h := mf.GetMetric()[0].GetHistogram()
+		if h.Schema == nil || len(h.GetBucket()) == 0 {
+			t.Errorf("duration histogram: native schema %v, %d classic buckets; want both", h.Schema, len(h.GetBucket()))
+		}
 	}
 	if v := gaugeValue(t, e.reg, "lab_db_pool_max_connections"); v != 8 {
 		t.Errorf("lab_db_pool_max_connections = %v, want 8", v)
