@@ -353,7 +353,11 @@ func (a *App) openStore(ctx context.Context, tp trace.TracerProvider) (lab.Store
 			return nil, "", err
 		}
 		a.onClose(func(context.Context) error { return s.Close() })
-		return s, "postgres " + redactURL(cfg.DB), nil
+		desc := "postgres " + redactURL(cfg.DB)
+		if cfg.PostgresSchema != "" {
+			desc += " (schema " + cfg.PostgresSchema + ")"
+		}
+		return s, desc, nil
 	}
 	path := strings.TrimPrefix(cfg.DB, "sqlite:")
 	if cfg.DB == "" {

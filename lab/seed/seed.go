@@ -69,13 +69,14 @@ func (c Config) Validate() error {
 var Epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Words is the vocabulary of generated text. Searches for one of them find many posts; RareWord
-// appears in about one post in a hundred.
+// appears in about one post in a thousand.
 var Words = strings.Fields(`latency throughput percentile queue cache index database query server
 	request response client network backend scaling load capacity headroom bottleneck profile trace
 	span metric replica shard pool worker thread memory disk cpu budget tail median average spike
 	burst traffic user post comment feed search invite video payment account delete email log`)
 
-// RareWord appears in about 1 % of posts: a selective search term.
+// RareWord appears in about one post in a thousand: a selective search term, for which an index
+// matters most (a scan must read about a thousand posts per result).
 const RareWord = "flamegraph"
 
 // Result reports what [Run] did.
@@ -175,7 +176,7 @@ func (g *gen) user(id int64) lab.User {
 
 func (g *gen) post(id int64) lab.Post {
 	body := g.words(20 + g.rng.IntN(40))
-	if g.rng.IntN(100) == 0 {
+	if g.rng.IntN(1000) == 0 {
 		body += " " + RareWord
 	}
 	return lab.Post{

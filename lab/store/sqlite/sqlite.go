@@ -414,7 +414,10 @@ func (s *Store) SearchPosts(ctx context.Context, q string, limit int, mode lab.S
 	default:
 		// Quoted as one FTS5 phrase: the user's text is data, never query syntax.
 		phrase := `"` + strings.ReplaceAll(q, `"`, `""`) + `"`
-		ps, err = s.posts(ctx, `SELECT `+postCols+` FROM posts_fts f JOIN posts p ON p.id = f.rowid WHERE posts_fts MATCH ? ORDER BY p.id DESC LIMIT ?`,
+		// FTS5 walks its doclist in rowid order, so ORDER BY rowid DESC LIMIT stops early
+		// instead of collecting and sorting every match of a common word.
+		ps, err = s.posts(ctx, `SELECT `+postCols+` FROM posts p WHERE p.id IN
+			(SELECT rowid FROM posts_fts WHERE posts_fts MATCH ? ORDER BY rowid DESC LIMIT ?) ORDER BY p.id DESC`,
 			phrase, limit)
 	}
 	if err != nil {
