@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/headroom/headroom/lab"
@@ -58,6 +59,8 @@ type Config struct {
 	OTLP string
 	// Cache is "" or "memory" for the in-process cache, or a redis:// URL. Default in-process.
 	Cache string
+	// CacheKeyPrefix prefixes the Redis keys. Default "headroom:lab:".
+	CacheKeyPrefix string
 	// CacheTTL is how long the feed stays cached. Default 2s.
 	CacheTTL time.Duration
 	// Seed sizes the seeded data (see seed.Config for defaults: 200 users, 5 posts each, ~5
@@ -81,6 +84,9 @@ type Config struct {
 	// VideoPasses is how many times video processing hashes the video's bytes: the CPU cost of
 	// POST /api/videos. Default 16 (see api.Config).
 	VideoPasses int
+
+	// SpanProcessors receive every span besides the OTLP exporter (tests record spans with them).
+	SpanProcessors []sdktrace.SpanProcessor
 
 	// Log receives the JSON logs. Default os.Stderr.
 	Log io.Writer
@@ -177,7 +183,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}()
 	log := telemetry.NewLogger(cfg.Log, cfg.LogLevel)
 
-	tel, err := telemetry.Setup(ctx, telemetry.Config{OTLPEndpoint: cfg.OTLP})
+	tel, err := telemetry.Setup(ctx, telemetry.Config{OTLPEndpoint: cfg.OTLP, SpanProcessors: cfg.SpanProcessors})
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +204,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 
 	var cache api.Cache
 	if strings.HasPrefix(cfg.Cache, "redis") {
-		rc, err := redis.New(ctx, redis.Config{URL: cfg.Cache, TTL: cfg.CacheTTL, TracerProvider: tp})
+		rc, err := redis.New(ctx, redis.Config{URL: cfg.Cache, TTL: cfg.CacheTTL, KeyPrefix: cfg.CacheKeyPrefix, TracerProvider: tp})
 		if err != nil {
 			return nil, err
 		}
@@ -257,6 +263,9 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	tracedClient := func(timeout time.Duration) *http.Client {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = 256
+		// Closed before the embedded services stop: an HTTP server's graceful shutdown waits up
+		// to 5 s for connections that were dialed but never used.
+		a.onClose(func(context.Context) error { tr.CloseIdleConnections(); return nil })
 		return &http.Client{Timeout: timeout, Transport: otelhttp.NewTransport(tr,
 			otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(tel.Propagator))}
 	}
