@@ -1,6 +1,7 @@
 package lab_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -57,4 +58,43 @@ func TestSwitches(t *testing.T) {
 	if s.Current().String() != "none" {
 		t.Errorf("after Set(nil): %s", s.Current())
 	}
+}
+
+func FuzzParseAntipatterns(f *testing.F) {
+	for _, s := range []string{"", "none", "all", "n_plus_one", "sync_logging, n_plus_one", "bogus", "a,,b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		set, err := lab.ParseAntipatterns(spec)
+		if err != nil {
+			if !strings.Contains(err.Error(), lab.ValidAntipatternNames()) {
+				t.Fatalf("error %q does not list the valid names", err)
+			}
+			return
+		}
+		// What String prints parses back to the same set.
+		again, err := lab.ParseAntipatterns(set.String())
+		if err != nil || again.String() != set.String() {
+			t.Fatalf("round trip of %q: %q, %v", set.String(), again.String(), err)
+		}
+		for a := range set {
+			if !a.Valid() {
+				t.Fatalf("parsed unknown antipattern %q", a)
+			}
+		}
+	})
+}
+
+func ExampleParseAntipatterns() {
+	set, err := lab.ParseAntipatterns("sync_logging,n_plus_one")
+	if err != nil {
+		panic(err)
+	}
+	sw := lab.NewSwitches(set)
+	fmt.Println(set, sw.On(lab.NPlusOne), sw.On(lab.NoCache))
+	_, err = lab.ParseAntipatterns("n+1")
+	fmt.Println(err)
+	// Output:
+	// n_plus_one,sync_logging true false
+	// unknown antipattern "n+1": valid are all, none, or a comma-separated list of n_plus_one, no_index, no_cache, sync_logging
 }

@@ -83,7 +83,7 @@ func TestOutgoingCallsAreTraced(t *testing.T) {
 
 	code, tid := call(t, "POST", url+"/api/invites", `{"inviter_id":1,"email":"f@example.com"}`)
 	spans := spansOf(rec, tid)
-	if code != 201 || !has(spans, "POST /api/invites server") || !has(spans, "smtp send client") || !has(spans, "INSERT client") {
+	if code != 201 || !has(spans, "POST /api/invites server") || !has(spans, "smtp send client") || !has(spans, "INSERT invites client") {
 		t.Errorf("invite %d: spans %v; want the server span, an SMTP client span and DB spans", code, spans)
 	}
 	// sync_logging: the log shipment is an HTTP client span inside the request's trace.

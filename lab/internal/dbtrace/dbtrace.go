@@ -1,9 +1,3 @@
-// Package dbtrace makes OpenTelemetry client spans for database statements, following the database
-// semantic conventions (db.system.name, db.query.text, db.operation.name, db.namespace), plus the
-// older db.system and db.statement keys that many backends still read.
-//
-// It is shared by the lab's stores so that every engine reports statements the same way. It must
-// not import headroom's measurement packages.
 package dbtrace
 
 import (
@@ -37,21 +31,24 @@ func New(tp trace.TracerProvider, system, namespace string) *Tracer {
 
 // Start begins a client span for query. End it with [End].
 func (d *Tracer) Start(ctx context.Context, query string) (context.Context, trace.Span) {
-	op := Operation(query)
-	name := op
+	op, table := Operation(query), Collection(query)
+	// Span names follow the conventions' "{operation} {collection}", e.g. "SELECT users".
+	name := strings.TrimSpace(op + " " + table)
 	if name == "" {
 		name = d.system
 	}
-	return d.t.Start(ctx, name,
-		trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(
-			attribute.String("db.system.name", d.system),
-			attribute.String("db.system", d.system),
-			attribute.String("db.namespace", d.ns),
-			attribute.String("db.operation.name", op),
-			attribute.String("db.query.text", query),
-			attribute.String("db.statement", query),
-		))
+	attrs := []attribute.KeyValue{
+		attribute.String("db.system.name", d.system),
+		attribute.String("db.system", d.system),
+		attribute.String("db.namespace", d.ns),
+		attribute.String("db.operation.name", op),
+		attribute.String("db.query.text", query),
+		attribute.String("db.statement", query),
+	}
+	if table != "" {
+		attrs = append(attrs, attribute.String("db.collection.name", table))
+	}
+	return d.t.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 }
 
 // End records err (if any) on span and ends it.
@@ -70,4 +67,22 @@ func Operation(query string) string {
 		q = q[:i]
 	}
 	return strings.ToUpper(q)
+}
+
+// Collection returns the first table the statement reads or writes: the word after the first FROM,
+// INTO, UPDATE or COPY, or "" if there is none (e.g. "SELECT 1").
+func Collection(query string) string {
+	fields := strings.Fields(query)
+	for i, f := range fields {
+		switch strings.ToUpper(f) {
+		case "FROM", "INTO", "UPDATE", "COPY":
+			if i+1 < len(fields) {
+				name := strings.Trim(fields[i+1], `"(),;`)
+				if name != "" && !strings.EqualFold(name, "SELECT") {
+					return name
+				}
+			}
+		}
+	}
+	return ""
 }
