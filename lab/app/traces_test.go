@@ -18,6 +18,7 @@ import (
 	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/lab/seed"
+	"github.com/headroom/headroom/lab/store/postgres/pgtest"
 )
 
 func startRecorded(t *testing.T, cfg app.Config) (*app.App, *tracetest.SpanRecorder) {
@@ -183,4 +184,23 @@ func redisURL(t *testing.T) string {
 		t.Skip("HEADROOM_TEST_REDIS is not set (e.g. redis://127.0.0.1:6379/0): skipping Redis tests")
 	}
 	return url
+}
+
+func TestPostgres(t *testing.T) {
+	t.Parallel()
+	url, schema := pgtest.Schema(t)
+	a, rec := startRecorded(t, app.Config{DB: url, PostgresSchema: schema, Antipatterns: lab.AntipatternSet{lab.NPlusOne: true}})
+	if info := a.Info(); !strings.HasPrefix(info.DB, "postgres") || info.Data.Posts != 20 {
+		t.Fatalf("info = %+v", info)
+	}
+	code, tid := call(t, "GET", a.Info().URL+"/api/posts?limit=20", "")
+	n := 0
+	for _, s := range spansOf(rec, tid) {
+		if strings.HasPrefix(s, "SELECT ") {
+			n++
+		}
+	}
+	if code != 200 || n != 21 {
+		t.Errorf("GET /api/posts?limit=20 with n_plus_one on PostgreSQL: %d, %d queries; want 200, 21", code, n)
+	}
 }

@@ -30,10 +30,23 @@ func URL(t testing.TB) string {
 // test when EnvVar is unset.
 func Open(t testing.TB, tp trace.TracerProvider) *postgres.Store {
 	t.Helper()
-	url := URL(t)
+	url, schema := Schema(t)
+	s, err := postgres.Open(context.Background(), postgres.Config{URL: url, Schema: schema, MaxConns: 4, TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// Schema returns the test server's URL and the name of a fresh schema that the test's cleanup
+// drops (whoever creates it). It skips the test when EnvVar is unset.
+func Schema(t testing.TB) (url, schema string) {
+	t.Helper()
+	url = URL(t)
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	schema := "headroom_test_" + hex.EncodeToString(b)
+	schema = "headroom_test_" + hex.EncodeToString(b)
 	t.Cleanup(func() {
 		ctx := context.Background()
 		conn, err := pgx.Connect(ctx, url)
@@ -46,10 +59,5 @@ func Open(t testing.TB, tp trace.TracerProvider) *postgres.Store {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
-	s, err := postgres.Open(context.Background(), postgres.Config{URL: url, Schema: schema, MaxConns: 4, TracerProvider: tp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return url, schema
 }
