@@ -296,7 +296,7 @@ func TestSyncLoggingLatency(t *testing.T) {
 			if !on {
 				lat.Typical = time.Hour // the request must not wait for this collector at all
 			}
-			col, err := deps.StartLogCollector(deps.LogCollectorConfig{Latency: lat})
+			col, err := deps.StartLogCollector(t.Context(), deps.LogCollectorConfig{Latency: lat})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -311,12 +311,11 @@ func TestSyncLoggingLatency(t *testing.T) {
 				_ = ship.Close(ctx)
 			})
 			e := newEnv(t, lab.AntipatternSet{lab.SyncLogging: on}, func(cfg *api.Config) { cfg.Logs = ship })
-			start := time.Now()
 			code, body, _ := e.do(t, "GET", "/healthz", "") // warm the connection
 			if code != http.StatusOK {
 				t.Fatalf("healthz %d: %s", code, body)
 			}
-			start = time.Now()
+			start := time.Now()
 			code, body, _ = e.do(t, "GET", "/api/posts?limit=5", "")
 			elapsed := time.Since(start)
 			if code != http.StatusOK {
@@ -342,11 +341,11 @@ func TestSyncLoggingLatency(t *testing.T) {
 
 func TestEndpoints(t *testing.T) {
 	t.Parallel()
-	mail, err := deps.StartMailServer(deps.MailServerConfig{})
+	mail, err := deps.StartMailServer(t.Context(), deps.MailServerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pay, err := deps.StartPaymentProvider(deps.PaymentProviderConfig{})
+	pay, err := deps.StartPaymentProvider(t.Context(), deps.PaymentProviderConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -528,7 +527,7 @@ func TestAdminAntipatterns(t *testing.T) {
 
 	// Non-loopback clients are refused.
 	for _, method := range []string{"GET", "PUT"} {
-		req := httptest.NewRequest(method, "/admin/antipatterns", strings.NewReader(`{"antipatterns":"all"}`))
+		req := httptest.NewRequestWithContext(t.Context(), method, "/admin/antipatterns", strings.NewReader(`{"antipatterns":"all"}`))
 		req.RemoteAddr = "192.0.2.7:4321"
 		rec := httptest.NewRecorder()
 		e.api.ServeHTTP(rec, req)

@@ -53,7 +53,7 @@ func TestFeedStampedeIsOneQuery(t *testing.T) {
 			for range clients {
 				wg.Go(func() {
 					rec := httptest.NewRecorder()
-					a.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/feed", nil))
+					a.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/api/feed", nil))
 					codes <- rec.Code
 				})
 			}

@@ -112,7 +112,7 @@ func (c *Config) validate() error {
 	switch {
 	case c.DB == "", strings.HasPrefix(c.DB, "sqlite:"), strings.HasPrefix(c.DB, "postgres://"), strings.HasPrefix(c.DB, "postgresql://"):
 	default:
-		return fmt.Errorf("database %q: want sqlite:PATH or postgres://...", c.DB)
+		return fmt.Errorf("database %q: want sqlite:PATH or a postgres:// URL", c.DB)
 	}
 	if c.DB == "sqlite:" {
 		return errors.New(`database "sqlite:": want sqlite:PATH`)
@@ -218,7 +218,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	smtpAddr := cfg.SMTPAddr
 	if smtpAddr == "" {
 		lat := latencyOr(cfg.MailLatency, "200ms")
-		ms, err := deps.StartMailServer(deps.MailServerConfig{Latency: lat})
+		ms, err := deps.StartMailServer(ctx, deps.MailServerConfig{Latency: lat})
 		if err != nil {
 			return nil, err
 		}
@@ -231,7 +231,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	logURL := cfg.LogCollectorURL
 	if logURL == "" {
 		lat := latencyOr(cfg.LogLatency, "500ms")
-		lc, err := deps.StartLogCollector(deps.LogCollectorConfig{Latency: lat})
+		lc, err := deps.StartLogCollector(ctx, deps.LogCollectorConfig{Latency: lat})
 		if err != nil {
 			return nil, err
 		}
@@ -244,7 +244,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	payURL := cfg.PaymentURL
 	if payURL == "" {
 		lat := latencyOr(cfg.PaymentLatency, "50ms,1%:5s")
-		pp, err := deps.StartPaymentProvider(deps.PaymentProviderConfig{Latency: lat})
+		pp, err := deps.StartPaymentProvider(ctx, deps.PaymentProviderConfig{Latency: lat})
 		if err != nil {
 			return nil, err
 		}
@@ -313,7 +313,8 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.Handle("/debug/fgprof", fgprof.Handler())
 
-	ln, err := net.Listen("tcp", cfg.Addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
@@ -327,7 +328,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 
 	base := "http://" + ln.Addr().String()
 	a.info.URL = base
-	a.info.Antipatterns = lab.AntipatternSet(cfg.Antipatterns).String()
+	a.info.Antipatterns = cfg.Antipatterns.String()
 	a.info.Metrics = base + "/metrics"
 	a.info.Pprof = base + "/debug/pprof/"
 	a.info.Fgprof = base + "/debug/fgprof?seconds=10"

@@ -125,7 +125,8 @@ func TestShutdownDrainsInFlight(t *testing.T) {
 	addr := strings.TrimPrefix(a.Info().URL, "http://")
 	codes := make(chan int, 1)
 	go func() {
-		resp, err := http.Post(a.Info().URL+"/api/checkout", "application/json", strings.NewReader(`{"user_id":1,"amount_cents":100}`))
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, a.Info().URL+"/api/checkout", strings.NewReader(`{"user_id":1,"amount_cents":100}`))
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			codes <- -1
 			return
@@ -138,7 +139,8 @@ func TestShutdownDrainsInFlight(t *testing.T) {
 	go func() { shut <- a.Shutdown(context.Background()) }()
 	// Wait until the listener is closed, then let the in-flight request finish.
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		d := net.Dialer{Timeout: time.Second}
+		c, err := d.DialContext(t.Context(), "tcp", addr)
 		if err != nil {
 			break
 		}

@@ -81,7 +81,7 @@ func TestLatencySample(t *testing.T) {
 
 func TestMail(t *testing.T) {
 	t.Parallel()
-	srv, err := deps.StartMailServer(deps.MailServerConfig{Latency: deps.Latency{Typical: 30 * time.Millisecond}})
+	srv, err := deps.StartMailServer(t.Context(), deps.MailServerConfig{Latency: deps.Latency{Typical: 30 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestMail(t *testing.T) {
 
 func TestMailServerCloseInterruptsDelay(t *testing.T) {
 	t.Parallel()
-	srv, err := deps.StartMailServer(deps.MailServerConfig{Latency: deps.Latency{Typical: time.Hour}})
+	srv, err := deps.StartMailServer(t.Context(), deps.MailServerConfig{Latency: deps.Latency{Typical: time.Hour}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,8 @@ func TestMailServerCloseInterruptsDelay(t *testing.T) {
 	defer cancel()
 	_ = srv.Close(ctx)
 	select {
-	case <-errc: // ended, with whatever error the interrupted conversation gave
+	case err := <-errc: // ended, with whatever error the interrupted conversation gave
+		t.Logf("interrupted send: %v", err)
 	case <-ctx.Done():
 		t.Fatal("Close did not interrupt a delayed message")
 	}
@@ -130,7 +131,7 @@ func TestMailServerCloseInterruptsDelay(t *testing.T) {
 
 func TestPayments(t *testing.T) {
 	t.Parallel()
-	p, err := deps.StartPaymentProvider(deps.PaymentProviderConfig{})
+	p, err := deps.StartPaymentProvider(t.Context(), deps.PaymentProviderConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestPayments(t *testing.T) {
 
 func TestLogShipperBatchesAsync(t *testing.T) {
 	t.Parallel()
-	col, err := deps.StartLogCollector(deps.LogCollectorConfig{})
+	col, err := deps.StartLogCollector(t.Context(), deps.LogCollectorConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +185,7 @@ func TestLogShipperBatchesAsync(t *testing.T) {
 func TestLogShipperDropsWhenFull(t *testing.T) {
 	t.Parallel()
 	// The collector holds every request for an hour (until Close), so the queue fills up.
-	slow, err := deps.StartLogCollector(deps.LogCollectorConfig{Latency: deps.Latency{Typical: time.Hour}})
+	slow, err := deps.StartLogCollector(t.Context(), deps.LogCollectorConfig{Latency: deps.Latency{Typical: time.Hour}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,11 +20,12 @@ type httpService struct {
 	done     chan struct{}
 }
 
-func startHTTP(name, addr string, h http.Handler) (*httpService, error) {
+func startHTTP(ctx context.Context, name, addr string, h http.Handler) (*httpService, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	ln, err := net.Listen("tcp", addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("%s: listen %s: %w", name, addr, err)
 	}

@@ -2,6 +2,7 @@ package deps
 
 import (
 	"bufio"
+	"context"
 	"net/http"
 	"sync/atomic"
 )
@@ -25,15 +26,15 @@ type LogCollector struct {
 	requests atomic.Int64
 }
 
-// StartLogCollector starts a collector on cfg.Addr.
-func StartLogCollector(cfg LogCollectorConfig) (*LogCollector, error) {
+// StartLogCollector starts a collector on cfg.Addr; ctx bounds only the start.
+func StartLogCollector(ctx context.Context, cfg LogCollectorConfig) (*LogCollector, error) {
 	if cfg.Seed == 0 {
 		cfg.Seed = 1
 	}
 	c := &LogCollector{lat: newSampler(cfg.Latency, cfg.Seed)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /logs", c.handle)
-	s, err := startHTTP("log collector", cfg.Addr, mux)
+	s, err := startHTTP(ctx, "log collector", cfg.Addr, mux)
 	if err != nil {
 		return nil, err
 	}

@@ -54,8 +54,8 @@ type MailServer struct {
 	msgs      []Message
 }
 
-// StartMailServer listens on cfg.Addr and serves SMTP until Close.
-func StartMailServer(cfg MailServerConfig) (*MailServer, error) {
+// StartMailServer listens on cfg.Addr and serves SMTP until Close; ctx bounds only the start.
+func StartMailServer(ctx context.Context, cfg MailServerConfig) (*MailServer, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
@@ -65,7 +65,8 @@ func StartMailServer(cfg MailServerConfig) (*MailServer, error) {
 	if cfg.Keep <= 0 {
 		cfg.Keep = 100
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("mail server: listen %s: %w", cfg.Addr, err)
 	}

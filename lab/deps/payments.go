@@ -33,15 +33,15 @@ type PaymentProvider struct {
 	charges atomic.Int64
 }
 
-// StartPaymentProvider starts a provider on cfg.Addr.
-func StartPaymentProvider(cfg PaymentProviderConfig) (*PaymentProvider, error) {
+// StartPaymentProvider starts a provider on cfg.Addr; ctx bounds only the start.
+func StartPaymentProvider(ctx context.Context, cfg PaymentProviderConfig) (*PaymentProvider, error) {
 	if cfg.Seed == 0 {
 		cfg.Seed = 1
 	}
 	p := &PaymentProvider{lat: newSampler(cfg.Latency, cfg.Seed)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/charges", p.handle)
-	s, err := startHTTP("payment provider", cfg.Addr, mux)
+	s, err := startHTTP(ctx, "payment provider", cfg.Addr, mux)
 	if err != nil {
 		return nil, err
 	}

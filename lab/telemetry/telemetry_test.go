@@ -55,7 +55,7 @@ func TestLoggerAddsTraceIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tel.Shutdown(context.Background())
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
 	var buf bytes.Buffer
 	log := telemetry.NewLogger(&buf, slog.LevelInfo).With("k", "v")
 	ctx, span := tel.TracerProvider.Tracer("test").Start(t.Context(), "work")
