@@ -137,11 +137,22 @@ func Run(ctx context.Context, s lab.Store, cfg Config) (Result, error) {
 	if err := flush(); err != nil {
 		return Result{}, err
 	}
+	// Fresh statistics, so the planner knows how selective the indexes are from the first request.
+	if a, ok := s.(analyzer); ok {
+		if err := a.Analyze(ctx); err != nil {
+			return Result{}, fmt.Errorf("seed: %w", err)
+		}
+	}
 	c, err = s.Counts(ctx)
 	if err != nil {
 		return Result{}, fmt.Errorf("seed: %w", err)
 	}
 	return Result{Counts: c}, nil
+}
+
+// analyzer is implemented by stores that can refresh the query planner's statistics.
+type analyzer interface {
+	Analyze(ctx context.Context) error
 }
 
 type gen struct {

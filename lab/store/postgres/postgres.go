@@ -158,6 +158,14 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// Analyze refreshes the planner's statistics (after seeding, before autovacuum would).
+func (s *Store) Analyze(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, `ANALYZE`); err != nil {
+		return fmt.Errorf("postgres: analyze: %w", err)
+	}
+	return nil
+}
+
 // Close closes the pool.
 func (s *Store) Close() error {
 	s.pool.Close()

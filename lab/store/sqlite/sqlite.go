@@ -136,6 +136,14 @@ func (s *Store) apply(ctx context.Context, name string) error {
 	return nil
 }
 
+// Analyze refreshes the planner's statistics (after seeding).
+func (s *Store) Analyze(ctx context.Context) error {
+	if _, err := s.exec(ctx, s.db, `ANALYZE`); err != nil {
+		return fmt.Errorf("sqlite: analyze: %w", err)
+	}
+	return nil
+}
+
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
