@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -156,13 +157,15 @@ type Info struct {
 
 // App is a running lab.
 type App struct {
-	cfg     Config
-	info    Info
-	srv     *http.Server
-	ln      net.Listener
-	api     *api.API
-	served  chan error
-	closers []func(ctx context.Context) error // in reverse start order
+	cfg      Config
+	info     Info
+	srv      *http.Server
+	ln       net.Listener
+	api      *api.API
+	switches *lab.Switches
+	store    lab.Store
+	served   chan error
+	closers  []func(ctx context.Context) error // in reverse start order
 }
 
 // Start starts the lab and returns once it accepts requests. Stop it with [App.Shutdown].
@@ -278,11 +281,12 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 
+	a.store, a.switches = store, lab.NewSwitches(cfg.Antipatterns)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.api, err = api.New(api.Config{
 		Store:    store,
-		Switches: lab.NewSwitches(cfg.Antipatterns),
+		Switches: a.switches,
 		Cache:    cache,
 		Mailer:   mailer,
 		Payments: api.PaymentsFunc(func(ctx context.Context, orderID, amount int64) (string, error) {
@@ -312,6 +316,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.Handle("/debug/fgprof", fgprof.Handler())
+	mux.HandleFunc("GET /admin/info", a.serveInfo)
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
@@ -322,6 +327,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go func() { a.served <- a.srv.Serve(ln) }()
@@ -332,7 +338,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.info.Metrics = base + "/metrics"
 	a.info.Pprof = base + "/debug/pprof/"
 	a.info.Fgprof = base + "/debug/fgprof?seconds=10"
-	a.info.Endpoints = append(a.api.Routes(), "GET /healthz", "GET /readyz")
+	a.info.Endpoints = append(a.api.Routes(), "GET /healthz", "GET /readyz", "GET /admin/info")
 	slices.Sort(a.info.Endpoints)
 	log.InfoContext(ctx, "lab started", slog.String("url", base), slog.String("db", a.info.DB),
 		slog.String("antipatterns", a.info.Antipatterns))
@@ -395,8 +401,22 @@ func redactURL(s string) string {
 	return s
 }
 
-// Info describes the running lab.
+// Info describes the running lab. Antipatterns is the state at start; /admin/info has the live one.
 func (a *App) Info() Info { return a.info }
+
+// serveInfo answers GET /admin/info: the lab's Info with the switches as they are now and fresh
+// row counts, so a measurement can record exactly what it ran against.
+func (a *App) serveInfo(w http.ResponseWriter, r *http.Request) {
+	info := a.info
+	info.Antipatterns = a.switches.Current().String()
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if c, err := a.store.Counts(ctx); err == nil {
+		info.Data = c
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(info)
+}
 
 // Handler returns the root handler (API, metrics, profiles), for tests that skip the network.
 func (a *App) Handler() http.Handler { return a.srv.Handler }

@@ -69,6 +69,9 @@ func TestStartServeShutdown(t *testing.T) {
 		!strings.Contains(metrics, "trace_id") || !strings.Contains(metrics, "lab_db_pool_in_use_connections") {
 		t.Errorf("metrics: %d, missing RED histogram with exemplars or pool gauges:\n%s", code, labLines(metrics))
 	}
+	if code, body := get(t, info.URL+"/admin/info"); code != 200 || !strings.Contains(body, `"antipatterns":"n_plus_one"`) || !strings.Contains(body, `"posts":20`) {
+		t.Errorf("admin/info: %d %s", code, body)
+	}
 	if code, body := get(t, info.Pprof); code != 200 || !strings.Contains(body, "goroutine") {
 		t.Errorf("pprof index: %d", code)
 	}
