@@ -52,7 +52,7 @@ time from loopback): ` + valid + `.
 Latency flags take TYPICAL[~JITTER][,PCT%:TAIL], e.g. 500ms, 50ms~5ms or 50ms,1%:5s.
 It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 		Example: `  headroom lab
-  headroom lab --db postgres://127.0.0.1:5432/test?sslmode=disable --antipatterns none
+  headroom lab --db 'postgres://127.0.0.1:5432/test?sslmode=disable' --antipatterns none
   headroom lab --antipatterns n_plus_one,sync_logging --otlp http://127.0.0.1:4318`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -96,6 +96,7 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address (127.0.0.1:0 picks a free port)")
 	f.StringVar(&cfg.DB, "db", "", "database: sqlite:FILE or postgres://... (default: SQLite file in a new temporary directory)")
+	f.IntVar(&cfg.DBMaxConns, "db-max-conns", 0, "database connection pool size (default: 8 for SQLite, max(4, CPUs) for PostgreSQL)")
 	f.StringVar(&cfg.PostgresSchema, "pg-schema", "", "PostgreSQL schema to use, created if missing (default: the server's search_path)")
 	f.StringVar(&antipatterns, "antipatterns", "none", "antipatterns to enable: all, none, or a comma-separated list of "+valid)
 	f.StringVar(&cfg.OTLP, "otlp", "", "export traces over OTLP/HTTP to this URL, e.g. http://127.0.0.1:4318")

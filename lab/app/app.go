@@ -46,6 +46,9 @@ type Config struct {
 	// DB selects the database: "sqlite:PATH" (a file, created if missing), "postgres://..." or
 	// "postgresql://...". Default: a SQLite file in a new temporary directory, removed on shutdown.
 	DB string
+	// DBMaxConns bounds the database connection pool. Default: the engine's (8 for SQLite,
+	// max(4, CPUs) for PostgreSQL).
+	DBMaxConns int
 	// PostgresSchema, with a postgres DB, is the schema to use (created if missing). Default: the
 	// server's search_path.
 	PostgresSchema string
@@ -126,6 +129,9 @@ func (c *Config) validate() error {
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.DBMaxConns < 0 || c.DBMaxConns > 10000 {
+		return fmt.Errorf("database max connections %d: want 1 to 10000 (0 for the default)", c.DBMaxConns)
 	}
 	if c.CacheTTL < 0 || c.ShutdownTimeout < 0 {
 		return fmt.Errorf("cache TTL %v and shutdown timeout %v must be positive", c.CacheTTL, c.ShutdownTimeout)
@@ -359,7 +365,7 @@ func (a *App) closeAll(ctx context.Context) error {
 func (a *App) openStore(ctx context.Context, tp trace.TracerProvider) (lab.Store, string, error) {
 	cfg := a.cfg
 	if strings.HasPrefix(cfg.DB, "postgres") {
-		s, err := postgres.Open(ctx, postgres.Config{URL: cfg.DB, Schema: cfg.PostgresSchema, TracerProvider: tp})
+		s, err := postgres.Open(ctx, postgres.Config{URL: cfg.DB, Schema: cfg.PostgresSchema, MaxConns: int32(cfg.DBMaxConns), TracerProvider: tp})
 		if err != nil {
 			return nil, "", err
 		}
@@ -379,7 +385,7 @@ func (a *App) openStore(ctx context.Context, tp trace.TracerProvider) (lab.Store
 		a.onClose(func(context.Context) error { return os.RemoveAll(dir) })
 		path = filepath.Join(dir, "lab.db")
 	}
-	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, TracerProvider: tp})
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, MaxOpenConns: cfg.DBMaxConns, TracerProvider: tp})
 	if err != nil {
 		return nil, "", err
 	}

@@ -171,6 +171,7 @@ func TestConfigErrors(t *testing.T) {
 		{DB: "sqlite:"},
 		{Cache: "memcached://x"},
 		{Seed: seed.Config{Users: -1}},
+		{DBMaxConns: -1},
 		{OTLP: "127.0.0.1:4318", Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "x.db")},
 	} {
 		if a, err := app.Start(t.Context(), cfg); err == nil {
