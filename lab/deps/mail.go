@@ -101,16 +101,17 @@ func (m *MailServer) Messages() []Message {
 // Close stops the server, interrupting delayed messages, and waits for it to finish or ctx to end.
 func (m *MailServer) Close(ctx context.Context) error {
 	m.stopOnce.Do(func() { close(m.stop) })
-	err := m.srv.Shutdown(ctx)
-	// Shutdown closes only the listeners Serve has registered; if Serve has not started yet, close ours.
+	// Stop accepting first and let Serve return: go-smtp's Shutdown waits on a WaitGroup that
+	// Serve adds to for each accepted connection, which must not happen concurrently.
 	_ = m.ln.Close()
-	if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
-		err = nil
-	}
 	select {
 	case <-m.done:
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+	err := m.srv.Shutdown(ctx)
+	if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+		err = nil
 	}
 	return err
 }
