@@ -38,7 +38,7 @@ func TestLoadFindsTheNPlusOne(t *testing.T) {
 	measure := func(name string) *result.Load {
 		out := filepath.Join(dir, name+".json")
 		var stdout, stderr bytes.Buffer
-		if code := run([]string{"load", url + "/api/posts?limit=20", "--rate", "100", "--duration", "2s", "--warmup", "500ms", "-q", "--out", out}, &stdout, &stderr); code != 0 {
+		if code := run([]string{"load", url + "/api/posts?limit=20", "--rate", "25", "--duration", "2s", "--warmup", "500ms", "-q", "--out", out}, &stdout, &stderr); code != 0 {
 			t.Fatalf("headroom load exited %d: %s", code, stderr.String())
 		}
 		f, err := os.Open(out)
