@@ -15,7 +15,8 @@ const kneeMinRise = 0.1
 // Kneedle (Satopää et al., 2011, elbow mode): both axes are scaled to [0, 1] and the elbow is the
 // point farthest below the diagonal. Noise is tamed by taking the running maximum of Y first
 // (latency does not fall as the rate grows). ok is false with fewer than 3 points, a flat curve
-// (Y varies by less than 10 % of its maximum), or no bend of at least kneeMinRise.
+// (Y less than doubles across the range: short steps' P99 wobbles that much by noise alone), or
+// no bend of at least kneeMinRise.
 func Knee(points []XY) (x float64, ok bool) {
 	if len(points) < 3 {
 		return 0, false
@@ -26,7 +27,7 @@ func Knee(points []XY) (x float64, ok bool) {
 		p[i].Y = max(p[i].Y, p[i-1].Y)
 	}
 	x0, x1, y0, y1 := p[0].X, p[len(p)-1].X, p[0].Y, p[len(p)-1].Y
-	if x1 <= x0 || y1-y0 < 0.1*y1 {
+	if x1 <= x0 || !(y1 >= 2*y0) || y1 <= 0 {
 		return 0, false
 	}
 	best, at := 0.0, -1

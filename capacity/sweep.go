@@ -66,6 +66,7 @@ func Run(ctx context.Context, cfg Config, s Stepper, progress func(result.SweepS
 		out.Mode = "steps"
 	}
 	srch := newSearch(cfg)
+	retried := false
 	for {
 		rate, phase, ok := srch.Next()
 		if !ok {
@@ -114,6 +115,14 @@ func Run(ctx context.Context, cfg Config, s Stepper, progress func(result.SweepS
 		if progress != nil {
 			progress(st)
 		}
+		if !st.Verdict.Valid && !retried {
+			// The generator was the limit. That may be a passing hiccup (a busy machine, a GC
+			// pause): run the same rate once more before letting it bound the search.
+			retried = true
+			srch.steps++
+			continue
+		}
+		retried = false
 		srch.Observe(st.Pass)
 		if ctx.Err() != nil {
 			out.Partial = true
@@ -149,7 +158,14 @@ func summarize(out *result.Sweep, cfg Config, srch *search) {
 		}
 	}
 	out.MaxIsLowerBound = srch.lowerBound
-	for _, st := range out.Steps {
+	last := map[float64]int{} // the final word at each rate
+	for i, st := range out.Steps {
+		last[st.OfferedRPS] = i
+	}
+	for i, st := range out.Steps {
+		if i != last[st.OfferedRPS] {
+			continue
+		}
 		if !st.Verdict.Valid && st.OfferedRPS > out.MaxRPSUnderSLO {
 			if !out.MaxIsLowerBound {
 				out.Notes = append(out.Notes, fmt.Sprintf("the step at %g req/s was invalid (the generator, not the target, was the limit): the maximum is a lower bound", st.OfferedRPS))
@@ -196,7 +212,7 @@ func summarize(out *result.Sweep, cfg Config, srch *search) {
 	}
 	best := fitModels(out, queue, usl, rates)
 	if cfg.CurrentRPS > 0 {
-		out.WhatIf = whatIf(cfg.CurrentRPS, out.MaxRPSUnderSLO, lat, best)
+		out.WhatIf = whatIf(cfg.CurrentRPS, out.MaxRPSUnderSLO, out.MaxIsLowerBound, lat, best)
 	}
 }
 
@@ -267,13 +283,14 @@ func fitModels(out *result.Sweep, queue, usl []XY, rates []float64) *QueueFit {
 var whatIfFactors = []float64{1, 1.5, 2, 3, 4, 5, 7, 10}
 
 // whatIf projects P99 at multiples of current: interpolated between measured points where they
-// cover the rate, else from the model; a rate above maxUnderSLO breaks the SLO.
-func whatIf(current, maxUnderSLO float64, lat []XY, model *QueueFit) *result.WhatIf {
+// cover the rate, else from the model; a rate above maxUnderSLO breaks the SLO, unless the maximum
+// is only a lower bound: then the projection stops there, unknown.
+func whatIf(current, maxUnderSLO float64, lowerBound bool, lat []XY, model *QueueFit) *result.WhatIf {
 	w := &result.WhatIf{CurrentRPS: current, Projections: []result.Projection{}}
 	for _, f := range whatIfFactors {
 		p := result.Projection{Factor: f, RPS: roundRate(f * current), Source: "none"}
 		if p.RPS > maxUnderSLO {
-			p.Breaks = true
+			p.Breaks = !lowerBound
 			w.Projections = append(w.Projections, p)
 			break
 		}

@@ -132,7 +132,8 @@ type Projection struct {
 	P99MS float64 `json:"p99_ms"`
 	// Source is "measured" (interpolated between steps), "model" (the best fit) or "none".
 	Source string `json:"source"`
-	// Breaks is true when this rate exceeds the maximum under the SLO.
+	// Breaks is true when this rate exceeds the maximum under the SLO. When the maximum is a lower
+	// bound, the first rate above it ends the projections with Breaks false and Source "none".
 	Breaks bool `json:"breaks"`
 }
 
@@ -166,5 +167,6 @@ func ReadSweep(r io.Reader) (*Sweep, error) {
 func (s *Sweep) Write(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // keep SLOs such as p99<50ms readable
 	return enc.Encode(s)
 }
