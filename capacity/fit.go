@@ -12,31 +12,45 @@ var ErrTooFewPoints = errors.New("too few points")
 // ln100 is −ln(0.01): the P99 of an exponential distribution in units of its mean.
 var ln100 = math.Log(100)
 
-// QueueFit is an M/M/c queue fitted to (rate, P99) points: Poisson arrivals at rate λ, C servers
-// with exponential service times of mean S seconds. C is 1 for M/M/1, where the response time is
-// exponential and P99 = ln(100)·S/(1−λS). For C > 1 the P99 of the response time (waiting, with
-// the Erlang C probability of waiting, plus service) is solved numerically. The capacity is C/S.
+// QueueFit is a queueing model fitted to (arrival rate, P99) points.
+//
+// M/M/1 (C = 1, Base = 0): Poisson arrivals at rate λ, one server with exponential service of
+// mean S seconds; the response time is exponential and P99 = ln(100)·S/(1−λS).
+//
+// M/M/c: C servers of mean service time S; an arrival waits with the Erlang C probability
+// P(wait), and the wait's tail is exponential with rate C/S − λ, so the P99 of the wait is
+// ln(100·P(wait))/(C/S − λ) when P(wait) > 1 %, else 0. Real services are rarely exponential,
+// so the P99 is modelled as Base (the service's own P99, measured at low load) plus that wait:
+// the queueing comes from the model, the service's shape from the measurement. S and C are
+// estimated (S within 25 % of the mean service time measured at low load). The capacity is C/S.
 type QueueFit struct {
-	S float64 // mean service time, seconds
-	C int     // servers
-	// R2 is the coefficient of determination of log P99; RMSE the root mean square error of P99
-	// in seconds; Points the number of points fitted.
+	S    float64 // mean service time, seconds
+	C    int     // servers
+	Base float64 // M/M/c: the service's own P99 without queueing, seconds
+	// R2 is the coefficient of determination of P99; RMSE the root mean square error of P99 in
+	// seconds; Points the number of points fitted.
 	R2, RMSE float64
 	Points   int
+	mmc      bool
 }
 
 // Capacity is the rate at which the queue saturates, in requests per second.
 func (f QueueFit) Capacity() float64 { return float64(f.C) / f.S }
 
 // P99 is the model's P99 latency in seconds at arrival rate lambda; +Inf at or past capacity.
-func (f QueueFit) P99(lambda float64) float64 { return mmcP99(lambda, f.S, f.C) }
+func (f QueueFit) P99(lambda float64) float64 {
+	if f.mmc {
+		return f.Base + mmcWaitP99(lambda, f.S, f.C)
+	}
+	return mm1P99(lambda, f.S)
+}
 
 // Formula states the model for people.
 func (f QueueFit) Formula() string {
-	if f.C == 1 {
-		return "M/M/1: p99 = ln(100)·S/(1−λS)"
+	if f.mmc {
+		return "M/M/c: p99 = base + ln(100·C(c,λS))/(c/S − λ), Erlang C wait over the measured service p99"
 	}
-	return "M/M/c: p99 of wait (Erlang C) + exponential service S, c servers, ρ = λS/c"
+	return "M/M/1: p99 = ln(100)·S/(1−λS)"
 }
 
 // erlangC is the probability that an arrival waits in an M/M/c queue with offered load a = λS.
@@ -48,48 +62,38 @@ func erlangC(c int, a float64) float64 {
 	return float64(c) * b / (float64(c) - a*(1-b))
 }
 
-// mmcP99 is the P99 response time of an M/M/c queue.
-func mmcP99(lambda, s float64, c int) float64 {
-	mu := 1 / s
-	a := float64(c)*mu - lambda // decay rate of the waiting time's tail
+// mm1P99 is the P99 response time of an M/M/1 queue.
+func mm1P99(lambda, s float64) float64 {
+	if !(lambda*s < 1) {
+		return math.Inf(1)
+	}
+	return ln100 * s / (1 - lambda*s)
+}
+
+// mmcWaitP99 is the P99 of the waiting time in an M/M/c queue.
+func mmcWaitP99(lambda, s float64, c int) float64 {
+	a := float64(c)/s - lambda
 	if !(a > 0) {
 		return math.Inf(1)
 	}
-	if c == 1 {
-		return ln100 / a
-	}
 	pw := erlangC(c, lambda*s)
-	tail := func(t float64) float64 {
-		// Service alone, or an exponential wait plus service (hypoexponential sum).
-		var sum float64
-		if math.Abs(a-mu) < 1e-9*mu {
-			sum = (1 + mu*t) * math.Exp(-mu*t)
-		} else {
-			sum = (a*math.Exp(-mu*t) - mu*math.Exp(-a*t)) / (a - mu)
-		}
-		return (1-pw)*math.Exp(-mu*t) + pw*sum
+	if pw <= 0.01 {
+		return 0
 	}
-	lo, hi := 0.0, ln100/min(a, mu)
-	for tail(hi) > 0.01 {
-		hi *= 2
-	}
-	for range 60 {
-		m := (lo + hi) / 2
-		if tail(m) > 0.01 {
-			lo = m
-		} else {
-			hi = m
-		}
-	}
-	return (lo + hi) / 2
+	return math.Log(100*pw) / a
 }
 
 // FitMM1 fits an M/M/1 queue to points (X: arrival rate, req/s; Y: P99, seconds) by least squares
-// on log P99. It needs 2 points with positive values.
-func FitMM1(points []XY) (QueueFit, error) { return fitQueue(points, []int{1}) }
+// on P99. It needs 2 points with positive values.
+func FitMM1(points []XY) (QueueFit, error) {
+	return fitQueue(points, []int{1}, false, 0, 0)
+}
 
-// FitMMc fits an M/M/c queue, estimating S and c, by least squares on log P99. It needs 3 points.
-func FitMMc(points []XY) (QueueFit, error) {
+// FitMMc fits an M/M/c queue over a measured base P99 (seconds) by least squares on P99: S and c
+// are estimated, S within
+// 25 % of serviceMean (seconds), the mean service time measured at low load, when it is
+// positive. It needs 3 points.
+func FitMMc(points []XY, base, serviceMean float64) (QueueFit, error) {
 	var cs []int
 	for c := 1; c <= 1024; {
 		cs = append(cs, c)
@@ -99,13 +103,13 @@ func FitMMc(points []XY) (QueueFit, error) {
 			c = int(math.Ceil(float64(c) * 1.2))
 		}
 	}
-	return fitQueue(points, cs)
+	return fitQueue(points, cs, true, base, serviceMean)
 }
 
-func fitQueue(points []XY, cs []int) (QueueFit, error) {
+func fitQueue(points []XY, cs []int, mmc bool, base, serviceMean float64) (QueueFit, error) {
 	pts := positive(points)
 	need := 2
-	if len(cs) > 1 {
+	if mmc {
 		need = 3
 	}
 	if len(pts) < need {
@@ -115,14 +119,18 @@ func fitQueue(points []XY, cs []int) (QueueFit, error) {
 	for _, p := range pts {
 		lmax = max(lmax, p.X)
 	}
+	model := func(s float64, c int) QueueFit { return QueueFit{S: s, C: c, Base: base, mmc: mmc} }
 	cost := func(s float64, c int) float64 {
+		f := model(s, c)
 		var sum float64
 		for _, p := range pts {
-			m := mmcP99(p.X, s, c)
-			if math.IsInf(m, 1) {
+			m := f.P99(p.X)
+			if math.IsInf(m, 1) || !(m > 0) {
 				return math.Inf(1)
 			}
-			d := math.Log(m) - math.Log(p.Y)
+			// Squared error in P99 itself, not its log: the points near saturation, where
+			// the queue shows, weigh most; flat low-load points mostly carry noise.
+			d := m - p.Y
 			sum += d * d
 		}
 		return sum
@@ -131,9 +139,15 @@ func fitQueue(points []XY, cs []int) (QueueFit, error) {
 	bestCost := math.Inf(1)
 	for _, c := range cs {
 		sMax := float64(c) / lmax * (1 - 1e-9)
+		lo, hi := math.Log(sMax*1e-5), math.Log(sMax)
+		if serviceMean > 0 {
+			lo, hi = math.Log(serviceMean*0.8), math.Min(hi, math.Log(serviceMean*1.25))
+			if hi <= lo {
+				continue // c servers of this service time cannot carry the rates measured
+			}
+		}
 		// Grid over log S, then golden-section refinement around the best grid point.
 		const n = 60
-		lo, hi := math.Log(sMax*1e-5), math.Log(sMax)
 		step := (hi - lo) / n
 		bi, bc := 0, math.Inf(1)
 		for i := 0; i <= n; i++ {
@@ -152,22 +166,22 @@ func fitQueue(points []XY, cs []int) (QueueFit, error) {
 			}
 		}
 		s := math.Exp((a + b) / 2)
-		if v := cost(s, c); v < bestCost {
-			bestCost, best = v, QueueFit{S: s, C: c}
+		if v := cost(s, c); v < bestCost*(1-1e-9) {
+			bestCost, best = v, model(s, c)
 		}
 	}
 	if math.IsInf(bestCost, 1) {
 		return QueueFit{}, errors.New("no queue fits the points")
 	}
 	best.Points = len(pts)
-	obs, model := make([]float64, len(pts)), make([]float64, len(pts))
+	obs, fitted := make([]float64, len(pts)), make([]float64, len(pts))
 	var se float64
 	for i, p := range pts {
-		obs[i], model[i] = math.Log(p.Y), math.Log(best.P99(p.X))
+		obs[i], fitted[i] = p.Y, best.P99(p.X)
 		d := best.P99(p.X) - p.Y
 		se += d * d
 	}
-	best.R2 = r2(obs, model)
+	best.R2 = r2(obs, fitted)
 	best.RMSE = math.Sqrt(se / float64(len(pts)))
 	return best, nil
 }

@@ -193,6 +193,7 @@ func summarize(out *result.Sweep, cfg Config, srch *search) {
 		}
 	})
 	var lat, ach, queue, usl []XY
+	var base, service float64 // the lowest P99 and mean service time of a steady step
 	for _, r := range rates {
 		st := byRate[r]
 		lat = append(lat, XY{r, st.LatencyMS.P99})
@@ -201,6 +202,12 @@ func summarize(out *result.Sweep, cfg Config, srch *search) {
 		if st.AchievedRPS >= cfg.MinAchieved*st.OfferedRPS {
 			// Steady state only: past saturation the queue grows with the step's length.
 			queue = append(queue, XY{st.AchievedRPS, st.LatencyMS.P99 / 1000})
+			if p := st.LatencyMS.P99 / 1000; p > 0 && (base == 0 || p < base) {
+				base = p
+			}
+			if service == 0 {
+				service = st.ServiceMS.Mean / 1000 // at the lowest rate: the least queueing
+			}
 		}
 		usl = append(usl, XY{st.AchievedRPS * st.ServiceMS.Mean / 1000, st.AchievedRPS})
 	}
@@ -210,14 +217,14 @@ func summarize(out *result.Sweep, cfg Config, srch *search) {
 	if s, ok := Saturation(ach, cfg.MinAchieved); ok {
 		out.SaturationRPS = s
 	}
-	best := fitModels(out, queue, usl, rates)
+	best := fitModels(out, queue, usl, rates, base, service)
 	if cfg.CurrentRPS > 0 {
 		out.WhatIf = whatIf(cfg.CurrentRPS, out.MaxRPSUnderSLO, out.MaxIsLowerBound, lat, best)
 	}
 }
 
 // fitModels fills out.Model and returns the best queueing fit (nil when none fitted).
-func fitModels(out *result.Sweep, queue, usl []XY, rates []float64) *QueueFit {
+func fitModels(out *result.Sweep, queue, usl []XY, rates []float64, base, service float64) *QueueFit {
 	m := &out.Model
 	var hiRate float64
 	for _, r := range rates {
@@ -236,7 +243,7 @@ func fitModels(out *result.Sweep, queue, usl []XY, rates []float64) *QueueFit {
 	}
 	qfit := func(f QueueFit) *result.Fit {
 		return &result.Fit{
-			Formula: f.Formula(), Params: map[string]float64{"S": f.S, "c": float64(f.C)},
+			Formula: f.Formula(), Params: map[string]float64{"S": f.S, "c": float64(f.C), "base": f.Base},
 			CapacityRPS: f.Capacity(), R2: f.R2, RMSE: f.RMSE * 1000, Points: f.Points, Curve: curve(f),
 		}
 	}
@@ -246,7 +253,7 @@ func fitModels(out *result.Sweep, queue, usl []XY, rates []float64) *QueueFit {
 	} else {
 		m.Notes = append(m.Notes, "mm1: "+err.Error())
 	}
-	if f, err := FitMMc(queue); err == nil {
+	if f, err := FitMMc(queue, base, service); err == nil {
 		m.MMc = qfit(f)
 		if best == nil || f.R2 > best.R2 {
 			m.Best, best = "mmc", &f

@@ -34,11 +34,12 @@ func (q *queueTarget) Step(ctx context.Context, rate float64) (Measurement, erro
 		Verdict: result.Verdict{Valid: true},
 	}
 	l.AchievedRPS = rate
-	p99 := mmcP99(rate, q.s, q.c)
+	model := QueueFit{S: q.s, C: q.c, Base: 1.5 * q.s, mmc: true}
+	p99 := model.P99(rate)
 	if rate >= 0.995*capacity {
 		l.AchievedRPS = capacity
 		p99 = dur * (rate - capacity) / capacity // the backlog's wait at the end
-		p99 = max(p99, mmcP99(0.995*capacity, q.s, q.c))
+		p99 = max(p99, model.P99(0.995*capacity))
 	}
 	l.Requests = int64(rate * dur)
 	l.LatencyMS = result.Summary{P50: q.s * 1000, P99: p99 * 1000, Mean: q.s * 1000}
@@ -62,12 +63,13 @@ func objective(t *testing.T, expr string) slo.Objective {
 	return o
 }
 
-// rateAt solves for the rate at which the queue's P99 reaches p99 seconds.
+// rateAt solves for the rate at which the fake queue's P99 reaches p99 seconds.
 func rateAt(p99, s float64, c int) float64 {
+	model := QueueFit{S: s, C: c, Base: 1.5 * s, mmc: true}
 	lo, hi := 0.0, float64(c)/s
 	for range 100 {
 		m := (lo + hi) / 2
-		if mmcP99(m, s, c) < p99 {
+		if model.P99(m) < p99 {
 			lo = m
 		} else {
 			hi = m
@@ -101,8 +103,8 @@ func TestRunFindsTheQueuesLimit(t *testing.T) {
 	if sw.KneeRPS <= 0 || sw.KneeRPS > 800 {
 		t.Errorf("knee %v, want in (0, 800]", sw.KneeRPS)
 	}
-	if sw.Model.MMc == nil || math.Abs(sw.Model.MMc.CapacityRPS-800)/800 > 0.1 {
-		t.Errorf("M/M/c fit %+v, want capacity 800 within 10%%", sw.Model.MMc)
+	if sw.Model.MMc == nil || math.Abs(sw.Model.MMc.CapacityRPS-800)/800 > 0.05 || sw.Model.Best != "mmc" {
+		t.Errorf("M/M/c fit %+v best %s, want capacity 800 within 5%% and best", sw.Model.MMc, sw.Model.Best)
 	}
 	if sw.Model.MM1 == nil || sw.Model.Best == "" {
 		t.Errorf("models %+v: want mm1 and a best", sw.Model)

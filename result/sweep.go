@@ -103,8 +103,8 @@ type Fit struct {
 	Params map[string]float64 `json:"params"`
 	// CapacityRPS is the throughput the model says the target saturates at.
 	CapacityRPS float64 `json:"capacity_rps"`
-	// R2 is the coefficient of determination of the fitted quantity (log P99 for the queueing
-	// models, throughput for USL); RMSE its root mean square error in that quantity's unit.
+	// R2 is the coefficient of determination of the fitted quantity (P99 for the queueing models,
+	// throughput for USL); RMSE its root mean square error in that quantity's unit (ms, req/s).
 	R2     float64 `json:"r2"`
 	RMSE   float64 `json:"rmse"`
 	Points int     `json:"points"`
