@@ -87,9 +87,9 @@ func Run(ctx context.Context, cfg Config, s Stepper, progress func(result.SweepS
 			out.Target = m.Load.Target
 		}
 		st := result.StepFromLoad(phase, m.Load)
-		if st.OfferedRPS == 0 {
-			st.OfferedRPS = rate
-		}
+		// The rate the sweep asked for: with bursty arrivals the load's own offered rate is that
+		// of its measured window, which need not hold a whole number of bursts.
+		st.OfferedRPS = rate
 		st.Pass, st.FailReasons = Judge(m.Load, cfg)
 		st.SLO = m.Load.SLO
 		if m.Utilization != nil {

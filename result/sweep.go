@@ -59,7 +59,8 @@ type Sweep struct {
 type SweepStep struct {
 	// Phase is "explore", "bisect", "verify", "probe" (a lower rate tried after the first step
 	// failed) or "fixed".
-	Phase       string           `json:"phase"`
+	Phase string `json:"phase"`
+	// OfferedRPS is the rate the sweep asked for: the mean rate, for bursty arrivals.
 	OfferedRPS  float64          `json:"offered_rps"`
 	AchievedRPS float64          `json:"achieved_rps"`
 	DurationS   float64          `json:"duration_s"`
