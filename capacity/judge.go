@@ -21,12 +21,7 @@ func Judge(l *result.Load, cfg Config) (pass bool, reasons []string) {
 		}
 	}
 	if l.OfferedRPS > 0 {
-		need := cfg.MinAchieved
-		if cfg.Poisson && l.DurationS > 0 {
-			// A Poisson count of mean n has standard deviation √n.
-			n := l.OfferedRPS * l.DurationS
-			need -= 3 / math.Sqrt(n)
-		}
+		need := achievedNeed(cfg, l.OfferedRPS, l.DurationS)
 		if ratio := l.AchievedRPS / l.OfferedRPS; ratio < need {
 			reasons = append(reasons, fmt.Sprintf("achieved %.1f of %.1f req/s offered (%.1f%%, want ≥ %.1f%%)",
 				l.AchievedRPS, l.OfferedRPS, 100*ratio, 100*need))
@@ -48,4 +43,15 @@ func Judge(l *result.Load, cfg Config) (pass bool, reasons []string) {
 		reasons = append(reasons, "invalid: "+why)
 	}
 	return len(reasons) == 0, reasons
+}
+
+// achievedNeed is the least achieved/offered ratio of a step that kept up: MinAchieved, less
+// three standard deviations of the count for Poisson arrivals (a Poisson count of mean n has
+// standard deviation √n).
+func achievedNeed(cfg Config, offered, durationS float64) float64 {
+	need := cfg.MinAchieved
+	if n := offered * durationS; cfg.Poisson && n > 0 {
+		need -= 3 / math.Sqrt(n)
+	}
+	return need
 }

@@ -197,9 +197,11 @@ func summarize(out *result.Sweep, cfg Config, srch *search) {
 	for _, r := range rates {
 		st := byRate[r]
 		lat = append(lat, XY{r, st.LatencyMS.P99})
-		ach = append(ach, XY{r, st.AchievedRPS})
+		need := achievedNeed(cfg, st.OfferedRPS, st.DurationS)
+		// Scaled so that Saturation's test against MinAchieved is the test against need.
+		ach = append(ach, XY{r, st.AchievedRPS * cfg.MinAchieved / need})
 		out.PeakAchievedRPS = max(out.PeakAchievedRPS, st.AchievedRPS)
-		if st.AchievedRPS >= cfg.MinAchieved*st.OfferedRPS {
+		if st.AchievedRPS >= need*st.OfferedRPS {
 			// Steady state only: past saturation the queue grows with the step's length.
 			queue = append(queue, XY{st.AchievedRPS, st.LatencyMS.P99 / 1000})
 			if p := st.LatencyMS.P99 / 1000; p > 0 && (base == 0 || p < base) {

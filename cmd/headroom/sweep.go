@@ -352,6 +352,7 @@ type loadStepper struct {
 	w        io.Writer
 	quiet    bool
 	terminal bool
+	n        int // steps run
 }
 
 var _ capacity.Stepper = (*loadStepper)(nil)
@@ -360,6 +361,10 @@ var _ capacity.Stepper = (*loadStepper)(nil)
 func (s *loadStepper) Step(ctx context.Context, rate float64) (capacity.Measurement, error) {
 	cfg := s.base
 	cfg.Arrival.Rate = rate
+	// A new Poisson schedule per step (still reproducible): a retried step must not repeat
+	// the same unlucky draw.
+	s.n++
+	cfg.Arrival.Seed = s.base.Arrival.Seed + uint64(s.n) - 1
 	if a := cfg.Arrival; a.Kind == "bursts" {
 		// The sweep's rate is the mean: bursts of Factor × base for Length every Period.
 		cfg.Arrival.Rate = rate / (1 + (a.Factor-1)*a.Length.Seconds()/a.Period.Seconds())
