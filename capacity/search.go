@@ -18,7 +18,8 @@ const (
 // search decides the next rate to try from the outcomes so far. It is pure: Next proposes,
 // Observe records, and nothing here measures. The search is Nighthawk's: grow the rate by Factor
 // until a step fails, bisect between the highest passing and the lowest failing rate until they
-// are within Precision, then run the rate found once more to verify it.
+// are within Precision, then run the rate found once more to verify it. A failed verification
+// reopens the bisection below the rate once; a second one reports the next lower passing rate.
 type search struct {
 	cfg   Config
 	phase string
@@ -33,6 +34,8 @@ type search struct {
 	lowerBound bool    // the answer may be below the truth (stopped by MaxRate or MaxSteps)
 	notes      []string
 	fixedIdx   int
+	// verifyFails counts failed verifications: the first reopens the bisection, the second ends it.
+	verifyFails int
 }
 
 func newSearch(cfg Config) *search {
@@ -122,15 +125,24 @@ func (s *search) Observe(pass bool) {
 			s.finish(r)
 			return
 		}
-		// The rate found did not hold a second time: report the highest other rate that passed.
+		// The rate found did not hold a second time: it is now the lowest failing rate. Bisect
+		// once more between it and the next lower passing rate; after a second failed
+		// verification, report that lower rate.
 		var below float64
 		for _, p := range s.passed {
 			if p < r {
 				below = max(below, p)
 			}
 		}
-		s.notes = append(s.notes, fmt.Sprintf("verification at %g req/s failed: reporting the next lower passing rate %g req/s", r, below))
-		s.finish(below)
+		s.verifyFails++
+		if s.verifyFails >= 2 || below == 0 {
+			s.notes = append(s.notes, fmt.Sprintf("verification at %g req/s failed: reporting the next lower passing rate %g req/s", r, below))
+			s.finish(below)
+			return
+		}
+		s.notes = append(s.notes, fmt.Sprintf("verification at %g req/s failed: bisecting again from %g req/s", r, below))
+		s.lo, s.hi = below, r
+		s.bisectOrVerify()
 	}
 }
 

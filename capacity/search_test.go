@@ -110,8 +110,28 @@ func TestSearchFailedVerification(t *testing.T) {
 	if !verified || s.found >= 975 || s.found < 800 {
 		t.Errorf("found %v after a failed verification, want the next lower passing rate (800..975)", s.found)
 	}
-	if !strings.Contains(strings.Join(s.notes, ";"), "verification at") {
+	if s.verifyFails != 2 || !strings.Contains(strings.Join(s.notes, ";"), "bisecting again") {
+		t.Errorf("verify fails %d notes %q: want a second bisection, then the lower rate", s.verifyFails, s.notes)
+	}
+	if !strings.Contains(strings.Join(s.notes, ";"), "reporting the next lower passing rate") {
 		t.Errorf("notes %q: no word of the failed verification", s.notes)
+	}
+}
+
+func TestSearchVerificationFailsOnceByNoise(t *testing.T) {
+	t.Parallel()
+	cfg := mustConfig(t, Config{})
+	s := newSearch(cfg)
+	first := true
+	drive(s, func(r float64, _ int) bool {
+		if s.phase == PhaseVerify && first {
+			first = false
+			return false // a noisy failure
+		}
+		return r <= 1000
+	})
+	if s.verifyFails != 1 || s.found < 800 || s.found > 1000 {
+		t.Errorf("found %v after %d failed verifications, want 800..1000 after 1", s.found, s.verifyFails)
 	}
 }
 
