@@ -60,6 +60,11 @@ func TestSweepFindsKnownCapacity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if sw.MaxIsLowerBound {
+		// A busy shared machine starved the generator: the sweep said so instead of measuring
+		// the target. That is the behaviour wanted, but the numbers below are then not the server's.
+		t.Skipf("the generator was the limit on this machine (max %v is a lower bound): %q", sw.MaxRPSUnderSLO, sw.Notes)
+	}
 	// The server only queues near its capacity: the max under a loose SLO is close to it. Wide
 	// bounds: a loaded 2-core machine delays the server's timers.
 	if sw.MaxRPSUnderSLO < 0.6*capacity || sw.MaxRPSUnderSLO > 1.05*capacity {
