@@ -38,6 +38,10 @@ type Config struct {
 	Insecure bool `json:"insecure"`
 	// MaxBody caps a response body; a larger one is an error of kind "body_too_large". Default 64 MiB.
 	MaxBody int64 `json:"max_body"`
+
+	// noLoops makes the fast path use a goroutine per connection even where event loops exist,
+	// so tests cover both.
+	noLoops bool
 }
 
 // Arrival configures the open model's arrival process.

@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 )
 
@@ -93,7 +91,9 @@ func http1Canonical(k string) string {
 // h1Conn is one keep-alive connection. Not safe for concurrent use.
 type h1Conn struct {
 	c      net.Conn
-	br     *bufio.Reader
+	rbuf   []byte // answers arrive here: rbuf[r:w] is not parsed yet
+	r, w   int
+	p      respParser
 	wbuf   []byte
 	used   bool // has carried a request: a failure before any answer byte may be a stale close
 	closed bool
@@ -108,7 +108,7 @@ func h1Dial(ctx context.Context, addr string, timeout time.Duration) (*h1Conn, e
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	return &h1Conn{c: c, br: bufio.NewReaderSize(c, 16<<10), wbuf: make([]byte, 0, 1024)}, nil
+	return &h1Conn{c: c, rbuf: make([]byte, maxHead), wbuf: make([]byte, 0, 1024)}, nil
 }
 
 func (h *h1Conn) close() {
@@ -147,133 +147,33 @@ func (h *h1Conn) roundTrip(r *h1Request, tp []byte, deadline time.Time, maxBody 
 // readResponse reads one answer (skipping 1xx interim answers) and reports whether the
 // connection can carry another request.
 func (h *h1Conn) readResponse(isHead bool, maxBody int64) (status int, keep, nothingRead bool, err error) {
-	first := true
+	p := &h.p
+	p.reset(isHead, maxBody)
 	for {
-		line, err := h.br.ReadSlice('\n')
+		n, done, err := p.feed(h.rbuf[h.r:h.w])
+		h.r += n
 		if err != nil {
-			if first && len(line) == 0 {
-				return 0, false, true, err
+			return p.status, false, false, err
+		}
+		if done {
+			return p.status, p.keep, false, nil
+		}
+		if h.r == h.w {
+			h.r, h.w = 0, 0
+		} else if h.w == len(h.rbuf) {
+			h.w = copy(h.rbuf, h.rbuf[h.r:h.w])
+			h.r = 0
+		}
+		m, rerr := h.c.Read(h.rbuf[h.w:])
+		h.w += m
+		if rerr != nil {
+			if m > 0 {
+				continue // consume what came with the error first
 			}
-			return 0, false, false, readErr(err)
-		}
-		first = false
-		// HTTP/1.x SSS reason
-		if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
-			return 0, false, false, fmt.Errorf("%w: bad status line %q", errProtocol, trimLine(line))
-		}
-		status, ok := atoi3(line[9:12])
-		if !ok || (len(line) > 12 && line[12] != ' ' && line[12] != '\r' && line[12] != '\n') {
-			return 0, false, false, fmt.Errorf("%w: bad status line %q", errProtocol, trimLine(line))
-		}
-		keep = line[7] == '1' // HTTP/1.1 keeps alive unless told otherwise
-		contentLength, chunked := int64(-1), false
-		for n := 0; ; n++ {
-			hl, err := h.br.ReadSlice('\n')
-			if err != nil {
-				if errors.Is(err, bufio.ErrBufferFull) {
-					return 0, false, false, fmt.Errorf("%w: header line over %d bytes", errProtocol, h.br.Size())
-				}
-				return 0, false, false, readErr(err)
+			if errors.Is(rerr, io.EOF) && p.eof() {
+				return p.status, false, false, nil
 			}
-			if n >= maxHeaderLines {
-				return 0, false, false, fmt.Errorf("%w: over %d header lines", errProtocol, maxHeaderLines)
-			}
-			hl = bytes.TrimRight(hl, "\r\n")
-			if len(hl) == 0 {
-				break
-			}
-			colon := bytes.IndexByte(hl, ':')
-			if colon <= 0 {
-				return 0, false, false, fmt.Errorf("%w: bad header line %q", errProtocol, trimLine(hl))
-			}
-			name, value := hl[:colon], bytes.TrimSpace(hl[colon+1:])
-			switch {
-			case bytes.EqualFold(name, []byte("Content-Length")):
-				n, err := strconv.ParseInt(string(value), 10, 64)
-				if err != nil || n < 0 {
-					return 0, false, false, fmt.Errorf("%w: bad Content-Length %q", errProtocol, trimLine(value))
-				}
-				contentLength = n
-			case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-				chunked = bytes.EqualFold(value, []byte("chunked"))
-				if !chunked {
-					return 0, false, false, fmt.Errorf("%w: unsupported Transfer-Encoding %q", errProtocol, trimLine(value))
-				}
-			case bytes.EqualFold(name, []byte("Connection")):
-				if bytes.EqualFold(value, []byte("close")) {
-					keep = false
-				} else if bytes.EqualFold(value, []byte("keep-alive")) {
-					keep = true
-				}
-			}
-		}
-		if status >= 100 && status < 200 && status != 101 {
-			continue // interim answer: the real one follows
-		}
-		switch {
-		case isHead || status == 204 || status == 304 || (status >= 100 && status < 200):
-		case chunked:
-			err = h.discardChunked(maxBody)
-		case contentLength >= 0:
-			if contentLength > maxBody {
-				return status, false, false, fmt.Errorf("%w: Content-Length %d over %d", errBodyTooLarge, contentLength, maxBody)
-			}
-			_, err = h.br.Discard(int(contentLength))
-			err = readErr(err)
-		default: // the body runs until the server closes
-			keep = false
-			var n int64
-			n, err = io.Copy(io.Discard, io.LimitReader(h.br, maxBody+1))
-			if err == nil && n > maxBody {
-				err = fmt.Errorf("%w: over %d bytes", errBodyTooLarge, maxBody)
-			}
-		}
-		return status, keep && err == nil, false, err
-	}
-}
-
-func (h *h1Conn) discardChunked(maxBody int64) error {
-	var total int64
-	for {
-		line, err := h.br.ReadSlice('\n')
-		if err != nil {
-			if errors.Is(err, bufio.ErrBufferFull) {
-				return fmt.Errorf("%w: chunk size line too long", errProtocol)
-			}
-			return readErr(err)
-		}
-		sz := bytes.TrimRight(line, "\r\n")
-		if i := bytes.IndexByte(sz, ';'); i >= 0 {
-			sz = sz[:i]
-		}
-		n, err := strconv.ParseInt(string(bytes.TrimSpace(sz)), 16, 64)
-		if err != nil || n < 0 {
-			return fmt.Errorf("%w: bad chunk size %q", errProtocol, trimLine(line))
-		}
-		if n == 0 {
-			for { // trailers, up to the blank line
-				tl, err := h.br.ReadSlice('\n')
-				if err != nil {
-					return readErr(err)
-				}
-				if len(bytes.TrimRight(tl, "\r\n")) == 0 {
-					return nil
-				}
-			}
-		}
-		total += n
-		if total > maxBody {
-			return fmt.Errorf("%w: over %d bytes", errBodyTooLarge, maxBody)
-		}
-		if _, err := h.br.Discard(int(n)); err != nil {
-			return readErr(err)
-		}
-		crlf, err := h.br.ReadSlice('\n')
-		if err != nil {
-			return readErr(err)
-		}
-		if len(bytes.TrimRight(crlf, "\r\n")) != 0 {
-			return fmt.Errorf("%w: chunk not followed by CRLF", errProtocol)
+			return p.status, false, !p.gotAny, readErr(rerr)
 		}
 	}
 }

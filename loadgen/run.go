@@ -71,7 +71,12 @@ type engine struct {
 
 	mu    sync.Mutex // guards sched
 	sched *Schedule
+
+	// loops, when set, drives the fast path with event loops instead of a goroutine per connection.
+	loops *loopPlan
 }
+
+type syncGroup = sync.WaitGroup
 
 func newEngine(ctx context.Context, cfg Config) (*engine, error) {
 	e := &engine{cfg: cfg, total: cfg.Warmup + cfg.Duration, rec: newRecorder(cfg.Warmup)}
@@ -94,6 +99,9 @@ func newEngine(ctx context.Context, cfg Config) (*engine, error) {
 			reqs[i] = r
 		}
 		e.newSend = func(ctx context.Context) sender { return newH1Sender(ctx, reqs, cfg.MaxBody) }
+		if !cfg.noLoops {
+			e.prepareLoops(reqs)
+		}
 	} else {
 		client := &http.Client{
 			Transport: newNetTransport(&cfg),
@@ -120,7 +128,20 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 	var wg sync.WaitGroup
 	var unsent int64
 	var unsentMu sync.Mutex
+	addUnsent := func(n int64) {
+		unsentMu.Lock()
+		unsent += n
+		unsentMu.Unlock()
+	}
+	if e.loops != nil {
+		if err := e.startLoops(runCtx, &wg, addUnsent); err != nil {
+			return nil, err
+		}
+	}
 	for i := range e.cfg.Connections {
+		if e.loops != nil {
+			break
+		}
 		wg.Go(func() {
 			s := e.newSend(runCtx)
 			defer s.close()
@@ -131,9 +152,7 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 			} else {
 				w.closed(runCtx)
 			}
-			unsentMu.Lock()
-			unsent += n
-			unsentMu.Unlock()
+			addUnsent(n)
 		})
 	}
 	workersDone := make(chan struct{})

@@ -120,9 +120,13 @@ func TestCoordinatedOmission(t *testing.T) {
 
 func TestClosedModel(t *testing.T) {
 	t.Parallel()
+	bothEngines(t, testClosedModel)
+}
+
+func testClosedModel(t *testing.T, noLoops bool) {
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { time.Sleep(10 * time.Millisecond) }))
 	defer srv.Close()
-	l := run(t, t.Context(), Config{Targets: []Target{{URL: srv.URL}}, Model: "closed", Users: 5, Think: 10 * time.Millisecond, Duration: 2 * time.Second})
+	l := run(t, t.Context(), Config{Targets: []Target{{URL: srv.URL}}, Model: "closed", Users: 5, Think: 10 * time.Millisecond, Duration: 2 * time.Second, noLoops: noLoops})
 	// 5 users, each cycle 10 ms service + 10 ms think (+ overshoot): at most 250 req/s, at least ~180.
 	if l.AchievedRPS > 255 || l.AchievedRPS < 150 {
 		t.Errorf("achieved %.0f req/s, want 150..255 (5 users, 20 ms cycles)", l.AchievedRPS)
@@ -234,6 +238,24 @@ func TestTargetWeights(t *testing.T) {
 // checks that errors are counted by kind and the run ends on time: duration + the request timeout.
 func TestErrorKindsAndBoundedEnd(t *testing.T) {
 	t.Parallel()
+	bothEngines(t, testErrorKindsAndBoundedEnd)
+}
+
+// bothEngines runs a test with the event loops and with a goroutine per connection.
+func bothEngines(t *testing.T, test func(t *testing.T, noLoops bool)) {
+	for _, noLoops := range []bool{false, true} {
+		name := "loops"
+		if noLoops {
+			name = "goroutines"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, noLoops)
+		})
+	}
+}
+
+func testErrorKindsAndBoundedEnd(t *testing.T, noLoops bool) {
 	for _, tc := range []struct {
 		name  string
 		serve func(c net.Conn) // nil: nothing listens
@@ -275,7 +297,7 @@ func TestErrorKindsAndBoundedEnd(t *testing.T) {
 			const timeout = 500 * time.Millisecond
 			start := time.Now()
 			l := run(t, t.Context(), Config{Targets: []Target{{URL: "http://" + addr + "/"}}, Arrival: Arrival{Rate: 50},
-				Duration: time.Second, Timeout: timeout, Connections: 4, MaxBody: 1 << 20})
+				Duration: time.Second, Timeout: timeout, Connections: 4, MaxBody: 1 << 20, noLoops: noLoops})
 			took := time.Since(start)
 			if took > time.Second+timeout+300*time.Millisecond {
 				t.Errorf("run took %v, want ≤ duration + timeout (1.5 s) + 0.3 s slack", took)
@@ -346,6 +368,10 @@ func serveRaw(t *testing.T, serve func(net.Conn)) string {
 
 func TestAnswersThatKeepWorking(t *testing.T) {
 	t.Parallel()
+	bothEngines(t, testAnswersThatKeepWorking)
+}
+
+func testAnswersThatKeepWorking(t *testing.T, noLoops bool) {
 	for _, tc := range []struct {
 		name   string
 		answer string
@@ -367,7 +393,7 @@ func TestAnswersThatKeepWorking(t *testing.T) {
 					}
 				}
 			})
-			l := run(t, t.Context(), Config{Targets: []Target{{URL: "http://" + addr + "/"}}, Arrival: Arrival{Rate: 100}, Duration: time.Second, Connections: 4})
+			l := run(t, t.Context(), Config{Targets: []Target{{URL: "http://" + addr + "/"}}, Arrival: Arrival{Rate: 100}, Duration: time.Second, Connections: 4, noLoops: noLoops})
 			if l.Errors != 0 || l.Requests != 100 {
 				t.Errorf("requests %d errors %v, want 100 and none", l.Requests, l.ErrorsByKind)
 			}
@@ -377,6 +403,10 @@ func TestAnswersThatKeepWorking(t *testing.T) {
 
 func TestStaleKeepAliveIsRetried(t *testing.T) {
 	t.Parallel()
+	bothEngines(t, testStaleKeepAliveIsRetried)
+}
+
+func testStaleKeepAliveIsRetried(t *testing.T, noLoops bool) {
 	// The server closes each connection after one answer without saying so: the generator finds
 	// out on its next write or read and must send again on a fresh connection, not count an error.
 	addr := serveRaw(t, func(c net.Conn) {
@@ -384,7 +414,7 @@ func TestStaleKeepAliveIsRetried(t *testing.T) {
 			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
 		}
 	})
-	l := run(t, t.Context(), Config{Targets: []Target{{URL: "http://" + addr + "/"}}, Arrival: Arrival{Rate: 50}, Duration: time.Second, Connections: 2})
+	l := run(t, t.Context(), Config{Targets: []Target{{URL: "http://" + addr + "/"}}, Arrival: Arrival{Rate: 50}, Duration: time.Second, Connections: 2, noLoops: noLoops})
 	if l.Errors != 0 {
 		t.Errorf("errors %v, want none", l.ErrorsByKind)
 	}
@@ -419,6 +449,10 @@ func TestMemoryStaysFlatOnHugeBodies(t *testing.T) {
 
 func TestCancelEndsEarlyWithPartialResult(t *testing.T) {
 	t.Parallel()
+	bothEngines(t, testCancelEndsEarlyWithPartialResult)
+}
+
+func testCancelEndsEarlyWithPartialResult(t *testing.T, noLoops bool) {
 	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		select { // a slow target: cancellation must cut in-flight requests short
 		case <-r.Context().Done():
@@ -429,7 +463,7 @@ func TestCancelEndsEarlyWithPartialResult(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	l := run(t, ctx, Config{Targets: []Target{{URL: srv.URL}}, Arrival: Arrival{Rate: 100}, Duration: 30 * time.Second, Connections: 8})
+	l := run(t, ctx, Config{Targets: []Target{{URL: srv.URL}}, Arrival: Arrival{Rate: 100}, Duration: 30 * time.Second, Connections: 8, noLoops: noLoops})
 	if took := time.Since(start); took > 2500*time.Millisecond {
 		t.Errorf("canceled run returned after %v, want about 1.5 s", took)
 	}

@@ -29,6 +29,16 @@ type loadFlags struct {
 	out         string
 	quiet       bool
 	interval    time.Duration
+	burstEvery  time.Duration
+	sinePeriod  time.Duration
+}
+
+// arrivalFlags names the flags that belong to one arrival kind only.
+var arrivalFlags = map[string][]string{
+	"ramp":   {"from", "to", "ramp-over"},
+	"steps":  {"steps", "step-every"},
+	"bursts": {"burst-factor", "burst-length", "burst-every"},
+	"sine":   {"period", "amplitude"},
 }
 
 func newLoadCmd() *cobra.Command {
@@ -70,7 +80,8 @@ or was interrupted (the partial result is still written).`,
 	fl.DurationVar(&c.Arrival.Every, "step-every", 0, "steps: how long each rate holds (default: the run divided evenly)")
 	fl.Float64Var(&c.Arrival.Factor, "burst-factor", 5, "bursts: rate multiplier during a burst")
 	fl.DurationVar(&c.Arrival.Length, "burst-length", time.Second, "bursts: length of a burst")
-	fl.DurationVar(&c.Arrival.Period, "burst-every", 10*time.Second, "bursts: period of bursts; sine: period of the wave")
+	fl.DurationVar(&f.burstEvery, "burst-every", 10*time.Second, "bursts: a burst starts every this long")
+	fl.DurationVar(&f.sinePeriod, "period", 10*time.Second, "sine: period of the wave")
 	fl.Float64Var(&c.Arrival.Amplitude, "amplitude", 0, "sine: swing around --rate (default rate/2)")
 	fl.StringVar(&c.Model, "model", "open", "open (arrivals on a schedule) or closed (users wait for each answer)")
 	fl.IntVar(&c.Users, "users", 10, "closed model: concurrent users")
@@ -104,9 +115,18 @@ func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, e
 			c.Arrival.Steps = append(c.Arrival.Steps, r)
 		}
 	}
-	// Bursts and sine share --burst-every; sine's amplitude defaults from the rate.
-	if c.Arrival.Kind != "bursts" && !fl.Changed("burst-every") {
-		c.Arrival.Period = 0
+	for kind, names := range arrivalFlags {
+		for _, n := range names {
+			if fl.Changed(n) && c.Arrival.Kind != kind {
+				return c, usageErrorf("--%s belongs to --arrival %s, not %s", n, kind, c.Arrival.Kind)
+			}
+		}
+	}
+	switch c.Arrival.Kind {
+	case "bursts":
+		c.Arrival.Period = f.burstEvery
+	case "sine":
+		c.Arrival.Period = f.sinePeriod
 	}
 	if c.Arrival.Kind != "bursts" {
 		c.Arrival.Factor, c.Arrival.Length = 0, 0

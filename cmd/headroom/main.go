@@ -89,6 +89,8 @@ Exit codes: 0 success; 1 an SLO or check failed; 2 bad usage or input; 3 the run
 		newLoadCmd(),
 		newMergeCmd(),
 		newReportCmd(),
+		newLabCmd(),
+		newDoctorCmd(),
 		newSweepCmd(),
 	)
 	return root

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The N+1 experiment, measured: the lab's GET /api/posts?limit=20 with n_plus_one on (21 queries
+# per request) and off (2 batched queries), on SQLite and on PostgreSQL, at a fixed open-model
+# rate (P50/P99) and at the closed model's max rate. Prints the ratios batched vs N+1.
+#
+#   bash bench/lab-n-plus-one.sh
+#   RATE=300 SECS=10 USERS=16 PG=postgres://127.0.0.1:5432/test?sslmode=disable bash bench/lab-n-plus-one.sh
+#
+# PostgreSQL runs when $PG (default: the local server) answers; it uses schema headroom_bench,
+# dropped at the end. Traffic goes to 127.0.0.1 only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RATE=${RATE:-600} SECS=${SECS:-10} USERS=${USERS:-16} PORT=${PORT:-18090}
+PG=${PG:-postgres://127.0.0.1:5432/test?sslmode=disable}
+URL="http://127.0.0.1:$PORT"
+out=$(mktemp -d)
+lab_pid=
+cleanup() { [ -n "$lab_pid" ] && kill "$lab_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$out"; }
+trap cleanup EXIT
+go build -o "$out/headroom" ./cmd/headroom
+hr="$out/headroom"
+field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$1" "$2"; }
+
+run_db() {
+  local name=$1 db=$2
+  "$hr" lab --addr "127.0.0.1:$PORT" --db "$db" ${3:+--pg-schema "$3"} --seed-users 1000 --log-level warn >"$out/lab.log" 2>&1 &
+  lab_pid=$!
+  for _ in $(seq 1 300); do curl -sf "$URL/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  curl -sf "$URL/readyz" >/dev/null || { echo "lab on $name did not start:"; cat "$out/lab.log"; exit 3; }
+  for sw in n_plus_one none; do
+    curl -sf -X PUT "$URL/admin/antipatterns" -d "{\"antipatterns\":\"$sw\"}" >/dev/null
+    "$hr" load "$URL/api/posts?limit=20" --rate "$RATE" --duration "${SECS}s" --warmup 2s -q -o "$out/$name-$sw-open.json" >/dev/null || true
+    "$hr" load "$URL/api/posts?limit=20" --model closed --users "$USERS" --duration "${SECS}s" --warmup 2s -q -o "$out/$name-$sw-closed.json" >/dev/null || true
+    printf '%-9s %-11s %12.2f %12.2f %14.0f\n' "$name" "$sw" \
+      "$(field "$out/$name-$sw-open.json" 'd["latency_ms"]["p50"]')" "$(field "$out/$name-$sw-open.json" 'd["latency_ms"]["p99"]')" \
+      "$(field "$out/$name-$sw-closed.json" 'd["achieved_rps"]')"
+  done
+  kill "$lab_pid"; wait "$lab_pid" 2>/dev/null || true; lab_pid=
+  python3 - "$out" "$name" <<'PY'
+import json, sys
+o, n = sys.argv[1], sys.argv[2]
+l = lambda s, m: json.load(open(f"{o}/{n}-{s}-{m}.json"))
+print(f"{n}: batched vs N+1 — P50 {l('n_plus_one','open')['latency_ms']['p50']/l('none','open')['latency_ms']['p50']:.1f}× lower, "
+      f"P99 {l('n_plus_one','open')['latency_ms']['p99']/l('none','open')['latency_ms']['p99']:.1f}× lower, "
+      f"max rate {l('none','closed')['achieved_rps']/l('n_plus_one','closed')['achieved_rps']:.1f}× higher")
+PY
+}
+
+printf '%-9s %-11s %12s %12s %14s\n' db switches "p50 ms@$RATE" "p99 ms@$RATE" "max req/s($USERS)"
+run_db sqlite "sqlite:$out/lab.db"
+if psql "$PG" -c 'select 1' >/dev/null 2>&1; then
+  run_db postgres "$PG" headroom_bench
+  psql -q "$PG" -c 'drop schema if exists headroom_bench cascade' >/dev/null 2>&1
+else
+  echo "postgres: $PG does not answer; skipped"
+fi

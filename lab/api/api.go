@@ -1,0 +1,238 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/headroom/headroom/lab"
+)
+
+// Cache stores encoded responses for a time to live chosen by the implementation.
+type Cache interface {
+	Get(ctx context.Context, key string) ([]byte, bool, error)
+	Set(ctx context.Context, key string, val []byte) error
+}
+
+// Mailer sends one email.
+type Mailer interface {
+	Send(ctx context.Context, to, subject, body string) error
+}
+
+// Payments charges an order and returns the provider's reference.
+type Payments interface {
+	Charge(ctx context.Context, orderID, amountCents int64) (ref string, err error)
+}
+
+// PaymentsFunc adapts a function to [Payments].
+type PaymentsFunc func(ctx context.Context, orderID, amountCents int64) (string, error)
+
+// Charge calls f.
+func (f PaymentsFunc) Charge(ctx context.Context, orderID, amountCents int64) (string, error) {
+	return f(ctx, orderID, amountCents)
+}
+
+// ErrDeclined is what a [Payments] implementation wraps when the provider refuses a charge; the
+// API answers 402 instead of 502.
+var ErrDeclined = errors.New("payment declined")
+
+// LogShipper sends access log lines to the remote log collector.
+type LogShipper interface {
+	// ShipSync sends one line and waits for the collector.
+	ShipSync(ctx context.Context, line []byte) error
+	// Enqueue queues a line for background shipping without blocking; false means it was dropped.
+	Enqueue(line []byte) bool
+}
+
+// Config configures [New]. Only Store is required.
+type Config struct {
+	// Store is the database. Required.
+	Store lab.Store
+	// Switches are the antipatterns, read on every request. Default: none enabled.
+	Switches *lab.Switches
+	// Cache holds the feed when no_cache is off. Default nil: only singleflight protects the
+	// database (concurrent misses share one query, sequential ones each query).
+	Cache Cache
+	// Mailer sends invitation emails. Default nil: POST /api/invites answers 503.
+	Mailer Mailer
+	// Payments charges checkouts. Default nil: POST /api/checkout answers 503.
+	Payments Payments
+	// Logs ships access log lines. Default nil: lines are only written to Logger.
+	Logs LogShipper
+	// Logger receives the access log and errors. Default: discard.
+	Logger *slog.Logger
+	// TracerProvider makes the server spans. Default: no spans.
+	TracerProvider trace.TracerProvider
+	// Propagator extracts the incoming trace context. Default: W3C trace context and baggage.
+	Propagator propagation.TextMapPropagator
+	// Registerer receives the API's metrics. Default: a private registry (metrics not exported).
+	Registerer prometheus.Registerer
+	// MaxBodyBytes bounds request bodies; larger ones get 413. Default 1 MiB.
+	MaxBodyBytes int64
+	// MaxVideoBytes bounds size_bytes of POST /api/videos. Default 64 MiB.
+	MaxVideoBytes int64
+	// VideoPasses is how many times processing hashes a video's bytes (about 0.75 ms per MiB and pass
+	// on this machine's cores). Default 16.
+	VideoPasses int
+	// AdminAllowed decides whether a client (its RemoteAddr) may use /admin. Default: loopback only.
+	AdminAllowed func(remoteAddr string) bool
+}
+
+func (c *Config) validate() error {
+	if c.Store == nil {
+		return errors.New("api: nil Store")
+	}
+	if c.Switches == nil {
+		c.Switches = lab.NewSwitches(nil)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = noop.NewTracerProvider()
+	}
+	if c.Propagator == nil {
+		c.Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	}
+	if c.Registerer == nil {
+		c.Registerer = prometheus.NewRegistry()
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.MaxVideoBytes == 0 {
+		c.MaxVideoBytes = 64 << 20
+	}
+	if c.VideoPasses == 0 {
+		c.VideoPasses = 16
+	}
+	if c.AdminAllowed == nil {
+		c.AdminAllowed = IsLoopback
+	}
+	if c.MaxBodyBytes < 0 || c.MaxVideoBytes < 0 || c.VideoPasses < 0 {
+		return fmt.Errorf("api: MaxBodyBytes %d, MaxVideoBytes %d and VideoPasses %d must be positive",
+			c.MaxBodyBytes, c.MaxVideoBytes, c.VideoPasses)
+	}
+	return nil
+}
+
+// IsLoopback reports whether remoteAddr (host:port or host) is a loopback IP.
+func IsLoopback(remoteAddr string) bool {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// API serves the lab's HTTP API. It is safe for concurrent use.
+type API struct {
+	cfg     Config
+	mux     *http.ServeMux
+	tracer  trace.Tracer
+	metrics *metrics
+	sf      singleflight.Group
+	ready   atomic.Bool
+	routes  []string
+}
+
+// New builds the API and registers its metrics on cfg.Registerer.
+func New(cfg Config) (*API, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	a := &API{cfg: cfg, mux: http.NewServeMux(), tracer: cfg.TracerProvider.Tracer("github.com/headroom/headroom/lab/api")}
+	m, err := newMetrics(cfg.Registerer, cfg.Store, cfg.Logs)
+	if err != nil {
+		return nil, err
+	}
+	a.metrics = m
+	a.ready.Store(true)
+
+	a.handle("GET /api/posts", a.listPosts)
+	a.handle("GET /api/posts/{id}", a.getPost)
+	a.handle("GET /api/search", a.search)
+	a.handle("GET /api/feed", a.feed)
+	a.handle("POST /api/checkout", a.checkout)
+	a.handle("POST /api/invites", a.invite)
+	a.handle("POST /api/videos", a.uploadVideo)
+	a.handle("DELETE /api/account", a.deleteAccount)
+	a.handle("GET /admin/antipatterns", a.admin(a.getAntipatterns))
+	a.handle("PUT /admin/antipatterns", a.admin(a.putAntipatterns))
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	a.mux.HandleFunc("GET /readyz", a.readyz)
+	return a, nil
+}
+
+// Routes returns the instrumented routes' patterns, e.g. "GET /api/posts".
+func (a *API) Routes() []string { return append([]string(nil), a.routes...) }
+
+// SetReady sets what /readyz reports; the server clears it when it starts draining.
+func (a *API) SetReady(ready bool) { a.ready.Store(ready) }
+
+// ServeHTTP dispatches to the routes; unknown paths and methods get a JSON 404 or 405.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := a.mux.Handler(r); pattern == "" {
+		// The mux's own 404/405 answer is plain text: keep its status and Allow header, answer JSON.
+		rec := &statusOnly{header: http.Header{}}
+		a.mux.ServeHTTP(rec, r)
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		code := rec.code
+		if code == 0 {
+			code = http.StatusNotFound
+		}
+		writeError(w, code, "%s %s: %s", r.Method, r.URL.Path, http.StatusText(code))
+		return
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+// statusOnly records a status and headers and discards the body.
+type statusOnly struct {
+	header http.Header
+	code   int
+}
+
+func (s *statusOnly) Header() http.Header         { return s.header }
+func (s *statusOnly) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusOnly) WriteHeader(code int)        { s.code = code }
+
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	if !a.ready.Load() {
+		writeError(w, http.StatusServiceUnavailable, "shutting down")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.cfg.Store.Ping(ctx); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "database: %v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (a *API) admin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !a.cfg.AdminAllowed(r.RemoteAddr) {
+			writeError(w, http.StatusForbidden, "admin endpoints answer loopback clients only")
+			return
+		}
+		h(w, r)
+	}
+}

@@ -1,0 +1,465 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/felixge/fgprof"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/headroom/headroom/lab"
+	"github.com/headroom/headroom/lab/api"
+	"github.com/headroom/headroom/lab/cache/memory"
+	"github.com/headroom/headroom/lab/cache/redis"
+	"github.com/headroom/headroom/lab/deps"
+	"github.com/headroom/headroom/lab/seed"
+	"github.com/headroom/headroom/lab/store/postgres"
+	"github.com/headroom/headroom/lab/store/sqlite"
+	"github.com/headroom/headroom/lab/telemetry"
+)
+
+// ErrInvalidConfig is wrapped by the errors of [Start] that come from a bad [Config] (as opposed to
+// a failure to start, such as an unreachable database).
+var ErrInvalidConfig = errors.New("invalid lab configuration")
+
+// Config configures [Start]. The zero value starts the embedded lab on 127.0.0.1:8080.
+type Config struct {
+	// Addr is the listen address. Default 127.0.0.1:8080; use 127.0.0.1:0 for a free port.
+	Addr string
+	// DB selects the database: "sqlite:PATH" (a file, created if missing), "postgres://..." or
+	// "postgresql://...". Default: a SQLite file in a new temporary directory, removed on shutdown.
+	DB string
+	// DBMaxConns bounds the database connection pool. Default: the engine's (8 for SQLite,
+	// max(4, CPUs) for PostgreSQL).
+	DBMaxConns int
+	// PostgresSchema, with a postgres DB, is the schema to use (created if missing). Default: the
+	// server's search_path.
+	PostgresSchema string
+	// Antipatterns are the switches enabled at start. Default: none.
+	Antipatterns lab.AntipatternSet
+	// OTLP is the OTLP/HTTP endpoint traces are exported to, e.g. http://127.0.0.1:4318. Default: none.
+	OTLP string
+	// Cache is "" or "memory" for the in-process cache, or a redis:// URL. Default in-process.
+	Cache string
+	// CacheKeyPrefix prefixes the Redis keys. Default "headroom:lab:".
+	CacheKeyPrefix string
+	// CacheTTL is how long the feed stays cached. Default 2s.
+	CacheTTL time.Duration
+	// Seed sizes the seeded data (see seed.Config for defaults: 200 users, 5 posts each, ~5
+	// comments per post). A database that already has users is not seeded again.
+	Seed seed.Config
+
+	// SMTPAddr is an external mail server (host:port). Default: start one in process.
+	SMTPAddr string
+	// MailLatency is the embedded mail server's latency per message. Default 200ms.
+	MailLatency *deps.Latency
+	// LogCollectorURL is an external log collector. Default: start one in process.
+	LogCollectorURL string
+	// LogLatency is the embedded log collector's latency per request. Default 500ms (the notes'
+	// misidentified bottleneck).
+	LogLatency *deps.Latency
+	// PaymentURL is an external payment provider. Default: start one in process.
+	PaymentURL string
+	// PaymentLatency is the embedded payment provider's latency. Default 50ms,1%:5s.
+	PaymentLatency *deps.Latency
+
+	// VideoPasses is how many times video processing hashes the video's bytes: the CPU cost of
+	// POST /api/videos. Default 16 (see api.Config).
+	VideoPasses int
+
+	// SpanProcessors receive every span besides the OTLP exporter (tests record spans with them).
+	SpanProcessors []sdktrace.SpanProcessor
+
+	// Log receives the JSON logs. Default os.Stderr.
+	Log io.Writer
+	// LogLevel filters the logs (the access log is at info). Default info.
+	LogLevel slog.Level
+	// ShutdownTimeout bounds draining in-flight requests on shutdown. Default 10s.
+	ShutdownTimeout time.Duration
+}
+
+func latencyOr(l *deps.Latency, def string) deps.Latency {
+	if l != nil {
+		return *l
+	}
+	v, err := deps.ParseLatency(def)
+	if err != nil {
+		panic(err) // the defaults are constants
+	}
+	return v
+}
+
+func (c *Config) validate() error {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("listen address %q: want host:port: %w", c.Addr, err)
+	}
+	switch {
+	case c.DB == "", strings.HasPrefix(c.DB, "sqlite:"), strings.HasPrefix(c.DB, "postgres://"), strings.HasPrefix(c.DB, "postgresql://"):
+	default:
+		return fmt.Errorf("database %q: want sqlite:PATH or a postgres:// URL", c.DB)
+	}
+	if c.DB == "sqlite:" {
+		return errors.New(`database "sqlite:": want sqlite:PATH`)
+	}
+	if c.Cache != "" && c.Cache != "memory" && !strings.HasPrefix(c.Cache, "redis://") && !strings.HasPrefix(c.Cache, "rediss://") {
+		return fmt.Errorf("cache %q: want memory or redis://host:port", c.Cache)
+	}
+	if c.CacheTTL == 0 {
+		c.CacheTTL = 2 * time.Second
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.DBMaxConns < 0 || c.DBMaxConns > 10000 {
+		return fmt.Errorf("database max connections %d: want 1 to 10000 (0 for the default)", c.DBMaxConns)
+	}
+	if c.CacheTTL < 0 || c.ShutdownTimeout < 0 {
+		return fmt.Errorf("cache TTL %v and shutdown timeout %v must be positive", c.CacheTTL, c.ShutdownTimeout)
+	}
+	if c.Log == nil {
+		c.Log = os.Stderr
+	}
+	c.Seed = c.Seed.Defaults()
+	return c.Seed.Validate()
+}
+
+// Info describes a started lab, for the banner and for tests.
+type Info struct {
+	URL          string     `json:"url"`
+	DB           string     `json:"db"` // engine and location, without credentials
+	Antipatterns string     `json:"antipatterns"`
+	Data         lab.Counts `json:"data"`
+	Seeded       bool       `json:"seeded"` // false: the database already had data
+	Cache        string     `json:"cache"`
+	SMTP         string     `json:"smtp"`
+	LogCollector string     `json:"log_collector"`
+	Payments     string     `json:"payments"`
+	OTLP         string     `json:"otlp,omitempty"`
+	Endpoints    []string   `json:"endpoints"`
+	Metrics      string     `json:"metrics"`
+	Pprof        string     `json:"pprof"`
+	Fgprof       string     `json:"fgprof"`
+}
+
+// App is a running lab.
+type App struct {
+	cfg      Config
+	info     Info
+	srv      *http.Server
+	ln       net.Listener
+	api      *api.API
+	switches *lab.Switches
+	store    lab.Store
+	served   chan error
+	closers  []func(ctx context.Context) error // in reverse start order
+}
+
+// Start starts the lab and returns once it accepts requests. Stop it with [App.Shutdown].
+func Start(ctx context.Context, cfg Config) (_ *App, err error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	a := &App{cfg: cfg, served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			_ = a.closeAll(context.WithoutCancel(ctx))
+		}
+	}()
+	log := telemetry.NewLogger(cfg.Log, cfg.LogLevel)
+
+	tel, err := telemetry.Setup(ctx, telemetry.Config{OTLPEndpoint: cfg.OTLP, SpanProcessors: cfg.SpanProcessors})
+	if err != nil {
+		return nil, err
+	}
+	a.onClose(tel.Shutdown)
+	a.info.OTLP = cfg.OTLP
+	tp := tel.TracerProvider
+
+	store, dbDesc, err := a.openStore(ctx, tp)
+	if err != nil {
+		return nil, err
+	}
+	a.info.DB = dbDesc
+	res, err := seed.Run(ctx, store, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	a.info.Data, a.info.Seeded = res.Counts, !res.Skipped
+
+	var cache api.Cache
+	if strings.HasPrefix(cfg.Cache, "redis") {
+		rc, err := redis.New(ctx, redis.Config{URL: cfg.Cache, TTL: cfg.CacheTTL, KeyPrefix: cfg.CacheKeyPrefix, TracerProvider: tp})
+		if err != nil {
+			return nil, err
+		}
+		a.onClose(func(context.Context) error { return rc.Close() })
+		cache, a.info.Cache = rc, "redis "+redactURL(cfg.Cache)
+	} else {
+		mc, err := memory.New(memory.Config{TTL: cfg.CacheTTL})
+		if err != nil {
+			return nil, err
+		}
+		cache, a.info.Cache = mc, "in-process (otter)"
+	}
+	a.info.Cache += fmt.Sprintf(", ttl %v", cfg.CacheTTL)
+
+	// The outside world: embedded unless pointed elsewhere.
+	smtpAddr := cfg.SMTPAddr
+	if smtpAddr == "" {
+		lat := latencyOr(cfg.MailLatency, "200ms")
+		ms, err := deps.StartMailServer(ctx, deps.MailServerConfig{Latency: lat})
+		if err != nil {
+			return nil, err
+		}
+		a.onClose(ms.Close)
+		smtpAddr = ms.Addr()
+		a.info.SMTP = fmt.Sprintf("%s (embedded, latency %s)", smtpAddr, lat)
+	} else {
+		a.info.SMTP = smtpAddr
+	}
+	logURL := cfg.LogCollectorURL
+	if logURL == "" {
+		lat := latencyOr(cfg.LogLatency, "500ms")
+		lc, err := deps.StartLogCollector(ctx, deps.LogCollectorConfig{Latency: lat})
+		if err != nil {
+			return nil, err
+		}
+		a.onClose(lc.Close)
+		logURL = lc.URL()
+		a.info.LogCollector = fmt.Sprintf("%s (embedded, latency %s)", logURL, lat)
+	} else {
+		a.info.LogCollector = logURL
+	}
+	payURL := cfg.PaymentURL
+	if payURL == "" {
+		lat := latencyOr(cfg.PaymentLatency, "50ms,1%:5s")
+		pp, err := deps.StartPaymentProvider(ctx, deps.PaymentProviderConfig{Latency: lat})
+		if err != nil {
+			return nil, err
+		}
+		a.onClose(pp.Close)
+		payURL = pp.URL()
+		a.info.Payments = fmt.Sprintf("%s (embedded, latency %s)", payURL, lat)
+	} else {
+		a.info.Payments = payURL
+	}
+
+	tracedClient := func(timeout time.Duration) *http.Client {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 256
+		// Closed before the embedded services stop: an HTTP server's graceful shutdown waits up
+		// to 5 s for connections that were dialed but never used.
+		a.onClose(func(context.Context) error { tr.CloseIdleConnections(); return nil })
+		return &http.Client{Timeout: timeout, Transport: otelhttp.NewTransport(tr,
+			otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(tel.Propagator))}
+	}
+	mailer, err := deps.NewMailer(deps.MailerConfig{Addr: smtpAddr, TracerProvider: tp})
+	if err != nil {
+		return nil, err
+	}
+	ship, err := deps.NewLogShipper(deps.LogShipperConfig{URL: logURL, SyncClient: tracedClient(30 * time.Second)})
+	if err != nil {
+		return nil, err
+	}
+	a.onClose(ship.Close)
+	pay, err := deps.NewPaymentClient(deps.PaymentClientConfig{URL: payURL, HTTPClient: tracedClient(30 * time.Second)})
+	if err != nil {
+		return nil, err
+	}
+
+	a.store, a.switches = store, lab.NewSwitches(cfg.Antipatterns)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.api, err = api.New(api.Config{
+		Store:    store,
+		Switches: a.switches,
+		Cache:    cache,
+		Mailer:   mailer,
+		Payments: api.PaymentsFunc(func(ctx context.Context, orderID, amount int64) (string, error) {
+			ch, err := pay.Charge(ctx, orderID, amount)
+			if errors.Is(err, deps.ErrPaymentDeclined) {
+				err = fmt.Errorf("%w: %w", api.ErrDeclined, err)
+			}
+			return ch.ID, err
+		}),
+		Logs:           ship,
+		Logger:         log,
+		TracerProvider: tp,
+		Propagator:     tel.Propagator,
+		Registerer:     reg,
+		VideoPasses:    cfg.VideoPasses,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/", a.api)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true, Registry: reg}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/debug/fgprof", fgprof.Handler())
+	mux.HandleFunc("GET /admin/info", a.serveInfo)
+
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	a.ln = ln
+	a.srv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() { a.served <- a.srv.Serve(ln) }()
+
+	base := "http://" + ln.Addr().String()
+	a.info.URL = base
+	a.info.Antipatterns = cfg.Antipatterns.String()
+	a.info.Metrics = base + "/metrics"
+	a.info.Pprof = base + "/debug/pprof/"
+	a.info.Fgprof = base + "/debug/fgprof?seconds=10"
+	a.info.Endpoints = append(a.api.Routes(), "GET /healthz", "GET /readyz", "GET /admin/info")
+	slices.Sort(a.info.Endpoints)
+	log.InfoContext(ctx, "lab started", slog.String("url", base), slog.String("db", a.info.DB),
+		slog.String("antipatterns", a.info.Antipatterns))
+	return a, nil
+}
+
+func (a *App) onClose(f func(context.Context) error) { a.closers = append(a.closers, f) }
+
+func (a *App) closeAll(ctx context.Context) error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i](ctx))
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
+
+func (a *App) openStore(ctx context.Context, tp trace.TracerProvider) (lab.Store, string, error) {
+	cfg := a.cfg
+	if strings.HasPrefix(cfg.DB, "postgres") {
+		s, err := postgres.Open(ctx, postgres.Config{URL: cfg.DB, Schema: cfg.PostgresSchema, MaxConns: int32(cfg.DBMaxConns), TracerProvider: tp})
+		if err != nil {
+			return nil, "", err
+		}
+		a.onClose(func(context.Context) error { return s.Close() })
+		desc := "postgres " + redactURL(cfg.DB)
+		if cfg.PostgresSchema != "" {
+			desc += " (schema " + cfg.PostgresSchema + ")"
+		}
+		return s, desc, nil
+	}
+	path := strings.TrimPrefix(cfg.DB, "sqlite:")
+	if cfg.DB == "" {
+		dir, err := os.MkdirTemp("", "headroom-lab-")
+		if err != nil {
+			return nil, "", fmt.Errorf("temporary database directory: %w", err)
+		}
+		a.onClose(func(context.Context) error { return os.RemoveAll(dir) })
+		path = filepath.Join(dir, "lab.db")
+	}
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, MaxOpenConns: cfg.DBMaxConns, TracerProvider: tp})
+	if err != nil {
+		return nil, "", err
+	}
+	a.onClose(func(context.Context) error { return s.Close() })
+	return s, "sqlite " + path, nil
+}
+
+// redactURL drops the password from a URL for display.
+func redactURL(s string) string {
+	i := strings.Index(s, "://")
+	at := strings.LastIndex(s, "@")
+	if i < 0 || at < i {
+		return s
+	}
+	cred := s[i+3 : at]
+	if user, _, ok := strings.Cut(cred, ":"); ok {
+		return s[:i+3] + user + ":xxxxx" + s[at:]
+	}
+	return s
+}
+
+// Info describes the running lab. Antipatterns is the state at start; /admin/info has the live one.
+func (a *App) Info() Info { return a.info }
+
+// serveInfo answers GET /admin/info: the lab's Info with the switches as they are now and fresh
+// row counts, so a measurement can record exactly what it ran against.
+func (a *App) serveInfo(w http.ResponseWriter, r *http.Request) {
+	info := a.info
+	info.Antipatterns = a.switches.Current().String()
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if c, err := a.store.Counts(ctx); err == nil {
+		info.Data = c
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(info)
+}
+
+// Handler returns the root handler (API, metrics, profiles), for tests that skip the network.
+func (a *App) Handler() http.Handler { return a.srv.Handler }
+
+// Done returns a channel that receives the server's error if it stops on its own.
+func (a *App) Done() <-chan error { return a.served }
+
+// Shutdown stops accepting connections, reports not ready, waits for in-flight requests (bounded
+// by the configured ShutdownTimeout and ctx), then stops the background work and the embedded
+// services, flushes spans and closes the database.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.api.SetReady(false)
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if err := a.srv.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("drain requests: %w", err))
+	}
+	errs = append(errs, a.closeAll(ctx))
+	return errors.Join(errs...)
+}
+
+// Run starts the lab, calls started with its Info, and serves until ctx is cancelled, then shuts
+// down gracefully.
+func Run(ctx context.Context, cfg Config, started func(Info)) error {
+	a, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if started != nil {
+		started(a.Info())
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-a.served:
+		_ = a.Shutdown(context.WithoutCancel(ctx))
+		return fmt.Errorf("server stopped: %w", err)
+	}
+	return a.Shutdown(context.WithoutCancel(ctx))
+}

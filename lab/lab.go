@@ -1,0 +1,195 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned (possibly wrapped) by a [Store] when the requested row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned (possibly wrapped) by a [Store] when a write breaks a uniqueness rule
+// (for example a second user with the same email).
+var ErrConflict = errors.New("conflict")
+
+// User is an account of the platform.
+type User struct {
+	ID        int64     `json:"id"`
+	Name      string    `json:"name"`
+	Email     string    `json:"email"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Post is an article written by a user.
+type Post struct {
+	ID        int64     `json:"id"`
+	AuthorID  int64     `json:"author_id"`
+	Title     string    `json:"title"`
+	Body      string    `json:"body"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Comment is a user's reply to a post.
+type Comment struct {
+	ID        int64     `json:"id"`
+	PostID    int64     `json:"post_id"`
+	AuthorID  int64     `json:"author_id"`
+	Body      string    `json:"body"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// FeedItem is a post of the trending feed with its number of comments.
+type FeedItem struct {
+	Post
+	CommentCount int64 `json:"comment_count"`
+}
+
+// Invite is an invitation a user sent to an email address.
+type Invite struct {
+	ID        int64      `json:"id"`
+	InviterID int64      `json:"inviter_id"`
+	Email     string     `json:"email"`
+	Token     string     `json:"token"`
+	CreatedAt time.Time  `json:"created_at"`
+	SentAt    *time.Time `json:"sent_at,omitempty"`
+}
+
+// Video states.
+const (
+	VideoProcessing = "processing"
+	VideoReady      = "ready"
+)
+
+// Video is an uploaded video and the state of its processing.
+type Video struct {
+	ID        int64     `json:"id"`
+	OwnerID   int64     `json:"owner_id"`
+	Title     string    `json:"title"`
+	SizeBytes int64     `json:"size_bytes"`
+	Status    string    `json:"status"`
+	Checksum  string    `json:"checksum,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Order states.
+const (
+	OrderPending = "pending"
+	OrderPaid    = "paid"
+	OrderFailed  = "failed"
+)
+
+// Order is a checkout: an amount a user pays through the payment provider.
+type Order struct {
+	ID          int64     `json:"id"`
+	UserID      int64     `json:"user_id"`
+	AmountCents int64     `json:"amount_cents"`
+	Status      string    `json:"status"`
+	PaymentRef  string    `json:"payment_ref,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Counts is the number of rows of the main tables.
+type Counts struct {
+	Users    int64 `json:"users"`
+	Posts    int64 `json:"posts"`
+	Comments int64 `json:"comments"`
+}
+
+// Deleted reports what deleting an account removed.
+type Deleted struct {
+	Posts    int64 `json:"posts"`
+	Comments int64 `json:"comments"`
+}
+
+// SeedBatch is a set of rows with preassigned ids, written by [Store.InsertBatch] in one transaction.
+// Rows must reference only users and posts of the same or an earlier batch.
+type SeedBatch struct {
+	Users    []User
+	Posts    []Post
+	Comments []Comment
+}
+
+// SearchMode selects how [Store.SearchPosts] finds matching posts.
+type SearchMode int
+
+const (
+	// SearchIndexed uses the engine's full-text index (FTS5 on SQLite, a GIN tsvector index on
+	// PostgreSQL): a whole-word match.
+	SearchIndexed SearchMode = iota
+	// SearchScan compares every post's title and body with a LIKE pattern (a full table scan):
+	// a case-insensitive substring match.
+	SearchScan
+)
+
+// PoolStats describes the store's connection pool, for USE metrics.
+type PoolStats struct {
+	MaxOpen      int           // maximum number of open connections
+	Open         int           // connections currently open
+	InUse        int           // connections currently in use
+	Idle         int           // idle connections
+	WaitCount    int64         // total number of waits for a connection
+	WaitDuration time.Duration // total time spent waiting for a connection
+}
+
+// Store is the lab's storage. Implementations are safe for concurrent use; every method is bounded
+// by its context. Lookups of a missing row return an error wrapping [ErrNotFound]; writes breaking a
+// uniqueness rule return one wrapping [ErrConflict]. Every implementation passes
+// lab/store/storetest.Exercise.
+type Store interface {
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Counts returns the number of users, posts and comments.
+	Counts(ctx context.Context) (Counts, error)
+	// InsertBatch writes preassigned rows in one transaction (used by the seeder).
+	InsertBatch(ctx context.Context, b SeedBatch) error
+
+	// CreateUser adds a user; the id and creation time are assigned by the store.
+	CreateUser(ctx context.Context, name, email string) (User, error)
+	// GetUser returns one user.
+	GetUser(ctx context.Context, id int64) (User, error)
+	// GetUsers returns the users with the given ids in one query, in no particular order; unknown
+	// ids are skipped.
+	GetUsers(ctx context.Context, ids []int64) ([]User, error)
+
+	// CreatePost adds a post.
+	CreatePost(ctx context.Context, authorID int64, title, body string) (Post, error)
+	// GetPost returns one post.
+	GetPost(ctx context.Context, id int64) (Post, error)
+	// ListPosts returns the newest posts first (ties broken by higher id), at most limit.
+	ListPosts(ctx context.Context, limit int) ([]Post, error)
+	// SearchPosts returns posts matching q, newest id first, at most limit.
+	SearchPosts(ctx context.Context, q string, limit int, mode SearchMode) ([]Post, error)
+	// Feed returns the posts with the most comments (ties broken by higher id), at most limit. It
+	// aggregates over all comments: deliberately the expensive query a cache should protect.
+	Feed(ctx context.Context, limit int) ([]FeedItem, error)
+
+	// CreateComment adds a comment to a post.
+	CreateComment(ctx context.Context, postID, authorID int64, body string) (Comment, error)
+	// ListComments returns a post's comments, oldest first, at most limit.
+	ListComments(ctx context.Context, postID int64, limit int) ([]Comment, error)
+
+	// CreateInvite records an invitation from inviterID to email with a unique token.
+	CreateInvite(ctx context.Context, inviterID int64, email, token string) (Invite, error)
+	// MarkInviteSent records when the invitation email was sent.
+	MarkInviteSent(ctx context.Context, id int64, at time.Time) error
+
+	// CreateVideo records a video in state [VideoProcessing].
+	CreateVideo(ctx context.Context, ownerID int64, title string, sizeBytes int64) (Video, error)
+	// FinishVideo marks a video [VideoReady] with the checksum of its processed content.
+	FinishVideo(ctx context.Context, id int64, checksum string) (Video, error)
+
+	// CreateOrder records an order in state [OrderPending].
+	CreateOrder(ctx context.Context, userID, amountCents int64) (Order, error)
+	// SettleOrder sets an order's final status and payment reference.
+	SettleOrder(ctx context.Context, id int64, status, paymentRef string) (Order, error)
+
+	// DeleteUser removes a user and everything that belongs to them (posts, comments, comments on
+	// their posts, invites, videos, orders) in one transaction.
+	DeleteUser(ctx context.Context, id int64) (Deleted, error)
+
+	// PoolStats reports the connection pool's state.
+	PoolStats() PoolStats
+	// Close releases the store's connections.
+	Close() error
+}

@@ -1,0 +1,521 @@
+//go:build linux
+
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"runtime"
+	"sort"
+	"syscall"
+	"time"
+)
+
+// The event loop is the fast HTTP/1.1 path on Linux, wrk's design in Go: one goroutine drives
+// many non-blocking connections through an epoll set of its own. That epoll descriptor is itself
+// waited on through Go's netpoller, so the loop parks like any goroutine instead of blocking a
+// thread. Against one goroutine per connection it saves a goroutine switch and an EAGAIN read
+// per request — about a quarter of the generator's CPU — which on a shared machine is CPU left
+// to the target.
+
+const loopPoll = 50 * time.Millisecond // longest sleep: bounds how late cancellation is seen
+
+// loopCount is how many event loops share the connections.
+func loopCount(conns int) int {
+	return max(1, min(runtime.GOMAXPROCS(0), (conns+127)/128))
+}
+
+type connState uint8
+
+const (
+	csIdle     connState = iota
+	csWaiting            // holds a request due in the future (or a closed-model user thinking)
+	csInflight           // request written or being written; answer expected
+)
+
+type evConn struct {
+	idx        int
+	fd         int // -1: no connection
+	addr       int // index into loop.addrs of the connected address
+	connecting bool
+	used       bool // carried a complete exchange: a close before any answer byte may be stale
+	retried    bool
+	state      connState
+	wakeAt     time.Duration // csWaiting: when to send
+	deadline   time.Duration // csInflight: when the request times out
+	target     int
+	rbuf       []byte
+	r, w       int
+	wbuf       []byte
+	wpos       int
+	p          respParser
+	smp        sample
+	tp         [55]byte
+}
+
+type evLoop struct {
+	e     *engine
+	ctx   context.Context
+	reqs  []*h1Request
+	addrs []resolved
+	tAddr []int // target → index into addrs
+	epfd  int
+	ef    *os.File
+	rc    syscall.RawConn
+	conns []*evConn
+	evs   []syscall.EpollEvent
+	rng   *rand.Rand
+
+	schedDone bool
+	unsent    int64
+}
+
+type resolved struct {
+	sa     syscall.Sockaddr
+	family int
+}
+
+// resolveAddrs resolves each distinct target address once.
+func resolveAddrs(reqs []*h1Request) ([]resolved, []int, error) {
+	var addrs []resolved
+	index := map[string]int{}
+	tAddr := make([]int, len(reqs))
+	for i, r := range reqs {
+		if j, ok := index[r.addr]; ok {
+			tAddr[i] = j
+			continue
+		}
+		ta, err := net.ResolveTCPAddr("tcp", r.addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		var res resolved
+		if ip4 := ta.IP.To4(); ip4 != nil {
+			sa := &syscall.SockaddrInet4{Port: ta.Port}
+			copy(sa.Addr[:], ip4)
+			res = resolved{sa: sa, family: syscall.AF_INET}
+		} else {
+			sa := &syscall.SockaddrInet6{Port: ta.Port}
+			copy(sa.Addr[:], ta.IP.To16())
+			res = resolved{sa: sa, family: syscall.AF_INET6}
+		}
+		index[r.addr] = len(addrs)
+		tAddr[i] = len(addrs)
+		addrs = append(addrs, res)
+	}
+	return addrs, tAddr, nil
+}
+
+func newEvLoop(ctx context.Context, e *engine, reqs []*h1Request, addrs []resolved, tAddr []int, conns int, seed uint64) (*evLoop, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	if err := syscall.SetNonblock(epfd, true); err != nil {
+		syscall.Close(epfd)
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	ef := os.NewFile(uintptr(epfd), "epoll")
+	rc, err := ef.SyscallConn()
+	if err != nil {
+		ef.Close()
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	l := &evLoop{
+		e: e, ctx: ctx, reqs: reqs, addrs: addrs, tAddr: tAddr, epfd: epfd, ef: ef, rc: rc,
+		evs: make([]syscall.EpollEvent, 256), rng: rand.New(rand.NewPCG(seed, rand.Uint64())),
+	}
+	for i := range conns {
+		l.conns = append(l.conns, &evConn{idx: i, fd: -1, rbuf: make([]byte, maxHead), wbuf: make([]byte, 0, 1024)})
+	}
+	return l, nil
+}
+
+// run drives the connections until the run is over or ctx ends, and returns the number of
+// requests that fell due but were never sent.
+func (l *evLoop) run() int64 {
+	defer l.closeAll()
+	e := l.e
+	for {
+		if l.ctx.Err() != nil {
+			return l.unsent
+		}
+		now := e.since()
+		l.dispatch(now)
+		l.expire(now)
+		if l.finished(now) {
+			return l.unsent
+		}
+		wake := l.nextWake(now)
+		_ = l.ef.SetReadDeadline(e.start.Add(wake))
+		// Returns when events were handled, at the deadline, or on a poller error; all three just
+		// go round the loop again.
+		_ = l.rc.Read(l.onEvents)
+	}
+}
+
+// finished reports whether nothing is left to do.
+func (l *evLoop) finished(now time.Duration) bool {
+	for _, c := range l.conns {
+		if c.state != csIdle {
+			return false
+		}
+	}
+	if l.e.cfg.Model == "open" {
+		return l.schedDone
+	}
+	return now >= l.e.total
+}
+
+// dispatch sends what is due and gives idle connections their next request.
+func (l *evLoop) dispatch(now time.Duration) {
+	e := l.e
+	for _, c := range l.conns {
+		if c.state == csWaiting && c.wakeAt <= now {
+			if e.cfg.Model == "closed" {
+				if now >= e.total {
+					c.state = csIdle
+					continue
+				}
+				c.smp.due, c.smp.pickup = now, now
+			}
+			l.send(c)
+		}
+	}
+	for _, c := range l.conns {
+		if c.state != csIdle {
+			continue
+		}
+		if e.cfg.Model == "closed" {
+			if now < e.total {
+				c.smp.due, c.smp.pickup = now, now
+				l.send(c)
+			}
+			continue
+		}
+		for c.state == csIdle && !l.schedDone {
+			e.mu.Lock()
+			due, ok := e.sched.Next()
+			e.mu.Unlock()
+			if !ok {
+				l.schedDone = true
+				break
+			}
+			if now >= e.total {
+				// Every connection stayed busy until the end: due, but never sent.
+				if due >= e.cfg.Warmup {
+					l.unsent++
+				}
+				continue
+			}
+			c.smp.due, c.smp.pickup = due, now
+			if due <= now {
+				l.send(c)
+			} else {
+				c.state, c.wakeAt = csWaiting, due
+			}
+		}
+	}
+}
+
+// expire fails requests past their timeout.
+func (l *evLoop) expire(now time.Duration) {
+	for _, c := range l.conns {
+		if c.state == csInflight && now >= c.deadline {
+			l.fail(c, os.ErrDeadlineExceeded)
+		}
+	}
+}
+
+// nextWake is when the loop must look again even if no event comes.
+func (l *evLoop) nextWake(now time.Duration) time.Duration {
+	wake := now + loopPoll
+	for _, c := range l.conns {
+		switch c.state {
+		case csWaiting:
+			wake = min(wake, c.wakeAt)
+		case csInflight:
+			wake = min(wake, c.deadline)
+		}
+	}
+	if l.e.cfg.Model == "closed" && now < l.e.total {
+		wake = min(wake, l.e.total)
+	}
+	return max(wake, now)
+}
+
+// send starts c's request: picks the target, stamps a fresh traceparent, connects if needed and
+// writes what the socket takes.
+func (l *evLoop) send(c *evConn) {
+	e := l.e
+	c.target = 0
+	if len(e.cum) > 1 {
+		c.target = min(sort.SearchFloat64s(e.cum, l.rng.Float64()*e.cum[len(e.cum)-1]), len(e.cum)-1)
+	}
+	putUint64(c.smp.trace[:8], l.rng.Uint64())
+	putUint64(c.smp.trace[8:], l.rng.Uint64())
+	traceparent(&c.tp, &c.smp.trace, l.rng.Uint64())
+	r := l.reqs[c.target]
+	c.wbuf = append(append(append(append(append(c.wbuf[:0], r.head...), "Traceparent: "...), c.tp[:]...), "\r\n"...), r.tail...)
+	c.smp.sent = e.since()
+	c.deadline = c.smp.sent + e.cfg.Timeout
+	c.retried = false
+	l.start(c)
+}
+
+// start (re)connects c if needed and writes its request.
+func (l *evLoop) start(c *evConn) {
+	c.state, c.wpos = csInflight, 0
+	c.p.reset(l.reqs[c.target].head0, l.e.cfg.MaxBody)
+	if want := l.tAddr[c.target]; c.fd >= 0 && c.addr != want {
+		l.closeConn(c)
+	}
+	if c.fd < 0 {
+		if err := l.connect(c); err != nil {
+			l.fail(c, err)
+			return
+		}
+	}
+	if !c.connecting {
+		l.flush(c)
+	}
+}
+
+func (l *evLoop) connect(c *evConn) error {
+	a := l.addrs[l.tAddr[c.target]]
+	fd, err := syscall.Socket(a.family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	err = syscall.Connect(fd, a.sa)
+	if err != nil && !errors.Is(err, syscall.EINPROGRESS) {
+		syscall.Close(fd)
+		return os.NewSyscallError("connect", err)
+	}
+	c.fd, c.addr, c.used, c.r, c.w = fd, l.tAddr[c.target], false, 0, 0
+	c.connecting = err != nil
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(c.idx)}
+	if c.connecting {
+		ev.Events |= syscall.EPOLLOUT
+	}
+	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		syscall.Close(fd)
+		c.fd = -1
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// flush writes as much of the pending request as the socket takes; the rest waits for EPOLLOUT.
+func (l *evLoop) flush(c *evConn) {
+	for c.wpos < len(c.wbuf) {
+		n, err := syscall.Write(c.fd, c.wbuf[c.wpos:])
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if errors.Is(err, syscall.EAGAIN) {
+			l.interest(c, syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLOUT)
+			return
+		}
+		if err != nil {
+			l.failOrRetry(c, os.NewSyscallError("write", err))
+			return
+		}
+		c.wpos += n
+	}
+}
+
+func (l *evLoop) interest(c *evConn, events uint32) {
+	_ = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_MOD, c.fd, &syscall.EpollEvent{Events: events, Fd: int32(c.idx)})
+}
+
+// onEvents handles what epoll reports; returning false parks the loop until there is more.
+func (l *evLoop) onEvents(uintptr) bool {
+	n, err := syscall.EpollWait(l.epfd, l.evs, 0)
+	if err != nil || n <= 0 {
+		return false
+	}
+	for _, ev := range l.evs[:n] {
+		c := l.conns[ev.Fd]
+		if c.fd < 0 {
+			continue
+		}
+		if c.state != csInflight {
+			// The server spoke or hung up between requests: drop the connection.
+			l.closeConn(c)
+			continue
+		}
+		if ev.Events&syscall.EPOLLOUT != 0 {
+			if c.connecting {
+				soErr, err := syscall.GetsockoptInt(c.fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
+				if err == nil && soErr != 0 {
+					err = syscall.Errno(soErr)
+				}
+				if err != nil {
+					l.fail(c, os.NewSyscallError("connect", err))
+					continue
+				}
+				c.connecting = false
+			}
+			l.flush(c)
+			if c.state == csInflight && c.wpos == len(c.wbuf) {
+				l.interest(c, syscall.EPOLLIN|syscall.EPOLLRDHUP)
+			}
+		}
+		if c.state == csInflight && ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+			l.readable(c)
+		}
+	}
+	return true
+}
+
+// readable reads what arrived for c and completes its answer when whole.
+func (l *evLoop) readable(c *evConn) {
+	for {
+		if c.r == c.w {
+			c.r, c.w = 0, 0
+		} else if c.w == len(c.rbuf) {
+			c.w = copy(c.rbuf, c.rbuf[c.r:c.w])
+			c.r = 0
+		}
+		n, err := syscall.Read(c.fd, c.rbuf[c.w:])
+		switch {
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case errors.Is(err, syscall.EAGAIN):
+			return
+		case err != nil:
+			l.failOrRetry(c, os.NewSyscallError("read", err))
+			return
+		case n == 0:
+			if c.p.eof() {
+				l.complete(c, false)
+			} else {
+				l.failOrRetry(c, io.ErrUnexpectedEOF)
+			}
+			return
+		}
+		c.w += n
+		used, done, perr := c.p.feed(c.rbuf[c.r:c.w])
+		c.r += used
+		if perr != nil {
+			l.fail(c, perr)
+			return
+		}
+		if done {
+			l.complete(c, c.p.keep)
+			return
+		}
+		if n < len(c.rbuf) {
+			return // level-triggered: more data raises another event
+		}
+	}
+}
+
+// failOrRetry sends the request again on a fresh connection when a kept-alive connection turns
+// out to have been closed by the server before any answer byte (as net/http does), else fails it.
+func (l *evLoop) failOrRetry(c *evConn, err error) {
+	if c.used && !c.p.gotAny && !c.retried && isStaleClose(err) && l.ctx.Err() == nil {
+		l.closeConn(c)
+		c.retried = true
+		l.start(c)
+		return
+	}
+	l.fail(c, err)
+}
+
+func (l *evLoop) complete(c *evConn, keep bool) {
+	c.smp.done = l.e.since()
+	c.smp.status, c.smp.kind = c.p.status, ""
+	if c.p.status >= 400 {
+		c.smp.kind = statusKind(c.p.status)
+	}
+	c.used = true
+	if !keep {
+		l.closeConn(c)
+	}
+	l.finish(c)
+}
+
+func (l *evLoop) fail(c *evConn, err error) {
+	c.smp.done = l.e.since()
+	c.smp.status, c.smp.kind = c.p.status, errorKind(err)
+	l.closeConn(c)
+	if l.ctx.Err() != nil {
+		c.state = csIdle // cut short by cancellation: not counted
+		return
+	}
+	l.finish(c)
+}
+
+// finish records c's request and frees the connection (after the think time, closed model).
+func (l *evLoop) finish(c *evConn) {
+	l.e.rec.record(&c.smp)
+	c.state = csIdle
+	if l.e.cfg.Model == "closed" && l.e.cfg.Think > 0 {
+		c.state, c.wakeAt = csWaiting, c.smp.done+l.e.cfg.Think
+	}
+}
+
+func (l *evLoop) closeConn(c *evConn) {
+	if c.fd >= 0 {
+		_ = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+		syscall.Close(c.fd)
+		c.fd, c.connecting, c.used = -1, false, false
+	}
+}
+
+func (l *evLoop) closeAll() {
+	for _, c := range l.conns {
+		l.closeConn(c)
+	}
+	l.ef.Close()
+}
+
+// prepareLoops makes the engine drive its connections with event loops, unless an address does
+// not resolve (then the per-connection senders report the error for each request).
+func (e *engine) prepareLoops(reqs []*h1Request) {
+	addrs, tAddr, err := resolveAddrs(reqs)
+	if err != nil {
+		return
+	}
+	e.loops = &loopPlan{reqs: reqs, addrs: addrs, tAddr: tAddr}
+}
+
+// loopPlan is what the event loops of a run share.
+type loopPlan struct {
+	reqs  []*h1Request
+	addrs []resolved
+	tAddr []int
+}
+
+// startLoops starts the event loops, each with its share of the connections; report receives
+// each loop's count of unsent requests when it ends.
+func (e *engine) startLoops(ctx context.Context, wg *syncGroup, report func(int64)) error {
+	n := loopCount(e.cfg.Connections)
+	var loops []*evLoop
+	for i := range n {
+		conns := e.cfg.Connections / n
+		if i < e.cfg.Connections%n {
+			conns++
+		}
+		l, err := newEvLoop(ctx, e, e.loops.reqs, e.loops.addrs, e.loops.tAddr, conns, uint64(i))
+		if err != nil {
+			for _, l := range loops {
+				l.closeAll()
+			}
+			return err
+		}
+		loops = append(loops, l)
+	}
+	for _, l := range loops {
+		wg.Go(func() { report(l.run()) })
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/headroom/headroom/result"
+)
+
+// WriteDoctor prints what doctor measured: per endpoint, each condition's latency and rate and,
+// on the lab, how much the anti-patterns cost.
+func WriteDoctor(w io.Writer, d *result.Doctor, o Options) error {
+	p := &printer{w: w}
+	p.f("headroom doctor  %s\n", d.Target)
+	if d.Lab != nil {
+		p.f("  the lab in process: %s, %d users, %d posts; compared with every anti-pattern on and off\n", d.Lab.DB, d.Lab.Users, d.Lab.Posts)
+	}
+	p.f("\n  %-42s %-17s %9s %9s %9s %9s %10s %7s\n", "endpoint", "condition", "mean ms", "p50 ms", "p99 ms", "max ms", "req/s", "errors")
+	byEndpoint := map[string][]result.Measurement{}
+	var order []string
+	for _, m := range d.Measurements {
+		if _, seen := byEndpoint[m.Endpoint]; !seen {
+			order = append(order, m.Endpoint)
+		}
+		byEndpoint[m.Endpoint] = append(byEndpoint[m.Endpoint], m)
+	}
+	for _, e := range order {
+		ms := byEndpoint[e]
+		for i, m := range ms {
+			name := endpointLabel(e)
+			if i > 0 {
+				name = ""
+			}
+			errs := fmt.Sprintf("%d", m.Errors)
+			if m.Errors > 0 {
+				errs = o.red(errs)
+			}
+			p.f("  %-42s %-17s %9s %9s %9s %9s %10.1f %7s\n", name, m.Condition,
+				num(m.LatencyMS.Mean), num(m.LatencyMS.P50), num(m.LatencyMS.P99), num(m.LatencyMS.Max), m.AchievedRPS, errs)
+		}
+		if on, off, ok := onOff(ms); ok && off.LatencyMS.P99 > 0 {
+			p.f("  %-42s %s\n", "", o.red(fmt.Sprintf("→ the anti-patterns cost %.1f× at P99 (%s → %s ms), %.1f× at P50",
+				on.LatencyMS.P99/off.LatencyMS.P99, num(off.LatencyMS.P99), num(on.LatencyMS.P99), ratio(on.LatencyMS.P50, off.LatencyMS.P50))))
+		}
+		for _, m := range ms {
+			if m.LatencyMS.P99 > 5*m.LatencyMS.Mean && m.LatencyMS.P99-m.LatencyMS.Mean > 100 {
+				p.f("  %-42s the mean (%s ms) hides a P99 of %s ms (%s): percentiles, not averages\n", "", num(m.LatencyMS.Mean), num(m.LatencyMS.P99), m.Condition)
+				break
+			}
+		}
+	}
+	return p.err
+}
+
+func onOff(ms []result.Measurement) (on, off result.Measurement, ok bool) {
+	var haveOn, haveOff bool
+	for _, m := range ms {
+		switch m.Condition {
+		case "antipatterns on":
+			on, haveOn = m, true
+		case "antipatterns off":
+			off, haveOff = m, true
+		}
+	}
+	return on, off, haveOn && haveOff
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// endpointLabel shortens "METHOD PATH BODY" to "METHOD PATH" for the table.
+func endpointLabel(e string) string {
+	if i := strings.Index(e, " "); i >= 0 {
+		if j := strings.Index(e[i+1:], " "); j >= 0 {
+			e = e[:i+1+j]
+		}
+	}
+	if len(e) > 42 {
+		e = e[:41] + "…"
+	}
+	return e
+}
