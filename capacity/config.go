@@ -1,0 +1,141 @@
+package capacity
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/headroom/headroom/slo"
+)
+
+// Config says how to sweep. Validate fills the defaults and checks it; Run calls Validate.
+type Config struct {
+	// Objective is the SLO every step must meet. Required: at least one clause.
+	Objective slo.Objective `json:"-"`
+	// SLO echoes Objective.Expr into the result; Validate sets it.
+	SLO string `json:"slo"`
+	// Steps, when set, is a fixed list of rates (requests per second) run in increasing order
+	// instead of the search.
+	Steps []float64 `json:"steps,omitempty"`
+	// Start is the first rate of the exponential search. Default 100.
+	Start float64 `json:"start"`
+	// Factor multiplies the rate after each passing step of the exponential search. Default 2.
+	Factor float64 `json:"factor"`
+	// MaxRate caps the search; reaching it while passing makes the maximum a lower bound.
+	// Default 1000000.
+	MaxRate float64 `json:"max_rate"`
+	// MinRate is tried once when the first step fails, to tell "the SLO is out of reach at any
+	// rate" from "Start was already too high". Default Start/10, at least 1.
+	MinRate float64 `json:"min_rate"`
+	// Precision ends the bisection when the gap between the highest passing and the lowest
+	// failing rate is at most Precision × the passing rate. Default 0.05.
+	Precision float64 `json:"precision"`
+	// MaxSteps bounds the number of steps, verification included. Default 30.
+	MaxSteps int `json:"max_steps"`
+	// NoVerify skips the verification run at the rate found.
+	NoVerify bool `json:"no_verify,omitempty"`
+	// Headroom is the share of the maximum to keep free: RecommendedRPS = (1 − Headroom) × max.
+	// Default 0.3.
+	Headroom float64 `json:"headroom"`
+	// ErrorBudget is the largest error rate, in percent, a passing step may have when the SLO
+	// has no errors clause (with one, the clause is the budget). Default 0.1.
+	ErrorBudget float64 `json:"error_budget_pct"`
+	// MinAchieved is the least achieved/offered ratio of a passing step. Default 0.99.
+	MinAchieved float64 `json:"min_achieved"`
+	// Poisson says arrivals are random (Poisson spacing): the achieved/offered check then allows
+	// for the count's statistical noise (3 standard deviations).
+	Poisson bool `json:"poisson,omitempty"`
+	// CurrentRPS is today's traffic; when set, the result projects P99 at multiples of it.
+	CurrentRPS float64 `json:"current_rps,omitempty"`
+}
+
+// ErrConfig is returned (wrapped) by Validate.
+var ErrConfig = errors.New("bad sweep configuration")
+
+func configErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+}
+
+func badRate(r float64) bool { return !(r > 0) || math.IsInf(r, 0) || r > 1e7 }
+
+// Validate fills defaults and checks c, returning an error that names the bad value.
+func (c *Config) Validate() error {
+	if len(c.Objective.Clauses) == 0 {
+		return configErr("no SLO: give one, such as --slo 'p99<50ms,errors<0.1%%'")
+	}
+	c.SLO = c.Objective.Expr
+	for _, r := range c.Steps {
+		if badRate(r) {
+			return configErr("step rate %v: want a rate above 0 and at most 10000000 requests per second", r)
+		}
+	}
+	if c.Start == 0 {
+		c.Start = 100
+	}
+	if badRate(c.Start) {
+		return configErr("start rate %v: want a rate above 0 and at most 10000000 requests per second", c.Start)
+	}
+	if c.Factor == 0 {
+		c.Factor = 2
+	}
+	if !(c.Factor > 1) || c.Factor > 100 {
+		return configErr("factor %v: want more than 1 and at most 100", c.Factor)
+	}
+	if c.MaxRate == 0 {
+		c.MaxRate = 1e6
+	}
+	if badRate(c.MaxRate) || c.MaxRate < c.Start {
+		return configErr("max rate %v: want at least the start rate %v and at most 10000000", c.MaxRate, c.Start)
+	}
+	if c.MinRate == 0 {
+		c.MinRate = max(1, c.Start/10)
+	}
+	if badRate(c.MinRate) || c.MinRate > c.Start {
+		return configErr("min rate %v: want above 0 and at most the start rate %v", c.MinRate, c.Start)
+	}
+	if c.Precision == 0 {
+		c.Precision = 0.05
+	}
+	if !(c.Precision > 0) || c.Precision >= 1 {
+		return configErr("precision %v: want between 0 and 1, such as 0.05", c.Precision)
+	}
+	if c.MaxSteps == 0 {
+		c.MaxSteps = 30
+	}
+	if c.MaxSteps < 1 || c.MaxSteps > 1000 {
+		return configErr("max steps %d: want 1 to 1000", c.MaxSteps)
+	}
+	if c.Headroom == 0 {
+		c.Headroom = 0.3
+	}
+	if !(c.Headroom > 0) || c.Headroom >= 1 {
+		return configErr("headroom %v: want a share between 0 and 1, such as 0.3 (30%%)", c.Headroom)
+	}
+	if c.ErrorBudget == 0 {
+		c.ErrorBudget = 0.1
+	}
+	if !(c.ErrorBudget >= 0) || c.ErrorBudget > 100 {
+		return configErr("error budget %v%%: want 0 to 100", c.ErrorBudget)
+	}
+	if c.MinAchieved == 0 {
+		c.MinAchieved = 0.99
+	}
+	if !(c.MinAchieved > 0) || c.MinAchieved > 1 {
+		return configErr("min achieved ratio %v: want above 0 and at most 1", c.MinAchieved)
+	}
+	if c.CurrentRPS < 0 || math.IsNaN(c.CurrentRPS) || math.IsInf(c.CurrentRPS, 0) {
+		return configErr("current rate %v: want a positive rate in requests per second", c.CurrentRPS)
+	}
+	return nil
+}
+
+// hasErrorsClause reports whether the objective bounds the error rate itself.
+func hasErrorsClause(o slo.Objective) bool {
+	for _, c := range o.Clauses {
+		if strings.EqualFold(c.Metric, "errors") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,415 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/headroom/headroom/capacity"
+	"github.com/headroom/headroom/cpusample"
+	"github.com/headroom/headroom/loadgen"
+	"github.com/headroom/headroom/report"
+	"github.com/headroom/headroom/result"
+	"github.com/headroom/headroom/slo"
+)
+
+type sweepFlags struct {
+	cfg      capacity.Config
+	load     loadgen.Config
+	target   loadgen.Target
+	headers  []string
+	sloExpr  string
+	steps    string
+	headroom string
+	pid      int
+	metrics  string
+	cores    float64
+	out      string
+	html     string
+	quiet    bool
+}
+
+func newSweepCmd() *cobra.Command {
+	f := &sweepFlags{}
+	cmd := &cobra.Command{
+		Use:   "sweep URL --slo EXPR",
+		Short: "Find the maximum throughput under an SLO, the knee and the headroom to keep",
+		Long: `sweep runs open-model load steps against URL at rising rates and judges each against the SLO:
+a step fails when the SLO fails, achieved falls below 99 % of offered, errors exceed the budget
+(the SLO's errors clause, or --error-budget), or the generator itself was the limit (invalid).
+
+The search grows the rate by --factor from --start until a step fails, bisects between the
+highest passing and the lowest failing rate until they are within --precision, and runs the rate
+found once more to verify it (Nighthawk's search). --steps runs a fixed list of rates instead.
+
+It reports the maximum throughput under the SLO (a lower bound when an invalid step or --max-rate
+stopped it), the knee (Kneedle elbow of P99 over the offered rate) and where achieved stopped
+tracking offered, the recommended operating rate (max less --headroom), M/M/1, M/M/c and USL
+fits with their R², and with --current the P99 at multiples of today's traffic.
+Utilization per step comes from --pid (/proc) or --metrics (process_cpu_seconds_total);
+without either it is reported as unknown. With --arrival bursts the rate is the mean rate.
+
+Exit codes: 0 a maximum was found; 1 no rate meets the SLO; 2 bad usage or input (nothing sent);
+3 the target is unreachable (checked before any step), the sweep failed, or it was interrupted
+(the steps done are still written to --out and --html).`,
+		Example: `  headroom sweep http://127.0.0.1:8080/api/posts --slo 'p99<50ms,errors<0.1%' --out sweep.json
+  headroom sweep http://127.0.0.1:8080/ --slo 'p99<20ms' --steps 500,1000,2000,4000 --step 3s
+  headroom sweep http://127.0.0.1:8080/ --slo 'p99<50ms' --current 400 --html sweep.html
+  headroom sweep http://127.0.0.1:8080/ --slo 'p99<50ms' --arrival bursts --burst-factor 3 --step 10s
+  headroom sweep http://127.0.0.1:8080/ --slo 'p99<50ms' --pid $(pgrep -n myservice)`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runSweep(cmd, f, args) },
+	}
+	fl := cmd.Flags()
+	c, l := &f.cfg, &f.load
+	fl.StringVar(&f.sloExpr, "slo", "", "service level objective every step must meet, such as 'p99<50ms,errors<0.1%' (required)")
+	fl.DurationVar(&l.Duration, "step", 5*time.Second, "measured length of each step, after its warm-up")
+	fl.DurationVar(&l.Warmup, "warmup", time.Second, "load sent at the step's rate before each step and excluded from it")
+	fl.Float64Var(&c.Start, "start", 100, "first rate of the search, requests per second")
+	fl.Float64Var(&c.Factor, "factor", 2, "rate multiplier between exploring steps")
+	fl.Float64Var(&c.MaxRate, "max-rate", 1e6, "highest rate the search tries")
+	fl.Float64Var(&c.MinRate, "min-rate", 0, "rate tried once when the first step fails (default start/10, at least 1)")
+	fl.Float64Var(&c.Precision, "precision", 0.05, "bisection stops when the bracket is within this share of the rate")
+	fl.IntVar(&c.MaxSteps, "max-steps", 30, "most steps to run, verification included")
+	fl.BoolVar(&c.NoVerify, "no-verify", false, "skip the verification run at the rate found")
+	fl.StringVar(&f.steps, "steps", "", "run these rates instead of searching, such as 100,200,400")
+	fl.StringVar(&f.headroom, "headroom", "30%", "share of the maximum to keep free; the recommended rate is the rest")
+	fl.Float64Var(&c.ErrorBudget, "error-budget", 0.1, "largest error rate in percent of a passing step, when the SLO has no errors clause")
+	fl.Float64Var(&c.CurrentRPS, "current", 0, "today's traffic in req/s: project P99 at multiples of it")
+	fl.StringVar(&l.Arrival.Kind, "arrival", "constant", "arrival process of every step: constant, poisson or bursts")
+	fl.Uint64Var(&l.Arrival.Seed, "seed", 1, "seed of Poisson arrivals")
+	fl.Float64Var(&l.Arrival.Factor, "burst-factor", 5, "bursts: rate multiplier during a burst")
+	fl.DurationVar(&l.Arrival.Length, "burst-length", time.Second, "bursts: length of a burst")
+	fl.DurationVar(&l.Arrival.Period, "burst-every", 10*time.Second, "bursts: period of bursts")
+	fl.IntVar(&l.Connections, "connections", 64, "connections in the pool; a due request waits for a free one and the wait counts")
+	fl.DurationVar(&l.Timeout, "timeout", 5*time.Second, "per-request timeout, connecting included")
+	fl.StringVarP(&f.target.Method, "method", "X", "GET", "HTTP method")
+	fl.StringArrayVarP(&f.headers, "header", "H", nil, "request header 'Name: value' (repeatable)")
+	fl.StringVar(&f.target.Body, "body", "", "request body")
+	fl.BoolVar(&l.HTTP2, "http2", false, "use HTTP/2 (h2c for http:// URLs)")
+	fl.BoolVar(&l.Insecure, "insecure", false, "skip TLS certificate verification")
+	fl.IntVar(&f.pid, "pid", 0, "local process id of the target: report its CPU utilization per step (from /proc)")
+	fl.StringVar(&f.metrics, "metrics", "", "Prometheus endpoint of the target: report utilization from process_cpu_seconds_total")
+	fl.Float64Var(&f.cores, "cores", float64(runtime.NumCPU()), "cores available to the target, to turn CPU seconds into utilization")
+	fl.StringVarP(&f.out, "out", "o", "", "write the sweep (JSON, headroom.sweep/v1) to this file")
+	fl.StringVar(&f.html, "html", "", "write a self-contained HTML page with the charts to this file")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	return cmd
+}
+
+// config turns the flags into the sweep's and the steps' configurations.
+func (f *sweepFlags) config(args []string) (capacity.Config, loadgen.Config, error) {
+	c, l := f.cfg, f.load
+	if len(args) == 0 {
+		return c, l, usageErrorf("no target: give a URL, such as headroom sweep http://127.0.0.1:8080/ --slo 'p99<50ms'")
+	}
+	if f.sloExpr == "" {
+		return c, l, usageErrorf("--slo is required: the objective every step must meet, such as --slo 'p99<50ms,errors<0.1%%'")
+	}
+	o, err := slo.Parse(f.sloExpr)
+	if err != nil {
+		return c, l, usageErrorf("--slo: %w", err)
+	}
+	c.Objective = o
+	if f.steps != "" {
+		for s := range strings.SplitSeq(f.steps, ",") {
+			r, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if err != nil {
+				return c, l, usageErrorf("--steps %q: %q is not a number: want rates such as 100,200,400", f.steps, s)
+			}
+			c.Steps = append(c.Steps, r)
+		}
+	}
+	h, err := parseShare(f.headroom)
+	if err != nil {
+		return c, l, usageErrorf("--headroom %q: %v", f.headroom, err)
+	}
+	c.Headroom = h
+	if f.pid != 0 && f.metrics != "" {
+		return c, l, usageErrorf("give --pid or --metrics, not both")
+	}
+	if f.pid < 0 {
+		return c, l, usageErrorf("--pid %d: want a process id", f.pid)
+	}
+	if !(f.cores > 0) {
+		return c, l, usageErrorf("--cores %v: want a positive number of cores", f.cores)
+	}
+	switch l.Arrival.Kind {
+	case "constant":
+		l.Arrival.Factor, l.Arrival.Length, l.Arrival.Period = 0, 0, 0
+	case "poisson":
+		l.Arrival.Factor, l.Arrival.Length, l.Arrival.Period = 0, 0, 0
+		c.Poisson = true
+	case "bursts":
+	default:
+		return c, l, usageErrorf("--arrival %q: want constant, poisson or bursts", l.Arrival.Kind)
+	}
+	t := f.target
+	t.URL = args[0]
+	t.Method = strings.ToUpper(t.Method)
+	for _, h := range f.headers {
+		k, v, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(k) == "" {
+			return c, l, usageErrorf("--header %q: want 'Name: value'", h)
+		}
+		if t.Headers == nil {
+			t.Headers = map[string]string{}
+		}
+		t.Headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	l.Targets = []loadgen.Target{t}
+	l.Model = "open"
+	// Validate the step template with a placeholder rate: every step only changes the rate.
+	probe := l
+	probe.Arrival.Rate = 1
+	if err := probe.Validate(); err != nil {
+		return c, l, usageErrorf("%w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return c, l, usageErrorf("%w", err)
+	}
+	return c, l, nil
+}
+
+// parseShare reads "30%" or "0.3" as 0.3.
+func parseShare(s string) (float64, error) {
+	num, pct := strings.CutSuffix(strings.TrimSpace(s), "%")
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return 0, errors.New("want a share such as 30% or 0.3")
+	}
+	if pct || v >= 1 {
+		v /= 100
+	}
+	if !(v > 0) || v >= 1 {
+		return 0, errors.New("want a share between 0% and 100%, such as 30%")
+	}
+	return v, nil
+}
+
+func runSweep(cmd *cobra.Command, f *sweepFlags, args []string) error {
+	cfg, load, err := f.config(args)
+	if err != nil {
+		return err
+	}
+	out, err := createOut(f.out)
+	if err != nil {
+		return err
+	}
+	defer out.abort()
+	page, err := createOutFlag("--html", f.html)
+	if err != nil {
+		return err
+	}
+	defer page.abort()
+	ctx := cmd.Context()
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+
+	var cpu cpusample.Source
+	switch {
+	case f.pid != 0:
+		cpu = cpusample.Proc{PID: f.pid}
+	case f.metrics != "":
+		cpu = cpusample.Metrics{URL: f.metrics}
+	}
+	if cpu != nil {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := cpu.CPUSeconds(pctx)
+		cancel()
+		if err != nil {
+			return usageErrorf("utilization from %s: %v", cpu, err)
+		}
+	}
+	if err := reachable(ctx, load.Targets[0].URL, 3*time.Second); err != nil {
+		return runFailed(fmt.Errorf("target unreachable, no step was run: %w", err))
+	}
+
+	st := &loadStepper{base: load, cpu: cpu, cores: f.cores, w: stderr, quiet: f.quiet, terminal: isTerminal(stderr)}
+	n := 0
+	progress := func(s result.SweepStep) {
+		n++
+		if !f.quiet {
+			fmt.Fprintln(stderr, stepLine(n, s))
+		}
+	}
+	sw, err := capacity.Run(ctx, cfg, st, progress, nil)
+	if err != nil {
+		return runFailed(err)
+	}
+	cj, err := sweepConfigJSON(cfg, load)
+	if err != nil {
+		return runFailed(err)
+	}
+	sw.Config = cj
+	if sw.Target == "" {
+		sw.Target = load.Targets[0].URL
+	}
+	if err := out.commit(sw.Write); err != nil {
+		return err
+	}
+	if err := page.commit(func(w io.Writer) error { return report.WriteSweepHTML(w, sw) }); err != nil {
+		return err
+	}
+	if err := report.WriteSweep(stdout, sw, report.Options{Color: isTerminal(stdout)}); err != nil {
+		return runFailed(err)
+	}
+	switch {
+	case sw.Partial:
+		where := ""
+		if f.out != "" {
+			where = "; the steps done were written to " + f.out
+		}
+		return runFailed(fmt.Errorf("interrupted%s", where))
+	case sw.MaxRPSUnderSLO == 0:
+		return checkFailed(fmt.Errorf("no rate meets the SLO %s: %s", cfg.SLO, firstFailure(sw)))
+	}
+	return nil
+}
+
+// firstFailure says why the lowest rate tried failed.
+func firstFailure(sw *result.Sweep) string {
+	var low *result.SweepStep
+	for i := range sw.Steps {
+		if low == nil || sw.Steps[i].OfferedRPS < low.OfferedRPS {
+			low = &sw.Steps[i]
+		}
+	}
+	if low == nil {
+		return "no step ran"
+	}
+	return fmt.Sprintf("even %s req/s fails: %s", strconv.FormatFloat(low.OfferedRPS, 'f', -1, 64), strings.Join(low.FailReasons, "; "))
+}
+
+// stepLine is the live line printed after each step.
+func stepLine(n int, s result.SweepStep) string {
+	util := "util ?"
+	if s.Utilization != nil {
+		util = fmt.Sprintf("util %3.0f%%", 100**s.Utilization)
+	} else if s.CPUCores != nil {
+		util = fmt.Sprintf("cpu %.2f cores", *s.CPUCores)
+	}
+	verdict := "pass"
+	if !s.Pass {
+		verdict = "FAIL: " + strings.Join(s.FailReasons, "; ")
+	}
+	return fmt.Sprintf("step %2d %-7s %9.1f req/s  achieved %9.1f  p50 %7.2f ms  p99 %8.2f ms  errors %5.2f%%  %s  %s",
+		n, s.Phase, s.OfferedRPS, s.AchievedRPS, s.LatencyMS.P50, s.LatencyMS.P99, s.ErrorsPct, util, verdict)
+}
+
+// sweepConfigJSON echoes both what the search did and what each step sent.
+func sweepConfigJSON(cfg capacity.Config, load loadgen.Config) ([]byte, error) {
+	var b strings.Builder
+	type echo struct {
+		Sweep capacity.Config `json:"sweep"`
+		Step  loadgen.Config  `json:"step"`
+	}
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // keep p99<50ms readable
+	if err := enc.Encode(echo{cfg, load}); err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	return []byte(strings.TrimSpace(b.String())), nil
+}
+
+// reachable dials the URL's host once, so a target that is down fails before any step.
+func reachable(ctx context.Context, raw string, timeout time.Duration) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	d := net.Dialer{Timeout: timeout}
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(u.Hostname(), port))
+	if err != nil {
+		return err
+	}
+	return conn.Close()
+}
+
+// loadStepper runs a sweep's steps with the load engine; it is the capacity.Stepper of the CLI.
+type loadStepper struct {
+	base     loadgen.Config
+	cpu      cpusample.Source
+	cores    float64
+	w        io.Writer
+	quiet    bool
+	terminal bool
+	n        int // steps run
+}
+
+var _ capacity.Stepper = (*loadStepper)(nil)
+
+// Step runs one open-model load step whose mean offered rate is rate.
+func (s *loadStepper) Step(ctx context.Context, rate float64) (capacity.Measurement, error) {
+	cfg := s.base
+	cfg.Arrival.Rate = rate
+	// A new Poisson schedule per step (still reproducible): a retried step must not repeat
+	// the same unlucky draw.
+	s.n++
+	cfg.Arrival.Seed = s.base.Arrival.Seed + uint64(s.n) - 1
+	if a := cfg.Arrival; a.Kind == "bursts" {
+		// The sweep's rate is the mean: bursts of Factor × base for Length every Period.
+		cfg.Arrival.Rate = rate / (1 + (a.Factor-1)*a.Length.Seconds()/a.Period.Seconds())
+	}
+	var c0 float64
+	var t0 time.Time
+	cpuOK := false
+	if s.cpu != nil {
+		if v, err := s.cpu.CPUSeconds(ctx); err == nil {
+			c0, t0, cpuOK = v, time.Now(), true
+		}
+	}
+	var prog *progressPrinter
+	if s.terminal && !s.quiet {
+		prog = newProgress(s.w, false, true, time.Hour, cfg.Warmup+cfg.Duration)
+	}
+	l, err := loadgen.Run(ctx, cfg, prog.update)
+	prog.done()
+	if err != nil {
+		return capacity.Measurement{}, err
+	}
+	m := capacity.Measurement{Load: l}
+	if cpuOK {
+		// Sampled around the whole step: the warm-up runs at the same rate.
+		if v, err := s.cpu.CPUSeconds(ctx); err == nil {
+			if wall := time.Since(t0).Seconds(); wall > 0 {
+				cores := (v - c0) / wall
+				m.Utilization = &capacity.Utilization{CPUCores: cores, Share: min(1, cores/s.cores)}
+			}
+		}
+	}
+	return m, nil
+}
+
+// createOutFlag is createOut for an output named by another flag than --out.
+func createOutFlag(flag, path string) (*outFile, error) {
+	if path == "" {
+		return nil, nil
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return nil, usageErrorf("%s %s: is a directory, want a file path", flag, path)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return nil, usageErrorf("%s %s: cannot write there: %v", flag, path, err)
+	}
+	return &outFile{path: path, tmp: tmp}, nil
+}
