@@ -602,3 +602,17 @@ func TestVerdict(t *testing.T) {
 		}
 	}
 }
+
+// TestPoissonShortfallIsNotTheGenerator: a Poisson run draws fewer (or more) arrivals than its
+// mean by chance; the achieved ratio must compare with the arrivals drawn.
+func TestPoissonShortfallIsNotTheGenerator(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	for seed := uint64(1); seed <= 3; seed++ {
+		l := run(t, t.Context(), Config{Targets: []Target{{URL: srv.URL}}, Arrival: Arrival{Kind: "poisson", Rate: 100, Seed: seed}, Duration: time.Second})
+		if l.Generator.AchievedRatio < 0.99 {
+			t.Errorf("seed %d: achieved ratio %.3f with %d requests drawn: want ~1", seed, l.Generator.AchievedRatio, l.Requests)
+		}
+	}
+}

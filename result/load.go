@@ -112,7 +112,8 @@ type Generator struct {
 	CPUUtilization float64 `json:"cpu_utilization"`
 	Cores          int     `json:"cores"`
 	Connections    int     `json:"connections"`
-	// AchievedRatio is achieved over offered requests (open model).
+	// AchievedRatio is the share of the requests due in the measured period that were sent
+	// (open model): the arrivals actually drawn, so Poisson's chance shortfalls do not count.
 	AchievedRatio float64 `json:"achieved_ratio"`
 	// DispatchLagMS is how late the generator sent a request that a free connection could have
 	// sent on time: its own lateness (timers, CPU), excluding waits for a busy connection.
