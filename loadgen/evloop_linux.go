@@ -113,6 +113,24 @@ func resolveAddrs(reqs []*h1Request) ([]resolved, []int, error) {
 	return addrs, tAddr, nil
 }
 
+// ownAddrs copies the socket addresses for one loop: syscall.Connect writes into the Sockaddr it
+// is given, so loops must not share them.
+func ownAddrs(addrs []resolved) []resolved {
+	out := make([]resolved, len(addrs))
+	for i, a := range addrs {
+		out[i] = a
+		switch sa := a.sa.(type) {
+		case *syscall.SockaddrInet4:
+			c := *sa
+			out[i].sa = &c
+		case *syscall.SockaddrInet6:
+			c := *sa
+			out[i].sa = &c
+		}
+	}
+	return out
+}
+
 func newEvLoop(ctx context.Context, e *engine, reqs []*h1Request, addrs []resolved, tAddr []int, conns int, seed uint64) (*evLoop, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
@@ -129,7 +147,7 @@ func newEvLoop(ctx context.Context, e *engine, reqs []*h1Request, addrs []resolv
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
 	l := &evLoop{
-		e: e, ctx: ctx, reqs: reqs, addrs: addrs, tAddr: tAddr, epfd: epfd, ef: ef, rc: rc,
+		e: e, ctx: ctx, reqs: reqs, addrs: ownAddrs(addrs), tAddr: tAddr, epfd: epfd, ef: ef, rc: rc,
 		evs: make([]syscall.EpollEvent, 256), rng: rand.New(rand.NewPCG(seed, rand.Uint64())),
 	}
 	for i := range conns {
