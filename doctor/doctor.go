@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/headroom/headroom/internal/atomicfile"
 	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/lab/seed"
@@ -226,20 +227,9 @@ func setAntipatterns(ctx context.Context, base, list string) error {
 
 // writeJSON writes v to path whole or not at all.
 func writeJSON(path string, v any) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(tmp)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	})
 }

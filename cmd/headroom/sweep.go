@@ -8,8 +8,6 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -397,19 +395,4 @@ func (s *loadStepper) Step(ctx context.Context, rate float64) (capacity.Measurem
 		}
 	}
 	return m, nil
-}
-
-// createOutFlag is createOut for an output named by another flag than --out.
-func createOutFlag(flag, path string) (*outFile, error) {
-	if path == "" {
-		return nil, nil
-	}
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return nil, usageErrorf("%s %s: is a directory, want a file path", flag, path)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return nil, usageErrorf("%s %s: cannot write there: %v", flag, path, err)
-	}
-	return &outFile{path: path, tmp: tmp}, nil
 }
