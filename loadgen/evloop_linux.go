@@ -25,11 +25,11 @@ import (
 
 const loopPoll = 50 * time.Millisecond // longest sleep: bounds how late cancellation is seen
 
-// loopCount is how many event loops share the connections: one per 16 connections, at most one
-// per usable core (measured here: two loops for 50 connections reach ~10 % more requests per
-// second than one, for ~10 % more CPU per request).
+// loopCount is how many event loops share the connections: one per 128 connections, at most one
+// per usable core (measured on a quiet 2-core machine: for 50 connections one loop reaches the
+// same rate as two, with ~8 % less CPU per request).
 func loopCount(conns int) int {
-	return max(1, min(runtime.GOMAXPROCS(0), (conns+15)/16))
+	return max(1, min(runtime.GOMAXPROCS(0), (conns+127)/128))
 }
 
 type connState uint8
@@ -75,6 +75,7 @@ type evLoop struct {
 
 	schedDone bool
 	unsent    int64
+	deadline  time.Duration // when the poller will wake the loop without events
 }
 
 type resolved struct {
@@ -171,8 +172,12 @@ func (l *evLoop) run() int64 {
 		if l.finished(now) {
 			return l.unsent
 		}
-		wake := l.nextWake(now)
-		_ = l.ef.SetReadDeadline(e.start.Add(wake))
+		// Moving the poller's deadline costs a timer update: do it only when the loop must wake
+		// earlier than already arranged, or the arranged wake has passed.
+		if wake := l.nextWake(now); wake < l.deadline || l.deadline <= now {
+			l.deadline = wake
+			_ = l.ef.SetReadDeadline(e.start.Add(wake))
+		}
 		// Returns when events were handled, at the deadline, or on a poller error; all three just
 		// go round the loop again.
 		_ = l.rc.Read(l.onEvents)
