@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -18,9 +19,9 @@ import (
 
 // TestLoadFindsTheNPlusOne starts the lab on loopback and drives GET /api/posts with
 // `headroom load`, with n_plus_one on and then off (flipped at run time, as an experiment would).
-// The batched version must be faster: its P50 lower than the N+1 version's.
+// The batched version must be faster: its P50 lower than the N+1 version's. Not parallel: it
+// compares latencies, so the package's other tests must not share the CPU meanwhile.
 func TestLoadFindsTheNPlusOne(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	ctx := t.Context()
 	a, err := app.Start(ctx, app.Config{
@@ -77,5 +78,50 @@ func setSwitches(t *testing.T, url, body string) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("PUT /admin/antipatterns: %s", resp.Status)
+	}
+}
+
+// TestSweepFindsTheNPlusOne sweeps the lab's GET /api/posts with n_plus_one on, then off: the
+// batched version must sustain a higher maximum under the same SLO. Not parallel: a sweep
+// saturates the machine by design.
+func TestSweepFindsTheNPlusOne(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	a, err := app.Start(ctx, app.Config{
+		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(dir, "lab.db"),
+		Antipatterns: lab.AntipatternSet{lab.NPlusOne: true},
+		Seed:         seed.Config{Users: 200, PostsPerUser: 5},
+		Log:          io.Discard,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	url := a.Info().URL
+
+	sweep := func(name string) float64 {
+		out := filepath.Join(dir, name+".json")
+		var stdout, stderr bytes.Buffer
+		args := []string{"sweep", url + "/api/posts?limit=20", "--slo", "p99<100ms", "--start", "25",
+			"--step", "1s", "--warmup", "300ms", "--precision", "0.15", "--max-steps", "12", "-q", "--out", out}
+		if code := run(args, &stdout, &stderr); code != 0 {
+			t.Fatalf("headroom sweep exited %d: %s%s", code, stdout.String(), stderr.String())
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s result.Sweep
+		if err := json.Unmarshal(b, &s); err != nil {
+			t.Fatal(err)
+		}
+		return s.MaxRPSUnderSLO
+	}
+	on := sweep("n_plus_one")
+	setSwitches(t, url, `{"antipatterns":"none"}`)
+	off := sweep("batched")
+	t.Logf("GET /api/posts max under p99<100ms: n_plus_one %.0f req/s, batched %.0f req/s", on, off)
+	if off <= on {
+		t.Errorf("max with n_plus_one %.0f ≥ batched %.0f: want the batched version to sustain more", on, off)
 	}
 }
