@@ -26,6 +26,12 @@ func Create(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: cannot write there: %w", path, err)
 	}
+	// CreateTemp makes the file private; an output is an ordinary file, readable like any other.
+	if err := tmp.Chmod(0o644); err != nil {
+		_ = tmp.Close()
+		_ = os.Remove(tmp.Name())
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return &File{path: path, tmp: tmp}, nil
 }
 

@@ -25,6 +25,9 @@ func TestWholeOrNothing(t *testing.T) {
 	if err == nil {
 		t.Fatal("failed write reported success")
 	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("output mode %v (%v), want -rw-r--r--", st.Mode(), err)
+	}
 	if b, _ := os.ReadFile(path); string(b) != "v1" {
 		t.Errorf("content %q after a failed write, want v1", b)
 	}
