@@ -25,6 +25,7 @@ import (
 	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/lab/seed"
 	"github.com/headroom/headroom/loadgen"
+	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
 )
 
@@ -157,8 +158,8 @@ func Run(ctx context.Context, cfg Config, progress func(string)) (*result.Doctor
 			if err != nil {
 				return rep, err
 			}
-			progress(fmt.Sprintf("%-30.30s %-17s p50 %8.2f ms  p99 %8.2f ms  %6.1f req/s  errors %d",
-				e, cond, m.LatencyMS.P50, m.LatencyMS.P99, m.AchievedRPS, m.Errors))
+			progress(fmt.Sprintf("%-30s %-17s p50 %8.2f ms  p99 %8.2f ms  %6.1f req/s  errors %d",
+				report.EndpointLabel(e), cond, m.LatencyMS.P50, m.LatencyMS.P99, m.AchievedRPS, m.Errors))
 			rep.Measurements = append(rep.Measurements, m)
 			if ctx.Err() != nil {
 				return rep, ctx.Err()

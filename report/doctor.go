@@ -28,7 +28,7 @@ func WriteDoctor(w io.Writer, d *result.Doctor, o Options) error {
 	for _, e := range order {
 		ms := byEndpoint[e]
 		for i, m := range ms {
-			name := endpointLabel(e)
+			name := EndpointLabel(e)
 			if i > 0 {
 				name = ""
 			}
@@ -42,6 +42,9 @@ func WriteDoctor(w io.Writer, d *result.Doctor, o Options) error {
 		if on, off, ok := onOff(ms); ok && off.LatencyMS.P99 > 0 {
 			p.f("  %-42s %s\n", "", o.red(fmt.Sprintf("→ the anti-patterns cost %.1f× at P99 (%s → %s ms), %.1f× at P50",
 				on.LatencyMS.P99/off.LatencyMS.P99, num(off.LatencyMS.P99), num(on.LatencyMS.P99), ratio(on.LatencyMS.P50, off.LatencyMS.P50))))
+			if n := min(on.Requests, off.Requests); n < 1000 {
+				p.f("  %-42s (each P99 rests on the slowest %d of %d requests: measure longer for a stable tail)\n", "", max(n/100, 1), n)
+			}
 		}
 		for _, m := range ms {
 			if m.LatencyMS.P99 > 5*m.LatencyMS.Mean && m.LatencyMS.P99-m.LatencyMS.Mean > 100 {
@@ -73,8 +76,9 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
-// endpointLabel shortens "METHOD PATH BODY" to "METHOD PATH" for the table.
-func endpointLabel(e string) string {
+// EndpointLabel shortens a doctor endpoint, "METHOD PATH BODY", to "METHOD PATH" (at most 42
+// characters) for tables and progress lines.
+func EndpointLabel(e string) string {
 	if i := strings.Index(e, " "); i >= 0 {
 		if j := strings.Index(e[i+1:], " "); j >= 0 {
 			e = e[:i+1+j]

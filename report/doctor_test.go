@@ -1,0 +1,44 @@
+package report_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/headroom/headroom/report"
+	"github.com/headroom/headroom/result"
+)
+
+func TestWriteDoctorGolden(t *testing.T) {
+	t.Parallel()
+	d := &result.Doctor{
+		Schema: result.DoctorSchema, Target: "http://127.0.0.1:8080",
+		Lab: &result.DoctorLab{URL: "http://127.0.0.1:8080", DB: "sqlite /tmp/lab.db", Antipatterns: "n_plus_one", Users: 200, Posts: 1000},
+		Measurements: []result.Measurement{
+			{Endpoint: "GET /api/posts?limit=20", Condition: "antipatterns on", Requests: 500, AchievedRPS: 50,
+				LatencyMS: result.Summary{Mean: 502, P50: 502, P99: 504, Max: 505}},
+			{Endpoint: "GET /api/posts?limit=20", Condition: "antipatterns off", Requests: 500, AchievedRPS: 50,
+				LatencyMS: result.Summary{Mean: 0.8, P50: 0.7, P99: 1.5, Max: 2.9}},
+			{Endpoint: `POST /api/checkout {"user_id":1}`, Condition: "antipatterns off", Requests: 5000, Errors: 2, AchievedRPS: 50,
+				LatencyMS: result.Summary{Mean: 100, P50: 50, P99: 5000, Max: 5010}},
+		},
+	}
+	var buf bytes.Buffer
+	if err := report.WriteDoctor(&buf, d, report.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "doctor.txt", buf.Bytes())
+}
+
+func TestEndpointLabel(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"/api/a":                      "/api/a",
+		"GET /api/posts?limit=20":     "GET /api/posts?limit=20",
+		`POST /api/checkout {"a": 1}`: "POST /api/checkout",
+		"GET /" + string(bytes.Repeat([]byte("x"), 60)): "GET /" + string(bytes.Repeat([]byte("x"), 36)) + "…",
+	} {
+		if got := report.EndpointLabel(in); got != want {
+			t.Errorf("EndpointLabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
