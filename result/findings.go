@@ -1,5 +1,10 @@
 package result
 
+import (
+	"encoding/json"
+	"io"
+)
+
 // FindingsSchema identifies a diagnose result.
 const FindingsSchema = "headroom.findings/v1"
 
@@ -29,4 +34,11 @@ type Evidence struct {
 	Count     int      `json:"count,omitempty"`
 	Statement string   `json:"statement,omitempty"`
 	TotalMS   float64  `json:"total_ms,omitempty"`
+}
+
+// Write writes f as indented JSON.
+func (f *Findings) Write(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(f)
 }
