@@ -20,6 +20,8 @@ type Config struct {
 	// NPlusOneMinTotal is the least total time of the repeats (their union when concurrent).
 	// Default 50ms.
 	NPlusOneMinTotal time.Duration
+	// SlowQueryMin is the duration from which one database span is a slow_query. Default 500ms.
+	SlowQueryMin time.Duration
 	// MaxEvidence is how many trace ids a finding lists. Default 5.
 	MaxEvidence int
 	// PreferTraceIDs are trace ids listed first as evidence when they show the finding (the load
@@ -33,6 +35,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.NPlusOneMinTotal <= 0 {
 		c.NPlusOneMinTotal = 50 * time.Millisecond
+	}
+	if c.SlowQueryMin <= 0 {
+		c.SlowQueryMin = 500 * time.Millisecond
 	}
 	if c.MaxEvidence <= 0 {
 		c.MaxEvidence = 5
@@ -148,6 +153,7 @@ func Diagnose(traces []*Trace, cfg Config) *result.Findings {
 	type key struct{ endpoint, stmt string }
 	latencies := map[string][]time.Duration{}
 	hits := map[key][]hit{}
+	slow := map[key][]hit{}
 	for _, t := range traces {
 		r := root(t)
 		if r == nil {
@@ -160,6 +166,10 @@ func Diagnose(traces []*Trace, cfg Config) *result.Findings {
 			if st := statement(s); st != "" {
 				k := [2]string{s.ParentID, Normalize(st)}
 				groups[k] = append(groups[k], s)
+				if s.Duration() >= cfg.SlowQueryMin {
+					sk := key{ep, k[1]}
+					slow[sk] = append(slow[sk], hit{t.ID, 1, s.Duration(), r.Duration()})
+				}
 			}
 		}
 		for k, g := range groups {
@@ -209,8 +219,34 @@ func Diagnose(traces []*Trace, cfg Config) *result.Findings {
 		}
 		out.Findings = append(out.Findings, f)
 	}
+	for k, hs := range slow {
+		lat := slices.Clone(latencies[k.endpoint])
+		slices.Sort(lat)
+		p99 := percentile(lat, 0.99)
+		slices.SortFunc(hs, func(a, b hit) int { return cmp.Compare(b.latency, a.latency) })
+		var total time.Duration
+		for _, h := range hs {
+			total += h.union
+		}
+		mean := total / time.Duration(len(hs))
+		share := 0.0
+		if p99 > 0 {
+			share = min(float64(mean)/float64(p99), 1)
+		}
+		out.Findings = append(out.Findings, result.Finding{
+			Kind:     "slow_query",
+			Endpoint: k.endpoint,
+			Summary: fmt.Sprintf("slow query — %s takes %.0f ms on average in %d slow executions (≥ %v), %.0f %% of P99 time",
+				k.stmt, ms(mean), len(hs), cfg.SlowQueryMin, share*100),
+			Evidence:   result.Evidence{TraceIDs: evidence(hs, cfg), Count: len(hs), Statement: k.stmt, TotalMS: ms(mean)},
+			ShareOfP99: math.Round(share*1000) / 1000,
+			// Saving down to the threshold: a lower bound of what an index or a cache would give.
+			EstimatedSavingMS: ms(mean - cfg.SlowQueryMin),
+			Remedy:            "check its plan (EXPLAIN ANALYZE): add an index, narrow the rows, or cache the result",
+		})
+	}
 	slices.SortFunc(out.Findings, func(a, b result.Finding) int {
-		return cmp.Or(cmp.Compare(b.ShareOfP99, a.ShareOfP99), cmp.Compare(a.Endpoint, b.Endpoint),
+		return cmp.Or(cmp.Compare(b.ShareOfP99, a.ShareOfP99), cmp.Compare(a.Endpoint, b.Endpoint), cmp.Compare(a.Kind, b.Kind),
 			cmp.Compare(a.Evidence.Statement, b.Evidence.Statement))
 	})
 	return out

@@ -119,3 +119,26 @@ func FuzzReadJSONL(f *testing.F) {
 		}
 	})
 }
+
+func TestSlowQuery(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		eachMS int
+		want   int
+	}{
+		{"600ms query fires", 600, 1},
+		{"near miss: 499ms", 499, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := Diagnose([]*Trace{fixture("s", tc.eachMS+10, 1, tc.eachMS, false)}, Config{})
+			if len(got.Findings) != tc.want {
+				t.Fatalf("want %d findings, got %+v", tc.want, got.Findings)
+			}
+			if tc.want == 1 && (got.Findings[0].Kind != "slow_query" || got.Findings[0].EstimatedSavingMS != float64(tc.eachMS-500)) {
+				t.Errorf("unexpected %+v", got.Findings[0])
+			}
+		})
+	}
+}

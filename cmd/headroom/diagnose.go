@@ -16,7 +16,7 @@ func newDiagnoseCmd() *cobra.Command {
 		Short: "Find the bottleneck in traces, with evidence",
 		Long: `diagnose reads assembled traces (OTLP JSON, one request per line) and prints findings ranked
 by their share of each endpoint's P99 time. With --load, the load run's exemplar trace ids are
-preferred as evidence. Detectors so far: n_plus_one_db.
+preferred as evidence. Detectors so far: n_plus_one_db, slow_query.
 
 Exit codes: 0 done; 2 bad usage or an unreadable input; 3 writing the result failed.`,
 		Example: `  headroom diagnose --traces traces.jsonl --load run.json --out findings.json`,
