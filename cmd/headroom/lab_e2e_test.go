@@ -23,18 +23,7 @@ import (
 // compares latencies, so the package's other tests must not share the CPU meanwhile.
 func TestLoadFindsTheNPlusOne(t *testing.T) {
 	dir := t.TempDir()
-	ctx := t.Context()
-	a, err := app.Start(ctx, app.Config{
-		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(dir, "lab.db"),
-		Antipatterns: lab.AntipatternSet{lab.NPlusOne: true},
-		Seed:         seed.Config{Users: 200, PostsPerUser: 5},
-		Log:          io.Discard,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
-	url := a.Info().URL
+	url := startNPlusOneLab(t, dir)
 
 	measure := func(name string) *result.Load {
 		out := filepath.Join(dir, name+".json")
@@ -86,18 +75,7 @@ func setSwitches(t *testing.T, url, body string) {
 // saturates the machine by design.
 func TestSweepFindsTheNPlusOne(t *testing.T) {
 	dir := t.TempDir()
-	ctx := t.Context()
-	a, err := app.Start(ctx, app.Config{
-		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(dir, "lab.db"),
-		Antipatterns: lab.AntipatternSet{lab.NPlusOne: true},
-		Seed:         seed.Config{Users: 200, PostsPerUser: 5},
-		Log:          io.Discard,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
-	url := a.Info().URL
+	url := startNPlusOneLab(t, dir)
 
 	sweep := func(name string) float64 {
 		out := filepath.Join(dir, name+".json")
@@ -124,4 +102,21 @@ func TestSweepFindsTheNPlusOne(t *testing.T) {
 	if off <= on {
 		t.Errorf("max with n_plus_one %.0f ≥ batched %.0f: want the batched version to sustain more", on, off)
 	}
+}
+
+// startNPlusOneLab starts the lab on loopback with n_plus_one on, its SQLite file in dir, and
+// returns its URL; the lab stops when the test ends.
+func startNPlusOneLab(t *testing.T, dir string) string {
+	t.Helper()
+	a, err := app.Start(t.Context(), app.Config{
+		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(dir, "lab.db"),
+		Antipatterns: lab.AntipatternSet{lab.NPlusOne: true},
+		Seed:         seed.Config{Users: 200, PostsPerUser: 5},
+		Log:          io.Discard,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	return a.Info().URL
 }
