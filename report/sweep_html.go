@@ -259,17 +259,7 @@ func utilizationChart(s *result.Sweep) *chart {
 	}
 	c := newChart("P99 over the target's CPU utilization", "utilization (%)", "p99 (ms, log)", 0, 100, ymin, ymax, true)
 	// Keep the line in utilization order: it need not follow the rate exactly.
-	idx := make([]int, len(xs))
-	for i := range idx {
-		idx[i] = i
-	}
-	sortBy(idx, func(i int) float64 { return xs[i] })
-	var sx, sy []float64
-	var st []string
-	var sf []bool
-	for _, i := range idx {
-		sx, sy, st, sf = append(sx, xs[i]), append(sy, ys[i]), append(st, titles[i]), append(sf, fails[i])
-	}
+	sx, sy, st, sf := sortedByX(xs, ys, titles, fails)
 	c.add("p99", "#023047", false, sx, sy, st, sf)
 	if ms, name := sloLatency(s); ms > 0 {
 		c.hline(ms, "SLO "+name, "#d62828")
@@ -301,17 +291,7 @@ func uslChart(s *result.Sweep) *chart {
 		xmax, ymax = math.Max(xmax, xs[i]), math.Max(ymax, ys[i])
 	}
 	c := newChart(fmt.Sprintf("Throughput over concurrency (USL, R² %.3f)", f.R2), "concurrency N = X·R", "throughput (req/s)", 0, xmax, 0, ymax*1.05, false)
-	idx := make([]int, len(xs))
-	for i := range idx {
-		idx[i] = i
-	}
-	sortBy(idx, func(i int) float64 { return xs[i] })
-	var sx, sy []float64
-	var st []string
-	var sf []bool
-	for _, i := range idx {
-		sx, sy, st, sf = append(sx, xs[i]), append(sy, ys[i]), append(st, titles[i]), append(sf, fails[i])
-	}
+	sx, sy, st, sf := sortedByX(xs, ys, titles, fails)
 	c.add("measured", "#023047", false, sx, sy, st, sf)
 	var cx, cy []float64
 	for _, q := range f.Curve {
@@ -420,3 +400,17 @@ func short(v float64) string {
 }
 
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
+
+// sortedByX returns the points (with their titles and failure marks) in increasing x, so a line
+// through them does not double back.
+func sortedByX(xs, ys []float64, titles []string, fails []bool) (sx, sy []float64, st []string, sf []bool) {
+	idx := make([]int, len(xs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sortBy(idx, func(i int) float64 { return xs[i] })
+	for _, i := range idx {
+		sx, sy, st, sf = append(sx, xs[i]), append(sy, ys[i]), append(st, titles[i]), append(sf, fails[i])
+	}
+	return sx, sy, st, sf
+}
