@@ -9,8 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
 // Batches in the ingest benchmark: the shape, 512 spans × 20 attributes.
