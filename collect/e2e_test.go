@@ -177,7 +177,7 @@ func TestGRPCPartialSuccessAndOverload(t *testing.T) {
 		t.Errorf("RetryInfo delay %s, want 3s: exporters retry RESOURCE_EXHAUSTED only with it", delay)
 	}
 
-	big := batch(10, 1, 1, 1)
+	big := build(spanSpec{trace: 10, span: 1, parent: -1})
 	big.ResourceSpans().At(0).Resource().Attributes().PutStr("huge", string(make([]byte, 2<<20)))
 	_, err = client.Export(t.Context(), ptraceotlp.NewExportRequestFromTraces(big), grpc.UseCompressor(gzip.Name))
 	if status.Code(err) != codes.ResourceExhausted {

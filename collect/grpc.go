@@ -30,17 +30,19 @@ func newGRPCServer(r *Receiver) *grpc.Server {
 // RetryInfo (which OTLP exporters retry after the given delay), shutdown is UNAVAILABLE, and
 // invalid spans are reported as partial success.
 func (g *grpcServer) Export(_ context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
-	c, err := g.r.ingest(req.Traces())
-	switch {
-	case err == nil:
-	case errors.Is(err, errOverloaded):
+	g.r.c.add(cRequests, 1)
+	if err := g.r.reserve(); errors.Is(err, errShuttingDown) {
+		return ptraceotlp.ExportResponse{}, status.Error(codes.Unavailable, err.Error())
+	} else if err != nil {
 		st, derr := status.New(codes.ResourceExhausted, err.Error()).
 			WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(g.r.cfg.RetryAfter)})
 		if derr != nil {
 			return ptraceotlp.ExportResponse{}, status.Error(codes.ResourceExhausted, err.Error())
 		}
 		return ptraceotlp.ExportResponse{}, st.Err()
-	default:
+	}
+	c, err := g.r.ingest(req.Traces())
+	if err != nil {
 		return ptraceotlp.ExportResponse{}, status.Error(codes.Unavailable, err.Error())
 	}
 	resp := ptraceotlp.NewExportResponse()

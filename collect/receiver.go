@@ -18,7 +18,7 @@ import (
 // is in use; errors.Is(err, syscall.EADDRINUSE) tells that case).
 var ErrListen = errors.New("cannot listen")
 
-// errOverloaded and errShuttingDown are why ingest refuses a whole request.
+// errOverloaded and errShuttingDown are why a whole request is refused.
 var (
 	errOverloaded   = errors.New("ingest queue full: retry later")
 	errShuttingDown = errors.New("receiver shutting down")
@@ -39,6 +39,10 @@ type Receiver struct {
 	qmu     sync.RWMutex
 	closing bool
 	queue   chan ptrace.Traces
+	// slots holds one token per request reserved a place in queue, taken before the body is
+	// read, so that an overloaded receiver refuses cheaply instead of decoding first; the
+	// assembler returns the token when it takes the request off the queue.
+	slots chan struct{}
 
 	completed chan *Trace
 	delivered chan struct{} // closed when every completed trace went to OnTrace
@@ -57,7 +61,7 @@ func New(cfg Config) (*Receiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Receiver{cfg: cfg, queue: make(chan ptrace.Traces, cfg.QueueSize),
+	return &Receiver{cfg: cfg, queue: make(chan ptrace.Traces, cfg.QueueSize), slots: make(chan struct{}, cfg.QueueSize),
 		completed: make(chan *Trace, 1024), delivered: make(chan struct{})}, nil
 }
 
@@ -186,24 +190,44 @@ func (r *Receiver) shutdown(ctx context.Context) error {
 	}
 }
 
-// ingest checks a decoded request and queues it for assembly. It never blocks: a full queue
+// reserve takes a place in the ingest queue for one request, or says why there is none
+// (errShuttingDown, errOverloaded) and counts the refusal. It never blocks: a full queue
 // refuses the request so that the exporter backs off.
+func (r *Receiver) reserve() error {
+	r.qmu.RLock()
+	closing := r.closing
+	r.qmu.RUnlock()
+	if closing {
+		r.c.add(cShuttingDown, 1)
+		return errShuttingDown
+	}
+	select {
+	case r.slots <- struct{}{}:
+		return nil
+	default:
+		r.c.add(cOverloaded, 1)
+		return errOverloaded
+	}
+}
+
+// unreserve gives back a place reserved for a request that is not queued after all.
+func (r *Receiver) unreserve() { <-r.slots }
+
+// ingest checks a decoded request and queues it for assembly in the place the caller
+// reserved, which it keeps (until the assembler takes the request) or gives back.
 func (r *Receiver) ingest(td ptrace.Traces) (checked, error) {
-	r.c.add(cRequests, 1)
 	c := sanitize(td, r.cfg.MaxAttrValueLen)
 	r.qmu.RLock()
 	defer r.qmu.RUnlock()
 	if r.closing {
+		r.unreserve()
 		r.c.add(cShuttingDown, 1)
 		return c, errShuttingDown
 	}
 	if c.accepted > 0 {
-		select {
-		case r.queue <- td:
-		default:
-			r.c.add(cOverloaded, 1)
-			return c, errOverloaded
-		}
+		r.queue <- td // never blocks: the reserved place is free
+	} else {
+		r.unreserve()
 	}
 	r.c.add(cSpansAccepted, int64(c.accepted))
 	r.c.add(cInvalidTraceID, int64(c.badTrace))
@@ -229,6 +253,7 @@ func (r *Receiver) assemble() {
 				r.setGauges(a)
 				return
 			}
+			r.unreserve()
 			a.add(td, r.cfg.Now())
 		case <-tick.C:
 			a.sweep(r.cfg.Now())
