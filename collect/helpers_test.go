@@ -28,6 +28,8 @@ type spanSpec struct {
 	trace, span, parent int
 	start, end          int64 // unix nanos
 	attrs               map[string]string
+	kind                ptrace.SpanKind
+	flags               uint32
 }
 
 // build makes one request of the given spans under a single resource and scope.
@@ -45,6 +47,8 @@ func build(specs ...spanSpec) ptrace.Traces {
 			sp.SetParentSpanID(sid(s.parent))
 		}
 		sp.SetName(fmt.Sprintf("span %d", s.span))
+		sp.SetKind(s.kind)
+		sp.SetFlags(s.flags)
 		sp.SetStartTimestamp(pcommon.Timestamp(s.start))
 		sp.SetEndTimestamp(pcommon.Timestamp(s.end))
 		for k, v := range s.attrs {
