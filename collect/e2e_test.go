@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -200,21 +201,32 @@ func TestStartPortInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = busy.Close() })
-	r, err := New(Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: busy.Addr().String()})
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	freeAddr := free.Addr().String()
+	_ = free.Close()
+	r, err := New(Config{HTTPAddr: freeAddr, GRPCAddr: busy.Addr().String()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = r.Start(t.Context())
-	if !errors.Is(err, ErrListen) || !errors.Is(err, syscall.EADDRINUSE) {
-		t.Fatalf("Start on a busy port: %v, want ErrListen wrapping EADDRINUSE", err)
+	if !errors.Is(err, ErrListen) || !errors.Is(err, syscall.EADDRINUSE) || !strings.Contains(err.Error(), busy.Addr().String()) {
+		t.Fatalf("Start on a busy port: %v, want ErrListen wrapping EADDRINUSE, naming the address", err)
+	}
+	if r.HTTPAddr() != nil || r.GRPCAddr() != nil {
+		t.Errorf("addresses %v, %v after a failed Start, want none", r.HTTPAddr(), r.GRPCAddr())
 	}
 	// The HTTP port it did get is released again.
-	if r.HTTPAddr() != nil {
-		ln, err := net.Listen("tcp", r.HTTPAddr().String())
-		if err != nil {
-			t.Errorf("HTTP port kept after a failed Start: %v", err)
-		} else {
-			_ = ln.Close()
-		}
+	if ln, err := net.Listen("tcp", freeAddr); err != nil {
+		t.Errorf("HTTP port kept after a failed Start: %v", err)
+	} else {
+		_ = ln.Close()
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	if err := r.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown after a failed Start: %v, want a no-op", err)
 	}
 }

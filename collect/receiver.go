@@ -49,7 +49,8 @@ type Receiver struct {
 	open      atomic.Int64
 	buffered  atomic.Int64
 
-	started  atomic.Bool
+	started  atomic.Bool // Start was called
+	running  atomic.Bool // Start succeeded: servers and goroutines run until Shutdown
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -70,7 +71,8 @@ func (r *Receiver) Config() Config { return r.cfg }
 
 // Start listens on the configured addresses and serves in the background until Shutdown.
 // ctx bounds only the listening. It fails, listening on nothing, if any address cannot be
-// listened on (the error wraps ErrListen and names the address). Start may be called once.
+// listened on (the error wraps ErrListen and names the address); Shutdown is then a no-op.
+// Start may be called once.
 func (r *Receiver) Start(ctx context.Context) error {
 	if !r.started.CompareAndSwap(false, true) {
 		return errors.New("collect: receiver already started")
@@ -86,22 +88,27 @@ func (r *Receiver) Start(ctx context.Context) error {
 		}
 		return ln, nil
 	}
-	var err error
-	if r.httpLn, err = listen("HTTP", r.cfg.HTTPAddr); err != nil {
+	httpLn, err := listen("HTTP", r.cfg.HTTPAddr)
+	if err != nil {
 		return err
 	}
-	if r.grpcLn, err = listen("gRPC", r.cfg.GRPCAddr); err != nil {
-		if r.httpLn != nil {
-			_ = r.httpLn.Close()
+	grpcLn, err := listen("gRPC", r.cfg.GRPCAddr)
+	if err != nil {
+		if httpLn != nil {
+			_ = httpLn.Close()
 		}
 		return err
 	}
+	r.httpLn, r.grpcLn = httpLn, grpcLn
+	r.running.Store(true)
 	go r.assemble()
 	go r.deliver()
 	if r.httpLn != nil {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/v1/traces", r.serveHTTP)
-		r.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		// ReadTimeout bounds a slow upload, which holds a place in the ingest queue while it lasts.
+		r.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			IdleTimeout: 2 * time.Minute}
 		go func() { _ = r.httpSrv.Serve(r.httpLn) }()
 	}
 	if r.grpcLn != nil {
@@ -155,7 +162,7 @@ func (r *Receiver) Shutdown(ctx context.Context) error {
 }
 
 func (r *Receiver) shutdown(ctx context.Context) error {
-	if !r.started.Load() {
+	if !r.running.Load() {
 		return nil
 	}
 	var wg sync.WaitGroup
