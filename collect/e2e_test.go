@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/encoding/gzip"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 )
 
@@ -185,6 +186,16 @@ func TestGRPCPartialSuccessAndOverload(t *testing.T) {
 		t.Errorf("over the size limit after decompression: %v, want RESOURCE_EXHAUSTED", err)
 	}
 
+	// Bytes that are not an ExportTraceServiceRequest: refused by gRPC before Export, counted.
+	err = cc.Invoke(t.Context(), "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+		ptr([]byte("\x0a\xff\xff\xff\xff\x0fnot protobuf")), new([]byte), grpc.ForceCodecV2(rawCodec{}))
+	if status.Code(err) == codes.OK || status.Code(err) == codes.Unavailable {
+		t.Errorf("malformed message: %v, want a non-retryable error", err)
+	}
+	if n := r.Stats().RequestsRefused[ReasonMalformed]; n != 1 {
+		t.Errorf("malformed gRPC requests counted %d, want 1", n)
+	}
+
 	r.qmu.Lock()
 	r.closing = true
 	r.qmu.Unlock()
@@ -193,6 +204,22 @@ func TestGRPCPartialSuccessAndOverload(t *testing.T) {
 		t.Errorf("shutting down: %v, want UNAVAILABLE", err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
+
+// rawCodec sends a []byte message as is.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
+}
+
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	*v.(*[]byte) = data.Materialize()
+	return nil
+}
+
+func (rawCodec) Name() string { return "raw" }
 
 func TestStartPortInUse(t *testing.T) {
 	t.Parallel()
