@@ -25,7 +25,7 @@ var (
 )
 
 // Receiver is an OTLP trace receiver. Create it with New, run it with Start (or Serve) and
-// stop it with Shutdown. Its methods are safe for concurrent use.
+// stop it with Shutdown. Once Start has returned, its methods are safe for concurrent use.
 type Receiver struct {
 	cfg Config
 	c   counters
