@@ -338,3 +338,6 @@ func (c Config) echo() json.RawMessage {
 func ms(d time.Duration) float64 { return math.Round(float64(d)/1e4) / 100 }
 
 func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
+
+// DefaultConfig returns the configuration the zero Config stands for, every default filled in.
+func DefaultConfig() Config { return Config{}.withDefaults() }
