@@ -109,8 +109,8 @@ func labTraces(t *testing.T, set lab.AntipatternSet, dir, path string) {
 	}
 	a, err := app.Start(t.Context(), app.Config{
 		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(dir, "lab.db"), Antipatterns: set,
-		Seed:           seed.Config{Users: 20, PostsPerUser: 2, CommentsPerPost: 6},
-		LogLatency:     lat("20ms"), MailLatency: lat("20ms"), PaymentLatency: lat("2ms"),
+		Seed:       seed.Config{Users: 20, PostsPerUser: 2, CommentsPerPost: 6},
+		LogLatency: lat("20ms"), MailLatency: lat("20ms"), PaymentLatency: lat("2ms"),
 		SpanProcessors: []sdktrace.SpanProcessor{rec}, Log: io.Discard,
 	})
 	if err != nil {
