@@ -60,7 +60,7 @@ func BenchmarkDiagnose1MSpans(b *testing.B) {
 	b.ReportMetric(float64(spans)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
 	// On a shared machine the wall time says more about the neighbours than about diagnose: the
 	// process's CPU time (GC included) per run is the steadier figure.
-	b.ReportMetric((cpuTime() - cpu0).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 }
 
 // BenchmarkRead1MSpans: decoding 1M spans of OTLP JSON lines (one trace per line).
@@ -94,5 +94,5 @@ func BenchmarkRead1MSpans(b *testing.B) {
 			b.Fatal(err, in.Spans)
 		}
 	}
-	b.ReportMetric((cpuTime() - cpu0).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 }

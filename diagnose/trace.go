@@ -226,4 +226,3 @@ func readLine(br *bufio.Reader, buf *[]byte, limit int) (line []byte, tooLong bo
 		return bytes.TrimSuffix(*buf, []byte("\n")), false, err
 	}
 }
-
