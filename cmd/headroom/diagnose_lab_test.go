@@ -170,7 +170,7 @@ func otlpJSONLines(spans []sdktrace.ReadOnlySpan) []byte {
 			case attribute.FLOAT64:
 				v["doubleValue"] = a.Value.AsFloat64()
 			default:
-				v["stringValue"] = a.Value.Emit()
+				v["stringValue"] = a.Value.String()
 			}
 			out = append(out, kv{string(a.Key), v})
 		}
