@@ -35,6 +35,37 @@ type scanner struct {
 	err     error
 	maxAttr int
 	trunc   int // attribute values truncated
+	intern  map[string]string
+}
+
+// internMax bounds the intern table; when full it starts over, keeping the values that repeat.
+const internMax = 1 << 15
+
+// istr is str for the values that repeat from span to span (attribute keys and values, names,
+// trace and parent ids): one string per distinct value instead of one per span saves most of the
+// reader's allocations.
+func (s *scanner) istr() (string, bool) {
+	if s.peek() == '"' {
+		// Look ahead for the plain case: no escapes, short.
+		j := s.i + 1
+		for j < len(s.b) && j-s.i <= 128 && s.b[j] != '"' && s.b[j] != '\\' && s.b[j] >= 0x20 {
+			j++
+		}
+		if j < len(s.b) && s.b[j] == '"' {
+			raw := s.b[s.i+1 : j]
+			s.i = j + 1
+			if v, ok := s.intern[string(raw)]; ok {
+				return v, true
+			}
+			v := string(raw)
+			if len(s.intern) >= internMax {
+				clear(s.intern)
+			}
+			s.intern[v] = v
+			return v, true
+		}
+	}
+	return s.str()
 }
 
 func (s *scanner) fail(format string, args ...any) bool {
@@ -253,9 +284,12 @@ func (s *scanner) int64Field() (int64, bool) {
 	return v, true
 }
 
-func (s *scanner) optStr() (string, bool) {
+func (s *scanner) optStr(intern bool) (string, bool) {
 	if s.peek() == 'n' {
 		return "", s.literal("null")
+	}
+	if intern {
+		return s.istr()
 	}
 	return s.str()
 }
@@ -268,13 +302,13 @@ func (s *scanner) attributes(m map[string]string) bool {
 			switch string(k) {
 			case "key":
 				var ok bool
-				key, ok = s.str()
+				key, ok = s.istr()
 				return ok
 			case "value":
 				return s.object(func(k []byte) bool {
 					switch string(k) {
 					case "stringValue":
-						v, ok := s.str()
+						v, ok := s.istr()
 						val, has = v, true
 						return ok
 					case "intValue", "doubleValue":
@@ -316,13 +350,13 @@ func (s *scanner) span() (rawSpan, bool) {
 		var ok bool
 		switch string(k) {
 		case "traceId":
-			sp.traceID, ok = s.optStr()
+			sp.traceID, ok = s.optStr(true)
 		case "spanId":
-			sp.spanID, ok = s.optStr()
+			sp.spanID, ok = s.optStr(false)
 		case "parentSpanId":
-			sp.parentID, ok = s.optStr()
+			sp.parentID, ok = s.optStr(true)
 		case "name":
-			sp.name, ok = s.optStr()
+			sp.name, ok = s.optStr(true)
 		case "kind":
 			if s.peek() == '"' {
 				var name string
@@ -350,8 +384,12 @@ func (s *scanner) span() (rawSpan, bool) {
 }
 
 // decodeRequest decodes one ExportTraceServiceRequest.
-func decodeRequest(b []byte, maxAttr int) ([]rawResource, int, error) {
-	s := &scanner{b: b, maxAttr: maxAttr}
+// intern is shared from line to line (nil: a table for this call only).
+func decodeRequest(b []byte, maxAttr int, intern map[string]string) ([]rawResource, int, error) {
+	if intern == nil {
+		intern = map[string]string{}
+	}
+	s := &scanner{b: b, maxAttr: maxAttr, intern: intern}
 	var out []rawResource
 	ok := s.object(func(k []byte) bool {
 		if string(k) != "resourceSpans" {

@@ -83,7 +83,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		f.Add(tc.in)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		req, _, err := decodeRequest([]byte(s), 1<<10)
+		req, _, err := decodeRequest([]byte(s), 1<<10, nil)
 		if err != nil {
 			return
 		}
@@ -100,7 +100,7 @@ func FuzzDecodeRequest(f *testing.F) {
 				} `json:"scopeSpans"`
 			} `json:"resourceSpans"`
 		}
-		if json.Unmarshal([]byte(s), &std) != nil {
+		if json.Unmarshal([]byte(s), &std) != nil || !exactCase(s) {
 			return // e.g. a number where encoding/json wants a string
 		}
 		var a, b []string
@@ -120,4 +120,16 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("decoded %q, encoding/json %q", a, b)
 		}
 	})
+}
+
+// exactCase reports whether the keys diagnose reads appear only in their exact case: OTLP/JSON
+// keys are case-sensitive, encoding/json matches them regardless of case.
+func exactCase(s string) bool {
+	lower := strings.ToLower(s)
+	for _, k := range []string{"resourceSpans", "scopeSpans", "spans", "traceId", "name"} {
+		if strings.Count(lower, strings.ToLower(k)) != strings.Count(s, k) {
+			return false
+		}
+	}
+	return true
 }

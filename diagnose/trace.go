@@ -126,6 +126,7 @@ func Read(r io.Reader, cfg ReadConfig) (*Input, error) {
 		seen map[string]struct{} // span ids, for duplicates; a map per trace stays small and fast
 	}
 	byID := map[string]*reading{}
+	intern := map[string]string{}
 	var firstErr error
 	decoded := 0
 	var buf []byte
@@ -147,7 +148,7 @@ func Read(r io.Reader, cfg ReadConfig) (*Input, error) {
 		if len(b) == 0 {
 			continue
 		}
-		req, truncated, err := decodeRequest(b, cfg.MaxAttrBytes)
+		req, truncated, err := decodeRequest(b, cfg.MaxAttrBytes, intern)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("traces line %d: not an OTLP JSON request: %w", line, err)
