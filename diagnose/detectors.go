@@ -45,7 +45,7 @@ func (d *diagnoser) detect(a *analyzed) {
 		}
 		if size := bodySize(n.s); size >= cfg.LargePayloadBytes {
 			op := d.operation(n)
-			if n.s.Kind == KindServer || int(i) == int(a.order[0]) {
+			if n.s.Kind == KindServer || i == a.order[0] { // the endpoint's own response
 				op = a.endpoint + " response"
 			}
 			dur := time.Duration(n.we - n.ws)
@@ -97,7 +97,8 @@ func (d *diagnoser) repeats(a *analyzed, n *node) {
 }
 
 func isSelect(stmt string) bool {
-	return len(stmt) >= 6 && strings.EqualFold(strings.TrimSpace(stmt)[:min(6, len(strings.TrimSpace(stmt)))], "SELECT")
+	s := strings.TrimSpace(stmt)
+	return len(s) >= 6 && strings.EqualFold(s[:6], "SELECT")
 }
 
 // consecutive finds sequences of n's children that run one after the other although they could
