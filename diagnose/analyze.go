@@ -1,0 +1,270 @@
+package diagnose
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/headroom/headroom/result"
+)
+
+// maxDepth bounds the span tree walks, so a pathological chain of nested spans cannot exhaust
+// the stack; deeper spans count as their ancestor's own time.
+const maxDepth = 2000
+
+type diagnoser struct {
+	cfg   Config
+	norm  map[string]string // statement → Normalize(statement): repeats are common
+	hits  map[hitKey][]hit
+	input *result.TraceInput
+	*matcher
+	// Scratch reused from trace to trace.
+	idx     map[string]int32
+	httpOps map[string]string
+	stack   []item
+	iv      []interval
+}
+
+func (d *diagnoser) normalize(stmt string) string {
+	n, ok := d.norm[stmt]
+	if !ok {
+		n = Normalize(stmt)
+		if len(d.norm) < 1<<20 { // bound the cache; beyond it, normalize again
+			d.norm[stmt] = n
+		}
+	}
+	return n
+}
+
+type node struct {
+	s        *Span
+	cat      Category
+	parent   int32 // -1 for the root
+	children []int32
+	// ws, we is the span clamped to its parent's window, in Unix nanoseconds: the part that can
+	// delay the parent.
+	ws, we int64
+	self   time.Duration
+	dep    string // what a client span calls, when a non-critical dependency (see matcher.dependency)
+	// owner is the nearest client span at or above this node that calls a non-critical
+	// dependency, or -1.
+	owner int32
+	op    string
+}
+
+type segment struct {
+	node int32
+	d    time.Duration
+}
+
+// analyzed is one trace, as a tree reachable from its root with producer→consumer edges pruned.
+type analyzed struct {
+	id       string
+	endpoint string
+	latency  time.Duration
+	nodes    []node
+	order    []int32 // reachable nodes, parents before children
+	path     []segment
+}
+
+func (d *diagnoser) analyze(t *Trace) *analyzed {
+	idx := d.idx
+	clear(idx)
+	for i, s := range t.Spans {
+		if _, dup := idx[s.SpanID]; !dup {
+			idx[s.SpanID] = int32(i)
+		}
+	}
+	// The root is the longest span without a parent in the trace (as [Endpoint] picks it).
+	ri := int32(-1)
+	for i, s := range t.Spans {
+		if _, ok := idx[s.ParentID]; s.ParentID != "" && ok {
+			continue
+		}
+		if ri < 0 || s.Duration() > t.Spans[ri].Duration() {
+			ri = int32(i)
+		}
+	}
+	if ri < 0 {
+		if len(t.Spans) > 0 {
+			d.input.Tolerated[ReasonNoRoot]++
+		}
+		return nil
+	}
+	r := t.Spans[ri]
+	a := &analyzed{id: t.ID, endpoint: endpointOf(r), latency: r.Duration(), nodes: make([]node, len(t.Spans)),
+		order: make([]int32, 0, len(t.Spans))}
+	counts := make([]int32, len(t.Spans)+1)
+	for i, s := range t.Spans {
+		dep := d.dependency(s)
+		a.nodes[i] = node{s: s, cat: d.classify(s, dep), dep: dep, parent: -1, owner: -1}
+		if int32(i) == ri {
+			continue
+		}
+		p, ok := idx[s.ParentID]
+		if !ok || p == int32(i) {
+			d.input.Tolerated[ReasonOrphan]++
+			continue
+		}
+		// A consumer under its producer is asynchronous: it does not delay the request.
+		if s.Kind == KindConsumer && t.Spans[p].Kind == KindProducer {
+			continue
+		}
+		a.nodes[i].parent = p
+		counts[p+1]++
+	}
+	// The children of all nodes share one backing array (fewer allocations over 1M spans).
+	for i := 1; i < len(counts); i++ {
+		counts[i] += counts[i-1]
+	}
+	backing := make([]int32, counts[len(counts)-1])
+	for i := range a.nodes {
+		a.nodes[i].children = backing[counts[i]:counts[i]:counts[i+1]]
+	}
+	for i := range a.nodes {
+		if p := a.nodes[i].parent; p >= 0 {
+			a.nodes[p].children = append(a.nodes[p].children, int32(i))
+		}
+	}
+	// Top-down: clamp each span to its parent's window, find its owner, compute its self time.
+	rn := &a.nodes[ri]
+	rn.ws, rn.we = r.Start.UnixNano(), max(r.End.UnixNano(), r.Start.UnixNano())
+	stack := append(d.stack[:0], item{ri, 0})
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		a.order = append(a.order, it.i)
+		n := &a.nodes[it.i]
+		if n.owner < 0 && n.dep != "" {
+			n.owner = it.i
+		}
+		iv := d.iv[:0]
+		if it.depth < maxDepth {
+			for _, c := range n.children {
+				cn := &a.nodes[c]
+				cn.ws, cn.we = clamp(cn.s.Start.UnixNano(), n.ws, n.we), clamp(cn.s.End.UnixNano(), n.ws, n.we)
+				cn.owner = n.owner
+				iv = append(iv, interval{cn.ws, cn.we})
+				stack = append(stack, item{c, it.depth + 1})
+			}
+		}
+		n.self = max(time.Duration(n.we-n.ws)-unionInPlace(iv), 0)
+		d.iv = iv
+	}
+	d.stack = stack
+	a.path = a.criticalPath(ri, rn.ws, rn.we, 0, nil)
+	return a
+}
+
+type item struct {
+	i     int32
+	depth int
+}
+
+func clamp(t, lo, hi int64) int64 { return min(max(t, lo), hi) }
+
+// criticalPath walks back from the end of node i's window [start, end]: the child that finished
+// last before the cursor is on the path, recursively; the gaps between are i's own time on it.
+func (a *analyzed) criticalPath(i int32, start, end int64, depth int, out []segment) []segment {
+	n := &a.nodes[i]
+	cursor := end
+	if depth < maxDepth && len(n.children) > 0 {
+		cs := n.children
+		slices.SortFunc(cs, func(x, y int32) int { return cmp.Compare(a.nodes[y].we, a.nodes[x].we) })
+		for _, c := range cs {
+			cn := &a.nodes[c]
+			if cn.ws >= cursor || cursor <= start {
+				continue
+			}
+			ce, cst := min(cn.we, cursor), max(cn.ws, start)
+			if d := cursor - ce; d > 0 {
+				out = append(out, segment{i, time.Duration(d)})
+			}
+			out = a.criticalPath(c, cst, ce, depth+1, out)
+			cursor = cst
+		}
+	}
+	if d := cursor - start; d > 0 {
+		out = append(out, segment{i, time.Duration(d)})
+	}
+	return out
+}
+
+// operation names what a span does, the same for repeats: a normalized statement, a
+// parameterized URL, or the span name.
+func (d *diagnoser) operation(n *node) string {
+	if n.op != "" {
+		return n.op
+	}
+	switch {
+	case statement(n.s) != "":
+		n.op = d.normalize(statement(n.s))
+	case isHTTPClient(n.s):
+		n.op = d.httpOperation(n.s)
+	default:
+		n.op = n.s.Name
+	}
+	return n.op
+}
+
+// httpOperation memoizes [httpOperation] by URL: parsing and parameterizing it is costly, and
+// the same URLs repeat.
+func (d *diagnoser) httpOperation(s *Span) string {
+	key := attr(s, keysHTTPMethod...) + " " + attr(s, keysURL...)
+	if len(key) < 2 {
+		return httpOperation(s)
+	}
+	op, ok := d.httpOps[key]
+	if !ok {
+		op = httpOperation(s)
+		if len(d.httpOps) < memoLimit {
+			d.httpOps[key] = op
+		}
+	}
+	return op
+}
+
+type opKey struct {
+	cat Category
+	op  string
+}
+
+// profile is one endpoint's latency percentiles, mean self time per category, and the mean time
+// per operation on the critical path. as is sorted by latency; lat holds its latencies.
+func (d *diagnoser) profile(ep string, as []*analyzed, lat []time.Duration) result.EndpointProfile {
+	var self [numCategories]time.Duration
+	path := map[opKey]time.Duration{}
+	var sum time.Duration
+	for _, a := range as {
+		sum += a.latency
+		for _, i := range a.order {
+			self[a.nodes[i].cat] += a.nodes[i].self
+		}
+		for _, s := range a.path {
+			n := &a.nodes[s.node]
+			path[opKey{n.cat, d.operation(n)}] += s.d
+		}
+	}
+	count := time.Duration(len(as))
+	p := result.EndpointProfile{Endpoint: ep, Count: len(as), P50MS: ms(percentile(lat, 0.5)), P90MS: ms(percentile(lat, 0.9)),
+		P99MS: ms(percentile(lat, 0.99)), MeanMS: ms(sum / count), SelfTimeMS: map[string]float64{}, CriticalPath: []result.PathStep{}}
+	for c, v := range self {
+		if v > 0 {
+			p.SelfTimeMS[Category(c).String()] = ms(v / count)
+		}
+	}
+	for k, v := range path {
+		share := 0.0
+		if sum > 0 {
+			share = round3(float64(v) / float64(sum))
+		}
+		p.CriticalPath = append(p.CriticalPath, result.PathStep{Category: k.cat.String(), Operation: k.op, MS: ms(v / count), Share: share})
+	}
+	slices.SortFunc(p.CriticalPath, func(x, y result.PathStep) int {
+		return cmp.Or(cmp.Compare(y.MS, x.MS), strings.Compare(x.Category, y.Category), strings.Compare(x.Operation, y.Operation))
+	})
+	const maxSteps = 10
+	p.CriticalPath = p.CriticalPath[:min(len(p.CriticalPath), maxSteps)]
+	return p
+}

@@ -1,0 +1,135 @@
+package diagnose
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func otlpLine(spans ...string) string {
+	return `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"lab"}}]},"scopeSpans":[{"spans":[` +
+		strings.Join(spans, ",") + `]}]}]}`
+}
+
+func jsonSpan(trace, id, parent string, start, end int64, attrs string) string {
+	return fmt.Sprintf(`{"traceId":%q,"spanId":%q,"parentSpanId":%q,"name":"s","kind":"SPAN_KIND_CLIENT","startTimeUnixNano":"%d","endTimeUnixNano":"%d","attributes":[%s]}`,
+		trace, id, parent, start, end, attrs)
+}
+
+var good = otlpLine(jsonSpan("t1", "a", "", 0, 100, ""), jsonSpan("t1", "b", "a", 10, 20, ""))
+
+var badInput = []struct {
+	name  string
+	in    string
+	spans int
+	want  map[string]int
+}{
+	{"malformed line among good ones", good + "\n{not json\n", 2, map[string]int{ReasonMalformedLine: 1}},
+	{"span without ids", otlpLine(jsonSpan("t1", "a", "", 0, 100, ""), jsonSpan("", "b", "a", 10, 20, "")), 1,
+		map[string]int{ReasonNoIDs: 1}},
+	{"end before start", otlpLine(jsonSpan("t1", "a", "", 0, 100, ""), jsonSpan("t1", "b", "a", 50, 20, "")), 2,
+		map[string]int{ReasonEndBeforeStart: 1}},
+	{"duplicate span id", good + "\n" + good, 2, map[string]int{ReasonDuplicateSpan: 2}},
+	{"huge attribute value", otlpLine(jsonSpan("t1", "a", "", 0, 100,
+		`{"key":"db.statement","value":{"stringValue":"`+strings.Repeat("x", 5000)+`"}}`)), 1, map[string]int{ReasonAttrTruncated: 1}},
+	{"line too long", good + "\n" + otlpLine(jsonSpan("t2", "a", "", 0, 1, `{"key":"k","value":{"stringValue":"`+strings.Repeat("y", 70000)+`"}}`)), 2,
+		map[string]int{ReasonLineTooLong: 1}},
+	{"missing parent", otlpLine(jsonSpan("t1", "a", "", 0, 100, ""), jsonSpan("t1", "b", "zz", 10, 20, "")), 2,
+		map[string]int{ReasonOrphan: 1}},
+	{"trace without root: a cycle", otlpLine(jsonSpan("t1", "a", "b", 0, 100, ""), jsonSpan("t1", "b", "a", 10, 20, "")), 2,
+		map[string]int{ReasonNoRoot: 1}},
+	{"span limit", otlpLine(jsonSpan("t1", "a", "", 0, 100, ""), jsonSpan("t1", "b", "a", 10, 20, ""), jsonSpan("t1", "c", "a", 10, 20, "")), 2,
+		map[string]int{ReasonSpanLimit: 1}},
+}
+
+func TestReadToleratesBadInput(t *testing.T) {
+	t.Parallel()
+	for _, tc := range badInput {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			in, err := Read(strings.NewReader(tc.in), ReadConfig{MaxLineBytes: 64 << 10, MaxSpans: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := Analyze(in, Config{})
+			if in.Spans != tc.spans || !maps.Equal(f.Input.Tolerated, tc.want) {
+				t.Errorf("spans %d, tolerated %v; want %d, %v", in.Spans, f.Input.Tolerated, tc.spans, tc.want)
+			}
+			for _, tr := range in.Traces {
+				for _, s := range tr.Spans {
+					if s.End.Before(s.Start) || len(s.Attrs["db.statement"]) > 4096 {
+						t.Errorf("span kept as read: %+v", s)
+					}
+					if s.Attrs["service.name"] != "lab" {
+						t.Errorf("resource attribute service.name not on the span: %v", s.Attrs)
+					}
+				}
+			}
+		})
+	}
+}
+
+// FuzzDecodeRequest: the hand-written decoder accepts only valid JSON, never panics, and agrees
+// with encoding/json on the strings it decodes.
+func FuzzDecodeRequest(f *testing.F) {
+	f.Add(good)
+	f.Add(line)
+	f.Add(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"a\u0041\n","spanId":"b","kind":2,"startTimeUnixNano":1,"endTimeUnixNano":"2","attributes":[{"key":"k","value":{"intValue":3}},{"key":"b","value":{"boolValue":true}},{"key":"x","value":{"arrayValue":{"values":[{"stringValue":"\"q"}]}}}],"events":[{"name":"e"}],"status":{"code":null}}]}]}]}`)
+	for _, tc := range badInput {
+		f.Add(tc.in)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		req, _, err := decodeRequest([]byte(s), 1<<10, nil)
+		if err != nil {
+			return
+		}
+		if !json.Valid([]byte(s)) {
+			t.Fatalf("decoded invalid JSON %q", s)
+		}
+		var std struct {
+			ResourceSpans []struct {
+				ScopeSpans []struct {
+					Spans []struct {
+						TraceID string `json:"traceId"`
+						Name    string `json:"name"`
+					} `json:"spans"`
+				} `json:"scopeSpans"`
+			} `json:"resourceSpans"`
+		}
+		if json.Unmarshal([]byte(s), &std) != nil || !exactCase(s) {
+			return // e.g. a number where encoding/json wants a string
+		}
+		var a, b []string
+		for _, rs := range req {
+			for _, sp := range rs.spans {
+				a = append(a, sp.traceID+"/"+sp.name)
+			}
+		}
+		for _, rs := range std.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				for _, sp := range ss.Spans {
+					b = append(b, sp.TraceID+"/"+sp.Name)
+				}
+			}
+		}
+		if !slices.Equal(a, b) && !strings.Contains(s, `\u`) && !strings.ContainsFunc(s, func(r rune) bool { return r == utf8.RuneError }) {
+			t.Fatalf("decoded %q, encoding/json %q", a, b)
+		}
+	})
+}
+
+// exactCase reports whether the keys diagnose reads appear only in their exact case: OTLP/JSON
+// keys are case-sensitive, encoding/json matches them regardless of case.
+func exactCase(s string) bool {
+	lower := strings.ToLower(s)
+	for _, k := range []string{"resourceSpans", "scopeSpans", "spans", "traceId", "name"} {
+		if strings.Count(lower, strings.ToLower(k)) != strings.Count(s, k) {
+			return false
+		}
+	}
+	return true
+}
