@@ -34,6 +34,8 @@ type Evidence struct {
 	Count     int      `json:"count,omitempty"`
 	Statement string   `json:"statement,omitempty"`
 	TotalMS   float64  `json:"total_ms,omitempty"`
+	// CPUShare is a cpu_hotspot's flat (self) share of the CPU samples, 0..1.
+	CPUShare float64 `json:"cpu_share,omitempty"`
 }
 
 // Write writes f as indented JSON.
