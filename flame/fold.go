@@ -156,6 +156,30 @@ func clip(s string) string {
 	return s
 }
 
+// TrimLeaves returns a copy of f in which leaf frames starting with any of prefixes (e.g. "runtime.") are
+// charged to their nearest caller that does not, so a wall-clock profile's parked goroutines
+// (runtime.gopark, runtime.selectgo …) show as the code that waits. A stack made only of such
+// frames keeps its root.
+func (f *Folded) TrimLeaves(prefixes ...string) *Folded {
+	sums := map[string]int64{}
+	trim := func(fr string) bool {
+		for _, p := range prefixes {
+			if strings.HasPrefix(fr, p) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, s := range f.Stacks {
+		n := len(s.Frames)
+		for n > 1 && trim(s.Frames[n-1]) {
+			n--
+		}
+		sums[strings.Join(s.Frames[:n], ";")] += s.Value
+	}
+	return foldedFromSums(f.Unit, sums)
+}
+
 // Func is one function's share of a profile.
 type Func struct {
 	Name string

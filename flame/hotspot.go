@@ -3,6 +3,7 @@ package flame
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/headroom/headroom/result"
 )
@@ -14,6 +15,10 @@ type HotspotConfig struct {
 	MinShare float64
 	// Max is the most findings returned per profile, the largest first; default 3.
 	Max int
+	// MinFlat is the least self time that makes a hot spot in a profile measured in nanoseconds,
+	// so a few samples of a short profile are not called one; default 100ms (10 samples at
+	// the Go runtime's 100 Hz).
+	MinFlat time.Duration
 }
 
 func (c HotspotConfig) withDefaults() HotspotConfig {
@@ -22,6 +27,9 @@ func (c HotspotConfig) withDefaults() HotspotConfig {
 	}
 	if c.Max <= 0 {
 		c.Max = 3
+	}
+	if c.MinFlat <= 0 {
+		c.MinFlat = 100 * time.Millisecond
 	}
 	return c
 }
@@ -40,6 +48,9 @@ func Hotspots(cpu *Folded, endpoint string, cfg HotspotConfig) []result.Finding 
 	for _, fn := range cpu.Top(0) {
 		if fn.FlatShare < cfg.MinShare || len(out) == cfg.Max {
 			break
+		}
+		if notAHotspot(fn.Name) || (cpu.Unit == "nanoseconds" && time.Duration(fn.Flat) < cfg.MinFlat) {
+			continue
 		}
 		ms := float64(fn.Flat) / 1e6
 		if cpu.Unit != "nanoseconds" {
@@ -66,6 +77,17 @@ func Hotspots(cpu *Folded, endpoint string, cfg HotspotConfig) []result.Finding 
 	return out
 }
 
+// notAHotspot reports frames that stand for the profiler or scheduler rather than code: a
+// goroutine preempted by a signal (asyncPreempt), the runtime's pseudo-frames for time outside Go
+// code, and unsymbolized addresses.
+func notAHotspot(name string) bool {
+	switch name {
+	case "runtime.asyncPreempt", "runtime.asyncPreempt2", "runtime._System", "runtime._ExternalCode", "runtime._GC", "runtime._VDSO", "?":
+		return true
+	}
+	return strings.HasPrefix(name, "0x")
+}
+
 // hotspotRemedy names the usual cure for the kind of function that is hot.
 func hotspotRemedy(name string) string {
 	has := func(subs ...string) bool {
@@ -77,7 +99,7 @@ func hotspotRemedy(name string) string {
 		return false
 	}
 	switch {
-	case has("runtime.mallocgc", "runtime.gcBgMarkWorker", "runtime.scanobject", "runtime.gcDrain", "runtime.memclr", "runtime.greyobject", "runtime.findObject"):
+	case has("runtime.mallocgc", "runtime.gcBgMarkWorker", "runtime.scanobject", "runtime.gcDrain", "runtime.memclr", "runtime.greyobject", "runtime.findObject", "runtime.nextFreeFast", "runtime.(*mcache)", "runtime.(*mspan)", "runtime.heapBits", "runtime.tryDeferToSpanScan", "runtime.newobject", "runtime.makeslice", "runtime.growslice"):
 		return "allocation and garbage collection: allocate less on the hot path (reuse buffers, sync.Pool, preallocate slices); find the allocators with /debug/pprof/allocs"
 	case has("syscall.", "runtime/internal/syscall", "internal/runtime/syscall", "runtime.write", "runtime.read", "runtime.epollwait"):
 		return "system calls: fewer and larger reads and writes (bufio, batching), keep connections alive"

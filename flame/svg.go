@@ -197,7 +197,9 @@ func formatValue(v int64, unit string) string {
 	if unit == "nanoseconds" {
 		d := time.Duration(v)
 		switch {
-		case d >= time.Second:
+		case v == 0:
+			return "0"
+		case d >= time.Second-50*time.Microsecond: // what would print as 1000.0 ms
 			return fmt.Sprintf("%.2f s", d.Seconds())
 		case d >= time.Millisecond:
 			return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))

@@ -168,10 +168,19 @@ func TestHotspots(t *testing.T) {
 		{"syscalls", "main;syscall.Syscall6 80\nmain 20\n", HotspotConfig{}, []string{"syscall.Syscall6", "main"}, "system calls"},
 		{"none above", "a 5\nb 5\nc 5\nd 5\ne 5\nf 5\ng 5\nh 5\ni 5\nj 5\nk 5\n", HotspotConfig{}, nil, ""},
 		{"empty", "", HotspotConfig{}, nil, ""},
+		{"too few samples", "main;f 90000000\nmain 10000000\n", HotspotConfig{}, nil, ""},
+		{"preemption is not a hot spot", "main;runtime.asyncPreempt 50\nmain;f 40\nmain;0xdead 10\n", HotspotConfig{}, []string{"f"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			fs := Hotspots(folded(t, tc.stacks), "GET /x", tc.cfg)
+			in, err := ParseFolded(strings.NewReader(tc.stacks), "samples")
+			if strings.HasPrefix(tc.name, "too few") {
+				in, err = ParseFolded(strings.NewReader(tc.stacks), "nanoseconds")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			fs := Hotspots(in, "GET /x", tc.cfg)
 			var got []string
 			for _, f := range fs {
 				got = append(got, f.Evidence.Statement)
@@ -276,5 +285,35 @@ func TestProfileURL(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("ProfileURL(%q) = %q, %v; want %q", tc.target, got, err, tc.want)
 		}
+	}
+}
+
+func TestTrimLeaves(t *testing.T) {
+	t.Parallel()
+	got := folded(t, "main;wait;runtime.selectgo;runtime.gopark 10\nmain;wait 5\nruntime.goexit 3\nmain;f 1\n").TrimLeaves("runtime.")
+	var b bytes.Buffer
+	if err := got.WriteFolded(&b); err != nil {
+		t.Fatal(err)
+	}
+	if want := "main;f 1\nmain;wait 15\nruntime.goexit 3\n"; b.String() != want {
+		t.Errorf("TrimLeaves:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+func TestDiffTopAndWriteTop(t *testing.T) {
+	t.Parallel()
+	base := folded(t, "main;a 50\nmain;b 50\n")
+	next := folded(t, "main;a 80\nmain;b 10\nmain;c 10\n")
+	got := DiffTop(base, next, 0)
+	if len(got) != 3 || got[0].Name != "b" || math.Abs(got[0].Delta+0.4) > 1e-9 || got[1].Name != "a" || got[2].Name != "c" {
+		t.Errorf("DiffTop = %+v; want b −0.4, a +0.3, c +0.1", got)
+	}
+	var b bytes.Buffer
+	if err := WriteTop(&b, next, 2); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 3 || !strings.HasSuffix(lines[1], "  a") || !strings.Contains(lines[1], "80.0%") {
+		t.Errorf("WriteTop:\n%s\nwant a header and a (80.0%%) first of two rows", b.String())
 	}
 }
