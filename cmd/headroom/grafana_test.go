@@ -364,13 +364,14 @@ func TestPrometheusP99(t *testing.T) {
 	p99s, _ := promScalar(t, prom, "histogram_quantile(0.99, sum("+sel+"))", true)
 	p99ms := 1000 * p99s
 	hr := l.ServiceMS.P99
-	// Tolerance: the native histogram's buckets grow by at most 1.1×, and histogram_quantile
-	// interpolates inside one, so ±10 %. headroom's time also includes the client side of each
-	// request (loopback, parsing, and scheduling delays on a shared machine), so Prometheus may
-	// be lower by 5 ms more, plus the generator's own measured lateness (dispatch lag P99), which
-	// tells how starved the client side was.
+	// Tolerance. Upper: the server's time is part of the client's, and the native histogram's
+	// buckets grow by at most 1.1× (histogram_quantile interpolates inside one): +10 %.
+	// Lower: headroom's time also holds the client side of each request (loopback, parsing,
+	// accept and scheduling delays), which grows on a starved machine (seen: −14 % at 7 s
+	// latencies under -race on a 2-core machine at load 18); allow −25 %, 5 ms and the
+	// generator's own measured lateness (dispatch lag P99) below.
 	slack := 5 + l.Generator.DispatchLagMS.P99
-	lo, hi := 0.9*hr-slack, 1.1*hr
+	lo, hi := 0.75*hr-slack, 1.1*hr
 	t.Logf("GET /api/posts P99: Prometheus histogram_quantile %.2f ms, headroom service P99 %.2f ms (latency P99 %.2f ms), %d requests, dispatch lag P99 %.2f ms; tolerance [%.2f, %.2f] ms",
 		p99ms, hr, l.LatencyMS.P99, sent, l.Generator.DispatchLagMS.P99, lo, hi)
 	if math.IsNaN(p99ms) || p99ms < lo || p99ms > hi {
