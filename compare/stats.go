@@ -23,7 +23,7 @@ func QuantileCI(h *hist.Histogram, q, conf float64) (low, high time.Duration, ok
 	nf := float64(n)
 	half := zFor(conf) * math.Sqrt(nf*q*(1-q))
 	j := int64(math.Floor(nf*q - half))
-	k := int64(math.Ceil(nf*q+half)) + 1
+	k := int64(math.Ceil(nf*q + half))
 	j = min(max(j, 1), n)
 	k = min(max(k, 1), n)
 	dist := h.Distribution()
