@@ -94,6 +94,8 @@ Exit codes: 0 success; 1 an SLO or check failed; 2 bad usage or input; 3 the run
 		newSweepCmd(),
 		newDiagnoseCmd(),
 		newCollectCmd(),
+		newProfileCmd(),
+		newCompareCmd(),
 	)
 	return root
 }
