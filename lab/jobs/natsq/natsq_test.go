@@ -166,3 +166,32 @@ func TestMaxDeliverDeadLetters(t *testing.T) {
 		t.Fatalf("stats %+v, want the job only among the dead", st)
 	}
 }
+
+// TestEmbeddedServesOtherProcesses: URL is the embedded server's loopback address, so workers
+// in other processes (here: a second engine over TCP) share its queues.
+func TestEmbeddedServesOtherProcesses(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t, Config{StoreDir: t.TempDir()})
+	remote := newTestEngine(t, Config{URL: e.URL()})
+	q := jobstest.Queue(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	if err := remote.Publish(ctx, jobs.Message{ID: "over-tcp", Queue: q}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.Subscribe(ctx, q, jobs.SubscribeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d, err := s.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Message().ID != "over-tcp" {
+		t.Fatalf("delivered %q", d.Message().ID)
+	}
+	if err := d.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

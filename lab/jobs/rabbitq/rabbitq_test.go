@@ -177,3 +177,35 @@ func BenchmarkPublish(b *testing.B) {
 		}
 	}
 }
+
+// TestReconnects: when the connection drops, Publish redials and the subscription consumes
+// again on a new channel.
+func TestReconnects(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t, amqpURL(t))
+	q := jobstest.Queue(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	s, err := e.Subscribe(ctx, q, jobs.SubscribeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	e.mu.Lock()
+	conn := e.conn
+	e.mu.Unlock()
+	_ = conn.Close() // as a broker restart would
+	if err := e.Publish(ctx, jobs.Message{ID: "after-drop", Queue: q}); err != nil {
+		t.Fatalf("Publish after the connection dropped: %v", err)
+	}
+	d, err := s.Next(ctx)
+	if err != nil {
+		t.Fatalf("Next after the connection dropped: %v", err)
+	}
+	if d.Message().ID != "after-drop" {
+		t.Fatalf("delivered %q", d.Message().ID)
+	}
+	if err := d.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
