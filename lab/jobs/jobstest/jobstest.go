@@ -201,9 +201,10 @@ func testRedeliveredAfterAckWait(t *testing.T, newEngine func(*testing.T) jobs.E
 	e := newEngine(t)
 	q := Queue(t)
 	publish(t, e, jobs.Message{ID: "held", Queue: q})
+	// The broker's deadline starts at its delivery, which is after this.
+	held := time.Now()
 	s := subscribe(t, e, q, jobs.SubscribeOptions{AckWait: ackWait})
 	first := next(t, s)
-	held := time.Now()
 	// The worker hangs: the delivery is never settled, and the broker hands the job out again
 	// once the ack deadline passes.
 	d := next(t, s)
