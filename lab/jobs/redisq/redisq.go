@@ -455,9 +455,12 @@ func (s *subscription) fetch(ctx context.Context) ([]entry, error) {
 		}
 		return out, nil
 	}
+	// Read only what the window has room for: an entry read is pending on this consumer and its
+	// ack deadline runs while it waits to be handed out.
+	room := max(s.prefetch-s.limit.InUse(), 1)
 	streams, err := s.e.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group: s.group, Consumer: s.consumer, Streams: []string{s.keys.stream, ">"},
-		Count: int64(s.prefetch), Block: s.e.cfg.Block,
+		Count: int64(room), Block: s.e.cfg.Block,
 	}).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
