@@ -66,7 +66,8 @@ type Delivery interface {
 // SubscribeOptions configures [Engine.Subscribe]. The zero value uses the defaults documented per field.
 type SubscribeOptions struct {
 	// Group is the consumer group: workers in one group share the queue's jobs (each job goes to
-	// one of them). Default "workers".
+	// one of them). Default "workers". Lower-case letters, digits, dashes and underscores. Plan
+	// one group per queue: JetStream's work-queue streams refuse a second group on a queue.
 	Group string
 	// AckWait is how long a delivery may stay unacknowledged before the broker hands it to another
 	// worker. Default 30s.
@@ -82,7 +83,9 @@ type Subscription interface {
 	// subscription or engine is closed ([ErrClosed]).
 	Next(ctx context.Context) (Delivery, error)
 	// Close stops fetching. Deliveries not yet settled are redelivered after their ack deadline,
-	// or sooner where the broker returns them on close.
+	// or sooner where the broker returns them on close (RabbitMQ returns them at once, and their
+	// later Ack fails): to shut down gracefully, stop calling Next, settle what is in flight,
+	// then Close.
 	Close() error
 }
 
