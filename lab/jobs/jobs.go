@@ -66,7 +66,8 @@ type Delivery interface {
 // SubscribeOptions configures [Engine.Subscribe]. The zero value uses the defaults documented per field.
 type SubscribeOptions struct {
 	// Group is the consumer group: workers in one group share the queue's jobs (each job goes to
-	// one of them). Default "workers".
+	// one of them). Default "workers". Lower-case letters, digits, dashes and underscores. Plan
+	// one group per queue: JetStream's work-queue streams refuse a second group on a queue.
 	Group string
 	// AckWait is how long a delivery may stay unacknowledged before the broker hands it to another
 	// worker. Default 30s.
