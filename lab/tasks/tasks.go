@@ -32,9 +32,15 @@ var stageQueue = map[string]string{lab.StageThumbnail: QueueThumbnail, lab.Stage
 // The payloads. They carry ids only: the rows are the truth, and a job about a deleted row is a
 // permanent failure rather than stale data acted on.
 type (
-	emailPayload    struct{ InviteID int64 `json:"invite_id"` }
-	videoPayload    struct{ VideoID int64 `json:"video_id"` }
-	deletionPayload struct{ DeletionID int64 `json:"deletion_id"` }
+	emailPayload struct {
+		InviteID int64 `json:"invite_id"`
+	}
+	videoPayload struct {
+		VideoID int64 `json:"video_id"`
+	}
+	deletionPayload struct {
+		DeletionID int64 `json:"deletion_id"`
+	}
 )
 
 func job(queue string, headers map[string]string, payload func(id int64) any) lab.Job {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"regexp"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -111,11 +110,9 @@ type QueueConfig struct {
 	CancelPoll time.Duration
 }
 
-var queueName = regexp.MustCompile(`^[a-z0-9._-]+$`)
-
 func (c *QueueConfig) validate(queue string) error {
-	if !queueName.MatchString(queue) {
-		return fmt.Errorf("worker: queue name %q: want lower-case letters, digits, dots, dashes and underscores", queue)
+	if err := jobs.CheckQueue(queue); err != nil {
+		return fmt.Errorf("worker: %w", err)
 	}
 	if c.Handler == nil {
 		return fmt.Errorf("worker: queue %s: nil Handler", queue)
@@ -464,7 +461,14 @@ func (w *Worker) process(q *queue, d jobs.Delivery) {
 	if q.cfg.Canceled != nil {
 		watchers.Go(func() { w.watchCancel(ctx, q, msg, cancel, watch) })
 	}
-	err := call(ctx, q.cfg.Handler, j)
+	var err error
+	if j.Attempt > q.cfg.MaxAttempts {
+		// Every earlier attempt ended without a verdict (the worker died running it): the
+		// engines leave the limit to the runtime, so a job that kills its workers ends here.
+		err = fmt.Errorf("%w: delivered %d times, more than %d attempts (earlier runs never finished)", ErrPermanent, j.Attempt, q.cfg.MaxAttempts)
+	} else {
+		err = call(ctx, q.cfg.Handler, j)
+	}
 	close(watch)
 	watchers.Wait()
 	w.m.run.WithLabelValues(q.name).Observe(time.Since(j.started).Seconds())
