@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/headroom/headroom/lab/app"
+	"github.com/headroom/headroom/lab/deps"
+	"github.com/headroom/headroom/lab/jobs"
+	"github.com/headroom/headroom/lab/jobs/natsq"
+	"github.com/headroom/headroom/lab/seed"
+	"github.com/headroom/headroom/lab/store/sqlite"
+	"github.com/headroom/headroom/lab/tasks"
+)
+
+// buildHeadroom builds the CLI once for tests that need it as a real child process.
+func buildHeadroom(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "headroom")
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// workerProc is a `headroom lab worker` child process.
+type workerProc struct {
+	cmd     *exec.Cmd
+	metrics string // its /metrics URL
+}
+
+func startWorker(t *testing.T, bin string, args ...string) *workerProc {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"lab", "worker", "--addr", "127.0.0.1:0", "--log-level", "error"}, args...)...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w := &workerProc{cmd: cmd}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if m, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "metrics "); ok {
+			w.metrics = m
+			break
+		}
+	}
+	if w.metrics == "" {
+		t.Fatal("the worker did not report its metrics URL")
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	return w
+}
+
+func (w *workerProc) kill(t *testing.T) {
+	t.Helper()
+	if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.cmd.Wait()
+}
+
+// scrape returns the sum of a metric's samples on a /metrics page.
+func scrape(t *testing.T, url, name string) float64 {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	re := regexp.MustCompile(`(?m)^` + name + `(?:\{[^}]*\})? (\S+)$`)
+	sum := 0.0
+	for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+		v, _ := strconv.ParseFloat(m[1], 64)
+		sum += v
+	}
+	return sum
+}
+
+// TestKillWorkerMidJob runs the email jobs on `headroom lab worker` processes and kills them
+// (SIGKILL) mid-job, repeatedly. Every invite's email goes out (none lost), and jobs that run
+// again after having been done are absorbed by the idempotency check and counted.
+func TestKillWorkerMidJob(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the CLI and kills worker processes")
+	}
+	bin := buildHeadroom(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "lab.db")
+	lat, _ := deps.ParseLatency("150ms")
+	ms, err := deps.StartMailServer(t.Context(), deps.MailServerConfig{Latency: lat, Keep: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ms.Close(context.Background()) })
+	a, err := app.Start(t.Context(), app.Config{
+		Addr: "127.0.0.1:0", DB: "sqlite:" + db, ExternalWorkers: true, SMTPAddr: ms.Addr(),
+		Seed: seed.Config{Users: 5, PostsPerUser: 1}, LogLatency: &deps.Latency{}, PaymentLatency: &deps.Latency{}, Log: io.Discard,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	info := a.Info()
+	args := []string{"--queue", info.QueueURL, "--db", "sqlite:" + db, "--smtp", ms.Addr(), "--job-ack-wait", "1s"}
+
+	const n = 60
+	for i := range n {
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", info.URL+"/api/invites", strings.NewReader(fmt.Sprintf(`{"inviter_id":%d,"email":"u%d@example.com"}`, 1+i%5, i)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("invite %d = %d", i, resp.StatusCode)
+		}
+	}
+
+	const kills = 4
+	for k := range kills {
+		w := startWorker(t, bin, args...)
+		before := ms.Delivered()
+		deadline := time.Now().Add(30 * time.Second)
+		for ms.Delivered() < before+3 && time.Now().Before(deadline) { // mid-run: some sent, more running
+			time.Sleep(10 * time.Millisecond)
+		}
+		w.kill(t)
+		t.Logf("kill %d: %d emails delivered so far", k+1, ms.Delivered())
+	}
+	last := startWorker(t, bin, args...)
+
+	store, err := sqlite.Open(t.Context(), sqlite.Config{Path: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	deadline := time.Now().Add(90 * time.Second)
+	var unsent []int64
+	for {
+		unsent = unsent[:0]
+		for id := int64(1); id <= n; id++ {
+			inv, err := store.GetInvite(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if inv.SentAt == nil {
+				unsent = append(unsent, id)
+			}
+		}
+		if len(unsent) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(unsent) > 0 {
+		t.Fatalf("invites never sent after %d worker kills: %v", kills, unsent)
+	}
+	got := map[string]int{}
+	for _, m := range ms.Messages() {
+		got[m.To[0]]++
+	}
+	extra := 0
+	for i := range n {
+		c := got[fmt.Sprintf("u%d@example.com", i)]
+		if c == 0 {
+			t.Errorf("u%d@example.com got no email", i)
+		}
+		extra += c - 1
+	}
+	// At least once: a worker killed while the mail server held a message sends it again on
+	// redelivery (SMTP has no idempotency key); each kill can repeat at most the jobs running
+	// then (16 at once).
+	if extra > kills*16 {
+		t.Errorf("%d repeated emails after %d kills, want at most %d", extra, kills, kills*16)
+	}
+	t.Logf("%d emails for %d invites after %d kills (%d repeated by kills mid-send)", ms.Delivered(), n, kills, extra)
+
+	// Jobs that run again after their email went out are absorbed and counted: publish every
+	// email job once more under new ids, as a broker's redelivery would hand them out.
+	eng, err := natsq.New(t.Context(), natsq.Config{URL: info.QueueURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eng.Close() })
+	sent := ms.Delivered()
+	for id := int64(1); id <= n; id++ {
+		m := tasks.EmailJob(nil)(id)
+		if err := eng.Publish(t.Context(), jobs.Message{ID: fmt.Sprint("again-", id), Queue: m.Queue, Payload: m.Payload, EnqueuedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for scrape(t, last.metrics, "lab_jobs_duplicates_total") < n && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if d := scrape(t, last.metrics, "lab_jobs_duplicates_total"); d < n {
+		t.Errorf("lab_jobs_duplicates_total = %v, want ≥ %d (every repeated job absorbed)", d, n)
+	}
+	if ms.Delivered() != sent {
+		t.Errorf("repeated jobs sent %d more emails, want none", ms.Delivered()-sent)
+	}
+}
