@@ -19,9 +19,12 @@
 //     message id, so several engines may run the mover). JetStream's scheduled messages would do
 //     this on the server but need a newer server than the machines run (2.12+); this way the
 //     work consumer never sees a job early and its delivery count stays the attempt count.
-//   - The consumers' MaxDeliver is unlimited: how many attempts a job gets is the worker
-//     runtime's decision (it dead-letters a job whose Attempt is past its limit, also when the
-//     worker died on every attempt), so JetStream never strands a job that reached MaxDeliver.
+//   - How many attempts a job gets is the worker runtime's decision (it dead-letters a job whose
+//     Attempt is past its limit). Below that, the work consumers' MaxDeliver ([Config.MaxDeliver])
+//     is a safety net: when JetStream stops delivering a job it announces it (the MAX_DELIVERIES
+//     advisory), and every engine connected moves the job from the work stream to the dead
+//     letters with that reason (the dead-letter stream keeps one message per job, so several
+//     engines doing it at once leave one). Retry counts as a delivery here.
 //
 // It imports nats.go, nats-server (for the embedded server), lab/jobs and its internal packages.
 package natsq
@@ -29,6 +32,7 @@ package natsq
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -59,6 +63,10 @@ type Config struct {
 	Prefix string
 	// DuplicateWindow is the streams' publish-dedup window. Default and minimum [jobs.DedupWindow].
 	DuplicateWindow time.Duration
+	// MaxDeliver is the work consumers' delivery limit, after which the job is dead-lettered (a
+	// job that kills every worker, or one retried that often): set it above the worker runtime's
+	// max attempts. Default 20.
+	MaxDeliver int
 }
 
 func (c *Config) setDefaults() error {
@@ -67,6 +75,9 @@ func (c *Config) setDefaults() error {
 	}
 	if strings.Trim(c.Prefix, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
 		return fmt.Errorf("nats prefix %q: want lower-case letters, digits, '-' and '_'", c.Prefix)
+	}
+	if c.MaxDeliver <= 0 {
+		c.MaxDeliver = 20
 	}
 	if c.DuplicateWindow < jobs.DedupWindow {
 		c.DuplicateWindow = jobs.DedupWindow
@@ -105,7 +116,54 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if err := e.createStreams(ctx); err != nil {
 		return nil, errors.Join(err, e.shutdown())
 	}
+	if _, err := e.nc.Subscribe(maxDeliveriesAdvisory+"."+e.workStream()+".*", e.onMaxDeliveries); err != nil {
+		return nil, errors.Join(fmt.Errorf("nats: subscribe to delivery-limit advisories: %w", err), e.shutdown())
+	}
 	return e, nil
+}
+
+// maxDeliveriesAdvisory is the subject prefix of JetStream's announcement that a consumer
+// stopped delivering a message at its MaxDeliver.
+const maxDeliveriesAdvisory = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
+
+// onMaxDeliveries moves the job a consumer gave up on to the dead letters.
+func (e *Engine) onMaxDeliveries(msg *nats.Msg) {
+	var adv struct {
+		StreamSeq  uint64 `json:"stream_seq"`
+		Deliveries uint64 `json:"deliveries"`
+	}
+	if err := json.Unmarshal(msg.Data, &adv); err != nil || adv.StreamSeq == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	raw, err := e.work.GetMsg(ctx, adv.StreamSeq)
+	if err != nil {
+		return // gone already: another engine moved it, or it was settled
+	}
+	queue, ok := strings.CutPrefix(raw.Subject, e.cfg.Prefix+".q.")
+	if !ok {
+		return
+	}
+	m := jobs.Message{Queue: queue, Payload: raw.Data}
+	if err := wire.Decode(fromHeader(raw.Header), &m); err != nil {
+		m.ID = "stream-seq-" + strconv.FormatUint(raw.Sequence, 10)
+	}
+	reason := fmt.Sprintf("nats: delivered %d times without being settled (MaxDeliver %d)", adv.Deliveries, e.cfg.MaxDeliver)
+	if err := e.publishDead(ctx, m, reason); err != nil {
+		return
+	}
+	_ = e.work.DeleteMsg(ctx, raw.Sequence)
+}
+
+// publishDead stores m in the dead-letter stream with reason and the time.
+func (e *Engine) publishDead(ctx context.Context, m jobs.Message, reason string) error {
+	h := wire.Encode(m)
+	h[wire.Reason] = reason
+	h[wire.DiedAt] = wire.FormatTime(time.Now())
+	msg := &nats.Msg{Subject: e.deadSubject(m.Queue, m.ID), Header: toHeader(h), Data: m.Payload}
+	_, err := e.js.PublishMsg(ctx, msg)
+	return err
 }
 
 func (e *Engine) connect() error {
@@ -274,7 +332,7 @@ func (e *Engine) Subscribe(ctx context.Context, queue string, opts jobs.Subscrib
 		FilterSubject: e.workSubject(queue),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       opts.AckWait,
-		MaxDeliver:    -1,
+		MaxDeliver:    e.cfg.MaxDeliver,
 		// The subscription bounds its own window (inflight); a consumer-wide bound would let
 		// jobs waiting out a Retry delay block the queue.
 		MaxAckPending: -1,
@@ -626,12 +684,7 @@ func (d *delivery) Retry(ctx context.Context, delay time.Duration) error {
 // between the two leaves the job in both places; Replay and redelivery are at-least-once.
 func (d *delivery) Dead(ctx context.Context, reason string) error {
 	return d.settle("dead-letter", func() error {
-		h := wire.Encode(d.m)
-		h[wire.Reason] = reason
-		h[wire.DiedAt] = wire.FormatTime(time.Now())
-		e := d.s.e
-		msg := &nats.Msg{Subject: e.deadSubject(d.m.Queue, d.m.ID), Header: toHeader(h), Data: d.m.Payload}
-		if _, err := e.js.PublishMsg(ctx, msg); err != nil {
+		if err := d.s.e.publishDead(ctx, d.m, reason); err != nil {
 			return err
 		}
 		return d.msg.Term()

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +117,81 @@ func BenchmarkPublish(b *testing.B) {
 		if err := e.Publish(b.Context(), jobs.Message{ID: "b" + strconv.Itoa(i), Queue: q, Payload: payload}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestMaxDeliverDeadLetters: a job whose worker dies on every delivery is moved to the dead
+// letters once the consumer reaches MaxDeliver, with the reason saying so.
+func TestMaxDeliverDeadLetters(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t, Config{StoreDir: t.TempDir(), MaxDeliver: 1})
+	q := jobstest.Queue(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := e.Publish(ctx, jobs.Message{ID: "crasher", Queue: q, Payload: []byte("c")}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.Subscribe(ctx, q, jobs.SubscribeOptions{AckWait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close() // the worker dies holding the job
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		dls, err := e.DeadLetters(ctx, q, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dls) == 1 {
+			if dls[0].Message.ID != "crasher" || string(dls[0].Message.Payload) != "c" || !strings.Contains(dls[0].Reason, "MaxDeliver") {
+				t.Fatalf("dead letter %+v, want crasher with the MaxDeliver reason", dls[0])
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the job was not dead-lettered after reaching MaxDeliver")
+		case <-tick.C:
+		}
+	}
+	st, err := e.Stats(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Depth != 0 || st.InFlight != 0 || st.Dead != 1 {
+		t.Fatalf("stats %+v, want the job only among the dead", st)
+	}
+}
+
+// TestEmbeddedServesOtherProcesses: URL is the embedded server's loopback address, so workers
+// in other processes (here: a second engine over TCP) share its queues.
+func TestEmbeddedServesOtherProcesses(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t, Config{StoreDir: t.TempDir()})
+	remote := newTestEngine(t, Config{URL: e.URL()})
+	q := jobstest.Queue(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	if err := remote.Publish(ctx, jobs.Message{ID: "over-tcp", Queue: q}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.Subscribe(ctx, q, jobs.SubscribeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d, err := s.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Message().ID != "over-tcp" {
+		t.Fatalf("delivered %q", d.Message().ID)
+	}
+	if err := d.Ack(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

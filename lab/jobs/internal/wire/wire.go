@@ -21,6 +21,9 @@ const (
 	NotBefore  = "Headroom-Not-Before"
 	Reason     = "Headroom-Dead-Reason"
 	DiedAt     = "Headroom-Died-At"
+	// Prior is the attempts a job had before an engine re-published it for a Retry (where the
+	// broker's delivery count starts again with the new message).
+	Prior = "Headroom-Prior"
 )
 
 // Check returns an error naming what is wrong with m for publishing: its queue name, an empty
