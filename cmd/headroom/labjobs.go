@@ -62,7 +62,7 @@ jobs come back after --job-ack-wait.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Queue, "queue", "", "the lab's broker: nats://host:port or redis://host:port/db (required)")
+	f.StringVar(&cfg.Queue, "queue", "", "the lab's broker: nats://host:port, redis://host:port/db or amqp://user:pass@host:port/ (required)")
 	f.StringVar(&cfg.QueuePrefix, "queue-prefix", "headroom", "the lab's --queue-prefix")
 	f.StringVar(&cfg.DB, "db", "", "the lab's database: sqlite:FILE or postgres://... (required)")
 	f.StringVar(&cfg.PostgresSchema, "pg-schema", "", "the lab's --pg-schema")

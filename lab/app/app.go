@@ -84,7 +84,7 @@ type Config struct {
 
 	// Queue is the job queue broker: "" or "nats" for an embedded NATS JetStream server in
 	// process (file storage), "nats://host:port" for an external one, "redis://host:port/db" for
-	// Redis Streams. Default embedded.
+	// Redis Streams, "amqp://user:pass@host:port/" for RabbitMQ quorum queues. Default embedded.
 	Queue string
 	// QueuePrefix namespaces the broker's streams or keys, so several labs can share a server.
 	// Default "headroom".

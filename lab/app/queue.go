@@ -15,19 +15,21 @@ import (
 	"github.com/headroom/headroom/lab/jobs"
 	"github.com/headroom/headroom/lab/jobs/natsq"
 	"github.com/headroom/headroom/lab/jobs/outbox"
+	"github.com/headroom/headroom/lab/jobs/rabbitq"
 	"github.com/headroom/headroom/lab/jobs/redisq"
 	"github.com/headroom/headroom/lab/jobs/worker"
 	"github.com/headroom/headroom/lab/tasks"
 )
 
 // QueueForms lists the valid queue values, for error messages.
-const QueueForms = "nats (embedded JetStream), nats://host:port, redis://host:port/db"
+const QueueForms = "nats (embedded JetStream), nats://host:port, redis://host:port/db, amqp://user:pass@host:port/"
 
 // CheckQueue validates a queue value ("" means the embedded default).
 func CheckQueue(q string) error {
 	switch {
 	case q == "", q == "nats":
-	case strings.HasPrefix(q, "nats://"), strings.HasPrefix(q, "redis://"), strings.HasPrefix(q, "rediss://"):
+	case strings.HasPrefix(q, "nats://"), strings.HasPrefix(q, "redis://"), strings.HasPrefix(q, "rediss://"),
+		strings.HasPrefix(q, "amqp://"), strings.HasPrefix(q, "amqps://"):
 		if len(q) == strings.Index(q, "://")+3 {
 			return fmt.Errorf("queue %q: missing host; want %s", q, QueueForms)
 		}
@@ -47,6 +49,12 @@ func openEngine(ctx context.Context, q, prefix, dir string) (jobs.Engine, string
 			return nil, "", err
 		}
 		return e, "redis streams " + redactURL(q), nil
+	case strings.HasPrefix(q, "amqp"):
+		e, err := rabbitq.New(ctx, rabbitq.Config{URL: q, Prefix: prefix})
+		if err != nil {
+			return nil, "", err
+		}
+		return e, "rabbitmq quorum queues " + redactURL(q), nil
 	case strings.HasPrefix(q, "nats://"):
 		e, err := natsq.New(ctx, natsq.Config{URL: q, Prefix: prefix})
 		if err != nil {

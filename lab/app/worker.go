@@ -101,7 +101,7 @@ func newWorker(_ context.Context, d workerDeps) (*worker.Worker, string, error) 
 // the lab's database and broker. Queue, DB and SMTPAddr are required.
 type WorkerConfig struct {
 	// Queue is the broker the lab uses: nats://host:port (the lab prints its embedded server's
-	// URL) or redis://host:port/db. Required.
+	// URL), redis://host:port/db or amqp://user:pass@host:port/. Required.
 	Queue string
 	// QueuePrefix must match the lab's. Default "headroom".
 	QueuePrefix string
@@ -131,7 +131,7 @@ type WorkerConfig struct {
 
 func (c *WorkerConfig) validate() error {
 	if c.Queue == "" || c.Queue == "nats" {
-		return fmt.Errorf("queue %q: a separate worker needs the lab's broker URL: nats://host:port or redis://host:port/db", c.Queue)
+		return fmt.Errorf("queue %q: a separate worker needs the lab's broker URL: nats://host:port, redis://host:port/db or amqp://user:pass@host:port/", c.Queue)
 	}
 	if err := CheckQueue(c.Queue); err != nil {
 		return err
