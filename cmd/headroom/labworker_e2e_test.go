@@ -126,7 +126,7 @@ func TestKillWorkerMidJob(t *testing.T) {
 
 	const n = 60
 	for i := range n {
-		req, _ := http.NewRequestWithContext(t.Context(), "POST", info.URL+"/api/invites", strings.NewReader(fmt.Sprintf(`{"inviter_id":%d,"email":"u%d@example.com"}`, 1+i%5, i)))
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, info.URL+"/api/invites", strings.NewReader(fmt.Sprintf(`{"inviter_id":%d,"email":"u%d@example.com"}`, 1+i%5, i)))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -77,7 +77,7 @@ func TestAsyncInviteAnswersBeforeTheMail(t *testing.T) {
 	url := a.Info().URL
 
 	var inv lab.Invite
-	req, _ := http.NewRequestWithContext(t.Context(), "POST", url+"/api/invites", strings.NewReader(`{"inviter_id":1,"email":"f@example.com"}`))
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, url+"/api/invites", strings.NewReader(`{"inviter_id":1,"email":"f@example.com"}`))
 	req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

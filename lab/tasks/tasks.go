@@ -189,7 +189,7 @@ func (h *handlers) email(ctx context.Context, j *worker.Job) error {
 func (h *handlers) deletionCanceled(ctx context.Context, m jobs.Message) (bool, error) {
 	var p deletionPayload
 	if err := json.Unmarshal(m.Payload, &p); err != nil {
-		return false, nil // the handler dead-letters it
+		return false, fmt.Errorf("cancel check: %w", err) // the handler dead-letters the payload
 	}
 	d, err := h.cfg.Store.GetDeletion(ctx, p.DeletionID)
 	return err == nil && d.Status == lab.DeletionCanceled, err

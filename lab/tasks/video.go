@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -29,7 +30,7 @@ import (
 // compressible, like media containers' padding and static scenes.
 type upload struct {
 	state     uint64
-	run, left int
+	left      int
 	cur       byte
 	size, off int64
 }
@@ -75,7 +76,7 @@ func thumbnail(_ context.Context, v lab.Video, dir string) (string, error) {
 	for off := 0; off < len(frame.Pix); {
 		n, err := u.Read(frame.Pix[off:])
 		off += n
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			u = newUpload(v.ID, v.SizeBytes) // a small upload repeats
 		}
 	}
@@ -119,7 +120,7 @@ func encode(ctx context.Context, v lab.Video, dir string) (string, error) {
 			if _, err := fw.Write(buf[:n]); err != nil {
 				return err
 			}
-			if rerr == io.EOF {
+			if errors.Is(rerr, io.EOF) {
 				break
 			}
 		}

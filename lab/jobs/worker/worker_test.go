@@ -167,7 +167,7 @@ func TestPoisonJobIsDeadLetteredAndDoesNotBlockOthers(t *testing.T) {
 	waitFor(t, "poison job dead-lettered", func() error {
 		dl, err := e.DeadLetters(t.Context(), q, 10)
 		if err != nil || len(dl) != 1 {
-			return fmt.Errorf("dead letters %+v, %v", dl, err)
+			return fmt.Errorf("dead letters %+v, %w", dl, err)
 		}
 		if dl[0].Message.ID != "poison" || !strings.Contains(dl[0].Reason, "always fails") || !strings.Contains(dl[0].Reason, "attempt 3 of 3") {
 			return fmt.Errorf("dead letter %+v, want the poison job with its error", dl[0])
@@ -227,7 +227,7 @@ func TestMalformedPayloadDeadAtOnce(t *testing.T) {
 	waitFor(t, "malformed jobs dead-lettered", func() error {
 		dl, err := e.DeadLetters(t.Context(), q, 10)
 		if err != nil || len(dl) != 2 {
-			return fmt.Errorf("dead letters %+v, %v", dl, err)
+			return fmt.Errorf("dead letters %+v, %w", dl, err)
 		}
 		for _, d := range dl {
 			if !strings.Contains(d.Reason, "decode") || !strings.Contains(d.Reason, worker.ErrPermanent.Error()) {
@@ -337,10 +337,14 @@ func TestStopFinishesInFlight(t *testing.T) {
 	if !done.Load() {
 		t.Fatal("Stop returned before the job finished")
 	}
-	st, err := e.Stats(t.Context(), q)
-	if err != nil || st.Depth != 0 || st.InFlight != 0 {
-		t.Errorf("after Stop: %+v, %v; want the job acknowledged", st, err)
-	}
+	// The broker applies an ack asynchronously: it shows in its statistics shortly after.
+	waitFor(t, "job acknowledged", func() error {
+		st, err := e.Stats(t.Context(), q)
+		if err != nil || st.Depth != 0 || st.InFlight != 0 {
+			return fmt.Errorf("after Stop: %+v, %w", st, err)
+		}
+		return nil
+	})
 }
 
 // TestStopReturnsJobsWhenForced: when Stop's context ends, the running job's context is
