@@ -221,3 +221,56 @@ func TestKillWorkerMidJob(t *testing.T) {
 		t.Errorf("repeated jobs sent %d more emails, want none", ms.Delivered()-sent)
 	}
 }
+
+// TestLabJobsTable: `headroom lab jobs` prints the running lab's queues with the job counts.
+func TestLabJobsTable(t *testing.T) {
+	t.Parallel()
+	ms, err := deps.StartMailServer(t.Context(), deps.MailServerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ms.Close(context.Background()) })
+	a, err := app.Start(t.Context(), app.Config{
+		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "lab.db"), SMTPAddr: ms.Addr(),
+		Seed: seed.Config{Users: 5, PostsPerUser: 1}, LogLatency: &deps.Latency{}, PaymentLatency: &deps.Latency{}, Log: io.Discard,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	url := a.Info().URL
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, url+"/api/invites", strings.NewReader(`{"inviter_id":1,"email":"f@example.com"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for ms.Delivered() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	var stdout, stderr strings.Builder
+	var out string
+	for time.Now().Before(deadline) { // the worker counts the job just after the mail server has it
+		stdout.Reset()
+		if code := run([]string{"lab", "jobs", "--lab", url}, &stdout, &stderr); code != 0 {
+			t.Fatalf("lab jobs exited %d: %s", code, stderr.String())
+		}
+		if out = stdout.String(); regexp.MustCompile(`(?m)^\s*email\s+0\s+0\s+1\s+0\s+0\s+0\s+-\s*$`).MatchString(out) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, want := range []string{"queue engine nats", "outbox: 0 rows waiting", "video.thumbnail", "account.delete"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lab jobs output lacks %q:\n%s", want, out)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^\s*email\s+0\s+0\s+1\s+0\s+0\s+0\s+-\s*$`).MatchString(out) {
+		t.Errorf("lab jobs: want the email queue with depth 0, in flight 0, done 1:\n%s", out)
+	}
+	stdout.Reset()
+	if code := run([]string{"lab", "jobs", "--lab", url, "--json"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), `"queues"`) {
+		t.Errorf("lab jobs --json: %d %s", code, stdout.String())
+	}
+}

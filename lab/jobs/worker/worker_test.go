@@ -44,7 +44,7 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
-func engine(t *testing.T) jobs.Engine {
+func engine(t testing.TB) jobs.Engine {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
