@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -168,16 +168,17 @@ func writeJobs(w io.Writer, v labJobs) {
 	} else {
 		fmt.Fprintf(w, "outbox: %d rows waiting to be published (oldest %s)\n", v.Outbox.Pending, age(v.Outbox.OldestAge))
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "queue\tdepth\tin flight\tdone\tfailed\tdead\tduplicates\toldest\t")
+	const row = "%-16s %7s %9s %7s %7s %6s %10s %9s\n"
+	fmt.Fprintf(w, row, "queue", "depth", "in flight", "done", "failed", "dead", "duplicates", "oldest")
+	n := func(v int64) string { return strconv.FormatInt(v, 10) }
 	for _, q := range v.Queues {
 		if q.Error != "" {
-			fmt.Fprintf(tw, "%s\t-\t-\t%d\t%d\t-\t%d\t%s\t\n", q.Queue, q.Done, q.Failed, q.Duplicates, "broker: "+q.Error)
+			fmt.Fprintf(w, row, q.Queue, "-", "-", n(q.Done), n(q.Failed), "-", n(q.Duplicates), "-")
+			fmt.Fprintf(w, "  %s: broker: %s\n", q.Queue, q.Error)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n", q.Queue, q.Depth, q.InFlight, q.Done, q.Failed, q.Dead, q.Duplicates, age(q.OldestAge))
+		fmt.Fprintf(w, row, q.Queue, n(q.Depth), n(q.InFlight), n(q.Done), n(q.Failed), n(q.Dead), n(q.Duplicates), age(q.OldestAge))
 	}
-	_ = tw.Flush()
 	for _, r := range v.Running {
 		progress := ""
 		if r.Total > 0 {
