@@ -118,7 +118,7 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 	f.StringVar(&cfg.SMTPAddr, "smtp", "", "external SMTP server host:port (default: start one in process)")
 	f.StringVar(&cfg.LogCollectorURL, "log-collector", "", "external log collector URL (default: start one in process)")
 	f.StringVar(&cfg.PaymentURL, "payment-url", "", "external payment provider URL (default: start one in process)")
-	f.StringVar(&mailLat, "mail-latency", "200ms", "latency of the embedded mail server per message")
+	f.StringVar(&mailLat, "mail-latency", "300ms", "latency of the embedded mail server per message")
 	f.StringVar(&logLat, "log-latency", "500ms", "latency of the embedded log collector per request")
 	f.StringVar(&payLat, "payment-latency", "50ms,1%:5s", "latency of the embedded payment provider per charge")
 	f.IntVar(&cfg.VideoPasses, "video-passes", 16, "CPU cost of POST /api/videos: hashing passes over the video's bytes")

@@ -70,7 +70,7 @@ type Config struct {
 
 	// SMTPAddr is an external mail server (host:port). Default: start one in process.
 	SMTPAddr string
-	// MailLatency is the embedded mail server's latency per message. Default 200ms.
+	// MailLatency is the embedded mail server's latency per message. Default 300ms (the notes' slow provider).
 	MailLatency *deps.Latency
 	// LogCollectorURL is an external log collector. Default: start one in process.
 	LogCollectorURL string
@@ -255,7 +255,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	// The outside world: embedded unless pointed elsewhere.
 	smtpAddr := cfg.SMTPAddr
 	if smtpAddr == "" {
-		lat := latencyOr(cfg.MailLatency, "200ms")
+		lat := latencyOr(cfg.MailLatency, "300ms")
 		ms, err := deps.StartMailServer(ctx, deps.MailServerConfig{Latency: lat})
 		if err != nil {
 			return nil, err
