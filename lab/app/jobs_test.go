@@ -238,3 +238,59 @@ func TestSyncSwitchesKeepTheOldBehaviour(t *testing.T) {
 		t.Errorf("sync delete = %d %v, want 200", code, del)
 	}
 }
+
+// TestDeadLettersInspectAndReplay: an email job that keeps failing (the mail server is down)
+// ends in the dead-letter queue with its error, visible over the admin API; once the mail server
+// is back, replaying it sends the email.
+func TestDeadLettersInspectAndReplay(t *testing.T) {
+	t.Parallel()
+	ms := mailServer(t, "0s")
+	addr := ms.Addr()
+	if err := ms.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := startRecorded(t, app.Config{SMTPAddr: addr, Jobs: app.JobsConfig{MaxAttempts: 2, BackoffMin: 10 * time.Millisecond}})
+	url := a.Info().URL
+	if code := send(t, "POST", url+"/api/invites", `{"inviter_id":1,"email":"f@example.com"}`, nil); code != http.StatusAccepted {
+		t.Fatalf("invite = %d", code)
+	}
+	var dead struct {
+		Dead []struct {
+			ID      string `json:"id"`
+			Attempt int    `json:"attempt"`
+			Reason  string `json:"reason"`
+			Payload string `json:"payload"`
+		} `json:"dead"`
+	}
+	eventually(t, "email job dead-lettered", func() error {
+		if code := send(t, "GET", url+"/admin/jobs/email/dead", "", &dead); code != 200 || len(dead.Dead) != 1 {
+			return fmt.Errorf("GET dead = %d %+v", code, dead)
+		}
+		return nil
+	})
+	d := dead.Dead[0]
+	if !strings.Contains(d.Reason, "attempt 2 of 2") || !strings.Contains(d.Reason, "send invite") || d.Payload != `{"invite_id":1}` {
+		t.Errorf("dead letter = %+v, want the last send error after 2 attempts", d)
+	}
+	lat, _ := deps.ParseLatency("0s")
+	back, err := deps.StartMailServer(t.Context(), deps.MailServerConfig{Addr: addr, Latency: lat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = back.Close(context.Background()) })
+	if code := send(t, "POST", url+"/admin/jobs/email/dead/"+d.ID+"/replay", "", nil); code != 200 {
+		t.Fatalf("replay = %d", code)
+	}
+	eventually(t, "replayed email sent", func() error {
+		if back.Delivered() != 1 {
+			return fmt.Errorf("%d delivered", back.Delivered())
+		}
+		return nil
+	})
+	if code := send(t, "POST", url+"/admin/jobs/email/dead/nope/replay", "", nil); code != 404 {
+		t.Errorf("replay of an unknown id = %d, want 404", code)
+	}
+	if code := send(t, "GET", url+"/admin/jobs/Bad%20Queue/dead", "", nil); code != 400 {
+		t.Errorf("dead letters of a bad queue name = %d, want 400", code)
+	}
+}
