@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -79,7 +80,7 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Printf("%-14s %12s %14s %10s %10s %8s\n", "engine", "publish/s", "no-op jobs/s", "p50", "p99", "samples")
+	fmt.Printf("%-14s %12s %14s %12s %10s %10s %8s\n", "engine", "publish/s", "no-op jobs/s", "cpu/job", "p50", "p99", "samples")
 	failed := false
 	for _, name := range names {
 		if err := run(name, cfg); err != nil {
@@ -90,6 +91,16 @@ func main() {
 	if failed {
 		os.Exit(3)
 	}
+}
+
+// cpuTime is this process's user+system CPU time: with the embedded NATS server it includes the
+// broker, with Redis and RabbitMQ only the client side.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func env(k, def string) string {
@@ -117,15 +128,17 @@ func run(name string, cfg config) error {
 	if err != nil {
 		return err
 	}
+	cpu0 := cpuTime()
 	consRate, err := consumeN(ctx, e, q, cfg)
 	if err != nil {
 		return err
 	}
+	cpuPerJob := (cpuTime() - cpu0) / time.Duration(cfg.n)
 	h, err := latency(ctx, e, "latency", cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%-14s %12.0f %14.0f %10v %10v %8d\n", name, pubRate, consRate,
+	fmt.Printf("%-14s %12.0f %14.0f %12v %10v %10v %8d\n", name, pubRate, consRate, cpuPerJob.Round(100*time.Nanosecond),
 		h.Quantile(0.50).Round(10*time.Microsecond), h.Quantile(0.99).Round(10*time.Microsecond), h.Count())
 	return nil
 }

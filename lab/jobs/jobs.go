@@ -83,7 +83,9 @@ type Subscription interface {
 	// subscription or engine is closed ([ErrClosed]).
 	Next(ctx context.Context) (Delivery, error)
 	// Close stops fetching. Deliveries not yet settled are redelivered after their ack deadline,
-	// or sooner where the broker returns them on close.
+	// or sooner where the broker returns them on close (RabbitMQ returns them at once, and their
+	// later Ack fails): to shut down gracefully, stop calling Next, settle what is in flight,
+	// then Close.
 	Close() error
 }
 

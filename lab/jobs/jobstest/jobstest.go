@@ -46,6 +46,7 @@ func Exercise(t *testing.T, newEngine func(t *testing.T) jobs.Engine) {
 		{"RedeliveredAfterSubscriberDies", testRedeliveredAfterSubscriberDies},
 		{"RetryWithDelay", testRetryWithDelay},
 		{"DeadLettersAndReplay", testDeadLettersAndReplay},
+		{"DeadLettersOldestFirst", testDeadLettersOrder},
 		{"PublishDedup", testPublishDedup},
 		{"DelayedJob", testDelayedJob},
 		{"ExtendKeepsLongJob", testExtend},
@@ -201,9 +202,10 @@ func testRedeliveredAfterAckWait(t *testing.T, newEngine func(*testing.T) jobs.E
 	e := newEngine(t)
 	q := Queue(t)
 	publish(t, e, jobs.Message{ID: "held", Queue: q})
+	// The broker's deadline starts at its delivery, which is after this.
+	held := time.Now()
 	s := subscribe(t, e, q, jobs.SubscribeOptions{AckWait: ackWait})
 	first := next(t, s)
-	held := time.Now()
 	// The worker hangs: the delivery is never settled, and the broker hands the job out again
 	// once the ack deadline passes.
 	d := next(t, s)
@@ -318,6 +320,44 @@ func testDeadLettersAndReplay(t *testing.T, newEngine func(*testing.T) jobs.Engi
 	}
 	if err := e.Replay(ctxT(t), q, "never-existed"); !errors.Is(err, jobs.ErrNotFound) {
 		t.Errorf("Replay of an unknown id = %v, want ErrNotFound", err)
+	}
+}
+
+func testDeadLettersOrder(t *testing.T, newEngine func(*testing.T) jobs.Engine) {
+	e := newEngine(t)
+	q := Queue(t)
+	for _, id := range []string{"a", "b", "c"} {
+		publish(t, e, jobs.Message{ID: id, Queue: q})
+	}
+	s := subscribe(t, e, q, jobs.SubscribeOptions{})
+	var died []string
+	for range 3 {
+		d := next(t, s)
+		must(t, "Dead", d.Dead(ctxT(t), "reason "+d.Message().ID))
+		died = append(died, d.Message().ID)
+	}
+	var dls []jobs.DeadLetter
+	eventually(t, "all dead letters listed", func() error {
+		var err error
+		if dls, err = e.DeadLetters(ctxT(t), q, 10); err != nil {
+			return err
+		}
+		if len(dls) != 3 {
+			return fmt.Errorf("%d dead letters", len(dls))
+		}
+		return nil
+	})
+	for i, dl := range dls {
+		if dl.Message.ID != died[i] || dl.Reason != "reason "+died[i] {
+			t.Errorf("dead letter %d is %q (%q), want %q: oldest first", i, dl.Message.ID, dl.Reason, died[i])
+		}
+	}
+	first, err := e.DeadLetters(ctxT(t), q, 2)
+	if err != nil || len(first) != 2 || first[0].Message.ID != died[0] || first[1].Message.ID != died[1] {
+		t.Errorf("DeadLetters(limit 2) = %d entries, %v; want the two oldest", len(first), err)
+	}
+	if again, err := e.DeadLetters(ctxT(t), q, 10); err != nil || len(again) != 3 {
+		t.Errorf("listing twice changed the dead letters: %d, %v", len(again), err)
 	}
 }
 

@@ -281,8 +281,22 @@ func (e *Engine) checkOpen() error {
 	return nil
 }
 
-// send publishes one message to queue name and waits for the broker's confirm.
+// send publishes one message to queue name and waits for the broker's confirm. A nack (a
+// quorum queue without a leader for the moment, e.g. just declared on a loaded machine) is
+// retried twice: the broker did not take the message, so re-sending is at worst a duplicate.
 func (e *Engine) send(ctx context.Context, name string, m jobs.Message, h map[string]string) error {
+	var err error
+	for range 3 {
+		if err = e.sendOnce(ctx, name, m, h); !errors.Is(err, errNack) {
+			return err
+		}
+	}
+	return err
+}
+
+var errNack = errors.New("broker refused (nack) the message")
+
+func (e *Engine) sendOnce(ctx context.Context, name string, m jobs.Message, h map[string]string) error {
 	ch, err := e.publisher(ctx)
 	if err != nil {
 		return err
@@ -304,7 +318,7 @@ func (e *Engine) send(ctx context.Context, name string, m jobs.Message, h map[st
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("broker refused (nack) the message for %s", name)
+		return fmt.Errorf("%w for %s", errNack, name)
 	}
 	return nil
 }

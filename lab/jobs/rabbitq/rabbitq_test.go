@@ -46,20 +46,25 @@ func newTestEngine(t testing.TB, url string) *Engine {
 		}
 		e.mu.Unlock()
 		_ = e.Close()
-		conn, err := amqp.Dial(url)
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		ch, err := conn.Channel()
-		if err != nil {
-			return
-		}
-		for _, n := range names {
-			_, _ = ch.QueueDelete(n, false, false, false)
-		}
+		deleteQueues(url, names...)
 	})
 	return e
+}
+
+// deleteQueues removes test queues from the shared broker (a channel per queue: deleting one
+// that is gone closes the channel).
+func deleteQueues(url string, names ...string) {
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	for _, n := range names {
+		if ch, err := conn.Channel(); err == nil {
+			_, _ = ch.QueueDelete(n, false, false, false)
+			_ = ch.Close()
+		}
+	}
 }
 
 func TestConformance(t *testing.T) {
@@ -122,13 +127,7 @@ func TestDeliveryLimitDeadLetters(t *testing.T) {
 	q := jobstest.Queue(t)
 	t.Cleanup(func() {
 		_ = e.Close()
-		if conn, err := amqp.Dial(url); err == nil {
-			if ch, err := conn.Channel(); err == nil {
-				_, _ = ch.QueueDelete(e.workQueue(q), false, false, false)
-				_, _ = ch.QueueDelete(e.deadQueue(q), false, false, false)
-			}
-			_ = conn.Close()
-		}
+		deleteQueues(url, e.workQueue(q), e.deadQueue(q))
 	})
 	if err := e.Publish(ctx, jobs.Message{ID: "crasher", Queue: q}); err != nil {
 		t.Fatal(err)
@@ -182,8 +181,11 @@ func BenchmarkPublish(b *testing.B) {
 // again on a new channel.
 func TestReconnects(t *testing.T) {
 	t.Parallel()
-	e := newTestEngine(t, amqpURL(t))
+	url := amqpURL(t)
+	e := newTestEngine(t, url)
 	q := jobstest.Queue(t)
+	// The redial forgets what was declared, so name this test's queues for the cleanup.
+	t.Cleanup(func() { deleteQueues(url, e.workQueue(q), e.deadQueue(q)) })
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	s, err := e.Subscribe(ctx, q, jobs.SubscribeOptions{})

@@ -8,7 +8,8 @@
 //   - The ack deadline is the group's pending-entries list: every subscription XAUTOCLAIMs entries
 //     idle longer than its AckWait, and the entry's delivery count from XPENDING (plus the attempts
 //     before a Retry, carried in the entry) is [jobs.Message.Attempt]. Extend is XCLAIM JUSTID,
-//     which resets the entry's idle time without counting a delivery.
+//     which resets the entry's idle time without counting a delivery. Each subscription is a
+//     consumer of its own, deleted from the group on Close when it holds nothing pending.
 //   - Delayed jobs and Retry delays wait in a sorted set ("…:delayed", scored by due time, each
 //     job's fields in a hash beside it); a Lua script moves due jobs into the stream atomically.
 //     Every subscription runs it before each read, so a due job waits at most one read block
@@ -455,9 +456,12 @@ func (s *subscription) fetch(ctx context.Context) ([]entry, error) {
 		}
 		return out, nil
 	}
+	// Read only what the window has room for: an entry read is pending on this consumer and its
+	// ack deadline runs while it waits to be handed out.
+	room := max(s.prefetch-s.limit.InUse(), 1)
 	streams, err := s.e.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group: s.group, Consumer: s.consumer, Streams: []string{s.keys.stream, ">"},
-		Count: int64(s.prefetch), Block: s.e.cfg.Block,
+		Count: int64(room), Block: s.e.cfg.Block,
 	}).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
@@ -526,7 +530,32 @@ func (s *subscription) stop() {
 		close(s.done)
 		s.cancel()
 		<-s.stopped
+		s.forget()
 	})
+}
+
+// forgetScript deletes a consumer that holds no pending entries (deleting one that does would
+// drop its entries from the group's pending list, so they would never be redelivered).
+// KEYS: stream. ARGV: group, consumer.
+var forgetScript = redis.NewScript(`
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local name, pending
+  for i = 1, #c, 2 do
+    if c[i] == 'name' then name = c[i+1] elseif c[i] == 'pending' then pending = c[i+1] end
+  end
+  if name == ARGV[2] then
+    if pending == 0 then redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2]) end
+    return 1
+  end
+end
+return 0`)
+
+// forget removes this subscription's consumer from the group when it left nothing pending, so
+// restarts do not pile up consumers; one with entries stays until they are reclaimed.
+func (s *subscription) forget() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = forgetScript.Run(ctx, s.e.rdb, []string{s.keys.stream}, s.group, s.consumer).Err()
 }
 
 type delivery struct {

@@ -112,3 +112,36 @@ func BenchmarkPublish(b *testing.B) {
 		}
 	}
 }
+
+// TestCloseForgetsIdleConsumer: a subscription that leaves nothing pending removes its consumer
+// from the group; one that holds a job keeps it, so the job is still redelivered.
+func TestCloseForgetsIdleConsumer(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t, redisURL(t))
+	q := jobstest.Queue(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	if err := e.Publish(ctx, jobs.Message{ID: "held", Queue: q}); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := e.Subscribe(ctx, q, jobs.SubscribeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	idle, err := e.Subscribe(ctx, q, jobs.SubscribeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = idle.Close()
+	_ = holder.Close()
+	consumers, err := e.rdb.XInfoConsumers(ctx, e.keys(q).stream, "workers").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(consumers) != 1 || consumers[0].Pending != 1 {
+		t.Fatalf("consumers after close %+v, want only the one holding the job", consumers)
+	}
+}
