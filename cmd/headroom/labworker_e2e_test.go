@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,7 +26,8 @@ import (
 	"github.com/headroom/headroom/lab/tasks"
 )
 
-// buildHeadroom builds the CLI once for tests that need it as a real child process.
+// buildHeadroom builds the CLI for a test that needs it as a real child process (the go build
+// cache makes the second build a link).
 func buildHeadroom(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "headroom")
@@ -273,4 +275,70 @@ func TestLabJobsTable(t *testing.T) {
 	if code := run([]string{"lab", "jobs", "--lab", url, "--json"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), `"queues"`) {
 		t.Errorf("lab jobs --json: %d %s", code, stdout.String())
 	}
+}
+
+// TestWorkerSIGTERMFinishesRunningJobs: a worker process told to stop (SIGTERM) finishes the
+// job it is running, then exits 0; nothing is left for the next worker.
+func TestWorkerSIGTERMFinishesRunningJobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the CLI and runs worker processes")
+	}
+	bin := buildHeadroom(t)
+	db := filepath.Join(t.TempDir(), "lab.db")
+	lat, _ := deps.ParseLatency("1s")
+	ms, err := deps.StartMailServer(t.Context(), deps.MailServerConfig{Latency: lat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ms.Close(context.Background()) })
+	a, err := app.Start(t.Context(), app.Config{
+		Addr: "127.0.0.1:0", DB: "sqlite:" + db, ExternalWorkers: true, SMTPAddr: ms.Addr(),
+		Seed: seed.Config{Users: 2, PostsPerUser: 1}, LogLatency: &deps.Latency{}, PaymentLatency: &deps.Latency{}, Log: io.Discard,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	info := a.Info()
+	w := startWorker(t, bin, "--queue", info.QueueURL, "--db", "sqlite:"+db, "--smtp", ms.Addr())
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, info.URL+"/api/invites", strings.NewReader(`{"inviter_id":1,"email":"f@example.com"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for scrape(t, w.metrics, "lab_jobs_running") < 1 && time.Now().Before(deadline) { // the 1 s send has begun
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.cmd.Wait(); err != nil {
+		t.Fatalf("worker after SIGTERM: %v, want exit 0", err)
+	}
+	if ms.Delivered() != 1 {
+		t.Errorf("%d emails delivered when the stopped worker exited, want its running job finished (1)", ms.Delivered())
+	}
+	var jv struct {
+		Queues []struct {
+			Queue    string `json:"queue"`
+			Depth    int64  `json:"depth"`
+			InFlight int64  `json:"in_flight"`
+		} `json:"queues"`
+	}
+	for time.Now().Before(deadline) { // the broker applies the ack asynchronously
+		var stdout, stderr strings.Builder
+		if code := run([]string{"lab", "jobs", "--lab", info.URL, "--json"}, &stdout, &stderr); code != 0 {
+			t.Fatal(stderr.String())
+		}
+		if err := json.Unmarshal([]byte(stdout.String()), &jv); err != nil {
+			t.Fatal(err)
+		}
+		if jv.Queues[0].Queue == "email" && jv.Queues[0].Depth == 0 && jv.Queues[0].InFlight == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("email queue after the graceful stop: %+v, want nothing left", jv.Queues[0])
 }
