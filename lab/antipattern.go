@@ -20,6 +20,13 @@ const (
 	NoCache Antipattern = "no_cache"
 	// SyncLogging ships every request's log line to the remote collector inside the request.
 	SyncLogging Antipattern = "sync_logging"
+	// SyncEmail sends the invitation email inside POST /api/invites instead of in a queued job.
+	SyncEmail Antipattern = "sync_email"
+	// SyncVideo processes an upload inside POST /api/videos instead of in the queued pipeline.
+	SyncVideo Antipattern = "sync_video"
+	// SyncDelete deletes a whole account in one transaction inside DELETE /api/account instead
+	// of in queued, bounded chunks.
+	SyncDelete Antipattern = "sync_delete"
 )
 
 // registry lists every antipattern with what it does; the order is the order of help output.
@@ -31,6 +38,9 @@ var registry = []struct {
 	{NoIndex, "GET /api/search scans posts with LIKE instead of using the full-text index"},
 	{NoCache, "GET /api/feed recomputes the feed from the database on every request (no cache, no singleflight)"},
 	{SyncLogging, "every request ships its log line to the remote collector synchronously instead of in async batches"},
+	{SyncEmail, "POST /api/invites sends the email over SMTP inside the request instead of in a queued job (outbox + worker)"},
+	{SyncVideo, "POST /api/videos processes the upload inside the request instead of in the queued thumbnail/encode/subtitles pipeline"},
+	{SyncDelete, "DELETE /api/account deletes everything in one transaction inside the request instead of in queued bounded chunks"},
 }
 
 // Antipatterns returns the names of all antipatterns the lab knows, in a stable order.

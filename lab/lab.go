@@ -61,6 +61,17 @@ const (
 	VideoReady      = "ready"
 )
 
+// The stages of the asynchronous video pipeline: the first three run in parallel, finalize after
+// all of them.
+const (
+	StageThumbnail = "thumbnail"
+	StageEncode    = "encode"
+	StageSubtitles = "subtitles"
+)
+
+// VideoStages are the stages that must all be done before a video is finalized.
+var VideoStages = []string{StageThumbnail, StageEncode, StageSubtitles}
+
 // Video is an uploaded video and the state of its processing.
 type Video struct {
 	ID        int64     `json:"id"`
@@ -70,6 +81,9 @@ type Video struct {
 	Status    string    `json:"status"`
 	Checksum  string    `json:"checksum,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// Stages maps each finished pipeline stage to its result (a file name and a summary);
+	// filled by [Store.GetVideo] only.
+	Stages map[string]string `json:"stages,omitempty"`
 }
 
 // Order states.
@@ -88,6 +102,43 @@ type Order struct {
 	PaymentRef  string    `json:"payment_ref,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 }
+
+// Deletion states.
+const (
+	DeletionRunning  = "running"
+	DeletionDone     = "done"
+	DeletionCanceled = "canceled"
+)
+
+// Deletion is an account deletion running in the background, in bounded chunks. Its progress is
+// persisted with every chunk, so a worker that dies resumes where the last chunk ended.
+type Deletion struct {
+	ID     int64  `json:"id"`
+	UserID int64  `json:"user_id"`
+	Status string `json:"status"`
+	// Total is the number of rows to delete, counted when the deletion was requested.
+	Total int64 `json:"total_rows"`
+	// Deleted is the number of rows deleted so far.
+	Deleted   int64     `json:"deleted_rows"`
+	Chunks    int64     `json:"chunks"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// OutboxMessage is a job written to the transactional outbox in the same transaction as the row
+// it is about. A relay publishes it to the queue (with its id, so the broker deduplicates a
+// repeated publish) and then marks it sent.
+type OutboxMessage struct {
+	ID        int64             // assigned by the store
+	Queue     string            // the queue to publish to
+	Payload   []byte            // the job's data
+	Headers   map[string]string // trace context and other metadata
+	CreatedAt time.Time         // assigned by the store
+}
+
+// Job builds the outbox message of a row being written, once the row's id is known (it is called
+// inside the row's transaction).
+type Job func(rowID int64) OutboxMessage
 
 // Counts is the number of rows of the main tables.
 type Counts struct {
@@ -169,13 +220,22 @@ type Store interface {
 	// ListComments returns a post's comments, oldest first, at most limit.
 	ListComments(ctx context.Context, postID int64, limit int) ([]Comment, error)
 
-	// CreateInvite records an invitation from inviterID to email with a unique token.
-	CreateInvite(ctx context.Context, inviterID int64, email, token string) (Invite, error)
+	// CreateInvite records an invitation from inviterID to email with a unique token, and the
+	// outbox messages of jobs in the same transaction.
+	CreateInvite(ctx context.Context, inviterID int64, email, token string, jobs ...Job) (Invite, error)
+	// GetInvite returns one invitation.
+	GetInvite(ctx context.Context, id int64) (Invite, error)
 	// MarkInviteSent records when the invitation email was sent.
 	MarkInviteSent(ctx context.Context, id int64, at time.Time) error
 
-	// CreateVideo records a video in state [VideoProcessing].
-	CreateVideo(ctx context.Context, ownerID int64, title string, sizeBytes int64) (Video, error)
+	// CreateVideo records a video in state [VideoProcessing], and the outbox messages of jobs in
+	// the same transaction.
+	CreateVideo(ctx context.Context, ownerID int64, title string, sizeBytes int64, jobs ...Job) (Video, error)
+	// GetVideo returns one video with its finished stages.
+	GetVideo(ctx context.Context, id int64) (Video, error)
+	// RecordVideoStage stores a stage's result (again, if it ran twice) and returns the stages
+	// done so far, sorted.
+	RecordVideoStage(ctx context.Context, videoID int64, stage, result string) ([]string, error)
 	// FinishVideo marks a video [VideoReady] with the checksum of its processed content.
 	FinishVideo(ctx context.Context, id int64, checksum string) (Video, error)
 
@@ -187,6 +247,28 @@ type Store interface {
 	// DeleteUser removes a user and everything that belongs to them (posts, comments, comments on
 	// their posts, invites, videos, orders) in one transaction.
 	DeleteUser(ctx context.Context, id int64) (Deleted, error)
+
+	// CreateDeletion records a [DeletionRunning] deletion of the user's account (counting the rows
+	// to delete), and the outbox messages of jobs in the same transaction. An unknown user is
+	// [ErrNotFound].
+	CreateDeletion(ctx context.Context, userID int64, jobs ...Job) (Deletion, error)
+	// GetDeletion returns one deletion.
+	GetDeletion(ctx context.Context, id int64) (Deletion, error)
+	// DeleteChunk deletes up to limit rows of a running deletion's account in one short
+	// transaction that also records the progress; the user's own row goes last, and the
+	// deletion is then [DeletionDone]. A deletion that is not running is returned unchanged.
+	DeleteChunk(ctx context.Context, id int64, limit int) (Deletion, error)
+	// CancelDeletion stops a running deletion ([DeletionCanceled]); what is deleted stays deleted.
+	// A deletion that is no longer running is returned unchanged.
+	CancelDeletion(ctx context.Context, id int64) (Deletion, error)
+
+	// PendingOutbox returns up to limit outbox messages not yet marked sent, oldest first.
+	PendingOutbox(ctx context.Context, limit int) ([]OutboxMessage, error)
+	// MarkOutboxSent marks outbox messages sent; unknown or already sent ids are ignored.
+	MarkOutboxSent(ctx context.Context, ids []int64) error
+	// OutboxBacklog returns the number of unsent outbox messages and when the oldest was written
+	// (zero when none).
+	OutboxBacklog(ctx context.Context) (int64, time.Time, error)
 
 	// PoolStats reports the connection pool's state.
 	PoolStats() PoolStats

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/app"
@@ -18,15 +19,20 @@ import (
 
 // endpointExamples turns route patterns into URLs a user can paste.
 var endpointExamples = map[string]string{
-	"GET /api/posts":          "/api/posts?limit=20",
-	"GET /api/posts/{id}":     "/api/posts/1",
-	"GET /api/search":         "/api/search?q=" + seed.RareWord,
-	"GET /api/feed":           "/api/feed",
-	"DELETE /api/account":     "/api/account?user_id=ID",
-	"POST /api/checkout":      `/api/checkout  {"user_id":1,"amount_cents":1999}`,
-	"POST /api/invites":       `/api/invites  {"inviter_id":1,"email":"friend@example.com"}`,
-	"POST /api/videos":        `/api/videos  {"owner_id":1,"title":"cats","size_bytes":4194304}`,
-	"PUT /admin/antipatterns": `/admin/antipatterns  {"n_plus_one":true} or {"antipatterns":"all|none|a,b"}`,
+	"GET /api/posts":                            "/api/posts?limit=20",
+	"GET /api/posts/{id}":                       "/api/posts/1",
+	"GET /api/search":                           "/api/search?q=" + seed.RareWord,
+	"GET /api/feed":                             "/api/feed",
+	"DELETE /api/account":                       "/api/account?user_id=ID",
+	"POST /api/checkout":                        `/api/checkout  {"user_id":1,"amount_cents":1999}`,
+	"POST /api/invites":                         `/api/invites  {"inviter_id":1,"email":"friend@example.com"}`,
+	"POST /api/videos":                          `/api/videos  {"owner_id":1,"title":"cats","size_bytes":4194304}`,
+	"PUT /admin/antipatterns":                   `/admin/antipatterns  {"n_plus_one":true} or {"antipatterns":"all|none|a,b"}`,
+	"GET /api/videos/{id}":                      "/api/videos/ID",
+	"GET /api/account/deletions/{id}":           "/api/account/deletions/ID",
+	"DELETE /api/account/deletions/{id}":        "/api/account/deletions/ID  (cancel)",
+	"GET /admin/jobs/{queue}/dead":              "/admin/jobs/email/dead",
+	"POST /admin/jobs/{queue}/dead/{id}/replay": "/admin/jobs/QUEUE/dead/ID/replay",
 }
 
 func newLabCmd() *cobra.Command {
@@ -81,6 +87,9 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 			if seedUsers <= 0 || seedPosts < 0 || seedComments < 0 {
 				return usageErrorf("--seed-users must be at least 1 and the per-user/per-post counts at least 0")
 			}
+			if err := app.CheckQueue(cfg.Queue); err != nil {
+				return usageErrorf("--queue: %w", err)
+			}
 			cfg.Log = cmd.ErrOrStderr()
 			err = app.Run(cmd.Context(), cfg, func(info app.Info) { printBanner(cmd.OutOrStdout(), info) })
 			if errors.Is(err, app.ErrInvalidConfig) {
@@ -109,13 +118,28 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 	f.StringVar(&cfg.SMTPAddr, "smtp", "", "external SMTP server host:port (default: start one in process)")
 	f.StringVar(&cfg.LogCollectorURL, "log-collector", "", "external log collector URL (default: start one in process)")
 	f.StringVar(&cfg.PaymentURL, "payment-url", "", "external payment provider URL (default: start one in process)")
-	f.StringVar(&mailLat, "mail-latency", "200ms", "latency of the embedded mail server per message")
+	f.StringVar(&mailLat, "mail-latency", "300ms", "latency of the embedded mail server per message")
 	f.StringVar(&logLat, "log-latency", "500ms", "latency of the embedded log collector per request")
 	f.StringVar(&payLat, "payment-latency", "50ms,1%:5s", "latency of the embedded payment provider per charge")
 	f.IntVar(&cfg.VideoPasses, "video-passes", 16, "CPU cost of POST /api/videos: hashing passes over the video's bytes")
 	f.StringVar(&logLevel, "log-level", "info", "log level of the JSON logs on stderr: debug, info (access log), warn, error")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to drain in-flight requests on shutdown")
+	f.StringVar(&cfg.Queue, "queue", "nats", "job queue: "+app.QueueForms)
+	f.StringVar(&cfg.QueuePrefix, "queue-prefix", "headroom", "namespace of the queue's streams or keys on a shared broker")
+	f.StringVar(&cfg.QueueDir, "queue-dir", "", "embedded JetStream storage directory (default: a temporary directory removed on exit)")
+	f.BoolVar(&cfg.ExternalWorkers, "external-workers", false, "run no workers in process: jobs wait for `headroom lab worker` processes")
+	jobsFlags(f, &cfg.Jobs)
+	cmd.AddCommand(newLabWorkerCmd(), newLabJobsCmd())
 	return cmd
+}
+
+// jobsFlags are the workers' tuning flags, shared by lab and lab worker.
+func jobsFlags(f *pflag.FlagSet, c *app.JobsConfig) {
+	f.StringVar(&c.MediaDir, "media-dir", "", "where the video pipeline writes thumbnails, encodings and subtitles (default: a temporary directory)")
+	f.IntVar(&c.DeleteChunk, "delete-chunk", 500, "rows one account-deletion transaction removes")
+	f.IntVar(&c.MaxAttempts, "job-max-attempts", 5, "runs of a failing job before the dead-letter queue")
+	f.DurationVar(&c.BackoffMin, "job-backoff", time.Second, "first retry's maximum delay (doubles per attempt, full jitter)")
+	f.DurationVar(&c.AckWait, "job-ack-wait", 30*time.Second, "how long a dead worker's job waits before another worker gets it")
 }
 
 func printBanner(w io.Writer, info app.Info) {
@@ -135,6 +159,8 @@ func printBanner(w io.Writer, info app.Info) {
 	fmt.Fprintf(w, "  mail (SMTP)    %s\n", info.SMTP)
 	fmt.Fprintf(w, "  log collector  %s\n", info.LogCollector)
 	fmt.Fprintf(w, "  payments       %s\n", info.Payments)
+	fmt.Fprintf(w, "  queue          %s\n", info.Queue)
+	fmt.Fprintf(w, "  workers        %s\n", info.Workers)
 	fmt.Fprintf(w, "  traces         %s\n", traces)
 	fmt.Fprintf(w, "  metrics        %s\n", info.Metrics)
 	fmt.Fprintf(w, "  pprof          %s\n", info.Pprof)

@@ -55,6 +55,12 @@ type LogShipper interface {
 	Enqueue(line []byte) bool
 }
 
+// Outbox is the relay of the transactional outbox, told when a request committed jobs.
+type Outbox interface {
+	// Kick asks the relay to publish now rather than at its next poll; it never blocks.
+	Kick()
+}
+
 // Config configures [New]. Only Store is required.
 type Config struct {
 	// Store is the database. Required.
@@ -66,6 +72,10 @@ type Config struct {
 	Cache Cache
 	// Mailer sends invitation emails. Default nil: POST /api/invites answers 503.
 	Mailer Mailer
+	// Outbox, when set, makes invites, videos and account deletions asynchronous (unless their
+	// sync_email, sync_video or sync_delete switch is on): the request commits its row with the
+	// job in the outbox, kicks the relay and answers 202. Default nil: they run inside the request.
+	Outbox Outbox
 	// Payments charges checkouts. Default nil: POST /api/checkout answers 503.
 	Payments Payments
 	// Logs ships access log lines. Default nil: lines are only written to Logger.
@@ -168,7 +178,10 @@ func New(cfg Config) (*API, error) {
 	a.handle("POST /api/checkout", a.checkout)
 	a.handle("POST /api/invites", a.invite)
 	a.handle("POST /api/videos", a.uploadVideo)
+	a.handle("GET /api/videos/{id}", a.getVideo)
 	a.handle("DELETE /api/account", a.deleteAccount)
+	a.handle("GET /api/account/deletions/{id}", a.getDeletion)
+	a.handle("DELETE /api/account/deletions/{id}", a.cancelDeletion)
 	a.handle("GET /admin/antipatterns", a.admin(a.getAntipatterns))
 	a.handle("PUT /admin/antipatterns", a.admin(a.putAntipatterns))
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

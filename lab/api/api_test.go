@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -476,6 +477,11 @@ func TestBadInput(t *testing.T) {
 		{"DELETE", "/api/account", "", 400},
 		{"DELETE", "/api/account?user_id=x", "", 400},
 		{"DELETE", "/api/account?user_id=99999999", "", 404},
+		{"GET", "/api/videos/x", "", 400},
+		{"GET", "/api/videos/99999999", "", 404},
+		{"GET", "/api/account/deletions/0", "", 400},
+		{"GET", "/api/account/deletions/99999999", "", 404},
+		{"DELETE", "/api/account/deletions/99999999", "", 404},
 		{"GET", "/api/nope", "", 404},
 		{"DELETE", "/api/posts", "", 405},
 		{"PUT", "/admin/antipatterns", `{"n_plus_one": "yes"}`, 400},
@@ -497,6 +503,59 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("body %q: want a JSON error body", body)
 			}
 		})
+	}
+}
+
+// kicks counts the relay's nudges.
+type kicks struct{ n atomic.Int64 }
+
+func (k *kicks) Kick() { k.n.Add(1) }
+
+// TestAsyncEndpointsWriteTheOutbox: with an outbox relay configured and the sync_ switches off,
+// invites, videos and deletions answer 202 after committing their row with its jobs, which carry
+// the request's trace context, and kick the relay.
+func TestAsyncEndpointsWriteTheOutbox(t *testing.T) {
+	t.Parallel()
+	k := &kicks{}
+	e := newEnv(t, nil, func(cfg *api.Config) { cfg.Outbox = k; cfg.Mailer = nopMailer{} })
+	wantQueues := map[string][]string{}
+	for _, c := range []struct {
+		method, path, body string
+		queues             []string
+	}{
+		{"POST", "/api/invites", `{"inviter_id": 3, "email": "friend@example.com"}`, []string{"email"}},
+		{"POST", "/api/videos", `{"owner_id": 3, "title": "cats", "size_bytes": 1000}`, []string{"video.thumbnail", "video.encode", "video.subtitles"}},
+		{"DELETE", "/api/account?user_id=4", "", []string{"account.delete"}},
+	} {
+		code, body, tid := e.do(t, c.method, c.path, c.body)
+		if code != http.StatusAccepted {
+			t.Fatalf("%s %s = %d %s, want 202", c.method, c.path, code, body)
+		}
+		wantQueues[tid] = c.queues
+	}
+	if k.n.Load() != 3 {
+		t.Errorf("relay kicked %d times, want 3", k.n.Load())
+	}
+	pending, err := e.store.PendingOutbox(t.Context(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, m := range pending {
+		tid := strings.Split(m.Headers["traceparent"], "-")[1]
+		got[tid] = append(got[tid], m.Queue)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(wantQueues) {
+		t.Errorf("outbox jobs by trace = %v, want %v", got, wantQueues)
+	}
+	// The deletion is visible and cancelable before any worker ran.
+	code, body, _ := e.do(t, "DELETE", "/api/account/deletions/1", "")
+	if code != http.StatusOK || !strings.Contains(string(body), `"status":"canceled"`) {
+		t.Errorf("cancel deletion: %d %s", code, body)
+	}
+	code, body, _ = e.do(t, "GET", "/api/videos/1", "")
+	if code != http.StatusOK || !strings.Contains(string(body), `"status":"processing"`) {
+		t.Errorf("GET video: %d %s", code, body)
 	}
 }
 

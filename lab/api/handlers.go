@@ -18,8 +18,10 @@ import (
 	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/headroom/headroom/lab"
+	"github.com/headroom/headroom/lab/tasks"
 )
 
 // fail answers err with its status: 4xx for the client's mistakes, 502 for a failing provider,
@@ -326,14 +328,25 @@ func (a *API) invite(w http.ResponseWriter, r *http.Request) {
 	tok := make([]byte, 16)
 	_, _ = rand.Read(tok)
 	token := hex.EncodeToString(tok)
+	if a.async(lab.SyncEmail) {
+		// The invite and its email job commit together; the email goes out from a worker.
+		inv, err := a.cfg.Store.CreateInvite(ctx, req.InviterID, addr.Address, token, tasks.EmailJob(a.jobHeaders(ctx)))
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		a.cfg.Outbox.Kick()
+		writeJSON(w, http.StatusAccepted, inv)
+		return
+	}
 	inv, err := a.cfg.Store.CreateInvite(ctx, req.InviterID, addr.Address, token)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	// Synchronous: the email is sent inside the request (the queue issue adds sync_email=off).
-	body := fmt.Sprintf("User %d invited you to the lab.\r\nAccept: https://lab.localhost/invites/%s\r\n", req.InviterID, token)
-	if err := a.cfg.Mailer.Send(ctx, addr.Address, "You are invited", body); err != nil {
+	// sync_email: the email is sent inside the request.
+	subject, body := tasks.InviteEmail(inv)
+	if err := a.cfg.Mailer.Send(ctx, addr.Address, subject, body); err != nil {
 		a.fail(w, r, upstream("mail provider", err))
 		return
 	}
@@ -344,6 +357,18 @@ func (a *API) invite(w http.ResponseWriter, r *http.Request) {
 	}
 	inv.SentAt = &now
 	writeJSON(w, http.StatusCreated, inv)
+}
+
+// async reports whether the endpoint that sw makes synchronous runs through the queue now.
+func (a *API) async(sw lab.Antipattern) bool {
+	return a.cfg.Outbox != nil && !a.cfg.Switches.On(sw)
+}
+
+// jobHeaders carries the request's trace context into the jobs it enqueues.
+func (a *API) jobHeaders(ctx context.Context) map[string]string {
+	c := propagation.MapCarrier{}
+	a.cfg.Propagator.Inject(ctx, c)
+	return c
 }
 
 type videoRequest struct {
@@ -364,12 +389,24 @@ func (a *API) uploadVideo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if a.async(lab.SyncVideo) {
+		// The video and its three stage jobs commit together; the pipeline runs on workers.
+		v, err := a.cfg.Store.CreateVideo(ctx, req.OwnerID, req.Title, req.SizeBytes, tasks.VideoJobs(a.jobHeaders(ctx))...)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		a.cfg.Outbox.Kick()
+		w.Header().Set("Location", fmt.Sprintf("/api/videos/%d", v.ID))
+		writeJSON(w, http.StatusAccepted, v)
+		return
+	}
 	v, err := a.cfg.Store.CreateVideo(ctx, req.OwnerID, req.Title, req.SizeBytes)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	// Synchronous: the processing runs inside the request (the queue issue adds sync_video=off).
+	// sync_video: the processing runs inside the request.
 	sum, err := a.process(ctx, v.ID, req.SizeBytes)
 	if err != nil {
 		a.fail(w, r, err)
@@ -415,13 +452,68 @@ func (a *API) deleteAccount(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	// Synchronous: everything is deleted inside the request (the queue issue adds sync_delete=off).
+	if a.async(lab.SyncDelete) {
+		// A deletion record and its job commit together; workers delete in bounded chunks.
+		del, err := a.cfg.Store.CreateDeletion(r.Context(), id, tasks.DeletionJob(a.jobHeaders(r.Context())))
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		a.cfg.Outbox.Kick()
+		w.Header().Set("Location", fmt.Sprintf("/api/account/deletions/%d", del.ID))
+		writeJSON(w, http.StatusAccepted, del)
+		return
+	}
+	// sync_delete: everything is deleted in one transaction inside the request.
 	d, err := a.cfg.Store.DeleteUser(r.Context(), id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"deleted_user": id, "posts": d.Posts, "comments": d.Comments})
+}
+
+func (a *API) getVideo(w http.ResponseWriter, r *http.Request) {
+	id, err := idValue("video id", r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	v, err := a.cfg.Store.GetVideo(r.Context(), id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (a *API) getDeletion(w http.ResponseWriter, r *http.Request) {
+	id, err := idValue("deletion id", r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	d, err := a.cfg.Store.GetDeletion(r.Context(), id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// cancelDeletion records the cancellation; the running job sees it and stops after its chunk.
+func (a *API) cancelDeletion(w http.ResponseWriter, r *http.Request) {
+	id, err := idValue("deletion id", r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	d, err := a.cfg.Store.CancelDeletion(r.Context(), id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
 }
 
 // antipatternsView is the body of GET and PUT /admin/antipatterns.

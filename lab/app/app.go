@@ -30,6 +30,8 @@ import (
 	"github.com/headroom/headroom/lab/cache/memory"
 	"github.com/headroom/headroom/lab/cache/redis"
 	"github.com/headroom/headroom/lab/deps"
+	"github.com/headroom/headroom/lab/jobs"
+	"github.com/headroom/headroom/lab/jobs/worker"
 	"github.com/headroom/headroom/lab/seed"
 	"github.com/headroom/headroom/lab/store/postgres"
 	"github.com/headroom/headroom/lab/store/sqlite"
@@ -69,7 +71,7 @@ type Config struct {
 
 	// SMTPAddr is an external mail server (host:port). Default: start one in process.
 	SMTPAddr string
-	// MailLatency is the embedded mail server's latency per message. Default 200ms.
+	// MailLatency is the embedded mail server's latency per message. Default 300ms (the notes' slow provider).
 	MailLatency *deps.Latency
 	// LogCollectorURL is an external log collector. Default: start one in process.
 	LogCollectorURL string
@@ -80,6 +82,22 @@ type Config struct {
 	PaymentURL string
 	// PaymentLatency is the embedded payment provider's latency. Default 50ms,1%:5s.
 	PaymentLatency *deps.Latency
+
+	// Queue is the job queue broker: "" or "nats" for an embedded NATS JetStream server in
+	// process (file storage), "nats://host:port" for an external one, "redis://host:port/db" for
+	// Redis Streams, "amqp://user:pass@host:port/" for RabbitMQ quorum queues. Default embedded.
+	Queue string
+	// QueuePrefix namespaces the broker's streams or keys, so several labs can share a server.
+	// Default "headroom".
+	QueuePrefix string
+	// QueueDir is the embedded JetStream server's storage directory. Default: a temporary
+	// directory removed on shutdown.
+	QueueDir string
+	// ExternalWorkers leaves the jobs to workers in other processes (headroom lab worker): this
+	// process only produces them. Default false: workers run in process.
+	ExternalWorkers bool
+	// Jobs tunes the in-process workers.
+	Jobs JobsConfig
 
 	// VideoPasses is how many times video processing hashes the video's bytes: the CPU cost of
 	// POST /api/videos. Default 16 (see api.Config).
@@ -122,6 +140,12 @@ func (c *Config) validate() error {
 	if c.DB == "sqlite:" {
 		return errors.New(`database "sqlite:": want sqlite:PATH`)
 	}
+	if err := CheckQueue(c.Queue); err != nil {
+		return err
+	}
+	if err := c.Jobs.validate(); err != nil {
+		return err
+	}
 	if c.Cache != "" && c.Cache != "memory" && !strings.HasPrefix(c.Cache, "redis://") && !strings.HasPrefix(c.Cache, "rediss://") {
 		return fmt.Errorf("cache %q: want memory or redis://host:port", c.Cache)
 	}
@@ -156,6 +180,9 @@ type Info struct {
 	LogCollector string     `json:"log_collector"`
 	Payments     string     `json:"payments"`
 	OTLP         string     `json:"otlp,omitempty"`
+	Queue        string     `json:"queue"`     // the broker, for people
+	QueueURL     string     `json:"queue_url"` // what headroom lab worker --queue takes
+	Workers      string     `json:"workers"`
 	Endpoints    []string   `json:"endpoints"`
 	Metrics      string     `json:"metrics"`
 	Pprof        string     `json:"pprof"`
@@ -171,6 +198,8 @@ type App struct {
 	api      *api.API
 	switches *lab.Switches
 	store    lab.Store
+	engine   jobs.Engine
+	worker   *worker.Worker
 	served   chan error
 	closers  []func(ctx context.Context) error // in reverse start order
 }
@@ -196,7 +225,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.info.OTLP = cfg.OTLP
 	tp := tel.TracerProvider
 
-	store, dbDesc, err := a.openStore(ctx, tp)
+	store, dbDesc, err := openStore(ctx, storeConfig{db: cfg.DB, schema: cfg.PostgresSchema, maxConns: cfg.DBMaxConns, tp: tp}, a.onClose)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +256,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	// The outside world: embedded unless pointed elsewhere.
 	smtpAddr := cfg.SMTPAddr
 	if smtpAddr == "" {
-		lat := latencyOr(cfg.MailLatency, "200ms")
+		lat := latencyOr(cfg.MailLatency, "300ms")
 		ms, err := deps.StartMailServer(ctx, deps.MailServerConfig{Latency: lat})
 		if err != nil {
 			return nil, err
@@ -294,7 +323,12 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.store, a.switches = store, lab.NewSwitches(cfg.Antipatterns)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	relay, err := a.startJobs(ctx, jobDeps{mailer: mailer, reg: reg, tp: tp, prop: tel.Propagator, log: log})
+	if err != nil {
+		return nil, err
+	}
 	a.api, err = api.New(api.Config{
+		Outbox:   relay,
 		Store:    store,
 		Switches: a.switches,
 		Cache:    cache,
@@ -327,6 +361,9 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.Handle("/debug/fgprof", fgprof.Handler())
 	mux.HandleFunc("GET /admin/info", a.serveInfo)
+	mux.HandleFunc("GET /admin/jobs", a.serveJobs)
+	mux.HandleFunc("GET /admin/jobs/{queue}/dead", a.serveDead)
+	mux.HandleFunc("POST /admin/jobs/{queue}/dead/{id}/replay", a.serveReplay)
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
@@ -348,7 +385,8 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.info.Metrics = base + "/metrics"
 	a.info.Pprof = base + "/debug/pprof/"
 	a.info.Fgprof = base + "/debug/fgprof?seconds=10"
-	a.info.Endpoints = append(a.api.Routes(), "GET /healthz", "GET /readyz", "GET /admin/info")
+	a.info.Endpoints = append(a.api.Routes(), "GET /healthz", "GET /readyz", "GET /admin/info", "GET /admin/jobs",
+		"GET /admin/jobs/{queue}/dead", "POST /admin/jobs/{queue}/dead/{id}/replay")
 	slices.Sort(a.info.Endpoints)
 	log.InfoContext(ctx, "lab started", slog.String("url", base), slog.String("db", a.info.DB),
 		slog.String("antipatterns", a.info.Antipatterns))
@@ -366,34 +404,42 @@ func (a *App) closeAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (a *App) openStore(ctx context.Context, tp trace.TracerProvider) (lab.Store, string, error) {
-	cfg := a.cfg
-	if strings.HasPrefix(cfg.DB, "postgres") {
-		s, err := postgres.Open(ctx, postgres.Config{URL: cfg.DB, Schema: cfg.PostgresSchema, MaxConns: int32(cfg.DBMaxConns), TracerProvider: tp})
+// storeConfig selects the database for openStore.
+type storeConfig struct {
+	db, schema string
+	maxConns   int
+	tp         trace.TracerProvider
+}
+
+// openStore opens the database (a new temporary SQLite file when db is empty) and registers its
+// closing, and the temporary directory's removal, with onClose.
+func openStore(ctx context.Context, cfg storeConfig, onClose func(func(context.Context) error)) (lab.Store, string, error) {
+	if strings.HasPrefix(cfg.db, "postgres") {
+		s, err := postgres.Open(ctx, postgres.Config{URL: cfg.db, Schema: cfg.schema, MaxConns: int32(cfg.maxConns), TracerProvider: cfg.tp})
 		if err != nil {
 			return nil, "", err
 		}
-		a.onClose(func(context.Context) error { return s.Close() })
-		desc := "postgres " + redactURL(cfg.DB)
-		if cfg.PostgresSchema != "" {
-			desc += " (schema " + cfg.PostgresSchema + ")"
+		onClose(func(context.Context) error { return s.Close() })
+		desc := "postgres " + redactURL(cfg.db)
+		if cfg.schema != "" {
+			desc += " (schema " + cfg.schema + ")"
 		}
 		return s, desc, nil
 	}
-	path := strings.TrimPrefix(cfg.DB, "sqlite:")
-	if cfg.DB == "" {
+	path := strings.TrimPrefix(cfg.db, "sqlite:")
+	if cfg.db == "" {
 		dir, err := os.MkdirTemp("", "headroom-lab-")
 		if err != nil {
 			return nil, "", fmt.Errorf("temporary database directory: %w", err)
 		}
-		a.onClose(func(context.Context) error { return os.RemoveAll(dir) })
+		onClose(func(context.Context) error { return os.RemoveAll(dir) })
 		path = filepath.Join(dir, "lab.db")
 	}
-	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, MaxOpenConns: cfg.DBMaxConns, TracerProvider: tp})
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, MaxOpenConns: cfg.maxConns, TracerProvider: cfg.tp})
 	if err != nil {
 		return nil, "", err
 	}
-	a.onClose(func(context.Context) error { return s.Close() })
+	onClose(func(context.Context) error { return s.Close() })
 	return s, "sqlite " + path, nil
 }
 

@@ -79,7 +79,7 @@ func has(spans []string, prefix string) bool {
 
 func TestOutgoingCallsAreTraced(t *testing.T) {
 	t.Parallel()
-	a, rec := startRecorded(t, app.Config{Antipatterns: lab.AntipatternSet{lab.SyncLogging: true}})
+	a, rec := startRecorded(t, app.Config{Antipatterns: lab.AntipatternSet{lab.SyncLogging: true, lab.SyncEmail: true}})
 	url := a.Info().URL
 
 	code, tid := call(t, "POST", url+"/api/invites", `{"inviter_id":1,"email":"f@example.com"}`)

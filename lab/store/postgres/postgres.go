@@ -508,13 +508,34 @@ func (s *Store) ListComments(ctx context.Context, postID int64, limit int) ([]la
 	return out, nil
 }
 
-// CreateInvite records an invitation.
-func (s *Store) CreateInvite(ctx context.Context, inviterID int64, email, token string) (lab.Invite, error) {
+// CreateInvite records an invitation and its jobs' outbox messages in one transaction.
+func (s *Store) CreateInvite(ctx context.Context, inviterID int64, email, token string, jobs ...lab.Job) (lab.Invite, error) {
 	in := lab.Invite{InviterID: inviterID, Email: email, Token: token, CreatedAt: now()}
-	err := s.one(ctx, s.pool, `INSERT INTO invites (inviter_id, email, token, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
-		[]any{inviterID, email, token, in.CreatedAt}, &in.ID)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := s.one(ctx, tx, `INSERT INTO invites (inviter_id, email, token, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
+			[]any{inviterID, email, token, in.CreatedAt}, &in.ID); err != nil {
+			return err
+		}
+		return s.writeOutbox(ctx, tx, in.ID, jobs)
+	})
 	if err != nil {
 		return in, fmt.Errorf("postgres: create invite: %w", err)
+	}
+	return in, nil
+}
+
+// GetInvite returns one invitation.
+func (s *Store) GetInvite(ctx context.Context, id int64) (lab.Invite, error) {
+	in := lab.Invite{ID: id}
+	err := s.one(ctx, s.pool, `SELECT inviter_id, email, token, created_at, sent_at FROM invites WHERE id = $1`, []any{id},
+		&in.InviterID, &in.Email, &in.Token, &in.CreatedAt, &in.SentAt)
+	if err != nil {
+		return in, fmt.Errorf("postgres: get invite %d: %w", id, err)
+	}
+	in.CreatedAt = in.CreatedAt.UTC()
+	if in.SentAt != nil {
+		t := in.SentAt.UTC()
+		in.SentAt = &t
 	}
 	return in, nil
 }
@@ -527,11 +548,16 @@ func (s *Store) MarkInviteSent(ctx context.Context, id int64, at time.Time) erro
 	return nil
 }
 
-// CreateVideo records a video being processed.
-func (s *Store) CreateVideo(ctx context.Context, ownerID int64, title string, sizeBytes int64) (lab.Video, error) {
+// CreateVideo records a video being processed and its jobs' outbox messages in one transaction.
+func (s *Store) CreateVideo(ctx context.Context, ownerID int64, title string, sizeBytes int64, jobs ...lab.Job) (lab.Video, error) {
 	v := lab.Video{OwnerID: ownerID, Title: title, SizeBytes: sizeBytes, Status: lab.VideoProcessing, CreatedAt: now()}
-	err := s.one(ctx, s.pool, `INSERT INTO videos (owner_id, title, size_bytes, status, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		[]any{ownerID, title, sizeBytes, v.Status, v.CreatedAt}, &v.ID)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := s.one(ctx, tx, `INSERT INTO videos (owner_id, title, size_bytes, status, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+			[]any{ownerID, title, sizeBytes, v.Status, v.CreatedAt}, &v.ID); err != nil {
+			return err
+		}
+		return s.writeOutbox(ctx, tx, v.ID, jobs)
+	})
 	if err != nil {
 		return v, fmt.Errorf("postgres: create video: %w", err)
 	}

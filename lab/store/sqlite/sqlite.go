@@ -503,13 +503,36 @@ func (s *Store) ListComments(ctx context.Context, postID int64, limit int) ([]la
 	return out, nil
 }
 
-// CreateInvite records an invitation.
-func (s *Store) CreateInvite(ctx context.Context, inviterID int64, email, token string) (lab.Invite, error) {
+// CreateInvite records an invitation and its jobs' outbox messages in one transaction.
+func (s *Store) CreateInvite(ctx context.Context, inviterID int64, email, token string, jobs ...lab.Job) (lab.Invite, error) {
 	in := lab.Invite{InviterID: inviterID, Email: email, Token: token, CreatedAt: now()}
-	err := s.one(ctx, s.db, `INSERT INTO invites (inviter_id, email, token, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
-		[]any{inviterID, email, token, micros(in.CreatedAt)}, &in.ID)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.one(ctx, tx, `INSERT INTO invites (inviter_id, email, token, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+			[]any{inviterID, email, token, micros(in.CreatedAt)}, &in.ID); err != nil {
+			return err
+		}
+		return s.writeOutbox(ctx, tx, in.ID, jobs)
+	})
 	if err != nil {
 		return in, fmt.Errorf("sqlite: create invite: %w", err)
+	}
+	return in, nil
+}
+
+// GetInvite returns one invitation.
+func (s *Store) GetInvite(ctx context.Context, id int64) (lab.Invite, error) {
+	in := lab.Invite{ID: id}
+	var at int64
+	var sent sql.NullInt64
+	err := s.one(ctx, s.db, `SELECT inviter_id, email, token, created_at, sent_at FROM invites WHERE id = ?`, []any{id},
+		&in.InviterID, &in.Email, &in.Token, &at, &sent)
+	if err != nil {
+		return in, fmt.Errorf("sqlite: get invite %d: %w", id, err)
+	}
+	in.CreatedAt = fromMicros(at)
+	if sent.Valid {
+		t := fromMicros(sent.Int64)
+		in.SentAt = &t
 	}
 	return in, nil
 }
@@ -537,11 +560,16 @@ func affected(res sql.Result) error {
 	return nil
 }
 
-// CreateVideo records a video being processed.
-func (s *Store) CreateVideo(ctx context.Context, ownerID int64, title string, sizeBytes int64) (lab.Video, error) {
+// CreateVideo records a video being processed and its jobs' outbox messages in one transaction.
+func (s *Store) CreateVideo(ctx context.Context, ownerID int64, title string, sizeBytes int64, jobs ...lab.Job) (lab.Video, error) {
 	v := lab.Video{OwnerID: ownerID, Title: title, SizeBytes: sizeBytes, Status: lab.VideoProcessing, CreatedAt: now()}
-	err := s.one(ctx, s.db, `INSERT INTO videos (owner_id, title, size_bytes, status, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-		[]any{ownerID, title, sizeBytes, v.Status, micros(v.CreatedAt)}, &v.ID)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.one(ctx, tx, `INSERT INTO videos (owner_id, title, size_bytes, status, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+			[]any{ownerID, title, sizeBytes, v.Status, micros(v.CreatedAt)}, &v.ID); err != nil {
+			return err
+		}
+		return s.writeOutbox(ctx, tx, v.ID, jobs)
+	})
 	if err != nil {
 		return v, fmt.Errorf("sqlite: create video: %w", err)
 	}

@@ -32,6 +32,11 @@ func Exercise(t *testing.T, newStore NewStore) {
 		{"Videos", testVideos},
 		{"Orders", testOrders},
 		{"DeleteUser", testDeleteUser},
+		{"Outbox", testOutbox},
+		{"OutboxRollsBackWithRow", testOutboxRollback},
+		{"VideoStages", testVideoStages},
+		{"Deletions", testDeletions},
+		{"DeletionCancel", testDeletionCancel},
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"PingAndPoolStats", testPing},
 	}

@@ -1,0 +1,344 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/headroom/headroom/lab/app"
+	"github.com/headroom/headroom/lab/deps"
+	"github.com/headroom/headroom/lab/jobs"
+	"github.com/headroom/headroom/lab/jobs/natsq"
+	"github.com/headroom/headroom/lab/seed"
+	"github.com/headroom/headroom/lab/store/sqlite"
+	"github.com/headroom/headroom/lab/tasks"
+)
+
+// buildHeadroom builds the CLI for a test that needs it as a real child process (the go build
+// cache makes the second build a link).
+func buildHeadroom(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "headroom")
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// workerProc is a `headroom lab worker` child process.
+type workerProc struct {
+	cmd     *exec.Cmd
+	metrics string // its /metrics URL
+}
+
+func startWorker(t *testing.T, bin string, args ...string) *workerProc {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"lab", "worker", "--addr", "127.0.0.1:0", "--log-level", "error"}, args...)...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w := &workerProc{cmd: cmd}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if m, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "metrics "); ok {
+			w.metrics = m
+			break
+		}
+	}
+	if w.metrics == "" {
+		t.Fatal("the worker did not report its metrics URL")
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	return w
+}
+
+func (w *workerProc) kill(t *testing.T) {
+	t.Helper()
+	if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.cmd.Wait()
+}
+
+// scrape returns the sum of a metric's samples on a /metrics page.
+func scrape(t *testing.T, url, name string) float64 {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	re := regexp.MustCompile(`(?m)^` + name + `(?:\{[^}]*\})? (\S+)$`)
+	sum := 0.0
+	for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+		v, _ := strconv.ParseFloat(m[1], 64)
+		sum += v
+	}
+	return sum
+}
+
+// TestKillWorkerMidJob runs the email jobs on `headroom lab worker` processes and kills them
+// (SIGKILL) mid-job, repeatedly. Every invite's email goes out (none lost), and jobs that run
+// again after having been done are absorbed by the idempotency check and counted.
+func TestKillWorkerMidJob(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the CLI and kills worker processes")
+	}
+	bin := buildHeadroom(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "lab.db")
+	lat, _ := deps.ParseLatency("150ms")
+	ms, err := deps.StartMailServer(t.Context(), deps.MailServerConfig{Latency: lat, Keep: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ms.Close(context.Background()) })
+	a, err := app.Start(t.Context(), app.Config{
+		Addr: "127.0.0.1:0", DB: "sqlite:" + db, ExternalWorkers: true, SMTPAddr: ms.Addr(),
+		Seed: seed.Config{Users: 5, PostsPerUser: 1}, LogLatency: &deps.Latency{}, PaymentLatency: &deps.Latency{}, Log: io.Discard,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	info := a.Info()
+	args := []string{"--queue", info.QueueURL, "--db", "sqlite:" + db, "--smtp", ms.Addr(), "--job-ack-wait", "1s"}
+
+	const n = 60
+	for i := range n {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, info.URL+"/api/invites", strings.NewReader(fmt.Sprintf(`{"inviter_id":%d,"email":"u%d@example.com"}`, 1+i%5, i)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("invite %d = %d", i, resp.StatusCode)
+		}
+	}
+
+	const kills = 4
+	for k := range kills {
+		w := startWorker(t, bin, args...)
+		before := ms.Delivered()
+		deadline := time.Now().Add(30 * time.Second)
+		for ms.Delivered() < before+3 && time.Now().Before(deadline) { // mid-run: some sent, more running
+			time.Sleep(10 * time.Millisecond)
+		}
+		w.kill(t)
+		t.Logf("kill %d: %d emails delivered so far", k+1, ms.Delivered())
+	}
+	last := startWorker(t, bin, args...)
+
+	store, err := sqlite.Open(t.Context(), sqlite.Config{Path: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	deadline := time.Now().Add(90 * time.Second)
+	var unsent []int64
+	for {
+		unsent = unsent[:0]
+		for id := int64(1); id <= n; id++ {
+			inv, err := store.GetInvite(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if inv.SentAt == nil {
+				unsent = append(unsent, id)
+			}
+		}
+		if len(unsent) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(unsent) > 0 {
+		t.Fatalf("invites never sent after %d worker kills: %v", kills, unsent)
+	}
+	got := map[string]int{}
+	for _, m := range ms.Messages() {
+		got[m.To[0]]++
+	}
+	extra := 0
+	for i := range n {
+		c := got[fmt.Sprintf("u%d@example.com", i)]
+		if c == 0 {
+			t.Errorf("u%d@example.com got no email", i)
+		}
+		extra += c - 1
+	}
+	// At least once: a worker killed while the mail server held a message sends it again on
+	// redelivery (SMTP has no idempotency key); each kill can repeat at most the jobs running
+	// then (16 at once).
+	if extra > kills*16 {
+		t.Errorf("%d repeated emails after %d kills, want at most %d", extra, kills, kills*16)
+	}
+	t.Logf("%d emails for %d invites after %d kills (%d repeated by kills mid-send)", ms.Delivered(), n, kills, extra)
+
+	// Jobs that run again after their email went out are absorbed and counted: publish every
+	// email job once more under new ids, as a broker's redelivery would hand them out.
+	eng, err := natsq.New(t.Context(), natsq.Config{URL: info.QueueURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eng.Close() })
+	sent := ms.Delivered()
+	for id := int64(1); id <= n; id++ {
+		m := tasks.EmailJob(nil)(id)
+		if err := eng.Publish(t.Context(), jobs.Message{ID: fmt.Sprint("again-", id), Queue: m.Queue, Payload: m.Payload, EnqueuedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for scrape(t, last.metrics, "lab_jobs_duplicates_total") < n && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if d := scrape(t, last.metrics, "lab_jobs_duplicates_total"); d < n {
+		t.Errorf("lab_jobs_duplicates_total = %v, want ≥ %d (every repeated job absorbed)", d, n)
+	}
+	if ms.Delivered() != sent {
+		t.Errorf("repeated jobs sent %d more emails, want none", ms.Delivered()-sent)
+	}
+}
+
+// TestLabJobsTable: `headroom lab jobs` prints the running lab's queues with the job counts.
+func TestLabJobsTable(t *testing.T) {
+	t.Parallel()
+	ms, err := deps.StartMailServer(t.Context(), deps.MailServerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ms.Close(context.Background()) })
+	a, err := app.Start(t.Context(), app.Config{
+		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "lab.db"), SMTPAddr: ms.Addr(),
+		Seed: seed.Config{Users: 5, PostsPerUser: 1}, LogLatency: &deps.Latency{}, PaymentLatency: &deps.Latency{}, Log: io.Discard,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	url := a.Info().URL
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, url+"/api/invites", strings.NewReader(`{"inviter_id":1,"email":"f@example.com"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for ms.Delivered() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	var stdout, stderr strings.Builder
+	var out string
+	for time.Now().Before(deadline) { // the worker counts the job just after the mail server has it
+		stdout.Reset()
+		if code := run([]string{"lab", "jobs", "--lab", url}, &stdout, &stderr); code != 0 {
+			t.Fatalf("lab jobs exited %d: %s", code, stderr.String())
+		}
+		if out = stdout.String(); regexp.MustCompile(`(?m)^\s*email\s+0\s+0\s+1\s+0\s+0\s+0\s+-\s*$`).MatchString(out) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, want := range []string{"queue engine nats", "outbox: 0 rows waiting", "video.thumbnail", "account.delete"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lab jobs output lacks %q:\n%s", want, out)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^\s*email\s+0\s+0\s+1\s+0\s+0\s+0\s+-\s*$`).MatchString(out) {
+		t.Errorf("lab jobs: want the email queue with depth 0, in flight 0, done 1:\n%s", out)
+	}
+	stdout.Reset()
+	if code := run([]string{"lab", "jobs", "--lab", url, "--json"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), `"queues"`) {
+		t.Errorf("lab jobs --json: %d %s", code, stdout.String())
+	}
+}
+
+// TestWorkerSIGTERMFinishesRunningJobs: a worker process told to stop (SIGTERM) finishes the
+// job it is running, then exits 0; nothing is left for the next worker.
+func TestWorkerSIGTERMFinishesRunningJobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the CLI and runs worker processes")
+	}
+	bin := buildHeadroom(t)
+	db := filepath.Join(t.TempDir(), "lab.db")
+	lat, _ := deps.ParseLatency("1s")
+	ms, err := deps.StartMailServer(t.Context(), deps.MailServerConfig{Latency: lat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ms.Close(context.Background()) })
+	a, err := app.Start(t.Context(), app.Config{
+		Addr: "127.0.0.1:0", DB: "sqlite:" + db, ExternalWorkers: true, SMTPAddr: ms.Addr(),
+		Seed: seed.Config{Users: 2, PostsPerUser: 1}, LogLatency: &deps.Latency{}, PaymentLatency: &deps.Latency{}, Log: io.Discard,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	info := a.Info()
+	w := startWorker(t, bin, "--queue", info.QueueURL, "--db", "sqlite:"+db, "--smtp", ms.Addr())
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, info.URL+"/api/invites", strings.NewReader(`{"inviter_id":1,"email":"f@example.com"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for scrape(t, w.metrics, "lab_jobs_running") < 1 && time.Now().Before(deadline) { // the 1 s send has begun
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.cmd.Wait(); err != nil {
+		t.Fatalf("worker after SIGTERM: %v, want exit 0", err)
+	}
+	if ms.Delivered() != 1 {
+		t.Errorf("%d emails delivered when the stopped worker exited, want its running job finished (1)", ms.Delivered())
+	}
+	var jv struct {
+		Queues []struct {
+			Queue    string `json:"queue"`
+			Depth    int64  `json:"depth"`
+			InFlight int64  `json:"in_flight"`
+		} `json:"queues"`
+	}
+	for time.Now().Before(deadline) { // the broker applies the ack asynchronously
+		var stdout, stderr strings.Builder
+		if code := run([]string{"lab", "jobs", "--lab", info.URL, "--json"}, &stdout, &stderr); code != 0 {
+			t.Fatal(stderr.String())
+		}
+		if err := json.Unmarshal([]byte(stdout.String()), &jv); err != nil {
+			t.Fatal(err)
+		}
+		if jv.Queues[0].Queue == "email" && jv.Queues[0].Depth == 0 && jv.Queues[0].InFlight == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("email queue after the graceful stop: %+v, want nothing left", jv.Queues[0])
+}
