@@ -58,7 +58,7 @@ type segment struct {
 	d    time.Duration
 }
 
-// analyzed is one trace, as a tree reachable from its root with producer→consumer edges pruned.
+// analyzed is one trace, as a tree reachable from its root with the edges to consumers pruned.
 type analyzed struct {
 	id       string
 	endpoint string
@@ -107,8 +107,9 @@ func (d *diagnoser) analyze(t *Trace) *analyzed {
 			d.input.Tolerated[ReasonOrphan]++
 			continue
 		}
-		// A consumer under its producer is asynchronous: it does not delay the request.
-		if s.Kind == KindConsumer && t.Spans[p].Kind == KindProducer {
+		// A consumer is asynchronous: whether its parent is the producer span or, as with a
+		// transactional outbox, the request that enqueued the job, it does not delay the request.
+		if s.Kind == KindConsumer {
 			continue
 		}
 		a.nodes[i].parent = p
