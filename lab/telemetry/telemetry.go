@@ -54,7 +54,10 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("telemetry: OTLP exporter: %w", err)
 		}
-		opts = append(opts, sdktrace.WithBatcher(exp))
+		// The SDK's default queue (2,048 spans) overflows and drops spans at a few hundred
+		// requests per second with n_plus_one on (~22 spans each): a measured lab must export
+		// every span, so the queue holds several seconds of that and batches are larger.
+		opts = append(opts, sdktrace.WithBatcher(exp, sdktrace.WithMaxQueueSize(1<<16), sdktrace.WithMaxExportBatchSize(2048)))
 	}
 	for _, sp := range cfg.SpanProcessors {
 		opts = append(opts, sdktrace.WithSpanProcessor(sp))
