@@ -44,4 +44,3 @@ func TestWriteDoctorHTMLSelfContained(t *testing.T) {
 		t.Error("no p99 series in the chart data")
 	}
 }
-

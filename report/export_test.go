@@ -52,7 +52,7 @@ func DoctorFixture(t testing.TB) DoctorPage {
 		},
 		Endpoints: []result.DoctorEndpoint{{Endpoint: ep, Sweep: sw, SteadyRPS: 140, SteadyFile: "steady-1.json"}},
 		Findings: []result.Finding{{Kind: "n_plus_one_db", Endpoint: "GET /api/posts", Summary: "N+1 query — SELECT … WHERE post_id = ? runs 20× per request",
-			Evidence: result.Evidence{TraceIDs: []string{"4bf92f3577b34da6a3ce929d0e0e4736"}, Count: 20, Statement: "SELECT * FROM comments WHERE post_id = ?", TotalMS: 41},
+			Evidence:   result.Evidence{TraceIDs: []string{"4bf92f3577b34da6a3ce929d0e0e4736"}, Count: 20, Statement: "SELECT * FROM comments WHERE post_id = ?", TotalMS: 41},
 			ShareOfP99: 0.62, EstimatedSavingMS: 39, Remedy: "batch it (one IN query or a join)"}},
 		Breakdown: []result.EndpointBreakdown{{Endpoint: "GET /api/posts", Traces: 120, TotalMS: 48,
 			Parts: []result.Part{{Name: "SELECT comments", SelfMS: 30}, {Name: "POST logsink", SelfMS: 12}, {Name: "GET /api/posts", SelfMS: 6}}}},
