@@ -1,7 +1,8 @@
 // Package doctor runs headroom's loop in one command, against a URL or against the lab started
-// in process. Today it measures each endpoint under open-model load and, on the lab, repeats each
-// measurement with the lab's anti-patterns switched off, so the cost of every classic mistake is
-// a measured difference. The sweep, traces, diagnosis and profiles join it as they are built.
+// in process: a warm-up, a capacity sweep per endpoint (or a fixed rate), a steady run of every
+// endpoint at its recommended rate, and on the lab the same steady run with the anti-patterns
+// switched off, so the cost of every classic mistake is a measured difference. It writes
+// report.json, report.html and every load and sweep result into one directory.
 //
 // doctor is, with cmd/headroom, the only package that touches both halves: the measurement
 // packages and the lab. It reaches the lab over the wire, like any target.
@@ -17,36 +18,62 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/headroom/headroom/capacity"
+	"github.com/headroom/headroom/cpusample"
 	"github.com/headroom/headroom/internal/atomicfile"
+	"github.com/headroom/headroom/internal/loadstep"
 	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/lab/seed"
 	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
+	"github.com/headroom/headroom/slo"
 )
 
 // Config says what doctor measures. Validate fills the defaults.
 type Config struct {
-	// URL is the target's base URL. Empty: start the lab in process (SQLite, embedded services)
-	// with every anti-pattern on.
+	// URL is the target's base URL. Empty: start the lab in process (SQLite, embedded services).
 	URL string
 	// Endpoints are requests relative to URL, as "PATH" or "METHOD PATH [JSON-BODY]".
 	// Default for the lab: LabEndpoints; required with a URL.
 	Endpoints []string
-	// Rate is the open-model arrival rate of every measurement, in requests per second. Default 50.
+	// Antipatterns are the lab's switches at start: "all", "none" or a list (see lab.Antipatterns).
+	// Default "all". With any on, doctor measures again with all off. Ignored with a URL.
+	Antipatterns string
+	// SLO is the objective of the sweeps. Default "p99<1s,errors<1%": the lab's synchronous
+	// logging alone costs 500 ms a request.
+	SLO string
+	// Rate, when positive, replaces the sweeps: every endpoint runs steadily at Rate requests per
+	// second. Default 0 (sweep).
 	Rate float64
-	// Duration is each measurement's measured length; Warmup comes before it. Defaults 10s and
-	// 2s, or 3s and 1s when Quick.
+	// Duration is the steady run's measured length; Warmup comes before each run. Defaults 10s
+	// and 2s, or 3s and 1s when Quick.
 	Duration, Warmup time.Duration
-	Quick            bool
-	// Connections per measurement. Default 64.
+	// Step is each sweep step's measured length, after a warm-up of a third of it. Default 3s,
+	// or 1s when Quick.
+	Step time.Duration
+	// MaxSteps bounds each sweep. Default 8, or 2 when Quick.
+	MaxSteps int
+	// Start is each sweep's first rate, in requests per second. Default 10.
+	Start float64
+	// Quick shortens everything: about 30 s on the lab.
+	Quick bool
+	// Connections per load run. Default 64.
 	Connections int
-	// OutDir receives report.json and one load result per measurement. Default ./headroom-report.
+	// OutDir receives report.json, report.html and the load and sweep results.
+	// Default ./headroom-report.
 	OutDir string
+	// Watch, when set, is called before each load run with its name and total length; it returns
+	// the run's loadgen progress callback and a func called after it (a progress bar).
+	Watch func(name string, total time.Duration) (update func(loadgen.Progress), done func())
+
+	objective slo.Objective
 }
 
 // LabEndpoints are the lab requests doctor measures by default: the N+1 query, the unindexed
@@ -61,23 +88,39 @@ var LabEndpoints = []string{
 
 // Validate fills defaults and checks c.
 func (c *Config) Validate() error {
-	if c.Rate == 0 {
-		c.Rate = 50
-	}
 	if c.Rate < 0 {
-		return fmt.Errorf("rate %v: want a positive number of requests per second", c.Rate)
+		return fmt.Errorf("rate %v: want a positive number of requests per second, or 0 to sweep", c.Rate)
 	}
-	if c.Duration == 0 {
-		c.Duration = 10 * time.Second
-		if c.Quick {
-			c.Duration = 3 * time.Second
+	pick := func(d *time.Duration, normal, quick time.Duration) {
+		if *d == 0 {
+			*d = normal
+			if c.Quick {
+				*d = quick
+			}
 		}
 	}
-	if c.Warmup == 0 {
-		c.Warmup = 2 * time.Second
-		if c.Quick {
-			c.Warmup = time.Second
+	pick(&c.Duration, 10*time.Second, 3*time.Second)
+	pick(&c.Warmup, 2*time.Second, time.Second)
+	pick(&c.Step, 3*time.Second, time.Second)
+	for name, d := range map[string]time.Duration{"duration": c.Duration, "warmup": c.Warmup, "step": c.Step} {
+		if d < 0 {
+			return fmt.Errorf("%s %v: want a positive duration", name, d)
 		}
+	}
+	if c.MaxSteps == 0 {
+		c.MaxSteps = 8
+		if c.Quick {
+			c.MaxSteps = 2
+		}
+	}
+	if c.MaxSteps < 1 {
+		return fmt.Errorf("max steps %d: want at least 1", c.MaxSteps)
+	}
+	if c.Start == 0 {
+		c.Start = 10
+	}
+	if c.Start < 0 {
+		return fmt.Errorf("start rate %v: want a positive number of requests per second", c.Start)
 	}
 	if c.Connections == 0 {
 		c.Connections = 64
@@ -85,6 +128,14 @@ func (c *Config) Validate() error {
 	if c.OutDir == "" {
 		c.OutDir = "headroom-report"
 	}
+	if c.SLO == "" {
+		c.SLO = "p99<1s,errors<1%"
+	}
+	o, err := slo.Parse(c.SLO)
+	if err != nil {
+		return fmt.Errorf("slo: %w", err)
+	}
+	c.objective = o
 	if c.URL != "" {
 		if _, err := loadgen.ValidateURL(c.URL); err != nil {
 			return err
@@ -92,8 +143,16 @@ func (c *Config) Validate() error {
 		if len(c.Endpoints) == 0 {
 			return errors.New("no endpoints: give the paths to measure, such as --endpoints /api/a,/api/b")
 		}
-	} else if len(c.Endpoints) == 0 {
-		c.Endpoints = LabEndpoints
+	} else {
+		if len(c.Endpoints) == 0 {
+			c.Endpoints = LabEndpoints
+		}
+		if c.Antipatterns == "" {
+			c.Antipatterns = "all"
+		}
+		if _, err := lab.ParseAntipatterns(c.Antipatterns); err != nil {
+			return err
+		}
 	}
 	for _, e := range c.Endpoints {
 		if _, err := parseEndpoint("http://127.0.0.1", e); err != nil {
@@ -116,6 +175,7 @@ func parseEndpoint(base, e string) (loadgen.Target, error) {
 		if !json.Valid([]byte(t.Body)) {
 			return t, fmt.Errorf("endpoint %q: body %q is not JSON", e, t.Body)
 		}
+		t.Headers = map[string]string{"Content-Type": "application/json"}
 	}
 	if !strings.HasPrefix(path, "/") {
 		return t, fmt.Errorf("endpoint %q: want a path starting with /, optionally after a method, such as /api/posts or \"POST /api/x {}\"", e)
@@ -124,8 +184,19 @@ func parseEndpoint(base, e string) (loadgen.Target, error) {
 	return t, nil
 }
 
-// Run measures what cfg describes, writes the report and the load results into cfg.OutDir, and
-// returns the report. progress receives a line per step.
+// run is one doctor run's state.
+type run struct {
+	cfg      Config
+	base     string
+	rep      *result.Doctor
+	progress func(string)
+	steady   map[string]*result.Load
+	lab      *app.App
+}
+
+// Run measures what cfg describes, writes report.json, report.html and the load and sweep
+// results into cfg.OutDir, and returns the report. progress receives a line per step. When ctx
+// ends, Run returns what it measured so far with ctx's error and writes no report.
 func Run(ctx context.Context, cfg Config, progress func(string)) (*result.Doctor, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -133,78 +204,307 @@ func Run(ctx context.Context, cfg Config, progress func(string)) (*result.Doctor
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("report directory: %w", err)
 	}
-	rep := &result.Doctor{Schema: result.DoctorSchema, Target: cfg.URL}
-	conditions := []string{"as is"}
+	r := &run{cfg: cfg, base: cfg.URL, progress: progress, steady: map[string]*result.Load{},
+		rep: &result.Doctor{Schema: result.DoctorSchema, Target: cfg.URL, Measurements: []result.Measurement{}}}
+	if cfg.Rate == 0 {
+		r.rep.SLO = cfg.objective.Expr
+	}
 	if cfg.URL == "" {
-		a, err := startLab(ctx)
+		if err := r.startLab(ctx); err != nil {
+			return nil, err
+		}
+		defer func() { _ = r.lab.Shutdown(context.WithoutCancel(ctx)) }()
+	}
+	phases := []struct {
+		name string
+		do   func(context.Context) error
+	}{
+		{"warm-up", r.warmup},
+		{"sweep", r.sweep},
+		{"steady", r.steadyPhase},
+		{"comparison", r.comparison},
+	}
+	for _, p := range phases {
+		t0 := time.Now()
+		err := p.do(ctx)
+		if d := time.Since(t0); d > time.Millisecond {
+			r.rep.Phases = append(r.rep.Phases, result.Phase{Name: p.name, DurationS: roundS(d)})
+		}
+		if err != nil {
+			return r.rep, err
+		}
+		if ctx.Err() != nil {
+			return r.rep, ctx.Err()
+		}
+	}
+	return r.rep, r.write()
+}
+
+func roundS(d time.Duration) float64 {
+	return float64(d.Round(100*time.Millisecond)) / float64(time.Second)
+}
+
+// startLab starts the lab on a free loopback port with the configured anti-patterns, on a
+// SQLite file in a temporary directory that shutdown removes.
+func (r *run) startLab(ctx context.Context) error {
+	set, err := lab.ParseAntipatterns(r.cfg.Antipatterns)
+	if err != nil {
+		return err
+	}
+	a, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", Antipatterns: set, Log: io.Discard})
+	if err != nil {
+		return fmt.Errorf("start the lab: %w", err)
+	}
+	r.lab = a
+	info := a.Info()
+	r.base, r.rep.Target = info.URL, info.URL
+	r.rep.Lab = &result.DoctorLab{URL: info.URL, DB: info.DB, Antipatterns: info.Antipatterns, Users: info.Data.Users, Posts: info.Data.Posts}
+	r.progress(fmt.Sprintf("lab started at %s (%s; %d users, %d posts; anti-patterns: %s)", info.URL, info.DB, info.Data.Users, info.Data.Posts, info.Antipatterns))
+	return nil
+}
+
+// loadConfig is the template of every load run on endpoint e.
+func (r *run) loadConfig(e string, rate float64, d, warmup time.Duration) (loadgen.Config, error) {
+	t, err := parseEndpoint(r.base, e)
+	if err != nil {
+		return loadgen.Config{}, err
+	}
+	return loadgen.Config{Targets: []loadgen.Target{t}, Model: "open", Arrival: loadgen.Arrival{Kind: "constant", Rate: rate},
+		Duration: d, Warmup: warmup, Connections: r.cfg.Connections, Timeout: 10 * time.Second}, nil
+}
+
+func (r *run) watch(name string, total time.Duration) (func(loadgen.Progress), func()) {
+	if r.cfg.Watch == nil {
+		return nil, func() {}
+	}
+	return r.cfg.Watch(name, total)
+}
+
+// warmup sends a little of every endpoint at once: connections, caches and the target's lazy
+// paths are warm before anything is measured, and a target that answers only errors stops the
+// run here rather than after a sweep of failures.
+func (r *run) warmup(ctx context.Context) error {
+	r.progress(fmt.Sprintf("warm-up: %d endpoints for %v", len(r.cfg.Endpoints), r.cfg.Warmup))
+	loads, err := r.concurrently(ctx, "warm-up", func(e string) (loadgen.Config, error) { return r.loadConfig(e, 5, r.cfg.Warmup, 0) })
+	if err != nil {
+		return err
+	}
+	for i, l := range loads {
+		if l.Requests > 0 && l.Errors == l.Requests {
+			return fmt.Errorf("warm-up of %s: all %d requests failed (%s): is the target up and the path right?", r.cfg.Endpoints[i], l.Requests, errorKinds(l))
+		}
+	}
+	return nil
+}
+
+// concurrently runs one load per endpoint at once, configured by cfg, and returns the results in
+// endpoint order. One progress bar follows the first: the runs share their clock.
+func (r *run) concurrently(ctx context.Context, name string, cfg func(e string) (loadgen.Config, error)) ([]*result.Load, error) {
+	type out struct {
+		l   *result.Load
+		err error
+	}
+	outs := make([]out, len(r.cfg.Endpoints))
+	var wg sync.WaitGroup
+	for i, e := range r.cfg.Endpoints {
+		c, err := cfg(e)
 		if err != nil {
 			return nil, err
 		}
-		defer func() { _ = a.Shutdown(context.WithoutCancel(ctx)) }()
-		info := a.Info()
-		rep.Target = info.URL
-		rep.Lab = &result.DoctorLab{URL: info.URL, DB: info.DB, Antipatterns: info.Antipatterns, Users: info.Data.Users, Posts: info.Data.Posts}
-		conditions = []string{"antipatterns on", "antipatterns off"}
-		progress(fmt.Sprintf("lab started at %s (%s; %d users, %d posts; switches: %s)", info.URL, info.DB, info.Data.Users, info.Data.Posts, info.Antipatterns))
-	}
-	for _, cond := range conditions {
-		if cond == "antipatterns off" {
-			if err := setAntipatterns(ctx, rep.Target, "none"); err != nil {
-				return rep, err
-			}
+		var update func(loadgen.Progress)
+		done := func() {}
+		if i == 0 {
+			update, done = r.watch(name, c.Warmup+c.Duration)
 		}
-		for i, e := range cfg.Endpoints {
-			m, err := measure(ctx, cfg, rep.Target, e, cond, i)
-			if err != nil {
-				return rep, err
-			}
-			progress(fmt.Sprintf("%-30s %-17s p50 %8.2f ms  p99 %8.2f ms  %6.1f req/s  errors %d",
-				report.EndpointLabel(e), cond, m.LatencyMS.P50, m.LatencyMS.P99, m.AchievedRPS, m.Errors))
-			rep.Measurements = append(rep.Measurements, m)
-			if ctx.Err() != nil {
-				return rep, ctx.Err()
-			}
-		}
+		wg.Go(func() {
+			defer done()
+			l, err := loadgen.Run(ctx, c, update)
+			outs[i] = out{l, err}
+		})
 	}
-	return rep, writeJSON(filepath.Join(cfg.OutDir, "report.json"), rep)
+	wg.Wait()
+	loads := make([]*result.Load, len(outs))
+	for i, o := range outs {
+		if o.err != nil {
+			return nil, o.err
+		}
+		loads[i] = o.l
+	}
+	return loads, nil
 }
 
-// startLab starts the lab on a free loopback port with every anti-pattern on, on a SQLite file
-// in a temporary directory that shutdown removes.
-func startLab(ctx context.Context) (*app.App, error) {
-	all, err := lab.ParseAntipatterns("all")
+func errorKinds(l *result.Load) string {
+	var parts []string
+	for _, k := range sortedKeys(l.ErrorsByKind) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, l.ErrorsByKind[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sortedKeys(m map[string]int64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}
+
+// sweep finds each endpoint's capacity under the SLO, or takes the fixed rate.
+func (r *run) sweep(ctx context.Context) error {
+	for i, e := range r.cfg.Endpoints {
+		de := result.DoctorEndpoint{Endpoint: e, SteadyRPS: r.cfg.Rate}
+		if r.cfg.Rate == 0 {
+			sw, err := r.sweepOne(ctx, i, e)
+			if err != nil {
+				return err
+			}
+			de.Sweep = sw
+			de.SteadyRPS = steadyRate(sw)
+			switch {
+			case sw.MaxRPSUnderSLO == 0:
+				r.note(fmt.Sprintf("%s: no rate met the SLO %s; the steady run uses the lowest rate tried, %s req/s", report.EndpointLabel(e), r.cfg.objective.Expr, fmtRate(de.SteadyRPS)))
+			case sw.MaxIsLowerBound:
+				r.note(fmt.Sprintf("%s: the maximum %s req/s is a lower bound (a step above it was invalid or the sweep ran out of steps); sweep longer, without --quick, for the true maximum", report.EndpointLabel(e), fmtRate(sw.MaxRPSUnderSLO)))
+			}
+			r.progress(fmt.Sprintf("sweep %-30s max %s req/s under %s, knee %s, recommended %s req/s", report.EndpointLabel(e),
+				fmtRate(sw.MaxRPSUnderSLO), r.cfg.objective.Expr, fmtRate(sw.KneeRPS), fmtRate(de.SteadyRPS)))
+		}
+		r.rep.Endpoints = append(r.rep.Endpoints, de)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// steadyRate is the recommended rate, or the lowest rate tried when none met the SLO.
+func steadyRate(sw *result.Sweep) float64 {
+	if sw.RecommendedRPS > 0 {
+		return sw.RecommendedRPS
+	}
+	low := 0.0
+	for _, st := range sw.Steps {
+		if low == 0 || st.OfferedRPS < low {
+			low = st.OfferedRPS
+		}
+	}
+	return low
+}
+
+func (r *run) sweepOne(ctx context.Context, i int, e string) (*result.Sweep, error) {
+	base, err := r.loadConfig(e, 1, r.cfg.Step, r.cfg.Step/3)
 	if err != nil {
 		return nil, err
 	}
-	a, err := app.Start(ctx, app.Config{
-		Addr: "127.0.0.1:0", Antipatterns: all, Log: io.Discard,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start the lab: %w", err)
+	st := &loadstep.Stepper{Base: base}
+	if r.lab != nil {
+		// The lab shares this process with the load generator: its CPU share includes the
+		// generator's, which the report's axis says.
+		st.CPU, st.Cores = cpusample.Proc{PID: os.Getpid()}, float64(runtime.NumCPU())
 	}
-	return a, nil
-}
-
-func measure(ctx context.Context, cfg Config, base, endpoint, cond string, i int) (result.Measurement, error) {
-	t, err := parseEndpoint(base, endpoint)
-	if err != nil {
-		return result.Measurement{}, err
+	label := report.EndpointLabel(e)
+	if r.cfg.Watch != nil {
+		st.Watch = func(total time.Duration) (func(loadgen.Progress), func()) { return r.cfg.Watch("sweep "+label, total) }
 	}
-	l, err := loadgen.Run(ctx, loadgen.Config{
-		Targets: []loadgen.Target{t}, Arrival: loadgen.Arrival{Rate: cfg.Rate},
-		Duration: cfg.Duration, Warmup: cfg.Warmup, Connections: cfg.Connections,
+	n := 0
+	cc := capacity.Config{Objective: r.cfg.objective, Start: r.cfg.Start, MaxSteps: r.cfg.MaxSteps, NoVerify: r.cfg.Quick, ErrorBudget: 1}
+	sw, err := capacity.Run(ctx, cc, st, func(s result.SweepStep) {
+		n++
+		verdict := "pass"
+		if !s.Pass {
+			verdict = "FAIL: " + strings.Join(s.FailReasons, "; ")
+		}
+		r.progress(fmt.Sprintf("sweep %-30s step %d %7.1f req/s  p99 %8.2f ms  %s", label, n, s.OfferedRPS, s.LatencyMS.P99, verdict))
 	}, nil)
 	if err != nil {
-		return result.Measurement{}, err
+		return nil, fmt.Errorf("sweep %s: %w", e, err)
 	}
-	file := fmt.Sprintf("load-%d-%s.json", i+1, strings.ReplaceAll(cond, " ", "-"))
-	if err := writeJSON(filepath.Join(cfg.OutDir, file), l); err != nil {
-		return result.Measurement{}, err
+	sw.Target = base.Targets[0].URL
+	if ctx.Err() != nil {
+		return sw, ctx.Err()
 	}
-	return result.Measurement{
-		Endpoint: endpoint, Condition: cond, File: file, OfferedRPS: l.OfferedRPS, AchievedRPS: l.AchievedRPS,
-		Requests: l.Requests, Errors: l.Errors, LatencyMS: l.LatencyMS, Valid: l.Verdict.Valid,
-	}, nil
+	return sw, writeJSON(filepath.Join(r.cfg.OutDir, fmt.Sprintf("sweep-%d.json", i+1)), sw)
+}
+
+// condition names the target's state for the steady run.
+func (r *run) condition() string {
+	if r.rep.Lab != nil && r.rep.Lab.Antipatterns != "none" && r.rep.Lab.Antipatterns != "" {
+		return "antipatterns on"
+	}
+	return "as is"
+}
+
+// steadyPhase runs every endpoint at once at its steady rate: the traffic mix the diagnosis and
+// the profiles see.
+func (r *run) steadyPhase(ctx context.Context) error {
+	r.progress(fmt.Sprintf("steady: every endpoint at its rate for %v", r.cfg.Duration))
+	return r.runAll(ctx, r.condition(), true)
+}
+
+// comparison measures the lab again with every anti-pattern off, at the same rates.
+func (r *run) comparison(ctx context.Context) error {
+	if r.condition() != "antipatterns on" {
+		return nil
+	}
+	if err := setAntipatterns(ctx, r.base, "none"); err != nil {
+		return err
+	}
+	r.progress("comparison: the same rates with every anti-pattern off")
+	return r.runAll(ctx, "antipatterns off", false)
+}
+
+// runAll runs each endpoint's steady load concurrently and records one measurement each.
+func (r *run) runAll(ctx context.Context, cond string, steady bool) error {
+	rates := map[string]float64{}
+	for _, de := range r.rep.Endpoints {
+		rates[de.Endpoint] = de.SteadyRPS
+	}
+	loads, err := r.concurrently(ctx, cond, func(e string) (loadgen.Config, error) {
+		return r.loadConfig(e, rates[e], r.cfg.Duration, r.cfg.Warmup)
+	})
+	if err != nil {
+		return err
+	}
+	for i, l := range loads {
+		de := &r.rep.Endpoints[i]
+		file := fmt.Sprintf("load-%d-%s.json", i+1, strings.ReplaceAll(cond, " ", "-"))
+		if err := writeJSON(filepath.Join(r.cfg.OutDir, file), l); err != nil {
+			return err
+		}
+		if steady {
+			de.SteadyFile = file
+			r.steady[de.Endpoint] = l
+		}
+		m := result.Measurement{Endpoint: de.Endpoint, Condition: cond, File: file, OfferedRPS: l.OfferedRPS, AchievedRPS: l.AchievedRPS,
+			Requests: l.Requests, Errors: l.Errors, LatencyMS: l.LatencyMS, Valid: l.Verdict.Valid}
+		r.rep.Measurements = append(r.rep.Measurements, m)
+		r.progress(fmt.Sprintf("%-30s %-17s p50 %8.2f ms  p99 %8.2f ms  %6.1f req/s  errors %d",
+			report.EndpointLabel(m.Endpoint), cond, m.LatencyMS.P50, m.LatencyMS.P99, m.AchievedRPS, m.Errors))
+	}
+	return nil
+}
+
+func (r *run) note(s string) { r.rep.Notes = append(r.rep.Notes, s) }
+
+// write writes report.json and report.html, each whole or not at all.
+func (r *run) write() error {
+	if err := writeJSON(filepath.Join(r.cfg.OutDir, "report.json"), r.rep); err != nil {
+		return err
+	}
+	page := report.DoctorPage{Doctor: r.rep, Steady: r.steady}
+	return atomicfile.Write(filepath.Join(r.cfg.OutDir, "report.html"), func(w io.Writer) error { return report.WriteDoctorHTML(w, page) })
+}
+
+func fmtRate(v float64) string {
+	if v == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f", v)
 }
 
 // setAntipatterns flips the lab's switches over its admin API, as an experimenter would.
@@ -226,11 +526,12 @@ func setAntipatterns(ctx context.Context, base, list string) error {
 	return nil
 }
 
-// writeJSON writes v to path whole or not at all.
+// writeJSON writes v to path whole or not at all, with SLOs such as p99<1s left readable.
 func writeJSON(path string, v any) error {
 	return atomicfile.Write(path, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		return enc.Encode(v)
 	})
 }

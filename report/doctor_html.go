@@ -182,13 +182,16 @@ func doctorEndpoints(d *result.Doctor) []string {
 // chartSpec is one chart for assets/doctor.js: x values, series over them (null where a series
 // has no point), and the marks drawn over the plot.
 type chartSpec struct {
-	ID     string       `json:"id"`
-	Title  string       `json:"title"`
-	Kind   string       `json:"kind"` // "line", "bars" or "percentile" (x is −log10(1−q))
-	XLabel string       `json:"x_label"`
-	YLabel string       `json:"y_label"`
-	LogX   bool         `json:"log_x,omitempty"`
-	LogY   bool         `json:"log_y,omitempty"`
+	ID     string `json:"id"`
+	Title  string `json:"title"`
+	Kind   string `json:"kind"` // "line", "bars" or "percentile" (x is −log10(1−q))
+	XLabel string `json:"x_label"`
+	YLabel string `json:"y_label"`
+	LogX   bool   `json:"log_x,omitempty"`
+	LogY   bool   `json:"log_y,omitempty"`
+	// XRange, when set, fixes the x axis (the histogram's bins, which a log axis would otherwise
+	// widen to whole decades).
+	XRange []float64    `json:"x_range,omitempty"`
 	X      []float64    `json:"x"`
 	Series []seriesSpec `json:"series"`
 	// Band fills between two series (indexes into Series): the P50–P99 band.
@@ -310,6 +313,8 @@ func histogramSpec(l *result.Load) *chartSpec {
 	}
 	c := &chartSpec{Title: "Latency histogram (HDR, log-spaced bins)", Kind: "bars",
 		XLabel: "latency (ms, log)", YLabel: "requests", LogX: true}
+	// Half a bin of margin each side, so the first and last bars show whole.
+	c.XRange = []float64{math.Round(math.Pow(10, math.Log10(lo)-step)*1000) / 1000, math.Round(math.Pow(10, math.Log10(hi)+step)*1000) / 1000}
 	bars := seriesSpec{Label: "requests", Color: "#219ebc"}
 	for i, n := range counts {
 		c.X = append(c.X, math.Round(math.Pow(10, math.Log10(lo)+(float64(i)+0.5)*step)*1000)/1000)

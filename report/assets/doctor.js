@@ -74,7 +74,8 @@
       height: 300,
       series: series,
       scales: {
-        x: spec.log_x ? { time: false, distr: 3, log: 10 } : { time: false },
+        x: Object.assign(spec.log_x ? { time: false, distr: 3, log: 10 } : { time: false },
+          spec.x_range ? { range: function () { return spec.x_range; } } : {}),
         y: spec.log_y ? { distr: 3, log: 10, range: function () { return yr; } } : { range: function () { return yr; } }
       },
       axes: [xAxis, { label: spec.y_label, size: 60 }],
