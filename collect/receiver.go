@@ -1,0 +1,255 @@
+package collect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"google.golang.org/grpc"
+)
+
+// ErrListen is wrapped by Start's error when an address cannot be listened on (for example it
+// is in use; errors.Is(err, syscall.EADDRINUSE) tells that case).
+var ErrListen = errors.New("cannot listen")
+
+// errOverloaded and errShuttingDown are why ingest refuses a whole request.
+var (
+	errOverloaded   = errors.New("ingest queue full: retry later")
+	errShuttingDown = errors.New("receiver shutting down")
+)
+
+// Receiver is an OTLP trace receiver. Create it with New, run it with Start (or Serve) and
+// stop it with Shutdown. Its methods are safe for concurrent use.
+type Receiver struct {
+	cfg Config
+	c   counters
+
+	httpLn, grpcLn net.Listener
+	httpSrv        *http.Server
+	grpcSrv        *grpc.Server
+
+	// qmu guards closing and the queue's close: handlers send under the read lock, so the
+	// queue is never sent to after it is closed.
+	qmu     sync.RWMutex
+	closing bool
+	queue   chan ptrace.Traces
+
+	completed chan *Trace
+	delivered chan struct{} // closed when every completed trace went to OnTrace
+	open      atomic.Int64
+	buffered  atomic.Int64
+
+	started  atomic.Bool
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// New validates cfg, fills in its defaults and returns a Receiver that is not yet listening.
+// Errors wrap ErrConfig and name the bad field.
+func New(cfg Config) (*Receiver, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Receiver{cfg: cfg, queue: make(chan ptrace.Traces, cfg.QueueSize),
+		completed: make(chan *Trace, 1024), delivered: make(chan struct{})}, nil
+}
+
+// Config returns the configuration in effect, defaults filled in.
+func (r *Receiver) Config() Config { return r.cfg }
+
+// Start listens on the configured addresses and serves in the background until Shutdown.
+// ctx bounds only the listening. It fails, listening on nothing, if any address cannot be
+// listened on (the error wraps ErrListen and names the address). Start may be called once.
+func (r *Receiver) Start(ctx context.Context) error {
+	if !r.started.CompareAndSwap(false, true) {
+		return errors.New("collect: receiver already started")
+	}
+	var lc net.ListenConfig
+	listen := func(name, addr string) (net.Listener, error) {
+		if addr == Off {
+			return nil, nil
+		}
+		ln, err := lc.Listen(ctx, "tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("%w: OTLP/%s on %s: %w", ErrListen, name, addr, err)
+		}
+		return ln, nil
+	}
+	var err error
+	if r.httpLn, err = listen("HTTP", r.cfg.HTTPAddr); err != nil {
+		return err
+	}
+	if r.grpcLn, err = listen("gRPC", r.cfg.GRPCAddr); err != nil {
+		if r.httpLn != nil {
+			_ = r.httpLn.Close()
+		}
+		return err
+	}
+	go r.assemble()
+	go r.deliver()
+	if r.httpLn != nil {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/v1/traces", r.serveHTTP)
+		r.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = r.httpSrv.Serve(r.httpLn) }()
+	}
+	if r.grpcLn != nil {
+		r.grpcSrv = newGRPCServer(r)
+		go func() { _ = r.grpcSrv.Serve(r.grpcLn) }()
+	}
+	return nil
+}
+
+// Serve starts the receiver, serves until ctx is done, then shuts down, giving in-flight
+// requests and the last traces up to grace to finish. It returns Start's error, or
+// Shutdown's.
+func (r *Receiver) Serve(ctx context.Context, grace time.Duration) error {
+	if err := r.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	return r.Shutdown(sctx)
+}
+
+// HTTPAddr is the address OTLP/HTTP listens on (the actual port when configured with port
+// 0), or nil when it is off or not started.
+func (r *Receiver) HTTPAddr() net.Addr { return addrOf(r.httpLn) }
+
+// GRPCAddr is the address OTLP/gRPC listens on, or nil when it is off or not started.
+func (r *Receiver) GRPCAddr() net.Addr { return addrOf(r.grpcLn) }
+
+func addrOf(ln net.Listener) net.Addr {
+	if ln == nil {
+		return nil
+	}
+	return ln.Addr()
+}
+
+// Stats returns a snapshot of the counters.
+func (r *Receiver) Stats() Stats {
+	s := r.c.snapshot()
+	s.OpenTraces, s.BufferedSpans = r.open.Load(), r.buffered.Load()
+	return s
+}
+
+// Shutdown stops accepting requests, lets in-flight ones finish, writes every open trace to
+// OnTrace (early, counted as EndShutdown or EndOrphan) and returns when all are delivered.
+// ctx bounds the wait; when it ends first, open connections are closed and ctx's error is
+// returned (traces not yet delivered are lost). Later calls return the first call's result.
+func (r *Receiver) Shutdown(ctx context.Context) error {
+	r.stopOnce.Do(func() { r.stopErr = r.shutdown(ctx) })
+	return r.stopErr
+}
+
+func (r *Receiver) shutdown(ctx context.Context) error {
+	if !r.started.Load() {
+		return nil
+	}
+	var wg sync.WaitGroup
+	if r.httpSrv != nil {
+		wg.Go(func() {
+			if r.httpSrv.Shutdown(ctx) != nil {
+				_ = r.httpSrv.Close()
+			}
+		})
+	}
+	if r.grpcSrv != nil {
+		wg.Go(func() {
+			stopped := make(chan struct{})
+			go func() { r.grpcSrv.GracefulStop(); close(stopped) }()
+			select {
+			case <-stopped:
+			case <-ctx.Done():
+				r.grpcSrv.Stop()
+			}
+		})
+	}
+	wg.Wait()
+	r.qmu.Lock()
+	r.closing = true
+	close(r.queue)
+	r.qmu.Unlock()
+	select {
+	case <-r.delivered:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("collect: shutdown: traces still being delivered: %w", ctx.Err())
+	}
+}
+
+// ingest checks a decoded request and queues it for assembly. It never blocks: a full queue
+// refuses the request so that the exporter backs off.
+func (r *Receiver) ingest(td ptrace.Traces) (checked, error) {
+	r.c.add(cRequests, 1)
+	c := sanitize(td, r.cfg.MaxAttrValueLen)
+	r.qmu.RLock()
+	defer r.qmu.RUnlock()
+	if r.closing {
+		r.c.add(cShuttingDown, 1)
+		return c, errShuttingDown
+	}
+	if c.accepted > 0 {
+		select {
+		case r.queue <- td:
+		default:
+			r.c.add(cOverloaded, 1)
+			return c, errOverloaded
+		}
+	}
+	r.c.add(cSpansAccepted, int64(c.accepted))
+	r.c.add(cInvalidTraceID, int64(c.badTrace))
+	r.c.add(cInvalidSpanID, int64(c.badSpan))
+	r.c.add(cEndBeforeStart, int64(c.skewed))
+	r.c.add(cTruncated, int64(c.truncations))
+	return c, nil
+}
+
+// assemble is the one goroutine that owns the assembler.
+func (r *Receiver) assemble() {
+	a := newAssembler(r.cfg, &r.c, func(t *Trace) { r.completed <- t })
+	// Sweeping a few times per CompleteAfter keeps completion within ~25 % of it.
+	every := max(r.cfg.CompleteAfter/4, 10*time.Millisecond)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	defer close(r.completed)
+	for {
+		select {
+		case td, ok := <-r.queue:
+			if !ok {
+				a.flush()
+				r.setGauges(a)
+				return
+			}
+			a.add(td, r.cfg.Now())
+		case <-tick.C:
+			a.sweep(r.cfg.Now())
+		}
+		r.setGauges(a)
+	}
+}
+
+func (r *Receiver) setGauges(a *assembler) {
+	o, b := a.gauges()
+	r.open.Store(int64(o))
+	r.buffered.Store(int64(b))
+}
+
+// deliver hands completed traces to OnTrace off the assembler's goroutine, so marshalling
+// and writing them runs in parallel with assembly.
+func (r *Receiver) deliver() {
+	defer close(r.delivered)
+	for t := range r.completed {
+		if r.cfg.OnTrace != nil {
+			r.cfg.OnTrace(t)
+		}
+	}
+}
