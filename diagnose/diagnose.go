@@ -2,8 +2,11 @@ package diagnose
 
 import (
 	"cmp"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,37 +15,137 @@ import (
 	"github.com/headroom/headroom/result"
 )
 
-// Config sets the detectors' thresholds. The zero value uses the defaults documented per field.
+// The finding kinds diagnose's detectors report.
+const (
+	KindNPlusOneDB      = "n_plus_one_db"
+	KindNPlusOneHTTP    = "n_plus_one_http"
+	KindConsecutiveDB   = "consecutive_db"
+	KindConsecutiveHTTP = "consecutive_http"
+	KindSlowQuery       = "slow_query"
+	KindSyncRemoteCall  = "sync_remote_call"
+	KindPoolWait        = "pool_wait"
+	KindLargePayload    = "large_payload"
+)
+
+// Kinds returns the finding kinds diagnose can report, sorted.
+func Kinds() []string {
+	return []string{KindConsecutiveDB, KindConsecutiveHTTP, KindLargePayload, KindNPlusOneDB, KindNPlusOneHTTP,
+		KindPoolWait, KindSlowQuery, KindSyncRemoteCall}
+}
+
+// Config sets the detectors' thresholds. The zero value uses the defaults documented per field,
+// which follow Sentry's performance-issue defaults where Sentry has the detector.
 type Config struct {
 	// NPlusOneMinCount is how many times the same normalized statement must run under one parent
 	// to be an N+1. Default 5.
-	NPlusOneMinCount int
+	NPlusOneMinCount int `json:"n_plus_one_min_count"`
 	// NPlusOneMinTotal is the least total time of the repeats (their union when concurrent).
 	// Default 50ms.
-	NPlusOneMinTotal time.Duration
+	NPlusOneMinTotal time.Duration `json:"n_plus_one_min_total"`
+	// NPlusOneHTTPMinCount is how many calls to the same parameterized URL under one parent are an
+	// N+1 of HTTP calls. Default 5.
+	NPlusOneHTTPMinCount int `json:"n_plus_one_http_min_count"`
+	// NPlusOneHTTPMinTotal is the least union of those calls. Default 50ms.
+	NPlusOneHTTPMinTotal time.Duration `json:"n_plus_one_http_min_total"`
 	// SlowQueryMin is the duration from which one database span is a slow_query. Default 500ms.
-	SlowQueryMin time.Duration
+	SlowQueryMin time.Duration `json:"slow_query_min"`
+	// ConsecutiveDBMinSaved is the least time running the independent queries of a sequence in
+	// parallel must save. Default 100ms. As in Sentry, a sequence is two or more SELECTs under one
+	// parent, one after the other with nothing else between; the ones after the first without a
+	// WHERE clause and without literals or parameters are independent, each must exceed
+	// ConsecutiveDBMinSpan, and the saving must be at least 10 % of the sequence's time.
+	ConsecutiveDBMinSaved time.Duration `json:"consecutive_db_min_saved"`
+	// ConsecutiveDBMinSpan is the least duration of each independent query. Default 30ms.
+	ConsecutiveDBMinSpan time.Duration `json:"consecutive_db_min_span"`
+	// ConsecutiveHTTPMinCount is the least number of sequential HTTP calls. Default 3.
+	ConsecutiveHTTPMinCount int `json:"consecutive_http_min_count"`
+	// ConsecutiveHTTPMinSpan is the least duration of each call. Default 500ms.
+	ConsecutiveHTTPMinSpan time.Duration `json:"consecutive_http_min_span"`
+	// ConsecutiveHTTPMinSaved is the least saving (sum − longest) of running them in parallel.
+	// Default 2s.
+	ConsecutiveHTTPMinSaved time.Duration `json:"consecutive_http_min_saved"`
+	// ConsecutiveHTTPMaxGap is the longest pause between two calls of one sequence. Default 500ms.
+	ConsecutiveHTTPMaxGap time.Duration `json:"consecutive_http_max_gap"`
+	// SyncRemoteMinShare is the least mean share of the critical path a call to a non-critical
+	// dependency (logging, email, analytics, notifications) must take to be a sync_remote_call.
+	// Default 0.1.
+	SyncRemoteMinShare float64 `json:"sync_remote_min_share"`
+	// SyncRemoteMin is the least mean time such a call must take on the critical path. Default 5ms.
+	SyncRemoteMin time.Duration `json:"sync_remote_min"`
+	// PoolWaitMin is the least time one request waits for pooled connections to count. Default 10ms.
+	PoolWaitMin time.Duration `json:"pool_wait_min"`
+	// LargePayloadBytes is the body size from which a response or message is a large_payload.
+	// Default 300000 (Sentry's).
+	LargePayloadBytes int64 `json:"large_payload_bytes"`
 	// MaxEvidence is how many trace ids a finding lists. Default 5.
-	MaxEvidence int
+	MaxEvidence int `json:"max_evidence"`
 	// PreferTraceIDs are trace ids listed first as evidence when they show the finding (the load
 	// run's exemplars, slowest first).
-	PreferTraceIDs []string
+	PreferTraceIDs []string `json:"-"`
+	// TailTraceIDs are the slowest requests' trace ids (the load run's "slowest" exemplars). When
+	// none of an endpoint's traces is among them, its slowest 1 % are its tail.
+	TailTraceIDs []string `json:"-"`
 }
 
 func (c Config) withDefaults() Config {
-	if c.NPlusOneMinCount <= 0 {
-		c.NPlusOneMinCount = 5
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
 	}
-	if c.NPlusOneMinTotal <= 0 {
-		c.NPlusOneMinTotal = 50 * time.Millisecond
+	defInt := func(d *int, v int) {
+		if *d <= 0 {
+			*d = v
+		}
 	}
-	if c.SlowQueryMin <= 0 {
-		c.SlowQueryMin = 500 * time.Millisecond
+	defInt(&c.NPlusOneMinCount, 5)
+	def(&c.NPlusOneMinTotal, 50*time.Millisecond)
+	defInt(&c.NPlusOneHTTPMinCount, 5)
+	def(&c.NPlusOneHTTPMinTotal, 50*time.Millisecond)
+	def(&c.SlowQueryMin, 500*time.Millisecond)
+	def(&c.ConsecutiveDBMinSaved, 100*time.Millisecond)
+	def(&c.ConsecutiveDBMinSpan, 30*time.Millisecond)
+	defInt(&c.ConsecutiveHTTPMinCount, 3)
+	def(&c.ConsecutiveHTTPMinSpan, 500*time.Millisecond)
+	def(&c.ConsecutiveHTTPMinSaved, 2*time.Second)
+	def(&c.ConsecutiveHTTPMaxGap, 500*time.Millisecond)
+	if c.SyncRemoteMinShare <= 0 {
+		c.SyncRemoteMinShare = 0.1
 	}
-	if c.MaxEvidence <= 0 {
-		c.MaxEvidence = 5
+	def(&c.SyncRemoteMin, 5*time.Millisecond)
+	def(&c.PoolWaitMin, 10*time.Millisecond)
+	if c.LargePayloadBytes <= 0 {
+		c.LargePayloadBytes = 300000
 	}
+	defInt(&c.MaxEvidence, 5)
 	return c
+}
+
+// Validate reports the first threshold out of range, naming it and what is valid. Zero means the
+// default everywhere.
+func (c Config) Validate() error {
+	var errs []error
+	for name, d := range map[string]time.Duration{"n_plus_one_min_total": c.NPlusOneMinTotal,
+		"n_plus_one_http_min_total": c.NPlusOneHTTPMinTotal, "slow_query_min": c.SlowQueryMin,
+		"consecutive_db_min_saved": c.ConsecutiveDBMinSaved, "consecutive_db_min_span": c.ConsecutiveDBMinSpan,
+		"consecutive_http_min_span": c.ConsecutiveHTTPMinSpan, "consecutive_http_min_saved": c.ConsecutiveHTTPMinSaved,
+		"consecutive_http_max_gap": c.ConsecutiveHTTPMaxGap, "sync_remote_min": c.SyncRemoteMin, "pool_wait_min": c.PoolWaitMin} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s %v: want a duration ≥ 0 (0 = default)", name, d))
+		}
+	}
+	for name, n := range map[string]int64{"n_plus_one_min_count": int64(c.NPlusOneMinCount),
+		"n_plus_one_http_min_count": int64(c.NPlusOneHTTPMinCount), "consecutive_http_min_count": int64(c.ConsecutiveHTTPMinCount),
+		"large_payload_bytes": c.LargePayloadBytes, "max_evidence": int64(c.MaxEvidence)} {
+		if n < 0 {
+			errs = append(errs, fmt.Errorf("%s %d: want a number ≥ 0 (0 = default)", name, n))
+		}
+	}
+	if c.SyncRemoteMinShare < 0 || c.SyncRemoteMinShare > 1 || math.IsNaN(c.SyncRemoteMinShare) {
+		errs = append(errs, fmt.Errorf("sync_remote_min_share %v: want a fraction in [0, 1] (0 = default)", c.SyncRemoteMinShare))
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
 }
 
 var (
@@ -50,6 +153,8 @@ var (
 	reNumber = regexp.MustCompile(`\b-?\d+(?:\.\d+)?\b`)
 	reInList = regexp.MustCompile(`(?i)\bIN\s*\(\s*\?(?:\s*,\s*\?)*\s*\)`)
 	reSpace  = regexp.MustCompile(`\s+`)
+	// reParam finds what makes a query depend on values: literals, booleans, placeholders.
+	reParam = regexp.MustCompile(`'|\b(?i:true|false)\b|\b\d+\b|\?|\$\d|%s|:[a-zA-Z_]\w*`)
 )
 
 // Normalize replaces literals, numbers and IN-lists of a SQL statement by placeholders, so that
@@ -62,19 +167,7 @@ func Normalize(stmt string) string {
 	return strings.TrimSpace(reSpace.ReplaceAllString(s, " "))
 }
 
-func statement(s *Span) string {
-	if _, ok := s.Attrs["db.system"]; !ok {
-		if _, ok := s.Attrs["db.system.name"]; !ok {
-			return ""
-		}
-	}
-	if q := s.Attrs["db.query.text"]; q != "" {
-		return q
-	}
-	return s.Attrs["db.statement"]
-}
-
-// root returns the trace's root span: the one without a parent present in the trace.
+// root returns the trace's root span: the longest one without a parent present in the trace.
 func root(t *Trace) *Span {
 	ids := make(map[string]bool, len(t.Spans))
 	for _, s := range t.Spans {
@@ -97,8 +190,12 @@ func Endpoint(t *Trace) string {
 	if r == nil {
 		return ""
 	}
+	return endpointOf(r)
+}
+
+func endpointOf(r *Span) string {
 	if route := r.Attrs["http.route"]; route != "" {
-		m := cmp.Or(r.Attrs["http.request.method"], r.Attrs["http.method"])
+		m := attr(r, keysHTTPMethod...)
 		if m != "" && !strings.HasPrefix(route, m+" ") {
 			return m + " " + route
 		}
@@ -107,28 +204,38 @@ func Endpoint(t *Trace) string {
 	return r.Name
 }
 
-// unionDuration is the time covered by at least one of the spans.
-func unionDuration(spans []*Span) time.Duration {
-	ss := slices.Clone(spans)
-	slices.SortFunc(ss, func(a, b *Span) int { return a.Start.Compare(b.Start) })
+// unionDuration is the time covered by at least one of the intervals.
+func unionDuration(iv []interval) time.Duration {
+	ss := slices.Clone(iv)
+	slices.SortFunc(ss, func(a, b interval) int { return a.s.Compare(b.s) })
 	var total time.Duration
 	var curS, curE time.Time
 	for i, s := range ss {
-		if i == 0 || s.Start.After(curE) {
+		if i == 0 || s.s.After(curE) {
 			if i > 0 {
 				total += curE.Sub(curS)
 			}
-			curS, curE = s.Start, s.End
+			curS, curE = s.s, s.e
 			continue
 		}
-		if s.End.After(curE) {
-			curE = s.End
+		if s.e.After(curE) {
+			curE = s.e
 		}
 	}
 	if len(ss) > 0 {
 		total += curE.Sub(curS)
 	}
 	return total
+}
+
+type interval struct{ s, e time.Time }
+
+func spansUnion(spans []*Span) time.Duration {
+	iv := make([]interval, len(spans))
+	for i, s := range spans {
+		iv[i] = interval{s.Start, s.End}
+	}
+	return unionDuration(iv)
 }
 
 // percentile is the nearest-rank q-quantile of sorted durations.
@@ -140,135 +247,97 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
-type hit struct {
-	trace   string
-	count   int
-	union   time.Duration
-	latency time.Duration
+// Analyze is [Diagnose] over what [Read] returned: the findings also count the input it tolerated.
+func Analyze(in *Input, cfg Config) *result.Findings {
+	f := Diagnose(in.Traces, cfg)
+	for k, v := range in.Tolerated {
+		if f.Input.Tolerated == nil {
+			f.Input.Tolerated = map[string]int{}
+		}
+		f.Input.Tolerated[k] += v
+	}
+	return f
 }
 
-// Diagnose runs the detectors over traces and returns findings ranked by share of P99 time.
+// Diagnose profiles each endpoint, runs the detectors over traces, compares the tail with the
+// median, and returns findings ranked by share of P99 time. It is a pure function of its input.
 func Diagnose(traces []*Trace, cfg Config) *result.Findings {
 	cfg = cfg.withDefaults()
-	type key struct{ endpoint, stmt string }
-	latencies := map[string][]time.Duration{}
-	hits := map[key][]hit{}
-	slow := map[key][]hit{}
+	d := &diagnoser{cfg: cfg, norm: map[string]string{}, hits: map[hitKey][]hit{},
+		input: &result.TraceInput{Tolerated: map[string]int{}}}
+	byEndpoint := map[string][]*analyzed{}
 	for _, t := range traces {
-		r := root(t)
-		if r == nil {
+		d.input.Traces++
+		d.input.Spans += len(t.Spans)
+		a := d.analyze(t)
+		if a == nil {
 			continue
 		}
-		ep := Endpoint(t)
-		latencies[ep] = append(latencies[ep], r.Duration())
-		groups := map[[2]string][]*Span{}
-		for _, s := range t.Spans {
-			if st := statement(s); st != "" {
-				k := [2]string{s.ParentID, Normalize(st)}
-				groups[k] = append(groups[k], s)
-				if s.Duration() >= cfg.SlowQueryMin {
-					sk := key{ep, k[1]}
-					slow[sk] = append(slow[sk], hit{t.ID, 1, s.Duration(), r.Duration()})
-				}
-			}
-		}
-		for k, g := range groups {
-			if len(g) < cfg.NPlusOneMinCount {
-				continue
-			}
-			u := unionDuration(g)
-			if u < cfg.NPlusOneMinTotal {
-				continue
-			}
-			hits[key{ep, k[1]}] = append(hits[key{ep, k[1]}], hit{t.ID, len(g), u, r.Duration()})
-		}
+		byEndpoint[a.endpoint] = append(byEndpoint[a.endpoint], a)
 	}
-	out := &result.Findings{Schema: result.FindingsSchema, Findings: []result.Finding{}}
-	for k, hs := range hits {
-		lat := slices.Clone(latencies[k.endpoint])
-		slices.Sort(lat)
-		p99 := percentile(lat, 0.99)
-		// Judge the finding on the traces at or above the median of those that show it, the tail.
-		slices.SortFunc(hs, func(a, b hit) int { return cmp.Compare(b.latency, a.latency) })
-		var union, perCall time.Duration
-		maxCount := 0
-		for _, h := range hs {
-			union += h.union
-			perCall += h.union / time.Duration(h.count)
-			maxCount = max(maxCount, h.count)
-		}
-		meanUnion := union / time.Duration(len(hs))
-		meanPerCall := perCall / time.Duration(len(hs))
-		share := 0.0
-		if p99 > 0 {
-			share = min(float64(meanUnion)/float64(p99), 1)
-		}
-		saving := max(meanUnion-meanPerCall, 0) // one batched query costs about one call
-		f := result.Finding{
-			Kind:     "n_plus_one_db",
-			Endpoint: k.endpoint,
-			Summary: fmt.Sprintf("N+1 query — %s runs %d× per request under one parent, %.0f %% of P99 time",
-				k.stmt, maxCount, share*100),
-			Evidence: result.Evidence{
-				TraceIDs: evidence(hs, cfg), Count: maxCount, Statement: k.stmt,
-				TotalMS: ms(meanUnion),
-			},
-			ShareOfP99:        math.Round(share*1000) / 1000,
-			EstimatedSavingMS: ms(saving),
-			Remedy:            "batch it (one IN query or a join) or load the rows up front",
-		}
-		out.Findings = append(out.Findings, f)
+	out := &result.Findings{Schema: result.FindingsSchema, Findings: []result.Finding{}, Input: d.input}
+	if len(d.input.Tolerated) == 0 {
+		d.input.Tolerated = nil
 	}
-	for k, hs := range slow {
-		lat := slices.Clone(latencies[k.endpoint])
-		slices.Sort(lat)
-		p99 := percentile(lat, 0.99)
-		slices.SortFunc(hs, func(a, b hit) int { return cmp.Compare(b.latency, a.latency) })
-		var total time.Duration
-		for _, h := range hs {
-			total += h.union
-		}
-		mean := total / time.Duration(len(hs))
-		share := 0.0
-		if p99 > 0 {
-			share = min(float64(mean)/float64(p99), 1)
-		}
-		out.Findings = append(out.Findings, result.Finding{
-			Kind:     "slow_query",
-			Endpoint: k.endpoint,
-			Summary: fmt.Sprintf("slow query — %s takes %.0f ms on average in %d slow executions (≥ %v), %.0f %% of P99 time",
-				k.stmt, ms(mean), len(hs), cfg.SlowQueryMin, share*100),
-			Evidence:   result.Evidence{TraceIDs: evidence(hs, cfg), Count: len(hs), Statement: k.stmt, TotalMS: ms(mean)},
-			ShareOfP99: math.Round(share*1000) / 1000,
-			// Saving down to the threshold: a lower bound of what an index or a cache would give.
-			EstimatedSavingMS: ms(mean - cfg.SlowQueryMin),
-			Remedy:            "check its plan (EXPLAIN ANALYZE): add an index, narrow the rows, or cache the result",
+	eps := make([]string, 0, len(byEndpoint))
+	for ep := range byEndpoint {
+		eps = append(eps, ep)
+	}
+	slices.Sort(eps)
+	p99 := map[string]time.Duration{}
+	for _, ep := range eps {
+		as := byEndpoint[ep]
+		slices.SortFunc(as, func(a, b *analyzed) int {
+			return cmp.Or(cmp.Compare(a.latency, b.latency), strings.Compare(a.id, b.id))
 		})
+		lat := make([]time.Duration, len(as))
+		for i, a := range as {
+			lat[i] = a.latency
+		}
+		p99[ep] = percentile(lat, 0.99)
+		out.Endpoints = append(out.Endpoints, d.profile(ep, as, lat))
+		for _, a := range as {
+			d.detect(a)
+		}
+		if tc := d.tailVsMedian(ep, as, lat); tc != nil {
+			out.TailVsMedian = append(out.TailVsMedian, *tc)
+		}
+	}
+	for k, hs := range d.hits {
+		if f, ok := d.finding(k, hs, p99[k.endpoint]); ok {
+			out.Findings = append(out.Findings, f)
+		}
 	}
 	slices.SortFunc(out.Findings, func(a, b result.Finding) int {
 		return cmp.Or(cmp.Compare(b.ShareOfP99, a.ShareOfP99), cmp.Compare(a.Endpoint, b.Endpoint), cmp.Compare(a.Kind, b.Kind),
-			cmp.Compare(a.Evidence.Statement, b.Evidence.Statement))
+			cmp.Compare(a.Evidence.Statement, b.Evidence.Statement), cmp.Compare(a.Evidence.Operation, b.Evidence.Operation))
 	})
+	out.Config = cfg.echo()
 	return out
 }
 
-func evidence(hs []hit, cfg Config) []string {
-	seen := map[string]bool{}
-	for _, h := range hs {
-		seen[h.trace] = true
-	}
-	ids := []string{}
-	for _, id := range cfg.PreferTraceIDs {
-		if seen[id] && len(ids) < cfg.MaxEvidence && !slices.Contains(ids, id) {
-			ids = append(ids, id)
+// echo is the configuration as JSON for the result, durations written as Go durations ("50ms").
+func (c Config) echo() json.RawMessage {
+	m := map[string]any{}
+	v := reflect.ValueOf(c)
+	for i := range v.NumField() {
+		tag, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		if d, ok := v.Field(i).Interface().(time.Duration); ok {
+			m[tag] = d.String()
+		} else {
+			m[tag] = v.Field(i).Interface()
 		}
 	}
-	for _, h := range hs {
-		if len(ids) < cfg.MaxEvidence && !slices.Contains(ids, h.trace) {
-			ids = append(ids, h.trace)
-		}
-	}
-	return ids
+	b, _ := json.Marshal(m)
+	return b
 }
 
 func ms(d time.Duration) float64 { return math.Round(float64(d)/1e4) / 100 }
+
+func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
+
+// DefaultConfig returns the configuration the zero Config stands for, every default filled in.
+func DefaultConfig() Config { return Config{}.withDefaults() }

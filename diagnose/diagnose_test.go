@@ -99,8 +99,8 @@ func TestReadJSONL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(trs) != 1 || len(trs[0].Spans) != 2 || trs[0].Spans[0].Duration() != 50*time.Millisecond ||
-		trs[0].Spans[0].Attrs["n"] != "3" || Endpoint(trs[0]) != "/x" {
+	if len(trs) != 1 || len(trs[0].Spans) != 1 || trs[0].Spans[0].Duration() != 50*time.Millisecond ||
+		trs[0].Spans[0].Attrs["n"] != "3" || trs[0].Spans[0].Kind != KindServer || Endpoint(trs[0]) != "/x" {
 		t.Fatalf("unexpected %+v", trs)
 	}
 	if _, err := ReadJSONL(strings.NewReader("garbage\n")); err == nil || !strings.Contains(err.Error(), "line 1") {
@@ -112,10 +112,22 @@ func FuzzReadJSONL(f *testing.F) {
 	f.Add(line)
 	f.Add("{}")
 	f.Add(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"a","spanId":"b","startTimeUnixNano":"x"}]}]}]}`)
+	for _, tc := range badInput {
+		f.Add(tc.in)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
-		trs, err := ReadJSONL(strings.NewReader(s))
-		if err == nil {
-			Diagnose(trs, Config{})
+		in, err := Read(strings.NewReader(s), ReadConfig{MaxLineBytes: 1 << 12, MaxAttrBytes: 64, MaxSpans: 1000})
+		if err != nil {
+			return
+		}
+		if in.Spans > 1000 {
+			t.Fatalf("%d spans kept, over the limit of 1000", in.Spans)
+		}
+		f := Analyze(in, Config{})
+		for _, x := range f.Findings {
+			if x.ShareOfP99 < 0 || x.ShareOfP99 > 1 || x.EstimatedSavingMS < 0 {
+				t.Fatalf("finding out of range: %+v", x)
+			}
 		}
 	})
 }

@@ -2,19 +2,37 @@ package diagnose
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
 )
 
+// SpanKind is the OTLP span kind (0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer).
+type SpanKind int
+
+// The OTLP span kinds.
+const (
+	KindUnspecified SpanKind = iota
+	KindInternal
+	KindServer
+	KindClient
+	KindProducer
+	KindConsumer
+)
+
 // Span is diagnose's own small span model.
 type Span struct {
 	TraceID, SpanID, ParentID string
 	Name                      string
+	Kind                      SpanKind
 	Start, End                time.Time
-	Attrs                     map[string]string
+	// Attrs holds the span's attributes, and its resource's (service.name, ...) where the span has
+	// none of that key, as strings.
+	Attrs map[string]string
 }
 
 // Duration is End-Start, never negative.
@@ -26,9 +44,68 @@ type Trace struct {
 	Spans []*Span
 }
 
+// ReadConfig bounds what [Read] keeps. The zero value uses the defaults documented per field.
+type ReadConfig struct {
+	// MaxLineBytes is the longest line decoded; longer lines are skipped and counted. Default 64 MiB.
+	MaxLineBytes int
+	// MaxAttrBytes truncates longer attribute values (counted). Default 4 KiB: statements and URLs
+	// fit, a megabyte of request body pasted into an attribute does not.
+	MaxAttrBytes int
+	// MaxSpans is the most spans kept; later ones are skipped and counted. Default 5,000,000 (a few
+	// GB at most), so a huge or endless file cannot exhaust memory.
+	MaxSpans int
+}
+
+func (c ReadConfig) withDefaults() ReadConfig {
+	if c.MaxLineBytes <= 0 {
+		c.MaxLineBytes = 64 << 20
+	}
+	if c.MaxAttrBytes <= 0 {
+		c.MaxAttrBytes = 4 << 10
+	}
+	if c.MaxSpans <= 0 {
+		c.MaxSpans = 5_000_000
+	}
+	return c
+}
+
+// The reasons [Input.Tolerated] counts.
+const (
+	ReasonMalformedLine  = "malformed_json_line"
+	ReasonLineTooLong    = "line_too_long"
+	ReasonNoIDs          = "span_without_trace_or_span_id"
+	ReasonEndBeforeStart = "end_before_start"
+	ReasonDuplicateSpan  = "duplicate_span_id"
+	ReasonAttrTruncated  = "attribute_value_truncated"
+	ReasonSpanLimit      = "span_limit_reached"
+	ReasonOrphan         = "parent_span_missing"
+	ReasonNoRoot         = "trace_without_root"
+)
+
+// Input is what [Read] decoded: the traces, and the input it tolerated, counted by reason.
+type Input struct {
+	Traces []*Trace
+	Lines  int
+	Spans  int
+	// Tolerated counts bad input by reason (the Reason… constants); FirstBad names the first line
+	// per reason, for the message a user reads.
+	Tolerated map[string]int
+	FirstBad  map[string]int
+}
+
+func (in *Input) tolerate(reason string, line int) {
+	if in.Tolerated[reason] == 0 {
+		in.FirstBad[reason] = line
+	}
+	in.Tolerated[reason]++
+}
+
 // otlp JSON shapes (OTLP/JSON encodes ids as hex strings and int64 nanos as strings).
 type otlpRequest struct {
 	ResourceSpans []struct {
+		Resource struct {
+			Attributes []otlpAttr `json:"attributes"`
+		} `json:"resource"`
 		ScopeSpans []struct {
 			Spans []otlpSpan `json:"spans"`
 		} `json:"scopeSpans"`
@@ -40,6 +117,7 @@ type otlpSpan struct {
 	SpanID       string     `json:"spanId"`
 	ParentSpanID string     `json:"parentSpanId"`
 	Name         string     `json:"name"`
+	Kind         kind       `json:"kind"`
 	Start        nanos      `json:"startTimeUnixNano"`
 	End          nanos      `json:"endTimeUnixNano"`
 	Attributes   []otlpAttr `json:"attributes"`
@@ -50,77 +128,191 @@ type otlpAttr struct {
 	Value struct {
 		S *string         `json:"stringValue"`
 		I json.RawMessage `json:"intValue"`
+		D json.RawMessage `json:"doubleValue"`
+		B *bool           `json:"boolValue"`
 	} `json:"value"`
 }
 
 type nanos int64
 
 func (n *nanos) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if len(s) >= 2 && s[0] == '"' {
-		s = s[1 : len(s)-1]
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
+	v, err := strconv.ParseInt(string(trimQuotes(b)), 10, 64)
 	if err != nil {
-		return fmt.Errorf("bad unix nano time %q", s)
+		return fmt.Errorf("bad unix nano time %s", b)
 	}
 	*n = nanos(v)
 	return nil
 }
 
-// ReadJSONL reads traces written one OTLP JSON request per line. Spans are grouped by trace id
-// (a trace may span several lines). An error names the line that could not be decoded.
+// kind accepts the number (OTLP/JSON) or the enum name ("SPAN_KIND_CLIENT") some writers use.
+type kind SpanKind
+
+var kindNames = map[string]kind{"SPAN_KIND_UNSPECIFIED": 0, "SPAN_KIND_INTERNAL": 1, "SPAN_KIND_SERVER": 2,
+	"SPAN_KIND_CLIENT": 3, "SPAN_KIND_PRODUCER": 4, "SPAN_KIND_CONSUMER": 5}
+
+func (k *kind) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		*k = kindNames[string(trimQuotes(b))]
+		return nil
+	}
+	v, err := strconv.Atoi(string(b))
+	if err != nil || v < 0 || v > 5 {
+		v = 0 // an unknown kind is unspecified, not a reason to drop the span
+	}
+	*k = kind(v)
+	return nil
+}
+
+// ReadJSONL reads traces written one OTLP JSON request per line, with the default [ReadConfig].
+// See [Read].
 func ReadJSONL(r io.Reader) ([]*Trace, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 1<<16), 64<<20)
+	in, err := Read(r, ReadConfig{})
+	if err != nil {
+		return nil, err
+	}
+	return in.Traces, nil
+}
+
+// Read reads traces written one OTLP JSON request per line (the format headroom collect --out
+// writes). Spans are grouped by trace id (a trace may span several lines). Bad input is tolerated
+// and counted in [Input.Tolerated]: malformed or overlong lines are skipped, spans without ids and
+// duplicate span ids dropped, an end before the start set to the start, long attribute values
+// truncated. Only a read error, or a file of which not one line decodes, is an error; it names the
+// line.
+func Read(r io.Reader, cfg ReadConfig) (*Input, error) {
+	cfg = cfg.withDefaults()
+	in := &Input{Tolerated: map[string]int{}, FirstBad: map[string]int{}}
+	br := bufio.NewReaderSize(r, 1<<16)
 	byID := map[string]*Trace{}
-	var order []*Trace
-	line := 0
-	for sc.Scan() {
-		line++
-		b := sc.Bytes()
+	seen := map[[2]string]bool{}
+	var firstErr error
+	decoded := 0
+	var buf []byte
+	for {
+		b, tooLong, err := readLine(br, &buf, cfg.MaxLineBytes)
+		if len(b) == 0 && !tooLong && err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, fmt.Errorf("traces line %d: %w", in.Lines+1, err)
+		}
+		in.Lines++
+		line := in.Lines
+		if tooLong {
+			in.tolerate(ReasonLineTooLong, line)
+			continue
+		}
+		b = bytes.TrimSpace(b)
 		if len(b) == 0 {
 			continue
 		}
 		var req otlpRequest
 		if err := json.Unmarshal(b, &req); err != nil {
-			return nil, fmt.Errorf("traces line %d: not an OTLP JSON request: %w", line, err)
+			if firstErr == nil {
+				firstErr = fmt.Errorf("traces line %d: not an OTLP JSON request: %w", line, err)
+			}
+			in.tolerate(ReasonMalformedLine, line)
+			continue
 		}
+		decoded++
 		for _, rs := range req.ResourceSpans {
+			res := attrs(rs.Resource.Attributes, cfg, in, line)
 			for _, ss := range rs.ScopeSpans {
 				for _, os := range ss.Spans {
 					if os.TraceID == "" || os.SpanID == "" {
-						return nil, fmt.Errorf("traces line %d: span %q has no trace or span id", line, os.Name)
+						in.tolerate(ReasonNoIDs, line)
+						continue
 					}
+					k := [2]string{os.TraceID, os.SpanID}
+					if seen[k] {
+						in.tolerate(ReasonDuplicateSpan, line)
+						continue
+					}
+					if in.Spans >= cfg.MaxSpans {
+						in.tolerate(ReasonSpanLimit, line)
+						continue
+					}
+					seen[k] = true
 					sp := &Span{TraceID: os.TraceID, SpanID: os.SpanID, ParentID: os.ParentSpanID, Name: os.Name,
-						Start: time.Unix(0, int64(os.Start)), End: time.Unix(0, int64(os.End)), Attrs: map[string]string{}}
-					for _, a := range os.Attributes {
-						switch {
-						case a.Value.S != nil:
-							sp.Attrs[a.Key] = *a.Value.S
-						case len(a.Value.I) > 0:
-							sp.Attrs[a.Key] = string(trimQuotes(a.Value.I))
+						Kind: SpanKind(os.Kind), Start: time.Unix(0, int64(os.Start)), End: time.Unix(0, int64(os.End)),
+						Attrs: attrs(os.Attributes, cfg, in, line)}
+					if sp.End.Before(sp.Start) {
+						in.tolerate(ReasonEndBeforeStart, line)
+						sp.End = sp.Start
+					}
+					for k, v := range res {
+						if _, ok := sp.Attrs[k]; !ok {
+							sp.Attrs[k] = v
 						}
 					}
 					t := byID[sp.TraceID]
 					if t == nil {
 						t = &Trace{ID: sp.TraceID}
 						byID[sp.TraceID] = t
-						order = append(order, t)
+						in.Traces = append(in.Traces, t)
 					}
 					t.Spans = append(t.Spans, sp)
+					in.Spans++
 				}
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("traces line %d: %w", line+1, err)
+	if decoded == 0 && firstErr != nil {
+		return nil, firstErr
 	}
-	return order, nil
+	return in, nil
+}
+
+// readLine returns the next line without its newline, reusing *buf. A line longer than limit is
+// consumed and reported as tooLong without being kept, so one huge line cannot exhaust memory.
+func readLine(br *bufio.Reader, buf *[]byte, limit int) (line []byte, tooLong bool, err error) {
+	*buf = (*buf)[:0]
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !tooLong {
+			if len(*buf)+len(chunk) > limit+1 {
+				tooLong, *buf = true, (*buf)[:0]
+			} else {
+				*buf = append(*buf, chunk...)
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if tooLong {
+			return nil, true, err
+		}
+		return bytes.TrimSuffix(*buf, []byte("\n")), false, err
+	}
+}
+
+func attrs(as []otlpAttr, cfg ReadConfig, in *Input, line int) map[string]string {
+	m := make(map[string]string, len(as))
+	for _, a := range as {
+		var v string
+		switch {
+		case a.Value.S != nil:
+			v = *a.Value.S
+		case len(a.Value.I) > 0:
+			v = string(trimQuotes(a.Value.I))
+		case len(a.Value.D) > 0:
+			v = string(trimQuotes(a.Value.D))
+		case a.Value.B != nil:
+			v = strconv.FormatBool(*a.Value.B)
+		default:
+			continue
+		}
+		if len(v) > cfg.MaxAttrBytes {
+			in.tolerate(ReasonAttrTruncated, line)
+			v = v[:cfg.MaxAttrBytes]
+		}
+		m[a.Key] = v
+	}
+	return m
 }
 
 func trimQuotes(b []byte) []byte {
-	if len(b) >= 2 && b[0] == '"' {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
 		return b[1 : len(b)-1]
 	}
 	return b

@@ -12,6 +12,72 @@ const FindingsSchema = "headroom.findings/v1"
 type Findings struct {
 	Schema   string    `json:"schema"`
 	Findings []Finding `json:"findings"`
+	// Endpoints profiles each endpoint (root route): latency, self time by category, critical path.
+	Endpoints []EndpointProfile `json:"endpoints,omitempty"`
+	// TailVsMedian compares the slowest requests' span composition with the median ones'.
+	TailVsMedian []TailComparison `json:"tail_vs_median,omitempty"`
+	// Input says what was read and which bad input was tolerated.
+	Input *TraceInput `json:"input,omitempty"`
+	// Config echoes the thresholds the detectors ran with.
+	Config json.RawMessage `json:"config,omitempty"`
+}
+
+// EndpointProfile is where one endpoint's time goes, from its traces.
+type EndpointProfile struct {
+	Endpoint string  `json:"endpoint"`
+	Count    int     `json:"count"`
+	P50MS    float64 `json:"p50_ms"`
+	P90MS    float64 `json:"p90_ms"`
+	P99MS    float64 `json:"p99_ms"`
+	MeanMS   float64 `json:"mean_ms"`
+	// SelfTimeMS is the mean time per request spent in each category's own spans (children
+	// excluded), e.g. {"db": 12.5, "internal": 1.2}; categories with no time are absent.
+	SelfTimeMS map[string]float64 `json:"self_time_ms"`
+	// CriticalPath is the mean time per request each operation spends on the critical path,
+	// largest first.
+	CriticalPath []PathStep `json:"critical_path"`
+}
+
+// PathStep is one operation's share of an endpoint's critical path.
+type PathStep struct {
+	Category  string  `json:"category"`
+	Operation string  `json:"operation"`
+	MS        float64 `json:"ms"`
+	// Share is MS as a fraction of the endpoint's mean latency.
+	Share float64 `json:"share"`
+}
+
+// TailComparison is what the slowest requests of an endpoint spend more time on than the median ones.
+type TailComparison struct {
+	Endpoint       string   `json:"endpoint"`
+	Summary        string   `json:"summary"`
+	TailTraceIDs   []string `json:"tail_trace_ids"`
+	MedianTraceIDs []string `json:"median_trace_ids"`
+	TailMS         float64  `json:"tail_ms"`
+	MedianMS       float64  `json:"median_ms"`
+	// OverRepresented lists categories and operations by how much more time they take in the
+	// tail than at the median, largest first.
+	OverRepresented []Contribution `json:"over_represented"`
+}
+
+// Contribution is one category's or operation's mean time per request in the tail and at the median.
+type Contribution struct {
+	Category  string  `json:"category"`
+	Operation string  `json:"operation,omitempty"`
+	TailMS    float64 `json:"tail_ms"`
+	MedianMS  float64 `json:"median_ms"`
+	DeltaMS   float64 `json:"delta_ms"`
+	// ShareOfGap is DeltaMS as a fraction of the tail's extra latency over the median.
+	ShareOfGap float64 `json:"share_of_gap"`
+}
+
+// TraceInput counts what diagnose read.
+type TraceInput struct {
+	Traces int `json:"traces"`
+	Spans  int `json:"spans"`
+	// Tolerated counts bad input that was skipped or repaired, by reason (e.g.
+	// "malformed_json_line", "duplicate_span_id", "end_before_start", "parent_span_missing").
+	Tolerated map[string]int `json:"tolerated,omitempty"`
 }
 
 // Finding is one bottleneck on one endpoint. Kind is one of n_plus_one_db, n_plus_one_http,
@@ -34,6 +100,11 @@ type Evidence struct {
 	Count     int      `json:"count,omitempty"`
 	Statement string   `json:"statement,omitempty"`
 	TotalMS   float64  `json:"total_ms,omitempty"`
+	// Operation is the call the finding is about when it is not a statement: a parameterized
+	// URL, a dependency's span name.
+	Operation string `json:"operation,omitempty"`
+	// Bytes is the payload size, for large_payload.
+	Bytes int64 `json:"bytes,omitempty"`
 }
 
 // Write writes f as indented JSON.

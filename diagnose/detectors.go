@@ -1,0 +1,353 @@
+package diagnose
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/headroom/headroom/result"
+)
+
+// hitKey groups the occurrences of one finding: a kind on an endpoint about one statement or call.
+type hitKey struct {
+	kind, endpoint, stmt, op string
+}
+
+// hit is one trace's occurrence of a finding.
+type hit struct {
+	trace   string
+	latency time.Duration
+	count   int
+	time    time.Duration // the finding's time in this trace
+	saving  time.Duration // what the remedy would save in this trace
+	share   float64       // sync_remote_call: share of the critical path
+	bytes   int64
+}
+
+func (d *diagnoser) add(k hitKey, a *analyzed, h hit) {
+	h.trace, h.latency = a.id, a.latency
+	d.hits[k] = append(d.hits[k], h)
+}
+
+// detect runs every detector over one trace.
+func (d *diagnoser) detect(a *analyzed) {
+	cfg := d.cfg
+	for _, i := range a.order {
+		n := &a.nodes[i]
+		d.repeats(a, n)
+		d.consecutive(a, n)
+		if stmt := statement(n.s); stmt != "" && n.s.Duration() >= cfg.SlowQueryMin {
+			d.add(hitKey{kind: KindSlowQuery, endpoint: a.endpoint, stmt: d.operation(n)}, a,
+				hit{count: 1, time: n.s.Duration(), saving: n.s.Duration() - cfg.SlowQueryMin})
+		}
+		if size := bodySize(n.s); size >= cfg.LargePayloadBytes {
+			op := d.operation(n)
+			if n.s.Kind == KindServer || int(i) == int(a.order[0]) {
+				op = a.endpoint + " response"
+			}
+			dur := n.we.Sub(n.ws)
+			// Transfer time scales with size: trimming to the threshold saves the rest.
+			saving := time.Duration(float64(dur) * (1 - float64(cfg.LargePayloadBytes)/float64(size)))
+			d.add(hitKey{kind: KindLargePayload, endpoint: a.endpoint, op: op}, a, hit{count: 1, time: dur, saving: saving, bytes: size})
+		}
+	}
+	d.syncRemote(a)
+	d.poolWait(a)
+}
+
+// repeats finds N+1 queries and N+1 HTTP calls among n's children.
+func (d *diagnoser) repeats(a *analyzed, n *node) {
+	if len(n.children) < min(d.cfg.NPlusOneMinCount, d.cfg.NPlusOneHTTPMinCount) {
+		return
+	}
+	type gk struct {
+		http bool
+		op   string
+	}
+	groups := map[gk][]*Span{}
+	for _, c := range n.children {
+		cn := &a.nodes[c]
+		switch {
+		case statement(cn.s) != "":
+			groups[gk{false, d.operation(cn)}] = append(groups[gk{false, d.operation(cn)}], cn.s)
+		case cn.cat == CatHTTP:
+			groups[gk{true, d.operation(cn)}] = append(groups[gk{true, d.operation(cn)}], cn.s)
+		}
+	}
+	for k, g := range groups {
+		minCount, minTotal, kind := d.cfg.NPlusOneMinCount, d.cfg.NPlusOneMinTotal, KindNPlusOneDB
+		key := hitKey{kind: kind, endpoint: a.endpoint, stmt: k.op}
+		if k.http {
+			minCount, minTotal, kind = d.cfg.NPlusOneHTTPMinCount, d.cfg.NPlusOneHTTPMinTotal, KindNPlusOneHTTP
+			key = hitKey{kind: kind, endpoint: a.endpoint, op: k.op}
+		}
+		if len(g) < minCount {
+			continue
+		}
+		u := spansUnion(g)
+		if u < minTotal {
+			continue
+		}
+		// One batched query or call costs about one of the repeats.
+		d.add(key, a, hit{count: len(g), time: u, saving: max(u-u/time.Duration(len(g)), 0)})
+	}
+}
+
+func isSelect(stmt string) bool {
+	return len(stmt) >= 6 && strings.EqualFold(strings.TrimSpace(stmt)[:min(6, len(strings.TrimSpace(stmt)))], "SELECT")
+}
+
+// consecutive finds sequences of n's children that run one after the other although they could
+// run in parallel: SELECTs (consecutive_db) and HTTP calls (consecutive_http).
+func (d *diagnoser) consecutive(a *analyzed, n *node) {
+	if len(n.children) < 2 {
+		return
+	}
+	cs := slices.Clone(n.children)
+	slices.SortFunc(cs, func(x, y int32) int { return a.nodes[x].s.Start.Compare(a.nodes[y].s.Start) })
+	var run []*node
+	var runHTTP bool
+	flush := func() {
+		if runHTTP {
+			d.consecutiveHTTP(a, run)
+		} else {
+			d.consecutiveDB(a, run)
+		}
+		run = run[:0]
+	}
+	for _, c := range cs {
+		cn := &a.nodes[c]
+		isDB := isSelect(statement(cn.s))
+		isHTTP := cn.cat == CatHTTP
+		if !isDB && !isHTTP {
+			// Driver noise (a connection reset, a zero-length event span) does not separate calls.
+			if cn.s.Duration() >= time.Millisecond {
+				flush()
+			}
+			continue
+		}
+		if len(run) > 0 {
+			last := run[len(run)-1].s
+			if runHTTP != isHTTP || cn.s.Start.Before(last.End) ||
+				(isHTTP && cn.s.Start.Sub(last.End) > d.cfg.ConsecutiveHTTPMaxGap) {
+				flush()
+			}
+		}
+		runHTTP = isHTTP
+		run = append(run, cn)
+	}
+	flush()
+}
+
+func (d *diagnoser) consecutiveDB(a *analyzed, run []*node) {
+	if len(run) < 2 {
+		return
+	}
+	var total, maxIndep, sumDep time.Duration
+	var indep []*node
+	for i, n := range run {
+		dur := n.s.Duration()
+		total += dur
+		stmt := statement(n.s)
+		if i > 0 && !strings.Contains(strings.ToUpper(stmt), "WHERE") && !reParam.MatchString(stmt) && !strings.HasSuffix(stmt, "...") {
+			if dur <= d.cfg.ConsecutiveDBMinSpan {
+				return
+			}
+			indep = append(indep, n)
+			maxIndep = max(maxIndep, dur)
+		} else {
+			sumDep += dur
+		}
+	}
+	if len(indep) == 0 {
+		return
+	}
+	saved := total - max(maxIndep, sumDep)
+	if saved < d.cfg.ConsecutiveDBMinSaved || float64(saved) < 0.1*float64(total) {
+		return
+	}
+	ops := make([]string, 0, len(run))
+	for _, n := range run {
+		ops = append(ops, d.operation(n))
+	}
+	d.add(hitKey{kind: KindConsecutiveDB, endpoint: a.endpoint, stmt: strings.Join(ops, "; ")}, a,
+		hit{count: len(run), time: total, saving: saved})
+}
+
+func (d *diagnoser) consecutiveHTTP(a *analyzed, run []*node) {
+	if len(run) < d.cfg.ConsecutiveHTTPMinCount {
+		return
+	}
+	var sum, longest time.Duration
+	ops := make([]string, 0, len(run))
+	for _, n := range run {
+		dur := n.s.Duration()
+		if dur < d.cfg.ConsecutiveHTTPMinSpan {
+			return
+		}
+		sum += dur
+		longest = max(longest, dur)
+		ops = append(ops, d.operation(n))
+	}
+	if saved := sum - longest; saved >= d.cfg.ConsecutiveHTTPMinSaved {
+		d.add(hitKey{kind: KindConsecutiveHTTP, endpoint: a.endpoint, op: strings.Join(ops, "; ")}, a,
+			hit{count: len(run), time: sum, saving: saved})
+	}
+}
+
+// syncRemote finds calls to non-critical dependencies on the critical path, by their time on it.
+func (d *diagnoser) syncRemote(a *analyzed) {
+	if a.latency <= 0 {
+		return
+	}
+	onPath := map[int32]time.Duration{}
+	for _, s := range a.path {
+		if o := a.nodes[s.node].owner; o >= 0 {
+			onPath[o] += s.d
+		}
+	}
+	type gk struct{ dep, op string }
+	byOp := map[gk]time.Duration{}
+	counts := map[gk]int{}
+	for o, t := range onPath {
+		n := &a.nodes[o]
+		k := gk{dependency(n.s), d.operation(n)}
+		byOp[k] += t
+		counts[k]++
+	}
+	for k, t := range byOp {
+		d.add(hitKey{kind: KindSyncRemoteCall, endpoint: a.endpoint, op: k.dep + "\x00" + k.op}, a,
+			hit{count: counts[k], time: t, saving: t, share: float64(t) / float64(a.latency)})
+	}
+}
+
+// poolWait sums the time the request waited for pooled connections: pool-acquire spans and the
+// db.client.connection.wait_time attribute (seconds, as the semantic conventions' metric).
+func (d *diagnoser) poolWait(a *analyzed) {
+	var wait time.Duration
+	count := 0
+	op := ""
+	for _, i := range a.order {
+		n := &a.nodes[i]
+		if n.cat == CatPool {
+			wait += n.we.Sub(n.ws)
+			count++
+			op = cmp.Or(op, n.s.Name)
+		}
+		if v, err := strconv.ParseFloat(n.s.Attrs["db.client.connection.wait_time"], 64); err == nil && v > 0 && v < 1e6 {
+			wait += time.Duration(v * float64(time.Second))
+			count++
+			op = cmp.Or(op, "db.client.connection.wait_time")
+		}
+	}
+	if count > 0 && wait >= d.cfg.PoolWaitMin {
+		d.add(hitKey{kind: KindPoolWait, endpoint: a.endpoint, op: op}, a, hit{count: count, time: wait, saving: wait})
+	}
+}
+
+// finding turns a key's hits into one ranked finding, or none when the occurrences do not pass the
+// kind's aggregate threshold. p99 is the endpoint's.
+func (d *diagnoser) finding(k hitKey, hs []hit, p99 time.Duration) (result.Finding, bool) {
+	slices.SortFunc(hs, func(a, b hit) int {
+		return cmp.Or(cmp.Compare(b.latency, a.latency), strings.Compare(a.trace, b.trace))
+	})
+	n := time.Duration(len(hs))
+	var total, saving time.Duration
+	var share float64
+	maxCount := 0
+	var maxBytes int64
+	for _, h := range hs {
+		total += h.time
+		saving += h.saving
+		share += h.share
+		maxCount = max(maxCount, h.count)
+		maxBytes = max(maxBytes, h.bytes)
+	}
+	mean, meanSaving, meanShare := total/n, saving/n, share/float64(len(hs))
+	shareP99 := 0.0
+	if p99 > 0 {
+		shareP99 = min(float64(mean)/float64(p99), 1)
+	}
+	f := result.Finding{Kind: k.kind, Endpoint: k.endpoint, ShareOfP99: round3(shareP99), EstimatedSavingMS: ms(max(meanSaving, 0)),
+		Evidence: result.Evidence{TraceIDs: d.evidence(hs), Count: maxCount, Statement: k.stmt, Operation: k.op, TotalMS: ms(mean)}}
+	pct := shareP99 * 100
+	switch k.kind {
+	case KindNPlusOneDB:
+		f.Summary = fmt.Sprintf("N+1 query — %s runs %d× per request under one parent, %.0f %% of P99 time", k.stmt, maxCount, pct)
+		f.Remedy = "batch it (one IN query or a join) or load the rows up front"
+	case KindSlowQuery:
+		f.Evidence.Count = len(hs)
+		f.Summary = fmt.Sprintf("slow query — %s takes %.0f ms on average in %d slow executions (≥ %v), %.0f %% of P99 time",
+			k.stmt, ms(mean), len(hs), d.cfg.SlowQueryMin, pct)
+		f.Remedy = "check its plan (EXPLAIN ANALYZE): add an index, narrow the rows, or cache the result"
+	case KindNPlusOneHTTP:
+		f.Summary = fmt.Sprintf("N+1 calls — %s is called %d× per request under one parent, %.0f %% of P99 time", k.op, maxCount, pct)
+		f.Remedy = "batch the calls (one request for all ids) or cache the responses"
+	case KindConsecutiveDB:
+		f.Summary = fmt.Sprintf("%d independent queries run one after another (%s), %.0f ms; in parallel they would save %.0f ms",
+			maxCount, k.stmt, ms(mean), ms(meanSaving))
+		f.Remedy = "parallelize the independent queries (or combine them into one)"
+	case KindConsecutiveHTTP:
+		f.Summary = fmt.Sprintf("%d HTTP calls run one after another (%s), %.0f ms; in parallel they would save %.0f ms",
+			maxCount, k.op, ms(mean), ms(meanSaving))
+		f.Remedy = "parallelize the independent calls"
+	case KindSyncRemoteCall:
+		dep, op, _ := strings.Cut(k.op, "\x00")
+		f.Evidence.Operation = op
+		f.Evidence.Count = len(hs)
+		if meanShare < d.cfg.SyncRemoteMinShare || mean < d.cfg.SyncRemoteMin {
+			return f, false
+		}
+		f.Summary = fmt.Sprintf("synchronous %s call — %s takes %.0f ms on the critical path (%.0f %% of it) in %s, %.0f %% of P99 time",
+			dep, op, ms(mean), meanShare*100, requests(len(hs)), pct)
+		f.Remedy = syncRemedy[dep]
+	case KindPoolWait:
+		f.Summary = fmt.Sprintf("connection pool wait — requests wait %.0f ms on average for a connection (%s) in %s, %.0f %% of P99 time",
+			ms(mean), k.op, requests(len(hs)), pct)
+		f.Evidence.Count = len(hs)
+		f.Remedy = "raise the pool size (within the database's connection limit) or hold connections for less time"
+	case KindLargePayload:
+		f.Evidence.Bytes = maxBytes
+		f.Evidence.Count = len(hs)
+		f.Summary = fmt.Sprintf("large payload — %s carries up to %.1f MB (≥ %d bytes) in %s, %.0f ms, %.0f %% of P99 time",
+			k.op, float64(maxBytes)/1e6, d.cfg.LargePayloadBytes, requests(len(hs)), ms(mean), pct)
+		f.Remedy = "paginate or trim the payload, compress it, or cache it at the edge"
+	}
+	return f, true
+}
+
+func requests(n int) string {
+	if n == 1 {
+		return "1 request"
+	}
+	return fmt.Sprintf("%d requests", n)
+}
+
+var syncRemedy = map[string]string{
+	"logging":       "ship logs asynchronously (a bounded in-process queue sent in batches), off the request path",
+	"email":         "send it from an async queue (a job), not inside the request",
+	"analytics":     "send analytics events asynchronously in batches, off the request path",
+	"notifications": "send notifications from an async queue (a job), not inside the request",
+}
+
+func (d *diagnoser) evidence(hs []hit) []string {
+	seen := map[string]bool{}
+	for _, h := range hs {
+		seen[h.trace] = true
+	}
+	ids := []string{}
+	for _, id := range d.cfg.PreferTraceIDs {
+		if seen[id] && len(ids) < d.cfg.MaxEvidence && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	for _, h := range hs {
+		if len(ids) < d.cfg.MaxEvidence && !slices.Contains(ids, h.trace) {
+			ids = append(ids, h.trace)
+		}
+	}
+	return ids
+}

@@ -1,0 +1,64 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/headroom/headroom/result"
+)
+
+// WriteDiagnosis writes the ranked findings, then where each endpoint's time goes (latency,
+// self time by category, the top of the critical path), what the tail over-spends on compared
+// with the median, and the bad input that was tolerated.
+func WriteDiagnosis(w io.Writer, f *result.Findings) error {
+	if err := WriteFindings(w, f); err != nil {
+		return err
+	}
+	var b strings.Builder
+	if len(f.Endpoints) > 0 {
+		b.WriteString("\nwhere the time goes (mean per request):\n")
+	}
+	for _, ep := range f.Endpoints {
+		fmt.Fprintf(&b, "  %s: %d traces, p50 %.1f ms, p90 %.1f ms, p99 %.1f ms\n", ep.Endpoint, ep.Count, ep.P50MS, ep.P90MS, ep.P99MS)
+		cats := slices.Collect(maps.Keys(ep.SelfTimeMS))
+		slices.SortFunc(cats, func(a, b string) int {
+			if d := ep.SelfTimeMS[b] - ep.SelfTimeMS[a]; d != 0 {
+				if d > 0 {
+					return 1
+				}
+				return -1
+			}
+			return strings.Compare(a, b)
+		})
+		parts := make([]string, len(cats))
+		for i, c := range cats {
+			parts[i] = fmt.Sprintf("%s %.1f ms", c, ep.SelfTimeMS[c])
+		}
+		fmt.Fprintf(&b, "    self time: %s\n", strings.Join(parts, ", "))
+		for i, s := range ep.CriticalPath {
+			if i == 3 {
+				break
+			}
+			fmt.Fprintf(&b, "    critical path: %5.1f ms %3.0f %%  %s %s\n", s.MS, s.Share*100, s.Category, s.Operation)
+		}
+	}
+	if len(f.TailVsMedian) > 0 {
+		b.WriteString("\ntail vs median:\n")
+	}
+	for _, tc := range f.TailVsMedian {
+		fmt.Fprintf(&b, "  %s: %s\n", tc.Endpoint, tc.Summary)
+	}
+	if f.Input != nil && len(f.Input.Tolerated) > 0 {
+		reasons := slices.Sorted(maps.Keys(f.Input.Tolerated))
+		parts := make([]string, len(reasons))
+		for i, r := range reasons {
+			parts[i] = fmt.Sprintf("%s %d", r, f.Input.Tolerated[r])
+		}
+		fmt.Fprintf(&b, "\ninput: %d traces, %d spans; tolerated: %s\n", f.Input.Traces, f.Input.Spans, strings.Join(parts, ", "))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
