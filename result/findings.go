@@ -105,6 +105,8 @@ type Evidence struct {
 	Operation string `json:"operation,omitempty"`
 	// Bytes is the payload size, for large_payload.
 	Bytes int64 `json:"bytes,omitempty"`
+	// CPUShare is a cpu_hotspot's flat (self) share of the CPU samples, 0..1.
+	CPUShare float64 `json:"cpu_share,omitempty"`
 }
 
 // Write writes f as indented JSON.

@@ -93,6 +93,8 @@ Exit codes: 0 success; 1 an SLO or check failed; 2 bad usage or input; 3 the run
 		newDoctorCmd(),
 		newSweepCmd(),
 		newDiagnoseCmd(),
+		newProfileCmd(),
+		newCompareCmd(),
 	)
 	return root
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/pprof"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,13 +16,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/felixge/fgprof"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected output in testdata/script")
 
 // TestScripts runs the end-to-end CLI scripts in testdata/script. Each script gets $URL, a
-// loopback server (/ answers "hello", /slow after 20 ms, /fail with 500), and $DOWN, an address
+// loopback server (/ answers "hello", /slow after 20 ms, /fail with 500, and the CPU and
+// wall-clock profiles of the test process at /debug/pprof/profile and /debug/fgprof), and $DOWN, an address
 // where nothing listens.
 func TestScripts(t *testing.T) {
 	t.Parallel()
@@ -33,6 +36,8 @@ func TestScripts(t *testing.T) {
 			mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("hello")) })
 			mux.HandleFunc("/slow", func(http.ResponseWriter, *http.Request) { time.Sleep(20 * time.Millisecond) })
 			mux.HandleFunc("/fail", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.Handle("/debug/fgprof", fgprof.Handler())
 			srv := httptest.NewServer(mux)
 			env.Defer(srv.Close)
 			env.Setenv("URL", srv.URL)

@@ -2,9 +2,11 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -20,11 +22,21 @@ func (a *API) handle(pattern string, h http.HandlerFunc) {
 	a.routes = append(a.routes, pattern)
 	inner := a.accessLog(pattern, h)
 	inner = a.measure(pattern, inner)
+	inner = profileLabels(pattern, inner)
 	a.mux.Handle(pattern, otelhttp.NewHandler(inner, pattern,
 		otelhttp.WithTracerProvider(a.cfg.TracerProvider),
 		otelhttp.WithPropagators(a.cfg.Propagator),
 		otelhttp.WithSpanNameFormatter(func(string, *http.Request) string { return pattern }),
 	))
+}
+
+// profileLabels runs next with the pprof label http.route set, so CPU profiles of the lab can be
+// split per endpoint (goroutines the handler starts inherit the label).
+func profileLabels(route string, next http.Handler) http.Handler {
+	labels := pprof.Labels("http.route", route)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pprof.Do(r.Context(), labels, func(ctx context.Context) { next.ServeHTTP(w, r.WithContext(ctx)) })
+	})
 }
 
 // metrics are the API's Prometheus collectors.

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/headroom/headroom/compare"
+)
+
+func newCompareCmd() *cobra.Command {
+	var (
+		markdown  bool
+		threshold string
+	)
+	cmd := &cobra.Command{
+		Use:   "compare BASE.json NEW.json",
+		Short: "Compare two results (load, sweep or doctor) and judge each change's significance",
+		Long: `compare sets two results of one kind side by side — load runs, sweeps or doctor reports, told
+apart by their schema — and judges each change instead of printing a bare delta. A percentile
+change is significant when the 95 % confidence intervals of the two percentiles, from the order
+statistics of the HDR histograms, do not overlap; an error-rate change by a two-proportion
+z-test; a sweep's maximum when it moved more than the search precision. A regression is a
+significant change for the worse beyond --threshold.
+
+Exit codes: 0 no regression; 1 a significant regression beyond the threshold; 2 bad usage, an
+unreadable file, or results of different kinds.`,
+		Example: `  headroom compare before.json after.json
+  headroom compare before.json after.json --markdown --threshold 5%   # a table for a pull request`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			th, err := parseThreshold(threshold)
+			if err != nil {
+				return usageErrorf("--threshold %w", err)
+			}
+			var in [2]*compare.Input
+			for i, p := range args {
+				if in[i], err = compare.ReadFile(p); err != nil {
+					return usageErrorf("%w", err)
+				}
+			}
+			c, err := compare.Compare(in[0], in[1], compare.Config{Threshold: th})
+			if err != nil {
+				return usageErrorf("%w", err)
+			}
+			w := cmd.OutOrStdout()
+			if markdown {
+				err = c.WriteMarkdown(w)
+			} else {
+				err = c.WriteText(w)
+			}
+			if err != nil {
+				return runFailed(err)
+			}
+			if regs := c.Regressions(); len(regs) > 0 {
+				return checkFailed(errors.New("significant regression beyond the threshold"))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&markdown, "markdown", false, "print a GitHub Markdown table (for a pull request)")
+	cmd.Flags().StringVar(&threshold, "threshold", "10%", "a significant change for the worse beyond this is a regression (exit 1): a percentage such as 10%")
+	return cmd
+}
+
+// parseThreshold reads "10%" (or "10") as 0.10.
+func parseThreshold(s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%")), 64)
+	if err != nil || v <= 0 || v >= 1000 {
+		return 0, fmt.Errorf("%q: want a percentage above 0, such as 10%%", s)
+	}
+	return v / 100, nil
+}

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/headroom/headroom/flame"
+	"github.com/headroom/headroom/internal/atomicfile"
+	"github.com/headroom/headroom/loadgen"
+	"github.com/headroom/headroom/result"
+)
+
+type profileFlags struct {
+	duration    time.Duration
+	out         string
+	rate        float64
+	connections int
+	top         int
+	diff        bool
+	quiet       bool
+	cpuPath     string
+	wallPath    string
+}
+
+func newProfileCmd() *cobra.Command {
+	f := &profileFlags{}
+	cmd := &cobra.Command{
+		Use:   "profile URL --duration 10s [--out DIR]",
+		Short: "Take CPU and wall-clock profiles of a target and draw them as flame graphs",
+		Long: `profile takes a CPU profile (/debug/pprof/profile, net/http/pprof) and a wall-clock profile
+(/debug/fgprof, felixge/fgprof: on- and off-CPU time, so I/O waits show) of the target at the
+same time, from the scheme and host of URL. It writes both as served (cpu.pb.gz, wall.pb.gz),
+their folded stacks (*.folded) and flame graphs (*.svg, self-contained), one CPU graph per
+endpoint when the samples carry the http.route pprof label, and prints the top functions and
+any CPU hot spot. With --rate it drives URL with open-model load meanwhile, and writes load.json.
+
+With --diff it compares two saved profiles instead: a differential flame graph with the shape of
+the second, each frame red where its share grew and blue where it shrank.
+
+Exit codes: 0 done; 2 bad usage or input (nothing written); 3 the target could not be profiled
+(unreachable, no pprof endpoint) or the run was interrupted.`,
+		Example: `  headroom profile http://127.0.0.1:8080 --duration 10s --out prof
+  headroom profile http://127.0.0.1:8080/api/posts --duration 10s --rate 200 --out prof
+  headroom profile --diff before/cpu.pb.gz after/cpu.pb.gz --out diff.svg`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.diff {
+				return runProfileDiff(cmd, f, args)
+			}
+			if len(args) != 1 {
+				return usageErrorf("profile takes one URL (or --diff BASE NEW)")
+			}
+			return runProfile(cmd, f, args[0])
+		},
+	}
+	fl := cmd.Flags()
+	fl.DurationVar(&f.duration, "duration", 10*time.Second, "how long to profile; whole seconds")
+	fl.StringVarP(&f.out, "out", "o", "", "directory to write profiles and flame graphs to (default ./headroom-profile); with --diff the SVG file (default diff.svg)")
+	fl.Float64Var(&f.rate, "rate", 0, "drive URL with this many requests per second while profiling (0: no load)")
+	fl.IntVar(&f.connections, "connections", 64, "with --rate: connections of the load pool")
+	fl.IntVar(&f.top, "top", 10, "functions to print per profile")
+	fl.BoolVar(&f.diff, "diff", false, "compare two saved profiles: BASE NEW, drawn as a differential flame graph")
+	fl.StringVar(&f.cpuPath, "cpu-path", "/debug/pprof/profile", "path of the target's CPU profile endpoint (net/http/pprof)")
+	fl.StringVar(&f.wallPath, "wall-path", "/debug/fgprof", "path of the target's wall-clock profile endpoint (fgprof)")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing but errors")
+	return cmd
+}
+
+func runProfile(cmd *cobra.Command, f *profileFlags, target string) error {
+	cfg := flame.FetchConfig{Duration: f.duration, CPUPath: f.cpuPath, WallPath: f.wallPath}
+	if _, err := cfg.ProfileURL(target, flame.CPU); err != nil {
+		return usageErrorf("%w", err)
+	}
+	if f.top < 1 {
+		return usageErrorf("--top %d: want at least 1", f.top)
+	}
+	var load *loadgen.Config
+	if f.rate != 0 {
+		// The load starts a second early so the profiles see steady traffic, not the ramp-up.
+		load = &loadgen.Config{
+			Targets: []loadgen.Target{{Method: "GET", URL: target}}, Arrival: loadgen.Arrival{Rate: f.rate},
+			Warmup: time.Second, Duration: f.duration + time.Second, Connections: f.connections,
+		}
+		if err := load.Validate(); err != nil {
+			return usageErrorf("%w", err)
+		}
+	}
+	dir := f.out
+	if dir == "" {
+		dir = "headroom-profile"
+	}
+	if err := checkOutDir(dir); err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	if f.quiet {
+		w = io.Discard
+	}
+	what := "cpu + wall clock"
+	if load != nil {
+		what += fmt.Sprintf(", under %g req/s of load", f.rate)
+	}
+	fmt.Fprintf(w, "profiling %s for %v (%s)\n", target, f.duration, what)
+
+	ctx := cmd.Context()
+	var (
+		loadRes  *result.Load
+		loadErr  error
+		loadDone chan struct{}
+	)
+	if load != nil {
+		loadDone = make(chan struct{})
+		go func() {
+			defer close(loadDone)
+			loadRes, loadErr = loadgen.Run(ctx, *load, nil)
+		}()
+		t := time.NewTimer(load.Warmup)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			<-loadDone
+			return runFailed(ctx.Err())
+		case <-t.C:
+		}
+	}
+	set, err := flame.Collect(ctx, cfg, target)
+	if loadDone != nil {
+		<-loadDone
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return runFailed(ctx.Err())
+		}
+		return runFailed(err)
+	}
+	for _, e := range []error{set.CPUErr, set.WallErr} {
+		if e != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "headroom: warning: %v\n", e)
+		}
+	}
+	graphs, err := set.Graphs()
+	if err != nil {
+		return runFailed(err)
+	}
+	paths, err := set.WriteDir(dir, graphs)
+	if err != nil {
+		return runFailed(err)
+	}
+	if loadRes != nil {
+		p := filepath.Join(dir, "load.json")
+		if err := atomicfile.Write(p, loadRes.Write); err != nil {
+			return runFailed(err)
+		}
+		paths = append(paths, p)
+	}
+	for _, g := range graphs {
+		if g.Route != "" {
+			continue
+		}
+		top := g.Folded
+		if g.Kind == flame.Wall {
+			// Parked goroutines dominate a wall-clock profile's leaves; the code that waits is
+			// the news.
+			top = top.TrimLeaves("runtime.", "internal/poll.runtime_")
+			fmt.Fprintf(w, "\nwall: %s of goroutine time over %v; top functions by self time, runtime leaves charged to their callers\n", formatTotal(top), f.duration)
+		} else {
+			fmt.Fprintf(w, "\ncpu: %s of CPU over %v; top functions by self time\n", formatTotal(top), f.duration)
+		}
+		if err := flame.WriteTop(w, top, f.top); err != nil {
+			return runFailed(err)
+		}
+	}
+	if loadErr != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "headroom: warning: load: %v\n", loadErr)
+	} else if loadRes != nil {
+		fmt.Fprintf(w, "\nload: %.0f req/s achieved of %.0f offered, p50 %.2f ms, p99 %.2f ms, %d errors\n",
+			loadRes.AchievedRPS, loadRes.OfferedRPS, loadRes.LatencyMS.P50, loadRes.LatencyMS.P99, loadRes.Errors)
+	}
+	if hs := set.Hotspots(flame.HotspotConfig{}); len(hs) > 0 {
+		fmt.Fprintln(w, "\nCPU hot spots:")
+		for _, h := range hs {
+			fmt.Fprintf(w, "  %s\n    remedy: %s\n", h.Summary, h.Remedy)
+		}
+	}
+	fmt.Fprintf(w, "\nwrote %d files to %s/ (open the .svg files in a browser)\n", len(paths), dir)
+	return nil
+}
+
+func formatTotal(f *flame.Folded) string {
+	if f.Unit == "nanoseconds" {
+		return time.Duration(f.Total).Round(time.Millisecond).String()
+	}
+	return fmt.Sprintf("%d %s", f.Total, f.Unit)
+}
+
+// checkOutDir fails with a usage error, before any profiling, when dir cannot be an output
+// directory: it exists and is not a directory, or its parent is not a directory. Nothing is
+// created until there is something to write.
+func checkOutDir(dir string) error {
+	st, err := os.Stat(dir)
+	switch {
+	case err == nil && !st.IsDir():
+		return usageErrorf("--out %s: exists and is not a directory", dir)
+	case err == nil:
+		return nil
+	}
+	if st, err := os.Stat(filepath.Dir(dir)); err != nil || !st.IsDir() {
+		return usageErrorf("--out %s: its parent %s is not a directory", dir, filepath.Dir(dir))
+	}
+	return nil
+}
+
+func runProfileDiff(cmd *cobra.Command, f *profileFlags, args []string) error {
+	if len(args) != 2 {
+		return usageErrorf("--diff takes two profiles: BASE NEW")
+	}
+	var fs [2]*flame.Folded
+	for i, p := range args {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return usageErrorf("%v", err)
+		}
+		prof, err := flame.Parse(b)
+		if err != nil {
+			return usageErrorf("%s: %w", p, err)
+		}
+		fs[i] = prof.Fold(flame.FoldOptions{})
+	}
+	if fs[0].Unit != fs[1].Unit {
+		return usageErrorf("%s is in %s, %s in %s: compare profiles of one kind (cpu with cpu, wall with wall)", args[0], fs[0].Unit, args[1], fs[1].Unit)
+	}
+	out := f.out
+	if out == "" {
+		out = "diff.svg"
+	}
+	o, err := createOut(out)
+	if err != nil {
+		return err
+	}
+	defer o.abort()
+	tree := flame.Diff(fs[0], fs[1])
+	opt := flame.SVGOptions{
+		Title:    "Differential flame graph: red grew, blue shrank (share of total)",
+		Subtitle: fmt.Sprintf("base %s (%s), new %s (%s)", args[0], formatTotal(fs[0]), args[1], formatTotal(fs[1])),
+		Unit:     fs[1].Unit, Diff: true,
+	}
+	if err := o.commit(func(w io.Writer) error { return flame.WriteSVG(w, tree, opt) }); err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	if f.quiet {
+		return nil
+	}
+	fmt.Fprintf(w, "largest changes of self share, %s → %s:\n", args[0], args[1])
+	for _, d := range flame.DiffTop(fs[0], fs[1], f.top) {
+		fmt.Fprintf(w, "  %+6.1f points  %5.1f%% → %5.1f%%  %s\n", 100*d.Delta, 100*d.BaseShare, 100*d.NextShare, d.Name)
+	}
+	fmt.Fprintf(w, "wrote %s\n", out)
+	return nil
+}

@@ -1,0 +1,200 @@
+package flame
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/pprof/profile"
+)
+
+// Kind says which clock a profile samples.
+type Kind string
+
+const (
+	// CPU is the on-CPU profile of net/http/pprof (/debug/pprof/profile): where CPU time goes.
+	CPU Kind = "cpu"
+	// Wall is the wall-clock profile of fgprof (/debug/fgprof): on-CPU and off-CPU (I/O, locks,
+	// sleeps) time together, so it shows what a CPU profile misses.
+	Wall Kind = "wall"
+)
+
+// ErrNoEndpoint is returned (wrapped) by Fetch when the target does not serve the profile
+// endpoint: a 404, or an answer that is not a profile.
+var ErrNoEndpoint = errors.New("no profile endpoint")
+
+// FetchConfig says how to fetch profiles from a target. The zero value is not valid: Duration
+// must be at least one second.
+type FetchConfig struct {
+	// Duration is how long the target samples; whole seconds (the endpoints take ?seconds=N).
+	Duration time.Duration
+	// CPUPath is the CPU profile path; default "/debug/pprof/profile".
+	CPUPath string
+	// WallPath is the wall-clock profile path; default "/debug/fgprof".
+	WallPath string
+	// Client sends the requests; default a client with no overall timeout (the context and
+	// Duration + 30 s bound each fetch).
+	Client *http.Client
+}
+
+func (c FetchConfig) withDefaults() FetchConfig {
+	if c.CPUPath == "" {
+		c.CPUPath = "/debug/pprof/profile"
+	}
+	if c.WallPath == "" {
+		c.WallPath = "/debug/fgprof"
+	}
+	if c.Client == nil {
+		c.Client = &http.Client{}
+	}
+	return c
+}
+
+// ProfileURL returns the URL that serves a profile of kind for the target: the scheme and host
+// of target (its path is ignored, so an endpoint URL such as http://host/api/posts works) with
+// the kind's path and ?seconds=N.
+func (c FetchConfig) ProfileURL(target string, kind Kind) (string, error) {
+	c = c.withDefaults()
+	u, err := url.Parse(target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("target %q: want an http:// or https:// URL with a host", target)
+	}
+	secs := int(c.Duration / time.Second)
+	if secs < 1 || c.Duration%time.Second != 0 {
+		return "", fmt.Errorf("duration %v: want whole seconds, at least 1s", c.Duration)
+	}
+	var path string
+	switch kind {
+	case CPU:
+		path = c.CPUPath
+	case Wall:
+		path = c.WallPath
+	default:
+		return "", fmt.Errorf("profile kind %q: want %q or %q", kind, CPU, Wall)
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: path, RawQuery: "seconds=" + strconv.Itoa(secs)}).String(), nil
+}
+
+// Fetch asks the target for a profile of kind over Duration and returns it with its raw bytes
+// (gzipped pprof, as served: the bytes to save). It blocks for about Duration; ctx bounds it. A
+// target without the endpoint gives an error wrapping ErrNoEndpoint.
+func Fetch(ctx context.Context, cfg FetchConfig, target string, kind Kind) (*Profile, []byte, error) {
+	cfg = cfg.withDefaults()
+	u, err := cfg.ProfileURL(target, kind)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s profile: %w", kind, err)
+	}
+	resp, err := cfg.Client.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s profile: %w", kind, err)
+	}
+	defer resp.Body.Close()
+	// Profiles of real services are a few MB at most; the cap keeps a wrong URL from filling memory.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s profile from %s: %w", kind, u, err)
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		return nil, nil, fmt.Errorf("%s profile: %s answered 404: %w (serve net/http/pprof for cpu, fgprof for wall)", kind, u, ErrNoEndpoint)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil, fmt.Errorf("%s profile: %s answered %s: %s", kind, u, resp.Status, firstLine(body))
+	}
+	p, err := Parse(body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s profile from %s: %w: %w", kind, u, ErrNoEndpoint, err)
+	}
+	return p, body, nil
+}
+
+func firstLine(b []byte) string {
+	s, _, _ := strings.Cut(string(b), "\n")
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return strings.TrimSpace(s)
+}
+
+// Profile is a parsed pprof profile.
+type Profile struct {
+	p *profile.Profile
+}
+
+// Parse reads a profile in pprof's protocol buffer format, gzipped or not. Anything else
+// (empty input, HTML, truncated data) is an error saying so.
+func Parse(b []byte) (*Profile, error) {
+	if len(b) == 0 {
+		return nil, errors.New("not a pprof profile: empty input")
+	}
+	// ParseData falls back to pprof's legacy text formats, which are not what either endpoint
+	// serves; only gzip or protocol buffer input is accepted so an HTML error page is rejected
+	// with a clear message.
+	if bytes.HasPrefix(bytes.TrimSpace(b), []byte("<")) {
+		return nil, fmt.Errorf("not a pprof profile: got HTML or XML (%q)", firstLine(b))
+	}
+	p, err := profile.ParseData(b)
+	if err != nil {
+		return nil, fmt.Errorf("not a pprof profile: %w", err)
+	}
+	if len(p.SampleType) == 0 {
+		return nil, errors.New("not a pprof profile: no sample types")
+	}
+	if err := p.CheckValid(); err != nil {
+		return nil, fmt.Errorf("invalid pprof profile: %w", err)
+	}
+	return &Profile{p: p}, nil
+}
+
+// Write writes the profile gzipped, in pprof's format.
+func (p *Profile) Write(w io.Writer) error { return p.p.Write(w) }
+
+// Unit is the unit of the profile's default value (e.g. "nanoseconds", "count").
+func (p *Profile) Unit() string { return p.sampleType().Unit }
+
+// Duration is how long the profile sampled; 0 when the profile does not say.
+func (p *Profile) Duration() time.Duration { return time.Duration(p.p.DurationNanos) }
+
+// sampleIndex is the value folded: the profile's default sample type, else the last one
+// (cpu/nanoseconds for net/http/pprof, time/nanoseconds for fgprof), as pprof itself chooses.
+func (p *Profile) sampleIndex() int {
+	if p.p.DefaultSampleType != "" {
+		for i, st := range p.p.SampleType {
+			if st.Type == p.p.DefaultSampleType {
+				return i
+			}
+		}
+	}
+	return len(p.p.SampleType) - 1
+}
+
+func (p *Profile) sampleType() *profile.ValueType { return p.p.SampleType[p.sampleIndex()] }
+
+// LabelValues returns the values of the string label key found on the samples, sorted; for
+// per-endpoint flame graphs key is the route label (e.g. "http.route").
+func (p *Profile) LabelValues(key string) []string {
+	seen := map[string]bool{}
+	var vs []string
+	for _, s := range p.p.Sample {
+		for _, v := range s.Label[key] {
+			if !seen[v] {
+				seen[v] = true
+				vs = append(vs, v)
+			}
+		}
+	}
+	sortStrings(vs)
+	return vs
+}
