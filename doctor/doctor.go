@@ -19,12 +19,17 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/headroom/headroom/capacity"
+	"github.com/headroom/headroom/collect"
 	"github.com/headroom/headroom/cpusample"
+	"github.com/headroom/headroom/diagnose"
+	"github.com/headroom/headroom/flame"
 	"github.com/headroom/headroom/internal/atomicfile"
 	"github.com/headroom/headroom/internal/loadstep"
 	"github.com/headroom/headroom/lab"
@@ -66,6 +71,13 @@ type Config struct {
 	Quick bool
 	// Connections per load run. Default 64.
 	Connections int
+	// OTLP is where the embedded collector listens for the target's traces (OTLP/HTTP).
+	// Default 127.0.0.1:4318 for a URL, so the service's exporter can be pointed at a known
+	// address; a free port for the lab, whose exporter doctor points at it. "off": no traces.
+	OTLP string
+	// TraceWait is how long doctor waits, after the load, for an outside service's last traces
+	// (its exporter batches them). Default 6s, or 3s when Quick. The lab is flushed instead.
+	TraceWait time.Duration
 	// OutDir receives report.json, report.html and the load and sweep results.
 	// Default ./headroom-report.
 	OutDir string
@@ -124,6 +136,16 @@ func (c *Config) Validate() error {
 	}
 	if c.Connections == 0 {
 		c.Connections = 64
+	}
+	pick(&c.TraceWait, 6*time.Second, 3*time.Second)
+	if c.TraceWait < 0 {
+		return fmt.Errorf("trace wait %v: want a positive duration", c.TraceWait)
+	}
+	if c.OTLP == "" {
+		c.OTLP = collect.DefaultHTTPAddr
+		if c.URL == "" {
+			c.OTLP = "127.0.0.1:0"
+		}
 	}
 	if c.OutDir == "" {
 		c.OutDir = "headroom-report"
@@ -192,6 +214,16 @@ type run struct {
 	progress func(string)
 	steady   map[string]*result.Load
 	lab      *app.App
+
+	recv *collect.Receiver
+	// keep is set from the steady run on: only then are the collector's traces kept, and the
+	// analysis keeps those that started inside [from, to), the steady run's measured window.
+	keep     atomic.Bool
+	tmu      sync.Mutex
+	traces   []byte // OTLP/JSON lines, as `headroom collect --out` writes them
+	from, to time.Time
+	flames   []report.Flame
+	hotspots []result.Finding
 }
 
 // Run measures what cfg describes, writes report.json, report.html and the load and sweep
@@ -209,11 +241,17 @@ func Run(ctx context.Context, cfg Config, progress func(string)) (*result.Doctor
 	if cfg.Rate == 0 {
 		r.rep.SLO = cfg.objective.Expr
 	}
+	if err := r.startCollector(ctx); err != nil {
+		return nil, err
+	}
+	defer r.stopCollector(ctx)
 	if cfg.URL == "" {
 		if err := r.startLab(ctx); err != nil {
 			return nil, err
 		}
-		defer func() { _ = r.lab.Shutdown(context.WithoutCancel(ctx)) }()
+		defer r.stopLab(ctx)
+	} else if r.recv != nil {
+		r.progress(fmt.Sprintf("traces: point the service's OTLP/HTTP exporter at %s (OTEL_EXPORTER_OTLP_ENDPOINT=%s)", r.rep.OTLP, r.rep.OTLP))
 	}
 	phases := []struct {
 		name string
@@ -223,6 +261,7 @@ func Run(ctx context.Context, cfg Config, progress func(string)) (*result.Doctor
 		{"sweep", r.sweep},
 		{"steady", r.steadyPhase},
 		{"comparison", r.comparison},
+		{"analysis", r.analysis},
 	}
 	for _, p := range phases {
 		t0 := time.Now()
@@ -251,7 +290,7 @@ func (r *run) startLab(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", Antipatterns: set, Log: io.Discard})
+	a, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", Antipatterns: set, Log: io.Discard, OTLP: r.rep.OTLP})
 	if err != nil {
 		return fmt.Errorf("start the lab: %w", err)
 	}
@@ -442,8 +481,65 @@ func (r *run) condition() string {
 // steadyPhase runs every endpoint at once at its steady rate: the traffic mix the diagnosis and
 // the profiles see.
 func (r *run) steadyPhase(ctx context.Context) error {
-	r.progress(fmt.Sprintf("steady: every endpoint at its rate for %v", r.cfg.Duration))
-	return r.runAll(ctx, r.condition(), true)
+	r.progress(fmt.Sprintf("steady: every endpoint at its rate for %v, with traces and CPU and wall-clock profiles", r.cfg.Duration))
+	r.keep.Store(true)
+	r.from = time.Now().Add(r.cfg.Warmup)
+	var wg sync.WaitGroup
+	wg.Go(func() { r.profile(ctx) })
+	err := r.runAll(ctx, r.condition(), true)
+	r.to = time.Now()
+	wg.Wait()
+	return err
+}
+
+// profile fetches the target's CPU and wall-clock profiles over the steady run's measured
+// period, when it serves them; a target without pprof is a note, not a failure.
+func (r *run) profile(ctx context.Context) {
+	secs := r.cfg.Duration.Truncate(time.Second)
+	if secs < time.Second {
+		r.note("profiles: the steady run is shorter than a second, too short to profile")
+		return
+	}
+	t := time.NewTimer(r.cfg.Warmup)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-t.C:
+	}
+	set, err := flame.Collect(ctx, flame.FetchConfig{Duration: secs}, r.base)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.note(fmt.Sprintf("profiles: none fetched (%v): a Go service serves them with net/http/pprof and fgprof", err))
+		}
+		return
+	}
+	for _, e := range []error{set.CPUErr, set.WallErr} {
+		if e != nil {
+			r.note("profiles: " + e.Error())
+		}
+	}
+	graphs, err := set.Graphs()
+	if err != nil {
+		r.note("profiles: " + err.Error())
+		return
+	}
+	if _, err := set.WriteDir(r.cfg.OutDir, graphs); err != nil {
+		r.note("profiles: " + err.Error())
+		return
+	}
+	for _, g := range graphs {
+		if g.Route != "" {
+			continue // per-route graphs are files next to the report; the page shows the process
+		}
+		title := map[flame.Kind]string{flame.CPU: "CPU", flame.Wall: "Wall clock (on- and off-CPU)"}[g.Kind]
+		if r.lab != nil {
+			title += " — the lab and the load generator share this process"
+		}
+		r.flames = append(r.flames, report.Flame{Title: title, SVG: g.SVG})
+		r.rep.Profiles = append(r.rep.Profiles, result.Profile{Kind: string(g.Kind), File: g.Name + ".svg", Seconds: secs.Seconds()})
+	}
+	r.hotspots = set.Hotspots(flame.HotspotConfig{})
 }
 
 // comparison measures the lab again with every anti-pattern off, at the same rates.
@@ -489,14 +585,198 @@ func (r *run) runAll(ctx context.Context, cond string, steady bool) error {
 	return nil
 }
 
-func (r *run) note(s string) { r.rep.Notes = append(r.rep.Notes, s) }
+func (r *run) note(s string) {
+	r.tmu.Lock()
+	defer r.tmu.Unlock()
+	r.rep.Notes = append(r.rep.Notes, s)
+}
+
+// startCollector starts the embedded OTLP/HTTP receiver, unless traces are off.
+func (r *run) startCollector(ctx context.Context) error {
+	if r.cfg.OTLP == collect.Off {
+		return nil
+	}
+	recv, err := collect.New(collect.Config{HTTPAddr: r.cfg.OTLP, GRPCAddr: collect.Off, CompleteAfter: time.Second,
+		OnTrace: func(t *collect.Trace) {
+			if !r.keep.Load() {
+				return
+			}
+			r.tmu.Lock()
+			defer r.tmu.Unlock()
+			if b, err := t.AppendJSON(r.traces); err == nil {
+				r.traces = append(b, '\n')
+			}
+		}})
+	if err != nil {
+		return err
+	}
+	if err := recv.Start(ctx); err != nil {
+		return fmt.Errorf("start the OTLP receiver: %w (give another address with --otlp, or --otlp off)", err)
+	}
+	r.recv = recv
+	r.rep.OTLP = "http://" + recv.HTTPAddr().String()
+	return nil
+}
+
+// stopLab shuts the lab down, which flushes its last spans to the collector.
+func (r *run) stopLab(ctx context.Context) {
+	if r.lab != nil {
+		_ = r.lab.Shutdown(context.WithoutCancel(ctx))
+		r.lab = nil
+	}
+}
+
+func (r *run) stopCollector(ctx context.Context) {
+	if r.recv != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = r.recv.Shutdown(sctx)
+		r.recv = nil
+	}
+}
+
+// analysis collects the steady run's traces and diagnoses them, joined with the load results:
+// the slowest requests' trace ids lead the evidence, and the slowest that shows the top finding
+// becomes the report's waterfall.
+func (r *run) analysis(ctx context.Context) error {
+	r.progress("analysis: traces → findings")
+	if r.lab != nil {
+		r.stopLab(ctx) // flushes the exporter's last batch
+	} else if r.recv != nil && r.recv.Stats().SpansAccepted > 0 {
+		t := time.NewTimer(r.cfg.TraceWait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	stats := collect.Stats{}
+	if r.recv != nil {
+		stats = r.recv.Stats()
+	}
+	r.stopCollector(ctx)
+	r.rep.Findings = append(r.rep.Findings, r.hotspots...)
+	if stats.SpansAccepted == 0 {
+		if r.cfg.OTLP != collect.Off {
+			r.note(fmt.Sprintf("traces: none received on %s, so no trace-based diagnosis: export the service's spans there (OTLP/HTTP)", r.rep.OTLP))
+		}
+		return nil
+	}
+	r.tmu.Lock()
+	raw := r.traces
+	r.tmu.Unlock()
+	if err := atomicfile.Write(filepath.Join(r.cfg.OutDir, "traces.jsonl"), func(w io.Writer) error { _, err := w.Write(raw); return err }); err != nil {
+		return err
+	}
+	in, err := diagnose.Read(bytes.NewReader(raw), diagnose.ReadConfig{})
+	if err != nil {
+		return fmt.Errorf("read the collected traces: %w", err)
+	}
+	in.Traces = slices.DeleteFunc(in.Traces, func(t *diagnose.Trace) bool {
+		s := traceStart(t)
+		return s.Before(r.from) || !s.Before(r.to)
+	})
+	var exemplars []result.Exemplar
+	for _, l := range r.steady {
+		exemplars = append(exemplars, l.Exemplars...)
+	}
+	slices.SortFunc(exemplars, func(a, b result.Exemplar) int {
+		if a.LatencyMS != b.LatencyMS {
+			if a.LatencyMS > b.LatencyMS {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.TraceID, b.TraceID)
+	})
+	cfg := diagnose.DefaultConfig()
+	// The repeats make an N+1, whatever they cost here: on an in-process SQLite each of the 20
+	// queries takes tens of microseconds, below diagnose's default 50 ms total, while over a
+	// network each is a round trip. doctor reports it, ranked by its (small) share of P99.
+	cfg.NPlusOneMinTotal = time.Millisecond
+	for _, e := range exemplars {
+		cfg.PreferTraceIDs = append(cfg.PreferTraceIDs, e.TraceID)
+	}
+	f := diagnose.Analyze(in, cfg)
+	r.rep.Findings = append(f.Findings, r.hotspots...)
+	slices.SortStableFunc(r.rep.Findings, func(a, b result.Finding) int {
+		switch {
+		case a.ShareOfP99 > b.ShareOfP99:
+			return -1
+		case a.ShareOfP99 < b.ShareOfP99:
+			return 1
+		}
+		return 0
+	})
+	for _, ep := range f.Endpoints {
+		b := result.EndpointBreakdown{Endpoint: ep.Endpoint, Traces: ep.Count, TotalMS: ep.MeanMS}
+		for _, cat := range sortedByValue(ep.SelfTimeMS) {
+			b.Parts = append(b.Parts, result.Part{Name: cat, SelfMS: ep.SelfTimeMS[cat]})
+		}
+		r.rep.Breakdown = append(r.rep.Breakdown, b)
+	}
+	r.rep.Exemplar = exemplarTrace(in.Traces, r.rep.Findings, cfg.PreferTraceIDs)
+	r.progress(fmt.Sprintf("analysis: %d traces of the steady run, %d findings", len(in.Traces), len(r.rep.Findings)))
+	return nil
+}
+
+// traceStart is the earliest span start of t.
+func traceStart(t *diagnose.Trace) time.Time {
+	var s time.Time
+	for _, sp := range t.Spans {
+		if s.IsZero() || sp.Start.Before(s) {
+			s = sp.Start
+		}
+	}
+	return s
+}
+
+// exemplarTrace picks the waterfall: the top finding's first evidence trace when it was
+// collected, else the slowest exemplar that was.
+func exemplarTrace(traces []*diagnose.Trace, findings []result.Finding, slowest []string) *result.TraceView {
+	byID := map[string]*diagnose.Trace{}
+	for _, t := range traces {
+		byID[t.ID] = t
+	}
+	var ids []string
+	for _, f := range findings {
+		ids = append(ids, f.Evidence.TraceIDs...)
+	}
+	for _, id := range append(ids, slowest...) {
+		if t, ok := byID[id]; ok {
+			if v := diagnose.Waterfall(t); v != nil {
+				return v
+			}
+		}
+	}
+	return nil
+}
+
+// sortedByValue returns m's keys, largest value first (ties by key).
+func sortedByValue(m map[string]float64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		switch {
+		case m[a] > m[b]:
+			return -1
+		case m[a] < m[b]:
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	return keys
+}
 
 // write writes report.json and report.html, each whole or not at all.
 func (r *run) write() error {
 	if err := writeJSON(filepath.Join(r.cfg.OutDir, "report.json"), r.rep); err != nil {
 		return err
 	}
-	page := report.DoctorPage{Doctor: r.rep, Steady: r.steady}
+	page := report.DoctorPage{Doctor: r.rep, Steady: r.steady, Flames: r.flames}
 	return atomicfile.Write(filepath.Join(r.cfg.OutDir, "report.html"), func(w io.Writer) error { return report.WriteDoctorHTML(w, page) })
 }
 
