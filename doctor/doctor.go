@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -85,7 +86,8 @@ type Config struct {
 	// the run's loadgen progress callback and a func called after it (a progress bar).
 	Watch func(name string, total time.Duration) (update func(loadgen.Progress), done func())
 
-	objective slo.Objective
+	objective   slo.Objective
+	otlpDefault bool // OTLP was not given: a busy default port falls back to a free one
 }
 
 // LabEndpoints are the lab requests doctor measures by default: the N+1 query, the unindexed
@@ -100,6 +102,11 @@ var LabEndpoints = []string{
 
 // Validate fills defaults and checks c.
 func (c *Config) Validate() error {
+	if c.OTLP != "" && c.OTLP != collect.Off {
+		if _, _, err := net.SplitHostPort(c.OTLP); err != nil {
+			return fmt.Errorf("otlp %q: want host:port, such as 127.0.0.1:4318, or off", c.OTLP)
+		}
+	}
 	if c.Rate < 0 {
 		return fmt.Errorf("rate %v: want a positive number of requests per second, or 0 to sweep", c.Rate)
 	}
@@ -142,6 +149,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("trace wait %v: want a positive duration", c.TraceWait)
 	}
 	if c.OTLP == "" {
+		c.otlpDefault = true
 		c.OTLP = collect.DefaultHTTPAddr
 		if c.URL == "" {
 			c.OTLP = "127.0.0.1:0"
@@ -596,7 +604,22 @@ func (r *run) startCollector(ctx context.Context) error {
 	if r.cfg.OTLP == collect.Off {
 		return nil
 	}
-	recv, err := collect.New(collect.Config{HTTPAddr: r.cfg.OTLP, GRPCAddr: collect.Off, CompleteAfter: time.Second,
+	recv, err := r.listenOTLP(ctx, r.cfg.OTLP)
+	if err != nil && r.cfg.otlpDefault && errors.Is(err, collect.ErrListen) {
+		// Another collector (or a second doctor) holds the well-known port: any port will do,
+		// and the progress line says which.
+		recv, err = r.listenOTLP(ctx, "127.0.0.1:0")
+	}
+	if err != nil {
+		return fmt.Errorf("start the OTLP receiver: %w (give another address with --otlp, or --otlp off)", err)
+	}
+	r.recv = recv
+	r.rep.OTLP = "http://" + recv.HTTPAddr().String()
+	return nil
+}
+
+func (r *run) listenOTLP(ctx context.Context, addr string) (*collect.Receiver, error) {
+	recv, err := collect.New(collect.Config{HTTPAddr: addr, GRPCAddr: collect.Off, CompleteAfter: time.Second,
 		OnTrace: func(t *collect.Trace) {
 			if !r.keep.Load() {
 				return
@@ -608,14 +631,9 @@ func (r *run) startCollector(ctx context.Context) error {
 			}
 		}})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := recv.Start(ctx); err != nil {
-		return fmt.Errorf("start the OTLP receiver: %w (give another address with --otlp, or --otlp off)", err)
-	}
-	r.recv = recv
-	r.rep.OTLP = "http://" + recv.HTTPAddr().String()
-	return nil
+	return recv, recv.Start(ctx)
 }
 
 // stopLab shuts the lab down, which flushes its last spans to the collector.

@@ -54,6 +54,24 @@ func TestLabBeforeAndAfter(t *testing.T) {
 			t.Errorf("%s: p50 %.1f ms with anti-patterns, %.1f ms without: want ≥ 400 and ≤ 100", e, on.LatencyMS.P50, off.LatencyMS.P50)
 		}
 	}
+	// The steady run's traces, collected in process, show the N+1 on /api/posts and the
+	// synchronous log call on both endpoints; the slowest request is laid out with its
+	// critical path.
+	kinds := map[string]bool{}
+	for _, f := range rep.Findings {
+		kinds[f.Kind+" "+f.Endpoint] = true
+	}
+	for _, want := range []string{"n_plus_one_db GET /api/posts", "sync_remote_call GET /api/posts", "sync_remote_call GET /api/feed"} {
+		if !kinds[want] {
+			t.Errorf("no finding %q in %v", want, kinds)
+		}
+	}
+	if rep.Exemplar == nil || len(rep.Exemplar.Spans) < 2 || !rep.Exemplar.Spans[0].Critical {
+		t.Errorf("exemplar trace %+v: want a root on the critical path and its children", rep.Exemplar)
+	}
+	if len(rep.Breakdown) != 2 {
+		t.Errorf("%d endpoint breakdowns, want 2", len(rep.Breakdown))
+	}
 	var back result.Doctor
 	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
 	if err != nil {
