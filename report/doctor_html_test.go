@@ -44,3 +44,17 @@ func TestWriteDoctorHTMLSelfContained(t *testing.T) {
 		t.Error("no p99 series in the chart data")
 	}
 }
+
+// BenchmarkWriteDoctorHTML renders the fixture's report: a 3000-second timeline downsampled, a
+// 5000-request histogram, a sweep and the inline assets.
+func BenchmarkWriteDoctorHTML(b *testing.B) {
+	p := report.DoctorFixture(b)
+	var buf bytes.Buffer
+	for b.Loop() {
+		buf.Reset()
+		if err := report.WriteDoctorHTML(&buf, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(buf.Len()))
+}
