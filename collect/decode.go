@@ -51,7 +51,7 @@ func (c checked) message() string {
 	if c.badSpan > 0 {
 		parts = append(parts, fmt.Sprintf("%d with an all-zero span id", c.badSpan))
 	}
-	return fmt.Sprintf("refused %d spans: %s (OTLP requires non-zero ids)", c.rejected(), strings.Join(parts, ", "))
+	return fmt.Sprintf("refused %d %s: %s (OTLP requires non-zero ids)", c.rejected(), plural(c.rejected(), "span"), strings.Join(parts, ", "))
 }
 
 // sanitize removes the spans OTLP calls invalid (all-zero trace or span id), truncates
@@ -142,4 +142,11 @@ func truncateUTF8(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }

@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/headroom/headroom/collect"
+)
+
+func newCollectCmd() *cobra.Command {
+	var (
+		cfg                      collect.Config
+		out                      string
+		quiet                    bool
+		interval, shutdownWithin time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "collect [--http 127.0.0.1:4318] [--grpc 127.0.0.1:4317] [--out traces.jsonl] [--quiet]",
+		Short: "Receive OTLP traces (HTTP and gRPC) and write them assembled, one trace per line",
+		Long: `collect is an OTLP trace receiver: OTLP/HTTP (POST /v1/traces, protobuf or JSON, gzip) and
+OTLP/gRPC. It groups spans into traces; a trace is complete --complete-after after its root
+span arrives, or --max-idle after its last span when the root never comes (an orphan). With
+--out, each trace becomes one line of OTLP JSON (an ExportTraceServiceRequest), the input of
+headroom diagnose --traces. The file is written beside the destination and appears whole when
+collect stops (SIGINT/SIGTERM), after every open trace has been written.
+
+Bad requests are answered as OTLP specifies (400, 413, 415; 429/503 with Retry-After when
+overloaded; partial success for invalid spans); every refusal is counted with its reason and
+the counts are printed at the end. Use "off" as an address to disable that listener.
+
+Exit codes: 0 stopped by a signal, all traces written; 2 bad flags or --out path; 3 a port
+could not be listened on, or writing failed.`,
+		Example: `  headroom collect --out traces.jsonl &
+  headroom lab --otlp http://127.0.0.1:4318 &
+  headroom load http://127.0.0.1:8080/api/posts --rate 200 --duration 20s --out run.json
+  kill -INT %1; headroom diagnose --traces traces.jsonl --load run.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCollect(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfg, out, quiet, interval, shutdownWithin)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.HTTPAddr, "http", collect.DefaultHTTPAddr, `OTLP/HTTP listen address ("off" disables it)`)
+	f.StringVar(&cfg.GRPCAddr, "grpc", collect.DefaultGRPCAddr, `OTLP/gRPC listen address ("off" disables it)`)
+	f.StringVarP(&out, "out", "o", "", "file to write assembled traces to, one OTLP JSON request per line")
+	f.BoolVarP(&quiet, "quiet", "q", false, "no progress, no listening line")
+	f.DurationVar(&interval, "interval", 5*time.Second, "progress line interval when not on a terminal")
+	f.DurationVar(&cfg.CompleteAfter, "complete-after", collect.DefaultCompleteAfter, "a trace is complete this long after its root span arrives")
+	f.DurationVar(&cfg.MaxIdle, "max-idle", collect.DefaultMaxIdle, "a trace without a root is written this long after its last span (an orphan)")
+	f.IntVar(&cfg.MaxOpenTraces, "max-open-traces", collect.DefaultMaxOpenTraces, "traces assembled at once; the oldest is written early beyond it")
+	f.IntVar(&cfg.MaxSpansPerTrace, "max-spans-per-trace", collect.DefaultMaxSpansPerTrace, "spans kept per trace; more are dropped and counted")
+	f.IntVar(&cfg.MaxAttrValueLen, "max-attr-len", collect.DefaultMaxAttrValueLen, "attribute values longer than this many bytes are truncated and counted")
+	f.Int64Var(&cfg.MaxRequestBytes, "max-request-bytes", collect.DefaultMaxRequestBytes, "largest export request after decompression (413 beyond)")
+	f.DurationVar(&shutdownWithin, "shutdown-timeout", 10*time.Second, "how long to let in-flight requests and the last traces finish on shutdown")
+	return cmd
+}
+
+func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Config, out string, quiet bool, interval, shutdownWithin time.Duration) error {
+	if interval <= 0 {
+		return usageErrorf("--interval %s: want a positive duration", interval)
+	}
+	if shutdownWithin <= 0 {
+		return usageErrorf("--shutdown-timeout %s: want a positive duration", shutdownWithin)
+	}
+	// Flags spell the limits with their defaults filled in; 0 or less is a user's mistake here,
+	// not "the default".
+	for _, l := range []struct {
+		flag string
+		v    int64
+	}{{"--max-open-traces", int64(cfg.MaxOpenTraces)}, {"--max-spans-per-trace", int64(cfg.MaxSpansPerTrace)},
+		{"--max-attr-len", int64(cfg.MaxAttrValueLen)}, {"--max-request-bytes", cfg.MaxRequestBytes},
+		{"--complete-after", int64(cfg.CompleteAfter)}, {"--max-idle", int64(cfg.MaxIdle)}} {
+		if l.v <= 0 {
+			return usageErrorf("%s must be positive", l.flag)
+		}
+	}
+	o, err := createOut(out)
+	if err != nil {
+		return err
+	}
+	defer o.abort()
+	var lines *traceLines
+	if o != nil {
+		lines = &traceLines{ch: make(chan []byte, 1024)}
+		cfg.OnTrace = lines.add
+	}
+	rcv, err := collect.New(cfg)
+	if err != nil {
+		return usageErrorf("%w", err)
+	}
+	if err := rcv.Start(ctx); err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return runFailed(fmt.Errorf("%w: is another collector running? choose a free port with --http/--grpc", err))
+		}
+		return runFailed(err)
+	}
+	writeErr := make(chan error, 1)
+	if o != nil {
+		go func() { writeErr <- o.commit(lines.writeTo) }()
+	}
+	if !quiet {
+		fmt.Fprintln(stderr, listening(rcv, out))
+	}
+	prog := newCollectProgress(stderr, quiet, isTerminal(stderr), interval, rcv)
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownWithin)
+	defer cancel()
+	shutErr := rcv.Shutdown(sctx)
+	prog.stop()
+	if lines != nil {
+		lines.close()
+		if err := <-writeErr; err != nil {
+			return err
+		}
+	}
+	writeCollectStats(stdout, rcv.Stats(), out)
+	if shutErr != nil {
+		return runFailed(shutErr)
+	}
+	return nil
+}
+
+// traceLines carries completed traces, as OTLP JSON lines, from the receiver to the output.
+type traceLines struct {
+	mu     sync.Mutex // guards closed against a send after close: Shutdown may time out with a delivery in flight
+	closed bool
+	ch     chan []byte
+}
+
+// add is the receiver's OnTrace.
+func (l *traceLines) add(t *collect.Trace) {
+	line, err := t.AppendJSON(make([]byte, 0, 4096))
+	if err != nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.ch <- append(line, '\n')
+	}
+}
+
+func (l *traceLines) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	close(l.ch)
+}
+
+// writeTo copies lines to w until they are closed. After a write error it keeps draining, so
+// that the receiver never blocks on a failed output, and returns the error.
+func (l *traceLines) writeTo(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	var err error
+	for line := range l.ch {
+		if err == nil {
+			_, err = bw.Write(line)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func listening(rcv *collect.Receiver, out string) string {
+	var parts []string
+	if a := rcv.HTTPAddr(); a != nil {
+		parts = append(parts, fmt.Sprintf("OTLP/HTTP on http://%s/v1/traces", a))
+	}
+	if a := rcv.GRPCAddr(); a != nil {
+		parts = append(parts, fmt.Sprintf("OTLP/gRPC on %s", a))
+	}
+	s := "collect: " + strings.Join(parts, ", ")
+	if out != "" {
+		s += "; traces go to " + out + " when stopped (Ctrl-C)"
+	}
+	return s
+}
+
+// collectProgress shows spans/s, traces written and refusals: a line refreshed in place on a
+// terminal, a plain line per interval otherwise, nothing when quiet.
+type collectProgress struct {
+	rcv      *collect.Receiver
+	start    time.Time
+	pool     *mpb.Progress
+	bar      *mpb.Bar
+	done     chan struct{}
+	finished sync.WaitGroup
+	mu       sync.Mutex // guards the rate state below, read by the bar's decorator too
+	lastAt   time.Time
+	lastN    int64
+	rate     float64
+}
+
+func newCollectProgress(w io.Writer, quiet, terminal bool, interval time.Duration, rcv *collect.Receiver) *collectProgress {
+	if quiet {
+		return nil
+	}
+	now := time.Now()
+	p := &collectProgress{rcv: rcv, start: now, lastAt: now, done: make(chan struct{})}
+	every := interval
+	if terminal {
+		every = time.Second
+		p.pool = mpb.New(mpb.WithOutput(w), mpb.WithRefreshRate(250*time.Millisecond))
+		p.bar = p.pool.New(0, mpb.NopStyle(), mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return p.line() })))
+	}
+	p.finished.Go(func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.done:
+				return
+			case <-t.C:
+				p.tick()
+				if p.bar == nil {
+					fmt.Fprintln(w, p.line())
+				}
+			}
+		}
+	})
+	return p
+}
+
+// tick updates the span rate over the last interval.
+func (p *collectProgress) tick() {
+	now, n := time.Now(), p.rcv.Stats().SpansAccepted
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if dt := now.Sub(p.lastAt).Seconds(); dt > 0 {
+		p.rate = float64(n-p.lastN) / dt
+	}
+	p.lastAt, p.lastN = now, n
+}
+
+func (p *collectProgress) line() string {
+	s := p.rcv.Stats()
+	p.mu.Lock()
+	rate := p.rate
+	p.mu.Unlock()
+	reqs, spans := s.Refused()
+	return fmt.Sprintf("%6.0fs  %8.0f spans/s  %d spans  %d traces written (%d open)  rejected %d spans, %d requests",
+		time.Since(p.start).Seconds(), rate, s.SpansAccepted, s.TracesWritten(), s.OpenTraces, spans, reqs)
+}
+
+func (p *collectProgress) stop() {
+	if p == nil {
+		return
+	}
+	close(p.done)
+	p.finished.Wait()
+	if p.bar != nil {
+		p.bar.Abort(true)
+		p.pool.Wait()
+	}
+}
+
+// writeCollectStats prints the final counts, every refusal and tolerance with its reason.
+func writeCollectStats(w io.Writer, s collect.Stats, out string) {
+	fmt.Fprintf(w, "collect: %d requests, %d spans accepted, %d traces written", s.Requests, s.SpansAccepted, s.TracesWritten())
+	if out != "" {
+		fmt.Fprintf(w, " to %s", out)
+	}
+	fmt.Fprintln(w)
+	for _, g := range []struct {
+		title string
+		m     map[string]int64
+	}{
+		{"traces", s.Traces},
+		{"requests refused", s.RequestsRefused},
+		{"spans rejected", s.SpansRejected},
+		{"spans dropped", s.SpansDropped},
+		{"tolerated", s.Tolerated},
+	} {
+		if len(g.m) == 0 {
+			continue
+		}
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(g.m)) {
+			parts = append(parts, fmt.Sprintf("%s %d", k, g.m[k]))
+		}
+		fmt.Fprintf(w, "  %-17s %s\n", g.title+":", strings.Join(parts, ", "))
+	}
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/headroom/headroom/diagnose"
+	"github.com/headroom/headroom/lab"
+	"github.com/headroom/headroom/lab/app"
+	"github.com/headroom/headroom/lab/seed"
+)
+
+// syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestCollectToDiagnose is the issue's pipeline on loopback: the lab (N+1 on) exports its
+// traces over OTLP/HTTP to `headroom collect --out`, which writes them when interrupted;
+// diagnose reads that file and finds the N+1 on GET /api/posts.
+func TestCollectToDiagnose(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "traces.jsonl")
+	httpAddr := freeAddr(t)
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		root := newRootCmd(&stdout, &stderr)
+		root.SetArgs([]string{"collect", "--http", httpAddr, "--grpc", "off", "--out", out, "--complete-after", "200ms", "--interval", "1h"})
+		done <- root.ExecuteContext(ctx)
+	}()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "collect: OTLP/HTTP on"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("collect did not start: %s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	a, err := app.Start(t.Context(), app.Config{
+		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(dir, "lab.db"),
+		Antipatterns: lab.AntipatternSet{lab.NPlusOne: true},
+		Seed:         seed.Config{Users: 50, PostsPerUser: 2},
+		Log:          io.Discard,
+		OTLP:         "http://" + httpAddr,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const requests = 5
+	for range requests {
+		resp, err := http.Get(a.Info().URL + "/api/posts?limit=20")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /api/posts: %d", resp.StatusCode)
+		}
+	}
+	if err := a.Shutdown(context.Background()); err != nil { // flushes the lab's span exporter
+		t.Fatal(err)
+	}
+	stop() // what SIGINT does to the CLI
+	if err := <-done; err != nil {
+		t.Fatalf("collect: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "traces written to "+out) {
+		t.Errorf("final stats line missing: %q", stdout.String())
+	}
+
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	traces, err := diagnose.ReadJSONL(f)
+	if err != nil {
+		t.Fatalf("diagnose cannot read what collect wrote: %v", err)
+	}
+	roots := 0
+	for _, tr := range traces {
+		for _, sp := range tr.Spans {
+			if sp.ParentID == "" && sp.Attrs["http.route"] == "/api/posts" {
+				roots++
+			}
+		}
+	}
+	if roots != requests {
+		t.Fatalf("%d GET /api/posts traces in %s, want %d (traces: %d)", roots, out, requests, len(traces))
+	}
+	// SQLite answers in microseconds: the time threshold is lowered so that the count decides.
+	findings := diagnose.Diagnose(traces, diagnose.Config{NPlusOneMinTotal: time.Microsecond})
+	found := false
+	for _, fd := range findings.Findings {
+		if fd.Kind == "n_plus_one_db" && strings.Contains(fd.Endpoint, "/api/posts") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no n_plus_one_db on GET /api/posts in %+v", findings.Findings)
+	}
+}
