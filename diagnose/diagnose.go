@@ -153,6 +153,8 @@ var (
 	reNumber = regexp.MustCompile(`\b-?\d+(?:\.\d+)?\b`)
 	reInList = regexp.MustCompile(`(?i)\bIN\s*\(\s*\?(?:\s*,\s*\?)*\s*\)`)
 	reSpace  = regexp.MustCompile(`\s+`)
+	// reTuples finds a multi-row VALUES list, whose length varies with the batch.
+	reTuples = regexp.MustCompile(`(\(\s*\?(?:\s*,\s*\?)*\s*\))(?:\s*,\s*\(\s*\?(?:\s*,\s*\?)*\s*\))+`)
 	// reParam finds what makes a query depend on values: literals, booleans, placeholders.
 	reParam = regexp.MustCompile(`'|\b(?i:true|false)\b|\b\d+\b|\?|\$\d|%s|:[a-zA-Z_]\w*`)
 )
@@ -164,6 +166,7 @@ func Normalize(stmt string) string {
 	s = reNumber.ReplaceAllString(s, "?")
 	s = strings.NewReplacer("$?", "?").Replace(s)
 	s = reInList.ReplaceAllString(s, "IN (?)")
+	s = reTuples.ReplaceAllString(s, "$1, ...")
 	return strings.TrimSpace(reSpace.ReplaceAllString(s, " "))
 }
 

@@ -15,6 +15,7 @@ func TestNormalize(t *testing.T) {
 		{"SELECT * FROM users WHERE id IN (1, 2,3)", "SELECT * FROM users WHERE id IN (?)"},
 		{"SELECT *  FROM t2 WHERE id = $1", "SELECT * FROM t2 WHERE id = ?"},
 		{"select 1.5", "select ?"},
+		{"INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y'),(3,'z')", "INSERT INTO t (a, b) VALUES (?, ?), ..."},
 	} {
 		if got := Normalize(tc.in); got != tc.want {
 			t.Errorf("Normalize(%q) = %q, want %q", tc.in, got, tc.want)

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -264,25 +265,28 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		a.info.Payments = payURL
 	}
 
-	tracedClient := func(timeout time.Duration) *http.Client {
+	// peer names the service called (peer.service), so a trace says what each outgoing call is
+	// for — the log collector is not a dependency a request should wait on.
+	tracedClient := func(timeout time.Duration, peer string) *http.Client {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = 256
 		// Closed before the embedded services stop: an HTTP server's graceful shutdown waits up
 		// to 5 s for connections that were dialed but never used.
 		a.onClose(func(context.Context) error { tr.CloseIdleConnections(); return nil })
 		return &http.Client{Timeout: timeout, Transport: otelhttp.NewTransport(tr,
-			otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(tel.Propagator))}
+			otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(tel.Propagator),
+			otelhttp.WithSpanOptions(trace.WithAttributes(attribute.String("peer.service", peer))))}
 	}
 	mailer, err := deps.NewMailer(deps.MailerConfig{Addr: smtpAddr, TracerProvider: tp})
 	if err != nil {
 		return nil, err
 	}
-	ship, err := deps.NewLogShipper(deps.LogShipperConfig{URL: logURL, SyncClient: tracedClient(30 * time.Second)})
+	ship, err := deps.NewLogShipper(deps.LogShipperConfig{URL: logURL, SyncClient: tracedClient(30*time.Second, "log-collector")})
 	if err != nil {
 		return nil, err
 	}
 	a.onClose(ship.Close)
-	pay, err := deps.NewPaymentClient(deps.PaymentClientConfig{URL: payURL, HTTPClient: tracedClient(30 * time.Second)})
+	pay, err := deps.NewPaymentClient(deps.PaymentClientConfig{URL: payURL, HTTPClient: tracedClient(30*time.Second, "payment-provider")})
 	if err != nil {
 		return nil, err
 	}

@@ -51,6 +51,13 @@ func (d *Tracer) Start(ctx context.Context, query string) (context.Context, trac
 	return d.t.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 }
 
+// StartAcquire begins a span for the wait for a pooled connection ("pool.acquire", as otelpgx
+// names it), so a trace shows time lost to an exhausted pool. End it with [End].
+func (d *Tracer) StartAcquire(ctx context.Context) (context.Context, trace.Span) {
+	return d.t.Start(ctx, "pool.acquire", trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(
+		attribute.String("db.system.name", d.system), attribute.String("db.namespace", d.ns)))
+}
+
 // End records err (if any) on span and ends it.
 func End(span trace.Span, err error) {
 	if err != nil {

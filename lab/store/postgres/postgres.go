@@ -114,6 +114,23 @@ func (q queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.Tr
 	}
 }
 
+type acquireKey struct{}
+
+// TraceAcquireStart makes pgxpool's wait for a connection a span (pgxpool calls it because the
+// connection tracer implements pgxpool.AcquireTracer).
+func (q queryTracer) TraceAcquireStart(ctx context.Context, _ *pgxpool.Pool, _ pgxpool.TraceAcquireStartData) context.Context {
+	ctx, span := q.tr.StartAcquire(ctx)
+	return context.WithValue(ctx, acquireKey{}, span)
+}
+
+func (q queryTracer) TraceAcquireEnd(ctx context.Context, _ *pgxpool.Pool, data pgxpool.TraceAcquireEndData) {
+	if span, ok := ctx.Value(acquireKey{}).(trace.Span); ok {
+		dbtrace.End(span, data.Err)
+	}
+}
+
+var _ pgxpool.AcquireTracer = queryTracer{}
+
 func (s *Store) migrate(ctx context.Context) error {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
