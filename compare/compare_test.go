@@ -193,6 +193,26 @@ func TestSweeps(t *testing.T) {
 	}
 }
 
+func TestFormatChange(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		r    Row
+		want string
+	}{
+		{Row{Base: 10, New: 2.9}, "−71.0 %"},
+		{Row{Base: 10, New: 11}, "+10.0 %"},
+		{Row{Base: 10, New: 785}, "+7750 % (78.5×)"},
+		{Row{Base: 10, New: 10}, "="},
+		{Row{Base: 0, New: 1}, "new"},
+		{Row{Base: 100, New: 340, Ratio: true}, "3.40×"},
+	} {
+		tc.r = judge(tc.r, Config{}.withDefaults())
+		if got := FormatChange(tc.r); got != tc.want {
+			t.Errorf("FormatChange(%v → %v) = %q, want %q", tc.r.Base, tc.r.New, got, tc.want)
+		}
+	}
+}
+
 func TestCompareMismatch(t *testing.T) {
 	t.Parallel()
 	_, err := Compare(&Input{Path: "a.json", Schema: result.LoadSchema}, &Input{Path: "b.json", Schema: result.SweepSchema}, Config{})

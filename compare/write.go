@@ -18,6 +18,9 @@ func FormatChange(r Row) string {
 		return "new"
 	case r.Ratio:
 		return fmt.Sprintf("%.2f×", r.New/r.Base)
+	case r.New/r.Base >= 2:
+		// Past a doubling a factor reads better than a four-digit percentage.
+		return signed(100*r.Change, "%.0f") + fmt.Sprintf(" %% (%.1f×)", r.New/r.Base)
 	}
 	return signed(100*r.Change, "%.1f") + " %"
 }

@@ -1,0 +1,440 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/headroom/headroom/result"
+)
+
+const grafanaDir = "../../docs/grafana"
+
+// dashboard is the part of a Grafana dashboard the tests read.
+type dashboard struct {
+	UID    string `json:"uid"`
+	Panels []struct {
+		Title      string `json:"title"`
+		Type       string `json:"type"`
+		Datasource *struct {
+			UID string `json:"uid"`
+		} `json:"datasource"`
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+	} `json:"panels"`
+	Templating struct {
+		List []struct {
+			Name       string `json:"name"`
+			Definition string `json:"definition"`
+		} `json:"list"`
+	} `json:"templating"`
+}
+
+func readDashboard(t *testing.T) *dashboard {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(grafanaDir, "headroom-lab.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d dashboard
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("headroom-lab.json is not valid JSON: %v", err)
+	}
+	return &d
+}
+
+// exprs returns every PromQL expression of the dashboard: panel targets and the metric of
+// label_values() template variables.
+func (d *dashboard) exprs() []string {
+	var out []string
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			out = append(out, tg.Expr)
+		}
+	}
+	return out
+}
+
+var labelValuesRE = regexp.MustCompile(`^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*,\s*[a-zA-Z_]+\s*\)$`)
+
+// promqlMetrics returns the metric names a PromQL expression selects: identifiers that are not
+// function names, keywords, label names in by/without/on/ignoring lists, label matchers, range
+// durations, strings, numbers or Grafana variables.
+func promqlMetrics(expr string) []string {
+	keywords := map[string]bool{"by": true, "without": true, "on": true, "ignoring": true, "group_left": true, "group_right": true,
+		"bool": true, "and": true, "or": true, "unless": true, "offset": true,
+		// Aggregation operators, which may take by/without before their parenthesis.
+		"sum": true, "min": true, "max": true, "avg": true, "group": true, "stddev": true, "stdvar": true, "count": true,
+		"count_values": true, "bottomk": true, "topk": true, "quantile": true, "limitk": true}
+	identStart := func(c byte) bool { return c == '_' || c == ':' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+	ident := func(c byte) bool { return identStart(c) || c >= '0' && c <= '9' }
+	// skipString returns the index after the string literal that starts at i.
+	skipString := func(i int) int {
+		q := expr[i]
+		for i++; i < len(expr) && expr[i] != q; i++ {
+			if expr[i] == '\\' {
+				i++
+			}
+		}
+		return i + 1
+	}
+	// skipTo returns the index after the close that matches the open at i.
+	skipTo := func(i int, open, close byte) int {
+		depth := 0
+		for i < len(expr) {
+			switch c := expr[i]; c {
+			case '"', '\'', '`':
+				i = skipString(i)
+				continue
+			case open:
+				depth++
+			case close:
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	}
+	var out []string
+	for i := 0; i < len(expr); {
+		c := expr[i]
+		switch {
+		case c == '{':
+			i = skipTo(i, '{', '}')
+		case c == '[':
+			i = skipTo(i, '[', ']')
+		case c == '"' || c == '\'' || c == '`':
+			i = skipString(i)
+		case c == '$' || c >= '0' && c <= '9' || c == '.':
+			for i++; i < len(expr) && (ident(expr[i]) || expr[i] == '.'); i++ {
+			}
+		case identStart(c):
+			j := i
+			for j < len(expr) && ident(expr[j]) {
+				j++
+			}
+			name := expr[i:j]
+			k := j
+			for k < len(expr) && expr[k] == ' ' {
+				k++
+			}
+			next := byte(0)
+			if k < len(expr) {
+				next = expr[k]
+			}
+			grouping := name == "by" || name == "without" || name == "on" || name == "ignoring" || name == "group_left" || name == "group_right"
+			switch {
+			case grouping && next == '(':
+				j = skipTo(k, '(', ')') // a label list
+			case keywords[name], next == '(':
+			default:
+				out = append(out, name)
+			}
+			i = j
+		default:
+			i++
+		}
+	}
+	return out
+}
+
+func TestPromqlMetrics(t *testing.T) {
+	t.Parallel()
+	for expr, want := range map[string]string{
+		`sum by (route) (histogram_count(rate(lab_x{route=~"$route",code=~"5.."}[$__rate_interval])))`: "lab_x",
+		`go_memstats_heap_inuse_bytes / 1e6`:                         "go_memstats_heap_inuse_bytes",
+		`histogram_quantile(0.99, sum without (code) (rate(a[5m])))`: "a",
+		`rate(a[1m]) / on (job) group_left (x) b offset 5m`:          "a,b",
+		`up{job="by(x)"} and bool other`:                             "up,other",
+		`label_replace(a, "dst", "$1", "src", "(.*)") + b`:           "a,b",
+	} {
+		if got := strings.Join(promqlMetrics(expr), ","); got != want {
+			t.Errorf("promqlMetrics(%q) = %q, want %q", expr, got, want)
+		}
+	}
+}
+
+// TestGrafanaDashboard checks the shipped dashboard statically: valid JSON, every panel on the
+// provisioned datasource, and every metric its queries use present on the /metrics of a lab
+// started in process (after one request, so the per-route series exist).
+func TestGrafanaDashboard(t *testing.T) {
+	t.Parallel()
+	d := readDashboard(t)
+	ds, err := os.ReadFile(filepath.Join(grafanaDir, "provisioning", "datasource.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(grafanaDir, "provisioning", "dashboards.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, p := range d.Panels {
+		types = append(types, p.Type)
+		if p.Type != "row" && (p.Datasource == nil || !strings.Contains(string(ds), "uid: "+p.Datasource.UID)) {
+			t.Errorf("panel %q: datasource not the one provisioning/datasource.yaml defines", p.Title)
+		}
+	}
+	if !slices.Contains(types, "heatmap") {
+		t.Error("no heatmap panel")
+	}
+	url := startNPlusOneLab(t, t.TempDir())
+	get(t, url+"/api/posts?limit=2")
+	names := metricNames(t, get(t, url+"/metrics"))
+	exprs := d.exprs()
+	var used []string
+	for _, e := range exprs {
+		used = append(used, promqlMetrics(e)...)
+	}
+	for _, v := range d.Templating.List {
+		m := labelValuesRE.FindStringSubmatch(v.Definition)
+		if m == nil {
+			t.Errorf("variable %s: definition %q is not label_values(metric, label)", v.Name, v.Definition)
+			continue
+		}
+		used = append(used, m[1])
+	}
+	if len(used) < len(exprs) {
+		t.Fatalf("found %d metric names in %d queries", len(used), len(exprs))
+	}
+	for _, n := range used {
+		if !names[n] {
+			t.Errorf("the dashboard queries %s, which the lab's /metrics does not have", n)
+		}
+	}
+}
+
+func get(t *testing.T, u string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %v", u, resp.Status, err)
+	}
+	return string(b)
+}
+
+// metricNames returns the metric family names (# TYPE lines) and series names of a Prometheus
+// text exposition.
+func metricNames(t *testing.T, text string) map[string]bool {
+	t.Helper()
+	names := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		line := sc.Text()
+		if f, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			names[strings.Fields(f)[0]] = true
+			continue
+		}
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if i := strings.IndexAny(line, "{ "); i > 0 {
+			names[line[:i]] = true
+		}
+	}
+	if len(names) == 0 {
+		t.Fatal("no metrics on /metrics")
+	}
+	return names
+}
+
+// TestPrometheusP99 scrapes the lab with a real Prometheus (the Debian package) every second
+// while `headroom load` drives GET /api/posts, then checks that what Prometheus computes from
+// the lab's native histogram agrees with headroom's own measurement of the same requests:
+// the count exactly, and histogram_quantile(0.99) with headroom's service-time P99 within the
+// stated tolerance. It also runs every dashboard query against this Prometheus. Not parallel:
+// it compares latencies.
+func TestPrometheusP99(t *testing.T) {
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Skip("prometheus is not installed (apt-get install prometheus; .ci/run installs it): skipping the real-Prometheus test")
+	}
+	dir := t.TempDir()
+	labURL := startNPlusOneLab(t, dir)
+	lu, err := url.Parse(labURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(grafanaDir, "prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := `targets: ["127.0.0.1:8080"]`
+	if !strings.Contains(string(cfg), target) {
+		t.Fatalf("prometheus.yml lacks %s", target)
+	}
+	cfg = []byte(strings.Replace(string(cfg), target, `targets: ["`+lu.Host+`"]`, 1))
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	promAddr := freeAddr(t)
+	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--web.listen-address="+promAddr, "--enable-feature=native-histograms")
+	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("prometheus log:\n%s", b)
+		}
+	})
+	prom := "http://" + promAddr
+	waitFor(t, 30*time.Second, "Prometheus to scrape the lab", func() bool {
+		v, ok := promScalar(t, prom, `up{job="lab"}`, false)
+		return ok && v == 1
+	})
+
+	out := filepath.Join(dir, "run.json")
+	var stdout, stderr strings.Builder
+	if code := run([]string{"load", labURL + "/api/posts?limit=20", "--rate", "50", "--duration", "6s", "-q", "--out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("headroom load exited %d: %s", code, stderr.String())
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := result.ReadLoad(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Errors != 0 {
+		t.Fatalf("load errors: %v", l.ErrorsByKind)
+	}
+	// The lab was fresh and nothing else asked for /api/posts: its cumulative histogram holds
+	// exactly the requests of this run once Prometheus has scraped after the last one.
+	sel := `lab_http_request_duration_seconds{route="GET /api/posts"}`
+	waitFor(t, 15*time.Second, "Prometheus to see every request", func() bool {
+		n, ok := promScalar(t, prom, "histogram_count(sum("+sel+"))", false)
+		return ok && int64(n) == l.Requests
+	})
+	p99s, _ := promScalar(t, prom, "histogram_quantile(0.99, sum("+sel+"))", true)
+	p99ms := 1000 * p99s
+	hr := l.ServiceMS.P99
+	// Tolerance: the native histogram's buckets grow by at most 1.1×, and histogram_quantile
+	// interpolates inside one, so ±10 %; headroom's time also includes the client side of the
+	// request (loopback, parsing, scheduling on a shared machine): up to 5 ms more.
+	lo, hi := 0.9*hr-5, 1.1*hr
+	t.Logf("GET /api/posts P99: Prometheus histogram_quantile %.2f ms, headroom service P99 %.2f ms (latency P99 %.2f ms), %d requests; tolerance [%.2f, %.2f] ms",
+		p99ms, hr, l.LatencyMS.P99, l.Requests, lo, hi)
+	if math.IsNaN(p99ms) || p99ms < lo || p99ms > hi {
+		t.Errorf("Prometheus P99 %.2f ms outside [%.2f, %.2f] ms around headroom's %.2f ms", p99ms, lo, hi, hr)
+	}
+
+	// Every dashboard query runs; the RED, quantile and heatmap ones return data (the error
+	// share too: 0 without errors).
+	for _, e := range readDashboard(t).exprs() {
+		q := strings.NewReplacer("$__rate_interval", "10s", "$route", ".*").Replace(e)
+		res, err := promQuery(t.Context(), prom, q)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if strings.Contains(e, "lab_http_request_duration_seconds") {
+			if len(res) == 0 {
+				t.Errorf("dashboard query %s returned nothing", q)
+			}
+		}
+	}
+}
+
+func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// promQuery runs an instant query through Prometheus's HTTP API and returns its result vector.
+func promQuery(ctx context.Context, prom, q string) ([]json.RawMessage, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, prom+"/api/v1/query?query="+url.QueryEscape(q), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", q, err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("query %s: %w", q, err)
+	}
+	if body.Status != "success" {
+		return nil, fmt.Errorf("query %s: %s", q, body.Error)
+	}
+	return body.Data.Result, nil
+}
+
+// promScalar returns the value of a query's single sample; ok is false when there is none or
+// Prometheus cannot answer yet. With must, that fails the test.
+func promScalar(t *testing.T, prom, q string, must bool) (float64, bool) {
+	t.Helper()
+	res, err := promQuery(t.Context(), prom, q)
+	if err != nil && must {
+		t.Fatal(err)
+	}
+	if len(res) != 1 {
+		if must {
+			t.Fatalf("query %s: %d samples, want 1", q, len(res))
+		}
+		return 0, false
+	}
+	var s struct {
+		Value [2]any `json:"value"`
+	}
+	if err := json.Unmarshal(res[0], &s); err != nil {
+		t.Fatal(err)
+	}
+	str, _ := s.Value[1].(string)
+	v, err := strconv.ParseFloat(str, 64)
+	if err != nil {
+		t.Fatal(fmt.Errorf("query %s: value %v: %w", q, s.Value[1], err))
+	}
+	return v, true
+}
