@@ -72,6 +72,11 @@ type Config struct {
 	Quick bool
 	// Connections per load run. Default 64.
 	Connections int
+	// Metrics, with a URL, is the target's Prometheus endpoint: each sweep step's CPU utilization
+	// comes from its process_cpu_seconds_total, over Cores cores (default this machine's).
+	// The lab's utilization is always known (it runs in this process).
+	Metrics string
+	Cores   float64
 	// OTLP is where the embedded collector listens for the target's traces (OTLP/HTTP).
 	// Default 127.0.0.1:4318 for a URL, so the service's exporter can be pointed at a known
 	// address; a free port for the lab, whose exporter doctor points at it. "off": no traces.
@@ -145,6 +150,17 @@ func (c *Config) Validate() error {
 		c.Connections = 64
 	}
 	pick(&c.TraceWait, 6*time.Second, 3*time.Second)
+	if c.Cores == 0 {
+		c.Cores = float64(runtime.NumCPU())
+	}
+	if !(c.Cores > 0) {
+		return fmt.Errorf("cores %v: want a positive number of cores", c.Cores)
+	}
+	if c.Metrics != "" {
+		if _, err := loadgen.ValidateURL(c.Metrics); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
 	if c.TraceWait < 0 {
 		return fmt.Errorf("trace wait %v: want a positive duration", c.TraceWait)
 	}
@@ -416,7 +432,7 @@ func (r *run) sweep(ctx context.Context) error {
 			case sw.MaxRPSUnderSLO == 0:
 				r.note(fmt.Sprintf("%s: no rate met the SLO %s; the steady run uses the lowest rate tried, %s req/s", report.EndpointLabel(e), r.cfg.objective.Expr, fmtRate(de.SteadyRPS)))
 			case sw.MaxIsLowerBound:
-				r.note(fmt.Sprintf("%s: the maximum %s req/s is a lower bound (a step above it was invalid or the sweep ran out of steps); sweep longer, without --quick, for the true maximum", report.EndpointLabel(e), fmtRate(sw.MaxRPSUnderSLO)))
+				r.note(fmt.Sprintf("%s: the maximum %s req/s is a lower bound: %s", report.EndpointLabel(e), fmtRate(sw.MaxRPSUnderSLO), lowerBoundWhy(sw)))
 			}
 			r.progress(fmt.Sprintf("sweep %-30s max %s req/s under %s, knee %s, recommended %s req/s", report.EndpointLabel(e),
 				fmtRate(sw.MaxRPSUnderSLO), r.cfg.objective.Expr, fmtRate(sw.KneeRPS), fmtRate(de.SteadyRPS)))
@@ -427,6 +443,17 @@ func (r *run) sweep(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// lowerBoundWhy says why a sweep's maximum may be below the target's.
+func lowerBoundWhy(sw *result.Sweep) string {
+	for _, st := range sw.Steps {
+		if st.OfferedRPS > sw.MaxRPSUnderSLO && !st.Verdict.Valid {
+			return "a step above it was invalid — the load generator, not the target, was the limit (" + strings.Join(st.Verdict.Reasons, "; ") +
+				"); on a busy machine, or with the lab in the generator's process, measure again on a quieter one"
+		}
+	}
+	return "the sweep ran out of steps before a rate failed; raise --max-steps (or drop --quick)"
 }
 
 // steadyRate is the recommended rate, or the lowest rate tried when none met the SLO.
@@ -448,11 +475,14 @@ func (r *run) sweepOne(ctx context.Context, i int, e string) (*result.Sweep, err
 	if err != nil {
 		return nil, err
 	}
-	st := &loadstep.Stepper{Base: base}
-	if r.lab != nil {
+	st := &loadstep.Stepper{Base: base, Cores: r.cfg.Cores}
+	switch {
+	case r.lab != nil:
 		// The lab shares this process with the load generator: its CPU share includes the
-		// generator's, which the report's axis says.
-		st.CPU, st.Cores = cpusample.Proc{PID: os.Getpid()}, float64(runtime.NumCPU())
+		// generator's, which the report says.
+		st.CPU = cpusample.Proc{PID: os.Getpid()}
+	case r.cfg.Metrics != "":
+		st.CPU = cpusample.Metrics{URL: r.cfg.Metrics}
 	}
 	label := report.EndpointLabel(e)
 	if r.cfg.Watch != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,10 +111,17 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // golden file, so a renamed or dropped key fails here.
 func TestSweepThenSteady(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	// /metrics counts a tenth of a CPU second per scrape: utilization is known for every step.
+	var scrapes atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" {
+			fmt.Fprintf(w, "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.1f\n", 0.1*float64(scrapes.Add(1)))
+		}
+	}))
 	defer srv.Close()
 	dir := t.TempDir()
 	rep, err := doctor.Run(t.Context(), doctor.Config{
+		Metrics: srv.URL + "/metrics", Cores: 2,
 		URL: srv.URL, Endpoints: []string{"/a", "/b"}, SLO: "p99<500ms", Start: 20, MaxSteps: 2, Step: 300 * time.Millisecond,
 		Duration: 500 * time.Millisecond, Warmup: 100 * time.Millisecond, OutDir: dir,
 	}, func(string) {})
@@ -125,6 +134,11 @@ func TestSweepThenSteady(t *testing.T) {
 	for i, e := range rep.Endpoints {
 		if e.Sweep == nil || len(e.Sweep.Steps) == 0 {
 			t.Fatalf("endpoint %s: no sweep", e.Endpoint)
+		}
+		for _, st := range e.Sweep.Steps {
+			if st.Utilization == nil || *st.Utilization <= 0 || *st.Utilization > 1 {
+				t.Errorf("%s step at %v req/s: utilization %v, want a share in (0, 1] from --metrics", e.Endpoint, st.OfferedRPS, st.Utilization)
+			}
 		}
 		if e.Sweep.MaxRPSUnderSLO > 0 && e.SteadyRPS != e.Sweep.RecommendedRPS {
 			t.Errorf("%s: steady at %v req/s, want the recommended %v", e.Endpoint, e.SteadyRPS, e.Sweep.RecommendedRPS)
