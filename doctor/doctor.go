@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -72,6 +73,9 @@ type Config struct {
 	Quick bool
 	// Connections per load run. Default 64.
 	Connections int
+	// NoProfiles skips the CPU and wall-clock profiles of the steady run (their sampling costs
+	// the target some CPU; with the lab in process, the generator too).
+	NoProfiles bool
 	// Metrics, with a URL, is the target's Prometheus endpoint: each sweep step's CPU utilization
 	// comes from its process_cpu_seconds_total, over Cores cores (default this machine's).
 	// The lab's utilization is always known (it runs in this process).
@@ -435,12 +439,23 @@ func (r *run) sweep(ctx context.Context) error {
 				r.note(fmt.Sprintf("%s: the maximum %s req/s is a lower bound: %s", report.EndpointLabel(e), fmtRate(sw.MaxRPSUnderSLO), lowerBoundWhy(sw)))
 			}
 			r.progress(fmt.Sprintf("sweep %-30s max %s req/s under %s, knee %s, recommended %s req/s", report.EndpointLabel(e),
-				fmtRate(sw.MaxRPSUnderSLO), r.cfg.objective.Expr, fmtRate(sw.KneeRPS), fmtRate(de.SteadyRPS)))
+				fmtRate(sw.MaxRPSUnderSLO), r.cfg.objective.Expr, fmtRate(sw.KneeRPS), fmtRate(sw.RecommendedRPS)))
 		}
 		r.rep.Endpoints = append(r.rep.Endpoints, de)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+	}
+	if n := len(r.rep.Endpoints); r.cfg.Rate == 0 && n > 1 {
+		// The steady run sends every endpoint at once. Each at its own recommended rate would
+		// ask N times the headroom of a bottleneck they share (one CPU, one pool): each gets
+		// its share instead, 1/N of its recommended rate, so that the mix keeps the headroom
+		// even then.
+		for i := range r.rep.Endpoints {
+			de := &r.rep.Endpoints[i]
+			de.SteadyRPS = math.Round(100*de.SteadyRPS/float64(n)) / 100
+		}
+		r.note(fmt.Sprintf("the steady run sends the %d endpoints at once, each at 1/%d of its recommended rate: the mix keeps the headroom even when they share one bottleneck", n, n))
 	}
 	return nil
 }
@@ -523,7 +538,9 @@ func (r *run) steadyPhase(ctx context.Context) error {
 	r.keep.Store(true)
 	r.from = time.Now().Add(r.cfg.Warmup)
 	var wg sync.WaitGroup
-	wg.Go(func() { r.profile(ctx) })
+	if !r.cfg.NoProfiles {
+		wg.Go(func() { r.profile(ctx) })
+	}
 	err := r.runAll(ctx, r.condition(), true)
 	r.to = time.Now()
 	wg.Wait()

@@ -61,7 +61,8 @@ type DoctorEndpoint struct {
 	Endpoint string `json:"endpoint"`
 	// Sweep is the endpoint's capacity sweep; nil with a fixed --rate.
 	Sweep *Sweep `json:"sweep,omitempty"`
-	// SteadyRPS is the rate of the steady run: the sweep's recommended rate, or the fixed rate.
+	// SteadyRPS is the rate of the steady run: the fixed rate, or the sweep's recommended rate
+	// divided by the number of endpoints, which the steady run sends at once.
 	SteadyRPS float64 `json:"steady_rps"`
 	// SteadyFile is the steady run's full load result.
 	SteadyFile string `json:"steady_file,omitempty"`
