@@ -42,7 +42,7 @@ type openTrace struct {
 	spanIDs  map[pcommon.SpanID]struct{}
 	spans    int
 	lastSeen time.Time
-	rootAt   time.Time // when the root span arrived; zero until then
+	rootAt   time.Time // when the last root or entry span arrived (see isEntry); zero until then
 	late     bool      // a fragment of a trace already written
 	elem     *list.Element
 }
@@ -120,7 +120,7 @@ func (a *assembler) addSpan(sp ptrace.Span, rs ptrace.ResourceSpans, ss ptrace.S
 	if t.late {
 		a.c.add(cLateSpan, 1)
 	}
-	if sp.ParentSpanID().IsEmpty() && t.rootAt.IsZero() {
+	if isEntry(sp) {
 		t.rootAt = now
 	}
 	key := destKey{id, i, j}
@@ -139,6 +139,27 @@ func (a *assembler) addSpan(sp ptrace.Span, rs ptrace.ResourceSpans, ss ptrace.S
 	sp.MoveTo(dest.AppendEmpty())
 }
 
+// Span flags (OTLP SpanFlags) telling whether the parent is in another process.
+const (
+	flagHasIsRemote = 0x100
+	flagIsRemote    = 0x200
+)
+
+// isEntry reports whether sp starts the trace or this system's part of it: a root (no
+// parent), or a span whose parent is remote, such as a server span under the traceparent of a
+// load generator that exports no spans of its own. Senders that do not set the remote flags
+// are judged by kind: a server or consumer span stands for an entry. A trace is complete a
+// while after its last entry span arrives; a later caller's spans become a late fragment.
+func isEntry(sp ptrace.Span) bool {
+	if sp.ParentSpanID().IsEmpty() {
+		return true
+	}
+	if f := sp.Flags(); f&flagHasIsRemote != 0 {
+		return f&flagIsRemote != 0
+	}
+	return sp.Kind() == ptrace.SpanKindServer || sp.Kind() == ptrace.SpanKindConsumer
+}
+
 // enforceCaps writes the oldest traces early while over MaxOpenTraces or MaxBufferedSpans.
 func (a *assembler) enforceCaps() {
 	for len(a.open) > a.cfg.MaxOpenTraces || a.buffered > a.cfg.MaxBufferedSpans {
@@ -146,7 +167,8 @@ func (a *assembler) enforceCaps() {
 	}
 }
 
-// sweep writes the traces that are complete at now: CompleteAfter after their root arrived,
+// sweep writes the traces that are complete at now: CompleteAfter after their last root or
+// entry span arrived,
 // or (no root) MaxIdle after their last span; late fragments CompleteAfter after their last.
 func (a *assembler) sweep(now time.Time) {
 	for e := a.order.Front(); e != nil; {

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 // fixture drives an assembler with a fake clock and records what it writes.
@@ -78,6 +80,34 @@ func TestAssemblerOrphanAfterIdle(t *testing.T) {
 	s := f.stat()
 	if s.Traces[EndOrphan] != 1 || s.Tolerated[ReasonMissingParent] != 2 {
 		t.Errorf("orphans %d, missing parents %d; want 1 and 2", s.Traces[EndOrphan], s.Tolerated[ReasonMissingParent])
+	}
+}
+
+// A trace entered under a remote parent (headroom load's traceparent; the generator exports
+// no spans) has no root span: its entry span stands in for one.
+func TestAssemblerEntrySpans(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		entry spanSpec
+		want  string
+	}{
+		{"remote parent flag", spanSpec{trace: 1, span: 1, parent: 99, flags: flagHasIsRemote | flagIsRemote}, EndComplete},
+		{"server span, no flags", spanSpec{trace: 1, span: 1, parent: 99, kind: ptrace.SpanKindServer}, EndComplete},
+		{"local parent flag", spanSpec{trace: 1, span: 1, parent: 99, flags: flagHasIsRemote, kind: ptrace.SpanKindServer}, EndOrphan},
+		{"internal span, no flags", spanSpec{trace: 1, span: 1, parent: 99}, EndOrphan},
+	} {
+		f := newFixture(t, Config{CompleteAfter: time.Second, MaxIdle: 5 * time.Second})
+		f.add(tc.entry, spanSpec{trace: 1, span: 2, parent: 1})
+		f.advance(time.Second)
+		f.advance(4 * time.Second)
+		if len(f.out) != 1 || f.out[0].End != tc.want {
+			t.Errorf("%s: %d traces written, want one ending %q", tc.name, len(f.out), tc.want)
+			continue
+		}
+		if n := f.stat().Tolerated[ReasonMissingParent]; n != 1 {
+			t.Errorf("%s: missing parents %d, want 1 (the caller's span)", tc.name, n)
+		}
 	}
 }
 

@@ -9,54 +9,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/headroom/headroom/collect/collecttest"
 )
 
-// Batches in the ingest benchmark: the issue's shape, 512 spans × 20 attributes.
-const (
-	benchTraces   = 32
-	benchPerTrace = 16
-	benchAttrs    = 20
-)
-
-// benchMarker fills the first 8 bytes of every trace id in the benchmark body, so each
-// request can be stamped with fresh trace ids by overwriting them in place.
-var benchMarker = []byte{0xfe, 0xed, 'h', 'r', 'b', 'e', 'n', 'c'}
-
-// benchBody is one protobuf export request of the benchmark shape and the offsets of the
-// trace id markers in it.
-func benchBody(tb testing.TB) ([]byte, []int) {
+// benchPayload is the issue's batch shape: 512 spans (32 traces × 16) × 20 attributes.
+func benchPayload(tb testing.TB) *collecttest.Payload {
 	tb.Helper()
-	td := batch(0, benchTraces, benchPerTrace, benchAttrs)
-	spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
-	for i := range spans.Len() {
-		id := spans.At(i).TraceID()
-		copy(id[:8], benchMarker)
-		spans.At(i).SetTraceID(id)
+	p, err := collecttest.New(32, 16, 20)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	body := protoBody(td)
-	var offs []int
-	for i := 0; ; {
-		j := bytes.Index(body[i:], benchMarker)
-		if j < 0 {
-			break
-		}
-		offs = append(offs, i+j)
-		i += j + len(benchMarker)
-	}
-	if len(offs) != benchTraces*benchPerTrace {
-		tb.Fatalf("found %d trace id markers, want %d", len(offs), benchTraces*benchPerTrace)
-	}
-	return body, offs
-}
-
-// stamp copies body into dst with the trace ids' first 8 bytes set to n.
-func stamp(dst, body []byte, offs []int, n uint64) {
-	copy(dst, body)
-	for _, o := range offs {
-		for k := range 8 {
-			dst[o+k] = byte(n >> (8 * k))
-		}
-	}
+	return p
 }
 
 // BenchmarkIngestHTTP measures the whole receiving path of `headroom collect --out` over
@@ -83,17 +47,17 @@ func BenchmarkIngestHTTP(b *testing.B) {
 		b.Fatal(err)
 	}
 	url := "http://" + r.HTTPAddr().String() + "/v1/traces"
-	body, offs := benchBody(b)
+	p := benchPayload(b)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	var seq atomic.Uint64
-	b.SetBytes(int64(len(body)))
+	b.SetBytes(int64(p.Len()))
 	b.SetParallelism(4)
 	cpu0 := cpuTime(b)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		own := make([]byte, len(body))
+		own := make([]byte, p.Len())
 		for pb.Next() {
-			stamp(own, body, offs, seq.Add(1))
+			p.Stamp(own, seq.Add(1))
 			for {
 				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(own))
 				req.Header.Set("Content-Type", ctProtobuf)
@@ -121,7 +85,7 @@ func BenchmarkIngestHTTP(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.StopTimer()
-	spans := int64(b.N) * benchTraces * benchPerTrace
+	spans := int64(b.N) * int64(p.Spans())
 	if got := written.Load(); got != spans {
 		b.Fatalf("%d spans written, want %d", got, spans)
 	}
@@ -143,7 +107,8 @@ func cpuTime(tb testing.TB) time.Duration {
 
 // BenchmarkDecodeProtobuf is the decoding and checking of one benchmark batch.
 func BenchmarkDecodeProtobuf(b *testing.B) {
-	body, _ := benchBody(b)
+	p := benchPayload(b)
+	body := p.Stamp(make([]byte, p.Len()), 1)
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		td, err := decodeProtobuf(body)
@@ -152,5 +117,5 @@ func BenchmarkDecodeProtobuf(b *testing.B) {
 		}
 		sanitize(td, DefaultMaxAttrValueLen)
 	}
-	b.ReportMetric(float64(b.N)*benchTraces*benchPerTrace/b.Elapsed().Seconds(), "spans/s")
+	b.ReportMetric(float64(b.N*p.Spans())/b.Elapsed().Seconds(), "spans/s")
 }

@@ -31,7 +31,8 @@ type Config struct {
 	RetryAfter time.Duration
 
 	// CompleteAfter is how long after its root span arrives a trace is considered complete
-	// (late children still arrive within it). Default 2s.
+	// (late children still arrive within it). A span whose parent is remote (a server span
+	// under a caller's traceparent) counts as a root here. Default 2s.
 	CompleteAfter time.Duration
 	// MaxIdle is how long a trace whose root never arrives may go without a new span before
 	// it is written anyway, counted as an orphan. Default 30s; at least CompleteAfter.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/encoding/gzip"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 )
 
@@ -177,11 +179,21 @@ func TestGRPCPartialSuccessAndOverload(t *testing.T) {
 		t.Errorf("RetryInfo delay %s, want 3s: exporters retry RESOURCE_EXHAUSTED only with it", delay)
 	}
 
-	big := batch(10, 1, 1, 1)
+	big := build(spanSpec{trace: 10, span: 1, parent: -1})
 	big.ResourceSpans().At(0).Resource().Attributes().PutStr("huge", string(make([]byte, 2<<20)))
 	_, err = client.Export(t.Context(), ptraceotlp.NewExportRequestFromTraces(big), grpc.UseCompressor(gzip.Name))
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Errorf("over the size limit after decompression: %v, want RESOURCE_EXHAUSTED", err)
+	}
+
+	// Bytes that are not an ExportTraceServiceRequest: refused by gRPC before Export, counted.
+	err = cc.Invoke(t.Context(), "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+		ptr([]byte("\x0a\xff\xff\xff\xff\x0fnot protobuf")), new([]byte), grpc.ForceCodecV2(rawCodec{}))
+	if status.Code(err) == codes.OK || status.Code(err) == codes.Unavailable {
+		t.Errorf("malformed message: %v, want a non-retryable error", err)
+	}
+	if n := r.Stats().RequestsRefused[ReasonMalformed]; n != 1 {
+		t.Errorf("malformed gRPC requests counted %d, want 1", n)
 	}
 
 	r.qmu.Lock()
@@ -193,6 +205,22 @@ func TestGRPCPartialSuccessAndOverload(t *testing.T) {
 	}
 }
 
+func ptr[T any](v T) *T { return &v }
+
+// rawCodec sends a []byte message as is.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
+}
+
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	*v.(*[]byte) = data.Materialize()
+	return nil
+}
+
+func (rawCodec) Name() string { return "raw" }
+
 func TestStartPortInUse(t *testing.T) {
 	t.Parallel()
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
@@ -200,21 +228,32 @@ func TestStartPortInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = busy.Close() })
-	r, err := New(Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: busy.Addr().String()})
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	freeAddr := free.Addr().String()
+	_ = free.Close()
+	r, err := New(Config{HTTPAddr: freeAddr, GRPCAddr: busy.Addr().String()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = r.Start(t.Context())
-	if !errors.Is(err, ErrListen) || !errors.Is(err, syscall.EADDRINUSE) {
-		t.Fatalf("Start on a busy port: %v, want ErrListen wrapping EADDRINUSE", err)
+	if !errors.Is(err, ErrListen) || !errors.Is(err, syscall.EADDRINUSE) || !strings.Contains(err.Error(), busy.Addr().String()) {
+		t.Fatalf("Start on a busy port: %v, want ErrListen wrapping EADDRINUSE, naming the address", err)
+	}
+	if r.HTTPAddr() != nil || r.GRPCAddr() != nil {
+		t.Errorf("addresses %v, %v after a failed Start, want none", r.HTTPAddr(), r.GRPCAddr())
 	}
 	// The HTTP port it did get is released again.
-	if r.HTTPAddr() != nil {
-		ln, err := net.Listen("tcp", r.HTTPAddr().String())
-		if err != nil {
-			t.Errorf("HTTP port kept after a failed Start: %v", err)
-		} else {
-			_ = ln.Close()
-		}
+	if ln, err := net.Listen("tcp", freeAddr); err != nil {
+		t.Errorf("HTTP port kept after a failed Start: %v", err)
+	} else {
+		_ = ln.Close()
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	if err := r.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown after a failed Start: %v, want a no-op", err)
 	}
 }

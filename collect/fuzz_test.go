@@ -32,7 +32,7 @@ func checkDownstream(t *testing.T, td ptrace.Traces) {
 
 func FuzzDecodeProtobuf(f *testing.F) {
 	f.Add(protoBody(build(spanSpec{trace: 1, span: 1, parent: -1, start: 1, end: 2, attrs: map[string]string{"k": "a long value"}})))
-	f.Add(protoBody(batch(0, 2, 3, 2)))
+	f.Add(protoBody(build(spanSpec{trace: 1, span: 1, parent: -1}, spanSpec{trace: 1, span: 2, parent: 1}, spanSpec{trace: 2, span: 1, parent: 7})))
 	f.Add([]byte{})
 	f.Add([]byte("\x0a\xff\xff\xff\xff\x0fnot protobuf"))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -44,7 +44,7 @@ func FuzzDecodeProtobuf(f *testing.F) {
 
 func FuzzDecodeJSON(f *testing.F) {
 	f.Add(jsonBody(build(spanSpec{trace: 1, span: 1, parent: -1, start: 1, end: 2, attrs: map[string]string{"k": "a long value"}})))
-	f.Add(jsonBody(batch(0, 2, 3, 2)))
+	f.Add(jsonBody(build(spanSpec{trace: 1, span: 1, parent: -1}, spanSpec{trace: 1, span: 2, parent: 1}, spanSpec{trace: 2, span: 1, parent: 7})))
 	f.Add([]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz","spanId":"01"}]}]}]}`))
 	f.Add([]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00000000000000aa","startTimeUnixNano":"9","endTimeUnixNano":"1"}]}]}]}`))
 	f.Add([]byte(`{"resourceSpans":[{`))

@@ -8,7 +8,10 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/gzip" // registers the gzip compressor exporters use
+	grpcproto "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
@@ -21,26 +24,46 @@ type grpcServer struct {
 
 func newGRPCServer(r *Receiver) *grpc.Server {
 	// gRPC enforces the receive limit on the decompressed message too.
-	s := grpc.NewServer(grpc.MaxRecvMsgSize(int(r.cfg.MaxRequestBytes)))
+	s := grpc.NewServer(grpc.MaxRecvMsgSize(int(r.cfg.MaxRequestBytes)),
+		grpc.ForceServerCodecV2(countingCodec{CodecV2: encoding.GetCodecV2(grpcproto.Name), r: r}))
 	ptraceotlp.RegisterGRPCServer(s, &grpcServer{r: r})
 	return s
+}
+
+// countingCodec is the registered protobuf codec (pdata's, for its types) counting the
+// requests it cannot decode: gRPC answers those itself, before Export (INTERNAL, which OTLP
+// exporters do not retry), so this is the one place to count them as malformed.
+type countingCodec struct {
+	encoding.CodecV2
+	r *Receiver
+}
+
+func (c countingCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	err := c.CodecV2.Unmarshal(data, v)
+	if err != nil {
+		c.r.c.add(cRequests, 1)
+		c.r.c.add(cMalformed, 1)
+	}
+	return err
 }
 
 // Export queues the request's spans for assembly. Overload is RESOURCE_EXHAUSTED with
 // RetryInfo (which OTLP exporters retry after the given delay), shutdown is UNAVAILABLE, and
 // invalid spans are reported as partial success.
 func (g *grpcServer) Export(_ context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
-	c, err := g.r.ingest(req.Traces())
-	switch {
-	case err == nil:
-	case errors.Is(err, errOverloaded):
+	g.r.c.add(cRequests, 1)
+	if err := g.r.reserve(); errors.Is(err, errShuttingDown) {
+		return ptraceotlp.ExportResponse{}, status.Error(codes.Unavailable, err.Error())
+	} else if err != nil {
 		st, derr := status.New(codes.ResourceExhausted, err.Error()).
 			WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(g.r.cfg.RetryAfter)})
 		if derr != nil {
 			return ptraceotlp.ExportResponse{}, status.Error(codes.ResourceExhausted, err.Error())
 		}
 		return ptraceotlp.ExportResponse{}, st.Err()
-	default:
+	}
+	c, err := g.r.ingest(req.Traces())
+	if err != nil {
 		return ptraceotlp.ExportResponse{}, status.Error(codes.Unavailable, err.Error())
 	}
 	resp := ptraceotlp.NewExportResponse()

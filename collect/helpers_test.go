@@ -3,7 +3,6 @@ package collect
 import (
 	"encoding/binary"
 	"fmt"
-	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -29,6 +28,8 @@ type spanSpec struct {
 	trace, span, parent int
 	start, end          int64 // unix nanos
 	attrs               map[string]string
+	kind                ptrace.SpanKind
+	flags               uint32
 }
 
 // build makes one request of the given spans under a single resource and scope.
@@ -46,38 +47,12 @@ func build(specs ...spanSpec) ptrace.Traces {
 			sp.SetParentSpanID(sid(s.parent))
 		}
 		sp.SetName(fmt.Sprintf("span %d", s.span))
+		sp.SetKind(s.kind)
+		sp.SetFlags(s.flags)
 		sp.SetStartTimestamp(pcommon.Timestamp(s.start))
 		sp.SetEndTimestamp(pcommon.Timestamp(s.end))
 		for k, v := range s.attrs {
 			sp.Attributes().PutStr(k, v)
-		}
-	}
-	return td
-}
-
-// batch makes a request of nTraces traces of perTrace spans (the first a root), each span
-// with nAttrs string attributes: the shape of the ingest benchmark.
-func batch(firstTrace, nTraces, perTrace, nAttrs int) ptrace.Traces {
-	td := ptrace.NewTraces()
-	rs := td.ResourceSpans().AppendEmpty()
-	rs.Resource().Attributes().PutStr("service.name", "bench")
-	ss := rs.ScopeSpans().AppendEmpty()
-	base := time.Unix(1_700_000_000, 0)
-	for t := range nTraces {
-		for s := range perTrace {
-			sp := ss.Spans().AppendEmpty()
-			sp.SetTraceID(tid(firstTrace + t))
-			sp.SetSpanID(sid(s))
-			if s > 0 {
-				sp.SetParentSpanID(sid(0))
-			}
-			sp.SetName("SELECT posts")
-			sp.SetKind(ptrace.SpanKindClient)
-			sp.SetStartTimestamp(pcommon.NewTimestampFromTime(base.Add(time.Duration(s) * time.Millisecond)))
-			sp.SetEndTimestamp(pcommon.NewTimestampFromTime(base.Add(time.Duration(s+1) * time.Millisecond)))
-			for a := range nAttrs {
-				sp.Attributes().PutStr(fmt.Sprintf("attr.%02d", a), fmt.Sprintf("value of attribute %d", a))
-			}
 		}
 	}
 	return td

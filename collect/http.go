@@ -40,6 +40,7 @@ var errTooLarge = errors.New("request too large")
 // Error bodies are google.rpc.Status and success bodies ExportTraceServiceResponse, both in
 // the request's encoding.
 func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
+	r.c.add(cRequests, 1)
 	if req.Method != http.MethodPost {
 		r.c.add(cBadMethod, 1)
 		w.Header().Set("Allow", http.MethodPost)
@@ -53,6 +54,16 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 			fmt.Sprintf("content type %q: want %s or %s", req.Header.Get("Content-Type"), ctProtobuf, ctJSON))
 		return
 	}
+	if err := r.reserve(); err != nil {
+		refuse(w, r.cfg, mt, err)
+		return
+	}
+	queued := false
+	defer func() {
+		if !queued {
+			r.unreserve()
+		}
+	}()
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer func() {
 		if buf.Cap() <= maxPooledBuffer {
@@ -77,15 +88,10 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		writeStatus(w, mt, http.StatusBadRequest, err.Error())
 		return
 	}
+	queued = true // ingest keeps or gives back the reserved place
 	c, err := r.ingest(td)
-	switch {
-	case errors.Is(err, errOverloaded):
-		w.Header().Set("Retry-After", retryAfter(r.cfg))
-		writeStatus(w, mt, http.StatusTooManyRequests, err.Error())
-		return
-	case err != nil:
-		w.Header().Set("Retry-After", retryAfter(r.cfg))
-		writeStatus(w, mt, http.StatusServiceUnavailable, err.Error())
+	if err != nil {
+		refuse(w, r.cfg, mt, err)
 		return
 	}
 	resp := ptraceotlp.NewExportResponse()
@@ -156,6 +162,17 @@ func newGzipReader(src io.Reader) (*gzip.Reader, error) {
 		return zr, nil
 	}
 	return gzip.NewReader(src)
+}
+
+// refuse answers a request the receiver has no room for: 429 when overloaded, 503 when
+// shutting down, both with Retry-After, which OTLP exporters honour.
+func refuse(w http.ResponseWriter, cfg Config, mt string, err error) {
+	w.Header().Set("Retry-After", retryAfter(cfg))
+	code := http.StatusServiceUnavailable
+	if errors.Is(err, errOverloaded) {
+		code = http.StatusTooManyRequests
+	}
+	writeStatus(w, mt, code, err.Error())
 }
 
 func retryAfter(cfg Config) string {

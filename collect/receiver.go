@@ -18,7 +18,7 @@ import (
 // is in use; errors.Is(err, syscall.EADDRINUSE) tells that case).
 var ErrListen = errors.New("cannot listen")
 
-// errOverloaded and errShuttingDown are why ingest refuses a whole request.
+// errOverloaded and errShuttingDown are why a whole request is refused.
 var (
 	errOverloaded   = errors.New("ingest queue full: retry later")
 	errShuttingDown = errors.New("receiver shutting down")
@@ -39,13 +39,18 @@ type Receiver struct {
 	qmu     sync.RWMutex
 	closing bool
 	queue   chan ptrace.Traces
+	// slots holds one token per request reserved a place in queue, taken before the body is
+	// read, so that an overloaded receiver refuses cheaply instead of decoding first; the
+	// assembler returns the token when it takes the request off the queue.
+	slots chan struct{}
 
 	completed chan *Trace
 	delivered chan struct{} // closed when every completed trace went to OnTrace
 	open      atomic.Int64
 	buffered  atomic.Int64
 
-	started  atomic.Bool
+	started  atomic.Bool // Start was called
+	running  atomic.Bool // Start succeeded: servers and goroutines run until Shutdown
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -57,7 +62,7 @@ func New(cfg Config) (*Receiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Receiver{cfg: cfg, queue: make(chan ptrace.Traces, cfg.QueueSize),
+	return &Receiver{cfg: cfg, queue: make(chan ptrace.Traces, cfg.QueueSize), slots: make(chan struct{}, cfg.QueueSize),
 		completed: make(chan *Trace, 1024), delivered: make(chan struct{})}, nil
 }
 
@@ -66,7 +71,8 @@ func (r *Receiver) Config() Config { return r.cfg }
 
 // Start listens on the configured addresses and serves in the background until Shutdown.
 // ctx bounds only the listening. It fails, listening on nothing, if any address cannot be
-// listened on (the error wraps ErrListen and names the address). Start may be called once.
+// listened on (the error wraps ErrListen and names the address); Shutdown is then a no-op.
+// Start may be called once.
 func (r *Receiver) Start(ctx context.Context) error {
 	if !r.started.CompareAndSwap(false, true) {
 		return errors.New("collect: receiver already started")
@@ -82,22 +88,27 @@ func (r *Receiver) Start(ctx context.Context) error {
 		}
 		return ln, nil
 	}
-	var err error
-	if r.httpLn, err = listen("HTTP", r.cfg.HTTPAddr); err != nil {
+	httpLn, err := listen("HTTP", r.cfg.HTTPAddr)
+	if err != nil {
 		return err
 	}
-	if r.grpcLn, err = listen("gRPC", r.cfg.GRPCAddr); err != nil {
-		if r.httpLn != nil {
-			_ = r.httpLn.Close()
+	grpcLn, err := listen("gRPC", r.cfg.GRPCAddr)
+	if err != nil {
+		if httpLn != nil {
+			_ = httpLn.Close()
 		}
 		return err
 	}
+	r.httpLn, r.grpcLn = httpLn, grpcLn
+	r.running.Store(true)
 	go r.assemble()
 	go r.deliver()
 	if r.httpLn != nil {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/v1/traces", r.serveHTTP)
-		r.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		// ReadTimeout bounds a slow upload, which holds a place in the ingest queue while it lasts.
+		r.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			IdleTimeout: 2 * time.Minute}
 		go func() { _ = r.httpSrv.Serve(r.httpLn) }()
 	}
 	if r.grpcLn != nil {
@@ -151,7 +162,7 @@ func (r *Receiver) Shutdown(ctx context.Context) error {
 }
 
 func (r *Receiver) shutdown(ctx context.Context) error {
-	if !r.started.Load() {
+	if !r.running.Load() {
 		return nil
 	}
 	var wg sync.WaitGroup
@@ -186,24 +197,44 @@ func (r *Receiver) shutdown(ctx context.Context) error {
 	}
 }
 
-// ingest checks a decoded request and queues it for assembly. It never blocks: a full queue
+// reserve takes a place in the ingest queue for one request, or says why there is none
+// (errShuttingDown, errOverloaded) and counts the refusal. It never blocks: a full queue
 // refuses the request so that the exporter backs off.
+func (r *Receiver) reserve() error {
+	r.qmu.RLock()
+	closing := r.closing
+	r.qmu.RUnlock()
+	if closing {
+		r.c.add(cShuttingDown, 1)
+		return errShuttingDown
+	}
+	select {
+	case r.slots <- struct{}{}:
+		return nil
+	default:
+		r.c.add(cOverloaded, 1)
+		return errOverloaded
+	}
+}
+
+// unreserve gives back a place reserved for a request that is not queued after all.
+func (r *Receiver) unreserve() { <-r.slots }
+
+// ingest checks a decoded request and queues it for assembly in the place the caller
+// reserved, which it keeps (until the assembler takes the request) or gives back.
 func (r *Receiver) ingest(td ptrace.Traces) (checked, error) {
-	r.c.add(cRequests, 1)
 	c := sanitize(td, r.cfg.MaxAttrValueLen)
 	r.qmu.RLock()
 	defer r.qmu.RUnlock()
 	if r.closing {
+		r.unreserve()
 		r.c.add(cShuttingDown, 1)
 		return c, errShuttingDown
 	}
 	if c.accepted > 0 {
-		select {
-		case r.queue <- td:
-		default:
-			r.c.add(cOverloaded, 1)
-			return c, errOverloaded
-		}
+		r.queue <- td // never blocks: the reserved place is free
+	} else {
+		r.unreserve()
 	}
 	r.c.add(cSpansAccepted, int64(c.accepted))
 	r.c.add(cInvalidTraceID, int64(c.badTrace))
@@ -229,6 +260,7 @@ func (r *Receiver) assemble() {
 				r.setGauges(a)
 				return
 			}
+			r.unreserve()
 			a.add(td, r.cfg.Now())
 		case <-tick.C:
 			a.sweep(r.cfg.Now())

@@ -26,8 +26,8 @@ const (
 	ReasonLateSpan       = "late_span"           // arrived after its trace was written; written as a fragment
 
 	// How written traces ended (Stats.Traces).
-	EndComplete = "complete" // CompleteAfter passed since its root span arrived
-	EndOrphan   = "orphan"   // no root span arrived within MaxIdle
+	EndComplete = "complete" // CompleteAfter passed since its root (or entry) span arrived
+	EndOrphan   = "orphan"   // no root or entry span arrived, and none of its spans for MaxIdle
 	EndLate     = "late"     // a fragment of late spans of a trace already written
 	EndEvicted  = "evicted"  // written early to stay within MaxOpenTraces / MaxBufferedSpans
 	EndShutdown = "shutdown" // written early because the receiver shut down

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -94,7 +95,7 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Confi
 	defer o.abort()
 	var lines *traceLines
 	if o != nil {
-		lines = &traceLines{ch: make(chan []byte, 1024)}
+		lines = newTraceLines()
 		cfg.OnTrace = lines.add
 	}
 	rcv, err := collect.New(cfg)
@@ -133,23 +134,23 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Confi
 	return nil
 }
 
-// traceLines carries completed traces, as OTLP JSON lines, from the receiver to the output.
+// traceLines carries completed traces from the receiver to the output, where they are
+// marshalled as OTLP JSON lines on every core (one trace per line, in no particular order:
+// readers group spans by trace id).
 type traceLines struct {
 	mu     sync.Mutex // guards closed against a send after close: Shutdown may time out with a delivery in flight
 	closed bool
-	ch     chan []byte
+	ch     chan *collect.Trace
 }
+
+func newTraceLines() *traceLines { return &traceLines{ch: make(chan *collect.Trace, 1024)} }
 
 // add is the receiver's OnTrace.
 func (l *traceLines) add(t *collect.Trace) {
-	line, err := t.AppendJSON(make([]byte, 0, 4096))
-	if err != nil {
-		return
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.closed {
-		l.ch <- append(line, '\n')
+		l.ch <- t
 	}
 }
 
@@ -160,16 +161,34 @@ func (l *traceLines) close() {
 	close(l.ch)
 }
 
-// writeTo copies lines to w until they are closed. After a write error it keeps draining, so
-// that the receiver never blocks on a failed output, and returns the error.
+// writeTo writes the traces to w until they are closed. After an error it keeps draining, so
+// that the receiver never blocks on a failed output, and returns the first error.
 func (l *traceLines) writeTo(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
-	var err error
-	for line := range l.ch {
-		if err == nil {
-			_, err = bw.Write(line)
-		}
+	var (
+		mu  sync.Mutex // guards bw and err
+		err error
+		wg  sync.WaitGroup
+	)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			var line []byte
+			for t := range l.ch {
+				var merr error
+				line, merr = t.AppendJSON(line[:0])
+				line = append(line, '\n')
+				mu.Lock()
+				if err == nil {
+					err = merr
+				}
+				if err == nil {
+					_, err = bw.Write(line)
+				}
+				mu.Unlock()
+			}
+		})
 	}
+	wg.Wait()
 	if err != nil {
 		return err
 	}
