@@ -18,6 +18,12 @@ type diagnoser struct {
 	norm  map[string]string // statement → Normalize(statement): repeats are common
 	hits  map[hitKey][]hit
 	input *result.TraceInput
+	*matcher
+	// Scratch reused from trace to trace.
+	idx     map[string]int32
+	httpOps map[string]string
+	stack   []item
+	iv      []interval
 }
 
 func (d *diagnoser) normalize(stmt string) string {
@@ -36,9 +42,11 @@ type node struct {
 	cat      Category
 	parent   int32 // -1 for the root
 	children []int32
-	// ws, we is the span clamped to its parent's window: the part that can delay the parent.
-	ws, we time.Time
+	// ws, we is the span clamped to its parent's window, in Unix nanoseconds: the part that can
+	// delay the parent.
+	ws, we int64
 	self   time.Duration
+	dep    string // what a client span calls, when a non-critical dependency (see matcher.dependency)
 	// owner is the nearest client span at or above this node that calls a non-critical
 	// dependency, or -1.
 	owner int32
@@ -61,26 +69,36 @@ type analyzed struct {
 }
 
 func (d *diagnoser) analyze(t *Trace) *analyzed {
-	r := root(t)
-	if r == nil {
+	idx := d.idx
+	clear(idx)
+	for i, s := range t.Spans {
+		if _, dup := idx[s.SpanID]; !dup {
+			idx[s.SpanID] = int32(i)
+		}
+	}
+	// The root is the longest span without a parent in the trace (as [Endpoint] picks it).
+	ri := int32(-1)
+	for i, s := range t.Spans {
+		if _, ok := idx[s.ParentID]; s.ParentID != "" && ok {
+			continue
+		}
+		if ri < 0 || s.Duration() > t.Spans[ri].Duration() {
+			ri = int32(i)
+		}
+	}
+	if ri < 0 {
 		if len(t.Spans) > 0 {
 			d.input.Tolerated[ReasonNoRoot]++
 		}
 		return nil
 	}
-	a := &analyzed{id: t.ID, endpoint: endpointOf(r), latency: r.Duration(), nodes: make([]node, len(t.Spans))}
-	idx := make(map[string]int32, len(t.Spans))
-	ri := int32(-1)
+	r := t.Spans[ri]
+	a := &analyzed{id: t.ID, endpoint: endpointOf(r), latency: r.Duration(), nodes: make([]node, len(t.Spans)),
+		order: make([]int32, 0, len(t.Spans))}
+	counts := make([]int32, len(t.Spans)+1)
 	for i, s := range t.Spans {
-		if _, dup := idx[s.SpanID]; !dup {
-			idx[s.SpanID] = int32(i)
-		}
-		a.nodes[i] = node{s: s, cat: classify(s), parent: -1, owner: -1}
-		if s == r {
-			ri = int32(i)
-		}
-	}
-	for i, s := range t.Spans {
+		dep := d.dependency(s)
+		a.nodes[i] = node{s: s, cat: d.classify(s, dep), dep: dep, parent: -1, owner: -1}
 		if int32(i) == ri {
 			continue
 		}
@@ -94,80 +112,81 @@ func (d *diagnoser) analyze(t *Trace) *analyzed {
 			continue
 		}
 		a.nodes[i].parent = p
-		a.nodes[p].children = append(a.nodes[p].children, int32(i))
+		counts[p+1]++
+	}
+	// The children of all nodes share one backing array (fewer allocations over 1M spans).
+	for i := 1; i < len(counts); i++ {
+		counts[i] += counts[i-1]
+	}
+	backing := make([]int32, counts[len(counts)-1])
+	for i := range a.nodes {
+		a.nodes[i].children = backing[counts[i]:counts[i]:counts[i+1]]
+	}
+	for i := range a.nodes {
+		if p := a.nodes[i].parent; p >= 0 {
+			a.nodes[p].children = append(a.nodes[p].children, int32(i))
+		}
 	}
 	// Top-down: clamp each span to its parent's window, find its owner, compute its self time.
 	rn := &a.nodes[ri]
-	rn.ws, rn.we = r.Start, r.End
-	type item struct {
-		i     int32
-		depth int
-	}
-	stack := []item{{ri, 0}}
+	rn.ws, rn.we = r.Start.UnixNano(), max(r.End.UnixNano(), r.Start.UnixNano())
+	stack := append(d.stack[:0], item{ri, 0})
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		a.order = append(a.order, it.i)
 		n := &a.nodes[it.i]
-		if n.owner < 0 && dependency(n.s) != "" {
+		if n.owner < 0 && n.dep != "" {
 			n.owner = it.i
 		}
-		var iv []interval
+		iv := d.iv[:0]
 		if it.depth < maxDepth {
 			for _, c := range n.children {
 				cn := &a.nodes[c]
-				cn.ws, cn.we = clampTime(cn.s.Start, n.ws, n.we), clampTime(cn.s.End, n.ws, n.we)
+				cn.ws, cn.we = clamp(cn.s.Start.UnixNano(), n.ws, n.we), clamp(cn.s.End.UnixNano(), n.ws, n.we)
 				cn.owner = n.owner
 				iv = append(iv, interval{cn.ws, cn.we})
 				stack = append(stack, item{c, it.depth + 1})
 			}
 		}
-		n.self = max(n.we.Sub(n.ws)-unionDuration(iv), 0)
+		n.self = max(time.Duration(n.we-n.ws)-unionInPlace(iv), 0)
+		d.iv = iv
 	}
+	d.stack = stack
 	a.path = a.criticalPath(ri, rn.ws, rn.we, 0, nil)
 	return a
 }
 
-func clampTime(t, lo, hi time.Time) time.Time {
-	if t.Before(lo) {
-		return lo
-	}
-	if t.After(hi) {
-		return hi
-	}
-	return t
+type item struct {
+	i     int32
+	depth int
 }
+
+func clamp(t, lo, hi int64) int64 { return min(max(t, lo), hi) }
 
 // criticalPath walks back from the end of node i's window [start, end]: the child that finished
 // last before the cursor is on the path, recursively; the gaps between are i's own time on it.
-func (a *analyzed) criticalPath(i int32, start, end time.Time, depth int, out []segment) []segment {
+func (a *analyzed) criticalPath(i int32, start, end int64, depth int, out []segment) []segment {
 	n := &a.nodes[i]
 	cursor := end
 	if depth < maxDepth && len(n.children) > 0 {
-		cs := slices.Clone(n.children)
-		slices.SortFunc(cs, func(x, y int32) int { return a.nodes[y].we.Compare(a.nodes[x].we) })
+		cs := n.children
+		slices.SortFunc(cs, func(x, y int32) int { return cmp.Compare(a.nodes[y].we, a.nodes[x].we) })
 		for _, c := range cs {
 			cn := &a.nodes[c]
-			if !cn.ws.Before(cursor) || !cursor.After(start) {
+			if cn.ws >= cursor || cursor <= start {
 				continue
 			}
-			ce := cn.we
-			if ce.After(cursor) {
-				ce = cursor
-			}
-			cst := cn.ws
-			if cst.Before(start) {
-				cst = start
-			}
-			if d := cursor.Sub(ce); d > 0 {
-				out = append(out, segment{i, d})
+			ce, cst := min(cn.we, cursor), max(cn.ws, start)
+			if d := cursor - ce; d > 0 {
+				out = append(out, segment{i, time.Duration(d)})
 			}
 			out = a.criticalPath(c, cst, ce, depth+1, out)
 			cursor = cst
 		}
 	}
-	if d := cursor.Sub(start); d > 0 {
-		out = append(out, segment{i, d})
+	if d := cursor - start; d > 0 {
+		out = append(out, segment{i, time.Duration(d)})
 	}
 	return out
 }
@@ -182,11 +201,28 @@ func (d *diagnoser) operation(n *node) string {
 	case statement(n.s) != "":
 		n.op = d.normalize(statement(n.s))
 	case isHTTPClient(n.s):
-		n.op = httpOperation(n.s)
+		n.op = d.httpOperation(n.s)
 	default:
 		n.op = n.s.Name
 	}
 	return n.op
+}
+
+// httpOperation memoizes [httpOperation] by URL: parsing and parameterizing it is costly, and
+// the same URLs repeat.
+func (d *diagnoser) httpOperation(s *Span) string {
+	key := attr(s, keysHTTPMethod...) + " " + attr(s, keysURL...)
+	if len(key) < 2 {
+		return httpOperation(s)
+	}
+	op, ok := d.httpOps[key]
+	if !ok {
+		op = httpOperation(s)
+		if len(d.httpOps) < memoLimit {
+			d.httpOps[key] = op
+		}
+	}
+	return op
 }
 
 type opKey struct {

@@ -69,16 +69,92 @@ func statement(s *Span) string {
 	return attr(s, keysStatement...)
 }
 
-// isPoolWait reports whether the span is a wait for a pooled connection.
-func isPoolWait(s *Span) bool { return rePool.MatchString(s.Name) }
-
 func isHTTPClient(s *Span) bool {
 	return s.Kind == KindClient && (attr(s, keysHTTPMethod...) != "" || attr(s, keysURL...) != "")
 }
 
-// classify returns the span's category from its kind and attributes.
-func classify(s *Span) Category {
-	if isPoolWait(s) {
+// matcher memoizes the regular expressions over the texts spans repeat (names, peers, URLs):
+// without it, matching is most of the analysis time.
+type matcher struct {
+	pool map[string]bool
+	deps map[string]uint8 // text → bit i set when depPatterns[i] matches
+}
+
+func newMatcher() *matcher { return &matcher{pool: map[string]bool{}, deps: map[string]uint8{}} }
+
+// memoLimit bounds each memo; beyond it, texts are matched again each time.
+const memoLimit = 1 << 16
+
+// isPoolWait reports whether the span is a wait for a pooled connection.
+func (m *matcher) isPoolWait(s *Span) bool {
+	v, ok := m.pool[s.Name]
+	if !ok {
+		v = rePool.MatchString(s.Name)
+		if len(m.pool) < memoLimit {
+			m.pool[s.Name] = v
+		}
+	}
+	return v
+}
+
+var depPatterns = []struct {
+	name string
+	re   *regexp.Regexp
+}{{"logging", reLogging}, {"email", reEmail}, {"analytics", reAnalytics}, {"notifications", reNotify}}
+
+func (m *matcher) bits(text string, isURL bool) uint8 {
+	if text == "" {
+		return 0
+	}
+	key := text
+	if isURL {
+		key = "\x00" + text // URLs are matched on their path only
+	}
+	b, ok := m.deps[key]
+	if ok {
+		return b
+	}
+	t := text
+	if isURL {
+		u, err := url.Parse(text)
+		if err != nil {
+			t = ""
+		} else {
+			t = u.Path
+		}
+	}
+	for i, d := range depPatterns {
+		if t != "" && d.re.MatchString(t) {
+			b |= 1 << i
+		}
+	}
+	if len(m.deps) < memoLimit {
+		m.deps[key] = b
+	}
+	return b
+}
+
+// dependency names what a client span calls when that is a non-critical dependency — "logging",
+// "email", "analytics" or "notifications" — judged from peer.service, server.address, the span
+// name, the URL's path and the protocol; "" otherwise.
+func (m *matcher) dependency(s *Span) string {
+	if !isClientLike(s) {
+		return ""
+	}
+	b := m.bits(attr(s, keysPeer...), false) | m.bits(s.Name, false) | m.bits(s.Attrs["network.protocol.name"], false) |
+		m.bits(s.Attrs["rpc.service"], false) | m.bits(attr(s, keysURL...), true) | m.bits(s.Attrs["url.path"], false) |
+		m.bits(s.Attrs["http.target"], false)
+	for i, d := range depPatterns {
+		if b&(1<<i) != 0 {
+			return d.name
+		}
+	}
+	return ""
+}
+
+// classify returns the span's category from its kind and attributes; dep is its dependency.
+func (m *matcher) classify(s *Span, dep string) Category {
+	if m.isPoolWait(s) {
 		return CatPool
 	}
 	if sys := attr(s, keysDBSystem...); sys != "" {
@@ -100,7 +176,7 @@ func classify(s *Span) Category {
 	if !isClientLike(s) {
 		return CatInternal
 	}
-	if dependency(s) == "logging" {
+	if dep == "logging" {
 		return CatLogging
 	}
 	if isHTTPClient(s) {
@@ -116,31 +192,6 @@ func hasPrefix(s *Span, p string) bool {
 		}
 	}
 	return false
-}
-
-// dependency names what a client span calls when that is a non-critical dependency — "logging",
-// "email", "analytics" or "notifications" — judged from peer.service, server.address, the span
-// name, the URL's path and the protocol; "" otherwise.
-func dependency(s *Span) string {
-	if !isClientLike(s) {
-		return ""
-	}
-	texts := []string{attr(s, keysPeer...), s.Name, s.Attrs["network.protocol.name"], s.Attrs["rpc.service"]}
-	if u, err := url.Parse(attr(s, keysURL...)); err == nil {
-		texts = append(texts, u.Path)
-	}
-	texts = append(texts, s.Attrs["url.path"], s.Attrs["http.target"])
-	for _, d := range []struct {
-		name string
-		re   *regexp.Regexp
-	}{{"logging", reLogging}, {"email", reEmail}, {"analytics", reAnalytics}, {"notifications", reNotify}} {
-		for _, t := range texts {
-			if t != "" && d.re.MatchString(t) {
-				return d.name
-			}
-		}
-	}
-	return ""
 }
 
 var (
@@ -198,8 +249,10 @@ func httpOperation(s *Span) string {
 // bodySize is the response or message body size the span records, or 0.
 func bodySize(s *Span) int64 {
 	for _, k := range keysBodySize {
-		if v, err := strconv.ParseInt(s.Attrs[k], 10, 64); err == nil && v > 0 {
-			return v
+		if a := s.Attrs[k]; a != "" { // ParseInt allocates its error: skip the absent keys first
+			if v, err := strconv.ParseInt(a, 10, 64); err == nil && v > 0 {
+				return v
+			}
 		}
 	}
 	return 0

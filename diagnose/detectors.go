@@ -45,10 +45,10 @@ func (d *diagnoser) detect(a *analyzed) {
 		}
 		if size := bodySize(n.s); size >= cfg.LargePayloadBytes {
 			op := d.operation(n)
-			if n.s.Kind == KindServer || int(i) == int(a.order[0]) {
+			if n.s.Kind == KindServer || i == a.order[0] { // the endpoint's own response
 				op = a.endpoint + " response"
 			}
-			dur := n.we.Sub(n.ws)
+			dur := time.Duration(n.we - n.ws)
 			// Transfer time scales with size: trimming to the threshold saves the rest.
 			saving := time.Duration(float64(dur) * (1 - float64(cfg.LargePayloadBytes)/float64(size)))
 			d.add(hitKey{kind: KindLargePayload, endpoint: a.endpoint, op: op}, a, hit{count: 1, time: dur, saving: saving, bytes: size})
@@ -97,7 +97,8 @@ func (d *diagnoser) repeats(a *analyzed, n *node) {
 }
 
 func isSelect(stmt string) bool {
-	return len(stmt) >= 6 && strings.EqualFold(strings.TrimSpace(stmt)[:min(6, len(strings.TrimSpace(stmt)))], "SELECT")
+	s := strings.TrimSpace(stmt)
+	return len(s) >= 6 && strings.EqualFold(s[:6], "SELECT")
 }
 
 // consecutive finds sequences of n's children that run one after the other although they could
@@ -214,7 +215,7 @@ func (d *diagnoser) syncRemote(a *analyzed) {
 	counts := map[gk]int{}
 	for o, t := range onPath {
 		n := &a.nodes[o]
-		k := gk{dependency(n.s), d.operation(n)}
+		k := gk{n.dep, d.operation(n)}
 		byOp[k] += t
 		counts[k]++
 	}
@@ -233,11 +234,13 @@ func (d *diagnoser) poolWait(a *analyzed) {
 	for _, i := range a.order {
 		n := &a.nodes[i]
 		if n.cat == CatPool {
-			wait += n.we.Sub(n.ws)
+			wait += time.Duration(n.we - n.ws)
 			count++
 			op = cmp.Or(op, n.s.Name)
 		}
-		if v, err := strconv.ParseFloat(n.s.Attrs["db.client.connection.wait_time"], 64); err == nil && v > 0 && v < 1e6 {
+		if w := n.s.Attrs["db.client.connection.wait_time"]; w == "" {
+			continue
+		} else if v, err := strconv.ParseFloat(w, 64); err == nil && v > 0 && v < 1e6 {
 			wait += time.Duration(v * float64(time.Second))
 			count++
 			op = cmp.Or(op, "db.client.connection.wait_time")

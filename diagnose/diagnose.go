@@ -207,38 +207,29 @@ func endpointOf(r *Span) string {
 	return r.Name
 }
 
-// unionDuration is the time covered by at least one of the intervals.
-func unionDuration(iv []interval) time.Duration {
-	ss := slices.Clone(iv)
-	slices.SortFunc(ss, func(a, b interval) int { return a.s.Compare(b.s) })
-	var total time.Duration
-	var curS, curE time.Time
-	for i, s := range ss {
-		if i == 0 || s.s.After(curE) {
-			if i > 0 {
-				total += curE.Sub(curS)
-			}
-			curS, curE = s.s, s.e
+type interval struct{ s, e int64 }
+
+// unionInPlace is the time covered by at least one of the intervals, which it sorts.
+func unionInPlace(iv []interval) time.Duration {
+	slices.SortFunc(iv, func(a, b interval) int { return cmp.Compare(a.s, b.s) })
+	var total, curS, curE int64
+	for i, x := range iv {
+		if i == 0 || x.s > curE {
+			total += curE - curS
+			curS, curE = x.s, x.e
 			continue
 		}
-		if s.e.After(curE) {
-			curE = s.e
-		}
+		curE = max(curE, x.e)
 	}
-	if len(ss) > 0 {
-		total += curE.Sub(curS)
-	}
-	return total
+	return time.Duration(total + curE - curS)
 }
-
-type interval struct{ s, e time.Time }
 
 func spansUnion(spans []*Span) time.Duration {
 	iv := make([]interval, len(spans))
 	for i, s := range spans {
-		iv[i] = interval{s.Start, s.End}
+		iv[i] = interval{s.Start.UnixNano(), max(s.End.UnixNano(), s.Start.UnixNano())}
 	}
-	return unionDuration(iv)
+	return unionInPlace(iv)
 }
 
 // percentile is the nearest-rank q-quantile of sorted durations.
@@ -266,7 +257,7 @@ func Analyze(in *Input, cfg Config) *result.Findings {
 // median, and returns findings ranked by share of P99 time. It is a pure function of its input.
 func Diagnose(traces []*Trace, cfg Config) *result.Findings {
 	cfg = cfg.withDefaults()
-	d := &diagnoser{cfg: cfg, norm: map[string]string{}, hits: map[hitKey][]hit{},
+	d := &diagnoser{cfg: cfg, norm: map[string]string{}, hits: map[hitKey][]hit{}, matcher: newMatcher(), idx: map[string]int32{}, httpOps: map[string]string{},
 		input: &result.TraceInput{Tolerated: map[string]int{}}}
 	byEndpoint := map[string][]*analyzed{}
 	for _, t := range traces {

@@ -1,10 +1,13 @@
 package diagnose
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func otlpLine(spans ...string) string {
@@ -68,4 +71,65 @@ func TestReadToleratesBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzDecodeRequest: the hand-written decoder accepts only valid JSON, never panics, and agrees
+// with encoding/json on the strings it decodes.
+func FuzzDecodeRequest(f *testing.F) {
+	f.Add(good)
+	f.Add(line)
+	f.Add(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"a\u0041\n","spanId":"b","kind":2,"startTimeUnixNano":1,"endTimeUnixNano":"2","attributes":[{"key":"k","value":{"intValue":3}},{"key":"b","value":{"boolValue":true}},{"key":"x","value":{"arrayValue":{"values":[{"stringValue":"\"q"}]}}}],"events":[{"name":"e"}],"status":{"code":null}}]}]}]}`)
+	for _, tc := range badInput {
+		f.Add(tc.in)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		req, _, err := decodeRequest([]byte(s), 1<<10, nil)
+		if err != nil {
+			return
+		}
+		if !json.Valid([]byte(s)) {
+			t.Fatalf("decoded invalid JSON %q", s)
+		}
+		var std struct {
+			ResourceSpans []struct {
+				ScopeSpans []struct {
+					Spans []struct {
+						TraceID string `json:"traceId"`
+						Name    string `json:"name"`
+					} `json:"spans"`
+				} `json:"scopeSpans"`
+			} `json:"resourceSpans"`
+		}
+		if json.Unmarshal([]byte(s), &std) != nil || !exactCase(s) {
+			return // e.g. a number where encoding/json wants a string
+		}
+		var a, b []string
+		for _, rs := range req {
+			for _, sp := range rs.spans {
+				a = append(a, sp.traceID+"/"+sp.name)
+			}
+		}
+		for _, rs := range std.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				for _, sp := range ss.Spans {
+					b = append(b, sp.TraceID+"/"+sp.Name)
+				}
+			}
+		}
+		if !slices.Equal(a, b) && !strings.Contains(s, `\u`) && !strings.ContainsFunc(s, func(r rune) bool { return r == utf8.RuneError }) {
+			t.Fatalf("decoded %q, encoding/json %q", a, b)
+		}
+	})
+}
+
+// exactCase reports whether the keys diagnose reads appear only in their exact case: OTLP/JSON
+// keys are case-sensitive, encoding/json matches them regardless of case.
+func exactCase(s string) bool {
+	lower := strings.ToLower(s)
+	for _, k := range []string{"resourceSpans", "scopeSpans", "spans", "traceId", "name"} {
+		if strings.Count(lower, strings.ToLower(k)) != strings.Count(s, k) {
+			return false
+		}
+	}
+	return true
 }

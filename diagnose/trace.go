@@ -3,11 +3,9 @@ package diagnose
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 )
 
@@ -100,68 +98,8 @@ func (in *Input) tolerate(reason string, line int) {
 	in.Tolerated[reason]++
 }
 
-// otlp JSON shapes (OTLP/JSON encodes ids as hex strings and int64 nanos as strings).
-type otlpRequest struct {
-	ResourceSpans []struct {
-		Resource struct {
-			Attributes []otlpAttr `json:"attributes"`
-		} `json:"resource"`
-		ScopeSpans []struct {
-			Spans []otlpSpan `json:"spans"`
-		} `json:"scopeSpans"`
-	} `json:"resourceSpans"`
-}
-
-type otlpSpan struct {
-	TraceID      string     `json:"traceId"`
-	SpanID       string     `json:"spanId"`
-	ParentSpanID string     `json:"parentSpanId"`
-	Name         string     `json:"name"`
-	Kind         kind       `json:"kind"`
-	Start        nanos      `json:"startTimeUnixNano"`
-	End          nanos      `json:"endTimeUnixNano"`
-	Attributes   []otlpAttr `json:"attributes"`
-}
-
-type otlpAttr struct {
-	Key   string `json:"key"`
-	Value struct {
-		S *string         `json:"stringValue"`
-		I json.RawMessage `json:"intValue"`
-		D json.RawMessage `json:"doubleValue"`
-		B *bool           `json:"boolValue"`
-	} `json:"value"`
-}
-
-type nanos int64
-
-func (n *nanos) UnmarshalJSON(b []byte) error {
-	v, err := strconv.ParseInt(string(trimQuotes(b)), 10, 64)
-	if err != nil {
-		return fmt.Errorf("bad unix nano time %s", b)
-	}
-	*n = nanos(v)
-	return nil
-}
-
-// kind accepts the number (OTLP/JSON) or the enum name ("SPAN_KIND_CLIENT") some writers use.
-type kind SpanKind
-
-var kindNames = map[string]kind{"SPAN_KIND_UNSPECIFIED": 0, "SPAN_KIND_INTERNAL": 1, "SPAN_KIND_SERVER": 2,
+var kindNames = map[string]SpanKind{"SPAN_KIND_UNSPECIFIED": 0, "SPAN_KIND_INTERNAL": 1, "SPAN_KIND_SERVER": 2,
 	"SPAN_KIND_CLIENT": 3, "SPAN_KIND_PRODUCER": 4, "SPAN_KIND_CONSUMER": 5}
-
-func (k *kind) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		*k = kindNames[string(trimQuotes(b))]
-		return nil
-	}
-	v, err := strconv.Atoi(string(b))
-	if err != nil || v < 0 || v > 5 {
-		v = 0 // an unknown kind is unspecified, not a reason to drop the span
-	}
-	*k = kind(v)
-	return nil
-}
 
 // ReadJSONL reads traces written one OTLP JSON request per line, with the default [ReadConfig].
 // See [Read].
@@ -183,8 +121,12 @@ func Read(r io.Reader, cfg ReadConfig) (*Input, error) {
 	cfg = cfg.withDefaults()
 	in := &Input{Tolerated: map[string]int{}, FirstBad: map[string]int{}}
 	br := bufio.NewReaderSize(r, 1<<16)
-	byID := map[string]*Trace{}
-	seen := map[[2]string]bool{}
+	type reading struct {
+		t    *Trace
+		seen map[string]struct{} // span ids, for duplicates; a map per trace stays small and fast
+	}
+	byID := map[string]*reading{}
+	intern := map[string]string{}
 	var firstErr error
 	decoded := 0
 	var buf []byte
@@ -206,8 +148,8 @@ func Read(r io.Reader, cfg ReadConfig) (*Input, error) {
 		if len(b) == 0 {
 			continue
 		}
-		var req otlpRequest
-		if err := json.Unmarshal(b, &req); err != nil {
+		req, truncated, err := decodeRequest(b, cfg.MaxAttrBytes, intern)
+		if err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("traces line %d: not an OTLP JSON request: %w", line, err)
 			}
@@ -215,45 +157,45 @@ func Read(r io.Reader, cfg ReadConfig) (*Input, error) {
 			continue
 		}
 		decoded++
-		for _, rs := range req.ResourceSpans {
-			res := attrs(rs.Resource.Attributes, cfg, in, line)
-			for _, ss := range rs.ScopeSpans {
-				for _, os := range ss.Spans {
-					if os.TraceID == "" || os.SpanID == "" {
-						in.tolerate(ReasonNoIDs, line)
-						continue
-					}
-					k := [2]string{os.TraceID, os.SpanID}
-					if seen[k] {
+		for range truncated {
+			in.tolerate(ReasonAttrTruncated, line)
+		}
+		for _, rs := range req {
+			for _, os := range rs.spans {
+				if os.traceID == "" || os.spanID == "" {
+					in.tolerate(ReasonNoIDs, line)
+					continue
+				}
+				rt := byID[os.traceID]
+				if rt != nil {
+					if _, dup := rt.seen[os.spanID]; dup {
 						in.tolerate(ReasonDuplicateSpan, line)
 						continue
 					}
-					if in.Spans >= cfg.MaxSpans {
-						in.tolerate(ReasonSpanLimit, line)
-						continue
-					}
-					seen[k] = true
-					sp := &Span{TraceID: os.TraceID, SpanID: os.SpanID, ParentID: os.ParentSpanID, Name: os.Name,
-						Kind: SpanKind(os.Kind), Start: time.Unix(0, int64(os.Start)), End: time.Unix(0, int64(os.End)),
-						Attrs: attrs(os.Attributes, cfg, in, line)}
-					if sp.End.Before(sp.Start) {
-						in.tolerate(ReasonEndBeforeStart, line)
-						sp.End = sp.Start
-					}
-					for k, v := range res {
-						if _, ok := sp.Attrs[k]; !ok {
-							sp.Attrs[k] = v
-						}
-					}
-					t := byID[sp.TraceID]
-					if t == nil {
-						t = &Trace{ID: sp.TraceID}
-						byID[sp.TraceID] = t
-						in.Traces = append(in.Traces, t)
-					}
-					t.Spans = append(t.Spans, sp)
-					in.Spans++
 				}
+				if in.Spans >= cfg.MaxSpans {
+					in.tolerate(ReasonSpanLimit, line)
+					continue
+				}
+				if rt == nil {
+					rt = &reading{t: &Trace{ID: os.traceID}, seen: map[string]struct{}{}}
+					byID[os.traceID] = rt
+					in.Traces = append(in.Traces, rt.t)
+				}
+				rt.seen[os.spanID] = struct{}{}
+				sp := &Span{TraceID: os.traceID, SpanID: os.spanID, ParentID: os.parentID, Name: os.name,
+					Kind: os.kind, Start: time.Unix(0, os.start), End: time.Unix(0, os.end), Attrs: os.attrs}
+				if sp.End.Before(sp.Start) {
+					in.tolerate(ReasonEndBeforeStart, line)
+					sp.End = sp.Start
+				}
+				for k, v := range rs.attrs {
+					if _, ok := sp.Attrs[k]; !ok {
+						sp.Attrs[k] = v
+					}
+				}
+				rt.t.Spans = append(rt.t.Spans, sp)
+				in.Spans++
 			}
 		}
 	}
@@ -284,36 +226,4 @@ func readLine(br *bufio.Reader, buf *[]byte, limit int) (line []byte, tooLong bo
 		}
 		return bytes.TrimSuffix(*buf, []byte("\n")), false, err
 	}
-}
-
-func attrs(as []otlpAttr, cfg ReadConfig, in *Input, line int) map[string]string {
-	m := make(map[string]string, len(as))
-	for _, a := range as {
-		var v string
-		switch {
-		case a.Value.S != nil:
-			v = *a.Value.S
-		case len(a.Value.I) > 0:
-			v = string(trimQuotes(a.Value.I))
-		case len(a.Value.D) > 0:
-			v = string(trimQuotes(a.Value.D))
-		case a.Value.B != nil:
-			v = strconv.FormatBool(*a.Value.B)
-		default:
-			continue
-		}
-		if len(v) > cfg.MaxAttrBytes {
-			in.tolerate(ReasonAttrTruncated, line)
-			v = v[:cfg.MaxAttrBytes]
-		}
-		m[a.Key] = v
-	}
-	return m
-}
-
-func trimQuotes(b []byte) []byte {
-	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
-		return b[1 : len(b)-1]
-	}
-	return b
 }

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -24,6 +25,7 @@ import (
 	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/lab/deps"
 	"github.com/headroom/headroom/lab/seed"
+	"github.com/headroom/headroom/lab/store/postgres/pgtest"
 	"github.com/headroom/headroom/result"
 )
 
@@ -54,7 +56,7 @@ func TestDiagnoseFindsTheLabsAntipatterns(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			traces := filepath.Join(dir, "traces.jsonl")
-			labTraces(t, tc.set, dir, traces)
+			labTraces(t, app.Config{DB: "sqlite:" + filepath.Join(dir, "lab.db"), Antipatterns: tc.set}, traces, driveAll)
 			out := filepath.Join(dir, "findings.json")
 			var stdout, stderr bytes.Buffer
 			// In-process SQLite answers in tens of microseconds: Sentry's 50 ms for an N+1 assumes
@@ -95,9 +97,10 @@ func TestDiagnoseFindsTheLabsAntipatterns(t *testing.T) {
 	}
 }
 
-// labTraces starts the lab with set, sends each endpoint requests with fresh trace ids, stops it
-// (which ends every span) and writes the recorded spans to path as OTLP JSON lines.
-func labTraces(t *testing.T, set lab.AntipatternSet, dir, path string) {
+// labTraces starts the lab with cfg (fast embedded services, small data), lets drive send it
+// requests, stops it (which ends every span) and writes the recorded spans to path as OTLP JSON
+// lines.
+func labTraces(t *testing.T, cfg app.Config, path string, drive func(t *testing.T, url string)) {
 	t.Helper()
 	rec := tracetest.NewSpanRecorder()
 	lat := func(s string) *deps.Latency {
@@ -107,17 +110,45 @@ func labTraces(t *testing.T, set lab.AntipatternSet, dir, path string) {
 		}
 		return &l
 	}
-	a, err := app.Start(t.Context(), app.Config{
-		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(dir, "lab.db"), Antipatterns: set,
-		Seed:       seed.Config{Users: 20, PostsPerUser: 2, CommentsPerPost: 6},
-		LogLatency: lat("20ms"), MailLatency: lat("20ms"), PaymentLatency: lat("2ms"),
-		SpanProcessors: []sdktrace.SpanProcessor{rec}, Log: io.Discard,
-	})
+	cfg.Addr, cfg.Log = "127.0.0.1:0", io.Discard
+	cfg.Seed = seed.Config{Users: 20, PostsPerUser: 2, CommentsPerPost: 6}
+	cfg.LogLatency, cfg.MailLatency, cfg.PaymentLatency = lat("20ms"), lat("20ms"), lat("2ms")
+	cfg.SpanProcessors = []sdktrace.SpanProcessor{rec}
+	a, err := app.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := a.Info().URL
+	drive(t, a.Info().URL)
+	if err := a.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, otlpJSONLines(rec.Ended()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// send makes one request with a fresh sampled trace id and fails the test on an error status.
+func send(t *testing.T, client *http.Client, method, url, body string) {
+	req, _ := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
+	id := make([]byte, 16)
+	_, _ = rand.Read(id)
+	req.Header.Set("traceparent", "00-"+hex.EncodeToString(id)+"-0102030405060708-01")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		t.Errorf("%s %s: %s", method, url, resp.Status)
+	}
+}
+
+// driveAll sends each endpoint 8 requests, one at a time.
+func driveAll(t *testing.T, url string) {
 	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	defer client.CloseIdleConnections()
 	for i := range 8 {
 		for _, r := range []struct{ method, path, body string }{
 			{"GET", "/api/posts?limit=20", ""},
@@ -127,27 +158,51 @@ func labTraces(t *testing.T, set lab.AntipatternSet, dir, path string) {
 			{"POST", "/api/checkout", `{"user_id":2,"amount_cents":5}`},
 			{"POST", "/api/invites", fmt.Sprintf(`{"inviter_id":2,"email":"f%d@example.com"}`, i)},
 		} {
-			req, _ := http.NewRequestWithContext(t.Context(), r.method, url+r.path, strings.NewReader(r.body))
-			id := make([]byte, 16)
-			_, _ = rand.Read(id)
-			req.Header.Set("traceparent", "00-"+hex.EncodeToString(id)+"-0102030405060708-01")
-			resp, err := client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode >= 300 {
-				t.Fatalf("%s %s: %s", r.method, r.path, resp.Status)
-			}
+			send(t, client, r.method, url+r.path, r.body)
 		}
 	}
-	client.CloseIdleConnections()
-	if err := a.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, otlpJSONLines(rec.Ended()), 0o600); err != nil {
-		t.Fatal(err)
+}
+
+// TestDiagnoseFindsPoolWaitOnPostgres: the lab on PostgreSQL with a pool of one connection and 16
+// concurrent requests, each running 21 queries (n_plus_one on), must show pool_wait on GET
+// /api/posts from the lab's pool.acquire spans; with 16 connections and one request at a time,
+// no pool_wait.
+func TestDiagnoseFindsPoolWaitOnPostgres(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		conns    int
+		parallel int
+		want     bool
+	}{{"1 connection, 16 concurrent requests", 1, 16, true}, {"16 connections, 1 at a time", 16, 1, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			url, schema := pgtest.Schema(t)
+			traces := filepath.Join(t.TempDir(), "traces.jsonl")
+			cfg := app.Config{DB: url, PostgresSchema: schema, DBMaxConns: tc.conns, Antipatterns: lab.AntipatternSet{lab.NPlusOne: true}}
+			labTraces(t, cfg, traces, func(t *testing.T, url string) {
+				client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+				defer client.CloseIdleConnections()
+				var wg sync.WaitGroup
+				for range tc.parallel {
+					wg.Go(func() {
+						for range 64 / tc.parallel {
+							send(t, client, "GET", url+"/api/posts?limit=20", "")
+						}
+					})
+				}
+				wg.Wait()
+			})
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"diagnose", "--traces", traces, "--fail-on", "pool_wait"}, &stdout, &stderr)
+			if got := code == 1; got != tc.want || (code != 0 && code != 1) {
+				t.Errorf("diagnose --fail-on pool_wait exited %d, want pool_wait found: %v\n%s%s", code, tc.want, stdout.String(), stderr.String())
+			}
+			if tc.want && !strings.Contains(stdout.String(), "GET /api/posts: connection pool wait — requests wait") {
+				t.Errorf("no pool_wait on GET /api/posts in\n%s", stdout.String())
+			}
+			t.Logf("%s", strings.SplitN(stdout.String(), "\n", 3)[:2])
+		})
 	}
 }
 
@@ -170,7 +225,7 @@ func otlpJSONLines(spans []sdktrace.ReadOnlySpan) []byte {
 			case attribute.FLOAT64:
 				v["doubleValue"] = a.Value.AsFloat64()
 			default:
-				v["stringValue"] = a.Value.Emit()
+				v["stringValue"] = a.Value.String()
 			}
 			out = append(out, kv{string(a.Key), v})
 		}

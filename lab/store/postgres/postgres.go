@@ -117,8 +117,13 @@ func (q queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.Tr
 type acquireKey struct{}
 
 // TraceAcquireStart makes pgxpool's wait for a connection a span (pgxpool calls it because the
-// connection tracer implements pgxpool.AcquireTracer).
-func (q queryTracer) TraceAcquireStart(ctx context.Context, _ *pgxpool.Pool, _ pgxpool.TraceAcquireStartData) context.Context {
+// connection tracer implements pgxpool.AcquireTracer) — only when the pool is exhausted (no idle
+// connection, at its maximum size), so that the span is a wait for another request's connection
+// and not the dial of a new one or an instant hand-over.
+func (q queryTracer) TraceAcquireStart(ctx context.Context, pool *pgxpool.Pool, _ pgxpool.TraceAcquireStartData) context.Context {
+	if st := pool.Stat(); st.IdleConns() > 0 || st.TotalConns() < st.MaxConns() {
+		return ctx
+	}
 	ctx, span := q.tr.StartAcquire(ctx)
 	return context.WithValue(ctx, acquireKey{}, span)
 }
