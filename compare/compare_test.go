@@ -43,10 +43,10 @@ func TestQuantileCIBounds(t *testing.T) {
 	if !ok || math.Abs(msOf(lo)-469) > 1 || math.Abs(msOf(hi)-532) > 1 {
 		t.Errorf("p50 CI [%v, %v], want about [469ms, 532ms]", lo, hi)
 	}
-	// q = 0.99: ranks 990 ∓ 6.2 → [983, 998].
+	// q = 0.99: ranks 990 ∓ 6.2 → [983, 997].
 	lo, hi, _ = QuantileCI(h, 0.99, 0.95)
-	if math.Abs(msOf(lo)-983) > 1 || math.Abs(msOf(hi)-998) > 1 {
-		t.Errorf("p99 CI [%v, %v], want about [983ms, 998ms]", lo, hi)
+	if math.Abs(msOf(lo)-983) > 1 || math.Abs(msOf(hi)-997) > 1 {
+		t.Errorf("p99 CI [%v, %v], want about [983ms, 997ms]", lo, hi)
 	}
 	// Few samples: the interval is clamped to the extremes.
 	small := hist.New()
@@ -64,10 +64,10 @@ func TestQuantileCIBounds(t *testing.T) {
 }
 
 // TestQuantileCICoverage checks the interval's promise: over many samples from a known
-// distribution, a 95 % interval for the P99 holds the true P99 about 95 % of the time.
+// distribution, a 95 % interval for the P99 holds the true P99 at least about 95 % of the time.
 func TestQuantileCICoverage(t *testing.T) {
 	t.Parallel()
-	const trials, n = 400, 2000
+	const trials, n = 500, 1000
 	mean := 10 * time.Millisecond
 	truth := time.Duration(-math.Log(0.01) * float64(mean)) // exponential: P99 = mean·ln 100
 	hits := 0
@@ -79,8 +79,12 @@ func TestQuantileCICoverage(t *testing.T) {
 			hits++
 		}
 	}
-	if cov := float64(hits) / trials; cov < 0.90 || cov > 0.99 {
-		t.Errorf("coverage %.3f of the true P99 over %d trials, want 0.90–0.99 (nominal 0.95)", cov, trials)
+	cov := float64(hits) / trials
+	t.Logf("95 %% P99 interval held the true P99 in %.1f %% of %d samples of %d", 100*cov, trials, n)
+	// The normal approximation of the binomial ranks is conservative in the tail (about 98 % at
+	// n = 1000 for the P99); it must not undercover, nor be so wide it never misses.
+	if cov < 0.93 || cov > 0.995 {
+		t.Errorf("coverage %.3f of the true P99 over %d trials, want 0.93–0.995 (nominal 0.95)", cov, trials)
 	}
 }
 

@@ -23,18 +23,19 @@ func QuantileCI(h *hist.Histogram, q, conf float64) (low, high time.Duration, ok
 	nf := float64(n)
 	half := zFor(conf) * math.Sqrt(nf*q*(1-q))
 	j := int64(math.Floor(nf*q - half))
-	k := int64(math.Ceil(nf*q+half)) + 1
+	k := int64(math.Ceil(nf*q + half))
 	j = min(max(j, 1), n)
 	k = min(max(k, 1), n)
-	return valueAtRank(h, j), valueAtRank(h, k), true
+	dist := h.Distribution()
+	return valueAtRank(dist, j), valueAtRank(dist, k), true
 }
 
-// valueAtRank returns the r-th smallest value (1-based) of h, as the top of its bucket, which is
-// how hist.Quantile reports values.
-func valueAtRank(h *hist.Histogram, r int64) time.Duration {
+// valueAtRank returns the r-th smallest value (1-based) of a distribution, as the top of its
+// bucket, which is how hist.Quantile reports values.
+func valueAtRank(dist []hist.Bucket, r int64) time.Duration {
 	var seen int64
 	var last time.Duration
-	for _, b := range h.Distribution() {
+	for _, b := range dist {
 		seen += b.Count
 		last = b.To
 		if seen >= r {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -286,5 +287,14 @@ func BenchmarkFold(b *testing.B) {
 	p := readProfile(b, "lab-wall.pb.gz")
 	for b.Loop() {
 		_ = p.Fold(FoldOptions{})
+	}
+}
+
+func BenchmarkTreeSVG(b *testing.B) {
+	f := readProfile(b, "lab-wall.pb.gz").Fold(FoldOptions{})
+	for b.Loop() {
+		if err := WriteSVG(io.Discard, f.Tree(), SVGOptions{Unit: f.Unit}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -82,15 +82,13 @@ func foldedFromSums(unit string, sums map[string]int64) *Folded {
 	for k := range sums {
 		keys = append(keys, k)
 	}
-	sortStrings(keys)
+	slices.Sort(keys)
 	for _, k := range keys {
 		f.Stacks = append(f.Stacks, Stack{Frames: strings.Split(k, ";"), Value: sums[k]})
 		f.Total += sums[k]
 	}
 	return f
 }
-
-func sortStrings(s []string) { slices.Sort(s) }
 
 // WriteFolded writes the stacks in the folded format, one `a;b;c VALUE` line per stack: the input
 // of flamegraph.pl, speedscope and inferno.

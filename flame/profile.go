@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -195,6 +196,6 @@ func (p *Profile) LabelValues(key string) []string {
 			}
 		}
 	}
-	sortStrings(vs)
+	slices.Sort(vs)
 	return vs
 }

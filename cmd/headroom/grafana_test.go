@@ -319,7 +319,7 @@ func TestPrometheusP99(t *testing.T) {
 
 	out := filepath.Join(dir, "run.json")
 	var stdout, stderr strings.Builder
-	if code := run([]string{"load", labURL + "/api/posts?limit=20", "--rate", "50", "--duration", "6s", "-q", "--out", out}, &stdout, &stderr); code != 0 {
+	if code := run([]string{"load", labURL + "/api/posts?limit=20", "--rate", "40", "--duration", "6s", "-q", "--out", out}, &stdout, &stderr); code != 0 {
 		t.Fatalf("headroom load exited %d: %s", code, stderr.String())
 	}
 	f, err := os.Open(out)
@@ -331,29 +331,19 @@ func TestPrometheusP99(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Errors != 0 {
-		t.Fatalf("load errors: %v", l.ErrorsByKind)
+	// Tickets a busy generator never sent did not reach the lab; any other error would blur
+	// the comparison.
+	sent := l.Requests - l.ErrorsByKind["unsent"]
+	if l.Errors != l.ErrorsByKind["unsent"] || sent == 0 {
+		t.Fatalf("load errors: %v of %d requests", l.ErrorsByKind, l.Requests)
 	}
 	// The lab was fresh and nothing else asked for /api/posts: its cumulative histogram holds
 	// exactly the requests of this run once Prometheus has scraped after the last one.
 	sel := `lab_http_request_duration_seconds{route="GET /api/posts"}`
 	waitFor(t, 15*time.Second, "Prometheus to see every request", func() bool {
 		n, ok := promScalar(t, prom, "histogram_count(sum("+sel+"))", false)
-		return ok && int64(n) == l.Requests
+		return ok && int64(n) == sent
 	})
-	p99s, _ := promScalar(t, prom, "histogram_quantile(0.99, sum("+sel+"))", true)
-	p99ms := 1000 * p99s
-	hr := l.ServiceMS.P99
-	// Tolerance: the native histogram's buckets grow by at most 1.1×, and histogram_quantile
-	// interpolates inside one, so ±10 %; headroom's time also includes the client side of the
-	// request (loopback, parsing, scheduling on a shared machine): up to 5 ms more.
-	lo, hi := 0.9*hr-5, 1.1*hr
-	t.Logf("GET /api/posts P99: Prometheus histogram_quantile %.2f ms, headroom service P99 %.2f ms (latency P99 %.2f ms), %d requests; tolerance [%.2f, %.2f] ms",
-		p99ms, hr, l.LatencyMS.P99, l.Requests, lo, hi)
-	if math.IsNaN(p99ms) || p99ms < lo || p99ms > hi {
-		t.Errorf("Prometheus P99 %.2f ms outside [%.2f, %.2f] ms around headroom's %.2f ms", p99ms, lo, hi, hr)
-	}
-
 	// Every dashboard query runs; the RED, quantile and heatmap ones return data (the error
 	// share too: 0 without errors).
 	for _, e := range readDashboard(t).exprs() {
@@ -368,6 +358,23 @@ func TestPrometheusP99(t *testing.T) {
 				t.Errorf("dashboard query %s returned nothing", q)
 			}
 		}
+	}
+
+	p99s, _ := promScalar(t, prom, "histogram_quantile(0.99, sum("+sel+"))", true)
+	p99ms := 1000 * p99s
+	hr := l.ServiceMS.P99
+	// Tolerance. Upper: the server's time is part of the client's, and the native histogram's
+	// buckets grow by at most 1.1× (histogram_quantile interpolates inside one): +10 %.
+	// Lower: headroom's time also holds the client side of each request (loopback, parsing,
+	// accept and scheduling delays), which grows on a starved machine (seen: −14 % at 7 s
+	// latencies under -race on a 2-core machine at load 18); allow −25 %, 5 ms and the
+	// generator's own measured lateness (dispatch lag P99) below.
+	slack := 5 + l.Generator.DispatchLagMS.P99
+	lo, hi := 0.75*hr-slack, 1.1*hr
+	t.Logf("GET /api/posts P99: Prometheus histogram_quantile %.2f ms, headroom service P99 %.2f ms (latency P99 %.2f ms), %d requests, dispatch lag P99 %.2f ms; tolerance [%.2f, %.2f] ms",
+		p99ms, hr, l.LatencyMS.P99, sent, l.Generator.DispatchLagMS.P99, lo, hi)
+	if math.IsNaN(p99ms) || p99ms < lo || p99ms > hi {
+		t.Errorf("Prometheus P99 %.2f ms outside [%.2f, %.2f] ms around headroom's %.2f ms", p99ms, lo, hi, hr)
 	}
 }
 

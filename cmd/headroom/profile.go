@@ -25,6 +25,7 @@ type profileFlags struct {
 	quiet       bool
 	cpuPath     string
 	wallPath    string
+	interval    time.Duration
 }
 
 func newProfileCmd() *cobra.Command {
@@ -68,6 +69,7 @@ Exit codes: 0 done; 2 bad usage or input (nothing written); 3 the target could n
 	fl.StringVar(&f.cpuPath, "cpu-path", "/debug/pprof/profile", "path of the target's CPU profile endpoint (net/http/pprof)")
 	fl.StringVar(&f.wallPath, "wall-path", "/debug/fgprof", "path of the target's wall-clock profile endpoint (fgprof)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing but errors")
+	fl.DurationVar(&f.interval, "interval", 5*time.Second, "progress line interval when not on a terminal")
 	return cmd
 }
 
@@ -78,6 +80,9 @@ func runProfile(cmd *cobra.Command, f *profileFlags, target string) error {
 	}
 	if f.top < 1 {
 		return usageErrorf("--top %d: want at least 1", f.top)
+	}
+	if f.interval <= 0 {
+		return usageErrorf("--interval %v: want a positive duration", f.interval)
 	}
 	var load *loadgen.Config
 	if f.rate != 0 {
@@ -113,11 +118,15 @@ func runProfile(cmd *cobra.Command, f *profileFlags, target string) error {
 		loadErr  error
 		loadDone chan struct{}
 	)
+	stderr := cmd.ErrOrStderr()
 	if load != nil {
+		// The load's progress (rate, P50, P99 per interval) is the profile's progress too.
+		prog := newProgress(stderr, f.quiet, isTerminal(stderr), f.interval, load.Warmup+load.Duration)
 		loadDone = make(chan struct{})
 		go func() {
 			defer close(loadDone)
-			loadRes, loadErr = loadgen.Run(ctx, *load, nil)
+			loadRes, loadErr = loadgen.Run(ctx, *load, prog.update)
+			prog.done()
 		}()
 		t := time.NewTimer(load.Warmup)
 		select {
@@ -128,7 +137,12 @@ func runProfile(cmd *cobra.Command, f *profileFlags, target string) error {
 		case <-t.C:
 		}
 	}
+	stopTicks := make(chan struct{})
+	if load == nil && !f.quiet {
+		go profileTicks(stderr, f.interval, f.duration, stopTicks)
+	}
 	set, err := flame.Collect(ctx, cfg, target)
+	close(stopTicks)
 	if loadDone != nil {
 		<-loadDone
 	}
@@ -189,6 +203,23 @@ func runProfile(cmd *cobra.Command, f *profileFlags, target string) error {
 	}
 	fmt.Fprintf(w, "\nwrote %d files to %s/ (open the .svg files in a browser)\n", len(paths), dir)
 	return nil
+}
+
+// profileTicks prints a plain line per interval while the profiles are taken, until stop.
+func profileTicks(w io.Writer, interval, total time.Duration, stop <-chan struct{}) {
+	start := time.Now()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if el := time.Since(start); el < total {
+				fmt.Fprintf(w, "%6.1fs  profiling, %v to go\n", el.Seconds(), (total - el).Round(time.Second))
+			}
+		}
+	}
 }
 
 func formatTotal(f *flame.Folded) string {
