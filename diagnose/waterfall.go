@@ -14,9 +14,7 @@ import (
 // critical path (the same walk the endpoint profiles use). It returns nil for a trace without
 // a root.
 func Waterfall(t *Trace) *result.TraceView {
-	d := &diagnoser{cfg: DefaultConfig(), norm: map[string]string{}, hits: map[hitKey][]hit{},
-		input: &result.TraceInput{Tolerated: map[string]int{}}}
-	a := d.analyze(t)
+	a := newDiagnoser(DefaultConfig()).analyze(t)
 	if a == nil {
 		return nil
 	}
@@ -31,14 +29,14 @@ func Waterfall(t *Trace) *result.TraceView {
 		n := &a.nodes[i]
 		v.Spans = append(v.Spans, result.SpanView{
 			SpanID: n.s.SpanID, ParentID: n.s.ParentID, Name: n.s.Name, Depth: depth,
-			StartMS: msOf(n.ws.Sub(r.Start)), DurMS: msOf(n.we.Sub(n.ws)), Critical: critical[i],
+			StartMS: msOf(time.Duration(n.ws - r.Start.UnixNano())), DurMS: msOf(time.Duration(n.we - n.ws)), Critical: critical[i],
 		})
 		if depth >= maxDepth {
 			return
 		}
 		cs := slices.Clone(n.children)
 		slices.SortStableFunc(cs, func(x, y int32) int {
-			return cmp.Or(a.nodes[x].ws.Compare(a.nodes[y].ws), cmp.Compare(a.nodes[x].s.SpanID, a.nodes[y].s.SpanID))
+			return cmp.Or(cmp.Compare(a.nodes[x].ws, a.nodes[y].ws), cmp.Compare(a.nodes[x].s.SpanID, a.nodes[y].s.SpanID))
 		})
 		for _, c := range cs {
 			walk(c, depth+1)
