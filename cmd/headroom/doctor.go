@@ -23,16 +23,22 @@ func newDoctorCmd() *cobra.Command {
 		Long: `doctor measures a service end to end and writes a report people want to look at.
 
 Phases: a warm-up of every endpoint; a capacity sweep per endpoint against --slo (or, with
---rate, a fixed rate); a steady run of every endpoint at once at its recommended rate; and on
-the lab the same steady run with every anti-pattern switched off, so the cost of each mistake is
-a measured difference, not a claim.
+--rate, a fixed rate); a steady run of every endpoint at once, each at 1/N of its recommended
+rate so the mix keeps the headroom, while an embedded OTLP receiver collects the traces and the
+target's CPU and wall-clock profiles are taken (/debug/pprof, /debug/fgprof); on the lab the
+same steady run with every anti-pattern switched off, so the cost of each mistake is a measured
+difference, not a claim; then the diagnosis of the steady run's traces.
+
+For a URL, point the service's OTLP/HTTP exporter at the address doctor prints
+(OTEL_EXPORTER_OTLP_ENDPOINT, 127.0.0.1:4318 unless busy or --otlp says otherwise).
 
 With no URL it starts the lab in process (SQLite, embedded mail, log and payment services) with
 --antipatterns on (default all: N+1 queries, an unindexed search, an uncached feed, synchronous
 remote logging).
 
-It prints the measurements and writes report.json (headroom.doctor/v1), report.html
-(self-contained: opens offline) and every load and sweep result to --out.
+It prints the measurements and the top findings, and writes report.json (headroom.doctor/v1),
+report.html (self-contained: opens offline), traces.jsonl, the flame graphs and every load and
+sweep result to --out.
 
 Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 		Example: `  headroom doctor --quick
