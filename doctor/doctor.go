@@ -707,7 +707,10 @@ func (r *run) analysis(ctx context.Context) error {
 	r.progress("analysis: traces → findings")
 	if r.lab != nil {
 		r.stopLab(ctx) // flushes the exporter's last batch
-	} else if r.recv != nil && r.recv.Stats().SpansAccepted > 0 {
+	} else if r.recv != nil {
+		// The service's exporter batches (every 5 s by default in the OTel SDKs): its last
+		// batch of the steady run, or its first, may still be on its way.
+		r.progress(fmt.Sprintf("analysis: waiting %v for the service's last spans", r.cfg.TraceWait))
 		t := time.NewTimer(r.cfg.TraceWait)
 		select {
 		case <-ctx.Done():

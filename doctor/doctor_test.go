@@ -2,10 +2,13 @@ package doctor_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +20,8 @@ import (
 	"time"
 
 	"github.com/headroom/headroom/doctor"
+	"github.com/headroom/headroom/lab"
+	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/result"
 )
 
@@ -96,7 +101,7 @@ func TestOutsideURL(t *testing.T) {
 	defer srv.Close()
 	rep, err := doctor.Run(t.Context(), doctor.Config{
 		URL: srv.URL, Endpoints: []string{"/a", `POST /b {"x":1}`},
-		Rate: 20, Duration: 500 * time.Millisecond, Warmup: 100 * time.Millisecond, OutDir: t.TempDir(),
+		Rate: 20, Duration: 500 * time.Millisecond, Warmup: 100 * time.Millisecond, TraceWait: 100 * time.Millisecond, OutDir: t.TempDir(),
 	}, func(string) {})
 	if err != nil {
 		t.Fatal(err)
@@ -111,6 +116,47 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // TestSweepThenSteady sweeps an outside service per endpoint, runs each at its recommended rate,
 // and writes the report; report.json's shape (every key path and its JSON type) matches the
 // golden file, so a renamed or dropped key fails here.
+// TestOutsideServiceWithTraces measures a service doctor did not start — the lab, exporting its
+// spans over OTLP/HTTP to the address doctor was told to listen on, as any service would be
+// configured — and diagnoses its traces: the N+1 and the synchronous log call.
+func TestOutsideServiceWithTraces(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otlp := ln.Addr().String()
+	ln.Close()
+	all, err := lab.ParseAntipatterns("n_plus_one,sync_logging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.Start(t.Context(), app.Config{Addr: "127.0.0.1:0", Antipatterns: all, Log: io.Discard, OTLP: "http://" + otlp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	rep, err := doctor.Run(t.Context(), doctor.Config{
+		URL: a.Info().URL, Endpoints: []string{"/api/posts?limit=20"}, OTLP: otlp, NoProfiles: true,
+		// The lab's exporter sends a batch every 5 s: wait for the last one.
+		TraceWait: 6 * time.Second,
+		Rate:      5, Duration: 2 * time.Second, Warmup: 300 * time.Millisecond, OutDir: t.TempDir(),
+	}, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OTLP != "http://"+otlp {
+		t.Errorf("OTLP endpoint %q, want http://%s", rep.OTLP, otlp)
+	}
+	kinds := map[string]bool{}
+	for _, f := range rep.Findings {
+		kinds[f.Kind] = true
+	}
+	if !kinds["n_plus_one_db"] || !kinds["sync_remote_call"] {
+		t.Errorf("findings %v, want n_plus_one_db and sync_remote_call from the service's traces", kinds)
+	}
+}
+
 func TestSweepThenSteady(t *testing.T) {
 	t.Parallel()
 	// /metrics counts a tenth of a CPU second per scrape: utilization is known for every step.
@@ -125,7 +171,7 @@ func TestSweepThenSteady(t *testing.T) {
 	rep, err := doctor.Run(t.Context(), doctor.Config{
 		Metrics: srv.URL + "/metrics", Cores: 2,
 		URL: srv.URL, Endpoints: []string{"/a", "/b"}, SLO: "p99<500ms", Start: 20, MaxSteps: 2, Step: 300 * time.Millisecond,
-		Duration: 500 * time.Millisecond, Warmup: 100 * time.Millisecond, OutDir: dir,
+		Duration: 500 * time.Millisecond, Warmup: 100 * time.Millisecond, TraceWait: 100 * time.Millisecond, OutDir: dir,
 	}, func(string) {})
 	if err != nil {
 		t.Fatal(err)

@@ -101,6 +101,7 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 	fl.StringVar(&cfg.Metrics, "metrics", "", "Prometheus endpoint of the target: CPU utilization per sweep step from process_cpu_seconds_total")
 	fl.Float64Var(&cfg.Cores, "cores", 0, "cores available to the target, to turn CPU seconds into utilization (default this machine's)")
 	fl.StringVar(&cfg.OTLP, "otlp", "", "address of the embedded OTLP/HTTP trace receiver (default 127.0.0.1:4318 for a URL, a free port for the lab); off for none")
+	fl.DurationVar(&cfg.TraceWait, "trace-wait", 0, "for a URL, how long to wait after the load for the service's last spans (default 6s, 3s with --quick)")
 	fl.BoolVar(&cfg.Quick, "quick", false, "short runs: about 30 s in all on the lab")
 	fl.StringVarP(&cfg.OutDir, "out", "o", "headroom-report", "directory for report.html, report.json and the results")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress lines")
