@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/headroom/headroom/doctor"
+	"github.com/headroom/headroom/internal/browsertest"
 	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/result"
@@ -81,6 +83,7 @@ func TestLabBeforeAndAfter(t *testing.T) {
 	if len(rep.Breakdown) != 2 {
 		t.Errorf("%d endpoint breakdowns, want 2", len(rep.Breakdown))
 	}
+	checkInBrowser(t, filepath.Join(dir, "report.html"), "doctor-lab-report.png")
 	var back result.Doctor
 	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
 	if err != nil {
@@ -108,6 +111,32 @@ func TestOutsideURL(t *testing.T) {
 	}
 	if rep.Lab != nil || len(rep.Measurements) != 2 || rep.Measurements[0].Condition != "as is" || rep.Measurements[1].Requests != 10 {
 		t.Errorf("report %+v", rep)
+	}
+}
+
+// checkInBrowser opens a report doctor wrote in headless Chromium, when there is one: no
+// request leaves the page, nothing logs an error, every chart and SVG drew. It saves a
+// screenshot as an artifact.
+func checkInBrowser(t *testing.T, page, shot string) {
+	t.Helper()
+	bin, err := browsertest.Find()
+	if errors.Is(err, browsertest.ErrNoBrowser) {
+		t.Log("the browser check of report.html is skipped: ", err)
+		return
+	}
+	got, err := browsertest.Open(t.Context(), bin, t.TempDir(), page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Requests) > 0 || len(got.Problems) > 0 || len(got.Undrawn) > 0 || got.Charts == 0 {
+		t.Errorf("report.html in a browser: requests %v, problems %v, undrawn %v, %d charts", got.Requests, got.Problems, got.Undrawn, got.Charts)
+	}
+	out, err := browsertest.ArtifactDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, shot), got.Screenshot, 0o644); err != nil { //nolint:gosec // an artifact for people to open
+		t.Fatal(err)
 	}
 }
 
