@@ -23,12 +23,15 @@
         ctx.beginPath(); ctx.moveTo(x, b.top); ctx.lineTo(x, b.top + b.height); ctx.stroke();
         ctx.fillText(m.label, x + 3 * dpr, b.top + (12 + 13 * i) * dpr);
       });
-      (spec.hlines || []).forEach(function (m) {
+      (spec.hlines || []).forEach(function (m, i) {
         var y = u.valToPos(m.at, "y", true);
         if (y < b.top || y > b.top + b.height) return;
         ctx.strokeStyle = ctx.fillStyle = m.color;
         ctx.beginPath(); ctx.moveTo(b.left, y); ctx.lineTo(b.left + b.width, y); ctx.stroke();
-        ctx.fillText(m.label, b.left + 4 * dpr, y - 4 * dpr);
+        // Alternate sides, so labels of nearby lines (p99.9 and max) do not overprint.
+        ctx.textAlign = i % 2 ? "right" : "left";
+        ctx.fillText(m.label, i % 2 ? b.left + b.width - 4 * dpr : b.left + 4 * dpr, y - 4 * dpr);
+        ctx.textAlign = "left";
       });
       ctx.restore();
     };
