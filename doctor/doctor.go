@@ -10,11 +10,13 @@ package doctor
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -402,23 +404,10 @@ func (r *run) concurrently(ctx context.Context, name string, cfg func(e string) 
 
 func errorKinds(l *result.Load) string {
 	var parts []string
-	for _, k := range sortedKeys(l.ErrorsByKind) {
+	for _, k := range slices.Sorted(maps.Keys(l.ErrorsByKind)) {
 		parts = append(parts, fmt.Sprintf("%s %d", k, l.ErrorsByKind[k]))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func sortedKeys(m map[string]int64) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
 }
 
 // sweep finds each endpoint's capacity under the SLO, or takes the fixed rate.
@@ -750,13 +739,7 @@ func (r *run) analysis(ctx context.Context) error {
 		exemplars = append(exemplars, l.Exemplars...)
 	}
 	slices.SortFunc(exemplars, func(a, b result.Exemplar) int {
-		if a.LatencyMS != b.LatencyMS {
-			if a.LatencyMS > b.LatencyMS {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.TraceID, b.TraceID)
+		return cmp.Or(cmp.Compare(b.LatencyMS, a.LatencyMS), strings.Compare(a.TraceID, b.TraceID))
 	})
 	cfg := diagnose.DefaultConfig()
 	// The repeats make an N+1, whatever they cost here: on an in-process SQLite each of the 20
@@ -768,15 +751,7 @@ func (r *run) analysis(ctx context.Context) error {
 	}
 	f := diagnose.Analyze(in, cfg)
 	r.rep.Findings = append(f.Findings, r.hotspots...)
-	slices.SortStableFunc(r.rep.Findings, func(a, b result.Finding) int {
-		switch {
-		case a.ShareOfP99 > b.ShareOfP99:
-			return -1
-		case a.ShareOfP99 < b.ShareOfP99:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(r.rep.Findings, func(a, b result.Finding) int { return cmp.Compare(b.ShareOfP99, a.ShareOfP99) })
 	for _, ep := range f.Endpoints {
 		b := result.EndpointBreakdown{Endpoint: ep.Endpoint, Traces: ep.Count, TotalMS: ep.MeanMS}
 		for _, cat := range sortedByValue(ep.SelfTimeMS) {
@@ -827,15 +802,7 @@ func sortedByValue(m map[string]float64) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b string) int {
-		switch {
-		case m[a] > m[b]:
-			return -1
-		case m[a] < m[b]:
-			return 1
-		}
-		return strings.Compare(a, b)
-	})
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(cmp.Compare(m[b], m[a]), strings.Compare(a, b)) })
 	return keys
 }
 
