@@ -257,3 +257,40 @@ func TestStartPortInUse(t *testing.T) {
 		t.Errorf("Shutdown after a failed Start: %v, want a no-op", err)
 	}
 }
+
+// Serve runs until its context ends, then shuts down and delivers what is open.
+func TestServe(t *testing.T) {
+	t.Parallel()
+	got := make(chan *Trace, 1)
+	r, err := New(Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: Off, CompleteAfter: time.Hour, MaxIdle: time.Hour,
+		OnTrace: func(tr *Trace) { got <- tr }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	go func() { served <- r.Serve(ctx, 5*time.Second) }()
+	for r.HTTPAddr() == nil {
+		select {
+		case err := <-served:
+			t.Fatalf("Serve returned early: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	a := post(t, "http://"+r.HTTPAddr().String()+"/v1/traces", ctJSON, "", jsonBody(build(spanSpec{trace: 7, span: 1, parent: -1})))
+	if a.code != 200 {
+		t.Fatalf("status %d", a.code)
+	}
+	stop()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	select {
+	case tr := <-got:
+		if tr.ID != tid(7).String() || tr.End != EndShutdown {
+			t.Errorf("delivered %s ending %q, want %s ending shutdown", tr.ID, tr.End, tid(7))
+		}
+	default:
+		t.Fatal("Serve returned before delivering the open trace")
+	}
+}

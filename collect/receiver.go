@@ -30,6 +30,7 @@ type Receiver struct {
 	cfg Config
 	c   counters
 
+	lnMu           sync.Mutex // guards the listeners: Serve's caller may ask for the addresses meanwhile
 	httpLn, grpcLn net.Listener
 	httpSrv        *http.Server
 	grpcSrv        *grpc.Server
@@ -99,7 +100,9 @@ func (r *Receiver) Start(ctx context.Context) error {
 		}
 		return err
 	}
+	r.lnMu.Lock()
 	r.httpLn, r.grpcLn = httpLn, grpcLn
+	r.lnMu.Unlock()
 	r.running.Store(true)
 	go r.assemble()
 	go r.deliver()
@@ -133,16 +136,18 @@ func (r *Receiver) Serve(ctx context.Context, grace time.Duration) error {
 
 // HTTPAddr is the address OTLP/HTTP listens on (the actual port when configured with port
 // 0), or nil when it is off or not started.
-func (r *Receiver) HTTPAddr() net.Addr { return addrOf(r.httpLn) }
+func (r *Receiver) HTTPAddr() net.Addr { return r.addrOf(&r.httpLn) }
 
 // GRPCAddr is the address OTLP/gRPC listens on, or nil when it is off or not started.
-func (r *Receiver) GRPCAddr() net.Addr { return addrOf(r.grpcLn) }
+func (r *Receiver) GRPCAddr() net.Addr { return r.addrOf(&r.grpcLn) }
 
-func addrOf(ln net.Listener) net.Addr {
-	if ln == nil {
+func (r *Receiver) addrOf(ln *net.Listener) net.Addr {
+	r.lnMu.Lock()
+	defer r.lnMu.Unlock()
+	if *ln == nil {
 		return nil
 	}
-	return ln.Addr()
+	return (*ln).Addr()
 }
 
 // Stats returns a snapshot of the counters.
