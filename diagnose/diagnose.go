@@ -253,12 +253,17 @@ func Analyze(in *Input, cfg Config) *result.Findings {
 	return f
 }
 
+// newDiagnoser returns a diagnoser for cfg, defaults filled in.
+func newDiagnoser(cfg Config) *diagnoser {
+	return &diagnoser{cfg: cfg, norm: map[string]string{}, hits: map[hitKey][]hit{}, matcher: newMatcher(), idx: map[string]int32{}, httpOps: map[string]string{},
+		input: &result.TraceInput{Tolerated: map[string]int{}}}
+}
+
 // Diagnose profiles each endpoint, runs the detectors over traces, compares the tail with the
 // median, and returns findings ranked by share of P99 time. It is a pure function of its input.
 func Diagnose(traces []*Trace, cfg Config) *result.Findings {
 	cfg = cfg.withDefaults()
-	d := &diagnoser{cfg: cfg, norm: map[string]string{}, hits: map[hitKey][]hit{}, matcher: newMatcher(), idx: map[string]int32{}, httpOps: map[string]string{},
-		input: &result.TraceInput{Tolerated: map[string]int{}}}
+	d := newDiagnoser(cfg)
 	byEndpoint := map[string][]*analyzed{}
 	for _, t := range traces {
 		d.input.Traces++

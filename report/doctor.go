@@ -14,7 +14,11 @@ func WriteDoctor(w io.Writer, d *result.Doctor, o Options) error {
 	p := &printer{w: w}
 	p.f("headroom doctor  %s\n", d.Target)
 	if d.Lab != nil {
-		p.f("  the lab in process: %s, %d users, %d posts; compared with every anti-pattern on and off\n", d.Lab.DB, d.Lab.Users, d.Lab.Posts)
+		cmp := "; compared with every anti-pattern on and off"
+		if d.Lab.Antipatterns == "none" || d.Lab.Antipatterns == "" {
+			cmp = "; every anti-pattern off"
+		}
+		p.f("  the lab in process: %s, %d users, %d posts%s\n", d.Lab.DB, d.Lab.Users, d.Lab.Posts, cmp)
 	}
 	p.f("\n  %-42s %-17s %9s %9s %9s %9s %10s %7s\n", "endpoint", "condition", "mean ms", "p50 ms", "p99 ms", "max ms", "req/s", "errors")
 	byEndpoint := map[string][]result.Measurement{}

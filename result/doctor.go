@@ -3,13 +3,33 @@ package result
 // DoctorSchema identifies a doctor report.
 const DoctorSchema = "headroom.doctor/v1"
 
-// Doctor is what `headroom doctor` measured: each endpoint under one or more conditions.
+// Doctor is what `headroom doctor` measured: each endpoint under one or more conditions and, when
+// a sweep ran, its capacity; then the diagnosis of the traces of a steady run, with evidence.
 type Doctor struct {
 	Schema string `json:"schema"`
 	Target string `json:"target"`
 	// Lab describes the lab doctor started in process; nil for an outside URL.
 	Lab          *DoctorLab    `json:"lab,omitempty"`
 	Measurements []Measurement `json:"measurements"`
+
+	// SLO is the objective the sweeps judged every step against; "" when no sweep ran.
+	SLO string `json:"slo,omitempty"`
+	// OTLP is the OTLP/HTTP endpoint doctor received traces on; "" when it collected none.
+	OTLP string `json:"otlp,omitempty"`
+	// Endpoints holds, per endpoint, its sweep (when one ran) and the steady run's rate.
+	Endpoints []DoctorEndpoint `json:"endpoints,omitempty"`
+	// Findings are diagnose's, ranked, joined with the load results' exemplar trace ids.
+	Findings []Finding `json:"findings,omitempty"`
+	// Breakdown is where the time of each endpoint's requests goes, by operation (self time).
+	Breakdown []EndpointBreakdown `json:"breakdown,omitempty"`
+	// Exemplar is a slow request's trace with its critical path, the report's waterfall.
+	Exemplar *TraceView `json:"exemplar,omitempty"`
+	// Profiles are the flame graphs of the steady run, as files next to report.json.
+	Profiles []Profile `json:"profiles,omitempty"`
+	// Phases say how long each phase took, in the order run.
+	Phases []Phase `json:"phases,omitempty"`
+	// Notes explain what doctor could not do and why (no pprof endpoint, no traces received).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // DoctorLab describes the lab a doctor run started.
@@ -33,4 +53,69 @@ type Measurement struct {
 	Errors      int64   `json:"errors"`
 	LatencyMS   Summary `json:"latency_ms"`
 	Valid       bool    `json:"valid"`
+}
+
+// DoctorEndpoint is one endpoint's capacity: its sweep, when one ran, and the rate of the
+// steady run that collected its traces and profiles.
+type DoctorEndpoint struct {
+	Endpoint string `json:"endpoint"`
+	// Sweep is the endpoint's capacity sweep; nil with a fixed --rate.
+	Sweep *Sweep `json:"sweep,omitempty"`
+	// SteadyRPS is the rate of the steady run: the fixed rate, or the sweep's recommended rate
+	// divided by the number of endpoints, which the steady run sends at once.
+	SteadyRPS float64 `json:"steady_rps"`
+	// SteadyFile is the steady run's full load result.
+	SteadyFile string `json:"steady_file,omitempty"`
+}
+
+// EndpointBreakdown is where one endpoint's request time goes: the mean self time per request of
+// each operation (span name), largest first.
+type EndpointBreakdown struct {
+	Endpoint string `json:"endpoint"`
+	Traces   int    `json:"traces"`
+	// TotalMS is the mean root span duration.
+	TotalMS float64 `json:"total_ms"`
+	Parts   []Part  `json:"parts"`
+}
+
+// Part is one operation's share of an endpoint's time.
+type Part struct {
+	Name   string  `json:"name"`
+	SelfMS float64 `json:"self_ms"`
+}
+
+// TraceView is one trace laid out for a waterfall: spans in start order with offsets from the
+// trace's start, the critical path marked.
+type TraceView struct {
+	TraceID    string     `json:"trace_id"`
+	Endpoint   string     `json:"endpoint"`
+	DurationMS float64    `json:"duration_ms"`
+	Spans      []SpanView `json:"spans"`
+}
+
+// SpanView is one span of a TraceView.
+type SpanView struct {
+	SpanID   string  `json:"span_id"`
+	ParentID string  `json:"parent_id,omitempty"`
+	Name     string  `json:"name"`
+	Depth    int     `json:"depth"`
+	StartMS  float64 `json:"start_ms"`
+	DurMS    float64 `json:"duration_ms"`
+	// Critical is true on the critical path: the chain of spans that the request waited for.
+	Critical bool `json:"critical"`
+}
+
+// Profile is one flame graph of the steady run.
+type Profile struct {
+	// Kind is "cpu" (on-CPU samples) or "wall" (fgprof: on and off CPU).
+	Kind string `json:"kind"`
+	// File is the flame graph SVG, relative to report.json.
+	File    string  `json:"file"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Phase is one phase of a doctor run and its wall time.
+type Phase struct {
+	Name      string  `json:"name"`
+	DurationS float64 `json:"duration_s"`
 }

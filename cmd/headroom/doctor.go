@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/headroom/headroom/doctor"
+	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/report"
+	"github.com/headroom/headroom/result"
 )
 
 func newDoctorCmd() *cobra.Command {
@@ -16,20 +19,32 @@ func newDoctorCmd() *cobra.Command {
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "doctor [URL]",
-		Short: "Measure a service, or the built-in lab, in one command",
-		Long: `doctor measures each endpoint of a service under open-model load and writes what it found.
+		Short: "Measure a service, or the built-in lab, in one command: capacity, diagnosis, report",
+		Long: `doctor measures a service end to end and writes a report people want to look at.
+
+Phases: a warm-up of every endpoint; a capacity sweep per endpoint against --slo (or, with
+--rate, a fixed rate); a steady run of every endpoint at once, each at 1/N of its recommended
+rate so the mix keeps the headroom, while an embedded OTLP receiver collects the traces and the
+target's CPU and wall-clock profiles are taken (/debug/pprof, /debug/fgprof); on the lab the
+same steady run with every anti-pattern switched off, so the cost of each mistake is a measured
+difference, not a claim; then the diagnosis of the steady run's traces.
+
+For a URL, point the service's OTLP/HTTP exporter at the address doctor prints
+(OTEL_EXPORTER_OTLP_ENDPOINT, 127.0.0.1:4318 unless busy or --otlp says otherwise).
 
 With no URL it starts the lab in process (SQLite, embedded mail, log and payment services) with
-every anti-pattern on — N+1 queries, an unindexed search, an uncached feed, synchronous remote
-logging — measures its endpoints, switches the anti-patterns off and measures again, so the cost
-of each mistake is a measured difference, not a claim.
+--antipatterns on (default all: N+1 queries, an unindexed search, an uncached feed, synchronous
+remote logging).
 
-Today doctor runs fixed-rate load; the capacity sweep, traces, diagnosis and profiles join it as
-they are built. It writes report.json and one load result per measurement to --out.
+It prints the measurements and the top findings, and writes report.json (headroom.doctor/v1),
+report.html (self-contained: opens offline), traces.jsonl, the flame graphs and every load and
+sweep result to --out.
 
 Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 		Example: `  headroom doctor --quick
-  headroom doctor http://127.0.0.1:9000 --endpoints /api/a,/api/b --rate 100`,
+  headroom doctor --quick --antipatterns none
+  headroom doctor http://127.0.0.1:9000 --endpoints /api/a,/api/b --slo 'p99<100ms'
+  headroom doctor http://127.0.0.1:9000 --endpoints /api/a --rate 100`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -38,35 +53,69 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 			if err := cfg.Validate(); err != nil {
 				return usageErrorf("%w", err)
 			}
-			stderr := cmd.ErrOrStderr()
+			stderr, stdout := cmd.ErrOrStderr(), cmd.OutOrStdout()
 			progress := func(line string) {
 				if !quiet {
 					fmt.Fprintln(stderr, line)
 				}
 			}
+			if isTerminal(stderr) && !quiet {
+				cfg.Watch = func(_ string, total time.Duration) (func(loadgen.Progress), func()) {
+					p := newProgress(stderr, false, true, time.Hour, total)
+					return p.update, p.done
+				}
+			}
 			rep, err := doctor.Run(cmd.Context(), cfg, progress)
 			if rep != nil && len(rep.Measurements) > 0 {
-				if werr := report.WriteDoctor(cmd.OutOrStdout(), rep, report.Options{Color: isTerminal(cmd.OutOrStdout())}); werr != nil {
+				fmt.Fprintln(stdout)
+				if werr := report.WriteDoctor(stdout, rep, report.Options{Color: isTerminal(stdout)}); werr != nil {
+					return runFailed(werr)
+				}
+				if werr := writeTopFindings(cmd, rep); werr != nil {
 					return runFailed(werr)
 				}
 			}
 			if err != nil {
 				if cmd.Context().Err() != nil {
-					return runFailed(errors.New("interrupted"))
+					return runFailed(errors.New("interrupted: no report written"))
 				}
 				return runFailed(err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "\n  wrote %s and %d load results\n", filepath.Join(cfg.OutDir, "report.json"), len(rep.Measurements))
+			fmt.Fprintf(stdout, "\n  wrote %s and %s with %d load results\n",
+				filepath.Join(cfg.OutDir, "report.html"), filepath.Join(cfg.OutDir, "report.json"), len(rep.Measurements))
 			return nil
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringSliceVar(&cfg.Endpoints, "endpoints", nil, `paths to measure, such as /api/a,/api/b (default for the lab: its main endpoints); "POST /path {json}" sends a body`)
-	fl.Float64Var(&cfg.Rate, "rate", 50, "requests per second of each measurement")
-	fl.DurationVar(&cfg.Duration, "duration", 0, "measured length of each measurement (default 10s, 3s with --quick)")
-	fl.DurationVar(&cfg.Warmup, "warmup", 0, "warm-up before each measurement (default 2s, 1s with --quick)")
-	fl.BoolVar(&cfg.Quick, "quick", false, "short measurements: about 40 s in all on the lab")
-	fl.StringVarP(&cfg.OutDir, "out", "o", "headroom-report", "directory for report.json and the load results")
+	fl.StringVar(&cfg.SLO, "slo", "p99<1s,errors<1%", "objective of the capacity sweeps")
+	fl.Float64Var(&cfg.Rate, "rate", 0, "run every endpoint at this fixed rate (req/s) instead of sweeping")
+	fl.DurationVar(&cfg.Duration, "duration", 0, "measured length of each steady run (default 10s, 3s with --quick)")
+	fl.DurationVar(&cfg.Warmup, "warmup", 0, "warm-up before each steady run (default 2s, 1s with --quick)")
+	fl.DurationVar(&cfg.Step, "step", 0, "measured length of each sweep step (default 3s, 1s with --quick)")
+	fl.IntVar(&cfg.MaxSteps, "max-steps", 0, "most steps of each sweep (default 8, 2 with --quick)")
+	fl.Float64Var(&cfg.Start, "start", 10, "first rate of each sweep, req/s")
+	fl.IntVar(&cfg.Connections, "connections", 64, "connections of each load run")
+	fl.StringVar(&cfg.Antipatterns, "antipatterns", "all", "the lab's anti-patterns: all, none or a list such as n_plus_one,sync_logging")
+	fl.BoolVar(&cfg.NoProfiles, "no-profiles", false, "skip the CPU and wall-clock profiles of the steady run")
+	fl.StringVar(&cfg.Metrics, "metrics", "", "Prometheus endpoint of the target: CPU utilization per sweep step from process_cpu_seconds_total")
+	fl.Float64Var(&cfg.Cores, "cores", 0, "cores available to the target, to turn CPU seconds into utilization (default this machine's)")
+	fl.StringVar(&cfg.OTLP, "otlp", "", "address of the embedded OTLP/HTTP trace receiver (default 127.0.0.1:4318 for a URL, a free port for the lab); off for none")
+	fl.DurationVar(&cfg.TraceWait, "trace-wait", 0, "for a URL, how long to wait after the load for the service's last spans (default 6s, 3s with --quick)")
+	fl.BoolVar(&cfg.Quick, "quick", false, "short runs: about 30 s in all on the lab")
+	fl.StringVarP(&cfg.OutDir, "out", "o", "headroom-report", "directory for report.html, report.json and the results")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress lines")
 	return cmd
+}
+
+// topFindings is how many findings the terminal shows; the report has them all.
+const topFindings = 5
+
+func writeTopFindings(cmd *cobra.Command, rep *result.Doctor) error {
+	if len(rep.Findings) == 0 {
+		return nil
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "\n  top findings (%d in all, see report.html):\n", len(rep.Findings))
+	return report.WriteFindings(w, &result.Findings{Schema: result.FindingsSchema, Findings: rep.Findings[:min(topFindings, len(rep.Findings))]})
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/headroom/headroom/capacity"
 	"github.com/headroom/headroom/cpusample"
+	"github.com/headroom/headroom/internal/loadstep"
 	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
@@ -234,7 +235,13 @@ func runSweep(cmd *cobra.Command, f *sweepFlags, args []string) error {
 		return runFailed(fmt.Errorf("target unreachable, no step was run: %w", err))
 	}
 
-	st := &loadStepper{base: load, cpu: cpu, cores: f.cores, w: stderr, quiet: f.quiet, terminal: isTerminal(stderr)}
+	st := &loadstep.Stepper{Base: load, CPU: cpu, Cores: f.cores}
+	if isTerminal(stderr) && !f.quiet {
+		st.Watch = func(total time.Duration) (func(loadgen.Progress), func()) {
+			p := newProgress(stderr, false, true, time.Hour, total)
+			return p.update, p.done
+		}
+	}
 	n := 0
 	progress := func(s result.SweepStep) {
 		n++
@@ -340,59 +347,4 @@ func reachable(ctx context.Context, raw string, timeout time.Duration) error {
 		return err
 	}
 	return conn.Close()
-}
-
-// loadStepper runs a sweep's steps with the load engine; it is the capacity.Stepper of the CLI.
-type loadStepper struct {
-	base     loadgen.Config
-	cpu      cpusample.Source
-	cores    float64
-	w        io.Writer
-	quiet    bool
-	terminal bool
-	n        int // steps run
-}
-
-var _ capacity.Stepper = (*loadStepper)(nil)
-
-// Step runs one open-model load step whose mean offered rate is rate.
-func (s *loadStepper) Step(ctx context.Context, rate float64) (capacity.Measurement, error) {
-	cfg := s.base
-	cfg.Arrival.Rate = rate
-	// A new Poisson schedule per step (still reproducible): a retried step must not repeat
-	// the same unlucky draw.
-	s.n++
-	cfg.Arrival.Seed = s.base.Arrival.Seed + uint64(s.n) - 1
-	if a := cfg.Arrival; a.Kind == "bursts" {
-		// The sweep's rate is the mean: bursts of Factor × base for Length every Period.
-		cfg.Arrival.Rate = rate / (1 + (a.Factor-1)*a.Length.Seconds()/a.Period.Seconds())
-	}
-	var c0 float64
-	var t0 time.Time
-	cpuOK := false
-	if s.cpu != nil {
-		if v, err := s.cpu.CPUSeconds(ctx); err == nil {
-			c0, t0, cpuOK = v, time.Now(), true
-		}
-	}
-	var prog *progressPrinter
-	if s.terminal && !s.quiet {
-		prog = newProgress(s.w, false, true, time.Hour, cfg.Warmup+cfg.Duration)
-	}
-	l, err := loadgen.Run(ctx, cfg, prog.update)
-	prog.done()
-	if err != nil {
-		return capacity.Measurement{}, err
-	}
-	m := capacity.Measurement{Load: l}
-	if cpuOK {
-		// Sampled around the whole step: the warm-up runs at the same rate.
-		if v, err := s.cpu.CPUSeconds(ctx); err == nil {
-			if wall := time.Since(t0).Seconds(); wall > 0 {
-				cores := (v - c0) / wall
-				m.Utilization = &capacity.Utilization{CPUCores: cores, Share: min(1, cores/s.cores)}
-			}
-		}
-	}
-	return m, nil
 }

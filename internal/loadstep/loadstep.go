@@ -1,0 +1,77 @@
+// Package loadstep runs a capacity sweep's steps with the load engine: it is the
+// capacity.Stepper that `headroom sweep` and `headroom doctor` share. capacity declares the
+// interface and never imports loadgen; this package joins the two.
+package loadstep
+
+import (
+	"context"
+	"time"
+
+	"github.com/headroom/headroom/capacity"
+	"github.com/headroom/headroom/cpusample"
+	"github.com/headroom/headroom/loadgen"
+)
+
+// Stepper runs open-model load steps. Base is the step template: every step changes only its
+// rate (and its Poisson seed). It is not safe for concurrent use: a sweep runs one step at a time.
+type Stepper struct {
+	Base loadgen.Config
+	// CPU, when set, samples the target's CPU time around each step to report utilization;
+	// Cores turns CPU seconds per second into a share (default 1).
+	CPU   cpusample.Source
+	Cores float64
+	// Watch, when set, is called before each step with the step's total length (warm-up
+	// included); it returns the step's loadgen progress callback and a func called after it.
+	Watch func(total time.Duration) (update func(loadgen.Progress), done func())
+
+	n int // steps run
+}
+
+var _ capacity.Stepper = (*Stepper)(nil)
+
+// Step runs one open-model load step whose mean offered rate is rate.
+func (s *Stepper) Step(ctx context.Context, rate float64) (capacity.Measurement, error) {
+	cfg := s.Base
+	cfg.Arrival.Rate = rate
+	// A new Poisson schedule per step (still reproducible): a retried step must not repeat
+	// the same unlucky draw.
+	s.n++
+	cfg.Arrival.Seed = s.Base.Arrival.Seed + uint64(s.n) - 1
+	if a := cfg.Arrival; a.Kind == "bursts" {
+		// The sweep's rate is the mean: bursts of Factor × base for Length every Period.
+		cfg.Arrival.Rate = rate / (1 + (a.Factor-1)*a.Length.Seconds()/a.Period.Seconds())
+	}
+	var c0 float64
+	var t0 time.Time
+	cpuOK := false
+	if s.CPU != nil {
+		if v, err := s.CPU.CPUSeconds(ctx); err == nil {
+			c0, t0, cpuOK = v, time.Now(), true
+		}
+	}
+	var update func(loadgen.Progress)
+	if s.Watch != nil {
+		var done func()
+		update, done = s.Watch(cfg.Warmup + cfg.Duration)
+		defer done()
+	}
+	l, err := loadgen.Run(ctx, cfg, update)
+	if err != nil {
+		return capacity.Measurement{}, err
+	}
+	m := capacity.Measurement{Load: l}
+	if cpuOK {
+		// Sampled around the whole step: the warm-up runs at the same rate.
+		if v, err := s.CPU.CPUSeconds(ctx); err == nil {
+			if wall := time.Since(t0).Seconds(); wall > 0 {
+				cores := max(s.Cores, 0)
+				if cores == 0 {
+					cores = 1
+				}
+				used := (v - c0) / wall
+				m.Utilization = &capacity.Utilization{CPUCores: used, Share: min(1, used/cores)}
+			}
+		}
+	}
+	return m, nil
+}

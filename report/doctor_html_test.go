@@ -1,0 +1,60 @@
+package report_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/headroom/headroom/report"
+)
+
+func TestWriteDoctorHTMLGolden(t *testing.T) {
+	t.Parallel()
+	var a, b bytes.Buffer
+	for _, buf := range []*bytes.Buffer{&a, &b} {
+		if err := report.WriteDoctorHTMLWith(buf, report.DoctorFixture(t), "/* uPlot */", "/* uPlot css */", "/* doctor.js */"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatal("two renderings of the same report differ")
+	}
+	golden(t, "doctor.html", a.Bytes())
+}
+
+func TestWriteDoctorHTMLSelfContained(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	if err := report.WriteDoctorHTML(&buf, report.DoctorFixture(t)); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, bad := range []string{"<script src", "<link", "@import", "alert(1)", "<?xml"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("page contains %q: it must be self-contained and run only its own code", bad)
+		}
+	}
+	for _, want := range []string{"uPlot", "HEADROOM_DATA", "critical path", "n_plus_one_db", "<title>main</title>", "@media print"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	// Every series is within the point budget.
+	if n := strings.Count(page, `"label":"p99"`); n == 0 {
+		t.Error("no p99 series in the chart data")
+	}
+}
+
+// BenchmarkWriteDoctorHTML renders the fixture's report: a 3000-second timeline downsampled, a
+// 5000-request histogram, a sweep and the inline assets.
+func BenchmarkWriteDoctorHTML(b *testing.B) {
+	p := report.DoctorFixture(b)
+	var buf bytes.Buffer
+	for b.Loop() {
+		buf.Reset()
+		if err := report.WriteDoctorHTML(&buf, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(buf.Len()))
+}
