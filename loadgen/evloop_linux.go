@@ -161,27 +161,42 @@ func newEvLoop(ctx context.Context, e *engine, reqs []*h1Request, addrs []resolv
 // requests that fell due but were never sent.
 func (l *evLoop) run() int64 {
 	defer l.closeAll()
-	e := l.e
-	for {
-		if l.ctx.Err() != nil {
-			return l.unsent
+	// rc.Read calls step, and parks in the poller after each false until the epoll set has events
+	// or the deadline passes. A passed deadline returns an error without calling step again (the
+	// poller refuses to wait past it), so step is called once more here to send what fell due and
+	// arm the next deadline.
+	for l.rc.Read(l.step) != nil {
+		if l.step(0) {
+			break
 		}
-		now := e.since()
-		l.dispatch(now)
-		l.expire(now)
-		if l.finished(now) {
-			return l.unsent
-		}
-		// Moving the poller's deadline costs a timer update: do it only when the loop must wake
-		// earlier than already arranged, or the arranged wake has passed.
-		if wake := l.nextWake(now); wake < l.deadline || l.deadline <= now {
-			l.deadline = wake
-			_ = l.ef.SetReadDeadline(e.start.Add(wake))
-		}
-		// Returns when events were handled, at the deadline, or on a poller error; all three just
-		// go round the loop again.
-		_ = l.rc.Read(l.onEvents)
 	}
+	return l.unsent
+}
+
+// step handles what epoll reports, sends what is due, expires what timed out and arms the
+// poller's deadline for the next thing to do without events; it reports whether the run is over.
+// Doing all of it inside the poller's callback means a wake costs one epoll_wait, not a second
+// one to find the set empty before parking again.
+func (l *evLoop) step(uintptr) bool {
+	for l.drain() {
+	}
+	e := l.e
+	if l.ctx.Err() != nil {
+		return true
+	}
+	now := e.since()
+	l.dispatch(now)
+	l.expire(now)
+	if l.finished(now) {
+		return true
+	}
+	// Moving the poller's deadline costs a timer update: do it only when the loop must wake
+	// earlier than already arranged, or the arranged wake has passed.
+	if wake := l.nextWake(now); wake < l.deadline || l.deadline <= now {
+		l.deadline = wake
+		_ = l.ef.SetReadDeadline(e.start.Add(wake))
+	}
+	return false
 }
 
 // finished reports whether nothing is left to do.
@@ -360,8 +375,11 @@ func (l *evLoop) interest(c *evConn, events uint32) {
 	_ = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_MOD, c.fd, &syscall.EpollEvent{Events: events, Fd: int32(c.idx)})
 }
 
-// onEvents handles what epoll reports; returning false parks the loop until there is more.
-func (l *evLoop) onEvents(uintptr) bool {
+// drain handles the events epoll has ready, without waiting; it reports whether the event buffer
+// was full, so more may be ready. Once it reports false the set was empty when looked at, and
+// anything that arrives later makes the poller wake the loop: the epoll descriptor is registered
+// edge-triggered, and the poller remembers an edge that comes before the loop parks.
+func (l *evLoop) drain() bool {
 	n, err := syscall.EpollWait(l.epfd, l.evs, 0)
 	if err != nil || n <= 0 {
 		return false
@@ -397,7 +415,7 @@ func (l *evLoop) onEvents(uintptr) bool {
 			l.readable(c)
 		}
 	}
-	return true
+	return n == len(l.evs)
 }
 
 // readable reads what arrived for c and completes its answer when whole.
