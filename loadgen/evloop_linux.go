@@ -51,8 +51,7 @@ type evConn struct {
 	wakeAt     time.Duration // csWaiting: when to send
 	deadline   time.Duration // csInflight: when the request times out
 	target     int
-	rbuf       []byte
-	r, w       int
+	rb         readBuf
 	wbuf       []byte
 	wpos       int
 	p          respParser
@@ -152,7 +151,7 @@ func newEvLoop(ctx context.Context, e *engine, reqs []*h1Request, addrs []resolv
 		evs: make([]syscall.EpollEvent, 256), rng: rand.New(rand.NewPCG(seed, rand.Uint64())),
 	}
 	for i := range conns {
-		l.conns = append(l.conns, &evConn{idx: i, fd: -1, rbuf: make([]byte, maxHead), wbuf: make([]byte, 0, 1024)})
+		l.conns = append(l.conns, &evConn{idx: i, fd: -1, rb: newReadBuf(), wbuf: make([]byte, 0, 1024)})
 	}
 	return l, nil
 }
@@ -338,7 +337,8 @@ func (l *evLoop) connect(c *evConn) error {
 		syscall.Close(fd)
 		return os.NewSyscallError("connect", err)
 	}
-	c.fd, c.addr, c.used, c.r, c.w = fd, l.tAddr[c.target], false, 0, 0
+	c.fd, c.addr, c.used = fd, l.tAddr[c.target], false
+	c.rb.clear()
 	c.connecting = err != nil
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(c.idx)}
 	if c.connecting {
@@ -421,13 +421,8 @@ func (l *evLoop) drain() bool {
 // readable reads what arrived for c and completes its answer when whole.
 func (l *evLoop) readable(c *evConn) {
 	for {
-		if c.r == c.w {
-			c.r, c.w = 0, 0
-		} else if c.w == len(c.rbuf) {
-			c.w = copy(c.rbuf, c.rbuf[c.r:c.w])
-			c.r = 0
-		}
-		n, err := syscall.Read(c.fd, c.rbuf[c.w:])
+		room := c.rb.free()
+		n, err := syscall.Read(c.fd, room)
 		switch {
 		case errors.Is(err, syscall.EINTR):
 			continue
@@ -444,9 +439,9 @@ func (l *evLoop) readable(c *evConn) {
 			}
 			return
 		}
-		c.w += n
-		used, done, perr := c.p.feed(c.rbuf[c.r:c.w])
-		c.r += used
+		c.rb.add(n, room)
+		used, done, perr := c.p.feed(c.rb.unparsed())
+		c.rb.r += used
 		if perr != nil {
 			l.fail(c, perr)
 			return
@@ -455,7 +450,7 @@ func (l *evLoop) readable(c *evConn) {
 			l.complete(c, c.p.keep)
 			return
 		}
-		if n < len(c.rbuf) {
+		if n < len(room) {
 			return // level-triggered: more data raises another event
 		}
 	}
