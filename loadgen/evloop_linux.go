@@ -14,6 +14,7 @@ import (
 	"sort"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // The event loop is the fast HTTP/1.1 path on Linux, wrk's design in Go: one goroutine drives
@@ -22,6 +23,14 @@ import (
 // thread. Against one goroutine per connection it saves a goroutine switch and an EAGAIN read
 // per request — about a quarter of the generator's CPU — which on a shared machine is CPU left
 // to the target.
+
+// Below saturation (the open model) answers come back one at a time, and a wake of a parked loop
+// costs about as much CPU as a request's own write and read. So in the open model, while a
+// connection holds the next due request, the loop does not wake for answers: it sleeps until that
+// send, then reads every answer that came meanwhile. The kernel dates each answer's bytes on
+// arrival (SO_TIMESTAMPNS), so reading later does not make an answer later: latency is measured
+// to the arrival, and a connection counts as free from then on. When every connection is busy,
+// or a connection is still connecting or writing, answers wake the loop as they come.
 
 const loopPoll = 50 * time.Millisecond // longest sleep: bounds how late cancellation is seen
 
@@ -51,13 +60,17 @@ type evConn struct {
 	wakeAt     time.Duration // csWaiting: when to send
 	deadline   time.Duration // csInflight: when the request times out
 	target     int
-	rbuf       []byte
-	r, w       int
+	rb         readBuf
 	wbuf       []byte
 	wpos       int
 	p          respParser
 	smp        sample
 	tp         [55]byte
+	freedAt    time.Duration // when the last answer arrived (or the connection failed)
+	arrived    time.Duration // when the bytes of the last read arrived, per the kernel if stamped
+	msg        syscall.Msghdr
+	iov        syscall.Iovec
+	oob        [64]byte // control messages: the receive timestamp
 }
 
 type evLoop struct {
@@ -65,9 +78,10 @@ type evLoop struct {
 	ctx   context.Context
 	reqs  []*h1Request
 	addrs []resolved
-	tAddr []int // target → index into addrs
-	epfd  int
-	ef    *os.File
+	tAddr []int    // target → index into addrs
+	epfd  int      // the connections' epoll set
+	outer int      // the epoll set the poller waits on: holds epfd while answers should wake the loop
+	ef    *os.File // outer, as the poller knows it
 	rc    syscall.RawConn
 	conns []*evConn
 	evs   []syscall.EpollEvent
@@ -76,6 +90,11 @@ type evLoop struct {
 	schedDone bool
 	unsent    int64
 	deadline  time.Duration // when the poller will wake the loop without events
+
+	stamp   bool          // open model: answers are dated by the kernel, and read lazily while possible
+	lazy    bool          // epfd is out of outer: answers do not wake the loop
+	skip    bool          // the next step comes right after one: nothing to do
+	wallOff time.Duration // wall clock minus run time, taken each step, to convert kernel stamps
 }
 
 type resolved struct {
@@ -137,22 +156,34 @@ func newEvLoop(ctx context.Context, e *engine, reqs []*h1Request, addrs []resolv
 	if err != nil {
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
-	if err := syscall.SetNonblock(epfd, true); err != nil {
+	outer, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
 		syscall.Close(epfd)
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
-	ef := os.NewFile(uintptr(epfd), "epoll")
+	err = syscall.EpollCtl(outer, syscall.EPOLL_CTL_ADD, epfd, &syscall.EpollEvent{Events: syscall.EPOLLIN})
+	if err == nil {
+		err = syscall.SetNonblock(outer, true)
+	}
+	if err != nil {
+		syscall.Close(epfd)
+		syscall.Close(outer)
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	ef := os.NewFile(uintptr(outer), "epoll")
 	rc, err := ef.SyscallConn()
 	if err != nil {
 		ef.Close()
+		syscall.Close(epfd)
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
 	l := &evLoop{
-		e: e, ctx: ctx, reqs: reqs, addrs: ownAddrs(addrs), tAddr: tAddr, epfd: epfd, ef: ef, rc: rc,
+		e: e, ctx: ctx, reqs: reqs, addrs: ownAddrs(addrs), tAddr: tAddr, epfd: epfd, outer: outer, ef: ef, rc: rc,
 		evs: make([]syscall.EpollEvent, 256), rng: rand.New(rand.NewPCG(seed, rand.Uint64())),
+		stamp: e.cfg.Model == "open",
 	}
 	for i := range conns {
-		l.conns = append(l.conns, &evConn{idx: i, fd: -1, rbuf: make([]byte, maxHead), wbuf: make([]byte, 0, 1024)})
+		l.conns = append(l.conns, &evConn{idx: i, fd: -1, rb: newReadBuf(), wbuf: make([]byte, 0, 1024)})
 	}
 	return l, nil
 }
@@ -161,27 +192,90 @@ func newEvLoop(ctx context.Context, e *engine, reqs []*h1Request, addrs []resolv
 // requests that fell due but were never sent.
 func (l *evLoop) run() int64 {
 	defer l.closeAll()
-	e := l.e
-	for {
-		if l.ctx.Err() != nil {
-			return l.unsent
+	// rc.Read calls step, and parks in the poller after each false until the epoll set has events
+	// or the deadline passes. A passed deadline returns an error without calling step again (the
+	// poller refuses to wait past it), so step is called once more here to send what fell due and
+	// arm the next deadline.
+	for l.rc.Read(l.step) != nil {
+		l.skip = false
+		if l.step(0) {
+			break
 		}
-		now := e.since()
-		l.dispatch(now)
-		l.expire(now)
-		if l.finished(now) {
-			return l.unsent
-		}
-		// Moving the poller's deadline costs a timer update: do it only when the loop must wake
-		// earlier than already arranged, or the arranged wake has passed.
-		if wake := l.nextWake(now); wake < l.deadline || l.deadline <= now {
-			l.deadline = wake
-			_ = l.ef.SetReadDeadline(e.start.Add(wake))
-		}
-		// Returns when events were handled, at the deadline, or on a poller error; all three just
-		// go round the loop again.
-		_ = l.rc.Read(l.onEvents)
+		// rc.Read calls step again at once; while lazy it has nothing new to see.
+		l.skip = l.lazy
 	}
+	return l.unsent
+}
+
+// step handles what epoll reports, sends what is due, expires what timed out and arms the
+// poller's deadline for the next thing to do without events; it reports whether the run is over.
+// Doing all of it inside the poller's callback means a wake costs one epoll_wait, not a second
+// one to find the set empty before parking again.
+func (l *evLoop) step(uintptr) bool {
+	if l.skip {
+		l.skip = false
+		if l.e.since() < l.deadline {
+			return false // park: the deadline is still ahead, so the poller will wake the loop
+		}
+	}
+	e := l.e
+	if l.stamp {
+		t := time.Now()
+		l.wallOff = time.Duration(t.UnixNano()) - t.Sub(e.start)
+	}
+	for l.drain() {
+	}
+	if l.ctx.Err() != nil {
+		return true
+	}
+	now := e.since()
+	l.dispatch(now)
+	l.expire(now)
+	if l.finished(now) {
+		return true
+	}
+	// Moving the poller's deadline costs a timer update: do it only when the loop must wake
+	// earlier than already arranged, or the arranged wake has passed.
+	if wake := l.nextWake(now); wake < l.deadline || l.deadline <= now {
+		l.deadline = wake
+		_ = l.ef.SetReadDeadline(e.start.Add(wake))
+	}
+	l.setLazy(l.stamp && l.canWait())
+	return false
+}
+
+// canWait reports whether the loop may sleep through answers: a connection holds the next send,
+// and none is connecting or part-way through a write (those need their events).
+func (l *evLoop) canWait() bool {
+	holder := false
+	for _, c := range l.conns {
+		switch {
+		case c.state == csWaiting:
+			holder = true
+		case c.state == csInflight && (c.connecting || c.wpos < len(c.wbuf)):
+			return false
+		}
+	}
+	return holder
+}
+
+// setLazy takes the connections' epoll set out of the poller's (answers wait for the next planned
+// wake) or puts it back (answers wake the loop). Putting it back while answers are pending makes
+// the poller's set ready at once, so none waits.
+func (l *evLoop) setLazy(lazy bool) {
+	if lazy == l.lazy {
+		return
+	}
+	op := syscall.EPOLL_CTL_ADD
+	if lazy {
+		op = syscall.EPOLL_CTL_DEL
+	}
+	if err := syscall.EpollCtl(l.outer, op, l.epfd, &syscall.EpollEvent{Events: syscall.EPOLLIN}); err != nil {
+		// Cannot switch: keep waking for answers, which is always correct.
+		l.stamp = false
+		return
+	}
+	l.lazy = lazy
 }
 
 // finished reports whether nothing is left to do.
@@ -238,8 +332,11 @@ func (l *evLoop) dispatch(now time.Duration) {
 				}
 				continue
 			}
+			// A request due before now could have gone out once both it and the connection were
+			// ready: the connection has been free since its last answer arrived.
 			c.smp.due, c.smp.pickup = due, now
 			if due <= now {
+				c.smp.pickup = min(now, c.freedAt)
 				l.send(c)
 			} else {
 				c.state, c.wakeAt = csWaiting, due
@@ -318,12 +415,16 @@ func (l *evLoop) connect(c *evConn) error {
 		return os.NewSyscallError("socket", err)
 	}
 	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	if l.stamp && syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1) != nil {
+		l.stamp = false
+	}
 	err = syscall.Connect(fd, a.sa)
 	if err != nil && !errors.Is(err, syscall.EINPROGRESS) {
 		syscall.Close(fd)
 		return os.NewSyscallError("connect", err)
 	}
-	c.fd, c.addr, c.used, c.r, c.w = fd, l.tAddr[c.target], false, 0, 0
+	c.fd, c.addr, c.used = fd, l.tAddr[c.target], false
+	c.rb.clear()
 	c.connecting = err != nil
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(c.idx)}
 	if c.connecting {
@@ -360,8 +461,11 @@ func (l *evLoop) interest(c *evConn, events uint32) {
 	_ = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_MOD, c.fd, &syscall.EpollEvent{Events: events, Fd: int32(c.idx)})
 }
 
-// onEvents handles what epoll reports; returning false parks the loop until there is more.
-func (l *evLoop) onEvents(uintptr) bool {
+// drain handles the events epoll has ready, without waiting; it reports whether the event buffer
+// was full, so more may be ready. Once it reports false the set was empty when looked at, and
+// anything that arrives later makes the poller wake the loop: the epoll descriptor is registered
+// edge-triggered, and the poller remembers an edge that comes before the loop parks.
+func (l *evLoop) drain() bool {
 	n, err := syscall.EpollWait(l.epfd, l.evs, 0)
 	if err != nil || n <= 0 {
 		return false
@@ -397,19 +501,14 @@ func (l *evLoop) onEvents(uintptr) bool {
 			l.readable(c)
 		}
 	}
-	return true
+	return n == len(l.evs)
 }
 
 // readable reads what arrived for c and completes its answer when whole.
 func (l *evLoop) readable(c *evConn) {
 	for {
-		if c.r == c.w {
-			c.r, c.w = 0, 0
-		} else if c.w == len(c.rbuf) {
-			c.w = copy(c.rbuf, c.rbuf[c.r:c.w])
-			c.r = 0
-		}
-		n, err := syscall.Read(c.fd, c.rbuf[c.w:])
+		room := c.rb.free()
+		n, err := l.read(c, room)
 		switch {
 		case errors.Is(err, syscall.EINTR):
 			continue
@@ -426,9 +525,9 @@ func (l *evLoop) readable(c *evConn) {
 			}
 			return
 		}
-		c.w += n
-		used, done, perr := c.p.feed(c.rbuf[c.r:c.w])
-		c.r += used
+		c.rb.add(n, room)
+		used, done, perr := c.p.feed(c.rb.unparsed())
+		c.rb.r += used
 		if perr != nil {
 			l.fail(c, perr)
 			return
@@ -437,10 +536,57 @@ func (l *evLoop) readable(c *evConn) {
 			l.complete(c, c.p.keep)
 			return
 		}
-		if n < len(c.rbuf) {
+		if n < len(room) {
 			return // level-triggered: more data raises another event
 		}
 	}
+}
+
+// read reads into room and sets c.arrived to when the bytes arrived: the kernel's receive stamp
+// when the loop reads lazily, converted to run time and kept within [sent, now]; otherwise now.
+func (l *evLoop) read(c *evConn, room []byte) (int, error) {
+	if !l.stamp {
+		n, err := syscall.Read(c.fd, room)
+		c.arrived = l.e.since()
+		return n, err
+	}
+	c.iov.Base, c.iov.Len = &room[0], uint64(len(room))
+	c.msg.Iov, c.msg.Iovlen = &c.iov, 1
+	c.msg.Control, c.msg.Controllen = &c.oob[0], uint64(len(c.oob))
+	r, _, errno := syscall.Syscall(syscall.SYS_RECVMSG, uintptr(c.fd), uintptr(unsafe.Pointer(&c.msg)), 0)
+	now := l.e.since()
+	c.arrived = now
+	if errno != 0 {
+		return -1, errno
+	}
+	if at, ok := rxStamp(c.oob[:c.msg.Controllen]); ok {
+		c.arrived = max(c.smp.sent, min(now, at-l.wallOff))
+	} else if r > 0 {
+		l.stamp = false // no stamps from this kernel: wake for answers from now on
+	}
+	return int(r), nil
+}
+
+// rxStamp finds the SCM_TIMESTAMPNS control message in oob and returns its wall-clock time.
+func rxStamp(oob []byte) (time.Duration, bool) {
+	const hdr = int(unsafe.Sizeof(syscall.Cmsghdr{}))
+	for len(oob) >= hdr {
+		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		if int(h.Len) < hdr || int(h.Len) > len(oob) {
+			return 0, false
+		}
+		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SCM_TIMESTAMPNS && int(h.Len) >= hdr+16 {
+			ts := (*syscall.Timespec)(unsafe.Pointer(&oob[hdr]))
+			return time.Duration(ts.Nano()), true
+		}
+		const align = int(unsafe.Sizeof(uintptr(0))) // control messages are word-aligned
+		next := (int(h.Len) + align - 1) &^ (align - 1)
+		if next >= len(oob) {
+			break
+		}
+		oob = oob[next:]
+	}
+	return 0, false
 }
 
 // failOrRetry sends the request again on a fresh connection when a kept-alive connection turns
@@ -456,7 +602,7 @@ func (l *evLoop) failOrRetry(c *evConn, err error) {
 }
 
 func (l *evLoop) complete(c *evConn, keep bool) {
-	c.smp.done = l.e.since()
+	c.smp.done = c.arrived
 	c.smp.status, c.smp.kind = c.p.status, ""
 	if c.p.status >= 400 {
 		c.smp.kind = statusKind(c.p.status)
@@ -481,6 +627,7 @@ func (l *evLoop) fail(c *evConn, err error) {
 
 // finish records c's request and frees the connection (after the think time, closed model).
 func (l *evLoop) finish(c *evConn) {
+	c.freedAt = c.smp.done
 	l.e.rec.record(&c.smp)
 	c.state = csIdle
 	if l.e.cfg.Model == "closed" && l.e.cfg.Think > 0 {
@@ -501,6 +648,7 @@ func (l *evLoop) closeAll() {
 		l.closeConn(c)
 	}
 	l.ef.Close()
+	syscall.Close(l.epfd)
 }
 
 // prepareLoops makes the engine drive its connections with event loops, unless an address does

@@ -91,8 +91,7 @@ func http1Canonical(k string) string {
 // h1Conn is one keep-alive connection. Not safe for concurrent use.
 type h1Conn struct {
 	c      net.Conn
-	rbuf   []byte // answers arrive here: rbuf[r:w] is not parsed yet
-	r, w   int
+	rb     readBuf // answers arrive here
 	p      respParser
 	wbuf   []byte
 	used   bool // has carried a request: a failure before any answer byte may be a stale close
@@ -108,7 +107,7 @@ func h1Dial(ctx context.Context, addr string, timeout time.Duration) (*h1Conn, e
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	return &h1Conn{c: c, rbuf: make([]byte, maxHead), wbuf: make([]byte, 0, 1024)}, nil
+	return &h1Conn{c: c, rb: newReadBuf(), wbuf: make([]byte, 0, 1024)}, nil
 }
 
 func (h *h1Conn) close() {
@@ -150,22 +149,17 @@ func (h *h1Conn) readResponse(isHead bool, maxBody int64) (status int, keep, not
 	p := &h.p
 	p.reset(isHead, maxBody)
 	for {
-		n, done, err := p.feed(h.rbuf[h.r:h.w])
-		h.r += n
+		n, done, err := p.feed(h.rb.unparsed())
+		h.rb.r += n
 		if err != nil {
 			return p.status, false, false, err
 		}
 		if done {
 			return p.status, p.keep, false, nil
 		}
-		if h.r == h.w {
-			h.r, h.w = 0, 0
-		} else if h.w == len(h.rbuf) {
-			h.w = copy(h.rbuf, h.rbuf[h.r:h.w])
-			h.r = 0
-		}
-		m, rerr := h.c.Read(h.rbuf[h.w:])
-		h.w += m
+		room := h.rb.free()
+		m, rerr := h.c.Read(room)
+		h.rb.add(m, room)
 		if rerr != nil {
 			if m > 0 {
 				continue // consume what came with the error first

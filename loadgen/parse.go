@@ -6,8 +6,51 @@ import (
 	"strconv"
 )
 
-// maxHead bounds the status line and headers of one answer; it is also the read buffer size.
+// maxHead bounds the status line and headers of one answer; it is also the largest read buffer.
 const maxHead = 16 << 10
+
+// minRead is the size a connection's read buffer starts at: a typical answer's head and small
+// body fit, and the buffers are most of the generator's memory per connection.
+const minRead = 4 << 10
+
+// readBuf holds the answer bytes read but not parsed yet, b[r:w]. It starts at minRead and
+// doubles, up to maxHead, when a head does not fit or a read fills all the room it had (the
+// answers come in larger pieces: fewer reads for large bodies).
+type readBuf struct {
+	b    []byte
+	r, w int
+	grow bool
+}
+
+func newReadBuf() readBuf { return readBuf{b: make([]byte, minRead)} }
+
+// unparsed returns the bytes read but not parsed yet.
+func (rb *readBuf) unparsed() []byte { return rb.b[rb.r:rb.w] }
+
+// clear drops what is buffered, for a new connection.
+func (rb *readBuf) clear() { rb.r, rb.w = 0, 0 }
+
+// free makes room after the unparsed bytes and returns it. It cannot return an empty slice: a
+// full buffer of maxHead unparsed bytes is a head the parser has already refused.
+func (rb *readBuf) free() []byte {
+	if rb.r == rb.w {
+		rb.r, rb.w = 0, 0
+	}
+	switch full := rb.w == len(rb.b); {
+	case (rb.grow || full && rb.r == 0) && len(rb.b) < maxHead:
+		grown := make([]byte, min(2*len(rb.b), maxHead))
+		rb.w, rb.r, rb.b, rb.grow = copy(grown, rb.b[rb.r:rb.w]), 0, grown, false
+	case full:
+		rb.w, rb.r = copy(rb.b, rb.b[rb.r:rb.w]), 0
+	}
+	return rb.b[rb.w:]
+}
+
+// add counts n bytes read into room, the slice free returned.
+func (rb *readBuf) add(n int, room []byte) {
+	rb.w += n
+	rb.grow = rb.grow || n == len(room)
+}
 
 // respParser parses HTTP/1.1 answers incrementally, from whatever bytes have arrived, and
 // discards their bodies: both the blocking sender and the event loop feed it. The zero value is

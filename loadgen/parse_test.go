@@ -102,3 +102,56 @@ func FuzzParser(f *testing.F) {
 		}
 	})
 }
+
+// TestReadBufGrowsForLargeHeads reads answers through a readBuf as the connections do, in reads
+// of at most piece bytes, and checks that heads larger than the starting buffer still parse, that
+// a head over maxHead is refused, and that the buffer never grows past maxHead.
+func TestReadBufGrowsForLargeHeads(t *testing.T) {
+	t.Parallel()
+	answer := func(headBytes int) string {
+		return "HTTP/1.1 200 OK\r\nSet-Cookie: " + strings.Repeat("c", headBytes) + "\r\nContent-Length: 5\r\n\r\nhello"
+	}
+	for _, tc := range []struct {
+		name          string
+		answer        string
+		piece         int
+		wantErr       error
+		wantBufAtMost int
+	}{
+		{"small head stays small", answer(100), 1 << 20, nil, minRead},
+		{"head over the first buffer", answer(3 * minRead), 1 << 20, nil, maxHead},
+		{"head over the first buffer, byte by byte", answer(3 * minRead), 1, nil, maxHead},
+		{"head over maxHead", answer(maxHead), 1 << 20, errProtocol, maxHead},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rb := newReadBuf()
+			var p respParser
+			p.reset(false, 1<<20)
+			src := []byte(tc.answer)
+			for {
+				used, done, err := p.feed(rb.unparsed())
+				rb.r += used
+				if len(rb.b) > tc.wantBufAtMost {
+					t.Fatalf("buffer grew to %d bytes, want at most %d", len(rb.b), tc.wantBufAtMost)
+				}
+				if err != nil || done {
+					if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && p.status != 200) {
+						t.Fatalf("status %d err %v, want 200 and err %v", p.status, err, tc.wantErr)
+					}
+					return
+				}
+				if len(src) == 0 {
+					t.Fatalf("answer not complete after all %d bytes", len(tc.answer))
+				}
+				room := rb.free()
+				if len(room) == 0 {
+					t.Fatal("free returned no room")
+				}
+				n := copy(room[:min(len(room), tc.piece)], src)
+				src = src[n:]
+				rb.add(n, room)
+			}
+		})
+	}
+}

@@ -14,7 +14,7 @@ import (
 // sample is one request's timeline, in time since the start of the run.
 type sample struct {
 	due    time.Duration // intended send time
-	pickup time.Duration // when a connection worker took it
+	pickup time.Duration // when a connection was free to take it
 	sent   time.Duration // when it was written
 	done   time.Duration // when the answer (or error) was complete
 	status int

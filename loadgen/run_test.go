@@ -312,6 +312,25 @@ func testErrorKindsAndBoundedEnd(t *testing.T, noLoops bool) {
 	}
 }
 
+// TestLargeAnswerHead checks that an answer whose head is larger than a connection's first read
+// buffer (but within the 16 KiB limit) is read whole, on both engines.
+func TestLargeAnswerHead(t *testing.T) {
+	t.Parallel()
+	bothEngines(t, func(t *testing.T, noLoops bool) {
+		cookie := strings.Repeat("c", 3*minRead)
+		addr := serveRaw(t, func(c net.Conn) {
+			for readRequest(c) {
+				c.Write([]byte("HTTP/1.1 200 OK\r\nSet-Cookie: " + cookie + "\r\nContent-Length: 5\r\n\r\nhello"))
+			}
+		})
+		l := run(t, t.Context(), Config{Targets: []Target{{URL: "http://" + addr + "/"}}, Arrival: Arrival{Rate: 50},
+			Duration: time.Second, Connections: 2, noLoops: noLoops})
+		if l.Requests == 0 || l.Errors != 0 {
+			t.Errorf("%d requests, errors by kind %v: want every request answered", l.Requests, l.ErrorsByKind)
+		}
+	})
+}
+
 // readRequest reads one request head (and a small body, if any) from c.
 func readRequest(c net.Conn) bool {
 	buf := make([]byte, 0, 4096)
