@@ -63,6 +63,7 @@ type analyzed struct {
 	id       string
 	endpoint string
 	latency  time.Duration
+	entry    bool // the root is a server or consumer span: a request or a job started the trace
 	nodes    []node
 	order    []int32 // reachable nodes, parents before children
 	path     []segment
@@ -93,7 +94,7 @@ func (d *diagnoser) analyze(t *Trace) *analyzed {
 		return nil
 	}
 	r := t.Spans[ri]
-	a := &analyzed{id: t.ID, endpoint: endpointOf(r), latency: r.Duration(), nodes: make([]node, len(t.Spans)),
+	a := &analyzed{id: t.ID, endpoint: endpointOf(r), latency: r.Duration(), entry: r.Kind == KindServer || r.Kind == KindConsumer, nodes: make([]node, len(t.Spans)),
 		order: make([]int32, 0, len(t.Spans))}
 	counts := make([]int32, len(t.Spans)+1)
 	for i, s := range t.Spans {

@@ -264,12 +264,22 @@ func newDiagnoser(cfg Config) *diagnoser {
 func Diagnose(traces []*Trace, cfg Config) *result.Findings {
 	cfg = cfg.withDefaults()
 	d := newDiagnoser(cfg)
-	byEndpoint := map[string][]*analyzed{}
+	var all []*analyzed
+	entries := false
 	for _, t := range traces {
 		d.input.Traces++
 		d.input.Spans += len(t.Spans)
-		a := d.analyze(t)
-		if a == nil {
+		if a := d.analyze(t); a != nil {
+			all = append(all, a)
+			entries = entries || a.entry
+		}
+	}
+	// When requests or jobs started some traces, the others (a background poller's queries,
+	// start-up work) are no endpoint of the service: they are counted, not profiled.
+	byEndpoint := map[string][]*analyzed{}
+	for _, a := range all {
+		if entries && !a.entry {
+			d.input.Background++
 			continue
 		}
 		byEndpoint[a.endpoint] = append(byEndpoint[a.endpoint], a)

@@ -107,3 +107,19 @@ func TestTailVsMedian(t *testing.T) {
 		t.Errorf("summary = %q", tc.Summary)
 	}
 }
+
+// TestBackgroundTracesAreNoEndpoint: next to traces that requests started, a trace whose root is
+// a client span (a poller's query) is counted as background, not profiled as an endpoint; alone,
+// such traces are all there is and stay endpoints.
+func TestBackgroundTracesAreNoEndpoint(t *testing.T) {
+	t.Parallel()
+	poll := mk("bg", sp{id: "q", name: "SELECT outbox", kind: KindClient, start: 0, end: 1,
+		attrs: []string{"db.system", "sqlite", "db.statement", "SELECT id FROM outbox WHERE sent_at IS NULL"}})
+	f := Diagnose([]*Trace{pathTrace("t1"), poll}, Config{})
+	if len(f.Endpoints) != 1 || f.Endpoints[0].Endpoint != "GET /api/orders" || f.Input.Background != 1 {
+		t.Errorf("endpoints %+v, background %d: want only GET /api/orders and 1 background trace", f.Endpoints, f.Input.Background)
+	}
+	if f := Diagnose([]*Trace{poll}, Config{}); len(f.Endpoints) != 1 || f.Input.Background != 0 {
+		t.Errorf("alone: endpoints %+v, background %d: want the one trace profiled", f.Endpoints, f.Input.Background)
+	}
+}

@@ -59,6 +59,9 @@ func WriteDiagnosis(w io.Writer, f *result.Findings) error {
 		}
 		fmt.Fprintf(&b, "\ninput: %d traces, %d spans; tolerated: %s\n", f.Input.Traces, f.Input.Spans, strings.Join(parts, ", "))
 	}
+	if f.Input != nil && f.Input.Background > 0 {
+		fmt.Fprintf(&b, "\n%d background traces (not started by a request or a job) are left out of the endpoints\n", f.Input.Background)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

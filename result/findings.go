@@ -78,6 +78,10 @@ type TraceInput struct {
 	// Tolerated counts bad input that was skipped or repaired, by reason (e.g.
 	// "malformed_json_line", "duplicate_span_id", "end_before_start", "parent_span_missing").
 	Tolerated map[string]int `json:"tolerated,omitempty"`
+	// Background counts traces left out of the endpoints because no request or job started them
+	// (their root is neither a server nor a consumer span: a poller's queries, start-up work)
+	// while other traces had such an entry.
+	Background int `json:"background,omitempty"`
 }
 
 // Finding is one bottleneck on one endpoint. Kind is one of n_plus_one_db, n_plus_one_http,

@@ -89,11 +89,15 @@ func TestDiagnoseFindsTheLabsAntipatterns(t *testing.T) {
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("findings:\n  %s\nwant:\n  %s\nreport:\n%s", strings.Join(got, "\n  "), strings.Join(tc.want, "\n  "), stdout.String())
 			}
-			// Every endpoint has a profile (the lab's seeding at start adds root-less database traces).
+			// Every endpoint has a profile, and only the endpoints (the lab's seeding at start and the
+			// outbox relay's polls are background traces).
 			for _, ep := range endpoints {
 				if !slices.ContainsFunc(f.Endpoints, func(p result.EndpointProfile) bool { return p.Endpoint == ep && p.Count == 8 }) {
 					t.Errorf("no profile of 8 traces for %s in %+v", ep, f.Endpoints)
 				}
+			}
+			if len(f.Endpoints) != len(endpoints) || f.Input.Background == 0 {
+				t.Errorf("%d endpoints (want %d), %d background traces (want some: the seeding)", len(f.Endpoints), len(endpoints), f.Input.Background)
 			}
 		})
 	}
