@@ -109,6 +109,31 @@ func TestMail(t *testing.T) {
 	}
 }
 
+// TestMailRepeatIsDroppedByMessageID: sending the same message again (same recipient, subject
+// and body, hence the same Message-ID) is accepted and dropped, counted as a duplicate, and the
+// oldest remembered id is forgotten past Remember.
+func TestMailRepeatIsDroppedByMessageID(t *testing.T) {
+	t.Parallel()
+	srv, err := deps.StartMailServer(t.Context(), deps.MailServerConfig{Remember: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	m, _ := deps.NewMailer(deps.MailerConfig{Addr: srv.Addr()})
+	for _, body := range []string{"token a", "token a", "token b", "token c", "token a"} {
+		if err := m.Send(t.Context(), "friend@example.com", "You are invited", body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a, (a dropped), b, c — then a again, forgotten once b and c filled the two places.
+	if srv.Delivered() != 4 || srv.Duplicates() != 1 {
+		t.Errorf("delivered %d, duplicates %d: want 4 and 1", srv.Delivered(), srv.Duplicates())
+	}
+	if msgs := srv.Messages(); !strings.Contains(string(msgs[0].Data), "Message-ID: <") {
+		t.Errorf("no Message-ID header in %q", msgs[0].Data)
+	}
+}
+
 func TestMailServerCloseInterruptsDelay(t *testing.T) {
 	t.Parallel()
 	srv, err := deps.StartMailServer(t.Context(), deps.MailServerConfig{Latency: deps.Latency{Typical: time.Hour}})

@@ -1,13 +1,17 @@
 package deps
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net"
+	"net/textproto"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -30,6 +34,9 @@ type MailServerConfig struct {
 	Seed uint64
 	// Keep is how many received messages Messages returns (the most recent). Default 100.
 	Keep int
+	// Remember is how many Message-IDs the server remembers to drop repeats of (the most recent).
+	// Default 100,000.
+	Remember int
 }
 
 // Message is a mail the server accepted.
@@ -39,7 +46,10 @@ type Message struct {
 	Data []byte
 }
 
-// MailServer is an SMTP server that accepts every message after a delay. It is safe for concurrent use.
+// MailServer is an SMTP server that accepts every message after a delay. Like a transactional
+// mail provider's idempotency key, a message whose Message-ID it has already delivered is
+// accepted and dropped (counted by [MailServer.Duplicates]), so a sender that crashed mid-send
+// and sends again does not mail twice. It is safe for concurrent use.
 type MailServer struct {
 	srv      *smtp.Server
 	ln       net.Listener
@@ -49,9 +59,13 @@ type MailServer struct {
 	done     chan struct{}
 	keep     int
 
-	delivered atomic.Int64
-	mu        sync.Mutex
-	msgs      []Message
+	delivered  atomic.Int64
+	duplicates atomic.Int64
+	mu         sync.Mutex
+	msgs       []Message
+	remember   int
+	seen       map[string]bool
+	seenOrder  []string // Message-IDs in arrival order, for forgetting the oldest
 }
 
 // StartMailServer listens on cfg.Addr and serves SMTP until Close; ctx bounds only the start.
@@ -65,12 +79,16 @@ func StartMailServer(ctx context.Context, cfg MailServerConfig) (*MailServer, er
 	if cfg.Keep <= 0 {
 		cfg.Keep = 100
 	}
+	if cfg.Remember <= 0 {
+		cfg.Remember = 100_000
+	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("mail server: listen %s: %w", cfg.Addr, err)
 	}
-	m := &MailServer{ln: ln, lat: newSampler(cfg.Latency, cfg.Seed), stop: make(chan struct{}), done: make(chan struct{}), keep: cfg.Keep}
+	m := &MailServer{ln: ln, lat: newSampler(cfg.Latency, cfg.Seed), stop: make(chan struct{}), done: make(chan struct{}), keep: cfg.Keep,
+		remember: cfg.Remember, seen: map[string]bool{}}
 	m.srv = smtp.NewServer(backend{m})
 	m.srv.Domain = "mail.lab.localhost"
 	m.srv.AllowInsecureAuth = true
@@ -88,8 +106,37 @@ func StartMailServer(ctx context.Context, cfg MailServerConfig) (*MailServer, er
 // Addr returns the host:port the server listens on.
 func (m *MailServer) Addr() string { return m.ln.Addr().String() }
 
-// Delivered returns the number of messages accepted so far.
+// Delivered returns the number of messages delivered so far (repeats of a Message-ID not counted).
 func (m *MailServer) Delivered() int64 { return m.delivered.Load() }
+
+// Duplicates returns the number of messages dropped as repeats of a delivered Message-ID.
+func (m *MailServer) Duplicates() int64 { return m.duplicates.Load() }
+
+// firstDelivery records id and reports whether it is new; a message without one always is.
+func (m *MailServer) firstDelivery(id string) bool {
+	if id == "" {
+		return true
+	}
+	if m.seen[id] {
+		return false
+	}
+	m.seen[id] = true
+	m.seenOrder = append(m.seenOrder, id)
+	if len(m.seenOrder) > m.remember {
+		delete(m.seen, m.seenOrder[0])
+		m.seenOrder = m.seenOrder[1:]
+	}
+	return true
+}
+
+// messageID returns the Message-ID header of a message, "" when it has none or is malformed.
+func messageID(data []byte) string {
+	h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(data))).ReadMIMEHeader()
+	if err != nil && len(h) == 0 {
+		return ""
+	}
+	return h.Get("Message-Id")
+}
 
 // Messages returns copies of the most recent accepted messages, oldest first.
 func (m *MailServer) Messages() []Message {
@@ -145,8 +192,13 @@ func (s *session) Data(r io.Reader) error {
 	if !wait(context.Background(), s.m.stop, s.m.lat.next()) {
 		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "server shutting down"}
 	}
-	s.m.delivered.Add(1)
 	s.m.mu.Lock()
+	if !s.m.firstDelivery(messageID(data)) {
+		s.m.mu.Unlock()
+		s.m.duplicates.Add(1)
+		return nil
+	}
+	s.m.delivered.Add(1)
 	s.m.msgs = append(s.m.msgs, Message{From: s.from, To: append([]string(nil), s.to...), Data: data})
 	if len(s.m.msgs) > s.m.keep {
 		s.m.msgs = s.m.msgs[len(s.m.msgs)-s.m.keep:]
@@ -196,7 +248,9 @@ func NewMailer(cfg MailerConfig) (*Mailer, error) {
 }
 
 // Send delivers one message with the given subject and body to to. The context bounds the whole
-// SMTP conversation.
+// SMTP conversation. The Message-ID is derived from the recipient, subject and body, so sending
+// the same message again (a job run again after a crash mid-send) carries the same id, which the
+// lab's mail server treats as an idempotency key.
 func (m *Mailer) Send(ctx context.Context, to, subject, body string) (err error) {
 	host, port, _ := net.SplitHostPort(m.cfg.Addr)
 	p, _ := strconv.Atoi(port)
@@ -230,8 +284,9 @@ func (m *Mailer) Send(ctx context.Context, to, subject, body string) (err error)
 	c := smtp.NewClient(conn)
 	defer c.Close()
 	var msg bytes.Buffer
-	fmt.Fprintf(&msg, "From: %s\r\nTo: %s\r\nSubject: %s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n",
-		m.cfg.From, to, subject, body)
+	sum := sha256.Sum256([]byte(to + "\x00" + subject + "\x00" + body))
+	fmt.Fprintf(&msg, "From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s@lab.localhost>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n",
+		m.cfg.From, to, subject, hex.EncodeToString(sum[:16]), body)
 	if err := c.SendMail(m.cfg.From, []string{to}, &msg); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("mailer: send to %s: %w", to, ctx.Err())
