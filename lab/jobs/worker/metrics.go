@@ -38,6 +38,19 @@ func newMetrics(reg prometheus.Registerer, w *Worker) (*metrics, error) {
 	return m, nil
 }
 
+// zero creates queue's series at zero, so dashboards and alerts see them before the first job
+// (Prometheus's advice for labelled metrics whose labels are known up front).
+func (m *metrics) zero(queue string) {
+	m.attempts.WithLabelValues(queue)
+	m.failures.WithLabelValues(queue)
+	m.duplicates.WithLabelValues(queue)
+	m.wait.WithLabelValues(queue)
+	m.run.WithLabelValues(queue)
+	for _, o := range []string{outcomeDone, outcomeDuplicate, outcomeRetry, outcomeDead, outcomeCanceled, outcomeReturned} {
+		m.finished.WithLabelValues(queue, o)
+	}
+}
+
 var (
 	depthDesc    = prometheus.NewDesc("lab_jobs_queue_depth", "Jobs waiting in the queue, as the broker reports.", []string{"queue"}, nil)
 	inFlightDesc = prometheus.NewDesc("lab_jobs_queue_in_flight", "Jobs delivered and not yet settled, as the broker reports.", []string{"queue"}, nil)

@@ -272,6 +272,7 @@ func (w *Worker) Handle(name string, qc QueueConfig) error {
 		q.lim = rate.NewLimiter(rate.Limit(qc.Rate), qc.Burst)
 	}
 	w.queues[name] = q
+	w.m.zero(name)
 	return nil
 }
 
