@@ -587,32 +587,9 @@ func (s *subscription) handle(msg jetstream.Msg) {
 }
 
 func (s *subscription) Next(ctx context.Context) (jobs.Delivery, error) {
-	for {
-		select {
-		case <-s.done:
-			return nil, jobs.ErrClosed
-		case <-s.e.done:
-			return nil, jobs.ErrClosed
-		default:
-		}
-		slot, err := s.limit.Acquire(ctx, s.done, s.ackWait)
-		if err != nil {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			slot.Release()
-			return nil, context.Cause(ctx)
-		case <-s.done:
-			slot.Release()
-			return nil, jobs.ErrClosed
-		case msg := <-s.ch:
-			d, ok := s.delivery(ctx, msg, slot)
-			if ok {
-				return d, nil
-			}
-		}
-	}
+	return inflight.Next(ctx, s.limit, s.done, s.e.done, s.ackWait, s.ch, func(msg jetstream.Msg, slot *inflight.Slot) (jobs.Delivery, bool) {
+		return s.delivery(ctx, msg, slot)
+	})
 }
 
 // delivery decodes msg. A message this package did not write (no job id, bad times) is

@@ -626,44 +626,24 @@ func (s *subscription) loop(ch *amqp.Channel, deliveries <-chan amqp.Delivery) {
 }
 
 func (s *subscription) Next(ctx context.Context) (jobs.Delivery, error) {
-	for {
-		select {
-		case <-s.done:
-			return nil, jobs.ErrClosed
-		case <-s.e.done:
-			return nil, jobs.ErrClosed
-		default:
-		}
-		slot, err := s.limit.Acquire(ctx, s.done, s.opts.AckWait)
-		if err != nil {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			slot.Release()
-			return nil, context.Cause(ctx)
-		case <-s.done:
-			slot.Release()
-			return nil, jobs.ErrClosed
-		case ad := <-s.ch:
-			d := &delivery{s: s, slot: slot, ad: ad, m: jobs.Message{Queue: s.queue, Payload: ad.Body}}
-			h := fromTable(ad.Headers)
-			if err := wire.Decode(h, &d.m); err != nil {
-				if d.m.ID == "" {
-					d.m.ID = "message-" + ad.MessageId
-				}
-				s.held.Add(1)
-				d.arm()
-				_ = d.Dead(ctx, "undecodable message: "+err.Error())
-				continue
+	return inflight.Next(ctx, s.limit, s.done, s.e.done, s.opts.AckWait, s.ch, func(ad amqp.Delivery, slot *inflight.Slot) (jobs.Delivery, bool) {
+		d := &delivery{s: s, slot: slot, ad: ad, m: jobs.Message{Queue: s.queue, Payload: ad.Body}}
+		h := fromTable(ad.Headers)
+		if err := wire.Decode(h, &d.m); err != nil {
+			if d.m.ID == "" {
+				d.m.ID = "message-" + ad.MessageId
 			}
-			prior, _ := strconv.Atoi(h[wire.Prior])
-			d.m.Attempt = prior + 1 + int(deliveryCount(ad.Headers))
 			s.held.Add(1)
 			d.arm()
-			return d, nil
+			_ = d.Dead(ctx, "undecodable message: "+err.Error())
+			return nil, false
 		}
-	}
+		prior, _ := strconv.Atoi(h[wire.Prior])
+		d.m.Attempt = prior + 1 + int(deliveryCount(ad.Headers))
+		s.held.Add(1)
+		d.arm()
+		return d, true
+	})
 }
 
 func deliveryCount(h amqp.Table) int64 {

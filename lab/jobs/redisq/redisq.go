@@ -479,42 +479,22 @@ func (s *subscription) fetch(ctx context.Context) ([]entry, error) {
 }
 
 func (s *subscription) Next(ctx context.Context) (jobs.Delivery, error) {
-	for {
-		select {
-		case <-s.done:
-			return nil, jobs.ErrClosed
-		case <-s.e.done:
-			return nil, jobs.ErrClosed
-		default:
-		}
-		slot, err := s.limit.Acquire(ctx, s.done, s.ackWait)
+	return inflight.Next(ctx, s.limit, s.done, s.e.done, s.ackWait, s.ch, func(ent entry, slot *inflight.Slot) (jobs.Delivery, bool) {
+		d := &delivery{s: s, slot: slot, id: ent.msg.ID}
+		m, _, prior, err := decode(s.queue, ent.msg.Values)
+		d.m = m
 		if err != nil {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			slot.Release()
-			return nil, context.Cause(ctx)
-		case <-s.done:
-			slot.Release()
-			return nil, jobs.ErrClosed
-		case ent := <-s.ch:
-			d := &delivery{s: s, slot: slot, id: ent.msg.ID}
-			m, _, prior, err := decode(s.queue, ent.msg.Values)
-			d.m = m
-			if err != nil {
-				// Not written by this package: dead-letter it with the error instead of
-				// redelivering it forever.
-				if d.m.ID == "" {
-					d.m.ID = "entry-" + ent.msg.ID
-				}
-				_ = d.Dead(ctx, "undecodable entry: "+err.Error())
-				continue
+			// Not written by this package: dead-letter it with the error instead of
+			// redelivering it forever.
+			if d.m.ID == "" {
+				d.m.ID = "entry-" + ent.msg.ID
 			}
-			d.m.Attempt = prior + int(ent.deliveries)
-			return d, nil
+			_ = d.Dead(ctx, "undecodable entry: "+err.Error())
+			return nil, false
 		}
-	}
+		d.m.Attempt = prior + int(ent.deliveries)
+		return d, true
+	})
 }
 
 func (s *subscription) Close() error {

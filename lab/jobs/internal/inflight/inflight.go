@@ -111,3 +111,36 @@ func (s *Slot) free() {
 	s.timer.Stop()
 	<-s.l.slots
 }
+
+// Next is the delivery loop every engine's [jobs.Subscription.Next] runs: take a slot of l, then
+// the next message of ch. It returns [jobs.ErrClosed] once closed or engineClosed is closed and
+// [context.Cause] when ctx ends first, giving the slot back. accept turns a message and its slot
+// into a delivery, or returns false when it settled the message itself (one this package's
+// engines did not write, dead-lettered with its decode error) and the wait goes on.
+func Next[M any](ctx context.Context, l *Limiter, closed, engineClosed <-chan struct{}, ackWait time.Duration, ch <-chan M, accept func(M, *Slot) (jobs.Delivery, bool)) (jobs.Delivery, error) {
+	for {
+		select {
+		case <-closed:
+			return nil, jobs.ErrClosed
+		case <-engineClosed:
+			return nil, jobs.ErrClosed
+		default:
+		}
+		slot, err := l.Acquire(ctx, closed, ackWait)
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			slot.Release()
+			return nil, context.Cause(ctx)
+		case <-closed:
+			slot.Release()
+			return nil, jobs.ErrClosed
+		case m := <-ch:
+			if d, ok := accept(m, slot); ok {
+				return d, nil
+			}
+		}
+	}
+}

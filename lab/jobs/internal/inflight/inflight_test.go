@@ -74,3 +74,41 @@ func TestExtendKeepsTheSlot(t *testing.T) {
 		}
 	})
 }
+
+// testDelivery is the delivery accept makes in TestNext; only its identity matters.
+type testDelivery struct {
+	jobs.Delivery
+	n int
+}
+
+// TestNext: a rejected message frees its slot and the wait goes on to the next one; an accepted
+// one keeps its slot; a closed subscription and an ended context end the wait.
+func TestNext(t *testing.T) {
+	t.Parallel()
+	l := New(1)
+	closed, engineClosed := make(chan struct{}), make(chan struct{})
+	ch := make(chan int, 2)
+	ch <- 1 // rejected (settled by accept itself)
+	ch <- 2
+	accept := func(n int, s *Slot) (jobs.Delivery, bool) {
+		if n == 1 {
+			_ = s.Settle()
+			return nil, false
+		}
+		return testDelivery{n: n}, true
+	}
+	d, err := Next(t.Context(), l, closed, engineClosed, time.Minute, ch, accept)
+	if err != nil || d.(testDelivery).n != 2 || l.InUse() != 1 {
+		t.Fatalf("Next = %v, %v with %d slots in use: want message 2 holding the one slot", d, err, l.InUse())
+	}
+	ctx, cancel := context.WithCancelCause(t.Context())
+	cause := errors.New("stop")
+	cancel(cause)
+	if _, err := Next(ctx, New(1), closed, engineClosed, time.Minute, ch, accept); !errors.Is(err, cause) {
+		t.Errorf("Next after cancel = %v, want the cause", err)
+	}
+	close(engineClosed)
+	if _, err := Next(t.Context(), New(1), closed, engineClosed, time.Minute, ch, accept); !errors.Is(err, jobs.ErrClosed) {
+		t.Errorf("Next on a closed engine = %v, want ErrClosed", err)
+	}
+}
