@@ -441,7 +441,7 @@ func (l *evLoop) connect(c *evConn) error {
 // flush writes as much of the pending request as the socket takes; the rest waits for EPOLLOUT.
 func (l *evLoop) flush(c *evConn) {
 	for c.wpos < len(c.wbuf) {
-		n, err := syscall.Write(c.fd, c.wbuf[c.wpos:])
+		n, err := rawWrite(c.fd, c.wbuf[c.wpos:])
 		if errors.Is(err, syscall.EINTR) {
 			continue
 		}
@@ -466,7 +466,7 @@ func (l *evLoop) interest(c *evConn, events uint32) {
 // anything that arrives later makes the poller wake the loop: the epoll descriptor is registered
 // edge-triggered, and the poller remembers an edge that comes before the loop parks.
 func (l *evLoop) drain() bool {
-	n, err := syscall.EpollWait(l.epfd, l.evs, 0)
+	n, err := pollNow(l.epfd, l.evs)
 	if err != nil || n <= 0 {
 		return false
 	}
@@ -546,14 +546,14 @@ func (l *evLoop) readable(c *evConn) {
 // when the loop reads lazily, converted to run time and kept within [sent, now]; otherwise now.
 func (l *evLoop) read(c *evConn, room []byte) (int, error) {
 	if !l.stamp {
-		n, err := syscall.Read(c.fd, room)
+		n, err := rawRead(c.fd, room)
 		c.arrived = l.e.since()
 		return n, err
 	}
 	c.iov.Base, c.iov.Len = &room[0], uint64(len(room))
 	c.msg.Iov, c.msg.Iovlen = &c.iov, 1
 	c.msg.Control, c.msg.Controllen = &c.oob[0], uint64(len(c.oob))
-	r, _, errno := syscall.Syscall(syscall.SYS_RECVMSG, uintptr(c.fd), uintptr(unsafe.Pointer(&c.msg)), 0)
+	r, _, errno := syscall.RawSyscall(syscall.SYS_RECVMSG, uintptr(c.fd), uintptr(unsafe.Pointer(&c.msg)), 0)
 	now := l.e.since()
 	c.arrived = now
 	if errno != 0 {
@@ -565,6 +565,33 @@ func (l *evLoop) read(c *evConn, room []byte) (int, error) {
 		l.stamp = false // no stamps from this kernel: wake for answers from now on
 	}
 	return int(r), nil
+}
+
+// The loop's sockets are non-blocking and its epoll waits do not wait, so their system calls
+// never block: they go without the scheduler's syscall bookkeeping (entersyscall/exitsyscall,
+// which also wakes an idle sysmon thread each time), as syscall.RawSyscall allows.
+
+func rawWrite(fd int, p []byte) (int, error) {
+	n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	return rawResult(n, errno)
+}
+
+func rawRead(fd int, p []byte) (int, error) {
+	n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	return rawResult(n, errno)
+}
+
+// pollNow returns the events epfd has ready, without waiting.
+func pollNow(epfd int, evs []syscall.EpollEvent) (int, error) {
+	n, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(unsafe.Pointer(unsafe.SliceData(evs))), uintptr(len(evs)), 0, 0, 0)
+	return rawResult(n, errno)
+}
+
+func rawResult(n uintptr, errno syscall.Errno) (int, error) {
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(n), nil
 }
 
 // rxStamp finds the SCM_TIMESTAMPNS control message in oob and returns its wall-clock time.
