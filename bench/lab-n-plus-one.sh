@@ -18,7 +18,7 @@ out=$(mktemp -d)
 lab_pid=
 cleanup() { [ -n "$lab_pid" ] && kill "$lab_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$out"; }
 trap cleanup EXIT
-go build -o "$out/headroom" ./cmd/headroom
+go build -o "$out/" ./cmd/headroom ./cmd/headroom-lab   # headroom lab runs headroom-lab
 hr="$out/headroom"
 field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$1" "$2"; }
 

@@ -1,11 +1,12 @@
-// Package doctor runs headroom's loop in one command, against a URL or against the lab started
-// in process: a warm-up, a capacity sweep per endpoint (or a fixed rate), a steady run of every
+// Package doctor runs headroom's loop in one command, against a URL or against the lab, which it
+// starts as a child process (headroom-lab): a warm-up, a capacity sweep per endpoint (or a fixed rate), a steady run of every
 // endpoint at its recommended rate, and on the lab the same steady run with the anti-patterns
 // switched off, so the cost of every classic mistake is a measured difference. It writes
 // report.json, report.html and every load and sweep result into one directory.
 //
-// doctor is, with cmd/headroom, the only package that touches both halves: the measurement
-// packages and the lab. It reaches the lab over the wire, like any target.
+// doctor is the only package besides the CLIs that touches both halves: it drives the
+// measurement packages and starts the lab, which it reaches over the wire like any target. Of
+// the lab it imports only the light domain packages (switch names, the seeded data's words).
 package doctor
 
 import (
@@ -37,7 +38,6 @@ import (
 	"github.com/headroom/headroom/internal/atomicfile"
 	"github.com/headroom/headroom/internal/loadstep"
 	"github.com/headroom/headroom/lab"
-	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/lab/seed"
 	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/report"
@@ -47,7 +47,8 @@ import (
 
 // Config says what doctor measures. Validate fills the defaults.
 type Config struct {
-	// URL is the target's base URL. Empty: start the lab in process (SQLite, embedded services).
+	// URL is the target's base URL. Empty: start the lab (headroom-lab, found as labbin.Find
+	// says) on a free loopback port, with SQLite and its embedded services.
 	URL string
 	// Endpoints are requests relative to URL, as "PATH" or "METHOD PATH [JSON-BODY]".
 	// Default for the lab: LabEndpoints; required with a URL.
@@ -76,11 +77,11 @@ type Config struct {
 	// Connections per load run. Default 64.
 	Connections int
 	// NoProfiles skips the CPU and wall-clock profiles of the steady run (their sampling costs
-	// the target some CPU; with the lab in process, the generator too).
+	// the target some CPU).
 	NoProfiles bool
 	// Metrics, with a URL, is the target's Prometheus endpoint: each sweep step's CPU utilization
 	// comes from its process_cpu_seconds_total, over Cores cores (default this machine's).
-	// The lab's utilization is always known (it runs in this process).
+	// The lab's utilization is always known (doctor reads its process's CPU time).
 	Metrics string
 	Cores   float64
 	// OTLP is where the embedded collector listens for the target's traces (OTLP/HTTP).
@@ -243,7 +244,7 @@ type run struct {
 	rep      *result.Doctor
 	progress func(string)
 	steady   map[string]*result.Load
-	lab      *app.App
+	lab      *labProcess
 
 	recv *collect.Receiver
 	// keep is set from the steady run on: only then are the collector's traces kept, and the
@@ -314,18 +315,18 @@ func roundS(d time.Duration) float64 {
 }
 
 // startLab starts the lab on a free loopback port with the configured anti-patterns, on a
-// SQLite file in a temporary directory that shutdown removes.
+// SQLite file in a temporary directory that the lab removes when it stops.
 func (r *run) startLab(ctx context.Context) error {
-	set, err := lab.ParseAntipatterns(r.cfg.Antipatterns)
-	if err != nil {
-		return err
+	args := []string{"--addr", "127.0.0.1:0", "--antipatterns", r.cfg.Antipatterns, "--log-level", "error"}
+	if r.rep.OTLP != "" {
+		args = append(args, "--otlp", r.rep.OTLP)
 	}
-	a, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", Antipatterns: set, Log: io.Discard, OTLP: r.rep.OTLP})
+	p, err := startLabProcess(ctx, args)
 	if err != nil {
 		return fmt.Errorf("start the lab: %w", err)
 	}
-	r.lab = a
-	info := a.Info()
+	r.lab = p
+	info := p.info
 	r.base, r.rep.Target = info.URL, info.URL
 	r.rep.Lab = &result.DoctorLab{URL: info.URL, DB: info.DB, Antipatterns: info.Antipatterns, Users: info.Data.Users, Posts: info.Data.Posts}
 	r.progress(fmt.Sprintf("lab started at %s (%s; %d users, %d posts; anti-patterns: %s)", info.URL, info.DB, info.Data.Users, info.Data.Posts, info.Antipatterns))
@@ -482,9 +483,7 @@ func (r *run) sweepOne(ctx context.Context, i int, e string) (*result.Sweep, err
 	st := &loadstep.Stepper{Base: base, Cores: r.cfg.Cores}
 	switch {
 	case r.lab != nil:
-		// The lab shares this process with the load generator: its CPU share includes the
-		// generator's, which the report says.
-		st.CPU = cpusample.Proc{PID: os.Getpid()}
+		st.CPU = cpusample.Proc{PID: r.lab.pid()}
 	case r.cfg.Metrics != "":
 		st.CPU = cpusample.Metrics{URL: r.cfg.Metrics}
 	}
@@ -577,9 +576,6 @@ func (r *run) profile(ctx context.Context) {
 			continue // per-route graphs are files next to the report; the page shows the process
 		}
 		title := map[flame.Kind]string{flame.CPU: "CPU", flame.Wall: "Wall clock (on- and off-CPU)"}[g.Kind]
-		if r.lab != nil {
-			title += " — the lab and the load generator share this process"
-		}
 		r.flames = append(r.flames, report.Flame{Title: title, SVG: g.SVG})
 		r.rep.Profiles = append(r.rep.Profiles, result.Profile{Kind: string(g.Kind), File: g.Name + ".svg", Seconds: secs.Seconds()})
 	}
@@ -675,7 +671,7 @@ func (r *run) listenOTLP(ctx context.Context, addr string) (*collect.Receiver, e
 // stopLab shuts the lab down, which flushes its last spans to the collector.
 func (r *run) stopLab(ctx context.Context) {
 	if r.lab != nil {
-		_ = r.lab.Shutdown(context.WithoutCancel(ctx))
+		r.lab.stop(ctx)
 		r.lab = nil
 	}
 }

@@ -27,8 +27,8 @@ import (
 	"github.com/headroom/headroom/result"
 )
 
-// TestLabBeforeAndAfter runs doctor on the lab in process: every measurement written, and the
-// anti-patterns measurably slower than their fixes.
+// TestLabBeforeAndAfter runs doctor on the lab (this test binary plays headroom-lab): every
+// measurement written, and the anti-patterns measurably slower than their fixes.
 func TestLabBeforeAndAfter(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

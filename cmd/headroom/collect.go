@@ -19,6 +19,7 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/headroom/headroom/collect"
+	"github.com/headroom/headroom/internal/cliexit"
 )
 
 func newCollectCmd() *cobra.Command {
@@ -71,10 +72,10 @@ could not be listened on, or writing failed.`,
 
 func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Config, out string, quiet bool, interval, shutdownWithin time.Duration) error {
 	if interval <= 0 {
-		return usageErrorf("--interval %s: want a positive duration", interval)
+		return cliexit.Usagef("--interval %s: want a positive duration", interval)
 	}
 	if shutdownWithin <= 0 {
-		return usageErrorf("--shutdown-timeout %s: want a positive duration", shutdownWithin)
+		return cliexit.Usagef("--shutdown-timeout %s: want a positive duration", shutdownWithin)
 	}
 	// Flags spell the limits with their defaults filled in; 0 or less is a user's mistake here,
 	// not "the default".
@@ -85,7 +86,7 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Confi
 		{"--max-attr-len", int64(cfg.MaxAttrValueLen)}, {"--max-request-bytes", cfg.MaxRequestBytes},
 		{"--complete-after", int64(cfg.CompleteAfter)}, {"--max-idle", int64(cfg.MaxIdle)}} {
 		if l.v <= 0 {
-			return usageErrorf("%s must be positive", l.flag)
+			return cliexit.Usagef("%s must be positive", l.flag)
 		}
 	}
 	o, err := createOut(out)
@@ -100,13 +101,13 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Confi
 	}
 	rcv, err := collect.New(cfg)
 	if err != nil {
-		return usageErrorf("%w", err)
+		return cliexit.Usagef("%w", err)
 	}
 	if err := rcv.Start(ctx); err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return runFailed(fmt.Errorf("%w: is another collector running? choose a free port with --http/--grpc", err))
+			return cliexit.RunFailed(fmt.Errorf("%w: is another collector running? choose a free port with --http/--grpc", err))
 		}
-		return runFailed(err)
+		return cliexit.RunFailed(err)
 	}
 	writeErr := make(chan error, 1)
 	if o != nil {
@@ -129,7 +130,7 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Confi
 	}
 	writeCollectStats(stdout, rcv.Stats(), out)
 	if shutErr != nil {
-		return runFailed(shutErr)
+		return cliexit.RunFailed(shutErr)
 	}
 	return nil
 }

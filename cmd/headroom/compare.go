@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/headroom/headroom/compare"
+	"github.com/headroom/headroom/internal/cliexit"
 )
 
 func newCompareCmd() *cobra.Command {
@@ -34,17 +35,17 @@ unreadable file, or results of different kinds.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			th, err := parseThreshold(threshold)
 			if err != nil {
-				return usageErrorf("--threshold %w", err)
+				return cliexit.Usagef("--threshold %w", err)
 			}
 			var in [2]*compare.Input
 			for i, p := range args {
 				if in[i], err = compare.ReadFile(p); err != nil {
-					return usageErrorf("%w", err)
+					return cliexit.Usagef("%w", err)
 				}
 			}
 			c, err := compare.Compare(in[0], in[1], compare.Config{Threshold: th})
 			if err != nil {
-				return usageErrorf("%w", err)
+				return cliexit.Usagef("%w", err)
 			}
 			w := cmd.OutOrStdout()
 			if markdown {
@@ -53,10 +54,10 @@ unreadable file, or results of different kinds.`,
 				err = c.WriteText(w)
 			}
 			if err != nil {
-				return runFailed(err)
+				return cliexit.RunFailed(err)
 			}
 			if regs := c.Regressions(); len(regs) > 0 {
-				return checkFailed(errors.New("significant regression beyond the threshold"))
+				return cliexit.CheckFailed(errors.New("significant regression beyond the threshold"))
 			}
 			return nil
 		},

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/headroom/headroom/diagnose"
+	"github.com/headroom/headroom/internal/cliexit"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
 )
@@ -37,7 +38,7 @@ Exit codes: 0 done; 1 a kind listed in --fail-on was found; 2 bad usage or an un
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if tracesPath == "" {
-				return usageErrorf("--traces is required: the JSONL file headroom collect --out wrote")
+				return cliexit.Usagef("--traces is required: the JSONL file headroom collect --out wrote")
 			}
 			fail, err := parseKinds(failOn)
 			if err != nil {
@@ -50,16 +51,16 @@ Exit codes: 0 done; 1 a kind listed in --fail-on was found; 2 bad usage or an un
 					key, rest, _ := strings.Cut(l, " ")
 					lines[i] = "--" + strings.ReplaceAll(key, "_", "-") + " " + rest
 				}
-				return usageErrorf("%s", strings.Join(lines, "\n"))
+				return cliexit.Usagef("%s", strings.Join(lines, "\n"))
 			}
 			f, err := os.Open(tracesPath)
 			if err != nil {
-				return usageErrorf("%v", err)
+				return cliexit.Usagef("%v", err)
 			}
 			defer f.Close()
 			in, err := diagnose.Read(f, diagnose.ReadConfig{})
 			if err != nil {
-				return usageErrorf("%s: %w", tracesPath, err)
+				return cliexit.Usagef("%s: %w", tracesPath, err)
 			}
 			if loadPath != "" {
 				l, err := readLoadFile(loadPath)
@@ -95,7 +96,7 @@ Exit codes: 0 done; 1 a kind listed in --fail-on was found; 2 bad usage or an un
 				}
 			}
 			if err := report.WriteDiagnosis(cmd.OutOrStdout(), findings); err != nil {
-				return runFailed(err)
+				return cliexit.RunFailed(err)
 			}
 			var found []string
 			for _, x := range findings.Findings {
@@ -105,7 +106,7 @@ Exit codes: 0 done; 1 a kind listed in --fail-on was found; 2 bad usage or an un
 			}
 			if len(found) > 0 {
 				slices.Sort(found)
-				return checkFailed(fmt.Errorf("--fail-on: found %s", strings.Join(found, ", ")))
+				return cliexit.CheckFailed(fmt.Errorf("--fail-on: found %s", strings.Join(found, ", ")))
 			}
 			return nil
 		},
@@ -149,7 +150,7 @@ func parseKinds(s string) (map[string]bool, error) {
 			continue
 		}
 		if !slices.Contains(diagnose.Kinds(), k) {
-			return nil, usageErrorf("--fail-on: unknown finding kind %q: valid are %s", k, strings.Join(diagnose.Kinds(), ", "))
+			return nil, cliexit.Usagef("--fail-on: unknown finding kind %q: valid are %s", k, strings.Join(diagnose.Kinds(), ", "))
 		}
 		kinds[k] = true
 	}

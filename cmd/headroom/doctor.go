@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/headroom/headroom/doctor"
+	"github.com/headroom/headroom/internal/cliexit"
 	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
@@ -32,9 +33,9 @@ difference, not a claim; then the diagnosis of the steady run's traces.
 For a URL, point the service's OTLP/HTTP exporter at the address doctor prints
 (OTEL_EXPORTER_OTLP_ENDPOINT, 127.0.0.1:4318 unless busy or --otlp says otherwise).
 
-With no URL it starts the lab in process (SQLite, embedded mail, log and payment services) with
---antipatterns on (default all: N+1 queries, an unindexed search, an uncached feed, synchronous
-remote logging).
+With no URL it starts the lab (headroom-lab, found next to headroom, on PATH or at $HEADROOM_LAB)
+as a child process (SQLite, embedded mail, log and payment services) with --antipatterns on
+(default all: N+1 queries, an unindexed search, an uncached feed, synchronous remote logging).
 
 It prints the measurements and the top findings, and writes report.json (headroom.doctor/v1),
 report.html (self-contained: opens offline), traces.jsonl, the flame graphs and every load and
@@ -51,7 +52,7 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 				cfg.URL = args[0]
 			}
 			if err := cfg.Validate(); err != nil {
-				return usageErrorf("%w", err)
+				return cliexit.Usagef("%w", err)
 			}
 			stderr, stdout := cmd.ErrOrStderr(), cmd.OutOrStdout()
 			progress := func(line string) {
@@ -69,17 +70,17 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 			if rep != nil && len(rep.Measurements) > 0 {
 				fmt.Fprintln(stdout)
 				if werr := report.WriteDoctor(stdout, rep, report.Options{Color: isTerminal(stdout)}); werr != nil {
-					return runFailed(werr)
+					return cliexit.RunFailed(werr)
 				}
 				if werr := writeTopFindings(cmd, rep); werr != nil {
-					return runFailed(werr)
+					return cliexit.RunFailed(werr)
 				}
 			}
 			if err != nil {
 				if cmd.Context().Err() != nil {
-					return runFailed(errors.New("interrupted: no report written"))
+					return cliexit.RunFailed(errors.New("interrupted: no report written"))
 				}
-				return runFailed(err)
+				return cliexit.RunFailed(err)
 			}
 			fmt.Fprintf(stdout, "\n  wrote %s and %s with %d load results\n",
 				filepath.Join(cfg.OutDir, "report.html"), filepath.Join(cfg.OutDir, "report.json"), len(rep.Measurements))

@@ -1,176 +1,46 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"strings"
-	"time"
+	"os"
+	"syscall"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
-	"github.com/headroom/headroom/lab"
-	"github.com/headroom/headroom/lab/app"
-	"github.com/headroom/headroom/lab/deps"
-	"github.com/headroom/headroom/lab/seed"
-	"github.com/headroom/headroom/lab/telemetry"
+	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/labbin"
 )
 
-// endpointExamples turns route patterns into URLs a user can paste.
-var endpointExamples = map[string]string{
-	"GET /api/posts":                            "/api/posts?limit=20",
-	"GET /api/posts/{id}":                       "/api/posts/1",
-	"GET /api/search":                           "/api/search?q=" + seed.RareWord,
-	"GET /api/feed":                             "/api/feed",
-	"DELETE /api/account":                       "/api/account?user_id=ID",
-	"POST /api/checkout":                        `/api/checkout  {"user_id":1,"amount_cents":1999}`,
-	"POST /api/invites":                         `/api/invites  {"inviter_id":1,"email":"friend@example.com"}`,
-	"POST /api/videos":                          `/api/videos  {"owner_id":1,"title":"cats","size_bytes":4194304}`,
-	"PUT /admin/antipatterns":                   `/admin/antipatterns  {"n_plus_one":true} or {"antipatterns":"all|none|a,b"}`,
-	"GET /api/videos/{id}":                      "/api/videos/ID",
-	"GET /api/account/deletions/{id}":           "/api/account/deletions/ID",
-	"DELETE /api/account/deletions/{id}":        "/api/account/deletions/ID  (cancel)",
-	"GET /admin/jobs/{queue}/dead":              "/admin/jobs/email/dead",
-	"POST /admin/jobs/{queue}/dead/{id}/replay": "/admin/jobs/QUEUE/dead/ID/replay",
-}
-
+// newLabCmd hands `headroom lab ARGS` to the lab's own binary, headroom-lab: the lab's
+// dependencies stay out of this binary (see lab/cli), and its flags and help are the lab's.
 func newLabCmd() *cobra.Command {
-	var (
-		cfg                                app.Config
-		antipatterns, logLevel             string
-		mailLat, logLat, payLat            string
-		seedUsers, seedPosts, seedComments int
-		seedSeed                           uint64
-	)
-	valid := lab.ValidAntipatternNames()
-	cmd := &cobra.Command{
-		Use:   "lab",
-		Short: "Start the reference backend (the lab) with switchable bottlenecks",
-		Long: `lab starts the reference backend headroom measures: a blog/social HTTP API over SQLite
-(embedded default) or PostgreSQL, with its outside world (an SMTP mail server, a remote log
-collector, a payment provider) started in process on loopback ports, instrumented with
-OpenTelemetry traces, Prometheus metrics, pprof and fgprof.
+	return &cobra.Command{
+		Use:   "lab [flags] | lab worker [flags] | lab jobs [flags]",
+		Short: "Start the reference backend (the lab) with switchable bottlenecks; runs headroom-lab",
+		Long: `lab runs headroom-lab, the lab's own binary, with the same arguments: the reference backend
+with switchable bottlenecks, its job workers (lab worker) and its queues' state (lab jobs).
+'headroom lab --help' shows the lab's flags.
 
-Each classic bottleneck sits behind a switch (--antipatterns, or PUT /admin/antipatterns at run
-time from loopback): ` + valid + `.
-
-Latency flags take TYPICAL[~JITTER][,PCT%:TAIL], e.g. 500ms, 50ms~5ms or 50ms,1%:5s.
-It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
+headroom-lab is looked for in $HEADROOM_LAB, next to this executable, then on PATH;
+'go build -o bin/ ./cmd/...' builds both binaries side by side.`,
 		Example: `  headroom lab
-  headroom lab --db 'postgres://127.0.0.1:5432/test?sslmode=disable' --antipatterns none
-  headroom lab --antipatterns n_plus_one,sync_logging --otlp http://127.0.0.1:4318`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			set, err := lab.ParseAntipatterns(antipatterns)
+  headroom lab --antipatterns n_plus_one,sync_logging --otlp http://127.0.0.1:4318
+  headroom lab worker --queue nats://127.0.0.1:4222 --db sqlite:./lab.db --smtp 127.0.0.1:2525
+  headroom lab jobs`,
+		DisableFlagParsing: true,
+		RunE: func(_ *cobra.Command, args []string) error {
+			bin, err := labbin.Find()
 			if err != nil {
-				return usageErrorf("--antipatterns: %w", err)
+				return cliexit.RunFailed(err)
 			}
-			cfg.Antipatterns = set
-			for _, l := range []struct {
-				flag, val string
-				dst       **deps.Latency
-			}{{"--mail-latency", mailLat, &cfg.MailLatency}, {"--log-latency", logLat, &cfg.LogLatency}, {"--payment-latency", payLat, &cfg.PaymentLatency}} {
-				v, err := deps.ParseLatency(l.val)
-				if err != nil {
-					return usageErrorf("%s: %w", l.flag, err)
-				}
-				*l.dst = &v
-			}
-			if cfg.LogLevel, err = telemetry.ParseLevel(logLevel); err != nil {
-				return usageErrorf("--log-level: %w", err)
-			}
-			if cfg.OTLP != "" && !strings.HasPrefix(cfg.OTLP, "http://") && !strings.HasPrefix(cfg.OTLP, "https://") {
-				return usageErrorf("--otlp %q: want an OTLP/HTTP URL such as http://127.0.0.1:4318", cfg.OTLP)
-			}
-			cfg.Seed = seed.Config{Users: seedUsers, PostsPerUser: seedPosts, CommentsPerPost: seedComments, Seed: seedSeed}
-			if seedUsers <= 0 || seedPosts < 0 || seedComments < 0 {
-				return usageErrorf("--seed-users must be at least 1 and the per-user/per-post counts at least 0")
-			}
-			if err := app.CheckQueue(cfg.Queue); err != nil {
-				return usageErrorf("--queue: %w", err)
-			}
-			cfg.Log = cmd.ErrOrStderr()
-			err = app.Run(cmd.Context(), cfg, func(info app.Info) { printBanner(cmd.OutOrStdout(), info) })
-			if errors.Is(err, app.ErrInvalidConfig) {
-				return usageErrorf("%w", err)
-			}
-			if err != nil {
-				return runFailed(fmt.Errorf("lab: %w", err))
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "headroom lab: stopped")
-			return nil
+			return runLab(bin, args)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address (127.0.0.1:0 picks a free port)")
-	f.StringVar(&cfg.DB, "db", "", "database: sqlite:FILE or postgres://... (default: SQLite file in a new temporary directory)")
-	f.IntVar(&cfg.DBMaxConns, "db-max-conns", 0, "database connection pool size (default: 8 for SQLite, max(4, CPUs) for PostgreSQL)")
-	f.StringVar(&cfg.PostgresSchema, "pg-schema", "", "PostgreSQL schema to use, created if missing (default: the server's search_path)")
-	f.StringVar(&antipatterns, "antipatterns", "none", "antipatterns to enable: all, none, or a comma-separated list of "+valid)
-	f.StringVar(&cfg.OTLP, "otlp", "", "export traces over OTLP/HTTP to this URL, e.g. http://127.0.0.1:4318")
-	f.StringVar(&cfg.Cache, "cache", "memory", "feed cache: memory (in process) or redis://host:port/db")
-	f.DurationVar(&cfg.CacheTTL, "cache-ttl", 2*time.Second, "how long the feed stays cached")
-	f.IntVar(&seedUsers, "seed-users", 200, "users to seed (an already seeded database is kept as is)")
-	f.IntVar(&seedPosts, "seed-posts-per-user", 5, "posts per seeded user")
-	f.IntVar(&seedComments, "seed-comments-per-post", 5, "average comments per seeded post")
-	f.Uint64Var(&seedSeed, "seed", 1, "random seed of the seeded data")
-	f.StringVar(&cfg.SMTPAddr, "smtp", "", "external SMTP server host:port (default: start one in process)")
-	f.StringVar(&cfg.LogCollectorURL, "log-collector", "", "external log collector URL (default: start one in process)")
-	f.StringVar(&cfg.PaymentURL, "payment-url", "", "external payment provider URL (default: start one in process)")
-	f.StringVar(&mailLat, "mail-latency", "300ms", "latency of the embedded mail server per message")
-	f.StringVar(&logLat, "log-latency", "500ms", "latency of the embedded log collector per request")
-	f.StringVar(&payLat, "payment-latency", "50ms,1%:5s", "latency of the embedded payment provider per charge")
-	f.IntVar(&cfg.VideoPasses, "video-passes", 16, "CPU cost of POST /api/videos: hashing passes over the video's bytes")
-	f.StringVar(&logLevel, "log-level", "info", "log level of the JSON logs on stderr: debug, info (access log), warn, error")
-	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to drain in-flight requests on shutdown")
-	f.StringVar(&cfg.Queue, "queue", "nats", "job queue: "+app.QueueForms)
-	f.StringVar(&cfg.QueuePrefix, "queue-prefix", "headroom", "namespace of the queue's streams or keys on a shared broker")
-	f.StringVar(&cfg.QueueDir, "queue-dir", "", "embedded JetStream storage directory (default: a temporary directory removed on exit)")
-	f.BoolVar(&cfg.ExternalWorkers, "external-workers", false, "run no workers in process: jobs wait for `headroom lab worker` processes")
-	jobsFlags(f, &cfg.Jobs)
-	cmd.AddCommand(newLabWorkerCmd(), newLabJobsCmd())
-	return cmd
 }
 
-// jobsFlags are the workers' tuning flags, shared by lab and lab worker.
-func jobsFlags(f *pflag.FlagSet, c *app.JobsConfig) {
-	f.StringVar(&c.MediaDir, "media-dir", "", "where the video pipeline writes thumbnails, encodings and subtitles (default: a temporary directory)")
-	f.IntVar(&c.DeleteChunk, "delete-chunk", 500, "rows one account-deletion transaction removes")
-	f.IntVar(&c.MaxAttempts, "job-max-attempts", 5, "runs of a failing job before the dead-letter queue")
-	f.DurationVar(&c.BackoffMin, "job-backoff", time.Second, "first retry's maximum delay (doubles per attempt, full jitter)")
-	f.DurationVar(&c.AckWait, "job-ack-wait", 30*time.Second, "how long a dead worker's job waits before another worker gets it")
-}
-
-func printBanner(w io.Writer, info app.Info) {
-	seeded := "seeded now"
-	if !info.Seeded {
-		seeded = "existing data, not reseeded"
-	}
-	traces := "made but not exported (use --otlp URL)"
-	if info.OTLP != "" {
-		traces = "exported over OTLP/HTTP to " + info.OTLP
-	}
-	fmt.Fprintf(w, "headroom lab listening on %s\n", info.URL)
-	fmt.Fprintf(w, "  database       %s\n", info.DB)
-	fmt.Fprintf(w, "  data           %d users, %d posts, %d comments (%s)\n", info.Data.Users, info.Data.Posts, info.Data.Comments, seeded)
-	fmt.Fprintf(w, "  antipatterns   %s  (valid: %s; flip with PUT %s/admin/antipatterns)\n", info.Antipatterns, lab.ValidAntipatternNames(), info.URL)
-	fmt.Fprintf(w, "  cache          %s\n", info.Cache)
-	fmt.Fprintf(w, "  mail (SMTP)    %s\n", info.SMTP)
-	fmt.Fprintf(w, "  log collector  %s\n", info.LogCollector)
-	fmt.Fprintf(w, "  payments       %s\n", info.Payments)
-	fmt.Fprintf(w, "  queue          %s\n", info.Queue)
-	fmt.Fprintf(w, "  workers        %s\n", info.Workers)
-	fmt.Fprintf(w, "  traces         %s\n", traces)
-	fmt.Fprintf(w, "  metrics        %s\n", info.Metrics)
-	fmt.Fprintf(w, "  pprof          %s\n", info.Pprof)
-	fmt.Fprintf(w, "  fgprof         %s\n", info.Fgprof)
-	fmt.Fprintf(w, "  endpoints\n")
-	for _, e := range info.Endpoints {
-		method, path, _ := strings.Cut(e, " ")
-		if ex, ok := endpointExamples[e]; ok {
-			path = ex
-		}
-		fmt.Fprintf(w, "    %-6s %s%s\n", method, info.URL, path)
-	}
+// runLab replaces this process with the lab binary: signals, the PID (kill -9 a worker) and
+// the exit code are then the lab's own.
+func runLab(bin string, args []string) error {
+	err := syscall.Exec(bin, append([]string{bin}, args...), os.Environ())
+	return cliexit.RunFailed(fmt.Errorf("run %s: %w", bin, err))
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/headroom/headroom/internal/cliexit"
 	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
@@ -111,7 +112,7 @@ func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, e
 		for s := range strings.SplitSeq(f.steps, ",") {
 			r, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 			if err != nil {
-				return c, usageErrorf("--steps %q: %q is not a number: want rates such as 100,200,400", f.steps, s)
+				return c, cliexit.Usagef("--steps %q: %q is not a number: want rates such as 100,200,400", f.steps, s)
 			}
 			c.Arrival.Steps = append(c.Arrival.Steps, r)
 		}
@@ -119,7 +120,7 @@ func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, e
 	for kind, names := range arrivalFlags {
 		for _, n := range names {
 			if fl.Changed(n) && c.Arrival.Kind != kind {
-				return c, usageErrorf("--%s belongs to --arrival %s, not %s", n, kind, c.Arrival.Kind)
+				return c, cliexit.Usagef("--%s belongs to --arrival %s, not %s", n, kind, c.Arrival.Kind)
 			}
 		}
 	}
@@ -133,26 +134,26 @@ func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, e
 		c.Arrival.Factor, c.Arrival.Length = 0, 0
 	}
 	if c.Model == "closed" && fl.Changed("rate") {
-		return c, usageErrorf("--rate %g: the closed model has no rate; its users send as fast as the answers come (use --users and --think)", c.Arrival.Rate)
+		return c, cliexit.Usagef("--rate %g: the closed model has no rate; its users send as fast as the answers come (use --users and --think)", c.Arrival.Rate)
 	}
 	if c.Model == "closed" && fl.Changed("connections") {
-		return c, usageErrorf("--connections: the closed model uses one connection per user: set --users")
+		return c, cliexit.Usagef("--connections: the closed model uses one connection per user: set --users")
 	}
 	if c.Model == "open" && (fl.Changed("users") || fl.Changed("think")) {
-		return c, usageErrorf("--users and --think belong to the closed model: add --model closed, or set --rate and --connections")
+		return c, cliexit.Usagef("--users and --think belong to the closed model: add --model closed, or set --rate and --connections")
 	}
 	switch {
 	case f.targetsFile != "" && len(args) > 0:
-		return c, usageErrorf("give a URL or --targets, not both")
+		return c, cliexit.Usagef("give a URL or --targets, not both")
 	case f.targetsFile != "":
 		fh, err := os.Open(f.targetsFile)
 		if err != nil {
-			return c, usageErrorf("--targets: %v", err)
+			return c, cliexit.Usagef("--targets: %v", err)
 		}
 		defer fh.Close()
 		ts, err := loadgen.ReadTargets(fh, filepath.Dir(f.targetsFile))
 		if err != nil {
-			return c, usageErrorf("--targets %s: %w", f.targetsFile, err)
+			return c, cliexit.Usagef("--targets %s: %w", f.targetsFile, err)
 		}
 		c.Targets = ts
 	case len(args) == 1:
@@ -161,18 +162,18 @@ func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, e
 		t.Method = strings.ToUpper(t.Method)
 		if f.bodyFile != "" {
 			if t.Body != "" {
-				return c, usageErrorf("give --body or --body-file, not both")
+				return c, cliexit.Usagef("give --body or --body-file, not both")
 			}
 			b, err := os.ReadFile(f.bodyFile)
 			if err != nil {
-				return c, usageErrorf("--body-file: %v", err)
+				return c, cliexit.Usagef("--body-file: %v", err)
 			}
 			t.Body = string(b)
 		}
 		for _, h := range f.headers {
 			k, v, ok := strings.Cut(h, ":")
 			if !ok || strings.TrimSpace(k) == "" {
-				return c, usageErrorf("--header %q: want 'Name: value'", h)
+				return c, cliexit.Usagef("--header %q: want 'Name: value'", h)
 			}
 			if t.Headers == nil {
 				t.Headers = map[string]string{}
@@ -181,13 +182,13 @@ func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, e
 		}
 		c.Targets = []loadgen.Target{t}
 	default:
-		return c, usageErrorf("no target: give a URL, such as headroom load http://127.0.0.1:8080/ --rate 100, or --targets FILE")
+		return c, cliexit.Usagef("no target: give a URL, such as headroom load http://127.0.0.1:8080/ --rate 100, or --targets FILE")
 	}
 	if c.Model == "open" && c.Arrival.Rate == 0 && !fl.Changed("rate") && c.Arrival.Kind != "ramp" && c.Arrival.Kind != "steps" {
-		return c, usageErrorf("--rate is required for the %s arrival: requests per second, such as --rate 1000 (or use --model closed)", c.Arrival.Kind)
+		return c, cliexit.Usagef("--rate is required for the %s arrival: requests per second, such as --rate 1000 (or use --model closed)", c.Arrival.Kind)
 	}
 	if err := c.Validate(); err != nil {
-		return c, usageErrorf("%w", err)
+		return c, cliexit.Usagef("%w", err)
 	}
 	return c, nil
 }
@@ -201,7 +202,7 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 	if f.sloExpr != "" {
 		o, err := slo.Parse(f.sloExpr)
 		if err != nil {
-			return usageErrorf("--slo: %w", err)
+			return cliexit.Usagef("--slo: %w", err)
 		}
 		obj = &o
 	}
@@ -217,7 +218,7 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 	l, err := loadgen.Run(cmd.Context(), cfg, prog.update)
 	prog.done()
 	if err != nil {
-		return runFailed(err)
+		return cliexit.RunFailed(err)
 	}
 	if obj != nil {
 		l.SLO = obj.Check(l)
@@ -226,7 +227,7 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 		return err
 	}
 	if err := report.WriteLoad(stdout, l, report.Options{Color: isTerminal(stdout)}); err != nil {
-		return runFailed(err)
+		return cliexit.RunFailed(err)
 	}
 	return loadOutcome(l, f.out, stderr)
 }
@@ -251,7 +252,7 @@ func loadOutcome(l *result.Load, out string, stderr io.Writer) error {
 		if out != "" {
 			where = "; partial result written to " + out
 		}
-		return runFailed(fmt.Errorf("interrupted%s", where))
+		return cliexit.RunFailed(fmt.Errorf("interrupted%s", where))
 	}
 	if l.SLO != nil && !l.SLO.Pass {
 		var failed []string
@@ -260,7 +261,7 @@ func loadOutcome(l *result.Load, out string, stderr io.Writer) error {
 				failed = append(failed, fmt.Sprintf("%s (actual %.4g %s)", c.Expr, c.Actual, c.Unit))
 			}
 		}
-		return checkFailed(errors.New("SLO failed: " + strings.Join(failed, ", ")))
+		return cliexit.CheckFailed(errors.New("SLO failed: " + strings.Join(failed, ", ")))
 	}
 	_ = stderr
 	return nil

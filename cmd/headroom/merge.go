@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/headroom/headroom/internal/cliexit"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
 	"github.com/headroom/headroom/slo"
@@ -26,13 +27,13 @@ Exit codes: 0 merged; 1 the --slo failed on the merged numbers; 2 bad usage or a
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
-				return usageErrorf("--out is required: the file to write the merged result to")
+				return cliexit.Usagef("--out is required: the file to write the merged result to")
 			}
 			var obj *slo.Objective
 			if sloExpr != "" {
 				o, err := slo.Parse(sloExpr)
 				if err != nil {
-					return usageErrorf("--slo: %w", err)
+					return cliexit.Usagef("--slo: %w", err)
 				}
 				obj = &o
 			}
@@ -46,7 +47,7 @@ Exit codes: 0 merged; 1 the --slo failed on the merged numbers; 2 bad usage or a
 			}
 			merged, err := result.MergeLoads(runs)
 			if err != nil {
-				return usageErrorf("%w", err)
+				return cliexit.Usagef("%w", err)
 			}
 			if obj != nil {
 				merged.SLO = obj.Check(merged)
@@ -60,10 +61,10 @@ Exit codes: 0 merged; 1 the --slo failed on the merged numbers; 2 bad usage or a
 				return err
 			}
 			if err := report.WriteLoad(cmd.OutOrStdout(), merged, report.Options{Color: isTerminal(cmd.OutOrStdout())}); err != nil {
-				return runFailed(err)
+				return cliexit.RunFailed(err)
 			}
 			if merged.SLO != nil && !merged.SLO.Pass {
-				return checkFailed(errors.New("SLO failed on the merged result"))
+				return cliexit.CheckFailed(errors.New("SLO failed on the merged result"))
 			}
 			return nil
 		},
@@ -93,15 +94,15 @@ Exit codes: 0 done; 1 the --slo failed; 2 bad usage or an unreadable file.`,
 			if sloExpr != "" {
 				o, err := slo.Parse(sloExpr)
 				if err != nil {
-					return usageErrorf("--slo: %w", err)
+					return cliexit.Usagef("--slo: %w", err)
 				}
 				l.SLO = o.Check(l)
 			}
 			if err := report.WriteLoad(cmd.OutOrStdout(), l, report.Options{Color: isTerminal(cmd.OutOrStdout())}); err != nil {
-				return runFailed(err)
+				return cliexit.RunFailed(err)
 			}
 			if l.SLO != nil && !l.SLO.Pass {
-				return checkFailed(errors.New("SLO failed"))
+				return cliexit.CheckFailed(errors.New("SLO failed"))
 			}
 			return nil
 		},
@@ -114,12 +115,12 @@ Exit codes: 0 done; 1 the --slo failed; 2 bad usage or an unreadable file.`,
 func readLoadFile(path string) (*result.Load, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, usageErrorf("%v", err)
+		return nil, cliexit.Usagef("%v", err)
 	}
 	defer f.Close()
 	l, err := result.ReadLoad(f)
 	if err != nil {
-		return nil, usageErrorf("%s: %w", path, err)
+		return nil, cliexit.Usagef("%s: %w", path, err)
 	}
 	return l, nil
 }

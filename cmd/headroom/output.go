@@ -7,6 +7,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/headroom/headroom/internal/atomicfile"
+	"github.com/headroom/headroom/internal/cliexit"
 )
 
 // outFile is an output that appears whole or not at all (see atomicfile), created before any
@@ -23,7 +24,7 @@ func createOutFlag(flag, path string) (*outFile, error) {
 	}
 	f, err := atomicfile.Create(path)
 	if err != nil {
-		return nil, usageErrorf("%s %w", flag, err)
+		return nil, cliexit.Usagef("%s %w", flag, err)
 	}
 	return &outFile{f: f}, nil
 }
@@ -34,7 +35,7 @@ func (o *outFile) commit(write func(io.Writer) error) error {
 		return nil
 	}
 	if err := o.f.Commit(write); err != nil {
-		return runFailed(err)
+		return cliexit.RunFailed(err)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/headroom/headroom/flame"
 	"github.com/headroom/headroom/internal/atomicfile"
+	"github.com/headroom/headroom/internal/cliexit"
 	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/result"
 )
@@ -54,7 +55,7 @@ Exit codes: 0 done; 2 bad usage or input (nothing written); 3 the target could n
 				return runProfileDiff(cmd, f, args)
 			}
 			if len(args) != 1 {
-				return usageErrorf("profile takes one URL (or --diff BASE NEW)")
+				return cliexit.Usagef("profile takes one URL (or --diff BASE NEW)")
 			}
 			return runProfile(cmd, f, args[0])
 		},
@@ -76,13 +77,13 @@ Exit codes: 0 done; 2 bad usage or input (nothing written); 3 the target could n
 func runProfile(cmd *cobra.Command, f *profileFlags, target string) error {
 	cfg := flame.FetchConfig{Duration: f.duration, CPUPath: f.cpuPath, WallPath: f.wallPath}
 	if _, err := cfg.ProfileURL(target, flame.CPU); err != nil {
-		return usageErrorf("%w", err)
+		return cliexit.Usagef("%w", err)
 	}
 	if f.top < 1 {
-		return usageErrorf("--top %d: want at least 1", f.top)
+		return cliexit.Usagef("--top %d: want at least 1", f.top)
 	}
 	if f.interval <= 0 {
-		return usageErrorf("--interval %v: want a positive duration", f.interval)
+		return cliexit.Usagef("--interval %v: want a positive duration", f.interval)
 	}
 	var load *loadgen.Config
 	if f.rate != 0 {
@@ -92,7 +93,7 @@ func runProfile(cmd *cobra.Command, f *profileFlags, target string) error {
 			Warmup: time.Second, Duration: f.duration + time.Second, Connections: f.connections,
 		}
 		if err := load.Validate(); err != nil {
-			return usageErrorf("%w", err)
+			return cliexit.Usagef("%w", err)
 		}
 	}
 	dir := f.out
@@ -133,7 +134,7 @@ func runProfile(cmd *cobra.Command, f *profileFlags, target string) error {
 		case <-ctx.Done():
 			t.Stop()
 			<-loadDone
-			return runFailed(ctx.Err())
+			return cliexit.RunFailed(ctx.Err())
 		case <-t.C:
 		}
 	}
@@ -148,9 +149,9 @@ func runProfile(cmd *cobra.Command, f *profileFlags, target string) error {
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return runFailed(ctx.Err())
+			return cliexit.RunFailed(ctx.Err())
 		}
-		return runFailed(err)
+		return cliexit.RunFailed(err)
 	}
 	for _, e := range []error{set.CPUErr, set.WallErr} {
 		if e != nil {
@@ -159,16 +160,16 @@ func runProfile(cmd *cobra.Command, f *profileFlags, target string) error {
 	}
 	graphs, err := set.Graphs()
 	if err != nil {
-		return runFailed(err)
+		return cliexit.RunFailed(err)
 	}
 	paths, err := set.WriteDir(dir, graphs)
 	if err != nil {
-		return runFailed(err)
+		return cliexit.RunFailed(err)
 	}
 	if loadRes != nil {
 		p := filepath.Join(dir, "load.json")
 		if err := atomicfile.Write(p, loadRes.Write); err != nil {
-			return runFailed(err)
+			return cliexit.RunFailed(err)
 		}
 		paths = append(paths, p)
 	}
@@ -186,7 +187,7 @@ func runProfile(cmd *cobra.Command, f *profileFlags, target string) error {
 			fmt.Fprintf(w, "\ncpu: %s of CPU over %v; top functions by self time\n", formatTotal(top), f.duration)
 		}
 		if err := flame.WriteTop(w, top, f.top); err != nil {
-			return runFailed(err)
+			return cliexit.RunFailed(err)
 		}
 	}
 	if loadErr != nil {
@@ -236,34 +237,34 @@ func checkOutDir(dir string) error {
 	st, err := os.Stat(dir)
 	switch {
 	case err == nil && !st.IsDir():
-		return usageErrorf("--out %s: exists and is not a directory", dir)
+		return cliexit.Usagef("--out %s: exists and is not a directory", dir)
 	case err == nil:
 		return nil
 	}
 	if st, err := os.Stat(filepath.Dir(dir)); err != nil || !st.IsDir() {
-		return usageErrorf("--out %s: its parent %s is not a directory", dir, filepath.Dir(dir))
+		return cliexit.Usagef("--out %s: its parent %s is not a directory", dir, filepath.Dir(dir))
 	}
 	return nil
 }
 
 func runProfileDiff(cmd *cobra.Command, f *profileFlags, args []string) error {
 	if len(args) != 2 {
-		return usageErrorf("--diff takes two profiles: BASE NEW")
+		return cliexit.Usagef("--diff takes two profiles: BASE NEW")
 	}
 	var fs [2]*flame.Folded
 	for i, p := range args {
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return usageErrorf("%v", err)
+			return cliexit.Usagef("%v", err)
 		}
 		prof, err := flame.Parse(b)
 		if err != nil {
-			return usageErrorf("%s: %w", p, err)
+			return cliexit.Usagef("%s: %w", p, err)
 		}
 		fs[i] = prof.Fold(flame.FoldOptions{})
 	}
 	if fs[0].Unit != fs[1].Unit {
-		return usageErrorf("%s is in %s, %s in %s: compare profiles of one kind (cpu with cpu, wall with wall)", args[0], fs[0].Unit, args[1], fs[1].Unit)
+		return cliexit.Usagef("%s is in %s, %s in %s: compare profiles of one kind (cpu with cpu, wall with wall)", args[0], fs[0].Unit, args[1], fs[1].Unit)
 	}
 	out := f.out
 	if out == "" {

@@ -18,6 +18,9 @@ import (
 
 	"github.com/felixge/fgprof"
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/headroom/headroom/internal/labbin"
+	labcli "github.com/headroom/headroom/lab/cli"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected output in testdata/script")
@@ -58,6 +61,8 @@ func TestScripts(t *testing.T) {
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"headroom": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+		// headroom lab and doctor run the lab's binary, found next to headroom.
+		"headroom-lab": func() { os.Exit(labcli.Run(os.Args[1:], os.Stdout, os.Stderr)) },
 	})
 }
 
@@ -86,6 +91,9 @@ func cmdHeadroom(ts *testscript.TestScript, neg bool, args []string) {
 	cmd.Stdout, cmd.Stderr = ts.Stdout(), ts.Stderr()
 	for _, k := range []string{"PATH", "HOME", "WORK", "TMPDIR"} {
 		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+	}
+	if v := ts.Getenv(labbin.Env); v != "" {
+		cmd.Env = append(cmd.Env, labbin.Env+"="+v)
 	}
 	err = cmd.Run()
 	got := 0

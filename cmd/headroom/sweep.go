@@ -17,6 +17,7 @@ import (
 
 	"github.com/headroom/headroom/capacity"
 	"github.com/headroom/headroom/cpusample"
+	"github.com/headroom/headroom/internal/cliexit"
 	"github.com/headroom/headroom/internal/loadstep"
 	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/report"
@@ -112,38 +113,38 @@ Exit codes: 0 a maximum was found; 1 no rate meets the SLO; 2 bad usage or input
 func (f *sweepFlags) config(args []string) (capacity.Config, loadgen.Config, error) {
 	c, l := f.cfg, f.load
 	if len(args) == 0 {
-		return c, l, usageErrorf("no target: give a URL, such as headroom sweep http://127.0.0.1:8080/ --slo 'p99<50ms'")
+		return c, l, cliexit.Usagef("no target: give a URL, such as headroom sweep http://127.0.0.1:8080/ --slo 'p99<50ms'")
 	}
 	if f.sloExpr == "" {
-		return c, l, usageErrorf("--slo is required: the objective every step must meet, such as --slo 'p99<50ms,errors<0.1%%'")
+		return c, l, cliexit.Usagef("--slo is required: the objective every step must meet, such as --slo 'p99<50ms,errors<0.1%%'")
 	}
 	o, err := slo.Parse(f.sloExpr)
 	if err != nil {
-		return c, l, usageErrorf("--slo: %w", err)
+		return c, l, cliexit.Usagef("--slo: %w", err)
 	}
 	c.Objective = o
 	if f.steps != "" {
 		for s := range strings.SplitSeq(f.steps, ",") {
 			r, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 			if err != nil {
-				return c, l, usageErrorf("--steps %q: %q is not a number: want rates such as 100,200,400", f.steps, s)
+				return c, l, cliexit.Usagef("--steps %q: %q is not a number: want rates such as 100,200,400", f.steps, s)
 			}
 			c.Steps = append(c.Steps, r)
 		}
 	}
 	h, err := parseShare(f.headroom)
 	if err != nil {
-		return c, l, usageErrorf("--headroom %q: %v", f.headroom, err)
+		return c, l, cliexit.Usagef("--headroom %q: %v", f.headroom, err)
 	}
 	c.Headroom = h
 	if f.pid != 0 && f.metrics != "" {
-		return c, l, usageErrorf("give --pid or --metrics, not both")
+		return c, l, cliexit.Usagef("give --pid or --metrics, not both")
 	}
 	if f.pid < 0 {
-		return c, l, usageErrorf("--pid %d: want a process id", f.pid)
+		return c, l, cliexit.Usagef("--pid %d: want a process id", f.pid)
 	}
 	if !(f.cores > 0) {
-		return c, l, usageErrorf("--cores %v: want a positive number of cores", f.cores)
+		return c, l, cliexit.Usagef("--cores %v: want a positive number of cores", f.cores)
 	}
 	switch l.Arrival.Kind {
 	case "constant":
@@ -153,7 +154,7 @@ func (f *sweepFlags) config(args []string) (capacity.Config, loadgen.Config, err
 		c.Poisson = true
 	case "bursts":
 	default:
-		return c, l, usageErrorf("--arrival %q: want constant, poisson or bursts", l.Arrival.Kind)
+		return c, l, cliexit.Usagef("--arrival %q: want constant, poisson or bursts", l.Arrival.Kind)
 	}
 	t := f.target
 	t.URL = args[0]
@@ -161,7 +162,7 @@ func (f *sweepFlags) config(args []string) (capacity.Config, loadgen.Config, err
 	for _, h := range f.headers {
 		k, v, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(k) == "" {
-			return c, l, usageErrorf("--header %q: want 'Name: value'", h)
+			return c, l, cliexit.Usagef("--header %q: want 'Name: value'", h)
 		}
 		if t.Headers == nil {
 			t.Headers = map[string]string{}
@@ -174,10 +175,10 @@ func (f *sweepFlags) config(args []string) (capacity.Config, loadgen.Config, err
 	probe := l
 	probe.Arrival.Rate = 1
 	if err := probe.Validate(); err != nil {
-		return c, l, usageErrorf("%w", err)
+		return c, l, cliexit.Usagef("%w", err)
 	}
 	if err := c.Validate(); err != nil {
-		return c, l, usageErrorf("%w", err)
+		return c, l, cliexit.Usagef("%w", err)
 	}
 	return c, l, nil
 }
@@ -228,11 +229,11 @@ func runSweep(cmd *cobra.Command, f *sweepFlags, args []string) error {
 		_, err := cpu.CPUSeconds(pctx)
 		cancel()
 		if err != nil {
-			return usageErrorf("utilization from %s: %v", cpu, err)
+			return cliexit.Usagef("utilization from %s: %v", cpu, err)
 		}
 	}
 	if err := reachable(ctx, load.Targets[0].URL, 3*time.Second); err != nil {
-		return runFailed(fmt.Errorf("target unreachable, no step was run: %w", err))
+		return cliexit.RunFailed(fmt.Errorf("target unreachable, no step was run: %w", err))
 	}
 
 	st := &loadstep.Stepper{Base: load, CPU: cpu, Cores: f.cores}
@@ -251,11 +252,11 @@ func runSweep(cmd *cobra.Command, f *sweepFlags, args []string) error {
 	}
 	sw, err := capacity.Run(ctx, cfg, st, progress, nil)
 	if err != nil {
-		return runFailed(err)
+		return cliexit.RunFailed(err)
 	}
 	cj, err := sweepConfigJSON(cfg, load)
 	if err != nil {
-		return runFailed(err)
+		return cliexit.RunFailed(err)
 	}
 	sw.Config = cj
 	if sw.Target == "" {
@@ -268,7 +269,7 @@ func runSweep(cmd *cobra.Command, f *sweepFlags, args []string) error {
 		return err
 	}
 	if err := report.WriteSweep(stdout, sw, report.Options{Color: isTerminal(stdout)}); err != nil {
-		return runFailed(err)
+		return cliexit.RunFailed(err)
 	}
 	switch {
 	case sw.Partial:
@@ -276,9 +277,9 @@ func runSweep(cmd *cobra.Command, f *sweepFlags, args []string) error {
 		if f.out != "" {
 			where = "; the steps done were written to " + f.out
 		}
-		return runFailed(fmt.Errorf("interrupted%s", where))
+		return cliexit.RunFailed(fmt.Errorf("interrupted%s", where))
 	case sw.MaxRPSUnderSLO == 0:
-		return checkFailed(fmt.Errorf("no rate meets the SLO %s: %s", cfg.SLO, firstFailure(sw)))
+		return cliexit.CheckFailed(fmt.Errorf("no rate meets the SLO %s: %s", cfg.SLO, firstFailure(sw)))
 	}
 	return nil
 }

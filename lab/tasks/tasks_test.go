@@ -180,8 +180,13 @@ func TestEmailSentOnce(t *testing.T) {
 	r.relay.Kick()
 	m := &countingMailer{}
 	r.start(t, m, 0)
+	// Wait for the first delivery to finish (sent_at recorded), not only for the mail to go
+	// out: a redelivery racing the first one is the broker's at-least-once case, not this test's.
 	deadline := time.Now().Add(20 * time.Second)
-	for m.n.Load() == 0 && time.Now().Before(deadline) {
+	for time.Now().Before(deadline) {
+		if got, err := r.store.GetInvite(t.Context(), inv.ID); err == nil && got.SentAt != nil {
+			break
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	msg := tasks.EmailJob(nil)(inv.ID)

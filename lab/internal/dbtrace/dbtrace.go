@@ -53,18 +53,18 @@ func (d *Tracer) Start(ctx context.Context, query string) (context.Context, trac
 
 // StartAcquire begins a span for the wait for a pooled connection ("pool.acquire", as otelpgx
 // names it), so a trace shows time lost to an exhausted pool. End it with [End].
-func (d *Tracer) StartAcquire(ctx context.Context) (context.Context, trace.Span) {
-	return d.t.Start(ctx, "pool.acquire", trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(
-		attribute.String("db.system.name", d.system), attribute.String("db.namespace", d.ns)))
+func (d *Tracer) StartAcquire(ctx context.Context, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	return d.t.Start(ctx, "pool.acquire", append(opts, trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(
+		attribute.String("db.system.name", d.system), attribute.String("db.namespace", d.ns)))...)
 }
 
 // End records err (if any) on span and ends it.
-func End(span trace.Span, err error) {
+func End(span trace.Span, err error, opts ...trace.SpanEndOption) {
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 	}
-	span.End()
+	span.End(opts...)
 }
 
 // Operation returns the statement's first keyword in upper case ("SELECT", "INSERT", ...).

@@ -116,21 +116,31 @@ func (q queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.Tr
 
 type acquireKey struct{}
 
-// TraceAcquireStart makes pgxpool's wait for a connection a span (pgxpool calls it because the
-// connection tracer implements pgxpool.AcquireTracer) — only when the pool is exhausted (no idle
-// connection, at its maximum size), so that the span is a wait for another request's connection
-// and not the dial of a new one or an instant hand-over.
+// minAcquireWait separates a wait for another request's connection from a hand-over of an idle
+// one, which takes a few microseconds.
+const minAcquireWait = 100 * time.Microsecond
+
+// TraceAcquireStart notes when pgxpool starts waiting for a connection (pgxpool calls it because
+// the connection tracer implements pgxpool.AcquireTracer), if the pool is at its maximum size:
+// then the acquire cannot dial a new connection, and any wait is for another request's.
+// Whether it waits is only known at the end: an idle connection seen now may go to one of the
+// acquirers already queued, so the span is made then.
 func (q queryTracer) TraceAcquireStart(ctx context.Context, pool *pgxpool.Pool, _ pgxpool.TraceAcquireStartData) context.Context {
-	if st := pool.Stat(); st.IdleConns() > 0 || st.TotalConns() < st.MaxConns() {
+	if st := pool.Stat(); st.TotalConns() < st.MaxConns() {
 		return ctx
 	}
-	ctx, span := q.tr.StartAcquire(ctx)
-	return context.WithValue(ctx, acquireKey{}, span)
+	return context.WithValue(ctx, acquireKey{}, time.Now())
 }
 
+// TraceAcquireEnd makes the acquire a "pool.acquire" span if it waited.
 func (q queryTracer) TraceAcquireEnd(ctx context.Context, _ *pgxpool.Pool, data pgxpool.TraceAcquireEndData) {
-	if span, ok := ctx.Value(acquireKey{}).(trace.Span); ok {
-		dbtrace.End(span, data.Err)
+	start, ok := ctx.Value(acquireKey{}).(time.Time)
+	if !ok {
+		return
+	}
+	if end := time.Now(); end.Sub(start) >= minAcquireWait || data.Err != nil {
+		_, span := q.tr.StartAcquire(ctx, trace.WithTimestamp(start))
+		dbtrace.End(span, data.Err, trace.WithTimestamp(end))
 	}
 }
 

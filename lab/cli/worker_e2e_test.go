@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -26,19 +26,19 @@ import (
 	"github.com/headroom/headroom/lab/tasks"
 )
 
-// buildHeadroom builds the CLI for a test that needs it as a real child process (the go build
+// buildLab builds headroom-lab for a test that needs it as a real child process (the go build
 // cache makes the second build a link).
-func buildHeadroom(t *testing.T) string {
+func buildLab(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "headroom")
-	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
+	bin := filepath.Join(t.TempDir(), "headroom-lab")
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "github.com/headroom/headroom/cmd/headroom-lab")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
 }
 
-// workerProc is a `headroom lab worker` child process.
+// workerProc is a `headroom-lab worker` child process.
 type workerProc struct {
 	cmd     *exec.Cmd
 	metrics string // its /metrics URL
@@ -46,7 +46,7 @@ type workerProc struct {
 
 func startWorker(t *testing.T, bin string, args ...string) *workerProc {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"lab", "worker", "--addr", "127.0.0.1:0", "--log-level", "error"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"worker", "--addr", "127.0.0.1:0", "--log-level", "error"}, args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +107,7 @@ func TestKillWorkerMidJob(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the CLI and kills worker processes")
 	}
-	bin := buildHeadroom(t)
+	bin := buildLab(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "lab.db")
 	lat, _ := deps.ParseLatency("150ms")
@@ -253,7 +253,7 @@ func TestLabJobsTable(t *testing.T) {
 	var out string
 	for time.Now().Before(deadline) { // the worker counts the job just after the mail server has it
 		stdout.Reset()
-		if code := run([]string{"lab", "jobs", "--lab", url}, &stdout, &stderr); code != 0 {
+		if code := Run([]string{"jobs", "--lab", url}, &stdout, &stderr); code != 0 {
 			t.Fatalf("lab jobs exited %d: %s", code, stderr.String())
 		}
 		if out = stdout.String(); regexp.MustCompile(`(?m)^\s*email\s+0\s+0\s+1\s+0\s+0\s+0\s+-\s*$`).MatchString(out) {
@@ -270,7 +270,7 @@ func TestLabJobsTable(t *testing.T) {
 		t.Errorf("lab jobs: want the email queue with depth 0, in flight 0, done 1:\n%s", out)
 	}
 	stdout.Reset()
-	if code := run([]string{"lab", "jobs", "--lab", url, "--json"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), `"queues"`) {
+	if code := Run([]string{"jobs", "--lab", url, "--json"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), `"queues"`) {
 		t.Errorf("lab jobs --json: %d %s", code, stdout.String())
 	}
 }
@@ -281,7 +281,7 @@ func TestWorkerSIGTERMFinishesRunningJobs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the CLI and runs worker processes")
 	}
-	bin := buildHeadroom(t)
+	bin := buildLab(t)
 	db := filepath.Join(t.TempDir(), "lab.db")
 	lat, _ := deps.ParseLatency("1s")
 	ms, err := deps.StartMailServer(t.Context(), deps.MailServerConfig{Latency: lat})
@@ -327,7 +327,7 @@ func TestWorkerSIGTERMFinishesRunningJobs(t *testing.T) {
 	}
 	for time.Now().Before(deadline) { // the broker applies the ack asynchronously
 		var stdout, stderr strings.Builder
-		if code := run([]string{"lab", "jobs", "--lab", info.URL, "--json"}, &stdout, &stderr); code != 0 {
+		if code := Run([]string{"jobs", "--lab", info.URL, "--json"}, &stdout, &stderr); code != 0 {
 			t.Fatal(stderr.String())
 		}
 		if err := json.Unmarshal([]byte(stdout.String()), &jv); err != nil {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/headroom/headroom/internal/cliexit"
 	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/lab/telemetry"
 )
@@ -39,7 +40,7 @@ jobs come back after --job-ack-wait.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
 			if cfg.LogLevel, err = telemetry.ParseLevel(logLevel); err != nil {
-				return usageErrorf("--log-level: %w", err)
+				return cliexit.Usagef("--log-level: %w", err)
 			}
 			cfg.Log = cmd.ErrOrStderr()
 			out := cmd.OutOrStdout()
@@ -52,10 +53,10 @@ jobs come back after --job-ack-wait.`,
 				}
 			})
 			if errors.Is(err, app.ErrInvalidConfig) {
-				return usageErrorf("%w", err)
+				return cliexit.Usagef("%w", err)
 			}
 			if err != nil {
-				return runFailed(fmt.Errorf("lab worker: %w", err))
+				return cliexit.RunFailed(fmt.Errorf("lab worker: %w", err))
 			}
 			fmt.Fprintln(out, "headroom lab worker: stopped")
 			return nil
@@ -124,25 +125,25 @@ rows not yet published and the jobs running now with their progress.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !strings.HasPrefix(labURL, "http://") && !strings.HasPrefix(labURL, "https://") {
-				return usageErrorf("--lab %q: want the lab's URL, such as http://127.0.0.1:8080", labURL)
+				return cliexit.Usagef("--lab %q: want the lab's URL, such as http://127.0.0.1:8080", labURL)
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(labURL, "/")+"/admin/jobs", nil)
 			if err != nil {
-				return usageErrorf("--lab %q: %w", labURL, err)
+				return cliexit.Usagef("--lab %q: %w", labURL, err)
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
-				return runFailed(fmt.Errorf("lab jobs: %w", err))
+				return cliexit.RunFailed(fmt.Errorf("lab jobs: %w", err))
 			}
 			defer resp.Body.Close()
 			body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 			if err != nil {
-				return runFailed(fmt.Errorf("lab jobs: %w", err))
+				return cliexit.RunFailed(fmt.Errorf("lab jobs: %w", err))
 			}
 			if resp.StatusCode != http.StatusOK {
-				return runFailed(fmt.Errorf("lab jobs: %s answered %s", labURL, resp.Status))
+				return cliexit.RunFailed(fmt.Errorf("lab jobs: %s answered %s", labURL, resp.Status))
 			}
 			if asJSON {
 				_, err := cmd.OutOrStdout().Write(body)
@@ -150,7 +151,7 @@ rows not yet published and the jobs running now with their progress.`,
 			}
 			var v labJobs
 			if err := json.Unmarshal(body, &v); err != nil {
-				return runFailed(fmt.Errorf("lab jobs: %s/admin/jobs is not a headroom lab's answer: %w", labURL, err))
+				return cliexit.RunFailed(fmt.Errorf("lab jobs: %s/admin/jobs is not a headroom lab's answer: %w", labURL, err))
 			}
 			writeJobs(cmd.OutOrStdout(), v)
 			return nil

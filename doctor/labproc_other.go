@@ -1,0 +1,8 @@
+//go:build !linux
+
+package doctor
+
+import "os/exec"
+
+// setDeathSignal does nothing here: only Linux stops a child when its parent dies.
+func setDeathSignal(*exec.Cmd) {}
