@@ -136,6 +136,14 @@ type OutboxMessage struct {
 	CreatedAt time.Time         // assigned by the store
 }
 
+// JobCounts are a queue's job outcomes, summed over the workers that report them.
+type JobCounts struct {
+	Done       int64 `json:"done"`       // finished, duplicates and canceled jobs included
+	Failed     int64 `json:"failed"`     // runs that returned an error (retried or dead-lettered)
+	Dead       int64 `json:"dead"`       // dead-lettered
+	Duplicates int64 `json:"duplicates"` // redeliveries absorbed by idempotency
+}
+
 // Job builds the outbox message of a row being written, once the row's id is known (it is called
 // inside the row's transaction).
 type Job func(rowID int64) OutboxMessage
@@ -269,6 +277,15 @@ type Store interface {
 	// OutboxBacklog returns the number of unsent outbox messages and when the oldest was written
 	// (zero when none).
 	OutboxBacklog(ctx context.Context) (int64, time.Time, error)
+	// PruneOutbox deletes up to limit outbox messages sent before sentBefore and returns how
+	// many it deleted. Unsent messages are never deleted.
+	PruneOutbox(ctx context.Context, sentBefore time.Time, limit int) (int64, error)
+
+	// AddJobCounts adds each queue's job outcomes to its totals: every worker process adds its
+	// own, so the totals are the lab's whatever the number of workers.
+	AddJobCounts(ctx context.Context, add map[string]JobCounts) error
+	// JobCounts returns each queue's totals since the database was created.
+	JobCounts(ctx context.Context) (map[string]JobCounts, error)
 
 	// PoolStats reports the connection pool's state.
 	PoolStats() PoolStats

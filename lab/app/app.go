@@ -200,6 +200,7 @@ type App struct {
 	store    lab.Store
 	engine   jobs.Engine
 	worker   *worker.Worker
+	counts   *countSharer // nil without in-process workers
 	served   chan error
 	closers  []func(ctx context.Context) error // in reverse start order
 }

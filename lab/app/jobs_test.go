@@ -18,6 +18,7 @@ import (
 	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/lab/deps"
+	"github.com/headroom/headroom/lab/seed"
 )
 
 // eventually polls check every 20ms until it returns nil, failing the test after 30s.
@@ -216,6 +217,54 @@ func TestAccountDeletionInChunks(t *testing.T) {
 	if code := send(t, "DELETE", fmt.Sprintf("%s/api/account/deletions/%d", url, d.ID), "", &c); code != 200 || c.Status != lab.DeletionDone {
 		t.Errorf("cancel a done deletion = %d %+v", code, c)
 	}
+}
+
+// TestDeletionLeavesWritesUnblocked: on SQLite, where a write transaction holds the whole
+// database, a large account's deletion runs in short transactions (200 rows), so API writes go
+// through between them, not after the deletion. After each write's answer the test reads the
+// deletion's progress: writes that interleave with the chunks see many different progress
+// points (a deletion in one transaction per table would show at most 6).
+func TestDeletionLeavesWritesUnblocked(t *testing.T) {
+	t.Parallel()
+	a, err := app.Start(t.Context(), app.Config{
+		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "lab.db"), Log: io.Discard,
+		Seed:        seed.Config{Users: 2, PostsPerUser: 4000, CommentsPerPost: 2},
+		MailLatency: fast(), LogLatency: fast(), PaymentLatency: fast(),
+		Jobs: app.JobsConfig{DeleteChunk: 200},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	url := a.Info().URL
+	var d lab.Deletion
+	if code := send(t, "DELETE", url+"/api/account?user_id=1", "", &d); code != http.StatusAccepted || d.Total < 4000 {
+		t.Fatalf("DELETE /api/account = %d %+v, want 202 with a deletion of thousands of rows", code, d)
+	}
+	seen := map[int64]bool{} // progress points seen after a write, the deletion still running
+	writes := 0
+	var slowest time.Duration
+	for d.Status == lab.DeletionRunning {
+		start := time.Now()
+		if code := send(t, "POST", url+"/api/checkout", `{"user_id":2,"amount_cents":5}`, nil); code >= 300 {
+			t.Fatalf("POST /api/checkout during the deletion = %d", code)
+		}
+		slowest = max(slowest, time.Since(start))
+		writes++
+		if code := send(t, "GET", fmt.Sprintf("%s/api/account/deletions/%d", url, d.ID), "", &d); code != 200 {
+			t.Fatalf("GET deletion = %d", code)
+		}
+		if d.Status == lab.DeletionRunning && d.Deleted > 0 && d.Deleted < d.Total {
+			seen[d.Deleted] = true
+		}
+	}
+	if d.Status != lab.DeletionDone || d.Deleted != d.Total {
+		t.Fatalf("deletion ended %+v, want done with every row", d)
+	}
+	if len(seen) < 10 {
+		t.Errorf("%d writes saw the deletion of %d rows (%d chunks) at %d progress points, want at least 10", writes, d.Total, d.Chunks, len(seen))
+	}
+	t.Logf("%d writes saw a deletion of %d rows in %d chunks at %d progress points; slowest write %v", writes, d.Total, d.Chunks, len(seen), slowest)
 }
 
 // TestSyncSwitchesKeepTheOldBehaviour: with sync_email, sync_video and sync_delete on, the

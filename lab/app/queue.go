@@ -98,7 +98,7 @@ type outboxView struct {
 	Error     string        `json:"error,omitempty"`
 }
 
-// queueView is a queue's broker statistics and this process's worker outcomes.
+// queueView is a queue's broker statistics and the job outcomes of every worker process.
 type queueView struct {
 	jobs.QueueStats
 	Done       int64  `json:"done"`
@@ -108,7 +108,9 @@ type queueView struct {
 }
 
 // serveJobs answers GET /admin/jobs: per queue the broker's depth, in-flight, dead and oldest
-// age, and this process's workers' done, failed and duplicates; the outbox backlog.
+// age, and the done, failed and duplicates of every worker process (as of their last second:
+// this process's are added first, so they are current); the outbox backlog; the jobs running in
+// this process.
 func (a *App) serveJobs(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
@@ -121,16 +123,22 @@ func (a *App) serveJobs(w http.ResponseWriter, r *http.Request) {
 			v.Outbox.OldestAge = time.Since(oldest)
 		}
 	}
-	var counts map[string]worker.Counts
 	if a.worker != nil {
-		counts = a.worker.Counts()
 		v.Running = append(v.Running, a.worker.Running()...)
+	}
+	var countsErr error
+	if a.counts != nil {
+		countsErr = a.counts.flush(ctx)
+	}
+	counts, err := a.store.JobCounts(ctx)
+	if countsErr == nil {
+		countsErr = err
 	}
 	for _, q := range tasks.Queues {
 		c := counts[q]
 		qv := queueView{Done: c.Done, Failed: c.Failed, Duplicates: c.Duplicates}
 		st, err := a.engine.Stats(ctx, q)
-		if err != nil {
+		if err = errors.Join(err, countsErr); err != nil {
 			qv.Error = err.Error()
 		}
 		st.Queue = q
@@ -238,6 +246,8 @@ func (a *App) startJobs(ctx context.Context, deps jobDeps) (*outbox.Relay, error
 		return nil, err
 	}
 	a.worker = w
+	a.counts = startCountSharer(ctx, w, a.store, deps.log)
+	a.onClose(a.counts.close) // after the worker has stopped: its last jobs count
 	a.onClose(w.Stop)
 	a.info.Workers = "in process; media files in " + media
 	return relay, nil

@@ -226,6 +226,8 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, started func(WorkerInfo)) 
 	if err := w.Start(ctx); err != nil {
 		return err
 	}
+	// Registered after the worker's start, so it runs after w.Stop below: its last jobs count.
+	onClose(startCountSharer(ctx, w, store, log).close)
 	log.InfoContext(ctx, "lab worker started", slog.String("queue", desc), slog.String("db", dbDesc))
 	if started != nil {
 		started(info)

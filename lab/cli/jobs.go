@@ -77,6 +77,19 @@ jobs come back after --job-ack-wait.`,
 	return cmd
 }
 
+// jobsQueue is a queue of GET /admin/jobs.
+type jobsQueue struct {
+	Queue      string        `json:"queue"`
+	Depth      int64         `json:"depth"`
+	InFlight   int64         `json:"in_flight"`
+	Dead       int64         `json:"dead"`
+	OldestAge  time.Duration `json:"oldest_age_ns"`
+	Done       int64         `json:"done"`
+	Failed     int64         `json:"failed"`
+	Duplicates int64         `json:"duplicates"`
+	Error      string        `json:"error"`
+}
+
 // labJobs is the part of GET /admin/jobs the table shows.
 type labJobs struct {
 	Engine   string `json:"engine"`
@@ -87,17 +100,7 @@ type labJobs struct {
 		OldestAge time.Duration `json:"oldest_age_ns"`
 		Error     string        `json:"error"`
 	} `json:"outbox"`
-	Queues []struct {
-		Queue      string        `json:"queue"`
-		Depth      int64         `json:"depth"`
-		InFlight   int64         `json:"in_flight"`
-		Dead       int64         `json:"dead"`
-		OldestAge  time.Duration `json:"oldest_age_ns"`
-		Done       int64         `json:"done"`
-		Failed     int64         `json:"failed"`
-		Duplicates int64         `json:"duplicates"`
-		Error      string        `json:"error"`
-	} `json:"queues"`
+	Queues  []jobsQueue `json:"queues"`
 	Running []struct {
 		Queue   string        `json:"queue"`
 		ID      string        `json:"id"`
@@ -117,9 +120,10 @@ func newLabJobsCmd() *cobra.Command {
 		Use:   "jobs",
 		Short: "Show the running lab's queues: depth, in flight, done, failed, dead, oldest job age",
 		Long: `jobs asks a running lab (GET /admin/jobs) for its queues: depth, in flight and dead letters as
-the broker reports them, the oldest waiting job's age, and done, failed and duplicate jobs of the
-lab's in-process workers (separate worker processes export theirs on /metrics), plus the outbox
-rows not yet published and the jobs running now with their progress.`,
+the broker reports them, the oldest waiting job's age, and done, failed and duplicate jobs of
+every worker, in the lab's process or not (each adds its counts to the lab's database every
+second), plus the outbox rows not yet published and the jobs running now in the lab's process
+with their progress.`,
 		Example: `  headroom lab jobs
   headroom lab jobs --lab http://127.0.0.1:8080 --json`,
 		Args: cobra.NoArgs,

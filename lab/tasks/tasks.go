@@ -197,16 +197,18 @@ func (h *handlers) deletionCanceled(ctx context.Context, m jobs.Message) (bool, 
 
 // deleteAccount deletes the account chunk by chunk. Each chunk commits its progress, so a
 // redelivered job (the worker died) resumes with the rows that are left; a canceled deletion
-// stops at the next chunk.
+// stops at the next chunk. After each chunk it pauses as long as the chunk took (as
+// pt-archiver's --sleep-coef 1): short transactions alone do not let the API's writes in, since
+// SQLite's waiting writers poll with growing sleeps and a deleter looping without a pause
+// takes the lock again first; with the pause the deletion holds the database at most half the
+// time.
 func (h *handlers) deleteAccount(ctx context.Context, j *worker.Job) error {
 	var p deletionPayload
 	if err := worker.Decode(j, &p); err != nil {
 		return err
 	}
 	for {
-		if err := ctx.Err(); err != nil {
-			return context.Cause(ctx)
-		}
+		start := time.Now()
 		d, err := h.cfg.Store.DeleteChunk(ctx, p.DeletionID, h.cfg.DeleteChunk)
 		if err != nil {
 			return missing(err)
@@ -214,6 +216,13 @@ func (h *handlers) deleteAccount(ctx context.Context, j *worker.Job) error {
 		j.Progress(d.Deleted, d.Total)
 		if d.Status != lab.DeletionRunning {
 			return nil
+		}
+		pause := time.NewTimer(time.Since(start))
+		select {
+		case <-ctx.Done():
+			pause.Stop()
+			return context.Cause(ctx)
+		case <-pause.C:
 		}
 	}
 }

@@ -26,6 +26,7 @@ type Store interface {
 	PendingOutbox(ctx context.Context, limit int) ([]lab.OutboxMessage, error)
 	MarkOutboxSent(ctx context.Context, ids []int64) error
 	OutboxBacklog(ctx context.Context) (int64, time.Time, error)
+	PruneOutbox(ctx context.Context, sentBefore time.Time, limit int) (int64, error)
 }
 
 // Publisher is the part of [jobs.Engine] the relay uses.
@@ -51,6 +52,11 @@ type Config struct {
 	Batch int
 	// PublishTimeout bounds one publish. Default 5s.
 	PublishTimeout time.Duration
+	// Retention is how long sent rows stay in the outbox (to see what was sent) before the relay
+	// deletes them: without it the table grows with every job. Default 1h.
+	Retention time.Duration
+	// PruneEvery is how often the relay deletes sent rows older than Retention. Default 1m.
+	PruneEvery time.Duration
 	// Registerer receives the relay's metrics. Default: a private registry.
 	Registerer prometheus.Registerer
 	// Logger receives failures (once per outage, not per attempt). Default: discard.
@@ -62,6 +68,7 @@ type Relay struct {
 	cfg       Config
 	kick      chan struct{}
 	published prometheus.Counter
+	pruned    prometheus.Counter
 	errs      prometheus.Counter
 }
 
@@ -82,8 +89,14 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.PublishTimeout == 0 {
 		cfg.PublishTimeout = 5 * time.Second
 	}
-	if cfg.Interval < 0 || cfg.MaxBackoff < cfg.Interval || cfg.Batch < 0 || cfg.PublishTimeout < 0 {
-		return nil, errors.New("outbox: Interval, Batch and PublishTimeout must be positive and MaxBackoff ≥ Interval")
+	if cfg.Retention == 0 {
+		cfg.Retention = time.Hour
+	}
+	if cfg.PruneEvery == 0 {
+		cfg.PruneEvery = time.Minute
+	}
+	if cfg.Interval < 0 || cfg.MaxBackoff < cfg.Interval || cfg.Batch < 0 || cfg.PublishTimeout < 0 || cfg.Retention < 0 || cfg.PruneEvery < 0 {
+		return nil, errors.New("outbox: Interval, Batch, PublishTimeout, Retention and PruneEvery must be positive and MaxBackoff ≥ Interval")
 	}
 	if cfg.Registerer == nil {
 		cfg.Registerer = prometheus.NewRegistry()
@@ -95,6 +108,7 @@ func New(cfg Config) (*Relay, error) {
 		cfg:       cfg,
 		kick:      make(chan struct{}, 1),
 		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "lab_outbox_published_total", Help: "Outbox rows published to the queue."}),
+		pruned:    prometheus.NewCounter(prometheus.CounterOpts{Name: "lab_outbox_pruned_total", Help: "Sent outbox rows deleted after the retention."}),
 		errs:      prometheus.NewCounter(prometheus.CounterOpts{Name: "lab_outbox_errors_total", Help: "Relay passes that failed (broker or database unavailable)."}),
 	}
 	backlog := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lab_outbox_backlog", Help: "Outbox rows not yet published."}, func() float64 {
@@ -106,7 +120,7 @@ func New(cfg Config) (*Relay, error) {
 		}
 		return float64(n)
 	})
-	for _, c := range []prometheus.Collector{r.published, r.errs, backlog} {
+	for _, c := range []prometheus.Collector{r.published, r.pruned, r.errs, backlog} {
 		if err := cfg.Registerer.Register(c); err != nil {
 			return nil, err
 		}
@@ -126,6 +140,7 @@ func (r *Relay) Kick() {
 func (r *Relay) Run(ctx context.Context) error {
 	wait := r.cfg.Interval
 	failing := false
+	var pruned time.Time
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -159,8 +174,33 @@ func (r *Relay) Run(ctx context.Context) error {
 			if n == r.cfg.Batch {
 				wait = 0 // more are waiting
 			}
+			if time.Since(pruned) >= r.cfg.PruneEvery {
+				pruned = time.Now()
+				if _, err := r.Prune(ctx); err != nil && ctx.Err() == nil {
+					r.cfg.Logger.WarnContext(ctx, "outbox prune failed; sent rows stay until the next try", slog.Any("error", err))
+				}
+			}
 		}
 		t.Reset(wait)
+	}
+}
+
+// pruneBatch bounds one delete, so that pruning a large backlog of sent rows never holds the
+// table (SQLite: the database) for long.
+const pruneBatch = 1000
+
+// Prune deletes the rows sent more than Retention ago, pruneBatch rows per transaction, and
+// returns how many it deleted.
+func (r *Relay) Prune(ctx context.Context) (int64, error) {
+	before := time.Now().Add(-r.cfg.Retention)
+	var total int64
+	for {
+		n, err := r.cfg.Store.PruneOutbox(ctx, before, pruneBatch)
+		total += n
+		r.pruned.Add(float64(n))
+		if err != nil || n < pruneBatch {
+			return total, err
+		}
 	}
 }
 

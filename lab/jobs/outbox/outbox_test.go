@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/jobs"
 	"github.com/headroom/headroom/lab/jobs/natsq"
@@ -168,4 +170,58 @@ func TestConfig(t *testing.T) {
 	if _, err := outbox.New(outbox.Config{Store: s, Publisher: e, Interval: time.Second, MaxBackoff: time.Millisecond}); err == nil {
 		t.Error("MaxBackoff < Interval: no error")
 	}
+}
+
+// TestPrune: sent rows older than the retention go, in batches, unsent ones stay; a running
+// relay prunes by itself.
+func TestPrune(t *testing.T) {
+	t.Parallel()
+	s, e := setup(t)
+	invites(t, s, 1203) // more than one prune batch
+	r, err := outbox.New(outbox.Config{Store: s, Publisher: e, Batch: 1200, Retention: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.Drain(t.Context()); err != nil || n != 1200 {
+		t.Fatalf("Drain = %d, %v; want 1200", n, err)
+	}
+	time.Sleep(time.Millisecond) // past the retention
+	if n, err := r.Prune(t.Context()); err != nil || n != 1200 {
+		t.Errorf("Prune = %d, %v; want the 1200 sent rows", n, err)
+	}
+	if n, _, err := s.OutboxBacklog(t.Context()); err != nil || n != 3 {
+		t.Errorf("backlog after pruning = %d, %v; want the 3 unsent rows", n, err)
+	}
+
+	reg := prometheus.NewRegistry()
+	r, err = outbox.New(outbox.Config{Store: s, Publisher: e, Interval: 10 * time.Millisecond, Retention: time.Nanosecond, PruneEvery: time.Millisecond, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for counterValue(t, reg, "lab_outbox_pruned_total") != 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("the running relay did not prune the 3 rows it sent")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// counterValue returns the value of the counter named name in reg (0 when absent).
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
 }

@@ -93,6 +93,53 @@ func (s *Store) OutboxBacklog(ctx context.Context) (int64, time.Time, error) {
 	return n, oldest.UTC(), nil
 }
 
+// PruneOutbox deletes up to limit outbox messages sent before sentBefore.
+func (s *Store) PruneOutbox(ctx context.Context, sentBefore time.Time, limit int) (int64, error) {
+	n, err := count(ctx, s.pool, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1 ORDER BY sent_at LIMIT $2)`,
+		sentBefore, limit)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: prune outbox: %w", err)
+	}
+	return n, nil
+}
+
+// AddJobCounts adds each queue's outcomes to its totals, in one transaction.
+func (s *Store) AddJobCounts(ctx context.Context, add map[string]lab.JobCounts) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		for q, c := range add {
+			if err := s.exec(ctx, tx, `INSERT INTO job_counts (queue, done, failed, dead, duplicates) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (queue) DO UPDATE SET done = job_counts.done + excluded.done, failed = job_counts.failed + excluded.failed,
+				dead = job_counts.dead + excluded.dead, duplicates = job_counts.duplicates + excluded.duplicates`,
+				q, c.Done, c.Failed, c.Dead, c.Duplicates); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: add job counts: %w", err)
+	}
+	return nil
+}
+
+// JobCounts returns each queue's totals.
+func (s *Store) JobCounts(ctx context.Context) (map[string]lab.JobCounts, error) {
+	out := map[string]lab.JobCounts{}
+	err := s.rows(ctx, s.pool, `SELECT queue, done, failed, dead, duplicates FROM job_counts`, nil, func(r pgx.Rows) error {
+		var q string
+		var c lab.JobCounts
+		if err := r.Scan(&q, &c.Done, &c.Failed, &c.Dead, &c.Duplicates); err != nil {
+			return err
+		}
+		out[q] = c
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: job counts: %w", err)
+	}
+	return out, nil
+}
+
 // GetVideo returns one video with its finished stages.
 func (s *Store) GetVideo(ctx context.Context, id int64) (lab.Video, error) {
 	v := lab.Video{ID: id}

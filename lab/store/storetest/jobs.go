@@ -2,8 +2,10 @@ package storetest
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/headroom/headroom/lab"
 )
@@ -58,6 +60,42 @@ func testOutbox(t *testing.T, s lab.Store) {
 	}
 	if err := s.MarkOutboxSent(ctx, nil); err != nil {
 		t.Error(err)
+	}
+
+	// Pruning removes sent rows older than the cut-off, at most limit, never unsent ones.
+	if n := must(s.PruneOutbox(ctx, time.Now().Add(-time.Hour), 10))(t); n != 0 {
+		t.Errorf("PruneOutbox(an hour ago) deleted %d rows sent just now", n)
+	}
+	if n := must(s.PruneOutbox(ctx, time.Now().Add(time.Minute), 1))(t); n != 1 {
+		t.Errorf("PruneOutbox(limit 1) deleted %d, want 1", n)
+	}
+	if n := must(s.PruneOutbox(ctx, time.Now().Add(time.Minute), 10))(t); n != 1 {
+		t.Errorf("PruneOutbox deleted %d, want the one sent row left", n)
+	}
+	if l := must(s.PendingOutbox(ctx, 10))(t); len(l) != 1 || l[0].ID != pending[2].ID {
+		t.Errorf("PendingOutbox after pruning = %+v, want the unsent %d", l, pending[2].ID)
+	}
+}
+
+// testJobCounts checks that job outcomes from several workers add up per queue.
+func testJobCounts(t *testing.T, s lab.Store) {
+	ctx := t.Context()
+	if c := must(s.JobCounts(ctx))(t); len(c) != 0 {
+		t.Errorf("JobCounts of a new database = %+v, want none", c)
+	}
+	add := []map[string]lab.JobCounts{
+		{"email": {Done: 3, Failed: 1, Duplicates: 1}, "video.encode": {Done: 1}},
+		{"email": {Done: 2, Failed: 4, Dead: 1}},
+		{},
+	}
+	for _, a := range add {
+		if err := s.AddJobCounts(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]lab.JobCounts{"email": {Done: 5, Failed: 5, Dead: 1, Duplicates: 1}, "video.encode": {Done: 1}}
+	if got := must(s.JobCounts(ctx))(t); !maps.Equal(got, want) {
+		t.Errorf("JobCounts = %+v, want %+v", got, want)
 	}
 }
 

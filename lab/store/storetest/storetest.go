@@ -34,6 +34,7 @@ func Exercise(t *testing.T, newStore NewStore) {
 		{"DeleteUser", testDeleteUser},
 		{"Outbox", testOutbox},
 		{"OutboxRollsBackWithRow", testOutboxRollback},
+		{"JobCounts", testJobCounts},
 		{"VideoStages", testVideoStages},
 		{"Deletions", testDeletions},
 		{"DeletionCancel", testDeletionCancel},
