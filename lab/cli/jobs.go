@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -88,6 +89,7 @@ type jobsQueue struct {
 	Failed     int64         `json:"failed"`
 	Duplicates int64         `json:"duplicates"`
 	Error      string        `json:"error"`
+	Note       string        `json:"note"`
 }
 
 // labJobs is the part of GET /admin/jobs the table shows.
@@ -183,6 +185,14 @@ func writeJobs(w io.Writer, v labJobs) {
 			continue
 		}
 		fmt.Fprintf(w, row, q.Queue, n(q.Depth), n(q.InFlight), n(q.Done), n(q.Failed), n(q.Dead), n(q.Duplicates), age(q.OldestAge))
+	}
+	// The broker's limits are the same for every queue: each distinct note once.
+	var notes []string
+	for _, q := range v.Queues {
+		if q.Note != "" && !slices.Contains(notes, q.Note) {
+			notes = append(notes, q.Note)
+			fmt.Fprintf(w, "note: %s\n", q.Note)
+		}
 	}
 	for _, r := range v.Running {
 		progress := ""

@@ -92,10 +92,11 @@ type Subscription interface {
 // QueueStats is a queue's state as the broker reports it.
 type QueueStats struct {
 	Queue     string        `json:"queue"`
-	Depth     int64         `json:"depth"`         // ready to be delivered (delayed jobs included where the broker counts them)
-	InFlight  int64         `json:"in_flight"`     // delivered, not yet settled
-	Dead      int64         `json:"dead"`          // in the dead-letter store
-	OldestAge time.Duration `json:"oldest_age_ns"` // age of the oldest job waiting, 0 when none or unknown
+	Depth     int64         `json:"depth"`          // ready to be delivered (delayed jobs included where the broker counts them)
+	InFlight  int64         `json:"in_flight"`      // delivered, not yet settled
+	Dead      int64         `json:"dead"`           // in the dead-letter store
+	OldestAge time.Duration `json:"oldest_age_ns"`  // age of the oldest job waiting, 0 when none or unknown
+	Note      string        `json:"note,omitempty"` // what the broker does not report, and why
 }
 
 // DeadLetter is a job in a queue's dead-letter store.

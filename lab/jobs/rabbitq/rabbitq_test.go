@@ -77,7 +77,8 @@ func TestBadConfig(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	for _, cfg := range []Config{{}, {URL: "http://127.0.0.1:5672"}, {URL: "amqp://guest:guest@127.0.0.1:1/"}, {URL: "amqp://guest:guest@127.0.0.1:5672/", Prefix: "A"}} {
+	for _, cfg := range []Config{{}, {URL: "http://127.0.0.1:5672"}, {URL: "amqp://guest:guest@127.0.0.1:1/"}, {URL: "amqp://guest:guest@127.0.0.1:5672/", Prefix: "A"},
+		{URL: "amqp://guest:guest@127.0.0.1:5672/", ManagementURL: "ftp://x"}} {
 		if e, err := New(ctx, cfg); err == nil {
 			_ = e.Close()
 			t.Errorf("New(%+v) succeeded, want an error", cfg)
@@ -209,5 +210,69 @@ func TestReconnects(t *testing.T) {
 	}
 	if err := d.Ack(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStatsCountsOtherProcessesInFlight: the in-flight count comes from the management API, so
+// it includes deliveries held by another engine (another worker process); without the API, an
+// engine counts only its own and says so.
+func TestStatsCountsOtherProcessesInFlight(t *testing.T) {
+	t.Parallel()
+	url := amqpURL(t)
+	mgmt, err := newManagement(url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := mgmt.client.Get(mgmt.base + "/api/overview"); err != nil {
+		t.Skipf("RabbitMQ's management API at %s is not reachable (enable it: rabbitmq-plugins enable rabbitmq_management): %v", mgmt.base, err)
+	} else {
+		resp.Body.Close()
+	}
+	producer := newTestEngine(t, url)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	consumer, err := New(ctx, Config{URL: url, Prefix: producer.cfg.Prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = consumer.Close() })
+	q := jobstest.Queue(t)
+	for i := range 3 {
+		if err := producer.Publish(ctx, jobs.Message{ID: strconv.Itoa(i), Queue: q}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := consumer.Subscribe(ctx, q, jobs.SubscribeOptions{Prefetch: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for range 2 {
+		if _, err := s.Next(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The plugin samples queue statistics every 5 s by default.
+	var st jobs.QueueStats
+	for st.InFlight != 2 || st.Depth != 1 {
+		if st, err = producer.Stats(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("producer's stats %+v, want the consumer's 2 in flight and 1 ready", st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if strings.Contains(st.Note, "in flight") {
+		t.Errorf("stats from the management API carry the fallback note: %q", st.Note)
+	}
+
+	off, err := New(ctx, Config{URL: url, Prefix: producer.cfg.Prefix, ManagementURL: ManagementOff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = off.Close() })
+	if st, err := off.Stats(ctx, q); err != nil || st.InFlight != 0 || !strings.Contains(st.Note, "this process's deliveries only") {
+		t.Errorf("stats without the management API = %+v, %v; want 0 in flight (none here) and the note", st, err)
 	}
 }
