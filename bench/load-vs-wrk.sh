@@ -12,6 +12,7 @@ ROUNDS=${ROUNDS:-3} SECS=${SECONDS_PER_RUN:-10} CONNS=${CONNS:-50} RSS_SECONDS=$
 PORT=${PORT:-18089}
 URL="http://127.0.0.1:$PORT/"
 out=$(mktemp -d)
+server_pid=
 trap 'kill "$server_pid" 2>/dev/null || true; rm -rf "$out"' EXIT
 
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wrk" >&2; exit 2; }
