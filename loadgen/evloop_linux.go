@@ -30,9 +30,23 @@ import (
 // send, then reads every answer that came meanwhile. The kernel dates each answer's bytes on
 // arrival (SO_TIMESTAMPNS), so reading later does not make an answer later: latency is measured
 // to the arrival, and a connection counts as free from then on. When every connection is busy,
-// or a connection is still connecting or writing, answers wake the loop as they come.
+// or a connection is still connecting or writing, answers wake the loop as they come. At full
+// speed (the closed model without think time) the loop instead polls a little before parking
+// (spinQuiet).
 
 const loopPoll = 50 * time.Millisecond // longest sleep: bounds how late cancellation is seen
+
+// At full speed (closed model, no think time) the loop polls for answers for up to spinQuiet
+// after its last one before it parks: a wake through Go's poller comes tens of microseconds
+// after the answer, and with every user waiting on the round trip that latency is throughput.
+// Measured on the 2-core machine against the hello server, 50 users, eight paired 5 s rounds:
+// +9 % requests per second (median), CPU per request 0.66 → 0.98 s / 100k. 15 µs gained less,
+// 60 and 120 µs less again (the spinning took CPU from the target). spinMax bounds one step's
+// spinning, so timeouts and cancellation are still seen within a millisecond.
+const (
+	spinQuiet = 30 * time.Microsecond
+	spinMax   = time.Millisecond
+)
 
 // loopCount is how many event loops share the connections: one per 128 connections, at most one
 // per usable core (measured on a quiet 2-core machine: for 50 connections one loop reaches the
@@ -91,6 +105,7 @@ type evLoop struct {
 	unsent    int64
 	deadline  time.Duration // when the poller will wake the loop without events
 
+	spin    bool          // closed model without think time: poll a little before parking
 	stamp   bool          // open model: answers are dated by the kernel, and read lazily while possible
 	lazy    bool          // epfd is out of outer: answers do not wake the loop
 	skip    bool          // the next step comes right after one: nothing to do
@@ -181,6 +196,7 @@ func newEvLoop(ctx context.Context, e *engine, reqs []*h1Request, addrs []resolv
 		e: e, ctx: ctx, reqs: reqs, addrs: ownAddrs(addrs), tAddr: tAddr, epfd: epfd, outer: outer, ef: ef, rc: rc,
 		evs: make([]syscall.EpollEvent, 256), rng: rand.New(rand.NewPCG(seed, rand.Uint64())),
 		stamp: e.cfg.Model == "open",
+		spin:  e.cfg.Model == "closed" && e.cfg.Think == 0,
 	}
 	for i := range conns {
 		l.conns = append(l.conns, &evConn{idx: i, fd: -1, rb: newReadBuf(), wbuf: make([]byte, 0, 1024)})
@@ -223,13 +239,15 @@ func (l *evLoop) step(uintptr) bool {
 		t := time.Now()
 		l.wallOff = time.Duration(t.UnixNano()) - t.Sub(e.start)
 	}
-	for l.drain() {
-	}
+	l.drain()
 	if l.ctx.Err() != nil {
 		return true
 	}
 	now := e.since()
 	l.dispatch(now)
+	if l.spin {
+		now = l.spinFor(now)
+	}
 	l.expire(now)
 	if l.finished(now) {
 		return true
@@ -465,10 +483,38 @@ func (l *evLoop) interest(c *evConn, events uint32) {
 // was full, so more may be ready. Once it reports false the set was empty when looked at, and
 // anything that arrives later makes the poller wake the loop: the epoll descriptor is registered
 // edge-triggered, and the poller remembers an edge that comes before the loop parks.
-func (l *evLoop) drain() bool {
+// spinFor polls for answers and sends the users' next requests until none came for spinQuiet,
+// or for spinMax in all; it returns the time it stopped.
+func (l *evLoop) spinFor(now time.Duration) time.Duration {
+	quietEnd, end := now+spinQuiet, now+spinMax
+	for now < quietEnd && now < end {
+		got := l.drain() > 0
+		now = l.e.since()
+		if got {
+			l.dispatch(now)
+			quietEnd = now + spinQuiet
+		}
+	}
+	return now
+}
+
+// drain handles every event epoll has ready and returns how many there were.
+func (l *evLoop) drain() int {
+	total := 0
+	for {
+		n := l.drainOnce()
+		total += n
+		if n < len(l.evs) {
+			return total
+		}
+	}
+}
+
+// drainOnce handles one batch of ready events (at most len(l.evs)) and returns its size.
+func (l *evLoop) drainOnce() int {
 	n, err := pollNow(l.epfd, l.evs)
 	if err != nil || n <= 0 {
-		return false
+		return 0
 	}
 	for _, ev := range l.evs[:n] {
 		c := l.conns[ev.Fd]
@@ -501,7 +547,7 @@ func (l *evLoop) drain() bool {
 			l.readable(c)
 		}
 	}
-	return n == len(l.evs)
+	return n
 }
 
 // readable reads what arrived for c and completes its answer when whole.
