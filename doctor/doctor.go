@@ -1,8 +1,9 @@
 // Package doctor runs headroom's loop in one command, against a URL or against the lab, which it
-// starts as a child process (headroom-lab): a warm-up, a capacity sweep per endpoint (or a fixed rate), a steady run of every
-// endpoint at its recommended rate, and on the lab the same steady run with the anti-patterns
-// switched off, so the cost of every classic mistake is a measured difference. It writes
-// report.json, report.html and every load and sweep result into one directory.
+// starts as a child process (headroom-lab): a warm-up, a capacity sweep per endpoint (or a fixed
+// rate), a steady run of every endpoint at its recommended rate, and on the lab the same steady
+// run with the anti-patterns switched off, so the cost of every classic mistake is a measured
+// difference. It writes report.json, report.html and every load and sweep result into one
+// directory.
 //
 // doctor is the only package besides the CLIs that touches both halves: it drives the
 // measurement packages and starts the lab, which it reaches over the wire like any target. Of
@@ -280,7 +281,7 @@ func Run(ctx context.Context, cfg Config, progress func(string)) (*result.Doctor
 		if err := r.startLab(ctx); err != nil {
 			return nil, err
 		}
-		defer r.stopLab(ctx)
+		defer r.stopLab()
 	} else if r.recv != nil {
 		r.progress(fmt.Sprintf("traces: point the service's OTLP/HTTP exporter at %s (OTEL_EXPORTER_OTLP_ENDPOINT=%s)", r.rep.OTLP, r.rep.OTLP))
 	}
@@ -669,9 +670,9 @@ func (r *run) listenOTLP(ctx context.Context, addr string) (*collect.Receiver, e
 }
 
 // stopLab shuts the lab down, which flushes its last spans to the collector.
-func (r *run) stopLab(ctx context.Context) {
+func (r *run) stopLab() {
 	if r.lab != nil {
-		r.lab.stop(ctx)
+		r.lab.stop()
 		r.lab = nil
 	}
 }
@@ -691,7 +692,7 @@ func (r *run) stopCollector(ctx context.Context) {
 func (r *run) analysis(ctx context.Context) error {
 	r.progress("analysis: traces → findings")
 	if r.lab != nil {
-		r.stopLab(ctx) // flushes the exporter's last batch
+		r.stopLab() // flushes the exporter's last batch
 	} else if r.recv != nil {
 		// The service's exporter batches (every 5 s by default in the OTel SDKs): its last
 		// batch of the steady run, or its first, may still be on its way.

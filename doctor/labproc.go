@@ -43,6 +43,9 @@ type labInfo struct {
 // embedded broker take a few seconds on a slow machine.
 const labStartTimeout = 2 * time.Minute
 
+// labStopTimeout bounds the lab's graceful stop before it is killed.
+const labStopTimeout = 20 * time.Second
+
 const bannerPrefix = "headroom lab listening on "
 
 // startLabProcess starts headroom-lab with args and waits until it serves: it prints its URL
@@ -87,14 +90,14 @@ func startLabProcess(ctx context.Context, args []string) (*labProcess, error) {
 	case <-p.exited:
 		return nil, p.exitError()
 	case <-t.C:
-		p.stop(ctx)
+		p.stop()
 		return nil, fmt.Errorf("the lab did not start within %v: %s", labStartTimeout, p.stderr.last())
 	case <-ctx.Done():
-		p.stop(ctx)
+		p.stop()
 		return nil, ctx.Err()
 	}
 	if err := p.readInfo(ctx); err != nil {
-		p.stop(ctx)
+		p.stop()
 		return nil, err
 	}
 	return p, nil
@@ -123,24 +126,17 @@ func (p *labProcess) readInfo(ctx context.Context) error {
 func (p *labProcess) pid() int { return p.cmd.Process.Pid }
 
 // stop ends the lab as SIGTERM asks it to: in-flight requests finish and its last spans are
-// exported. A lab that does not end within its own shutdown timeout is killed.
-func (p *labProcess) stop(ctx context.Context) {
+// exported. A lab that has not ended after labStopTimeout (its own shutdown timeout is 10 s) is
+// killed. It does not depend on the run's context: an interrupted run still stops its lab.
+func (p *labProcess) stop() {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	t := time.NewTimer(20 * time.Second)
+	t := time.NewTimer(labStopTimeout)
 	defer t.Stop()
 	select {
 	case <-p.exited:
 	case <-t.C:
 		_ = p.cmd.Process.Kill()
 		<-p.exited
-	case <-ctx.Done():
-		// Cancelled (Ctrl-C): the lab got the signal too; give it its shutdown, not ours.
-		select {
-		case <-p.exited:
-		case <-t.C:
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
 	}
 }
 

@@ -36,8 +36,8 @@ import (
 
 const loopPoll = 50 * time.Millisecond // longest sleep: bounds how late cancellation is seen
 
-// At full speed (closed model, no think time) the loop polls for answers for up to spinQuiet
-// after its last one before it parks: a wake through Go's poller comes tens of microseconds
+// At full speed the loop polls for answers for up to spinQuiet after its last one before it
+// parks: a wake through Go's poller comes tens of microseconds
 // after the answer, and with every user waiting on the round trip that latency is throughput.
 // Measured on the 2-core machine against the hello server, 50 users, eight paired 5 s rounds:
 // +9 % requests per second (median), CPU per request 0.66 → 0.98 s / 100k. 15 µs gained less,
@@ -479,10 +479,6 @@ func (l *evLoop) interest(c *evConn, events uint32) {
 	_ = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_MOD, c.fd, &syscall.EpollEvent{Events: events, Fd: int32(c.idx)})
 }
 
-// drain handles the events epoll has ready, without waiting; it reports whether the event buffer
-// was full, so more may be ready. Once it reports false the set was empty when looked at, and
-// anything that arrives later makes the poller wake the loop: the epoll descriptor is registered
-// edge-triggered, and the poller remembers an edge that comes before the loop parks.
 // spinFor polls for answers and sends the users' next requests until none came for spinQuiet,
 // or for spinMax in all; it returns the time it stopped.
 func (l *evLoop) spinFor(now time.Duration) time.Duration {
@@ -498,7 +494,10 @@ func (l *evLoop) spinFor(now time.Duration) time.Duration {
 	return now
 }
 
-// drain handles every event epoll has ready and returns how many there were.
+// drain handles the events epoll has ready, without waiting, batch after batch until one is not
+// full, and returns how many there were. The set was then empty when looked at, and anything
+// that arrives later makes the poller wake the loop: the epoll descriptor is registered
+// edge-triggered, and the poller remembers an edge that comes before the loop parks.
 func (l *evLoop) drain() int {
 	total := 0
 	for {

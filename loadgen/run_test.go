@@ -136,6 +136,40 @@ func testClosedModel(t *testing.T, noLoops bool) {
 	}
 }
 
+// TestClosedModelFullSpeed: without think time (the event loop then polls for answers before it
+// parks) every user still has one request in flight at a time, and cancellation ends the run at
+// once. 3 users against a 5 ms server: at most 600 req/s; at least 400 (stated tolerance for a
+// shared machine's scheduling).
+func TestClosedModelFullSpeed(t *testing.T) {
+	t.Parallel()
+	bothEngines(t, testClosedModelFullSpeed)
+}
+
+func testClosedModelFullSpeed(t *testing.T, noLoops bool) {
+	var inFlight, most atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(5 * time.Millisecond)
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	l := run(t, ctx, Config{Targets: []Target{{URL: srv.URL}}, Model: "closed", Users: 3, Duration: 30 * time.Second, noLoops: noLoops})
+	if took := time.Since(start); took > 2500*time.Millisecond {
+		t.Errorf("canceled run returned after %v, want about 1.5 s", took)
+	}
+	if !l.Partial || l.AchievedRPS > 600 || l.AchievedRPS < 400 {
+		t.Errorf("partial %v, achieved %.0f req/s; want a partial run at 400..600 req/s (3 users, 5 ms each)", l.Partial, l.AchievedRPS)
+	}
+	if m := most.Load(); m > 3 {
+		t.Errorf("the server saw %d requests at once from 3 users", m)
+	}
+}
+
 func TestWarmupIsExcludedAndTimelineCovers(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))

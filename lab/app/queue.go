@@ -82,24 +82,25 @@ func engineURL(e jobs.Engine, q string) string {
 	return q
 }
 
-// jobsView is the body of GET /admin/jobs.
-type jobsView struct {
+// JobsView is the body of GET /admin/jobs (`headroom lab jobs` decodes it).
+type JobsView struct {
 	Engine   string           `json:"engine"`
 	QueueURL string           `json:"queue_url"`
 	Workers  string           `json:"workers"`
-	Outbox   outboxView       `json:"outbox"`
-	Queues   []queueView      `json:"queues"`
+	Outbox   OutboxView       `json:"outbox"`
+	Queues   []QueueView      `json:"queues"`
 	Running  []worker.Running `json:"running"`
 }
 
-type outboxView struct {
+// OutboxView is the outbox's backlog.
+type OutboxView struct {
 	Pending   int64         `json:"pending"`
 	OldestAge time.Duration `json:"oldest_age_ns"`
 	Error     string        `json:"error,omitempty"`
 }
 
-// queueView is a queue's broker statistics and the job outcomes of every worker process.
-type queueView struct {
+// QueueView is a queue's broker statistics and the job outcomes of every worker process.
+type QueueView struct {
 	jobs.QueueStats
 	Done       int64  `json:"done"`
 	Failed     int64  `json:"failed"`
@@ -114,7 +115,7 @@ type queueView struct {
 func (a *App) serveJobs(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	v := jobsView{Engine: a.engine.Name(), QueueURL: a.info.QueueURL, Workers: a.info.Workers, Queues: []queueView{}, Running: []worker.Running{}}
+	v := JobsView{Engine: a.engine.Name(), QueueURL: a.info.QueueURL, Workers: a.info.Workers, Queues: []QueueView{}, Running: []worker.Running{}}
 	if n, oldest, err := a.store.OutboxBacklog(ctx); err != nil {
 		v.Outbox.Error = err.Error()
 	} else {
@@ -136,7 +137,7 @@ func (a *App) serveJobs(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, q := range tasks.Queues {
 		c := counts[q]
-		qv := queueView{Done: c.Done, Failed: c.Failed, Duplicates: c.Duplicates}
+		qv := QueueView{Done: c.Done, Failed: c.Failed, Duplicates: c.Duplicates}
 		st, err := a.engine.Stats(ctx, q)
 		if err = errors.Join(err, countsErr); err != nil {
 			qv.Error = err.Error()

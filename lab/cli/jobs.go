@@ -78,41 +78,6 @@ jobs come back after --job-ack-wait.`,
 	return cmd
 }
 
-// jobsQueue is a queue of GET /admin/jobs.
-type jobsQueue struct {
-	Queue      string        `json:"queue"`
-	Depth      int64         `json:"depth"`
-	InFlight   int64         `json:"in_flight"`
-	Dead       int64         `json:"dead"`
-	OldestAge  time.Duration `json:"oldest_age_ns"`
-	Done       int64         `json:"done"`
-	Failed     int64         `json:"failed"`
-	Duplicates int64         `json:"duplicates"`
-	Error      string        `json:"error"`
-	Note       string        `json:"note"`
-}
-
-// labJobs is the part of GET /admin/jobs the table shows.
-type labJobs struct {
-	Engine   string `json:"engine"`
-	QueueURL string `json:"queue_url"`
-	Workers  string `json:"workers"`
-	Outbox   struct {
-		Pending   int64         `json:"pending"`
-		OldestAge time.Duration `json:"oldest_age_ns"`
-		Error     string        `json:"error"`
-	} `json:"outbox"`
-	Queues  []jobsQueue `json:"queues"`
-	Running []struct {
-		Queue   string        `json:"queue"`
-		ID      string        `json:"id"`
-		Attempt int           `json:"attempt"`
-		Running time.Duration `json:"running_ns"`
-		Done    int64         `json:"progress_done"`
-		Total   int64         `json:"progress_total"`
-	} `json:"running"`
-}
-
 func newLabJobsCmd() *cobra.Command {
 	var (
 		labURL string
@@ -155,7 +120,7 @@ with their progress.`,
 				_, err := cmd.OutOrStdout().Write(body)
 				return err
 			}
-			var v labJobs
+			var v app.JobsView
 			if err := json.Unmarshal(body, &v); err != nil {
 				return cliexit.RunFailed(fmt.Errorf("lab jobs: %s/admin/jobs is not a headroom lab's answer: %w", labURL, err))
 			}
@@ -168,7 +133,7 @@ with their progress.`,
 	return cmd
 }
 
-func writeJobs(w io.Writer, v labJobs) {
+func writeJobs(w io.Writer, v app.JobsView) {
 	fmt.Fprintf(w, "queue engine %s (%s); workers %s\n", v.Engine, v.QueueURL, v.Workers)
 	if v.Outbox.Error != "" {
 		fmt.Fprintf(w, "outbox: %s\n", v.Outbox.Error)

@@ -38,6 +38,32 @@ func buildLab(t *testing.T) string {
 	return bin
 }
 
+// testLab starts the lab in this process on a fresh SQLite file with a mail server of the given
+// latency; with external set it runs no workers, leaving the jobs to worker processes. It returns
+// the lab's info, its database file and the mail server.
+func testLab(t *testing.T, mailLatency string, external bool) (app.Info, string, *deps.MailServer) {
+	t.Helper()
+	lat, err := deps.ParseLatency(mailLatency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := deps.StartMailServer(t.Context(), deps.MailServerConfig{Latency: lat, Keep: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ms.Close(context.Background()) })
+	db := filepath.Join(t.TempDir(), "lab.db")
+	a, err := app.Start(t.Context(), app.Config{
+		Addr: "127.0.0.1:0", DB: "sqlite:" + db, ExternalWorkers: external, SMTPAddr: ms.Addr(),
+		Seed: seed.Config{Users: 5, PostsPerUser: 1}, LogLatency: &deps.Latency{}, PaymentLatency: &deps.Latency{}, Log: io.Discard,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	return a.Info(), db, ms
+}
+
 // workerProc is a `headroom-lab worker` child process.
 type workerProc struct {
 	cmd     *exec.Cmd
@@ -108,23 +134,7 @@ func TestKillWorkerMidJob(t *testing.T) {
 		t.Skip("builds the CLI and kills worker processes")
 	}
 	bin := buildLab(t)
-	dir := t.TempDir()
-	db := filepath.Join(dir, "lab.db")
-	lat, _ := deps.ParseLatency("150ms")
-	ms, err := deps.StartMailServer(t.Context(), deps.MailServerConfig{Latency: lat, Keep: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ms.Close(context.Background()) })
-	a, err := app.Start(t.Context(), app.Config{
-		Addr: "127.0.0.1:0", DB: "sqlite:" + db, ExternalWorkers: true, SMTPAddr: ms.Addr(),
-		Seed: seed.Config{Users: 5, PostsPerUser: 1}, LogLatency: &deps.Latency{}, PaymentLatency: &deps.Latency{}, Log: io.Discard,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
-	info := a.Info()
+	info, db, ms := testLab(t, "150ms", true)
 	args := []string{"--queue", info.QueueURL, "--db", "sqlite:" + db, "--smtp", ms.Addr(), "--job-ack-wait", "1s"}
 
 	const n = 60
@@ -221,7 +231,7 @@ func TestKillWorkerMidJob(t *testing.T) {
 		t.Errorf("repeated jobs sent %d more emails, want none", ms.Delivered()-sent)
 	}
 	// The lab reports the separate worker's counts (shared through its database every second).
-	var email jobsQueue
+	var email app.QueueView
 	for deadline = time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if email = fetchJobs(t, info.URL)[0]; email.Duplicates >= n {
 			break
@@ -233,13 +243,13 @@ func TestKillWorkerMidJob(t *testing.T) {
 }
 
 // fetchJobs runs `headroom lab jobs --json` against the lab at url and returns its queues.
-func fetchJobs(t *testing.T, url string) []jobsQueue {
+func fetchJobs(t *testing.T, url string) []app.QueueView {
 	t.Helper()
 	var stdout, stderr strings.Builder
 	if code := Run([]string{"jobs", "--lab", url, "--json"}, &stdout, &stderr); code != 0 {
 		t.Fatal(stderr.String())
 	}
-	var jv labJobs
+	var jv app.JobsView
 	if err := json.Unmarshal([]byte(stdout.String()), &jv); err != nil {
 		t.Fatal(err)
 	}
@@ -252,20 +262,8 @@ func fetchJobs(t *testing.T, url string) []jobsQueue {
 // TestLabJobsTable: `headroom lab jobs` prints the running lab's queues with the job counts.
 func TestLabJobsTable(t *testing.T) {
 	t.Parallel()
-	ms, err := deps.StartMailServer(t.Context(), deps.MailServerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ms.Close(context.Background()) })
-	a, err := app.Start(t.Context(), app.Config{
-		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "lab.db"), SMTPAddr: ms.Addr(),
-		Seed: seed.Config{Users: 5, PostsPerUser: 1}, LogLatency: &deps.Latency{}, PaymentLatency: &deps.Latency{}, Log: io.Discard,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
-	url := a.Info().URL
+	info, _, ms := testLab(t, "0s", false)
+	url := info.URL
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, url+"/api/invites", strings.NewReader(`{"inviter_id":1,"email":"f@example.com"}`))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -309,22 +307,7 @@ func TestWorkerSIGTERMFinishesRunningJobs(t *testing.T) {
 		t.Skip("builds the CLI and runs worker processes")
 	}
 	bin := buildLab(t)
-	db := filepath.Join(t.TempDir(), "lab.db")
-	lat, _ := deps.ParseLatency("1s")
-	ms, err := deps.StartMailServer(t.Context(), deps.MailServerConfig{Latency: lat})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ms.Close(context.Background()) })
-	a, err := app.Start(t.Context(), app.Config{
-		Addr: "127.0.0.1:0", DB: "sqlite:" + db, ExternalWorkers: true, SMTPAddr: ms.Addr(),
-		Seed: seed.Config{Users: 2, PostsPerUser: 1}, LogLatency: &deps.Latency{}, PaymentLatency: &deps.Latency{}, Log: io.Discard,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
-	info := a.Info()
+	info, db, ms := testLab(t, "1s", true)
 	w := startWorker(t, bin, "--queue", info.QueueURL, "--db", "sqlite:"+db, "--smtp", ms.Addr())
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, info.URL+"/api/invites", strings.NewReader(`{"inviter_id":1,"email":"f@example.com"}`))
 	resp, err := http.DefaultClient.Do(req)
@@ -345,7 +328,7 @@ func TestWorkerSIGTERMFinishesRunningJobs(t *testing.T) {
 	if ms.Delivered() != 1 {
 		t.Errorf("%d emails delivered when the stopped worker exited, want its running job finished (1)", ms.Delivered())
 	}
-	var email jobsQueue
+	var email app.QueueView
 	for time.Now().Before(deadline) { // the broker applies the ack asynchronously
 		// The worker's last job counts although it stopped right after: it shares its counts
 		// once more on the way out.

@@ -37,12 +37,8 @@ const retryAfter = 30 * time.Second
 const ManagementOff = "off"
 
 // newManagement returns the client of the management API at mgmtURL, or, when mgmtURL is empty,
-// at port 15672 of the broker's host with the AMQP URL's credentials (the plugin's default);
-// nil for [ManagementOff].
+// at port 15672 of the broker's host with the AMQP URL's credentials (the plugin's default).
 func newManagement(amqpURL, mgmtURL string) (*management, error) {
-	if mgmtURL == ManagementOff {
-		return nil, nil //nolint:nilnil // no client is the asked-for answer
-	}
 	uri, err := amqp.ParseURI(amqpURL)
 	if err != nil {
 		return nil, err

@@ -118,9 +118,12 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.DedupEntries <= 0 {
 		cfg.DedupEntries = 1 << 20
 	}
-	mgmt, err := newManagement(cfg.URL, cfg.ManagementURL)
-	if err != nil {
-		return nil, err
+	var mgmt *management
+	if cfg.ManagementURL != ManagementOff {
+		var err error
+		if mgmt, err = newManagement(cfg.URL, cfg.ManagementURL); err != nil {
+			return nil, err
+		}
 	}
 	e := &Engine{cfg: cfg, dedup: newDedup(jobs.DedupWindow, cfg.DedupEntries), mgmt: mgmt, done: make(chan struct{}),
 		declared: map[string]bool{}, subs: map[*subscription]struct{}{}}
@@ -403,7 +406,8 @@ const oldestAgeNote = "oldest age unknown: RabbitMQ quorum queues do not report 
 // Stats reads the ready counts of the work and dead queues (passive declares) and the
 // in-flight count from the management API; without it, it counts this engine's unsettled
 // deliveries only and says so in the stats' Note. The oldest job's age stays 0: quorum queues
-// do not expose it (their head_message_timestamp is not implemented).
+// do not report their head message's time (RabbitMQ's head_message_timestamp is for classic
+// queues only).
 func (e *Engine) Stats(ctx context.Context, queue string) (jobs.QueueStats, error) {
 	st := jobs.QueueStats{Queue: queue}
 	if err := jobs.CheckQueue(queue); err != nil {
