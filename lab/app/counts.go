@@ -19,7 +19,6 @@ const countsEvery = time.Second
 type countSharer struct {
 	w     *worker.Worker
 	store lab.Store
-	log   *slog.Logger
 
 	mu   sync.Mutex
 	last map[string]worker.Counts // what was added so far
@@ -30,7 +29,7 @@ type countSharer struct {
 // startCountSharer adds w's outcomes every countsEvery until stopped.
 func startCountSharer(ctx context.Context, w *worker.Worker, store lab.Store, log *slog.Logger) *countSharer {
 	ctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	c := &countSharer{w: w, store: store, log: log, last: map[string]worker.Counts{}, stop: stop, done: make(chan struct{})}
+	c := &countSharer{w: w, store: store, last: map[string]worker.Counts{}, stop: stop, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		t := time.NewTicker(countsEvery)
