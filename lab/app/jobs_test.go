@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -336,6 +337,17 @@ func TestDeadLettersInspectAndReplay(t *testing.T) {
 		}
 		return nil
 	})
+	var jv app.JobsView
+	if code := send(t, "GET", url+"/admin/jobs", "", &jv); code != 200 {
+		t.Fatalf("GET /admin/jobs = %d", code)
+	}
+	i := slices.IndexFunc(jv.Queues, func(q app.QueueView) bool { return q.Queue == "email" })
+	if i < 0 {
+		t.Fatalf("GET /admin/jobs has no email queue: %+v", jv.Queues)
+	}
+	if q := jv.Queues[i]; q.DeadLettered != 1 || q.Dead != 0 {
+		t.Errorf("email queue: dead_lettered %d, dead %d; want 1 ever dead-lettered, none left after the replay", q.DeadLettered, q.Dead)
+	}
 	if code := send(t, "POST", url+"/admin/jobs/email/dead/nope/replay", "", nil); code != 404 {
 		t.Errorf("replay of an unknown id = %d, want 404", code)
 	}

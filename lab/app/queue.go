@@ -102,10 +102,13 @@ type OutboxView struct {
 // QueueView is a queue's broker statistics and the job outcomes of every worker process.
 type QueueView struct {
 	jobs.QueueStats
-	Done       int64  `json:"done"`
-	Failed     int64  `json:"failed"`
-	Duplicates int64  `json:"duplicates"`
-	Error      string `json:"error,omitempty"`
+	Done       int64 `json:"done"`
+	Failed     int64 `json:"failed"`
+	Duplicates int64 `json:"duplicates"`
+	// DeadLettered counts the jobs the workers ever dead-lettered; Dead is what the broker's
+	// dead-letter store holds now (replays take jobs out of it).
+	DeadLettered int64  `json:"dead_lettered"`
+	Error        string `json:"error,omitempty"`
 }
 
 // serveJobs answers GET /admin/jobs: per queue the broker's depth, in-flight, dead and oldest
@@ -137,7 +140,7 @@ func (a *App) serveJobs(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, q := range tasks.Queues {
 		c := counts[q]
-		qv := QueueView{Done: c.Done, Failed: c.Failed, Duplicates: c.Duplicates}
+		qv := QueueView{Done: c.Done, Failed: c.Failed, Duplicates: c.Duplicates, DeadLettered: c.Dead}
 		st, err := a.engine.Stats(ctx, q)
 		if err = errors.Join(err, countsErr); err != nil {
 			qv.Error = err.Error()
