@@ -39,10 +39,18 @@ type Config struct {
 	// MaxBody caps a response body; a larger one is an error of kind "body_too_large". Default 64 MiB.
 	MaxBody int64 `json:"max_body"`
 
-	// noLoops makes the fast path use a goroutine per connection even where event loops exist,
-	// so tests cover both.
-	noLoops bool
+	// path narrows how the fast path moves bytes, so that tests cover each way; the zero value
+	// takes the fastest the platform offers.
+	path fastPath
 }
+
+type fastPath uint8
+
+const (
+	pathAuto       fastPath = iota // at full speed io_uring where the kernel has it; else event loops on epoll where there is epoll; else goroutines
+	pathEpoll                      // event loops on epoll, never io_uring
+	pathGoroutines                 // a goroutine per connection
+)
 
 // Arrival configures the open model's arrival process.
 type Arrival struct {

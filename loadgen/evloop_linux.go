@@ -85,6 +85,11 @@ type evConn struct {
 	msg        syscall.Msghdr
 	iov        syscall.Iovec
 	oob        [64]byte // control messages: the receive timestamp
+
+	// With an io_uring (ringloop_linux.go):
+	seq                uint32 // changes when the connection closes: completions of older operations are stale
+	sending, receiving bool   // the kernel holds a send (or connect poll), a receive
+	room               []byte // where the pending receive writes
 }
 
 type evLoop struct {
@@ -110,6 +115,11 @@ type evLoop struct {
 	lazy    bool          // epfd is out of outer: answers do not wake the loop
 	skip    bool          // the next step comes right after one: nothing to do
 	wallOff time.Duration // wall clock minus run time, taken each step, to convert kernel stamps
+
+	ring    *uring // at full speed, when the kernel has one: moves the bytes instead of epoll
+	ops     []ringOp
+	freeOps []uint32 // free slots of ops
+	opsOut  int      // operations the kernel holds
 }
 
 type resolved struct {
@@ -208,6 +218,9 @@ func newEvLoop(ctx context.Context, e *engine, reqs []*h1Request, addrs []resolv
 // requests that fell due but were never sent.
 func (l *evLoop) run() int64 {
 	defer l.closeAll()
+	if l.spin && l.e.cfg.path == pathAuto && l.runRing() {
+		return l.unsent
+	}
 	// rc.Read calls step, and parks in the poller after each false until the epoll set has events
 	// or the deadline passes. A passed deadline returns an error without calling step again (the
 	// poller refuses to wait past it), so step is called once more here to send what fell due and
@@ -444,6 +457,12 @@ func (l *evLoop) connect(c *evConn) error {
 	c.fd, c.addr, c.used = fd, l.tAddr[c.target], false
 	c.rb.clear()
 	c.connecting = err != nil
+	if l.ring != nil {
+		if c.connecting {
+			l.ringConnecting(c)
+		}
+		return nil
+	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(c.idx)}
 	if c.connecting {
 		ev.Events |= syscall.EPOLLOUT
@@ -458,6 +477,10 @@ func (l *evLoop) connect(c *evConn) error {
 
 // flush writes as much of the pending request as the socket takes; the rest waits for EPOLLOUT.
 func (l *evLoop) flush(c *evConn) {
+	if l.ring != nil {
+		l.ringSend(c)
+		return
+	}
 	for c.wpos < len(c.wbuf) {
 		n, err := rawWrite(c.fd, c.wbuf[c.wpos:])
 		if errors.Is(err, syscall.EINTR) {
@@ -526,16 +549,8 @@ func (l *evLoop) drainOnce() int {
 			continue
 		}
 		if ev.Events&syscall.EPOLLOUT != 0 {
-			if c.connecting {
-				soErr, err := syscall.GetsockoptInt(c.fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
-				if err == nil && soErr != 0 {
-					err = syscall.Errno(soErr)
-				}
-				if err != nil {
-					l.fail(c, os.NewSyscallError("connect", err))
-					continue
-				}
-				c.connecting = false
+			if c.connecting && !l.connected(c) {
+				continue
 			}
 			l.flush(c)
 			if c.state == csInflight && c.wpos == len(c.wbuf) {
@@ -549,6 +564,21 @@ func (l *evLoop) drainOnce() int {
 	return n
 }
 
+// connected finishes c's non-blocking connect; when it failed, it fails c's request and reports
+// false.
+func (l *evLoop) connected(c *evConn) bool {
+	soErr, err := syscall.GetsockoptInt(c.fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
+	if err == nil && soErr != 0 {
+		err = syscall.Errno(soErr)
+	}
+	if err != nil {
+		l.fail(c, os.NewSyscallError("connect", err))
+		return false
+	}
+	c.connecting = false
+	return true
+}
+
 // readable reads what arrived for c and completes its answer when whole.
 func (l *evLoop) readable(c *evConn) {
 	for {
@@ -559,32 +589,40 @@ func (l *evLoop) readable(c *evConn) {
 			continue
 		case errors.Is(err, syscall.EAGAIN):
 			return
-		case err != nil:
-			l.failOrRetry(c, os.NewSyscallError("read", err))
-			return
-		case n == 0:
-			if c.p.eof() {
-				l.complete(c, false)
-			} else {
-				l.failOrRetry(c, io.ErrUnexpectedEOF)
-			}
-			return
 		}
-		c.rb.add(n, room)
-		used, done, perr := c.p.feed(c.rb.unparsed())
-		c.rb.r += used
-		if perr != nil {
-			l.fail(c, perr)
-			return
-		}
-		if done {
-			l.complete(c, c.p.keep)
-			return
-		}
-		if n < len(room) {
+		if !l.got(c, room, n, err) || n < len(room) {
 			return // level-triggered: more data raises another event
 		}
 	}
+}
+
+// got handles one read into room: n bytes, the end of the stream (0) or err. It completes c's
+// answer when whole and reports whether the answer needs more bytes.
+func (l *evLoop) got(c *evConn, room []byte, n int, err error) bool {
+	switch {
+	case err != nil:
+		l.failOrRetry(c, os.NewSyscallError("read", err))
+		return false
+	case n == 0:
+		if c.p.eof() {
+			l.complete(c, false)
+		} else {
+			l.failOrRetry(c, io.ErrUnexpectedEOF)
+		}
+		return false
+	}
+	c.rb.add(n, room)
+	used, done, perr := c.p.feed(c.rb.unparsed())
+	c.rb.r += used
+	switch {
+	case perr != nil:
+		l.fail(c, perr)
+		return false
+	case done:
+		l.complete(c, c.p.keep)
+		return false
+	}
+	return true
 }
 
 // read reads into room and sets c.arrived to when the bytes arrived: the kernel's receive stamp
@@ -680,7 +718,8 @@ func (l *evLoop) complete(c *evConn, keep bool) {
 		c.smp.kind = statusKind(c.p.status)
 	}
 	c.used = true
-	if !keep {
+	if !keep || c.sending {
+		// A connection whose answer came before its request was all sent cannot carry the next.
 		l.closeConn(c)
 	}
 	l.finish(c)
@@ -709,7 +748,11 @@ func (l *evLoop) finish(c *evConn) {
 
 func (l *evLoop) closeConn(c *evConn) {
 	if c.fd >= 0 {
-		_ = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+		if l.ring != nil {
+			l.ringRelease(c)
+		} else {
+			_ = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+		}
 		syscall.Close(c.fd)
 		c.fd, c.connecting, c.used = -1, false, false
 	}
@@ -731,6 +774,7 @@ func (e *engine) prepareLoops(reqs []*h1Request) {
 		return
 	}
 	e.loops = &loopPlan{reqs: reqs, addrs: addrs, tAddr: tAddr}
+	e.io = "epoll"
 }
 
 // loopPlan is what the event loops of a run share.

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -82,4 +83,53 @@ func FuzzRxStamp(f *testing.F) {
 		copy(b, oob)
 		_, _ = rxStamp(b)
 	})
+}
+
+// TestFullSpeedIOPath checks which way the bytes moved, as the result reports it: at full speed
+// io_uring where the kernel offers one (else epoll, which the test then names), epoll when the
+// ring is ruled out, and epoll in the open model.
+func TestFullSpeedIOPath(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
+	defer srv.Close()
+	wantRing := "io_uring"
+	if err := tryUring(); err != nil {
+		t.Logf("this kernel gives no io_uring (%v): the full-speed run must fall back to epoll", err)
+		wantRing = "epoll"
+	}
+	closed := Config{Targets: []Target{{URL: srv.URL}}, Model: "closed", Users: 4, Duration: 300 * time.Millisecond}
+	epoll := closed
+	epoll.path = pathEpoll
+	open := Config{Targets: []Target{{URL: srv.URL}}, Arrival: Arrival{Rate: 100}, Duration: 300 * time.Millisecond, Connections: 4}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{{"full speed", closed, wantRing}, {"full speed on epoll", epoll, "epoll"}, {"open", open, "epoll"}} {
+		l := run(t, t.Context(), tc.cfg)
+		if l.Generator.IO != tc.want || l.Requests == 0 || l.Errors != 0 {
+			t.Errorf("%s: io %q, %d requests, errors %v; want io %q, requests and no errors", tc.name, l.Generator.IO, l.Requests, l.ErrorsByKind, tc.want)
+		}
+	}
+}
+
+// tryUring sets up and closes a ring, on a thread of its own as the loop does.
+func tryUring() error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	r, err := newUring(8)
+	if err == nil {
+		r.close()
+	}
+	return err
+}
+
+// TestRingEntries: three operations per connection fit, as a power of two, from 64 up.
+func TestRingEntries(t *testing.T) {
+	t.Parallel()
+	for conns, want := range map[int]uint32{1: 64, 21: 64, 22: 128, 50: 256, 128: 512, 100000: 1 << 15} {
+		if got := ringEntries(conns); got != want {
+			t.Errorf("ringEntries(%d) = %d, want %d", conns, got, want)
+		}
+	}
 }

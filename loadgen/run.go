@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -74,6 +75,8 @@ type engine struct {
 
 	// loops, when set, drives the fast path with event loops instead of a goroutine per connection.
 	loops *loopPlan
+	io    string      // result.Generator.IO unless a loop ran on io_uring
+	ring  atomic.Bool // an event loop ran on io_uring
 }
 
 type syncGroup = sync.WaitGroup
@@ -99,7 +102,8 @@ func newEngine(ctx context.Context, cfg Config) (*engine, error) {
 			reqs[i] = r
 		}
 		e.newSend = func(ctx context.Context) sender { return newH1Sender(ctx, reqs, cfg.MaxBody) }
-		if !cfg.noLoops {
+		e.io = "goroutines"
+		if cfg.path != pathGoroutines {
 			e.prepareLoops(reqs)
 		}
 	} else {
@@ -110,6 +114,7 @@ func newEngine(ctx context.Context, cfg Config) (*engine, error) {
 		}
 		s := &netSender{client: client, targets: cfg.Targets, maxBody: cfg.MaxBody}
 		e.newSend = func(context.Context) sender { return s }
+		e.io = "net/http"
 	}
 	if cfg.Model == "open" {
 		e.shape = cfg.Arrival.Shape()
@@ -182,6 +187,10 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 	l.Generator.Cores = runtime.GOMAXPROCS(0)
 	l.Generator.CPUUtilization = cpu.Seconds() / (wall.Seconds() * float64(l.Generator.Cores))
 	l.Generator.Connections = e.cfg.Connections
+	l.Generator.IO = e.io
+	if e.ring.Load() {
+		l.Generator.IO = "io_uring"
+	}
 	if l.OfferedRPS > 0 && l.Requests > 0 {
 		// Against the requests actually due, not the mean rate: Poisson arrivals fall short of
 		// their mean by chance, and that is not the generator failing to keep up.

@@ -80,6 +80,9 @@ func WriteLoad(w io.Writer, l *result.Load, o Options) error {
 	}
 	g := l.Generator
 	p.f("\n  generator: %.2f CPU s (%.0f%% of %d cores), %d connections", g.CPUSeconds, 100*g.CPUUtilization, g.Cores, g.Connections)
+	if g.IO != "" {
+		p.f(" (%s)", g.IO)
+	}
 	if l.Model == "open" {
 		p.f(", dispatch lag p99 %s ms, %.1f%% queued for a connection", num(g.DispatchLagMS.P99), 100*g.QueuedShare)
 	}

@@ -41,7 +41,7 @@ func sample() *result.Load {
 		ServiceMS:    result.Summary{Min: 0.2, Mean: 2.1, P50: 1.8, P90: 3.9, P95: 5.2, P99: 9.9, P999: 41, Max: 1011},
 		SendLagMS:    result.Summary{Max: 1.2, P99: 1.1},
 		Exemplars:    []result.Exemplar{{TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", LatencyMS: 1012, Why: "slowest"}},
-		Generator:    result.Generator{CPUSeconds: 9.1, CPUUtilization: 0.15, Cores: 2, Connections: 64, AchievedRatio: 0.99925, QueuedShare: 0.02, QueueWaitMS: result.Summary{P99: 210}},
+		Generator:    result.Generator{CPUSeconds: 9.1, CPUUtilization: 0.15, Cores: 2, Connections: 64, IO: "epoll", AchievedRatio: 0.99925, QueuedShare: 0.02, QueueWaitMS: result.Summary{P99: 210}},
 		Verdict:      result.Verdict{Valid: true, Reasons: []string{}, Notes: []string{"2.0% of requests waited for one of the 64 connections"}},
 		SLO: &result.SLO{Expr: "p99<50ms,errors<0.01%", Checks: []result.Check{
 			{Expr: "p99<50ms", Actual: 48.2, Unit: "ms", Pass: true},

@@ -112,6 +112,9 @@ type Generator struct {
 	CPUUtilization float64 `json:"cpu_utilization"`
 	Cores          int     `json:"cores"`
 	Connections    int     `json:"connections"`
+	// IO is how the connections moved their bytes: io_uring or epoll (event loops), goroutines
+	// (one per connection) or net/http (HTTP/2, TLS). Merged runs that differ list each, joined by "+".
+	IO string `json:"io,omitempty"`
 	// AchievedRatio is the share of the requests due in the measured period that were sent
 	// (open model): the arrivals actually drawn, so Poisson's chance shortfalls do not count.
 	AchievedRatio float64 `json:"achieved_ratio"`

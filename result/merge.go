@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/headroom/headroom/hist"
 )
@@ -106,6 +107,11 @@ func mergeGenerator(into *Generator, g Generator) {
 	into.CPUSeconds += g.CPUSeconds
 	into.Cores += g.Cores
 	into.Connections += g.Connections
+	if into.IO == "" {
+		into.IO = g.IO
+	} else if g.IO != "" && !slices.Contains(strings.Split(into.IO, "+"), g.IO) {
+		into.IO += "+" + g.IO
+	}
 	into.QueuedShare = max(into.QueuedShare, g.QueuedShare)
 	if g.DispatchLagMS.P99 > into.DispatchLagMS.P99 {
 		into.DispatchLagMS = g.DispatchLagMS

@@ -36,7 +36,7 @@ func fakeRun(t testing.TB, lat []time.Duration, seconds int, errs int64) (*resul
 		ErrorsByKind: map[string]int64{"status_500": errs},
 		LatencyMS:    result.Summarize(h), ServiceMS: result.Summarize(h),
 		Histograms: result.Histograms{Latency: enc, Service: enc, SendLag: enc},
-		Generator:  result.Generator{CPUSeconds: 1, Cores: 2, Connections: 10},
+		Generator:  result.Generator{CPUSeconds: 1, Cores: 2, Connections: 10, IO: "epoll"},
 		Verdict:    result.Verdict{Valid: true},
 		Config:     json.RawMessage(`{}`),
 	}
@@ -81,6 +81,9 @@ func TestMergeIsExact(t *testing.T) {
 	if m.AchievedRPS != a.AchievedRPS+b.AchievedRPS || m.Generator.Connections != 20 {
 		t.Errorf("achieved %v connections %d: rates and pools must add", m.AchievedRPS, m.Generator.Connections)
 	}
+	if m.Generator.IO != "epoll" {
+		t.Errorf("io %q: two runs on epoll merge to epoll", m.Generator.IO)
+	}
 	if len(m.Timeline) != 3 || m.Timeline[0].Requests != a.Timeline[0].Requests+b.Timeline[0].Requests {
 		t.Fatalf("timeline %+v", m.Timeline)
 	}
@@ -104,6 +107,24 @@ func TestMergeIsExact(t *testing.T) {
 	}
 	if back.LatencyMS != m.LatencyMS || back.Requests != m.Requests {
 		t.Errorf("round trip changed the result")
+	}
+}
+
+// TestMergeNamesEachIO: runs whose bytes moved differently merge to each way, once, in order.
+func TestMergeNamesEachIO(t *testing.T) {
+	t.Parallel()
+	var runs []*result.Load
+	for i, io := range []string{"io_uring", "epoll", "io_uring", ""} {
+		r, _ := fakeRun(t, randomLatencies(uint64(i), 10, time.Millisecond), 1, 0)
+		r.Generator.IO = io
+		runs = append(runs, r)
+	}
+	m, err := result.MergeLoads(runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Generator.IO != "io_uring+epoll" {
+		t.Errorf("io %q, want io_uring+epoll", m.Generator.IO)
 	}
 }
 
