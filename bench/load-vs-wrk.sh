@@ -54,11 +54,12 @@ rate_wrk() { awk '/Requests\/sec/ {print $2}' "$out/$1.out"; }
 rate_bombardier() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["result"]; print(sum(r[k] for k in ("req1xx","req2xx","req3xx","req4xx","req5xx"))/r["timeTakenSeconds"])' "$out/$1.out"; }
 rate_hey() { awk '/Requests\/sec/ {print $2}' "$out/$1.out"; }
 rate_hr() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["achieved_rps"])' "$out/$1.json"; }
+io_hr() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["generator"].get("io", "?"))' "$out/$1.json"; }
 reqs_hr() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"])' "$out/$1.json"; }
 per100k() { echo "$1 * 100000 / $2" | bc -l; }
 
 printf '%-7s %-26s %12s %14s %10s\n' round tool "req/s" "CPU s/100k" "RSS MiB"
-declare -a r_wrk r_closed c_wrk c_closed c_open
+declare -a r_wrk r_closed c_wrk c_closed c_open ratios
 declare -A r_peer c_peer
 for i in $(seq 1 "$ROUNDS"); do
   read -r cpu rss < <(measure wrk wrk -t2 -c"$CONNS" -d"${SECS}s" "${WRK_HEADERS[@]}" "$URL")
@@ -68,7 +69,8 @@ for i in $(seq 1 "$ROUNDS"); do
 
   read -r cpu rss < <(measure closed "$out/headroom" load "$URL" --model closed --users "$CONNS" --duration "${SECS}s" -q -o "$out/closed.json")
   rate=$(rate_hr closed); n=$(reqs_hr closed)
-  r_closed+=("$rate"); c_closed+=("$(per100k "$cpu" "$n")")
+  r_closed+=("$rate"); c_closed+=("$(per100k "$cpu" "$n")"); io_closed=$(io_hr closed)
+  ratios+=("$(echo "$rate / ${r_wrk[-1]}" | bc -l)")
   printf '%-7s %-26s %12.0f %14.2f %10.1f\n' "$i" "headroom closed, $CONNS users" "$rate" "${c_closed[-1]}" "$(echo "$rss/1024" | bc -l)"
 
   # Open model at 70 % of wrk's max: a fixed high rate both can sustain.
@@ -95,6 +97,8 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(
 mw=$(median "${r_wrk[@]}"); mc=$(median "${r_closed[@]}")
 echo
 printf 'median max rate: wrk %.0f req/s, headroom closed %.0f req/s  →  ratio %.2f× wrk\n' "$mw" "$mc" "$(echo "$mc / $mw" | bc -l)"
+# Each round's pair ran back to back, so its ratio is spared the drift between rounds.
+printf 'headroom closed (on %s) against wrk in the same round: %s→ median %.2f×\n' "$io_closed" "$(printf '%.2f× ' "${ratios[@]}")" "$(median "${ratios[@]}")"
 printf 'median CPU per 100k requests: wrk %.2f s, headroom closed %.2f s, headroom open %.2f s\n' \
   "$(median "${c_wrk[@]}")" "$(median "${c_closed[@]}")" "$(median "${c_open[@]}")"
 for p in $PEERS; do
