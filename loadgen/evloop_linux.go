@@ -664,9 +664,10 @@ func rawRead(fd int, p []byte) (int, error) {
 	return rawResult(n, errno)
 }
 
-// pollNow returns the events epfd has ready, without waiting.
+// pollNow returns the events epfd has ready, without waiting. It is epoll_pwait without a signal
+// mask, which every architecture has (arm64 has no epoll_wait).
 func pollNow(epfd int, evs []syscall.EpollEvent) (int, error) {
-	n, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(unsafe.Pointer(unsafe.SliceData(evs))), uintptr(len(evs)), 0, 0, 0)
+	n, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(unsafe.SliceData(evs))), uintptr(len(evs)), 0, 0, 0)
 	return rawResult(n, errno)
 }
 

@@ -133,3 +133,22 @@ func TestRingEntries(t *testing.T) {
 		}
 	}
 }
+
+// TestUringLayout: the structures shared with the kernel have its sizes (include/uapi/linux/io_uring.h).
+func TestUringLayout(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"io_uring_sqe", unsafe.Sizeof(uringSQE{}), 64},
+		{"io_uring_cqe", unsafe.Sizeof(uringCQE{}), 16},
+		{"io_uring_params", unsafe.Sizeof(uringParams{}), 120},
+		{"io_uring_getevents_arg", unsafe.Sizeof(uringGetEventsArg{}), 24},
+		{"sqe user_data offset", unsafe.Offsetof(uringSQE{}.userData), 32},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: %d bytes, want %d", tc.name, tc.got, tc.want)
+		}
+	}
+}
