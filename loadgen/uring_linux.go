@@ -146,8 +146,7 @@ func (r *uring) next() *uringSQE {
 }
 
 // enter submits what is queued and, when wait > 0, waits up to wait for at least want
-// completions. The wait is a raw system call: it holds its P, as the loop's epoll waits do, and
-// a signal (the scheduler's preemption included) ends it early.
+// completions, in a raw system call (see ringMaxWait).
 func (r *uring) enter(want uint32, wait time.Duration) {
 	atomic.StoreUint32(r.sqTail, r.tail)
 	flags := uintptr(uringEnterGetEvents)
