@@ -31,8 +31,8 @@ import (
 // arrival (SO_TIMESTAMPNS), so reading later does not make an answer later: latency is measured
 // to the arrival, and a connection counts as free from then on. When every connection is busy,
 // or a connection is still connecting or writing, answers wake the loop as they come. At full
-// speed (the closed model without think time) the loop instead polls a little before parking
-// (spinQuiet).
+// speed (the closed model without think time) the loop runs on an io_uring where the kernel has
+// one (ringloop_linux.go), else it polls a little before parking (spinQuiet).
 
 const loopPoll = 50 * time.Millisecond // longest sleep: bounds how late cancellation is seen
 
@@ -110,7 +110,7 @@ type evLoop struct {
 	unsent    int64
 	deadline  time.Duration // when the poller will wake the loop without events
 
-	spin    bool          // closed model without think time: poll a little before parking
+	spin    bool          // closed model without think time: io_uring, or poll a little before parking
 	stamp   bool          // open model: answers are dated by the kernel, and read lazily while possible
 	lazy    bool          // epfd is out of outer: answers do not wake the loop
 	skip    bool          // the next step comes right after one: nothing to do
