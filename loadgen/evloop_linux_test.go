@@ -19,6 +19,7 @@ import (
 // p50 under 3 ms (reading at the next send would put it near 10 ms).
 func TestLazyReadsKeepLatency(t *testing.T) {
 	t.Parallel()
+	shareCPU(t, false)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
 	defer srv.Close()
 	l := run(t, t.Context(), Config{Targets: []Target{{URL: srv.URL}}, Arrival: Arrival{Rate: 100}, Duration: 2 * time.Second, Connections: 8})
@@ -90,6 +91,7 @@ func FuzzRxStamp(f *testing.F) {
 // ring is ruled out, and epoll in the open model.
 func TestFullSpeedIOPath(t *testing.T) {
 	t.Parallel()
+	shareCPU(t, true)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
 	defer srv.Close()
 	wantRing := "io_uring"

@@ -34,6 +34,24 @@ func quantile(t *testing.T, l *result.Load, q float64) float64 {
 	return float64(h.Quantile(q)) / float64(time.Millisecond)
 }
 
+// cpu keeps this package's closed-model runs at full speed, which take every cycle they can get,
+// from running beside its other runs: on two cores under the race detector they starved
+// open-model runs into leaving requests unsent, which is not what those tests check.
+var cpu sync.RWMutex
+
+// shareCPU holds cpu for the rest of t, alone for a run at full speed: call it at the start of a
+// parallel test that runs load (a leaf, or a subtest whose own subtests take no share), before
+// anything it times.
+func shareCPU(t *testing.T, alone bool) {
+	if alone {
+		cpu.Lock()
+		t.Cleanup(cpu.Unlock)
+	} else {
+		cpu.RLock()
+		t.Cleanup(cpu.RUnlock)
+	}
+}
+
 // run drives url with cfg filled in and fails the test on a configuration error.
 func run(t *testing.T, ctx context.Context, cfg Config) *result.Load {
 	t.Helper()
@@ -50,6 +68,7 @@ func run(t *testing.T, ctx context.Context, cfg Config) *result.Load {
 // [want − 0.5 ms, want + 8 ms].
 func TestAccuracyKnownServiceTime(t *testing.T) {
 	t.Parallel()
+	shareCPU(t, false)
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		d := 10 * time.Millisecond
@@ -143,7 +162,7 @@ func testClosedModel(t *testing.T, ec engineCase) {
 // shared machine's scheduling).
 func TestClosedModelFullSpeed(t *testing.T) {
 	t.Parallel()
-	eachEngine(t, slices.Concat(openEngines, []engineCase{{"epoll", pathEpoll, false}}), testClosedModelFullSpeed)
+	eachEngine(t, slices.Concat(fullSpeedEngines, []engineCase{{"full-speed-goroutines", pathGoroutines, true}}), testClosedModelFullSpeed)
 }
 
 func testClosedModelFullSpeed(t *testing.T, ec engineCase) {
@@ -159,7 +178,7 @@ func testClosedModelFullSpeed(t *testing.T, ec engineCase) {
 	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	l := run(t, ctx, Config{Targets: []Target{{URL: srv.URL}}, Model: "closed", Users: 3, Duration: 30 * time.Second, path: ec.path})
+	l := run(t, ctx, ec.config(Config{Targets: []Target{{URL: srv.URL}}, Connections: 3, Duration: 30 * time.Second}))
 	if took := time.Since(start); took > 2500*time.Millisecond {
 		t.Errorf("canceled run returned after %v, want about 1.5 s", took)
 	}
@@ -173,6 +192,7 @@ func testClosedModelFullSpeed(t *testing.T, ec engineCase) {
 
 func TestWarmupIsExcludedAndTimelineCovers(t *testing.T) {
 	t.Parallel()
+	shareCPU(t, false)
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer srv.Close()
 	l := run(t, t.Context(), Config{Targets: []Target{{URL: srv.URL}}, Arrival: Arrival{Rate: 100}, Warmup: time.Second, Duration: 2 * time.Second})
@@ -201,6 +221,7 @@ var traceparentRE = regexp.MustCompile(`^00-([0-9a-f]{32})-[0-9a-f]{16}-01$`)
 
 func TestTraceparentAndExemplars(t *testing.T) {
 	t.Parallel()
+	shareCPU(t, false)
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	var bad []string
@@ -247,6 +268,7 @@ func TestTraceparentAndExemplars(t *testing.T) {
 
 func TestTargetWeights(t *testing.T) {
 	t.Parallel()
+	shareCPU(t, false)
 	var a, b atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
@@ -307,7 +329,12 @@ func TestLargeBodiesAcrossTwoServers(t *testing.T) {
 // checks that errors are counted by kind and the run ends on time: duration + the request timeout.
 func TestErrorKindsAndBoundedEnd(t *testing.T) {
 	t.Parallel()
-	eachEngine(t, allEngines, testErrorKindsAndBoundedEnd)
+	for _, tc := range errorCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			eachEngine(t, allEngines, func(t *testing.T, ec engineCase) { testErrorKindAndBoundedEnd(t, ec, tc.serve, tc.kind) })
+		})
+	}
 }
 
 // engineCase is one way for the fast path to move bytes, with the load that makes it do so.
@@ -320,9 +347,10 @@ type engineCase struct {
 var (
 	// openEngines run the tests' own load: event loops, and a goroutine per connection.
 	openEngines = []engineCase{{"loops", pathAuto, false}, {"goroutines", pathGoroutines, false}}
-	// allEngines add the closed model at full speed: io_uring where the kernel has it, and epoll
-	// with its spin.
-	allEngines = slices.Concat(openEngines, []engineCase{{"full-speed", pathAuto, true}, {"full-speed-epoll", pathEpoll, true}})
+	// fullSpeedEngines run the closed model at full speed: io_uring where the kernel has it, and
+	// epoll with its spin.
+	fullSpeedEngines = []engineCase{{"full-speed", pathAuto, true}, {"full-speed-epoll", pathEpoll, true}}
+	allEngines       = slices.Concat(openEngines, fullSpeedEngines)
 )
 
 // config returns cfg as ec runs it.
@@ -339,65 +367,64 @@ func eachEngine(t *testing.T, engines []engineCase, test func(t *testing.T, ec e
 	for _, ec := range engines {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
+			shareCPU(t, ec.closed)
 			test(t, ec)
 		})
 	}
 }
 
-func testErrorKindsAndBoundedEnd(t *testing.T, ec engineCase) {
-	for _, tc := range []struct {
-		name  string
-		serve func(c net.Conn) // nil: nothing listens
-		kind  string
-	}{
-		{"refused", nil, "refused"},
-		{"hang", func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }, "timeout"},
-		{"reset", func(c net.Conn) { c.(*net.TCPConn).SetLinger(0); c.Close() }, "reset"},
-		{"garbage", func(c net.Conn) { readRequest(c); c.Write([]byte("SSH-2.0-OpenSSH\r\n\r\n")); c.Close() }, "protocol"},
-		{"half answer", func(c net.Conn) {
-			readRequest(c)
-			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"))
-			c.Close()
-		}, "closed"},
-		{"huge body", func(c net.Conn) {
-			readRequest(c)
-			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 10000000000\r\n\r\n"))
-			c.Close()
-		}, "body_too_large"},
-		{"endless body", func(c net.Conn) {
-			readRequest(c)
-			c.Write([]byte("HTTP/1.1 200 OK\r\n\r\n"))
-			chunk := make([]byte, 64<<10)
-			for {
-				if _, err := c.Write(chunk); err != nil {
-					return
-				}
+// errorCases are targets that misbehave in each way, and the kind of error each must count.
+var errorCases = []struct {
+	name  string
+	serve func(c net.Conn) // nil: nothing listens
+	kind  string
+}{
+	{"refused", nil, "refused"},
+	{"hang", func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }, "timeout"},
+	{"reset", func(c net.Conn) { c.(*net.TCPConn).SetLinger(0); c.Close() }, "reset"},
+	{"garbage", func(c net.Conn) { readRequest(c); c.Write([]byte("SSH-2.0-OpenSSH\r\n\r\n")); c.Close() }, "protocol"},
+	{"half answer", func(c net.Conn) {
+		readRequest(c)
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"))
+		c.Close()
+	}, "closed"},
+	{"huge body", func(c net.Conn) {
+		readRequest(c)
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 10000000000\r\n\r\n"))
+		c.Close()
+	}, "body_too_large"},
+	{"endless body", func(c net.Conn) {
+		readRequest(c)
+		c.Write([]byte("HTTP/1.1 200 OK\r\n\r\n"))
+		chunk := make([]byte, 64<<10)
+		for {
+			if _, err := c.Write(chunk); err != nil {
+				return
 			}
-		}, "body_too_large"},
-		{"status", func(c net.Conn) {
-			for readRequest(c) {
-				c.Write([]byte("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"))
-			}
-		}, "status_503"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			addr := serveRaw(t, tc.serve)
-			const timeout = 500 * time.Millisecond
-			start := time.Now()
-			l := run(t, t.Context(), ec.config(Config{Targets: []Target{{URL: "http://" + addr + "/"}}, Arrival: Arrival{Rate: 50},
-				Duration: time.Second, Timeout: timeout, Connections: 4, MaxBody: 1 << 20}))
-			took := time.Since(start)
-			if took > time.Second+timeout+300*time.Millisecond {
-				t.Errorf("run took %v, want ≤ duration + timeout (1.5 s) + 0.3 s slack", took)
-			}
-			if l.ErrorsByKind[tc.kind] == 0 {
-				t.Errorf("errors by kind %v: want some %q", l.ErrorsByKind, tc.kind)
-			}
-			if l.Errors != l.Requests {
-				t.Errorf("%d errors of %d requests: want every request to fail", l.Errors, l.Requests)
-			}
-		})
+		}
+	}, "body_too_large"},
+	{"status", func(c net.Conn) {
+		for readRequest(c) {
+			c.Write([]byte("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"))
+		}
+	}, "status_503"},
+}
+
+func testErrorKindAndBoundedEnd(t *testing.T, ec engineCase, serve func(net.Conn), kind string) {
+	addr := serveRaw(t, serve)
+	const timeout = 500 * time.Millisecond
+	start := time.Now()
+	l := run(t, t.Context(), ec.config(Config{Targets: []Target{{URL: "http://" + addr + "/"}}, Arrival: Arrival{Rate: 50},
+		Duration: time.Second, Timeout: timeout, Connections: 4, MaxBody: 1 << 20}))
+	took := time.Since(start)
+	if took > time.Second+timeout+300*time.Millisecond {
+		t.Errorf("run took %v, want ≤ duration + timeout (1.5 s) + 0.3 s slack", took)
+	}
+	if l.ErrorsByKind[kind] == 0 {
+		t.Errorf("errors by kind %v: want some %q", l.ErrorsByKind, kind)
+	}
+	if l.Errors != l.Requests {
+		t.Errorf("%d errors of %d requests: want every request to fail", l.Errors, l.Requests)
 	}
 }
 
@@ -407,16 +434,16 @@ func TestLargeAnswerHead(t *testing.T) {
 	t.Parallel()
 	eachEngine(t, allEngines, func(t *testing.T, ec engineCase) {
 		cookie := strings.Repeat("c", 3*minRead)
+		var answered atomic.Int64
 		addr := serveRaw(t, func(c net.Conn) {
 			for readRequest(c) {
 				c.Write([]byte("HTTP/1.1 200 OK\r\nSet-Cookie: " + cookie + "\r\nContent-Length: 5\r\n\r\nhello"))
+				answered.Add(1)
 			}
 		})
 		l := run(t, t.Context(), ec.config(Config{Targets: []Target{{URL: "http://" + addr + "/"}}, Arrival: Arrival{Rate: 50},
 			Duration: time.Second, Connections: 2}))
-		if l.Requests == 0 || l.Errors != 0 {
-			t.Errorf("%d requests, errors by kind %v: want every request answered", l.Requests, l.ErrorsByKind)
-		}
+		wantSentAnswered(t, l, answered.Load())
 	})
 }
 
@@ -476,10 +503,6 @@ func serveRaw(t *testing.T, serve func(net.Conn)) string {
 
 func TestAnswersThatKeepWorking(t *testing.T) {
 	t.Parallel()
-	eachEngine(t, allEngines, testAnswersThatKeepWorking)
-}
-
-func testAnswersThatKeepWorking(t *testing.T, ec engineCase) {
 	for _, tc := range []struct {
 		name   string
 		answer string
@@ -492,20 +515,24 @@ func testAnswersThatKeepWorking(t *testing.T, ec engineCase) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			closes := strings.Contains(tc.answer, "close") || strings.HasPrefix(tc.answer, "HTTP/1.0")
-			addr := serveRaw(t, func(c net.Conn) {
-				for readRequest(c) {
-					c.Write([]byte(tc.answer))
-					if closes {
-						return
-					}
-				}
-			})
-			l := run(t, t.Context(), ec.config(Config{Targets: []Target{{URL: "http://" + addr + "/"}}, Arrival: Arrival{Rate: 100}, Duration: time.Second, Connections: 4}))
-			if l.Errors != 0 || l.Requests < 100 || !ec.closed && l.Requests != 100 {
-				t.Errorf("requests %d errors %v, want 100 (at full speed: at least 100) and none", l.Requests, l.ErrorsByKind)
-			}
+			eachEngine(t, allEngines, func(t *testing.T, ec engineCase) { testAnswerKeepsWorking(t, ec, tc.answer) })
 		})
+	}
+}
+
+func testAnswerKeepsWorking(t *testing.T, ec engineCase, answer string) {
+	closes := strings.Contains(answer, "close") || strings.HasPrefix(answer, "HTTP/1.0")
+	addr := serveRaw(t, func(c net.Conn) {
+		for readRequest(c) {
+			c.Write([]byte(answer))
+			if closes {
+				return
+			}
+		}
+	})
+	l := run(t, t.Context(), ec.config(Config{Targets: []Target{{URL: "http://" + addr + "/"}}, Arrival: Arrival{Rate: 100}, Duration: time.Second, Connections: 4}))
+	if l.Errors != 0 || l.Requests < 100 || !ec.closed && l.Requests != 100 {
+		t.Errorf("requests %d errors %v, want 100 (at full speed: at least 100) and none", l.Requests, l.ErrorsByKind)
 	}
 }
 
@@ -517,19 +544,32 @@ func TestStaleKeepAliveIsRetried(t *testing.T) {
 func testStaleKeepAliveIsRetried(t *testing.T, ec engineCase) {
 	// The server closes each connection after one answer without saying so: the generator finds
 	// out on its next write or read and must send again on a fresh connection, not count an error.
+	var answered atomic.Int64
 	addr := serveRaw(t, func(c net.Conn) {
 		if readRequest(c) {
 			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+			answered.Add(1)
 		}
 	})
 	l := run(t, t.Context(), ec.config(Config{Targets: []Target{{URL: "http://" + addr + "/"}}, Arrival: Arrival{Rate: 50}, Duration: time.Second, Connections: 2}))
-	if l.Errors != 0 {
-		t.Errorf("errors %v, want none", l.ErrorsByKind)
+	wantSentAnswered(t, l, answered.Load())
+}
+
+// wantSentAnswered checks a one-second run at 50 req/s: every request sent was answered, at least
+// half of them were sent, and no error but "unsent" was counted. Under the race detector beside
+// the package's other tests the generator can fall behind and leave some of the open model's
+// requests unsent, which is not what the callers check.
+func wantSentAnswered(t *testing.T, l *result.Load, answered int64) {
+	t.Helper()
+	sent := l.Requests - l.ErrorsByKind["unsent"]
+	if l.Errors != l.ErrorsByKind["unsent"] || sent < 25 || answered < sent {
+		t.Errorf("%d requests sent, %d answered, errors %v; want at least 25 sent, all answered, no error", sent, answered, l.ErrorsByKind)
 	}
 }
 
 func TestMemoryStaysFlatOnHugeBodies(t *testing.T) {
 	t.Parallel()
+	shareCPU(t, false)
 	addr := serveRaw(t, func(c net.Conn) {
 		chunk := make([]byte, 256<<10)
 		for readRequest(c) {
@@ -604,6 +644,7 @@ func TestNoGoroutineLeaks(t *testing.T) {
 
 func TestTLSAndHTTP2(t *testing.T) {
 	t.Parallel()
+	shareCPU(t, false)
 	var h2 atomic.Int64
 	h := http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor == 2 {
@@ -715,6 +756,7 @@ func TestVerdict(t *testing.T) {
 // mean by chance; the achieved ratio must compare with the arrivals drawn.
 func TestPoissonShortfallIsNotTheGenerator(t *testing.T) {
 	t.Parallel()
+	shareCPU(t, false)
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer srv.Close()
 	for seed := uint64(1); seed <= 3; seed++ {
