@@ -36,8 +36,9 @@ func workerServer(t *testing.T, c int, s time.Duration) *httptest.Server {
 }
 
 // TestSweepFindsKnownCapacity sweeps a 4-worker, 10 ms server (capacity 400 req/s) with 1 s steps.
+// It measures a capacity, so it runs alone: not parallel, it finishes before the package's
+// parallel tests start (beside them under -race, CI saw steps invalid and a fit 43 % off).
 func TestSweepFindsKnownCapacity(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("a sweep of about 15 s")
 	}
