@@ -47,7 +47,7 @@ type Config struct {
 type fastPath uint8
 
 const (
-	pathAuto       fastPath = iota // at full speed io_uring where the kernel has it; else event loops on epoll where there is epoll; else goroutines
+	pathAuto       fastPath = iota // event loops on io_uring where the kernel has it, else on epoll where there is epoll; else goroutines
 	pathEpoll                      // event loops on epoll, never io_uring
 	pathGoroutines                 // a goroutine per connection
 )

@@ -30,9 +30,10 @@ import (
 // send, then reads every answer that came meanwhile. The kernel dates each answer's bytes on
 // arrival (SO_TIMESTAMPNS), so reading later does not make an answer later: latency is measured
 // to the arrival, and a connection counts as free from then on. When every connection is busy,
-// or a connection is still connecting or writing, answers wake the loop as they come. At full
-// speed (the closed model without think time) the loop runs on an io_uring where the kernel has
-// one (ringloop_linux.go), else it polls a little before parking (spinQuiet).
+// or a connection is still connecting or writing, answers wake the loop as they come. Where the
+// kernel has an io_uring the loop moves its bytes through it instead (ringloop_linux.go), in
+// either model; on epoll at full speed (the closed model without think time) it polls a little
+// before parking (spinQuiet).
 
 const loopPoll = 50 * time.Millisecond // longest sleep: bounds how late cancellation is seen
 
@@ -82,15 +83,33 @@ type evConn struct {
 	tp         [55]byte
 	freedAt    time.Duration // when the last answer arrived (or the connection failed)
 	arrived    time.Duration // when the bytes of the last read arrived, per the kernel if stamped
-	msg        syscall.Msghdr
-	iov        syscall.Iovec
-	oob        [64]byte // control messages: the receive timestamp
+	rx         *rxMsg        // the receive's message header, when answers are stamped
 
 	// With an io_uring (ringloop_linux.go):
 	seq                uint32 // changes when the connection closes: completions of older operations are stale
 	sending, receiving bool   // the kernel holds a send (or connect poll), a receive
 	room               []byte // where the pending receive writes
 }
+
+// rxMsg is a recvmsg header with room for the receive timestamp. With an io_uring the kernel
+// writes it when the receive completes, so a connection that closes with a receive pending gets a
+// fresh one, as it gets a fresh read buffer.
+type rxMsg struct {
+	msg syscall.Msghdr
+	iov syscall.Iovec
+	oob [64]byte // control messages: the receive timestamp
+}
+
+// point makes m a header for a receive into room.
+func (m *rxMsg) point(room []byte) *syscall.Msghdr {
+	m.iov.Base, m.iov.Len = &room[0], uint64(len(room))
+	m.msg.Iov, m.msg.Iovlen = &m.iov, 1
+	m.msg.Control, m.msg.Controllen = &m.oob[0], uint64(len(m.oob))
+	return &m.msg
+}
+
+// control returns the control messages the kernel wrote.
+func (m *rxMsg) control() []byte { return m.oob[:min(m.msg.Controllen, uint64(len(m.oob)))] }
 
 type evLoop struct {
 	e     *engine
@@ -110,7 +129,7 @@ type evLoop struct {
 	unsent    int64
 	deadline  time.Duration // when the poller will wake the loop without events
 
-	spin    bool          // closed model without think time: io_uring, or poll a little before parking
+	spin    bool          // closed model without think time, on epoll: poll a little before parking
 	stamp   bool          // open model: answers are dated by the kernel, and read lazily while possible
 	lazy    bool          // epfd is out of outer: answers do not wake the loop
 	skip    bool          // the next step comes right after one: nothing to do
@@ -209,7 +228,7 @@ func newEvLoop(ctx context.Context, e *engine, reqs []*h1Request, addrs []resolv
 		spin:  e.cfg.Model == "closed" && e.cfg.Think == 0,
 	}
 	for i := range conns {
-		l.conns = append(l.conns, &evConn{idx: i, fd: -1, rb: newReadBuf(), wbuf: make([]byte, 0, 1024)})
+		l.conns = append(l.conns, &evConn{idx: i, fd: -1, rb: newReadBuf(), wbuf: make([]byte, 0, 1024), rx: new(rxMsg)})
 	}
 	return l, nil
 }
@@ -218,7 +237,7 @@ func newEvLoop(ctx context.Context, e *engine, reqs []*h1Request, addrs []resolv
 // requests that fell due but were never sent.
 func (l *evLoop) run() int64 {
 	defer l.closeAll()
-	if l.spin && l.e.cfg.path == pathAuto && l.runRing() {
+	if l.e.cfg.path == pathAuto && l.runRing() {
 		return l.unsent
 	}
 	// rc.Read calls step, and parks in the poller after each false until the epoll set has events
@@ -249,8 +268,7 @@ func (l *evLoop) step(uintptr) bool {
 	}
 	e := l.e
 	if l.stamp {
-		t := time.Now()
-		l.wallOff = time.Duration(t.UnixNano()) - t.Sub(e.start)
+		l.takeWallOffset()
 	}
 	l.drain()
 	if l.ctx.Err() != nil {
@@ -283,11 +301,25 @@ func (l *evLoop) canWait() bool {
 		switch {
 		case c.state == csWaiting:
 			holder = true
-		case c.state == csInflight && (c.connecting || c.wpos < len(c.wbuf)):
+		case c.state == csInflight && (c.connecting || l.writing(c)):
 			return false
 		}
 	}
 	return holder
+}
+
+// ringSureSend is the largest send the loop trusts to complete at once on an io_uring: the kernel
+// tries a send as it is submitted, and a kept-alive connection whose last answer came has an
+// empty send buffer of at least 16 KiB (net.ipv4.tcp_wmem's default), so only larger requests can
+// be left part-written.
+const ringSureSend = 16 << 10
+
+// writing reports whether part of c's request may still be waiting for room in the socket.
+func (l *evLoop) writing(c *evConn) bool {
+	if l.ring != nil {
+		return c.sending && len(c.wbuf)-c.wpos > ringSureSend
+	}
+	return c.wpos < len(c.wbuf)
 }
 
 // setLazy takes the connections' epoll set out of the poller's (answers wait for the next planned
@@ -633,21 +665,34 @@ func (l *evLoop) read(c *evConn, room []byte) (int, error) {
 		c.arrived = l.e.since()
 		return n, err
 	}
-	c.iov.Base, c.iov.Len = &room[0], uint64(len(room))
-	c.msg.Iov, c.msg.Iovlen = &c.iov, 1
-	c.msg.Control, c.msg.Controllen = &c.oob[0], uint64(len(c.oob))
-	r, _, errno := syscall.RawSyscall(syscall.SYS_RECVMSG, uintptr(c.fd), uintptr(unsafe.Pointer(&c.msg)), 0)
-	now := l.e.since()
-	c.arrived = now
+	r, _, errno := syscall.RawSyscall(syscall.SYS_RECVMSG, uintptr(c.fd), uintptr(unsafe.Pointer(c.rx.point(room))), 0)
 	if errno != 0 {
+		c.arrived = l.e.since()
 		return -1, errno
 	}
-	if at, ok := rxStamp(c.oob[:c.msg.Controllen]); ok {
+	l.arrival(c, c.rx, int(r))
+	return int(r), nil
+}
+
+// arrival sets c.arrived for a receive of n bytes through m: the kernel's stamp, converted to run
+// time and kept within [sent, now], when answers are stamped; otherwise now.
+func (l *evLoop) arrival(c *evConn, m *rxMsg, n int) {
+	now := l.e.since()
+	c.arrived = now
+	if !l.stamp || n <= 0 {
+		return
+	}
+	if at, ok := rxStamp(m.control()); ok {
 		c.arrived = max(c.smp.sent, min(now, at-l.wallOff))
-	} else if r > 0 {
+	} else {
 		l.stamp = false // no stamps from this kernel: wake for answers from now on
 	}
-	return int(r), nil
+}
+
+// takeWallOffset notes the wall clock's offset from run time, which converts the kernel's stamps.
+func (l *evLoop) takeWallOffset() {
+	t := time.Now()
+	l.wallOff = time.Duration(t.UnixNano()) - t.Sub(l.e.start)
 }
 
 // The loop's sockets are non-blocking and its epoll waits do not wait, so their system calls

@@ -74,9 +74,10 @@ const (
 	sysIOUringSetup = 425 // the same number on every architecture since 5.1
 	sysIOUringEnter = 426
 
-	uringOpPoll = 6
-	uringOpSend = 26
-	uringOpRecv = 27
+	uringOpPoll    = 6
+	uringOpRecvmsg = 10
+	uringOpSend    = 26
+	uringOpRecv    = 27
 
 	// The loop is the ring's only submitter, on one locked thread, and collects completions only
 	// when it asks for them: the kernel then runs the work completions need in that call instead of
@@ -147,7 +148,20 @@ func (r *uring) next() *uringSQE {
 
 // enter submits what is queued and, when wait > 0, waits up to wait for at least want
 // completions, in a raw system call (see ringMaxWait).
-func (r *uring) enter(want uint32, wait time.Duration) {
+func (r *uring) enter(want uint32, wait time.Duration) { r.call(want, wait, false) }
+
+// ringRawSleep is the longest sleep made in a raw system call, which keeps the loop's P; a longer
+// one goes through the scheduler, which hands the P to other goroutines meanwhile.
+const ringRawSleep = time.Millisecond
+
+// sleep submits what is queued and waits out wait, however many completions come meanwhile: with
+// deferred task work the kernel finishes their operations when the wait ends, without waking the
+// loop for each.
+func (r *uring) sleep(wait time.Duration) {
+	r.call(uint32(len(r.cqes)), wait, wait > ringRawSleep) // more than can be pending: never reached
+}
+
+func (r *uring) call(want uint32, wait time.Duration, viaScheduler bool) {
 	atomic.StoreUint32(r.sqTail, r.tail)
 	flags := uintptr(uringEnterGetEvents)
 	var arg, argSize uintptr
@@ -159,7 +173,11 @@ func (r *uring) enter(want uint32, wait time.Duration) {
 	} else {
 		want = 0
 	}
-	n, _, errno := syscall.RawSyscall6(sysIOUringEnter, uintptr(r.fd), uintptr(r.unsent), uintptr(want), flags, arg, argSize)
+	enter := syscall.RawSyscall6
+	if viaScheduler {
+		enter = syscall.Syscall6
+	}
+	n, _, errno := enter(sysIOUringEnter, uintptr(r.fd), uintptr(r.unsent), uintptr(want), flags, arg, argSize)
 	if errno == 0 {
 		r.unsent -= uint32(n)
 		r.free += uint32(n)
