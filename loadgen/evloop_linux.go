@@ -308,11 +308,12 @@ func (l *evLoop) canWait() bool {
 	return holder
 }
 
-// ringSureSend is the largest send the loop trusts to complete at once on an io_uring: the kernel
-// tries a send as it is submitted, and a kept-alive connection whose last answer came has an
-// empty send buffer of at least 16 KiB (net.ipv4.tcp_wmem's default), so only larger requests can
-// be left part-written.
-const ringSureSend = 16 << 10
+// ringSureSend is the largest send the loop trusts to complete at once on an io_uring, so that it
+// may sleep without seeing the completion: the kernel tries a send as it is submitted, and a
+// connection between requests has an empty send buffer of 16 KiB or more (net.ipv4.tcp_wmem's
+// default; a quarter of it leaves room for the kernel's overhead per buffer). A larger request
+// keeps the loop awake until it is all sent.
+const ringSureSend = 4 << 10
 
 // writing reports whether part of c's request may still be waiting for room in the socket.
 func (l *evLoop) writing(c *evConn) bool {

@@ -92,10 +92,13 @@ func (l *evLoop) runRing() bool {
 			return true
 		}
 		wait := max(l.nextWake(now)-now, time.Microsecond)
-		if l.stamp && l.canWait() {
+		switch {
+		case l.stamp && l.canWait():
 			// Sleep until the next send: answers complete meanwhile, dated by the kernel.
 			r.sleep(max(wait, ringMinSleep))
-		} else {
+		case l.opsOut == 0:
+			r.sleep(wait) // nothing in flight (closed-model users thinking): nothing ends the wait early
+		default:
 			r.enter(1, min(wait, ringMaxWait))
 		}
 		r.completions(l.completed)
