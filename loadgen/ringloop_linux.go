@@ -37,6 +37,19 @@ const ringMaxWait = 10 * time.Millisecond
 // unasked (dispatch lag p50 0.4 ms at this rate, 1.35–2.24 s per 100k).
 const ringMinSleep = 200 * time.Microsecond
 
+// At full speed the loop wakes for a share of its users' answers (1/ringGatherShare of them), or
+// for those that came within ringGather of the first, rather than for each: fewer wakes of the
+// loop's thread leave more of the cores to the target, and the answers are dated by the kernel,
+// so the gathering adds nothing to their latency. It only delays the users' next requests, as
+// wrk's batches of epoll events do. Measured against the hello server, 50 users, paired 4 s
+// rounds against wrk: waking for each answer 0.88–1.24× wrk (median 1.07, 6 rounds) at 0.84–1.26
+// CPU s per 100k; gathering 16 within 100 µs 1.14–1.33× (median 1.20, 9 rounds) at 0.60–0.86;
+// 16 within 50 µs 1.16–1.30× (3 rounds); 25 within 200 µs and 32 within 300 µs less.
+const (
+	ringGatherShare = 3
+	ringGather      = 50 * time.Microsecond
+)
+
 // ringDrainWait bounds how long the loop waits, at its end, for the kernel to finish with the
 // buffers of operations it cut short.
 const ringDrainWait = time.Second
@@ -81,6 +94,9 @@ func (l *evLoop) runRing() bool {
 	l.ring = r
 	l.e.ring.Store(true)
 	defer l.closeRing()
+	// Answers are dated by the kernel in either model: a receive's completion may wait in the
+	// queue while the loop sleeps or gathers more.
+	l.stamp = true
 	for l.ctx.Err() == nil {
 		if l.stamp {
 			l.takeWallOffset()
@@ -98,6 +114,8 @@ func (l *evLoop) runRing() bool {
 			r.sleep(max(wait, ringMinSleep))
 		case l.opsOut == 0:
 			r.sleep(wait) // nothing in flight (closed-model users thinking): nothing ends the wait early
+		case l.spin && l.stamp && r.canGather:
+			r.gather(uint32(max(1, min(len(l.conns)/ringGatherShare, l.opsOut))), ringGather, min(wait, ringMaxWait))
 		default:
 			r.enter(1, min(wait, ringMaxWait))
 		}

@@ -31,6 +31,8 @@ type uring struct {
 	free    uint32 // submission slots left before the queue is full
 	ts      syscall.Timespec
 	waitArg uringGetEventsArg // points at ts; both live here, not on a stack that may move
+
+	canGather bool // the kernel takes a minimum wait (IORING_FEAT_MIN_TIMEOUT, 6.12+): see gather
 }
 
 type uringSQE struct {
@@ -87,6 +89,7 @@ const (
 
 	uringFeatSingleMmap = 1 << 0
 	uringFeatExtArg     = 1 << 8
+	uringFeatMinTimeout = 1 << 15
 
 	uringEnterGetEvents = 1 << 0
 	uringEnterExtArg    = 1 << 3
@@ -105,7 +108,7 @@ func newUring(entries uint32) (*uring, error) {
 	if errno != 0 {
 		return nil, errno
 	}
-	r := &uring{fd: int(fd)}
+	r := &uring{fd: int(fd), canGather: p.features&uringFeatMinTimeout != 0}
 	if p.features&uringFeatSingleMmap == 0 || p.features&uringFeatExtArg == 0 {
 		r.close()
 		return nil, errUringUnsupported
@@ -159,6 +162,14 @@ const ringRawSleep = time.Millisecond
 // loop for each.
 func (r *uring) sleep(wait time.Duration) {
 	r.call(uint32(len(r.cqes)), wait, wait > ringRawSleep) // more than can be pending: never reached
+}
+
+// gather is enter that also ends the wait once first has passed with a completion ready
+// (min_wait_usec); only where canGather.
+func (r *uring) gather(want uint32, first, wait time.Duration) {
+	r.waitArg.minWait = uint32(first / time.Microsecond)
+	r.call(want, wait, false)
+	r.waitArg.minWait = 0
 }
 
 func (r *uring) call(want uint32, wait time.Duration, viaScheduler bool) {
