@@ -130,7 +130,7 @@ type evLoop struct {
 	deadline  time.Duration // when the poller will wake the loop without events
 
 	spin    bool          // closed model without think time, on epoll: poll a little before parking
-	stamp   bool          // open model: answers are dated by the kernel, and read lazily while possible
+	stamp   bool          // answers are dated by the kernel (open model; any model on io_uring), and read lazily while a send is planned
 	lazy    bool          // epfd is out of outer: answers do not wake the loop
 	skip    bool          // the next step comes right after one: nothing to do
 	wallOff time.Duration // wall clock minus run time, taken each step, to convert kernel stamps

@@ -14,10 +14,12 @@ import (
 // The event loop drives its connections through an io_uring instead of epoll when the kernel
 // offers one: each pass hands the kernel every send and receive that fell due and waits in the
 // same system call, so a request costs a fraction of a system call (0.22 measured against the
-// hello server at full speed) instead of a write, a read and the epoll_waits between them. At
-// full speed the wait ends at the first answer. In the open model, while a connection holds the
-// next send, the loop sleeps until that send whatever answers come: the kernel completes their
-// receives (recvmsg, with the arrival stamp) when the sleep ends, in the same call. The
+// hello server at full speed) instead of a write, a read and the epoll_waits between them.
+// Receives are recvmsg, so the kernel hands over each answer's arrival stamp with its bytes, and
+// an answer may wait in the completion queue without growing late. At full speed the wait ends
+// when a share of the users' answers came (ringGatherShare). While a connection holds the next
+// send, the loop sleeps until that send whatever answers come, and the kernel completes their
+// receives when the sleep ends, in the same call. The
 // connections' state machine is the epoll loop's; only how bytes move differs. Where io_uring is
 // missing or refused (kernels before 6.1, seccomp filters, kernel.io_uring_disabled) the loop
 // falls back to epoll.
