@@ -46,7 +46,8 @@ const ringMinSleep = 200 * time.Microsecond
 // wrk's batches of epoll events do. Measured against the hello server, 50 users, paired 4 s
 // rounds against wrk: waking for each answer 0.88–1.24× wrk (median 1.07, 6 rounds) at 0.84–1.26
 // CPU s per 100k; gathering 16 within 100 µs 1.14–1.33× (median 1.20, 9 rounds) at 0.60–0.86;
-// 16 within 50 µs 1.16–1.30× (3 rounds); 25 within 200 µs and 32 within 300 µs less.
+// 16 within 50 µs 1.16–1.30× (3 rounds); 25 within 200 µs and 32 within 300 µs less. Adding
+// the pass's sends (which complete as submitted) to the count changed nothing (4 paired rounds).
 const (
 	ringGatherShare = 3
 	ringGather      = 50 * time.Microsecond
