@@ -22,7 +22,7 @@ func TestLazyReadsKeepLatency(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
 	t.Cleanup(srv.Close)
-	eachEngine(t, openEngines[:2], func(t *testing.T, ec engineCase) {
+	eachEngine(t, loopEngines, func(t *testing.T, ec engineCase) {
 		l := run(t, t.Context(), ec.config(Config{Targets: []Target{{URL: srv.URL}}, Arrival: Arrival{Rate: 100}, Duration: 2 * time.Second, Connections: 8}))
 		if l.Errors != 0 || l.Requests < 190 {
 			t.Fatalf("requests %d, errors %v: want ~200 and none", l.Requests, l.ErrorsByKind)

@@ -73,7 +73,7 @@ type ringOp struct {
 	seq  uint32
 	kind ringOpKind
 	buf  []byte
-	rx   *rxMsg // a receive's message header, which the kernel also writes
+	rx   *rxMsg // a receive's message header, which the kernel also writes: kept alive like buf
 }
 
 // stranded keeps the buffers of operations the kernel did not finish within ringDrainWait of
@@ -112,7 +112,7 @@ func (l *evLoop) runRing() bool {
 		}
 		wait := max(l.nextWake(now)-now, time.Microsecond)
 		switch {
-		case l.stamp && l.canWait():
+		case !l.spin && l.stamp && l.canWait(): // at full speed no send is ever planned
 			// Sleep until the next send: answers complete meanwhile, dated by the kernel.
 			r.sleep(max(wait, ringMinSleep))
 		case l.opsOut == 0:

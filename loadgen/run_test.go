@@ -351,9 +351,11 @@ type engineCase struct {
 }
 
 var (
-	// openEngines run the tests' own load: event loops (on io_uring where the kernel has it, and
-	// on epoll), and a goroutine per connection.
-	openEngines = []engineCase{{"loops", pathAuto, false}, {"loops-epoll", pathEpoll, false}, {"goroutines", pathGoroutines, false}}
+	// loopEngines run the tests' own load on event loops: on io_uring where the kernel has it, and
+	// on epoll.
+	loopEngines = []engineCase{{"loops", pathAuto, false}, {"loops-epoll", pathEpoll, false}}
+	// openEngines run the tests' own load: event loops, and a goroutine per connection.
+	openEngines = slices.Concat(loopEngines, []engineCase{{"goroutines", pathGoroutines, false}})
 	// fullSpeedEngines run the closed model at full speed: io_uring where the kernel has it, and
 	// epoll with its spin.
 	fullSpeedEngines = []engineCase{{"full-speed", pathAuto, true}, {"full-speed-epoll", pathEpoll, true}}
