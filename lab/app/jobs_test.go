@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -294,11 +295,8 @@ func TestSyncSwitchesKeepTheOldBehaviour(t *testing.T) {
 // is back, replaying it sends the email.
 func TestDeadLettersInspectAndReplay(t *testing.T) {
 	t.Parallel()
-	ms := mailServer(t, "0s")
-	addr := ms.Addr()
-	if err := ms.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	down := hangUpListener(t)
+	addr := down.Addr().String()
 	a, _ := startRecorded(t, app.Config{SMTPAddr: addr, Jobs: app.JobsConfig{MaxAttempts: 2, BackoffMin: 10 * time.Millisecond}})
 	url := a.Info().URL
 	if code := send(t, "POST", url+"/api/invites", `{"inviter_id":1,"email":"f@example.com"}`, nil); code != http.StatusAccepted {
@@ -323,7 +321,7 @@ func TestDeadLettersInspectAndReplay(t *testing.T) {
 		t.Errorf("dead letter = %+v, want the last send error after 2 attempts", d)
 	}
 	lat, _ := deps.ParseLatency("0s")
-	back, err := deps.StartMailServer(t.Context(), deps.MailServerConfig{Addr: addr, Latency: lat})
+	back, err := deps.StartMailServer(t.Context(), deps.MailServerConfig{Listener: down.takeOver(t), Latency: lat})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,4 +352,47 @@ func TestDeadLettersInspectAndReplay(t *testing.T) {
 	if code := send(t, "GET", url+"/admin/jobs/Bad%20Queue/dead", "", nil); code != 400 {
 		t.Errorf("dead letters of a bad queue name = %d, want 400", code)
 	}
+}
+
+// downListener holds a loopback port for a mail server that is down: it hangs up on every
+// connection. takeOver hands the same socket to the server that comes back, so no other socket
+// (another test's outgoing connection, say) can take the port in between.
+type downListener struct {
+	*net.TCPListener
+	done chan struct{}
+}
+
+func hangUpListener(t *testing.T) *downListener {
+	t.Helper()
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() }) // a no-op once the mail server has taken it and closed it
+	d := &downListener{TCPListener: ln, done: make(chan struct{})}
+	go func() {
+		defer close(d.done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	return d
+}
+
+// takeOver stops hanging up (an Accept deadline in the past ends the loop) and returns the
+// listener, ready to serve.
+func (d *downListener) takeOver(t *testing.T) net.Listener {
+	t.Helper()
+	if err := d.SetDeadline(time.Unix(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	<-d.done
+	if err := d.SetDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	return d.TCPListener
 }

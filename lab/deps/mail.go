@@ -28,6 +28,9 @@ import (
 type MailServerConfig struct {
 	// Addr is the listen address. Default 127.0.0.1:0 (a free loopback port).
 	Addr string
+	// Listener, when set, is served instead of listening on Addr; the server closes it. It lets a
+	// caller keep a port across a restart without a window in which another socket can take it.
+	Listener net.Listener
 	// Latency delays the answer to each message's DATA, like a slow provider. Default none.
 	Latency Latency
 	// Seed seeds the latency sampler. Default 1.
@@ -68,7 +71,7 @@ type MailServer struct {
 	seenOrder  []string // Message-IDs in arrival order, for forgetting the oldest
 }
 
-// StartMailServer listens on cfg.Addr and serves SMTP until Close; ctx bounds only the start.
+// StartMailServer listens on cfg.Addr, or takes cfg.Listener, and serves SMTP until Close; ctx bounds only the start.
 func StartMailServer(ctx context.Context, cfg MailServerConfig) (*MailServer, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
@@ -82,10 +85,13 @@ func StartMailServer(ctx context.Context, cfg MailServerConfig) (*MailServer, er
 	if cfg.Remember <= 0 {
 		cfg.Remember = 100_000
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("mail server: listen %s: %w", cfg.Addr, err)
+	ln := cfg.Listener
+	if ln == nil {
+		var lc net.ListenConfig
+		var err error
+		if ln, err = lc.Listen(ctx, "tcp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("mail server: listen %s: %w", cfg.Addr, err)
+		}
 	}
 	m := &MailServer{ln: ln, lat: newSampler(cfg.Latency, cfg.Seed), stop: make(chan struct{}), done: make(chan struct{}), keep: cfg.Keep,
 		remember: cfg.Remember, seen: map[string]bool{}}
