@@ -19,10 +19,9 @@ import (
 // an answer may wait in the completion queue without growing late. At full speed the wait ends
 // when a share of the users' answers came (ringGatherShare). While a connection holds the next
 // send, the loop sleeps until that send whatever answers come, and the kernel completes their
-// receives when the sleep ends, in the same call. The
-// connections' state machine is the epoll loop's; only how bytes move differs. Where io_uring is
-// missing or refused (kernels before 6.1, seccomp filters, kernel.io_uring_disabled) the loop
-// falls back to epoll.
+// receives when the sleep ends, in the same call. The connections' state machine is the epoll
+// loop's; only how bytes move differs. Where io_uring is missing or refused (kernels before 6.1,
+// seccomp filters, kernel.io_uring_disabled) the loop falls back to epoll.
 
 // ringMaxWait bounds one wait for completions. The wait is a raw system call (a scheduler-aware
 // one cost about 10 % more CPU per request in paired rounds of a prototype), so it holds the

@@ -295,7 +295,7 @@ func TestSyncSwitchesKeepTheOldBehaviour(t *testing.T) {
 // is back, replaying it sends the email.
 func TestDeadLettersInspectAndReplay(t *testing.T) {
 	t.Parallel()
-	down := hangUpListener(t)
+	down := newDownListener(t)
 	addr := down.Addr().String()
 	a, _ := startRecorded(t, app.Config{SMTPAddr: addr, Jobs: app.JobsConfig{MaxAttempts: 2, BackoffMin: 10 * time.Millisecond}})
 	url := a.Info().URL
@@ -362,7 +362,7 @@ type downListener struct {
 	done chan struct{}
 }
 
-func hangUpListener(t *testing.T) *downListener {
+func newDownListener(t *testing.T) *downListener {
 	t.Helper()
 	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {

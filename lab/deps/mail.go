@@ -71,7 +71,8 @@ type MailServer struct {
 	seenOrder  []string // Message-IDs in arrival order, for forgetting the oldest
 }
 
-// StartMailServer listens on cfg.Addr, or takes cfg.Listener, and serves SMTP until Close; ctx bounds only the start.
+// StartMailServer listens on cfg.Addr, or takes cfg.Listener, and serves SMTP until Close; ctx
+// bounds only the start.
 func StartMailServer(ctx context.Context, cfg MailServerConfig) (*MailServer, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
