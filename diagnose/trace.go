@@ -78,6 +78,9 @@ const (
 	ReasonSpanLimit      = "span_limit_reached"
 	ReasonOrphan         = "parent_span_missing"
 	ReasonNoRoot         = "trace_without_root"
+	// ReasonOutsideRoot counts spans that start before or end after their trace's root, clamped
+	// to it by the analysis (counted by [Diagnose], not by [Read]).
+	ReasonOutsideRoot = "span_outside_root"
 )
 
 // Input is what [Read] decoded: the traces, and the input it tolerated, counted by reason.
