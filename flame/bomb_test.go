@@ -15,13 +15,13 @@ import (
 	"time"
 )
 
-// bombMember is one gzip member of 16 MiB of zeros (about 16 KB); a gzip stream may hold many
+// bombMember is one gzip member of 1 MiB of zeros (about 1 KB); a gzip stream may hold many
 // members, so repeating it serves a bomb of any size without building it.
 func bombMember(t testing.TB) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
-	if _, err := zw.Write(make([]byte, 16<<20)); err != nil {
+	if _, err := zw.Write(make([]byte, 1<<20)); err != nil {
 		t.Fatal(err)
 	}
 	if err := zw.Close(); err != nil {
@@ -30,7 +30,7 @@ func bombMember(t testing.TB) []byte {
 	return b.Bytes()
 }
 
-// bombServer serves at both profile paths gzip that inflates to 16 MiB × members.
+// bombServer serves at both profile paths gzip that inflates to 1 MiB × members.
 func bombServer(t *testing.T, members int) *httptest.Server {
 	t.Helper()
 	m := bombMember(t)
@@ -47,8 +47,8 @@ func bombServer(t *testing.T, members int) *httptest.Server {
 
 // TestFetchDecompressionBomb: a target serving ~1 MB of gzip that inflates to 1 GiB costs the
 // fetch the limit, not the gigabyte. Not parallel, so the allocation count is this test's own.
-func TestFetchDecompressionBomb(t *testing.T) { //nolint:paralleltest // measures its own allocations
-	srv := bombServer(t, 64) // 64 × 16 MiB = 1 GiB inflated
+func TestFetchDecompressionBomb(t *testing.T) {
+	srv := bombServer(t, 1024) // 1 GiB inflated
 	const limit = 8 << 20
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -83,7 +83,7 @@ func TestProfileLimits(t *testing.T) {
 		limit int64
 		want  string
 	}{
-		{"inflates beyond the limit", bytes.Repeat(m, 2), 16 << 20, "inflates to more than 16 MiB (16777216 bytes), the limit: raise it with --max-profile-bytes"},
+		{"inflates beyond the limit", bytes.Repeat(m, 20), 16 << 20, "inflates to more than 16 MiB (16777216 bytes), the limit: raise it with --max-profile-bytes"},
 		{"larger than the limit as read", make([]byte, 2<<20), 1 << 20, "holds more than 1 MiB (1048576 bytes), the limit"},
 		{"gzip inside gzip", nested.Bytes(), 1 << 20, "gzip inside gzip"},
 		{"truncated gzip", m[:len(m)/2], 32 << 20, "not a pprof profile: unexpected EOF"},
@@ -104,7 +104,7 @@ func TestProfileLimits(t *testing.T) {
 	// A saved file: the read is bounded too.
 	dir := t.TempDir()
 	bomb := filepath.Join(dir, "bomb.pb.gz")
-	if err := os.WriteFile(bomb, bytes.Repeat(m, 8), 0o644); err != nil {
+	if err := os.WriteFile(bomb, bytes.Repeat(m, 80), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ReadFile(bomb, 64<<20); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "bomb.pb.gz: profile too large: inflates to") {
