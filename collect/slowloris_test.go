@@ -18,7 +18,7 @@ import (
 func TestSlowUploadsDoNotStarveExports(t *testing.T) {
 	t.Parallel()
 	const places = 8
-	const bodyTimeout = time.Second
+	const bodyTimeout = 2 * time.Second
 	s := start(t, Config{QueueSize: places, BodyTimeout: bodyTimeout, HeaderTimeout: time.Second})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
