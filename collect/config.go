@@ -23,6 +23,14 @@ type Config struct {
 	// MaxRequestBytes caps one export request after decompression; a larger one is refused
 	// with 413 (gRPC RESOURCE_EXHAUSTED) without being read further. Default 16 MiB.
 	MaxRequestBytes int64
+	// HeaderTimeout is how long an OTLP/HTTP request's headers may take to arrive. Default
+	// HeaderTimeoutDefault (5s).
+	HeaderTimeout time.Duration
+	// BodyTimeout is how long an OTLP/HTTP request's body may take to arrive after its headers.
+	// The request holds a place in the ingest queue meanwhile, so a slower one is refused (408,
+	// counted as ReasonSlowUpload): slow clients cannot keep the places from real exports for
+	// longer than this. Default BodyTimeoutDefault (5s: a full MaxRequestBytes at 3.4 MB/s).
+	BodyTimeout time.Duration
 	// QueueSize is how many decoded requests may wait for assembly. When it is full, requests
 	// are refused as overloaded (HTTP 429 with Retry-After, gRPC RESOURCE_EXHAUSTED with
 	// RetryInfo) so that exporters back off and retry. Default 64.
@@ -73,6 +81,12 @@ const (
 	DefaultMaxBufferedSpans = 1000000
 	DefaultMaxSpansPerTrace = 10000
 	DefaultMaxAttrValueLen  = 4096
+)
+
+// Defaults of the Config fields that name them.
+const (
+	HeaderTimeoutDefault = 5 * time.Second
+	BodyTimeoutDefault   = 5 * time.Second
 )
 
 // ErrConfig is wrapped by every error New returns for a bad Config.
@@ -131,6 +145,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		{"RetryAfter", &cfg.RetryAfter, DefaultRetryAfter},
 		{"CompleteAfter", &cfg.CompleteAfter, DefaultCompleteAfter},
 		{"MaxIdle", &cfg.MaxIdle, DefaultMaxIdle},
+		{"HeaderTimeout", &cfg.HeaderTimeout, HeaderTimeoutDefault},
+		{"BodyTimeout", &cfg.BodyTimeout, BodyTimeoutDefault},
 	}
 	for _, f := range durs {
 		switch {

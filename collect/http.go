@@ -8,9 +8,11 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -54,6 +56,9 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 			fmt.Sprintf("content type %q: want %s or %s", req.Header.Get("Content-Type"), ctProtobuf, ctJSON))
 		return
 	}
+	// The body must arrive within BodyTimeout of the headers: the place reserved below is the
+	// ingest queue's, and a client sending a byte a second must not hold it for long.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(r.cfg.BodyTimeout))
 	if err := r.reserve(); err != nil {
 		refuse(w, r.cfg, mt, err)
 		return
@@ -149,6 +154,10 @@ func (r *Receiver) bodyError(err error) (int, string) {
 	if errors.Is(err, errTooLarge) || errors.As(err, &mbe) {
 		r.c.add(cTooLarge, 1)
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request over %d bytes (after decompression): send smaller batches", r.cfg.MaxRequestBytes)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		r.c.add(cSlowUpload, 1)
+		return http.StatusRequestTimeout, fmt.Sprintf("the body did not arrive within %v of the headers (collect --body-timeout)", r.cfg.BodyTimeout)
 	}
 	r.c.add(cMalformed, 1)
 	return http.StatusBadRequest, fmt.Sprintf("reading the body: %v (truncated or corrupt gzip?)", err)

@@ -109,9 +109,10 @@ func (r *Receiver) Start(ctx context.Context) error {
 	if r.httpLn != nil {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/v1/traces", r.serveHTTP)
-		// ReadTimeout bounds a slow upload, which holds a place in the ingest queue while it lasts.
-		r.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-			IdleTimeout: 2 * time.Minute}
+		// serveHTTP bounds the body by BodyTimeout (a slow upload holds a place in the ingest
+		// queue while it lasts); ReadTimeout is the backstop for the whole request.
+		r.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: r.cfg.HeaderTimeout,
+			ReadTimeout: r.cfg.HeaderTimeout + r.cfg.BodyTimeout, IdleTimeout: 2 * time.Minute}
 		go func() { _ = r.httpSrv.Serve(r.httpLn) }()
 	}
 	if r.grpcLn != nil {

@@ -10,6 +10,7 @@ const (
 	ReasonEncoding       = "bad_encoding"     // a Content-Encoding other than gzip or identity (415)
 	ReasonTooLarge       = "too_large"        // over MaxRequestBytes after decompression (413 / RESOURCE_EXHAUSTED)
 	ReasonOverloaded     = "overloaded"       // the ingest queue was full (429 / RESOURCE_EXHAUSTED)
+	ReasonSlowUpload     = "slow_upload"      // the body did not arrive within BodyTimeout (408)
 	ReasonShuttingDown   = "shutting_down"    // the receiver was stopping (503 / UNAVAILABLE)
 	ReasonBadMethod      = "bad_method"       // not a POST (405)
 	ReasonInvalidTraceID = "invalid_trace_id" // span refused: all-zero trace id (partial success)
@@ -46,6 +47,7 @@ const (
 	cOverloaded
 	cShuttingDown
 	cBadMethod
+	cSlowUpload
 	cInvalidTraceID
 	cInvalidSpanID
 	cDuplicateSpan
@@ -87,6 +89,7 @@ var counterInfo = [nCounters]struct {
 	cOverloaded:     {ReasonOverloaded, gRequests},
 	cShuttingDown:   {ReasonShuttingDown, gRequests},
 	cBadMethod:      {ReasonBadMethod, gRequests},
+	cSlowUpload:     {ReasonSlowUpload, gRequests},
 	cInvalidTraceID: {ReasonInvalidTraceID, gSpansRejected},
 	cInvalidSpanID:  {ReasonInvalidSpanID, gSpansRejected},
 	cDuplicateSpan:  {ReasonDuplicateSpan, gSpansDropped},

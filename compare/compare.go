@@ -83,8 +83,18 @@ type Comparison struct {
 	BaseDesc, NewDesc string
 	Threshold         float64
 	Rows              []Row
-	// Notes are caveats: invalid runs, missing histograms, different targets.
+	// Warnings say why the two results may not be comparable at all: different targets, open
+	// vs closed model. They are printed before everything else.
+	Warnings []string
+	// Notes are caveats: invalid runs, missing histograms, different offered rates.
 	Notes []string
+}
+
+// warnTargets warns when base and next measured different targets.
+func (c *Comparison) warnTargets(base, next string) {
+	if base != next {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("different targets (%s vs %s): a change may be the target's, not the code's", base, next))
+	}
 }
 
 // Regressions returns the rows that regressed.
@@ -188,6 +198,10 @@ func Loads(base, next *result.Load, cfg Config) *Comparison {
 			c.Notes = append(c.Notes, fmt.Sprintf("the %s run is invalid (%s): its latencies are the generator's as much as the target's", l.name, l.r.Verdict.Reasons[0]))
 		}
 	}
+	c.warnTargets(base.Target, next.Target)
+	if base.Model != next.Model {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("different load models (%s vs %s): a closed model waits for each answer, so its latencies leave out the queueing an open model measures; the numbers are not comparable", base.Model, next.Model))
+	}
 	if base.OfferedRPS != next.OfferedRPS {
 		c.Notes = append(c.Notes, fmt.Sprintf("offered rates differ (%g vs %g req/s): latency depends on load", base.OfferedRPS, next.OfferedRPS))
 	}
@@ -205,6 +219,7 @@ func Sweeps(base, next *result.Sweep, cfg Config) *Comparison {
 	c := &Comparison{Kind: result.SweepSchema, Threshold: cfg.Threshold,
 		BaseDesc: fmt.Sprintf("%s, SLO %s, %d steps", base.Target, base.SLO, len(base.Steps)),
 		NewDesc:  fmt.Sprintf("%s, SLO %s, %d steps", next.Target, next.SLO, len(next.Steps))}
+	c.warnTargets(base.Target, next.Target)
 	prec := max(sweepPrecision(base), sweepPrecision(next))
 	sig := Unknown
 	if prec > 0 && base.MaxRPSUnderSLO > 0 {
@@ -254,6 +269,7 @@ func Doctors(base, next *result.Doctor, baseLoads, newLoads map[string]*result.L
 	c := &Comparison{Kind: result.DoctorSchema, Threshold: cfg.Threshold,
 		BaseDesc: fmt.Sprintf("%s, %d measurements", base.Target, len(base.Measurements)),
 		NewDesc:  fmt.Sprintf("%s, %d measurements", next.Target, len(next.Measurements))}
+	c.warnTargets(base.Target, next.Target)
 	type key struct{ endpoint, cond string }
 	nm := map[key]result.Measurement{}
 	for _, m := range next.Measurements {

@@ -82,7 +82,11 @@ func (c *Comparison) Headline() string {
 func (c *Comparison) verdict() string {
 	regs := c.Regressions()
 	if len(regs) == 0 {
-		return fmt.Sprintf("no significant regression beyond %.0f %%", 100*c.Threshold)
+		v := fmt.Sprintf("no significant regression beyond %.0f %%", 100*c.Threshold)
+		if len(c.Warnings) > 0 {
+			v += " — but the results may not be comparable (see the warnings)"
+		}
+		return v
 	}
 	var names []string
 	for _, r := range regs {
@@ -107,6 +111,12 @@ func (c *Comparison) grouped() bool {
 // WriteText writes the comparison as an aligned table for a terminal.
 func (c *Comparison) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "compare %s results\n  base  %s: %s\n  new   %s: %s\n\n", c.Kind, c.Base, c.BaseDesc, c.New, c.NewDesc)
+	for _, wn := range c.Warnings {
+		fmt.Fprintf(w, "WARNING: %s\n", wn)
+	}
+	if len(c.Warnings) > 0 {
+		fmt.Fprintln(w)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	g := c.grouped()
 	if g {
@@ -149,6 +159,9 @@ func (c *Comparison) hasCI() bool {
 func (c *Comparison) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(w, "### headroom compare: `%s` → `%s`\n\n", mdEscape(c.Base), mdEscape(c.New))
 	fmt.Fprintf(w, "%s\n\n", mdEscape(c.Headline()))
+	for _, wn := range c.Warnings {
+		fmt.Fprintf(w, "> **Warning:** %s\n\n", mdEscape(wn))
+	}
 	g := c.grouped()
 	if g {
 		fmt.Fprint(w, "| endpoint ")

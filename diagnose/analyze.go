@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -132,6 +133,7 @@ func (d *diagnoser) analyze(t *Trace) *analyzed {
 	// Top-down: clamp each span to its parent's window, find its owner, compute its self time.
 	rn := &a.nodes[ri]
 	rn.ws, rn.we = r.Start.UnixNano(), max(r.End.UnixNano(), r.Start.UnixNano())
+	rootStart, rootEnd := time.Unix(0, rn.ws), time.Unix(0, rn.we)
 	stack := append(d.stack[:0], item{ri, 0})
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
@@ -145,6 +147,15 @@ func (d *diagnoser) analyze(t *Trace) *analyzed {
 		if it.depth < maxDepth {
 			for _, c := range n.children {
 				cn := &a.nodes[c]
+				// A span outside its trace's root is a clock gone wrong (skew between hosts, a
+				// bad timestamp): the request did not wait for it, so every detector sees it
+				// clamped to the root, and the input counts it.
+				if cn.s.Start.Before(rootStart) || cn.s.End.After(rootEnd) {
+					s := *cn.s
+					s.Start, s.End = clampTime(s.Start, rootStart, rootEnd), clampTime(s.End, rootStart, rootEnd)
+					cn.s = &s
+					d.input.Tolerated[ReasonOutsideRoot]++
+				}
 				cn.ws, cn.we = clamp(cn.s.Start.UnixNano(), n.ws, n.we), clamp(cn.s.End.UnixNano(), n.ws, n.we)
 				cn.owner = n.owner
 				iv = append(iv, interval{cn.ws, cn.we})
@@ -165,6 +176,25 @@ type item struct {
 }
 
 func clamp(t, lo, hi int64) int64 { return min(max(t, lo), hi) }
+
+// fromFloat converts a mean computed in float64 back to a Duration, saturating where it would
+// not fit (a conversion out of range gives a negative Duration).
+func fromFloat(ns float64) time.Duration {
+	if ns >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return time.Duration(ns)
+}
+
+func clampTime(t, lo, hi time.Time) time.Time {
+	if t.Before(lo) {
+		return lo
+	}
+	if t.After(hi) {
+		return hi
+	}
+	return t
+}
 
 // criticalPath walks back from the end of node i's window [start, end]: the child that finished
 // last before the cursor is on the path, recursively; the gaps between are i's own time on it.
@@ -235,33 +265,35 @@ type opKey struct {
 // profile is one endpoint's latency percentiles, mean self time per category, and the mean time
 // per operation on the critical path. as is sorted by latency; lat holds its latencies.
 func (d *diagnoser) profile(ep string, as []*analyzed, lat []time.Duration) result.EndpointProfile {
-	var self [numCategories]time.Duration
-	path := map[opKey]time.Duration{}
-	var sum time.Duration
+	// Sums in float64: a few requests of a clock gone wrong (years long) would overflow a Duration.
+	var self [numCategories]float64
+	path := map[opKey]float64{}
+	var sum float64
 	for _, a := range as {
-		sum += a.latency
+		sum += float64(a.latency)
 		for _, i := range a.order {
-			self[a.nodes[i].cat] += a.nodes[i].self
+			self[a.nodes[i].cat] += float64(a.nodes[i].self)
 		}
 		for _, s := range a.path {
 			n := &a.nodes[s.node]
-			path[opKey{n.cat, d.operation(n)}] += s.d
+			path[opKey{n.cat, d.operation(n)}] += float64(s.d)
 		}
 	}
-	count := time.Duration(len(as))
+	count := float64(len(as))
+	mean := func(v float64) float64 { return ms(fromFloat(v / count)) }
 	p := result.EndpointProfile{Endpoint: ep, Count: len(as), P50MS: ms(percentile(lat, 0.5)), P90MS: ms(percentile(lat, 0.9)),
-		P99MS: ms(percentile(lat, 0.99)), MeanMS: ms(sum / count), SelfTimeMS: map[string]float64{}, CriticalPath: []result.PathStep{}}
+		P99MS: ms(percentile(lat, 0.99)), MeanMS: mean(sum), SelfTimeMS: map[string]float64{}, CriticalPath: []result.PathStep{}}
 	for c, v := range self {
 		if v > 0 {
-			p.SelfTimeMS[Category(c).String()] = ms(v / count)
+			p.SelfTimeMS[Category(c).String()] = mean(v)
 		}
 	}
 	for k, v := range path {
 		share := 0.0
 		if sum > 0 {
-			share = round3(float64(v) / float64(sum))
+			share = round3(v / sum)
 		}
-		p.CriticalPath = append(p.CriticalPath, result.PathStep{Category: k.cat.String(), Operation: k.op, MS: ms(v / count), Share: share})
+		p.CriticalPath = append(p.CriticalPath, result.PathStep{Category: k.cat.String(), Operation: k.op, MS: mean(v), Share: share})
 	}
 	slices.SortFunc(p.CriticalPath, func(x, y result.PathStep) int {
 		return cmp.Or(cmp.Compare(y.MS, x.MS), strings.Compare(x.Category, y.Category), strings.Compare(x.Operation, y.Operation))

@@ -29,6 +29,9 @@ type hit struct {
 
 func (d *diagnoser) add(k hitKey, a *analyzed, h hit) {
 	h.trace, h.latency = a.id, a.latency
+	// What a request spends on one thing fits in the request, and a remedy saves at most that.
+	h.time = min(max(h.time, 0), a.latency)
+	h.saving = min(max(h.saving, 0), h.time)
 	d.hits[k] = append(d.hits[k], h)
 }
 
@@ -257,24 +260,26 @@ func (d *diagnoser) finding(k hitKey, hs []hit, p99 time.Duration) (result.Findi
 	slices.SortFunc(hs, func(a, b hit) int {
 		return cmp.Or(cmp.Compare(b.latency, a.latency), strings.Compare(a.trace, b.trace))
 	})
-	n := time.Duration(len(hs))
-	var total, saving time.Duration
-	var share float64
+	// Summed as float64: a few traces of a clock gone wrong (years long) would overflow a Duration.
+	var total, saving, share float64
 	maxCount := 0
 	var maxBytes int64
 	for _, h := range hs {
-		total += h.time
-		saving += h.saving
+		total += float64(h.time)
+		saving += float64(h.saving)
 		share += h.share
 		maxCount = max(maxCount, h.count)
 		maxBytes = max(maxBytes, h.bytes)
 	}
-	mean, meanSaving, meanShare := total/n, saving/n, share/float64(len(hs))
+	n := float64(len(hs))
+	mean, meanShare := fromFloat(total/n), share/n
+	// The estimate is of P99's reduction: it cannot take P99 below zero.
+	meanSaving := min(fromFloat(saving/n), p99)
 	shareP99 := 0.0
 	if p99 > 0 {
 		shareP99 = min(float64(mean)/float64(p99), 1)
 	}
-	f := result.Finding{Kind: k.kind, Endpoint: k.endpoint, ShareOfP99: round3(shareP99), EstimatedSavingMS: ms(max(meanSaving, 0)),
+	f := result.Finding{Kind: k.kind, Endpoint: k.endpoint, ShareOfP99: round3(shareP99), EstimatedSavingMS: ms(meanSaving),
 		Evidence: result.Evidence{TraceIDs: d.evidence(hs), Count: maxCount, Statement: k.stmt, Operation: k.op, TotalMS: ms(mean)}}
 	pct := shareP99 * 100
 	switch k.kind {

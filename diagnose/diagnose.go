@@ -261,6 +261,8 @@ func newDiagnoser(cfg Config) *diagnoser {
 
 // Diagnose profiles each endpoint, runs the detectors over traces, compares the tail with the
 // median, and returns findings ranked by share of P99 time. It is a pure function of its input.
+// Spans outside their trace's root (clock skew) are analyzed clamped to it and counted under
+// [ReasonOutsideRoot]; a finding's estimated saving never exceeds its own time nor the P99.
 func Diagnose(traces []*Trace, cfg Config) *result.Findings {
 	cfg = cfg.withDefaults()
 	d := newDiagnoser(cfg)

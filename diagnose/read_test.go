@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -132,4 +133,28 @@ func exactCase(s string) bool {
 		}
 	}
 	return true
+}
+
+func TestReadNoTraces(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, in  string
+		tolerated map[string]int
+	}{
+		{"empty", "", map[string]int{}},
+		{"blank lines", "\n  \n\n", map[string]int{}},
+		{"a request without spans", `{"resourceSpans":[]}`, map[string]int{}},
+		{"only spans without ids", otlpLine(jsonSpan("", "a", "", 0, 100, "")), map[string]int{ReasonNoIDs: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			in, err := Read(strings.NewReader(tc.in), ReadConfig{})
+			if !errors.Is(err, ErrNoTraces) {
+				t.Fatalf("err = %v, want ErrNoTraces", err)
+			}
+			if in == nil || !maps.Equal(in.Tolerated, tc.tolerated) {
+				t.Errorf("input %+v, want it returned with tolerated %v", in, tc.tolerated)
+			}
+		})
+	}
 }

@@ -99,19 +99,20 @@ func (d *diagnoser) tailVsMedian(ep string, as []*analyzed, lat []time.Duration)
 // composition is the mean self time per request by category (operation "") and by category and
 // operation.
 func (d *diagnoser) composition(as []*analyzed) map[opKey]time.Duration {
-	m := map[opKey]time.Duration{}
+	sums := map[opKey]float64{} // float64: years-long spans of a wrong clock would overflow a Duration
 	for _, a := range as {
 		for _, i := range a.order {
 			n := &a.nodes[i]
 			if n.self <= 0 {
 				continue
 			}
-			m[opKey{n.cat, ""}] += n.self
-			m[opKey{n.cat, d.operation(n)}] += n.self
+			sums[opKey{n.cat, ""}] += float64(n.self)
+			sums[opKey{n.cat, d.operation(n)}] += float64(n.self)
 		}
 	}
-	for k, v := range m {
-		m[k] = v / time.Duration(len(as))
+	m := make(map[opKey]time.Duration, len(sums))
+	for k, v := range sums {
+		m[k] = fromFloat(v / float64(len(as)))
 	}
 	return m
 }
@@ -124,11 +125,11 @@ func hasOp(c result.Contribution) int {
 }
 
 func meanLatency(as []*analyzed) time.Duration {
-	var s time.Duration
+	var s float64
 	for _, a := range as {
-		s += a.latency
+		s += float64(a.latency)
 	}
-	return s / time.Duration(len(as))
+	return fromFloat(s / float64(len(as)))
 }
 
 // ids lists up to n trace ids, slowest first.

@@ -78,6 +78,9 @@ const (
 	ReasonSpanLimit      = "span_limit_reached"
 	ReasonOrphan         = "parent_span_missing"
 	ReasonNoRoot         = "trace_without_root"
+	// ReasonOutsideRoot counts spans that start before or end after their trace's root, clamped
+	// to it by the analysis (counted by [Diagnose], not by [Read]).
+	ReasonOutsideRoot = "span_outside_root"
 )
 
 // Input is what [Read] decoded: the traces, and the input it tolerated, counted by reason.
@@ -101,6 +104,10 @@ func (in *Input) tolerate(reason string, line int) {
 var kindNames = map[string]SpanKind{"SPAN_KIND_UNSPECIFIED": 0, "SPAN_KIND_INTERNAL": 1, "SPAN_KIND_SERVER": 2,
 	"SPAN_KIND_CLIENT": 3, "SPAN_KIND_PRODUCER": 4, "SPAN_KIND_CONSUMER": 5}
 
+// ErrNoTraces is wrapped by the error [Read] returns when the input holds no span at all (an
+// empty file, blank lines, only spans it had to drop): there is nothing to diagnose.
+var ErrNoTraces = errors.New("0 traces read")
+
 // ReadJSONL reads traces written one OTLP JSON request per line, with the default [ReadConfig].
 // See [Read].
 func ReadJSONL(r io.Reader) ([]*Trace, error) {
@@ -116,7 +123,8 @@ func ReadJSONL(r io.Reader) ([]*Trace, error) {
 // and counted in [Input.Tolerated]: malformed or overlong lines are skipped, spans without ids and
 // duplicate span ids dropped, an end before the start set to the start, long attribute values
 // truncated. Only a read error, or a file of which not one line decodes, is an error; it names the
-// line.
+// line. An input without one span kept is an error wrapping [ErrNoTraces], returned with the
+// Input, which says what was tolerated.
 func Read(r io.Reader, cfg ReadConfig) (*Input, error) {
 	cfg = cfg.withDefaults()
 	in := &Input{Tolerated: map[string]int{}, FirstBad: map[string]int{}}
@@ -201,6 +209,13 @@ func Read(r io.Reader, cfg ReadConfig) (*Input, error) {
 	}
 	if decoded == 0 && firstErr != nil {
 		return nil, firstErr
+	}
+	if len(in.Traces) == 0 {
+		what := "no span"
+		if len(in.Tolerated) > 0 {
+			what = "only spans it had to drop"
+		}
+		return in, fmt.Errorf("%w: %d lines, %s", ErrNoTraces, in.Lines, what)
 	}
 	return in, nil
 }

@@ -80,6 +80,9 @@ type Config struct {
 	// NoProfiles skips the CPU and wall-clock profiles of the steady run (their sampling costs
 	// the target some CPU).
 	NoProfiles bool
+	// MaxProfileBytes bounds each profile fetched from the target, as read and once inflated;
+	// a larger one is a note, not a failure. Default flame.MaxBytesDefault (128 MiB).
+	MaxProfileBytes int64
 	// Metrics, with a URL, is the target's Prometheus endpoint: each sweep step's CPU utilization
 	// comes from its process_cpu_seconds_total, over Cores cores (default this machine's).
 	// The lab's utilization is always known (doctor reads its process's CPU time).
@@ -156,6 +159,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Connections == 0 {
 		c.Connections = 64
+	}
+	if c.MaxProfileBytes < 0 {
+		return fmt.Errorf("max profile bytes %d: want a positive size (0 means the default %d)", c.MaxProfileBytes, flame.MaxBytesDefault)
 	}
 	pick(&c.TraceWait, 6*time.Second, 3*time.Second)
 	if c.Cores == 0 {
@@ -551,7 +557,7 @@ func (r *run) profile(ctx context.Context) {
 		return
 	case <-t.C:
 	}
-	set, err := flame.Collect(ctx, flame.FetchConfig{Duration: secs}, r.base)
+	set, err := flame.Collect(ctx, flame.FetchConfig{Duration: secs, MaxBytes: r.cfg.MaxProfileBytes}, r.base)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.note(fmt.Sprintf("profiles: none fetched (%v): a Go service serves them with net/http/pprof and fgprof", err))

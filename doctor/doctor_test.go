@@ -307,6 +307,7 @@ func TestConfigErrors(t *testing.T) {
 		{doctor.Config{Rate: -1}, "rate -1"},
 		{doctor.Config{SLO: "p99<fast"}, "slo"},
 		{doctor.Config{Antipatterns: "bogus"}, `"bogus"`},
+		{doctor.Config{MaxProfileBytes: -1}, "max profile bytes -1"},
 	} {
 		err := tc.cfg.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.mention) {

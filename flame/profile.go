@@ -2,12 +2,14 @@ package flame
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,6 +33,24 @@ const (
 // endpoint: a 404, or an answer that is not a profile.
 var ErrNoEndpoint = errors.New("no profile endpoint")
 
+// MaxBytesDefault is the default of [FetchConfig.MaxBytes]: profiles of real services are a
+// few MB, gzipped or not, so 128 MiB leaves room while a decompression bomb stops there.
+const MaxBytesDefault = 128 << 20
+
+// ErrTooLarge is wrapped by the error of [Fetch], [ParseLimit] and [ReadFile] when a profile is
+// larger than the limit, as read or once inflated.
+var ErrTooLarge = errors.New("profile too large")
+
+// tooLarge says which limit a profile exceeded and how to raise it: both commands that read
+// profiles (headroom profile and doctor) take --max-profile-bytes.
+func tooLarge(what string, limit int64) error {
+	size := fmt.Sprintf("%d bytes", limit)
+	if limit%(1<<20) == 0 {
+		size = fmt.Sprintf("%d MiB (%d bytes)", limit>>20, limit)
+	}
+	return fmt.Errorf("%w: %s more than %s, the limit: raise it with --max-profile-bytes", ErrTooLarge, what, size)
+}
+
 // FetchConfig says how to fetch profiles from a target. The zero value is not valid: Duration
 // must be at least one second.
 type FetchConfig struct {
@@ -43,6 +63,10 @@ type FetchConfig struct {
 	// Client sends the requests; default a client with no overall timeout (the context and
 	// Duration + 30 s bound each fetch).
 	Client *http.Client
+	// MaxBytes bounds what a target's profile may cost: the bytes read from it, and the bytes
+	// its gzip inflates to. Beyond it the fetch fails with [ErrTooLarge]. Default
+	// MaxBytesDefault (128 MiB).
+	MaxBytes int64
 }
 
 func (c FetchConfig) withDefaults() FetchConfig {
@@ -54,6 +78,9 @@ func (c FetchConfig) withDefaults() FetchConfig {
 	}
 	if c.Client == nil {
 		c.Client = &http.Client{}
+	}
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = MaxBytesDefault
 	}
 	return c
 }
@@ -103,10 +130,12 @@ func Fetch(ctx context.Context, cfg FetchConfig, target string, kind Kind) (*Pro
 		return nil, nil, fmt.Errorf("%s profile: %w", kind, err)
 	}
 	defer resp.Body.Close()
-	// Profiles of real services are a few MB at most; the cap keeps a wrong URL from filling memory.
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, cfg.MaxBytes+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s profile from %s: %w", kind, u, err)
+	}
+	if int64(len(body)) > cfg.MaxBytes {
+		return nil, nil, fmt.Errorf("%s profile from %s: %w", kind, u, tooLarge("answered", cfg.MaxBytes))
 	}
 	if resp.StatusCode == http.StatusNotFound {
 		return nil, nil, fmt.Errorf("%s profile: %s answered 404: %w (serve net/http/pprof for cpu, fgprof for wall)", kind, u, ErrNoEndpoint)
@@ -114,7 +143,10 @@ func Fetch(ctx context.Context, cfg FetchConfig, target string, kind Kind) (*Pro
 	if resp.StatusCode != http.StatusOK {
 		return nil, nil, fmt.Errorf("%s profile: %s answered %s: %s", kind, u, resp.Status, firstLine(body))
 	}
-	p, err := Parse(body)
+	p, err := ParseLimit(body, cfg.MaxBytes)
+	if errors.Is(err, ErrTooLarge) {
+		return nil, nil, fmt.Errorf("%s profile from %s: %w", kind, u, err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s profile from %s: %w: %w", kind, u, ErrNoEndpoint, err)
 	}
@@ -134,11 +166,72 @@ type Profile struct {
 	p *profile.Profile
 }
 
-// Parse reads a profile in pprof's protocol buffer format, gzipped or not. Anything else
-// (empty input, HTML, truncated data) is an error saying so.
-func Parse(b []byte) (*Profile, error) {
+// Parse is [ParseLimit] with the limit MaxBytesDefault.
+func Parse(b []byte) (*Profile, error) { return ParseLimit(b, MaxBytesDefault) }
+
+// ReadFile reads and parses the profile saved at path, reading at most maxBytes of it and
+// inflating it to at most maxBytes (MaxBytesDefault when maxBytes ≤ 0); beyond, the error
+// wraps [ErrTooLarge].
+func ReadFile(path string, maxBytes int64) (*Profile, error) {
+	if maxBytes <= 0 {
+		maxBytes = MaxBytesDefault
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(b)) > maxBytes {
+		return nil, fmt.Errorf("%s: %w", path, tooLarge("holds", maxBytes))
+	}
+	p, err := ParseLimit(b, maxBytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// gzipMagic starts every gzip stream.
+var gzipMagic = []byte{0x1f, 0x8b}
+
+// ParseLimit reads a profile in pprof's protocol buffer format, gzipped or not. Anything else
+// (empty input, HTML, truncated data) is an error saying so. Input longer than maxBytes, or
+// whose gzip inflates beyond maxBytes, is an error wrapping [ErrTooLarge]: the inflating stops
+// there, so a decompression bomb costs maxBytes of memory, not what it would inflate to.
+// maxBytes ≤ 0 means MaxBytesDefault.
+func ParseLimit(b []byte, maxBytes int64) (*Profile, error) {
+	if maxBytes <= 0 {
+		maxBytes = MaxBytesDefault
+	}
 	if len(b) == 0 {
 		return nil, errors.New("not a pprof profile: empty input")
+	}
+	if int64(len(b)) > maxBytes {
+		return nil, tooLarge("holds", maxBytes)
+	}
+	// pprof's ParseData would inflate gzip without a bound: inflate here, bounded, and hand
+	// it the protocol buffer.
+	if bytes.HasPrefix(b, gzipMagic) {
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("not a pprof profile: %w", err)
+		}
+		raw, err := io.ReadAll(io.LimitReader(zr, maxBytes+1))
+		if err != nil {
+			return nil, fmt.Errorf("not a pprof profile: %w", err)
+		}
+		if int64(len(raw)) > maxBytes {
+			return nil, tooLarge("inflates to", maxBytes)
+		}
+		if bytes.HasPrefix(raw, gzipMagic) {
+			// ParseData would inflate the inner stream, unbounded; no profiler nests gzip.
+			return nil, errors.New("not a pprof profile: gzip inside gzip")
+		}
+		b = raw
 	}
 	// ParseData falls back to pprof's legacy text formats, which are not what either endpoint
 	// serves; only gzip or protocol buffer input is accepted so an HTML error page is rejected

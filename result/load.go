@@ -55,6 +55,9 @@ type Load struct {
 	Config json.RawMessage `json:"config"`
 	// MergedFrom counts the runs merged into this one; 0 or absent for a single run.
 	MergedFrom int `json:"merged_from,omitempty"`
+	// Targets lists the targets of runs merged against different ones (merge --force); absent
+	// when every run drove Target.
+	Targets []string `json:"targets,omitempty"`
 }
 
 // Summary is a latency distribution in milliseconds.

@@ -13,11 +13,28 @@ import (
 // SlowestExemplars is how many of the slowest requests a result keeps trace ids for.
 const SlowestExemplars = 10
 
-// MergeLoads combines runs that drove the same target at the same time from several machines
+// ErrTargetsDiffer is wrapped by the error of [MergeLoads] when the runs drove different
+// targets: their sum describes no one system.
+var ErrTargetsDiffer = errors.New("runs against different targets")
+
+// MergeConfig says what [MergeConfig.Merge] accepts. The zero value merges runs of one target.
+type MergeConfig struct {
+	// AnyTarget merges runs against different targets (replicas behind a balancer, say) instead
+	// of refusing them: the merged Target is the first run's, Targets lists them all, and a
+	// verdict note says so. Default false.
+	AnyTarget bool
+}
+
+// MergeLoads is [MergeConfig.Merge] with the zero MergeConfig.
+func MergeLoads(runs []*Load) (*Load, error) { return MergeConfig{}.Merge(runs) }
+
+// Merge combines runs that drove the same target at the same time from several machines
 // into one result. Histograms add exactly, so the merged percentiles are true percentiles of all
 // requests, not averages of percentiles; rates and counts add; the timeline is aligned by second
 // from each run's start. The merged result has no SLO outcome: check it again on the merged numbers.
-func MergeLoads(runs []*Load) (*Load, error) {
+// Runs of different models are refused, and runs against different targets unless AnyTarget
+// (an error wrapping [ErrTargetsDiffer]).
+func (c MergeConfig) Merge(runs []*Load) (*Load, error) {
 	if len(runs) == 0 {
 		return nil, errors.New("merge: no results given")
 	}
@@ -31,6 +48,12 @@ func MergeLoads(runs []*Load) (*Load, error) {
 	for i, r := range runs {
 		if r.Model != out.Model {
 			return nil, fmt.Errorf("merge: run %d used the %s model, run 1 the %s model: merge runs of one model", i+1, r.Model, out.Model)
+		}
+		if r.Target != out.Target && !c.AnyTarget {
+			return nil, fmt.Errorf("merge: %w: run %d drove %s, run 1 %s: merge runs of one target (--force merges them anyway)", ErrTargetsDiffer, i+1, r.Target, out.Target)
+		}
+		if !slices.Contains(out.Targets, r.Target) {
+			out.Targets = append(out.Targets, r.Target)
 		}
 		for _, p := range []struct {
 			into *hist.Histogram
@@ -77,6 +100,11 @@ func MergeLoads(runs []*Load) (*Load, error) {
 				return nil, fmt.Errorf("merge: run %d: timeline second %d: %w", i+1, s.T, err)
 			}
 		}
+	}
+	if len(out.Targets) > 1 {
+		out.Verdict.Notes = append(out.Verdict.Notes, fmt.Sprintf("merged runs against %d targets (%s): the numbers are of them together", len(out.Targets), strings.Join(out.Targets, ", ")))
+	} else {
+		out.Targets = nil // one target: Target says it
 	}
 	out.LatencyMS, out.ServiceMS, out.SendLagMS = Summarize(lat), Summarize(svc), Summarize(lag)
 	var err error

@@ -66,6 +66,8 @@ could not be listened on, or writing failed.`,
 	f.IntVar(&cfg.MaxSpansPerTrace, "max-spans-per-trace", collect.DefaultMaxSpansPerTrace, "spans kept per trace; more are dropped and counted")
 	f.IntVar(&cfg.MaxAttrValueLen, "max-attr-len", collect.DefaultMaxAttrValueLen, "attribute values longer than this many bytes are truncated and counted")
 	f.Int64Var(&cfg.MaxRequestBytes, "max-request-bytes", collect.DefaultMaxRequestBytes, "largest export request after decompression (413 beyond)")
+	f.DurationVar(&cfg.HeaderTimeout, "header-timeout", collect.HeaderTimeoutDefault, "longest an OTLP/HTTP request's headers may take to arrive")
+	f.DurationVar(&cfg.BodyTimeout, "body-timeout", collect.BodyTimeoutDefault, "longest a request's body may take to arrive after its headers (408 beyond), so slow uploads cannot hold the ingest queue")
 	f.DurationVar(&shutdownWithin, "shutdown-timeout", 10*time.Second, "how long to let in-flight requests and the last traces finish on shutdown")
 	return cmd
 }
@@ -84,7 +86,8 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Confi
 		v    int64
 	}{{"--max-open-traces", int64(cfg.MaxOpenTraces)}, {"--max-spans-per-trace", int64(cfg.MaxSpansPerTrace)},
 		{"--max-attr-len", int64(cfg.MaxAttrValueLen)}, {"--max-request-bytes", cfg.MaxRequestBytes},
-		{"--complete-after", int64(cfg.CompleteAfter)}, {"--max-idle", int64(cfg.MaxIdle)}} {
+		{"--complete-after", int64(cfg.CompleteAfter)}, {"--max-idle", int64(cfg.MaxIdle)},
+		{"--header-timeout", int64(cfg.HeaderTimeout)}, {"--body-timeout", int64(cfg.BodyTimeout)}} {
 		if l.v <= 0 {
 			return cliexit.Usagef("%s must be positive", l.flag)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -31,8 +32,8 @@ are the tail. Detectors: ` + strings.Join(diagnose.Kinds(), ", ") + `.
 Bad input lines and spans (malformed JSON, missing ids, duplicate span ids, end before start,
 huge attributes) are skipped or repaired and counted, not fatal.
 
-Exit codes: 0 done; 1 a kind listed in --fail-on was found; 2 bad usage or an unreadable input;
-3 writing the result failed.`,
+Exit codes: 0 done; 1 a kind listed in --fail-on was found; 2 bad usage, an unreadable input or
+one without a single span (0 traces read); 3 writing the result failed.`,
 		Example: `  headroom diagnose --traces traces.jsonl --load run.json --out findings.json
   headroom diagnose --traces traces.jsonl --fail-on n_plus_one_db,sync_remote_call`,
 		Args: cobra.NoArgs,
@@ -59,6 +60,9 @@ Exit codes: 0 done; 1 a kind listed in --fail-on was found; 2 bad usage or an un
 			}
 			defer f.Close()
 			in, err := diagnose.Read(f, diagnose.ReadConfig{})
+			if errors.Is(err, diagnose.ErrNoTraces) {
+				return cliexit.Usagef("%s: %w: nothing to diagnose (want the OTLP JSON lines headroom collect --out writes)", tracesPath, err)
+			}
 			if err != nil {
 				return cliexit.Usagef("%s: %w", tracesPath, err)
 			}

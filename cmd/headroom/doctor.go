@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/headroom/headroom/doctor"
+	"github.com/headroom/headroom/flame"
 	"github.com/headroom/headroom/internal/cliexit"
 	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/report"
@@ -99,6 +100,7 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 	fl.IntVar(&cfg.Connections, "connections", 64, "connections of each load run")
 	fl.StringVar(&cfg.Antipatterns, "antipatterns", "all", "the lab's anti-patterns: all, none or a list such as n_plus_one,sync_logging")
 	fl.BoolVar(&cfg.NoProfiles, "no-profiles", false, "skip the CPU and wall-clock profiles of the steady run")
+	fl.Int64Var(&cfg.MaxProfileBytes, "max-profile-bytes", flame.MaxBytesDefault, "largest profile accepted from the target, as read and once inflated (a decompression bomb stops there)")
 	fl.StringVar(&cfg.Metrics, "metrics", "", "Prometheus endpoint of the target: CPU utilization per sweep step from process_cpu_seconds_total")
 	fl.Float64Var(&cfg.Cores, "cores", 0, "cores available to the target, to turn CPU seconds into utilization (default this machine's)")
 	fl.StringVar(&cfg.OTLP, "otlp", "", "address of the embedded OTLP/HTTP trace receiver (default 127.0.0.1:4318 for a URL, a free port for the lab); off for none")

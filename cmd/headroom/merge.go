@@ -14,12 +14,14 @@ import (
 
 func newMergeCmd() *cobra.Command {
 	var out, sloExpr string
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "merge A.json B.json ... --out all.json",
 		Short: "Combine load results from several machines into one, losslessly",
 		Long: `merge combines results of load runs that drove one target at the same time from several
 machines. HDR histograms add exactly, so the merged percentiles are true percentiles of every
 request, not averages of percentiles. Rates and counts add; timelines align by second.
+Runs of different models are refused, and runs against different targets unless --force.
 
 Exit codes: 0 merged; 1 the --slo failed on the merged numbers; 2 bad usage or an unreadable input.`,
 		Example: `  headroom merge run-*.json --out all.json
@@ -45,7 +47,7 @@ Exit codes: 0 merged; 1 the --slo failed on the merged numbers; 2 bad usage or a
 				}
 				runs = append(runs, l)
 			}
-			merged, err := result.MergeLoads(runs)
+			merged, err := result.MergeConfig{AnyTarget: force}.Merge(runs)
 			if err != nil {
 				return cliexit.Usagef("%w", err)
 			}
@@ -71,6 +73,7 @@ Exit codes: 0 merged; 1 the --slo failed on the merged numbers; 2 bad usage or a
 	}
 	cmd.Flags().StringVarP(&out, "out", "o", "", "file to write the merged result to (required)")
 	cmd.Flags().StringVar(&sloExpr, "slo", "", "check this SLO on the merged result; exit 1 when it fails")
+	cmd.Flags().BoolVar(&force, "force", false, "merge runs against different targets (replicas behind a balancer): the result lists them all")
 	return cmd
 }
 

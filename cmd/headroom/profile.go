@@ -27,6 +27,7 @@ type profileFlags struct {
 	cpuPath     string
 	wallPath    string
 	interval    time.Duration
+	maxBytes    int64
 }
 
 func newProfileCmd() *cobra.Command {
@@ -51,6 +52,9 @@ Exit codes: 0 done; 2 bad usage or input (nothing written); 3 the target could n
   headroom profile --diff before/cpu.pb.gz after/cpu.pb.gz --out diff.svg`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.maxBytes < 1 {
+				return cliexit.Usagef("--max-profile-bytes %d: want a positive number of bytes", f.maxBytes)
+			}
 			if f.diff {
 				return runProfileDiff(cmd, f, args)
 			}
@@ -71,11 +75,12 @@ Exit codes: 0 done; 2 bad usage or input (nothing written); 3 the target could n
 	fl.StringVar(&f.wallPath, "wall-path", "/debug/fgprof", "path of the target's wall-clock profile endpoint (fgprof)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing but errors")
 	fl.DurationVar(&f.interval, "interval", 5*time.Second, "progress line interval when not on a terminal")
+	fl.Int64Var(&f.maxBytes, "max-profile-bytes", flame.MaxBytesDefault, "largest profile accepted, fetched or read from a file, as read and once inflated (a decompression bomb stops there)")
 	return cmd
 }
 
 func runProfile(cmd *cobra.Command, f *profileFlags, target string) error {
-	cfg := flame.FetchConfig{Duration: f.duration, CPUPath: f.cpuPath, WallPath: f.wallPath}
+	cfg := flame.FetchConfig{Duration: f.duration, CPUPath: f.cpuPath, WallPath: f.wallPath, MaxBytes: f.maxBytes}
 	if _, err := cfg.ProfileURL(target, flame.CPU); err != nil {
 		return cliexit.Usagef("%w", err)
 	}
@@ -253,13 +258,9 @@ func runProfileDiff(cmd *cobra.Command, f *profileFlags, args []string) error {
 	}
 	var fs [2]*flame.Folded
 	for i, p := range args {
-		b, err := os.ReadFile(p)
+		prof, err := flame.ReadFile(p, f.maxBytes)
 		if err != nil {
-			return cliexit.Usagef("%v", err)
-		}
-		prof, err := flame.Parse(b)
-		if err != nil {
-			return cliexit.Usagef("%s: %w", p, err)
+			return cliexit.Usagef("%w", err)
 		}
 		fs[i] = prof.Fold(flame.FoldOptions{})
 	}

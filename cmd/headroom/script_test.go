@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -13,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,8 +30,8 @@ var update = flag.Bool("update", false, "rewrite the expected output in testdata
 
 // TestScripts runs the end-to-end CLI scripts in testdata/script. Each script gets $URL, a
 // loopback server (/ answers "hello", /slow after 20 ms, /fail with 500, and the CPU and
-// wall-clock profiles of the test process at /debug/pprof/profile and /debug/fgprof), and $DOWN, an address
-// where nothing listens.
+// wall-clock profiles of the test process at /debug/pprof/profile and /debug/fgprof, /bomb a
+// gzip that inflates to 1 GiB), and $DOWN, an address where nothing listens.
 func TestScripts(t *testing.T) {
 	t.Parallel()
 	testscript.Run(t, testscript.Params{
@@ -41,6 +44,7 @@ func TestScripts(t *testing.T) {
 			mux.HandleFunc("/fail", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
 			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 			mux.Handle("/debug/fgprof", fgprof.Handler())
+			mux.HandleFunc("/bomb", serveBomb)
 			srv := httptest.NewServer(mux)
 			env.Defer(srv.Close)
 			env.Setenv("URL", srv.URL)
@@ -138,6 +142,24 @@ func cmdJSONKeys(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		if (cur == nil) != neg {
 			ts.Fatalf("%s: key %s present = %v", args[0], key, cur != nil)
+		}
+	}
+}
+
+// bombMember is a gzip member of 1 MiB of zeros (about 1 KB); a gzip stream may hold many.
+var bombMember = sync.OnceValue(func() []byte {
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	_, _ = zw.Write(make([]byte, 1<<20))
+	_ = zw.Close()
+	return b.Bytes()
+})
+
+// serveBomb answers with a decompression bomb: about 1 MB of gzip that inflates to 1 GiB.
+func serveBomb(w http.ResponseWriter, _ *http.Request) {
+	for range 1024 {
+		if _, err := w.Write(bombMember()); err != nil {
+			return
 		}
 	}
 }
