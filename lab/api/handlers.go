@@ -557,7 +557,9 @@ func (a *API) putAntipatterns(w http.ResponseWriter, r *http.Request) {
 		}
 		a.cfg.Switches.Set(set)
 	} else {
-		set := a.cfg.Switches.Current()
+		// Only the named switches change, in one atomic step: a read-modify-write here would
+		// lose the change of a concurrent PUT that flips another switch.
+		changes := make(map[lab.Antipattern]bool, len(raw))
 		for name, v := range raw {
 			ap := lab.Antipattern(name)
 			if !ap.Valid() {
@@ -569,9 +571,9 @@ func (a *API) putAntipatterns(w http.ResponseWriter, r *http.Request) {
 				a.fail(w, r, badRequest("antipattern %q: want true or false", name))
 				return
 			}
-			set[ap] = on
+			changes[ap] = on
 		}
-		a.cfg.Switches.Set(set)
+		a.cfg.Switches.Update(changes)
 	}
 	a.cfg.Logger.InfoContext(r.Context(), "antipatterns changed", slog.String("enabled", a.cfg.Switches.Current().String()))
 	writeJSON(w, http.StatusOK, a.antipatternsView())
