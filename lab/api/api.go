@@ -234,7 +234,8 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := a.cfg.Store.Ping(ctx); err != nil {
-		writeError(w, http.StatusServiceUnavailable, "database: %v", err)
+		a.cfg.Logger.WarnContext(ctx, "not ready", slog.Any("error", err))
+		writeError(w, http.StatusServiceUnavailable, "database unreachable")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -655,3 +655,34 @@ func TestAdminAntipatternsConcurrentPUTs(t *testing.T) {
 		}
 	}
 }
+
+// TestNotFoundAnswersCarryNoDriverText: a write that references a missing row (the store reports
+// a FOREIGN KEY violation) answers 404 naming what is missing, without the driver's text, on every
+// store (issue 19 item 11).
+func TestNotFoundAnswersCarryNoDriverText(t *testing.T) {
+	t.Parallel()
+	for _, eng := range engines {
+		t.Run(eng.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvOn(t, eng, nil, func(cfg *api.Config) {
+				cfg.Payments = api.PaymentsFunc(func(context.Context, int64, int64) (string, error) { return "ref", nil })
+				cfg.Mailer = nopMailer{}
+			})
+			for _, tt := range []struct{ method, path, body, want string }{
+				{"POST", "/api/checkout", `{"user_id": 99999999, "amount_cents": 5}`, "user 99999999 not found"},
+				{"POST", "/api/invites", `{"inviter_id": 99999999, "email": "eve@example.com"}`, "inviter user 99999999 not found"},
+				{"POST", "/api/videos", `{"owner_id": 99999999, "title": "t", "size_bytes": 10}`, "owner user 99999999 not found"},
+				{"GET", "/api/posts/99999999", "", "post 99999999 not found"},
+			} {
+				code, body, _ := e.do(t, tt.method, tt.path, tt.body)
+				var eb struct{ Error string }
+				if err := json.Unmarshal(body, &eb); err != nil {
+					t.Fatalf("%s %s: body %q: %v", tt.method, tt.path, body, err)
+				}
+				if code != http.StatusNotFound || eb.Error != tt.want {
+					t.Errorf("%s %s = %d %q, want 404 %q", tt.method, tt.path, code, eb.Error, tt.want)
+				}
+			}
+		})
+	}
+}

@@ -30,11 +30,18 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var he *httpError
 	switch {
 	case errors.As(err, &he):
+		if he.cause != nil {
+			a.cfg.Logger.InfoContext(r.Context(), he.msg, slog.String("path", r.URL.Path), slog.Any("error", he.cause))
+		}
 		writeError(w, he.code, "%s", he.msg)
+	// The store's errors carry the driver's text (table names, constraint names, SQL): it goes to
+	// the log, the client gets a clean message (handlers that know what is missing say so).
 	case errors.Is(err, lab.ErrNotFound):
-		writeError(w, http.StatusNotFound, "%v", err)
+		a.cfg.Logger.InfoContext(r.Context(), "not found", slog.String("path", r.URL.Path), slog.Any("error", err))
+		writeError(w, http.StatusNotFound, "not found")
 	case errors.Is(err, lab.ErrConflict):
-		writeError(w, http.StatusConflict, "%v", err)
+		a.cfg.Logger.InfoContext(r.Context(), "conflict", slog.String("path", r.URL.Path), slog.Any("error", err))
+		writeError(w, http.StatusConflict, "conflict with an existing row")
 	case errors.Is(err, ErrDeclined):
 		writeError(w, http.StatusPaymentRequired, "%v", err)
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
@@ -43,6 +50,15 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		a.cfg.Logger.ErrorContext(r.Context(), "request failed", slog.String("path", r.URL.Path), slog.Any("error", err))
 		writeError(w, http.StatusInternalServerError, "internal error")
 	}
+}
+
+// missing names what a [lab.ErrNotFound] from the store is about ("user 7"), so the 404 says it
+// without the driver's text; other errors pass unchanged. The original error is kept for the log.
+func missing(err error, format string, args ...any) error {
+	if !errors.Is(err, lab.ErrNotFound) {
+		return err
+	}
+	return &httpError{code: http.StatusNotFound, msg: fmt.Sprintf(format, args...) + " not found", cause: err}
 }
 
 // upstream marks an error of an outside service: 502.
@@ -140,6 +156,7 @@ func (a *API) getPost(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	post, err := a.cfg.Store.GetPost(ctx, id)
+	err = missing(err, "post %d", id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -282,6 +299,7 @@ func (a *API) checkout(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	order, err := a.cfg.Store.CreateOrder(ctx, req.UserID, req.AmountCents)
+	err = missing(err, "user %d", req.UserID)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -331,6 +349,7 @@ func (a *API) invite(w http.ResponseWriter, r *http.Request) {
 	if a.async(lab.SyncEmail) {
 		// The invite and its email job commit together; the email goes out from a worker.
 		inv, err := a.cfg.Store.CreateInvite(ctx, req.InviterID, addr.Address, token, tasks.EmailJob(a.jobHeaders(ctx)))
+		err = missing(err, "inviter user %d", req.InviterID)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -340,6 +359,7 @@ func (a *API) invite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	inv, err := a.cfg.Store.CreateInvite(ctx, req.InviterID, addr.Address, token)
+	err = missing(err, "inviter user %d", req.InviterID)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -392,6 +412,7 @@ func (a *API) uploadVideo(w http.ResponseWriter, r *http.Request) {
 	if a.async(lab.SyncVideo) {
 		// The video and its three stage jobs commit together; the pipeline runs on workers.
 		v, err := a.cfg.Store.CreateVideo(ctx, req.OwnerID, req.Title, req.SizeBytes, tasks.VideoJobs(a.jobHeaders(ctx))...)
+		err = missing(err, "owner user %d", req.OwnerID)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -402,6 +423,7 @@ func (a *API) uploadVideo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := a.cfg.Store.CreateVideo(ctx, req.OwnerID, req.Title, req.SizeBytes)
+	err = missing(err, "owner user %d", req.OwnerID)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -455,6 +477,7 @@ func (a *API) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	if a.async(lab.SyncDelete) {
 		// A deletion record and its job commit together; workers delete in bounded chunks.
 		del, err := a.cfg.Store.CreateDeletion(r.Context(), id, tasks.DeletionJob(a.jobHeaders(r.Context())))
+		err = missing(err, "user %d", id)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -466,6 +489,7 @@ func (a *API) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	}
 	// sync_delete: everything is deleted in one transaction inside the request.
 	d, err := a.cfg.Store.DeleteUser(r.Context(), id)
+	err = missing(err, "user %d", id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -480,6 +504,7 @@ func (a *API) getVideo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := a.cfg.Store.GetVideo(r.Context(), id)
+	err = missing(err, "video %d", id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -494,6 +519,7 @@ func (a *API) getDeletion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, err := a.cfg.Store.GetDeletion(r.Context(), id)
+	err = missing(err, "deletion %d", id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -509,6 +535,7 @@ func (a *API) cancelDeletion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, err := a.cfg.Store.CancelDeletion(r.Context(), id)
+	err = missing(err, "deletion %d", id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
