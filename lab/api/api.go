@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -61,6 +63,13 @@ type Outbox interface {
 	Kick()
 }
 
+// The defaults of [Config]'s fields.
+const (
+	MaxBodyBytesDefault  = 1 << 20
+	MaxVideoBytesDefault = 64 << 20
+	VideoPassesDefault   = 16
+)
+
 // Config configures [New]. Only Store is required.
 type Config struct {
 	// Store is the database. Required.
@@ -88,15 +97,19 @@ type Config struct {
 	Propagator propagation.TextMapPropagator
 	// Registerer receives the API's metrics. Default: a private registry (metrics not exported).
 	Registerer prometheus.Registerer
-	// MaxBodyBytes bounds request bodies; larger ones get 413. Default 1 MiB.
+	// MaxBodyBytes bounds request bodies; larger ones get 413. Default [MaxBodyBytesDefault] (1 MiB).
 	MaxBodyBytes int64
-	// MaxVideoBytes bounds size_bytes of POST /api/videos. Default 64 MiB.
+	// MaxVideoBytes bounds size_bytes of POST /api/videos. Default [MaxVideoBytesDefault] (64 MiB).
 	MaxVideoBytes int64
 	// VideoPasses is how many times processing hashes a video's bytes (about 0.75 ms per MiB and pass
-	// on this machine's cores). Default 16.
+	// on this machine's cores). Default [VideoPassesDefault].
 	VideoPasses int
-	// AdminAllowed decides whether a client (its RemoteAddr) may use /admin. Default: loopback only.
+	// AdminAllowed decides whether a client (its RemoteAddr) may use the admin and debug
+	// endpoints (see [API.AdminOnly]). Default: loopback only.
 	AdminAllowed func(remoteAddr string) bool
+	// AdminToken, when set, also admits a client from any address that sends the header
+	// "Authorization: Bearer AdminToken". Default "": no token admits anyone.
+	AdminToken string
 }
 
 func (c *Config) validate() error {
@@ -119,13 +132,13 @@ func (c *Config) validate() error {
 		c.Registerer = prometheus.NewRegistry()
 	}
 	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = 1 << 20
+		c.MaxBodyBytes = MaxBodyBytesDefault
 	}
 	if c.MaxVideoBytes == 0 {
-		c.MaxVideoBytes = 64 << 20
+		c.MaxVideoBytes = MaxVideoBytesDefault
 	}
 	if c.VideoPasses == 0 {
-		c.VideoPasses = 16
+		c.VideoPasses = VideoPassesDefault
 	}
 	if c.AdminAllowed == nil {
 		c.AdminAllowed = IsLoopback
@@ -182,16 +195,22 @@ func New(cfg Config) (*API, error) {
 	a.handle("DELETE /api/account", a.deleteAccount)
 	a.handle("GET /api/account/deletions/{id}", a.getDeletion)
 	a.handle("DELETE /api/account/deletions/{id}", a.cancelDeletion)
-	a.handle("GET /admin/antipatterns", a.admin(a.getAntipatterns))
-	a.handle("PUT /admin/antipatterns", a.admin(a.putAntipatterns))
-	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	a.mux.HandleFunc("GET /readyz", a.readyz)
+	a.handle("GET /admin/antipatterns", a.AdminOnly(http.HandlerFunc(a.getAntipatterns)).ServeHTTP)
+	a.handle("PUT /admin/antipatterns", a.AdminOnly(http.HandlerFunc(a.putAntipatterns)).ServeHTTP)
+	// The probes bypass the instrumentation: no span, metric or access log line per probe.
+	for pattern, h := range map[string]http.HandlerFunc{"GET /healthz": healthz, "GET /readyz": a.readyz} {
+		a.routes = append(a.routes, pattern)
+		a.mux.HandleFunc(pattern, h)
+	}
 	return a, nil
 }
 
-// Routes returns the instrumented routes' patterns, e.g. "GET /api/posts".
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// Routes returns the patterns of every route it serves, e.g. "GET /api/posts", in no particular
+// order.
 func (a *API) Routes() []string { return append([]string(nil), a.routes...) }
 
 // SetReady sets what /readyz reports; the server clears it when it starts draining.
@@ -241,12 +260,28 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-func (a *API) admin(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !a.cfg.AdminAllowed(r.RemoteAddr) {
-			writeError(w, http.StatusForbidden, "admin endpoints answer loopback clients only")
+// AdminOnly wraps h, an admin or debug endpoint (switches, lab state, dead-letter payloads,
+// profiles), so that it answers only clients that AdminAllowed admits (loopback by default) or
+// that send the AdminToken; others get 403. The lab may listen on a public address, and these
+// endpoints change its behaviour or show its data.
+func (a *API) AdminOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.cfg.AdminAllowed(r.RemoteAddr) && !a.hasAdminToken(r) {
+			msg := "admin and debug endpoints answer loopback clients only"
+			if a.cfg.AdminToken != "" {
+				msg += ", or requests with the lab's admin token (Authorization: Bearer TOKEN)"
+			}
+			writeError(w, http.StatusForbidden, "%s", msg)
 			return
 		}
-		h(w, r)
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (a *API) hasAdminToken(r *http.Request) bool {
+	if a.cfg.AdminToken == "" {
+		return false
 	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(a.cfg.AdminToken)) == 1
 }
