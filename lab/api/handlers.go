@@ -304,13 +304,7 @@ func (a *API) checkout(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	ref, perr := a.cfg.Payments.Charge(ctx, order.ID, order.AmountCents)
-	status := lab.OrderPaid
-	if perr != nil {
-		status = lab.OrderFailed
-	}
-	// Record the outcome even if the client went away meanwhile.
-	order, err = a.cfg.Store.SettleOrder(context.WithoutCancel(ctx), order.ID, status, ref)
+	order, perr, err := a.pay(ctx, order)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -320,6 +314,49 @@ func (a *API) checkout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, order)
+}
+
+// pay charges a pending order and records the outcome, paid or failed, even if ctx is cancelled
+// meanwhile (a client that went away). perr is the provider's refusal or failure; err a failure to
+// record the outcome, which leaves the order pending for [API.RecoverOrders].
+func (a *API) pay(ctx context.Context, order lab.Order) (_ lab.Order, perr, err error) {
+	ref, perr := a.cfg.Payments.Charge(ctx, order.ID, order.AmountCents)
+	status := lab.OrderPaid
+	if perr != nil {
+		status = lab.OrderFailed
+	}
+	order, err = a.cfg.Store.SettleOrder(context.WithoutCancel(ctx), order.ID, status, ref)
+	return order, perr, err
+}
+
+// RecoverOrders settles the orders a crash left pending (their row written, the payment's result
+// not): each created before createdBefore is charged again and marked paid or failed. The
+// provider sees the same order id again (the payment client sends it as the Idempotency-Key),
+// so a provider that already charged it answers with that charge instead of charging twice.
+// It returns how many orders it settled; ctx bounds the whole pass.
+func (a *API) RecoverOrders(ctx context.Context, createdBefore time.Time) (int, error) {
+	if a.cfg.Payments == nil {
+		return 0, errors.New("recover orders: no payment provider configured")
+	}
+	n := 0
+	for {
+		orders, err := a.cfg.Store.PendingOrders(ctx, createdBefore, 100)
+		if err != nil || len(orders) == 0 {
+			return n, err
+		}
+		for _, o := range orders {
+			if err := ctx.Err(); err != nil {
+				return n, err
+			}
+			// As in a checkout, a charge that ctx cuts short settles the order as failed.
+			o, _, err := a.pay(ctx, o)
+			if err != nil {
+				return n, err
+			}
+			n++
+			a.cfg.Logger.InfoContext(ctx, "order recovered", slog.Int64("order_id", o.ID), slog.String("status", o.Status))
+		}
+	}
 }
 
 type inviteRequest struct {

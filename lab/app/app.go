@@ -341,6 +341,8 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 
+	a.recoverOrders(ctx, log)
+
 	routes := []route{
 		{pattern: "/", h: a.api},
 		{pattern: "GET /metrics", h: promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true, Registry: reg})},
@@ -392,6 +394,28 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	log.InfoContext(ctx, "lab started", slog.String("url", base), slog.String("db", a.info.DB),
 		slog.String("antipatterns", a.info.Antipatterns))
 	return a, nil
+}
+
+// recoverOrders settles, in the background, the orders a crash of an earlier run left pending
+// (created before now: this run's own checkouts settle themselves). Shutdown stops the pass and
+// waits for it. With several labs on one database, a lab that starts also settles the orders of
+// checkouts in flight in the others; the charge's Idempotency-Key keeps a deduplicating provider
+// from charging twice.
+func (a *App) recoverOrders(ctx context.Context, log *slog.Logger) {
+	before := time.Now()
+	ctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n, err := a.api.RecoverOrders(ctx, before)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.ErrorContext(ctx, "order recovery failed", slog.Int("recovered", n), slog.Any("error", err))
+		case n > 0:
+			log.InfoContext(ctx, "orders recovered", slog.Int("recovered", n))
+		}
+	}()
+	a.onClose(func(context.Context) error { stop(); <-done; return nil })
 }
 
 // route is one of the lab's routes beside the API's own: the table both registers and lists them.
