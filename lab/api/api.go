@@ -21,6 +21,58 @@ import (
 	"github.com/headroom/headroom/lab"
 )
 
+// Store is the part of [lab.Store] the API uses, by concern.
+type Store interface {
+	PostStore
+	OrderStore
+	InviteStore
+	VideoStore
+	AccountStore
+	// Ping checks that the database answers (/readyz).
+	Ping(ctx context.Context) error
+	// PoolStats reports the connection pool, for the lab_db_pool_* metrics.
+	PoolStats() lab.PoolStats
+}
+
+// PostStore reads the blog: posts, their authors and comments, search and the feed.
+type PostStore interface {
+	GetUser(ctx context.Context, id int64) (lab.User, error)
+	GetUsers(ctx context.Context, ids []int64) ([]lab.User, error)
+	GetPost(ctx context.Context, id int64) (lab.Post, error)
+	ListPosts(ctx context.Context, limit int) ([]lab.Post, error)
+	SearchPosts(ctx context.Context, q string, limit int, mode lab.SearchMode) ([]lab.Post, error)
+	Feed(ctx context.Context, limit int) ([]lab.FeedItem, error)
+	ListComments(ctx context.Context, postID int64, limit int) ([]lab.Comment, error)
+}
+
+// OrderStore records checkouts and finds those a crash interrupted.
+type OrderStore interface {
+	CreateOrder(ctx context.Context, userID, amountCents int64) (lab.Order, error)
+	SettleOrder(ctx context.Context, id int64, status, paymentRef string) (lab.Order, error)
+	PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]lab.Order, error)
+}
+
+// InviteStore records invitations.
+type InviteStore interface {
+	CreateInvite(ctx context.Context, inviterID int64, email, token string, jobs ...lab.Job) (lab.Invite, error)
+	MarkInviteSent(ctx context.Context, id int64, at time.Time) error
+}
+
+// VideoStore records uploads and, under sync_video, their processing.
+type VideoStore interface {
+	CreateVideo(ctx context.Context, ownerID int64, title string, sizeBytes int64, jobs ...lab.Job) (lab.Video, error)
+	GetVideo(ctx context.Context, id int64) (lab.Video, error)
+	FinishVideo(ctx context.Context, id int64, checksum string) (lab.Video, error)
+}
+
+// AccountStore deletes accounts, at once (sync_delete) or as a queued deletion.
+type AccountStore interface {
+	DeleteUser(ctx context.Context, id int64) (lab.Deleted, error)
+	CreateDeletion(ctx context.Context, userID int64, jobs ...lab.Job) (lab.Deletion, error)
+	GetDeletion(ctx context.Context, id int64) (lab.Deletion, error)
+	CancelDeletion(ctx context.Context, id int64) (lab.Deletion, error)
+}
+
 // Cache stores encoded responses for a time to live chosen by the implementation.
 type Cache interface {
 	Get(ctx context.Context, key string) ([]byte, bool, error)
@@ -73,7 +125,7 @@ const (
 // Config configures [New]. Only Store is required.
 type Config struct {
 	// Store is the database. Required.
-	Store lab.Store
+	Store Store
 	// Switches are the antipatterns, read on every request. Default: none enabled.
 	Switches *lab.Switches
 	// Cache holds the feed when no_cache is off. Default nil: only singleflight protects the

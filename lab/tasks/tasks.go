@@ -86,10 +86,21 @@ type Publisher interface {
 	Publish(ctx context.Context, m jobs.Message) error
 }
 
+// Store is the part of [lab.Store] the jobs use.
+type Store interface {
+	GetInvite(ctx context.Context, id int64) (lab.Invite, error)
+	MarkInviteSent(ctx context.Context, id int64, at time.Time) error
+	GetDeletion(ctx context.Context, id int64) (lab.Deletion, error)
+	DeleteChunk(ctx context.Context, id int64, limit int) (lab.Deletion, error)
+	GetVideo(ctx context.Context, id int64) (lab.Video, error)
+	RecordVideoStage(ctx context.Context, videoID int64, stage, result string) ([]string, error)
+	FinishVideo(ctx context.Context, id int64, checksum string) (lab.Video, error)
+}
+
 // Config configures [Register]. Store, Mailer, Publisher and MediaDir are required.
 type Config struct {
 	// Store is the lab's database. Required.
-	Store lab.Store
+	Store Store
 	// Mailer sends invitation emails. Required.
 	Mailer Mailer
 	// Publisher enqueues the finalize step. Required.
