@@ -628,7 +628,7 @@ func TestAdminAntipatternsConcurrentPUTs(t *testing.T) {
 			ap := all[i%len(all)]
 			go func() {
 				<-start
-				req, err := http.NewRequestWithContext(t.Context(), "PUT", e.url+"/admin/antipatterns",
+				req, err := http.NewRequestWithContext(t.Context(), http.MethodPut, e.url+"/admin/antipatterns",
 					strings.NewReader(`{"`+string(ap)+`": true}`))
 				if err != nil {
 					codes <- 0
