@@ -159,8 +159,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// validate checks c after withDefaults, without changing it. Its messages name the values as the
-// lab's flags do (--addr, --db, ...), which is what users of both read.
+// validate checks c after withDefaults, without changing it; each error names the bad value and
+// what would be valid.
 func (c *Config) validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("listen address %q: want host:port: %w", c.Addr, err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -15,7 +14,9 @@ import (
 	"github.com/headroom/headroom/lab/api"
 	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/lab/deps"
+	"github.com/headroom/headroom/lab/jobs/worker"
 	"github.com/headroom/headroom/lab/seed"
+	"github.com/headroom/headroom/lab/tasks"
 	"github.com/headroom/headroom/lab/telemetry"
 )
 
@@ -139,10 +140,10 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 // jobsFlags are the workers' tuning flags, shared by lab and lab worker.
 func jobsFlags(f *pflag.FlagSet, c *app.JobsConfig) {
 	f.StringVar(&c.MediaDir, "media-dir", "", "where the video pipeline writes thumbnails, encodings and subtitles (default: a temporary directory)")
-	f.IntVar(&c.DeleteChunk, "delete-chunk", 500, "rows one account-deletion transaction removes")
-	f.IntVar(&c.MaxAttempts, "job-max-attempts", 5, "runs of a failing job before the dead-letter queue")
-	f.DurationVar(&c.BackoffMin, "job-backoff", time.Second, "first retry's maximum delay (doubles per attempt, full jitter)")
-	f.DurationVar(&c.AckWait, "job-ack-wait", 30*time.Second, "how long a dead worker's job waits before another worker gets it")
+	f.IntVar(&c.DeleteChunk, "delete-chunk", tasks.DeleteChunkDefault, "rows one account-deletion transaction removes")
+	f.IntVar(&c.MaxAttempts, "job-max-attempts", worker.MaxAttemptsDefault, "runs of a failing job before the dead-letter queue")
+	f.DurationVar(&c.BackoffMin, "job-backoff", worker.BackoffMinDefault, "first retry's maximum delay (doubles per attempt, full jitter)")
+	f.DurationVar(&c.AckWait, "job-ack-wait", worker.AckWaitDefault, "how long a dead worker's job waits before another worker gets it")
 }
 
 func printBanner(w io.Writer, info app.Info) {
