@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"sync/atomic"
 )
@@ -157,6 +158,31 @@ func (s *Switches) Set(set AntipatternSet) {
 		}
 	}
 	s.p.Store(&c)
+}
+
+// Update applies changes (true enables, false disables; antipatterns not named keep their state)
+// atomically and returns the set it made. Concurrent updates never lose one another's changes:
+// each retries on the set another has just stored (compare-and-swap).
+func (s *Switches) Update(changes map[Antipattern]bool) AntipatternSet {
+	for {
+		old := s.p.Load()
+		next := AntipatternSet{}
+		if old != nil {
+			for a := range *old {
+				next[a] = true
+			}
+		}
+		for a, on := range changes {
+			if on {
+				next[a] = true
+			} else {
+				delete(next, a)
+			}
+		}
+		if s.p.CompareAndSwap(old, &next) {
+			return maps.Clone(next)
+		}
+	}
 }
 
 // Snapshot returns the state of every known antipattern.

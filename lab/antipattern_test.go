@@ -3,6 +3,7 @@ package lab_test
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/headroom/headroom/lab"
@@ -97,4 +98,31 @@ func ExampleParseAntipatterns() {
 	// Output:
 	// n_plus_one,sync_logging true false
 	// unknown antipattern "n+1": valid are all, none, or a comma-separated list of n_plus_one, no_index, no_cache, sync_logging, sync_email, sync_video, sync_delete
+}
+
+// TestSwitchesUpdate: Update changes only the named switches, and concurrent updates of
+// different switches all survive.
+func TestSwitchesUpdate(t *testing.T) {
+	t.Parallel()
+	s := lab.NewSwitches(lab.AntipatternSet{lab.NoCache: true, lab.NoIndex: true})
+	got := s.Update(map[lab.Antipattern]bool{lab.NPlusOne: true, lab.NoCache: false})
+	if got.String() != "n_plus_one,no_index" || s.Current().String() != "n_plus_one,no_index" {
+		t.Fatalf("Update returned %s, now %s; want n_plus_one,no_index", got, s.Current())
+	}
+	got[lab.SyncEmail] = true // the returned set is a copy
+	if s.On(lab.SyncEmail) {
+		t.Fatal("changing Update's result changed the switches")
+	}
+
+	s.Set(nil)
+	var wg sync.WaitGroup
+	for _, a := range lab.Antipatterns() {
+		for range 50 {
+			wg.Go(func() { s.Update(map[lab.Antipattern]bool{a: true}) })
+		}
+	}
+	wg.Wait()
+	if got := len(s.Current()); got != len(lab.Antipatterns()) {
+		t.Errorf("after concurrent single-switch updates: %s on, want all", s.Current())
+	}
 }

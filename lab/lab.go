@@ -251,6 +251,10 @@ type Store interface {
 	CreateOrder(ctx context.Context, userID, amountCents int64) (Order, error)
 	// SettleOrder sets an order's final status and payment reference.
 	SettleOrder(ctx context.Context, id int64, status, paymentRef string) (Order, error)
+	// PendingOrders returns up to limit orders still [OrderPending] that were created before
+	// createdBefore, oldest first: the checkouts a crash interrupted between the order row and
+	// the payment's result, for a recovery pass.
+	PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]Order, error)
 
 	// DeleteUser removes a user and everything that belongs to them (posts, comments, comments on
 	// their posts, invites, videos, orders) in one transaction.

@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +20,58 @@ import (
 
 	"github.com/headroom/headroom/lab"
 )
+
+// Store is the part of [lab.Store] the API uses, by concern.
+type Store interface {
+	PostStore
+	OrderStore
+	InviteStore
+	VideoStore
+	AccountStore
+	// Ping checks that the database answers (/readyz).
+	Ping(ctx context.Context) error
+	// PoolStats reports the connection pool, for the lab_db_pool_* metrics.
+	PoolStats() lab.PoolStats
+}
+
+// PostStore reads the blog: posts, their authors and comments, search and the feed.
+type PostStore interface {
+	GetUser(ctx context.Context, id int64) (lab.User, error)
+	GetUsers(ctx context.Context, ids []int64) ([]lab.User, error)
+	GetPost(ctx context.Context, id int64) (lab.Post, error)
+	ListPosts(ctx context.Context, limit int) ([]lab.Post, error)
+	SearchPosts(ctx context.Context, q string, limit int, mode lab.SearchMode) ([]lab.Post, error)
+	Feed(ctx context.Context, limit int) ([]lab.FeedItem, error)
+	ListComments(ctx context.Context, postID int64, limit int) ([]lab.Comment, error)
+}
+
+// OrderStore records checkouts and finds those a crash interrupted.
+type OrderStore interface {
+	CreateOrder(ctx context.Context, userID, amountCents int64) (lab.Order, error)
+	SettleOrder(ctx context.Context, id int64, status, paymentRef string) (lab.Order, error)
+	PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]lab.Order, error)
+}
+
+// InviteStore records invitations.
+type InviteStore interface {
+	CreateInvite(ctx context.Context, inviterID int64, email, token string, jobs ...lab.Job) (lab.Invite, error)
+	MarkInviteSent(ctx context.Context, id int64, at time.Time) error
+}
+
+// VideoStore records uploads and, under sync_video, their processing.
+type VideoStore interface {
+	CreateVideo(ctx context.Context, ownerID int64, title string, sizeBytes int64, jobs ...lab.Job) (lab.Video, error)
+	GetVideo(ctx context.Context, id int64) (lab.Video, error)
+	FinishVideo(ctx context.Context, id int64, checksum string) (lab.Video, error)
+}
+
+// AccountStore deletes accounts, at once (sync_delete) or as a queued deletion.
+type AccountStore interface {
+	DeleteUser(ctx context.Context, id int64) (lab.Deleted, error)
+	CreateDeletion(ctx context.Context, userID int64, jobs ...lab.Job) (lab.Deletion, error)
+	GetDeletion(ctx context.Context, id int64) (lab.Deletion, error)
+	CancelDeletion(ctx context.Context, id int64) (lab.Deletion, error)
+}
 
 // Cache stores encoded responses for a time to live chosen by the implementation.
 type Cache interface {
@@ -61,10 +115,17 @@ type Outbox interface {
 	Kick()
 }
 
+// The defaults of [Config]'s fields.
+const (
+	MaxBodyBytesDefault  = 1 << 20
+	MaxVideoBytesDefault = 64 << 20
+	VideoPassesDefault   = 16
+)
+
 // Config configures [New]. Only Store is required.
 type Config struct {
 	// Store is the database. Required.
-	Store lab.Store
+	Store Store
 	// Switches are the antipatterns, read on every request. Default: none enabled.
 	Switches *lab.Switches
 	// Cache holds the feed when no_cache is off. Default nil: only singleflight protects the
@@ -88,15 +149,19 @@ type Config struct {
 	Propagator propagation.TextMapPropagator
 	// Registerer receives the API's metrics. Default: a private registry (metrics not exported).
 	Registerer prometheus.Registerer
-	// MaxBodyBytes bounds request bodies; larger ones get 413. Default 1 MiB.
+	// MaxBodyBytes bounds request bodies; larger ones get 413. Default [MaxBodyBytesDefault] (1 MiB).
 	MaxBodyBytes int64
-	// MaxVideoBytes bounds size_bytes of POST /api/videos. Default 64 MiB.
+	// MaxVideoBytes bounds size_bytes of POST /api/videos. Default [MaxVideoBytesDefault] (64 MiB).
 	MaxVideoBytes int64
 	// VideoPasses is how many times processing hashes a video's bytes (about 0.75 ms per MiB and pass
-	// on this machine's cores). Default 16.
+	// on this machine's cores). Default [VideoPassesDefault].
 	VideoPasses int
-	// AdminAllowed decides whether a client (its RemoteAddr) may use /admin. Default: loopback only.
+	// AdminAllowed decides whether a client (its RemoteAddr) may use the admin and debug
+	// endpoints (see [API.AdminOnly]). Default: loopback only.
 	AdminAllowed func(remoteAddr string) bool
+	// AdminToken, when set, also admits a client from any address that sends the header
+	// "Authorization: Bearer AdminToken". Default "": no token admits anyone.
+	AdminToken string
 }
 
 func (c *Config) validate() error {
@@ -119,13 +184,13 @@ func (c *Config) validate() error {
 		c.Registerer = prometheus.NewRegistry()
 	}
 	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = 1 << 20
+		c.MaxBodyBytes = MaxBodyBytesDefault
 	}
 	if c.MaxVideoBytes == 0 {
-		c.MaxVideoBytes = 64 << 20
+		c.MaxVideoBytes = MaxVideoBytesDefault
 	}
 	if c.VideoPasses == 0 {
-		c.VideoPasses = 16
+		c.VideoPasses = VideoPassesDefault
 	}
 	if c.AdminAllowed == nil {
 		c.AdminAllowed = IsLoopback
@@ -182,16 +247,22 @@ func New(cfg Config) (*API, error) {
 	a.handle("DELETE /api/account", a.deleteAccount)
 	a.handle("GET /api/account/deletions/{id}", a.getDeletion)
 	a.handle("DELETE /api/account/deletions/{id}", a.cancelDeletion)
-	a.handle("GET /admin/antipatterns", a.admin(a.getAntipatterns))
-	a.handle("PUT /admin/antipatterns", a.admin(a.putAntipatterns))
-	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	a.mux.HandleFunc("GET /readyz", a.readyz)
+	a.handle("GET /admin/antipatterns", a.AdminOnly(http.HandlerFunc(a.getAntipatterns)).ServeHTTP)
+	a.handle("PUT /admin/antipatterns", a.AdminOnly(http.HandlerFunc(a.putAntipatterns)).ServeHTTP)
+	// The probes bypass the instrumentation: no span, metric or access log line per probe.
+	for pattern, h := range map[string]http.HandlerFunc{"GET /healthz": healthz, "GET /readyz": a.readyz} {
+		a.routes = append(a.routes, pattern)
+		a.mux.HandleFunc(pattern, h)
+	}
 	return a, nil
 }
 
-// Routes returns the instrumented routes' patterns, e.g. "GET /api/posts".
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// Routes returns the patterns of every route it serves, e.g. "GET /api/posts", in no particular
+// order.
 func (a *API) Routes() []string { return append([]string(nil), a.routes...) }
 
 // SetReady sets what /readyz reports; the server clears it when it starts draining.
@@ -234,18 +305,35 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := a.cfg.Store.Ping(ctx); err != nil {
-		writeError(w, http.StatusServiceUnavailable, "database: %v", err)
+		a.cfg.Logger.WarnContext(ctx, "not ready", slog.Any("error", err))
+		writeError(w, http.StatusServiceUnavailable, "database unreachable")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-func (a *API) admin(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !a.cfg.AdminAllowed(r.RemoteAddr) {
-			writeError(w, http.StatusForbidden, "admin endpoints answer loopback clients only")
+// AdminOnly wraps h, an admin or debug endpoint (switches, lab state, dead-letter payloads,
+// profiles), so that it answers only clients that AdminAllowed admits (loopback by default) or
+// that send the AdminToken; others get 403. The lab may listen on a public address, and these
+// endpoints change its behaviour or show its data.
+func (a *API) AdminOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.cfg.AdminAllowed(r.RemoteAddr) && !a.hasAdminToken(r) {
+			msg := "admin and debug endpoints answer loopback clients only"
+			if a.cfg.AdminToken != "" {
+				msg += ", or requests with the lab's admin token (Authorization: Bearer TOKEN)"
+			}
+			writeError(w, http.StatusForbidden, "%s", msg)
 			return
 		}
-		h(w, r)
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (a *API) hasAdminToken(r *http.Request) bool {
+	if a.cfg.AdminToken == "" {
+		return false
 	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(a.cfg.AdminToken)) == 1
 }

@@ -30,11 +30,18 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var he *httpError
 	switch {
 	case errors.As(err, &he):
+		if he.cause != nil {
+			a.cfg.Logger.InfoContext(r.Context(), he.msg, slog.String("path", r.URL.Path), slog.Any("error", he.cause))
+		}
 		writeError(w, he.code, "%s", he.msg)
+	// The store's errors carry the driver's text (table names, constraint names, SQL): it goes to
+	// the log, the client gets a clean message (handlers that know what is missing say so).
 	case errors.Is(err, lab.ErrNotFound):
-		writeError(w, http.StatusNotFound, "%v", err)
+		a.cfg.Logger.InfoContext(r.Context(), "not found", slog.String("path", r.URL.Path), slog.Any("error", err))
+		writeError(w, http.StatusNotFound, "not found")
 	case errors.Is(err, lab.ErrConflict):
-		writeError(w, http.StatusConflict, "%v", err)
+		a.cfg.Logger.InfoContext(r.Context(), "conflict", slog.String("path", r.URL.Path), slog.Any("error", err))
+		writeError(w, http.StatusConflict, "conflict with an existing row")
 	case errors.Is(err, ErrDeclined):
 		writeError(w, http.StatusPaymentRequired, "%v", err)
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
@@ -43,6 +50,15 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		a.cfg.Logger.ErrorContext(r.Context(), "request failed", slog.String("path", r.URL.Path), slog.Any("error", err))
 		writeError(w, http.StatusInternalServerError, "internal error")
 	}
+}
+
+// missing names what a [lab.ErrNotFound] from the store is about ("user 7"), so the 404 says it
+// without the driver's text; other errors pass unchanged. The original error is kept for the log.
+func missing(err error, format string, args ...any) error {
+	if !errors.Is(err, lab.ErrNotFound) {
+		return err
+	}
+	return &httpError{code: http.StatusNotFound, msg: fmt.Sprintf(format, args...) + " not found", cause: err}
 }
 
 // upstream marks an error of an outside service: 502.
@@ -140,6 +156,7 @@ func (a *API) getPost(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	post, err := a.cfg.Store.GetPost(ctx, id)
+	err = missing(err, "post %d", id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -282,17 +299,12 @@ func (a *API) checkout(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	order, err := a.cfg.Store.CreateOrder(ctx, req.UserID, req.AmountCents)
+	err = missing(err, "user %d", req.UserID)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	ref, perr := a.cfg.Payments.Charge(ctx, order.ID, order.AmountCents)
-	status := lab.OrderPaid
-	if perr != nil {
-		status = lab.OrderFailed
-	}
-	// Record the outcome even if the client went away meanwhile.
-	order, err = a.cfg.Store.SettleOrder(context.WithoutCancel(ctx), order.ID, status, ref)
+	order, perr, err := a.pay(ctx, order)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -302,6 +314,49 @@ func (a *API) checkout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, order)
+}
+
+// pay charges a pending order and records the outcome, paid or failed, even if ctx is cancelled
+// meanwhile (a client that went away). perr is the provider's refusal or failure; err a failure to
+// record the outcome, which leaves the order pending for [API.RecoverOrders].
+func (a *API) pay(ctx context.Context, order lab.Order) (_ lab.Order, perr, err error) {
+	ref, perr := a.cfg.Payments.Charge(ctx, order.ID, order.AmountCents)
+	status := lab.OrderPaid
+	if perr != nil {
+		status = lab.OrderFailed
+	}
+	order, err = a.cfg.Store.SettleOrder(context.WithoutCancel(ctx), order.ID, status, ref)
+	return order, perr, err
+}
+
+// RecoverOrders settles the orders a crash left pending (their row written, the payment's result
+// not): each created before createdBefore is charged again and marked paid or failed. The
+// provider sees the same order id again (the payment client sends it as the Idempotency-Key),
+// so a provider that already charged it answers with that charge instead of charging twice.
+// It returns how many orders it settled; ctx bounds the whole pass.
+func (a *API) RecoverOrders(ctx context.Context, createdBefore time.Time) (int, error) {
+	if a.cfg.Payments == nil {
+		return 0, errors.New("recover orders: no payment provider configured")
+	}
+	n := 0
+	for {
+		orders, err := a.cfg.Store.PendingOrders(ctx, createdBefore, 100)
+		if err != nil || len(orders) == 0 {
+			return n, err
+		}
+		for _, o := range orders {
+			if err := ctx.Err(); err != nil {
+				return n, err
+			}
+			// As in a checkout, a charge that ctx cuts short settles the order as failed.
+			o, _, err := a.pay(ctx, o)
+			if err != nil {
+				return n, err
+			}
+			n++
+			a.cfg.Logger.InfoContext(ctx, "order recovered", slog.Int64("order_id", o.ID), slog.String("status", o.Status))
+		}
+	}
 }
 
 type inviteRequest struct {
@@ -331,6 +386,7 @@ func (a *API) invite(w http.ResponseWriter, r *http.Request) {
 	if a.async(lab.SyncEmail) {
 		// The invite and its email job commit together; the email goes out from a worker.
 		inv, err := a.cfg.Store.CreateInvite(ctx, req.InviterID, addr.Address, token, tasks.EmailJob(a.jobHeaders(ctx)))
+		err = missing(err, "inviter user %d", req.InviterID)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -340,6 +396,7 @@ func (a *API) invite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	inv, err := a.cfg.Store.CreateInvite(ctx, req.InviterID, addr.Address, token)
+	err = missing(err, "inviter user %d", req.InviterID)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -392,6 +449,7 @@ func (a *API) uploadVideo(w http.ResponseWriter, r *http.Request) {
 	if a.async(lab.SyncVideo) {
 		// The video and its three stage jobs commit together; the pipeline runs on workers.
 		v, err := a.cfg.Store.CreateVideo(ctx, req.OwnerID, req.Title, req.SizeBytes, tasks.VideoJobs(a.jobHeaders(ctx))...)
+		err = missing(err, "owner user %d", req.OwnerID)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -402,6 +460,7 @@ func (a *API) uploadVideo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := a.cfg.Store.CreateVideo(ctx, req.OwnerID, req.Title, req.SizeBytes)
+	err = missing(err, "owner user %d", req.OwnerID)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -455,6 +514,7 @@ func (a *API) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	if a.async(lab.SyncDelete) {
 		// A deletion record and its job commit together; workers delete in bounded chunks.
 		del, err := a.cfg.Store.CreateDeletion(r.Context(), id, tasks.DeletionJob(a.jobHeaders(r.Context())))
+		err = missing(err, "user %d", id)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -466,6 +526,7 @@ func (a *API) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	}
 	// sync_delete: everything is deleted in one transaction inside the request.
 	d, err := a.cfg.Store.DeleteUser(r.Context(), id)
+	err = missing(err, "user %d", id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -480,6 +541,7 @@ func (a *API) getVideo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := a.cfg.Store.GetVideo(r.Context(), id)
+	err = missing(err, "video %d", id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -494,6 +556,7 @@ func (a *API) getDeletion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, err := a.cfg.Store.GetDeletion(r.Context(), id)
+	err = missing(err, "deletion %d", id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -509,6 +572,7 @@ func (a *API) cancelDeletion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, err := a.cfg.Store.CancelDeletion(r.Context(), id)
+	err = missing(err, "deletion %d", id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -557,7 +621,9 @@ func (a *API) putAntipatterns(w http.ResponseWriter, r *http.Request) {
 		}
 		a.cfg.Switches.Set(set)
 	} else {
-		set := a.cfg.Switches.Current()
+		// Only the named switches change, in one atomic step: a read-modify-write here would
+		// lose the change of a concurrent PUT that flips another switch.
+		changes := make(map[lab.Antipattern]bool, len(raw))
 		for name, v := range raw {
 			ap := lab.Antipattern(name)
 			if !ap.Valid() {
@@ -569,9 +635,9 @@ func (a *API) putAntipatterns(w http.ResponseWriter, r *http.Request) {
 				a.fail(w, r, badRequest("antipattern %q: want true or false", name))
 				return
 			}
-			set[ap] = on
+			changes[ap] = on
 		}
-		a.cfg.Switches.Set(set)
+		a.cfg.Switches.Update(changes)
 	}
 	a.cfg.Logger.InfoContext(r.Context(), "antipatterns changed", slog.String("enabled", a.cfg.Switches.Current().String()))
 	writeJSON(w, http.StatusOK, a.antipatternsView())

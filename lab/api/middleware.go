@@ -47,7 +47,7 @@ type metrics struct {
 	shipErrs prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer, store lab.Store, logs LogShipper) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, store Store, logs LogShipper) (*metrics, error) {
 	m := &metrics{
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:                            "lab_http_request_duration_seconds",

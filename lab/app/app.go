@@ -42,9 +42,21 @@ import (
 // a failure to start, such as an unreachable database).
 var ErrInvalidConfig = errors.New("invalid lab configuration")
 
+// The defaults of [Config]'s fields; the CLI takes its flag defaults from them.
+const (
+	AddrDefault            = "127.0.0.1:8080"
+	CacheTTLDefault        = 2 * time.Second
+	MailLatencyDefault     = "300ms"      // the notes' slow mail provider
+	LogLatencyDefault      = "500ms"      // the notes' misidentified bottleneck
+	PaymentLatencyDefault  = "50ms,1%:5s" // the notes' "99 % ≈ 50 ms, 1 % ≈ 5 s"
+	ShutdownTimeoutDefault = 10 * time.Second
+)
+
 // Config configures [Start]. The zero value starts the embedded lab on 127.0.0.1:8080.
 type Config struct {
-	// Addr is the listen address. Default 127.0.0.1:8080; use 127.0.0.1:0 for a free port.
+	// Addr is the listen address. Default [AddrDefault]; use 127.0.0.1:0 for a free port. On an
+	// address other than loopback, the admin and debug endpoints answer loopback clients only,
+	// or requests with AdminToken.
 	Addr string
 	// DB selects the database: "sqlite:PATH" (a file, created if missing), "postgres://..." or
 	// "postgresql://...". Default: a SQLite file in a new temporary directory, removed on shutdown.
@@ -63,7 +75,7 @@ type Config struct {
 	Cache string
 	// CacheKeyPrefix prefixes the Redis keys. Default "headroom:lab:".
 	CacheKeyPrefix string
-	// CacheTTL is how long the feed stays cached. Default 2s.
+	// CacheTTL is how long the feed stays cached. Default [CacheTTLDefault].
 	CacheTTL time.Duration
 	// Seed sizes the seeded data (see seed.Config for defaults: 200 users, 5 posts each, ~5
 	// comments per post). A database that already has users is not seeded again.
@@ -71,16 +83,15 @@ type Config struct {
 
 	// SMTPAddr is an external mail server (host:port). Default: start one in process.
 	SMTPAddr string
-	// MailLatency is the embedded mail server's latency per message. Default 300ms (the notes' slow provider).
+	// MailLatency is the embedded mail server's latency per message. Default [MailLatencyDefault].
 	MailLatency *deps.Latency
 	// LogCollectorURL is an external log collector. Default: start one in process.
 	LogCollectorURL string
-	// LogLatency is the embedded log collector's latency per request. Default 500ms (the notes'
-	// misidentified bottleneck).
+	// LogLatency is the embedded log collector's latency per request. Default [LogLatencyDefault].
 	LogLatency *deps.Latency
 	// PaymentURL is an external payment provider. Default: start one in process.
 	PaymentURL string
-	// PaymentLatency is the embedded payment provider's latency. Default 50ms,1%:5s.
+	// PaymentLatency is the embedded payment provider's latency. Default [PaymentLatencyDefault].
 	PaymentLatency *deps.Latency
 
 	// Queue is the job queue broker: "" or "nats" for an embedded NATS JetStream server in
@@ -110,8 +121,13 @@ type Config struct {
 	Log io.Writer
 	// LogLevel filters the logs (the access log is at info). Default info.
 	LogLevel slog.Level
-	// ShutdownTimeout bounds draining in-flight requests on shutdown. Default 10s.
+	// ShutdownTimeout bounds draining in-flight requests on shutdown. Default [ShutdownTimeoutDefault].
 	ShutdownTimeout time.Duration
+
+	// AdminToken, when set, admits requests with "Authorization: Bearer AdminToken" to the admin
+	// and debug endpoints (/admin/..., /debug/pprof/..., /debug/fgprof) from any address. Default
+	// "": loopback clients only.
+	AdminToken string
 }
 
 func latencyOr(l *deps.Latency, def string) deps.Latency {
@@ -125,10 +141,27 @@ func latencyOr(l *deps.Latency, def string) deps.Latency {
 	return v
 }
 
-func (c *Config) validate() error {
+// withDefaults returns c with every zero field that has a default set to it.
+func (c Config) withDefaults() Config {
 	if c.Addr == "" {
-		c.Addr = "127.0.0.1:8080"
+		c.Addr = AddrDefault
 	}
+	if c.CacheTTL == 0 {
+		c.CacheTTL = CacheTTLDefault
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = ShutdownTimeoutDefault
+	}
+	if c.Log == nil {
+		c.Log = os.Stderr
+	}
+	c.Seed = c.Seed.Defaults()
+	return c
+}
+
+// validate checks c after withDefaults, without changing it; each error names the bad value and
+// what would be valid.
+func (c *Config) validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("listen address %q: want host:port: %w", c.Addr, err)
 	}
@@ -149,22 +182,12 @@ func (c *Config) validate() error {
 	if c.Cache != "" && c.Cache != "memory" && !strings.HasPrefix(c.Cache, "redis://") && !strings.HasPrefix(c.Cache, "rediss://") {
 		return fmt.Errorf("cache %q: want memory or redis://host:port", c.Cache)
 	}
-	if c.CacheTTL == 0 {
-		c.CacheTTL = 2 * time.Second
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = 10 * time.Second
-	}
 	if c.DBMaxConns < 0 || c.DBMaxConns > 10000 {
 		return fmt.Errorf("database max connections %d: want 1 to 10000 (0 for the default)", c.DBMaxConns)
 	}
 	if c.CacheTTL < 0 || c.ShutdownTimeout < 0 {
 		return fmt.Errorf("cache TTL %v and shutdown timeout %v must be positive", c.CacheTTL, c.ShutdownTimeout)
 	}
-	if c.Log == nil {
-		c.Log = os.Stderr
-	}
-	c.Seed = c.Seed.Defaults()
 	return c.Seed.Validate()
 }
 
@@ -207,6 +230,7 @@ type App struct {
 
 // Start starts the lab and returns once it accepts requests. Stop it with [App.Shutdown].
 func Start(ctx context.Context, cfg Config) (_ *App, err error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
@@ -254,45 +278,9 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	a.info.Cache += fmt.Sprintf(", ttl %v", cfg.CacheTTL)
 
-	// The outside world: embedded unless pointed elsewhere.
-	smtpAddr := cfg.SMTPAddr
-	if smtpAddr == "" {
-		lat := latencyOr(cfg.MailLatency, "300ms")
-		ms, err := deps.StartMailServer(ctx, deps.MailServerConfig{Latency: lat})
-		if err != nil {
-			return nil, err
-		}
-		a.onClose(ms.Close)
-		smtpAddr = ms.Addr()
-		a.info.SMTP = fmt.Sprintf("%s (embedded, latency %s)", smtpAddr, lat)
-	} else {
-		a.info.SMTP = smtpAddr
-	}
-	logURL := cfg.LogCollectorURL
-	if logURL == "" {
-		lat := latencyOr(cfg.LogLatency, "500ms")
-		lc, err := deps.StartLogCollector(ctx, deps.LogCollectorConfig{Latency: lat})
-		if err != nil {
-			return nil, err
-		}
-		a.onClose(lc.Close)
-		logURL = lc.URL()
-		a.info.LogCollector = fmt.Sprintf("%s (embedded, latency %s)", logURL, lat)
-	} else {
-		a.info.LogCollector = logURL
-	}
-	payURL := cfg.PaymentURL
-	if payURL == "" {
-		lat := latencyOr(cfg.PaymentLatency, "50ms,1%:5s")
-		pp, err := deps.StartPaymentProvider(ctx, deps.PaymentProviderConfig{Latency: lat})
-		if err != nil {
-			return nil, err
-		}
-		a.onClose(pp.Close)
-		payURL = pp.URL()
-		a.info.Payments = fmt.Sprintf("%s (embedded, latency %s)", payURL, lat)
-	} else {
-		a.info.Payments = payURL
+	out, err := a.startDeps(ctx)
+	if err != nil {
+		return nil, err
 	}
 
 	// peer names the service called (peer.service), so a trace says what each outgoing call is
@@ -307,16 +295,16 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 			otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(tel.Propagator),
 			otelhttp.WithSpanOptions(trace.WithAttributes(attribute.String("peer.service", peer))))}
 	}
-	mailer, err := deps.NewMailer(deps.MailerConfig{Addr: smtpAddr, TracerProvider: tp})
+	mailer, err := deps.NewMailer(deps.MailerConfig{Addr: out.smtp, TracerProvider: tp})
 	if err != nil {
 		return nil, err
 	}
-	ship, err := deps.NewLogShipper(deps.LogShipperConfig{URL: logURL, SyncClient: tracedClient(30*time.Second, "log-collector")})
+	ship, err := deps.NewLogShipper(deps.LogShipperConfig{URL: out.logs, SyncClient: tracedClient(30*time.Second, "log-collector")})
 	if err != nil {
 		return nil, err
 	}
 	a.onClose(ship.Close)
-	pay, err := deps.NewPaymentClient(deps.PaymentClientConfig{URL: payURL, HTTPClient: tracedClient(30*time.Second, "payment-provider")})
+	pay, err := deps.NewPaymentClient(deps.PaymentClientConfig{URL: out.payments, HTTPClient: tracedClient(30*time.Second, "payment-provider")})
 	if err != nil {
 		return nil, err
 	}
@@ -347,24 +335,41 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		Propagator:     tel.Propagator,
 		Registerer:     reg,
 		VideoPasses:    cfg.VideoPasses,
+		AdminToken:     cfg.AdminToken,
 	})
 	if err != nil {
 		return nil, err
 	}
 
+	a.recoverOrders(ctx, log)
+
+	routes := []route{
+		{pattern: "/", h: a.api},
+		{pattern: "GET /metrics", h: promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true, Registry: reg})},
+		{pattern: "/debug/pprof/", h: http.HandlerFunc(pprof.Index), admin: true},
+		{pattern: "/debug/pprof/cmdline", h: http.HandlerFunc(pprof.Cmdline), admin: true},
+		{pattern: "/debug/pprof/profile", h: http.HandlerFunc(pprof.Profile), admin: true},
+		{pattern: "/debug/pprof/symbol", h: http.HandlerFunc(pprof.Symbol), admin: true},
+		{pattern: "/debug/pprof/trace", h: http.HandlerFunc(pprof.Trace), admin: true},
+		{pattern: "/debug/fgprof", h: fgprof.Handler(), admin: true},
+		{pattern: "GET /admin/info", h: http.HandlerFunc(a.serveInfo), admin: true, listed: true},
+		{pattern: "GET /admin/jobs", h: http.HandlerFunc(a.serveJobs), admin: true, listed: true},
+		{pattern: "GET /admin/jobs/{queue}/dead", h: http.HandlerFunc(a.serveDead), admin: true, listed: true},
+		{pattern: "POST /admin/jobs/{queue}/dead/{id}/replay", h: http.HandlerFunc(a.serveReplay), admin: true, listed: true},
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/", a.api)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true, Registry: reg}))
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.Handle("/debug/fgprof", fgprof.Handler())
-	mux.HandleFunc("GET /admin/info", a.serveInfo)
-	mux.HandleFunc("GET /admin/jobs", a.serveJobs)
-	mux.HandleFunc("GET /admin/jobs/{queue}/dead", a.serveDead)
-	mux.HandleFunc("POST /admin/jobs/{queue}/dead/{id}/replay", a.serveReplay)
+	a.info.Endpoints = a.api.Routes()
+	for _, rt := range routes {
+		h := rt.h
+		if rt.admin {
+			h = a.api.AdminOnly(h)
+		}
+		mux.Handle(rt.pattern, h)
+		if rt.listed {
+			a.info.Endpoints = append(a.info.Endpoints, rt.pattern)
+		}
+	}
+	slices.Sort(a.info.Endpoints)
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
@@ -386,12 +391,96 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.info.Metrics = base + "/metrics"
 	a.info.Pprof = base + "/debug/pprof/"
 	a.info.Fgprof = base + "/debug/fgprof?seconds=10"
-	a.info.Endpoints = append(a.api.Routes(), "GET /healthz", "GET /readyz", "GET /admin/info", "GET /admin/jobs",
-		"GET /admin/jobs/{queue}/dead", "POST /admin/jobs/{queue}/dead/{id}/replay")
-	slices.Sort(a.info.Endpoints)
 	log.InfoContext(ctx, "lab started", slog.String("url", base), slog.String("db", a.info.DB),
 		slog.String("antipatterns", a.info.Antipatterns))
 	return a, nil
+}
+
+// recoverOrders settles, in the background, the orders a crash of an earlier run left pending
+// (created before now: this run's own checkouts settle themselves). Shutdown stops the pass and
+// waits for it. With several labs on one database, a lab that starts also settles the orders of
+// checkouts in flight in the others; the charge's Idempotency-Key keeps a deduplicating provider
+// from charging twice.
+func (a *App) recoverOrders(ctx context.Context, log *slog.Logger) {
+	before := time.Now()
+	ctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n, err := a.api.RecoverOrders(ctx, before)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.ErrorContext(ctx, "order recovery failed", slog.Int("recovered", n), slog.Any("error", err))
+		case n > 0:
+			log.InfoContext(ctx, "orders recovered", slog.Int("recovered", n))
+		}
+	}()
+	a.onClose(func(context.Context) error { stop(); <-done; return nil })
+}
+
+// route is one of the lab's routes beside the API's own: the table both registers and lists them.
+type route struct {
+	pattern string
+	h       http.Handler
+	admin   bool // loopback clients or the admin token only (api.API.AdminOnly)
+	listed  bool // in Info.Endpoints (the metrics and profiles have their own Info fields)
+}
+
+// outside is where the lab's outside services answer.
+type outside struct{ smtp, logs, payments string }
+
+// startDeps starts in process each outside service that the configuration does not point
+// elsewhere, registers their closing and fills their Info lines.
+func (a *App) startDeps(ctx context.Context) (outside, error) {
+	cfg := a.cfg
+	out := outside{smtp: cfg.SMTPAddr, logs: cfg.LogCollectorURL, payments: cfg.PaymentURL}
+	type started struct {
+		addr  string
+		close func(context.Context) error
+	}
+	for _, d := range []struct {
+		addr    *string
+		info    *string
+		latency *deps.Latency
+		def     string
+		start   func(context.Context, deps.Latency) (started, error)
+	}{
+		{&out.smtp, &a.info.SMTP, cfg.MailLatency, MailLatencyDefault, func(ctx context.Context, lat deps.Latency) (started, error) {
+			s, err := deps.StartMailServer(ctx, deps.MailServerConfig{Latency: lat})
+			if err != nil {
+				return started{}, err
+			}
+			return started{s.Addr(), s.Close}, nil
+		}},
+		{&out.logs, &a.info.LogCollector, cfg.LogLatency, LogLatencyDefault, func(ctx context.Context, lat deps.Latency) (started, error) {
+			s, err := deps.StartLogCollector(ctx, deps.LogCollectorConfig{Latency: lat})
+			if err != nil {
+				return started{}, err
+			}
+			return started{s.URL(), s.Close}, nil
+		}},
+		{&out.payments, &a.info.Payments, cfg.PaymentLatency, PaymentLatencyDefault, func(ctx context.Context, lat deps.Latency) (started, error) {
+			s, err := deps.StartPaymentProvider(ctx, deps.PaymentProviderConfig{Latency: lat})
+			if err != nil {
+				return started{}, err
+			}
+			return started{s.URL(), s.Close}, nil
+		}},
+	} {
+		if *d.addr != "" {
+			*d.info = *d.addr
+			continue
+		}
+		lat := latencyOr(d.latency, d.def)
+		s, err := d.start(ctx, lat)
+		if err != nil {
+			return out, err
+		}
+		a.onClose(s.close)
+		*d.addr = s.addr
+		*d.info = fmt.Sprintf("%s (embedded, latency %s)", s.addr, lat)
+	}
+	return out, nil
 }
 
 func (a *App) onClose(f func(context.Context) error) { a.closers = append(a.closers, f) }

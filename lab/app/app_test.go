@@ -190,3 +190,60 @@ func labLines(metrics string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestAdminAndDebugAnswerLoopbackOrToken: on a lab reachable from other hosts, the admin and
+// debug endpoints (lab state, queues, dead-letter payloads, profiles) answer only loopback
+// clients or requests with the admin token; the API and /metrics answer everyone (issue 19
+// item 12). Remote clients are simulated with a RemoteAddr: no traffic leaves loopback.
+func TestAdminAndDebugAnswerLoopbackOrToken(t *testing.T) {
+	t.Parallel()
+	const token = "s3cret"
+	a, err := app.Start(t.Context(), app.Config{
+		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "lab.db"),
+		Seed:        seed.Config{Users: 2, PostsPerUser: 1},
+		MailLatency: fast(), LogLatency: fast(), PaymentLatency: fast(),
+		Log: io.Discard, AdminToken: token,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	serve := func(method, path, remote, auth string) int {
+		req := httptest.NewRequestWithContext(t.Context(), method, path, nil)
+		req.RemoteAddr = remote
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		rec := httptest.NewRecorder()
+		a.Handler().ServeHTTP(rec, req)
+		return rec.Code
+	}
+	const remote, local = "192.0.2.7:4321", "127.0.0.1:4321"
+	guarded := []struct{ method, path string }{
+		{"GET", "/admin/info"}, {"GET", "/admin/jobs"}, {"GET", "/admin/jobs/email/dead"},
+		{"POST", "/admin/jobs/email/dead/x/replay"}, {"GET", "/admin/antipatterns"},
+		{"GET", "/debug/pprof/"}, {"GET", "/debug/pprof/cmdline"}, {"GET", "/debug/pprof/symbol"},
+		{"GET", "/debug/pprof/profile?seconds=1"}, {"GET", "/debug/pprof/trace?seconds=1"},
+		{"GET", "/debug/fgprof?seconds=1"},
+	}
+	for _, g := range guarded {
+		for _, auth := range []string{"", "Bearer wrong", token} {
+			if code := serve(g.method, g.path, remote, auth); code != http.StatusForbidden {
+				t.Errorf("%s %s from %s with Authorization %q = %d, want 403", g.method, g.path, remote, auth, code)
+			}
+		}
+	}
+	for _, path := range []string{"/admin/info", "/admin/jobs", "/admin/jobs/email/dead", "/debug/pprof/"} {
+		if code := serve("GET", path, local, ""); code != http.StatusOK {
+			t.Errorf("GET %s from %s = %d, want 200", path, local, code)
+		}
+		if code := serve("GET", path, remote, "Bearer "+token); code != http.StatusOK {
+			t.Errorf("GET %s from %s with the admin token = %d, want 200", path, remote, code)
+		}
+	}
+	for _, path := range []string{"/api/posts", "/metrics", "/healthz"} {
+		if code := serve("GET", path, remote, ""); code != http.StatusOK {
+			t.Errorf("GET %s from %s = %d, want 200", path, remote, code)
+		}
+	}
+}

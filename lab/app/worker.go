@@ -31,14 +31,14 @@ type JobsConfig struct {
 	// MediaDir receives the video pipeline's files. Default: a new temporary directory, removed
 	// on shutdown.
 	MediaDir string
-	// DeleteChunk is how many rows one account-deletion transaction removes. Default 500.
+	// DeleteChunk is how many rows one account-deletion transaction removes. Default [tasks.DeleteChunkDefault].
 	DeleteChunk int
-	// MaxAttempts is how many times a failing job runs before the dead-letter queue. Default 5.
+	// MaxAttempts is how many times a failing job runs before the dead-letter queue. Default [worker.MaxAttemptsDefault].
 	MaxAttempts int
-	// BackoffMin is the first retry's maximum delay (doubling, full jitter). Default 1s.
+	// BackoffMin is the first retry's maximum delay (doubling, full jitter). Default [worker.BackoffMinDefault].
 	BackoffMin time.Duration
 	// AckWait is how long a job may run without its worker extending it before the broker hands
-	// it to another worker (a dead worker's jobs come back after this). Default 30s.
+	// it to another worker (a dead worker's jobs come back after this). Default [worker.AckWaitDefault].
 	AckWait time.Duration
 }
 

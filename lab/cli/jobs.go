@@ -80,8 +80,8 @@ jobs come back after --job-ack-wait.`,
 
 func newLabJobsCmd() *cobra.Command {
 	var (
-		labURL string
-		asJSON bool
+		labURL, adminToken string
+		asJSON             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "jobs",
@@ -103,6 +103,9 @@ with their progress.`,
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(labURL, "/")+"/admin/jobs", nil)
 			if err != nil {
 				return cliexit.Usagef("--lab %q: %w", labURL, err)
+			}
+			if adminToken != "" {
+				req.Header.Set("Authorization", "Bearer "+adminToken)
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -130,6 +133,7 @@ with their progress.`,
 	}
 	cmd.Flags().StringVar(&labURL, "lab", "http://127.0.0.1:8080", "the running lab's URL")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the lab's JSON answer as is")
+	cmd.Flags().StringVar(&adminToken, "admin-token", "", "the lab's --admin-token, to ask a lab on another host (a lab answers /admin to loopback clients otherwise)")
 	return cmd
 }
 

@@ -5,16 +5,18 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/headroom/headroom/internal/cliexit"
 	"github.com/headroom/headroom/lab"
+	"github.com/headroom/headroom/lab/api"
 	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/lab/deps"
+	"github.com/headroom/headroom/lab/jobs/worker"
 	"github.com/headroom/headroom/lab/seed"
+	"github.com/headroom/headroom/lab/tasks"
 	"github.com/headroom/headroom/lab/telemetry"
 )
 
@@ -104,14 +106,15 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address (127.0.0.1:0 picks a free port)")
+	f.StringVar(&cfg.Addr, "addr", app.AddrDefault, "listen address (127.0.0.1:0 picks a free port); off loopback, admin and debug endpoints answer loopback clients or --admin-token only")
+	f.StringVar(&cfg.AdminToken, "admin-token", "", "token that admits clients from any address to the admin and debug endpoints (Authorization: Bearer TOKEN)")
 	f.StringVar(&cfg.DB, "db", "", "database: sqlite:FILE or postgres://... (default: SQLite file in a new temporary directory)")
 	f.IntVar(&cfg.DBMaxConns, "db-max-conns", 0, "database connection pool size (default: 8 for SQLite, max(4, CPUs) for PostgreSQL)")
 	f.StringVar(&cfg.PostgresSchema, "pg-schema", "", "PostgreSQL schema to use, created if missing (default: the server's search_path)")
 	f.StringVar(&antipatterns, "antipatterns", "none", "antipatterns to enable: all, none, or a comma-separated list of "+valid)
 	f.StringVar(&cfg.OTLP, "otlp", "", "export traces over OTLP/HTTP to this URL, e.g. http://127.0.0.1:4318")
 	f.StringVar(&cfg.Cache, "cache", "memory", "feed cache: memory (in process) or redis://host:port/db")
-	f.DurationVar(&cfg.CacheTTL, "cache-ttl", 2*time.Second, "how long the feed stays cached")
+	f.DurationVar(&cfg.CacheTTL, "cache-ttl", app.CacheTTLDefault, "how long the feed stays cached")
 	f.IntVar(&seedUsers, "seed-users", 200, "users to seed (an already seeded database is kept as is)")
 	f.IntVar(&seedPosts, "seed-posts-per-user", 5, "posts per seeded user")
 	f.IntVar(&seedComments, "seed-comments-per-post", 5, "average comments per seeded post")
@@ -119,12 +122,12 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 	f.StringVar(&cfg.SMTPAddr, "smtp", "", "external SMTP server host:port (default: start one in process)")
 	f.StringVar(&cfg.LogCollectorURL, "log-collector", "", "external log collector URL (default: start one in process)")
 	f.StringVar(&cfg.PaymentURL, "payment-url", "", "external payment provider URL (default: start one in process)")
-	f.StringVar(&mailLat, "mail-latency", "300ms", "latency of the embedded mail server per message")
-	f.StringVar(&logLat, "log-latency", "500ms", "latency of the embedded log collector per request")
-	f.StringVar(&payLat, "payment-latency", "50ms,1%:5s", "latency of the embedded payment provider per charge")
-	f.IntVar(&cfg.VideoPasses, "video-passes", 16, "CPU cost of POST /api/videos: hashing passes over the video's bytes")
+	f.StringVar(&mailLat, "mail-latency", app.MailLatencyDefault, "latency of the embedded mail server per message")
+	f.StringVar(&logLat, "log-latency", app.LogLatencyDefault, "latency of the embedded log collector per request")
+	f.StringVar(&payLat, "payment-latency", app.PaymentLatencyDefault, "latency of the embedded payment provider per charge")
+	f.IntVar(&cfg.VideoPasses, "video-passes", api.VideoPassesDefault, "CPU cost of POST /api/videos: hashing passes over the video's bytes")
 	f.StringVar(&logLevel, "log-level", "info", "log level of the JSON logs on stderr: debug, info (access log), warn, error")
-	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to drain in-flight requests on shutdown")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", app.ShutdownTimeoutDefault, "how long to drain in-flight requests on shutdown")
 	f.StringVar(&cfg.Queue, "queue", "nats", "job queue: "+app.QueueForms)
 	f.StringVar(&cfg.QueuePrefix, "queue-prefix", "headroom", "namespace of the queue's streams or keys on a shared broker")
 	f.StringVar(&cfg.QueueDir, "queue-dir", "", "embedded JetStream storage directory (default: a temporary directory removed on exit)")
@@ -137,10 +140,10 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 // jobsFlags are the workers' tuning flags, shared by lab and lab worker.
 func jobsFlags(f *pflag.FlagSet, c *app.JobsConfig) {
 	f.StringVar(&c.MediaDir, "media-dir", "", "where the video pipeline writes thumbnails, encodings and subtitles (default: a temporary directory)")
-	f.IntVar(&c.DeleteChunk, "delete-chunk", 500, "rows one account-deletion transaction removes")
-	f.IntVar(&c.MaxAttempts, "job-max-attempts", 5, "runs of a failing job before the dead-letter queue")
-	f.DurationVar(&c.BackoffMin, "job-backoff", time.Second, "first retry's maximum delay (doubles per attempt, full jitter)")
-	f.DurationVar(&c.AckWait, "job-ack-wait", 30*time.Second, "how long a dead worker's job waits before another worker gets it")
+	f.IntVar(&c.DeleteChunk, "delete-chunk", tasks.DeleteChunkDefault, "rows one account-deletion transaction removes")
+	f.IntVar(&c.MaxAttempts, "job-max-attempts", worker.MaxAttemptsDefault, "runs of a failing job before the dead-letter queue")
+	f.DurationVar(&c.BackoffMin, "job-backoff", worker.BackoffMinDefault, "first retry's maximum delay (doubles per attempt, full jitter)")
+	f.DurationVar(&c.AckWait, "job-ack-wait", worker.AckWaitDefault, "how long a dead worker's job waits before another worker gets it")
 }
 
 func printBanner(w io.Writer, info app.Info) {

@@ -123,6 +123,9 @@ func (c *PaymentClient) Charge(ctx context.Context, orderID, amountCents int64) 
 		return Charge{}, fmt.Errorf("payment: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// A charge repeated for the same order (the lab's recovery after a crash) carries the same
+	// key, so a provider that deduplicates does not charge twice.
+	req.Header.Set("Idempotency-Key", "order-"+strconv.FormatInt(orderID, 10))
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return Charge{}, fmt.Errorf("payment: charge order %d: %w", orderID, err)

@@ -86,10 +86,24 @@ type Publisher interface {
 	Publish(ctx context.Context, m jobs.Message) error
 }
 
+// Store is the part of [lab.Store] the jobs use.
+type Store interface {
+	GetInvite(ctx context.Context, id int64) (lab.Invite, error)
+	MarkInviteSent(ctx context.Context, id int64, at time.Time) error
+	GetDeletion(ctx context.Context, id int64) (lab.Deletion, error)
+	DeleteChunk(ctx context.Context, id int64, limit int) (lab.Deletion, error)
+	GetVideo(ctx context.Context, id int64) (lab.Video, error)
+	RecordVideoStage(ctx context.Context, videoID int64, stage, result string) ([]string, error)
+	FinishVideo(ctx context.Context, id int64, checksum string) (lab.Video, error)
+}
+
+// DeleteChunkDefault is the default of [Config].DeleteChunk.
+const DeleteChunkDefault = 500
+
 // Config configures [Register]. Store, Mailer, Publisher and MediaDir are required.
 type Config struct {
 	// Store is the lab's database. Required.
-	Store lab.Store
+	Store Store
 	// Mailer sends invitation emails. Required.
 	Mailer Mailer
 	// Publisher enqueues the finalize step. Required.
@@ -97,7 +111,7 @@ type Config struct {
 	// MediaDir receives the pipeline's files (thumbnails, encoded videos, subtitles); created if
 	// missing. Required.
 	MediaDir string
-	// DeleteChunk is how many rows one deletion transaction removes. Default 500.
+	// DeleteChunk is how many rows one deletion transaction removes. Default [DeleteChunkDefault].
 	DeleteChunk int
 	// EmailConcurrency is how many emails one worker sends at once. Default 16 (the mail server's
 	// latency, not CPU, bounds them).
@@ -119,7 +133,7 @@ func Register(w *worker.Worker, cfg Config) error {
 		return errors.New("tasks: Store, Mailer, Publisher and MediaDir are required")
 	}
 	if cfg.DeleteChunk == 0 {
-		cfg.DeleteChunk = 500
+		cfg.DeleteChunk = DeleteChunkDefault
 	}
 	if cfg.EmailConcurrency == 0 {
 		cfg.EmailConcurrency = 16

@@ -94,21 +94,31 @@ type QueueConfig struct {
 	Rate float64
 	// Burst is the rate limiter's bucket size. Default 1 (with Rate set).
 	Burst int
-	// MaxAttempts is how many times a failing job runs before it is dead-lettered. Default 5.
+	// MaxAttempts is how many times a failing job runs before it is dead-lettered. Default [MaxAttemptsDefault].
 	MaxAttempts int
 	// BackoffMin and BackoffMax bound the retry delay: attempt n waits a uniformly random time
-	// in [0, min(BackoffMax, BackoffMin·2^(n-1))) ("full jitter"). Defaults 1s and 5m.
+	// in [0, min(BackoffMax, BackoffMin·2^(n-1))) ("full jitter"). Defaults [BackoffMinDefault] and [BackoffMaxDefault].
 	BackoffMin, BackoffMax time.Duration
 	// AckWait is the broker's ack deadline; a running job's deadline is extended every AckWait/3,
-	// so only a dead worker's jobs are redelivered. Default 30s.
+	// so only a dead worker's jobs are redelivered. Default [AckWaitDefault].
 	AckWait time.Duration
 	// Canceled reports whether a job has been canceled (its cancel record exists). It is polled
 	// every CancelPoll while the job runs; true cancels the handler's context with [ErrCanceled].
 	// Default nil: jobs cannot be canceled.
 	Canceled func(ctx context.Context, m jobs.Message) (bool, error)
-	// CancelPoll is how often Canceled is asked. Default 500ms.
+	// CancelPoll is how often Canceled is asked. Default [CancelPollDefault].
 	CancelPoll time.Duration
 }
+
+// The defaults of [QueueConfig]'s fields.
+const (
+	ConcurrencyDefault = 4
+	MaxAttemptsDefault = 5
+	BackoffMinDefault  = time.Second
+	BackoffMaxDefault  = 5 * time.Minute
+	AckWaitDefault     = 30 * time.Second
+	CancelPollDefault  = 500 * time.Millisecond
+)
 
 func (c *QueueConfig) validate(queue string) error {
 	if err := jobs.CheckQueue(queue); err != nil {
@@ -118,25 +128,25 @@ func (c *QueueConfig) validate(queue string) error {
 		return fmt.Errorf("worker: queue %s: nil Handler", queue)
 	}
 	if c.Concurrency == 0 {
-		c.Concurrency = 4
+		c.Concurrency = ConcurrencyDefault
 	}
 	if c.Burst == 0 {
 		c.Burst = 1
 	}
 	if c.MaxAttempts == 0 {
-		c.MaxAttempts = 5
+		c.MaxAttempts = MaxAttemptsDefault
 	}
 	if c.BackoffMin == 0 {
-		c.BackoffMin = time.Second
+		c.BackoffMin = BackoffMinDefault
 	}
 	if c.BackoffMax == 0 {
-		c.BackoffMax = 5 * time.Minute
+		c.BackoffMax = BackoffMaxDefault
 	}
 	if c.AckWait == 0 {
-		c.AckWait = 30 * time.Second
+		c.AckWait = AckWaitDefault
 	}
 	if c.CancelPoll == 0 {
-		c.CancelPoll = 500 * time.Millisecond
+		c.CancelPoll = CancelPollDefault
 	}
 	if c.Concurrency < 0 || c.Rate < 0 || c.Burst < 0 || c.MaxAttempts < 0 || c.BackoffMin < 0 ||
 		c.BackoffMax < c.BackoffMin || c.AckWait < 0 || c.CancelPoll < 0 {

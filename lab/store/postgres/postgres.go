@@ -611,6 +611,26 @@ func (s *Store) SettleOrder(ctx context.Context, id int64, status, paymentRef st
 	return o, nil
 }
 
+// PendingOrders returns pending orders created before createdBefore, oldest first.
+func (s *Store) PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]lab.Order, error) {
+	var out []lab.Order
+	err := s.rows(ctx, s.pool, `SELECT id, user_id, amount_cents, status, payment_ref, created_at FROM orders
+		WHERE status = $1 AND created_at < $2 ORDER BY created_at, id LIMIT $3`,
+		[]any{lab.OrderPending, createdBefore, limit}, func(r pgx.Rows) error {
+			var o lab.Order
+			if err := r.Scan(&o.ID, &o.UserID, &o.AmountCents, &o.Status, &o.PaymentRef, &o.CreatedAt); err != nil {
+				return err
+			}
+			o.CreatedAt = o.CreatedAt.UTC()
+			out = append(out, o)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: pending orders: %w", err)
+	}
+	return out, nil
+}
+
 // DeleteUser removes a user and everything that belongs to them.
 func (s *Store) DeleteUser(ctx context.Context, id int64) (lab.Deleted, error) {
 	var d lab.Deleted

@@ -615,6 +615,27 @@ func (s *Store) SettleOrder(ctx context.Context, id int64, status, paymentRef st
 	return o, nil
 }
 
+// PendingOrders returns pending orders created before createdBefore, oldest first.
+func (s *Store) PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]lab.Order, error) {
+	var out []lab.Order
+	err := s.rows(ctx, s.db, `SELECT id, user_id, amount_cents, status, payment_ref, created_at FROM orders
+		WHERE status = ? AND created_at < ? ORDER BY created_at, id LIMIT ?`,
+		[]any{lab.OrderPending, micros(createdBefore), limit}, func(r *sql.Rows) error {
+			var o lab.Order
+			var at int64
+			if err := r.Scan(&o.ID, &o.UserID, &o.AmountCents, &o.Status, &o.PaymentRef, &at); err != nil {
+				return err
+			}
+			o.CreatedAt = fromMicros(at)
+			out = append(out, o)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: pending orders: %w", err)
+	}
+	return out, nil
+}
+
 // DeleteUser removes a user and everything that belongs to them.
 func (s *Store) DeleteUser(ctx context.Context, id int64) (lab.Deleted, error) {
 	var d lab.Deleted

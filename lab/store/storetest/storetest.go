@@ -293,9 +293,24 @@ func testOrders(t *testing.T, s lab.Store) {
 	if o.Status != lab.OrderPending || o.AmountCents != 4200 {
 		t.Errorf("CreateOrder = %+v", o)
 	}
+	pending := must(s.CreateOrder(ctx, u.ID, 100))(t)
+	if got := must(s.PendingOrders(ctx, time.Now().Add(time.Hour), 10))(t); len(got) != 2 || got[0].ID != o.ID ||
+		got[1].ID != pending.ID || got[1].AmountCents != 100 || got[1].UserID != u.ID {
+		t.Errorf("PendingOrders = %+v, want orders %d and %d, oldest first", got, o.ID, pending.ID)
+	}
+	if got := must(s.PendingOrders(ctx, o.CreatedAt, 10))(t); len(got) != 0 {
+		t.Errorf("PendingOrders(before the first order) = %+v, want none", got)
+	}
+	if got := must(s.PendingOrders(ctx, time.Now().Add(time.Hour), 1))(t); len(got) != 1 {
+		t.Errorf("PendingOrders(limit 1) = %d orders", len(got))
+	}
 	paid := must(s.SettleOrder(ctx, o.ID, lab.OrderPaid, "pay_1"))(t)
 	if paid.Status != lab.OrderPaid || paid.PaymentRef != "pay_1" || paid.AmountCents != 4200 {
 		t.Errorf("SettleOrder = %+v", paid)
+	}
+	must(s.SettleOrder(ctx, pending.ID, lab.OrderFailed, ""))(t)
+	if got := must(s.PendingOrders(ctx, time.Now().Add(time.Hour), 10))(t); len(got) != 0 {
+		t.Errorf("PendingOrders after settling both = %+v, want none", got)
 	}
 	_, err := s.SettleOrder(ctx, 999999, lab.OrderPaid, "x")
 	wantErr(t, "SettleOrder(unknown)", err, lab.ErrNotFound)
