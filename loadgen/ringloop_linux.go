@@ -94,7 +94,7 @@ func (l *evLoop) runRing() bool {
 		return false
 	}
 	l.ring = r
-	l.e.ring.Store(true)
+	l.x.ring.Store(true)
 	defer l.closeRing()
 	// Answers are dated by the kernel in either model: a receive's completion may wait in the
 	// queue while the loop sleeps or gathers more.

@@ -638,7 +638,7 @@ func testCancelEndsEarlyWithPartialResult(t *testing.T, ec engineCase) {
 func TestNoGoroutineLeaks(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	opts := []goleak.Option{goleak.IgnoreCurrent()}
-	for _, model := range []string{"open", "closed"} {
+	for _, model := range []Model{ModelOpen, ModelClosed} {
 		cfg := Config{Targets: []Target{{URL: srv.URL}}, Model: model, Duration: 500 * time.Millisecond, Connections: 16}
 		if model == "open" {
 			cfg.Arrival.Rate = 200
