@@ -19,7 +19,7 @@ import (
 )
 
 type loadFlags struct {
-	cfg         loadgen.Config
+	cfg loadgen.Config
 	targetFlags
 	bodyFile    string
 	targetsFile string

@@ -26,8 +26,8 @@ import (
 )
 
 type sweepFlags struct {
-	cfg      capacity.Config
-	load     loadgen.Config
+	cfg  capacity.Config
+	load loadgen.Config
 	targetFlags
 	sloExpr  string
 	headroom string
