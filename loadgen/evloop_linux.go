@@ -19,40 +19,29 @@ import (
 )
 
 // The event loop is the fast HTTP/1.1 path on Linux, wrk's design in Go: one goroutine drives
-// many non-blocking connections through an epoll set of its own. That epoll descriptor is itself
-// waited on through Go's netpoller, so the loop parks like any goroutine instead of blocking a
-// thread. Against one goroutine per connection it saves a goroutine switch and an EAGAIN read
-// per request — about a quarter of the generator's CPU — which on a shared machine is CPU left
-// to the target.
-
-// Below saturation (the open model) answers come back one at a time, and a wake of a parked loop
-// costs about as much CPU as a request's own write and read. So in the open model, while a
-// connection holds the next due request, the loop does not wake for answers: it sleeps until that
-// send, then reads every answer that came meanwhile. The kernel dates each answer's bytes on
-// arrival (SO_TIMESTAMPNS), so reading later does not make an answer later: latency is measured
-// to the arrival, and a connection counts as free from then on. When every connection is busy,
-// or a connection is still connecting or writing, answers wake the loop as they come. Where the
-// kernel has an io_uring the loop moves its bytes through it instead (ringloop_linux.go), in
-// either model; on epoll at full speed (the closed model without think time) it polls a little
-// before parking (spinQuiet).
+// many non-blocking connections through an epoll set of its own, which Go's netpoller waits on,
+// so the loop parks like any goroutine; it saves the goroutine switch and the EAGAIN read per
+// request of a goroutine per connection. In the open model, while a connection holds the next
+// send, the loop does not wake for answers: it reads them at that send, dated by the kernel on
+// arrival (SO_TIMESTAMPNS), so reading late does not make them late. Where the kernel has an
+// io_uring the loop moves its bytes through it instead (ringloop_linux.go). Why it is built so:
+// docs/ARCHITECTURE.md, "The event loop"; what it measured: docs/performance.md.
 
 const loopPoll = 50 * time.Millisecond // longest sleep: bounds how late cancellation is seen
 
-// At full speed the loop polls for answers for up to spinQuiet after its last one before it
-// parks: a wake through Go's poller comes tens of microseconds
-// after the answer, and with every user waiting on the round trip that latency is throughput.
-// Measured on the 2-core machine against the hello server, 50 users, eight paired 5 s rounds:
-// +9 % requests per second (median), CPU per request 0.66 → 0.98 s / 100k. 15 µs gained less,
-// 60 and 120 µs less again (the spinning took CPU from the target). spinMax bounds one step's
-// spinning, so timeouts and cancellation are still seen within a millisecond.
+// At full speed on epoll the loop polls for answers for up to spinQuiet after its last one
+// before it parks: a wake through Go's poller comes tens of microseconds after the answer, and
+// with every user waiting on the round trip that latency is throughput (the value was measured:
+// docs/performance.md). spinMax bounds one step's spinning, so timeouts and cancellation are
+// still seen within a millisecond.
 const (
 	spinQuiet = 30 * time.Microsecond
 	spinMax   = time.Millisecond
 )
 
 // loopCount is how many event loops share the connections: one per 128 connections, at most one
-// per usable core (measured on a quiet 2-core machine: for 50 connections one loop reaches the
-// same rate as two, with ~8 % less CPU per request).
+// per usable core (one loop for 50 connections reaches the rate of two on less CPU:
+// docs/performance.md).
 func loopCount(conns int) int {
 	return max(1, min(runtime.GOMAXPROCS(0), (conns+127)/128))
 }
