@@ -59,6 +59,8 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (*result.Load
 	return e.run(ctx, progress)
 }
 
+// engine is one run: its config (defaults applied), the open model's schedule, the recorder,
+// and the executor that moves the requests; the executor's goroutines share it.
 type engine struct {
 	cfg   Config
 	total time.Duration // warm-up + duration
