@@ -102,7 +102,7 @@ func ReadTargets(r io.Reader, dir string) ([]Target, error) {
 			}
 			raw.Body = string(b)
 		}
-		t := raw.Target.withDefaults()
+		t := raw.withDefaults()
 		if err := t.validate(); err != nil {
 			return nil, fmt.Errorf("targets line %d: %w", line, err)
 		}

@@ -103,7 +103,7 @@ or was interrupted (the partial result is still written).`,
 	fl.StringVar((*string)(&c.Model), "model", string(loadgen.DefaultModel), "open (arrivals on a schedule) or closed (users wait for each answer)")
 	fl.IntVar(&c.Users, "users", loadgen.DefaultUsers, "closed model: concurrent users")
 	fl.DurationVar(&c.Think, "think", 0, "closed model: pause between an answer and a user's next request")
-	f.targetFlags.register(fl, "steps: comma-separated rates, such as 100,200,400")
+	f.register(fl, "steps: comma-separated rates, such as 100,200,400")
 	fl.StringVar(&f.bodyFile, "body-file", "", "read the request body from a file")
 	fl.StringVar(&f.targetsFile, "targets", "", "JSONL file of targets: method, url, headers, body or body_file, weight")
 	fl.DurationVar(&c.Timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout, connecting included")

@@ -90,7 +90,7 @@ Exit codes: 0 a maximum was found; 1 no rate meets the SLO; 2 bad usage or input
 	fl.Float64Var(&c.Precision, "precision", 0.05, "bisection stops when the bracket is within this share of the rate")
 	fl.IntVar(&c.MaxSteps, "max-steps", 30, "most steps to run, verification included")
 	fl.BoolVar(&c.NoVerify, "no-verify", false, "skip the verification run at the rate found")
-	f.targetFlags.register(fl, "run these rates instead of searching, such as 100,200,400")
+	f.register(fl, "run these rates instead of searching, such as 100,200,400")
 	fl.StringVar(&f.headroom, "headroom", "30%", "share of the maximum to keep free; the recommended rate is the rest")
 	fl.Float64Var(&c.ErrorBudget, "error-budget", 0.1, "largest error rate in percent of a passing step, when the SLO has no errors clause")
 	fl.Float64Var(&c.CurrentRPS, "current", 0, "today's traffic in req/s: project P99 at multiples of it")
