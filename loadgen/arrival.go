@@ -15,6 +15,16 @@ type Shape interface {
 	Count(t time.Duration) float64
 }
 
+// The arrival shapes; Constant also inverts its Count in closed form.
+var (
+	_ Shape    = Constant{}
+	_ Shape    = Ramp{}
+	_ Shape    = Steps{}
+	_ Shape    = Bursts{}
+	_ Shape    = Sine{}
+	_ inverter = Constant{}
+)
+
 // Constant is a fixed rate.
 type Constant struct{ RPS float64 }
 

@@ -5,44 +5,85 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/headroom/headroom/result"
 )
 
-// Config says what load to generate. It is echoed into every result, so a result says exactly
-// what ran. Validate fills the defaults and checks it; Run calls Validate.
+// Config says what load to generate. It is echoed into every result, with its defaults applied,
+// so a result says exactly what ran. The zero value of a field with a default means that
+// default: WithDefaults applies them, and Run calls it before it validates.
 type Config struct {
 	// Targets are the requests to send; each request picks one at random by weight. Required.
 	Targets []Target `json:"targets"`
-	// Model is "open" (default): requests arrive on the schedule of Arrival whatever the answers;
-	// or "closed": Users each send, wait for the answer, wait Think, and repeat.
-	Model   string  `json:"model"`
+	// Model is ModelOpen (default, DefaultModel): requests arrive on the schedule of Arrival
+	// whatever the answers; or ModelClosed: Users each send, wait for the answer, wait Think,
+	// and repeat.
+	Model   Model   `json:"model"`
 	Arrival Arrival `json:"arrival"`
 	// Duration is the measured period, after Warmup. Required.
 	Duration time.Duration `json:"duration"`
 	// Warmup is sent first and excluded from every statistic. Default 0.
 	Warmup time.Duration `json:"warmup"`
 	// Connections bounds the open model's connection pool: a due request waits for a free
-	// connection and the wait counts in its latency. Default 64.
+	// connection and the wait counts in its latency. Default DefaultConnections; at most
+	// MaxConnections. In the closed model it is Users.
 	Connections int `json:"connections"`
-	// Users is the closed model's number of concurrent users (one connection each). Default 10.
+	// Users is the closed model's number of concurrent users (one connection each). Default
+	// DefaultUsers; at most MaxConnections.
 	Users int `json:"users,omitempty"`
 	// Think is how long a closed-model user waits between an answer and its next request.
+	// Default 0.
 	Think time.Duration `json:"think,omitempty"`
-	// Timeout bounds each request, connecting included. Default 10s.
+	// Timeout bounds each request, connecting included. Default DefaultTimeout.
 	Timeout time.Duration `json:"timeout"`
 	// HTTP2 sends over HTTP/2 (h2c for http:// URLs). https:// URLs go through net/http and
 	// negotiate HTTP/2 when the server offers it; http:// URLs take the fast HTTP/1.1 path.
 	HTTP2 bool `json:"http2"`
 	// Insecure skips TLS certificate verification.
 	Insecure bool `json:"insecure"`
-	// MaxBody caps a response body; a larger one is an error of kind "body_too_large". Default 64 MiB.
+	// MaxBody caps a response body; a larger one is an error of kind "body_too_large".
+	// Default DefaultMaxBody.
 	MaxBody int64 `json:"max_body"`
 
 	// path narrows how the fast path moves bytes, so that tests cover each way; the zero value
 	// takes the fastest the platform offers.
 	path fastPath
 }
+
+// Model is how requests come about: ModelOpen or ModelClosed. It is result.Model, so that a
+// result's model compares with a Config's.
+type Model = result.Model
+
+// The models.
+const (
+	ModelOpen   = result.ModelOpen
+	ModelClosed = result.ModelClosed
+)
+
+// Defaults of Config and Arrival, applied by WithDefaults to zero fields.
+const (
+	DefaultModel       = ModelOpen
+	DefaultConnections = 64
+	DefaultUsers       = 10
+	DefaultTimeout     = 10 * time.Second
+	DefaultMaxBody     = 64 << 20
+	DefaultArrivalKind = ArrivalConstant
+	DefaultSeed        = 1
+	DefaultBurstFactor = 5
+	DefaultBurstLength = time.Second
+	DefaultPeriod      = 10 * time.Second // of bursts and of sine
+)
+
+// Limits of Config and Arrival.
+const (
+	// MaxConnections bounds Connections and Users.
+	MaxConnections = 100000
+	// MaxRate bounds every rate of an Arrival, in requests per second.
+	MaxRate = 1e7
+)
 
 type fastPath uint8
 
@@ -52,184 +93,265 @@ const (
 	pathGoroutines                 // a goroutine per connection
 )
 
-// Arrival configures the open model's arrival process.
+// ArrivalKind names an arrival process.
+type ArrivalKind string
+
+// The arrival processes.
+const (
+	ArrivalConstant ArrivalKind = "constant"
+	ArrivalPoisson  ArrivalKind = "poisson"
+	ArrivalRamp     ArrivalKind = "ramp"
+	ArrivalSteps    ArrivalKind = "steps"
+	ArrivalBursts   ArrivalKind = "bursts"
+	ArrivalSine     ArrivalKind = "sine"
+)
+
+// ArrivalKinds lists the valid Arrival.Kind values.
+var ArrivalKinds = []ArrivalKind{ArrivalConstant, ArrivalPoisson, ArrivalRamp, ArrivalSteps, ArrivalBursts, ArrivalSine}
+
+// ArrivalKindList returns ArrivalKinds as a comma-separated list, for messages.
+func ArrivalKindList() string {
+	names := make([]string, len(ArrivalKinds))
+	for i, k := range ArrivalKinds {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ", ")
+}
+
+// Arrival configures the open model's arrival process. Fields that do not belong to Kind are
+// left as they are and not used.
 type Arrival struct {
-	// Kind is constant (default), poisson, ramp, steps, bursts or sine.
-	Kind string `json:"kind"`
+	// Kind is the arrival process. Default DefaultArrivalKind.
+	Kind ArrivalKind `json:"kind"`
 	// Rate is the rate in requests per second of constant and poisson, the base rate of bursts
-	// and the mean of sine.
+	// and the mean of sine; required by those. At most MaxRate.
 	Rate float64 `json:"rate,omitempty"`
-	// From and To are a ramp's start and end rates; it takes Over (default: the whole run).
+	// From and To are a ramp's start and end rates (not both 0); it takes Over (default: the
+	// whole run, warm-up included).
 	From float64       `json:"from,omitempty"`
 	To   float64       `json:"to,omitempty"`
 	Over time.Duration `json:"over,omitempty"`
-	// Steps are the rates of steps, each held for Every (default: the run divided evenly).
+	// Steps are the rates of steps (at least one), each held for Every (default: the run,
+	// warm-up included, divided evenly).
 	Steps []float64     `json:"steps,omitempty"`
 	Every time.Duration `json:"every,omitempty"`
 	// Factor, Length and Period shape bursts: Factor × Rate for Length at the start of every
-	// Period (defaults 5, 1s, 10s).
+	// Period (defaults DefaultBurstFactor, DefaultBurstLength, DefaultPeriod).
 	Factor float64       `json:"factor,omitempty"`
 	Length time.Duration `json:"length,omitempty"`
-	// Period is also the period of sine (default 10s); Amplitude its swing (default Rate/2).
+	// Period is also the period of sine (default DefaultPeriod); Amplitude its swing
+	// (default Rate/2, at most Rate).
 	Period    time.Duration `json:"period,omitempty"`
 	Amplitude float64       `json:"amplitude,omitempty"`
-	// Poisson spaces arrivals with exponential gaps around the shape; always true for kind poisson.
+	// Poisson spaces arrivals with exponential gaps around the shape; WithDefaults sets it for
+	// kind poisson.
 	Poisson bool `json:"poisson,omitempty"`
-	// Seed makes a Poisson schedule reproducible. Default 1.
+	// Seed makes a Poisson schedule reproducible. Default DefaultSeed.
 	Seed uint64 `json:"seed,omitempty"`
 }
 
-// ArrivalKinds lists the valid Arrival.Kind values.
-var ArrivalKinds = []string{"constant", "poisson", "ramp", "steps", "bursts", "sine"}
-
-// ErrConfig is returned (wrapped) by Validate.
+// ErrConfig is wrapped by every error about a bad Config, Target or targets file.
 var ErrConfig = errors.New("bad load configuration")
+
+// FieldError is a bad value of one Config field. It wraps ErrConfig.
+type FieldError struct {
+	// Field is the field's path in Config, such as "Duration" or "Arrival.Rate".
+	Field string
+	// Problem is the bad value and what would be valid, such as "0s: want a positive duration".
+	Problem string
+}
+
+func (e *FieldError) Error() string { return ErrConfig.Error() + ": " + e.Field + " " + e.Problem }
+func (e *FieldError) Unwrap() error { return ErrConfig }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
+}
 
 func configErr(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
 }
 
-// Validate fills defaults and checks c, returning an error that names the bad value.
-func (c *Config) Validate() error {
+// WithDefaults returns c with the defaults of its zero fields applied, as Run does: those of the
+// model's fields (Arrival for the open model; Users for the closed model, which also sets
+// Connections to Users) and of the targets (a copy of Targets: c's are left as they are).
+func (c Config) WithDefaults() Config {
+	c.Targets = slices.Clone(c.Targets)
+	for i := range c.Targets {
+		c.Targets[i] = c.Targets[i].withDefaults()
+	}
+	if c.Model == "" {
+		c.Model = DefaultModel
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.MaxBody == 0 {
+		c.MaxBody = DefaultMaxBody
+	}
+	switch c.Model {
+	case ModelOpen:
+		if c.Connections == 0 {
+			c.Connections = DefaultConnections
+		}
+		c.Arrival = c.Arrival.withDefaults(c.Warmup + c.Duration)
+	case ModelClosed:
+		if c.Users == 0 {
+			c.Users = DefaultUsers
+		}
+		c.Connections = c.Users
+	}
+	return c
+}
+
+// Validate reports whether Run would accept c: it checks c with its defaults applied, without
+// changing c. Its errors wrap ErrConfig; an error about one field is a *FieldError.
+func (c Config) Validate() error {
+	d := c.WithDefaults()
+	return d.validate()
+}
+
+// validate checks a Config whose defaults are applied.
+func (c *Config) validate() error {
 	if len(c.Targets) == 0 {
-		return configErr("no target: give a URL or a targets file")
+		return fieldErr("Targets", "empty: want at least one target (a URL or a targets file)")
 	}
 	for i := range c.Targets {
 		if err := c.Targets[i].validate(); err != nil {
 			return err
 		}
 	}
-	if c.Model == "" {
-		c.Model = "open"
-	}
 	if c.Duration <= 0 {
-		return configErr("duration %v: want a positive duration such as 30s", c.Duration)
+		return fieldErr("Duration", "%v: want a positive duration such as 30s", c.Duration)
 	}
 	if c.Warmup < 0 {
-		return configErr("warmup %v: want zero or a positive duration", c.Warmup)
-	}
-	if c.Timeout == 0 {
-		c.Timeout = 10 * time.Second
+		return fieldErr("Warmup", "%v: want zero or a positive duration", c.Warmup)
 	}
 	if c.Timeout < 0 {
-		return configErr("timeout %v: want a positive duration", c.Timeout)
-	}
-	if c.MaxBody == 0 {
-		c.MaxBody = 64 << 20
+		return fieldErr("Timeout", "%v: want a positive duration", c.Timeout)
 	}
 	if c.MaxBody < 0 {
-		return configErr("max body %d: want a positive number of bytes", c.MaxBody)
+		return fieldErr("MaxBody", "%d: want a positive number of bytes", c.MaxBody)
 	}
 	switch c.Model {
-	case "open":
-		if c.Connections == 0 {
-			c.Connections = 64
+	case ModelOpen:
+		if c.Connections < 1 || c.Connections > MaxConnections {
+			return fieldErr("Connections", "%d: want 1 to %d", c.Connections, MaxConnections)
 		}
-		if c.Connections < 0 || c.Connections > 100000 {
-			return configErr("connections %d: want 1 to 100000", c.Connections)
-		}
-		return c.Arrival.validate(c.Warmup + c.Duration)
-	case "closed":
-		if c.Users == 0 {
-			c.Users = 10
-		}
-		if c.Users < 0 || c.Users > 100000 {
-			return configErr("users %d: want 1 to 100000", c.Users)
+		return c.Arrival.validate()
+	case ModelClosed:
+		if c.Users < 1 || c.Users > MaxConnections {
+			return fieldErr("Users", "%d: want 1 to %d", c.Users, MaxConnections)
 		}
 		if c.Think < 0 {
-			return configErr("think %v: want zero or a positive duration", c.Think)
+			return fieldErr("Think", "%v: want zero or a positive duration", c.Think)
 		}
-		c.Connections = c.Users
 		return nil
 	default:
-		return configErr("model %q: want open or closed", c.Model)
+		return fieldErr("Model", "%q: want %s or %s", c.Model, ModelOpen, ModelClosed)
 	}
 }
 
-func validRate(name string, r float64) error {
-	if r < 0 || math.IsNaN(r) || math.IsInf(r, 0) || r > 1e7 {
-		return configErr("%s %v: want a rate between 0 and 10000000 requests per second", name, r)
+func validRate(field string, r float64) error {
+	if r < 0 || math.IsNaN(r) || math.IsInf(r, 0) || r > MaxRate {
+		return fieldErr(field, "%v: want a rate between 0 and %d requests per second", r, int(MaxRate))
 	}
 	return nil
 }
 
-func (a *Arrival) validate(total time.Duration) error {
+// withDefaults returns a with the defaults of its kind applied; total is the run's length,
+// warm-up included.
+func (a Arrival) withDefaults(total time.Duration) Arrival {
 	if a.Kind == "" {
-		a.Kind = "constant"
+		a.Kind = DefaultArrivalKind
 	}
 	if a.Seed == 0 {
-		a.Seed = 1
+		a.Seed = DefaultSeed
 	}
 	switch a.Kind {
-	case "constant", "poisson", "bursts", "sine":
-		if err := validRate("rate", a.Rate); err != nil {
-			return err
-		}
-		if a.Rate == 0 {
-			return configErr("rate 0: the %s arrival needs --rate, in requests per second", a.Kind)
-		}
-	case "ramp":
-		if err := validRate("ramp start", a.From); err != nil {
-			return err
-		}
-		if err := validRate("ramp end", a.To); err != nil {
-			return err
-		}
-		if a.From == 0 && a.To == 0 {
-			return configErr("ramp from 0 to 0: give --from and --to rates")
-		}
+	case ArrivalPoisson:
+		a.Poisson = true
+	case ArrivalRamp:
 		if a.Over == 0 {
 			a.Over = total
 		}
-	case "steps":
-		if len(a.Steps) == 0 {
-			return configErr("steps: give the rates, such as --steps 100,200,400")
-		}
-		for _, r := range a.Steps {
-			if err := validRate("step", r); err != nil {
-				return err
-			}
-		}
-		if a.Every == 0 {
+	case ArrivalSteps:
+		if a.Every == 0 && len(a.Steps) > 0 {
 			a.Every = total / time.Duration(len(a.Steps))
 		}
-		if a.Every <= 0 {
-			return configErr("step length %v: want a positive duration", a.Every)
-		}
-	default:
-		return configErr("arrival %q: want one of %s", a.Kind, strings.Join(ArrivalKinds, ", "))
-	}
-	switch a.Kind {
-	case "poisson":
-		a.Poisson = true
-	case "bursts":
+	case ArrivalBursts:
 		if a.Factor == 0 {
-			a.Factor = 5
+			a.Factor = DefaultBurstFactor
 		}
 		if a.Length == 0 {
-			a.Length = time.Second
+			a.Length = DefaultBurstLength
 		}
 		if a.Period == 0 {
-			a.Period = 10 * time.Second
+			a.Period = DefaultPeriod
 		}
-		if a.Factor < 1 || math.IsInf(a.Factor, 0) || a.Factor*a.Rate > 1e7 {
-			return configErr("burst factor %v: want 1 or more (and factor × rate ≤ 10000000)", a.Factor)
-		}
-		if a.Length <= 0 || a.Period <= 0 || a.Length > a.Period {
-			return configErr("bursts of %v every %v: want 0 < length ≤ period", a.Length, a.Period)
-		}
-	case "sine":
+	case ArrivalSine:
 		if a.Period == 0 {
-			a.Period = 10 * time.Second
+			a.Period = DefaultPeriod
 		}
 		if a.Amplitude == 0 {
 			a.Amplitude = a.Rate / 2
 		}
+	}
+	return a
+}
+
+// validate checks an Arrival whose defaults are applied.
+func (a *Arrival) validate() error {
+	switch a.Kind {
+	case ArrivalConstant, ArrivalPoisson, ArrivalBursts, ArrivalSine:
+		if err := validRate("Arrival.Rate", a.Rate); err != nil {
+			return err
+		}
+		if a.Rate == 0 {
+			return fieldErr("Arrival.Rate", "0: the %s arrival needs a rate, in requests per second", a.Kind)
+		}
+	case ArrivalRamp:
+		if err := validRate("Arrival.From", a.From); err != nil {
+			return err
+		}
+		if err := validRate("Arrival.To", a.To); err != nil {
+			return err
+		}
+		if a.From == 0 && a.To == 0 {
+			return fieldErr("Arrival.To", "0: a ramp from 0 to 0 sends nothing: want a start or end rate above 0")
+		}
+	case ArrivalSteps:
+		if len(a.Steps) == 0 {
+			return fieldErr("Arrival.Steps", "empty: want the rates to step through, such as 100,200,400")
+		}
+		for _, r := range a.Steps {
+			if err := validRate("Arrival.Steps", r); err != nil {
+				return err
+			}
+		}
+		if a.Every <= 0 {
+			return fieldErr("Arrival.Every", "%v: want a positive duration", a.Every)
+		}
+	default:
+		return fieldErr("Arrival.Kind", "%q: want one of %s", a.Kind, ArrivalKindList())
+	}
+	switch a.Kind {
+	case ArrivalBursts:
+		if a.Factor < 1 || math.IsInf(a.Factor, 0) || a.Factor*a.Rate > MaxRate {
+			return fieldErr("Arrival.Factor", "%v: want 1 or more (and factor × rate ≤ %d)", a.Factor, int(MaxRate))
+		}
 		if a.Period <= 0 {
-			return configErr("sine period %v: want a positive duration", a.Period)
+			return fieldErr("Arrival.Period", "%v: want a positive duration", a.Period)
+		}
+		if a.Length <= 0 || a.Length > a.Period {
+			return fieldErr("Arrival.Length", "%v: want a positive duration, at most the period between bursts (%v)", a.Length, a.Period)
+		}
+	case ArrivalSine:
+		if a.Period <= 0 {
+			return fieldErr("Arrival.Period", "%v: want a positive duration", a.Period)
 		}
 		if a.Amplitude < 0 || a.Amplitude > a.Rate {
-			return configErr("sine amplitude %v: want between 0 and the mean rate %v", a.Amplitude, a.Rate)
+			return fieldErr("Arrival.Amplitude", "%v: want between 0 and the mean rate %v", a.Amplitude, a.Rate)
 		}
 	}
 	return nil
@@ -238,13 +360,13 @@ func (a *Arrival) validate(total time.Duration) error {
 // Shape returns the arrival rate over time that a validated Arrival describes.
 func (a Arrival) Shape() Shape {
 	switch a.Kind {
-	case "ramp":
+	case ArrivalRamp:
 		return Ramp{From: a.From, To: a.To, Over: a.Over}
-	case "steps":
+	case ArrivalSteps:
 		return Steps{Rates: a.Steps, Every: a.Every}
-	case "bursts":
+	case ArrivalBursts:
 		return Bursts{Base: a.Rate, Factor: a.Factor, Length: a.Length, Period: a.Period}
-	case "sine":
+	case ArrivalSine:
 		return Sine{Mean: a.Rate, Amplitude: a.Amplitude, Period: a.Period}
 	default:
 		return Constant{RPS: a.Rate}

@@ -11,47 +11,37 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"sort"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
 )
 
 // The event loop is the fast HTTP/1.1 path on Linux, wrk's design in Go: one goroutine drives
-// many non-blocking connections through an epoll set of its own. That epoll descriptor is itself
-// waited on through Go's netpoller, so the loop parks like any goroutine instead of blocking a
-// thread. Against one goroutine per connection it saves a goroutine switch and an EAGAIN read
-// per request — about a quarter of the generator's CPU — which on a shared machine is CPU left
-// to the target.
-
-// Below saturation (the open model) answers come back one at a time, and a wake of a parked loop
-// costs about as much CPU as a request's own write and read. So in the open model, while a
-// connection holds the next due request, the loop does not wake for answers: it sleeps until that
-// send, then reads every answer that came meanwhile. The kernel dates each answer's bytes on
-// arrival (SO_TIMESTAMPNS), so reading later does not make an answer later: latency is measured
-// to the arrival, and a connection counts as free from then on. When every connection is busy,
-// or a connection is still connecting or writing, answers wake the loop as they come. Where the
-// kernel has an io_uring the loop moves its bytes through it instead (ringloop_linux.go), in
-// either model; on epoll at full speed (the closed model without think time) it polls a little
-// before parking (spinQuiet).
+// many non-blocking connections through an epoll set of its own, which Go's netpoller waits on,
+// so the loop parks like any goroutine; it saves the goroutine switch and the EAGAIN read per
+// request of a goroutine per connection. In the open model, while a connection holds the next
+// send, the loop does not wake for answers: it reads them at that send, dated by the kernel on
+// arrival (SO_TIMESTAMPNS), so reading late does not make them late. Where the kernel has an
+// io_uring the loop moves its bytes through it instead (ringloop_linux.go). Why it is built so:
+// docs/ARCHITECTURE.md, "The event loop"; what it measured: docs/performance.md.
 
 const loopPoll = 50 * time.Millisecond // longest sleep: bounds how late cancellation is seen
 
-// At full speed the loop polls for answers for up to spinQuiet after its last one before it
-// parks: a wake through Go's poller comes tens of microseconds
-// after the answer, and with every user waiting on the round trip that latency is throughput.
-// Measured on the 2-core machine against the hello server, 50 users, eight paired 5 s rounds:
-// +9 % requests per second (median), CPU per request 0.66 → 0.98 s / 100k. 15 µs gained less,
-// 60 and 120 µs less again (the spinning took CPU from the target). spinMax bounds one step's
-// spinning, so timeouts and cancellation are still seen within a millisecond.
+// At full speed on epoll the loop polls for answers for up to spinQuiet after its last one
+// before it parks: a wake through Go's poller comes tens of microseconds after the answer, and
+// with every user waiting on the round trip that latency is throughput (the value was measured:
+// docs/performance.md). spinMax bounds one step's spinning, so timeouts and cancellation are
+// still seen within a millisecond.
 const (
 	spinQuiet = 30 * time.Microsecond
 	spinMax   = time.Millisecond
 )
 
 // loopCount is how many event loops share the connections: one per 128 connections, at most one
-// per usable core (measured on a quiet 2-core machine: for 50 connections one loop reaches the
-// same rate as two, with ~8 % less CPU per request).
+// per usable core (one loop for 50 connections reaches the rate of two on less CPU:
+// docs/performance.md).
 func loopCount(conns int) int {
 	return max(1, min(runtime.GOMAXPROCS(0), (conns+127)/128))
 }
@@ -113,6 +103,7 @@ func (m *rxMsg) control() []byte { return m.oob[:min(m.msg.Controllen, uint64(le
 
 type evLoop struct {
 	e     *engine
+	x     *loops
 	ctx   context.Context
 	reqs  []*h1Request
 	addrs []resolved
@@ -195,7 +186,7 @@ func ownAddrs(addrs []resolved) []resolved {
 	return out
 }
 
-func newEvLoop(ctx context.Context, e *engine, reqs []*h1Request, addrs []resolved, tAddr []int, conns int, seed uint64) (*evLoop, error) {
+func newEvLoop(ctx context.Context, x *loops, conns int, seed uint64) (*evLoop, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll: %w", err)
@@ -221,11 +212,12 @@ func newEvLoop(ctx context.Context, e *engine, reqs []*h1Request, addrs []resolv
 		syscall.Close(epfd)
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
+	e := x.e
 	l := &evLoop{
-		e: e, ctx: ctx, reqs: reqs, addrs: ownAddrs(addrs), tAddr: tAddr, epfd: epfd, outer: outer, ef: ef, rc: rc,
+		e: e, x: x, ctx: ctx, reqs: x.reqs, addrs: ownAddrs(x.addrs), tAddr: x.tAddr, epfd: epfd, outer: outer, ef: ef, rc: rc,
 		evs: make([]syscall.EpollEvent, 256), rng: rand.New(rand.NewPCG(seed, rand.Uint64())),
-		stamp: e.cfg.Model == "open",
-		spin:  e.cfg.Model == "closed" && e.cfg.Think == 0,
+		stamp: e.cfg.Model == ModelOpen,
+		spin:  e.cfg.Model == ModelClosed && e.cfg.Think == 0,
 	}
 	for i := range conns {
 		l.conns = append(l.conns, &evConn{idx: i, fd: -1, rb: newReadBuf(), wbuf: make([]byte, 0, 1024), rx: new(rxMsg)})
@@ -349,7 +341,7 @@ func (l *evLoop) finished(now time.Duration) bool {
 			return false
 		}
 	}
-	if l.e.cfg.Model == "open" {
+	if l.e.cfg.Model == ModelOpen {
 		return l.schedDone
 	}
 	return now >= l.e.total
@@ -360,7 +352,7 @@ func (l *evLoop) dispatch(now time.Duration) {
 	e := l.e
 	for _, c := range l.conns {
 		if c.state == csWaiting && c.wakeAt <= now {
-			if e.cfg.Model == "closed" {
+			if e.cfg.Model == ModelClosed {
 				if now >= e.total {
 					c.state = csIdle
 					continue
@@ -374,7 +366,7 @@ func (l *evLoop) dispatch(now time.Duration) {
 		if c.state != csIdle {
 			continue
 		}
-		if e.cfg.Model == "closed" {
+		if e.cfg.Model == ModelClosed {
 			if now < e.total {
 				c.smp.due, c.smp.pickup = now, now
 				l.send(c)
@@ -382,23 +374,14 @@ func (l *evLoop) dispatch(now time.Duration) {
 			continue
 		}
 		for c.state == csIdle && !l.schedDone {
-			e.mu.Lock()
-			due, ok := e.sched.Next()
-			e.mu.Unlock()
+			due, pickup, ok := e.nextDue(func() time.Duration { return now }, &l.unsent)
 			if !ok {
 				l.schedDone = true
 				break
 			}
-			if now >= e.total {
-				// Every connection stayed busy until the end: due, but never sent.
-				if due >= e.cfg.Warmup {
-					l.unsent++
-				}
-				continue
-			}
 			// A request due before now could have gone out once both it and the connection were
 			// ready: the connection has been free since its last answer arrived.
-			c.smp.due, c.smp.pickup = due, now
+			c.smp.due, c.smp.pickup = due, pickup
 			if due <= now {
 				c.smp.pickup = min(now, c.freedAt)
 				l.send(c)
@@ -429,7 +412,7 @@ func (l *evLoop) nextWake(now time.Duration) time.Duration {
 			wake = min(wake, c.deadline)
 		}
 	}
-	if l.e.cfg.Model == "closed" && now < l.e.total {
+	if l.e.cfg.Model == ModelClosed && now < l.e.total {
 		wake = min(wake, l.e.total)
 	}
 	return max(wake, now)
@@ -439,13 +422,7 @@ func (l *evLoop) nextWake(now time.Duration) time.Duration {
 // writes what the socket takes.
 func (l *evLoop) send(c *evConn) {
 	e := l.e
-	c.target = 0
-	if len(e.cum) > 1 {
-		c.target = min(sort.SearchFloat64s(e.cum, l.rng.Float64()*e.cum[len(e.cum)-1]), len(e.cum)-1)
-	}
-	putUint64(c.smp.trace[:8], l.rng.Uint64())
-	putUint64(c.smp.trace[8:], l.rng.Uint64())
-	traceparent(&c.tp, &c.smp.trace, l.rng.Uint64())
+	c.target = e.stamp(l.rng, &c.smp, &c.tp)
 	r := l.reqs[c.target]
 	c.wbuf = append(append(append(append(append(c.wbuf[:0], r.head...), "Traceparent: "...), c.tp[:]...), "\r\n"...), r.tail...)
 	c.smp.sent = e.since()
@@ -788,7 +765,7 @@ func (l *evLoop) finish(c *evConn) {
 	c.freedAt = c.smp.done
 	l.e.rec.record(&c.smp)
 	c.state = csIdle
-	if l.e.cfg.Model == "closed" && l.e.cfg.Think > 0 {
+	if l.e.cfg.Model == ModelClosed && l.e.cfg.Think > 0 {
 		c.state, c.wakeAt = csWaiting, c.smp.done+l.e.cfg.Think
 	}
 }
@@ -813,45 +790,53 @@ func (l *evLoop) closeAll() {
 	syscall.Close(l.epfd)
 }
 
-// prepareLoops makes the engine drive its connections with event loops, unless an address does
-// not resolve (then the per-connection senders report the error for each request).
-func (e *engine) prepareLoops(reqs []*h1Request) {
-	addrs, tAddr, err := resolveAddrs(reqs)
-	if err != nil {
-		return
-	}
-	e.loops = &loopPlan{reqs: reqs, addrs: addrs, tAddr: tAddr}
-	e.io = "epoll"
-}
-
-// loopPlan is what the event loops of a run share.
-type loopPlan struct {
+// loops is the executor of event loops: each drives its share of the connections (loopCount).
+type loops struct {
+	e     *engine
 	reqs  []*h1Request
 	addrs []resolved
 	tAddr []int
+	ring  atomic.Bool // a loop ran on io_uring
 }
 
-// startLoops starts the event loops, each with its share of the connections; report receives
-// each loop's count of unsent requests when it ends.
-func (e *engine) startLoops(ctx context.Context, wg *syncGroup, report func(int64)) error {
-	n := loopCount(e.cfg.Connections)
-	var loops []*evLoop
+var _ executor = (*loops)(nil)
+
+// newLoops returns the event loops' executor, or nil when an address does not resolve (then the
+// per-connection senders report the error for each request).
+func newLoops(e *engine, reqs []*h1Request) executor {
+	addrs, tAddr, err := resolveAddrs(reqs)
+	if err != nil {
+		return nil
+	}
+	return &loops{e: e, reqs: reqs, addrs: addrs, tAddr: tAddr}
+}
+
+func (x *loops) io() string {
+	if x.ring.Load() {
+		return "io_uring"
+	}
+	return "epoll"
+}
+
+func (x *loops) start(ctx context.Context, wg *sync.WaitGroup, unsent func(int64)) error {
+	n := loopCount(x.e.cfg.Connections)
+	var ls []*evLoop
 	for i := range n {
-		conns := e.cfg.Connections / n
-		if i < e.cfg.Connections%n {
+		conns := x.e.cfg.Connections / n
+		if i < x.e.cfg.Connections%n {
 			conns++
 		}
-		l, err := newEvLoop(ctx, e, e.loops.reqs, e.loops.addrs, e.loops.tAddr, conns, uint64(i))
+		l, err := newEvLoop(ctx, x, conns, uint64(i))
 		if err != nil {
-			for _, l := range loops {
+			for _, l := range ls {
 				l.closeAll()
 			}
 			return err
 		}
-		loops = append(loops, l)
+		ls = append(ls, l)
 	}
-	for _, l := range loops {
-		wg.Go(func() { report(l.run()) })
+	for _, l := range ls {
+		wg.Go(func() { unsent(l.run()) })
 	}
 	return nil
 }

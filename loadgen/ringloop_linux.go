@@ -13,40 +13,29 @@ import (
 
 // The event loop drives its connections through an io_uring instead of epoll when the kernel
 // offers one: each pass hands the kernel every send and receive that fell due and waits in the
-// same system call, so a request costs a fraction of a system call (0.22 measured against the
-// hello server at full speed) instead of a write, a read and the epoll_waits between them.
-// Receives are recvmsg, so the kernel hands over each answer's arrival stamp with its bytes, and
-// an answer may wait in the completion queue without growing late. At full speed the wait ends
-// when a share of the users' answers came (ringGatherShare). While a connection holds the next
-// send, the loop sleeps until that send whatever answers come, and the kernel completes their
-// receives when the sleep ends, in the same call. The connections' state machine is the epoll
-// loop's; only how bytes move differs. Where io_uring is missing or refused (kernels before 6.1,
-// seccomp filters, kernel.io_uring_disabled) the loop falls back to epoll.
+// same system call, a fraction of a call per request. Receives are recvmsg, so each answer comes
+// with its arrival stamp and may wait in the completion queue without growing late. The
+// connections' state machine is the epoll loop's; only how bytes move differs. Where io_uring
+// is missing or refused (kernels before 6.1, seccomp, kernel.io_uring_disabled) the loop falls
+// back to epoll. Why: docs/ARCHITECTURE.md, "The event loop"; measurements: docs/performance.md.
 
-// ringMaxWait bounds one wait for completions. The wait is a raw system call (a scheduler-aware
-// one cost about 10 % more CPU per request in paired rounds of a prototype), so it holds the
-// loop's P: goroutines queued on that P (progress, the timeline, signal delivery) wait at most
-// this long. A signal ends the wait early, so the scheduler's preemption still gets through.
+// ringMaxWait bounds one wait for completions. The wait is a raw system call (cheaper than a
+// scheduler-aware one), so it holds the loop's P: goroutines queued on that P (progress, the
+// timeline, signal delivery) wait at most this long. A signal ends the wait early, so the
+// scheduler's preemption still gets through.
 const ringMaxWait = 10 * time.Millisecond
 
 // ringMinSleep is the shortest sleep of the open model's loop: at high rates it sends the
 // requests that fell due meanwhile together, up to that much late (recorded as dispatch lag, not
-// charged to the target), instead of waking for each. Measured on the 2-core machine against the
-// hello server at 28,000 req/s, 50 connections, two 5 s runs each: CPU per 100k requests 1.53 s
-// waking for each send, 0.98 s at 100 µs, 0.62 s at 200 µs, 0.70 s at 400 µs; dispatch lag p50
-// 0.04, 0.08, 0.14, 0.26 ms. The loop on epoll sleeps on Go's timers, whose lateness does the same
-// unasked (dispatch lag p50 0.4 ms at this rate, 1.35–2.24 s per 100k).
+// charged to the target), instead of waking for each, which cost the generator more than twice the
+// CPU per request (docs/performance.md).
 const ringMinSleep = 200 * time.Microsecond
 
 // At full speed the loop wakes for a share of its users' answers (1/ringGatherShare of them), or
-// for those that came within ringGather of the first, rather than for each: fewer wakes of the
-// loop's thread leave more of the cores to the target, and the answers are dated by the kernel,
-// so the gathering adds nothing to their latency. It only delays the users' next requests, as
-// wrk's batches of epoll events do. Measured against the hello server, 50 users, paired 4 s
-// rounds against wrk: waking for each answer 0.88–1.24× wrk (median 1.07, 6 rounds) at 0.84–1.26
-// CPU s per 100k; gathering 16 within 100 µs 1.14–1.33× (median 1.20, 9 rounds) at 0.60–0.86;
-// 16 within 50 µs 1.16–1.30× (3 rounds); 25 within 200 µs and 32 within 300 µs less. Adding
-// the pass's sends (which complete as submitted) to the count changed nothing (4 paired rounds).
+// for those that came within ringGather of the first, rather than for each: fewer wakes leave
+// more of the cores to the target, and the answers are dated by the kernel, so gathering adds
+// nothing to their latency; it only delays the users' next requests, as wrk's batches of epoll
+// events do. The values were chosen in paired rounds against wrk (docs/performance.md).
 const (
 	ringGatherShare = 3
 	ringGather      = 50 * time.Microsecond
@@ -94,7 +83,7 @@ func (l *evLoop) runRing() bool {
 		return false
 	}
 	l.ring = r
-	l.e.ring.Store(true)
+	l.x.ring.Store(true)
 	defer l.closeRing()
 	// Answers are dated by the kernel in either model: a receive's completion may wait in the
 	// queue while the loop sleeps or gathers more.

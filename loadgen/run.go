@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"runtime"
-	"sort"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -51,37 +48,33 @@ type Progress struct {
 // goroutine. Errors of the target (refused, reset, timeouts, statuses) are counted in the result,
 // not returned; Run returns an error only for a bad configuration.
 func Run(ctx context.Context, cfg Config, progress func(Progress)) (*result.Load, error) {
-	if err := cfg.Validate(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	e, err := newEngine(ctx, cfg)
+	e, err := newEngine(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return e.run(ctx, progress)
 }
 
+// engine is one run: its config (defaults applied), the open model's schedule, the recorder,
+// and the executor that moves the requests; the executor's goroutines share it.
 type engine struct {
-	cfg     Config
-	total   time.Duration // warm-up + duration
-	shape   Shape
-	start   time.Time
-	rec     *recorder
-	cum     []float64 // cumulative target weights
-	newSend func(ctx context.Context) sender
+	cfg   Config
+	total time.Duration // warm-up + duration
+	shape Shape
+	start time.Time
+	rec   *recorder
+	cum   []float64 // cumulative target weights
+	exec  executor
 
 	mu    sync.Mutex // guards sched
 	sched *Schedule
-
-	// loops, when set, drives the fast path with event loops instead of a goroutine per connection.
-	loops *loopPlan
-	io    string      // result.Generator.IO unless a loop ran on io_uring
-	ring  atomic.Bool // an event loop ran on io_uring
 }
 
-type syncGroup = sync.WaitGroup
-
-func newEngine(ctx context.Context, cfg Config) (*engine, error) {
+func newEngine(cfg Config) (*engine, error) {
 	e := &engine{cfg: cfg, total: cfg.Warmup + cfg.Duration, rec: newRecorder(cfg.Warmup)}
 	var sum float64
 	fast := !cfg.HTTP2
@@ -101,10 +94,11 @@ func newEngine(ctx context.Context, cfg Config) (*engine, error) {
 			}
 			reqs[i] = r
 		}
-		e.newSend = func(ctx context.Context) sender { return newH1Sender(ctx, reqs, cfg.MaxBody) }
-		e.io = "goroutines"
 		if cfg.path != pathGoroutines {
-			e.prepareLoops(reqs)
+			e.exec = newLoops(e, reqs)
+		}
+		if e.exec == nil {
+			e.exec = &goroutines{e: e, name: "goroutines", newSend: func(ctx context.Context) sender { return newH1Sender(ctx, reqs, cfg.MaxBody) }}
 		}
 	} else {
 		client := &http.Client{
@@ -113,10 +107,9 @@ func newEngine(ctx context.Context, cfg Config) (*engine, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 		s := &netSender{client: client, targets: cfg.Targets, maxBody: cfg.MaxBody}
-		e.newSend = func(context.Context) sender { return s }
-		e.io = "net/http"
+		e.exec = &goroutines{e: e, name: "net/http", newSend: func(context.Context) sender { return s }}
 	}
-	if cfg.Model == "open" {
+	if cfg.Model == ModelOpen {
 		e.shape = cfg.Arrival.Shape()
 		e.sched = NewSchedule(e.shape, cfg.Arrival.Poisson, cfg.Arrival.Seed, e.total)
 	}
@@ -138,27 +131,8 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 		unsent += n
 		unsentMu.Unlock()
 	}
-	if e.loops != nil {
-		if err := e.startLoops(runCtx, &wg, addUnsent); err != nil {
-			return nil, err
-		}
-	}
-	for i := range e.cfg.Connections {
-		if e.loops != nil {
-			break
-		}
-		wg.Go(func() {
-			s := e.newSend(runCtx)
-			defer s.close()
-			w := &worker{e: e, s: s, rng: rand.New(rand.NewPCG(rand.Uint64(), uint64(i)))}
-			var n int64
-			if e.cfg.Model == "open" {
-				n = w.open(runCtx)
-			} else {
-				w.closed(runCtx)
-			}
-			addUnsent(n)
-		})
+	if err := e.exec.start(runCtx, &wg, addUnsent); err != nil {
+		return nil, err
 	}
 	workersDone := make(chan struct{})
 	go func() { wg.Wait(); close(workersDone) }()
@@ -187,10 +161,7 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 	l.Generator.Cores = runtime.GOMAXPROCS(0)
 	l.Generator.CPUUtilization = cpu.Seconds() / (wall.Seconds() * float64(l.Generator.Cores))
 	l.Generator.Connections = e.cfg.Connections
-	l.Generator.IO = e.io
-	if e.ring.Load() {
-		l.Generator.IO = "io_uring"
-	}
+	l.Generator.IO = e.exec.io()
 	if l.OfferedRPS > 0 && l.Requests > 0 {
 		// Against the requests actually due, not the mean rate: Poisson arrivals fall short of
 		// their mean by chance, and that is not the generator failing to keep up.
@@ -262,102 +233,6 @@ func (e *engine) cutSecond(i int, length time.Duration, progress func(Progress),
 	}
 }
 
-// worker is one connection's loop.
-type worker struct {
-	e   *engine
-	s   sender
-	rng *rand.Rand
-	tp  [55]byte
-	smp sample
-}
-
-// open sends requests on the shared schedule until it runs out or ctx ends. A ticket taken after
-// the end of the run is not sent; open returns how many such tickets it drained.
-func (w *worker) open(ctx context.Context) (unsent int64) {
-	e := w.e
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	for ctx.Err() == nil {
-		e.mu.Lock()
-		due, ok := e.sched.Next()
-		e.mu.Unlock()
-		if !ok {
-			return unsent
-		}
-		pickup := e.since()
-		if pickup >= e.total {
-			// Every connection stayed busy until the end: this request was due but is never sent.
-			if due >= e.cfg.Warmup {
-				unsent++
-			}
-			continue
-		}
-		if wait := due - pickup; wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-ctx.Done():
-				return unsent
-			case <-timer.C:
-			}
-		}
-		w.do(ctx, due, pickup)
-	}
-	return unsent
-}
-
-// closed sends, waits for the answer, thinks, and repeats until the run's time is up.
-func (w *worker) closed(ctx context.Context) {
-	e := w.e
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	for ctx.Err() == nil {
-		now := e.since()
-		if now >= e.total {
-			return
-		}
-		w.do(ctx, now, now)
-		if e.cfg.Think > 0 {
-			timer.Reset(e.cfg.Think)
-			select {
-			case <-ctx.Done():
-				return
-			case <-timer.C:
-			}
-		}
-	}
-}
-
-// do sends one request due at due and records it.
-func (w *worker) do(ctx context.Context, due, pickup time.Duration) {
-	e := w.e
-	target := 0
-	if len(e.cum) > 1 {
-		target = sort.SearchFloat64s(e.cum, w.rng.Float64()*e.cum[len(e.cum)-1])
-		target = min(target, len(e.cum)-1)
-	}
-	s := &w.smp
-	putUint64(s.trace[:8], w.rng.Uint64())
-	putUint64(s.trace[8:], w.rng.Uint64())
-	traceparent(&w.tp, &s.trace, w.rng.Uint64())
-	s.due, s.pickup = due, pickup
-	s.sent = e.since()
-	status, err := w.s.send(ctx, target, w.tp[:], e.start.Add(s.sent+e.cfg.Timeout))
-	s.done = e.since()
-	if err == errCanceled { //nolint:errorlint // sentinel returned as is by the senders
-		return
-	}
-	s.status, s.kind = status, ""
-	switch {
-	case err != nil:
-		s.kind = errorKind(err)
-	case status >= 400:
-		s.kind = statusKind(status)
-	}
-	e.rec.record(s)
-}
-
 // statusKinds avoids formatting a string per failed request.
 var statusKinds = func() [600]string {
 	var k [600]string
@@ -406,7 +281,7 @@ func cpuTime() time.Duration {
 }
 
 // verdict judges whether the generator rather than the target limited the run.
-func verdict(l *result.Load, model string) result.Verdict {
+func verdict(l *result.Load, model Model) result.Verdict {
 	v := result.Verdict{Valid: true, Reasons: []string{}}
 	fail := func(format string, args ...any) {
 		v.Valid = false
@@ -419,13 +294,13 @@ func verdict(l *result.Load, model string) result.Verdict {
 	if g.CPUUtilization >= maxCPUUtilization {
 		fail("the generator used %.0f%% of its %d cores: it, not the target, may have been the limit", 100*g.CPUUtilization, g.Cores)
 	}
-	if model == "open" && g.DispatchLagMS.P99 > float64(maxDispatchLagP99)/float64(time.Millisecond) {
+	if model == ModelOpen && g.DispatchLagMS.P99 > float64(maxDispatchLagP99)/float64(time.Millisecond) {
 		fail("the generator sent late: with a connection free, dispatch lag p99 was %.1f ms (limit %v)", g.DispatchLagMS.P99, maxDispatchLagP99)
 	}
-	if model == "open" && l.OfferedRPS > 0 && g.AchievedRatio < minAchievedRatio && g.QueuedShare < noteQueuedShare {
+	if model == ModelOpen && l.OfferedRPS > 0 && g.AchievedRatio < minAchievedRatio && g.QueuedShare < noteQueuedShare {
 		fail("achieved %.1f%% of the offered rate though connections were free: the generator could not keep the schedule", 100*g.AchievedRatio)
 	}
-	if model == "open" && g.QueuedShare >= noteQueuedShare {
+	if model == ModelOpen && g.QueuedShare >= noteQueuedShare {
 		v.Notes = append(v.Notes, fmt.Sprintf(
 			"%.1f%% of requests waited for one of the %d connections (p99 wait %.1f ms); that wait is in their latency, as a client with %d connections would feel it. If the target takes more concurrency, raise --connections",
 			100*g.QueuedShare, g.Connections, g.QueueWaitMS.P99, g.Connections))

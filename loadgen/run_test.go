@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
 	"runtime"
 	"slices"
@@ -638,7 +640,7 @@ func testCancelEndsEarlyWithPartialResult(t *testing.T, ec engineCase) {
 func TestNoGoroutineLeaks(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	opts := []goleak.Option{goleak.IgnoreCurrent()}
-	for _, model := range []string{"open", "closed"} {
+	for _, model := range []Model{ModelOpen, ModelClosed} {
 		cfg := Config{Targets: []Target{{URL: srv.URL}}, Model: model, Duration: 500 * time.Millisecond, Connections: 16}
 		if model == "open" {
 			cfg.Arrival.Rate = 200
@@ -693,26 +695,64 @@ func TestValidateNamesTheBadValue(t *testing.T) {
 	ok := Target{URL: "http://127.0.0.1:1/"}
 	for _, tc := range []struct {
 		cfg     Config
+		field   string // the *FieldError's Field; "" for an error about a target
 		mention string
 	}{
-		{Config{Duration: time.Second, Arrival: Arrival{Rate: 1}}, "no target"},
-		{Config{Targets: []Target{{URL: "ftp://x/"}}, Duration: time.Second, Arrival: Arrival{Rate: 1}}, `"ftp://x/"`},
-		{Config{Targets: []Target{{URL: "http://"}}, Duration: time.Second, Arrival: Arrival{Rate: 1}}, "no host"},
-		{Config{Targets: []Target{{URL: "http://h:99999/"}}, Duration: time.Second, Arrival: Arrival{Rate: 1}}, `"99999"`},
-		{Config{Targets: []Target{{URL: "http://h/", Method: "GE T"}}, Duration: time.Second, Arrival: Arrival{Rate: 1}}, `"GE T"`},
-		{Config{Targets: []Target{ok}, Duration: 0, Arrival: Arrival{Rate: 1}}, "duration"},
-		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Rate: -5}}, "-5"},
-		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Kind: "zigzag", Rate: 5}}, `"zigzag"`},
-		{Config{Targets: []Target{ok}, Duration: time.Second, Model: "half-open"}, `"half-open"`},
-		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Kind: "bursts", Rate: 5, Factor: 0.5}}, "0.5"},
-		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Kind: "sine", Rate: 5, Amplitude: 9}}, "amplitude 9"},
-		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Kind: "steps"}}, "steps"},
-		{Config{Targets: []Target{ok}, Duration: time.Second, Connections: -1, Arrival: Arrival{Rate: 1}}, "connections -1"},
+		{Config{Duration: time.Second, Arrival: Arrival{Rate: 1}}, "Targets", "empty"},
+		{Config{Targets: []Target{{URL: "ftp://x/"}}, Duration: time.Second, Arrival: Arrival{Rate: 1}}, "", `"ftp://x/"`},
+		{Config{Targets: []Target{{URL: "http://"}}, Duration: time.Second, Arrival: Arrival{Rate: 1}}, "", "no host"},
+		{Config{Targets: []Target{{URL: "http://h:99999/"}}, Duration: time.Second, Arrival: Arrival{Rate: 1}}, "", `"99999"`},
+		{Config{Targets: []Target{{URL: "http://h/", Method: "GE T"}}, Duration: time.Second, Arrival: Arrival{Rate: 1}}, "", `"GE T"`},
+		{Config{Targets: []Target{ok}, Duration: 0, Arrival: Arrival{Rate: 1}}, "Duration", "0s"},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Rate: -5}}, "Arrival.Rate", "-5"},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Kind: "zigzag", Rate: 5}}, "Arrival.Kind", `"zigzag"`},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Model: "half-open"}, "Model", `"half-open"`},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Kind: ArrivalBursts, Rate: 5, Factor: 0.5}}, "Arrival.Factor", "0.5"},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Kind: ArrivalBursts, Rate: 5, Length: 2 * time.Second, Period: time.Second}}, "Arrival.Length", "2s"},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Kind: ArrivalSine, Rate: 5, Amplitude: 9}}, "Arrival.Amplitude", "9"},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Kind: ArrivalSteps}}, "Arrival.Steps", "empty"},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Connections: -1, Arrival: Arrival{Rate: 1}}, "Connections", "-1"},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Model: ModelClosed, Users: MaxConnections + 1}, "Users", "100001"},
 	} {
 		err := tc.cfg.Validate()
-		if err == nil || !strings.Contains(err.Error(), tc.mention) {
-			t.Errorf("Validate(%+v) = %v, want an error mentioning %s", tc.cfg, err, tc.mention)
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.mention) {
+			t.Errorf("Validate(%+v) = %v, want an ErrConfig mentioning %s", tc.cfg, err, tc.mention)
+			continue
 		}
+		var fe *FieldError
+		if got := errors.As(err, &fe); got != (tc.field != "") || got && fe.Field != tc.field {
+			t.Errorf("Validate(%+v) = %#v, want a *FieldError of field %q", tc.cfg, err, tc.field)
+		}
+	}
+}
+
+// TestValidateChangesNothing: Validate checks the config Run would use, with its defaults, but
+// leaves the caller's as it is; WithDefaults returns the defaults in one place.
+func TestValidateChangesNothing(t *testing.T) {
+	t.Parallel()
+	cfg := Config{Targets: []Target{{URL: "http://127.0.0.1:1/"}}, Arrival: Arrival{Kind: ArrivalBursts, Rate: 5}, Duration: time.Second}
+	before := fmt.Sprintf("%+v", cfg)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if after := fmt.Sprintf("%+v", cfg); after != before {
+		t.Errorf("Validate changed the config:\n%s\nto\n%s", before, after)
+	}
+	d := cfg.WithDefaults()
+	want := Config{
+		Targets: []Target{{Method: "GET", URL: "http://127.0.0.1:1/", Weight: DefaultWeight}}, Model: DefaultModel,
+		Arrival:  Arrival{Kind: ArrivalBursts, Rate: 5, Factor: DefaultBurstFactor, Length: DefaultBurstLength, Period: DefaultPeriod, Seed: DefaultSeed},
+		Duration: time.Second, Connections: DefaultConnections, Timeout: DefaultTimeout, MaxBody: DefaultMaxBody,
+	}
+	if fmt.Sprintf("%+v", d) != fmt.Sprintf("%+v", want) {
+		t.Errorf("WithDefaults:\n%+v\nwant\n%+v", d, want)
+	}
+	if cfg.Targets[0].Weight != 0 {
+		t.Errorf("WithDefaults changed the caller's targets: %+v", cfg.Targets)
+	}
+	closed := Config{Model: ModelClosed, Users: 3, Connections: 50}.WithDefaults()
+	if closed.Connections != 3 || !reflect.DeepEqual(closed.Arrival, Arrival{}) {
+		t.Errorf("closed model: connections %d, arrival %+v; want the users' 3 and no arrival defaults", closed.Connections, closed.Arrival)
 	}
 }
 

@@ -14,20 +14,33 @@ import (
 
 // Target is one kind of request to send.
 type Target struct {
+	// Method is the request's method. Default GET.
 	Method  string            `json:"method"`
 	URL     string            `json:"url"`
 	Headers map[string]string `json:"headers,omitempty"`
 	// Body is sent as is. In a targets file, "body_file" names a file to read it from instead,
 	// relative to the targets file.
 	Body string `json:"body,omitempty"`
-	// Weight is this target's share of requests relative to the others. Default 1.
+	// Weight is this target's share of requests relative to the others. Default DefaultWeight.
 	Weight float64 `json:"weight"`
 }
 
-func (t *Target) validate() error {
+// DefaultWeight is a Target's weight when it has none.
+const DefaultWeight = 1
+
+// withDefaults returns t with a zero Method set to GET and a zero Weight to DefaultWeight.
+func (t Target) withDefaults() Target {
 	if t.Method == "" {
 		t.Method = http.MethodGet
 	}
+	if t.Weight == 0 {
+		t.Weight = DefaultWeight
+	}
+	return t
+}
+
+// validate checks a Target whose defaults are applied.
+func (t *Target) validate() error {
 	if !isToken(t.Method) { // a method is a token, like a header name
 		return configErr("method %q: want a token such as GET or POST", t.Method)
 	}
@@ -41,9 +54,6 @@ func (t *Target) validate() error {
 		if !isFieldValue(v) {
 			return configErr("header %s value %q: control characters are not allowed", k, v)
 		}
-	}
-	if t.Weight == 0 {
-		t.Weight = 1
 	}
 	if t.Weight < 0 || t.Weight != t.Weight || t.Weight > 1e9 {
 		return configErr("weight %v for %s: want a positive number", t.Weight, t.URL)
@@ -92,7 +102,7 @@ func ReadTargets(r io.Reader, dir string) ([]Target, error) {
 			}
 			raw.Body = string(b)
 		}
-		t := raw.Target
+		t := raw.withDefaults()
 		if err := t.validate(); err != nil {
 			return nil, fmt.Errorf("targets line %d: %w", line, err)
 		}

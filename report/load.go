@@ -41,7 +41,7 @@ func WriteLoad(w io.Writer, l *result.Load, o Options) error {
 		p.f("  %s\n", o.red("PARTIAL: the run was ended early; the numbers cover what ran"))
 	}
 	p.f("\n")
-	if l.Model == "open" {
+	if l.Model == result.ModelOpen {
 		p.f("  offered   %10.1f req/s   achieved %10.1f req/s (%.1f%%)\n", l.OfferedRPS, l.AchievedRPS, 100*l.Generator.AchievedRatio)
 	} else {
 		p.f("  achieved  %10.1f req/s   (closed model: nothing is offered independently of the answers)\n", l.AchievedRPS)
@@ -70,7 +70,7 @@ func WriteLoad(w io.Writer, l *result.Load, o Options) error {
 		p.f("  %-22s %9s %9s %9s %9s %9s %9s %9s %9s\n", name,
 			num(s.Min), num(s.Mean), num(s.P50), num(s.P90), num(s.P95), num(s.P99), num(s.P999), num(s.Max))
 	}
-	if l.Model == "open" {
+	if l.Model == result.ModelOpen {
 		row("from intended send", l.LatencyMS)
 		row("from actual send", l.ServiceMS)
 		row("send lag", l.SendLagMS)
@@ -83,7 +83,7 @@ func WriteLoad(w io.Writer, l *result.Load, o Options) error {
 	if g.IO != "" {
 		p.f(" (%s)", g.IO)
 	}
-	if l.Model == "open" {
+	if l.Model == result.ModelOpen {
 		p.f(", dispatch lag p99 %s ms, %.1f%% queued for a connection", num(g.DispatchLagMS.P99), 100*g.QueuedShare)
 	}
 	p.f("\n")
@@ -149,7 +149,7 @@ func describeRun(l *result.Load) string {
 	if l.MergedFrom > 1 {
 		merged = fmt.Sprintf(", merged from %d runs", l.MergedFrom)
 	}
-	if l.Model == "closed" {
+	if l.Model == result.ModelClosed {
 		return fmt.Sprintf("closed model: %d users, think %gs, %.0fs%s%s", c.Users, float64(c.Think)/1e9, l.DurationS, warm, merged)
 	}
 	arr := c.Arrival.Kind

@@ -13,13 +13,23 @@ import (
 // LoadSchema identifies a load run result.
 const LoadSchema = "headroom.load/v1"
 
+// Model is how a load run's requests came about; in JSON, "open" or "closed".
+type Model string
+
+const (
+	// ModelOpen: requests arrive on a schedule, whatever the answers.
+	ModelOpen Model = "open"
+	// ModelClosed: users each send, wait for the answer, think, and repeat.
+	ModelClosed Model = "closed"
+)
+
 // Load is the result of one load run, or of several merged ones.
 type Load struct {
 	Schema string `json:"schema"`
 	// Target is the URL driven (the first target's, for a targets file).
 	Target string `json:"target"`
-	// Model is "open" (arrivals on a schedule) or "closed" (users that wait for each answer).
-	Model     string    `json:"model"`
+	// Model is ModelOpen (arrivals on a schedule) or ModelClosed (users that wait for each answer).
+	Model     Model     `json:"model"`
 	StartedAt time.Time `json:"started_at"`
 	// Partial is true when the run was ended early (Ctrl-C, SIGTERM): the numbers cover what ran.
 	Partial bool `json:"partial"`

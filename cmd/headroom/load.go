@@ -3,11 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,12 +19,10 @@ import (
 )
 
 type loadFlags struct {
-	cfg         loadgen.Config
-	target      loadgen.Target
-	headers     []string
+	cfg loadgen.Config
+	targetFlags
 	bodyFile    string
 	targetsFile string
-	steps       string
 	sloExpr     string
 	out         string
 	quiet       bool
@@ -36,11 +32,31 @@ type loadFlags struct {
 }
 
 // arrivalFlags names the flags that belong to one arrival kind only.
-var arrivalFlags = map[string][]string{
-	"ramp":   {"from", "to", "ramp-over"},
-	"steps":  {"steps", "step-every"},
-	"bursts": {"burst-factor", "burst-length", "burst-every"},
-	"sine":   {"period", "amplitude"},
+var arrivalFlags = map[loadgen.ArrivalKind][]string{
+	loadgen.ArrivalRamp:   {"from", "to", "ramp-over"},
+	loadgen.ArrivalSteps:  {"steps", "step-every"},
+	loadgen.ArrivalBursts: {"burst-factor", "burst-length", "burst-every"},
+	loadgen.ArrivalSine:   {"period", "amplitude"},
+}
+
+// loadConfigFlags names load's flag for each loadgen.Config field it sets (see configUsage).
+var loadConfigFlags = map[string]string{
+	"Duration": "duration", "Warmup": "warmup", "Connections": "connections", "Users": "users", "Think": "think",
+	"Timeout": "timeout", "MaxBody": "max-body", "Model": "model",
+	"Arrival.Kind": "arrival", "Arrival.Rate": "rate", "Arrival.Seed": "seed",
+	"Arrival.From": "from", "Arrival.To": "to", "Arrival.Over": "ramp-over",
+	"Arrival.Steps": "steps", "Arrival.Every": "step-every",
+	"Arrival.Factor": "burst-factor", "Arrival.Length": "burst-length", "Arrival.Period": "burst-every",
+	"Arrival.Amplitude": "amplitude",
+}
+
+// loadConfigFlag is load's flag for a loadgen.Config field: Arrival.Period is set by --period
+// for a sine, by --burst-every for bursts.
+func loadConfigFlag(field string, kind loadgen.ArrivalKind) string {
+	if field == "Arrival.Period" && kind == loadgen.ArrivalSine {
+		return "period"
+	}
+	return loadConfigFlags[field]
 }
 
 func newLoadCmd() *cobra.Command {
@@ -71,32 +87,29 @@ or was interrupted (the partial result is still written).`,
 	fl.Float64Var(&c.Arrival.Rate, "rate", 0, "requests per second (constant, poisson; base of bursts; mean of sine)")
 	fl.DurationVar(&c.Duration, "duration", 10*time.Second, "measured duration, after the warm-up")
 	fl.DurationVar(&c.Warmup, "warmup", 0, "load sent first and excluded from every statistic")
-	fl.IntVar(&c.Connections, "connections", 64, "open model: connections in the pool; a due request waits for a free one and the wait counts")
-	fl.StringVar(&c.Arrival.Kind, "arrival", "constant", "arrival process: "+strings.Join(loadgen.ArrivalKinds, ", "))
+	fl.IntVar(&c.Connections, "connections", loadgen.DefaultConnections, "open model: connections in the pool; a due request waits for a free one and the wait counts")
+	fl.StringVar((*string)(&c.Arrival.Kind), "arrival", string(loadgen.DefaultArrivalKind), "arrival process: "+loadgen.ArrivalKindList())
 	fl.BoolVar(&c.Arrival.Poisson, "poisson", false, "space arrivals as a Poisson process around any arrival shape")
-	fl.Uint64Var(&c.Arrival.Seed, "seed", 1, "seed of Poisson arrivals")
+	fl.Uint64Var(&c.Arrival.Seed, "seed", loadgen.DefaultSeed, "seed of Poisson arrivals")
 	fl.Float64Var(&c.Arrival.From, "from", 0, "ramp: start rate")
 	fl.Float64Var(&c.Arrival.To, "to", 0, "ramp: end rate")
 	fl.DurationVar(&c.Arrival.Over, "ramp-over", 0, "ramp: how long the ramp takes (default: the whole run)")
-	fl.StringVar(&f.steps, "steps", "", "steps: comma-separated rates, such as 100,200,400")
 	fl.DurationVar(&c.Arrival.Every, "step-every", 0, "steps: how long each rate holds (default: the run divided evenly)")
-	fl.Float64Var(&c.Arrival.Factor, "burst-factor", 5, "bursts: rate multiplier during a burst")
-	fl.DurationVar(&c.Arrival.Length, "burst-length", time.Second, "bursts: length of a burst")
-	fl.DurationVar(&f.burstEvery, "burst-every", 10*time.Second, "bursts: a burst starts every this long")
-	fl.DurationVar(&f.sinePeriod, "period", 10*time.Second, "sine: period of the wave")
+	fl.Float64Var(&c.Arrival.Factor, "burst-factor", loadgen.DefaultBurstFactor, "bursts: rate multiplier during a burst")
+	fl.DurationVar(&c.Arrival.Length, "burst-length", loadgen.DefaultBurstLength, "bursts: length of a burst")
+	fl.DurationVar(&f.burstEvery, "burst-every", loadgen.DefaultPeriod, "bursts: a burst starts every this long")
+	fl.DurationVar(&f.sinePeriod, "period", loadgen.DefaultPeriod, "sine: period of the wave")
 	fl.Float64Var(&c.Arrival.Amplitude, "amplitude", 0, "sine: swing around --rate (default rate/2)")
-	fl.StringVar(&c.Model, "model", "open", "open (arrivals on a schedule) or closed (users wait for each answer)")
-	fl.IntVar(&c.Users, "users", 10, "closed model: concurrent users")
+	fl.StringVar((*string)(&c.Model), "model", string(loadgen.DefaultModel), "open (arrivals on a schedule) or closed (users wait for each answer)")
+	fl.IntVar(&c.Users, "users", loadgen.DefaultUsers, "closed model: concurrent users")
 	fl.DurationVar(&c.Think, "think", 0, "closed model: pause between an answer and a user's next request")
-	fl.StringVarP(&f.target.Method, "method", "X", "GET", "HTTP method")
-	fl.StringArrayVarP(&f.headers, "header", "H", nil, "request header 'Name: value' (repeatable)")
-	fl.StringVar(&f.target.Body, "body", "", "request body")
+	f.register(fl, "steps: comma-separated rates, such as 100,200,400")
 	fl.StringVar(&f.bodyFile, "body-file", "", "read the request body from a file")
 	fl.StringVar(&f.targetsFile, "targets", "", "JSONL file of targets: method, url, headers, body or body_file, weight")
-	fl.DurationVar(&c.Timeout, "timeout", 10*time.Second, "per-request timeout, connecting included")
+	fl.DurationVar(&c.Timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout, connecting included")
 	fl.BoolVar(&c.HTTP2, "http2", false, "use HTTP/2 (h2c for http:// URLs)")
 	fl.BoolVar(&c.Insecure, "insecure", false, "skip TLS certificate verification")
-	fl.Int64Var(&c.MaxBody, "max-body", 64<<20, "largest response body accepted, in bytes")
+	fl.Int64Var(&c.MaxBody, "max-body", loadgen.DefaultMaxBody, "largest response body accepted, in bytes")
 	fl.StringVar(&f.sloExpr, "slo", "", "service level objective, such as 'p99<200ms,p99.9<1s,errors<0.1%'; exit 1 when it fails")
 	fl.StringVarP(&f.out, "out", "o", "", "write the full result (JSON, with histograms) to this file")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
@@ -108,15 +121,11 @@ or was interrupted (the partial result is still written).`,
 func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, error) {
 	c := f.cfg
 	fl := cmd.Flags()
-	if f.steps != "" {
-		for s := range strings.SplitSeq(f.steps, ",") {
-			r, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-			if err != nil {
-				return c, cliexit.Usagef("--steps %q: %q is not a number: want rates such as 100,200,400", f.steps, s)
-			}
-			c.Arrival.Steps = append(c.Arrival.Steps, r)
-		}
+	steps, err := f.rates()
+	if err != nil {
+		return c, err
 	}
+	c.Arrival.Steps = steps
 	for kind, names := range arrivalFlags {
 		for _, n := range names {
 			if fl.Changed(n) && c.Arrival.Kind != kind {
@@ -125,21 +134,21 @@ func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, e
 		}
 	}
 	switch c.Arrival.Kind {
-	case "bursts":
+	case loadgen.ArrivalBursts:
 		c.Arrival.Period = f.burstEvery
-	case "sine":
+	case loadgen.ArrivalSine:
 		c.Arrival.Period = f.sinePeriod
 	}
-	if c.Arrival.Kind != "bursts" {
+	if c.Arrival.Kind != loadgen.ArrivalBursts {
 		c.Arrival.Factor, c.Arrival.Length = 0, 0
 	}
-	if c.Model == "closed" && fl.Changed("rate") {
+	if c.Model == loadgen.ModelClosed && fl.Changed("rate") {
 		return c, cliexit.Usagef("--rate %g: the closed model has no rate; its users send as fast as the answers come (use --users and --think)", c.Arrival.Rate)
 	}
-	if c.Model == "closed" && fl.Changed("connections") {
+	if c.Model == loadgen.ModelClosed && fl.Changed("connections") {
 		return c, cliexit.Usagef("--connections: the closed model uses one connection per user: set --users")
 	}
-	if c.Model == "open" && (fl.Changed("users") || fl.Changed("think")) {
+	if c.Model == loadgen.ModelOpen && (fl.Changed("users") || fl.Changed("think")) {
 		return c, cliexit.Usagef("--users and --think belong to the closed model: add --model closed, or set --rate and --connections")
 	}
 	switch {
@@ -157,9 +166,10 @@ func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, e
 		}
 		c.Targets = ts
 	case len(args) == 1:
-		t := f.target
-		t.URL = args[0]
-		t.Method = strings.ToUpper(t.Method)
+		t, err := f.target(args[0])
+		if err != nil {
+			return c, err
+		}
 		if f.bodyFile != "" {
 			if t.Body != "" {
 				return c, cliexit.Usagef("give --body or --body-file, not both")
@@ -170,25 +180,15 @@ func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, e
 			}
 			t.Body = string(b)
 		}
-		for _, h := range f.headers {
-			k, v, ok := strings.Cut(h, ":")
-			if !ok || strings.TrimSpace(k) == "" {
-				return c, cliexit.Usagef("--header %q: want 'Name: value'", h)
-			}
-			if t.Headers == nil {
-				t.Headers = map[string]string{}
-			}
-			t.Headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		}
 		c.Targets = []loadgen.Target{t}
 	default:
 		return c, cliexit.Usagef("no target: give a URL, such as headroom load http://127.0.0.1:8080/ --rate 100, or --targets FILE")
 	}
-	if c.Model == "open" && c.Arrival.Rate == 0 && !fl.Changed("rate") && c.Arrival.Kind != "ramp" && c.Arrival.Kind != "steps" {
+	if c.Model == loadgen.ModelOpen && c.Arrival.Rate == 0 && !fl.Changed("rate") && c.Arrival.Kind != loadgen.ArrivalRamp && c.Arrival.Kind != loadgen.ArrivalSteps {
 		return c, cliexit.Usagef("--rate is required for the %s arrival: requests per second, such as --rate 1000 (or use --model closed)", c.Arrival.Kind)
 	}
 	if err := c.Validate(); err != nil {
-		return c, cliexit.Usagef("%w", err)
+		return c, configUsage(err, func(field string) string { return loadConfigFlag(field, c.Arrival.Kind) })
 	}
 	return c, nil
 }
@@ -229,7 +229,7 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 	if err := report.WriteLoad(stdout, l, report.Options{Color: isTerminal(stdout)}); err != nil {
 		return cliexit.RunFailed(err)
 	}
-	return loadOutcome(l, f.out, stderr)
+	return loadOutcome(l, f.out)
 }
 
 // loadGCPercent is the load command's GC target. Its live heap is a few MiB (histograms and
@@ -246,7 +246,7 @@ func lowerGCTarget() {
 }
 
 // loadOutcome maps a finished run to its exit code.
-func loadOutcome(l *result.Load, out string, stderr io.Writer) error {
+func loadOutcome(l *result.Load, out string) error {
 	if l.Partial {
 		where := ""
 		if out != "" {
@@ -263,6 +263,5 @@ func loadOutcome(l *result.Load, out string, stderr io.Writer) error {
 		}
 		return cliexit.CheckFailed(errors.New("SLO failed: " + strings.Join(failed, ", ")))
 	}
-	_ = stderr
 	return nil
 }

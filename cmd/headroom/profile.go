@@ -98,7 +98,9 @@ func runProfile(cmd *cobra.Command, f *profileFlags, target string) error {
 			Warmup: time.Second, Duration: f.duration + time.Second, Connections: f.connections,
 		}
 		if err := load.Validate(); err != nil {
-			return cliexit.Usagef("%w", err)
+			return configUsage(err, func(field string) string {
+				return map[string]string{"Arrival.Rate": "rate", "Connections": "connections"}[field]
+			})
 		}
 	}
 	dir := f.out

@@ -26,12 +26,10 @@ import (
 )
 
 type sweepFlags struct {
-	cfg      capacity.Config
-	load     loadgen.Config
-	target   loadgen.Target
-	headers  []string
+	cfg  capacity.Config
+	load loadgen.Config
+	targetFlags
 	sloExpr  string
-	steps    string
 	headroom string
 	pid      int
 	metrics  string
@@ -39,6 +37,14 @@ type sweepFlags struct {
 	out      string
 	html     string
 	quiet    bool
+}
+
+// sweepConfigFlags names sweep's flag for each field of the steps' loadgen.Config it sets (see
+// configUsage).
+var sweepConfigFlags = map[string]string{
+	"Duration": "step", "Warmup": "warmup", "Connections": "connections", "Timeout": "timeout",
+	"Arrival.Kind": "arrival", "Arrival.Seed": "seed",
+	"Arrival.Factor": "burst-factor", "Arrival.Length": "burst-length", "Arrival.Period": "burst-every",
 }
 
 func newSweepCmd() *cobra.Command {
@@ -84,20 +90,17 @@ Exit codes: 0 a maximum was found; 1 no rate meets the SLO; 2 bad usage or input
 	fl.Float64Var(&c.Precision, "precision", 0.05, "bisection stops when the bracket is within this share of the rate")
 	fl.IntVar(&c.MaxSteps, "max-steps", 30, "most steps to run, verification included")
 	fl.BoolVar(&c.NoVerify, "no-verify", false, "skip the verification run at the rate found")
-	fl.StringVar(&f.steps, "steps", "", "run these rates instead of searching, such as 100,200,400")
+	f.register(fl, "run these rates instead of searching, such as 100,200,400")
 	fl.StringVar(&f.headroom, "headroom", "30%", "share of the maximum to keep free; the recommended rate is the rest")
 	fl.Float64Var(&c.ErrorBudget, "error-budget", 0.1, "largest error rate in percent of a passing step, when the SLO has no errors clause")
 	fl.Float64Var(&c.CurrentRPS, "current", 0, "today's traffic in req/s: project P99 at multiples of it")
-	fl.StringVar(&l.Arrival.Kind, "arrival", "constant", "arrival process of every step: constant, poisson or bursts")
-	fl.Uint64Var(&l.Arrival.Seed, "seed", 1, "seed of Poisson arrivals")
-	fl.Float64Var(&l.Arrival.Factor, "burst-factor", 5, "bursts: rate multiplier during a burst")
-	fl.DurationVar(&l.Arrival.Length, "burst-length", time.Second, "bursts: length of a burst")
-	fl.DurationVar(&l.Arrival.Period, "burst-every", 10*time.Second, "bursts: period of bursts")
-	fl.IntVar(&l.Connections, "connections", 64, "connections in the pool; a due request waits for a free one and the wait counts")
+	fl.StringVar((*string)(&l.Arrival.Kind), "arrival", string(loadgen.DefaultArrivalKind), "arrival process of every step: constant, poisson or bursts")
+	fl.Uint64Var(&l.Arrival.Seed, "seed", loadgen.DefaultSeed, "seed of Poisson arrivals")
+	fl.Float64Var(&l.Arrival.Factor, "burst-factor", loadgen.DefaultBurstFactor, "bursts: rate multiplier during a burst")
+	fl.DurationVar(&l.Arrival.Length, "burst-length", loadgen.DefaultBurstLength, "bursts: length of a burst")
+	fl.DurationVar(&l.Arrival.Period, "burst-every", loadgen.DefaultPeriod, "bursts: period of bursts")
+	fl.IntVar(&l.Connections, "connections", loadgen.DefaultConnections, "connections in the pool; a due request waits for a free one and the wait counts")
 	fl.DurationVar(&l.Timeout, "timeout", 5*time.Second, "per-request timeout, connecting included")
-	fl.StringVarP(&f.target.Method, "method", "X", "GET", "HTTP method")
-	fl.StringArrayVarP(&f.headers, "header", "H", nil, "request header 'Name: value' (repeatable)")
-	fl.StringVar(&f.target.Body, "body", "", "request body")
 	fl.BoolVar(&l.HTTP2, "http2", false, "use HTTP/2 (h2c for http:// URLs)")
 	fl.BoolVar(&l.Insecure, "insecure", false, "skip TLS certificate verification")
 	fl.IntVar(&f.pid, "pid", 0, "local process id of the target: report its CPU utilization per step (from /proc)")
@@ -123,14 +126,8 @@ func (f *sweepFlags) config(args []string) (capacity.Config, loadgen.Config, err
 		return c, l, cliexit.Usagef("--slo: %w", err)
 	}
 	c.Objective = o
-	if f.steps != "" {
-		for s := range strings.SplitSeq(f.steps, ",") {
-			r, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-			if err != nil {
-				return c, l, cliexit.Usagef("--steps %q: %q is not a number: want rates such as 100,200,400", f.steps, s)
-			}
-			c.Steps = append(c.Steps, r)
-		}
+	if c.Steps, err = f.rates(); err != nil {
+		return c, l, err
 	}
 	h, err := parseShare(f.headroom)
 	if err != nil {
@@ -147,35 +144,26 @@ func (f *sweepFlags) config(args []string) (capacity.Config, loadgen.Config, err
 		return c, l, cliexit.Usagef("--cores %v: want a positive number of cores", f.cores)
 	}
 	switch l.Arrival.Kind {
-	case "constant":
+	case loadgen.ArrivalConstant:
 		l.Arrival.Factor, l.Arrival.Length, l.Arrival.Period = 0, 0, 0
-	case "poisson":
+	case loadgen.ArrivalPoisson:
 		l.Arrival.Factor, l.Arrival.Length, l.Arrival.Period = 0, 0, 0
 		c.Poisson = true
-	case "bursts":
+	case loadgen.ArrivalBursts:
 	default:
 		return c, l, cliexit.Usagef("--arrival %q: want constant, poisson or bursts", l.Arrival.Kind)
 	}
-	t := f.target
-	t.URL = args[0]
-	t.Method = strings.ToUpper(t.Method)
-	for _, h := range f.headers {
-		k, v, ok := strings.Cut(h, ":")
-		if !ok || strings.TrimSpace(k) == "" {
-			return c, l, cliexit.Usagef("--header %q: want 'Name: value'", h)
-		}
-		if t.Headers == nil {
-			t.Headers = map[string]string{}
-		}
-		t.Headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	t, err := f.target(args[0])
+	if err != nil {
+		return c, l, err
 	}
 	l.Targets = []loadgen.Target{t}
-	l.Model = "open"
+	l.Model = loadgen.ModelOpen
 	// Validate the step template with a placeholder rate: every step only changes the rate.
 	probe := l
 	probe.Arrival.Rate = 1
 	if err := probe.Validate(); err != nil {
-		return c, l, cliexit.Usagef("%w", err)
+		return c, l, configUsage(err, func(field string) string { return sweepConfigFlags[field] })
 	}
 	if err := c.Validate(); err != nil {
 		return c, l, cliexit.Usagef("%w", err)

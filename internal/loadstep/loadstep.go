@@ -37,7 +37,7 @@ func (s *Stepper) Step(ctx context.Context, rate float64) (capacity.Measurement,
 	// the same unlucky draw.
 	s.n++
 	cfg.Arrival.Seed = s.Base.Arrival.Seed + uint64(s.n) - 1
-	if a := cfg.Arrival; a.Kind == "bursts" {
+	if a := cfg.Arrival; a.Kind == loadgen.ArrivalBursts {
 		// The sweep's rate is the mean: bursts of Factor × base for Length every Period.
 		cfg.Arrival.Rate = rate / (1 + (a.Factor-1)*a.Length.Seconds()/a.Period.Seconds())
 	}

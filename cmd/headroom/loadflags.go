@@ -1,0 +1,73 @@
+package main
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/loadgen"
+)
+
+// targetFlags are the flags that say what load and sweep send: the request (--method, --header,
+// --body) and --steps, a list of rates.
+type targetFlags struct {
+	method  string
+	headers []string
+	body    string
+	steps   string
+}
+
+// register adds the flags to fl; stepsUsage is --steps's help, which differs by command.
+func (t *targetFlags) register(fl *pflag.FlagSet, stepsUsage string) {
+	fl.StringVarP(&t.method, "method", "X", "GET", "HTTP method")
+	fl.StringArrayVarP(&t.headers, "header", "H", nil, "request header 'Name: value' (repeatable)")
+	fl.StringVar(&t.body, "body", "", "request body")
+	fl.StringVar(&t.steps, "steps", "", stepsUsage)
+}
+
+// target returns the request to send to url.
+func (t *targetFlags) target(url string) (loadgen.Target, error) {
+	tg := loadgen.Target{Method: strings.ToUpper(t.method), URL: url, Body: t.body, Weight: loadgen.DefaultWeight}
+	for _, h := range t.headers {
+		k, v, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(k) == "" {
+			return tg, cliexit.Usagef("--header %q: want 'Name: value'", h)
+		}
+		if tg.Headers == nil {
+			tg.Headers = map[string]string{}
+		}
+		tg.Headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return tg, nil
+}
+
+// rates returns the rates of --steps, nil when it is not set.
+func (t *targetFlags) rates() ([]float64, error) {
+	if t.steps == "" {
+		return nil, nil
+	}
+	var rates []float64
+	for s := range strings.SplitSeq(t.steps, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return nil, cliexit.Usagef("--steps %q: %q is not a number: want rates such as 100,200,400", t.steps, s)
+		}
+		rates = append(rates, r)
+	}
+	return rates, nil
+}
+
+// configUsage turns an error of loadgen.Config's validation into a usage error (exit 2). An
+// error about one field names the flag flagOf gives for it (by its path in Config, such as
+// "Arrival.Rate"); other errors, and fields without a flag, keep loadgen's text.
+func configUsage(err error, flagOf func(field string) string) error {
+	if fe, ok := errors.AsType[*loadgen.FieldError](err); ok {
+		if name := flagOf(fe.Field); name != "" {
+			return cliexit.Usagef("--%s %s", name, fe.Problem)
+		}
+	}
+	return cliexit.Usagef("%w", err)
+}
