@@ -251,9 +251,11 @@ type run struct {
 	// keep is set from the steady run on: only then are the collector's traces kept, and the
 	// analysis keeps those that started inside [from, to), the steady run's measured window.
 	keep     atomic.Bool
-	tmu      sync.Mutex
-	traces   []byte // OTLP/JSON lines, as `headroom collect --out` writes them
+	lines    *collect.TraceLines // the kept traces, written as `headroom collect --out` writes them
+	traces   bytes.Buffer        // lines' output, read once linesErr has answered
+	linesErr chan error
 	from, to time.Time
+	notesMu  sync.Mutex // guards rep.Notes: the profiles note from their own goroutine
 	flames   []report.Flame
 	hotspots []result.Finding
 }
@@ -526,61 +528,52 @@ func (r *run) steadyPhase(ctx context.Context) error {
 	r.progress(fmt.Sprintf("steady: every endpoint at its rate for %v, with traces and CPU and wall-clock profiles", r.cfg.Duration))
 	r.keep.Store(true)
 	r.from = time.Now().Add(r.cfg.Warmup)
-	var wg sync.WaitGroup
-	if !r.cfg.NoProfiles {
-		wg.Go(func() { r.profile(ctx) })
+	var err error
+	load := func(ctx context.Context) {
+		err = r.runAll(ctx, r.condition(), true)
+		r.to = time.Now()
 	}
-	err := r.runAll(ctx, r.condition(), true)
-	r.to = time.Now()
-	wg.Wait()
+	secs := r.cfg.Duration.Truncate(time.Second)
+	switch {
+	case r.cfg.NoProfiles:
+		load(ctx)
+	case secs < time.Second:
+		r.note("profiles: the steady run is shorter than a second, too short to profile")
+		load(ctx)
+	default:
+		cfg := flame.UnderLoadConfig{Fetch: flame.FetchConfig{Duration: secs}, Delay: r.cfg.Warmup, Dir: r.cfg.OutDir}
+		p, perr := flame.UnderLoad(ctx, cfg, r.base, load)
+		r.keepProfiles(ctx, p, perr)
+	}
 	return err
 }
 
-// profile fetches the target's CPU and wall-clock profiles over the steady run's measured
-// period, when it serves them; a target without pprof is a note, not a failure.
-func (r *run) profile(ctx context.Context) {
-	secs := r.cfg.Duration.Truncate(time.Second)
-	if secs < time.Second {
-		r.note("profiles: the steady run is shorter than a second, too short to profile")
-		return
-	}
-	t := time.NewTimer(r.cfg.Warmup)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return
-	case <-t.C:
-	}
-	set, err := flame.Collect(ctx, flame.FetchConfig{Duration: secs}, r.base)
-	if err != nil {
+// keepProfiles takes the steady run's profiles into the report. A target without pprof is a
+// note, not a failure.
+func (r *run) keepProfiles(ctx context.Context, p *flame.Profiled, err error) {
+	if p == nil {
 		if ctx.Err() == nil {
 			r.note(fmt.Sprintf("profiles: none fetched (%v): a Go service serves them with net/http/pprof and fgprof", err))
 		}
 		return
 	}
-	for _, e := range []error{set.CPUErr, set.WallErr} {
+	for _, e := range []error{p.Set.CPUErr, p.Set.WallErr} {
 		if e != nil {
 			r.note("profiles: " + e.Error())
 		}
 	}
-	graphs, err := set.Graphs()
 	if err != nil {
 		r.note("profiles: " + err.Error())
 		return
 	}
-	if _, err := set.WriteDir(r.cfg.OutDir, graphs); err != nil {
-		r.note("profiles: " + err.Error())
-		return
-	}
-	for _, g := range graphs {
+	for _, g := range p.Graphs {
 		if g.Route != "" {
 			continue // per-route graphs are files next to the report; the page shows the process
 		}
-		title := map[flame.Kind]string{flame.CPU: "CPU", flame.Wall: "Wall clock (on- and off-CPU)"}[g.Kind]
-		r.flames = append(r.flames, report.Flame{Title: title, SVG: g.SVG})
-		r.rep.Profiles = append(r.rep.Profiles, result.Profile{Kind: string(g.Kind), File: g.Name + ".svg", Seconds: secs.Seconds()})
+		r.flames = append(r.flames, report.Flame{Title: g.Kind.Title(), SVG: g.SVG})
+		r.rep.Profiles = append(r.rep.Profiles, result.Profile{Kind: string(g.Kind), File: g.Name + ".svg", Seconds: p.Set.Duration.Seconds()})
 	}
-	r.hotspots = set.Hotspots(flame.HotspotConfig{})
+	r.hotspots = p.Hotspots
 }
 
 // comparison measures the lab again with every anti-pattern off, at the same rates.
@@ -627,8 +620,8 @@ func (r *run) runAll(ctx context.Context, cond string, steady bool) error {
 }
 
 func (r *run) note(s string) {
-	r.tmu.Lock()
-	defer r.tmu.Unlock()
+	r.notesMu.Lock()
+	defer r.notesMu.Unlock()
 	r.rep.Notes = append(r.rep.Notes, s)
 }
 
@@ -637,6 +630,7 @@ func (r *run) startCollector(ctx context.Context) error {
 	if r.cfg.OTLP == collect.Off {
 		return nil
 	}
+	r.lines = collect.NewTraceLines()
 	recv, err := r.listenOTLP(ctx, r.cfg.OTLP)
 	if err != nil && r.cfg.otlpDefault && errors.Is(err, collect.ErrListen) {
 		// Another collector (or a second doctor) holds the well-known port: any port will do,
@@ -647,6 +641,8 @@ func (r *run) startCollector(ctx context.Context) error {
 		return fmt.Errorf("start the OTLP receiver: %w (give another address with --otlp, or --otlp off)", err)
 	}
 	r.recv = recv
+	r.linesErr = make(chan error, 1)
+	go func() { r.linesErr <- r.lines.WriteAll(&r.traces) }()
 	r.rep.OTLP = "http://" + recv.HTTPAddr().String()
 	return nil
 }
@@ -654,13 +650,8 @@ func (r *run) startCollector(ctx context.Context) error {
 func (r *run) listenOTLP(ctx context.Context, addr string) (*collect.Receiver, error) {
 	recv, err := collect.New(collect.Config{HTTPAddr: addr, GRPCAddr: collect.Off, CompleteAfter: time.Second,
 		OnTrace: func(t *collect.Trace) {
-			if !r.keep.Load() {
-				return
-			}
-			r.tmu.Lock()
-			defer r.tmu.Unlock()
-			if b, err := t.AppendJSON(r.traces); err == nil {
-				r.traces = append(b, '\n')
+			if r.keep.Load() {
+				r.lines.Add(t)
 			}
 		}})
 	if err != nil {
@@ -683,6 +674,7 @@ func (r *run) stopCollector(ctx context.Context) {
 		defer cancel()
 		_ = r.recv.Shutdown(sctx)
 		r.recv = nil
+		r.lines.Close()
 	}
 }
 
@@ -717,9 +709,10 @@ func (r *run) analysis(ctx context.Context) error {
 		}
 		return nil
 	}
-	r.tmu.Lock()
-	raw := r.traces
-	r.tmu.Unlock()
+	if err := <-r.linesErr; err != nil {
+		return fmt.Errorf("write the collected traces: %w", err)
+	}
+	raw := r.traces.Bytes()
 	if err := atomicfile.Write(filepath.Join(r.cfg.OutDir, "traces.jsonl"), func(w io.Writer) error { _, err := w.Write(raw); return err }); err != nil {
 		return err
 	}
@@ -731,21 +724,7 @@ func (r *run) analysis(ctx context.Context) error {
 		s := traceStart(t)
 		return s.Before(r.from) || !s.Before(r.to)
 	})
-	var exemplars []result.Exemplar
-	for _, l := range r.steady {
-		exemplars = append(exemplars, l.Exemplars...)
-	}
-	slices.SortFunc(exemplars, func(a, b result.Exemplar) int {
-		return cmp.Or(cmp.Compare(b.LatencyMS, a.LatencyMS), strings.Compare(a.TraceID, b.TraceID))
-	})
-	cfg := diagnose.DefaultConfig()
-	// The repeats make an N+1, whatever they cost here: on an in-process SQLite each of the 20
-	// queries takes tens of microseconds, below diagnose's default 50 ms total, while over a
-	// network each is a round trip. doctor reports it, ranked by its (small) share of P99.
-	cfg.NPlusOneMinTotal = time.Millisecond
-	for _, e := range exemplars {
-		cfg.PreferTraceIDs = append(cfg.PreferTraceIDs, e.TraceID)
-	}
+	cfg := diagnoseConfig(slices.Collect(maps.Values(r.steady)))
 	f := diagnose.Analyze(in, cfg)
 	r.rep.Findings = append(f.Findings, r.hotspots...)
 	slices.SortStableFunc(r.rep.Findings, func(a, b result.Finding) int { return cmp.Compare(b.ShareOfP99, a.ShareOfP99) })
@@ -759,6 +738,18 @@ func (r *run) analysis(ctx context.Context) error {
 	r.rep.Exemplar = exemplarTrace(in.Traces, r.rep.Findings, cfg.PreferTraceIDs)
 	r.progress(fmt.Sprintf("analysis: %d traces of the steady run, %d findings", len(in.Traces), len(r.rep.Findings)))
 	return nil
+}
+
+// diagnoseConfig is the diagnosis doctor runs over the steady run's traces: diagnose --load's,
+// joined with every steady load, with a lower N+1 threshold.
+func diagnoseConfig(steady []*result.Load) diagnose.Config {
+	cfg := diagnose.DefaultConfig()
+	// The repeats make an N+1, whatever they cost here: on an in-process SQLite each of the 20
+	// queries takes tens of microseconds, below diagnose's default 50 ms total, while over a
+	// network each is a round trip. doctor reports it, ranked by its (small) share of P99.
+	cfg.NPlusOneMinTotal = time.Millisecond
+	cfg.PreferExemplars(steady...)
+	return cfg
 }
 
 // traceStart is the earliest span start of t.

@@ -27,6 +27,14 @@ const (
 	Wall Kind = "wall"
 )
 
+// Title is the kind's name as a graph's title says it.
+func (k Kind) Title() string {
+	if k == Wall {
+		return "Wall clock (on- and off-CPU)"
+	}
+	return "CPU"
+}
+
 // ErrNoEndpoint is returned (wrapped) by Fetch when the target does not serve the profile
 // endpoint: a 404, or an answer that is not a profile.
 var ErrNoEndpoint = errors.New("no profile endpoint")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"github.com/headroom/headroom/diagnose"
 	"github.com/headroom/headroom/internal/cliexit"
 	"github.com/headroom/headroom/report"
-	"github.com/headroom/headroom/result"
 )
 
 func newDiagnoseCmd() *cobra.Command {
@@ -67,14 +65,7 @@ Exit codes: 0 done; 1 a kind listed in --fail-on was found; 2 bad usage or an un
 				if err != nil {
 					return err
 				}
-				ex := slices.Clone(l.Exemplars)
-				slices.SortStableFunc(ex, func(a, b result.Exemplar) int { return cmp.Compare(b.LatencyMS, a.LatencyMS) })
-				for _, e := range ex {
-					cfg.PreferTraceIDs = append(cfg.PreferTraceIDs, e.TraceID)
-					if e.Why == "slowest" {
-						cfg.TailTraceIDs = append(cfg.TailTraceIDs, e.TraceID)
-					}
-				}
+				cfg.PreferExemplars(l)
 			}
 			if len(in.Tolerated) > 0 {
 				reasons := slices.Sorted(maps.Keys(in.Tolerated))
