@@ -254,7 +254,10 @@ func Doctors(base, next *result.Doctor, baseLoads, newLoads map[string]*result.L
 	c := &Comparison{Kind: result.DoctorSchema, Threshold: cfg.Threshold,
 		BaseDesc: fmt.Sprintf("%s, %d measurements", base.Target, len(base.Measurements)),
 		NewDesc:  fmt.Sprintf("%s, %d measurements", next.Target, len(next.Measurements))}
-	type key struct{ endpoint, cond string }
+	type key struct {
+		endpoint string
+		cond     result.Condition
+	}
 	nm := map[key]result.Measurement{}
 	for _, m := range next.Measurements {
 		nm[key{m.Endpoint, m.Condition}] = m
@@ -267,7 +270,7 @@ func Doctors(base, next *result.Doctor, baseLoads, newLoads map[string]*result.L
 			continue
 		}
 		delete(nm, key{b.Endpoint, b.Condition})
-		group := b.Endpoint + " (" + b.Condition + ")"
+		group := b.Endpoint + " (" + string(b.Condition) + ")"
 		var bh, nh *hist.Histogram
 		if bl, nl := baseLoads[b.File], newLoads[n.File]; bl != nil && nl != nil {
 			bh, _ = hist.Decode(bl.Histograms.Latency)

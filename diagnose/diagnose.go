@@ -15,22 +15,10 @@ import (
 	"github.com/headroom/headroom/result"
 )
 
-// The finding kinds diagnose's detectors report.
-const (
-	KindNPlusOneDB      = "n_plus_one_db"
-	KindNPlusOneHTTP    = "n_plus_one_http"
-	KindConsecutiveDB   = "consecutive_db"
-	KindConsecutiveHTTP = "consecutive_http"
-	KindSlowQuery       = "slow_query"
-	KindSyncRemoteCall  = "sync_remote_call"
-	KindPoolWait        = "pool_wait"
-	KindLargePayload    = "large_payload"
-)
-
 // Kinds returns the finding kinds diagnose can report, sorted.
-func Kinds() []string {
-	return []string{KindConsecutiveDB, KindConsecutiveHTTP, KindLargePayload, KindNPlusOneDB, KindNPlusOneHTTP,
-		KindPoolWait, KindSlowQuery, KindSyncRemoteCall}
+func Kinds() []result.Kind {
+	return []result.Kind{result.KindConsecutiveDB, result.KindConsecutiveHTTP, result.KindLargePayload, result.KindNPlusOneDB,
+		result.KindNPlusOneHTTP, result.KindPoolWait, result.KindSlowQuery, result.KindSyncRemoteCall}
 }
 
 // Config sets the detectors' thresholds. The zero value uses the defaults documented per field,

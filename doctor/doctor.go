@@ -515,11 +515,11 @@ func (r *run) sweepOne(ctx context.Context, i int, e string) (*result.Sweep, err
 }
 
 // condition names the target's state for the steady run.
-func (r *run) condition() string {
+func (r *run) condition() result.Condition {
 	if r.rep.Lab != nil && r.rep.Lab.Antipatterns != "none" && r.rep.Lab.Antipatterns != "" {
-		return "antipatterns on"
+		return result.ConditionAntipatternsOn
 	}
-	return "as is"
+	return result.ConditionAsIs
 }
 
 // steadyPhase runs every endpoint at once at its steady rate: the traffic mix the diagnosis and
@@ -578,23 +578,23 @@ func (r *run) keepProfiles(ctx context.Context, p *flame.Profiled, err error) {
 
 // comparison measures the lab again with every anti-pattern off, at the same rates.
 func (r *run) comparison(ctx context.Context) error {
-	if r.condition() != "antipatterns on" {
+	if r.condition() != result.ConditionAntipatternsOn {
 		return nil
 	}
 	if err := setAntipatterns(ctx, r.base, "none"); err != nil {
 		return err
 	}
 	r.progress("comparison: the same rates with every anti-pattern off")
-	return r.runAll(ctx, "antipatterns off", false)
+	return r.runAll(ctx, result.ConditionAntipatternsOff, false)
 }
 
 // runAll runs each endpoint's steady load concurrently and records one measurement each.
-func (r *run) runAll(ctx context.Context, cond string, steady bool) error {
+func (r *run) runAll(ctx context.Context, cond result.Condition, steady bool) error {
 	rates := map[string]float64{}
 	for _, de := range r.rep.Endpoints {
 		rates[de.Endpoint] = de.SteadyRPS
 	}
-	loads, err := r.concurrently(ctx, cond, func(e string) (loadgen.Config, error) {
+	loads, err := r.concurrently(ctx, string(cond), func(e string) (loadgen.Config, error) {
 		return r.loadConfig(e, rates[e], r.cfg.Duration, r.cfg.Warmup)
 	})
 	if err != nil {
@@ -602,7 +602,7 @@ func (r *run) runAll(ctx context.Context, cond string, steady bool) error {
 	}
 	for i, l := range loads {
 		de := &r.rep.Endpoints[i]
-		file := fmt.Sprintf("load-%d-%s.json", i+1, strings.ReplaceAll(cond, " ", "-"))
+		file := fmt.Sprintf("load-%d-%s.json", i+1, strings.ReplaceAll(string(cond), " ", "-"))
 		if err := writeJSON(filepath.Join(r.cfg.OutDir, file), l); err != nil {
 			return err
 		}

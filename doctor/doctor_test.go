@@ -48,7 +48,7 @@ func TestLabBeforeAndAfter(t *testing.T) {
 	}
 	byKey := map[string]result.Measurement{}
 	for _, m := range rep.Measurements {
-		byKey[m.Endpoint+"|"+m.Condition] = m
+		byKey[m.Endpoint+"|"+string(m.Condition)] = m
 		if _, err := os.Stat(filepath.Join(dir, m.File)); err != nil {
 			t.Errorf("load result %s: %v", m.File, err)
 		}
@@ -69,8 +69,8 @@ func TestLabBeforeAndAfter(t *testing.T) {
 	// critical path.
 	kinds := map[string]bool{}
 	for _, f := range rep.Findings {
-		kinds[f.Kind+" "+f.Endpoint] = true
-		kinds[f.Kind] = true
+		kinds[string(f.Kind)+" "+f.Endpoint] = true
+		kinds[string(f.Kind)] = true
 	}
 	for _, want := range []string{"n_plus_one_db GET /api/posts", "sync_remote_call"} {
 		if !kinds[want] {
@@ -179,7 +179,7 @@ func TestOutsideServiceWithTraces(t *testing.T) {
 	}
 	kinds := map[string]bool{}
 	for _, f := range rep.Findings {
-		kinds[f.Kind] = true
+		kinds[string(f.Kind)] = true
 	}
 	if !kinds["n_plus_one_db"] || !kinds["sync_remote_call"] {
 		t.Errorf("findings %v, want n_plus_one_db and sync_remote_call from the service's traces", kinds)

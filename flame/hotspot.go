@@ -61,7 +61,7 @@ func Hotspots(cpu *Folded, endpoint string, cfg HotspotConfig) []result.Finding 
 			where = endpoint
 		}
 		out = append(out, result.Finding{
-			Kind:     "cpu_hotspot",
+			Kind:     result.KindCPUHotspot,
 			Endpoint: endpoint,
 			Summary: fmt.Sprintf("%s uses %.0f %% of the CPU samples of %s itself (flat), %.0f %% with its callees",
 				fn.Name, 100*fn.FlatShare, where, 100*fn.CumShare),

@@ -12,6 +12,7 @@ import (
 	"github.com/headroom/headroom/diagnose"
 	"github.com/headroom/headroom/internal/cliexit"
 	"github.com/headroom/headroom/report"
+	"github.com/headroom/headroom/result"
 )
 
 func newDiagnoseCmd() *cobra.Command {
@@ -24,7 +25,7 @@ func newDiagnoseCmd() *cobra.Command {
 by their share of each endpoint's P99 time, then where each endpoint's time goes (self time by
 category, the critical path) and what its slowest requests spend more time on than its median ones.
 With --load, the load run's exemplar trace ids are preferred as evidence and its slowest requests
-are the tail. Detectors: ` + strings.Join(diagnose.Kinds(), ", ") + `.
+are the tail. Detectors: ` + kindList(diagnose.Kinds()) + `.
 
 Bad input lines and spans (malformed JSON, missing ids, duplicate span ids, end before start,
 huge attributes) are skipped or repaired and counted, not fatal.
@@ -89,7 +90,7 @@ Exit codes: 0 done; 1 a kind listed in --fail-on was found; 2 bad usage or an un
 			if err := report.WriteDiagnosis(cmd.OutOrStdout(), findings); err != nil {
 				return cliexit.RunFailed(err)
 			}
-			var found []string
+			var found []result.Kind
 			for _, x := range findings.Findings {
 				if fail[x.Kind] && !slices.Contains(found, x.Kind) {
 					found = append(found, x.Kind)
@@ -97,7 +98,7 @@ Exit codes: 0 done; 1 a kind listed in --fail-on was found; 2 bad usage or an un
 			}
 			if len(found) > 0 {
 				slices.Sort(found)
-				return cliexit.CheckFailed(fmt.Errorf("--fail-on: found %s", strings.Join(found, ", ")))
+				return cliexit.CheckFailed(fmt.Errorf("--fail-on: found %s", kindList(found)))
 			}
 			return nil
 		},
@@ -106,7 +107,7 @@ Exit codes: 0 done; 1 a kind listed in --fail-on was found; 2 bad usage or an un
 	fl.StringVar(&tracesPath, "traces", "", "OTLP JSON lines file of assembled traces (required)")
 	fl.StringVar(&loadPath, "load", "", "load run result whose exemplar trace ids to prefer as evidence and to use as the tail")
 	fl.StringVarP(&out, "out", "o", "", "file to write the findings JSON (headroom.findings/v1) to")
-	fl.StringVar(&failOn, "fail-on", "", "exit 1 when any of these finding kinds is found (comma-separated: "+strings.Join(diagnose.Kinds(), ", ")+")")
+	fl.StringVar(&failOn, "fail-on", "", "exit 1 when any of these finding kinds is found (comma-separated: "+kindList(diagnose.Kinds())+")")
 	addDiagnoseFlags(cmd, &cfg)
 	return cmd
 }
@@ -133,17 +134,26 @@ func addDiagnoseFlags(cmd *cobra.Command, cfg *diagnose.Config) {
 }
 
 // parseKinds parses --fail-on's comma-separated finding kinds.
-func parseKinds(s string) (map[string]bool, error) {
-	kinds := map[string]bool{}
+func parseKinds(s string) (map[result.Kind]bool, error) {
+	kinds := map[result.Kind]bool{}
 	for part := range strings.SplitSeq(s, ",") {
-		k := strings.TrimSpace(part)
+		k := result.Kind(strings.TrimSpace(part))
 		if k == "" {
 			continue
 		}
 		if !slices.Contains(diagnose.Kinds(), k) {
-			return nil, cliexit.Usagef("--fail-on: unknown finding kind %q: valid are %s", k, strings.Join(diagnose.Kinds(), ", "))
+			return nil, cliexit.Usagef("--fail-on: unknown finding kind %q: valid are %s", k, kindList(diagnose.Kinds()))
 		}
 		kinds[k] = true
 	}
 	return kinds, nil
+}
+
+// kindList is kinds as a comma-separated list.
+func kindList(kinds []result.Kind) string {
+	s := make([]string, len(kinds))
+	for i, k := range kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
 }

@@ -79,7 +79,7 @@ func TestDiagnoseFindsTheLabsAntipatterns(t *testing.T) {
 			}
 			var got []string
 			for _, x := range f.Findings {
-				k := x.Kind + " " + x.Endpoint
+				k := string(x.Kind) + " " + x.Endpoint
 				if x.Kind == "sync_remote_call" {
 					k += " " + strings.Fields(x.Summary)[1] // "synchronous logging call — ..."
 				}
