@@ -11,13 +11,15 @@ import (
 
 	"github.com/headroom/headroom/diagnose"
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
 )
 
 func newDiagnoseCmd() *cobra.Command {
 	var tracesPath, loadPath, out, failOn string
-	cfg := diagnose.DefaultConfig()
+	var flagOf map[string]string // diagnose.Config field → its flag, set with the flags below
+	var cfg diagnose.Config      // the flags below fill every field with its default
 	cmd := &cobra.Command{
 		Use:   "diagnose --traces FILE [--load run.json] [--out findings.json] [--fail-on KIND,...]",
 		Short: "Find the bottleneck in traces, with evidence",
@@ -44,13 +46,7 @@ Exit codes: 0 done; 1 a kind listed in --fail-on was found; 2 bad usage or an un
 				return err
 			}
 			if err := cfg.Validate(); err != nil {
-				// Validate names the JSON keys; the flags are the same names with dashes.
-				lines := strings.Split(err.Error(), "\n")
-				for i, l := range lines {
-					key, rest, _ := strings.Cut(l, " ")
-					lines[i] = "--" + strings.ReplaceAll(key, "_", "-") + " " + rest
-				}
-				return cliexit.Usagef("%s", strings.Join(lines, "\n"))
+				return cliexit.Usagef("%w", fielderr.Rename(err, flagOf))
 			}
 			f, err := os.Open(tracesPath)
 			if err != nil {
@@ -108,29 +104,33 @@ Exit codes: 0 done; 1 a kind listed in --fail-on was found; 2 bad usage or an un
 	fl.StringVar(&loadPath, "load", "", "load run result whose exemplar trace ids to prefer as evidence and to use as the tail")
 	fl.StringVarP(&out, "out", "o", "", "file to write the findings JSON (headroom.findings/v1) to")
 	fl.StringVar(&failOn, "fail-on", "", "exit 1 when any of these finding kinds is found (comma-separated: "+kindList(diagnose.Kinds())+")")
-	addDiagnoseFlags(cmd, &cfg)
+	flagOf = addDiagnoseFlags(cmd, &cfg)
 	return cmd
 }
 
-// addDiagnoseFlags maps every detector threshold of diagnose.Config to a flag.
-func addDiagnoseFlags(cmd *cobra.Command, cfg *diagnose.Config) {
+// addDiagnoseFlags maps every detector threshold of diagnose.Config to a flag, its default the
+// field's, and returns the flag of each field, for diagnose's errors.
+func addDiagnoseFlags(cmd *cobra.Command, cfg *diagnose.Config) map[string]string {
 	fl := cmd.Flags()
-	fl.IntVar(&cfg.NPlusOneMinCount, "n-plus-one-min-count", cfg.NPlusOneMinCount, "n_plus_one_db: repeats of one statement under one parent")
-	fl.DurationVar(&cfg.NPlusOneMinTotal, "n-plus-one-min-total", cfg.NPlusOneMinTotal, "n_plus_one_db: least time of the repeats (their union)")
-	fl.IntVar(&cfg.NPlusOneHTTPMinCount, "n-plus-one-http-min-count", cfg.NPlusOneHTTPMinCount, "n_plus_one_http: calls to one parameterized URL under one parent")
-	fl.DurationVar(&cfg.NPlusOneHTTPMinTotal, "n-plus-one-http-min-total", cfg.NPlusOneHTTPMinTotal, "n_plus_one_http: least time of the calls (their union)")
-	fl.DurationVar(&cfg.SlowQueryMin, "slow-query-min", cfg.SlowQueryMin, "slow_query: duration from which one query is slow")
-	fl.DurationVar(&cfg.ConsecutiveDBMinSaved, "consecutive-db-min-saved", cfg.ConsecutiveDBMinSaved, "consecutive_db: least time parallel queries would save")
-	fl.DurationVar(&cfg.ConsecutiveDBMinSpan, "consecutive-db-min-span", cfg.ConsecutiveDBMinSpan, "consecutive_db: least duration of each independent query")
-	fl.IntVar(&cfg.ConsecutiveHTTPMinCount, "consecutive-http-min-count", cfg.ConsecutiveHTTPMinCount, "consecutive_http: least number of sequential calls")
-	fl.DurationVar(&cfg.ConsecutiveHTTPMinSpan, "consecutive-http-min-span", cfg.ConsecutiveHTTPMinSpan, "consecutive_http: least duration of each call")
-	fl.DurationVar(&cfg.ConsecutiveHTTPMinSaved, "consecutive-http-min-saved", cfg.ConsecutiveHTTPMinSaved, "consecutive_http: least time parallel calls would save")
-	fl.DurationVar(&cfg.ConsecutiveHTTPMaxGap, "consecutive-http-max-gap", cfg.ConsecutiveHTTPMaxGap, "consecutive_http: longest pause between two calls of a sequence")
-	fl.Float64Var(&cfg.SyncRemoteMinShare, "sync-remote-min-share", cfg.SyncRemoteMinShare, "sync_remote_call: least share (0..1) of the critical path")
-	fl.DurationVar(&cfg.SyncRemoteMin, "sync-remote-min", cfg.SyncRemoteMin, "sync_remote_call: least time on the critical path")
-	fl.DurationVar(&cfg.PoolWaitMin, "pool-wait-min", cfg.PoolWaitMin, "pool_wait: least wait for connections per request")
-	fl.Int64Var(&cfg.LargePayloadBytes, "large-payload-bytes", cfg.LargePayloadBytes, "large_payload: body size from which a payload is large")
-	fl.IntVar(&cfg.MaxEvidence, "max-evidence", cfg.MaxEvidence, "trace ids listed per finding")
+	flagOf := map[string]string{}
+	flag := func(field, name string) string { flagOf[field] = "--" + name; return name }
+	fl.IntVar(&cfg.NPlusOneMinCount, flag("NPlusOneMinCount", "n-plus-one-min-count"), diagnose.NPlusOneMinCountDefault, "n_plus_one_db: repeats of one statement under one parent")
+	fl.DurationVar(&cfg.NPlusOneMinTotal, flag("NPlusOneMinTotal", "n-plus-one-min-total"), diagnose.NPlusOneMinTotalDefault, "n_plus_one_db: least time of the repeats (their union)")
+	fl.IntVar(&cfg.NPlusOneHTTPMinCount, flag("NPlusOneHTTPMinCount", "n-plus-one-http-min-count"), diagnose.NPlusOneHTTPMinCountDefault, "n_plus_one_http: calls to one parameterized URL under one parent")
+	fl.DurationVar(&cfg.NPlusOneHTTPMinTotal, flag("NPlusOneHTTPMinTotal", "n-plus-one-http-min-total"), diagnose.NPlusOneHTTPMinTotalDefault, "n_plus_one_http: least time of the calls (their union)")
+	fl.DurationVar(&cfg.SlowQueryMin, flag("SlowQueryMin", "slow-query-min"), diagnose.SlowQueryMinDefault, "slow_query: duration from which one query is slow")
+	fl.DurationVar(&cfg.ConsecutiveDBMinSaved, flag("ConsecutiveDBMinSaved", "consecutive-db-min-saved"), diagnose.ConsecutiveDBMinSavedDefault, "consecutive_db: least time parallel queries would save")
+	fl.DurationVar(&cfg.ConsecutiveDBMinSpan, flag("ConsecutiveDBMinSpan", "consecutive-db-min-span"), diagnose.ConsecutiveDBMinSpanDefault, "consecutive_db: least duration of each independent query")
+	fl.IntVar(&cfg.ConsecutiveHTTPMinCount, flag("ConsecutiveHTTPMinCount", "consecutive-http-min-count"), diagnose.ConsecutiveHTTPMinCountDefault, "consecutive_http: least number of sequential calls")
+	fl.DurationVar(&cfg.ConsecutiveHTTPMinSpan, flag("ConsecutiveHTTPMinSpan", "consecutive-http-min-span"), diagnose.ConsecutiveHTTPMinSpanDefault, "consecutive_http: least duration of each call")
+	fl.DurationVar(&cfg.ConsecutiveHTTPMinSaved, flag("ConsecutiveHTTPMinSaved", "consecutive-http-min-saved"), diagnose.ConsecutiveHTTPMinSavedDefault, "consecutive_http: least time parallel calls would save")
+	fl.DurationVar(&cfg.ConsecutiveHTTPMaxGap, flag("ConsecutiveHTTPMaxGap", "consecutive-http-max-gap"), diagnose.ConsecutiveHTTPMaxGapDefault, "consecutive_http: longest pause between two calls of a sequence")
+	fl.Float64Var(&cfg.SyncRemoteMinShare, flag("SyncRemoteMinShare", "sync-remote-min-share"), diagnose.SyncRemoteMinShareDefault, "sync_remote_call: least share (0..1) of the critical path")
+	fl.DurationVar(&cfg.SyncRemoteMin, flag("SyncRemoteMin", "sync-remote-min"), diagnose.SyncRemoteMinDefault, "sync_remote_call: least time on the critical path")
+	fl.DurationVar(&cfg.PoolWaitMin, flag("PoolWaitMin", "pool-wait-min"), diagnose.PoolWaitMinDefault, "pool_wait: least wait for connections per request")
+	fl.Int64Var(&cfg.LargePayloadBytes, flag("LargePayloadBytes", "large-payload-bytes"), diagnose.LargePayloadBytesDefault, "large_payload: body size from which a payload is large")
+	fl.IntVar(&cfg.MaxEvidence, flag("MaxEvidence", "max-evidence"), diagnose.MaxEvidenceDefault, "trace ids listed per finding")
+	return flagOf
 }
 
 // parseKinds parses --fail-on's comma-separated finding kinds.
