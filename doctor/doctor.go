@@ -54,9 +54,10 @@ type run struct {
 // results into cfg.OutDir, and returns the report. progress receives a line per step. When ctx
 // ends, Run returns what it measured so far with ctx's error and writes no report.
 func Run(ctx context.Context, cfg Config, progress func(string)) (*result.Doctor, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("report directory: %w", err)
 	}

@@ -300,17 +300,19 @@ func TestConfigErrors(t *testing.T) {
 		cfg     doctor.Config
 		mention string
 	}{
-		{doctor.Config{URL: "http://127.0.0.1:1"}, "no endpoints"},
+		{doctor.Config{URL: "http://127.0.0.1:1"}, "Endpoints empty: no endpoints"},
 		{doctor.Config{URL: "nope", Endpoints: []string{"/a"}}, `"nope"`},
 		{doctor.Config{URL: "http://127.0.0.1:1", Endpoints: []string{"api/a"}}, `"api/a"`},
 		{doctor.Config{URL: "http://127.0.0.1:1", Endpoints: []string{"POST /a {bad"}}, "not JSON"},
-		{doctor.Config{Rate: -1}, "rate -1"},
-		{doctor.Config{SLO: "p99<fast"}, "slo"},
-		{doctor.Config{Antipatterns: "bogus"}, `"bogus"`},
+		{doctor.Config{Rate: -1}, "Rate -1"},
+		{doctor.Config{SLO: "p99<fast"}, "SLO"},
+		{doctor.Config{Antipatterns: "bogus"}, `Antipatterns unknown antipattern "bogus"`},
+		{doctor.Config{MaxSteps: -1}, "MaxSteps -1"},
 	} {
-		err := tc.cfg.Validate()
-		if err == nil || !strings.Contains(err.Error(), tc.mention) {
-			t.Errorf("Validate(%+v) = %v, want an error mentioning %s", tc.cfg, err, tc.mention)
+		// A bad Config fails Run before anything starts.
+		rep, err := doctor.Run(t.Context(), tc.cfg, func(string) {})
+		if rep != nil || !errors.Is(err, doctor.ErrConfig) || !strings.Contains(err.Error(), tc.mention) {
+			t.Errorf("Run(%+v) = %v, %v: want ErrConfig mentioning %s", tc.cfg, rep, err, tc.mention)
 		}
 	}
 }
