@@ -14,18 +14,25 @@ import (
 // Config sets how changes are judged. The zero value uses the defaults.
 type Config struct {
 	// Threshold is the relative change for the worse (0.10 = 10 %) beyond which a significant
-	// change is a regression; default 0.10.
+	// change is a regression; default ThresholdDefault (0.10).
 	Threshold float64
-	// Confidence is the confidence level of the intervals and tests; default 0.95.
+	// Confidence is the confidence level of the intervals and tests; default
+	// ConfidenceDefault (0.95).
 	Confidence float64
 }
 
+// Defaults of Config, which zero fields stand for.
+const (
+	ThresholdDefault  = 0.10
+	ConfidenceDefault = 0.95
+)
+
 func (c Config) withDefaults() Config {
 	if c.Threshold <= 0 {
-		c.Threshold = 0.10
+		c.Threshold = ThresholdDefault
 	}
 	if c.Confidence <= 0 || c.Confidence >= 1 {
-		c.Confidence = 0.95
+		c.Confidence = ConfidenceDefault
 	}
 	return c
 }

@@ -44,21 +44,27 @@ var ErrNoEndpoint = errors.New("no profile endpoint")
 type FetchConfig struct {
 	// Duration is how long the target samples; whole seconds (the endpoints take ?seconds=N).
 	Duration time.Duration
-	// CPUPath is the CPU profile path; default "/debug/pprof/profile".
+	// CPUPath is the CPU profile path; default CPUPathDefault ("/debug/pprof/profile").
 	CPUPath string
-	// WallPath is the wall-clock profile path; default "/debug/fgprof".
+	// WallPath is the wall-clock profile path; default WallPathDefault ("/debug/fgprof").
 	WallPath string
 	// Client sends the requests; default a client with no overall timeout (the context and
 	// Duration + 30 s bound each fetch).
 	Client *http.Client
 }
 
+// Defaults of FetchConfig, which empty fields stand for.
+const (
+	CPUPathDefault  = "/debug/pprof/profile"
+	WallPathDefault = "/debug/fgprof"
+)
+
 func (c FetchConfig) withDefaults() FetchConfig {
 	if c.CPUPath == "" {
-		c.CPUPath = "/debug/pprof/profile"
+		c.CPUPath = CPUPathDefault
 	}
 	if c.WallPath == "" {
-		c.WallPath = "/debug/fgprof"
+		c.WallPath = WallPathDefault
 	}
 	if c.Client == nil {
 		c.Client = &http.Client{}

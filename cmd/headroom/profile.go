@@ -68,8 +68,8 @@ Exit codes: 0 done; 2 bad usage or input (nothing written); 3 the target could n
 	fl.IntVar(&f.connections, "connections", 64, "with --rate: connections of the load pool")
 	fl.IntVar(&f.top, "top", 10, "functions to print per profile")
 	fl.BoolVar(&f.diff, "diff", false, "compare two saved profiles: BASE NEW, drawn as a differential flame graph")
-	fl.StringVar(&f.cpuPath, "cpu-path", "/debug/pprof/profile", "path of the target's CPU profile endpoint (net/http/pprof)")
-	fl.StringVar(&f.wallPath, "wall-path", "/debug/fgprof", "path of the target's wall-clock profile endpoint (fgprof)")
+	fl.StringVar(&f.cpuPath, "cpu-path", flame.CPUPathDefault, "path of the target's CPU profile endpoint (net/http/pprof)")
+	fl.StringVar(&f.wallPath, "wall-path", flame.WallPathDefault, "path of the target's wall-clock profile endpoint (fgprof)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing but errors")
 	fl.DurationVar(&f.interval, "interval", 5*time.Second, "progress line interval when not on a terminal")
 	return cmd
