@@ -60,13 +60,13 @@ type Measurement struct {
 	Endpoint string `json:"endpoint"`
 	// Condition is ConditionAsIs, or on the lab ConditionAntipatternsOn / ConditionAntipatternsOff.
 	Condition   Condition `json:"condition"`
-	File        string  `json:"file"`
-	OfferedRPS  float64 `json:"offered_rps"`
-	AchievedRPS float64 `json:"achieved_rps"`
-	Requests    int64   `json:"requests"`
-	Errors      int64   `json:"errors"`
-	LatencyMS   Summary `json:"latency_ms"`
-	Valid       bool    `json:"valid"`
+	File        string    `json:"file"`
+	OfferedRPS  float64   `json:"offered_rps"`
+	AchievedRPS float64   `json:"achieved_rps"`
+	Requests    int64     `json:"requests"`
+	Errors      int64     `json:"errors"`
+	LatencyMS   Summary   `json:"latency_ms"`
+	Valid       bool      `json:"valid"`
 }
 
 // DoctorEndpoint is one endpoint's capacity: its sweep, when one ran, and the rate of the

@@ -40,7 +40,7 @@ func Rename(err error, names map[string]string) error {
 		}
 		return errors.Join(out...)
 	}
-	if fe, ok := err.(*Error); ok {
+	if fe, ok := err.(*Error); ok { //nolint:errorlint // a wrapped *Error keeps its wrapper's message whole, as documented
 		if n, ok := names[fe.Field]; ok {
 			return &Error{Field: n, Problem: fe.Problem, Kind: fe.Kind}
 		}
