@@ -21,7 +21,7 @@ func TestDiagnoseConfigJoinsLoadsAsTheCLI(t *testing.T) {
 	for _, loads := range [][]*result.Load{{a, b}, {b, a}} {
 		got := diagnoseConfig(loads)
 		cli := diagnose.DefaultConfig()
-		cli.NPlusOneMinTotal = time.Millisecond // doctor's one deliberate difference, see diagnoseConfig
+		cli.NPlusOneMinTotal = 100 * time.Microsecond // doctor's one deliberate difference, see diagnoseConfig
 		cli.PreferExemplars(a, b)
 		if !slices.Equal(got.PreferTraceIDs, cli.PreferTraceIDs) || !slices.Equal(got.TailTraceIDs, cli.TailTraceIDs) {
 			t.Errorf("doctor prefers %v, tail %v; diagnose --load prefers %v, tail %v",
