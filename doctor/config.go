@@ -181,7 +181,7 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// withDefaults returns c, validated, with every default filled in.
+// withDefaults returns c with every default filled in; c has passed validate.
 func (c Config) withDefaults() Config {
 	pick := func(d *time.Duration, normal, quick time.Duration) {
 		if *d == 0 {
