@@ -18,30 +18,32 @@ type Config struct {
 	// Steps, when set, is a fixed list of rates (requests per second) run in increasing order
 	// instead of the search.
 	Steps []float64 `json:"steps,omitempty"`
-	// Start is the first rate of the exponential search. Default 100.
+	// Start is the first rate of the exponential search. Default StartDefault (100).
 	Start float64 `json:"start"`
-	// Factor multiplies the rate after each passing step of the exponential search. Default 2.
+	// Factor multiplies the rate after each passing step of the exponential search. Default
+	// FactorDefault (2).
 	Factor float64 `json:"factor"`
 	// MaxRate caps the search; reaching it while passing makes the maximum a lower bound.
-	// Default 1000000.
+	// Default MaxRateDefault (1000000).
 	MaxRate float64 `json:"max_rate"`
 	// MinRate is tried once when the first step fails, to tell "the SLO is out of reach at any
 	// rate" from "Start was already too high". Default Start/10, at least 1.
 	MinRate float64 `json:"min_rate"`
 	// Precision ends the bisection when the gap between the highest passing and the lowest
-	// failing rate is at most Precision × the passing rate. Default 0.05.
+	// failing rate is at most Precision × the passing rate. Default PrecisionDefault (0.05).
 	Precision float64 `json:"precision"`
-	// MaxSteps bounds the number of steps, verification included. Default 30.
+	// MaxSteps bounds the number of steps, verification included. Default MaxStepsDefault (30).
 	MaxSteps int `json:"max_steps"`
 	// NoVerify skips the verification run at the rate found.
 	NoVerify bool `json:"no_verify,omitempty"`
 	// Headroom is the share of the maximum to keep free: RecommendedRPS = (1 − Headroom) × max.
-	// Default 0.3.
+	// Default HeadroomDefault (0.3).
 	Headroom float64 `json:"headroom"`
 	// ErrorBudget is the largest error rate, in percent, a passing step may have when the SLO
-	// has no errors clause (with one, the clause is the budget). Default 0.1.
+	// has no errors clause (with one, the clause is the budget). Default ErrorBudgetDefault (0.1).
 	ErrorBudget float64 `json:"error_budget_pct"`
-	// MinAchieved is the least achieved/offered ratio of a passing step. Default 0.99.
+	// MinAchieved is the least achieved/offered ratio of a passing step. Default
+	// MinAchievedDefault (0.99).
 	MinAchieved float64 `json:"min_achieved"`
 	// Poisson says arrivals are random (Poisson spacing): the achieved/offered check then allows
 	// for the count's statistical noise (3 standard deviations).
@@ -49,6 +51,18 @@ type Config struct {
 	// CurrentRPS is today's traffic; when set, the result projects P99 at multiples of it.
 	CurrentRPS float64 `json:"current_rps,omitempty"`
 }
+
+// Defaults of Config, which zero fields stand for.
+const (
+	StartDefault       = 100.0
+	FactorDefault      = 2.0
+	MaxRateDefault     = 1e6
+	PrecisionDefault   = 0.05
+	MaxStepsDefault    = 30
+	HeadroomDefault    = 0.3
+	ErrorBudgetDefault = 0.1
+	MinAchievedDefault = 0.99
+)
 
 // ErrConfig is returned (wrapped) by Validate.
 var ErrConfig = errors.New("bad sweep configuration")
@@ -71,19 +85,19 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.Start == 0 {
-		c.Start = 100
+		c.Start = StartDefault
 	}
 	if badRate(c.Start) {
 		return configErr("start rate %v: want a rate above 0 and at most 10000000 requests per second", c.Start)
 	}
 	if c.Factor == 0 {
-		c.Factor = 2
+		c.Factor = FactorDefault
 	}
 	if !(c.Factor > 1) || c.Factor > 100 {
 		return configErr("factor %v: want more than 1 and at most 100", c.Factor)
 	}
 	if c.MaxRate == 0 {
-		c.MaxRate = 1e6
+		c.MaxRate = MaxRateDefault
 	}
 	if badRate(c.MaxRate) || c.MaxRate < c.Start {
 		return configErr("max rate %v: want at least the start rate %v and at most 10000000", c.MaxRate, c.Start)
@@ -95,31 +109,31 @@ func (c *Config) Validate() error {
 		return configErr("min rate %v: want above 0 and at most the start rate %v", c.MinRate, c.Start)
 	}
 	if c.Precision == 0 {
-		c.Precision = 0.05
+		c.Precision = PrecisionDefault
 	}
 	if !(c.Precision > 0) || c.Precision >= 1 {
 		return configErr("precision %v: want between 0 and 1, such as 0.05", c.Precision)
 	}
 	if c.MaxSteps == 0 {
-		c.MaxSteps = 30
+		c.MaxSteps = MaxStepsDefault
 	}
 	if c.MaxSteps < 1 || c.MaxSteps > 1000 {
 		return configErr("max steps %d: want 1 to 1000", c.MaxSteps)
 	}
 	if c.Headroom == 0 {
-		c.Headroom = 0.3
+		c.Headroom = HeadroomDefault
 	}
 	if !(c.Headroom > 0) || c.Headroom >= 1 {
 		return configErr("headroom %v: want a share between 0 and 1, such as 0.3 (30%%)", c.Headroom)
 	}
 	if c.ErrorBudget == 0 {
-		c.ErrorBudget = 0.1
+		c.ErrorBudget = ErrorBudgetDefault
 	}
 	if !(c.ErrorBudget >= 0) || c.ErrorBudget > 100 {
 		return configErr("error budget %v%%: want 0 to 100", c.ErrorBudget)
 	}
 	if c.MinAchieved == 0 {
-		c.MinAchieved = 0.99
+		c.MinAchieved = MinAchievedDefault
 	}
 	if !(c.MinAchieved > 0) || c.MinAchieved > 1 {
 		return configErr("min achieved ratio %v: want above 0 and at most 1", c.MinAchieved)

@@ -8,6 +8,6 @@
 //
 // Every decision (judging a step, the next rate to try, the knee, the fits) is a pure function
 // tested with tables. Load is produced through the Stepper interface declared here; capacity never
-// imports loadgen (cmd/headroom implements Stepper with it). capacity imports result, slo and hist
+// imports loadgen (internal/loadstep implements Stepper with it). capacity imports result, slo and hist
 // of headroom, and nothing outside the standard library.
 package capacity

@@ -14,18 +14,25 @@ import (
 // Config sets how changes are judged. The zero value uses the defaults.
 type Config struct {
 	// Threshold is the relative change for the worse (0.10 = 10 %) beyond which a significant
-	// change is a regression; default 0.10.
+	// change is a regression; default ThresholdDefault (0.10).
 	Threshold float64
-	// Confidence is the confidence level of the intervals and tests; default 0.95.
+	// Confidence is the confidence level of the intervals and tests; default
+	// ConfidenceDefault (0.95).
 	Confidence float64
 }
 
+// Defaults of Config, which zero fields stand for.
+const (
+	ThresholdDefault  = 0.10
+	ConfidenceDefault = 0.95
+)
+
 func (c Config) withDefaults() Config {
 	if c.Threshold <= 0 {
-		c.Threshold = 0.10
+		c.Threshold = ThresholdDefault
 	}
 	if c.Confidence <= 0 || c.Confidence >= 1 {
-		c.Confidence = 0.95
+		c.Confidence = ConfidenceDefault
 	}
 	return c
 }
@@ -270,7 +277,10 @@ func Doctors(base, next *result.Doctor, baseLoads, newLoads map[string]*result.L
 		BaseDesc: fmt.Sprintf("%s, %d measurements", base.Target, len(base.Measurements)),
 		NewDesc:  fmt.Sprintf("%s, %d measurements", next.Target, len(next.Measurements))}
 	c.warnTargets(base.Target, next.Target)
-	type key struct{ endpoint, cond string }
+	type key struct {
+		endpoint string
+		cond     result.Condition
+	}
 	nm := map[key]result.Measurement{}
 	for _, m := range next.Measurements {
 		nm[key{m.Endpoint, m.Condition}] = m
@@ -283,7 +293,7 @@ func Doctors(base, next *result.Doctor, baseLoads, newLoads map[string]*result.L
 			continue
 		}
 		delete(nm, key{b.Endpoint, b.Condition})
-		group := b.Endpoint + " (" + b.Condition + ")"
+		group := b.Endpoint + " (" + string(b.Condition) + ")"
 		var bh, nh *hist.Histogram
 		if bl, nl := baseLoads[b.File], newLoads[n.File]; bl != nil && nl != nil {
 			bh, _ = hist.Decode(bl.Histograms.Latency)

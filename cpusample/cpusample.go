@@ -37,6 +37,8 @@ type Proc struct {
 	Root string
 }
 
+var _ Source = Proc{}
+
 func (p Proc) String() string { return fmt.Sprintf("pid %d", p.PID) }
 
 // CPUSeconds reads utime + stime of the process.
@@ -85,6 +87,8 @@ type Metrics struct {
 	// Client defaults to http.DefaultClient; set a timeout on it or on ctx.
 	Client *http.Client
 }
+
+var _ Source = Metrics{}
 
 func (m Metrics) String() string { return "metrics " + m.URL }
 

@@ -13,7 +13,8 @@ import (
 
 // hitKey groups the occurrences of one finding: a kind on an endpoint about one statement or call.
 type hitKey struct {
-	kind, endpoint, stmt, op string
+	kind               result.Kind
+	endpoint, stmt, op string
 }
 
 // hit is one trace's occurrence of a finding.
@@ -43,7 +44,7 @@ func (d *diagnoser) detect(a *analyzed) {
 		d.repeats(a, n)
 		d.consecutive(a, n)
 		if stmt := statement(n.s); stmt != "" && n.s.Duration() >= cfg.SlowQueryMin {
-			d.add(hitKey{kind: KindSlowQuery, endpoint: a.endpoint, stmt: d.operation(n)}, a,
+			d.add(hitKey{kind: result.KindSlowQuery, endpoint: a.endpoint, stmt: d.operation(n)}, a,
 				hit{count: 1, time: n.s.Duration(), saving: n.s.Duration() - cfg.SlowQueryMin})
 		}
 		if size := bodySize(n.s); size >= cfg.LargePayloadBytes {
@@ -54,7 +55,7 @@ func (d *diagnoser) detect(a *analyzed) {
 			dur := time.Duration(n.we - n.ws)
 			// Transfer time scales with size: trimming to the threshold saves the rest.
 			saving := time.Duration(float64(dur) * (1 - float64(cfg.LargePayloadBytes)/float64(size)))
-			d.add(hitKey{kind: KindLargePayload, endpoint: a.endpoint, op: op}, a, hit{count: 1, time: dur, saving: saving, bytes: size})
+			d.add(hitKey{kind: result.KindLargePayload, endpoint: a.endpoint, op: op}, a, hit{count: 1, time: dur, saving: saving, bytes: size})
 		}
 	}
 	d.syncRemote(a)
@@ -81,10 +82,10 @@ func (d *diagnoser) repeats(a *analyzed, n *node) {
 		}
 	}
 	for k, g := range groups {
-		minCount, minTotal, kind := d.cfg.NPlusOneMinCount, d.cfg.NPlusOneMinTotal, KindNPlusOneDB
+		minCount, minTotal, kind := d.cfg.NPlusOneMinCount, d.cfg.NPlusOneMinTotal, result.KindNPlusOneDB
 		key := hitKey{kind: kind, endpoint: a.endpoint, stmt: k.op}
 		if k.http {
-			minCount, minTotal, kind = d.cfg.NPlusOneHTTPMinCount, d.cfg.NPlusOneHTTPMinTotal, KindNPlusOneHTTP
+			minCount, minTotal, kind = d.cfg.NPlusOneHTTPMinCount, d.cfg.NPlusOneHTTPMinTotal, result.KindNPlusOneHTTP
 			key = hitKey{kind: kind, endpoint: a.endpoint, op: k.op}
 		}
 		if len(g) < minCount {
@@ -177,7 +178,7 @@ func (d *diagnoser) consecutiveDB(a *analyzed, run []*node) {
 	for _, n := range run {
 		ops = append(ops, d.operation(n))
 	}
-	d.add(hitKey{kind: KindConsecutiveDB, endpoint: a.endpoint, stmt: strings.Join(ops, "; ")}, a,
+	d.add(hitKey{kind: result.KindConsecutiveDB, endpoint: a.endpoint, stmt: strings.Join(ops, "; ")}, a,
 		hit{count: len(run), time: total, saving: saved})
 }
 
@@ -197,7 +198,7 @@ func (d *diagnoser) consecutiveHTTP(a *analyzed, run []*node) {
 		ops = append(ops, d.operation(n))
 	}
 	if saved := sum - longest; saved >= d.cfg.ConsecutiveHTTPMinSaved {
-		d.add(hitKey{kind: KindConsecutiveHTTP, endpoint: a.endpoint, op: strings.Join(ops, "; ")}, a,
+		d.add(hitKey{kind: result.KindConsecutiveHTTP, endpoint: a.endpoint, op: strings.Join(ops, "; ")}, a,
 			hit{count: len(run), time: sum, saving: saved})
 	}
 }
@@ -223,7 +224,7 @@ func (d *diagnoser) syncRemote(a *analyzed) {
 		counts[k]++
 	}
 	for k, t := range byOp {
-		d.add(hitKey{kind: KindSyncRemoteCall, endpoint: a.endpoint, op: k.dep + "\x00" + k.op}, a,
+		d.add(hitKey{kind: result.KindSyncRemoteCall, endpoint: a.endpoint, op: k.dep + "\x00" + k.op}, a,
 			hit{count: counts[k], time: t, saving: t, share: float64(t) / float64(a.latency)})
 	}
 }
@@ -250,7 +251,7 @@ func (d *diagnoser) poolWait(a *analyzed) {
 		}
 	}
 	if count > 0 && wait >= d.cfg.PoolWaitMin {
-		d.add(hitKey{kind: KindPoolWait, endpoint: a.endpoint, op: op}, a, hit{count: count, time: wait, saving: wait})
+		d.add(hitKey{kind: result.KindPoolWait, endpoint: a.endpoint, op: op}, a, hit{count: count, time: wait, saving: wait})
 	}
 }
 
@@ -283,26 +284,26 @@ func (d *diagnoser) finding(k hitKey, hs []hit, p99 time.Duration) (result.Findi
 		Evidence: result.Evidence{TraceIDs: d.evidence(hs), Count: maxCount, Statement: k.stmt, Operation: k.op, TotalMS: ms(mean)}}
 	pct := shareP99 * 100
 	switch k.kind {
-	case KindNPlusOneDB:
+	case result.KindNPlusOneDB:
 		f.Summary = fmt.Sprintf("N+1 query — %s runs %d× per request under one parent, %.0f %% of P99 time", k.stmt, maxCount, pct)
 		f.Remedy = "batch it (one IN query or a join) or load the rows up front"
-	case KindSlowQuery:
+	case result.KindSlowQuery:
 		f.Evidence.Count = len(hs)
 		f.Summary = fmt.Sprintf("slow query — %s takes %.0f ms on average in %d slow executions (≥ %v), %.0f %% of P99 time",
 			k.stmt, ms(mean), len(hs), d.cfg.SlowQueryMin, pct)
 		f.Remedy = "check its plan (EXPLAIN ANALYZE): add an index, narrow the rows, or cache the result"
-	case KindNPlusOneHTTP:
+	case result.KindNPlusOneHTTP:
 		f.Summary = fmt.Sprintf("N+1 calls — %s is called %d× per request under one parent, %.0f %% of P99 time", k.op, maxCount, pct)
 		f.Remedy = "batch the calls (one request for all ids) or cache the responses"
-	case KindConsecutiveDB:
+	case result.KindConsecutiveDB:
 		f.Summary = fmt.Sprintf("%d independent queries run one after another (%s), %.0f ms; in parallel they would save %.0f ms",
 			maxCount, k.stmt, ms(mean), ms(meanSaving))
 		f.Remedy = "parallelize the independent queries (or combine them into one)"
-	case KindConsecutiveHTTP:
+	case result.KindConsecutiveHTTP:
 		f.Summary = fmt.Sprintf("%d HTTP calls run one after another (%s), %.0f ms; in parallel they would save %.0f ms",
 			maxCount, k.op, ms(mean), ms(meanSaving))
 		f.Remedy = "parallelize the independent calls"
-	case KindSyncRemoteCall:
+	case result.KindSyncRemoteCall:
 		dep, op, _ := strings.Cut(k.op, "\x00")
 		f.Evidence.Operation = op
 		f.Evidence.Count = len(hs)
@@ -312,12 +313,12 @@ func (d *diagnoser) finding(k hitKey, hs []hit, p99 time.Duration) (result.Findi
 		f.Summary = fmt.Sprintf("synchronous %s call — %s takes %.0f ms on the critical path (%.0f %% of it) in %s, %.0f %% of P99 time",
 			dep, op, ms(mean), meanShare*100, requests(len(hs)), pct)
 		f.Remedy = syncRemedy[dep]
-	case KindPoolWait:
+	case result.KindPoolWait:
 		f.Summary = fmt.Sprintf("connection pool wait — requests wait %.0f ms on average for a connection (%s) in %s, %.0f %% of P99 time",
 			ms(mean), k.op, requests(len(hs)), pct)
 		f.Evidence.Count = len(hs)
 		f.Remedy = "raise the pool size (within the database's connection limit) or hold connections for less time"
-	case KindLargePayload:
+	case result.KindLargePayload:
 		f.Evidence.Bytes = maxBytes
 		f.Evidence.Count = len(hs)
 		f.Summary = fmt.Sprintf("large payload — %s carries up to %.1f MB (≥ %d bytes) in %s, %.0f ms, %.0f %% of P99 time",

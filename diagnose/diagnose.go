@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"reflect"
 	"regexp"
@@ -12,29 +11,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/result"
 )
 
-// The finding kinds diagnose's detectors report.
-const (
-	KindNPlusOneDB      = "n_plus_one_db"
-	KindNPlusOneHTTP    = "n_plus_one_http"
-	KindConsecutiveDB   = "consecutive_db"
-	KindConsecutiveHTTP = "consecutive_http"
-	KindSlowQuery       = "slow_query"
-	KindSyncRemoteCall  = "sync_remote_call"
-	KindPoolWait        = "pool_wait"
-	KindLargePayload    = "large_payload"
-)
-
 // Kinds returns the finding kinds diagnose can report, sorted.
-func Kinds() []string {
-	return []string{KindConsecutiveDB, KindConsecutiveHTTP, KindLargePayload, KindNPlusOneDB, KindNPlusOneHTTP,
-		KindPoolWait, KindSlowQuery, KindSyncRemoteCall}
+func Kinds() []result.Kind {
+	return []result.Kind{result.KindConsecutiveDB, result.KindConsecutiveHTTP, result.KindLargePayload, result.KindNPlusOneDB,
+		result.KindNPlusOneHTTP, result.KindPoolWait, result.KindSlowQuery, result.KindSyncRemoteCall}
 }
 
-// Config sets the detectors' thresholds. The zero value uses the defaults documented per field,
-// which follow Sentry's performance-issue defaults where Sentry has the detector.
+// Config sets the detectors' thresholds. The zero value uses the defaults documented per field
+// (the …Default constants), which follow Sentry's performance-issue defaults where Sentry has
+// the detector.
 type Config struct {
 	// NPlusOneMinCount is how many times the same normalized statement must run under one parent
 	// to be an N+1. Default 5.
@@ -87,6 +76,26 @@ type Config struct {
 	TailTraceIDs []string `json:"-"`
 }
 
+// Defaults of Config, which zero fields stand for.
+const (
+	NPlusOneMinCountDefault        = 5
+	NPlusOneMinTotalDefault        = 50 * time.Millisecond
+	NPlusOneHTTPMinCountDefault    = 5
+	NPlusOneHTTPMinTotalDefault    = 50 * time.Millisecond
+	SlowQueryMinDefault            = 500 * time.Millisecond
+	ConsecutiveDBMinSavedDefault   = 100 * time.Millisecond
+	ConsecutiveDBMinSpanDefault    = 30 * time.Millisecond
+	ConsecutiveHTTPMinCountDefault = 3
+	ConsecutiveHTTPMinSpanDefault  = 500 * time.Millisecond
+	ConsecutiveHTTPMinSavedDefault = 2 * time.Second
+	ConsecutiveHTTPMaxGapDefault   = 500 * time.Millisecond
+	SyncRemoteMinShareDefault      = 0.1
+	SyncRemoteMinDefault           = 5 * time.Millisecond
+	PoolWaitMinDefault             = 10 * time.Millisecond
+	LargePayloadBytesDefault       = 300000
+	MaxEvidenceDefault             = 5
+)
+
 func (c Config) withDefaults() Config {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -98,51 +107,51 @@ func (c Config) withDefaults() Config {
 			*d = v
 		}
 	}
-	defInt(&c.NPlusOneMinCount, 5)
-	def(&c.NPlusOneMinTotal, 50*time.Millisecond)
-	defInt(&c.NPlusOneHTTPMinCount, 5)
-	def(&c.NPlusOneHTTPMinTotal, 50*time.Millisecond)
-	def(&c.SlowQueryMin, 500*time.Millisecond)
-	def(&c.ConsecutiveDBMinSaved, 100*time.Millisecond)
-	def(&c.ConsecutiveDBMinSpan, 30*time.Millisecond)
-	defInt(&c.ConsecutiveHTTPMinCount, 3)
-	def(&c.ConsecutiveHTTPMinSpan, 500*time.Millisecond)
-	def(&c.ConsecutiveHTTPMinSaved, 2*time.Second)
-	def(&c.ConsecutiveHTTPMaxGap, 500*time.Millisecond)
+	defInt(&c.NPlusOneMinCount, NPlusOneMinCountDefault)
+	def(&c.NPlusOneMinTotal, NPlusOneMinTotalDefault)
+	defInt(&c.NPlusOneHTTPMinCount, NPlusOneHTTPMinCountDefault)
+	def(&c.NPlusOneHTTPMinTotal, NPlusOneHTTPMinTotalDefault)
+	def(&c.SlowQueryMin, SlowQueryMinDefault)
+	def(&c.ConsecutiveDBMinSaved, ConsecutiveDBMinSavedDefault)
+	def(&c.ConsecutiveDBMinSpan, ConsecutiveDBMinSpanDefault)
+	defInt(&c.ConsecutiveHTTPMinCount, ConsecutiveHTTPMinCountDefault)
+	def(&c.ConsecutiveHTTPMinSpan, ConsecutiveHTTPMinSpanDefault)
+	def(&c.ConsecutiveHTTPMinSaved, ConsecutiveHTTPMinSavedDefault)
+	def(&c.ConsecutiveHTTPMaxGap, ConsecutiveHTTPMaxGapDefault)
 	if c.SyncRemoteMinShare <= 0 {
-		c.SyncRemoteMinShare = 0.1
+		c.SyncRemoteMinShare = SyncRemoteMinShareDefault
 	}
-	def(&c.SyncRemoteMin, 5*time.Millisecond)
-	def(&c.PoolWaitMin, 10*time.Millisecond)
+	def(&c.SyncRemoteMin, SyncRemoteMinDefault)
+	def(&c.PoolWaitMin, PoolWaitMinDefault)
 	if c.LargePayloadBytes <= 0 {
-		c.LargePayloadBytes = 300000
+		c.LargePayloadBytes = LargePayloadBytesDefault
 	}
-	defInt(&c.MaxEvidence, 5)
+	defInt(&c.MaxEvidence, MaxEvidenceDefault)
 	return c
 }
 
-// Validate reports the first threshold out of range, naming it and what is valid. Zero means the
-// default everywhere.
+// Validate reports every threshold out of range, each a *fielderr.Error naming its Config field
+// and what is valid. Zero means the default everywhere. It fills nothing in: Diagnose does.
 func (c Config) Validate() error {
 	var errs []error
-	for name, d := range map[string]time.Duration{"n_plus_one_min_total": c.NPlusOneMinTotal,
-		"n_plus_one_http_min_total": c.NPlusOneHTTPMinTotal, "slow_query_min": c.SlowQueryMin,
-		"consecutive_db_min_saved": c.ConsecutiveDBMinSaved, "consecutive_db_min_span": c.ConsecutiveDBMinSpan,
-		"consecutive_http_min_span": c.ConsecutiveHTTPMinSpan, "consecutive_http_min_saved": c.ConsecutiveHTTPMinSaved,
-		"consecutive_http_max_gap": c.ConsecutiveHTTPMaxGap, "sync_remote_min": c.SyncRemoteMin, "pool_wait_min": c.PoolWaitMin} {
+	for name, d := range map[string]time.Duration{"NPlusOneMinTotal": c.NPlusOneMinTotal,
+		"NPlusOneHTTPMinTotal": c.NPlusOneHTTPMinTotal, "SlowQueryMin": c.SlowQueryMin,
+		"ConsecutiveDBMinSaved": c.ConsecutiveDBMinSaved, "ConsecutiveDBMinSpan": c.ConsecutiveDBMinSpan,
+		"ConsecutiveHTTPMinSpan": c.ConsecutiveHTTPMinSpan, "ConsecutiveHTTPMinSaved": c.ConsecutiveHTTPMinSaved,
+		"ConsecutiveHTTPMaxGap": c.ConsecutiveHTTPMaxGap, "SyncRemoteMin": c.SyncRemoteMin, "PoolWaitMin": c.PoolWaitMin} {
 		if d < 0 {
-			errs = append(errs, fmt.Errorf("%s %v: want a duration ≥ 0 (0 = default)", name, d))
+			errs = append(errs, fielderr.New(nil, name, "%v: want a duration ≥ 0 (0 = default)", d))
 		}
 	}
-	for name, n := range map[string]int64{"n_plus_one_min_count": int64(c.NPlusOneMinCount),
-		"n_plus_one_http_min_count": int64(c.NPlusOneHTTPMinCount), "consecutive_http_min_count": int64(c.ConsecutiveHTTPMinCount),
-		"large_payload_bytes": c.LargePayloadBytes, "max_evidence": int64(c.MaxEvidence)} {
+	for name, n := range map[string]int64{"NPlusOneMinCount": int64(c.NPlusOneMinCount),
+		"NPlusOneHTTPMinCount": int64(c.NPlusOneHTTPMinCount), "ConsecutiveHTTPMinCount": int64(c.ConsecutiveHTTPMinCount),
+		"LargePayloadBytes": c.LargePayloadBytes, "MaxEvidence": int64(c.MaxEvidence)} {
 		if n < 0 {
-			errs = append(errs, fmt.Errorf("%s %d: want a number ≥ 0 (0 = default)", name, n))
+			errs = append(errs, fielderr.New(nil, name, "%d: want a number ≥ 0 (0 = default)", n))
 		}
 	}
 	if c.SyncRemoteMinShare < 0 || c.SyncRemoteMinShare > 1 || math.IsNaN(c.SyncRemoteMinShare) {
-		errs = append(errs, fmt.Errorf("sync_remote_min_share %v: want a fraction in [0, 1] (0 = default)", c.SyncRemoteMinShare))
+		errs = append(errs, fielderr.New(nil, "SyncRemoteMinShare", "%v: want a fraction in [0, 1] (0 = default)", c.SyncRemoteMinShare))
 	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)

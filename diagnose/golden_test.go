@@ -93,16 +93,16 @@ func shipLog(id string, s, e float64) sp {
 // goldenCases are synthetic traces for every detector: one that fires and near misses that must not.
 var goldenCases = []struct {
 	name string
-	want string // the kind that must be found, or "" for none
+	want result.Kind // the kind that must be found, or "" for none
 	tr   []*Trace
 }{
-	{"n_plus_one_db", KindNPlusOneDB, []*Trace{trace("a1", "/api/posts", 100, seq(20, 1, 3, usersByID)...)}},
+	{"n_plus_one_db", result.KindNPlusOneDB, []*Trace{trace("a1", "/api/posts", 100, seq(20, 1, 3, usersByID)...)}},
 	{"n_plus_one_db_near_miss_4_repeats", "", []*Trace{trace("a2", "/api/posts", 300, seq(4, 1, 50, usersByID)...)}},
 	{"n_plus_one_db_near_miss_49ms", "", []*Trace{trace("a3", "/api/posts", 100, seq(7, 1, 7, usersByID)...)}},
-	{"n_plus_one_http", KindNPlusOneHTTP, []*Trace{trace("b1", "/api/feed", 100, seq(6, 1, 12, userAPI)...)}},
+	{"n_plus_one_http", result.KindNPlusOneHTTP, []*Trace{trace("b1", "/api/feed", 100, seq(6, 1, 12, userAPI)...)}},
 	{"n_plus_one_http_near_miss_4_repeats", "", []*Trace{trace("b2", "/api/feed", 300, seq(4, 1, 50, userAPI)...)}},
 	{"n_plus_one_http_near_miss_40ms_union", "", []*Trace{trace("b3", "/api/feed", 100, par(8, 1, 40, userAPI)...)}},
-	{"consecutive_db", KindConsecutiveDB, []*Trace{trace("c1", "/api/stats", 200,
+	{"consecutive_db", result.KindConsecutiveDB, []*Trace{trace("c1", "/api/stats", 200,
 		query("s1", "SELECT count(*) FROM users", 1, 61), query("s2", "SELECT count(*) FROM posts", 61, 121),
 		query("s3", "SELECT count(*) FROM comments", 121, 181))}},
 	{"consecutive_db_near_miss_parallel", "", []*Trace{trace("c2", "/api/stats", 200,
@@ -111,7 +111,7 @@ var goldenCases = []struct {
 	{"consecutive_db_near_miss_dependent", "", []*Trace{trace("c3", "/api/stats", 200,
 		query("s1", "SELECT id FROM users WHERE email = $1", 1, 61), query("s2", "SELECT * FROM posts WHERE author_id = $1", 61, 121),
 		query("s3", "SELECT * FROM comments WHERE post_id = $1", 121, 181))}},
-	{"consecutive_http", KindConsecutiveHTTP, []*Trace{trace("d1", "/api/checkout", 3200,
+	{"consecutive_http", result.KindConsecutiveHTTP, []*Trace{trace("d1", "/api/checkout", 3200,
 		call("h1", "GET", "http://inventory.internal/stock", 1, 1001), call("h2", "GET", "http://pricing.internal/quote", 1010, 2010),
 		call("h3", "GET", "http://fraud.internal/score", 2020, 3020))}},
 	{"consecutive_http_near_miss_parallel", "", []*Trace{trace("d2", "/api/checkout", 1200,
@@ -119,11 +119,11 @@ var goldenCases = []struct {
 		call("h3", "GET", "http://fraud.internal/score", 1, 1001))}},
 	{"consecutive_http_near_miss_2_calls", "", []*Trace{trace("d3", "/api/checkout", 3200,
 		call("h1", "GET", "http://inventory.internal/stock", 1, 1501), call("h2", "GET", "http://pricing.internal/quote", 1510, 3010))}},
-	{"slow_query", KindSlowQuery, []*Trace{trace("e1", "/api/search", 620, query("q", "SELECT * FROM posts WHERE body LIKE '%x%'", 1, 601))}},
+	{"slow_query", result.KindSlowQuery, []*Trace{trace("e1", "/api/search", 620, query("q", "SELECT * FROM posts WHERE body LIKE '%x%'", 1, 601))}},
 	{"slow_query_near_miss_499ms", "", []*Trace{trace("e2", "/api/search", 620, query("q", "SELECT * FROM posts WHERE body LIKE '%x%'", 1, 500))}},
-	{"sync_remote_call_logging", KindSyncRemoteCall, []*Trace{trace("f1", "/api/posts", 100,
+	{"sync_remote_call_logging", result.KindSyncRemoteCall, []*Trace{trace("f1", "/api/posts", 100,
 		query("q", "SELECT * FROM posts LIMIT 20", 1, 21), shipLog("l", 22, 82))}},
-	{"sync_remote_call_email_once", KindSyncRemoteCall, []*Trace{trace("f2", "/api/invites", 100,
+	{"sync_remote_call_email_once", result.KindSyncRemoteCall, []*Trace{trace("f2", "/api/invites", 100,
 		query("q", "INSERT INTO invites (email) VALUES ($1)", 1, 11),
 		sp{id: "m", parent: "h", name: "smtp send", kind: KindClient, start: 12, end: 92,
 			attrs: []string{"network.protocol.name", "smtp", "server.address", "127.0.0.1"}})}},
@@ -131,18 +131,18 @@ var goldenCases = []struct {
 		query("q", "SELECT * FROM posts LIMIT 20", 1, 90), shipLog("l", 10, 40))}},
 	{"sync_remote_call_near_miss_critical_dependency", "", []*Trace{trace("f4", "/api/checkout", 100,
 		call("p", "POST", "http://payments.internal/charges", 1, 90))}},
-	{"pool_wait", KindPoolWait, []*Trace{trace("g1", "/api/posts", 100,
+	{"pool_wait", result.KindPoolWait, []*Trace{trace("g1", "/api/posts", 100,
 		sp{id: "w", parent: "h", name: "pool.acquire", kind: KindInternal, start: 1, end: 31, attrs: []string{"db.system.name", "postgresql"}},
 		query("q", "SELECT * FROM posts LIMIT 20", 31, 41))}},
-	{"pool_wait_attribute", KindPoolWait, []*Trace{trace("g2", "/api/posts", 100,
+	{"pool_wait_attribute", result.KindPoolWait, []*Trace{trace("g2", "/api/posts", 100,
 		query("q", "SELECT * FROM posts LIMIT 20", 1, 41), sp{id: "x", parent: "h", name: "SELECT", kind: KindClient, start: 41, end: 45,
 			attrs: []string{"db.system", "mysql", "db.statement", "SELECT 1", "db.client.connection.wait_time", "0.025"}})}},
 	{"pool_wait_near_miss_5ms", "", []*Trace{trace("g3", "/api/posts", 100,
 		sp{id: "w", parent: "h", name: "pool.acquire", kind: KindInternal, start: 1, end: 6},
 		query("q", "SELECT * FROM posts LIMIT 20", 6, 41))}},
-	{"large_payload", KindLargePayload, []*Trace{trace("h1", "/api/export", 300,
+	{"large_payload", result.KindLargePayload, []*Trace{trace("h1", "/api/export", 300,
 		call("x", "GET", "http://storage.internal/blobs/9f86d081884c7d65", 1, 201, "http.response.body.size", "2000000"))}},
-	{"large_payload_old_attribute", KindLargePayload, []*Trace{trace("h2", "/api/export", 300,
+	{"large_payload_old_attribute", result.KindLargePayload, []*Trace{trace("h2", "/api/export", 300,
 		sp{id: "x", parent: "h", name: "GET", kind: KindClient, start: 1, end: 201,
 			attrs: []string{"http.method", "GET", "http.url", "http://storage.internal/blobs/1", "http.response_content_length", "900000"}})}},
 	{"large_payload_near_miss", "", []*Trace{trace("h3", "/api/export", 300,
@@ -155,7 +155,7 @@ func TestDetectorsGolden(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := Diagnose(tc.tr, Config{})
-			var kinds []string
+			var kinds []result.Kind
 			for _, x := range f.Findings {
 				kinds = append(kinds, x.Kind)
 			}

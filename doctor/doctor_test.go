@@ -48,7 +48,7 @@ func TestLabBeforeAndAfter(t *testing.T) {
 	}
 	byKey := map[string]result.Measurement{}
 	for _, m := range rep.Measurements {
-		byKey[m.Endpoint+"|"+m.Condition] = m
+		byKey[m.Endpoint+"|"+string(m.Condition)] = m
 		if _, err := os.Stat(filepath.Join(dir, m.File)); err != nil {
 			t.Errorf("load result %s: %v", m.File, err)
 		}
@@ -69,8 +69,8 @@ func TestLabBeforeAndAfter(t *testing.T) {
 	// critical path.
 	kinds := map[string]bool{}
 	for _, f := range rep.Findings {
-		kinds[f.Kind+" "+f.Endpoint] = true
-		kinds[f.Kind] = true
+		kinds[string(f.Kind)+" "+f.Endpoint] = true
+		kinds[string(f.Kind)] = true
 	}
 	for _, want := range []string{"n_plus_one_db GET /api/posts", "sync_remote_call"} {
 		if !kinds[want] {
@@ -179,7 +179,7 @@ func TestOutsideServiceWithTraces(t *testing.T) {
 	}
 	kinds := map[string]bool{}
 	for _, f := range rep.Findings {
-		kinds[f.Kind] = true
+		kinds[string(f.Kind)] = true
 	}
 	if !kinds["n_plus_one_db"] || !kinds["sync_remote_call"] {
 		t.Errorf("findings %v, want n_plus_one_db and sync_remote_call from the service's traces", kinds)
@@ -300,18 +300,20 @@ func TestConfigErrors(t *testing.T) {
 		cfg     doctor.Config
 		mention string
 	}{
-		{doctor.Config{URL: "http://127.0.0.1:1"}, "no endpoints"},
+		{doctor.Config{URL: "http://127.0.0.1:1"}, "Endpoints empty: no endpoints"},
 		{doctor.Config{URL: "nope", Endpoints: []string{"/a"}}, `"nope"`},
 		{doctor.Config{URL: "http://127.0.0.1:1", Endpoints: []string{"api/a"}}, `"api/a"`},
 		{doctor.Config{URL: "http://127.0.0.1:1", Endpoints: []string{"POST /a {bad"}}, "not JSON"},
-		{doctor.Config{Rate: -1}, "rate -1"},
-		{doctor.Config{SLO: "p99<fast"}, "slo"},
-		{doctor.Config{Antipatterns: "bogus"}, `"bogus"`},
-		{doctor.Config{MaxProfileBytes: -1}, "max profile bytes -1"},
+		{doctor.Config{Rate: -1}, "Rate -1"},
+		{doctor.Config{SLO: "p99<fast"}, "SLO"},
+		{doctor.Config{Antipatterns: "bogus"}, `Antipatterns unknown antipattern "bogus"`},
+		{doctor.Config{MaxSteps: -1}, "MaxSteps -1"},
+		{doctor.Config{MaxProfileBytes: -1}, "MaxProfileBytes -1"},
 	} {
-		err := tc.cfg.Validate()
-		if err == nil || !strings.Contains(err.Error(), tc.mention) {
-			t.Errorf("Validate(%+v) = %v, want an error mentioning %s", tc.cfg, err, tc.mention)
+		// A bad Config fails Run before anything starts.
+		rep, err := doctor.Run(t.Context(), tc.cfg, func(string) {})
+		if rep != nil || !errors.Is(err, doctor.ErrConfig) || !strings.Contains(err.Error(), tc.mention) {
+			t.Errorf("Run(%+v) = %v, %v: want ErrConfig mentioning %s", tc.cfg, rep, err, tc.mention)
 		}
 	}
 }

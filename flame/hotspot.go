@@ -11,25 +11,32 @@ import (
 // HotspotConfig sets when a function is a CPU hot spot. The zero value uses the defaults.
 type HotspotConfig struct {
 	// MinShare is the smallest flat (self) share of the CPU samples, 0..1, that makes a function a
-	// hot spot; default 0.10.
+	// hot spot; default MinShareDefault (0.10).
 	MinShare float64
-	// Max is the most findings returned per profile, the largest first; default 3.
+	// Max is the most findings returned per profile, the largest first; default MaxDefault (3).
 	Max int
 	// MinFlat is the least self time that makes a hot spot in a profile measured in nanoseconds,
-	// so a few samples of a short profile are not called one; default 100ms (10 samples at
-	// the Go runtime's 100 Hz).
+	// so a few samples of a short profile are not called one; default MinFlatDefault (100ms:
+	// 10 samples at the Go runtime's 100 Hz).
 	MinFlat time.Duration
 }
 
+// Defaults of HotspotConfig, which zero fields stand for.
+const (
+	MinShareDefault = 0.10
+	MaxDefault      = 3
+	MinFlatDefault  = 100 * time.Millisecond
+)
+
 func (c HotspotConfig) withDefaults() HotspotConfig {
 	if c.MinShare <= 0 {
-		c.MinShare = 0.10
+		c.MinShare = MinShareDefault
 	}
 	if c.Max <= 0 {
-		c.Max = 3
+		c.Max = MaxDefault
 	}
 	if c.MinFlat <= 0 {
-		c.MinFlat = 100 * time.Millisecond
+		c.MinFlat = MinFlatDefault
 	}
 	return c
 }
@@ -61,7 +68,7 @@ func Hotspots(cpu *Folded, endpoint string, cfg HotspotConfig) []result.Finding 
 			where = endpoint
 		}
 		out = append(out, result.Finding{
-			Kind:     "cpu_hotspot",
+			Kind:     result.KindCPUHotspot,
 			Endpoint: endpoint,
 			Summary: fmt.Sprintf("%s uses %.0f %% of the CPU samples of %s itself (flat), %.0f %% with its callees",
 				fn.Name, 100*fn.FlatShare, where, 100*fn.CumShare),

@@ -29,6 +29,14 @@ const (
 	Wall Kind = "wall"
 )
 
+// Title is the kind's name as a graph's title says it.
+func (k Kind) Title() string {
+	if k == Wall {
+		return "Wall clock (on- and off-CPU)"
+	}
+	return "CPU"
+}
+
 // ErrNoEndpoint is returned (wrapped) by Fetch when the target does not serve the profile
 // endpoint: a 404, or an answer that is not a profile.
 var ErrNoEndpoint = errors.New("no profile endpoint")
@@ -56,9 +64,9 @@ func tooLarge(what string, limit int64) error {
 type FetchConfig struct {
 	// Duration is how long the target samples; whole seconds (the endpoints take ?seconds=N).
 	Duration time.Duration
-	// CPUPath is the CPU profile path; default "/debug/pprof/profile".
+	// CPUPath is the CPU profile path; default CPUPathDefault ("/debug/pprof/profile").
 	CPUPath string
-	// WallPath is the wall-clock profile path; default "/debug/fgprof".
+	// WallPath is the wall-clock profile path; default WallPathDefault ("/debug/fgprof").
 	WallPath string
 	// Client sends the requests; default a client with no overall timeout (the context and
 	// Duration + 30 s bound each fetch).
@@ -69,12 +77,18 @@ type FetchConfig struct {
 	MaxBytes int64
 }
 
+// Defaults of FetchConfig, which empty fields stand for.
+const (
+	CPUPathDefault  = "/debug/pprof/profile"
+	WallPathDefault = "/debug/fgprof"
+)
+
 func (c FetchConfig) withDefaults() FetchConfig {
 	if c.CPUPath == "" {
-		c.CPUPath = "/debug/pprof/profile"
+		c.CPUPath = CPUPathDefault
 	}
 	if c.WallPath == "" {
-		c.WallPath = "/debug/fgprof"
+		c.WallPath = WallPathDefault
 	}
 	if c.Client == nil {
 		c.Client = &http.Client{}

@@ -68,7 +68,7 @@ func (s *Set) Graphs() ([]Graph, error) {
 	var gs []Graph
 	add := func(p *Profile, kind Kind, route string) error {
 		opt := FoldOptions{}
-		name, title := string(kind), map[Kind]string{CPU: "CPU", Wall: "Wall clock (on- and off-CPU)"}[kind]
+		name, title := string(kind), kind.Title()
 		if route != "" {
 			opt = FoldOptions{LabelKey: RouteLabel, LabelValue: route}
 			name += "-" + fileSafe(route)

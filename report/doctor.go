@@ -64,9 +64,9 @@ func onOff(ms []result.Measurement) (on, off result.Measurement, ok bool) {
 	var haveOn, haveOff bool
 	for _, m := range ms {
 		switch m.Condition {
-		case "antipatterns on":
+		case result.ConditionAntipatternsOn:
 			on, haveOn = m, true
-		case "antipatterns off":
+		case result.ConditionAntipatternsOff:
 			off, haveOff = m, true
 		}
 	}

@@ -41,18 +41,32 @@ type DoctorLab struct {
 	Posts        int64  `json:"posts"`
 }
 
+// Condition names the target's state during a measurement.
+type Condition string
+
+// The conditions doctor measures under.
+const (
+	// ConditionAsIs is the target as doctor found it (any service, or the lab with no
+	// anti-pattern on).
+	ConditionAsIs Condition = "as is"
+	// ConditionAntipatternsOn is the lab with its anti-patterns on, as started.
+	ConditionAntipatternsOn Condition = "antipatterns on"
+	// ConditionAntipatternsOff is the lab measured again with every anti-pattern off.
+	ConditionAntipatternsOff Condition = "antipatterns off"
+)
+
 // Measurement is one endpoint measured under one condition; File is its full load result.
 type Measurement struct {
 	Endpoint string `json:"endpoint"`
-	// Condition is "as is", or on the lab "antipatterns on" / "antipatterns off".
-	Condition   string  `json:"condition"`
-	File        string  `json:"file"`
-	OfferedRPS  float64 `json:"offered_rps"`
-	AchievedRPS float64 `json:"achieved_rps"`
-	Requests    int64   `json:"requests"`
-	Errors      int64   `json:"errors"`
-	LatencyMS   Summary `json:"latency_ms"`
-	Valid       bool    `json:"valid"`
+	// Condition is ConditionAsIs, or on the lab ConditionAntipatternsOn / ConditionAntipatternsOff.
+	Condition   Condition `json:"condition"`
+	File        string    `json:"file"`
+	OfferedRPS  float64   `json:"offered_rps"`
+	AchievedRPS float64   `json:"achieved_rps"`
+	Requests    int64     `json:"requests"`
+	Errors      int64     `json:"errors"`
+	LatencyMS   Summary   `json:"latency_ms"`
+	Valid       bool      `json:"valid"`
 }
 
 // DoctorEndpoint is one endpoint's capacity: its sweep, when one ran, and the rate of the

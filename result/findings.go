@@ -84,11 +84,27 @@ type TraceInput struct {
 	Background int `json:"background,omitempty"`
 }
 
-// Finding is one bottleneck on one endpoint. Kind is one of n_plus_one_db, n_plus_one_http,
-// consecutive_db, consecutive_http, slow_query, sync_remote_call, pool_wait, large_payload,
-// cpu_hotspot, cold_start: add kinds, never rename them.
+// Kind says what a finding is. Its JSON strings are a contract (DESIGN.md lists them): add
+// kinds, never rename them.
+type Kind string
+
+// The finding kinds.
+const (
+	KindNPlusOneDB      Kind = "n_plus_one_db"
+	KindNPlusOneHTTP    Kind = "n_plus_one_http"
+	KindConsecutiveDB   Kind = "consecutive_db"
+	KindConsecutiveHTTP Kind = "consecutive_http"
+	KindSlowQuery       Kind = "slow_query"
+	KindSyncRemoteCall  Kind = "sync_remote_call"
+	KindPoolWait        Kind = "pool_wait"
+	KindLargePayload    Kind = "large_payload"
+	KindCPUHotspot      Kind = "cpu_hotspot"
+	KindColdStart       Kind = "cold_start"
+)
+
+// Finding is one bottleneck on one endpoint.
 type Finding struct {
-	Kind     string   `json:"kind"`
+	Kind     Kind     `json:"kind"`
 	Endpoint string   `json:"endpoint"`
 	Summary  string   `json:"summary"`
 	Evidence Evidence `json:"evidence"`

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -97,10 +95,10 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Confi
 		return err
 	}
 	defer o.abort()
-	var lines *traceLines
+	var lines *collect.TraceLines
 	if o != nil {
-		lines = newTraceLines()
-		cfg.OnTrace = lines.add
+		lines = collect.NewTraceLines()
+		cfg.OnTrace = lines.Add
 	}
 	rcv, err := collect.New(cfg)
 	if err != nil {
@@ -114,7 +112,7 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Confi
 	}
 	writeErr := make(chan error, 1)
 	if o != nil {
-		go func() { writeErr <- o.commit(lines.writeTo) }()
+		go func() { writeErr <- o.commit(lines.WriteAll) }()
 	}
 	if !quiet {
 		fmt.Fprintln(stderr, listening(rcv, out))
@@ -126,7 +124,7 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Confi
 	shutErr := rcv.Shutdown(sctx)
 	prog.stop()
 	if lines != nil {
-		lines.close()
+		lines.Close()
 		if err := <-writeErr; err != nil {
 			return err
 		}
@@ -136,67 +134,6 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Confi
 		return cliexit.RunFailed(shutErr)
 	}
 	return nil
-}
-
-// traceLines carries completed traces from the receiver to the output, where they are
-// marshalled as OTLP JSON lines on every core (one trace per line, in no particular order:
-// readers group spans by trace id).
-type traceLines struct {
-	mu     sync.Mutex // guards closed against a send after close: Shutdown may time out with a delivery in flight
-	closed bool
-	ch     chan *collect.Trace
-}
-
-func newTraceLines() *traceLines { return &traceLines{ch: make(chan *collect.Trace, 1024)} }
-
-// add is the receiver's OnTrace.
-func (l *traceLines) add(t *collect.Trace) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.closed {
-		l.ch <- t
-	}
-}
-
-func (l *traceLines) close() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.closed = true
-	close(l.ch)
-}
-
-// writeTo writes the traces to w until they are closed. After an error it keeps draining, so
-// that the receiver never blocks on a failed output, and returns the first error.
-func (l *traceLines) writeTo(w io.Writer) error {
-	bw := bufio.NewWriterSize(w, 1<<20)
-	var (
-		mu  sync.Mutex // guards bw and err
-		err error
-		wg  sync.WaitGroup
-	)
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			var line []byte
-			for t := range l.ch {
-				var merr error
-				line, merr = t.AppendJSON(line[:0])
-				line = append(line, '\n')
-				mu.Lock()
-				if err == nil {
-					err = merr
-				}
-				if err == nil {
-					_, err = bw.Write(line)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if err != nil {
-		return err
-	}
-	return bw.Flush()
 }
 
 func listening(rcv *collect.Receiver, out string) string {

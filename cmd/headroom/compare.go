@@ -63,7 +63,7 @@ unreadable file, or results of different kinds.`,
 		},
 	}
 	cmd.Flags().BoolVar(&markdown, "markdown", false, "print a GitHub Markdown table (for a pull request)")
-	cmd.Flags().StringVar(&threshold, "threshold", "10%", "a significant change for the worse beyond this is a regression (exit 1): a percentage such as 10%")
+	cmd.Flags().StringVar(&threshold, "threshold", fmt.Sprintf("%g%%", 100*compare.ThresholdDefault), "a significant change for the worse beyond this is a regression (exit 1): a percentage such as 10%")
 	return cmd
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -13,13 +12,15 @@ import (
 
 	"github.com/headroom/headroom/diagnose"
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
 )
 
 func newDiagnoseCmd() *cobra.Command {
 	var tracesPath, loadPath, out, failOn string
-	cfg := diagnose.DefaultConfig()
+	var flagOf map[string]string // diagnose.Config field → its flag, set with the flags below
+	var cfg diagnose.Config      // the flags below fill every field with its default
 	cmd := &cobra.Command{
 		Use:   "diagnose --traces FILE [--load run.json] [--out findings.json] [--fail-on KIND,...]",
 		Short: "Find the bottleneck in traces, with evidence",
@@ -27,7 +28,7 @@ func newDiagnoseCmd() *cobra.Command {
 by their share of each endpoint's P99 time, then where each endpoint's time goes (self time by
 category, the critical path) and what its slowest requests spend more time on than its median ones.
 With --load, the load run's exemplar trace ids are preferred as evidence and its slowest requests
-are the tail. Detectors: ` + strings.Join(diagnose.Kinds(), ", ") + `.
+are the tail. Detectors: ` + kindList(diagnose.Kinds()) + `.
 
 Bad input lines and spans (malformed JSON, missing ids, duplicate span ids, end before start,
 huge attributes) are skipped or repaired and counted, not fatal.
@@ -46,13 +47,7 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 				return err
 			}
 			if err := cfg.Validate(); err != nil {
-				// Validate names the JSON keys; the flags are the same names with dashes.
-				lines := strings.Split(err.Error(), "\n")
-				for i, l := range lines {
-					key, rest, _ := strings.Cut(l, " ")
-					lines[i] = "--" + strings.ReplaceAll(key, "_", "-") + " " + rest
-				}
-				return cliexit.Usagef("%s", strings.Join(lines, "\n"))
+				return cliexit.Usagef("%w", fielderr.Rename(err, flagOf))
 			}
 			f, err := os.Open(tracesPath)
 			if err != nil {
@@ -71,14 +66,7 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 				if err != nil {
 					return err
 				}
-				ex := slices.Clone(l.Exemplars)
-				slices.SortStableFunc(ex, func(a, b result.Exemplar) int { return cmp.Compare(b.LatencyMS, a.LatencyMS) })
-				for _, e := range ex {
-					cfg.PreferTraceIDs = append(cfg.PreferTraceIDs, e.TraceID)
-					if e.Why == "slowest" {
-						cfg.TailTraceIDs = append(cfg.TailTraceIDs, e.TraceID)
-					}
-				}
+				cfg.PreferExemplars(l)
 			}
 			if len(in.Tolerated) > 0 {
 				reasons := slices.Sorted(maps.Keys(in.Tolerated))
@@ -102,7 +90,7 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 			if err := report.WriteDiagnosis(cmd.OutOrStdout(), findings); err != nil {
 				return cliexit.RunFailed(err)
 			}
-			var found []string
+			var found []result.Kind
 			for _, x := range findings.Findings {
 				if fail[x.Kind] && !slices.Contains(found, x.Kind) {
 					found = append(found, x.Kind)
@@ -110,7 +98,7 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 			}
 			if len(found) > 0 {
 				slices.Sort(found)
-				return cliexit.CheckFailed(fmt.Errorf("--fail-on: found %s", strings.Join(found, ", ")))
+				return cliexit.CheckFailed(fmt.Errorf("--fail-on: found %s", kindList(found)))
 			}
 			return nil
 		},
@@ -119,44 +107,57 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 	fl.StringVar(&tracesPath, "traces", "", "OTLP JSON lines file of assembled traces (required)")
 	fl.StringVar(&loadPath, "load", "", "load run result whose exemplar trace ids to prefer as evidence and to use as the tail")
 	fl.StringVarP(&out, "out", "o", "", "file to write the findings JSON (headroom.findings/v1) to")
-	fl.StringVar(&failOn, "fail-on", "", "exit 1 when any of these finding kinds is found (comma-separated: "+strings.Join(diagnose.Kinds(), ", ")+")")
-	addDiagnoseFlags(cmd, &cfg)
+	fl.StringVar(&failOn, "fail-on", "", "exit 1 when any of these finding kinds is found (comma-separated: "+kindList(diagnose.Kinds())+")")
+	flagOf = addDiagnoseFlags(cmd, &cfg)
 	return cmd
 }
 
-// addDiagnoseFlags maps every detector threshold of diagnose.Config to a flag.
-func addDiagnoseFlags(cmd *cobra.Command, cfg *diagnose.Config) {
+// addDiagnoseFlags maps every detector threshold of diagnose.Config to a flag, its default the
+// field's, and returns the flag of each field, for diagnose's errors.
+func addDiagnoseFlags(cmd *cobra.Command, cfg *diagnose.Config) map[string]string {
 	fl := cmd.Flags()
-	fl.IntVar(&cfg.NPlusOneMinCount, "n-plus-one-min-count", cfg.NPlusOneMinCount, "n_plus_one_db: repeats of one statement under one parent")
-	fl.DurationVar(&cfg.NPlusOneMinTotal, "n-plus-one-min-total", cfg.NPlusOneMinTotal, "n_plus_one_db: least time of the repeats (their union)")
-	fl.IntVar(&cfg.NPlusOneHTTPMinCount, "n-plus-one-http-min-count", cfg.NPlusOneHTTPMinCount, "n_plus_one_http: calls to one parameterized URL under one parent")
-	fl.DurationVar(&cfg.NPlusOneHTTPMinTotal, "n-plus-one-http-min-total", cfg.NPlusOneHTTPMinTotal, "n_plus_one_http: least time of the calls (their union)")
-	fl.DurationVar(&cfg.SlowQueryMin, "slow-query-min", cfg.SlowQueryMin, "slow_query: duration from which one query is slow")
-	fl.DurationVar(&cfg.ConsecutiveDBMinSaved, "consecutive-db-min-saved", cfg.ConsecutiveDBMinSaved, "consecutive_db: least time parallel queries would save")
-	fl.DurationVar(&cfg.ConsecutiveDBMinSpan, "consecutive-db-min-span", cfg.ConsecutiveDBMinSpan, "consecutive_db: least duration of each independent query")
-	fl.IntVar(&cfg.ConsecutiveHTTPMinCount, "consecutive-http-min-count", cfg.ConsecutiveHTTPMinCount, "consecutive_http: least number of sequential calls")
-	fl.DurationVar(&cfg.ConsecutiveHTTPMinSpan, "consecutive-http-min-span", cfg.ConsecutiveHTTPMinSpan, "consecutive_http: least duration of each call")
-	fl.DurationVar(&cfg.ConsecutiveHTTPMinSaved, "consecutive-http-min-saved", cfg.ConsecutiveHTTPMinSaved, "consecutive_http: least time parallel calls would save")
-	fl.DurationVar(&cfg.ConsecutiveHTTPMaxGap, "consecutive-http-max-gap", cfg.ConsecutiveHTTPMaxGap, "consecutive_http: longest pause between two calls of a sequence")
-	fl.Float64Var(&cfg.SyncRemoteMinShare, "sync-remote-min-share", cfg.SyncRemoteMinShare, "sync_remote_call: least share (0..1) of the critical path")
-	fl.DurationVar(&cfg.SyncRemoteMin, "sync-remote-min", cfg.SyncRemoteMin, "sync_remote_call: least time on the critical path")
-	fl.DurationVar(&cfg.PoolWaitMin, "pool-wait-min", cfg.PoolWaitMin, "pool_wait: least wait for connections per request")
-	fl.Int64Var(&cfg.LargePayloadBytes, "large-payload-bytes", cfg.LargePayloadBytes, "large_payload: body size from which a payload is large")
-	fl.IntVar(&cfg.MaxEvidence, "max-evidence", cfg.MaxEvidence, "trace ids listed per finding")
+	flagOf := map[string]string{}
+	flag := func(field, name string) string { flagOf[field] = "--" + name; return name }
+	fl.IntVar(&cfg.NPlusOneMinCount, flag("NPlusOneMinCount", "n-plus-one-min-count"), diagnose.NPlusOneMinCountDefault, "n_plus_one_db: repeats of one statement under one parent")
+	fl.DurationVar(&cfg.NPlusOneMinTotal, flag("NPlusOneMinTotal", "n-plus-one-min-total"), diagnose.NPlusOneMinTotalDefault, "n_plus_one_db: least time of the repeats (their union)")
+	fl.IntVar(&cfg.NPlusOneHTTPMinCount, flag("NPlusOneHTTPMinCount", "n-plus-one-http-min-count"), diagnose.NPlusOneHTTPMinCountDefault, "n_plus_one_http: calls to one parameterized URL under one parent")
+	fl.DurationVar(&cfg.NPlusOneHTTPMinTotal, flag("NPlusOneHTTPMinTotal", "n-plus-one-http-min-total"), diagnose.NPlusOneHTTPMinTotalDefault, "n_plus_one_http: least time of the calls (their union)")
+	fl.DurationVar(&cfg.SlowQueryMin, flag("SlowQueryMin", "slow-query-min"), diagnose.SlowQueryMinDefault, "slow_query: duration from which one query is slow")
+	fl.DurationVar(&cfg.ConsecutiveDBMinSaved, flag("ConsecutiveDBMinSaved", "consecutive-db-min-saved"), diagnose.ConsecutiveDBMinSavedDefault, "consecutive_db: least time parallel queries would save")
+	fl.DurationVar(&cfg.ConsecutiveDBMinSpan, flag("ConsecutiveDBMinSpan", "consecutive-db-min-span"), diagnose.ConsecutiveDBMinSpanDefault, "consecutive_db: least duration of each independent query")
+	fl.IntVar(&cfg.ConsecutiveHTTPMinCount, flag("ConsecutiveHTTPMinCount", "consecutive-http-min-count"), diagnose.ConsecutiveHTTPMinCountDefault, "consecutive_http: least number of sequential calls")
+	fl.DurationVar(&cfg.ConsecutiveHTTPMinSpan, flag("ConsecutiveHTTPMinSpan", "consecutive-http-min-span"), diagnose.ConsecutiveHTTPMinSpanDefault, "consecutive_http: least duration of each call")
+	fl.DurationVar(&cfg.ConsecutiveHTTPMinSaved, flag("ConsecutiveHTTPMinSaved", "consecutive-http-min-saved"), diagnose.ConsecutiveHTTPMinSavedDefault, "consecutive_http: least time parallel calls would save")
+	fl.DurationVar(&cfg.ConsecutiveHTTPMaxGap, flag("ConsecutiveHTTPMaxGap", "consecutive-http-max-gap"), diagnose.ConsecutiveHTTPMaxGapDefault, "consecutive_http: longest pause between two calls of a sequence")
+	fl.Float64Var(&cfg.SyncRemoteMinShare, flag("SyncRemoteMinShare", "sync-remote-min-share"), diagnose.SyncRemoteMinShareDefault, "sync_remote_call: least share (0..1) of the critical path")
+	fl.DurationVar(&cfg.SyncRemoteMin, flag("SyncRemoteMin", "sync-remote-min"), diagnose.SyncRemoteMinDefault, "sync_remote_call: least time on the critical path")
+	fl.DurationVar(&cfg.PoolWaitMin, flag("PoolWaitMin", "pool-wait-min"), diagnose.PoolWaitMinDefault, "pool_wait: least wait for connections per request")
+	fl.Int64Var(&cfg.LargePayloadBytes, flag("LargePayloadBytes", "large-payload-bytes"), diagnose.LargePayloadBytesDefault, "large_payload: body size from which a payload is large")
+	fl.IntVar(&cfg.MaxEvidence, flag("MaxEvidence", "max-evidence"), diagnose.MaxEvidenceDefault, "trace ids listed per finding")
+	return flagOf
 }
 
 // parseKinds parses --fail-on's comma-separated finding kinds.
-func parseKinds(s string) (map[string]bool, error) {
-	kinds := map[string]bool{}
+func parseKinds(s string) (map[result.Kind]bool, error) {
+	kinds := map[result.Kind]bool{}
 	for part := range strings.SplitSeq(s, ",") {
-		k := strings.TrimSpace(part)
+		k := result.Kind(strings.TrimSpace(part))
 		if k == "" {
 			continue
 		}
 		if !slices.Contains(diagnose.Kinds(), k) {
-			return nil, cliexit.Usagef("--fail-on: unknown finding kind %q: valid are %s", k, strings.Join(diagnose.Kinds(), ", "))
+			return nil, cliexit.Usagef("--fail-on: unknown finding kind %q: valid are %s", k, kindList(diagnose.Kinds()))
 		}
 		kinds[k] = true
 	}
 	return kinds, nil
+}
+
+// kindList is kinds as a comma-separated list.
+func kindList(kinds []result.Kind) string {
+	s := make([]string, len(kinds))
+	for i, k := range kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
 }

@@ -65,7 +65,7 @@ func TestDiagnoseFindsTheLabsAntipatterns(t *testing.T) {
 			// a database across a network, so the threshold is lowered to what the lab's 20 rows
 			// take. On this shared machine a single query sometimes takes seconds (a true
 			// slow_query, but of the machine, not the lab): slow_query is left out of "exactly".
-			args := []string{"diagnose", "--traces", traces, "--out", out, "--n-plus-one-min-total", "300us", "--slow-query-min", "1h"}
+			args := []string{"diagnose", "--traces", traces, "--out", out, "--n-plus-one-min-total", "100us", "--slow-query-min", "1h"}
 			if code := run(args, &stdout, &stderr); code != 0 {
 				t.Fatalf("diagnose exited %d: %s", code, stderr.String())
 			}
@@ -79,7 +79,7 @@ func TestDiagnoseFindsTheLabsAntipatterns(t *testing.T) {
 			}
 			var got []string
 			for _, x := range f.Findings {
-				k := x.Kind + " " + x.Endpoint
+				k := string(x.Kind) + " " + x.Endpoint
 				if x.Kind == "sync_remote_call" {
 					k += " " + strings.Fields(x.Summary)[1] // "synchronous logging call — ..."
 				}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/headroom/headroom/doctor"
 	"github.com/headroom/headroom/flame"
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
@@ -52,9 +54,6 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 			if len(args) == 1 {
 				cfg.URL = args[0]
 			}
-			if err := cfg.Validate(); err != nil {
-				return cliexit.Usagef("%w", err)
-			}
 			stderr, stdout := cmd.ErrOrStderr(), cmd.OutOrStdout()
 			progress := func(line string) {
 				if !quiet {
@@ -68,6 +67,9 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 				}
 			}
 			rep, err := doctor.Run(cmd.Context(), cfg, progress)
+			if errors.Is(err, doctor.ErrConfig) {
+				return cliexit.Usagef("%w", fielderr.Rename(err, doctorFlags))
+			}
 			if rep != nil && len(rep.Measurements) > 0 {
 				fmt.Fprintln(stdout)
 				if werr := report.WriteDoctor(stdout, rep, report.Options{Color: isTerminal(stdout)}); werr != nil {
@@ -83,32 +85,41 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 				}
 				return cliexit.RunFailed(err)
 			}
+			outDir := cmp.Or(cfg.OutDir, doctor.OutDirDefault)
 			fmt.Fprintf(stdout, "\n  wrote %s and %s with %d load results\n",
-				filepath.Join(cfg.OutDir, "report.html"), filepath.Join(cfg.OutDir, "report.json"), len(rep.Measurements))
+				filepath.Join(outDir, "report.html"), filepath.Join(outDir, "report.json"), len(rep.Measurements))
 			return nil
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringSliceVar(&cfg.Endpoints, "endpoints", nil, `paths to measure, such as /api/a,/api/b (default for the lab: its main endpoints); "POST /path {json}" sends a body`)
-	fl.StringVar(&cfg.SLO, "slo", "p99<1s,errors<1%", "objective of the capacity sweeps")
+	fl.StringVar(&cfg.SLO, "slo", doctor.SLODefault, "objective of the capacity sweeps")
 	fl.Float64Var(&cfg.Rate, "rate", 0, "run every endpoint at this fixed rate (req/s) instead of sweeping")
-	fl.DurationVar(&cfg.Duration, "duration", 0, "measured length of each steady run (default 10s, 3s with --quick)")
-	fl.DurationVar(&cfg.Warmup, "warmup", 0, "warm-up before each steady run (default 2s, 1s with --quick)")
-	fl.DurationVar(&cfg.Step, "step", 0, "measured length of each sweep step (default 3s, 1s with --quick)")
-	fl.IntVar(&cfg.MaxSteps, "max-steps", 0, "most steps of each sweep (default 8, 2 with --quick)")
-	fl.Float64Var(&cfg.Start, "start", 10, "first rate of each sweep, req/s")
-	fl.IntVar(&cfg.Connections, "connections", 64, "connections of each load run")
-	fl.StringVar(&cfg.Antipatterns, "antipatterns", "all", "the lab's anti-patterns: all, none or a list such as n_plus_one,sync_logging")
+	fl.DurationVar(&cfg.Duration, "duration", 0, fmt.Sprintf("measured length of each steady run (default %v, %v with --quick)", doctor.DurationDefault, doctor.DurationQuick))
+	fl.DurationVar(&cfg.Warmup, "warmup", 0, fmt.Sprintf("warm-up before each steady run (default %v, %v with --quick)", doctor.WarmupDefault, doctor.WarmupQuick))
+	fl.DurationVar(&cfg.Step, "step", 0, fmt.Sprintf("measured length of each sweep step (default %v, %v with --quick)", doctor.StepDefault, doctor.StepQuick))
+	fl.IntVar(&cfg.MaxSteps, "max-steps", 0, fmt.Sprintf("most steps of each sweep (default %d, %d with --quick)", doctor.MaxStepsDefault, doctor.MaxStepsQuick))
+	fl.Float64Var(&cfg.Start, "start", doctor.StartDefault, "first rate of each sweep, req/s")
+	fl.IntVar(&cfg.Connections, "connections", doctor.ConnectionsDefault, "connections of each load run")
+	fl.StringVar(&cfg.Antipatterns, "antipatterns", doctor.AntipatternsDefault, "the lab's anti-patterns: all, none or a list such as n_plus_one,sync_logging")
 	fl.BoolVar(&cfg.NoProfiles, "no-profiles", false, "skip the CPU and wall-clock profiles of the steady run")
 	fl.Int64Var(&cfg.MaxProfileBytes, "max-profile-bytes", flame.MaxBytesDefault, "largest profile accepted from the target, as read and once inflated (a decompression bomb stops there)")
 	fl.StringVar(&cfg.Metrics, "metrics", "", "Prometheus endpoint of the target: CPU utilization per sweep step from process_cpu_seconds_total")
 	fl.Float64Var(&cfg.Cores, "cores", 0, "cores available to the target, to turn CPU seconds into utilization (default this machine's)")
 	fl.StringVar(&cfg.OTLP, "otlp", "", "address of the embedded OTLP/HTTP trace receiver (default 127.0.0.1:4318 for a URL, a free port for the lab); off for none")
-	fl.DurationVar(&cfg.TraceWait, "trace-wait", 0, "for a URL, how long to wait after the load for the service's last spans (default 6s, 3s with --quick)")
+	fl.DurationVar(&cfg.TraceWait, "trace-wait", 0, fmt.Sprintf("for a URL, how long to wait after the load for the service's last spans (default %v, %v with --quick)", doctor.TraceWaitDefault, doctor.TraceWaitQuick))
 	fl.BoolVar(&cfg.Quick, "quick", false, "short runs: about 30 s in all on the lab")
-	fl.StringVarP(&cfg.OutDir, "out", "o", "headroom-report", "directory for report.html, report.json and the results")
+	fl.StringVarP(&cfg.OutDir, "out", "o", doctor.OutDirDefault, "directory for report.html, report.json and the results")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress lines")
 	return cmd
+}
+
+// doctorFlags is the flag of each doctor.Config field, for doctor's errors.
+var doctorFlags = map[string]string{
+	"Endpoints": "--endpoints", "SLO": "--slo", "Rate": "--rate", "Duration": "--duration", "Warmup": "--warmup",
+	"Step": "--step", "MaxSteps": "--max-steps", "Start": "--start", "Connections": "--connections",
+	"Antipatterns": "--antipatterns", "Metrics": "--metrics", "Cores": "--cores", "OTLP": "--otlp",
+	"TraceWait": "--trace-wait", "OutDir": "--out", "MaxProfileBytes": "--max-profile-bytes",
 }
 
 // topFindings is how many findings the terminal shows; the report has them all.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -71,8 +72,8 @@ Exit codes: 0 done; 2 bad usage or input (nothing written); 3 the target could n
 	fl.IntVar(&f.connections, "connections", 64, "with --rate: connections of the load pool")
 	fl.IntVar(&f.top, "top", 10, "functions to print per profile")
 	fl.BoolVar(&f.diff, "diff", false, "compare two saved profiles: BASE NEW, drawn as a differential flame graph")
-	fl.StringVar(&f.cpuPath, "cpu-path", "/debug/pprof/profile", "path of the target's CPU profile endpoint (net/http/pprof)")
-	fl.StringVar(&f.wallPath, "wall-path", "/debug/fgprof", "path of the target's wall-clock profile endpoint (fgprof)")
+	fl.StringVar(&f.cpuPath, "cpu-path", flame.CPUPathDefault, "path of the target's CPU profile endpoint (net/http/pprof)")
+	fl.StringVar(&f.wallPath, "wall-path", flame.WallPathDefault, "path of the target's wall-clock profile endpoint (fgprof)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing but errors")
 	fl.DurationVar(&f.interval, "interval", 5*time.Second, "progress line interval when not on a terminal")
 	fl.Int64Var(&f.maxBytes, "max-profile-bytes", flame.MaxBytesDefault, "largest profile accepted, fetched or read from a file, as read and once inflated (a decompression bomb stops there)")
@@ -122,65 +123,50 @@ func runProfile(cmd *cobra.Command, f *profileFlags, target string) error {
 
 	ctx := cmd.Context()
 	var (
-		loadRes  *result.Load
-		loadErr  error
-		loadDone chan struct{}
+		loadRes *result.Load
+		loadErr error
+		run     func(context.Context)
+		delay   time.Duration
 	)
 	stderr := cmd.ErrOrStderr()
 	if load != nil {
+		delay = load.Warmup
 		// The load's progress (rate, P50, P99 per interval) is the profile's progress too.
 		prog := newProgress(stderr, f.quiet, isTerminal(stderr), f.interval, load.Warmup+load.Duration)
-		loadDone = make(chan struct{})
-		go func() {
-			defer close(loadDone)
+		run = func(ctx context.Context) {
 			loadRes, loadErr = loadgen.Run(ctx, *load, prog.update)
 			prog.done()
-		}()
-		t := time.NewTimer(load.Warmup)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			<-loadDone
-			return cliexit.RunFailed(ctx.Err())
-		case <-t.C:
 		}
 	}
 	stopTicks := make(chan struct{})
 	if load == nil && !f.quiet {
 		go profileTicks(stderr, f.interval, f.duration, stopTicks)
 	}
-	set, err := flame.Collect(ctx, cfg, target)
+	p, err := flame.UnderLoad(ctx, flame.UnderLoadConfig{Fetch: cfg, Delay: delay, Dir: dir}, target, run)
 	close(stopTicks)
-	if loadDone != nil {
-		<-loadDone
-	}
-	if err != nil {
+	if p == nil {
 		if ctx.Err() != nil {
 			return cliexit.RunFailed(ctx.Err())
 		}
 		return cliexit.RunFailed(err)
 	}
-	for _, e := range []error{set.CPUErr, set.WallErr} {
+	for _, e := range []error{p.Set.CPUErr, p.Set.WallErr} {
 		if e != nil {
 			fmt.Fprintf(cmd.ErrOrStderr(), "headroom: warning: %v\n", e)
 		}
 	}
-	graphs, err := set.Graphs()
 	if err != nil {
 		return cliexit.RunFailed(err)
 	}
-	paths, err := set.WriteDir(dir, graphs)
-	if err != nil {
-		return cliexit.RunFailed(err)
-	}
+	paths := p.Files
 	if loadRes != nil {
-		p := filepath.Join(dir, "load.json")
-		if err := atomicfile.Write(p, loadRes.Write); err != nil {
+		path := filepath.Join(dir, "load.json")
+		if err := atomicfile.Write(path, loadRes.Write); err != nil {
 			return cliexit.RunFailed(err)
 		}
-		paths = append(paths, p)
+		paths = append(paths, path)
 	}
-	for _, g := range graphs {
+	for _, g := range p.Graphs {
 		if g.Route != "" {
 			continue
 		}
@@ -203,7 +189,7 @@ func runProfile(cmd *cobra.Command, f *profileFlags, target string) error {
 		fmt.Fprintf(w, "\nload: %.0f req/s achieved of %.0f offered, p50 %.2f ms, p99 %.2f ms, %d errors\n",
 			loadRes.AchievedRPS, loadRes.OfferedRPS, loadRes.LatencyMS.P50, loadRes.LatencyMS.P99, loadRes.Errors)
 	}
-	if hs := set.Hotspots(flame.HotspotConfig{}); len(hs) > 0 {
+	if hs := p.Hotspots; len(hs) > 0 {
 		fmt.Fprintln(w, "\nCPU hot spots:")
 		for _, h := range hs {
 			fmt.Fprintf(w, "  %s\n    remedy: %s\n", h.Summary, h.Remedy)

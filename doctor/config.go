@@ -1,0 +1,268 @@
+package doctor
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/headroom/headroom/collect"
+	"github.com/headroom/headroom/flame"
+	"github.com/headroom/headroom/internal/fielderr"
+	"github.com/headroom/headroom/lab"
+	"github.com/headroom/headroom/lab/seed"
+	"github.com/headroom/headroom/loadgen"
+	"github.com/headroom/headroom/slo"
+)
+
+// Config says what doctor measures. The zero value of each field means its documented default
+// (the …Default constants; with Quick the …Quick ones); Run validates the whole struct in one
+// place and fills the defaults into its own copy.
+type Config struct {
+	// URL is the target's base URL. Empty: start the lab (headroom-lab, found as labbin.Find
+	// says) on a free loopback port, with SQLite and its embedded services.
+	URL string
+	// Endpoints are requests relative to URL, as "PATH" or "METHOD PATH [JSON-BODY]".
+	// Default for the lab: LabEndpoints; required with a URL.
+	Endpoints []string
+	// Antipatterns are the lab's switches at start: "all", "none" or a list (see lab.Antipatterns).
+	// Default AntipatternsDefault ("all"). With any on, doctor measures again with all off.
+	// Ignored with a URL.
+	Antipatterns string
+	// SLO is the objective of the sweeps. Default SLODefault ("p99<1s,errors<1%"): the lab's
+	// synchronous logging alone costs 500 ms a request.
+	SLO string
+	// Rate, when positive, replaces the sweeps: every endpoint runs steadily at Rate requests per
+	// second. Default 0 (sweep).
+	Rate float64
+	// Duration is the steady run's measured length; Warmup comes before each run. Defaults
+	// DurationDefault (10s) and WarmupDefault (2s), or DurationQuick (3s) and WarmupQuick (1s)
+	// when Quick.
+	Duration, Warmup time.Duration
+	// Step is each sweep step's measured length, after a warm-up of a third of it. Default
+	// StepDefault (3s), or StepQuick (1s) when Quick.
+	Step time.Duration
+	// MaxSteps bounds each sweep. Default MaxStepsDefault (8), or MaxStepsQuick (2) when Quick.
+	MaxSteps int
+	// Start is each sweep's first rate, in requests per second. Default StartDefault (10).
+	Start float64
+	// Quick shortens everything: about 30 s on the lab.
+	Quick bool
+	// Connections per load run. Default ConnectionsDefault (64).
+	Connections int
+	// NoProfiles skips the CPU and wall-clock profiles of the steady run (their sampling costs
+	// the target some CPU).
+	NoProfiles bool
+	// MaxProfileBytes bounds each profile fetched from the target, as read and once inflated;
+	// a larger one is a note, not a failure. Default flame.MaxBytesDefault (128 MiB).
+	MaxProfileBytes int64
+	// Metrics, with a URL, is the target's Prometheus endpoint: each sweep step's CPU utilization
+	// comes from its process_cpu_seconds_total, over Cores cores (default this machine's).
+	// The lab's utilization is always known (doctor reads its process's CPU time).
+	Metrics string
+	Cores   float64
+	// OTLP is where the embedded collector listens for the target's traces (OTLP/HTTP).
+	// Default collect.DefaultHTTPAddr (127.0.0.1:4318) for a URL, so the service's exporter can
+	// be pointed at a known address, falling back to a free port when it is busy; a free port
+	// for the lab, whose exporter doctor points at it. collect.Off ("off"): no traces.
+	OTLP string
+	// TraceWait is how long doctor waits, after the load, for an outside service's last traces
+	// (its exporter batches them). Default TraceWaitDefault (6s), or TraceWaitQuick (3s) when
+	// Quick. The lab is flushed instead.
+	TraceWait time.Duration
+	// OutDir receives report.json, report.html and the load and sweep results.
+	// Default OutDirDefault (./headroom-report).
+	OutDir string
+	// Watch, when set, is called before each load run with its name and total length; it returns
+	// the run's loadgen progress callback and a func called after it (a progress bar).
+	Watch func(name string, total time.Duration) (update func(loadgen.Progress), done func())
+
+	objective   slo.Objective
+	otlpDefault bool // OTLP was not given: a busy default port falls back to a free one
+}
+
+// Defaults of Config, which zero fields stand for; the …Quick ones when Config.Quick.
+const (
+	AntipatternsDefault = "all"
+	SLODefault          = "p99<1s,errors<1%"
+	DurationDefault     = 10 * time.Second
+	DurationQuick       = 3 * time.Second
+	WarmupDefault       = 2 * time.Second
+	WarmupQuick         = time.Second
+	StepDefault         = 3 * time.Second
+	StepQuick           = time.Second
+	MaxStepsDefault     = 8
+	MaxStepsQuick       = 2
+	StartDefault        = 10.0
+	ConnectionsDefault  = 64
+	TraceWaitDefault    = 6 * time.Second
+	TraceWaitQuick      = 3 * time.Second
+	OutDirDefault       = "headroom-report"
+)
+
+// ErrConfig is wrapped by every error Run returns for a bad Config; those that concern one
+// field are a *fielderr.Error naming it.
+var ErrConfig = errors.New("bad doctor config")
+
+// LabEndpoints are the lab requests doctor measures by default: the N+1 query, the unindexed
+// search, the uncached feed (all slowed further by synchronous logging), and the checkout behind
+// a heavy-tailed payment provider, where the average hides the P99.
+var LabEndpoints = []string{
+	"GET /api/posts?limit=20",
+	"GET /api/search?q=" + seed.RareWord,
+	"GET /api/feed",
+	`POST /api/checkout {"user_id":1,"amount_cents":1999}`,
+}
+
+// configErr marks an error whose message names the bad value already as an ErrConfig.
+type configErr struct{ error }
+
+func (e configErr) Unwrap() error { return ErrConfig }
+
+// validate checks c as given, zero fields standing for their defaults; it fills nothing in.
+func (c *Config) validate() error {
+	bad := func(field, format string, args ...any) error { return fielderr.New(ErrConfig, field, format, args...) }
+	if c.OTLP != "" && c.OTLP != collect.Off {
+		if _, _, err := net.SplitHostPort(c.OTLP); err != nil {
+			return bad("OTLP", "%q: want host:port, such as 127.0.0.1:4318, or off", c.OTLP)
+		}
+	}
+	if c.Rate < 0 {
+		return bad("Rate", "%v: want a positive number of requests per second, or 0 to sweep", c.Rate)
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"Duration", c.Duration}, {"Warmup", c.Warmup}, {"Step", c.Step}, {"TraceWait", c.TraceWait}} {
+		if f.d < 0 {
+			return bad(f.name, "%v: want a positive duration", f.d)
+		}
+	}
+	if c.MaxSteps < 0 {
+		return bad("MaxSteps", "%d: want at least 1", c.MaxSteps)
+	}
+	if c.Start < 0 {
+		return bad("Start", "%v: want a positive number of requests per second", c.Start)
+	}
+	if c.Connections < 0 {
+		return bad("Connections", "%d: want at least 1", c.Connections)
+	}
+	if c.MaxProfileBytes < 0 {
+		return bad("MaxProfileBytes", "%d: want a positive size (0 means the default %d)", c.MaxProfileBytes, flame.MaxBytesDefault)
+	}
+	if c.Cores < 0 || math.IsNaN(c.Cores) {
+		return bad("Cores", "%v: want a positive number of cores", c.Cores)
+	}
+	if c.Metrics != "" {
+		if _, err := loadgen.ValidateURL(c.Metrics); err != nil {
+			return bad("Metrics", "%v", err)
+		}
+	}
+	if c.SLO != "" {
+		if _, err := slo.Parse(c.SLO); err != nil {
+			return bad("SLO", "%v", err)
+		}
+	}
+	if c.URL != "" {
+		if _, err := loadgen.ValidateURL(c.URL); err != nil {
+			return configErr{err} // it names the URL already
+		}
+		if len(c.Endpoints) == 0 {
+			return bad("Endpoints", "empty: no endpoints to measure; give their paths, such as /api/a,/api/b")
+		}
+	} else if c.Antipatterns != "" {
+		if _, err := lab.ParseAntipatterns(c.Antipatterns); err != nil {
+			return bad("Antipatterns", "%v", err)
+		}
+	}
+	for _, e := range c.Endpoints {
+		if _, err := parseEndpoint("http://127.0.0.1", e); err != nil {
+			return bad("Endpoints", "%v", err)
+		}
+	}
+	return nil
+}
+
+// withDefaults returns c with every default filled in; c has passed validate.
+func (c Config) withDefaults() Config {
+	pick := func(d *time.Duration, normal, quick time.Duration) {
+		if *d == 0 {
+			*d = normal
+			if c.Quick {
+				*d = quick
+			}
+		}
+	}
+	pick(&c.Duration, DurationDefault, DurationQuick)
+	pick(&c.Warmup, WarmupDefault, WarmupQuick)
+	pick(&c.Step, StepDefault, StepQuick)
+	pick(&c.TraceWait, TraceWaitDefault, TraceWaitQuick)
+	if c.MaxSteps == 0 {
+		c.MaxSteps = MaxStepsDefault
+		if c.Quick {
+			c.MaxSteps = MaxStepsQuick
+		}
+	}
+	if c.Start == 0 {
+		c.Start = StartDefault
+	}
+	if c.Connections == 0 {
+		c.Connections = ConnectionsDefault
+	}
+	if c.MaxProfileBytes == 0 {
+		c.MaxProfileBytes = flame.MaxBytesDefault
+	}
+	if c.Cores == 0 {
+		c.Cores = float64(runtime.NumCPU())
+	}
+	if c.OTLP == "" {
+		c.otlpDefault = true
+		c.OTLP = collect.DefaultHTTPAddr
+		if c.URL == "" {
+			c.OTLP = "127.0.0.1:0"
+		}
+	}
+	if c.OutDir == "" {
+		c.OutDir = OutDirDefault
+	}
+	if c.SLO == "" {
+		c.SLO = SLODefault
+	}
+	c.objective, _ = slo.Parse(c.SLO) // validate parsed it
+	if c.URL == "" {
+		if len(c.Endpoints) == 0 {
+			c.Endpoints = LabEndpoints
+		}
+		if c.Antipatterns == "" {
+			c.Antipatterns = AntipatternsDefault
+		}
+	}
+	return c
+}
+
+// parseEndpoint turns "METHOD PATH [BODY]" or "PATH" into a target on base.
+func parseEndpoint(base, e string) (loadgen.Target, error) {
+	t := loadgen.Target{Method: http.MethodGet}
+	fields := strings.SplitN(strings.TrimSpace(e), " ", 3)
+	path := fields[0]
+	if len(fields) > 1 {
+		t.Method, path = strings.ToUpper(fields[0]), fields[1]
+	}
+	if len(fields) == 3 {
+		t.Body = fields[2]
+		if !json.Valid([]byte(t.Body)) {
+			return t, fmt.Errorf("%q: body %q is not JSON", e, t.Body)
+		}
+		t.Headers = map[string]string{"Content-Type": "application/json"}
+	}
+	if !strings.HasPrefix(path, "/") {
+		return t, fmt.Errorf("%q: want a path starting with /, optionally after a method, such as /api/posts or \"POST /api/x {}\"", e)
+	}
+	t.URL = strings.TrimRight(base, "/") + path
+	return t, nil
+}

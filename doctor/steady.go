@@ -1,0 +1,141 @@
+package doctor
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/headroom/headroom/flame"
+	"github.com/headroom/headroom/loadgen"
+	"github.com/headroom/headroom/report"
+	"github.com/headroom/headroom/result"
+)
+
+// condition names the target's state for the steady run.
+func (r *run) condition() result.Condition {
+	if r.rep.Lab != nil && r.rep.Lab.Antipatterns != "none" && r.rep.Lab.Antipatterns != "" {
+		return result.ConditionAntipatternsOn
+	}
+	return result.ConditionAsIs
+}
+
+// steadyPhase runs every endpoint at once at its steady rate: the traffic mix the diagnosis and
+// the profiles see.
+func (r *run) steadyPhase(ctx context.Context) error {
+	r.progress(fmt.Sprintf("steady: every endpoint at its rate for %v, with traces and CPU and wall-clock profiles", r.cfg.Duration))
+	r.keep.Store(true)
+	r.from = time.Now().Add(r.cfg.Warmup)
+	var err error
+	load := func(ctx context.Context) {
+		err = r.runAll(ctx, r.condition(), true)
+		r.to = time.Now()
+	}
+	secs := r.cfg.Duration.Truncate(time.Second)
+	switch {
+	case r.cfg.NoProfiles:
+		load(ctx)
+	case secs < time.Second:
+		r.note("profiles: the steady run is shorter than a second, too short to profile")
+		load(ctx)
+	default:
+		cfg := flame.UnderLoadConfig{Fetch: flame.FetchConfig{Duration: secs, MaxBytes: r.cfg.MaxProfileBytes}, Delay: r.cfg.Warmup, Dir: r.cfg.OutDir}
+		p, perr := flame.UnderLoad(ctx, cfg, r.base, load)
+		r.keepProfiles(ctx, p, perr)
+	}
+	return err
+}
+
+// keepProfiles takes the steady run's profiles into the report. A target without pprof is a
+// note, not a failure.
+func (r *run) keepProfiles(ctx context.Context, p *flame.Profiled, err error) {
+	if p == nil {
+		if ctx.Err() == nil {
+			r.note(fmt.Sprintf("profiles: none fetched (%v): a Go service serves them with net/http/pprof and fgprof", err))
+		}
+		return
+	}
+	for _, e := range []error{p.Set.CPUErr, p.Set.WallErr} {
+		if e != nil {
+			r.note("profiles: " + e.Error())
+		}
+	}
+	if err != nil {
+		r.note("profiles: " + err.Error())
+		return
+	}
+	for _, g := range p.Graphs {
+		if g.Route != "" {
+			continue // per-route graphs are files next to the report; the page shows the process
+		}
+		r.flames = append(r.flames, report.Flame{Title: g.Kind.Title(), SVG: g.SVG})
+		r.rep.Profiles = append(r.rep.Profiles, result.Profile{Kind: string(g.Kind), File: g.Name + ".svg", Seconds: p.Set.Duration.Seconds()})
+	}
+	r.hotspots = p.Hotspots
+}
+
+// comparison measures the lab again with every anti-pattern off, at the same rates.
+func (r *run) comparison(ctx context.Context) error {
+	if r.condition() != result.ConditionAntipatternsOn {
+		return nil
+	}
+	if err := setAntipatterns(ctx, r.base, "none"); err != nil {
+		return err
+	}
+	r.progress("comparison: the same rates with every anti-pattern off")
+	return r.runAll(ctx, result.ConditionAntipatternsOff, false)
+}
+
+// runAll runs each endpoint's steady load concurrently and records one measurement each.
+func (r *run) runAll(ctx context.Context, cond result.Condition, steady bool) error {
+	rates := map[string]float64{}
+	for _, de := range r.rep.Endpoints {
+		rates[de.Endpoint] = de.SteadyRPS
+	}
+	loads, err := r.concurrently(ctx, string(cond), func(e string) (loadgen.Config, error) {
+		return r.loadConfig(e, rates[e], r.cfg.Duration, r.cfg.Warmup)
+	})
+	if err != nil {
+		return err
+	}
+	for i, l := range loads {
+		de := &r.rep.Endpoints[i]
+		file := fmt.Sprintf("load-%d-%s.json", i+1, strings.ReplaceAll(string(cond), " ", "-"))
+		if err := writeJSON(filepath.Join(r.cfg.OutDir, file), l); err != nil {
+			return err
+		}
+		if steady {
+			de.SteadyFile = file
+			r.steady[de.Endpoint] = l
+		}
+		m := result.Measurement{Endpoint: de.Endpoint, Condition: cond, File: file, OfferedRPS: l.OfferedRPS, AchievedRPS: l.AchievedRPS,
+			Requests: l.Requests, Errors: l.Errors, LatencyMS: l.LatencyMS, Valid: l.Verdict.Valid}
+		r.rep.Measurements = append(r.rep.Measurements, m)
+		r.progress(fmt.Sprintf("%-30s %-17s p50 %8.2f ms  p99 %8.2f ms  %6.1f req/s  errors %d",
+			report.EndpointLabel(m.Endpoint), cond, m.LatencyMS.P50, m.LatencyMS.P99, m.AchievedRPS, m.Errors))
+	}
+	return nil
+}
+
+// setAntipatterns flips the lab's switches over its admin API, as an experimenter would.
+func setAntipatterns(ctx context.Context, base, list string) error {
+	body := fmt.Sprintf(`{"antipatterns":%q}`, list)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, base+"/admin/antipatterns", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("switch the lab's anti-patterns: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("switch the lab's anti-patterns: %s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/headroom/headroom/capacity"
+	"github.com/headroom/headroom/cpusample"
+	"github.com/headroom/headroom/internal/loadstep"
+	"github.com/headroom/headroom/loadgen"
+	"github.com/headroom/headroom/report"
+	"github.com/headroom/headroom/result"
+)
+
+// sweep finds each endpoint's capacity under the SLO, or takes the fixed rate.
+func (r *run) sweep(ctx context.Context) error {
+	for i, e := range r.cfg.Endpoints {
+		de := result.DoctorEndpoint{Endpoint: e, SteadyRPS: r.cfg.Rate}
+		if r.cfg.Rate == 0 {
+			sw, err := r.sweepOne(ctx, i, e)
+			if err != nil {
+				return err
+			}
+			de.Sweep = sw
+			de.SteadyRPS = steadyRate(sw)
+			switch {
+			case sw.MaxRPSUnderSLO == 0:
+				r.note(fmt.Sprintf("%s: no rate met the SLO %s; the steady run uses the lowest rate tried, %s req/s", report.EndpointLabel(e), r.cfg.objective.Expr, fmtRate(de.SteadyRPS)))
+			case sw.MaxIsLowerBound:
+				r.note(fmt.Sprintf("%s: the maximum %s req/s is a lower bound: %s", report.EndpointLabel(e), fmtRate(sw.MaxRPSUnderSLO), lowerBoundWhy(sw)))
+			}
+			r.progress(fmt.Sprintf("sweep %-30s max %s req/s under %s, knee %s, recommended %s req/s", report.EndpointLabel(e),
+				fmtRate(sw.MaxRPSUnderSLO), r.cfg.objective.Expr, fmtRate(sw.KneeRPS), fmtRate(sw.RecommendedRPS)))
+		}
+		r.rep.Endpoints = append(r.rep.Endpoints, de)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if n := len(r.rep.Endpoints); r.cfg.Rate == 0 && n > 1 {
+		// The steady run sends every endpoint at once. Each at its own recommended rate would
+		// ask N times the headroom of a bottleneck they share (one CPU, one pool): each gets
+		// its share instead, 1/N of its recommended rate, so that the mix keeps the headroom
+		// even then.
+		for i := range r.rep.Endpoints {
+			de := &r.rep.Endpoints[i]
+			de.SteadyRPS = math.Round(100*de.SteadyRPS/float64(n)) / 100
+		}
+		r.note(fmt.Sprintf("the steady run sends the %d endpoints at once, each at 1/%d of its recommended rate: the mix keeps the headroom even when they share one bottleneck", n, n))
+	}
+	return nil
+}
+
+// lowerBoundWhy says why a sweep's maximum may be below the target's.
+func lowerBoundWhy(sw *result.Sweep) string {
+	for _, st := range sw.Steps {
+		if st.OfferedRPS > sw.MaxRPSUnderSLO && !st.Verdict.Valid {
+			return "a step above it was invalid — the load generator, not the target, was the limit (" + strings.Join(st.Verdict.Reasons, "; ") +
+				"); on a busy machine, or with the lab in the generator's process, measure again on a quieter one"
+		}
+	}
+	return "the sweep ran out of steps before a rate failed; raise --max-steps (or drop --quick)"
+}
+
+// steadyRate is the recommended rate, or the lowest rate tried when none met the SLO.
+func steadyRate(sw *result.Sweep) float64 {
+	if sw.RecommendedRPS > 0 {
+		return sw.RecommendedRPS
+	}
+	low := 0.0
+	for _, st := range sw.Steps {
+		if low == 0 || st.OfferedRPS < low {
+			low = st.OfferedRPS
+		}
+	}
+	return low
+}
+
+func (r *run) sweepOne(ctx context.Context, i int, e string) (*result.Sweep, error) {
+	base, err := r.loadConfig(e, 1, r.cfg.Step, r.cfg.Step/3)
+	if err != nil {
+		return nil, err
+	}
+	st := &loadstep.Stepper{Base: base, Cores: r.cfg.Cores}
+	switch {
+	case r.lab != nil:
+		st.CPU = cpusample.Proc{PID: r.lab.pid()}
+	case r.cfg.Metrics != "":
+		st.CPU = cpusample.Metrics{URL: r.cfg.Metrics}
+	}
+	label := report.EndpointLabel(e)
+	if r.cfg.Watch != nil {
+		st.Watch = func(total time.Duration) (func(loadgen.Progress), func()) { return r.cfg.Watch("sweep "+label, total) }
+	}
+	n := 0
+	cc := capacity.Config{Objective: r.cfg.objective, Start: r.cfg.Start, MaxSteps: r.cfg.MaxSteps, NoVerify: r.cfg.Quick, ErrorBudget: 1}
+	sw, err := capacity.Run(ctx, cc, st, func(s result.SweepStep) {
+		n++
+		verdict := "pass"
+		if !s.Pass {
+			verdict = "FAIL: " + strings.Join(s.FailReasons, "; ")
+		}
+		r.progress(fmt.Sprintf("sweep %-30s step %d %7.1f req/s  p99 %8.2f ms  %s", label, n, s.OfferedRPS, s.LatencyMS.P99, verdict))
+	}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sweep %s: %w", e, err)
+	}
+	sw.Target = base.Targets[0].URL
+	if ctx.Err() != nil {
+		return sw, ctx.Err()
+	}
+	return sw, writeJSON(filepath.Join(r.cfg.OutDir, fmt.Sprintf("sweep-%d.json", i+1)), sw)
+}
+
+func fmtRate(v float64) string {
+	if v == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f", v)
+}
