@@ -2,18 +2,20 @@ package capacity
 
 import (
 	"errors"
-	"fmt"
 	"math"
+	"slices"
 	"strings"
 
+	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/slo"
 )
 
-// Config says how to sweep. Validate fills the defaults and checks it; Run calls Validate.
+// Config says how to sweep. A zero field stands for its default (the …Default constants):
+// WithDefaults applies them in one place, Validate checks without changing anything, and Run does both.
 type Config struct {
 	// Objective is the SLO every step must meet. Required: at least one clause.
 	Objective slo.Objective `json:"-"`
-	// SLO echoes Objective.Expr into the result; Validate sets it.
+	// SLO echoes Objective.Expr into the result; WithDefaults sets it.
 	SLO string `json:"slo"`
 	// Steps, when set, is a fixed list of rates (requests per second) run in increasing order
 	// instead of the search.
@@ -64,82 +66,83 @@ const (
 	MinAchievedDefault = 0.99
 )
 
-// ErrConfig is returned (wrapped) by Validate.
+// ErrConfig is wrapped by every error of Validate; an error about one field is a
+// *fielderr.Error naming it.
 var ErrConfig = errors.New("bad sweep configuration")
-
-func configErr(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
-}
 
 func badRate(r float64) bool { return !(r > 0) || math.IsInf(r, 0) || r > 1e7 }
 
-// Validate fills defaults and checks c, returning an error that names the bad value.
-func (c *Config) Validate() error {
-	if len(c.Objective.Clauses) == 0 {
-		return configErr("no SLO: give one, such as --slo 'p99<50ms,errors<0.1%%'")
-	}
+// WithDefaults returns c with the defaults of its zero fields applied and SLO set from
+// Objective, as Run does; c itself is left as it is.
+func (c Config) WithDefaults() Config {
 	c.SLO = c.Objective.Expr
-	for _, r := range c.Steps {
-		if badRate(r) {
-			return configErr("step rate %v: want a rate above 0 and at most 10000000 requests per second", r)
+	c.Steps = slices.Clone(c.Steps)
+	def := func(f *float64, d float64) {
+		if *f == 0 {
+			*f = d
 		}
 	}
-	if c.Start == 0 {
-		c.Start = StartDefault
-	}
-	if badRate(c.Start) {
-		return configErr("start rate %v: want a rate above 0 and at most 10000000 requests per second", c.Start)
-	}
-	if c.Factor == 0 {
-		c.Factor = FactorDefault
-	}
-	if !(c.Factor > 1) || c.Factor > 100 {
-		return configErr("factor %v: want more than 1 and at most 100", c.Factor)
-	}
-	if c.MaxRate == 0 {
-		c.MaxRate = MaxRateDefault
-	}
-	if badRate(c.MaxRate) || c.MaxRate < c.Start {
-		return configErr("max rate %v: want at least the start rate %v and at most 10000000", c.MaxRate, c.Start)
-	}
-	if c.MinRate == 0 {
-		c.MinRate = max(1, c.Start/10)
-	}
-	if badRate(c.MinRate) || c.MinRate > c.Start {
-		return configErr("min rate %v: want above 0 and at most the start rate %v", c.MinRate, c.Start)
-	}
-	if c.Precision == 0 {
-		c.Precision = PrecisionDefault
-	}
-	if !(c.Precision > 0) || c.Precision >= 1 {
-		return configErr("precision %v: want between 0 and 1, such as 0.05", c.Precision)
-	}
+	def(&c.Start, StartDefault)
+	def(&c.Factor, FactorDefault)
+	def(&c.MaxRate, MaxRateDefault)
+	def(&c.MinRate, max(1, c.Start/10))
+	def(&c.Precision, PrecisionDefault)
+	def(&c.Headroom, HeadroomDefault)
+	def(&c.ErrorBudget, ErrorBudgetDefault)
+	def(&c.MinAchieved, MinAchievedDefault)
 	if c.MaxSteps == 0 {
 		c.MaxSteps = MaxStepsDefault
 	}
-	if c.MaxSteps < 1 || c.MaxSteps > 1000 {
-		return configErr("max steps %d: want 1 to 1000", c.MaxSteps)
+	return c
+}
+
+// Validate reports whether Run would accept c: it checks c with its defaults applied, without
+// changing c. It returns an error naming the bad field and value and what would be valid.
+func (c Config) Validate() error {
+	d := c.WithDefaults()
+	return d.validate()
+}
+
+// validate checks a Config whose defaults are applied; it fills nothing in.
+func (c *Config) validate() error {
+	bad := func(field, format string, args ...any) error { return fielderr.New(ErrConfig, field, format, args...) }
+	if len(c.Objective.Clauses) == 0 {
+		return bad("Objective", "empty: no SLO: give one, such as p99<50ms,errors<0.1%%")
 	}
-	if c.Headroom == 0 {
-		c.Headroom = HeadroomDefault
+	for _, r := range c.Steps {
+		if badRate(r) {
+			return bad("Steps", "has rate %v: want a rate above 0 and at most 10000000 requests per second", r)
+		}
+	}
+	if badRate(c.Start) {
+		return bad("Start", "%v: want a rate above 0 and at most 10000000 requests per second", c.Start)
+	}
+	if !(c.Factor > 1) || c.Factor > 100 {
+		return bad("Factor", "%v: want more than 1 and at most 100", c.Factor)
+	}
+	if badRate(c.MaxRate) || c.MaxRate < c.Start {
+		return bad("MaxRate", "%v: want at least the start rate %v and at most 10000000", c.MaxRate, c.Start)
+	}
+	if badRate(c.MinRate) || c.MinRate > c.Start {
+		return bad("MinRate", "%v: want above 0 and at most the start rate %v", c.MinRate, c.Start)
+	}
+	if !(c.Precision > 0) || c.Precision >= 1 {
+		return bad("Precision", "%v: want between 0 and 1, such as 0.05", c.Precision)
+	}
+	if c.MaxSteps < 1 || c.MaxSteps > 1000 {
+		return bad("MaxSteps", "%d: want 1 to 1000", c.MaxSteps)
 	}
 	if !(c.Headroom > 0) || c.Headroom >= 1 {
-		return configErr("headroom %v: want a share between 0 and 1, such as 0.3 (30%%)", c.Headroom)
-	}
-	if c.ErrorBudget == 0 {
-		c.ErrorBudget = ErrorBudgetDefault
+		return bad("Headroom", "%v: want a share between 0 and 1, such as 0.3 (30%%)", c.Headroom)
 	}
 	if !(c.ErrorBudget >= 0) || c.ErrorBudget > 100 {
-		return configErr("error budget %v%%: want 0 to 100", c.ErrorBudget)
-	}
-	if c.MinAchieved == 0 {
-		c.MinAchieved = MinAchievedDefault
+		return bad("ErrorBudget", "%v%%: want 0 to 100", c.ErrorBudget)
 	}
 	if !(c.MinAchieved > 0) || c.MinAchieved > 1 {
-		return configErr("min achieved ratio %v: want above 0 and at most 1", c.MinAchieved)
+		return bad("MinAchieved", "%v: want above 0 and at most 1", c.MinAchieved)
 	}
 	if c.CurrentRPS < 0 || math.IsNaN(c.CurrentRPS) || math.IsInf(c.CurrentRPS, 0) {
-		return configErr("current rate %v: want a positive rate in requests per second", c.CurrentRPS)
+		return bad("CurrentRPS", "%v: want a positive rate in requests per second", c.CurrentRPS)
 	}
 	return nil
 }

@@ -18,7 +18,8 @@ func mustConfig(t *testing.T, c Config) Config {
 		}
 		c.Objective = o
 	}
-	if err := c.Validate(); err != nil {
+	c = c.WithDefaults()
+	if err := c.validate(); err != nil {
 		t.Fatal(err)
 	}
 	return c

@@ -51,7 +51,8 @@ type Utilization struct {
 // outcome "interrupted", and the error is nil. Run returns an error for a bad cfg or when s fails.
 // now may be nil (time.Now).
 func Run(ctx context.Context, cfg Config, s Stepper, progress func(result.SweepStep), now func() time.Time) (*result.Sweep, error) {
-	if err := cfg.Validate(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	if now == nil {

@@ -3,6 +3,7 @@ package capacity
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -259,24 +260,28 @@ func TestConfigValidate(t *testing.T) {
 		want string // "" for valid
 	}{
 		{"defaults", Config{Objective: o}, ""},
-		{"no slo", Config{}, "no SLO"},
-		{"bad step", Config{Objective: o, Steps: []float64{100, -1}}, "step rate -1"},
-		{"bad start", Config{Objective: o, Start: -5}, "start rate -5"},
-		{"factor 1", Config{Objective: o, Factor: 1}, "factor 1"},
-		{"max below start", Config{Objective: o, Start: 100, MaxRate: 50}, "max rate 50"},
-		{"headroom 100%", Config{Objective: o, Headroom: 1}, "headroom 1"},
-		{"precision", Config{Objective: o, Precision: 2}, "precision 2"},
-		{"current", Config{Objective: o, CurrentRPS: math.NaN()}, "current rate NaN"},
-		{"min above start", Config{Objective: o, MinRate: 500}, "min rate 500"},
+		{"no slo", Config{}, "Objective empty: no SLO"},
+		{"bad step", Config{Objective: o, Steps: []float64{100, -1}}, "Steps has rate -1"},
+		{"bad start", Config{Objective: o, Start: -5}, "Start -5"},
+		{"factor 1", Config{Objective: o, Factor: 1}, "Factor 1"},
+		{"max below start", Config{Objective: o, Start: 100, MaxRate: 50}, "MaxRate 50"},
+		{"headroom 100%", Config{Objective: o, Headroom: 1}, "Headroom 1"},
+		{"precision", Config{Objective: o, Precision: 2}, "Precision 2"},
+		{"current", Config{Objective: o, CurrentRPS: math.NaN()}, "CurrentRPS NaN"},
+		{"min above start", Config{Objective: o, MinRate: 500}, "MinRate 500"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c := tc.cfg
 			err := c.Validate()
+			if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", tc.cfg) { // %v, not DeepEqual: NaN is a value here
+				t.Errorf("Validate changed its Config: %+v, was %+v", c, tc.cfg)
+			}
 			if tc.want == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
+				c = c.WithDefaults()
 				if c.Start != 100 || c.Factor != 2 || c.Headroom != 0.3 || c.Precision != 0.05 || c.MinAchieved != 0.99 {
 					t.Errorf("defaults not filled: %+v", c)
 				}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/result"
 )
 
@@ -153,19 +154,10 @@ type Arrival struct {
 // ErrConfig is wrapped by every error about a bad Config, Target or targets file.
 var ErrConfig = errors.New("bad load configuration")
 
-// FieldError is a bad value of one Config field. It wraps ErrConfig.
-type FieldError struct {
-	// Field is the field's path in Config, such as "Duration" or "Arrival.Rate".
-	Field string
-	// Problem is the bad value and what would be valid, such as "0s: want a positive duration".
-	Problem string
-}
-
-func (e *FieldError) Error() string { return ErrConfig.Error() + ": " + e.Field + " " + e.Problem }
-func (e *FieldError) Unwrap() error { return ErrConfig }
-
+// fieldErr is a bad value of one Config field: a *fielderr.Error wrapping ErrConfig, whose
+// Field is the field's path in Config, such as "Duration" or "Arrival.Rate".
 func fieldErr(field, format string, args ...any) error {
-	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
+	return fielderr.New(ErrConfig, field, format, args...)
 }
 
 func configErr(format string, args ...any) error {
@@ -205,7 +197,7 @@ func (c Config) WithDefaults() Config {
 }
 
 // Validate reports whether Run would accept c: it checks c with its defaults applied, without
-// changing c. Its errors wrap ErrConfig; an error about one field is a *FieldError.
+// changing c. Its errors wrap ErrConfig; an error about one field is a *fielderr.Error naming it.
 func (c Config) Validate() error {
 	d := c.WithDefaults()
 	return d.validate()

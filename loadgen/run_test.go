@@ -23,6 +23,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/headroom/headroom/hist"
+	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/result"
 )
 
@@ -719,9 +720,9 @@ func TestValidateNamesTheBadValue(t *testing.T) {
 			t.Errorf("Validate(%+v) = %v, want an ErrConfig mentioning %s", tc.cfg, err, tc.mention)
 			continue
 		}
-		var fe *FieldError
+		var fe *fielderr.Error
 		if got := errors.As(err, &fe); got != (tc.field != "") || got && fe.Field != tc.field {
-			t.Errorf("Validate(%+v) = %#v, want a *FieldError of field %q", tc.cfg, err, tc.field)
+			t.Errorf("Validate(%+v) = %#v, want a *fielderr.Error of field %q", tc.cfg, err, tc.field)
 		}
 	}
 }

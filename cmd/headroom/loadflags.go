@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/loadgen"
 )
 
@@ -64,7 +65,7 @@ func (t *targetFlags) rates() ([]float64, error) {
 // error about one field names the flag flagOf gives for it (by its path in Config, such as
 // "Arrival.Rate"); other errors, and fields without a flag, keep loadgen's text.
 func configUsage(err error, flagOf func(field string) string) error {
-	if fe, ok := errors.AsType[*loadgen.FieldError](err); ok {
+	if fe, ok := errors.AsType[*fielderr.Error](err); ok {
 		if name := flagOf(fe.Field); name != "" {
 			return cliexit.Usagef("--%s %s", name, fe.Problem)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/headroom/headroom/capacity"
 	"github.com/headroom/headroom/cpusample"
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/internal/loadstep"
 	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/report"
@@ -45,6 +46,13 @@ var sweepConfigFlags = map[string]string{
 	"Duration": "step", "Warmup": "warmup", "Connections": "connections", "Timeout": "timeout",
 	"Arrival.Kind": "arrival", "Arrival.Seed": "seed",
 	"Arrival.Factor": "burst-factor", "Arrival.Length": "burst-length", "Arrival.Period": "burst-every",
+}
+
+// sweepCapacityFlags names sweep's flag for each capacity.Config field it sets.
+var sweepCapacityFlags = map[string]string{
+	"Objective": "--slo", "Steps": "--steps", "Start": "--start", "Factor": "--factor", "MaxRate": "--max-rate",
+	"MinRate": "--min-rate", "Precision": "--precision", "MaxSteps": "--max-steps", "Headroom": "--headroom",
+	"ErrorBudget": "--error-budget", "CurrentRPS": "--current",
 }
 
 func newSweepCmd() *cobra.Command {
@@ -165,8 +173,9 @@ func (f *sweepFlags) config(args []string) (capacity.Config, loadgen.Config, err
 	if err := probe.Validate(); err != nil {
 		return c, l, configUsage(err, func(field string) string { return sweepConfigFlags[field] })
 	}
+	c = c.WithDefaults() // the result echoes the sweep as it ran, defaults included
 	if err := c.Validate(); err != nil {
-		return c, l, cliexit.Usagef("%w", err)
+		return c, l, cliexit.Usagef("%w", fielderr.Rename(err, sweepCapacityFlags))
 	}
 	return c, l, nil
 }
