@@ -18,8 +18,8 @@ type fixture struct {
 
 func newFixture(t *testing.T, cfg Config) *fixture {
 	t.Helper()
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
 	f := &fixture{c: &counters{}, now: time.Unix(1_700_000_000, 0)}
@@ -117,7 +117,7 @@ func TestAssemblerDuplicatesAndMissingParents(t *testing.T) {
 	f.add(spanSpec{trace: 1, span: 1, parent: -1}, spanSpec{trace: 1, span: 2, parent: 1},
 		spanSpec{trace: 1, span: 2, parent: 1}, spanSpec{trace: 1, span: 3, parent: 99})
 	f.add(spanSpec{trace: 1, span: 1, parent: -1}) // a retried export repeats spans
-	f.advance(DefaultCompleteAfter)
+	f.advance(CompleteAfterDefault)
 	if len(f.out) != 1 || f.out[0].Spans != 3 {
 		t.Fatalf("want one trace of 3 spans, got %d traces", len(f.out))
 	}
@@ -140,7 +140,7 @@ func TestAssemblerCaps(t *testing.T) {
 			specs = append(specs, spanSpec{trace: 1, span: i, parent: i - 1})
 		}
 		f.add(specs...)
-		f.advance(DefaultCompleteAfter)
+		f.advance(CompleteAfterDefault)
 		if len(f.out) != 1 || f.out[0].Spans != 3 {
 			t.Fatalf("want one trace of 3 spans, got %+v", f.out)
 		}
@@ -211,7 +211,7 @@ func TestConfigValidation(t *testing.T) {
 	}{
 		{"defaults", Config{}, ""},
 		{"both off", Config{HTTPAddr: Off, GRPCAddr: Off}, "nothing to listen on"},
-		{"bad addr", Config{HTTPAddr: "4318"}, `HTTP address "4318": want host:port`},
+		{"bad addr", Config{HTTPAddr: "4318"}, `HTTPAddr "4318": want host:port`},
 		{"negative queue", Config{QueueSize: -1}, "QueueSize -1"},
 		{"negative size", Config{MaxRequestBytes: -5}, "MaxRequestBytes -5"},
 		{"negative duration", Config{CompleteAfter: -time.Second}, "CompleteAfter -1s"},
@@ -229,7 +229,7 @@ func TestConfigValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := r.Config(); c.HTTPAddr != DefaultHTTPAddr || c.CompleteAfter != DefaultCompleteAfter || c.MaxAttrValueLen != DefaultMaxAttrValueLen {
+	if c := r.Config(); c.HTTPAddr != HTTPAddrDefault || c.CompleteAfter != CompleteAfterDefault || c.MaxAttrValueLen != MaxAttrValueLenDefault {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 }

@@ -115,7 +115,7 @@ func BenchmarkDecodeProtobuf(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		sanitize(td, DefaultMaxAttrValueLen)
+		sanitize(td, MaxAttrValueLenDefault)
 	}
 	b.ReportMetric(float64(b.N*p.Spans())/b.Elapsed().Seconds(), "spans/s")
 }

@@ -5,23 +5,25 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/headroom/headroom/internal/fielderr"
 )
 
 // Off as a listen address disables that listener.
 const Off = "off"
 
-// Config configures a Receiver. The zero value of each field means its documented default;
-// New validates the whole struct in one place.
+// Config configures a Receiver. The zero value of each field means its default (the …Default
+// constants); New fills them in one place and then validates the whole struct.
 type Config struct {
-	// HTTPAddr is where OTLP/HTTP is served (POST /v1/traces). Default "127.0.0.1:4318";
+	// HTTPAddr is where OTLP/HTTP is served (POST /v1/traces). Default HTTPAddrDefault ("127.0.0.1:4318");
 	// port 0 picks a free port (see Receiver.HTTPAddr); Off disables it.
 	HTTPAddr string
-	// GRPCAddr is where OTLP/gRPC TraceService is served. Default "127.0.0.1:4317"; port 0
+	// GRPCAddr is where OTLP/gRPC TraceService is served. Default GRPCAddrDefault ("127.0.0.1:4317"); port 0
 	// picks a free port; Off disables it.
 	GRPCAddr string
 
 	// MaxRequestBytes caps one export request after decompression; a larger one is refused
-	// with 413 (gRPC RESOURCE_EXHAUSTED) without being read further. Default 16 MiB.
+	// with 413 (gRPC RESOURCE_EXHAUSTED) without being read further. Default MaxRequestBytesDefault (16 MiB).
 	MaxRequestBytes int64
 	// HeaderTimeout is how long an OTLP/HTTP request's headers may take to arrive. Default
 	// HeaderTimeoutDefault (5s).
@@ -33,30 +35,30 @@ type Config struct {
 	BodyTimeout time.Duration
 	// QueueSize is how many decoded requests may wait for assembly. When it is full, requests
 	// are refused as overloaded (HTTP 429 with Retry-After, gRPC RESOURCE_EXHAUSTED with
-	// RetryInfo) so that exporters back off and retry. Default 64.
+	// RetryInfo) so that exporters back off and retry. Default QueueSizeDefault (64).
 	QueueSize int
-	// RetryAfter is the delay suggested to clients refused as overloaded. Default 1s.
+	// RetryAfter is the delay suggested to clients refused as overloaded. Default RetryAfterDefault (1s).
 	RetryAfter time.Duration
 
 	// CompleteAfter is how long after its root span arrives a trace is considered complete
 	// (late children still arrive within it). A span whose parent is remote (a server span
-	// under a caller's traceparent) counts as a root here. Default 2s.
+	// under a caller's traceparent) counts as a root here. Default CompleteAfterDefault (2s).
 	CompleteAfter time.Duration
 	// MaxIdle is how long a trace whose root never arrives may go without a new span before
-	// it is written anyway, counted as an orphan. Default 30s; at least CompleteAfter.
+	// it is written anyway, counted as an orphan. Default MaxIdleDefault (30s); at least CompleteAfter.
 	MaxIdle time.Duration
 	// MaxOpenTraces caps the traces being assembled; beyond it the oldest is written early,
-	// counted as evicted. Default 10000.
+	// counted as evicted. Default MaxOpenTracesDefault (10000).
 	MaxOpenTraces int
 	// MaxBufferedSpans caps the spans held across all open traces; beyond it the oldest
-	// traces are written early, counted as evicted. Default 1000000.
+	// traces are written early, counted as evicted. Default MaxBufferedSpansDefault (1000000).
 	MaxBufferedSpans int
 	// MaxSpansPerTrace caps one trace; further spans of it are dropped and counted.
-	// Default 10000.
+	// Default MaxSpansPerTraceDefault (10000).
 	MaxSpansPerTrace int
 	// MaxAttrValueLen caps string and bytes attribute values (of spans, events, links and
 	// resources), in bytes; longer values are truncated (at a UTF-8 boundary) and counted.
-	// Default 4096.
+	// Default MaxAttrValueLenDefault (4096).
 	MaxAttrValueLen int
 
 	// OnTrace receives each completed trace, from one goroutine, in completion order. A slow
@@ -68,99 +70,116 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Defaults of Config, applied by New to zero fields.
+// Defaults of Config, which zero fields stand for.
 const (
-	DefaultHTTPAddr         = "127.0.0.1:4318"
-	DefaultGRPCAddr         = "127.0.0.1:4317"
-	DefaultMaxRequestBytes  = 16 << 20
-	DefaultQueueSize        = 64
-	DefaultRetryAfter       = time.Second
-	DefaultCompleteAfter    = 2 * time.Second
-	DefaultMaxIdle          = 30 * time.Second
-	DefaultMaxOpenTraces    = 10000
-	DefaultMaxBufferedSpans = 1000000
-	DefaultMaxSpansPerTrace = 10000
-	DefaultMaxAttrValueLen  = 4096
+	HTTPAddrDefault         = "127.0.0.1:4318"
+	GRPCAddrDefault         = "127.0.0.1:4317"
+	MaxRequestBytesDefault  = 16 << 20
+	HeaderTimeoutDefault    = 5 * time.Second
+	BodyTimeoutDefault      = 5 * time.Second
+	QueueSizeDefault        = 64
+	RetryAfterDefault       = time.Second
+	CompleteAfterDefault    = 2 * time.Second
+	MaxIdleDefault          = 30 * time.Second
+	MaxOpenTracesDefault    = 10000
+	MaxBufferedSpansDefault = 1000000
+	MaxSpansPerTraceDefault = 10000
+	MaxAttrValueLenDefault  = 4096
 )
 
-// Defaults of the Config fields that name them.
-const (
-	HeaderTimeoutDefault = 5 * time.Second
-	BodyTimeoutDefault   = 5 * time.Second
-)
-
-// ErrConfig is wrapped by every error New returns for a bad Config.
+// ErrConfig is wrapped by every error New returns for a bad Config; an error about one field
+// is a *fielderr.Error naming it.
 var ErrConfig = errors.New("bad collect config")
 
-// withDefaults returns cfg with defaults filled in, or an error naming the bad field.
-func (cfg Config) withDefaults() (Config, error) {
+// withDefaults returns cfg with the defaults of its zero fields filled in; it checks nothing.
+func (cfg Config) withDefaults() Config {
 	def := func(s *string, d string) {
 		if *s == "" {
 			*s = d
 		}
 	}
-	def(&cfg.HTTPAddr, DefaultHTTPAddr)
-	def(&cfg.GRPCAddr, DefaultGRPCAddr)
-	if cfg.HTTPAddr == Off && cfg.GRPCAddr == Off {
-		return cfg, fmt.Errorf("%w: both HTTP and gRPC are off, nothing to listen on", ErrConfig)
-	}
-	for _, a := range []struct{ name, addr string }{{"HTTP", cfg.HTTPAddr}, {"gRPC", cfg.GRPCAddr}} {
-		if a.addr == Off {
-			continue
-		}
-		if _, _, err := net.SplitHostPort(a.addr); err != nil {
-			return cfg, fmt.Errorf("%w: %s address %q: want host:port such as 127.0.0.1:4318, or %q", ErrConfig, a.name, a.addr, Off)
-		}
-	}
-	ints := []struct {
-		name string
-		p    *int
-		d    int
-	}{
-		{"QueueSize", &cfg.QueueSize, DefaultQueueSize},
-		{"MaxOpenTraces", &cfg.MaxOpenTraces, DefaultMaxOpenTraces},
-		{"MaxBufferedSpans", &cfg.MaxBufferedSpans, DefaultMaxBufferedSpans},
-		{"MaxSpansPerTrace", &cfg.MaxSpansPerTrace, DefaultMaxSpansPerTrace},
-		{"MaxAttrValueLen", &cfg.MaxAttrValueLen, DefaultMaxAttrValueLen},
-	}
-	for _, f := range ints {
-		switch {
-		case *f.p == 0:
+	def(&cfg.HTTPAddr, HTTPAddrDefault)
+	def(&cfg.GRPCAddr, GRPCAddrDefault)
+	for _, f := range cfg.ints() {
+		if *f.p == 0 {
 			*f.p = f.d
-		case *f.p < 0:
-			return cfg, fmt.Errorf("%w: %s %d: want a positive number (0 means the default %d)", ErrConfig, f.name, *f.p, f.d)
 		}
 	}
-	switch {
-	case cfg.MaxRequestBytes == 0:
-		cfg.MaxRequestBytes = DefaultMaxRequestBytes
-	case cfg.MaxRequestBytes < 0:
-		return cfg, fmt.Errorf("%w: MaxRequestBytes %d: want a positive size", ErrConfig, cfg.MaxRequestBytes)
+	if cfg.MaxRequestBytes == 0 {
+		cfg.MaxRequestBytes = MaxRequestBytesDefault
 	}
-	durs := []struct {
-		name string
-		p    *time.Duration
-		d    time.Duration
-	}{
-		{"RetryAfter", &cfg.RetryAfter, DefaultRetryAfter},
-		{"CompleteAfter", &cfg.CompleteAfter, DefaultCompleteAfter},
-		{"MaxIdle", &cfg.MaxIdle, DefaultMaxIdle},
-		{"HeaderTimeout", &cfg.HeaderTimeout, HeaderTimeoutDefault},
-		{"BodyTimeout", &cfg.BodyTimeout, BodyTimeoutDefault},
-	}
-	for _, f := range durs {
-		switch {
-		case *f.p == 0:
+	for _, f := range cfg.durations() {
+		if *f.p == 0 {
 			*f.p = f.d
-		case *f.p < 0:
-			return cfg, fmt.Errorf("%w: %s %s: want a positive duration (0 means the default %s)", ErrConfig, f.name, *f.p, f.d)
 		}
-	}
-	if cfg.MaxIdle < cfg.CompleteAfter {
-		return cfg, fmt.Errorf("%w: MaxIdle %s is shorter than CompleteAfter %s: want MaxIdle ≥ CompleteAfter", ErrConfig, cfg.MaxIdle, cfg.CompleteAfter)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return cfg, nil
+	return cfg
+}
+
+// validate checks a Config whose defaults are filled in; it changes nothing.
+func (cfg *Config) validate() error {
+	bad := func(field, format string, args ...any) error { return fielderr.New(ErrConfig, field, format, args...) }
+	if cfg.HTTPAddr == Off && cfg.GRPCAddr == Off {
+		return fmt.Errorf("%w: both HTTP and gRPC are off (HTTPAddr and GRPCAddr), nothing to listen on", ErrConfig)
+	}
+	for _, a := range []struct{ field, addr string }{{"HTTPAddr", cfg.HTTPAddr}, {"GRPCAddr", cfg.GRPCAddr}} {
+		if a.addr == Off {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			return bad(a.field, "%q: want host:port such as 127.0.0.1:4318, or %q", a.addr, Off)
+		}
+	}
+	for _, f := range cfg.ints() {
+		if *f.p < 0 {
+			return bad(f.field, "%d: want a positive number (0 means the default %d)", *f.p, f.d)
+		}
+	}
+	if cfg.MaxRequestBytes < 0 {
+		return bad("MaxRequestBytes", "%d: want a positive size", cfg.MaxRequestBytes)
+	}
+	for _, f := range cfg.durations() {
+		if *f.p < 0 {
+			return bad(f.field, "%s: want a positive duration (0 means the default %s)", *f.p, f.d)
+		}
+	}
+	if cfg.MaxIdle < cfg.CompleteAfter {
+		return bad("MaxIdle", "%s is shorter than CompleteAfter %s: want at least CompleteAfter", cfg.MaxIdle, cfg.CompleteAfter)
+	}
+	return nil
+}
+
+type intField struct {
+	field string
+	p     *int
+	d     int
+}
+
+func (cfg *Config) ints() []intField {
+	return []intField{
+		{"QueueSize", &cfg.QueueSize, QueueSizeDefault},
+		{"MaxOpenTraces", &cfg.MaxOpenTraces, MaxOpenTracesDefault},
+		{"MaxBufferedSpans", &cfg.MaxBufferedSpans, MaxBufferedSpansDefault},
+		{"MaxSpansPerTrace", &cfg.MaxSpansPerTrace, MaxSpansPerTraceDefault},
+		{"MaxAttrValueLen", &cfg.MaxAttrValueLen, MaxAttrValueLenDefault},
+	}
+}
+
+type durationField struct {
+	field string
+	p     *time.Duration
+	d     time.Duration
+}
+
+func (cfg *Config) durations() []durationField {
+	return []durationField{
+		{"RetryAfter", &cfg.RetryAfter, RetryAfterDefault},
+		{"CompleteAfter", &cfg.CompleteAfter, CompleteAfterDefault},
+		{"MaxIdle", &cfg.MaxIdle, MaxIdleDefault},
+		{"HeaderTimeout", &cfg.HeaderTimeout, HeaderTimeoutDefault},
+		{"BodyTimeout", &cfg.BodyTimeout, BodyTimeoutDefault},
+	}
 }

@@ -56,11 +56,11 @@ type Receiver struct {
 	stopErr  error
 }
 
-// New validates cfg, fills in its defaults and returns a Receiver that is not yet listening.
-// Errors wrap ErrConfig and name the bad field.
+// New fills in cfg's defaults, validates it and returns a Receiver that is not yet listening.
+// Errors wrap ErrConfig; one about a field is a *fielderr.Error naming it.
 func New(cfg Config) (*Receiver, error) {
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	return &Receiver{cfg: cfg, queue: make(chan ptrace.Traces, cfg.QueueSize), slots: make(chan struct{}, cfg.QueueSize),

@@ -67,7 +67,7 @@ type Config struct {
 	Metrics string
 	Cores   float64
 	// OTLP is where the embedded collector listens for the target's traces (OTLP/HTTP).
-	// Default collect.DefaultHTTPAddr (127.0.0.1:4318) for a URL, so the service's exporter can
+	// Default collect.HTTPAddrDefault (127.0.0.1:4318) for a URL, so the service's exporter can
 	// be pointed at a known address, falling back to a free port when it is busy; a free port
 	// for the lab, whose exporter doctor points at it. collect.Off ("off"): no traces.
 	OTLP string
@@ -222,7 +222,7 @@ func (c Config) withDefaults() Config {
 	}
 	if c.OTLP == "" {
 		c.otlpDefault = true
-		c.OTLP = collect.DefaultHTTPAddr
+		c.OTLP = collect.HTTPAddrDefault
 		if c.URL == "" {
 			c.OTLP = "127.0.0.1:0"
 		}

@@ -19,7 +19,7 @@ import (
 type Config struct {
 	// Targets are the requests to send; each request picks one at random by weight. Required.
 	Targets []Target `json:"targets"`
-	// Model is ModelOpen (default, DefaultModel): requests arrive on the schedule of Arrival
+	// Model is ModelOpen (default, ModelDefault): requests arrive on the schedule of Arrival
 	// whatever the answers; or ModelClosed: Users each send, wait for the answer, wait Think,
 	// and repeat.
 	Model   Model   `json:"model"`
@@ -29,16 +29,16 @@ type Config struct {
 	// Warmup is sent first and excluded from every statistic. Default 0.
 	Warmup time.Duration `json:"warmup"`
 	// Connections bounds the open model's connection pool: a due request waits for a free
-	// connection and the wait counts in its latency. Default DefaultConnections; at most
+	// connection and the wait counts in its latency. Default ConnectionsDefault; at most
 	// MaxConnections. In the closed model it is Users.
 	Connections int `json:"connections"`
 	// Users is the closed model's number of concurrent users (one connection each). Default
-	// DefaultUsers; at most MaxConnections.
+	// UsersDefault; at most MaxConnections.
 	Users int `json:"users,omitempty"`
 	// Think is how long a closed-model user waits between an answer and its next request.
 	// Default 0.
 	Think time.Duration `json:"think,omitempty"`
-	// Timeout bounds each request, connecting included. Default DefaultTimeout.
+	// Timeout bounds each request, connecting included. Default TimeoutDefault.
 	Timeout time.Duration `json:"timeout"`
 	// HTTP2 sends over HTTP/2 (h2c for http:// URLs). https:// URLs go through net/http and
 	// negotiate HTTP/2 when the server offers it; http:// URLs take the fast HTTP/1.1 path.
@@ -46,7 +46,7 @@ type Config struct {
 	// Insecure skips TLS certificate verification.
 	Insecure bool `json:"insecure"`
 	// MaxBody caps a response body; a larger one is an error of kind "body_too_large".
-	// Default DefaultMaxBody.
+	// Default MaxBodyDefault.
 	MaxBody int64 `json:"max_body"`
 
 	// path narrows how the fast path moves bytes, so that tests cover each way; the zero value
@@ -66,16 +66,16 @@ const (
 
 // Defaults of Config and Arrival, applied by WithDefaults to zero fields.
 const (
-	DefaultModel       = ModelOpen
-	DefaultConnections = 64
-	DefaultUsers       = 10
-	DefaultTimeout     = 10 * time.Second
-	DefaultMaxBody     = 64 << 20
-	DefaultArrivalKind = ArrivalConstant
-	DefaultSeed        = 1
-	DefaultBurstFactor = 5
-	DefaultBurstLength = time.Second
-	DefaultPeriod      = 10 * time.Second // of bursts and of sine
+	ModelDefault       = ModelOpen
+	ConnectionsDefault = 64
+	UsersDefault       = 10
+	TimeoutDefault     = 10 * time.Second
+	MaxBodyDefault     = 64 << 20
+	ArrivalKindDefault = ArrivalConstant
+	SeedDefault        = 1
+	BurstFactorDefault = 5
+	BurstLengthDefault = time.Second
+	PeriodDefault      = 10 * time.Second // of bursts and of sine
 )
 
 // Limits of Config and Arrival.
@@ -122,7 +122,7 @@ func ArrivalKindList() string {
 // Arrival configures the open model's arrival process. Fields that do not belong to Kind are
 // left as they are and not used.
 type Arrival struct {
-	// Kind is the arrival process. Default DefaultArrivalKind.
+	// Kind is the arrival process. Default ArrivalKindDefault.
 	Kind ArrivalKind `json:"kind"`
 	// Rate is the rate in requests per second of constant and poisson, the base rate of bursts
 	// and the mean of sine; required by those. At most MaxRate.
@@ -137,17 +137,17 @@ type Arrival struct {
 	Steps []float64     `json:"steps,omitempty"`
 	Every time.Duration `json:"every,omitempty"`
 	// Factor, Length and Period shape bursts: Factor × Rate for Length at the start of every
-	// Period (defaults DefaultBurstFactor, DefaultBurstLength, DefaultPeriod).
+	// Period (defaults BurstFactorDefault, BurstLengthDefault, PeriodDefault).
 	Factor float64       `json:"factor,omitempty"`
 	Length time.Duration `json:"length,omitempty"`
-	// Period is also the period of sine (default DefaultPeriod); Amplitude its swing
+	// Period is also the period of sine (default PeriodDefault); Amplitude its swing
 	// (default Rate/2, at most Rate).
 	Period    time.Duration `json:"period,omitempty"`
 	Amplitude float64       `json:"amplitude,omitempty"`
 	// Poisson spaces arrivals with exponential gaps around the shape; WithDefaults sets it for
 	// kind poisson.
 	Poisson bool `json:"poisson,omitempty"`
-	// Seed makes a Poisson schedule reproducible. Default DefaultSeed.
+	// Seed makes a Poisson schedule reproducible. Default SeedDefault.
 	Seed uint64 `json:"seed,omitempty"`
 }
 
@@ -173,23 +173,23 @@ func (c Config) WithDefaults() Config {
 		c.Targets[i] = c.Targets[i].withDefaults()
 	}
 	if c.Model == "" {
-		c.Model = DefaultModel
+		c.Model = ModelDefault
 	}
 	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
+		c.Timeout = TimeoutDefault
 	}
 	if c.MaxBody == 0 {
-		c.MaxBody = DefaultMaxBody
+		c.MaxBody = MaxBodyDefault
 	}
 	switch c.Model {
 	case ModelOpen:
 		if c.Connections == 0 {
-			c.Connections = DefaultConnections
+			c.Connections = ConnectionsDefault
 		}
 		c.Arrival = c.Arrival.withDefaults(c.Warmup + c.Duration)
 	case ModelClosed:
 		if c.Users == 0 {
-			c.Users = DefaultUsers
+			c.Users = UsersDefault
 		}
 		c.Connections = c.Users
 	}
@@ -255,10 +255,10 @@ func validRate(field string, r float64) error {
 // warm-up included.
 func (a Arrival) withDefaults(total time.Duration) Arrival {
 	if a.Kind == "" {
-		a.Kind = DefaultArrivalKind
+		a.Kind = ArrivalKindDefault
 	}
 	if a.Seed == 0 {
-		a.Seed = DefaultSeed
+		a.Seed = SeedDefault
 	}
 	switch a.Kind {
 	case ArrivalPoisson:
@@ -273,17 +273,17 @@ func (a Arrival) withDefaults(total time.Duration) Arrival {
 		}
 	case ArrivalBursts:
 		if a.Factor == 0 {
-			a.Factor = DefaultBurstFactor
+			a.Factor = BurstFactorDefault
 		}
 		if a.Length == 0 {
-			a.Length = DefaultBurstLength
+			a.Length = BurstLengthDefault
 		}
 		if a.Period == 0 {
-			a.Period = DefaultPeriod
+			a.Period = PeriodDefault
 		}
 	case ArrivalSine:
 		if a.Period == 0 {
-			a.Period = DefaultPeriod
+			a.Period = PeriodDefault
 		}
 		if a.Amplitude == 0 {
 			a.Amplitude = a.Rate / 2

@@ -741,9 +741,9 @@ func TestValidateChangesNothing(t *testing.T) {
 	}
 	d := cfg.WithDefaults()
 	want := Config{
-		Targets: []Target{{Method: "GET", URL: "http://127.0.0.1:1/", Weight: DefaultWeight}}, Model: DefaultModel,
-		Arrival:  Arrival{Kind: ArrivalBursts, Rate: 5, Factor: DefaultBurstFactor, Length: DefaultBurstLength, Period: DefaultPeriod, Seed: DefaultSeed},
-		Duration: time.Second, Connections: DefaultConnections, Timeout: DefaultTimeout, MaxBody: DefaultMaxBody,
+		Targets: []Target{{Method: "GET", URL: "http://127.0.0.1:1/", Weight: WeightDefault}}, Model: ModelDefault,
+		Arrival:  Arrival{Kind: ArrivalBursts, Rate: 5, Factor: BurstFactorDefault, Length: BurstLengthDefault, Period: PeriodDefault, Seed: SeedDefault},
+		Duration: time.Second, Connections: ConnectionsDefault, Timeout: TimeoutDefault, MaxBody: MaxBodyDefault,
 	}
 	if fmt.Sprintf("%+v", d) != fmt.Sprintf("%+v", want) {
 		t.Errorf("WithDefaults:\n%+v\nwant\n%+v", d, want)

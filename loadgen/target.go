@@ -21,20 +21,20 @@ type Target struct {
 	// Body is sent as is. In a targets file, "body_file" names a file to read it from instead,
 	// relative to the targets file.
 	Body string `json:"body,omitempty"`
-	// Weight is this target's share of requests relative to the others. Default DefaultWeight.
+	// Weight is this target's share of requests relative to the others. Default WeightDefault.
 	Weight float64 `json:"weight"`
 }
 
-// DefaultWeight is a Target's weight when it has none.
-const DefaultWeight = 1
+// WeightDefault is a Target's weight when it has none.
+const WeightDefault = 1
 
-// withDefaults returns t with a zero Method set to GET and a zero Weight to DefaultWeight.
+// withDefaults returns t with a zero Method set to GET and a zero Weight to WeightDefault.
 func (t Target) withDefaults() Target {
 	if t.Method == "" {
 		t.Method = http.MethodGet
 	}
 	if t.Weight == 0 {
-		t.Weight = DefaultWeight
+		t.Weight = WeightDefault
 	}
 	return t
 }

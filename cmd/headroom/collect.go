@@ -18,6 +18,7 @@ import (
 
 	"github.com/headroom/headroom/collect"
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/fielderr"
 )
 
 func newCollectCmd() *cobra.Command {
@@ -53,21 +54,28 @@ could not be listened on, or writing failed.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.HTTPAddr, "http", collect.DefaultHTTPAddr, `OTLP/HTTP listen address ("off" disables it)`)
-	f.StringVar(&cfg.GRPCAddr, "grpc", collect.DefaultGRPCAddr, `OTLP/gRPC listen address ("off" disables it)`)
+	f.StringVar(&cfg.HTTPAddr, "http", collect.HTTPAddrDefault, `OTLP/HTTP listen address ("off" disables it)`)
+	f.StringVar(&cfg.GRPCAddr, "grpc", collect.GRPCAddrDefault, `OTLP/gRPC listen address ("off" disables it)`)
 	f.StringVarP(&out, "out", "o", "", "file to write assembled traces to, one OTLP JSON request per line")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress, no listening line")
 	f.DurationVar(&interval, "interval", 5*time.Second, "progress line interval when not on a terminal")
-	f.DurationVar(&cfg.CompleteAfter, "complete-after", collect.DefaultCompleteAfter, "a trace is complete this long after its root span arrives")
-	f.DurationVar(&cfg.MaxIdle, "max-idle", collect.DefaultMaxIdle, "a trace without a root is written this long after its last span (an orphan)")
-	f.IntVar(&cfg.MaxOpenTraces, "max-open-traces", collect.DefaultMaxOpenTraces, "traces assembled at once; the oldest is written early beyond it")
-	f.IntVar(&cfg.MaxSpansPerTrace, "max-spans-per-trace", collect.DefaultMaxSpansPerTrace, "spans kept per trace; more are dropped and counted")
-	f.IntVar(&cfg.MaxAttrValueLen, "max-attr-len", collect.DefaultMaxAttrValueLen, "attribute values longer than this many bytes are truncated and counted")
-	f.Int64Var(&cfg.MaxRequestBytes, "max-request-bytes", collect.DefaultMaxRequestBytes, "largest export request after decompression (413 beyond)")
+	f.DurationVar(&cfg.CompleteAfter, "complete-after", collect.CompleteAfterDefault, "a trace is complete this long after its root span arrives")
+	f.DurationVar(&cfg.MaxIdle, "max-idle", collect.MaxIdleDefault, "a trace without a root is written this long after its last span (an orphan)")
+	f.IntVar(&cfg.MaxOpenTraces, "max-open-traces", collect.MaxOpenTracesDefault, "traces assembled at once; the oldest is written early beyond it")
+	f.IntVar(&cfg.MaxSpansPerTrace, "max-spans-per-trace", collect.MaxSpansPerTraceDefault, "spans kept per trace; more are dropped and counted")
+	f.IntVar(&cfg.MaxAttrValueLen, "max-attr-len", collect.MaxAttrValueLenDefault, "attribute values longer than this many bytes are truncated and counted")
+	f.Int64Var(&cfg.MaxRequestBytes, "max-request-bytes", collect.MaxRequestBytesDefault, "largest export request after decompression (413 beyond)")
 	f.DurationVar(&cfg.HeaderTimeout, "header-timeout", collect.HeaderTimeoutDefault, "longest an OTLP/HTTP request's headers may take to arrive")
 	f.DurationVar(&cfg.BodyTimeout, "body-timeout", collect.BodyTimeoutDefault, "longest a request's body may take to arrive after its headers (408 beyond), so slow uploads cannot hold the ingest queue")
 	f.DurationVar(&shutdownWithin, "shutdown-timeout", 10*time.Second, "how long to let in-flight requests and the last traces finish on shutdown")
 	return cmd
+}
+
+// collectFlags is the flag of each collect.Config field, for collect's errors.
+var collectFlags = map[string]string{
+	"HTTPAddr": "--http", "GRPCAddr": "--grpc", "CompleteAfter": "--complete-after", "MaxIdle": "--max-idle",
+	"MaxOpenTraces": "--max-open-traces", "MaxSpansPerTrace": "--max-spans-per-trace", "MaxAttrValueLen": "--max-attr-len",
+	"MaxRequestBytes": "--max-request-bytes", "HeaderTimeout": "--header-timeout", "BodyTimeout": "--body-timeout",
 }
 
 func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Config, out string, quiet bool, interval, shutdownWithin time.Duration) error {
@@ -102,7 +110,7 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Confi
 	}
 	rcv, err := collect.New(cfg)
 	if err != nil {
-		return cliexit.Usagef("%w", err)
+		return cliexit.Usagef("%w", fielderr.Rename(err, collectFlags))
 	}
 	if err := rcv.Start(ctx); err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {

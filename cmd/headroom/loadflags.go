@@ -31,7 +31,7 @@ func (t *targetFlags) register(fl *pflag.FlagSet, stepsUsage string) {
 
 // target returns the request to send to url.
 func (t *targetFlags) target(url string) (loadgen.Target, error) {
-	tg := loadgen.Target{Method: strings.ToUpper(t.method), URL: url, Body: t.body, Weight: loadgen.DefaultWeight}
+	tg := loadgen.Target{Method: strings.ToUpper(t.method), URL: url, Body: t.body, Weight: loadgen.WeightDefault}
 	for _, h := range t.headers {
 		k, v, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(k) == "" {
