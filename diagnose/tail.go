@@ -203,7 +203,9 @@ func (d *diagnoser) tailLatency(ep string, as, tail, median []*analyzed, p99 tim
 	if len(hs) == 0 {
 		return result.Finding{}, false
 	}
-	slices.SortFunc(hs, func(a, b hit) int { return cmp.Or(cmp.Compare(b.latency, a.latency), strings.Compare(a.trace, b.trace)) })
+	slices.SortFunc(hs, func(a, b hit) int {
+		return cmp.Or(cmp.Compare(b.latency, a.latency), strings.Compare(a.trace, b.trace))
+	})
 	inTail := tm[top]
 	// Capping the operation at its P50 (a deadline, a hedge) saves its excess: never more than
 	// its own time in the tail, nor than P99.
@@ -214,7 +216,7 @@ func (d *diagnoser) tailLatency(ep string, as, tail, median []*analyzed, p99 tim
 	}
 	f := result.Finding{Kind: result.KindTailLatency, Endpoint: ep, ShareOfP99: round3(share), EstimatedSavingMS: ms(est),
 		Evidence: result.Evidence{TraceIDs: d.evidence(hs), Count: len(hs), TotalMS: ms(inTail), P50MS: ms(p50), TailRequests: len(tail)},
-		Remedy: tailRemedy(top.cat)}
+		Remedy:   tailRemedy(top.cat)}
 	if top.cat == CatDB {
 		f.Evidence.Statement = top.op
 	} else {

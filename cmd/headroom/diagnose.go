@@ -120,6 +120,7 @@ func addDiagnoseFlags(cmd *cobra.Command, cfg *diagnose.Config) map[string]strin
 	flag := func(field, name string) string { flagOf[field] = "--" + name; return name }
 	fl.IntVar(&cfg.NPlusOneMinCount, flag("NPlusOneMinCount", "n-plus-one-min-count"), diagnose.NPlusOneMinCountDefault, "n_plus_one_db: repeats of one statement under one parent")
 	fl.DurationVar(&cfg.NPlusOneMinTotal, flag("NPlusOneMinTotal", "n-plus-one-min-total"), diagnose.NPlusOneMinTotalDefault, "n_plus_one_db: least time of the repeats (their union)")
+	fl.DurationVar(&cfg.NPlusOneRoundTrip, flag("NPlusOneRoundTrip", "n-plus-one-round-trip"), diagnose.NPlusOneRoundTripDefault, "n_plus_one_db under the floor: round trip per query its low-severity what-if assumes")
 	fl.IntVar(&cfg.NPlusOneHTTPMinCount, flag("NPlusOneHTTPMinCount", "n-plus-one-http-min-count"), diagnose.NPlusOneHTTPMinCountDefault, "n_plus_one_http: calls to one parameterized URL under one parent")
 	fl.DurationVar(&cfg.NPlusOneHTTPMinTotal, flag("NPlusOneHTTPMinTotal", "n-plus-one-http-min-total"), diagnose.NPlusOneHTTPMinTotalDefault, "n_plus_one_http: least time of the calls (their union)")
 	fl.DurationVar(&cfg.SlowQueryMin, flag("SlowQueryMin", "slow-query-min"), diagnose.SlowQueryMinDefault, "slow_query: duration from which one query is slow")
@@ -133,6 +134,8 @@ func addDiagnoseFlags(cmd *cobra.Command, cfg *diagnose.Config) map[string]strin
 	fl.DurationVar(&cfg.SyncRemoteMin, flag("SyncRemoteMin", "sync-remote-min"), diagnose.SyncRemoteMinDefault, "sync_remote_call: least time on the critical path")
 	fl.DurationVar(&cfg.PoolWaitMin, flag("PoolWaitMin", "pool-wait-min"), diagnose.PoolWaitMinDefault, "pool_wait: least wait for connections per request")
 	fl.Int64Var(&cfg.LargePayloadBytes, flag("LargePayloadBytes", "large-payload-bytes"), diagnose.LargePayloadBytesDefault, "large_payload: body size from which a payload is large")
+	fl.DurationVar(&cfg.TailMinExtra, flag("TailMinExtra", "tail-min-extra"), diagnose.TailMinExtraDefault, "tail_latency: least extra time per request of the operation in the slowest requests over the median ones")
+	fl.Float64Var(&cfg.TailMinShareOfGap, flag("TailMinShareOfGap", "tail-min-share-of-gap"), diagnose.TailMinShareOfGapDefault, "tail_latency: least share (0..1) of the tail's extra latency the operation must explain")
 	fl.IntVar(&cfg.MaxEvidence, flag("MaxEvidence", "max-evidence"), diagnose.MaxEvidenceDefault, "trace ids listed per finding")
 	return flagOf
 }
