@@ -73,3 +73,23 @@ func DoctorFixture(t testing.TB) DoctorPage {
 func WriteDoctorHTMLWith(w io.Writer, p DoctorPage, uplot, css, script string) error {
 	return writeDoctorHTML(w, p, pageAssets{UPlot: uplot, CSS: css, Script: script})
 }
+
+// NarrowLoad is a steady run whose latencies all lie between 2 and 3 ms, and few of them: a
+// histogram axis without a decade mark and bars of a handful of requests.
+func NarrowLoad(t testing.TB) *result.Load {
+	t.Helper()
+	h := hist.New()
+	for i := range 40 {
+		h.Record(time.Duration(2000+i*23) * time.Microsecond)
+	}
+	enc, err := h.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &result.Load{Schema: result.LoadSchema, Target: "http://127.0.0.1:8080/narrow", Requests: h.Count(),
+		LatencyMS: result.Summarize(h), Histograms: result.Histograms{Latency: enc, Service: enc, SendLag: enc}}
+	for s := range 4 {
+		l.Timeline = append(l.Timeline, result.Second{T: s, AchievedRPS: 10, Requests: 10, P50: 2.4, P99: 2.9, Max: 2.9})
+	}
+	return l
+}
