@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -71,12 +70,6 @@ type pageAssets struct{ UPlot, CSS, Script string }
 
 func writeDoctorHTML(w io.Writer, p DoctorPage, a pageAssets) error {
 	d := p.Doctor
-	var table bytes.Buffer
-	if len(d.Measurements) > 0 {
-		if err := WriteDoctor(&table, d, Options{}); err != nil {
-			return err
-		}
-	}
 	type section struct {
 		Endpoint string
 		Charts   []string
@@ -120,7 +113,7 @@ func writeDoctorHTML(w io.Writer, p DoctorPage, a pageAssets) error {
 	}
 	return doctorTmpl.Execute(w, struct {
 		D         *result.Doctor
-		Table     string
+		Measures  []measureGroup
 		Sections  []section
 		Data      template.JS
 		UPlot     template.JS
@@ -131,7 +124,7 @@ func writeDoctorHTML(w io.Writer, p DoctorPage, a pageAssets) error {
 		Flames    []template.HTML
 		FlameName []string
 	}{
-		D: d, Table: table.String(), Sections: sections,
+		D: d, Measures: groupMeasurements(d.Measurements), Sections: sections,
 		Data: template.JS(jsSafe(data)), UPlot: template.JS(a.UPlot), Script: template.JS(a.Script), CSS: template.CSS(a.CSS), //nolint:gosec // our own embedded assets
 		Breakdown: breakdownViews(d.Breakdown), Waterfall: waterfall(d.Exemplar), Flames: flames, FlameName: flameNames(p.Flames),
 	})

@@ -47,7 +47,7 @@ func DoctorFixture(t testing.TB) DoctorPage {
 		Schema: result.DoctorSchema, Target: "http://127.0.0.1:8080", SLO: "p99<100ms", OTLP: "http://127.0.0.1:4318",
 		Lab: &result.DoctorLab{URL: "http://127.0.0.1:8080", DB: "sqlite /tmp/lab.db", Antipatterns: "all", Users: 200, Posts: 1000},
 		Measurements: []result.Measurement{
-			{Endpoint: ep, Condition: "antipatterns on", Requests: 500, AchievedRPS: 50, LatencyMS: l.LatencyMS, File: "steady-1.json"},
+			{Endpoint: ep, Condition: "antipatterns on", Requests: 500, AchievedRPS: 50, LatencyMS: l.LatencyMS, File: "steady-1.json", Valid: true},
 			{Endpoint: ep, Condition: "antipatterns off", Requests: 500, AchievedRPS: 50, LatencyMS: result.Summary{Mean: 0.8, P50: 0.7, P99: 1.5, Max: 2.9}},
 		},
 		Endpoints: []result.DoctorEndpoint{{Endpoint: ep, Sweep: sw, SteadyRPS: 140, SteadyFile: "steady-1.json"}},
