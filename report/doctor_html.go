@@ -30,7 +30,9 @@ var doctorTmpl = template.Must(template.New("doctor").Funcs(template.FuncMap{
 	"pct":   func(v float64) string { return fmt.Sprintf("%.0f %%", 100*v) },
 	"ms":    num,
 	"rate":  rate,
-	"short": shortID,
+	"traceRef": func(t TraceURL, id string) struct{ ID, Link string } {
+		return struct{ ID, Link string }{id, t.Link(id)}
+	},
 }).Parse(doctorHTML))
 
 // DoctorPage is what the doctor HTML report shows: the report itself and the pieces kept next to
@@ -41,6 +43,8 @@ type DoctorPage struct {
 	Steady map[string]*result.Load
 	// Flames are the flame graphs, in the order of Doctor.Profiles.
 	Flames []Flame
+	// TraceURL links every trace id on the page to a trace viewer; zero for none.
+	TraceURL TraceURL
 }
 
 // Flame is one flame graph to inline.
@@ -113,6 +117,7 @@ func writeDoctorHTML(w io.Writer, p DoctorPage, a pageAssets) error {
 	}
 	return doctorTmpl.Execute(w, struct {
 		D         *result.Doctor
+		TraceURL  TraceURL
 		Measures  []measureGroup
 		Sections  []section
 		Data      template.JS
@@ -124,7 +129,7 @@ func writeDoctorHTML(w io.Writer, p DoctorPage, a pageAssets) error {
 		Flames    []template.HTML
 		FlameName []string
 	}{
-		D: d, Measures: groupMeasurements(d.Measurements), Sections: sections,
+		D: d, TraceURL: p.TraceURL, Measures: groupMeasurements(d.Measurements), Sections: sections,
 		Data: template.JS(jsSafe(data)), UPlot: template.JS(a.UPlot), Script: template.JS(a.Script), CSS: template.CSS(a.CSS), //nolint:gosec // our own embedded assets
 		Breakdown: breakdownViews(d.Breakdown), Waterfall: waterfall(d.Exemplar), Flames: flames, FlameName: flameNames(p.Flames),
 	})

@@ -46,6 +46,21 @@ func TestWriteDoctorHTMLSelfContained(t *testing.T) {
 	}
 }
 
+func TestWriteDoctorHTMLTraceLinks(t *testing.T) {
+	t.Parallel()
+	p := report.DoctorFixture(t)
+	p.TraceURL = "http://localhost:16686/trace/{trace_id}"
+	var buf bytes.Buffer
+	if err := report.WriteDoctorHTMLWith(&buf, p, "", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	link := `<a href="http://localhost:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736"><code>4bf92f3577b34da6a3ce929d0e0e4736</code></a>`
+	// The fixture's finding and its waterfall both show the trace.
+	if n := strings.Count(buf.String(), link); n != 2 {
+		t.Errorf("%d links %s, want 2 (the finding's evidence and the waterfall)", n, link)
+	}
+}
+
 // BenchmarkWriteDoctorHTML renders the fixture's report: a 3000-second timeline downsampled, a
 // 5000-request histogram, a sweep and the inline assets.
 func BenchmarkWriteDoctorHTML(b *testing.B) {

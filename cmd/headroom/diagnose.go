@@ -18,7 +18,7 @@ import (
 )
 
 func newDiagnoseCmd() *cobra.Command {
-	var tracesPath, loadPath, out, failOn string
+	var tracesPath, loadPath, out, failOn, traceURL string
 	var flagOf map[string]string // diagnose.Config field → its flag, set with the flags below
 	var cfg diagnose.Config      // the flags below fill every field with its default
 	cmd := &cobra.Command{
@@ -45,6 +45,10 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 			fail, err := parseKinds(failOn)
 			if err != nil {
 				return err
+			}
+			links, err := report.ParseTraceURL(traceURL)
+			if err != nil {
+				return cliexit.Usagef("--trace-url %w", err)
 			}
 			if err := cfg.Validate(); err != nil {
 				return cliexit.Usagef("%w", fielderr.Rename(err, flagOf))
@@ -87,7 +91,7 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 					return err
 				}
 			}
-			if err := report.WriteDiagnosis(cmd.OutOrStdout(), findings); err != nil {
+			if err := report.WriteDiagnosis(cmd.OutOrStdout(), findings, links); err != nil {
 				return cliexit.RunFailed(err)
 			}
 			var found []result.Kind
@@ -108,6 +112,7 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 	fl.StringVar(&loadPath, "load", "", "load run result whose exemplar trace ids to prefer as evidence and to use as the tail")
 	fl.StringVarP(&out, "out", "o", "", "file to write the findings JSON (headroom.findings/v1) to")
 	fl.StringVar(&failOn, "fail-on", "", "exit 1 when any of these finding kinds is found (comma-separated: "+kindList(diagnose.Kinds())+")")
+	fl.StringVar(&traceURL, "trace-url", "", "link trace ids to a trace viewer, {trace_id} standing for the id, e.g. http://localhost:16686/trace/{trace_id}")
 	flagOf = addDiagnoseFlags(cmd, &cfg)
 	return cmd
 }
