@@ -15,6 +15,10 @@ import (
 // fewer, "the tail" and "the median" are the same few requests.
 const minTailTraces = 5
 
+// minTailLatencyTraces is the least number of an endpoint's traces for a tail_latency finding:
+// its tail is then at least 3 requests (see tailSize), and one slow request is an anecdote.
+const minTailLatencyTraces = 15
+
 // tailAndMedian splits an endpoint's requests, sorted by latency in as (lat holds their
 // latencies), into its tail — the load run's slowest exemplars at or above P90, else its slowest
 // 1 % and at least its slowest few — and its median requests (between P40 and P60, tail
@@ -157,7 +161,7 @@ func ids(as []*analyzed, n int) []string {
 // Config.TailMinShareOfGap of the tail's extra latency. as is all the endpoint's requests; p99
 // its P99.
 func (d *diagnoser) tailLatency(ep string, as, tail, median []*analyzed, p99 time.Duration) (result.Finding, bool) {
-	if len(tail) == 0 || len(median) == 0 {
+	if len(as) < minTailLatencyTraces || len(tail) == 0 || len(median) == 0 {
 		return result.Finding{}, false
 	}
 	gap := meanLatency(tail) - meanLatency(median)
