@@ -16,8 +16,8 @@ import (
 const minTailTraces = 5
 
 // minTailLatencyTraces is the least number of an endpoint's traces for a tail_latency finding:
-// its tail is then at least 3 requests (see tailSize), and one slow request is an anecdote.
-const minTailLatencyTraces = 15
+// its tail is then at least 2 requests (see tailSize). A quick doctor run sends about 11.
+const minTailLatencyTraces = 10
 
 // tailAndMedian splits an endpoint's requests, sorted by latency in as (lat holds their
 // latencies), into its tail — the load run's slowest exemplars at or above P90, else its slowest
@@ -196,12 +196,13 @@ func (d *diagnoser) tailLatency(ep string, as, tail, median []*analyzed, p99 tim
 	// is at least half of the request's excess over the median latency.
 	medianLat := meanLatency(median)
 	var hs []hit
-	var saving float64
+	var inExplained, saving float64
 	for _, a := range tail {
 		t := byReq[a][top]
-		saving += float64(max(t-p50, 0))
 		if excess := a.latency - medianLat; excess > 0 && 2*(t-p50) >= excess {
 			hs = append(hs, hit{trace: a.id, latency: a.latency})
+			inExplained += float64(t)
+			saving += float64(t - p50)
 		}
 	}
 	if len(hs) == 0 {
@@ -210,10 +211,13 @@ func (d *diagnoser) tailLatency(ep string, as, tail, median []*analyzed, p99 tim
 	slices.SortFunc(hs, func(a, b hit) int {
 		return cmp.Or(cmp.Compare(b.latency, a.latency), strings.Compare(a.trace, b.trace))
 	})
-	inTail := tm[top]
+	// Its time in the requests it explains, not over the whole tail, which can hold a request it
+	// does not slow: a P99 that rests on one or two requests is theirs.
+	n := float64(len(hs))
+	inTail := fromFloat(inExplained / n)
 	// Capping the operation at its P50 (a deadline, a hedge) saves its excess: never more than
-	// its own time in the tail, nor than P99.
-	est := min(fromFloat(saving/float64(len(tail))), inTail, p99)
+	// its own time in those requests, nor than P99.
+	est := min(fromFloat(saving/n), inTail, p99)
 	share := 0.0
 	if p99 > 0 {
 		share = min(float64(inTail)/float64(p99), 1)
@@ -226,16 +230,18 @@ func (d *diagnoser) tailLatency(ep string, as, tail, median []*analyzed, p99 tim
 	} else {
 		f.Evidence.Operation = top.op
 	}
-	f.Summary = fmt.Sprintf("tail latency — %s takes %.0f ms in the %s (P50 %.0f ms), +%.0f ms of their +%.0f ms over the median; it explains %d of %d, %.0f %% of P99 time",
-		top.op, ms(inTail), slowest(len(tail)), ms(p50), ms(topDelta), ms(gap), len(hs), len(tail), share*100)
+	f.Summary = fmt.Sprintf("tail latency — %s takes %.0f ms %s against a P50 of %.0f ms, %.0f %% of P99 time",
+		top.op, ms(inTail), explains(len(hs), len(tail)), ms(p50), share*100)
 	return f, true
 }
 
-func slowest(n int) string {
-	if n == 1 {
-		return "slowest request"
+// explains says in which tail requests the operation is slow: "in the slowest request", "in 2 of
+// the 3 slowest requests".
+func explains(n, tail int) string {
+	if tail == 1 {
+		return "in the slowest request"
 	}
-	return fmt.Sprintf("%d slowest requests", n)
+	return fmt.Sprintf("in %d of the %d slowest requests", n, tail)
 }
 
 // tailRemedy is what bounds an operation's tail, by what the operation is.
