@@ -72,7 +72,9 @@ type Config struct {
 	// Default 300000 (Sentry's).
 	LargePayloadBytes int64 `json:"large_payload_bytes"`
 	// TailMinExtra is the least extra time per request an operation must take in an endpoint's
-	// slowest requests over its median ones to be its tail_latency. Default 10ms.
+	// slowest requests over its median ones to be its tail_latency (and at least a tenth of the
+	// median latency), and over its own P50 in one of those requests for the finding to explain
+	// that request. Default 10ms.
 	TailMinExtra time.Duration `json:"tail_min_extra"`
 	// TailMinShareOfGap is the least fraction of the tail's extra latency over the median that
 	// the operation's extra time must explain. Default 0.25.

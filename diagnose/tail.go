@@ -19,6 +19,10 @@ const minTailTraces = 5
 // its tail is then at least 2 requests (see tailSize). A quick doctor run sends about 11.
 const minTailLatencyTraces = 10
 
+// tailMinOfMedian is the least growth in the tail, as a fraction of the median latency, for a
+// tail_latency finding.
+const tailMinOfMedian = 0.1
+
 // tailAndMedian splits an endpoint's requests, sorted by latency in as (lat holds their
 // latencies), into its tail — the load run's slowest exemplars at or above P90, else its slowest
 // 1 % and at least its slowest few — and its median requests (between P40 and P60, tail
@@ -181,7 +185,10 @@ func (d *diagnoser) tailLatency(ep string, as, tail, median []*analyzed, p99 tim
 			top, topDelta = k, delta
 		}
 	}
-	if topDelta < d.cfg.TailMinExtra || float64(topDelta) < d.cfg.TailMinShareOfGap*float64(gap) {
+	// A tail a few percent above the median is no tail: the growth must also reach a tenth of
+	// the median latency.
+	if topDelta < d.cfg.TailMinExtra || float64(topDelta) < d.cfg.TailMinShareOfGap*float64(gap) ||
+		float64(topDelta) < tailMinOfMedian*float64(meanLatency(median)) {
 		return result.Finding{}, false
 	}
 	// Its P50 over all the endpoint's requests, absent counting as 0: what a request usually
@@ -193,13 +200,13 @@ func (d *diagnoser) tailLatency(ep string, as, tail, median []*analyzed, p99 tim
 	slices.Sort(per)
 	p50 := percentile(per, 0.5)
 	// A tail request is explained by the operation when the operation's own excess over its P50
-	// is at least half of the request's excess over the median latency.
+	// passes TailMinExtra and is at least half of the request's excess over the median latency.
 	medianLat := meanLatency(median)
 	var hs []hit
 	var inExplained, saving float64
 	for _, a := range tail {
 		t := byReq[a][top]
-		if excess := a.latency - medianLat; excess > 0 && 2*(t-p50) >= excess {
+		if excess := a.latency - medianLat; t-p50 >= d.cfg.TailMinExtra && 2*(t-p50) >= excess {
 			hs = append(hs, hit{trace: a.id, latency: a.latency})
 			inExplained += float64(t)
 			saving += float64(t - p50)

@@ -93,6 +93,9 @@ func TestTailLatency(t *testing.T) {
 		// doctor --quick on the lab: 11 requests, one of which waited 5 s for the payment provider.
 		{"one slow request of a quick run", planted("/api/checkout", 11, 1, normal, func(i int) []sp { return []sp{cart(20), pay(21, 5000)} }),
 			Config{}, "POST http://payments.internal/charges", "deadline", 1, 2},
+		{"under a tenth of the median latency: no tail", planted("/api/checkout", 100, 3, func(i int) []sp {
+			return []sp{cart(20), pay(21, 500+float64(i%5))}
+		}, func(i int) []sp { return []sp{cart(20), pay(21, 545)} }), Config{}, "", "", 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
