@@ -66,8 +66,8 @@ func TestTailLatency(t *testing.T) {
 		}), Config{}, "pool.acquire", "pool size", 3, 3},
 		{"a remote service's own spans are charged to the call", planted("/api/checkout", 60, 3, normal, func(i int) []sp {
 			return []sp{cart(20), pay(21, 800),
-				sp{id: "ps", parent: "p", name: "POST /charges", kind: KindServer, start: 22, end: 820},
-				sp{id: "pq", parent: "ps", name: "SELECT", kind: KindClient, start: 23, end: 819,
+				{id: "ps", parent: "p", name: "POST /charges", kind: KindServer, start: 22, end: 820},
+				{id: "pq", parent: "ps", name: "SELECT", kind: KindClient, start: 23, end: 819,
 					attrs: []string{"db.system.name", "postgresql", "db.query.text", "SELECT * FROM ledger FOR UPDATE"}}}
 		}), Config{}, "POST http://payments.internal/charges", "circuit breaker", 3, 3},
 		{"the blamed operation explains only the requests it slows", planted("/api/checkout", 100, 3, normal, func(i int) []sp {
@@ -84,9 +84,9 @@ func TestTailLatency(t *testing.T) {
 		{"under TailMinExtra", planted("/api/checkout", 100, 3, normal, func(i int) []sp { return []sp{cart(20), pay(21, 58)} }),
 			Config{}, "", "", 0, 0},
 		{"under TailMinShareOfGap: slower across the board", planted("/api/checkout", 100, 3, normal, func(i int) []sp {
-			return []sp{cart(20), pay(21, 80), sp{id: "a", parent: "h", name: "render", kind: KindInternal, start: 101, end: 131},
-				sp{id: "b", parent: "h", name: "audit", kind: KindInternal, start: 131, end: 161},
-				sp{id: "c", parent: "h", name: "sign", kind: KindInternal, start: 161, end: 191}}
+			return []sp{cart(20), pay(21, 80), {id: "a", parent: "h", name: "render", kind: KindInternal, start: 101, end: 131},
+				{id: "b", parent: "h", name: "audit", kind: KindInternal, start: 131, end: 161},
+				{id: "c", parent: "h", name: "sign", kind: KindInternal, start: 161, end: 191}}
 		}), Config{TailMinShareOfGap: 0.3}, "", "", 0, 0},
 		{"too few requests", planted("/api/checkout", 9, 1, normal, func(i int) []sp { return []sp{cart(20), pay(21, 5000)} }),
 			Config{}, "", "", 0, 0},

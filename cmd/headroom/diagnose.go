@@ -26,7 +26,9 @@ func newDiagnoseCmd() *cobra.Command {
 		Short: "Find the bottleneck in traces, with evidence",
 		Long: `diagnose reads assembled traces (OTLP JSON, one request per line) and prints findings ranked
 by their share of each endpoint's P99 time, then where each endpoint's time goes (self time by
-category, the critical path) and what its slowest requests spend more time on than its median ones.
+category, the critical path) and what its slowest requests spend more time on than its median ones
+(tail_latency names the operation that makes them slow). An N+1 of queries under the time floor is
+reported with low severity and what it would cost at --n-plus-one-round-trip per query.
 With --load, the load run's exemplar trace ids are preferred as evidence and its slowest requests
 are the tail. Detectors: ` + kindList(diagnose.Kinds()) + `.
 
