@@ -172,8 +172,8 @@ func (d *diagnoser) tailLatency(ep string, as, tail, median []*analyzed, p99 tim
 	if gap <= 0 {
 		return result.Finding{}, false
 	}
-	byReq := make(map[*analyzed]map[opKey]time.Duration, len(as))
-	for _, a := range as {
+	byReq := make(map[*analyzed]map[opKey]time.Duration, len(tail)+len(median))
+	for _, a := range slices.Concat(tail, median) {
 		byReq[a] = d.pathByOp(a)
 	}
 	tm, mm := meanByOp(byReq, tail), meanByOp(byReq, median)
@@ -195,7 +195,7 @@ func (d *diagnoser) tailLatency(ep string, as, tail, median []*analyzed, p99 tim
 	// spends on it.
 	per := make([]time.Duration, 0, len(as))
 	for _, a := range as {
-		per = append(per, byReq[a][top])
+		per = append(per, d.opTime(a, top))
 	}
 	slices.Sort(per)
 	p50 := percentile(per, 0.5)
@@ -272,13 +272,29 @@ func tailRemedy(c Category) string {
 func (d *diagnoser) pathByOp(a *analyzed) map[opKey]time.Duration {
 	m := map[opKey]time.Duration{}
 	for _, s := range a.path {
-		n := &a.nodes[s.node]
-		if n.call >= 0 {
-			n = &a.nodes[n.call]
-		}
-		m[opKey{n.cat, d.operation(n)}] += s.d
+		m[d.pathOp(a, s)] += s.d
 	}
 	return m
+}
+
+// opTime is the time operation k spends on the trace's critical path, as pathByOp counts it.
+func (d *diagnoser) opTime(a *analyzed, k opKey) time.Duration {
+	var t time.Duration
+	for _, s := range a.path {
+		if d.pathOp(a, s) == k {
+			t += s.d
+		}
+	}
+	return t
+}
+
+// pathOp is the operation a segment of the critical path is charged to.
+func (d *diagnoser) pathOp(a *analyzed, s segment) opKey {
+	n := &a.nodes[s.node]
+	if n.call >= 0 {
+		n = &a.nodes[n.call]
+	}
+	return opKey{n.cat, d.operation(n)}
 }
 
 // meanByOp is the mean per request of byReq over the requests as.
