@@ -35,7 +35,8 @@ func TestWriteDoctorHTMLSelfContained(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"uPlot", "HEADROOM_DATA", "critical path", "n_plus_one_db", "<title>main</title>", "@media print",
-		`<table class="measurements">`, `<td>antipatterns off</td>`, `<td class="bad">INVALID</td>`} {
+		`<table class="measurements">`, `<td>antipatterns off</td>`, `<td class="bad">INVALID</td>`,
+		`<span class="severity">low severity</span>`, "+20.00 ms at 1.00 ms per round trip"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}

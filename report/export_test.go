@@ -53,7 +53,11 @@ func DoctorFixture(t testing.TB) DoctorPage {
 		Endpoints: []result.DoctorEndpoint{{Endpoint: ep, Sweep: sw, SteadyRPS: 140, SteadyFile: "steady-1.json"}},
 		Findings: []result.Finding{{Kind: "n_plus_one_db", Endpoint: "GET /api/posts", Summary: "N+1 query — SELECT … WHERE post_id = ? runs 20× per request",
 			Evidence:   result.Evidence{TraceIDs: []string{"4bf92f3577b34da6a3ce929d0e0e4736"}, Count: 20, Statement: "SELECT * FROM comments WHERE post_id = ?", TotalMS: 41},
-			ShareOfP99: 0.62, EstimatedSavingMS: 39, Remedy: "batch it (one IN query or a join)"}},
+			ShareOfP99: 0.62, EstimatedSavingMS: 39, Remedy: "batch it (one IN query or a join)"},
+			{Kind: "n_plus_one_db", Severity: result.SeverityLow, Endpoint: "GET /api/posts/{id}",
+				Summary:    "N+1 query (low: 0.3 ms in all here, under the 50 ms floor) — … runs 20× per request under one parent: 20 queries per request; at 1 ms per round trip this is +20 ms",
+				Evidence:   result.Evidence{TraceIDs: []string{"7ac1f00d5eed1e55cafe0000deadbeef"}, Count: 20, TotalMS: 0.3, WhatIfMS: 20, WhatIfRoundTripMS: 1},
+				ShareOfP99: 0.1, EstimatedSavingMS: 0.28, Remedy: "batch it (one IN query or a join)"}},
 		Breakdown: []result.EndpointBreakdown{{Endpoint: "GET /api/posts", Traces: 120, TotalMS: 48,
 			Parts: []result.Part{{Name: "SELECT comments", SelfMS: 30}, {Name: "POST logsink", SelfMS: 12}, {Name: "GET /api/posts", SelfMS: 6}}}},
 		Exemplar: &result.TraceView{TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Endpoint: "GET /api/posts", DurationMS: 50, Spans: []result.SpanView{
