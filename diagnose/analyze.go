@@ -51,7 +51,10 @@ type node struct {
 	// owner is the nearest client span at or above this node that calls a non-critical
 	// dependency, or -1.
 	owner int32
-	op    string
+	// call is the outermost client span at or above this node (the call that left the service the
+	// request entered), or -1: the tail attribution charges a remote service's time to it.
+	call int32
+	op   string
 }
 
 type segment struct {
@@ -100,7 +103,7 @@ func (d *diagnoser) analyze(t *Trace) *analyzed {
 	counts := make([]int32, len(t.Spans)+1)
 	for i, s := range t.Spans {
 		dep := d.dependency(s)
-		a.nodes[i] = node{s: s, cat: d.classify(s, dep), dep: dep, parent: -1, owner: -1}
+		a.nodes[i] = node{s: s, cat: d.classify(s, dep), dep: dep, parent: -1, owner: -1, call: -1}
 		if int32(i) == ri {
 			continue
 		}
@@ -143,6 +146,9 @@ func (d *diagnoser) analyze(t *Trace) *analyzed {
 		if n.owner < 0 && n.dep != "" {
 			n.owner = it.i
 		}
+		if n.call < 0 && n.s.Kind == KindClient {
+			n.call = it.i
+		}
 		iv := d.iv[:0]
 		if it.depth < maxDepth {
 			for _, c := range n.children {
@@ -157,7 +163,7 @@ func (d *diagnoser) analyze(t *Trace) *analyzed {
 					d.input.Tolerated[ReasonOutsideRoot]++
 				}
 				cn.ws, cn.we = clamp(cn.s.Start.UnixNano(), n.ws, n.we), clamp(cn.s.End.UnixNano(), n.ws, n.we)
-				cn.owner = n.owner
+				cn.owner, cn.call = n.owner, n.call
 				iv = append(iv, interval{cn.ws, cn.we})
 				stack = append(stack, item{c, it.depth + 1})
 			}

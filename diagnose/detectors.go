@@ -26,6 +26,9 @@ type hit struct {
 	saving  time.Duration // what the remedy would save in this trace
 	share   float64       // sync_remote_call: share of the critical path
 	bytes   int64
+	// belowFloor marks N+1 repeats under NPlusOneMinTotal: reported, with low severity, only
+	// when no trace shows them above it.
+	belowFloor bool
 }
 
 func (d *diagnoser) add(k hitKey, a *analyzed, h hit) {
@@ -92,11 +95,13 @@ func (d *diagnoser) repeats(a *analyzed, n *node) {
 			continue
 		}
 		u := spansUnion(g)
-		if u < minTotal {
+		// Fast repeats of a query (an embedded database) cost a round trip each across a
+		// network: they are kept for a low-severity what-if; fast HTTP calls already made theirs.
+		if u < minTotal && k.http {
 			continue
 		}
 		// One batched query or call costs about one of the repeats.
-		d.add(key, a, hit{count: len(g), time: u, saving: max(u-u/time.Duration(len(g)), 0)})
+		d.add(key, a, hit{count: len(g), time: u, saving: max(u-u/time.Duration(len(g)), 0), belowFloor: u < minTotal})
 	}
 }
 
@@ -258,6 +263,11 @@ func (d *diagnoser) poolWait(a *analyzed) {
 // finding turns a key's hits into one ranked finding, or none when the occurrences do not pass the
 // kind's aggregate threshold. p99 is the endpoint's.
 func (d *diagnoser) finding(k hitKey, hs []hit, p99 time.Duration) (result.Finding, bool) {
+	above := slices.DeleteFunc(slices.Clone(hs), func(h hit) bool { return h.belowFloor })
+	low := len(above) == 0
+	if !low {
+		hs = above
+	}
 	slices.SortFunc(hs, func(a, b hit) int {
 		return cmp.Or(cmp.Compare(b.latency, a.latency), strings.Compare(a.trace, b.trace))
 	})
@@ -285,8 +295,18 @@ func (d *diagnoser) finding(k hitKey, hs []hit, p99 time.Duration) (result.Findi
 	pct := shareP99 * 100
 	switch k.kind {
 	case result.KindNPlusOneDB:
-		f.Summary = fmt.Sprintf("N+1 query — %s runs %d× per request under one parent, %.0f %% of P99 time", k.stmt, maxCount, pct)
 		f.Remedy = "batch it (one IN query or a join) or load the rows up front"
+		if low {
+			f.Severity = result.SeverityLow
+			rtt := d.cfg.NPlusOneRoundTrip
+			whatIf := time.Duration(maxCount) * rtt
+			f.Evidence.WhatIfMS, f.Evidence.WhatIfRoundTripMS = ms(whatIf), ms(rtt)
+			f.Summary = fmt.Sprintf("N+1 query (low: %g ms in all here, under the %g ms floor) — %s runs %d× per request under one parent: "+
+				"%d queries per request; at %g ms per round trip this is +%g ms", ms(mean), ms(d.cfg.NPlusOneMinTotal), k.stmt, maxCount,
+				maxCount, ms(rtt), ms(whatIf))
+			break
+		}
+		f.Summary = fmt.Sprintf("N+1 query — %s runs %d× per request under one parent, %.0f %% of P99 time", k.stmt, maxCount, pct)
 	case result.KindSlowQuery:
 		f.Evidence.Count = len(hs)
 		f.Summary = fmt.Sprintf("slow query — %s takes %.0f ms on average in %d slow executions (≥ %v), %.0f %% of P99 time",

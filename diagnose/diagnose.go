@@ -18,7 +18,7 @@ import (
 // Kinds returns the finding kinds diagnose can report, sorted.
 func Kinds() []result.Kind {
 	return []result.Kind{result.KindConsecutiveDB, result.KindConsecutiveHTTP, result.KindLargePayload, result.KindNPlusOneDB,
-		result.KindNPlusOneHTTP, result.KindPoolWait, result.KindSlowQuery, result.KindSyncRemoteCall}
+		result.KindNPlusOneHTTP, result.KindPoolWait, result.KindSlowQuery, result.KindSyncRemoteCall, result.KindTailLatency}
 }
 
 // Config sets the detectors' thresholds. The zero value uses the defaults documented per field
@@ -31,6 +31,11 @@ type Config struct {
 	// NPlusOneMinTotal is the least total time of the repeats (their union when concurrent).
 	// Default 50ms.
 	NPlusOneMinTotal time.Duration `json:"n_plus_one_min_total"`
+	// NPlusOneRoundTrip is the round trip per query that the what-if of an N+1 below
+	// NPlusOneMinTotal assumes: such repeats are reported with low severity and the time they
+	// would take at this round trip, as across a network to a database in the same region.
+	// Default 1ms.
+	NPlusOneRoundTrip time.Duration `json:"n_plus_one_round_trip"`
 	// NPlusOneHTTPMinCount is how many calls to the same parameterized URL under one parent are an
 	// N+1 of HTTP calls. Default 5.
 	NPlusOneHTTPMinCount int `json:"n_plus_one_http_min_count"`
@@ -66,6 +71,14 @@ type Config struct {
 	// LargePayloadBytes is the body size from which a response or message is a large_payload.
 	// Default 300000 (Sentry's).
 	LargePayloadBytes int64 `json:"large_payload_bytes"`
+	// TailMinExtra is the least extra time per request an operation must take in an endpoint's
+	// slowest requests over its median ones to be its tail_latency (and at least a tenth of the
+	// median latency), and over its own P50 in one of those requests for the finding to explain
+	// that request. Default 10ms.
+	TailMinExtra time.Duration `json:"tail_min_extra"`
+	// TailMinShareOfGap is the least fraction of the tail's extra latency over the median that
+	// the operation's extra time must explain. Default 0.25.
+	TailMinShareOfGap float64 `json:"tail_min_share_of_gap"`
 	// MaxEvidence is how many trace ids a finding lists. Default 5.
 	MaxEvidence int `json:"max_evidence"`
 	// PreferTraceIDs are trace ids listed first as evidence when they show the finding (the load
@@ -80,6 +93,7 @@ type Config struct {
 const (
 	NPlusOneMinCountDefault        = 5
 	NPlusOneMinTotalDefault        = 50 * time.Millisecond
+	NPlusOneRoundTripDefault       = time.Millisecond
 	NPlusOneHTTPMinCountDefault    = 5
 	NPlusOneHTTPMinTotalDefault    = 50 * time.Millisecond
 	SlowQueryMinDefault            = 500 * time.Millisecond
@@ -93,6 +107,8 @@ const (
 	SyncRemoteMinDefault           = 5 * time.Millisecond
 	PoolWaitMinDefault             = 10 * time.Millisecond
 	LargePayloadBytesDefault       = 300000
+	TailMinExtraDefault            = 10 * time.Millisecond
+	TailMinShareOfGapDefault       = 0.25
 	MaxEvidenceDefault             = 5
 )
 
@@ -109,6 +125,7 @@ func (c Config) withDefaults() Config {
 	}
 	defInt(&c.NPlusOneMinCount, NPlusOneMinCountDefault)
 	def(&c.NPlusOneMinTotal, NPlusOneMinTotalDefault)
+	def(&c.NPlusOneRoundTrip, NPlusOneRoundTripDefault)
 	defInt(&c.NPlusOneHTTPMinCount, NPlusOneHTTPMinCountDefault)
 	def(&c.NPlusOneHTTPMinTotal, NPlusOneHTTPMinTotalDefault)
 	def(&c.SlowQueryMin, SlowQueryMinDefault)
@@ -126,6 +143,10 @@ func (c Config) withDefaults() Config {
 	if c.LargePayloadBytes <= 0 {
 		c.LargePayloadBytes = LargePayloadBytesDefault
 	}
+	def(&c.TailMinExtra, TailMinExtraDefault)
+	if c.TailMinShareOfGap <= 0 {
+		c.TailMinShareOfGap = TailMinShareOfGapDefault
+	}
 	defInt(&c.MaxEvidence, MaxEvidenceDefault)
 	return c
 }
@@ -138,7 +159,8 @@ func (c Config) Validate() error {
 		"NPlusOneHTTPMinTotal": c.NPlusOneHTTPMinTotal, "SlowQueryMin": c.SlowQueryMin,
 		"ConsecutiveDBMinSaved": c.ConsecutiveDBMinSaved, "ConsecutiveDBMinSpan": c.ConsecutiveDBMinSpan,
 		"ConsecutiveHTTPMinSpan": c.ConsecutiveHTTPMinSpan, "ConsecutiveHTTPMinSaved": c.ConsecutiveHTTPMinSaved,
-		"ConsecutiveHTTPMaxGap": c.ConsecutiveHTTPMaxGap, "SyncRemoteMin": c.SyncRemoteMin, "PoolWaitMin": c.PoolWaitMin} {
+		"ConsecutiveHTTPMaxGap": c.ConsecutiveHTTPMaxGap, "SyncRemoteMin": c.SyncRemoteMin, "PoolWaitMin": c.PoolWaitMin,
+		"NPlusOneRoundTrip": c.NPlusOneRoundTrip, "TailMinExtra": c.TailMinExtra} {
 		if d < 0 {
 			errs = append(errs, fielderr.New(nil, name, "%v: want a duration ≥ 0 (0 = default)", d))
 		}
@@ -150,8 +172,10 @@ func (c Config) Validate() error {
 			errs = append(errs, fielderr.New(nil, name, "%d: want a number ≥ 0 (0 = default)", n))
 		}
 	}
-	if c.SyncRemoteMinShare < 0 || c.SyncRemoteMinShare > 1 || math.IsNaN(c.SyncRemoteMinShare) {
-		errs = append(errs, fielderr.New(nil, "SyncRemoteMinShare", "%v: want a fraction in [0, 1] (0 = default)", c.SyncRemoteMinShare))
+	for name, v := range map[string]float64{"SyncRemoteMinShare": c.SyncRemoteMinShare, "TailMinShareOfGap": c.TailMinShareOfGap} {
+		if v < 0 || v > 1 || math.IsNaN(v) {
+			errs = append(errs, fielderr.New(nil, name, "%v: want a fraction in [0, 1] (0 = default)", v))
+		}
 	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
@@ -319,8 +343,12 @@ func Diagnose(traces []*Trace, cfg Config) *result.Findings {
 		for _, a := range as {
 			d.detect(a)
 		}
-		if tc := d.tailVsMedian(ep, as, lat); tc != nil {
+		tail, median := d.tailAndMedian(as, lat)
+		if tc := d.tailVsMedian(ep, tail, median); tc != nil {
 			out.TailVsMedian = append(out.TailVsMedian, *tc)
+		}
+		if f, ok := d.tailLatency(ep, as, tail, median, p99[ep]); ok {
+			out.Findings = append(out.Findings, f)
 		}
 	}
 	for k, hs := range d.hits {
@@ -328,12 +356,20 @@ func Diagnose(traces []*Trace, cfg Config) *result.Findings {
 			out.Findings = append(out.Findings, f)
 		}
 	}
+	// Low-severity findings (what-ifs) come after those that cost their time now.
 	slices.SortFunc(out.Findings, func(a, b result.Finding) int {
-		return cmp.Or(cmp.Compare(b.ShareOfP99, a.ShareOfP99), cmp.Compare(a.Endpoint, b.Endpoint), cmp.Compare(a.Kind, b.Kind),
+		return cmp.Or(cmp.Compare(lowRank(a), lowRank(b)), cmp.Compare(b.ShareOfP99, a.ShareOfP99), cmp.Compare(a.Endpoint, b.Endpoint), cmp.Compare(a.Kind, b.Kind),
 			cmp.Compare(a.Evidence.Statement, b.Evidence.Statement), cmp.Compare(a.Evidence.Operation, b.Evidence.Operation))
 	})
 	out.Config = cfg.echo()
 	return out
+}
+
+func lowRank(f result.Finding) int {
+	if f.Severity == result.SeverityLow {
+		return 1
+	}
+	return 0
 }
 
 // echo is the configuration as JSON for the result, durations written as Go durations ("50ms").

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/headroom/headroom/result"
 )
 
 func TestNormalize(t *testing.T) {
@@ -55,12 +57,15 @@ func TestNPlusOneDB(t *testing.T) {
 		traces    []*Trace
 		wantFound bool
 		wantCount int
+		wantLow   bool // found below NPlusOneMinTotal: low severity, with a what-if
 	}{
-		{"sequential 20x", []*Trace{fixture("a1", 100, 20, 3, false)}, true, 20},
-		{"concurrent repeats", []*Trace{fixture("a2", 100, 10, 60, true)}, true, 10},
-		{"near miss: 4 repeats", []*Trace{fixture("a3", 300, 4, 50, false)}, false, 0},
-		{"near miss: 49ms total", []*Trace{fixture("a4", 100, 7, 7, false)}, false, 0},
-		{"concurrent union under 50ms", []*Trace{fixture("a5", 100, 10, 20, true)}, false, 0},
+		{"sequential 20x", []*Trace{fixture("a1", 100, 20, 3, false)}, true, 20, false},
+		{"concurrent repeats", []*Trace{fixture("a2", 100, 10, 60, true)}, true, 10, false},
+		{"near miss: 4 repeats", []*Trace{fixture("a3", 300, 4, 50, false)}, false, 0, false},
+		{"low: 49ms total", []*Trace{fixture("a4", 100, 7, 7, false)}, true, 7, true},
+		{"low: concurrent union under 50ms", []*Trace{fixture("a5", 100, 10, 20, true)}, true, 10, true},
+		{"low: 20 sub-millisecond queries", []*Trace{fixture("a6", 3, 20, 0, false)}, true, 20, true},
+		{"above the floor in one trace: not low", []*Trace{fixture("a7", 100, 20, 3, false), fixture("a8", 3, 20, 0, false)}, true, 20, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -76,8 +81,18 @@ func TestNPlusOneDB(t *testing.T) {
 			}
 			f := got.Findings[0]
 			if f.Kind != "n_plus_one_db" || f.Endpoint != "GET /api/posts" || f.Evidence.Count != tc.wantCount ||
-				f.Evidence.Statement != "SELECT name FROM users WHERE id = ?" || f.EstimatedSavingMS <= 0 {
+				f.Evidence.Statement != "SELECT name FROM users WHERE id = ?" || f.EstimatedSavingMS < 0 || f.EstimatedSavingMS > f.Evidence.TotalMS {
 				t.Errorf("unexpected finding %+v", f)
+			}
+			if low := f.Severity == result.SeverityLow; low != tc.wantLow {
+				t.Errorf("severity %q, want low = %v", f.Severity, tc.wantLow)
+			}
+			whatIf := fmt.Sprintf("%d queries per request; at 1 ms per round trip this is +%d ms", tc.wantCount, tc.wantCount)
+			if tc.wantLow && (f.Evidence.WhatIfMS != float64(tc.wantCount) || !strings.Contains(f.Summary, whatIf)) {
+				t.Errorf("low finding lacks the what-if %q: %+v", whatIf, f)
+			}
+			if !tc.wantLow && (f.Evidence.WhatIfMS != 0 || len(f.Evidence.TraceIDs) != 1 || f.Evidence.TraceIDs[0] != tc.traces[0].ID) {
+				t.Errorf("finding from the trace above the floor has a what-if or other evidence: %+v", f)
 			}
 		})
 	}

@@ -98,7 +98,7 @@ var goldenCases = []struct {
 }{
 	{"n_plus_one_db", result.KindNPlusOneDB, []*Trace{trace("a1", "/api/posts", 100, seq(20, 1, 3, usersByID)...)}},
 	{"n_plus_one_db_near_miss_4_repeats", "", []*Trace{trace("a2", "/api/posts", 300, seq(4, 1, 50, usersByID)...)}},
-	{"n_plus_one_db_near_miss_49ms", "", []*Trace{trace("a3", "/api/posts", 100, seq(7, 1, 7, usersByID)...)}},
+	{"n_plus_one_db_low_49ms", result.KindNPlusOneDB, []*Trace{trace("a3", "/api/posts", 100, seq(7, 1, 7, usersByID)...)}},
 	{"n_plus_one_http", result.KindNPlusOneHTTP, []*Trace{trace("b1", "/api/feed", 100, seq(6, 1, 12, userAPI)...)}},
 	{"n_plus_one_http_near_miss_4_repeats", "", []*Trace{trace("b2", "/api/feed", 300, seq(4, 1, 50, userAPI)...)}},
 	{"n_plus_one_http_near_miss_40ms_union", "", []*Trace{trace("b3", "/api/feed", 100, par(8, 1, 40, userAPI)...)}},
@@ -147,6 +147,27 @@ var goldenCases = []struct {
 			attrs: []string{"http.method", "GET", "http.url", "http://storage.internal/blobs/1", "http.response_content_length", "900000"}})}},
 	{"large_payload_near_miss", "", []*Trace{trace("h3", "/api/export", 300,
 		call("x", "GET", "http://storage.internal/blobs/9f86d081884c7d65", 1, 201, "http.response.body.size", "299999"))}},
+
+	{"tail_latency", result.KindTailLatency, checkouts(40, 3, 5000)},
+	{"tail_latency_near_miss_uniform", "", checkouts(40, 0, 0)},
+}
+
+// checkouts is n requests to POST /api/checkout: a query of 20 to 24 ms, then a payment call of
+// 50 ms, except in the last slow requests where the payment takes slowMS.
+func checkouts(n, slow int, slowMS float64) []*Trace {
+	var trs []*Trace
+	for i := range n {
+		q := 20 + float64(i%5)
+		pay := 50.0
+		if i >= n-slow {
+			pay = slowMS
+		}
+		end := 1 + q + pay + 3
+		trs = append(trs, trace(fmt.Sprintf("co%02d", i), "/api/checkout", end,
+			query("q", "SELECT * FROM carts WHERE id = $1", 1, 1+q),
+			call("p", "POST", "http://payments.internal/charges", 1+q, 1+q+pay)))
+	}
+	return trs
 }
 
 func TestDetectorsGolden(t *testing.T) {

@@ -15,15 +15,22 @@ import (
 // fewer, "the tail" and "the median" are the same few requests.
 const minTailTraces = 5
 
-// tailVsMedian compares the mean self time per category and per operation of the endpoint's
-// slowest requests (the load run's slowest exemplars, else its slowest 1 %) with that of its
-// median ones (between P40 and P60), and lists what the tail spends more time on. as is sorted by
-// latency; lat holds its latencies.
-func (d *diagnoser) tailVsMedian(ep string, as []*analyzed, lat []time.Duration) *result.TailComparison {
+// minTailLatencyTraces is the least number of an endpoint's traces for a tail_latency finding:
+// its tail is then at least 2 requests (see tailSize). A quick doctor run sends about 11.
+const minTailLatencyTraces = 10
+
+// tailMinOfMedian is the least growth in the tail, as a fraction of the median latency, for a
+// tail_latency finding.
+const tailMinOfMedian = 0.1
+
+// tailAndMedian splits an endpoint's requests, sorted by latency in as (lat holds their
+// latencies), into its tail — the load run's slowest exemplars at or above P90, else its slowest
+// 1 % and at least its slowest few — and its median requests (between P40 and P60, tail
+// excluded). It returns no tail with fewer than minTailTraces requests.
+func (d *diagnoser) tailAndMedian(as []*analyzed, lat []time.Duration) (tail, median []*analyzed) {
 	if len(as) < minTailTraces {
-		return nil
+		return nil, nil
 	}
-	var tail []*analyzed
 	p90 := percentile(lat, 0.9)
 	for _, a := range as {
 		if slices.Contains(d.cfg.TailTraceIDs, a.id) && a.latency >= p90 {
@@ -31,17 +38,28 @@ func (d *diagnoser) tailVsMedian(ep string, as []*analyzed, lat []time.Duration)
 		}
 	}
 	if len(tail) == 0 {
-		n := max(int(math.Ceil(float64(len(as))*0.01)), 1)
-		tail = as[len(as)-n:]
+		tail = as[len(as)-tailSize(len(as)):]
 	}
 	lo, hi := int(float64(len(as))*0.4), int(math.Ceil(float64(len(as))*0.6))
-	var median []*analyzed
 	for _, a := range as[lo:max(hi, lo+1)] {
 		if !slices.Contains(tail, a) {
 			median = append(median, a)
 		}
 	}
-	if len(median) == 0 {
+	return tail, median
+}
+
+// tailSize is how many of n requests make the tail: the slowest 1 %, and at least the slowest
+// few (3, or a fifth of n when that is fewer), because one request says little about the tail.
+func tailSize(n int) int {
+	return max(int(math.Ceil(float64(n)*0.01)), min(3, n/5), 1)
+}
+
+// tailVsMedian compares the mean self time per category and per operation of an endpoint's tail
+// with that of its median requests (see [diagnoser.tailAndMedian]), and lists what the tail
+// spends more time on.
+func (d *diagnoser) tailVsMedian(ep string, tail, median []*analyzed) *result.TailComparison {
+	if len(tail) == 0 || len(median) == 0 {
 		return nil
 	}
 	tc, tm := d.composition(tail), d.composition(median)
@@ -139,4 +157,157 @@ func ids(as []*analyzed, n int) []string {
 		out = append(out, as[i].id)
 	}
 	return out
+}
+
+// tailLatency attributes an endpoint's tail: it compares each operation's mean time on the
+// critical path in the tail requests with that in the median ones, and reports the operation
+// whose time grows most, when that growth passes Config.TailMinExtra and explains at least
+// Config.TailMinShareOfGap of the tail's extra latency. as is all the endpoint's requests; p99
+// its P99.
+func (d *diagnoser) tailLatency(ep string, as, tail, median []*analyzed, p99 time.Duration) (result.Finding, bool) {
+	if len(as) < minTailLatencyTraces || len(tail) == 0 || len(median) == 0 {
+		return result.Finding{}, false
+	}
+	gap := meanLatency(tail) - meanLatency(median)
+	if gap <= 0 {
+		return result.Finding{}, false
+	}
+	byReq := make(map[*analyzed]map[opKey]time.Duration, len(tail)+len(median))
+	for _, a := range slices.Concat(tail, median) {
+		byReq[a] = d.pathByOp(a)
+	}
+	tm, mm := meanByOp(byReq, tail), meanByOp(byReq, median)
+	var top opKey
+	var topDelta time.Duration
+	for k, t := range tm {
+		delta := t - mm[k]
+		if delta > topDelta || (delta == topDelta && delta > 0 && cmp.Or(cmp.Compare(k.cat, top.cat), strings.Compare(k.op, top.op)) < 0) {
+			top, topDelta = k, delta
+		}
+	}
+	// A tail a few percent above the median is no tail: the growth must also reach a tenth of
+	// the median latency.
+	if topDelta < d.cfg.TailMinExtra || float64(topDelta) < d.cfg.TailMinShareOfGap*float64(gap) ||
+		float64(topDelta) < tailMinOfMedian*float64(meanLatency(median)) {
+		return result.Finding{}, false
+	}
+	// Its P50 over all the endpoint's requests, absent counting as 0: what a request usually
+	// spends on it.
+	per := make([]time.Duration, 0, len(as))
+	for _, a := range as {
+		per = append(per, d.opTime(a, top))
+	}
+	slices.Sort(per)
+	p50 := percentile(per, 0.5)
+	// A tail request is explained by the operation when the operation's own excess over its P50
+	// passes TailMinExtra and is at least half of the request's excess over the median latency.
+	medianLat := meanLatency(median)
+	var hs []hit
+	var inExplained, saving float64
+	for _, a := range tail {
+		t := byReq[a][top]
+		if excess := a.latency - medianLat; t-p50 >= d.cfg.TailMinExtra && 2*(t-p50) >= excess {
+			hs = append(hs, hit{trace: a.id, latency: a.latency})
+			inExplained += float64(t)
+			saving += float64(t - p50)
+		}
+	}
+	if len(hs) == 0 {
+		return result.Finding{}, false
+	}
+	slices.SortFunc(hs, func(a, b hit) int {
+		return cmp.Or(cmp.Compare(b.latency, a.latency), strings.Compare(a.trace, b.trace))
+	})
+	// Its time in the requests it explains, not over the whole tail, which can hold a request it
+	// does not slow: a P99 that rests on one or two requests is theirs.
+	n := float64(len(hs))
+	inTail := fromFloat(inExplained / n)
+	// Capping the operation at its P50 (a deadline, a hedge) saves its excess: never more than
+	// its own time in those requests, nor than P99.
+	est := min(fromFloat(saving/n), inTail, p99)
+	share := 0.0
+	if p99 > 0 {
+		share = min(float64(inTail)/float64(p99), 1)
+	}
+	f := result.Finding{Kind: result.KindTailLatency, Endpoint: ep, ShareOfP99: round3(share), EstimatedSavingMS: ms(est),
+		Evidence: result.Evidence{TraceIDs: d.evidence(hs), Count: len(hs), TotalMS: ms(inTail), P50MS: ms(p50), TailRequests: len(tail)},
+		Remedy:   tailRemedy(top.cat)}
+	if top.cat == CatDB {
+		f.Evidence.Statement = top.op
+	} else {
+		f.Evidence.Operation = top.op
+	}
+	f.Summary = fmt.Sprintf("tail latency — %s takes %.0f ms %s against a P50 of %.0f ms, %.0f %% of P99 time",
+		top.op, ms(inTail), explains(len(hs), len(tail)), ms(p50), share*100)
+	return f, true
+}
+
+// explains says in which tail requests the operation is slow: "in the slowest request", "in 2 of
+// the 3 slowest requests".
+func explains(n, tail int) string {
+	if tail == 1 {
+		return "in the slowest request"
+	}
+	return fmt.Sprintf("in %d of the %d slowest requests", n, tail)
+}
+
+// tailRemedy is what bounds an operation's tail, by what the operation is.
+func tailRemedy(c Category) string {
+	switch c {
+	case CatDB:
+		return "check the query's plan in the slow runs (EXPLAIN ANALYZE: a missing index, a plan flip) and lock waits (blocking transactions); set a statement timeout"
+	case CatPool:
+		return "raise the pool size (within the database's connection limit) or hold connections for less time; bound the wait with a timeout"
+	case CatLogging:
+		return "ship logs asynchronously (a bounded in-process queue sent in batches), so the collector's slow moments stay off the request path"
+	case CatInternal:
+		return "profile the service under load (headroom profile: wall clock and CPU) to see what its own code waits on in the slow requests: locks, GC pauses, CPU saturation"
+	default: // a remote call: HTTP, RPC, cache, queue, other
+		return "give the call a deadline near its normal latency, retry within a retry budget, hedge a second request after its P95, and put a circuit breaker in front of the dependency"
+	}
+}
+
+// pathByOp is the time each operation spends on the trace's critical path, a remote service's
+// spans charged to the call that reached it: that call is what the caller can bound.
+func (d *diagnoser) pathByOp(a *analyzed) map[opKey]time.Duration {
+	m := map[opKey]time.Duration{}
+	for _, s := range a.path {
+		m[d.pathOp(a, s)] += s.d
+	}
+	return m
+}
+
+// opTime is the time operation k spends on the trace's critical path, as pathByOp counts it.
+func (d *diagnoser) opTime(a *analyzed, k opKey) time.Duration {
+	var t time.Duration
+	for _, s := range a.path {
+		if d.pathOp(a, s) == k {
+			t += s.d
+		}
+	}
+	return t
+}
+
+// pathOp is the operation a segment of the critical path is charged to.
+func (d *diagnoser) pathOp(a *analyzed, s segment) opKey {
+	n := &a.nodes[s.node]
+	if n.call >= 0 {
+		n = &a.nodes[n.call]
+	}
+	return opKey{n.cat, d.operation(n)}
+}
+
+// meanByOp is the mean per request of byReq over the requests as.
+func meanByOp(byReq map[*analyzed]map[opKey]time.Duration, as []*analyzed) map[opKey]time.Duration {
+	sums := map[opKey]float64{}
+	for _, a := range as {
+		for k, v := range byReq[a] {
+			sums[k] += float64(v)
+		}
+	}
+	m := make(map[opKey]time.Duration, len(sums))
+	for k, v := range sums {
+		m[k] = fromFloat(v / float64(len(as)))
+	}
+	return m
 }

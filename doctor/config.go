@@ -17,6 +17,7 @@ import (
 	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/seed"
 	"github.com/headroom/headroom/loadgen"
+	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/slo"
 )
 
@@ -61,6 +62,8 @@ type Config struct {
 	// MaxProfileBytes bounds each profile fetched from the target, as read and once inflated;
 	// a larger one is a note, not a failure. Default flame.MaxBytesDefault (128 MiB).
 	MaxProfileBytes int64
+	// TraceURL links the trace ids of report.html to a trace viewer; zero for none.
+	TraceURL report.TraceURL
 	// Metrics, with a URL, is the target's Prometheus endpoint: each sweep step's CPU utilization
 	// comes from its process_cpu_seconds_total, over Cores cores (default this machine's).
 	// The lab's utilization is always known (doctor reads its process's CPU time).

@@ -14,7 +14,7 @@ func (r *run) write() error {
 	if err := writeJSON(filepath.Join(r.cfg.OutDir, "report.json"), r.rep); err != nil {
 		return err
 	}
-	page := report.DoctorPage{Doctor: r.rep, Steady: r.steady, Flames: r.flames}
+	page := report.DoctorPage{Doctor: r.rep, Steady: r.steady, Flames: r.flames, TraceURL: r.cfg.TraceURL}
 	return atomicfile.Write(filepath.Join(r.cfg.OutDir, "report.html"), func(w io.Writer) error { return report.WriteDoctorHTML(w, page) })
 }
 

@@ -12,9 +12,9 @@ import (
 
 // WriteDiagnosis writes the ranked findings, then where each endpoint's time goes (latency,
 // self time by category, the top of the critical path), what the tail over-spends on compared
-// with the median, and the bad input that was tolerated.
-func WriteDiagnosis(w io.Writer, f *result.Findings) error {
-	if err := WriteFindings(w, f); err != nil {
+// with the median, and the bad input that was tolerated. t links trace ids (see [WriteFindings]).
+func WriteDiagnosis(w io.Writer, f *result.Findings, t TraceURL) error {
+	if err := WriteFindings(w, f, t); err != nil {
 		return err
 	}
 	var b strings.Builder

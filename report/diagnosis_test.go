@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/headroom/headroom/report"
@@ -13,7 +14,7 @@ func TestWriteDiagnosis(t *testing.T) {
 	f := &result.Findings{Schema: result.FindingsSchema,
 		Findings: []result.Finding{{Kind: "sync_remote_call", Endpoint: "GET /api/posts",
 			Summary:  "synchronous logging call — POST http://127.0.0.1:9/logs takes 60 ms on the critical path (60 % of it) in 20 requests, 55 % of P99 time",
-			Evidence: result.Evidence{TraceIDs: []string{"4bf92f35", "7ac1f00d"}}, ShareOfP99: 0.55, EstimatedSavingMS: 60,
+			Evidence: result.Evidence{TraceIDs: []string{"4bf92f3577b34da6a3ce929d0e0e4736", "7ac1f00d"}}, ShareOfP99: 0.55, EstimatedSavingMS: 60,
 			Remedy: "ship logs asynchronously (a bounded in-process queue sent in batches), off the request path"}},
 		Endpoints: []result.EndpointProfile{{Endpoint: "GET /api/posts", Count: 20, P50MS: 98, P90MS: 104, P99MS: 110,
 			SelfTimeMS: map[string]float64{"db": 20, "logging": 60, "internal": 20},
@@ -24,8 +25,35 @@ func TestWriteDiagnosis(t *testing.T) {
 		Input: &result.TraceInput{Traces: 20, Spans: 80, Tolerated: map[string]int{"malformed_json_line": 1, "duplicate_span_id": 3}},
 	}
 	var b bytes.Buffer
-	if err := report.WriteDiagnosis(&b, f); err != nil {
+	if err := report.WriteDiagnosis(&b, f, ""); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "diagnosis.txt", b.Bytes())
+	if !strings.Contains(b.String(), "evidence: traces 4bf92f3577b34da6a3ce929d0e0e4736 7ac1f00d\n") {
+		t.Error("trace ids are not shown whole")
+	}
+	b.Reset()
+	if err := report.WriteDiagnosis(&b, f, "http://localhost:16686/trace/{trace_id}"); err != nil {
+		t.Fatal(err)
+	}
+	if want := "evidence: traces http://localhost:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736 http://localhost:16686/trace/7ac1f00d\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("with a trace URL, want %q in:\n%s", want, b.String())
+	}
+}
+
+func TestParseTraceURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, err string }{
+		{"", ""},
+		{"http://localhost:16686/trace/{trace_id}", ""},
+		{"https://grafana.example/explore?left={\"queries\":[{\"query\":\"{trace_id}\"}]}", ""},
+		{"http://localhost:16686/trace/", `"http://localhost:16686/trace/" has no {trace_id}: want an http(s) URL with {trace_id}`},
+		{"javascript:alert('{trace_id}')", `"javascript:alert('{trace_id}')": want an http(s) URL with {trace_id}`},
+		{"/trace/{trace_id}", `"/trace/{trace_id}": want an http(s) URL`},
+	} {
+		_, err := report.ParseTraceURL(tc.in)
+		if (err == nil) != (tc.err == "") || (err != nil && !strings.HasPrefix(err.Error(), tc.err)) {
+			t.Errorf("ParseTraceURL(%q) = %v, want error %q", tc.in, err, tc.err)
+		}
+	}
 }

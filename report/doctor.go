@@ -21,16 +21,8 @@ func WriteDoctor(w io.Writer, d *result.Doctor, o Options) error {
 		p.f("  the lab in process: %s, %d users, %d posts%s\n", d.Lab.DB, d.Lab.Users, d.Lab.Posts, cmp)
 	}
 	p.f("\n  %-42s %-17s %9s %9s %9s %9s %10s %7s\n", "endpoint", "condition", "mean ms", "p50 ms", "p99 ms", "max ms", "req/s", "errors")
-	byEndpoint := map[string][]result.Measurement{}
-	var order []string
-	for _, m := range d.Measurements {
-		if _, seen := byEndpoint[m.Endpoint]; !seen {
-			order = append(order, m.Endpoint)
-		}
-		byEndpoint[m.Endpoint] = append(byEndpoint[m.Endpoint], m)
-	}
-	for _, e := range order {
-		ms := byEndpoint[e]
+	for _, g := range groupMeasurements(d.Measurements) {
+		e, ms := g.Endpoint, g.Rows
 		for i, m := range ms {
 			name := EndpointLabel(e)
 			if i > 0 {
@@ -43,21 +35,67 @@ func WriteDoctor(w io.Writer, d *result.Doctor, o Options) error {
 			p.f("  %-42s %-17s %9s %9s %9s %9s %10.1f %7s\n", name, m.Condition,
 				num(m.LatencyMS.Mean), num(m.LatencyMS.P50), num(m.LatencyMS.P99), num(m.LatencyMS.Max), m.AchievedRPS, errs)
 		}
-		if on, off, ok := onOff(ms); ok && off.LatencyMS.P99 > 0 {
-			p.f("  %-42s %s\n", "", o.red(fmt.Sprintf("→ the anti-patterns cost %.1f× at P99 (%s → %s ms), %.1f× at P50",
-				on.LatencyMS.P99/off.LatencyMS.P99, num(off.LatencyMS.P99), num(on.LatencyMS.P99), ratio(on.LatencyMS.P50, off.LatencyMS.P50))))
-			if n := min(on.Requests, off.Requests); n < 1000 {
-				p.f("  %-42s (each P99 rests on the slowest %d of %d requests: measure longer for a stable tail)\n", "", max(n/100, 1), n)
+		for _, n := range endpointNotes(ms) {
+			text := n.Text
+			if n.Alert {
+				text = o.red(text)
 			}
-		}
-		for _, m := range ms {
-			if m.LatencyMS.P99 > 5*m.LatencyMS.Mean && m.LatencyMS.P99-m.LatencyMS.Mean > 100 {
-				p.f("  %-42s the mean (%s ms) hides a P99 of %s ms (%s): percentiles, not averages\n", "", num(m.LatencyMS.Mean), num(m.LatencyMS.P99), m.Condition)
-				break
-			}
+			p.f("  %-42s %s\n", "", text)
 		}
 	}
 	return p.err
+}
+
+// measureGroup is one endpoint's measurements, in the order doctor took them, with its notes.
+type measureGroup struct {
+	Endpoint string
+	Rows     []result.Measurement
+	Notes    []note
+}
+
+// groupMeasurements groups the measurements by endpoint, in the order of their first measurement.
+func groupMeasurements(ms []result.Measurement) []measureGroup {
+	var out []measureGroup
+	at := map[string]int{}
+	for _, m := range ms {
+		i, seen := at[m.Endpoint]
+		if !seen {
+			i = len(out)
+			at[m.Endpoint] = i
+			out = append(out, measureGroup{Endpoint: m.Endpoint})
+		}
+		out[i].Rows = append(out[i].Rows, m)
+	}
+	for i := range out {
+		out[i].Notes = endpointNotes(out[i].Rows)
+	}
+	return out
+}
+
+// note is a line said about one endpoint's measurements; alert marks what they cost.
+type note struct {
+	Text  string
+	Alert bool
+}
+
+// endpointNotes are the lines under an endpoint's measurements: what the anti-patterns cost, how
+// many requests that tail rests on, and a mean that hides the tail.
+func endpointNotes(ms []result.Measurement) []note {
+	var out []note
+	if on, off, ok := onOff(ms); ok && off.LatencyMS.P99 > 0 {
+		out = append(out, note{fmt.Sprintf("→ the anti-patterns cost %.1f× at P99 (%s → %s ms), %.1f× at P50",
+			on.LatencyMS.P99/off.LatencyMS.P99, num(off.LatencyMS.P99), num(on.LatencyMS.P99), ratio(on.LatencyMS.P50, off.LatencyMS.P50)), true})
+		if n := min(on.Requests, off.Requests); n < 1000 {
+			out = append(out, note{fmt.Sprintf("(each P99 rests on the slowest %d of %d requests: measure longer for a stable tail)", max(n/100, 1), n), false})
+		}
+	}
+	for _, m := range ms {
+		if m.LatencyMS.P99 > 5*m.LatencyMS.Mean && m.LatencyMS.P99-m.LatencyMS.Mean > 100 {
+			out = append(out, note{fmt.Sprintf("the mean (%s ms) hides a P99 of %s ms (%s): percentiles, not averages", num(m.LatencyMS.Mean), num(m.LatencyMS.P99), m.Condition), false})
+			break
+		}
+	}
+	return out
 }
 
 func onOff(ms []result.Measurement) (on, off result.Measurement, ok bool) {

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -31,7 +30,9 @@ var doctorTmpl = template.Must(template.New("doctor").Funcs(template.FuncMap{
 	"pct":   func(v float64) string { return fmt.Sprintf("%.0f %%", 100*v) },
 	"ms":    num,
 	"rate":  rate,
-	"short": shortID,
+	"traceRef": func(t TraceURL, id string) struct{ ID, Link string } {
+		return struct{ ID, Link string }{id, t.Link(id)}
+	},
 }).Parse(doctorHTML))
 
 // DoctorPage is what the doctor HTML report shows: the report itself and the pieces kept next to
@@ -42,6 +43,8 @@ type DoctorPage struct {
 	Steady map[string]*result.Load
 	// Flames are the flame graphs, in the order of Doctor.Profiles.
 	Flames []Flame
+	// TraceURL links every trace id on the page to a trace viewer; zero for none.
+	TraceURL TraceURL
 }
 
 // Flame is one flame graph to inline.
@@ -71,12 +74,6 @@ type pageAssets struct{ UPlot, CSS, Script string }
 
 func writeDoctorHTML(w io.Writer, p DoctorPage, a pageAssets) error {
 	d := p.Doctor
-	var table bytes.Buffer
-	if len(d.Measurements) > 0 {
-		if err := WriteDoctor(&table, d, Options{}); err != nil {
-			return err
-		}
-	}
 	type section struct {
 		Endpoint string
 		Charts   []string
@@ -120,7 +117,8 @@ func writeDoctorHTML(w io.Writer, p DoctorPage, a pageAssets) error {
 	}
 	return doctorTmpl.Execute(w, struct {
 		D         *result.Doctor
-		Table     string
+		TraceURL  TraceURL
+		Measures  []measureGroup
 		Sections  []section
 		Data      template.JS
 		UPlot     template.JS
@@ -131,7 +129,7 @@ func writeDoctorHTML(w io.Writer, p DoctorPage, a pageAssets) error {
 		Flames    []template.HTML
 		FlameName []string
 	}{
-		D: d, Table: table.String(), Sections: sections,
+		D: d, TraceURL: p.TraceURL, Measures: groupMeasurements(d.Measurements), Sections: sections,
 		Data: template.JS(jsSafe(data)), UPlot: template.JS(a.UPlot), Script: template.JS(a.Script), CSS: template.CSS(a.CSS), //nolint:gosec // our own embedded assets
 		Breakdown: breakdownViews(d.Breakdown), Waterfall: waterfall(d.Exemplar), Flames: flames, FlameName: flameNames(p.Flames),
 	})
@@ -200,6 +198,12 @@ type chartSpec struct {
 	HLines []markSpec `json:"hlines,omitempty"`
 	XBands []markSpec `json:"xbands,omitempty"`
 	XTicks []markSpec `json:"xticks,omitempty"`
+	// YInteger says the y values are counts: the axis shows whole numbers only.
+	YInteger bool `json:"y_integer,omitempty"`
+	// LegendIdx is the point whose values the legend shows while the cursor is off the plot
+	// (uPlot shows "--" then), when the chart has a summary point (the histogram's mode); else
+	// the page shows the last point where every series has a value.
+	LegendIdx *int `json:"legend_idx,omitempty"`
 }
 
 type seriesSpec struct {
@@ -290,6 +294,36 @@ func percentileSpec(l *result.Load) *chartSpec {
 	return c
 }
 
+// logTicks returns the ticks of a log axis over [lo, hi]: the 1-2-5 steps of each decade (only
+// the decades when those are too many), or, when fewer than three fall inside — a narrow range
+// such as 2–3 ms holds no decade mark — about six round linear steps.
+func logTicks(lo, hi float64) []float64 {
+	var all, decades []float64
+	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
+		for _, m := range []float64{1, 2, 5} {
+			if v := m * math.Pow(10, e); v >= lo && v <= hi {
+				all = append(all, v)
+				if m == 1 {
+					decades = append(decades, v)
+				}
+			}
+		}
+	}
+	switch {
+	case len(all) > 9 && len(decades) >= 3:
+		return decades
+	case len(all) >= 3:
+		return all
+	}
+	var out []float64
+	for _, v := range niceTicks(lo, hi, 6) {
+		if v > 0 {
+			out = append(out, math.Round(v*1e6)/1e6) // no float noise in the labels' positions
+		}
+	}
+	return out
+}
+
 // xq places quantile q on the percentile plot's axis: each nine one unit further.
 func xq(q float64) float64 { return math.Round(-math.Log10(1-q)*1000) / 1000 }
 
@@ -312,20 +346,50 @@ func histogramSpec(l *result.Load) *chartSpec {
 		counts[i] += float64(b.Count)
 	}
 	c := &chartSpec{Title: "Latency histogram (HDR, log-spaced bins)", Kind: "bars",
-		XLabel: "latency (ms, log)", YLabel: "requests", LogX: true}
+		XLabel: "latency (ms, log)", YLabel: "requests", LogX: true, YInteger: true}
 	// Half a bin of margin each side, so the first and last bars show whole.
 	c.XRange = []float64{math.Round(math.Pow(10, math.Log10(lo)-step)*1000) / 1000, math.Round(math.Pow(10, math.Log10(hi)+step)*1000) / 1000}
+	for _, v := range logTicks(c.XRange[0], c.XRange[1]) {
+		c.XTicks = append(c.XTicks, markSpec{At: v, Label: short(v)})
+	}
 	bars := seriesSpec{Label: "requests", Color: "#219ebc"}
+	mode := 0 // the legend shows the mode
 	for i, n := range counts {
 		c.X = append(c.X, math.Round(math.Pow(10, math.Log10(lo)+(float64(i)+0.5)*step)*1000)/1000)
 		bars.Y = append(bars.Y, ptr(n))
+		if n > counts[mode] {
+			mode = i
+		}
 	}
+	c.LegendIdx = &mode
 	c.Series = []seriesSpec{bars}
 	c.VLines = append(c.VLines, markSpec{At: l.LatencyMS.P50, Label: "p50", Color: "#8ecae6"},
 		markSpec{At: l.LatencyMS.P99, Label: "p99", Color: "#023047"},
 		markSpec{At: l.LatencyMS.P999, Label: "p99.9", Color: "#fb8500"},
 		markSpec{At: l.LatencyMS.Max, Label: "max", Color: "#d62828"})
 	return c
+}
+
+// interpolate is the piecewise-linear curve through the points of curve (x → y) at x, when x is
+// within the curve's range.
+func interpolate(curve map[float64]float64, x float64) (float64, bool) {
+	var lo, hi float64
+	haveLo, haveHi := false, false
+	for cx := range curve {
+		if cx <= x && (!haveLo || cx > lo) {
+			lo, haveLo = cx, true
+		}
+		if cx >= x && (!haveHi || cx < hi) {
+			hi, haveHi = cx, true
+		}
+	}
+	switch {
+	case !haveLo || !haveHi:
+		return 0, false
+	case hi == lo:
+		return curve[lo], true
+	}
+	return curve[lo] + (curve[hi]-curve[lo])*(x-lo)/(hi-lo), true
 }
 
 func sweepSpec(s *result.Sweep) *chartSpec {
@@ -382,6 +446,10 @@ func sweepSpec(s *result.Sweep) *chartSpec {
 		var y *float64
 		if i >= len(steps) {
 			y = ptr(curve[xs[i]])
+		} else if v, ok := interpolate(curve, xs[i]); ok {
+			// On the line drawn through the curve's points: the legend then shows the model
+			// beside the measured percentiles of a step.
+			y = ptr(v)
 		}
 		model.Y = append(model.Y, y)
 	}

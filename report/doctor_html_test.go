@@ -29,12 +29,14 @@ func TestWriteDoctorHTMLSelfContained(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := buf.String()
-	for _, bad := range []string{"<script src", "<link", "@import", "alert(1)", "<?xml"} {
+	for _, bad := range []string{"<script src", "<link", "@import", "alert(1)", "<?xml", "<pre>"} {
 		if strings.Contains(page, bad) {
 			t.Errorf("page contains %q: it must be self-contained and run only its own code", bad)
 		}
 	}
-	for _, want := range []string{"uPlot", "HEADROOM_DATA", "critical path", "n_plus_one_db", "<title>main</title>", "@media print"} {
+	for _, want := range []string{"uPlot", "HEADROOM_DATA", "critical path", "n_plus_one_db", "<title>main</title>", "@media print",
+		`<table class="measurements">`, `<td>antipatterns off</td>`, `<td class="bad">INVALID</td>`,
+		`<span class="severity">low severity</span>`, "+20.00 ms at 1.00 ms per round trip"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -42,6 +44,21 @@ func TestWriteDoctorHTMLSelfContained(t *testing.T) {
 	// Every series is within the point budget.
 	if n := strings.Count(page, `"label":"p99"`); n == 0 {
 		t.Error("no p99 series in the chart data")
+	}
+}
+
+func TestWriteDoctorHTMLTraceLinks(t *testing.T) {
+	t.Parallel()
+	p := report.DoctorFixture(t)
+	p.TraceURL = "http://localhost:16686/trace/{trace_id}"
+	var buf bytes.Buffer
+	if err := report.WriteDoctorHTMLWith(&buf, p, "", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	link := `<a href="http://localhost:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736"><code>4bf92f3577b34da6a3ce929d0e0e4736</code></a>`
+	// The fixture's finding and its waterfall both show the trace.
+	if n := strings.Count(buf.String(), link); n != 2 {
+		t.Errorf("%d links %s, want 2 (the finding's evidence and the waterfall)", n, link)
 	}
 }
 

@@ -47,13 +47,17 @@ func DoctorFixture(t testing.TB) DoctorPage {
 		Schema: result.DoctorSchema, Target: "http://127.0.0.1:8080", SLO: "p99<100ms", OTLP: "http://127.0.0.1:4318",
 		Lab: &result.DoctorLab{URL: "http://127.0.0.1:8080", DB: "sqlite /tmp/lab.db", Antipatterns: "all", Users: 200, Posts: 1000},
 		Measurements: []result.Measurement{
-			{Endpoint: ep, Condition: "antipatterns on", Requests: 500, AchievedRPS: 50, LatencyMS: l.LatencyMS, File: "steady-1.json"},
+			{Endpoint: ep, Condition: "antipatterns on", Requests: 500, AchievedRPS: 50, LatencyMS: l.LatencyMS, File: "steady-1.json", Valid: true},
 			{Endpoint: ep, Condition: "antipatterns off", Requests: 500, AchievedRPS: 50, LatencyMS: result.Summary{Mean: 0.8, P50: 0.7, P99: 1.5, Max: 2.9}},
 		},
 		Endpoints: []result.DoctorEndpoint{{Endpoint: ep, Sweep: sw, SteadyRPS: 140, SteadyFile: "steady-1.json"}},
 		Findings: []result.Finding{{Kind: "n_plus_one_db", Endpoint: "GET /api/posts", Summary: "N+1 query — SELECT … WHERE post_id = ? runs 20× per request",
 			Evidence:   result.Evidence{TraceIDs: []string{"4bf92f3577b34da6a3ce929d0e0e4736"}, Count: 20, Statement: "SELECT * FROM comments WHERE post_id = ?", TotalMS: 41},
-			ShareOfP99: 0.62, EstimatedSavingMS: 39, Remedy: "batch it (one IN query or a join)"}},
+			ShareOfP99: 0.62, EstimatedSavingMS: 39, Remedy: "batch it (one IN query or a join)"},
+			{Kind: "n_plus_one_db", Severity: result.SeverityLow, Endpoint: "GET /api/posts/{id}",
+				Summary:    "N+1 query (low: 0.3 ms in all here, under the 50 ms floor) — … runs 20× per request under one parent: 20 queries per request; at 1 ms per round trip this is +20 ms",
+				Evidence:   result.Evidence{TraceIDs: []string{"7ac1f00d5eed1e55cafe0000deadbeef"}, Count: 20, TotalMS: 0.3, WhatIfMS: 20, WhatIfRoundTripMS: 1},
+				ShareOfP99: 0.1, EstimatedSavingMS: 0.28, Remedy: "batch it (one IN query or a join)"}},
 		Breakdown: []result.EndpointBreakdown{{Endpoint: "GET /api/posts", Traces: 120, TotalMS: 48,
 			Parts: []result.Part{{Name: "SELECT comments", SelfMS: 30}, {Name: "POST logsink", SelfMS: 12}, {Name: "GET /api/posts", SelfMS: 6}}}},
 		Exemplar: &result.TraceView{TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Endpoint: "GET /api/posts", DurationMS: 50, Spans: []result.SpanView{
@@ -72,4 +76,24 @@ func DoctorFixture(t testing.TB) DoctorPage {
 // WriteDoctorHTMLWith renders with the given inline assets instead of the embedded ones.
 func WriteDoctorHTMLWith(w io.Writer, p DoctorPage, uplot, css, script string) error {
 	return writeDoctorHTML(w, p, pageAssets{UPlot: uplot, CSS: css, Script: script})
+}
+
+// NarrowLoad is a steady run whose latencies all lie between 2 and 3 ms, and few of them: a
+// histogram axis without a decade mark and bars of a handful of requests.
+func NarrowLoad(t testing.TB) *result.Load {
+	t.Helper()
+	h := hist.New()
+	for i := range 40 {
+		h.Record(time.Duration(2000+i*23) * time.Microsecond)
+	}
+	enc, err := h.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &result.Load{Schema: result.LoadSchema, Target: "http://127.0.0.1:8080/narrow", Requests: h.Count(),
+		LatencyMS: result.Summarize(h), Histograms: result.Histograms{Latency: enc, Service: enc, SendLag: enc}}
+	for s := range 4 {
+		l.Timeline = append(l.Timeline, result.Second{T: s, AchievedRPS: 10, Requests: 10, P50: 2.4, P99: 2.9, Max: 2.9})
+	}
+	return l
 }

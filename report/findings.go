@@ -8,28 +8,32 @@ import (
 	"github.com/headroom/headroom/result"
 )
 
-// WriteFindings prints diagnose findings, one ranked line each, most costly to the P99 first.
-func WriteFindings(w io.Writer, f *result.Findings) error {
+// WriteFindings prints diagnose findings, most costly to the P99 first: one ranked line each, then
+// its evidence's trace ids whole, or as links to a trace viewer with a TraceURL.
+func WriteFindings(w io.Writer, f *result.Findings, t TraceURL) error {
 	if len(f.Findings) == 0 {
 		_, err := fmt.Fprintln(w, "no findings: no detector fired on these traces")
 		return err
 	}
 	for i, x := range f.Findings {
-		ids := make([]string, len(x.Evidence.TraceIDs))
-		for j, id := range x.Evidence.TraceIDs {
-			ids[j] = shortID(id)
+		sev := ""
+		if x.Severity != "" {
+			sev = "[" + string(x.Severity) + "] "
 		}
-		if _, err := fmt.Fprintf(w, "%d. %s: %s; %s — est. P99 −%.0f ms; evidence: traces %s\n",
-			i+1, x.Endpoint, x.Summary, x.Remedy, x.EstimatedSavingMS, strings.Join(ids, ", ")); err != nil {
+		if _, err := fmt.Fprintf(w, "%d. %s%s: %s; %s — est. P99 −%.0f ms\n",
+			i+1, sev, x.Endpoint, x.Summary, x.Remedy, x.EstimatedSavingMS); err != nil {
+			return err
+		}
+		if len(x.Evidence.TraceIDs) == 0 {
+			continue
+		}
+		refs := make([]string, len(x.Evidence.TraceIDs))
+		for j, id := range x.Evidence.TraceIDs {
+			refs[j] = t.Ref(id)
+		}
+		if _, err := fmt.Fprintf(w, "   evidence: traces %s\n", strings.Join(refs, " ")); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func shortID(id string) string {
-	if len(id) > 4 {
-		return id[:4] + "…"
-	}
-	return id
 }

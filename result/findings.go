@@ -100,11 +100,26 @@ const (
 	KindLargePayload    Kind = "large_payload"
 	KindCPUHotspot      Kind = "cpu_hotspot"
 	KindColdStart       Kind = "cold_start"
+	// KindTailLatency is the operation that makes an endpoint's slowest requests slow: the one
+	// whose time on the critical path grows most from the median requests to the tail.
+	KindTailLatency Kind = "tail_latency"
+)
+
+// Severity grades a finding that is not (yet) costing what its kind usually costs.
+type Severity string
+
+// The severities. A finding without one costs the measured time it reports.
+const (
+	// SeverityLow marks a pattern that costs little where it was measured but scales with a cost
+	// the measurement did not have, e.g. an N+1 on an embedded database that a network round trip
+	// per query would make slow; the finding's what-if says how slow.
+	SeverityLow Severity = "low"
 )
 
 // Finding is one bottleneck on one endpoint.
 type Finding struct {
 	Kind     Kind     `json:"kind"`
+	Severity Severity `json:"severity,omitempty"`
 	Endpoint string   `json:"endpoint"`
 	Summary  string   `json:"summary"`
 	Evidence Evidence `json:"evidence"`
@@ -127,6 +142,16 @@ type Evidence struct {
 	Bytes int64 `json:"bytes,omitempty"`
 	// CPUShare is a cpu_hotspot's flat (self) share of the CPU samples, 0..1.
 	CPUShare float64 `json:"cpu_share,omitempty"`
+	// P50MS is, for tail_latency, the operation's median time per request on the critical path;
+	// TotalMS is then its mean time in the tail requests.
+	P50MS float64 `json:"p50_ms,omitempty"`
+	// TailRequests is, for tail_latency, how many slowest requests made the tail; Count says how
+	// many of them the operation explains.
+	TailRequests int `json:"tail_requests,omitempty"`
+	// WhatIfMS is, for a low-severity N+1, the time its repeats would take at the what-if round
+	// trip per query (WhatIfRoundTripMS).
+	WhatIfMS          float64 `json:"what_if_ms,omitempty"`
+	WhatIfRoundTripMS float64 `json:"what_if_round_trip_ms,omitempty"`
 }
 
 // Write writes f as indented JSON.

@@ -18,7 +18,7 @@ import (
 )
 
 func newDiagnoseCmd() *cobra.Command {
-	var tracesPath, loadPath, out, failOn string
+	var tracesPath, loadPath, out, failOn, traceURL string
 	var flagOf map[string]string // diagnose.Config field → its flag, set with the flags below
 	var cfg diagnose.Config      // the flags below fill every field with its default
 	cmd := &cobra.Command{
@@ -26,7 +26,9 @@ func newDiagnoseCmd() *cobra.Command {
 		Short: "Find the bottleneck in traces, with evidence",
 		Long: `diagnose reads assembled traces (OTLP JSON, one request per line) and prints findings ranked
 by their share of each endpoint's P99 time, then where each endpoint's time goes (self time by
-category, the critical path) and what its slowest requests spend more time on than its median ones.
+category, the critical path) and what its slowest requests spend more time on than its median ones
+(tail_latency names the operation that makes them slow). An N+1 of queries under the time floor is
+reported with low severity and what it would cost at --n-plus-one-round-trip per query.
 With --load, the load run's exemplar trace ids are preferred as evidence and its slowest requests
 are the tail. Detectors: ` + kindList(diagnose.Kinds()) + `.
 
@@ -45,6 +47,10 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 			fail, err := parseKinds(failOn)
 			if err != nil {
 				return err
+			}
+			links, err := report.ParseTraceURL(traceURL)
+			if err != nil {
+				return cliexit.Usagef("--trace-url %w", err)
 			}
 			if err := cfg.Validate(); err != nil {
 				return cliexit.Usagef("%w", fielderr.Rename(err, flagOf))
@@ -87,7 +93,7 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 					return err
 				}
 			}
-			if err := report.WriteDiagnosis(cmd.OutOrStdout(), findings); err != nil {
+			if err := report.WriteDiagnosis(cmd.OutOrStdout(), findings, links); err != nil {
 				return cliexit.RunFailed(err)
 			}
 			var found []result.Kind
@@ -108,6 +114,7 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 	fl.StringVar(&loadPath, "load", "", "load run result whose exemplar trace ids to prefer as evidence and to use as the tail")
 	fl.StringVarP(&out, "out", "o", "", "file to write the findings JSON (headroom.findings/v1) to")
 	fl.StringVar(&failOn, "fail-on", "", "exit 1 when any of these finding kinds is found (comma-separated: "+kindList(diagnose.Kinds())+")")
+	fl.StringVar(&traceURL, "trace-url", "", "link trace ids to a trace viewer, {trace_id} standing for the id, e.g. http://localhost:16686/trace/{trace_id}")
 	flagOf = addDiagnoseFlags(cmd, &cfg)
 	return cmd
 }
@@ -120,6 +127,7 @@ func addDiagnoseFlags(cmd *cobra.Command, cfg *diagnose.Config) map[string]strin
 	flag := func(field, name string) string { flagOf[field] = "--" + name; return name }
 	fl.IntVar(&cfg.NPlusOneMinCount, flag("NPlusOneMinCount", "n-plus-one-min-count"), diagnose.NPlusOneMinCountDefault, "n_plus_one_db: repeats of one statement under one parent")
 	fl.DurationVar(&cfg.NPlusOneMinTotal, flag("NPlusOneMinTotal", "n-plus-one-min-total"), diagnose.NPlusOneMinTotalDefault, "n_plus_one_db: least time of the repeats (their union)")
+	fl.DurationVar(&cfg.NPlusOneRoundTrip, flag("NPlusOneRoundTrip", "n-plus-one-round-trip"), diagnose.NPlusOneRoundTripDefault, "n_plus_one_db under the floor: round trip per query its low-severity what-if assumes")
 	fl.IntVar(&cfg.NPlusOneHTTPMinCount, flag("NPlusOneHTTPMinCount", "n-plus-one-http-min-count"), diagnose.NPlusOneHTTPMinCountDefault, "n_plus_one_http: calls to one parameterized URL under one parent")
 	fl.DurationVar(&cfg.NPlusOneHTTPMinTotal, flag("NPlusOneHTTPMinTotal", "n-plus-one-http-min-total"), diagnose.NPlusOneHTTPMinTotalDefault, "n_plus_one_http: least time of the calls (their union)")
 	fl.DurationVar(&cfg.SlowQueryMin, flag("SlowQueryMin", "slow-query-min"), diagnose.SlowQueryMinDefault, "slow_query: duration from which one query is slow")
@@ -133,6 +141,8 @@ func addDiagnoseFlags(cmd *cobra.Command, cfg *diagnose.Config) map[string]strin
 	fl.DurationVar(&cfg.SyncRemoteMin, flag("SyncRemoteMin", "sync-remote-min"), diagnose.SyncRemoteMinDefault, "sync_remote_call: least time on the critical path")
 	fl.DurationVar(&cfg.PoolWaitMin, flag("PoolWaitMin", "pool-wait-min"), diagnose.PoolWaitMinDefault, "pool_wait: least wait for connections per request")
 	fl.Int64Var(&cfg.LargePayloadBytes, flag("LargePayloadBytes", "large-payload-bytes"), diagnose.LargePayloadBytesDefault, "large_payload: body size from which a payload is large")
+	fl.DurationVar(&cfg.TailMinExtra, flag("TailMinExtra", "tail-min-extra"), diagnose.TailMinExtraDefault, "tail_latency: least extra time per request of the operation in the slowest requests over the median ones")
+	fl.Float64Var(&cfg.TailMinShareOfGap, flag("TailMinShareOfGap", "tail-min-share-of-gap"), diagnose.TailMinShareOfGapDefault, "tail_latency: least share (0..1) of the tail's extra latency the operation must explain")
 	fl.IntVar(&cfg.MaxEvidence, flag("MaxEvidence", "max-evidence"), diagnose.MaxEvidenceDefault, "trace ids listed per finding")
 	return flagOf
 }

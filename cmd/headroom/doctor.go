@@ -21,6 +21,7 @@ import (
 func newDoctorCmd() *cobra.Command {
 	var cfg doctor.Config
 	var quiet bool
+	var traceURL string
 	cmd := &cobra.Command{
 		Use:   "doctor [URL]",
 		Short: "Measure a service, or the built-in lab, in one command: capacity, diagnosis, report",
@@ -54,6 +55,10 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 			if len(args) == 1 {
 				cfg.URL = args[0]
 			}
+			var err error
+			if cfg.TraceURL, err = report.ParseTraceURL(traceURL); err != nil {
+				return cliexit.Usagef("--trace-url %w", err)
+			}
 			stderr, stdout := cmd.ErrOrStderr(), cmd.OutOrStdout()
 			progress := func(line string) {
 				if !quiet {
@@ -75,7 +80,7 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 				if werr := report.WriteDoctor(stdout, rep, report.Options{Color: isTerminal(stdout)}); werr != nil {
 					return cliexit.RunFailed(werr)
 				}
-				if werr := writeTopFindings(cmd, rep); werr != nil {
+				if werr := writeTopFindings(cmd, rep, cfg.TraceURL); werr != nil {
 					return cliexit.RunFailed(werr)
 				}
 			}
@@ -111,6 +116,7 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 	fl.BoolVar(&cfg.Quick, "quick", false, "short runs: about 30 s in all on the lab")
 	fl.StringVarP(&cfg.OutDir, "out", "o", doctor.OutDirDefault, "directory for report.html, report.json and the results")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress lines")
+	fl.StringVar(&traceURL, "trace-url", "", "link trace ids to a trace viewer, {trace_id} standing for the id, e.g. http://localhost:16686/trace/{trace_id}")
 	return cmd
 }
 
@@ -125,11 +131,11 @@ var doctorFlags = map[string]string{
 // topFindings is how many findings the terminal shows; the report has them all.
 const topFindings = 5
 
-func writeTopFindings(cmd *cobra.Command, rep *result.Doctor) error {
+func writeTopFindings(cmd *cobra.Command, rep *result.Doctor, t report.TraceURL) error {
 	if len(rep.Findings) == 0 {
 		return nil
 	}
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "\n  top findings (%d in all, see report.html):\n", len(rep.Findings))
-	return report.WriteFindings(w, &result.Findings{Schema: result.FindingsSchema, Findings: rep.Findings[:min(topFindings, len(rep.Findings))]})
+	return report.WriteFindings(w, &result.Findings{Schema: result.FindingsSchema, Findings: rep.Findings[:min(topFindings, len(rep.Findings))]}, t)
 }

@@ -77,43 +77,6 @@ Exit codes: 0 merged; 1 the --slo failed on the merged numbers; 2 bad usage or a
 	return cmd
 }
 
-func newReportCmd() *cobra.Command {
-	var sloExpr string
-	cmd := &cobra.Command{
-		Use:   "report FILE.json",
-		Short: "Print the table of a saved result again",
-		Long: `report re-renders a saved load result (headroom load --out, headroom merge) as the table the
-run printed, optionally checking an SLO against it.
-
-Exit codes: 0 done; 1 the --slo failed; 2 bad usage or an unreadable file.`,
-		Example: `  headroom report run.json
-  headroom report run.json --slo 'p99<100ms'`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := readLoadFile(args[0])
-			if err != nil {
-				return err
-			}
-			if sloExpr != "" {
-				o, err := slo.Parse(sloExpr)
-				if err != nil {
-					return cliexit.Usagef("--slo: %w", err)
-				}
-				l.SLO = o.Check(l)
-			}
-			if err := report.WriteLoad(cmd.OutOrStdout(), l, report.Options{Color: isTerminal(cmd.OutOrStdout())}); err != nil {
-				return cliexit.RunFailed(err)
-			}
-			if l.SLO != nil && !l.SLO.Pass {
-				return cliexit.CheckFailed(errors.New("SLO failed"))
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&sloExpr, "slo", "", "check this SLO against the result; exit 1 when it fails")
-	return cmd
-}
-
 // readLoadFile reads a load result, as a usage error when it cannot.
 func readLoadFile(path string) (*result.Load, error) {
 	f, err := os.Open(path)

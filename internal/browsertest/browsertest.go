@@ -6,6 +6,7 @@ package browsertest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -46,11 +47,14 @@ type Page struct {
 	Undrawn []string
 	// Screenshot is a PNG of the whole page.
 	Screenshot []byte
+	// Probes holds the JSON value of each probe expression passed to Open, in order.
+	Probes []json.RawMessage
 }
 
 // Open loads the file at path from a file:// URL in a fresh headless Chromium (bin), with a
-// private profile under dir, and reports what the page did. ctx bounds it all.
-func Open(ctx context.Context, bin, dir, path string) (*Page, error) {
+// private profile under dir, and reports what the page did. Each probe is a JavaScript expression
+// evaluated once the page has drawn; its JSON value goes to Page.Probes. ctx bounds it all.
+func Open(ctx context.Context, bin, dir, path string, probes ...string) (*Page, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -102,6 +106,13 @@ func Open(ctx context.Context, bin, dir, path string) (*Page, error) {
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	p.Charts, p.SVGs, p.Undrawn = got.Charts, got.SVGs, got.Bad
+	for _, expr := range probes {
+		v, err := chromedp.Run(bctx, chromedp.Evaluate[json.RawMessage](expr))
+		if err != nil {
+			return nil, fmt.Errorf("probe %q: %w", expr, err)
+		}
+		p.Probes = append(p.Probes, v)
+	}
 	if p.Screenshot, err = chromedp.Run(bctx, chromedp.FullScreenshot(100)); err != nil {
 		return nil, fmt.Errorf("screenshot: %w", err)
 	}
