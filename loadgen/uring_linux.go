@@ -164,6 +164,10 @@ func (r *uring) sleep(wait time.Duration) {
 	r.call(uint32(len(r.cqes)), wait, wait > ringRawSleep) // more than can be pending: never reached
 }
 
+// settle runs the work of every completion the kernel deferred (with deferred task work it runs
+// only when the loop enters the ring) and returns at once.
+func (r *uring) settle() { r.call(uint32(len(r.cqes)), time.Nanosecond, false) }
+
 // gather is enter that also ends the wait once first has passed with a completion ready
 // (min_wait_usec); only where canGather.
 func (r *uring) gather(want uint32, first, wait time.Duration) {
