@@ -85,6 +85,10 @@ const (
 	MaxRate = 1e7
 )
 
+// maxRunTime bounds Warmup + Duration and Timeout alike, so that their sum cannot overflow a
+// time.Duration: 100 years each, far beyond any run.
+const maxRunTime = 100 * 365 * 24 * time.Hour
+
 type fastPath uint8
 
 const (
@@ -229,6 +233,14 @@ func (c *Config) validate() error {
 	}
 	if c.Timeout < 0 {
 		return fieldErr("Timeout", "%v: want a positive duration", c.Timeout)
+	}
+	// The run's clock counts Warmup + Duration, and a request's deadline adds Timeout to its send:
+	// a sum past time.Duration's ~292 years would wrap around to a negative time.
+	if c.Duration > maxRunTime-c.Warmup {
+		return fieldErr("Duration", "%v with a warm-up of %v: want warm-up + duration at most %v", c.Duration, c.Warmup, maxRunTime)
+	}
+	if c.Timeout > maxRunTime {
+		return fieldErr("Timeout", "%v: want at most %v", c.Timeout, maxRunTime)
 	}
 	if c.MaxBody < 0 {
 		return fieldErr("MaxBody", "%d: want a positive number of bytes", c.MaxBody)

@@ -1,12 +1,14 @@
 package loadgen
 
 import (
+	"context"
 	"crypto/tls"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -56,5 +58,52 @@ func TestEveryEndingIsDatedWhenItHappens(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestInterruptCountsRequestsInFlight interrupts a run against a server that never answers, at
+// 20 req/s, after 2 s: the ~40 requests then in flight must be counted as errors of kind
+// interrupted, with a latency of their age (the oldest about 2 s), and the verdict must say the
+// run was interrupted, not blame the generator.
+func TestInterruptCountsRequestsInFlight(t *testing.T) {
+	t.Parallel()
+	addr := serveRaw(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+	eachEngine(t, openEngines, func(t *testing.T, ec engineCase) {
+		shareCPU(t, false)
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		l := run(t, ctx, ec.config(Config{Targets: []Target{{URL: "http://" + addr + "/"}}, Arrival: Arrival{Rate: 20},
+			Duration: 8 * time.Second, Connections: 64}))
+		if !l.Partial || l.Requests < 30 || l.Requests > 45 || l.ErrorsByKind[KindInterrupted] != l.Requests {
+			t.Errorf("partial %v, requests %d, errors %v: want ~40 requests, all interrupted", l.Partial, l.Requests, l.ErrorsByKind)
+		}
+		if l.LatencyMS.Max < 1800 || l.LatencyMS.P50 < 800 {
+			t.Errorf("latency p50 %.0f ms, max %.0f ms: want the requests' ages, ~1 s and ~2 s", l.LatencyMS.P50, l.LatencyMS.Max)
+		}
+		var secs int64
+		for _, s := range l.Timeline {
+			secs += s.Requests
+		}
+		if secs != l.Requests {
+			t.Errorf("timeline holds %d requests of %d", secs, l.Requests)
+		}
+		reasons := strings.Join(l.Verdict.Reasons, "; ")
+		if l.Verdict.Valid || !strings.Contains(reasons, "interrupted") || strings.Contains(reasons, "generator") {
+			t.Errorf("verdict %+v: want invalid, saying the run was interrupted and not blaming the generator", l.Verdict)
+		}
+	})
+}
+
+// TestHTTPSToPlainHTTPIsTLS: https:// to a server that speaks plain HTTP fails in the TLS
+// handshake, and is counted so.
+func TestHTTPSToPlainHTTPIsTLS(t *testing.T) {
+	t.Parallel()
+	shareCPU(t, false)
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(srv.Close)
+	l := run(t, t.Context(), Config{Targets: []Target{{URL: strings.Replace(srv.URL, "http://", "https://", 1)}}, Arrival: Arrival{Rate: 20},
+		Duration: 500 * time.Millisecond, Connections: 4})
+	if l.Requests == 0 || l.ErrorsByKind["tls"] != l.Requests {
+		t.Errorf("requests %d, errors %v: want every one of kind tls", l.Requests, l.ErrorsByKind)
 	}
 }

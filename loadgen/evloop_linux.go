@@ -259,7 +259,22 @@ func (l *evLoop) run() int64 {
 		// rc.Read calls step again at once; while lazy it has nothing new to see.
 		l.skip = l.lazy
 	}
+	l.interrupt()
 	return l.unsent
+}
+
+// interrupt counts the requests in flight when the run's context ended, as errors of kind
+// KindInterrupted dated now: they had waited that long, and a result without them would hide a
+// target that stopped answering. It does nothing when the run ended on its own.
+func (l *evLoop) interrupt() {
+	if l.ctx.Err() == nil {
+		return
+	}
+	for _, c := range l.conns {
+		if c.state == csInflight {
+			l.fail(c, errCanceled)
+		}
+	}
 }
 
 // step handles what epoll reports, sends what is due, expires what timed out and arms the
@@ -794,11 +809,10 @@ func (l *evLoop) complete(c *evConn, keep bool) {
 func (l *evLoop) fail(c *evConn, err error) {
 	c.smp.done = l.e.since()
 	c.smp.status, c.smp.kind = c.p.status, errorKind(err)
-	l.closeConn(c)
 	if l.ctx.Err() != nil {
-		c.state = csIdle // cut short by cancellation: not counted
-		return
+		c.smp.kind = KindInterrupted // cut short by the interruption, whatever the error says
 	}
+	l.closeConn(c)
 	l.finish(c)
 }
 

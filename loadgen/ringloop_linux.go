@@ -115,6 +115,7 @@ func (l *evLoop) runRing() bool {
 		}
 		r.completions(l.completed)
 	}
+	l.interrupt()
 	return true
 }
 

@@ -705,6 +705,8 @@ func TestValidateNamesTheBadValue(t *testing.T) {
 		{Config{Targets: []Target{{URL: "http://h/", Method: "GE T"}}, Duration: time.Second, Arrival: Arrival{Rate: 1}}, "", `"GE T"`},
 		{Config{Targets: []Target{ok}, Duration: 0, Arrival: Arrival{Rate: 1}}, "Duration", "0s"},
 		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Rate: -5}}, "Arrival.Rate", "-5"},
+		{Config{Targets: []Target{ok}, Duration: 2562047 * time.Hour, Warmup: time.Hour, Arrival: Arrival{Rate: 10}}, "Duration", "2562047h0m0s with a warm-up of 1h0m0s"},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Timeout: 2562047 * time.Hour, Arrival: Arrival{Rate: 10}}, "Timeout", "2562047h0m0s"},
 		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Kind: "zigzag", Rate: 5}}, "Arrival.Kind", `"zigzag"`},
 		{Config{Targets: []Target{ok}, Duration: time.Second, Model: "half-open"}, "Model", `"half-open"`},
 		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Kind: ArrivalBursts, Rate: 5, Factor: 0.5}}, "Arrival.Factor", "0.5"},
@@ -790,12 +792,20 @@ func TestVerdict(t *testing.T) {
 			l.Generator.AchievedRatio, l.Generator.QueuedShare, l.Generator.QueueWaitMS.P99 = 0.8, 0.3, 900
 		}, true, "30.0% of requests waited"},
 		{"unsent is a note", func(l *result.Load) { l.ErrorsByKind = map[string]int64{"unsent": 7} }, true, "7 requests were due but never sent"},
+		{"never answered", func(l *result.Load) {
+			l.Errors, l.ErrorsByKind = 1000, map[string]int64{"refused": 990, "timeout": 10}
+		}, false, "no request was answered: connection refused ×990, timed out ×10"},
+		{"statuses are answers", func(l *result.Load) { l.Errors, l.ErrorsByKind = 1000, map[string]int64{"status_500": 1000} }, true, ""},
+		{"interrupted is not the generator", func(l *result.Load) {
+			l.Partial, l.DurationS, l.Errors, l.ErrorsByKind = true, 2, 40, map[string]int64{KindInterrupted: 40}
+			l.Generator.AchievedRatio = 0.1
+		}, false, "the run was interrupted after 2.0 s of measurement: 40 requests in flight"},
 	} {
 		l := ok
 		tc.mutate(&l)
 		v := verdict(&l, "open")
 		all := strings.Join(append(v.Reasons, v.Notes...), "; ")
-		if v.Valid != tc.valid || !strings.Contains(all, tc.mention) {
+		if v.Valid != tc.valid || !strings.Contains(all, tc.mention) || tc.name == "interrupted is not the generator" && strings.Contains(all, "generator") {
 			t.Errorf("%s: valid %v (%s), want %v mentioning %q", tc.name, v.Valid, all, tc.valid, tc.mention)
 		}
 	}
