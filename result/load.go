@@ -150,8 +150,12 @@ type Verdict struct {
 
 // SLO is the outcome of a service level objective checked against the run.
 type SLO struct {
-	Expr   string  `json:"expr"`
-	Pass   bool    `json:"pass"`
+	Expr string `json:"expr"`
+	// Pass is true when every check passed and the run can be judged at all (Reason empty).
+	Pass bool `json:"pass"`
+	// Reason says why the SLO fails whatever its checks say: the run is invalid, or no request
+	// succeeded. Empty otherwise.
+	Reason string  `json:"reason,omitempty"`
 	Checks []Check `json:"checks"`
 }
 
@@ -165,6 +169,8 @@ type Check struct {
 	// Unit is the unit of Threshold and Actual: "ms", "%" or "rps".
 	Unit string `json:"unit"`
 	Pass bool   `json:"pass"`
+	// Implicit marks the error budget added to an SLO that has no errors clause.
+	Implicit bool `json:"implicit,omitempty"`
 }
 
 // Summarize reads a Summary off a histogram.

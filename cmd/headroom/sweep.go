@@ -92,7 +92,7 @@ Exit codes: 0 a maximum was found; 1 no rate meets the SLO; 2 bad usage or input
 	fl.BoolVar(&c.NoVerify, "no-verify", false, "skip the verification run at the rate found")
 	f.register(fl, "run these rates instead of searching, such as 100,200,400")
 	fl.StringVar(&f.headroom, "headroom", "30%", "share of the maximum to keep free; the recommended rate is the rest")
-	fl.Float64Var(&c.ErrorBudget, "error-budget", 0.1, "largest error rate in percent of a passing step, when the SLO has no errors clause")
+	fl.Float64Var(&c.ErrorBudget, "error-budget", slo.DefaultErrorBudget, "largest error rate in percent of a passing step, when the SLO has no errors clause")
 	fl.Float64Var(&c.CurrentRPS, "current", 0, "today's traffic in req/s: project P99 at multiples of it")
 	fl.StringVar((*string)(&l.Arrival.Kind), "arrival", string(loadgen.DefaultArrivalKind), "arrival process of every step: constant, poisson or bursts")
 	fl.Uint64Var(&l.Arrival.Seed, "seed", loadgen.DefaultSeed, "seed of Poisson arrivals")
