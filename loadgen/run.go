@@ -24,6 +24,10 @@ const userAgent = "headroom"
 const (
 	// maxDispatchLagP99 is how late the generator may send a request that had a free connection.
 	maxDispatchLagP99 = 10 * time.Millisecond
+	// minLateDispatches is how many requests must have been sent that late to invalidate a run: in
+	// a short run a p99 is the few slowest sends, and a stall of the generator's machine that
+	// delays two of fifty requests does not change what the target saw.
+	minLateDispatches = 5
 	// maxCPUUtilization is the share of its cores the generator may use before it is the limit.
 	maxCPUUtilization = 0.90
 	// minAchievedRatio is the least achieved/offered ratio of a run whose connections were not all busy.
@@ -360,7 +364,11 @@ func verdict(l *result.Load, model Model) result.Verdict {
 		fail("the generator used %.0f%% of its %d cores: it, not the target, may have been the limit", 100*g.CPUUtilization, g.Cores)
 	}
 	if model == ModelOpen && g.DispatchLagMS.P99 > float64(maxDispatchLagP99)/float64(time.Millisecond) {
-		fail("the generator sent late: with a connection free, dispatch lag p99 was %.1f ms (limit %v)", g.DispatchLagMS.P99, maxDispatchLagP99)
+		if g.LateDispatches >= minLateDispatches {
+			fail("the generator sent late: with a connection free, dispatch lag p99 was %.1f ms (limit %v; %d requests sent later than that)", g.DispatchLagMS.P99, maxDispatchLagP99, g.LateDispatches)
+		} else {
+			v.Notes = append(v.Notes, fmt.Sprintf("%d requests were sent over %v late (dispatch lag p99 %.1f ms): too few to invalidate the run", g.LateDispatches, maxDispatchLagP99, g.DispatchLagMS.P99))
+		}
 	}
 	if model == ModelOpen && l.OfferedRPS > 0 && g.AchievedRatio < minAchievedRatio && g.QueuedShare < noteQueuedShare {
 		fail("achieved %.1f%% of the offered rate though connections were free: the generator could not keep the schedule", 100*g.AchievedRatio)

@@ -786,7 +786,8 @@ func TestVerdict(t *testing.T) {
 		{"healthy", func(*result.Load) {}, true, ""},
 		{"nothing measured", func(l *result.Load) { l.Requests = 0 }, false, "no request"},
 		{"cpu bound", func(l *result.Load) { l.Generator.CPUUtilization = 0.95 }, false, "95% of its 2 cores"},
-		{"late sends", func(l *result.Load) { l.Generator.DispatchLagMS.P99 = 25 }, false, "dispatch lag p99 was 25.0 ms"},
+		{"late sends", func(l *result.Load) { l.Generator.DispatchLagMS.P99, l.Generator.LateDispatches = 25, 12 }, false, "dispatch lag p99 was 25.0 ms (limit 10ms; 12 requests"},
+		{"a few late sends are a note", func(l *result.Load) { l.Generator.DispatchLagMS.P99, l.Generator.LateDispatches = 25, 2 }, true, "2 requests were sent over 10ms late"},
 		{"fell behind with free connections", func(l *result.Load) { l.Generator.AchievedRatio = 0.8 }, false, "80.0% of the offered rate"},
 		{"target slow: queueing is a note", func(l *result.Load) {
 			l.Generator.AchievedRatio, l.Generator.QueuedShare, l.Generator.QueueWaitMS.P99 = 0.8, 0.3, 900

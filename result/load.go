@@ -134,6 +134,9 @@ type Generator struct {
 	// DispatchLagMS is how late the generator sent a request that a free connection could have
 	// sent on time: its own lateness (timers, CPU), excluding waits for a busy connection.
 	DispatchLagMS Summary `json:"dispatch_lag_ms"`
+	// LateDispatches counts the requests sent more than 10 ms late with a connection free; a
+	// run is invalid for its dispatch lag only when there were at least a few (5).
+	LateDispatches int64 `json:"late_dispatches"`
 	// QueuedShare is the share of requests that waited for a free connection; QueueWaitMS is how
 	// long. That wait is charged to latency, as a real client with this many connections would feel it.
 	QueuedShare float64 `json:"queued_share"`
