@@ -48,8 +48,8 @@ func (o Objective) WithErrorBudget(pct float64) Objective {
 type Clause struct {
 	// Implicit marks the clause WithErrorBudget added.
 	Implicit bool
-	Expr   string
-	Metric string // "p<N>" (latency percentile), "mean", "max", "errors" (% of requests), "rps" (achieved)
+	Expr     string
+	Metric   string // "p<N>" (latency percentile), "mean", "max", "errors" (% of requests), "rps" (achieved)
 	// Quantile is the fraction for a percentile metric (0.99 for p99).
 	Quantile  float64
 	Op        string  // "<", "<=", ">", ">="
