@@ -47,6 +47,11 @@ type Config struct {
 	// MaxBody caps a response body; a larger one is an error of kind "body_too_large".
 	// Default DefaultMaxBody.
 	MaxBody int64 `json:"max_body"`
+	// KeepSecrets writes credentials into the result as they were sent: URL user information,
+	// the values of headers such as Authorization, Cookie or X-Api-Key, and of query parameters
+	// such as api_key or token. By default a result holds Redacted in their place (see
+	// Config.Redacted), so that results can be shared.
+	KeepSecrets bool `json:"keep_secrets,omitempty"`
 
 	// path narrows how the fast path moves bytes, so that tests cover each way; the zero value
 	// takes the fastest the platform offers.

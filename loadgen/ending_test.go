@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -105,5 +106,44 @@ func TestHTTPSToPlainHTTPIsTLS(t *testing.T) {
 		Duration: 500 * time.Millisecond, Connections: 4})
 	if l.Requests == 0 || l.ErrorsByKind["tls"] != l.Requests {
 		t.Errorf("requests %d, errors %v: want every one of kind tls", l.Requests, l.ErrorsByKind)
+	}
+}
+
+// TestResultRedactsCredentials: the result written for a run with credentials in its URL and
+// headers holds none of them, unless KeepSecrets; the header names stay.
+func TestResultRedactsCredentials(t *testing.T) {
+	t.Parallel()
+	shareCPU(t, false)
+	var gotAuth atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { gotAuth.Store(r.Header.Get("Authorization")) }))
+	t.Cleanup(srv.Close)
+	secrets := []string{"hunter2", "Bearer s3cr3t", "sid=c00kie", "k3y", "t0k3n"}
+	u := strings.Replace(srv.URL, "http://", "http://alice:hunter2@", 1) + "/?access_token=t0k3n&page=2"
+	cfg := Config{Targets: []Target{{URL: u, Headers: map[string]string{"Authorization": "Bearer s3cr3t", "Cookie": "sid=c00kie", "X-Api-Key": "k3y", "Accept": "text/plain"}}},
+		Arrival: Arrival{Rate: 20}, Duration: 300 * time.Millisecond}
+	for _, keep := range []bool{false, true} {
+		cfg.KeepSecrets = keep
+		l := run(t, t.Context(), cfg)
+		var b strings.Builder
+		if err := l.Write(&b); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		if gotAuth.Load() != "Bearer s3cr3t" {
+			t.Fatalf("the server got Authorization %q: the request must carry the credentials as given", gotAuth.Load())
+		}
+		for _, s := range secrets {
+			if strings.Contains(out, s) != keep {
+				t.Errorf("keep secrets %v: result contains %q: %v, want %v", keep, s, !keep, keep)
+			}
+		}
+		for _, s := range []string{`"Authorization": "`, `"X-Api-Key": "`, `"Accept": "text/plain"`, "page=2"} {
+			if !strings.Contains(out, s) {
+				t.Errorf("keep secrets %v: result lacks %s", keep, s)
+			}
+		}
+		if !keep && !strings.Contains(l.Target, "REDACTED@") {
+			t.Errorf("target %q: want its user information redacted", l.Target)
+		}
 	}
 }

@@ -153,7 +153,7 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 	wall := e.since()
 
 	l := &result.Load{
-		Schema: result.LoadSchema, Target: e.cfg.Targets[0].URL, Model: e.cfg.Model,
+		Schema: result.LoadSchema, Target: e.cfg.Redacted().Targets[0].URL, Model: e.cfg.Model,
 		StartedAt: e.start.UTC(), Partial: ctx.Err() != nil, DurationS: measured.Seconds(),
 	}
 	e.rec.unsent(unsent)
@@ -178,7 +178,7 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 		l.Generator.AchievedRatio = float64(l.Requests-l.ErrorsByKind["unsent"]) / float64(l.Requests)
 	}
 	l.Verdict = verdict(l, e.cfg.Model)
-	cfgJSON, err := json.Marshal(e.cfg)
+	cfgJSON, err := json.Marshal(e.cfg.Redacted())
 	if err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)
 	}

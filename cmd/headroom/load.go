@@ -128,6 +128,7 @@ answered no request); the result is still written.`,
 // config turns the flags into a loadgen.Config, reading the targets and body files.
 func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, error) {
 	c := f.cfg
+	c.KeepSecrets = f.keepSecrets
 	fl := cmd.Flags()
 	steps, err := f.rates()
 	if err != nil {

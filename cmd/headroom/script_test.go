@@ -32,7 +32,8 @@ var update = flag.Bool("update", false, "rewrite the expected output in testdata
 // TestScripts runs the end-to-end CLI scripts in testdata/script. Each script gets $URL, a
 // loopback server (/ answers "hello", /slow after 20 ms, /fail with 500, and the CPU and
 // wall-clock profiles of the test process at /debug/pprof/profile and /debug/fgprof, /bomb a
-// gzip that inflates to 1 GiB), and $DOWN, an address where nothing listens.
+// gzip that inflates to 1 GiB), $HOSTPORT, its address without the scheme, and $DOWN, an address
+// where nothing listens.
 func TestScripts(t *testing.T) {
 	t.Parallel()
 	testscript.Run(t, testscript.Params{
@@ -49,6 +50,7 @@ func TestScripts(t *testing.T) {
 			srv := httptest.NewServer(mux)
 			env.Defer(srv.Close)
 			env.Setenv("URL", srv.URL)
+			env.Setenv("HOSTPORT", strings.TrimPrefix(srv.URL, "http://"))
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				return err
