@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -145,5 +146,48 @@ func TestResultRedactsCredentials(t *testing.T) {
 		if !keep && !strings.Contains(l.Target, "REDACTED@") {
 			t.Errorf("target %q: want its user information redacted", l.Target)
 		}
+	}
+}
+
+// TestMemoryStaysFlatOnEndlessAnswers: a target that never ends its chunked body or its trailers
+// streams as fast as loopback allows, until the body limit or the timeout ends each request; the
+// heap may grow by buffers, not by what was streamed (< 32 MiB).
+func TestMemoryStaysFlatOnEndlessAnswers(t *testing.T) {
+	t.Parallel()
+	shareCPU(t, false)
+	for _, tc := range []struct{ name, head, repeat string }{
+		{"chunks", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "10000\r\n" + strings.Repeat("b", 64<<10) + "\r\n"},
+		{"trailers", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n", strings.Repeat("X-Trailer: "+strings.Repeat("t", 1000)+"\r\n", 64)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var streamed atomic.Int64
+			addr := serveRaw(t, func(c net.Conn) {
+				if !readRequest(c) {
+					return
+				}
+				c.Write([]byte(tc.head))
+				for {
+					n, err := c.Write([]byte(tc.repeat))
+					streamed.Add(int64(n))
+					if err != nil {
+						return
+					}
+				}
+			})
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			l := run(t, t.Context(), Config{Targets: []Target{{URL: "http://" + addr + "/"}}, Arrival: Arrival{Rate: 20},
+				Duration: time.Second, Connections: 4, Timeout: 500 * time.Millisecond, MaxBody: 256 << 20})
+			runtime.ReadMemStats(&after)
+			grew := int64(after.HeapInuse) - int64(before.HeapInuse)
+			t.Logf("%d MiB streamed, heap grew by %d MiB, errors %v", streamed.Load()>>20, grew>>20, l.ErrorsByKind)
+			if l.Errors != l.Requests || l.Requests == 0 {
+				t.Errorf("requests %d, errors %v: want every request to fail", l.Requests, l.ErrorsByKind)
+			}
+			if grew > 32<<20 {
+				t.Errorf("heap grew by %d MiB while %d MiB streamed", grew>>20, streamed.Load()>>20)
+			}
+		})
 	}
 }

@@ -414,6 +414,26 @@ var errorCases = []struct {
 			}
 		}
 	}, "body_too_large"},
+	{"endless chunked body", func(c net.Conn) {
+		readRequest(c)
+		c.Write([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"))
+		chunk := append(append([]byte("10000\r\n"), make([]byte, 64<<10)...), "\r\n"...)
+		for {
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	}, "body_too_large"},
+	{"endless trailers", func(c net.Conn) { // each line is small and consumed: memory stays flat, the timeout ends it
+		readRequest(c)
+		c.Write([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"))
+		line := []byte("X-Trailer: " + strings.Repeat("t", 1000) + "\r\n")
+		for {
+			if _, err := c.Write(line); err != nil {
+				return
+			}
+		}
+	}, "timeout"},
 	{"status", func(c net.Conn) {
 		for readRequest(c) {
 			c.Write([]byte("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"))
