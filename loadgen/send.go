@@ -116,6 +116,9 @@ func newNetTransport(cfg *Config) *http.Transport {
 		TLSClientConfig:     &tls.Config{InsecureSkipVerify: cfg.Insecure}, //nolint:gosec // opt-in by --insecure
 		DisableCompression:  true,
 		ForceAttemptHTTP2:   true,
+		// The fast path's bound on an answer's head, not net/http's 10 MB: a target's headers
+		// are data it supplies (docs/limits.md).
+		MaxResponseHeaderBytes: maxHead,
 	}
 	if cfg.HTTP2 {
 		var p http.Protocols
