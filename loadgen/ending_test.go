@@ -154,12 +154,13 @@ func TestResultRedactsCredentials(t *testing.T) {
 // heap may grow by buffers, not by what was streamed (< 32 MiB).
 func TestMemoryStaysFlatOnEndlessAnswers(t *testing.T) {
 	t.Parallel()
-	shareCPU(t, false)
 	for _, tc := range []struct{ name, head, repeat string }{
 		{"chunks", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "10000\r\n" + strings.Repeat("b", 64<<10) + "\r\n"},
 		{"trailers", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n", strings.Repeat("X-Trailer: "+strings.Repeat("t", 1000)+"\r\n", 64)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			shareCPU(t, false)
 			var streamed atomic.Int64
 			addr := serveRaw(t, func(c net.Conn) {
 				if !readRequest(c) {
