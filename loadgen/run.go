@@ -354,6 +354,8 @@ func verdict(l *result.Load, model Model) result.Verdict {
 	case l.Requests == 0:
 		fail("no request was measured: lengthen --duration or check the rate")
 	}
+	// Requests all cut short by an interruption were not refused by the target: the reason above
+	// says what happened to them.
 	if l.Requests > 0 && answered(l.ErrorsByKind, l.Requests-l.Errors) == 0 && interrupted < l.Requests {
 		fail("no request was answered: %s", describeKinds(l.ErrorsByKind))
 	}

@@ -46,15 +46,15 @@ func (o Objective) WithErrorBudget(pct float64) Objective {
 
 // Clause is one comparison, such as p99<200ms.
 type Clause struct {
-	// Implicit marks the clause WithErrorBudget added.
-	Implicit bool
-	Expr     string
-	Metric   string // "p<N>" (latency percentile), "mean", "max", "errors" (% of requests), "rps" (achieved)
+	Expr   string
+	Metric string // "p<N>" (latency percentile), "mean", "max", "errors" (% of requests), "rps" (achieved)
 	// Quantile is the fraction for a percentile metric (0.99 for p99).
 	Quantile  float64
 	Op        string  // "<", "<=", ">", ">="
 	Threshold float64 // ms for latency metrics, % for errors, requests/s for rps
 	Unit      string  // "ms", "%", "rps"
+	// Implicit marks the clause WithErrorBudget added.
+	Implicit bool
 }
 
 const validForm = `want clauses like p99<200ms, p99.9<=1s, mean<50ms, max<2s, errors<0.1%, rps>=500, joined by commas`
