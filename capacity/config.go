@@ -62,7 +62,7 @@ const (
 	PrecisionDefault   = 0.05
 	MaxStepsDefault    = 30
 	HeadroomDefault    = 0.3
-	ErrorBudgetDefault = 0.1
+	ErrorBudgetDefault = slo.ErrorBudgetDefault // the budget load gives an SLO without an errors clause
 	MinAchievedDefault = 0.99
 )
 

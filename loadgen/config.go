@@ -48,6 +48,11 @@ type Config struct {
 	// MaxBody caps a response body; a larger one is an error of kind "body_too_large".
 	// Default MaxBodyDefault.
 	MaxBody int64 `json:"max_body"`
+	// KeepSecrets writes credentials into the result as they were sent: URL user information,
+	// the values of headers such as Authorization, Cookie or X-Api-Key, and of query parameters
+	// such as api_key or token. By default a result holds Redacted in their place (see
+	// Config.Redacted), so that results can be shared.
+	KeepSecrets bool `json:"keep_secrets,omitempty"`
 
 	// path narrows how the fast path moves bytes, so that tests cover each way; the zero value
 	// takes the fastest the platform offers.
@@ -85,6 +90,10 @@ const (
 	// MaxRate bounds every rate of an Arrival, in requests per second.
 	MaxRate = 1e7
 )
+
+// maxRunTime bounds Warmup + Duration and Timeout alike, so that their sum cannot overflow a
+// time.Duration: 100 years each, far beyond any run.
+const maxRunTime = 100 * 365 * 24 * time.Hour
 
 type fastPath uint8
 
@@ -221,6 +230,14 @@ func (c *Config) validate() error {
 	}
 	if c.Timeout < 0 {
 		return fieldErr("Timeout", "%v: want a positive duration", c.Timeout)
+	}
+	// The run's clock counts Warmup + Duration, and a request's deadline adds Timeout to its send:
+	// a sum past time.Duration's ~292 years would wrap around to a negative time.
+	if c.Duration > maxRunTime-c.Warmup {
+		return fieldErr("Duration", "%v with a warm-up of %v: want warm-up + duration at most %v", c.Duration, c.Warmup, maxRunTime)
+	}
+	if c.Timeout > maxRunTime {
+		return fieldErr("Timeout", "%v: want at most %v", c.Timeout, maxRunTime)
 	}
 	if c.MaxBody < 0 {
 		return fieldErr("MaxBody", "%d: want a positive number of bytes", c.MaxBody)

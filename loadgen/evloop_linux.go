@@ -109,7 +109,8 @@ type evLoop struct {
 	addrs []resolved
 	tAddr []int    // target → index into addrs
 	epfd  int      // the connections' epoll set
-	outer int      // the epoll set the poller waits on: holds epfd while answers should wake the loop
+	alarm int      // the connections again, for hang-ups and errors only: they wake the loop even while it reads lazily
+	outer int      // the epoll set the poller waits on: holds alarm, and epfd while answers should wake the loop
 	ef    *os.File // outer, as the poller knows it
 	rc    syscall.RawConn
 	conns []*evConn
@@ -125,6 +126,9 @@ type evLoop struct {
 	lazy    bool          // epfd is out of outer: answers do not wake the loop
 	skip    bool          // the next step comes right after one: nothing to do
 	wallOff time.Duration // wall clock minus run time, taken each step, to convert kernel stamps
+
+	noAlarm bool             // on io_uring: the alarm set could not be waited on
+	alarmTS syscall.Timespec // the alarm wait's timeout, kept off the stack
 
 	ring    *uring // at full speed, when the kernel has one: moves the bytes instead of epoll
 	ops     []ringOp
@@ -191,17 +195,27 @@ func newEvLoop(ctx context.Context, x *loops, conns int, seed uint64) (*evLoop, 
 	if err != nil {
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
-	outer, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	alarm, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		syscall.Close(epfd)
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
+	outer, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		syscall.Close(epfd)
+		syscall.Close(alarm)
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
 	err = syscall.EpollCtl(outer, syscall.EPOLL_CTL_ADD, epfd, &syscall.EpollEvent{Events: syscall.EPOLLIN})
+	if err == nil {
+		err = syscall.EpollCtl(outer, syscall.EPOLL_CTL_ADD, alarm, &syscall.EpollEvent{Events: syscall.EPOLLIN})
+	}
 	if err == nil {
 		err = syscall.SetNonblock(outer, true)
 	}
 	if err != nil {
 		syscall.Close(epfd)
+		syscall.Close(alarm)
 		syscall.Close(outer)
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
@@ -210,11 +224,12 @@ func newEvLoop(ctx context.Context, x *loops, conns int, seed uint64) (*evLoop, 
 	if err != nil {
 		ef.Close()
 		syscall.Close(epfd)
+		syscall.Close(alarm)
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
 	e := x.e
 	l := &evLoop{
-		e: e, x: x, ctx: ctx, reqs: x.reqs, addrs: ownAddrs(x.addrs), tAddr: x.tAddr, epfd: epfd, outer: outer, ef: ef, rc: rc,
+		e: e, x: x, ctx: ctx, reqs: x.reqs, addrs: ownAddrs(x.addrs), tAddr: x.tAddr, epfd: epfd, alarm: alarm, outer: outer, ef: ef, rc: rc,
 		evs: make([]syscall.EpollEvent, 256), rng: rand.New(rand.NewPCG(seed, rand.Uint64())),
 		stamp: e.cfg.Model == ModelOpen,
 		spin:  e.cfg.Model == ModelClosed && e.cfg.Think == 0,
@@ -244,7 +259,22 @@ func (l *evLoop) run() int64 {
 		// rc.Read calls step again at once; while lazy it has nothing new to see.
 		l.skip = l.lazy
 	}
+	l.interrupt()
 	return l.unsent
+}
+
+// interrupt counts the requests in flight when the run's context ended, as errors of kind
+// KindInterrupted dated now: they had waited that long, and a result without them would hide a
+// target that stopped answering. It does nothing when the run ended on its own.
+func (l *evLoop) interrupt() {
+	if l.ctx.Err() == nil {
+		return
+	}
+	for _, c := range l.conns {
+		if c.state == csInflight {
+			l.fail(c, errCanceled)
+		}
+	}
 }
 
 // step handles what epoll reports, sends what is due, expires what timed out and arms the
@@ -467,6 +497,15 @@ func (l *evLoop) connect(c *evConn) error {
 	c.fd, c.addr, c.used = fd, l.tAddr[c.target], false
 	c.rb.clear()
 	c.connecting = err != nil
+	if l.stamp {
+		// Level-triggered: the loop closes a connection it hears hang up (or reads its end), which
+		// takes it out of the set, so a reported connection is not reported again.
+		if err := syscall.EpollCtl(l.alarm, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: syscall.EPOLLRDHUP, Fd: int32(c.idx)}); err != nil {
+			syscall.Close(fd)
+			c.fd = -1
+			return os.NewSyscallError("epoll_ctl", err)
+		}
+	}
 	if l.ring != nil {
 		if c.connecting {
 			l.ringConnecting(c)
@@ -568,7 +607,7 @@ func (l *evLoop) drainOnce() int {
 			}
 		}
 		if c.state == csInflight && ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
-			l.readable(c)
+			l.readable(c, ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0)
 		}
 	}
 	return n
@@ -589,8 +628,10 @@ func (l *evLoop) connected(c *evConn) bool {
 	return true
 }
 
-// readable reads what arrived for c and completes its answer when whole.
-func (l *evLoop) readable(c *evConn) {
+// readable reads what arrived for c and completes its answer when whole. When the server hung up
+// (hup) it reads on to the end of the stream, which ends the answer now: left for the next event,
+// it would be read, and dated, only when the loop next wakes for a send.
+func (l *evLoop) readable(c *evConn, hup bool) {
 	for {
 		room := c.rb.free()
 		n, err := l.read(c, room)
@@ -600,7 +641,7 @@ func (l *evLoop) readable(c *evConn) {
 		case errors.Is(err, syscall.EAGAIN):
 			return
 		}
-		if !l.got(c, room, n, err) || n < len(room) {
+		if !l.got(c, room, n, err) || n < len(room) && !hup {
 			return // level-triggered: more data raises another event
 		}
 	}
@@ -694,6 +735,22 @@ func pollNow(epfd int, evs []syscall.EpollEvent) (int, error) {
 	return rawResult(n, errno)
 }
 
+// sysEpollPwait2 is epoll_pwait2, which takes its timeout in nanoseconds (Linux 5.11, older than
+// any io_uring the loop uses); the same number on every architecture.
+const sysEpollPwait2 = 441
+
+// epollWaitFor returns the events epfd has ready, waiting up to wait for one; ts holds the
+// timeout. A wait longer than ringRawSleep goes through the scheduler, as uring.sleep does.
+func epollWaitFor(epfd int, evs []syscall.EpollEvent, wait time.Duration, ts *syscall.Timespec) (int, error) {
+	*ts = syscall.NsecToTimespec(int64(wait))
+	call := syscall.RawSyscall6
+	if wait > ringRawSleep {
+		call = syscall.Syscall6
+	}
+	n, _, errno := call(sysEpollPwait2, uintptr(epfd), uintptr(unsafe.Pointer(unsafe.SliceData(evs))), uintptr(len(evs)), uintptr(unsafe.Pointer(ts)), 0, 0)
+	return rawResult(n, errno)
+}
+
 func rawResult(n uintptr, errno syscall.Errno) (int, error) {
 	if errno != 0 {
 		return -1, errno
@@ -752,11 +809,10 @@ func (l *evLoop) complete(c *evConn, keep bool) {
 func (l *evLoop) fail(c *evConn, err error) {
 	c.smp.done = l.e.since()
 	c.smp.status, c.smp.kind = c.p.status, errorKind(err)
-	l.closeConn(c)
 	if l.ctx.Err() != nil {
-		c.state = csIdle // cut short by cancellation: not counted
-		return
+		c.smp.kind = KindInterrupted // cut short by the interruption, whatever the error says
 	}
+	l.closeConn(c)
 	l.finish(c)
 }
 
@@ -788,6 +844,7 @@ func (l *evLoop) closeAll() {
 	}
 	l.ef.Close()
 	syscall.Close(l.epfd)
+	syscall.Close(l.alarm)
 }
 
 // loops is the executor of event loops: each drives its share of the connections (loopCount).

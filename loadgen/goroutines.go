@@ -101,11 +101,10 @@ func (w *worker) do(ctx context.Context, due, pickup time.Duration) {
 	s.sent = e.since()
 	status, err := w.s.send(ctx, target, w.tp[:], e.start.Add(s.sent+e.cfg.Timeout))
 	s.done = e.since()
-	if err == errCanceled { //nolint:errorlint // sentinel returned as is by the senders
-		return
-	}
 	s.status, s.kind = status, ""
 	switch {
+	case err == errCanceled: //nolint:errorlint // sentinel returned as is by the senders
+		s.kind = KindInterrupted
 	case err != nil:
 		s.kind = errorKind(err)
 	case status >= 400:

@@ -36,6 +36,7 @@ type recorder struct {
 	interval                       *hist.Histogram
 	intervalReqs, intervalErrs     int64
 	requests, errors, queued       int64
+	late                           int64 // dispatched more than maxDispatchLagP99 late
 	kinds                          map[string]int64
 	slowest                        []result.Exemplar // min-heap by latency, at most SlowestExemplars
 	buckets                        []result.Exemplar // one per exemplarBucketsMS entry; empty TraceID = none yet
@@ -70,6 +71,9 @@ func (r *recorder) record(s *sample) {
 	r.svc.Record(s.done - s.sent)
 	r.lag.Record(s.sent - s.due)
 	r.dispatch.Record(dispatch)
+	if dispatch > maxDispatchLagP99 {
+		r.late++
+	}
 	if s.pickup > s.due {
 		r.queued++
 		r.queue.Record(s.pickup - s.due)
@@ -191,6 +195,7 @@ func (r *recorder) fill(l *result.Load) error {
 	l.LatencyMS, l.ServiceMS, l.SendLagMS = result.Summarize(r.lat), result.Summarize(r.svc), result.Summarize(r.lag)
 	l.Generator.DispatchLagMS = result.Summarize(r.dispatch)
 	l.Generator.QueueWaitMS = result.Summarize(r.queue)
+	l.Generator.LateDispatches = r.late
 	if sent := r.lat.Count(); sent > 0 {
 		l.Generator.QueuedShare = float64(r.queued) / float64(sent)
 	}

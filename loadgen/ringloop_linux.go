@@ -3,6 +3,7 @@
 package loadgen
 
 import (
+	"errors"
 	"os"
 	"runtime"
 	"sync"
@@ -102,7 +103,9 @@ func (l *evLoop) runRing() bool {
 		switch {
 		case !l.spin && l.stamp && l.canWait(): // at full speed no send is ever planned
 			// Sleep until the next send: answers complete meanwhile, dated by the kernel.
-			r.sleep(max(wait, ringMinSleep))
+			if l.sleepUnlessHungUp(max(wait, ringMinSleep)) {
+				continue
+			}
 		case l.opsOut == 0:
 			r.sleep(wait) // nothing in flight (closed-model users thinking): nothing ends the wait early
 		case l.spin && l.stamp && r.canGather:
@@ -111,6 +114,36 @@ func (l *evLoop) runRing() bool {
 			r.enter(1, min(wait, ringMaxWait))
 		}
 		r.completions(l.completed)
+	}
+	l.interrupt()
+	return true
+}
+
+// sleepUnlessHungUp submits what is queued and sleeps up to wait, but wakes as soon as a
+// connection hangs up or fails (the alarm set): an answer that ends so completes its receive
+// without bytes, hence without a stamp, and is dated when the loop sees it. It then runs the
+// completions and closes the connections that hung up between requests, and reports true. It
+// reports false, having submitted only, when the alarm set cannot be waited on; the loop then
+// sleeps in the ring as before.
+func (l *evLoop) sleepUnlessHungUp(wait time.Duration) bool {
+	r := l.ring
+	r.enter(0, 0)
+	if l.noAlarm {
+		r.sleep(wait)
+		r.completions(l.completed)
+		return true
+	}
+	n, err := epollWaitFor(l.alarm, l.evs, wait, &l.alarmTS)
+	if err != nil && !errors.Is(err, syscall.EINTR) {
+		l.noAlarm = true
+		return false
+	}
+	r.settle()
+	r.completions(l.completed)
+	for _, ev := range l.evs[:max(n, 0)] {
+		if c := l.conns[ev.Fd]; c.fd >= 0 && c.state != csInflight {
+			l.closeConn(c)
+		}
 	}
 	return true
 }

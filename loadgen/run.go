@@ -1,11 +1,15 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -20,6 +24,10 @@ const userAgent = "headroom"
 const (
 	// maxDispatchLagP99 is how late the generator may send a request that had a free connection.
 	maxDispatchLagP99 = 10 * time.Millisecond
+	// minLateDispatches is how many requests must have been sent that late to invalidate a run: in
+	// a short run a p99 is the few slowest sends, and a stall of the generator's machine that
+	// delays two of fifty requests does not change what the target saw.
+	minLateDispatches = 5
 	// maxCPUUtilization is the share of its cores the generator may use before it is the limit.
 	maxCPUUtilization = 0.90
 	// minAchievedRatio is the least achieved/offered ratio of a run whose connections were not all busy.
@@ -42,7 +50,9 @@ type Progress struct {
 }
 
 // Run generates the load cfg describes until its warm-up and duration have passed or ctx ends,
-// and returns the result. When ctx ends first the result covers what ran and is marked partial.
+// and returns the result. When ctx ends first the result covers what ran and is marked partial:
+// the requests then in flight are counted as errors of kind KindInterrupted, with the latency
+// they had reached, and the verdict says the run was interrupted.
 // Requests still in flight at the end may take up to cfg.Timeout to complete, so Run returns
 // within Warmup + Duration + Timeout. progress, when not nil, is called once a second from one
 // goroutine. Errors of the target (refused, reset, timeouts, statuses) are counted in the result,
@@ -136,14 +146,14 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 	}
 	workersDone := make(chan struct{})
 	go func() { wg.Wait(); close(workersDone) }()
-	measured := e.tick(ctx, workersDone, progress)
+	measured := e.tick(ctx, workersDone, cancel, progress)
 	cancel()
 	<-workersDone
 	cpu := cpuTime() - startCPU
 	wall := e.since()
 
 	l := &result.Load{
-		Schema: result.LoadSchema, Target: e.cfg.Targets[0].URL, Model: e.cfg.Model,
+		Schema: result.LoadSchema, Target: e.cfg.Redacted().Targets[0].URL, Model: e.cfg.Model,
 		StartedAt: e.start.UTC(), Partial: ctx.Err() != nil, DurationS: measured.Seconds(),
 	}
 	e.rec.unsent(unsent)
@@ -151,7 +161,7 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 		return nil, err
 	}
 	if measured > 0 {
-		completed := l.Requests - l.ErrorsByKind["unsent"]
+		completed := l.Requests - l.ErrorsByKind["unsent"] - l.ErrorsByKind[KindInterrupted]
 		l.AchievedRPS = float64(completed) / measured.Seconds()
 		if e.shape != nil {
 			l.OfferedRPS = (e.shape.Count(e.cfg.Warmup+measured) - e.shape.Count(e.cfg.Warmup)) / measured.Seconds()
@@ -168,7 +178,7 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 		l.Generator.AchievedRatio = float64(l.Requests-l.ErrorsByKind["unsent"]) / float64(l.Requests)
 	}
 	l.Verdict = verdict(l, e.cfg.Model)
-	cfgJSON, err := json.Marshal(e.cfg)
+	cfgJSON, err := json.Marshal(e.cfg.Redacted())
 	if err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)
 	}
@@ -177,8 +187,10 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 }
 
 // tick closes a timeline second every second of the measured period and reports progress, until
-// the run's time is up, ctx ends or the workers are done. It returns the measured duration.
-func (e *engine) tick(ctx context.Context, workersDone <-chan struct{}, progress func(Progress)) time.Duration {
+// the run's time is up, ctx ends or the workers are done. When ctx ends it stops the workers
+// (stop) and waits for them to count the requests they had in flight, so that the last second
+// holds them. It returns the measured duration.
+func (e *engine) tick(ctx context.Context, workersDone <-chan struct{}, stop func(), progress func(Progress)) time.Duration {
 	t := time.NewTimer(time.Second)
 	defer t.Stop()
 	measuredSec := 0
@@ -197,9 +209,9 @@ func (e *engine) tick(ctx context.Context, workersDone <-chan struct{}, progress
 			// Close the last, possibly short, second, counting what completes after the end too.
 			if canceled {
 				end = min(max(now, e.cfg.Warmup), end)
-			} else {
-				<-workersDone // in-flight requests finish (bounded by the request timeout)
+				stop()
 			}
+			<-workersDone // in-flight requests finish (bounded by the request timeout), or are counted as interrupted
 			measured := end - e.cfg.Warmup
 			if length := measured - time.Duration(measuredSec)*time.Second; length > 0 {
 				e.cutSecond(measuredSec, length, progress, now, true)
@@ -280,7 +292,52 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// verdict judges whether the generator rather than the target limited the run.
+// KindInterrupted is the error kind of the requests in flight when a run was interrupted (its
+// context ended): each is counted, with the latency it had reached.
+const KindInterrupted = "interrupted"
+
+// answered returns how many requests the target answered with an HTTP status: the ok ones, and
+// errors of a status or a body over the limit (which came with a status). Refused, reset, timed
+// out, garbled or unsent requests got no answer.
+func answered(kinds map[string]int64, ok int64) int64 {
+	n := ok
+	for k, c := range kinds {
+		if strings.HasPrefix(k, "status_") || k == "body_too_large" {
+			n += c
+		}
+	}
+	return n
+}
+
+// kindWords are the words a verdict uses for the error kinds of requests that got no answer.
+var kindWords = map[string]string{
+	"refused": "connection refused", "reset": "connection reset", "closed": "connection closed before the answer",
+	"timeout": "timed out", "tls": "TLS failed", "dns": "name not resolved", "protocol": "not an HTTP answer",
+	"unsent": "never sent", KindInterrupted: "interrupted",
+}
+
+// describeKinds lists error kinds as "connection refused ×20, timed out ×3", the most frequent first.
+func describeKinds(kinds map[string]int64) string {
+	names := slices.Collect(maps.Keys(kinds))
+	slices.SortFunc(names, func(a, b string) int {
+		if c := cmp.Compare(kinds[b], kinds[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, 0, len(names))
+	for _, k := range names {
+		w := kindWords[k]
+		if w == "" {
+			w = k
+		}
+		parts = append(parts, fmt.Sprintf("%s ×%d", w, kinds[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// verdict judges whether the run measured the target: it did not when it was interrupted, when
+// the target answered no request, or when the generator rather than the target was the limit.
 func verdict(l *result.Load, model Model) result.Verdict {
 	v := result.Verdict{Valid: true, Reasons: []string{}}
 	fail := func(format string, args ...any) {
@@ -288,14 +345,32 @@ func verdict(l *result.Load, model Model) result.Verdict {
 		v.Reasons = append(v.Reasons, fmt.Sprintf(format, args...))
 	}
 	g := l.Generator
-	if l.Requests == 0 {
+	interrupted := l.ErrorsByKind[KindInterrupted]
+	switch {
+	case l.Partial:
+		// The schedule was cut short and requests in flight with it: the generator's own checks
+		// below would blame it for what the interruption did.
+		fail("the run was interrupted after %.1f s of measurement: %d requests in flight were cut short (errors of kind %s)", l.DurationS, interrupted, KindInterrupted)
+	case l.Requests == 0:
 		fail("no request was measured: lengthen --duration or check the rate")
+	}
+	// Requests all cut short by an interruption were not refused by the target: the reason above
+	// says what happened to them.
+	if l.Requests > 0 && answered(l.ErrorsByKind, l.Requests-l.Errors) == 0 && interrupted < l.Requests {
+		fail("no request was answered: %s", describeKinds(l.ErrorsByKind))
+	}
+	if l.Partial {
+		return v
 	}
 	if g.CPUUtilization >= maxCPUUtilization {
 		fail("the generator used %.0f%% of its %d cores: it, not the target, may have been the limit", 100*g.CPUUtilization, g.Cores)
 	}
 	if model == ModelOpen && g.DispatchLagMS.P99 > float64(maxDispatchLagP99)/float64(time.Millisecond) {
-		fail("the generator sent late: with a connection free, dispatch lag p99 was %.1f ms (limit %v)", g.DispatchLagMS.P99, maxDispatchLagP99)
+		if g.LateDispatches >= minLateDispatches {
+			fail("the generator sent late: with a connection free, dispatch lag p99 was %.1f ms (limit %v; %d requests sent later than that)", g.DispatchLagMS.P99, maxDispatchLagP99, g.LateDispatches)
+		} else {
+			v.Notes = append(v.Notes, fmt.Sprintf("%d requests were sent over %v late (dispatch lag p99 %.1f ms): too few to invalidate the run", g.LateDispatches, maxDispatchLagP99, g.DispatchLagMS.P99))
+		}
 	}
 	if model == ModelOpen && l.OfferedRPS > 0 && g.AchievedRatio < minAchievedRatio && g.QueuedShare < noteQueuedShare {
 		fail("achieved %.1f%% of the offered rate though connections were free: the generator could not keep the schedule", 100*g.AchievedRatio)

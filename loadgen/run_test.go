@@ -415,6 +415,26 @@ var errorCases = []struct {
 			}
 		}
 	}, "body_too_large"},
+	{"endless chunked body", func(c net.Conn) {
+		readRequest(c)
+		c.Write([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"))
+		chunk := append(append([]byte("10000\r\n"), make([]byte, 64<<10)...), "\r\n"...)
+		for {
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	}, "body_too_large"},
+	{"endless trailers", func(c net.Conn) { // each line is small and consumed: memory stays flat, the timeout ends it
+		readRequest(c)
+		c.Write([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"))
+		line := []byte("X-Trailer: " + strings.Repeat("t", 1000) + "\r\n")
+		for {
+			if _, err := c.Write(line); err != nil {
+				return
+			}
+		}
+	}, "timeout"},
 	{"status", func(c net.Conn) {
 		for readRequest(c) {
 			c.Write([]byte("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"))
@@ -696,7 +716,7 @@ func TestValidateNamesTheBadValue(t *testing.T) {
 	ok := Target{URL: "http://127.0.0.1:1/"}
 	for _, tc := range []struct {
 		cfg     Config
-		field   string // the *FieldError's Field; "" for an error about a target
+		field   string // the *fielderr.Error's Field; "" for an error about a target
 		mention string
 	}{
 		{Config{Duration: time.Second, Arrival: Arrival{Rate: 1}}, "Targets", "empty"},
@@ -706,6 +726,8 @@ func TestValidateNamesTheBadValue(t *testing.T) {
 		{Config{Targets: []Target{{URL: "http://h/", Method: "GE T"}}, Duration: time.Second, Arrival: Arrival{Rate: 1}}, "", `"GE T"`},
 		{Config{Targets: []Target{ok}, Duration: 0, Arrival: Arrival{Rate: 1}}, "Duration", "0s"},
 		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Rate: -5}}, "Arrival.Rate", "-5"},
+		{Config{Targets: []Target{ok}, Duration: 2562047 * time.Hour, Warmup: time.Hour, Arrival: Arrival{Rate: 10}}, "Duration", "2562047h0m0s with a warm-up of 1h0m0s"},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Timeout: 2562047 * time.Hour, Arrival: Arrival{Rate: 10}}, "Timeout", "2562047h0m0s"},
 		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Kind: "zigzag", Rate: 5}}, "Arrival.Kind", `"zigzag"`},
 		{Config{Targets: []Target{ok}, Duration: time.Second, Model: "half-open"}, "Model", `"half-open"`},
 		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Kind: ArrivalBursts, Rate: 5, Factor: 0.5}}, "Arrival.Factor", "0.5"},
@@ -785,18 +807,27 @@ func TestVerdict(t *testing.T) {
 		{"healthy", func(*result.Load) {}, true, ""},
 		{"nothing measured", func(l *result.Load) { l.Requests = 0 }, false, "no request"},
 		{"cpu bound", func(l *result.Load) { l.Generator.CPUUtilization = 0.95 }, false, "95% of its 2 cores"},
-		{"late sends", func(l *result.Load) { l.Generator.DispatchLagMS.P99 = 25 }, false, "dispatch lag p99 was 25.0 ms"},
+		{"late sends", func(l *result.Load) { l.Generator.DispatchLagMS.P99, l.Generator.LateDispatches = 25, 12 }, false, "dispatch lag p99 was 25.0 ms (limit 10ms; 12 requests"},
+		{"a few late sends are a note", func(l *result.Load) { l.Generator.DispatchLagMS.P99, l.Generator.LateDispatches = 25, 2 }, true, "2 requests were sent over 10ms late"},
 		{"fell behind with free connections", func(l *result.Load) { l.Generator.AchievedRatio = 0.8 }, false, "80.0% of the offered rate"},
 		{"target slow: queueing is a note", func(l *result.Load) {
 			l.Generator.AchievedRatio, l.Generator.QueuedShare, l.Generator.QueueWaitMS.P99 = 0.8, 0.3, 900
 		}, true, "30.0% of requests waited"},
 		{"unsent is a note", func(l *result.Load) { l.ErrorsByKind = map[string]int64{"unsent": 7} }, true, "7 requests were due but never sent"},
+		{"never answered", func(l *result.Load) {
+			l.Errors, l.ErrorsByKind = 1000, map[string]int64{"refused": 990, "timeout": 10}
+		}, false, "no request was answered: connection refused ×990, timed out ×10"},
+		{"statuses are answers", func(l *result.Load) { l.Errors, l.ErrorsByKind = 1000, map[string]int64{"status_500": 1000} }, true, ""},
+		{"interrupted is not the generator", func(l *result.Load) {
+			l.Partial, l.DurationS, l.Errors, l.ErrorsByKind = true, 2, 40, map[string]int64{KindInterrupted: 40}
+			l.Generator.AchievedRatio = 0.1
+		}, false, "the run was interrupted after 2.0 s of measurement: 40 requests in flight"},
 	} {
 		l := ok
 		tc.mutate(&l)
 		v := verdict(&l, "open")
 		all := strings.Join(append(v.Reasons, v.Notes...), "; ")
-		if v.Valid != tc.valid || !strings.Contains(all, tc.mention) {
+		if v.Valid != tc.valid || !strings.Contains(all, tc.mention) || tc.name == "interrupted is not the generator" && strings.Contains(all, "generator") {
 			t.Errorf("%s: valid %v (%s), want %v mentioning %q", tc.name, v.Valid, all, tc.valid, tc.mention)
 		}
 	}

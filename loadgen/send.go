@@ -22,7 +22,7 @@ type sender interface {
 	close()
 }
 
-// errCanceled marks a request cut short because the run ended early: not counted.
+// errCanceled marks a request cut short because the run ended early: counted as interrupted.
 var errCanceled = errors.New("canceled")
 
 // h1Sender sends over the fast HTTP/1.1 path, one keep-alive connection per target host.
@@ -116,6 +116,9 @@ func newNetTransport(cfg *Config) *http.Transport {
 		TLSClientConfig:     &tls.Config{InsecureSkipVerify: cfg.Insecure}, //nolint:gosec // opt-in by --insecure
 		DisableCompression:  true,
 		ForceAttemptHTTP2:   true,
+		// The fast path's bound on an answer's head, not net/http's 10 MB: a target's headers
+		// are data it supplies (docs/limits.md).
+		MaxResponseHeaderBytes: maxHead,
 	}
 	if cfg.HTTP2 {
 		var p http.Protocols
@@ -191,6 +194,7 @@ func errorKind(err error) string {
 		return "dns"
 	case errors.As(err, &recErr), errors.As(err, &alert), errors.As(err, &verify),
 		errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &certErr),
+		errors.Is(err, http.ErrSchemeMismatch), // https:// to a server that speaks plain HTTP
 		strings.Contains(err.Error(), "tls:"):
 		return "tls"
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded),

@@ -164,6 +164,27 @@ func (r *uring) sleep(wait time.Duration) {
 	r.call(uint32(len(r.cqes)), wait, wait > ringRawSleep) // more than can be pending: never reached
 }
 
+// uringLocalBatch is the most deferred completions one enter without a wait runs
+// (IO_LOCAL_TW_DEFAULT_MAX, Linux 6.13+; earlier kernels run them all).
+const uringLocalBatch = 20
+
+// settle runs the work of the completions the kernel deferred (with deferred task work it runs
+// only when the loop enters the ring), without waiting: a wait, however short, would put the
+// thread to sleep and wake it again. An enter runs at most uringLocalBatch of them, so it enters
+// again while the last one posted as many.
+func (r *uring) settle() {
+	for {
+		before := r.ready()
+		r.enter(0, 0)
+		if r.ready()-before < uringLocalBatch {
+			return
+		}
+	}
+}
+
+// ready is how many completions wait in the queue.
+func (r *uring) ready() uint32 { return atomic.LoadUint32(r.cqTail) - *r.cqHead }
+
 // gather is enter that also ends the wait once first has passed with a completion ready
 // (min_wait_usec); only where canGather.
 func (r *uring) gather(want uint32, first, wait time.Duration) {

@@ -90,7 +90,7 @@ func WriteLoad(w io.Writer, l *result.Load, o Options) error {
 	if l.Verdict.Valid {
 		p.f("  verdict: %s\n", o.green("valid"))
 	} else {
-		p.f("  verdict: %s\n", o.red("INVALID: the generator, not the target, was the limit"))
+		p.f("  verdict: %s\n", o.red("INVALID: these numbers do not measure the target"))
 		for _, r := range l.Verdict.Reasons {
 			p.f("    %s\n", o.red("- "+r))
 		}
@@ -116,12 +116,19 @@ func WriteSLO(w io.Writer, s *result.SLO, o Options) {
 		verdict = o.red("FAIL")
 	}
 	p.f("\n  SLO %s: %s\n", s.Expr, verdict)
+	if s.Reason != "" {
+		p.f("    %s\n", o.red(s.Reason))
+	}
 	for _, c := range s.Checks {
 		mark := o.green("ok  ")
 		if !c.Pass {
 			mark = o.red("FAIL")
 		}
-		p.f("    %s %-16s actual %s %s\n", mark, c.Expr, num(c.Actual), c.Unit)
+		implicit := ""
+		if c.Implicit {
+			implicit = "  (implicit error budget: the SLO has no errors clause)"
+		}
+		p.f("    %s %-16s actual %s %s%s\n", mark, c.Expr, num(c.Actual), c.Unit, implicit)
 	}
 }
 

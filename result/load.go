@@ -134,6 +134,9 @@ type Generator struct {
 	// DispatchLagMS is how late the generator sent a request that a free connection could have
 	// sent on time: its own lateness (timers, CPU), excluding waits for a busy connection.
 	DispatchLagMS Summary `json:"dispatch_lag_ms"`
+	// LateDispatches counts the requests sent more than 10 ms late with a connection free; a
+	// run is invalid for its dispatch lag only when there were at least a few (5).
+	LateDispatches int64 `json:"late_dispatches"`
 	// QueuedShare is the share of requests that waited for a free connection; QueueWaitMS is how
 	// long. That wait is charged to latency, as a real client with this many connections would feel it.
 	QueuedShare float64 `json:"queued_share"`
@@ -150,8 +153,12 @@ type Verdict struct {
 
 // SLO is the outcome of a service level objective checked against the run.
 type SLO struct {
-	Expr   string  `json:"expr"`
-	Pass   bool    `json:"pass"`
+	Expr string `json:"expr"`
+	// Pass is true when every check passed and the run can be judged at all (Reason empty).
+	Pass bool `json:"pass"`
+	// Reason says why the SLO fails whatever its checks say: the run is invalid, or no request
+	// succeeded. Empty otherwise.
+	Reason string  `json:"reason,omitempty"`
 	Checks []Check `json:"checks"`
 }
 
@@ -165,6 +172,8 @@ type Check struct {
 	// Unit is the unit of Threshold and Actual: "ms", "%" or "rps".
 	Unit string `json:"unit"`
 	Pass bool   `json:"pass"`
+	// Implicit marks the error budget added to an SLO that has no errors clause.
+	Implicit bool `json:"implicit,omitempty"`
 }
 
 // Summarize reads a Summary off a histogram.

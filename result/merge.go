@@ -133,6 +133,7 @@ func (c MergeConfig) Merge(runs []*Load) (*Load, error) {
 // merged lag summaries are the worst run's, an upper bound rather than an exact merge.
 func mergeGenerator(into *Generator, g Generator) {
 	into.CPUSeconds += g.CPUSeconds
+	into.LateDispatches += g.LateDispatches
 	into.Cores += g.Cores
 	into.Connections += g.Connections
 	if into.IO == "" {

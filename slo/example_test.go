@@ -13,7 +13,7 @@ func ExampleObjective_Check() {
 		fmt.Println(err)
 		return
 	}
-	run := &result.Load{Requests: 10000, Errors: 25, LatencyMS: result.Summary{P99: 180}}
+	run := &result.Load{Requests: 10000, Errors: 25, LatencyMS: result.Summary{P99: 180}, Verdict: result.Verdict{Valid: true}}
 	out := obj.Check(run)
 	for _, c := range out.Checks {
 		fmt.Printf("%s pass=%v actual=%g%s\n", c.Expr, c.Pass, c.Actual, c.Unit)

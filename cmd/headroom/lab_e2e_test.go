@@ -28,7 +28,7 @@ func TestLoadFindsTheNPlusOne(t *testing.T) {
 	measure := func(name string) *result.Load {
 		out := filepath.Join(dir, name+".json")
 		var stdout, stderr bytes.Buffer
-		if code := run([]string{"load", url + "/api/posts?limit=20", "--rate", "25", "--duration", "2s", "--warmup", "500ms", "-q", "--out", out}, &stdout, &stderr); code != 0 {
+		if code := run([]string{"load", url + "/api/posts?limit=20", "--rate", "25", "--duration", "2s", "--warmup", "500ms", "-q", "--out", out}, &stdout, &stderr); code != 0 && code != 3 { // 3: invalid verdict (a loaded machine made the generator late); the result is written
 			t.Fatalf("headroom load exited %d: %s", code, stderr.String())
 		}
 		f, err := os.Open(out)

@@ -24,6 +24,7 @@ type loadFlags struct {
 	bodyFile    string
 	targetsFile string
 	sloExpr     string
+	errorBudget float64
 	out         string
 	quiet       bool
 	interval    time.Duration
@@ -70,8 +71,14 @@ due, so a stall that holds back later requests is charged to them — the honest
 introduced. The latency from the actual send (what closed-loop tools report) and the generator's
 own send lag are shown beside it, and the verdict says whether the generator was the limit.
 
-Exit codes: 0 done; 1 the --slo failed; 2 bad usage or input (nothing sent); 3 the run failed
-or was interrupted (the partial result is still written).`,
+Latency percentiles count every request, failed ones with the time they took to fail; so an
+--slo without an errors clause gets an implicit one, errors<=--error-budget (0.1% by default),
+printed with the checks. An SLO never passes on an invalid run or one in which no request
+succeeded.
+
+Exit codes: 0 done; 1 the --slo failed; 2 bad usage or input (nothing sent); 3 the run failed:
+it was interrupted, or its verdict is invalid (the generator was the limit, or the target
+answered no request); the result is still written.`,
 		Example: `  headroom load http://127.0.0.1:8080/api/posts --rate 2000 --duration 30s --out run.json
   headroom load http://127.0.0.1:8080/ --rate 500 --arrival poisson --slo 'p99<200ms,errors<0.1%'
   headroom load http://127.0.0.1:8080/ --arrival ramp --from 100 --to 2000 --duration 60s
@@ -111,6 +118,7 @@ or was interrupted (the partial result is still written).`,
 	fl.BoolVar(&c.Insecure, "insecure", false, "skip TLS certificate verification")
 	fl.Int64Var(&c.MaxBody, "max-body", loadgen.MaxBodyDefault, "largest response body accepted, in bytes")
 	fl.StringVar(&f.sloExpr, "slo", "", "service level objective, such as 'p99<200ms,p99.9<1s,errors<0.1%'; exit 1 when it fails")
+	fl.Float64Var(&f.errorBudget, "error-budget", slo.ErrorBudgetDefault, "largest error rate, in percent, that an --slo without an errors clause allows")
 	fl.StringVarP(&f.out, "out", "o", "", "write the full result (JSON, with histograms) to this file")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	fl.DurationVar(&f.interval, "interval", 5*time.Second, "progress line interval when not on a terminal")
@@ -120,6 +128,7 @@ or was interrupted (the partial result is still written).`,
 // config turns the flags into a loadgen.Config, reading the targets and body files.
 func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, error) {
 	c := f.cfg
+	c.KeepSecrets = f.keepSecrets
 	fl := cmd.Flags()
 	steps, err := f.rates()
 	if err != nil {
@@ -204,7 +213,13 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 		if err != nil {
 			return cliexit.Usagef("--slo: %w", err)
 		}
+		if !(f.errorBudget >= 0 && f.errorBudget <= 100) {
+			return cliexit.Usagef("--error-budget %v: want a percentage from 0 to 100, such as 0.1", f.errorBudget)
+		}
+		o = o.WithErrorBudget(f.errorBudget)
 		obj = &o
+	} else if cmd.Flags().Changed("error-budget") {
+		return cliexit.Usagef("--error-budget belongs to --slo: give an SLO, such as --slo 'p99<200ms'")
 	}
 	out, err := createOut(f.out)
 	if err != nil {
@@ -245,17 +260,24 @@ func lowerGCTarget() {
 	}
 }
 
-// loadOutcome maps a finished run to its exit code.
+// loadOutcome maps a finished run to its exit code: an interrupted or invalid run failed (3),
+// whatever its SLO says (which never passes on such a run); then a failed SLO is 1.
 func loadOutcome(l *result.Load, out string) error {
+	written := ""
+	if out != "" {
+		written = "; the result is written to " + out
+	}
 	if l.Partial {
-		where := ""
-		if out != "" {
-			where = "; partial result written to " + out
-		}
-		return cliexit.RunFailed(fmt.Errorf("interrupted%s", where))
+		return cliexit.RunFailed(fmt.Errorf("interrupted%s", written))
+	}
+	if !l.Verdict.Valid {
+		return cliexit.RunFailed(fmt.Errorf("the run is invalid: %s%s", strings.Join(l.Verdict.Reasons, "; "), written))
 	}
 	if l.SLO != nil && !l.SLO.Pass {
 		var failed []string
+		if l.SLO.Reason != "" {
+			failed = append(failed, l.SLO.Reason)
+		}
 		for _, c := range l.SLO.Checks {
 			if !c.Pass {
 				failed = append(failed, fmt.Sprintf("%s (actual %.4g %s)", c.Expr, c.Actual, c.Unit))

@@ -13,12 +13,13 @@ import (
 )
 
 // targetFlags are the flags that say what load and sweep send: the request (--method, --header,
-// --body) and --steps, a list of rates.
+// --body), --steps, a list of rates, and whether the results keep its credentials.
 type targetFlags struct {
-	method  string
-	headers []string
-	body    string
-	steps   string
+	method      string
+	headers     []string
+	body        string
+	steps       string
+	keepSecrets bool
 }
 
 // register adds the flags to fl; stepsUsage is --steps's help, which differs by command.
@@ -27,6 +28,7 @@ func (t *targetFlags) register(fl *pflag.FlagSet, stepsUsage string) {
 	fl.StringArrayVarP(&t.headers, "header", "H", nil, "request header 'Name: value' (repeatable)")
 	fl.StringVar(&t.body, "body", "", "request body")
 	fl.StringVar(&t.steps, "steps", "", stepsUsage)
+	fl.BoolVar(&t.keepSecrets, "keep-secrets", false, "write credentials (user:password@ in URLs, Authorization, Cookie, X-Api-Key... values) into the results; by default they read REDACTED")
 }
 
 // target returns the request to send to url.

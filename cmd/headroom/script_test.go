@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,7 +32,8 @@ var update = flag.Bool("update", false, "rewrite the expected output in testdata
 // TestScripts runs the end-to-end CLI scripts in testdata/script. Each script gets $URL, a
 // loopback server (/ answers "hello", /slow after 20 ms, /fail with 500, and the CPU and
 // wall-clock profiles of the test process at /debug/pprof/profile and /debug/fgprof, /bomb a
-// gzip that inflates to 1 GiB), and $DOWN, an address where nothing listens.
+// gzip that inflates to 1 GiB), $HOSTPORT, its address without the scheme, and $DOWN, an address
+// where nothing listens.
 func TestScripts(t *testing.T) {
 	t.Parallel()
 	testscript.Run(t, testscript.Params{
@@ -48,6 +50,7 @@ func TestScripts(t *testing.T) {
 			srv := httptest.NewServer(mux)
 			env.Defer(srv.Close)
 			env.Setenv("URL", srv.URL)
+			env.Setenv("HOSTPORT", strings.TrimPrefix(srv.URL, "http://"))
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				return err
@@ -71,14 +74,20 @@ func TestMain(m *testing.M) {
 }
 
 // cmdHeadroom runs the CLI as a process in the script's directory and checks its exit code:
-// headroom EXIT-CODE ARGS...
+// hr EXIT-CODE ARGS... EXIT-CODE may list codes joined by |, such as 0|3 for an open-model run
+// whose verdict a loaded machine can make invalid (the generator sent late) and that is not what
+// the script checks.
 func cmdHeadroom(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 1 {
 		ts.Fatalf("usage: hr EXIT-CODE ARGS...")
 	}
-	want, err := strconv.Atoi(args[0])
-	if err != nil {
-		ts.Fatalf("hr: exit code %q is not a number", args[0])
+	var want []int
+	for code := range strings.SplitSeq(args[0], "|") {
+		n, err := strconv.Atoi(code)
+		if err != nil {
+			ts.Fatalf("hr: exit code %q is not a number (or numbers joined by |)", args[0])
+		}
+		want = append(want, n)
 	}
 	var bin string
 	for dir := range strings.SplitSeq(ts.Getenv("PATH"), string(os.PathListSeparator)) {
@@ -99,7 +108,7 @@ func cmdHeadroom(ts *testscript.TestScript, neg bool, args []string) {
 	if v := ts.Getenv(labbin.Env); v != "" {
 		cmd.Env = append(cmd.Env, labbin.Env+"="+v)
 	}
-	err = cmd.Run()
+	err := cmd.Run()
 	got := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -107,8 +116,8 @@ func cmdHeadroom(ts *testscript.TestScript, neg bool, args []string) {
 	} else if err != nil {
 		ts.Fatalf("hr: %v", err)
 	}
-	if got != want {
-		ts.Fatalf("headroom %s: exit code %d, want %d", strings.Join(args[1:], " "), got, want)
+	if !slices.Contains(want, got) {
+		ts.Fatalf("headroom %s: exit code %d, want %s", strings.Join(args[1:], " "), got, args[0])
 	}
 }
 

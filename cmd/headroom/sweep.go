@@ -166,6 +166,7 @@ func (f *sweepFlags) config(args []string) (capacity.Config, loadgen.Config, err
 		return c, l, err
 	}
 	l.Targets = []loadgen.Target{t}
+	l.KeepSecrets = f.keepSecrets
 	l.Model = loadgen.ModelOpen
 	// Validate the step template with a placeholder rate: every step only changes the rate.
 	probe := l
@@ -257,7 +258,7 @@ func runSweep(cmd *cobra.Command, f *sweepFlags, args []string) error {
 	}
 	sw.Config = cj
 	if sw.Target == "" {
-		sw.Target = load.Targets[0].URL
+		sw.Target = load.Redacted().Targets[0].URL
 	}
 	if err := out.commit(sw.Write); err != nil {
 		return err
@@ -320,7 +321,7 @@ func sweepConfigJSON(cfg capacity.Config, load loadgen.Config) ([]byte, error) {
 	}
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false) // keep p99<50ms readable
-	if err := enc.Encode(echo{cfg, load}); err != nil {
+	if err := enc.Encode(echo{cfg, load.Redacted()}); err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)
 	}
 	return []byte(strings.TrimSpace(b.String())), nil
