@@ -16,6 +16,8 @@ import (
 type Options struct {
 	// Color marks failures in red with ANSI escapes; for terminals only.
 	Color bool
+	// TraceURL links trace ids to a trace viewer; zero prints them whole.
+	TraceURL TraceURL
 }
 
 func (o Options) red(s string) string {
@@ -100,7 +102,7 @@ func WriteLoad(w io.Writer, l *result.Load, o Options) error {
 	}
 	if len(l.Exemplars) > 0 {
 		e := l.Exemplars[0]
-		p.f("  slowest request: %s ms, trace %s\n", num(e.LatencyMS), e.TraceID)
+		p.f("  slowest request: %s ms, trace %s\n", num(e.LatencyMS), o.TraceURL.Ref(e.TraceID))
 	}
 	if l.SLO != nil {
 		WriteSLO(p.w, l.SLO, o)

@@ -61,7 +61,7 @@ Exit codes: 0 done; 1 the --slo failed; 2 bad usage, an unreadable file or one o
 				return cliexit.Usagef("--html renders a sweep (%s) or a doctor report (%s); %s is a %s", result.SweepSchema, result.DoctorSchema, path, schema)
 			}
 			stdout := cmd.OutOrStdout()
-			o := report.Options{Color: isTerminal(stdout)}
+			o := report.Options{Color: isTerminal(stdout), TraceURL: links}
 			switch schema {
 			case result.LoadSchema:
 				return reportLoad(stdout, path, b, sloExpr, o)
