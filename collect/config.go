@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"time"
 )
 
@@ -92,6 +93,22 @@ const (
 // ErrConfig is wrapped by every error New returns for a bad Config.
 var ErrConfig = errors.New("bad collect config")
 
+// CheckAddr reports whether addr is a listen address, host:port with a port from 0 to 65535
+// (0: any free port), or Off. Its error says what is wrong and what would be valid.
+func CheckAddr(addr string) error {
+	if addr == Off {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port such as 127.0.0.1:4318, or %q", Off)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %s: want 0 to 65535", port)
+	}
+	return nil
+}
+
 // withDefaults returns cfg with defaults filled in, or an error naming the bad field.
 func (cfg Config) withDefaults() (Config, error) {
 	def := func(s *string, d string) {
@@ -108,8 +125,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		if a.addr == Off {
 			continue
 		}
-		if _, _, err := net.SplitHostPort(a.addr); err != nil {
-			return cfg, fmt.Errorf("%w: %s address %q: want host:port such as 127.0.0.1:4318, or %q", ErrConfig, a.name, a.addr, Off)
+		if err := CheckAddr(a.addr); err != nil {
+			return cfg, fmt.Errorf("%w: %s address %q: %w", ErrConfig, a.name, a.addr, err)
 		}
 	}
 	ints := []struct {

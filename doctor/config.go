@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -127,10 +128,13 @@ func (e configErr) Unwrap() error { return ErrConfig }
 // validate checks c as given, zero fields standing for their defaults; it fills nothing in.
 func (c *Config) validate() error {
 	bad := func(field, format string, args ...any) error { return fielderr.New(ErrConfig, field, format, args...) }
-	if c.OTLP != "" && c.OTLP != collect.Off {
-		if _, _, err := net.SplitHostPort(c.OTLP); err != nil {
-			return bad("OTLP", "%q: want host:port, such as 127.0.0.1:4318, or off", c.OTLP)
+	if c.OTLP != "" {
+		if err := collect.CheckAddr(c.OTLP); err != nil {
+			return bad("OTLP", "%q: %v", c.OTLP, err)
 		}
+	}
+	if err := checkOutDir(c.OutDir); err != nil {
+		return bad("OutDir", "%q: %v", c.OutDir, err)
 	}
 	if c.Rate < 0 {
 		return bad("Rate", "%v: want a positive number of requests per second, or 0 to sweep", c.Rate)
@@ -186,6 +190,29 @@ func (c *Config) validate() error {
 		}
 	}
 	return nil
+}
+
+// checkOutDir reports whether dir can be the report directory: it, or the nearest of its parents
+// that exists, is a directory. Whether it is writable shows when the first file is written.
+func checkOutDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err == nil {
+			if fi.IsDir() {
+				return nil
+			}
+			if p == filepath.Clean(dir) {
+				return errors.New("is a file: want a directory")
+			}
+			return fmt.Errorf("%s is a file: want a directory", p)
+		}
+		if p == filepath.Dir(p) {
+			return nil
+		}
+	}
 }
 
 // withDefaults returns c with every default filled in; c has passed validate.
