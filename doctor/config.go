@@ -72,6 +72,11 @@ type Config struct {
 	// be pointed at a known address, falling back to a free port when it is busy; a free port
 	// for the lab, whose exporter doctor points at it. collect.Off ("off"): no traces.
 	OTLP string
+	// OTLPGRPC is where the embedded collector listens for OTLP/gRPC, the default protocol of
+	// most SDKs' exporters. Default collect.DefaultGRPCAddr (127.0.0.1:4317) for a URL, falling
+	// back to a free port when it is busy; a free port for the lab. collect.Off: OTLP/HTTP only.
+	// Unused when OTLP is collect.Off.
+	OTLPGRPC string
 	// TraceWait is how long doctor waits, after the load, for an outside service's last traces
 	// (its exporter batches them). Default TraceWaitDefault (6s), or TraceWaitQuick (3s) when
 	// Quick. The lab is flushed instead.
@@ -83,8 +88,10 @@ type Config struct {
 	// the run's loadgen progress callback and a func called after it (a progress bar).
 	Watch func(name string, total time.Duration) (update func(loadgen.Progress), done func())
 
-	objective   slo.Objective
-	otlpDefault bool // OTLP was not given: a busy default port falls back to a free one
+	objective slo.Objective
+	// otlpDefault and grpcDefault say OTLP or OTLPGRPC was not given: a busy default port falls
+	// back to a free one.
+	otlpDefault, grpcDefault bool
 }
 
 // Defaults of Config, which zero fields stand for; the …Quick ones when Config.Quick.
@@ -128,9 +135,12 @@ func (e configErr) Unwrap() error { return ErrConfig }
 // validate checks c as given, zero fields standing for their defaults; it fills nothing in.
 func (c *Config) validate() error {
 	bad := func(field, format string, args ...any) error { return fielderr.New(ErrConfig, field, format, args...) }
-	if c.OTLP != "" {
-		if err := collect.CheckAddr(c.OTLP); err != nil {
-			return bad("OTLP", "%q: %v", c.OTLP, err)
+	for _, f := range []struct{ name, addr string }{{"OTLP", c.OTLP}, {"OTLPGRPC", c.OTLPGRPC}} {
+		if f.addr == "" {
+			continue
+		}
+		if err := collect.CheckAddr(f.addr); err != nil {
+			return bad(f.name, "%q: %v", f.addr, err)
 		}
 	}
 	if err := checkOutDir(c.OutDir); err != nil {
@@ -247,13 +257,17 @@ func (c Config) withDefaults() Config {
 	if c.Cores == 0 {
 		c.Cores = float64(runtime.NumCPU())
 	}
-	if c.OTLP == "" {
-		c.otlpDefault = true
-		c.OTLP = collect.DefaultHTTPAddr
-		if c.URL == "" {
-			c.OTLP = "127.0.0.1:0"
+	listen := func(addr *string, isDefault *bool, wellKnown string) {
+		if *addr == "" {
+			*isDefault = true
+			*addr = wellKnown
+			if c.URL == "" {
+				*addr = "127.0.0.1:0"
+			}
 		}
 	}
+	listen(&c.OTLP, &c.otlpDefault, collect.DefaultHTTPAddr)
+	listen(&c.OTLPGRPC, &c.grpcDefault, collect.DefaultGRPCAddr)
 	if c.OutDir == "" {
 		c.OutDir = OutDirDefault
 	}

@@ -76,7 +76,7 @@ func Run(ctx context.Context, cfg Config, progress func(string)) (*result.Doctor
 		}
 		defer r.stopLab()
 	} else if r.recv != nil {
-		r.progress(fmt.Sprintf("traces: point the service's OTLP/HTTP exporter at %s (OTEL_EXPORTER_OTLP_ENDPOINT=%s)", r.rep.OTLP, r.rep.OTLP))
+		r.progress(r.exportHint())
 	}
 	phases := []struct {
 		name string

@@ -27,7 +27,9 @@ func (r *run) condition() result.Condition {
 // steadyPhase runs every endpoint at once at its steady rate: the traffic mix the diagnosis and
 // the profiles see.
 func (r *run) steadyPhase(ctx context.Context) error {
-	r.progress(fmt.Sprintf("steady: every endpoint at its rate for %v, with traces and CPU and wall-clock profiles", r.cfg.Duration))
+	secs := r.cfg.Duration.Truncate(time.Second)
+	profiles := !r.cfg.NoProfiles && secs >= time.Second
+	r.progress(steadyLine(r.cfg.Duration, r.recv != nil, profiles))
 	r.keep.Store(true)
 	r.from = time.Now().Add(r.cfg.Warmup)
 	var err error
@@ -35,11 +37,10 @@ func (r *run) steadyPhase(ctx context.Context) error {
 		err = r.runAll(ctx, r.condition(), true)
 		r.to = time.Now()
 	}
-	secs := r.cfg.Duration.Truncate(time.Second)
 	switch {
 	case r.cfg.NoProfiles:
 		load(ctx)
-	case secs < time.Second:
+	case !profiles:
 		r.note("profiles: the steady run is shorter than a second, too short to profile")
 		load(ctx)
 	default:
@@ -48,6 +49,22 @@ func (r *run) steadyPhase(ctx context.Context) error {
 		r.keepProfiles(ctx, p, perr)
 	}
 	return err
+}
+
+// steadyLine announces the steady run with what runs alongside it, and nothing that does not.
+func steadyLine(d time.Duration, traces, profiles bool) string {
+	var with []string
+	if traces {
+		with = append(with, "traces")
+	}
+	if profiles {
+		with = append(with, "CPU and wall-clock profiles")
+	}
+	s := fmt.Sprintf("steady: every endpoint at its rate for %v", d)
+	if len(with) == 0 {
+		return s + " (no traces, no profiles)"
+	}
+	return s + ", with " + strings.Join(with, " and ")
 }
 
 // keepProfiles takes the steady run's profiles into the report. A target without pprof is a

@@ -57,6 +57,9 @@ func WriteDoctor(w io.Writer, d *result.Doctor, o Options) error {
 			}
 		}
 	}
+	if d.NoTraces != "" {
+		p.f("\n  %s\n", o.red("NO TRACES: "+d.NoTraces))
+	}
 	return p.err
 }
 

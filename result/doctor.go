@@ -16,6 +16,14 @@ type Doctor struct {
 	SLO string `json:"slo,omitempty"`
 	// OTLP is the OTLP/HTTP endpoint doctor received traces on; "" when it collected none.
 	OTLP string `json:"otlp,omitempty"`
+	// OTLPGRPC is the OTLP/gRPC endpoint doctor received traces on, as an exporter's
+	// OTEL_EXPORTER_OTLP_ENDPOINT spells it (http://host:port); "" when it listened on none.
+	OTLPGRPC string `json:"otlp_grpc,omitempty"`
+	// TracesAnalyzed is how many traces of the steady run the diagnosis read.
+	TracesAnalyzed int `json:"traces_analyzed"`
+	// NoTraces, when traces were expected (OTLP is set) but none reached the analysis, says so
+	// and what to check.
+	NoTraces string `json:"no_traces,omitempty"`
 	// Endpoints holds, per endpoint, its sweep (when one ran) and the steady run's rate.
 	Endpoints []DoctorEndpoint `json:"endpoints,omitempty"`
 	// Findings are diagnose's, ranked, joined with the load results' exemplar trace ids.

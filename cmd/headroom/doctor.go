@@ -33,8 +33,11 @@ target's CPU and wall-clock profiles are taken (/debug/pprof, /debug/fgprof); on
 same steady run with every anti-pattern switched off, so the cost of each mistake is a measured
 difference, not a claim; then the diagnosis of the steady run's traces.
 
-For a URL, point the service's OTLP/HTTP exporter at the address doctor prints
-(OTEL_EXPORTER_OTLP_ENDPOINT, 127.0.0.1:4318 unless busy or --otlp says otherwise).
+For a URL, point the service's OTLP exporter at an address doctor prints: OTLP/gRPC on
+127.0.0.1:4317 (OTEL_EXPORTER_OTLP_PROTOCOL=grpc, most SDKs' default) and OTLP/HTTP on
+127.0.0.1:4318 (http/protobuf), unless busy or --otlp-grpc / --otlp say otherwise. When no
+trace arrives, doctor says so in one line and what to check. Its own requests (profile
+fetches, the lab's switches) are never diagnosed as endpoints.
 
 With no URL it starts the lab (headroom-lab, found next to headroom, on PATH or at $HEADROOM_LAB)
 as a child process (SQLite, embedded mail, log and payment services) with --antipatterns on
@@ -106,7 +109,8 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 	fl.Int64Var(&cfg.MaxProfileBytes, "max-profile-bytes", flame.MaxBytesDefault, "largest profile accepted from the target, as read and once inflated (a decompression bomb stops there)")
 	fl.StringVar(&cfg.Metrics, "metrics", "", "Prometheus endpoint of the target: CPU utilization per sweep step from process_cpu_seconds_total")
 	fl.Float64Var(&cfg.Cores, "cores", 0, "cores available to the target, to turn CPU seconds into utilization (default this machine's)")
-	fl.StringVar(&cfg.OTLP, "otlp", "", "address of the embedded OTLP/HTTP trace receiver (default 127.0.0.1:4318 for a URL, a free port for the lab); off for none")
+	fl.StringVar(&cfg.OTLP, "otlp", "", "address of the embedded OTLP/HTTP trace receiver (default 127.0.0.1:4318 for a URL, a free port for the lab); off for no traces at all")
+	fl.StringVar(&cfg.OTLPGRPC, "otlp-grpc", "", "address of the embedded OTLP/gRPC trace receiver (default 127.0.0.1:4317 for a URL, a free port for the lab); off for OTLP/HTTP only")
 	fl.DurationVar(&cfg.TraceWait, "trace-wait", 0, fmt.Sprintf("for a URL, how long to wait after the load for the service's last spans (default %v, %v with --quick)", doctor.TraceWaitDefault, doctor.TraceWaitQuick))
 	fl.BoolVar(&cfg.Quick, "quick", false, "short runs: about 30 s in all on the lab")
 	fl.StringVarP(&cfg.OutDir, "out", "o", doctor.OutDirDefault, "directory for report.html, report.json and the results")
@@ -118,7 +122,7 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 var doctorFlags = map[string]string{
 	"Endpoints": "--endpoints", "SLO": "--slo", "Rate": "--rate", "Duration": "--duration", "Warmup": "--warmup",
 	"Step": "--step", "MaxSteps": "--max-steps", "Start": "--start", "Connections": "--connections",
-	"Antipatterns": "--antipatterns", "Metrics": "--metrics", "Cores": "--cores", "OTLP": "--otlp",
+	"Antipatterns": "--antipatterns", "Metrics": "--metrics", "Cores": "--cores", "OTLP": "--otlp", "OTLPGRPC": "--otlp-grpc",
 	"TraceWait": "--trace-wait", "OutDir": "--out", "MaxProfileBytes": "--max-profile-bytes",
 }
 
