@@ -1,10 +1,15 @@
 package doctor_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +21,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/headroom/headroom/doctor"
+	"github.com/headroom/headroom/result"
 )
 
 func freeAddr(t *testing.T) string {
@@ -106,5 +112,45 @@ func TestNoTracesIsSaid(t *testing.T) {
 	out, none = run(doctor.Config{OTLP: "off", NoProfiles: true})
 	if want := "steady: every endpoint at its rate for 1s (no traces, no profiles)"; none != "" || strings.Contains(out, "NO TRACES") || !slices.Contains(strings.Split(out, "\n"), want) {
 		t.Errorf("with --otlp off --no-profiles: no_traces %q, progress:\n%s", none, out)
+	}
+}
+
+// TestInvalidMeasurementIsMarked: a steady run whose load verdict is invalid (here no request
+// fell in its measured second: one every 10 s) is measured once more; still invalid, it is
+// marked in the progress line and at the top of report.json, and Run says so after writing
+// the report.
+func TestInvalidMeasurementIsMarked(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	dir := t.TempDir()
+	var lines []string
+	rep, err := doctor.Run(t.Context(), doctor.Config{
+		URL: srv.URL, Endpoints: []string{"/"}, OTLP: "off", NoProfiles: true, OutDir: dir,
+		Rate: 0.1, Duration: time.Second, Warmup: 100 * time.Millisecond,
+	}, func(s string) { lines = append(lines, s) })
+	out := strings.Join(lines, "\n")
+	if !errors.Is(err, doctor.ErrInvalidMeasurement) {
+		t.Fatalf("Run = %v, want ErrInvalidMeasurement\n%s", err, out)
+	}
+	if !strings.Contains(out, "as is: 1 measurement(s) INVALID (/: no request was measured") || !strings.Contains(out, "errors 0  INVALID: no request was measured") {
+		t.Errorf("progress lacks the retry or the mark:\n%s", out)
+	}
+	raw, rerr := os.ReadFile(filepath.Join(dir, "report.json"))
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	var got struct {
+		Invalid []result.InvalidMeasurement `json:"invalid_measurements"`
+	}
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Invalid) != 1 || got.Invalid[0].File != "load-1-as-is.json" || len(got.Invalid[0].Reasons) == 0 ||
+		len(rep.Measurements) != 1 || rep.Measurements[0].Valid || len(rep.Measurements[0].InvalidReasons) == 0 {
+		t.Errorf("invalid_measurements %+v, measurements %+v", got.Invalid, rep.Measurements)
+	}
+	if i, j := bytes.Index(raw, []byte(`"invalid_measurements"`)), bytes.Index(raw, []byte(`"measurements"`)); i < 0 || i > j {
+		t.Errorf("invalid_measurements is not at the top of report.json:\n%.400s", raw)
 	}
 }

@@ -40,18 +40,26 @@ func WriteDoctor(w io.Writer, d *result.Doctor, o Options) error {
 			if m.Errors > 0 {
 				errs = o.red(errs)
 			}
-			p.f("  %-42s %-17s %9s %9s %9s %9s %10.1f %7s\n", name, m.Condition,
-				num(m.LatencyMS.Mean), num(m.LatencyMS.P50), num(m.LatencyMS.P99), num(m.LatencyMS.Max), m.AchievedRPS, errs)
+			inv := InvalidNote(m)
+			if inv != "" {
+				inv = " " + o.red(inv)
+			}
+			p.f("  %-42s %-17s %9s %9s %9s %9s %10.1f %7s%s\n", name, m.Condition,
+				num(m.LatencyMS.Mean), num(m.LatencyMS.P50), num(m.LatencyMS.P99), num(m.LatencyMS.Max), m.AchievedRPS, errs, inv)
 		}
 		if on, off, ok := onOff(ms); ok && off.LatencyMS.P99 > 0 {
-			p.f("  %-42s %s\n", "", o.red(fmt.Sprintf("→ the anti-patterns cost %.1f× at P99 (%s → %s ms), %.1f× at P50",
-				on.LatencyMS.P99/off.LatencyMS.P99, num(off.LatencyMS.P99), num(on.LatencyMS.P99), ratio(on.LatencyMS.P50, off.LatencyMS.P50))))
+			from := ""
+			if !on.Valid || !off.Valid {
+				from = " — from an INVALID measurement, not a fact about the target"
+			}
+			p.f("  %-42s %s\n", "", o.red(fmt.Sprintf("→ the anti-patterns cost %.1f× at P99 (%s → %s ms), %.1f× at P50%s",
+				on.LatencyMS.P99/off.LatencyMS.P99, num(off.LatencyMS.P99), num(on.LatencyMS.P99), ratio(on.LatencyMS.P50, off.LatencyMS.P50), from)))
 			if n := min(on.Requests, off.Requests); n < 1000 {
 				p.f("  %-42s (each P99 rests on the slowest %d of %d requests: measure longer for a stable tail)\n", "", max(n/100, 1), n)
 			}
 		}
 		for _, m := range ms {
-			if m.LatencyMS.P99 > 5*m.LatencyMS.Mean && m.LatencyMS.P99-m.LatencyMS.Mean > 100 {
+			if m.Valid && m.LatencyMS.P99 > 5*m.LatencyMS.Mean && m.LatencyMS.P99-m.LatencyMS.Mean > 100 {
 				p.f("  %-42s the mean (%s ms) hides a P99 of %s ms (%s): percentiles, not averages\n", "", num(m.LatencyMS.Mean), num(m.LatencyMS.P99), m.Condition)
 				break
 			}
@@ -61,6 +69,14 @@ func WriteDoctor(w io.Writer, d *result.Doctor, o Options) error {
 		p.f("\n  %s\n", o.red("NO TRACES: "+d.NoTraces))
 	}
 	return p.err
+}
+
+// InvalidNote marks a measurement whose verdict is invalid, with why; "" for a valid one.
+func InvalidNote(m result.Measurement) string {
+	if m.Valid {
+		return ""
+	}
+	return "INVALID: " + m.Invalid()
 }
 
 func onOff(ms []result.Measurement) (on, off result.Measurement, ok bool) {

@@ -28,6 +28,7 @@ var (
 
 var doctorTmpl = template.Must(template.New("doctor").Funcs(template.FuncMap{
 	"label": EndpointLabel,
+	"join":  strings.Join,
 	"pct":   func(v float64) string { return fmt.Sprintf("%.0f %%", 100*v) },
 	"ms":    num,
 	"rate":  rate,
@@ -83,10 +84,11 @@ func writeDoctorHTML(w io.Writer, p DoctorPage, a pageAssets) error {
 	}
 	var charts []chartSpec
 	var sections []section
-	add := func(s *section, c *chartSpec) {
+	add := func(s *section, c *chartSpec, mark string) {
 		if c == nil {
 			return
 		}
+		c.Title += mark
 		c.ID = fmt.Sprintf("c%d", len(charts)+1)
 		charts = append(charts, *c)
 		s.Charts = append(s.Charts, c.ID)
@@ -94,14 +96,19 @@ func writeDoctorHTML(w io.Writer, p DoctorPage, a pageAssets) error {
 	for _, e := range doctorEndpoints(d) {
 		s := section{Endpoint: e}
 		if l := p.Steady[e]; l != nil {
-			add(&s, timelineSpec(l))
-			add(&s, percentileSpec(l))
-			add(&s, histogramSpec(l))
+			// A chart of an invalid run says so in its title: its shape is the generator's.
+			mark := ""
+			if !l.Verdict.Valid {
+				mark = " — " + InvalidNote(result.Measurement{InvalidReasons: l.Verdict.Reasons})
+			}
+			add(&s, timelineSpec(l), mark)
+			add(&s, percentileSpec(l), mark)
+			add(&s, histogramSpec(l), mark)
 		}
 		for _, de := range d.Endpoints {
 			if de.Endpoint == e && de.Sweep != nil {
-				add(&s, sweepSpec(de.Sweep))
-				add(&s, utilSpec(de.Sweep))
+				add(&s, sweepSpec(de.Sweep), "")
+				add(&s, utilSpec(de.Sweep), "")
 			}
 		}
 		if len(s.Charts) > 0 {

@@ -47,7 +47,12 @@ It prints the measurements and the top findings, and writes report.json (headroo
 report.html (self-contained: opens offline), traces.jsonl, the flame graphs and every load and
 sweep result to --out.
 
-Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
+A measurement the load generator judges invalid (it, not the target, was the limit) is
+measured once more; one still invalid is marked INVALID with its reason in the terminal,
+report.html and report.json (invalid_measurements), and doctor exits 3 after writing them.
+
+Exit codes: 0 done; 2 bad usage; 3 the run failed, was interrupted, or a measurement stayed
+invalid.`,
 		Example: `  headroom doctor --quick
   headroom doctor --quick --antipatterns none
   headroom doctor http://127.0.0.1:9000 --endpoints /api/a,/api/b --slo 'p99<100ms'
@@ -82,7 +87,7 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 					return cliexit.RunFailed(werr)
 				}
 			}
-			if err != nil {
+			if err != nil && !errors.Is(err, doctor.ErrInvalidMeasurement) {
 				if cmd.Context().Err() != nil {
 					return cliexit.RunFailed(errors.New("interrupted: no report written"))
 				}
@@ -91,6 +96,9 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 			outDir := cmp.Or(cfg.OutDir, doctor.OutDirDefault)
 			fmt.Fprintf(stdout, "\n  wrote %s and %s with %d load results\n",
 				filepath.Join(outDir, "report.html"), filepath.Join(outDir, "report.json"), len(rep.Measurements))
+			if err != nil {
+				return cliexit.RunFailed(err) // the report is written, its invalid measurements marked
+			}
 			return nil
 		},
 	}
