@@ -54,7 +54,7 @@ func TestWriteDoctorMarksInvalid(t *testing.T) {
 			{Endpoint: "GET /api/feed", Condition: "antipatterns on", Requests: 50, AchievedRPS: 5,
 				LatencyMS: result.Summary{Mean: 502, P50: 502, P99: 504, Max: 505}, Valid: true},
 			{Endpoint: "GET /api/feed", Condition: "antipatterns off", Requests: 50, AchievedRPS: 5,
-				LatencyMS: result.Summary{Mean: 0.8, P50: 0.7, P99: 1.5, Max: 2.9},
+				LatencyMS:      result.Summary{Mean: 0.8, P50: 0.7, P99: 1.5, Max: 2.9},
 				InvalidReasons: []string{"the generator sent late: dispatch lag p99 was 25.0 ms"}},
 		},
 	}
