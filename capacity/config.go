@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/headroom/headroom/slo"
 )
@@ -36,6 +37,10 @@ type Config struct {
 	MaxSteps int `json:"max_steps"`
 	// NoVerify skips the verification run at the rate found.
 	NoVerify bool `json:"no_verify,omitempty"`
+	// Budget, when positive, bounds the sweep's wall time: a step starts only when one as long
+	// as the last still fits, and a search stopped so reports a lower bound. Default 0: MaxSteps
+	// alone bounds the sweep.
+	Budget time.Duration `json:"budget_ns,omitempty"`
 	// Headroom is the share of the maximum to keep free: RecommendedRPS = (1 − Headroom) × max.
 	// Default HeadroomDefault (0.3).
 	Headroom float64 `json:"headroom"`
@@ -137,6 +142,9 @@ func (c *Config) Validate() error {
 	}
 	if !(c.MinAchieved > 0) || c.MinAchieved > 1 {
 		return configErr("min achieved ratio %v: want above 0 and at most 1", c.MinAchieved)
+	}
+	if c.Budget < 0 {
+		return configErr("time budget %v: want a positive duration, or 0 for none", c.Budget)
 	}
 	if c.CurrentRPS < 0 || math.IsNaN(c.CurrentRPS) || math.IsInf(c.CurrentRPS, 0) {
 		return configErr("current rate %v: want a positive rate in requests per second", c.CurrentRPS)

@@ -67,12 +67,19 @@ func Run(ctx context.Context, cfg Config, s Stepper, progress func(result.SweepS
 	}
 	srch := newSearch(cfg)
 	retried := false
+	var last time.Duration // the last step's wall time
 	for {
 		rate, phase, ok := srch.Next()
 		if !ok {
 			break
 		}
+		t0 := now()
+		if !fits(cfg.Budget, t0.Sub(start), last) {
+			srch.OutOfTime(cfg.Budget)
+			break
+		}
 		m, err := s.Step(ctx, rate)
+		last = now().Sub(t0)
 		if err != nil {
 			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 				out.Partial = true
