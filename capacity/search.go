@@ -163,7 +163,7 @@ func (s *search) OutOfTime(budget time.Duration) {
 		s.notes = append(s.notes, fmt.Sprintf("the time budget of %v ran out before a rate failed: the maximum is a lower bound", budget))
 		s.lowerBound = true
 	default:
-		s.notes = append(s.notes, fmt.Sprintf("the time budget of %v ran out while bisecting: the maximum is a lower bound, below %g req/s", budget, s.hi))
+		s.notes = append(s.notes, fmt.Sprintf("the time budget of %v ran out while bisecting, with the maximum below %g req/s: the maximum is a lower bound", budget, s.hi))
 		s.lowerBound = true
 	}
 	s.finish(s.lo)

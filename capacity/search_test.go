@@ -161,7 +161,7 @@ func TestOutOfTime(t *testing.T) {
 		note       string
 	}{
 		{"still growing", 1e9, 3, 400, true, "ran out before a rate failed: the maximum is a lower bound"},
-		{"while bisecting", 500, 5, 400, true, "ran out while bisecting: the maximum is a lower bound, below 600 req/s"},
+		{"while bisecting", 500, 5, 400, true, "ran out while bisecting, with the maximum below 600 req/s: the maximum is a lower bound"},
 		{"nothing passed yet", 5, 1, 0, false, "ran out before a rate passed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -45,14 +45,21 @@ type Config struct {
 	// DurationDefault (10s) and WarmupDefault (2s), or DurationQuick (3s) and WarmupQuick (1s)
 	// when Quick.
 	Duration, Warmup time.Duration
-	// Step is each sweep step's measured length, after a warm-up of a third of it. Default
-	// StepDefault (3s), or StepQuick (1s) when Quick.
+	// Step is each sweep step's measured length, after a warm-up of a third of it; a step at a
+	// rate that gives 1,000 requests sooner measures less, down to 1 s (capacity.StepLength).
+	// Default StepDefault (3s), or StepQuick (2s) when Quick.
 	Step time.Duration
-	// MaxSteps bounds each sweep. Default MaxStepsDefault (8), or MaxStepsQuick (2) when Quick.
+	// MaxSteps bounds each sweep. Default MaxStepsDefault (8), or MaxStepsQuick (20) when Quick,
+	// where SweepBudget bounds it first.
 	MaxSteps int
+	// SweepBudget bounds the time all sweeps take together: each endpoint's sweep gets an even
+	// share of what remains, starts no step that would not fit in it, and reports a maximum it
+	// had no time to confirm as a lower bound. Default 0 (MaxSteps alone bounds the sweeps), or
+	// SweepBudgetQuick (36s) when Quick, so that --quick stays within a minute for 4 endpoints.
+	SweepBudget time.Duration
 	// Start is each sweep's first rate, in requests per second. Default StartDefault (10).
 	Start float64
-	// Quick shortens everything: about 30 s on the lab.
+	// Quick shortens everything: within a minute for 4 endpoints (see SweepBudget).
 	Quick bool
 	// Connections per load run. Default ConnectionsDefault (64).
 	Connections int
@@ -103,14 +110,19 @@ const (
 	WarmupDefault       = 2 * time.Second
 	WarmupQuick         = time.Second
 	StepDefault         = 3 * time.Second
-	StepQuick           = time.Second
+	StepQuick           = 2 * time.Second
 	MaxStepsDefault     = 8
-	MaxStepsQuick       = 2
-	StartDefault        = 10.0
-	ConnectionsDefault  = 64
-	TraceWaitDefault    = 6 * time.Second
-	TraceWaitQuick      = 3 * time.Second
-	OutDirDefault       = "headroom-report"
+	MaxStepsQuick       = 20
+	SweepBudgetQuick    = 36 * time.Second
+	// FactorQuick and PrecisionQuick are the quick sweep's growth factor and bisection
+	// precision (capacity.Config): it reaches 40,960 req/s from 10 in 6 steps.
+	FactorQuick        = 4.0
+	PrecisionQuick     = 0.1
+	StartDefault       = 10.0
+	ConnectionsDefault = 64
+	TraceWaitDefault   = 6 * time.Second
+	TraceWaitQuick     = 3 * time.Second
+	OutDirDefault      = "headroom-report"
 )
 
 // ErrConfig is wrapped by every error Run returns for a bad Config; those that concern one
@@ -152,7 +164,7 @@ func (c *Config) validate() error {
 	for _, f := range []struct {
 		name string
 		d    time.Duration
-	}{{"Duration", c.Duration}, {"Warmup", c.Warmup}, {"Step", c.Step}, {"TraceWait", c.TraceWait}} {
+	}{{"Duration", c.Duration}, {"Warmup", c.Warmup}, {"Step", c.Step}, {"TraceWait", c.TraceWait}, {"SweepBudget", c.SweepBudget}} {
 		if f.d < 0 {
 			return bad(f.name, "%v: want a positive duration", f.d)
 		}
@@ -239,6 +251,9 @@ func (c Config) withDefaults() Config {
 	pick(&c.Warmup, WarmupDefault, WarmupQuick)
 	pick(&c.Step, StepDefault, StepQuick)
 	pick(&c.TraceWait, TraceWaitDefault, TraceWaitQuick)
+	if c.SweepBudget == 0 && c.Quick {
+		c.SweepBudget = SweepBudgetQuick
+	}
 	if c.MaxSteps == 0 {
 		c.MaxSteps = MaxStepsDefault
 		if c.Quick {

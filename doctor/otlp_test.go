@@ -60,13 +60,10 @@ func TestTracesOverGRPCWithoutDoctorsProbes(t *testing.T) {
 	defer srv.Close()
 
 	var lines []string
-	rep, err := doctor.Run(t.Context(), doctor.Config{
+	rep := runDoctor(t, doctor.Config{
 		URL: srv.URL, Endpoints: []string{"/api/items"}, OTLP: freeAddr(t), OTLPGRPC: grpcAddr,
 		Rate: 20, Duration: 2 * time.Second, Warmup: 200 * time.Millisecond, TraceWait: time.Second, OutDir: t.TempDir(),
 	}, func(s string) { lines = append(lines, s) })
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := strings.Join(lines, "\n")
 	for _, want := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + grpcAddr + " OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
 		"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", "with traces and CPU and wall-clock profiles"} {
@@ -96,10 +93,7 @@ func TestNoTracesIsSaid(t *testing.T) {
 		var lines []string
 		cfg.URL, cfg.Endpoints, cfg.OutDir = srv.URL, []string{"/"}, t.TempDir()
 		cfg.Rate, cfg.Duration, cfg.Warmup, cfg.TraceWait = 20, time.Second, 100*time.Millisecond, 100*time.Millisecond
-		rep, err := doctor.Run(t.Context(), cfg, func(s string) { lines = append(lines, s) })
-		if err != nil {
-			t.Fatal(err)
-		}
+		rep := runDoctor(t, cfg, func(s string) { lines = append(lines, s) })
 		return strings.Join(lines, "\n"), rep.NoTraces
 	}
 	out, none := run(doctor.Config{OTLP: freeAddr(t), OTLPGRPC: freeAddr(t), NoProfiles: true})
@@ -153,4 +147,20 @@ func TestInvalidMeasurementIsMarked(t *testing.T) {
 	if i, j := bytes.Index(raw, []byte(`"invalid_measurements"`)), bytes.Index(raw, []byte(`"measurements"`)); i < 0 || i > j {
 		t.Errorf("invalid_measurements is not at the top of report.json:\n%.400s", raw)
 	}
+}
+
+// runDoctor is doctor.Run for tests of something else than validity: on a busy machine (-race,
+// a shared host) a measurement can stay invalid, which Run reports after writing the whole
+// report; the test goes on with that report.
+func runDoctor(t *testing.T, cfg doctor.Config, progress func(string)) *result.Doctor {
+	t.Helper()
+	rep, err := doctor.Run(t.Context(), cfg, progress)
+	if errors.Is(err, doctor.ErrInvalidMeasurement) {
+		t.Logf("%v: a busy machine; the test goes on with the report", err)
+		err = nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }

@@ -58,6 +58,11 @@ func WriteDoctor(w io.Writer, d *result.Doctor, o Options) error {
 				p.f("  %-42s (each P99 rests on the slowest %d of %d requests: measure longer for a stable tail)\n", "", max(n/100, 1), n)
 			}
 		}
+		for _, de := range d.Endpoints {
+			if de.Endpoint == e && de.Sweep != nil {
+				p.f("  %-42s capacity: %s under %s, recommended %s req/s\n", "", SweepMax(de.Sweep), de.Sweep.SLO, rate(de.Sweep.RecommendedRPS))
+			}
+		}
 		for _, m := range ms {
 			if m.Valid && m.LatencyMS.P99 > 5*m.LatencyMS.Mean && m.LatencyMS.P99-m.LatencyMS.Mean > 100 {
 				p.f("  %-42s the mean (%s ms) hides a P99 of %s ms (%s): percentiles, not averages\n", "", num(m.LatencyMS.Mean), num(m.LatencyMS.P99), m.Condition)
@@ -69,6 +74,29 @@ func WriteDoctor(w io.Writer, d *result.Doctor, o Options) error {
 		p.f("\n  %s\n", o.red("NO TRACES: "+d.NoTraces))
 	}
 	return p.err
+}
+
+// SweepMax states a sweep's maximum under its SLO as a line prints it: "max 200 req/s", or when
+// it is only a lower bound "max ≥ 200 req/s (lower bound: why)", so that the number is never
+// read without its caveat.
+func SweepMax(s *result.Sweep) string {
+	switch {
+	case s.MaxRPSUnderSLO == 0:
+		return "max — (no rate tried met the SLO)"
+	case !s.MaxIsLowerBound:
+		return "max " + rate(s.MaxRPSUnderSLO) + " req/s"
+	}
+	return fmt.Sprintf("max ≥ %s req/s (lower bound: %s)", rate(s.MaxRPSUnderSLO), LowerBoundWhy(s))
+}
+
+// LowerBoundWhy says why a sweep's maximum is a lower bound: the sweep's note that says so.
+func LowerBoundWhy(s *result.Sweep) string {
+	for _, n := range s.Notes {
+		if strings.Contains(n, "lower bound") {
+			return strings.Replace(n, ": the maximum is a lower bound", "", 1)
+		}
+	}
+	return "the target may take more"
 }
 
 // InvalidNote marks a measurement whose verdict is invalid, with why; "" for a valid one.

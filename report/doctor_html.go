@@ -403,7 +403,12 @@ func sweepSpec(s *result.Sweep) *chartSpec {
 		c.VLines = append(c.VLines, markSpec{At: s.KneeRPS, Label: "knee " + rate(s.KneeRPS), Color: "#6a4c93"})
 	}
 	if s.MaxRPSUnderSLO > 0 {
-		c.VLines = append(c.VLines, markSpec{At: s.MaxRPSUnderSLO, Label: "max " + rate(s.MaxRPSUnderSLO), Color: "#d62828"})
+		label := "max " + rate(s.MaxRPSUnderSLO)
+		if s.MaxIsLowerBound {
+			label = "max ≥ " + rate(s.MaxRPSUnderSLO) + " (lower bound)"
+			c.Title += " — " + SweepMax(s)
+		}
+		c.VLines = append(c.VLines, markSpec{At: s.MaxRPSUnderSLO, Label: label, Color: "#d62828"})
 	}
 	if s.RecommendedRPS > 0 {
 		c.VLines = append(c.VLines, markSpec{At: s.RecommendedRPS, Label: "recommended " + rate(s.RecommendedRPS), Color: "#2a9d8f"})

@@ -110,6 +110,7 @@ invalid.`,
 	fl.DurationVar(&cfg.Warmup, "warmup", 0, fmt.Sprintf("warm-up before each steady run (default %v, %v with --quick)", doctor.WarmupDefault, doctor.WarmupQuick))
 	fl.DurationVar(&cfg.Step, "step", 0, fmt.Sprintf("measured length of each sweep step (default %v, %v with --quick)", doctor.StepDefault, doctor.StepQuick))
 	fl.IntVar(&cfg.MaxSteps, "max-steps", 0, fmt.Sprintf("most steps of each sweep (default %d, %d with --quick)", doctor.MaxStepsDefault, doctor.MaxStepsQuick))
+	fl.DurationVar(&cfg.SweepBudget, "sweep-budget", 0, fmt.Sprintf("time all sweeps may take together, shared by the endpoints; a maximum it cuts short is a lower bound (default none, %v with --quick)", doctor.SweepBudgetQuick))
 	fl.Float64Var(&cfg.Start, "start", doctor.StartDefault, "first rate of each sweep, req/s")
 	fl.IntVar(&cfg.Connections, "connections", doctor.ConnectionsDefault, "connections of each load run")
 	fl.StringVar(&cfg.Antipatterns, "antipatterns", doctor.AntipatternsDefault, "the lab's anti-patterns: all, none or a list such as n_plus_one,sync_logging")
@@ -120,7 +121,7 @@ invalid.`,
 	fl.StringVar(&cfg.OTLP, "otlp", "", "address of the embedded OTLP/HTTP trace receiver (default 127.0.0.1:4318 for a URL, a free port for the lab); off for no traces at all")
 	fl.StringVar(&cfg.OTLPGRPC, "otlp-grpc", "", "address of the embedded OTLP/gRPC trace receiver (default 127.0.0.1:4317 for a URL, a free port for the lab); off for OTLP/HTTP only")
 	fl.DurationVar(&cfg.TraceWait, "trace-wait", 0, fmt.Sprintf("for a URL, how long to wait after the load for the service's last spans (default %v, %v with --quick)", doctor.TraceWaitDefault, doctor.TraceWaitQuick))
-	fl.BoolVar(&cfg.Quick, "quick", false, "short runs: about 30 s in all on the lab")
+	fl.BoolVar(&cfg.Quick, "quick", false, "short runs, within a minute for 4 endpoints: each sweep searches within its share of --sweep-budget")
 	fl.StringVarP(&cfg.OutDir, "out", "o", doctor.OutDirDefault, "directory for report.html, report.json and the results")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress lines")
 	return cmd
@@ -129,7 +130,7 @@ invalid.`,
 // doctorFlags is the flag of each doctor.Config field, for doctor's errors.
 var doctorFlags = map[string]string{
 	"Endpoints": "--endpoints", "SLO": "--slo", "Rate": "--rate", "Duration": "--duration", "Warmup": "--warmup",
-	"Step": "--step", "MaxSteps": "--max-steps", "Start": "--start", "Connections": "--connections",
+	"Step": "--step", "MaxSteps": "--max-steps", "SweepBudget": "--sweep-budget", "Start": "--start", "Connections": "--connections",
 	"Antipatterns": "--antipatterns", "Metrics": "--metrics", "Cores": "--cores", "OTLP": "--otlp", "OTLPGRPC": "--otlp-grpc",
 	"TraceWait": "--trace-wait", "OutDir": "--out", "MaxProfileBytes": "--max-profile-bytes",
 }
