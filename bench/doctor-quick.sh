@@ -32,6 +32,8 @@ go build -o "$tmp/workers" ./bench/workers
 nport=$(freeport)
 mkdir -p "$tmp/nginx/www" "$tmp/nginx/logs"
 head -c 612 /dev/zero | tr '\0' 'x' >"$tmp/nginx/www/index.html" # the size of nginx's welcome page
+chmod a+rx "$tmp" "$tmp/nginx" "$tmp/nginx/www" # run as root, nginx's workers read as nobody
+chmod a+r "$tmp/nginx/www/index.html"
 cat >"$tmp/nginx/nginx.conf" <<EOF
 daemon off;
 worker_processes auto;
