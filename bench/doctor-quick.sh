@@ -76,9 +76,11 @@ compare() { # NAME URL PATH SLO: each with its defaults (doctor --quick starts a
 	local name=$1 url=$2 path=$3 slo=$4 t0 t1 t2 q qlb s slb
 	t0=$(date +%s.%N)
 	"$tmp/headroom" doctor "$url" --endpoints "$path" --quick --slo "$slo" \
-		--otlp off --no-profiles -q --out "$tmp/$name-quick" >/dev/null || true # exit 3: an invalid steady run; the sweep is in the report
+		--otlp off --no-profiles --out "$tmp/$name-quick" >"$tmp/$name-quick.out" 2>"$tmp/$name-quick.err" ||
+		tail -3 "$tmp/$name-quick.err" >&2 # exit 3 on an invalid steady run: the sweep is in the report all the same
 	t1=$(date +%s.%N)
-	"$tmp/headroom" sweep "$url$path" --slo "$slo" -q --out "$tmp/$name-sweep.json" >/dev/null || true
+	"$tmp/headroom" sweep "$url$path" --slo "$slo" -q --out "$tmp/$name-sweep.json" >/dev/null 2>"$tmp/$name-sweep.err" ||
+		tail -3 "$tmp/$name-sweep.err" >&2
 	t2=$(date +%s.%N)
 	q=$(jq '.endpoints[0].sweep.max_rps_under_slo' "$tmp/$name-quick/report.json")
 	qlb=$(jq '.endpoints[0].sweep.max_is_lower_bound' "$tmp/$name-quick/report.json")
@@ -87,6 +89,7 @@ compare() { # NAME URL PATH SLO: each with its defaults (doctor --quick starts a
 	printf '%-8s %-10s quick max %8.0f req/s (lower bound: %-5s) in %5.1f s (whole doctor --quick) | sweep max %8.0f req/s (lower bound: %-5s) in %5.1f s | quick/sweep %.2f\n' \
 		"$name" "$slo" "$q" "$qlb" "$(seconds "$t0" "$t1")" "$s" "$slb" "$(seconds "$t1" "$t2")" "$(echo "$q / $s" | bc -l)"
 	jq -r '.endpoints[0].sweep.notes[]' "$tmp/$name-quick/report.json" | sed 's/^/         quick note: /'
+	grep -E '^sweep .* (max|step)' "$tmp/$name-quick.err" | sed 's/^/         quick: /'
 }
 
 echo "doctor --quick vs sweep, $(nproc) cores, $(date -u +%FT%TZ)"
