@@ -156,12 +156,12 @@ func (r *run) retryInvalid(ctx context.Context, name string, loads []*result.Loa
 	var again []int
 	var endpoints []string
 	for i, l := range loads {
-		if !l.Verdict.Valid && !l.Partial {
+		if !l.Verdict.Valid && !l.Partial { // an interrupted run is partial: nothing to retry
 			again = append(again, i)
 			endpoints = append(endpoints, r.cfg.Endpoints[i])
 		}
 	}
-	if len(again) == 0 || ctx.Err() != nil {
+	if len(again) == 0 {
 		return nil
 	}
 	first := loads[again[0]]
