@@ -87,6 +87,9 @@ func TestQuickLowerBoundIsSaid(t *testing.T) {
 		SLO: "p99<100ms", Start: 10, Step: time.Second, SweepBudget: 2 * time.Second, Duration: time.Second, Warmup: 200 * time.Millisecond,
 	}, func(s string) { lines = append(lines, s) })
 	sw := rep.Endpoints[0].Sweep
+	if st := sw.Steps[0]; !st.Verdict.Valid {
+		t.Skipf("the machine is too busy for the generator at 10 req/s: %v", st.Verdict.Reasons)
+	}
 	if !sw.MaxIsLowerBound || sw.MaxRPSUnderSLO != 10 {
 		t.Fatalf("max %v lower bound %v: want ≥ 10, a lower bound (notes %q)", sw.MaxRPSUnderSLO, sw.MaxIsLowerBound, sw.Notes)
 	}
