@@ -37,6 +37,11 @@ type Config struct {
 	MaxSteps int `json:"max_steps"`
 	// NoVerify skips the verification run at the rate found.
 	NoVerify bool `json:"no_verify,omitempty"`
+	// ConfirmFailures runs a step that failed once more at the same rate before the failure
+	// counts, as an invalid step always is: on a shared machine a short step can fail on a
+	// stall of a few milliseconds, which would bracket the search far below the target's
+	// limit. It costs a step per failure; short steps (doctor --quick) need it most.
+	ConfirmFailures bool `json:"confirm_failures,omitempty"`
 	// Budget, when positive, bounds the sweep's wall time: a step starts only when one as long
 	// as the last still fits, and a search stopped so reports a lower bound. Default 0: MaxSteps
 	// alone bounds the sweep.

@@ -122,9 +122,10 @@ func Run(ctx context.Context, cfg Config, s Stepper, progress func(result.SweepS
 		if progress != nil {
 			progress(st)
 		}
-		if !st.Verdict.Valid && !retried {
-			// The generator was the limit. That may be a passing hiccup (a busy machine, a GC
-			// pause): run the same rate once more before letting it bound the search.
+		if (!st.Verdict.Valid || (cfg.ConfirmFailures && !st.Pass)) && !retried {
+			// The generator was the limit, or the step failed and failures are confirmed. That
+			// may be a passing hiccup (a busy machine, a GC pause): run the same rate once more
+			// before letting it bound the search.
 			retried = true
 			srch.steps++
 			continue

@@ -313,3 +313,28 @@ func TestRunWithinBudget(t *testing.T) {
 		t.Errorf("notes %q: want the budget named", sw.Notes)
 	}
 }
+
+// TestRunConfirmFailures: a step that fails once on a stall (here the one at 1600 req/s, on a
+// target of 8000) brackets the search far below the limit, unless failures are confirmed.
+func TestRunConfirmFailures(t *testing.T) {
+	t.Parallel()
+	for _, confirm := range []bool{false, true} {
+		q := &queueTarget{s: 0.001, c: 8} // capacity 8000 req/s
+		stalled := false
+		step := StepperFunc(func(ctx context.Context, rate float64) (Measurement, error) {
+			m, err := q.Step(ctx, rate)
+			if err == nil && rate == 1600 && !stalled {
+				stalled = true
+				m.Load.LatencyMS.P99 = 150 // a 150 ms stall of the shared machine
+			}
+			return m, err
+		})
+		sw, err := Run(t.Context(), Config{Objective: objective(t, "p99<100ms"), Start: 100, ConfirmFailures: confirm}, step, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sw.MaxRPSUnderSLO >= 1600; got != confirm {
+			t.Errorf("confirm %v: max %v req/s: want the stall at 1600 req/s to bound it only without confirmation", confirm, sw.MaxRPSUnderSLO)
+		}
+	}
+}
