@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/slo"
@@ -38,6 +39,15 @@ type Config struct {
 	MaxSteps int `json:"max_steps"`
 	// NoVerify skips the verification run at the rate found.
 	NoVerify bool `json:"no_verify,omitempty"`
+	// ConfirmFailures runs a step that failed once more at the same rate before the failure
+	// counts, as an invalid step always is: on a shared machine a short step can fail on a
+	// stall of a few milliseconds, which would bracket the search far below the target's
+	// limit. It costs a step per failure; short steps (doctor --quick) need it most.
+	ConfirmFailures bool `json:"confirm_failures,omitempty"`
+	// Budget, when positive, bounds the sweep's wall time: a step starts only when one as long
+	// as the last still fits, and a search stopped so reports a lower bound. Default 0: MaxSteps
+	// alone bounds the sweep.
+	Budget time.Duration `json:"budget_ns,omitempty"`
 	// Headroom is the share of the maximum to keep free: RecommendedRPS = (1 − Headroom) × max.
 	// Default HeadroomDefault (0.3).
 	Headroom float64 `json:"headroom"`
@@ -140,6 +150,9 @@ func (c *Config) validate() error {
 	}
 	if !(c.MinAchieved > 0) || c.MinAchieved > 1 {
 		return bad("MinAchieved", "%v: want above 0 and at most 1", c.MinAchieved)
+	}
+	if c.Budget < 0 {
+		return bad("Budget", "%v: want a positive duration, or 0 for none", c.Budget)
 	}
 	if c.CurrentRPS < 0 || math.IsNaN(c.CurrentRPS) || math.IsInf(c.CurrentRPS, 0) {
 		return bad("CurrentRPS", "%v: want a positive rate in requests per second", c.CurrentRPS)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 )
 
 // Phases of a search, as recorded in each step.
@@ -53,11 +54,13 @@ func (s *search) Next() (rate float64, phase string, ok bool) {
 		return 0, "", false
 	}
 	if s.steps >= s.cfg.MaxSteps {
-		s.notes = append(s.notes, fmt.Sprintf("stopped after the limit of %d steps", s.cfg.MaxSteps))
+		note := fmt.Sprintf("stopped after the limit of %d steps", s.cfg.MaxSteps)
 		s.finish(s.lo)
 		if s.phase == PhaseExplore && s.hi == 0 {
 			s.lowerBound = true
+			note += " before a rate failed: the maximum is a lower bound"
 		}
+		s.notes = append(s.notes, note)
 		return 0, "", false
 	}
 	return s.rate, s.phase, true
@@ -146,6 +149,32 @@ func (s *search) Observe(pass bool) {
 	}
 }
 
+// OutOfTime ends the search because the time budget cannot fit another step. The highest
+// passing rate is the answer, and a lower bound: with no failing rate yet the maximum may be
+// anywhere above it; mid-bisection it lies below the lowest failing rate.
+func (s *search) OutOfTime(budget time.Duration) {
+	if s.done {
+		return
+	}
+	switch {
+	case s.lo == 0:
+		s.notes = append(s.notes, fmt.Sprintf("the time budget of %v ran out before a rate passed", budget))
+	case s.hi == 0:
+		s.notes = append(s.notes, fmt.Sprintf("the time budget of %v ran out before a rate failed: the maximum is a lower bound", budget))
+		s.lowerBound = true
+	default:
+		s.notes = append(s.notes, fmt.Sprintf("the time budget of %v ran out while bisecting, with the maximum below %g req/s: the maximum is a lower bound", budget, s.hi))
+		s.lowerBound = true
+	}
+	s.finish(s.lo)
+}
+
+// fits reports whether another step fits in budget: one as long as the last, after elapsed.
+// A zero budget has room for every step, and the first step always runs.
+func fits(budget, elapsed, last time.Duration) bool {
+	return budget <= 0 || last <= 0 || elapsed+last <= budget
+}
+
 func (s *search) bisectOrVerify() {
 	if s.hi-s.lo <= s.cfg.Precision*s.lo || roundRate((s.lo+s.hi)/2) >= s.hi || roundRate((s.lo+s.hi)/2) <= s.lo {
 		if s.cfg.NoVerify {
@@ -168,4 +197,23 @@ func roundRate(r float64) float64 {
 		return math.Round(r)
 	}
 	return math.Round(r*10) / 10
+}
+
+// Short steps: a step at a high rate measures less than Config's step length, as long as its
+// percentiles still rest on MinStepSamples requests.
+const (
+	// MinStepSamples is the least number of requests a shortened step measures.
+	MinStepSamples = 1000
+	// MinStep is the shortest step.
+	MinStep = time.Second
+)
+
+// StepLength is how long a step at rate measures: step, shortened down to MinStep when the
+// rate gives MinStepSamples requests sooner. It never lengthens step.
+func StepLength(rate float64, step time.Duration) time.Duration {
+	if step <= MinStep || !(rate > 0) {
+		return step
+	}
+	need := time.Duration(MinStepSamples / rate * float64(time.Second))
+	return min(step, max(MinStep, need.Round(100*time.Millisecond)))
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/headroom/headroom/slo"
 )
@@ -147,5 +148,78 @@ func TestSearchStepCount(t *testing.T) {
 	}
 	if math.Abs(s.found-25000)/25000 > cfg.Precision {
 		t.Errorf("found %v, want 25000 within %v", s.found, cfg.Precision)
+	}
+}
+
+func TestOutOfTime(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		limit      float64 // a step passes iff its rate ≤ limit
+		steps      int     // steps the budget allowed
+		want       float64
+		lowerBound bool
+		note       string
+	}{
+		{"still growing", 1e9, 3, 400, true, "ran out before a rate failed: the maximum is a lower bound"},
+		{"while bisecting", 500, 5, 400, true, "ran out while bisecting, with the maximum below 600 req/s: the maximum is a lower bound"},
+		{"nothing passed yet", 5, 1, 0, false, "ran out before a rate passed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newSearch(mustConfig(t, Config{}))
+			for range tc.steps {
+				r, _, ok := s.Next()
+				if !ok {
+					t.Fatal("search ended before the budget")
+				}
+				s.Observe(r <= tc.limit)
+			}
+			s.OutOfTime(20 * time.Second)
+			if _, _, ok := s.Next(); ok || s.found != tc.want || s.lowerBound != tc.lowerBound {
+				t.Errorf("next ok %v, found %v lower bound %v: want done, %v, %v", ok, s.found, s.lowerBound, tc.want, tc.lowerBound)
+			}
+			if !strings.Contains(strings.Join(s.notes, "; "), "time budget of 20s "+tc.note) {
+				t.Errorf("notes %q, want one saying %q", s.notes, tc.note)
+			}
+		})
+	}
+}
+
+func TestFits(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		budget, elapsed, last time.Duration
+		want                  bool
+	}{
+		{0, time.Hour, time.Minute, true}, // no budget
+		{10 * time.Second, 0, 0, true},    // the first step always runs
+		{10 * time.Second, 7 * time.Second, 3 * time.Second, true},
+		{10 * time.Second, 7 * time.Second, 3*time.Second + 1, false},
+		{10 * time.Second, 11 * time.Second, time.Second, false},
+	} {
+		if got := fits(tc.budget, tc.elapsed, tc.last); got != tc.want {
+			t.Errorf("fits(%v, %v, %v) = %v, want %v", tc.budget, tc.elapsed, tc.last, got, tc.want)
+		}
+	}
+}
+
+func TestStepLength(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		rate       float64
+		step, want time.Duration
+	}{
+		{10, 2 * time.Second, 2 * time.Second},          // 20 samples: no shorter
+		{500, 3 * time.Second, 2 * time.Second},         // 1000 samples in 2 s
+		{700, 3 * time.Second, 1400 * time.Millisecond}, // 1000 samples in 1.43 s
+		{1000, 2 * time.Second, time.Second},
+		{68000, 2 * time.Second, time.Second}, // never below MinStep
+		{68000, 500 * time.Millisecond, 500 * time.Millisecond},
+		{0, 2 * time.Second, 2 * time.Second},
+	} {
+		if got := StepLength(tc.rate, tc.step); got != tc.want {
+			t.Errorf("StepLength(%v, %v) = %v, want %v", tc.rate, tc.step, got, tc.want)
+		}
 	}
 }

@@ -68,12 +68,19 @@ func Run(ctx context.Context, cfg Config, s Stepper, progress func(result.SweepS
 	}
 	srch := newSearch(cfg)
 	retried := false
+	var last time.Duration // the last step's wall time
 	for {
 		rate, phase, ok := srch.Next()
 		if !ok {
 			break
 		}
+		t0 := now()
+		if !fits(cfg.Budget, t0.Sub(start), last) {
+			srch.OutOfTime(cfg.Budget)
+			break
+		}
 		m, err := s.Step(ctx, rate)
+		last = now().Sub(t0)
 		if err != nil {
 			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 				out.Partial = true
@@ -116,9 +123,10 @@ func Run(ctx context.Context, cfg Config, s Stepper, progress func(result.SweepS
 		if progress != nil {
 			progress(st)
 		}
-		if !st.Verdict.Valid && !retried {
-			// The generator was the limit. That may be a passing hiccup (a busy machine, a GC
-			// pause): run the same rate once more before letting it bound the search.
+		if (!st.Verdict.Valid || (cfg.ConfirmFailures && !st.Pass)) && !retried {
+			// The generator was the limit, or the step failed and failures are confirmed. That
+			// may be a passing hiccup (a busy machine, a GC pause): run the same rate once more
+			// before letting it bound the search.
 			retried = true
 			srch.steps++
 			continue

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/headroom/headroom/result"
 	"github.com/headroom/headroom/slo"
@@ -291,5 +293,53 @@ func TestConfigValidate(t *testing.T) {
 				t.Errorf("err %v, want ErrConfig naming %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRunWithinBudget: with a time budget the sweep starts no step that would not fit (each step
+// as long as the last), and a search cut short reports its maximum as a lower bound, saying why.
+func TestRunWithinBudget(t *testing.T) {
+	t.Parallel()
+	q := &queueTarget{s: 0.010, c: 8} // capacity 800 req/s
+	clock := time.Unix(0, 0)
+	step := StepperFunc(func(ctx context.Context, rate float64) (Measurement, error) {
+		clock = clock.Add(2 * time.Second)
+		return q.Step(ctx, rate)
+	})
+	cfg := Config{Objective: objective(t, "p99<100ms"), Start: 10, Budget: 9 * time.Second}
+	sw, err := Run(t.Context(), cfg, step, nil, func() time.Time { return clock })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.calls != 4 || sw.MaxRPSUnderSLO != 80 || !sw.MaxIsLowerBound || sw.DurationS > 9 {
+		t.Errorf("%d steps in %v s, max %v lower bound %v: want 4 steps of 2 s in the 9 s, max ≥ 80", q.calls, sw.DurationS, sw.MaxRPSUnderSLO, sw.MaxIsLowerBound)
+	}
+	if !slices.ContainsFunc(sw.Notes, func(n string) bool { return strings.Contains(n, "time budget of 9s ran out before a rate failed") }) {
+		t.Errorf("notes %q: want the budget named", sw.Notes)
+	}
+}
+
+// TestRunConfirmFailures: a step that fails once on a stall (here the one at 1600 req/s, on a
+// target of 8000) brackets the search far below the limit, unless failures are confirmed.
+func TestRunConfirmFailures(t *testing.T) {
+	t.Parallel()
+	for _, confirm := range []bool{false, true} {
+		q := &queueTarget{s: 0.001, c: 8} // capacity 8000 req/s
+		stalled := false
+		step := StepperFunc(func(ctx context.Context, rate float64) (Measurement, error) {
+			m, err := q.Step(ctx, rate)
+			if err == nil && rate == 1600 && !stalled {
+				stalled = true
+				m.Load.LatencyMS.P99 = 150 // a 150 ms stall of the shared machine
+			}
+			return m, err
+		})
+		sw, err := Run(t.Context(), Config{Objective: objective(t, "p99<100ms"), Start: 100, ConfirmFailures: confirm}, step, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sw.MaxRPSUnderSLO >= 1600; got != confirm {
+			t.Errorf("confirm %v: max %v req/s: want the stall at 1600 req/s to bound it only without confirmation", confirm, sw.MaxRPSUnderSLO)
+		}
 	}
 }

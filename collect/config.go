@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/headroom/headroom/internal/fielderr"
@@ -91,6 +92,22 @@ const (
 // is a *fielderr.Error naming it.
 var ErrConfig = errors.New("bad collect config")
 
+// CheckAddr reports whether addr is a listen address, host:port with a port from 0 to 65535
+// (0: any free port), or Off. Its error says what is wrong and what would be valid.
+func CheckAddr(addr string) error {
+	if addr == Off {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port such as 127.0.0.1:4318, or %q", Off)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %s: want 0 to 65535", port)
+	}
+	return nil
+}
+
 // withDefaults returns cfg with the defaults of its zero fields filled in; it checks nothing.
 func (cfg Config) withDefaults() Config {
 	def := func(s *string, d string) {
@@ -129,8 +146,8 @@ func (cfg *Config) validate() error {
 		if a.addr == Off {
 			continue
 		}
-		if _, _, err := net.SplitHostPort(a.addr); err != nil {
-			return bad(a.field, "%q: want host:port such as 127.0.0.1:4318, or %q", a.addr, Off)
+		if err := CheckAddr(a.addr); err != nil {
+			return bad(a.field, "%q: %v", a.addr, err)
 		}
 	}
 	for _, f := range cfg.ints() {

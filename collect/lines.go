@@ -1,10 +1,12 @@
 package collect
 
 import (
-	"bufio"
+	"cmp"
 	"io"
+	"os"
 	"runtime"
 	"sync"
+	"time"
 )
 
 // TraceLines carries completed traces from a Receiver to an output, where WriteAll marshals
@@ -45,16 +47,66 @@ func (l *TraceLines) Close() {
 	}
 }
 
-// WriteAll writes the traces to w until Close, then flushes. After an error it keeps draining,
-// so that the receiver never blocks on a failed output, and returns the first error. Call it
-// once, from its own goroutine.
-func (l *TraceLines) WriteAll(w io.Writer) error {
-	bw := bufio.NewWriterSize(w, 1<<20)
+// WriteAll writes the traces to w until Close. After an error it keeps draining, so that the
+// receiver never blocks on a failed output, and returns the first error. Call it once, from its
+// own goroutine.
+func (l *TraceLines) WriteAll(w io.Writer) error { return l.write(w, nil, 0) }
+
+// WriteFile writes the traces to f as WriteAll does, so that f is usable as it grows and after
+// a crash: it appends whole lines only, and every `every` (when positive) writes out the lines
+// waiting and syncs f to stable storage. A SIGKILL or power loss keeps every trace completed up
+// to the last sync; traces still being assembled (within Config.CompleteAfter of their root,
+// or Config.MaxIdle for orphans) are lost with the process.
+func (l *TraceLines) WriteFile(f *os.File, every time.Duration) error {
+	return l.write(f, f.Sync, every)
+}
+
+// lineBatch is how many bytes of whole lines wait before they are written out.
+const lineBatch = 1 << 20
+
+func (l *TraceLines) write(w io.Writer, syncw func() error, every time.Duration) error {
 	var (
-		mu  sync.Mutex // guards bw and err
-		err error
-		wg  sync.WaitGroup
+		mu      sync.Mutex // guards pending, err and writes to w
+		pending []byte
+		err     error
+		wg      sync.WaitGroup
 	)
+	// flush writes the pending lines in one call, so that w only ever receives whole lines; mu
+	// is held.
+	flush := func() {
+		if err == nil && len(pending) > 0 {
+			_, err = w.Write(pending)
+		}
+		pending = pending[:0]
+	}
+	syncNow := func() {
+		mu.Lock()
+		flush()
+		failed := err != nil
+		mu.Unlock()
+		if syncw != nil && !failed {
+			serr := syncw() // outside the lock: marshalling goes on while the disk catches up
+			mu.Lock()
+			err = cmp.Or(err, serr)
+			mu.Unlock()
+		}
+	}
+	stop := make(chan struct{})
+	var ticker sync.WaitGroup
+	if every > 0 {
+		ticker.Go(func() {
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					syncNow()
+				}
+			}
+		})
+	}
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			var line []byte
@@ -63,19 +115,20 @@ func (l *TraceLines) WriteAll(w io.Writer) error {
 				line, merr = t.AppendJSON(line[:0])
 				line = append(line, '\n')
 				mu.Lock()
+				err = cmp.Or(err, merr)
 				if err == nil {
-					err = merr
-				}
-				if err == nil {
-					_, err = bw.Write(line)
+					pending = append(pending, line...)
+					if len(pending) >= lineBatch {
+						flush()
+					}
 				}
 				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	if err != nil {
-		return err
-	}
-	return bw.Flush()
+	close(stop)
+	ticker.Wait()
+	syncNow()
+	return err
 }

@@ -33,13 +33,10 @@ func TestProfileDecompressionBomb(t *testing.T) {
 	mux.HandleFunc("/debug/fgprof", bomb)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	rep, err := doctor.Run(t.Context(), doctor.Config{
+	rep := runDoctor(t, doctor.Config{
 		URL: srv.URL, Endpoints: []string{"/a"}, OTLP: "off", MaxProfileBytes: 4 << 20,
 		Rate: 20, Duration: time.Second, Warmup: 100 * time.Millisecond, OutDir: t.TempDir(),
 	}, func(string) {})
-	if err != nil {
-		t.Fatal(err)
-	}
 	notes := strings.Join(rep.Notes, "\n")
 	if !strings.Contains(notes, "inflates to more than 4 MiB (4194304 bytes), the limit: raise it with --max-profile-bytes") {
 		t.Errorf("notes %q, want one naming the profile limit and its flag", notes)

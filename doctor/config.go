@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -45,14 +46,21 @@ type Config struct {
 	// DurationDefault (10s) and WarmupDefault (2s), or DurationQuick (3s) and WarmupQuick (1s)
 	// when Quick.
 	Duration, Warmup time.Duration
-	// Step is each sweep step's measured length, after a warm-up of a third of it. Default
-	// StepDefault (3s), or StepQuick (1s) when Quick.
+	// Step is each sweep step's measured length, after a warm-up of a third of it; a step at a
+	// rate that gives 1,000 requests sooner measures less, down to 1 s (capacity.StepLength).
+	// Default StepDefault (3s), or StepQuick (2s) when Quick.
 	Step time.Duration
-	// MaxSteps bounds each sweep. Default MaxStepsDefault (8), or MaxStepsQuick (2) when Quick.
+	// MaxSteps bounds each sweep. Default MaxStepsDefault (8), or MaxStepsQuick (20) when Quick,
+	// where SweepBudget bounds it first.
 	MaxSteps int
+	// SweepBudget bounds the time all sweeps take together: each endpoint's sweep gets an even
+	// share of what remains, starts no step that would not fit in it, and reports a maximum it
+	// had no time to confirm as a lower bound. Default 0 (MaxSteps alone bounds the sweeps), or
+	// SweepBudgetQuick (36s) when Quick, so that --quick stays within a minute for 4 endpoints.
+	SweepBudget time.Duration
 	// Start is each sweep's first rate, in requests per second. Default StartDefault (10).
 	Start float64
-	// Quick shortens everything: about 30 s on the lab.
+	// Quick shortens everything: within a minute for 4 endpoints (see SweepBudget).
 	Quick bool
 	// Connections per load run. Default ConnectionsDefault (64).
 	Connections int
@@ -74,6 +82,11 @@ type Config struct {
 	// be pointed at a known address, falling back to a free port when it is busy; a free port
 	// for the lab, whose exporter doctor points at it. collect.Off ("off"): no traces.
 	OTLP string
+	// OTLPGRPC is where the embedded collector listens for OTLP/gRPC, the default protocol of
+	// most SDKs' exporters. Default collect.GRPCAddrDefault (127.0.0.1:4317) for a URL, falling
+	// back to a free port when it is busy; a free port for the lab. collect.Off: OTLP/HTTP only.
+	// Unused when OTLP is collect.Off.
+	OTLPGRPC string
 	// TraceWait is how long doctor waits, after the load, for an outside service's last traces
 	// (its exporter batches them). Default TraceWaitDefault (6s), or TraceWaitQuick (3s) when
 	// Quick. The lab is flushed instead.
@@ -85,8 +98,10 @@ type Config struct {
 	// the run's loadgen progress callback and a func called after it (a progress bar).
 	Watch func(name string, total time.Duration) (update func(loadgen.Progress), done func())
 
-	objective   slo.Objective
-	otlpDefault bool // OTLP was not given: a busy default port falls back to a free one
+	objective slo.Objective
+	// otlpDefault and grpcDefault say OTLP or OTLPGRPC was not given: a busy default port falls
+	// back to a free one.
+	otlpDefault, grpcDefault bool
 }
 
 // Defaults of Config, which zero fields stand for; the …Quick ones when Config.Quick.
@@ -98,14 +113,19 @@ const (
 	WarmupDefault       = 2 * time.Second
 	WarmupQuick         = time.Second
 	StepDefault         = 3 * time.Second
-	StepQuick           = time.Second
+	StepQuick           = 2 * time.Second
 	MaxStepsDefault     = 8
-	MaxStepsQuick       = 2
-	StartDefault        = 10.0
-	ConnectionsDefault  = 64
-	TraceWaitDefault    = 6 * time.Second
-	TraceWaitQuick      = 3 * time.Second
-	OutDirDefault       = "headroom-report"
+	MaxStepsQuick       = 20
+	SweepBudgetQuick    = 36 * time.Second
+	// FactorQuick and PrecisionQuick are the quick sweep's growth factor and bisection
+	// precision (capacity.Config): it reaches 40,960 req/s from 10 in 6 steps.
+	FactorQuick        = 4.0
+	PrecisionQuick     = 0.1
+	StartDefault       = 10.0
+	ConnectionsDefault = 64
+	TraceWaitDefault   = 6 * time.Second
+	TraceWaitQuick     = 3 * time.Second
+	OutDirDefault      = "headroom-report"
 )
 
 // ErrConfig is wrapped by every error Run returns for a bad Config; those that concern one
@@ -130,10 +150,16 @@ func (e configErr) Unwrap() error { return ErrConfig }
 // validate checks c as given, zero fields standing for their defaults; it fills nothing in.
 func (c *Config) validate() error {
 	bad := func(field, format string, args ...any) error { return fielderr.New(ErrConfig, field, format, args...) }
-	if c.OTLP != "" && c.OTLP != collect.Off {
-		if _, _, err := net.SplitHostPort(c.OTLP); err != nil {
-			return bad("OTLP", "%q: want host:port, such as 127.0.0.1:4318, or off", c.OTLP)
+	for _, f := range []struct{ name, addr string }{{"OTLP", c.OTLP}, {"OTLPGRPC", c.OTLPGRPC}} {
+		if f.addr == "" {
+			continue
 		}
+		if err := collect.CheckAddr(f.addr); err != nil {
+			return bad(f.name, "%q: %v", f.addr, err)
+		}
+	}
+	if err := checkOutDir(c.OutDir); err != nil {
+		return bad("OutDir", "%q: %v", c.OutDir, err)
 	}
 	if c.Rate < 0 {
 		return bad("Rate", "%v: want a positive number of requests per second, or 0 to sweep", c.Rate)
@@ -141,7 +167,7 @@ func (c *Config) validate() error {
 	for _, f := range []struct {
 		name string
 		d    time.Duration
-	}{{"Duration", c.Duration}, {"Warmup", c.Warmup}, {"Step", c.Step}, {"TraceWait", c.TraceWait}} {
+	}{{"Duration", c.Duration}, {"Warmup", c.Warmup}, {"Step", c.Step}, {"TraceWait", c.TraceWait}, {"SweepBudget", c.SweepBudget}} {
 		if f.d < 0 {
 			return bad(f.name, "%v: want a positive duration", f.d)
 		}
@@ -191,6 +217,29 @@ func (c *Config) validate() error {
 	return nil
 }
 
+// checkOutDir reports whether dir can be the report directory: it, or the nearest of its parents
+// that exists, is a directory. Whether it is writable shows when the first file is written.
+func checkOutDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err == nil {
+			if fi.IsDir() {
+				return nil
+			}
+			if p == filepath.Clean(dir) {
+				return errors.New("is a file: want a directory")
+			}
+			return fmt.Errorf("%s is a file: want a directory", p)
+		}
+		if p == filepath.Dir(p) {
+			return nil
+		}
+	}
+}
+
 // withDefaults returns c with every default filled in; c has passed validate.
 func (c Config) withDefaults() Config {
 	pick := func(d *time.Duration, normal, quick time.Duration) {
@@ -205,6 +254,9 @@ func (c Config) withDefaults() Config {
 	pick(&c.Warmup, WarmupDefault, WarmupQuick)
 	pick(&c.Step, StepDefault, StepQuick)
 	pick(&c.TraceWait, TraceWaitDefault, TraceWaitQuick)
+	if c.SweepBudget == 0 && c.Quick {
+		c.SweepBudget = SweepBudgetQuick
+	}
 	if c.MaxSteps == 0 {
 		c.MaxSteps = MaxStepsDefault
 		if c.Quick {
@@ -223,13 +275,17 @@ func (c Config) withDefaults() Config {
 	if c.Cores == 0 {
 		c.Cores = float64(runtime.NumCPU())
 	}
-	if c.OTLP == "" {
-		c.otlpDefault = true
-		c.OTLP = collect.HTTPAddrDefault
-		if c.URL == "" {
-			c.OTLP = "127.0.0.1:0"
+	listen := func(addr *string, isDefault *bool, wellKnown string) {
+		if *addr == "" {
+			*isDefault = true
+			*addr = wellKnown
+			if c.URL == "" {
+				*addr = "127.0.0.1:0"
+			}
 		}
 	}
+	listen(&c.OTLP, &c.otlpDefault, collect.HTTPAddrDefault)
+	listen(&c.OTLPGRPC, &c.grpcDefault, collect.GRPCAddrDefault)
 	if c.OutDir == "" {
 		c.OutDir = OutDirDefault
 	}

@@ -13,6 +13,7 @@ package doctor
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -62,7 +63,7 @@ func Run(ctx context.Context, cfg Config, progress func(string)) (*result.Doctor
 		return nil, fmt.Errorf("report directory: %w", err)
 	}
 	r := &run{cfg: cfg, base: cfg.URL, progress: progress, steady: map[string]*result.Load{},
-		rep: &result.Doctor{Schema: result.DoctorSchema, Target: cfg.URL, Measurements: []result.Measurement{}}}
+		rep: &result.Doctor{Schema: result.DoctorSchema, Target: cfg.URL, Measurements: []result.Measurement{}, InvalidMeasurements: []result.InvalidMeasurement{}}}
 	if cfg.Rate == 0 {
 		r.rep.SLO = cfg.objective.Expr
 	}
@@ -76,7 +77,7 @@ func Run(ctx context.Context, cfg Config, progress func(string)) (*result.Doctor
 		}
 		defer r.stopLab()
 	} else if r.recv != nil {
-		r.progress(fmt.Sprintf("traces: point the service's OTLP/HTTP exporter at %s (OTEL_EXPORTER_OTLP_ENDPOINT=%s)", r.rep.OTLP, r.rep.OTLP))
+		r.progress(r.exportHint())
 	}
 	phases := []struct {
 		name string
@@ -101,8 +102,21 @@ func Run(ctx context.Context, cfg Config, progress func(string)) (*result.Doctor
 			return r.rep, ctx.Err()
 		}
 	}
-	return r.rep, r.write()
+	if err := r.write(); err != nil {
+		return r.rep, err
+	}
+	if n := len(r.rep.InvalidMeasurements); n > 0 {
+		m := r.rep.InvalidMeasurements[0]
+		return r.rep, fmt.Errorf("%w: %d of %d, such as %s (%s): %s", ErrInvalidMeasurement, n, len(r.rep.Measurements),
+			report.EndpointLabel(m.Endpoint), m.Condition, strings.Join(m.Reasons, "; "))
+	}
+	return r.rep, nil
 }
+
+// ErrInvalidMeasurement is wrapped by Run's error when a measurement the report's conclusions
+// rest on was still invalid after one retry: the load generator, not the target, was the limit.
+// The report is written, every such measurement marked INVALID.
+var ErrInvalidMeasurement = errors.New("invalid after one retry: the load generator, not the target, was the limit")
 
 func roundS(d time.Duration) float64 {
 	return float64(d.Round(100*time.Millisecond)) / float64(time.Second)
@@ -149,7 +163,7 @@ func (r *run) watch(name string, total time.Duration) (func(loadgen.Progress), f
 // run here rather than after a sweep of failures.
 func (r *run) warmup(ctx context.Context) error {
 	r.progress(fmt.Sprintf("warm-up: %d endpoints for %v", len(r.cfg.Endpoints), r.cfg.Warmup))
-	loads, err := r.concurrently(ctx, "warm-up", func(e string) (loadgen.Config, error) { return r.loadConfig(e, 5, r.cfg.Warmup, 0) })
+	loads, err := r.concurrently(ctx, "warm-up", r.cfg.Endpoints, func(e string) (loadgen.Config, error) { return r.loadConfig(e, 5, r.cfg.Warmup, 0) })
 	if err != nil {
 		return err
 	}
@@ -163,14 +177,14 @@ func (r *run) warmup(ctx context.Context) error {
 
 // concurrently runs one load per endpoint at once, configured by cfg, and returns the results in
 // endpoint order. One progress bar follows the first: the runs share their clock.
-func (r *run) concurrently(ctx context.Context, name string, cfg func(e string) (loadgen.Config, error)) ([]*result.Load, error) {
+func (r *run) concurrently(ctx context.Context, name string, endpoints []string, cfg func(e string) (loadgen.Config, error)) ([]*result.Load, error) {
 	type out struct {
 		l   *result.Load
 		err error
 	}
-	outs := make([]out, len(r.cfg.Endpoints))
+	outs := make([]out, len(endpoints))
 	var wg sync.WaitGroup
-	for i, e := range r.cfg.Endpoints {
+	for i, e := range endpoints {
 		c, err := cfg(e)
 		if err != nil {
 			return nil, err

@@ -27,7 +27,9 @@ func (r *run) condition() result.Condition {
 // steadyPhase runs every endpoint at once at its steady rate: the traffic mix the diagnosis and
 // the profiles see.
 func (r *run) steadyPhase(ctx context.Context) error {
-	r.progress(fmt.Sprintf("steady: every endpoint at its rate for %v, with traces and CPU and wall-clock profiles", r.cfg.Duration))
+	secs := r.cfg.Duration.Truncate(time.Second)
+	profiles := !r.cfg.NoProfiles && secs >= time.Second
+	r.progress(steadyLine(r.cfg.Duration, r.recv != nil, profiles))
 	r.keep.Store(true)
 	r.from = time.Now().Add(r.cfg.Warmup)
 	var err error
@@ -35,11 +37,10 @@ func (r *run) steadyPhase(ctx context.Context) error {
 		err = r.runAll(ctx, r.condition(), true)
 		r.to = time.Now()
 	}
-	secs := r.cfg.Duration.Truncate(time.Second)
 	switch {
 	case r.cfg.NoProfiles:
 		load(ctx)
-	case secs < time.Second:
+	case !profiles:
 		r.note("profiles: the steady run is shorter than a second, too short to profile")
 		load(ctx)
 	default:
@@ -48,6 +49,22 @@ func (r *run) steadyPhase(ctx context.Context) error {
 		r.keepProfiles(ctx, p, perr)
 	}
 	return err
+}
+
+// steadyLine announces the steady run with what runs alongside it, and nothing that does not.
+func steadyLine(d time.Duration, traces, profiles bool) string {
+	var with []string
+	if traces {
+		with = append(with, "traces")
+	}
+	if profiles {
+		with = append(with, "CPU and wall-clock profiles")
+	}
+	s := fmt.Sprintf("steady: every endpoint at its rate for %v", d)
+	if len(with) == 0 {
+		return s + " (no traces, no profiles)"
+	}
+	return s + ", with " + strings.Join(with, " and ")
 }
 
 // keepProfiles takes the steady run's profiles into the report. A target without pprof is a
@@ -96,10 +113,12 @@ func (r *run) runAll(ctx context.Context, cond result.Condition, steady bool) er
 	for _, de := range r.rep.Endpoints {
 		rates[de.Endpoint] = de.SteadyRPS
 	}
-	loads, err := r.concurrently(ctx, string(cond), func(e string) (loadgen.Config, error) {
-		return r.loadConfig(e, rates[e], r.cfg.Duration, r.cfg.Warmup)
-	})
+	cfg := func(e string) (loadgen.Config, error) { return r.loadConfig(e, rates[e], r.cfg.Duration, r.cfg.Warmup) }
+	loads, err := r.concurrently(ctx, string(cond), r.cfg.Endpoints, cfg)
 	if err != nil {
+		return err
+	}
+	if err := r.retryInvalid(ctx, string(cond), loads, cfg); err != nil {
 		return err
 	}
 	for i, l := range loads {
@@ -114,9 +133,46 @@ func (r *run) runAll(ctx context.Context, cond result.Condition, steady bool) er
 		}
 		m := result.Measurement{Endpoint: de.Endpoint, Condition: cond, File: file, OfferedRPS: l.OfferedRPS, AchievedRPS: l.AchievedRPS,
 			Requests: l.Requests, Errors: l.Errors, LatencyMS: l.LatencyMS, Valid: l.Verdict.Valid}
+		if !m.Valid {
+			m.InvalidReasons = l.Verdict.Reasons
+			r.rep.InvalidMeasurements = append(r.rep.InvalidMeasurements,
+				result.InvalidMeasurement{Endpoint: m.Endpoint, Condition: cond, File: file, Reasons: m.InvalidReasons})
+		}
 		r.rep.Measurements = append(r.rep.Measurements, m)
-		r.progress(fmt.Sprintf("%-30s %-17s p50 %8.2f ms  p99 %8.2f ms  %6.1f req/s  errors %d",
-			report.EndpointLabel(m.Endpoint), cond, m.LatencyMS.P50, m.LatencyMS.P99, m.AchievedRPS, m.Errors))
+		line := fmt.Sprintf("%-30s %-17s p50 %8.2f ms  p99 %8.2f ms  %6.1f req/s  errors %d",
+			report.EndpointLabel(m.Endpoint), cond, m.LatencyMS.P50, m.LatencyMS.P99, m.AchievedRPS, m.Errors)
+		if inv := report.InvalidNote(m); inv != "" {
+			line += "  " + inv
+		}
+		r.progress(line)
+	}
+	return nil
+}
+
+// retryInvalid measures once more, together, the endpoints whose load in loads was invalid (the
+// generator was the limit: a busy moment of a shared machine, a GC pause), and puts the new
+// results in their place, valid or not.
+func (r *run) retryInvalid(ctx context.Context, name string, loads []*result.Load, cfg func(string) (loadgen.Config, error)) error {
+	var again []int
+	var endpoints []string
+	for i, l := range loads {
+		if !l.Verdict.Valid && !l.Partial { // an interrupted run is partial: nothing to retry
+			again = append(again, i)
+			endpoints = append(endpoints, r.cfg.Endpoints[i])
+		}
+	}
+	if len(again) == 0 {
+		return nil
+	}
+	first := loads[again[0]]
+	r.progress(fmt.Sprintf("%s: %d measurement(s) INVALID (%s: %s): measuring them once more", name, len(again),
+		report.EndpointLabel(endpoints[0]), strings.Join(first.Verdict.Reasons, "; ")))
+	retried, err := r.concurrently(ctx, name+" (retry)", endpoints, cfg)
+	if err != nil {
+		return err
+	}
+	for j, i := range again {
+		loads[i] = retried[j]
 	}
 	return nil
 }

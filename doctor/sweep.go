@@ -18,10 +18,11 @@ import (
 
 // sweep finds each endpoint's capacity under the SLO, or takes the fixed rate.
 func (r *run) sweep(ctx context.Context) error {
+	start := time.Now()
 	for i, e := range r.cfg.Endpoints {
 		de := result.DoctorEndpoint{Endpoint: e, SteadyRPS: r.cfg.Rate}
 		if r.cfg.Rate == 0 {
-			sw, err := r.sweepOne(ctx, i, e)
+			sw, err := r.sweepOne(ctx, i, e, endpointBudget(r.cfg.SweepBudget, time.Since(start), len(r.cfg.Endpoints)-i))
 			if err != nil {
 				return err
 			}
@@ -31,10 +32,10 @@ func (r *run) sweep(ctx context.Context) error {
 			case sw.MaxRPSUnderSLO == 0:
 				r.note(fmt.Sprintf("%s: no rate met the SLO %s; the steady run uses the lowest rate tried, %s req/s", report.EndpointLabel(e), r.cfg.objective.Expr, fmtRate(de.SteadyRPS)))
 			case sw.MaxIsLowerBound:
-				r.note(fmt.Sprintf("%s: the maximum %s req/s is a lower bound: %s", report.EndpointLabel(e), fmtRate(sw.MaxRPSUnderSLO), lowerBoundWhy(sw)))
+				r.note(fmt.Sprintf("%s: %s", report.EndpointLabel(e), lowerBoundNote(sw)))
 			}
-			r.progress(fmt.Sprintf("sweep %-30s max %s req/s under %s, knee %s, recommended %s req/s", report.EndpointLabel(e),
-				fmtRate(sw.MaxRPSUnderSLO), r.cfg.objective.Expr, fmtRate(sw.KneeRPS), fmtRate(sw.RecommendedRPS)))
+			r.progress(fmt.Sprintf("sweep %-30s %s under %s, knee %s, recommended %s req/s", report.EndpointLabel(e),
+				report.SweepMax(sw), r.cfg.objective.Expr, fmtRate(sw.KneeRPS), fmtRate(sw.RecommendedRPS)))
 		}
 		r.rep.Endpoints = append(r.rep.Endpoints, de)
 		if ctx.Err() != nil {
@@ -55,15 +56,26 @@ func (r *run) sweep(ctx context.Context) error {
 	return nil
 }
 
-// lowerBoundWhy says why a sweep's maximum may be below the target's.
-func lowerBoundWhy(sw *result.Sweep) string {
+// endpointBudget is one endpoint's share of the sweeps' budget: what remains of it, over the
+// endpoints left to sweep, so that time an endpoint did not need goes to the next ones. 0: no
+// budget.
+func endpointBudget(total, spent time.Duration, left int) time.Duration {
+	if total <= 0 || left <= 0 {
+		return 0
+	}
+	// At least a moment: a zero budget would mean none, and a sweep always runs its first step.
+	return max(time.Millisecond, ((total - spent) / time.Duration(left)).Round(100*time.Millisecond))
+}
+
+// lowerBoundNote says what a lower-bound maximum means for the user, and what to do about it.
+func lowerBoundNote(sw *result.Sweep) string {
+	s := report.SweepMax(sw)
 	for _, st := range sw.Steps {
 		if st.OfferedRPS > sw.MaxRPSUnderSLO && !st.Verdict.Valid {
-			return "a step above it was invalid — the load generator, not the target, was the limit (" + strings.Join(st.Verdict.Reasons, "; ") +
-				"); on a busy machine, or with the lab in the generator's process, measure again on a quieter one"
+			return s + "; on a busy machine, or with the lab in the generator's process, measure again on a quieter one"
 		}
 	}
-	return "the sweep ran out of steps before a rate failed; raise --max-steps (or drop --quick)"
+	return s + "; for the whole curve, drop --quick or raise --max-steps"
 }
 
 // steadyRate is the recommended rate, or the lowest rate tried when none met the SLO.
@@ -80,12 +92,18 @@ func steadyRate(sw *result.Sweep) float64 {
 	return low
 }
 
-func (r *run) sweepOne(ctx context.Context, i int, e string) (*result.Sweep, error) {
+func (r *run) sweepOne(ctx context.Context, i int, e string, budget time.Duration) (*result.Sweep, error) {
 	base, err := r.loadConfig(e, 1, r.cfg.Step, r.cfg.Step/3)
 	if err != nil {
 		return nil, err
 	}
 	st := &loadstep.Stepper{Base: base, Cores: r.cfg.Cores}
+	// A step at a high rate needs less time for its percentiles to rest on enough requests.
+	step := capacity.StepperFunc(func(ctx context.Context, rate float64) (capacity.Measurement, error) {
+		st.Base.Duration = capacity.StepLength(rate, r.cfg.Step)
+		st.Base.Warmup = st.Base.Duration / 3
+		return st.Step(ctx, rate)
+	})
 	switch {
 	case r.lab != nil:
 		st.CPU = cpusample.Proc{PID: r.lab.pid()}
@@ -97,8 +115,15 @@ func (r *run) sweepOne(ctx context.Context, i int, e string) (*result.Sweep, err
 		st.Watch = func(total time.Duration) (func(loadgen.Progress), func()) { return r.cfg.Watch("sweep "+label, total) }
 	}
 	n := 0
-	cc := capacity.Config{Objective: r.cfg.objective, Start: r.cfg.Start, MaxSteps: r.cfg.MaxSteps, NoVerify: r.cfg.Quick, ErrorBudget: 1}
-	sw, err := capacity.Run(ctx, cc, st, func(s result.SweepStep) {
+	cc := capacity.Config{Objective: r.cfg.objective, Start: r.cfg.Start, MaxSteps: r.cfg.MaxSteps, ErrorBudget: 1, Budget: budget}
+	if r.cfg.Quick {
+		// Few steps: grow fast (10 to 40,960 req/s in 6 steps), stop bisecting at 10 %. Steps of
+		// a second fail on a stall of a shared machine, and pass on a lucky second: a failure
+		// counts once run twice, and the rate found is verified, as the full sweep's is, when
+		// the budget leaves time for it.
+		cc.Factor, cc.Precision, cc.ConfirmFailures = FactorQuick, PrecisionQuick, true
+	}
+	sw, err := capacity.Run(ctx, cc, step, func(s result.SweepStep) {
 		n++
 		verdict := "pass"
 		if !s.Pass {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,34 +16,55 @@ import (
 
 	"github.com/headroom/headroom/collect"
 	"github.com/headroom/headroom/diagnose"
+	"github.com/headroom/headroom/flame"
 	"github.com/headroom/headroom/internal/atomicfile"
 	"github.com/headroom/headroom/result"
 )
 
-// startCollector starts the embedded OTLP/HTTP receiver, unless traces are off.
+// startCollector starts the embedded OTLP receiver, on HTTP and gRPC, unless traces are off.
 func (r *run) startCollector(ctx context.Context) error {
 	if r.cfg.OTLP == collect.Off {
 		return nil
 	}
 	r.lines = collect.NewTraceLines()
-	recv, err := r.listenOTLP(ctx, r.cfg.OTLP)
-	if err != nil && r.cfg.otlpDefault && errors.Is(err, collect.ErrListen) {
-		// Another collector (or a second doctor) holds the well-known port: any port will do,
-		// and the progress line says which.
-		recv, err = r.listenOTLP(ctx, "127.0.0.1:0")
+	httpAddr, grpcAddr := r.cfg.OTLP, r.cfg.OTLPGRPC
+	recv, err := r.listenOTLP(ctx, httpAddr, grpcAddr)
+	if err != nil && (r.cfg.otlpDefault || r.cfg.grpcDefault) && errors.Is(err, collect.ErrListen) {
+		// Another collector (or a second doctor) holds a well-known port: any port will do for
+		// the addresses not given, and the progress line says which.
+		if r.cfg.otlpDefault {
+			httpAddr = "127.0.0.1:0"
+		}
+		if r.cfg.grpcDefault && grpcAddr != collect.Off {
+			grpcAddr = "127.0.0.1:0"
+		}
+		recv, err = r.listenOTLP(ctx, httpAddr, grpcAddr)
 	}
 	if err != nil {
-		return fmt.Errorf("start the OTLP receiver: %w (give another address with --otlp, or --otlp off)", err)
+		return fmt.Errorf("start the OTLP receiver: %w (give other addresses with --otlp and --otlp-grpc, or --otlp off)", err)
 	}
 	r.recv = recv
 	r.linesErr = make(chan error, 1)
 	go func() { r.linesErr <- r.lines.WriteAll(&r.traces) }()
 	r.rep.OTLP = "http://" + recv.HTTPAddr().String()
+	if a := recv.GRPCAddr(); a != nil {
+		r.rep.OTLPGRPC = "http://" + a.String()
+	}
 	return nil
 }
 
-func (r *run) listenOTLP(ctx context.Context, addr string) (*collect.Receiver, error) {
-	recv, err := collect.New(collect.Config{HTTPAddr: addr, GRPCAddr: collect.Off, CompleteAfter: time.Second,
+// exportHint tells a service's operator how to point its OTLP exporter at doctor: the
+// environment variables of the OpenTelemetry SDKs, for each protocol doctor listens on.
+func (r *run) exportHint() string {
+	s := fmt.Sprintf("traces: point the service's OTLP exporter here: OTLP/HTTP OTEL_EXPORTER_OTLP_ENDPOINT=%s OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", r.rep.OTLP)
+	if r.rep.OTLPGRPC != "" {
+		s += fmt.Sprintf(", or OTLP/gRPC OTEL_EXPORTER_OTLP_ENDPOINT=%s OTEL_EXPORTER_OTLP_PROTOCOL=grpc", r.rep.OTLPGRPC)
+	}
+	return s
+}
+
+func (r *run) listenOTLP(ctx context.Context, httpAddr, grpcAddr string) (*collect.Receiver, error) {
+	recv, err := collect.New(collect.Config{HTTPAddr: httpAddr, GRPCAddr: grpcAddr, CompleteAfter: time.Second,
 		OnTrace: func(t *collect.Trace) {
 			if r.keep.Load() {
 				r.lines.Add(t)
@@ -89,10 +111,11 @@ func (r *run) analysis(ctx context.Context) error {
 	}
 	r.stopCollector(ctx)
 	r.rep.Findings = append(r.rep.Findings, r.hotspots...)
+	if r.lines == nil {
+		return nil // --otlp off: no traces were asked for
+	}
 	if stats.SpansAccepted == 0 {
-		if r.cfg.OTLP != collect.Off {
-			r.note(fmt.Sprintf("traces: none received on %s, so no trace-based diagnosis: export the service's spans there (OTLP/HTTP)", r.rep.OTLP))
-		}
+		r.noTraces("no span arrived")
 		return nil
 	}
 	if err := <-r.linesErr; err != nil {
@@ -106,10 +129,16 @@ func (r *run) analysis(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read the collected traces: %w", err)
 	}
+	probes := r.probePaths()
 	in.Traces = slices.DeleteFunc(in.Traces, func(t *diagnose.Trace) bool {
 		s := traceStart(t)
-		return s.Before(r.from) || !s.Before(r.to)
+		return s.Before(r.from) || !s.Before(r.to) || isProbe(t, probes)
 	})
+	r.rep.TracesAnalyzed = len(in.Traces)
+	if len(in.Traces) == 0 {
+		r.noTraces(fmt.Sprintf("%d spans arrived, but none of a request of the steady run", stats.SpansAccepted))
+		return nil
+	}
 	cfg := diagnoseConfig(slices.Collect(maps.Values(r.steady)))
 	f := diagnose.Analyze(in, cfg)
 	r.rep.Findings = append(f.Findings, r.hotspots...)
@@ -124,6 +153,74 @@ func (r *run) analysis(ctx context.Context) error {
 	r.rep.Exemplar = exemplarTrace(in.Traces, r.rep.Findings, cfg.PreferTraceIDs)
 	r.progress(fmt.Sprintf("analysis: %d traces of the steady run, %d findings", len(in.Traces), len(r.rep.Findings)))
 	return nil
+}
+
+// noTraces records, and says at once, that the diagnosis has no traces to read, and what to
+// check: without them doctor's findings are the profiles' only.
+func (r *run) noTraces(what string) {
+	where := r.rep.OTLP
+	if r.rep.OTLPGRPC != "" {
+		where += " (OTLP/HTTP) or " + r.rep.OTLPGRPC + " (OTLP/gRPC)"
+	}
+	r.rep.NoTraces = fmt.Sprintf("%s on %s, so no trace-based diagnosis: check that the service exports its spans there (OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_PROTOCOL), "+
+		"that its sampler keeps requests whose traceparent says sampled (parentbased_always_on), and that its exporter flushes within --trace-wait (%v)", what, where, r.cfg.TraceWait)
+	r.progress("NO TRACES: " + r.rep.NoTraces)
+}
+
+// probePaths are the paths doctor itself requests from the target besides the endpoints it
+// measures: the profiles, the lab's switches, the metrics. A traced service records these
+// requests too; they are doctor's, not the service's endpoints.
+func (r *run) probePaths() []string {
+	paths := []string{flame.CPUPathDefault, flame.WallPathDefault, "/debug/pprof/"}
+	if r.rep.Lab != nil {
+		paths = append(paths, "/admin/")
+	}
+	if u, err := url.Parse(r.cfg.Metrics); err == nil && u.Path != "" {
+		paths = append(paths, u.Path)
+	}
+	for _, e := range r.cfg.Endpoints {
+		if t, err := parseEndpoint("", e); err == nil {
+			measured := strings.SplitN(t.URL, "?", 2)[0]
+			paths = slices.DeleteFunc(paths, func(p string) bool { return strings.HasPrefix(measured, p) })
+		}
+	}
+	return paths
+}
+
+// isProbe reports whether t is one of doctor's own requests: a span without a parent in t served
+// a path under one of probes.
+func isProbe(t *diagnose.Trace, probes []string) bool {
+	ids := make(map[string]bool, len(t.Spans))
+	for _, s := range t.Spans {
+		ids[s.SpanID] = true
+	}
+	for _, s := range t.Spans {
+		if s.ParentID != "" && ids[s.ParentID] {
+			continue
+		}
+		p := requestPath(s.Attrs)
+		if p != "" && slices.ContainsFunc(probes, func(pr string) bool { return strings.HasPrefix(p, pr) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// requestPath is the path a server span served, from the semantic conventions' attributes old
+// or new; "" when the span names none.
+func requestPath(attrs map[string]string) string {
+	if p := attrs["url.path"]; p != "" {
+		return p
+	}
+	if p := attrs["http.target"]; p != "" {
+		return strings.SplitN(p, "?", 2)[0]
+	}
+	for _, k := range []string{"url.full", "http.url"} {
+		if u, err := url.Parse(attrs[k]); err == nil && u.Path != "" {
+			return u.Path
+		}
+	}
+	return ""
 }
 
 // diagnoseConfig is the diagnosis doctor runs over the steady run's traces: diagnose --load's,

@@ -27,6 +27,7 @@ var (
 
 var doctorTmpl = template.Must(template.New("doctor").Funcs(template.FuncMap{
 	"label": EndpointLabel,
+	"join":  strings.Join,
 	"pct":   func(v float64) string { return fmt.Sprintf("%.0f %%", 100*v) },
 	"ms":    num,
 	"rate":  rate,
@@ -80,10 +81,11 @@ func writeDoctorHTML(w io.Writer, p DoctorPage, a pageAssets) error {
 	}
 	var charts []chartSpec
 	var sections []section
-	add := func(s *section, c *chartSpec) {
+	add := func(s *section, c *chartSpec, mark string) {
 		if c == nil {
 			return
 		}
+		c.Title += mark
 		c.ID = fmt.Sprintf("c%d", len(charts)+1)
 		charts = append(charts, *c)
 		s.Charts = append(s.Charts, c.ID)
@@ -91,14 +93,19 @@ func writeDoctorHTML(w io.Writer, p DoctorPage, a pageAssets) error {
 	for _, e := range doctorEndpoints(d) {
 		s := section{Endpoint: e}
 		if l := p.Steady[e]; l != nil {
-			add(&s, timelineSpec(l))
-			add(&s, percentileSpec(l))
-			add(&s, histogramSpec(l))
+			// A chart of an invalid run says so in its title: its shape is the generator's.
+			mark := ""
+			if !l.Verdict.Valid {
+				mark = " — " + InvalidNote(result.Measurement{InvalidReasons: l.Verdict.Reasons})
+			}
+			add(&s, timelineSpec(l), mark)
+			add(&s, percentileSpec(l), mark)
+			add(&s, histogramSpec(l), mark)
 		}
 		for _, de := range d.Endpoints {
 			if de.Endpoint == e && de.Sweep != nil {
-				add(&s, sweepSpec(de.Sweep))
-				add(&s, utilSpec(de.Sweep))
+				add(&s, sweepSpec(de.Sweep), "")
+				add(&s, utilSpec(de.Sweep), "")
 			}
 		}
 		if len(s.Charts) > 0 {
@@ -129,7 +136,7 @@ func writeDoctorHTML(w io.Writer, p DoctorPage, a pageAssets) error {
 		Flames    []template.HTML
 		FlameName []string
 	}{
-		D: d, TraceURL: p.TraceURL, Measures: groupMeasurements(d.Measurements), Sections: sections,
+		D: d, TraceURL: p.TraceURL, Measures: groupMeasurements(d), Sections: sections,
 		Data: template.JS(jsSafe(data)), UPlot: template.JS(a.UPlot), Script: template.JS(a.Script), CSS: template.CSS(a.CSS), //nolint:gosec // our own embedded assets
 		Breakdown: breakdownViews(d.Breakdown), Waterfall: waterfall(d.Exemplar), Flames: flames, FlameName: flameNames(p.Flames),
 	})
@@ -464,7 +471,12 @@ func sweepSpec(s *result.Sweep) *chartSpec {
 		c.VLines = append(c.VLines, markSpec{At: s.KneeRPS, Label: "knee " + rate(s.KneeRPS), Color: "#6a4c93"})
 	}
 	if s.MaxRPSUnderSLO > 0 {
-		c.VLines = append(c.VLines, markSpec{At: s.MaxRPSUnderSLO, Label: "max " + rate(s.MaxRPSUnderSLO), Color: "#d62828"})
+		label := "max " + rate(s.MaxRPSUnderSLO)
+		if s.MaxIsLowerBound {
+			label = "max ≥ " + rate(s.MaxRPSUnderSLO) + " (lower bound)"
+			c.Title += " — " + SweepMax(s)
+		}
+		c.VLines = append(c.VLines, markSpec{At: s.MaxRPSUnderSLO, Label: label, Color: "#d62828"})
 	}
 	if s.RecommendedRPS > 0 {
 		c.VLines = append(c.VLines, markSpec{At: s.RecommendedRPS, Label: "recommended " + rate(s.RecommendedRPS), Color: "#2a9d8f"})

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/headroom/headroom/report"
+	"github.com/headroom/headroom/result"
 )
 
 func TestWriteDoctorHTMLGolden(t *testing.T) {
@@ -35,7 +36,7 @@ func TestWriteDoctorHTMLSelfContained(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"uPlot", "HEADROOM_DATA", "critical path", "n_plus_one_db", "<title>main</title>", "@media print",
-		`<table class="measurements">`, `<td>antipatterns off</td>`, `<td class="bad">INVALID</td>`,
+		`<table class="measurements">`, `<td>antipatterns off</td>`, `<td>valid</td>`,
 		`<span class="severity">low severity</span>`, "+20.00 ms at 1.00 ms per round trip"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
@@ -74,4 +75,36 @@ func BenchmarkWriteDoctorHTML(b *testing.B) {
 		}
 	}
 	b.SetBytes(int64(buf.Len()))
+}
+
+// TestWriteDoctorHTMLMarksInvalid: an invalid steady run is marked INVALID, with its reason, at
+// the top of the page, in the measurements table and in the title of each of its charts.
+func TestWriteDoctorHTMLMarksInvalid(t *testing.T) {
+	t.Parallel()
+	p := report.DoctorFixture(t)
+	const why = "the generator sent late: dispatch lag p99 was 25.0 ms"
+	m := &p.Doctor.Measurements[0]
+	m.Valid, m.InvalidReasons = false, []string{why}
+	p.Doctor.InvalidMeasurements = []result.InvalidMeasurement{{Endpoint: m.Endpoint, Condition: m.Condition, File: m.File, Reasons: m.InvalidReasons}}
+	for _, l := range p.Steady {
+		l.Verdict = result.Verdict{Reasons: []string{why}}
+	}
+	var buf bytes.Buffer
+	if err := report.WriteDoctorHTMLWith(&buf, p, "", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, want := range []string{
+		"(antipatterns on, steady-1.json): INVALID: " + why, // the list at the top
+		"— from an INVALID measurement",                     // the ratio computed from it
+		`"title":"Latency over time (steady run, per second) — INVALID: ` + why,
+		`"title":"Latency histogram (HDR, log-spaced bins) — INVALID: ` + why,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if n := strings.Count(page, "INVALID: "+why); n != 5 {
+		t.Errorf("INVALID with its reason %d times, want 5: the list, the table and the 3 steady charts", n)
+	}
 }

@@ -30,7 +30,7 @@ func DoctorFixture(t testing.TB) DoctorPage {
 		t.Fatal(err)
 	}
 	l := &result.Load{Schema: result.LoadSchema, Target: "http://127.0.0.1:8080/api/posts?limit=20", Requests: h.Count(),
-		LatencyMS: result.Summarize(h), Histograms: result.Histograms{Latency: enc, Service: enc, SendLag: enc}}
+		LatencyMS: result.Summarize(h), Verdict: result.Verdict{Valid: true}, Histograms: result.Histograms{Latency: enc, Service: enc, SendLag: enc}}
 	for s := range 3000 { // longer than the point budget: the chart must be downsampled
 		l.Timeline = append(l.Timeline, result.Second{T: s, AchievedRPS: 50, Requests: 50,
 			P50: 20 + float64(s%13), P99: 60 + float64(s%29)*3, Max: 120 + float64(s%31)*9})
@@ -48,7 +48,7 @@ func DoctorFixture(t testing.TB) DoctorPage {
 		Lab: &result.DoctorLab{URL: "http://127.0.0.1:8080", DB: "sqlite /tmp/lab.db", Antipatterns: "all", Users: 200, Posts: 1000},
 		Measurements: []result.Measurement{
 			{Endpoint: ep, Condition: "antipatterns on", Requests: 500, AchievedRPS: 50, LatencyMS: l.LatencyMS, File: "steady-1.json", Valid: true},
-			{Endpoint: ep, Condition: "antipatterns off", Requests: 500, AchievedRPS: 50, LatencyMS: result.Summary{Mean: 0.8, P50: 0.7, P99: 1.5, Max: 2.9}},
+			{Endpoint: ep, Condition: "antipatterns off", Requests: 500, AchievedRPS: 50, LatencyMS: result.Summary{Mean: 0.8, P50: 0.7, P99: 1.5, Max: 2.9}, Valid: true},
 		},
 		Endpoints: []result.DoctorEndpoint{{Endpoint: ep, Sweep: sw, SteadyRPS: 140, SteadyFile: "steady-1.json"}},
 		Findings: []result.Finding{{Kind: "n_plus_one_db", Endpoint: "GET /api/posts", Summary: "N+1 query — SELECT … WHERE post_id = ? runs 20× per request",

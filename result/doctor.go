@@ -1,5 +1,7 @@
 package result
 
+import "strings"
+
 // DoctorSchema identifies a doctor report.
 const DoctorSchema = "headroom.doctor/v1"
 
@@ -8,6 +10,10 @@ const DoctorSchema = "headroom.doctor/v1"
 type Doctor struct {
 	Schema string `json:"schema"`
 	Target string `json:"target"`
+	// InvalidMeasurements lists every measurement whose load generator judged itself the limit
+	// (its verdict invalid), with why: their numbers are not the target's. Empty when all are
+	// valid.
+	InvalidMeasurements []InvalidMeasurement `json:"invalid_measurements"`
 	// Lab describes the lab doctor started in process; nil for an outside URL.
 	Lab          *DoctorLab    `json:"lab,omitempty"`
 	Measurements []Measurement `json:"measurements"`
@@ -16,6 +22,14 @@ type Doctor struct {
 	SLO string `json:"slo,omitempty"`
 	// OTLP is the OTLP/HTTP endpoint doctor received traces on; "" when it collected none.
 	OTLP string `json:"otlp,omitempty"`
+	// OTLPGRPC is the OTLP/gRPC endpoint doctor received traces on, as an exporter's
+	// OTEL_EXPORTER_OTLP_ENDPOINT spells it (http://host:port); "" when it listened on none.
+	OTLPGRPC string `json:"otlp_grpc,omitempty"`
+	// TracesAnalyzed is how many traces of the steady run the diagnosis read.
+	TracesAnalyzed int `json:"traces_analyzed"`
+	// NoTraces, when traces were expected (OTLP is set) but none reached the analysis, says so
+	// and what to check.
+	NoTraces string `json:"no_traces,omitempty"`
 	// Endpoints holds, per endpoint, its sweep (when one ran) and the steady run's rate.
 	Endpoints []DoctorEndpoint `json:"endpoints,omitempty"`
 	// Findings are diagnose's, ranked, joined with the load results' exemplar trace ids.
@@ -67,6 +81,25 @@ type Measurement struct {
 	Errors      int64     `json:"errors"`
 	LatencyMS   Summary   `json:"latency_ms"`
 	Valid       bool      `json:"valid"`
+	// InvalidReasons say why the load generator judged the measurement invalid (its verdict's
+	// reasons); empty when Valid.
+	InvalidReasons []string `json:"invalid_reasons,omitempty"`
+}
+
+// InvalidMeasurement names a measurement whose verdict is invalid, and why.
+type InvalidMeasurement struct {
+	Endpoint  string    `json:"endpoint"`
+	Condition Condition `json:"condition"`
+	File      string    `json:"file"`
+	Reasons   []string  `json:"reasons"`
+}
+
+// Invalid returns why m is invalid, as one line: its reasons, or the fallback when it has none.
+func (m Measurement) Invalid() string {
+	if len(m.InvalidReasons) == 0 {
+		return "the load generator, not the target, was the limit"
+	}
+	return strings.Join(m.InvalidReasons, "; ")
 }
 
 // DoctorEndpoint is one endpoint's capacity: its sweep, when one ran, and the rate of the

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -27,6 +29,7 @@ func newCollectCmd() *cobra.Command {
 		out                      string
 		quiet                    bool
 		interval, shutdownWithin time.Duration
+		syncEvery                time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "collect [--http 127.0.0.1:4318] [--grpc 127.0.0.1:4317] [--out traces.jsonl] [--quiet]",
@@ -35,8 +38,10 @@ func newCollectCmd() *cobra.Command {
 OTLP/gRPC. It groups spans into traces; a trace is complete --complete-after after its root
 span arrives, or --max-idle after its last span when the root never comes (an orphan). With
 --out, each trace becomes one line of OTLP JSON (an ExportTraceServiceRequest), the input of
-headroom diagnose --traces. The file is written beside the destination and appears whole when
-collect stops (SIGINT/SIGTERM), after every open trace has been written.
+headroom diagnose --traces, appended to the file as the trace completes: the file holds whole
+lines only and is synced to disk every --sync-every, so it can be read while collect runs, and
+after a crash (SIGKILL, power loss) it keeps every trace completed up to the last sync; traces
+still being assembled then are lost. On SIGINT/SIGTERM every open trace is written first.
 
 Bad requests are answered as OTLP specifies (400, 413, 415; 429/503 with Retry-After when
 overloaded; partial success for invalid spans); every refusal is counted with its reason and
@@ -50,7 +55,7 @@ could not be listened on, or writing failed.`,
   kill -INT %1; headroom diagnose --traces traces.jsonl --load run.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runCollect(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfg, out, quiet, interval, shutdownWithin)
+			return runCollect(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfg, out, quiet, interval, shutdownWithin, syncEvery)
 		},
 	}
 	f := cmd.Flags()
@@ -67,6 +72,7 @@ could not be listened on, or writing failed.`,
 	f.Int64Var(&cfg.MaxRequestBytes, "max-request-bytes", collect.MaxRequestBytesDefault, "largest export request after decompression (413 beyond)")
 	f.DurationVar(&cfg.HeaderTimeout, "header-timeout", collect.HeaderTimeoutDefault, "longest an OTLP/HTTP request's headers may take to arrive")
 	f.DurationVar(&cfg.BodyTimeout, "body-timeout", collect.BodyTimeoutDefault, "longest a request's body may take to arrive after its headers (408 beyond), so slow uploads cannot hold the ingest queue")
+	f.DurationVar(&syncEvery, "sync-every", time.Second, "how often the traces written to --out are synced to disk: a crash loses at most this much of them")
 	f.DurationVar(&shutdownWithin, "shutdown-timeout", 10*time.Second, "how long to let in-flight requests and the last traces finish on shutdown")
 	return cmd
 }
@@ -78,7 +84,7 @@ var collectFlags = map[string]string{
 	"MaxRequestBytes": "--max-request-bytes", "HeaderTimeout": "--header-timeout", "BodyTimeout": "--body-timeout",
 }
 
-func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Config, out string, quiet bool, interval, shutdownWithin time.Duration) error {
+func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Config, out string, quiet bool, interval, shutdownWithin, syncEvery time.Duration) error {
 	if interval <= 0 {
 		return cliexit.Usagef("--interval %s: want a positive duration", interval)
 	}
@@ -93,18 +99,20 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Confi
 	}{{"--max-open-traces", int64(cfg.MaxOpenTraces)}, {"--max-spans-per-trace", int64(cfg.MaxSpansPerTrace)},
 		{"--max-attr-len", int64(cfg.MaxAttrValueLen)}, {"--max-request-bytes", cfg.MaxRequestBytes},
 		{"--complete-after", int64(cfg.CompleteAfter)}, {"--max-idle", int64(cfg.MaxIdle)},
-		{"--header-timeout", int64(cfg.HeaderTimeout)}, {"--body-timeout", int64(cfg.BodyTimeout)}} {
+		{"--header-timeout", int64(cfg.HeaderTimeout)}, {"--body-timeout", int64(cfg.BodyTimeout)}, {"--sync-every", int64(syncEvery)}} {
 		if l.v <= 0 {
 			return cliexit.Usagef("%s must be positive", l.flag)
 		}
 	}
-	o, err := createOut(out)
+	// Probe --out before listening: a path that cannot be written is bad usage, and a port in
+	// use must not have truncated the file of an earlier run.
+	probe, err := createOut(out)
 	if err != nil {
 		return err
 	}
-	defer o.abort()
+	probe.abort()
 	var lines *collect.TraceLines
-	if o != nil {
+	if out != "" {
 		lines = collect.NewTraceLines()
 		cfg.OnTrace = lines.Add
 	}
@@ -119,8 +127,18 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Confi
 		return cliexit.RunFailed(err)
 	}
 	writeErr := make(chan error, 1)
-	if o != nil {
-		go func() { writeErr <- o.commit(lines.WriteAll) }()
+	if lines != nil {
+		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownWithin)
+			defer cancel()
+			_ = rcv.Shutdown(sctx)
+			return cliexit.RunFailed(err)
+		}
+		go func() {
+			err := lines.WriteFile(f, syncEvery)
+			writeErr <- cmp.Or(err, f.Close())
+		}()
 	}
 	if !quiet {
 		fmt.Fprintln(stderr, listening(rcv, out))
@@ -134,7 +152,7 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Confi
 	if lines != nil {
 		lines.Close()
 		if err := <-writeErr; err != nil {
-			return err
+			return cliexit.RunFailed(fmt.Errorf("write %s: %w", out, err))
 		}
 	}
 	writeCollectStats(stdout, rcv.Stats(), out)
@@ -154,7 +172,7 @@ func listening(rcv *collect.Receiver, out string) string {
 	}
 	s := "collect: " + strings.Join(parts, ", ")
 	if out != "" {
-		s += "; traces go to " + out + " when stopped (Ctrl-C)"
+		s += "; traces are appended to " + out + " as they complete"
 	}
 	return s
 }

@@ -34,8 +34,11 @@ target's CPU and wall-clock profiles are taken (/debug/pprof, /debug/fgprof); on
 same steady run with every anti-pattern switched off, so the cost of each mistake is a measured
 difference, not a claim; then the diagnosis of the steady run's traces.
 
-For a URL, point the service's OTLP/HTTP exporter at the address doctor prints
-(OTEL_EXPORTER_OTLP_ENDPOINT, 127.0.0.1:4318 unless busy or --otlp says otherwise).
+For a URL, point the service's OTLP exporter at an address doctor prints: OTLP/gRPC on
+127.0.0.1:4317 (OTEL_EXPORTER_OTLP_PROTOCOL=grpc, most SDKs' default) and OTLP/HTTP on
+127.0.0.1:4318 (http/protobuf), unless busy or --otlp-grpc / --otlp say otherwise. When no
+trace arrives, doctor says so in one line and what to check. Its own requests (profile
+fetches, the lab's switches) are never diagnosed as endpoints.
 
 With no URL it starts the lab (headroom-lab, found next to headroom, on PATH or at $HEADROOM_LAB)
 as a child process (SQLite, embedded mail, log and payment services) with --antipatterns on
@@ -45,7 +48,12 @@ It prints the measurements and the top findings, and writes report.json (headroo
 report.html (self-contained: opens offline), traces.jsonl, the flame graphs and every load and
 sweep result to --out.
 
-Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
+A measurement the load generator judges invalid (it, not the target, was the limit) is
+measured once more; one still invalid is marked INVALID with its reason in the terminal,
+report.html and report.json (invalid_measurements), and doctor exits 3 after writing them.
+
+Exit codes: 0 done; 2 bad usage; 3 the run failed, was interrupted, or a measurement stayed
+invalid.`,
 		Example: `  headroom doctor --quick
   headroom doctor --quick --antipatterns none
   headroom doctor http://127.0.0.1:9000 --endpoints /api/a,/api/b --slo 'p99<100ms'
@@ -84,7 +92,7 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 					return cliexit.RunFailed(werr)
 				}
 			}
-			if err != nil {
+			if err != nil && !errors.Is(err, doctor.ErrInvalidMeasurement) {
 				if cmd.Context().Err() != nil {
 					return cliexit.RunFailed(errors.New("interrupted: no report written"))
 				}
@@ -93,6 +101,9 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 			outDir := cmp.Or(cfg.OutDir, doctor.OutDirDefault)
 			fmt.Fprintf(stdout, "\n  wrote %s and %s with %d load results\n",
 				filepath.Join(outDir, "report.html"), filepath.Join(outDir, "report.json"), len(rep.Measurements))
+			if err != nil {
+				return cliexit.RunFailed(err) // the report is written, its invalid measurements marked
+			}
 			return nil
 		},
 	}
@@ -104,6 +115,7 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 	fl.DurationVar(&cfg.Warmup, "warmup", 0, fmt.Sprintf("warm-up before each steady run (default %v, %v with --quick)", doctor.WarmupDefault, doctor.WarmupQuick))
 	fl.DurationVar(&cfg.Step, "step", 0, fmt.Sprintf("measured length of each sweep step (default %v, %v with --quick)", doctor.StepDefault, doctor.StepQuick))
 	fl.IntVar(&cfg.MaxSteps, "max-steps", 0, fmt.Sprintf("most steps of each sweep (default %d, %d with --quick)", doctor.MaxStepsDefault, doctor.MaxStepsQuick))
+	fl.DurationVar(&cfg.SweepBudget, "sweep-budget", 0, fmt.Sprintf("time all sweeps may take together, shared by the endpoints; a maximum it cuts short is a lower bound (default none, %v with --quick)", doctor.SweepBudgetQuick))
 	fl.Float64Var(&cfg.Start, "start", doctor.StartDefault, "first rate of each sweep, req/s")
 	fl.IntVar(&cfg.Connections, "connections", doctor.ConnectionsDefault, "connections of each load run")
 	fl.StringVar(&cfg.Antipatterns, "antipatterns", doctor.AntipatternsDefault, "the lab's anti-patterns: all, none or a list such as n_plus_one,sync_logging")
@@ -111,9 +123,10 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 	fl.Int64Var(&cfg.MaxProfileBytes, "max-profile-bytes", flame.MaxBytesDefault, "largest profile accepted from the target, as read and once inflated (a decompression bomb stops there)")
 	fl.StringVar(&cfg.Metrics, "metrics", "", "Prometheus endpoint of the target: CPU utilization per sweep step from process_cpu_seconds_total")
 	fl.Float64Var(&cfg.Cores, "cores", 0, "cores available to the target, to turn CPU seconds into utilization (default this machine's)")
-	fl.StringVar(&cfg.OTLP, "otlp", "", "address of the embedded OTLP/HTTP trace receiver (default 127.0.0.1:4318 for a URL, a free port for the lab); off for none")
+	fl.StringVar(&cfg.OTLP, "otlp", "", "address of the embedded OTLP/HTTP trace receiver (default 127.0.0.1:4318 for a URL, a free port for the lab); off for no traces at all")
+	fl.StringVar(&cfg.OTLPGRPC, "otlp-grpc", "", "address of the embedded OTLP/gRPC trace receiver (default 127.0.0.1:4317 for a URL, a free port for the lab); off for OTLP/HTTP only")
 	fl.DurationVar(&cfg.TraceWait, "trace-wait", 0, fmt.Sprintf("for a URL, how long to wait after the load for the service's last spans (default %v, %v with --quick)", doctor.TraceWaitDefault, doctor.TraceWaitQuick))
-	fl.BoolVar(&cfg.Quick, "quick", false, "short runs: about 30 s in all on the lab")
+	fl.BoolVar(&cfg.Quick, "quick", false, "short runs, within a minute for 4 endpoints: each sweep searches within its share of --sweep-budget")
 	fl.StringVarP(&cfg.OutDir, "out", "o", doctor.OutDirDefault, "directory for report.html, report.json and the results")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress lines")
 	fl.StringVar(&traceURL, "trace-url", "", "link trace ids to a trace viewer, {trace_id} standing for the id, e.g. http://localhost:16686/trace/{trace_id}")
@@ -123,8 +136,8 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed or was interrupted.`,
 // doctorFlags is the flag of each doctor.Config field, for doctor's errors.
 var doctorFlags = map[string]string{
 	"Endpoints": "--endpoints", "SLO": "--slo", "Rate": "--rate", "Duration": "--duration", "Warmup": "--warmup",
-	"Step": "--step", "MaxSteps": "--max-steps", "Start": "--start", "Connections": "--connections",
-	"Antipatterns": "--antipatterns", "Metrics": "--metrics", "Cores": "--cores", "OTLP": "--otlp",
+	"Step": "--step", "MaxSteps": "--max-steps", "SweepBudget": "--sweep-budget", "Start": "--start", "Connections": "--connections",
+	"Antipatterns": "--antipatterns", "Metrics": "--metrics", "Cores": "--cores", "OTLP": "--otlp", "OTLPGRPC": "--otlp-grpc",
 	"TraceWait": "--trace-wait", "OutDir": "--out", "MaxProfileBytes": "--max-profile-bytes",
 }
 
