@@ -48,7 +48,7 @@ print(f"{n}: batched vs N+1 — P50 {l('n_plus_one','open')['latency_ms']['p50']
 PY
 }
 
-echo "db latency per round trip: ${DB_LATENCY:-the lab's default}"
+echo "db latency per round trip: ${DB_LATENCY:-the lab default, 500µs}"
 printf '%-9s %-11s %12s %12s %16s\n' db switches "p50 ms@$RATE" "p99 ms@$RATE" "max req/s $SLO"
 run_db sqlite "sqlite:$out/lab.db"
 if psql "$PG" -c 'select 1' >/dev/null 2>&1; then
