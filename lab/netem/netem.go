@@ -11,6 +11,8 @@ import (
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/Shopify/toxiproxy/v2/toxics"
 	"github.com/rs/zerolog"
+
+	"github.com/headroom/headroom/lab/internal/pause"
 )
 
 // ListenDefault is [Config.Listen]'s default: a free port on loopback.
@@ -109,8 +111,9 @@ func (l *Link) Close() error {
 	return nil
 }
 
-// delayToxic is toxiproxy's latency toxic with a nanosecond resolution: the stock one counts in
-// whole milliseconds, and a database in the same region is a fraction of one away.
+// delayToxic is toxiproxy's latency toxic made fine-grained: the stock one counts in whole
+// milliseconds and waits on Go timers (about 1.1 ms at best, see package pause), and a database in
+// the same region is a fraction of a millisecond away.
 type delayToxic struct {
 	Latency int64 `json:"latency_ns"`
 	Jitter  int64 `json:"jitter_ns"`
@@ -130,8 +133,6 @@ func (t *delayToxic) delay() time.Duration {
 
 // Pipe holds each chunk until its delay after the moment it was read has passed, then passes it on.
 func (t *delayToxic) Pipe(stub *toxics.ToxicStub) {
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
 	for {
 		select {
 		case <-stub.Interrupt:
@@ -141,15 +142,10 @@ func (t *delayToxic) Pipe(stub *toxics.ToxicStub) {
 				stub.Close()
 				return
 			}
-			if wait := t.delay() - time.Since(c.Timestamp); wait > 0 {
-				timer.Reset(wait)
-				select {
-				case <-timer.C:
-				case <-stub.Interrupt:
-					// toxiproxy is replacing this toxic: hand the chunk on rather than drop it.
-					stub.Output <- c
-					return
-				}
+			if !pause.Until(stub.Interrupt, c.Timestamp.Add(t.delay())) {
+				// toxiproxy is replacing this toxic: hand the chunk on rather than drop it.
+				stub.Output <- c
+				return
 			}
 			stub.Output <- c
 		}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/headroom/headroom/lab/internal/pause"
 )
 
 // Delay returns a connector whose connections wait d before each round trip that a database
@@ -14,25 +16,15 @@ import (
 // calls are function calls: preparing a statement (a client caches it, as pgx does) and reading
 // the rows of a result (they come with the answer) wait nothing.
 //
-// A wait ends early, with the context's error and without the call, when the call's context
-// ends. With d ≤ 0, Delay returns c itself.
+// The waits are precise to about a tenth of a millisecond (see package pause: Go's own timers
+// would make 0.5 ms cost 1.1 ms). A wait ends early, with the context's error and without the
+// call, when the call's context ends (noticed up to pause.Fine late). With d ≤ 0, Delay returns
+// c itself.
 func Delay(c driver.Connector, d time.Duration) driver.Connector {
 	if d <= 0 {
 		return c
 	}
 	return &delayConnector{Connector: c, d: d}
-}
-
-// wait blocks for d or until ctx ends.
-func wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 type delayConnector struct {
@@ -94,7 +86,7 @@ func (c *delayConn) Begin() (driver.Tx, error) {
 }
 
 func (c *delayConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	if err := wait(ctx, c.d); err != nil {
+	if err := pause.For(ctx, c.d); err != nil {
 		return nil, err
 	}
 	tx, err := c.inner.BeginTx(ctx, opts)
@@ -118,21 +110,21 @@ func (c *delayConn) PrepareContext(ctx context.Context, query string) (driver.St
 }
 
 func (c *delayConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	if err := wait(ctx, c.d); err != nil {
+	if err := pause.For(ctx, c.d); err != nil {
 		return nil, err
 	}
 	return c.inner.ExecContext(ctx, query, args)
 }
 
 func (c *delayConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if err := wait(ctx, c.d); err != nil {
+	if err := pause.For(ctx, c.d); err != nil {
 		return nil, err
 	}
 	return c.inner.QueryContext(ctx, query, args)
 }
 
 func (c *delayConn) Ping(ctx context.Context) error {
-	if err := wait(ctx, c.d); err != nil {
+	if err := pause.For(ctx, c.d); err != nil {
 		return err
 	}
 	if p, ok := c.inner.(driver.Pinger); ok {
@@ -186,14 +178,14 @@ func named(args []driver.Value) []driver.NamedValue {
 }
 
 func (s *delayStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	if err := wait(ctx, s.d); err != nil {
+	if err := pause.For(ctx, s.d); err != nil {
 		return nil, err
 	}
 	return s.inner.ExecContext(ctx, args)
 }
 
 func (s *delayStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	if err := wait(ctx, s.d); err != nil {
+	if err := pause.For(ctx, s.d); err != nil {
 		return nil, err
 	}
 	return s.inner.QueryContext(ctx, args)
@@ -210,7 +202,7 @@ type delayTx struct {
 // Commit waits, then commits. If the transaction's context ends during the wait, the commit
 // never reached the server: the transaction is rolled back and the context's error returned.
 func (t *delayTx) Commit() error {
-	if err := wait(t.ctx, t.d); err != nil {
+	if err := pause.For(t.ctx, t.d); err != nil {
 		return errors.Join(err, t.inner.Rollback())
 	}
 	return t.inner.Commit()
@@ -219,6 +211,6 @@ func (t *delayTx) Commit() error {
 // Rollback waits, then rolls back; it rolls back even when the context ended, so the connection
 // never returns to the pool inside a transaction.
 func (t *delayTx) Rollback() error {
-	_ = wait(t.ctx, t.d)
+	_ = pause.For(t.ctx, t.d)
 	return t.inner.Rollback()
 }
