@@ -101,9 +101,6 @@ func Start(cfg Config) (*Link, error) {
 // Addr is the address the link listens on, e.g. 127.0.0.1:41234.
 func (l *Link) Addr() string { return l.proxy.Listen }
 
-// Upstream is the address the link relays to.
-func (l *Link) Upstream() string { return l.proxy.Upstream }
-
 // Close stops accepting connections and closes the open ones, both sides. Bytes still held in a
 // delay are dropped, as a cut cable would drop them. Close is idempotent and always returns nil.
 func (l *Link) Close() error {
