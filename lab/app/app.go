@@ -548,13 +548,15 @@ func openStore(ctx context.Context, cfg storeConfig, onClose func(func(context.C
 			desc += " (schema " + cfg.schema + ")"
 		}
 		if cfg.latency > 0 {
-			up := cfg.latency / 2
-			link := &netem.Dialer{Up: netem.Delay{Latency: up}, Down: netem.Delay{Latency: cfg.latency - up}}
+			// The whole round trip on the way back: every exchange with the server crosses
+			// both directions, so the split does not change what a query costs, and one wait
+			// per round trip instead of two halves the waits' own overshoot (see package pause).
+			link := &netem.Dialer{Down: netem.Delay{Latency: cfg.latency}}
 			// Registered before the store's close, so it runs after it: the pool says goodbye
 			// to the server through links that are still up.
 			onClose(func(context.Context) error { return link.Close() })
 			pc.DialFunc = link.DialContext
-			desc += fmt.Sprintf(", +%v per round trip (a TCP link delaying each direction %v)", cfg.latency, up)
+			desc += fmt.Sprintf(", +%v per round trip (a TCP link delaying the server's answers)", cfg.latency)
 		}
 		s, err := postgres.Open(ctx, pc)
 		if err != nil {

@@ -3,6 +3,8 @@ package pause_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +23,33 @@ func TestForWaitsAtLeastD(t *testing.T) {
 		if got := time.Since(start); got < d {
 			t.Errorf("For(%v) returned after %v", d, got)
 		}
+	}
+}
+
+// TestManyWaitsAtOnce: every one of many concurrent waits, their deadlines interleaved, reaches
+// its own deadline (a lower bound only).
+func TestManyWaitsAtOnce(t *testing.T) {
+	t.Parallel()
+	var wg sync.WaitGroup
+	errs := make(chan string, 64*10)
+	for i := range 64 {
+		d := time.Duration(100+i*37%400) * time.Microsecond
+		wg.Go(func() {
+			for range 10 {
+				deadline := time.Now().Add(d)
+				if !pause.Until(nil, deadline) {
+					errs <- "Until(nil, …) reported an early end"
+				}
+				if late := time.Since(deadline); late < 0 {
+					errs <- fmt.Sprintf("a %v wait ended %v before its deadline", d, -late)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
 
@@ -54,6 +83,17 @@ func BenchmarkFor500us(b *testing.B) {
 	for b.Loop() {
 		_ = pause.For(b.Context(), 500*time.Microsecond)
 	}
+}
+
+// BenchmarkFor250us64AtOnce: 64 goroutines waiting 250 µs at a time, as many connections through
+// a link would; ns/op is the time per wait of all 64 together (× 64: the mean wait).
+func BenchmarkFor250us64AtOnce(b *testing.B) {
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_ = pause.For(context.Background(), 250*time.Microsecond)
+		}
+	})
 }
 
 func BenchmarkTimer500us(b *testing.B) {
