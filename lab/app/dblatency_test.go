@@ -12,9 +12,10 @@ import (
 
 // TestDBLatency runs GET /api/posts with n_plus_one on each engine behind --db-latency and checks
 // that every query's span took at least the latency: with PostgreSQL each crosses the netem link
-// (the server's answers delayed by the latency), with SQLite each waits the emulated round trip. Tolerance: none
-// below the latency (a Go timer never fires early, and every delay counts from a moment inside
-// the span), any above it (a shared machine adds what it adds; no upper bound is asserted).
+// (the server's answers delayed by the latency), with SQLite each waits the emulated round trip.
+// Tolerance: none below the latency (no wait of package pause ends before its deadline, and every
+// delay counts from a moment inside the span), any above it (a shared machine adds what it adds;
+// no upper bound is asserted).
 func TestDBLatency(t *testing.T) {
 	t.Parallel()
 	const latency = 4 * time.Millisecond
