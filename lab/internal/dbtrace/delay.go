@@ -18,8 +18,7 @@ import (
 //
 // The waits are precise to about a tenth of a millisecond (see package pause: Go's own timers
 // would make 0.5 ms cost 1.1 ms). A wait ends early, with the context's error and without the
-// call, when the call's context ends (noticed up to pause.Fine late). With d ≤ 0, Delay returns
-// c itself.
+// call, when the call's context ends. With d ≤ 0, Delay returns c itself.
 func Delay(c driver.Connector, d time.Duration) driver.Connector {
 	if d <= 0 {
 		return c
