@@ -6,6 +6,7 @@
 #
 #   bash bench/lab-n-plus-one.sh
 #   RATE=300 SECS=10 SLO='p99<100ms' STEP=3s PG=postgres://127.0.0.1:5432/test?sslmode=disable bash bench/lab-n-plus-one.sh
+#   DB_LATENCY=0 bash bench/lab-n-plus-one.sh    # the bare database (default: the lab's --db-latency, 500µs)
 #
 # PostgreSQL runs when $PG (default: the local server) answers; it uses schema headroom_bench,
 # dropped at the end. Traffic goes to 127.0.0.1 only.
@@ -24,7 +25,7 @@ field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eva
 
 run_db() {
   local name=$1 db=$2
-  "$hr" lab --addr "127.0.0.1:$PORT" --db "$db" ${3:+--pg-schema "$3"} --seed-users 1000 --log-level warn >"$out/lab.log" 2>&1 &
+  "$hr" lab --addr "127.0.0.1:$PORT" --db "$db" ${3:+--pg-schema "$3"} --seed-users 1000 ${DB_LATENCY:+--db-latency "$DB_LATENCY"} --log-level warn >"$out/lab.log" 2>&1 &
   lab_pid=$!
   for _ in $(seq 1 300); do curl -sf "$URL/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
   curl -sf "$URL/readyz" >/dev/null || { echo "lab on $name did not start:"; cat "$out/lab.log"; exit 3; }
@@ -47,6 +48,7 @@ print(f"{n}: batched vs N+1 — P50 {l('n_plus_one','open')['latency_ms']['p50']
 PY
 }
 
+echo "db latency per round trip: ${DB_LATENCY:-the lab default, 500µs}"
 printf '%-9s %-11s %12s %12s %16s\n' db switches "p50 ms@$RATE" "p99 ms@$RATE" "max req/s $SLO"
 run_db sqlite "sqlite:$out/lab.db"
 if psql "$PG" -c 'select 1' >/dev/null 2>&1; then

@@ -23,7 +23,7 @@ var rules = []struct {
 	{"diagnose", []string{module + "/collect"}, "diagnose is pure analysis, never the receiver's network code"},
 	{"report", []string{module + "/loadgen"}, "report never produces load"},
 	{"capacity", []string{module + "/loadgen"}, "capacity drives load through the interface it declares"},
-	{"cmd/headroom", prefixed([]string{"lab/app", "lab/cli", "lab/api", "lab/store", "lab/jobs", "lab/tasks", "lab/deps", "lab/cache", "lab/telemetry", "lab/internal"}),
+	{"cmd/headroom", prefixed([]string{"lab/app", "lab/cli", "lab/api", "lab/store", "lab/jobs", "lab/tasks", "lab/deps", "lab/cache", "lab/telemetry", "lab/internal", "lab/netem"}),
 		"the toolkit runs the lab as its own binary (headroom-lab): the lab's dependencies would weigh on every load run's memory"},
 }
 

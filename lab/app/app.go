@@ -32,6 +32,7 @@ import (
 	"github.com/headroom/headroom/lab/deps"
 	"github.com/headroom/headroom/lab/jobs"
 	"github.com/headroom/headroom/lab/jobs/worker"
+	"github.com/headroom/headroom/lab/netem"
 	"github.com/headroom/headroom/lab/seed"
 	"github.com/headroom/headroom/lab/store/postgres"
 	"github.com/headroom/headroom/lab/store/sqlite"
@@ -50,6 +51,9 @@ const (
 	LogLatencyDefault      = "500ms"      // the notes' misidentified bottleneck
 	PaymentLatencyDefault  = "50ms,1%:5s" // the notes' "99 % ≈ 50 ms, 1 % ≈ 5 s"
 	ShutdownTimeoutDefault = 10 * time.Second
+	// DBLatencyDefault is a database elsewhere in the same cloud region: about half a
+	// millisecond per round trip between availability zones (docs/lab.md gives the sources).
+	DBLatencyDefault = 500 * time.Microsecond
 )
 
 // Config configures [Start]. The zero value starts the embedded lab on 127.0.0.1:8080.
@@ -67,6 +71,12 @@ type Config struct {
 	// PostgresSchema, with a postgres DB, is the schema to use (created if missing). Default: the
 	// server's search_path.
 	PostgresSchema string
+	// DBLatency is the network round trip added to every call to the database. With PostgreSQL it
+	// is real: a TCP link (lab/netem) between the lab and the server delays each direction by
+	// half of it. With SQLite, an embedded engine, it is an emulation: a wait before each
+	// statement, BEGIN, COMMIT and ROLLBACK. Nil means [DBLatencyDefault]; a pointer to 0 means
+	// none, the bare database.
+	DBLatency *time.Duration
 	// Antipatterns are the switches enabled at start. Default: none.
 	Antipatterns lab.AntipatternSet
 	// OTLP is the OTLP/HTTP endpoint traces are exported to, e.g. http://127.0.0.1:4318. Default: none.
@@ -182,6 +192,9 @@ func (c *Config) validate() error {
 	if c.Cache != "" && c.Cache != "memory" && !strings.HasPrefix(c.Cache, "redis://") && !strings.HasPrefix(c.Cache, "rediss://") {
 		return fmt.Errorf("cache %q: want memory or redis://host:port", c.Cache)
 	}
+	if err := checkDBLatency(c.DBLatency); err != nil {
+		return err
+	}
 	if c.DBMaxConns < 0 || c.DBMaxConns > 10000 {
 		return fmt.Errorf("database max connections %d: want 1 to 10000 (0 for the default)", c.DBMaxConns)
 	}
@@ -250,7 +263,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.info.OTLP = cfg.OTLP
 	tp := tel.TracerProvider
 
-	store, dbDesc, err := openStore(ctx, storeConfig{db: cfg.DB, schema: cfg.PostgresSchema, maxConns: cfg.DBMaxConns, tp: tp}, a.onClose)
+	store, dbDesc, err := openStore(ctx, storeConfig{db: cfg.DB, schema: cfg.PostgresSchema, maxConns: cfg.DBMaxConns, latency: dbLatency(cfg.DBLatency), tp: tp}, a.onClose)
 	if err != nil {
 		return nil, err
 	}
@@ -498,22 +511,58 @@ func (a *App) closeAll(ctx context.Context) error {
 type storeConfig struct {
 	db, schema string
 	maxConns   int
+	latency    time.Duration // per round trip, see Config.DBLatency
 	tp         trace.TracerProvider
+}
+
+// dbLatency is Config.DBLatency with its default applied.
+func dbLatency(d *time.Duration) time.Duration {
+	if d == nil {
+		return DBLatencyDefault
+	}
+	return *d
+}
+
+func checkDBLatency(d *time.Duration) error {
+	if d == nil {
+		return nil
+	}
+	return CheckDBLatency(*d)
+}
+
+// CheckDBLatency validates a database latency (Config.DBLatency).
+func CheckDBLatency(d time.Duration) error {
+	if d < 0 || d > time.Minute {
+		return fmt.Errorf("database latency %v: want 0 (none) to 1m per round trip, e.g. 500us", d)
+	}
+	return nil
 }
 
 // openStore opens the database (a new temporary SQLite file when db is empty) and registers its
 // closing, and the temporary directory's removal, with onClose.
 func openStore(ctx context.Context, cfg storeConfig, onClose func(func(context.Context) error)) (lab.Store, string, error) {
 	if strings.HasPrefix(cfg.db, "postgres") {
-		s, err := postgres.Open(ctx, postgres.Config{URL: cfg.db, Schema: cfg.schema, MaxConns: int32(cfg.maxConns), TracerProvider: cfg.tp})
-		if err != nil {
-			return nil, "", err
-		}
-		onClose(func(context.Context) error { return s.Close() })
+		pc := postgres.Config{URL: cfg.db, Schema: cfg.schema, MaxConns: int32(cfg.maxConns), TracerProvider: cfg.tp}
 		desc := "postgres " + redactURL(cfg.db)
 		if cfg.schema != "" {
 			desc += " (schema " + cfg.schema + ")"
 		}
+		if cfg.latency > 0 {
+			// The whole round trip on the way back: every exchange with the server crosses
+			// both directions, so the split does not change what a query costs, and one wait
+			// per round trip instead of two halves the waits' own overshoot (see package pause).
+			link := &netem.Dialer{Down: netem.Delay{Latency: cfg.latency}}
+			// Registered before the store's close, so it runs after it: the pool says goodbye
+			// to the server through links that are still up.
+			onClose(func(context.Context) error { return link.Close() })
+			pc.DialFunc = link.DialContext
+			desc += fmt.Sprintf(", +%v per round trip (a TCP link delaying the server's answers)", cfg.latency)
+		}
+		s, err := postgres.Open(ctx, pc)
+		if err != nil {
+			return nil, "", err
+		}
+		onClose(func(context.Context) error { return s.Close() })
 		return s, desc, nil
 	}
 	path := strings.TrimPrefix(cfg.db, "sqlite:")
@@ -525,12 +574,16 @@ func openStore(ctx context.Context, cfg storeConfig, onClose func(func(context.C
 		onClose(func(context.Context) error { return os.RemoveAll(dir) })
 		path = filepath.Join(dir, "lab.db")
 	}
-	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, MaxOpenConns: cfg.maxConns, TracerProvider: cfg.tp})
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, MaxOpenConns: cfg.maxConns, TracerProvider: cfg.tp, RoundTripDelay: cfg.latency})
 	if err != nil {
 		return nil, "", err
 	}
 	onClose(func(context.Context) error { return s.Close() })
-	return s, "sqlite " + path, nil
+	desc := "sqlite " + path
+	if cfg.latency > 0 {
+		desc += fmt.Sprintf(", +%v per round trip (emulated: a wait before each statement)", cfg.latency)
+	}
+	return s, desc, nil
 }
 
 // redactURL drops the password from a URL for display.

@@ -111,6 +111,9 @@ type WorkerConfig struct {
 	PostgresSchema string
 	// DBMaxConns bounds the worker's connection pool. Default: the engine's.
 	DBMaxConns int
+	// DBLatency is the round trip added to every database call, as for the lab (see
+	// Config.DBLatency). Nil means [DBLatencyDefault]; a pointer to 0 means none.
+	DBLatency *time.Duration
 	// SMTPAddr is the mail server the invitation emails go to (the lab prints its embedded
 	// one). Required.
 	SMTPAddr string
@@ -141,6 +144,9 @@ func (c *WorkerConfig) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.SMTPAddr); err != nil {
 		return fmt.Errorf("smtp %q: want the mail server's host:port", c.SMTPAddr)
+	}
+	if err := checkDBLatency(c.DBLatency); err != nil {
+		return err
 	}
 	if c.Addr != "" {
 		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
@@ -187,7 +193,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, started func(WorkerInfo)) 
 		return err
 	}
 	onClose(tel.Shutdown)
-	store, dbDesc, err := openStore(ctx, storeConfig{db: cfg.DB, schema: cfg.PostgresSchema, maxConns: cfg.DBMaxConns, tp: tel.TracerProvider}, onClose)
+	store, dbDesc, err := openStore(ctx, storeConfig{db: cfg.DB, schema: cfg.PostgresSchema, maxConns: cfg.DBMaxConns, latency: dbLatency(cfg.DBLatency), tp: tel.TracerProvider}, onClose)
 	if err != nil {
 		return err
 	}

@@ -21,8 +21,9 @@ import (
 
 func newLabWorkerCmd() *cobra.Command {
 	var (
-		cfg      app.WorkerConfig
-		logLevel string
+		cfg       app.WorkerConfig
+		logLevel  string
+		dbLatency *time.Duration // --db-latency
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -43,6 +44,10 @@ jobs come back after --job-ack-wait.`,
 			if cfg.LogLevel, err = telemetry.ParseLevel(logLevel); err != nil {
 				return cliexit.Usagef("--log-level: %w", err)
 			}
+			if err := app.CheckDBLatency(*dbLatency); err != nil {
+				return cliexit.Usagef("--db-latency: %w", err)
+			}
+			cfg.DBLatency = dbLatency
 			cfg.Log = cmd.ErrOrStderr()
 			out := cmd.OutOrStdout()
 			err = app.RunWorker(cmd.Context(), cfg, func(info app.WorkerInfo) {
@@ -69,6 +74,7 @@ jobs come back after --job-ack-wait.`,
 	f.StringVar(&cfg.DB, "db", "", "the lab's database: sqlite:FILE or postgres://... (required)")
 	f.StringVar(&cfg.PostgresSchema, "pg-schema", "", "the lab's --pg-schema")
 	f.IntVar(&cfg.DBMaxConns, "db-max-conns", 0, "database connection pool size (default: the engine's)")
+	dbLatency = dbLatencyFlag(f)
 	f.StringVar(&cfg.SMTPAddr, "smtp", "", "mail server host:port the invite emails go to (required; the lab prints its embedded one)")
 	f.StringVar(&cfg.Addr, "addr", "", "serve /metrics on this address (default: none)")
 	f.StringVar(&cfg.OTLP, "otlp", "", "export the job spans over OTLP/HTTP to this URL")

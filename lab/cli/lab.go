@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -45,6 +46,7 @@ func newLabCmd() *cobra.Command {
 		mailLat, logLat, payLat            string
 		seedUsers, seedPosts, seedComments int
 		seedSeed                           uint64
+		dbLatency                          *time.Duration // --db-latency
 	)
 	valid := lab.ValidAntipatternNames()
 	cmd := &cobra.Command{
@@ -93,6 +95,10 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 			if err := app.CheckQueue(cfg.Queue); err != nil {
 				return cliexit.Usagef("--queue: %w", err)
 			}
+			if err := app.CheckDBLatency(*dbLatency); err != nil {
+				return cliexit.Usagef("--db-latency: %w", err)
+			}
+			cfg.DBLatency = dbLatency
 			cfg.Log = cmd.ErrOrStderr()
 			err = app.Run(cmd.Context(), cfg, func(info app.Info) { printBanner(cmd.OutOrStdout(), info) })
 			if errors.Is(err, app.ErrInvalidConfig) {
@@ -111,6 +117,7 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 	f.StringVar(&cfg.DB, "db", "", "database: sqlite:FILE or postgres://... (default: SQLite file in a new temporary directory)")
 	f.IntVar(&cfg.DBMaxConns, "db-max-conns", 0, "database connection pool size (default: 8 for SQLite, max(4, CPUs) for PostgreSQL)")
 	f.StringVar(&cfg.PostgresSchema, "pg-schema", "", "PostgreSQL schema to use, created if missing (default: the server's search_path)")
+	dbLatency = dbLatencyFlag(f)
 	f.StringVar(&antipatterns, "antipatterns", "none", "antipatterns to enable: all, none, or a comma-separated list of "+valid)
 	f.StringVar(&cfg.OTLP, "otlp", "", "export traces over OTLP/HTTP to this URL, e.g. http://127.0.0.1:4318")
 	f.StringVar(&cfg.Cache, "cache", "memory", "feed cache: memory (in process) or redis://host:port/db")
@@ -135,6 +142,12 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 	jobsFlags(f, &cfg.Jobs)
 	cmd.AddCommand(newLabWorkerCmd(), newLabJobsCmd())
 	return cmd
+}
+
+// dbLatencyFlag defines --db-latency, shared by lab and lab worker.
+func dbLatencyFlag(f *pflag.FlagSet) *time.Duration {
+	return f.Duration("db-latency", app.DBLatencyDefault, "round trip added to every database call, as to a database elsewhere in the same cloud region "+
+		"(PostgreSQL: a TCP link, half each way; SQLite: emulated, a wait per statement); 0 for none")
 }
 
 // jobsFlags are the workers' tuning flags, shared by lab and lab worker.

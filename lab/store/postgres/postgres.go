@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"sort"
 	"strings"
 	"time"
@@ -34,6 +35,11 @@ type Config struct {
 	MaxConns int32
 	// TracerProvider receives a client span per statement. Default: no spans.
 	TracerProvider trace.TracerProvider
+	// DialFunc, if set, opens every connection to the server (network "tcp" or "unix", addr as
+	// resolved from URL) in place of pgx's own dial; TLS and the protocol run over what it returns.
+	// The lab passes a netem.Dialer's, to put network distance in front of the server.
+	// Default: pgx's dial.
+	DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 func (c *Config) validate() error {
@@ -65,6 +71,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
+	}
+	if cfg.DialFunc != nil {
+		pc.ConnConfig.DialFunc = cfg.DialFunc
 	}
 	if cfg.Schema != "" {
 		if err := createSchema(ctx, pc.ConnConfig.Copy(), cfg.Schema); err != nil {

@@ -34,6 +34,10 @@ type Config struct {
 	BusyTimeout time.Duration
 	// TracerProvider receives a client span per statement. Default: no spans.
 	TracerProvider trace.TracerProvider
+	// RoundTripDelay emulates a database across a network: every statement, BEGIN, COMMIT and
+	// ROLLBACK waits this long before it runs, inside its span (see dbtrace.Delay for what counts
+	// as a round trip). Default 0: the bare embedded engine.
+	RoundTripDelay time.Duration
 }
 
 func (c *Config) validate() error {
@@ -51,6 +55,9 @@ func (c *Config) validate() error {
 	}
 	if c.BusyTimeout < 0 {
 		return fmt.Errorf("sqlite: BusyTimeout %v: must be positive", c.BusyTimeout)
+	}
+	if c.RoundTripDelay < 0 {
+		return fmt.Errorf("sqlite: RoundTripDelay %v: must be 0 (none) or more", c.RoundTripDelay)
 	}
 	return nil
 }
@@ -79,10 +86,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	// Writers take the write lock when their transaction begins, so two transactions never deadlock
 	// upgrading read locks; the busy timeout then queues them.
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+cfg.Path+"?"+q.Encode())
+	conn, err := sqlite.NewConnector("file:" + cfg.Path + "?" + q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.Path, err)
 	}
+	db := sql.OpenDB(dbtrace.Delay(conn, cfg.RoundTripDelay))
 	db.SetMaxOpenConns(cfg.MaxOpenConns)
 	db.SetMaxIdleConns(cfg.MaxOpenConns)
 	s := &Store{db: db, tr: dbtrace.New(cfg.TracerProvider, "sqlite", "main")}

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/store/sqlite"
@@ -19,6 +20,41 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { _ = s.Close() })
 		return s
 	})
+}
+
+// TestConformanceWithRoundTripDelay: the emulated network changes timing only, never results
+// (transactions, prepared statements, errors all pass through it).
+func TestConformanceWithRoundTripDelay(t *testing.T) {
+	t.Parallel()
+	storetest.Exercise(t, func(t *testing.T) lab.Store {
+		s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "lab.db"), RoundTripDelay: 100 * time.Microsecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}
+
+// TestRoundTripDelay: N statements through the store take at least N delays (a lower bound only:
+// timers never fire early, a shared machine may add any time).
+func TestRoundTripDelay(t *testing.T) {
+	t.Parallel()
+	const d, n = 2 * time.Millisecond, 20
+	s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "lab.db"), RoundTripDelay: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Now()
+	for range n {
+		if err := s.Ping(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := time.Since(start); got < n*d {
+		t.Errorf("%d statements took %v, want ≥ %v (%d × %v)", n, got, n*d, n, d)
+	}
 }
 
 func TestReopenKeepsData(t *testing.T) {
@@ -52,5 +88,8 @@ func TestConfigValidation(t *testing.T) {
 	}
 	if _, err := sqlite.Open(t.Context(), sqlite.Config{Path: "x", MaxOpenConns: -1}); err == nil {
 		t.Error("Open with negative MaxOpenConns: no error")
+	}
+	if _, err := sqlite.Open(t.Context(), sqlite.Config{Path: "x", RoundTripDelay: -time.Millisecond}); err == nil {
+		t.Error("Open with negative RoundTripDelay: no error")
 	}
 }
