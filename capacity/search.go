@@ -151,19 +151,28 @@ func (s *search) Observe(pass bool) {
 
 // OutOfTime ends the search because the time budget cannot fit another step. The highest
 // passing rate is the answer, and a lower bound: with no failing rate yet the maximum may be
-// anywhere above it; mid-bisection it lies below the lowest failing rate.
-func (s *search) OutOfTime(budget time.Duration) {
+// anywhere above it; mid-bisection it lies below the lowest failing rate. unconfirmed, when
+// positive, is a rate whose step failed once and awaited its second run (Config.ConfirmFailures):
+// the maximum is probably below it, which the note says without taking it as proven.
+func (s *search) OutOfTime(budget time.Duration, unconfirmed float64) {
 	if s.done {
 		return
 	}
+	pending := ""
+	if unconfirmed > 0 {
+		pending = fmt.Sprintf(" (%g req/s failed once; no time was left to confirm it)", unconfirmed)
+	}
 	switch {
 	case s.lo == 0:
-		s.notes = append(s.notes, fmt.Sprintf("the time budget of %v ran out before a rate passed", budget))
+		s.notes = append(s.notes, fmt.Sprintf("the time budget of %v ran out before a rate passed%s", budget, pending))
+	case s.hi == 0 && unconfirmed > 0:
+		s.notes = append(s.notes, fmt.Sprintf("the time budget of %v ran out before a failure was confirmed%s: the maximum is a lower bound", budget, pending))
+		s.lowerBound = true
 	case s.hi == 0:
 		s.notes = append(s.notes, fmt.Sprintf("the time budget of %v ran out before a rate failed: the maximum is a lower bound", budget))
 		s.lowerBound = true
 	default:
-		s.notes = append(s.notes, fmt.Sprintf("the time budget of %v ran out while bisecting, with the maximum below %g req/s: the maximum is a lower bound", budget, s.hi))
+		s.notes = append(s.notes, fmt.Sprintf("the time budget of %v ran out while bisecting, with the maximum below %g req/s%s: the maximum is a lower bound", budget, s.hi, pending))
 		s.lowerBound = true
 	}
 	s.finish(s.lo)

@@ -154,16 +154,18 @@ func TestSearchStepCount(t *testing.T) {
 func TestOutOfTime(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name       string
-		limit      float64 // a step passes iff its rate ≤ limit
-		steps      int     // steps the budget allowed
-		want       float64
-		lowerBound bool
-		note       string
+		name        string
+		limit       float64 // a step passes iff its rate ≤ limit
+		steps       int     // steps the budget allowed
+		want        float64
+		lowerBound  bool
+		note        string
+		unconfirmed float64
 	}{
-		{"still growing", 1e9, 3, 400, true, "ran out before a rate failed: the maximum is a lower bound"},
-		{"while bisecting", 500, 5, 400, true, "ran out while bisecting, with the maximum below 600 req/s: the maximum is a lower bound"},
-		{"nothing passed yet", 5, 1, 0, false, "ran out before a rate passed"},
+		{"still growing", 1e9, 3, 400, true, "ran out before a rate failed: the maximum is a lower bound", 0},
+		{"while bisecting", 500, 5, 400, true, "ran out while bisecting, with the maximum below 600 req/s: the maximum is a lower bound", 0},
+		{"nothing passed yet", 5, 1, 0, false, "ran out before a rate passed", 0},
+		{"a failure awaiting its second run", 1e9, 3, 400, true, "ran out before a failure was confirmed (1600 req/s failed once; no time was left to confirm it): the maximum is a lower bound", 1600},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -175,7 +177,7 @@ func TestOutOfTime(t *testing.T) {
 				}
 				s.Observe(r <= tc.limit)
 			}
-			s.OutOfTime(20 * time.Second)
+			s.OutOfTime(20*time.Second, tc.unconfirmed)
 			if _, _, ok := s.Next(); ok || s.found != tc.want || s.lowerBound != tc.lowerBound {
 				t.Errorf("next ok %v, found %v lower bound %v: want done, %v, %v", ok, s.found, s.lowerBound, tc.want, tc.lowerBound)
 			}

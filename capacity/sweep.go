@@ -76,7 +76,11 @@ func Run(ctx context.Context, cfg Config, s Stepper, progress func(result.SweepS
 		}
 		t0 := now()
 		if !fits(cfg.Budget, t0.Sub(start), last) {
-			srch.OutOfTime(cfg.Budget)
+			unconfirmed := 0.0
+			if retried && cfg.ConfirmFailures && !out.Steps[len(out.Steps)-1].Pass {
+				unconfirmed = rate
+			}
+			srch.OutOfTime(cfg.Budget, unconfirmed)
 			break
 		}
 		m, err := s.Step(ctx, rate)

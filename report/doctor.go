@@ -101,8 +101,15 @@ func endpointNotes(ms []result.Measurement) []note {
 		if !on.Valid || !off.Valid {
 			from = " — from an INVALID measurement, not a fact about the target"
 		}
-		out = append(out, note{fmt.Sprintf("→ the anti-patterns cost %.1f× at P99 (%s → %s ms), %.1f× at P50%s",
-			on.LatencyMS.P99/off.LatencyMS.P99, num(off.LatencyMS.P99), num(on.LatencyMS.P99), ratio(on.LatencyMS.P50, off.LatencyMS.P50), from), true})
+		if on.LatencyMS.P99 >= off.LatencyMS.P99 {
+			out = append(out, note{fmt.Sprintf("→ the anti-patterns cost %.1f× at P99 (%s → %s ms), %.1f× at P50%s",
+				on.LatencyMS.P99/off.LatencyMS.P99, num(off.LatencyMS.P99), num(on.LatencyMS.P99), ratio(on.LatencyMS.P50, off.LatencyMS.P50), from), true})
+		} else {
+			// A ratio below 1 is no "cost": the run without them met a slower tail (a heavy-tailed
+			// dependency), which says more about how few requests the P99 rests on.
+			out = append(out, note{fmt.Sprintf("→ at P99 the run with the anti-patterns off was the slower (%s against %s ms): its tail is not theirs; they cost %.1f× at P50%s",
+				num(off.LatencyMS.P99), num(on.LatencyMS.P99), ratio(on.LatencyMS.P50, off.LatencyMS.P50), from), true})
+		}
 		if n := min(on.Requests, off.Requests); n < 1000 {
 			out = append(out, note{fmt.Sprintf("(each P99 rests on the slowest %d of %d requests: measure longer for a stable tail)", max(n/100, 1), n), false})
 		}

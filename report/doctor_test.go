@@ -82,3 +82,27 @@ func TestWriteDoctorMarksInvalid(t *testing.T) {
 		t.Errorf("want INVALID on the invalid line and the ratio only:\n%s", buf.String())
 	}
 }
+
+// TestWriteDoctorNoCostBelowOne: when the run without the anti-patterns has the slower P99 (a
+// heavy-tailed dependency landed in it), the line says so instead of calling 0.1× a cost.
+func TestWriteDoctorNoCostBelowOne(t *testing.T) {
+	t.Parallel()
+	d := &result.Doctor{Schema: result.DoctorSchema, Target: "lab", Measurements: []result.Measurement{
+		{Endpoint: "POST /api/checkout", Condition: result.ConditionAntipatternsOn, Requests: 21, AchievedRPS: 7,
+			LatencyMS: result.Summary{Mean: 554, P50: 554, P99: 556, Max: 556}, Valid: true},
+		{Endpoint: "POST /api/checkout", Condition: result.ConditionAntipatternsOff, Requests: 21, AchievedRPS: 7,
+			LatencyMS: result.Summary{Mean: 290, P50: 54, P99: 5014, Max: 5014}, Valid: true},
+	}}
+	var buf bytes.Buffer
+	if err := report.WriteDoctor(&buf, d, report.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Contains(out, "the anti-patterns cost") {
+		t.Errorf("a P99 ratio below 1 is called a cost:\n%s", out)
+	}
+	if !strings.Contains(out, "at P99 the run with the anti-patterns off was the slower (5014 against 556.0 ms)") ||
+		!strings.Contains(out, "they cost 10.3× at P50") {
+		t.Errorf("want the slower off run said, and the P50 cost:\n%s", out)
+	}
+}
