@@ -67,6 +67,9 @@ type Config struct {
 	// NoProfiles skips the CPU and wall-clock profiles of the steady run (their sampling costs
 	// the target some CPU).
 	NoProfiles bool
+	// KeepSecrets writes credentials in the target's URL (user:password@, api_key=…) into the
+	// results as given; by default they are redacted, as loadgen.Config.KeepSecrets says.
+	KeepSecrets bool
 	// MaxProfileBytes bounds each profile fetched from the target, as read and once inflated;
 	// a larger one is a note, not a failure. Default flame.MaxBytesDefault (128 MiB).
 	MaxProfileBytes int64
@@ -324,4 +327,12 @@ func parseEndpoint(base, e string) (loadgen.Target, error) {
 	}
 	t.URL = strings.TrimRight(base, "/") + path
 	return t, nil
+}
+
+// shownURL is a URL as results show it: its credentials redacted unless KeepSecrets.
+func (c Config) shownURL(u string) string {
+	if c.KeepSecrets {
+		return u
+	}
+	return loadgen.RedactURL(u)
 }

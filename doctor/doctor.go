@@ -63,7 +63,7 @@ func Run(ctx context.Context, cfg Config, progress func(string)) (*result.Doctor
 		return nil, fmt.Errorf("report directory: %w", err)
 	}
 	r := &run{cfg: cfg, base: cfg.URL, progress: progress, steady: map[string]*result.Load{},
-		rep: &result.Doctor{Schema: result.DoctorSchema, Target: cfg.URL, Measurements: []result.Measurement{}, InvalidMeasurements: []result.InvalidMeasurement{}}}
+		rep: &result.Doctor{Schema: result.DoctorSchema, Target: cfg.shownURL(cfg.URL), Measurements: []result.Measurement{}, InvalidMeasurements: []result.InvalidMeasurement{}}}
 	if cfg.Rate == 0 {
 		r.rep.SLO = cfg.objective.Expr
 	}
@@ -147,8 +147,8 @@ func (r *run) loadConfig(e string, rate float64, d, warmup time.Duration) (loadg
 	if err != nil {
 		return loadgen.Config{}, err
 	}
-	return loadgen.Config{Targets: []loadgen.Target{t}, Model: "open", Arrival: loadgen.Arrival{Kind: "constant", Rate: rate},
-		Duration: d, Warmup: warmup, Connections: r.cfg.Connections, Timeout: 10 * time.Second}, nil
+	return loadgen.Config{Targets: []loadgen.Target{t}, Model: loadgen.ModelOpen, Arrival: loadgen.Arrival{Kind: loadgen.ArrivalConstant, Rate: rate},
+		Duration: d, Warmup: warmup, Connections: r.cfg.Connections, Timeout: 10 * time.Second, KeepSecrets: r.cfg.KeepSecrets}, nil
 }
 
 func (r *run) watch(name string, total time.Duration) (func(loadgen.Progress), func()) {

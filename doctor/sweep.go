@@ -134,7 +134,7 @@ func (r *run) sweepOne(ctx context.Context, i int, e string, budget time.Duratio
 	if err != nil {
 		return nil, fmt.Errorf("sweep %s: %w", e, err)
 	}
-	sw.Target = base.Targets[0].URL
+	sw.Target = r.cfg.shownURL(base.Targets[0].URL)
 	if ctx.Err() != nil {
 		return sw, ctx.Err()
 	}

@@ -120,6 +120,7 @@ invalid.`,
 	fl.IntVar(&cfg.Connections, "connections", doctor.ConnectionsDefault, "connections of each load run")
 	fl.StringVar(&cfg.Antipatterns, "antipatterns", doctor.AntipatternsDefault, "the lab's anti-patterns: all, none or a list such as n_plus_one,sync_logging")
 	fl.BoolVar(&cfg.NoProfiles, "no-profiles", false, "skip the CPU and wall-clock profiles of the steady run")
+	fl.BoolVar(&cfg.KeepSecrets, "keep-secrets", false, "write credentials in the URL (user:password@, api_key=…) into the results as given instead of redacted")
 	fl.Int64Var(&cfg.MaxProfileBytes, "max-profile-bytes", flame.MaxBytesDefault, "largest profile accepted from the target, as read and once inflated (a decompression bomb stops there)")
 	fl.StringVar(&cfg.Metrics, "metrics", "", "Prometheus endpoint of the target: CPU utilization per sweep step from process_cpu_seconds_total")
 	fl.Float64Var(&cfg.Cores, "cores", 0, "cores available to the target, to turn CPU seconds into utilization (default this machine's)")
