@@ -2,8 +2,6 @@ package doctor_test
 
 import (
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,37 +9,15 @@ import (
 	"time"
 
 	"github.com/headroom/headroom/doctor"
+	"github.com/headroom/headroom/internal/targettest"
 )
-
-// workers is a target of known capacity: c workers each hold a request for s, so it serves c/s
-// requests per second and queues the rest.
-func workers(t *testing.T, c int, s time.Duration) *httptest.Server {
-	t.Helper()
-	slots := make(chan struct{}, c)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case slots <- struct{}{}:
-		case <-r.Context().Done():
-			return
-		}
-		defer func() { <-slots }()
-		tm := time.NewTimer(s)
-		defer tm.Stop()
-		select {
-		case <-tm.C:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
 
 // TestQuickFindsTheCapacity: --quick searches (grows the rate until a step fails, then bisects)
 // within its time budget, rather than walking two fixed steps: on a target of 200 req/s it
 // finds the capacity, where it used to answer "max 40" after steps at 20 and 40 req/s.
 func TestQuickFindsTheCapacity(t *testing.T) {
 	t.Parallel()
-	srv := workers(t, 2, 10*time.Millisecond) // 200 req/s
+	srv := targettest.Workers(t, 2, 10*time.Millisecond) // 200 req/s
 	start := time.Now()
 	rep := runDoctor(t, doctor.Config{
 		URL: srv.URL, Endpoints: []string{"/"}, Quick: true, OTLP: "off", NoProfiles: true, OutDir: t.TempDir(),
@@ -79,7 +55,7 @@ func TestQuickFindsTheCapacity(t *testing.T) {
 // a lower bound on its own line, in report.json and in report.html.
 func TestQuickLowerBoundIsSaid(t *testing.T) {
 	t.Parallel()
-	srv := workers(t, 2, 10*time.Millisecond)
+	srv := targettest.Workers(t, 2, 10*time.Millisecond)
 	dir := t.TempDir()
 	var lines []string
 	rep := runDoctor(t, doctor.Config{

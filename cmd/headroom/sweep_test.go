@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"math"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,27 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/headroom/headroom/internal/targettest"
 	"github.com/headroom/headroom/result"
 )
-
-// workerServer is a target of known capacity: c workers, each holding a request for s; further
-// requests queue for a worker. Its capacity is c/s requests per second.
-func workerServer(t *testing.T, c int, s time.Duration) *httptest.Server {
-	t.Helper()
-	slots := make(chan struct{}, c)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case slots <- struct{}{}:
-		case <-r.Context().Done():
-			return
-		}
-		time.Sleep(s)
-		<-slots
-		_, _ = w.Write([]byte("ok"))
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
 
 // TestSweepFindsKnownCapacity sweeps a 4-worker, 10 ms server (capacity 400 req/s) with 1 s steps.
 // It measures a capacity, so it runs alone: not parallel, it finishes before the package's
@@ -43,7 +23,7 @@ func TestSweepFindsKnownCapacity(t *testing.T) {
 		t.Skip("a sweep of about 15 s")
 	}
 	const capacity = 400.0
-	srv := workerServer(t, 4, 10*time.Millisecond)
+	srv := targettest.Workers(t, 4, 10*time.Millisecond)
 	out := filepath.Join(t.TempDir(), "sweep.json")
 	page := filepath.Join(t.TempDir(), "sweep.html")
 	var stdout, stderr bytes.Buffer
