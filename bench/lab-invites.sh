@@ -10,16 +10,8 @@
 #
 # QUEUE defaults to the embedded JetStream. Traffic goes to 127.0.0.1 only.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 RATE=${RATE:-20} SECS=${SECS:-10} MAIL=${MAIL:-300ms} PORT=${PORT:-18091} QUEUE=${QUEUE:-nats}
-URL="http://127.0.0.1:$PORT"
-out=$(mktemp -d)
-lab_pid=
-cleanup() { [ -n "$lab_pid" ] && kill "$lab_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$out"; }
-trap cleanup EXIT
-go build -o "$out/" ./cmd/headroom ./cmd/headroom-lab   # headroom lab runs headroom-lab
-hr="$out/headroom"
-field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$1" "$2"; }
+. "$(dirname "$0")/lab-common.sh"
 
 "$hr" lab --addr "127.0.0.1:$PORT" --db "sqlite:$out/lab.db" --queue "$QUEUE" --queue-prefix "hrbench$$" \
   --mail-latency "$MAIL" --seed-users 100 --log-level warn >"$out/lab.log" 2>&1 &

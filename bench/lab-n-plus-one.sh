@@ -11,17 +11,9 @@
 # PostgreSQL runs when $PG (default: the local server) answers; it uses schema headroom_bench,
 # dropped at the end. Traffic goes to 127.0.0.1 only.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 RATE=${RATE:-600} SECS=${SECS:-10} SLO=${SLO:-p99<100ms} STEP=${STEP:-3s} PORT=${PORT:-18090}
 PG=${PG:-postgres://127.0.0.1:5432/test?sslmode=disable}
-URL="http://127.0.0.1:$PORT"
-out=$(mktemp -d)
-lab_pid=
-cleanup() { [ -n "$lab_pid" ] && kill "$lab_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$out"; }
-trap cleanup EXIT
-go build -o "$out/" ./cmd/headroom ./cmd/headroom-lab   # headroom lab runs headroom-lab
-hr="$out/headroom"
-field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$1" "$2"; }
+. "$(dirname "$0")/lab-common.sh"
 
 run_db() {
   local name=$1 db=$2

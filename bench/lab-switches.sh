@@ -10,17 +10,9 @@
 # DB_LATENCY is the lab's --db-latency (default: the lab's, 500µs). PostgreSQL runs when $PG
 # answers; it uses schema headroom_bench_switches, dropped at the end. Traffic goes to 127.0.0.1 only.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 RATE=${RATE:-20} SECS=${SECS:-10} PORT=${PORT:-18092}
 PG=${PG:-postgres://127.0.0.1:5432/test?sslmode=disable}
-URL="http://127.0.0.1:$PORT"
-out=$(mktemp -d)
-lab_pid=
-cleanup() { [ -n "$lab_pid" ] && kill "$lab_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$out"; }
-trap cleanup EXIT
-go build -o "$out/" ./cmd/headroom ./cmd/headroom-lab   # headroom lab runs headroom-lab
-hr="$out/headroom"
-field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$1" "$2"; }
+. "$(dirname "$0")/lab-common.sh"
 
 # request path | switch | rate (req/s; default $RATE). The feed's aggregate takes ~0.1 s of CPU
 # uncached: at 20 req/s it would need more than the 2 cores of the development machine.
