@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"sync"
+
+	"github.com/headroom/headroom/lab/internal/pause"
 )
 
 // ErrClosed is returned by [Dialer.DialContext] after [Dialer.Close].
@@ -19,6 +21,11 @@ var ErrClosed = errors.New("netem: dialer closed")
 type Dialer struct {
 	// Up and Down are the links' delays; see [Config].
 	Up, Down Delay
+	// Handshake makes each new connection cost one round trip (Up.Latency + Down.Latency) before
+	// DialContext returns, as TCP's SYN / SYN-ACK does across a real network. A link accepts on
+	// loopback at once, so without it a new connection is free and keeping connections alive
+	// would show no gain. The wait is emulated: the handshake's packets do not cross the link.
+	Handshake bool
 
 	mu     sync.Mutex
 	links  map[string]*Link
@@ -38,7 +45,15 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	if err != nil {
 		return nil, err
 	}
-	return d.dialer.DialContext(ctx, "tcp", l.Addr())
+	c, err := d.dialer.DialContext(ctx, "tcp", l.Addr())
+	if err != nil || !d.Handshake {
+		return c, err
+	}
+	if err := pause.For(ctx, d.Up.Latency+d.Down.Latency); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 func (d *Dialer) link(addr string) (*Link, error) {

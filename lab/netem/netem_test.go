@@ -226,3 +226,20 @@ func TestDialerDialsThroughOneLinkPerAddress(t *testing.T) {
 		t.Errorf("dial after Close = %v; want ErrClosed", err)
 	}
 }
+
+func TestDialerHandshakeCostsOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	const up, down = 10 * time.Millisecond, 10 * time.Millisecond
+	d := &netem.Dialer{Up: netem.Delay{Latency: up}, Down: netem.Delay{Latency: down}, Handshake: true}
+	t.Cleanup(func() { _ = d.Close() })
+	addr := serve(t, echo)
+	start := time.Now()
+	c, err := d.DialContext(t.Context(), "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+	if took := time.Since(start); took < up+down {
+		t.Errorf("dial with Handshake took %v; want ≥ one round trip, %v", took, up+down)
+	}
+}
