@@ -1,0 +1,192 @@
+package edge_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/headroom/headroom/lab/edge"
+)
+
+// origin is a real HTTP server on loopback that counts the connections it accepts.
+type origin struct {
+	*httptest.Server
+	conns atomic.Int64
+}
+
+func startOrigin(t *testing.T, h http.Handler) *origin {
+	t.Helper()
+	o := &origin{}
+	o.Server = httptest.NewUnstartedServer(h)
+	o.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			o.conns.Add(1)
+		}
+	}
+	o.Start()
+	t.Cleanup(o.Close)
+	return o
+}
+
+func (o *origin) addr() string { return strings.TrimPrefix(o.URL, "http://") }
+
+func startNode(t *testing.T, cfg edge.Config) *edge.Node {
+	t.Helper()
+	n, err := edge.Start(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Close(context.Background()) })
+	return n
+}
+
+func get(t *testing.T, c *http.Client, url string, hdr ...string) (*http.Response, string, time.Duration) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	start := time.Now()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(body), time.Since(start)
+}
+
+func TestNodeCarriesRequestsAcrossTheGeography(t *testing.T) {
+	t.Parallel()
+	var sawIdentity atomic.Bool
+	o := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(edge.IdentityHeader) != "" {
+			sawIdentity.Store(true)
+		}
+		_, _ = io.WriteString(w, "origin:"+r.URL.Path+":"+r.Header.Get("Traceparent"))
+	}))
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	const userRTT, originRTT = 4 * time.Millisecond, 30 * time.Millisecond
+	n := startNode(t, edge.Config{Origin: o.addr(), TracerProvider: tp,
+		Geography: edge.Geography{UserRTT: userRTT, OriginRTT: originRTT, Bare: true}})
+	c := &http.Client{Timeout: 10 * time.Second}
+	info := n.Info()
+
+	// Through the edge: a user round trip, plus the origin's across the long link. The first
+	// request opens the origin connection (TCP + TLS handshakes: two more round trips).
+	_, body, first := get(t, c, info.URL+"/api/posts", edge.IdentityHeader, "sub=1; forged")
+	if !strings.HasPrefix(body, "origin:/api/posts:00-") {
+		t.Fatalf("body %q: want the origin's answer with the trace context the edge carried", body)
+	}
+	if sawIdentity.Load() {
+		t.Error("the origin received a user's own identity header; the edge must drop it")
+	}
+	_, _, second := get(t, c, info.URL+"/api/posts")
+	// Lower bounds only: a loaded machine adds time, never removes it.
+	if first < userRTT+3*originRTT {
+		t.Errorf("first request through the edge took %v; want ≥ %v (user RTT + origin RTT + TCP and TLS handshakes)", first, userRTT+3*originRTT)
+	}
+	if second < userRTT+originRTT {
+		t.Errorf("second request took %v; want ≥ %v", second, userRTT+originRTT)
+	}
+	if got := o.conns.Load(); got != 1 {
+		t.Errorf("origin accepted %d connections for 2 requests; want 1, kept alive", got)
+	}
+	_, body, direct := get(t, c, info.DirectURL+"/x")
+	if body != "origin:/x:" {
+		t.Fatalf("direct body %q", body)
+	}
+	if direct < userRTT+originRTT {
+		t.Errorf("direct request took %v; want ≥ both distances, %v", direct, userRTT+originRTT)
+	}
+
+	tp.ForceFlush(t.Context())
+	var edgeSpan, originSpan sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		switch s.Name() {
+		case "edge GET /api/posts":
+			edgeSpan = s
+		case "edge → origin":
+			originSpan = s
+		}
+	}
+	if edgeSpan == nil || originSpan == nil {
+		t.Fatalf("spans %v: want the edge's server span and its origin fetch", names(rec.Ended()))
+	}
+	if originSpan.Parent().SpanID() != edgeSpan.SpanContext().SpanID() {
+		t.Error("the origin fetch is not a child of the edge span")
+	}
+	if !hasAttr(edgeSpan, attribute.String("headroom.tier", "edge")) || !hasAttr(edgeSpan, attribute.String("edge.answered_by", "origin")) {
+		t.Errorf("edge span attributes %v", edgeSpan.Attributes())
+	}
+	if !hasAttr(originSpan, attribute.String("peer.service", "origin")) || !hasAttr(originSpan, attribute.String("edge.origin.pool", "main")) {
+		t.Errorf("origin fetch attributes %v", originSpan.Attributes())
+	}
+}
+
+func TestNoKeepAliveOpensAConnectionPerRequest(t *testing.T) {
+	t.Parallel()
+	o := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	const originRTT = 10 * time.Millisecond
+	n := startNode(t, edge.Config{Origin: o.addr(), NoKeepAlive: true, Geography: edge.Geography{OriginRTT: originRTT, Bare: true}})
+	c := &http.Client{Timeout: 10 * time.Second}
+	for range 3 {
+		_, _, took := get(t, c, n.Info().NodeURL+"/")
+		if took < 3*originRTT {
+			t.Errorf("request without keep-alive took %v; want ≥ %v: TCP and TLS handshakes and the request, a round trip each", took, 3*originRTT)
+		}
+	}
+	if got := o.conns.Load(); got != 3 {
+		t.Errorf("origin accepted %d connections for 3 requests; want 3", got)
+	}
+}
+
+func TestConfigErrorsNameTheField(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		cfg  edge.Config
+		want string
+	}{
+		{edge.Config{}, "Origin"},
+		{edge.Config{Origin: "127.0.0.1:1", Geography: edge.Geography{UserRTT: -time.Millisecond}}, "UserRTT"},
+		{edge.Config{Origin: "127.0.0.1:1", Geography: edge.Geography{OriginRTT: time.Millisecond, OriginJitter: 2 * time.Millisecond}}, "OriginJitter"},
+	} {
+		if _, err := edge.Start(t.Context(), tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Start(%+v) = %v; want an error naming %s", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+func names(spans []sdktrace.ReadOnlySpan) []string {
+	var out []string
+	for _, s := range spans {
+		out = append(out, s.Name())
+	}
+	return out
+}
+
+func hasAttr(s sdktrace.ReadOnlySpan, kv attribute.KeyValue) bool {
+	for _, a := range s.Attributes() {
+		if a == kv {
+			return true
+		}
+	}
+	return false
+}
