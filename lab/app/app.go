@@ -30,6 +30,7 @@ import (
 	"github.com/headroom/headroom/lab/cache/memory"
 	"github.com/headroom/headroom/lab/cache/redis"
 	"github.com/headroom/headroom/lab/deps"
+	"github.com/headroom/headroom/lab/edge"
 	"github.com/headroom/headroom/lab/jobs"
 	"github.com/headroom/headroom/lab/jobs/worker"
 	"github.com/headroom/headroom/lab/netem"
@@ -134,6 +135,9 @@ type Config struct {
 	// ShutdownTimeout bounds draining in-flight requests on shutdown. Default [ShutdownTimeoutDefault].
 	ShutdownTimeout time.Duration
 
+	// Edge, when set, starts the edge tier in front of the lab (see [EdgeConfig]). Default: none.
+	Edge *EdgeConfig
+
 	// AdminToken, when set, admits requests with "Authorization: Bearer AdminToken" to the admin
 	// and debug endpoints (/admin/..., /debug/pprof/..., /debug/fgprof) from any address. Default
 	// "": loopback clients only.
@@ -223,6 +227,7 @@ type Info struct {
 	Metrics      string     `json:"metrics"`
 	Pprof        string     `json:"pprof"`
 	Fgprof       string     `json:"fgprof"`
+	Edge         *edge.Info `json:"edge,omitempty"`
 }
 
 // App is a running lab.
@@ -237,6 +242,7 @@ type App struct {
 	engine   jobs.Engine
 	worker   *worker.Worker
 	counts   *countSharer // nil without in-process workers
+	edge     *edge.Node   // nil without Config.Edge
 	served   chan error
 	closers  []func(ctx context.Context) error // in reverse start order
 }
@@ -404,6 +410,12 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.info.Metrics = base + "/metrics"
 	a.info.Pprof = base + "/debug/pprof/"
 	a.info.Fgprof = base + "/debug/fgprof?seconds=10"
+	if cfg.Edge != nil {
+		if err := a.startEdge(ctx, reg); err != nil {
+			_ = a.srv.Close()
+			return nil, err
+		}
+	}
 	log.InfoContext(ctx, "lab started", slog.String("url", base), slog.String("db", a.info.DB),
 		slog.String("antipatterns", a.info.Antipatterns))
 	return a, nil
@@ -631,6 +643,10 @@ func (a *App) Shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownTimeout)
 	defer cancel()
 	var errs []error
+	if a.edge != nil {
+		// First, so the edge's in-flight requests still reach the origin.
+		errs = append(errs, a.edge.Close(ctx))
+	}
 	if err := a.srv.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("drain requests: %w", err))
 	}
