@@ -15,6 +15,7 @@ import (
 	"github.com/headroom/headroom/lab/api"
 	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/lab/deps"
+	"github.com/headroom/headroom/lab/edge"
 	"github.com/headroom/headroom/lab/jobs/worker"
 	"github.com/headroom/headroom/lab/seed"
 	"github.com/headroom/headroom/lab/tasks"
@@ -47,6 +48,7 @@ func newLabCmd() *cobra.Command {
 		seedUsers, seedPosts, seedComments int
 		seedSeed                           uint64
 		dbLatency                          *time.Duration // --db-latency
+		edgeOpts                           *edgeFlags
 	)
 	valid := lab.ValidAntipatternNames()
 	cmd := &cobra.Command{
@@ -64,7 +66,8 @@ Latency flags take TYPICAL[~JITTER][,PCT%:TAIL], e.g. 500ms, 50ms~5ms or 50ms,1%
 It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 		Example: `  headroom lab
   headroom lab --db 'postgres://127.0.0.1:5432/test?sslmode=disable' --antipatterns none
-  headroom lab --antipatterns n_plus_one,sync_logging --otlp http://127.0.0.1:4318`,
+  headroom lab --antipatterns n_plus_one,sync_logging --otlp http://127.0.0.1:4318
+  headroom lab --edge --edge-origin-rtt 80ms`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			set, err := lab.ParseAntipatterns(antipatterns)
@@ -99,10 +102,11 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 				return cliexit.Usagef("--db-latency: %w", err)
 			}
 			cfg.DBLatency = dbLatency
+			cfg.Edge = edgeOpts.config()
 			cfg.Log = cmd.ErrOrStderr()
 			err = app.Run(cmd.Context(), cfg, func(info app.Info) { printBanner(cmd.OutOrStdout(), info) })
-			if errors.Is(err, app.ErrInvalidConfig) {
-				return cliexit.Usagef("%w", err)
+			if errors.Is(err, app.ErrInvalidConfig) || errors.Is(err, edge.ErrConfig) {
+				return cliexit.Usagef("%w", renameEdgeErr(err))
 			}
 			if err != nil {
 				return cliexit.RunFailed(fmt.Errorf("lab: %w", err))
@@ -140,6 +144,7 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 	f.StringVar(&cfg.QueueDir, "queue-dir", "", "embedded JetStream storage directory (default: a temporary directory removed on exit)")
 	f.BoolVar(&cfg.ExternalWorkers, "external-workers", false, "run no workers in process: jobs wait for `headroom lab worker` processes")
 	jobsFlags(f, &cfg.Jobs)
+	edgeOpts = addEdgeFlags(f)
 	cmd.AddCommand(newLabWorkerCmd(), newLabJobsCmd())
 	return cmd
 }
@@ -182,6 +187,9 @@ func printBanner(w io.Writer, info app.Info) {
 	fmt.Fprintf(w, "  metrics        %s\n", info.Metrics)
 	fmt.Fprintf(w, "  pprof          %s\n", info.Pprof)
 	fmt.Fprintf(w, "  fgprof         %s\n", info.Fgprof)
+	for _, l := range info.EdgeLines() {
+		fmt.Fprintf(w, "  %s\n", l)
+	}
 	fmt.Fprintf(w, "  endpoints\n")
 	for _, e := range info.Endpoints {
 		method, path, _ := strings.Cut(e, " ")
