@@ -40,6 +40,7 @@ type Cache struct {
 	closed  atomic.Bool
 
 	entries atomic.Int64
+	waiting atomic.Int64
 	n       struct{ hit, miss, stale, bypass, collapsed, revalidated atomic.Uint64 }
 }
 
@@ -89,7 +90,7 @@ func (c *Cache) Stats() Stats {
 	return Stats{
 		Hit: c.n.hit.Load(), Miss: c.n.miss.Load(), Stale: c.n.stale.Load(), Bypass: c.n.bypass.Load(),
 		Collapsed: c.n.collapsed.Load(), Revalidated: c.n.revalidated.Load(),
-		Bytes: c.store.WeightedSize(), Entries: c.entries.Load(),
+		Bytes: c.store.WeightedSize(), Entries: c.entries.Load(), Waiting: c.waiting.Load(),
 	}
 }
 
@@ -203,7 +204,7 @@ func (c *Cache) miss(w http.ResponseWriter, r *http.Request, origin Fetcher, key
 	}
 	f, leader := c.flights.join(fkey)
 	if !leader {
-		e, err := f.wait(r.Context())
+		e, err := c.wait(r.Context(), f)
 		if err != nil {
 			return Result{Status: newStatus(c.cfg.Name).fwd(kind).param("collapsed").String(), Outcome: OutcomeMiss, Key: key}
 		}
@@ -259,4 +260,11 @@ func (c *Cache) fill(ctx context.Context, w http.ResponseWriter, r *http.Request
 		c.writeFetched(w, r, fx, res.Status)
 	}
 	return res
+}
+
+// wait is f.wait, counted in Stats.Waiting meanwhile.
+func (c *Cache) wait(ctx context.Context, f *flight) (*entry, error) {
+	c.waiting.Add(1)
+	defer c.waiting.Add(-1)
+	return f.wait(ctx)
 }

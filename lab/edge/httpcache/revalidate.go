@@ -13,7 +13,7 @@ func (c *Cache) revalidate(w http.ResponseWriter, r *http.Request, origin Fetche
 	vkey := variantKey(key, e)
 	f, leader := c.flights.join(vkey)
 	if !leader {
-		ne, err := f.wait(r.Context())
+		ne, err := c.wait(r.Context(), f)
 		if err != nil {
 			return Result{Status: newStatus(c.cfg.Name).fwd(reason).param("collapsed").String(), Outcome: OutcomeMiss, Key: key}
 		}

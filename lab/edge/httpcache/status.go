@@ -57,6 +57,8 @@ type Stats struct {
 	Bytes uint64
 	// Entries is the number of stored responses now (every Vary variant counts).
 	Entries int64
+	// Waiting is the number of requests waiting now for another request's origin fetch.
+	Waiting int64
 }
 
 // cacheStatus builds one Cache-Status member (RFC 9211 §2).
