@@ -69,9 +69,8 @@ func scanETag(s string) (tag, rest string, ok bool) {
 
 // opaqueTag is the quoted part of an entity-tag, without its weakness prefix.
 func opaqueTag(tag string) (string, bool) {
-	tag = strings.TrimSpace(tag)
-	t, rest, ok := scanETag(tag)
-	if !ok || strings.TrimSpace(rest) != "" {
+	t, rest, ok := scanETag(strings.Trim(tag, " \t"))
+	if !ok || strings.Trim(rest, " \t") != "" {
 		return "", false
 	}
 	return strings.TrimPrefix(t, "W/"), true

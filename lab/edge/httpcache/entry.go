@@ -94,17 +94,17 @@ type varySpec struct {
 	star  bool
 }
 
-// parseVary parses every Vary line of h (RFC 9110 §12.5.5). Empty members are skipped; "*"
-// anywhere makes the response match no later request.
+// parseVary parses every Vary line of h (RFC 9110 §12.5.5). Empty members and members that are
+// not field names are skipped; "*" anywhere makes the response match no later request.
 func parseVary(h http.Header) varySpec {
 	var v varySpec
 	for _, line := range h.Values("Vary") {
 		for member := range strings.SplitSeq(line, ",") {
 			member = strings.Trim(member, " \t")
 			switch {
-			case member == "":
 			case member == "*":
 				v.star = true
+			case !validToken(member):
 			default:
 				name := http.CanonicalHeaderKey(member)
 				if !slices.Contains(v.names, name) {
