@@ -66,7 +66,7 @@ func BenchmarkHitLoopback(b *testing.B) {
 	b.Cleanup(edge.Close)
 	client := edge.Client()
 	get := func() {
-		resp, err := client.Get(edge.URL + "/static/app.css") //nolint:noctx // a benchmark
+		resp, err := client.Get(edge.URL + "/static/app.css")
 		if err != nil {
 			b.Fatal(err)
 		}
