@@ -31,6 +31,7 @@ import (
 	"github.com/headroom/headroom/lab/cache/redis"
 	"github.com/headroom/headroom/lab/deps"
 	"github.com/headroom/headroom/lab/edge"
+	"github.com/headroom/headroom/lab/edge/httpcache"
 	"github.com/headroom/headroom/lab/jobs"
 	"github.com/headroom/headroom/lab/jobs/worker"
 	"github.com/headroom/headroom/lab/netem"
@@ -232,19 +233,20 @@ type Info struct {
 
 // App is a running lab.
 type App struct {
-	cfg      Config
-	info     Info
-	srv      *http.Server
-	ln       net.Listener
-	api      *api.API
-	switches *lab.Switches
-	store    lab.Store
-	engine   jobs.Engine
-	worker   *worker.Worker
-	counts   *countSharer // nil without in-process workers
-	edge     *edge.Node   // nil without Config.Edge
-	served   chan error
-	closers  []func(ctx context.Context) error // in reverse start order
+	cfg       Config
+	info      Info
+	srv       *http.Server
+	ln        net.Listener
+	api       *api.API
+	switches  *lab.Switches
+	store     lab.Store
+	engine    jobs.Engine
+	worker    *worker.Worker
+	counts    *countSharer     // nil without in-process workers
+	edge      *edge.Node       // nil without Config.Edge
+	edgeCache *httpcache.Cache // nil without an edge or with its cache off
+	served    chan error
+	closers   []func(ctx context.Context) error // in reverse start order
 }
 
 // Start starts the lab and returns once it accepts requests. Stop it with [App.Shutdown].
@@ -361,6 +363,9 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 
 	a.recoverOrders(ctx, log)
+	if err := a.newEdgeCache(); err != nil {
+		return nil, err
+	}
 
 	routes := []route{
 		{pattern: "/", h: a.api},
@@ -375,6 +380,9 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		{pattern: "GET /admin/jobs", h: http.HandlerFunc(a.serveJobs), admin: true, listed: true},
 		{pattern: "GET /admin/jobs/{queue}/dead", h: http.HandlerFunc(a.serveDead), admin: true, listed: true},
 		{pattern: "POST /admin/jobs/{queue}/dead/{id}/replay", h: http.HandlerFunc(a.serveReplay), admin: true, listed: true},
+	}
+	if cfg.Edge != nil {
+		routes = append(routes, route{pattern: "POST /admin/edge/purge", h: http.HandlerFunc(a.servePurge), admin: true, listed: true})
 	}
 	mux := http.NewServeMux()
 	a.info.Endpoints = a.api.Routes()

@@ -6,12 +6,14 @@ import (
 	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/lab/edge"
+	"github.com/headroom/headroom/lab/edge/httpcache"
 )
 
 // edgeFlags are lab's --edge-… flags.
 type edgeFlags struct {
-	on   bool
-	node edge.Config
+	on, noCache bool
+	cacheMB     int64
+	node        edge.Config
 }
 
 func addEdgeFlags(f *pflag.FlagSet) *edgeFlags {
@@ -26,6 +28,8 @@ func addEdgeFlags(f *pflag.FlagSet) *edgeFlags {
 	f.DurationVar(&g.OriginJitter, "edge-origin-jitter", edge.OriginJitterDefault, "most the origin round trip varies either way")
 	f.BoolVar(&e.node.OriginPlain, "edge-origin-plain", false, "reach the origin over plain HTTP instead of TLS 1.3")
 	f.BoolVar(&e.node.NoKeepAlive, "edge-no-keepalive", false, "open a new origin connection per request (TCP and TLS handshakes every time)")
+	f.BoolVar(&e.noCache, "edge-no-cache", false, "run the edge node without its HTTP cache (every request reaches the origin)")
+	f.Int64Var(&e.cacheMB, "edge-cache-mb", httpcache.MaxBytesDefault>>20, "size of the edge's HTTP cache in MiB (bodies, headers and keys)")
 	return e
 }
 
@@ -37,7 +41,7 @@ func (e *edgeFlags) config() *app.EdgeConfig {
 	}
 	nc := e.node
 	nc.Geography.Bare = true
-	return &app.EdgeConfig{Node: nc}
+	return &app.EdgeConfig{Node: nc, NoCache: e.noCache, Cache: httpcache.Config{MaxBytes: e.cacheMB << 20}}
 }
 
 // edgeFlagNames maps the edge's Config fields to the flags, for its errors.
@@ -45,6 +49,7 @@ var edgeFlagNames = map[string]string{
 	"Listen": "--edge-addr", "DirectListen": "--direct-addr",
 	"UserRTT": "--edge-user-rtt", "UserJitter": "--edge-user-jitter",
 	"OriginRTT": "--edge-origin-rtt", "OriginJitter": "--edge-origin-jitter",
+	"MaxBytes": "--edge-cache-mb",
 }
 
 func renameEdgeErr(err error) error { return fielderr.Rename(err, edgeFlagNames) }

@@ -34,6 +34,7 @@ var endpointExamples = map[string]string{
 	"POST /api/videos":                          `/api/videos  {"owner_id":1,"title":"cats","size_bytes":4194304}`,
 	"PUT /admin/antipatterns":                   `/admin/antipatterns  {"n_plus_one":true} or {"antipatterns":"all|none|a,b"}`,
 	"GET /api/videos/{id}":                      "/api/videos/ID",
+	"POST /admin/edge/purge":                    "/admin/edge/purge?prefix=/static/  (or ?url=URL, ?all=1)",
 	"GET /api/account/deletions/{id}":           "/api/account/deletions/ID",
 	"DELETE /api/account/deletions/{id}":        "/api/account/deletions/ID  (cancel)",
 	"GET /admin/jobs/{queue}/dead":              "/admin/jobs/email/dead",

@@ -7,6 +7,7 @@ type metrics struct {
 	requests     *prometheus.CounterVec
 	origin       *prometheus.HistogramVec
 	originErrors prometheus.Counter
+	cache        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -20,8 +21,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			[]string{"pool"}),
 		originErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "headroom_edge_origin_errors_total",
 			Help: "Origin fetches that failed (connection refused, reset, timeout): answered 502 unless the cache had a stale copy."}),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "headroom_edge_cache_total",
+			Help: "Requests through the edge cache by result: hit, miss, stale, bypass, collapsed (waited for another's fetch), revalidated (304 from the origin)."},
+			[]string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.origin, m.originErrors} {
+	for _, c := range []prometheus.Collector{m.requests, m.origin, m.originErrors, m.cache} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -5,11 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/headroom/headroom/internal/fielderr"
+	"github.com/headroom/headroom/lab/edge/httpcache"
 	"github.com/headroom/headroom/lab/netem"
 )
 
@@ -52,9 +53,12 @@ type Config struct {
 	// NoKeepAlive opens a new connection to the origin for every request. Default false: idle
 	// connections are kept and reused, as CDNs do.
 	NoKeepAlive bool
-	// Stages run per request before the origin (the edge functions, the cache); see [Stage].
-	// Default none: a bare reverse proxy.
+	// Stages run per request before the cache and the origin (the edge functions); see [Stage].
+	// Default none.
 	Stages []Stage
+	// Cache is the node's shared HTTP cache, between the stages and the origin. Default nil: every
+	// request goes to the origin, as through a plain reverse proxy.
+	Cache *httpcache.Cache
 
 	// TracerProvider makes the node's spans. Default: no spans.
 	TracerProvider trace.TracerProvider
@@ -64,8 +68,6 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Log receives errors. Default: discarded.
 	Log *slog.Logger
-	// Admin, when set, answers the node's own endpoints (/edge/...) from loopback clients.
-	Admin http.Handler
 }
 
 func (c Config) withDefaults() Config {
@@ -257,27 +259,55 @@ func (n *Node) originProxy() (http.Handler, error) {
 	client := otelhttp.NewTransport(labelled, otelhttp.WithTracerProvider(cfg.TracerProvider), otelhttp.WithPropagators(cfg.Propagator),
 		otelhttp.WithSpanNameFormatter(func(string, *http.Request) string { return "edge → origin" }),
 		otelhttp.WithSpanOptions(trace.WithAttributes(attribute.String("peer.service", "origin"))))
-	rp := &httputil.ReverseProxy{
-		Transport: client,
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(&url.URL{Scheme: scheme, Host: targets[poolOf(pr.In.Context())]})
-			pr.SetXForwarded()
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			n.metrics.originErrors.Inc()
-			cfg.Log.WarnContext(r.Context(), "origin fetch failed", slog.Any("error", err))
-			http.Error(w, "edge: origin unreachable", http.StatusBadGateway)
-		},
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if x := exchangeOf(r.Context()); x != nil && x.AnsweredBy == "" {
-			x.AnsweredBy = AnsweredByOrigin
+	fetch := func(r *http.Request) (*http.Response, error) {
+		out := r.Clone(r.Context())
+		out.URL.Scheme, out.URL.Host = scheme, targets[poolOf(r.Context())]
+		out.Host, out.RequestURI = out.URL.Host, ""
+		for _, h := range hopByHop {
+			out.Header.Del(h)
+		}
+		if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			out.Header.Set("X-Forwarded-For", ip)
 		}
 		start := time.Now()
-		rp.ServeHTTP(w, r)
+		resp, err := client.RoundTrip(out)
 		n.metrics.origin.WithLabelValues(string(poolOf(r.Context()))).Observe(time.Since(start).Seconds())
+		if err != nil {
+			n.metrics.originErrors.Inc()
+			cfg.Log.WarnContext(r.Context(), "origin fetch failed", slog.Any("error", err))
+		}
+		return resp, err
+	}
+	if cfg.Cache != nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			res := cfg.Cache.Serve(w, r, httpcache.FetcherFunc(fetch))
+			x := exchangeOf(r.Context())
+			if res.Hit {
+				x.AnsweredBy = AnsweredByCache
+			}
+			x.Attrs = append(x.Attrs, attribute.String("edge.cache.status", res.Status), attribute.Bool("edge.cache.hit", res.Hit),
+				attribute.Bool("edge.cache.storable", res.Storable), attribute.String("edge.cache.key", res.Key))
+			n.metrics.cache.WithLabelValues(string(res.Outcome)).Inc()
+		}), nil
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := fetch(r)
+		if err != nil {
+			http.Error(w, "edge: origin unreachable", http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		maps.Copy(w.Header(), resp.Header)
+		for _, h := range hopByHop {
+			w.Header().Del(h)
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
 	}), nil
 }
+
+// hopByHop are the headers of one connection (RFC 9110 §7.6.1), never forwarded.
+var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
 type exchangeKey struct{}
 
@@ -303,10 +333,6 @@ const IdentityHeader = "Headroom-Edge-Identity"
 
 // ServeHTTP runs the stages, then the origin.
 func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/edge/") && n.cfg.Admin != nil {
-		n.cfg.Admin.ServeHTTP(w, r)
-		return
-	}
 	r.Header.Del(IdentityHeader)
 	x := &Exchange{Pool: PoolMain}
 	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
@@ -316,12 +342,12 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		next = stageHandler{s, x, next}
 	}
 	next.ServeHTTP(sw, r)
+	if x.AnsweredBy == "" {
+		x.AnsweredBy = AnsweredByOrigin
+	}
 	code := sw.code
 	if code == 0 {
 		code = http.StatusOK
-	}
-	if x.AnsweredBy == "" {
-		x.AnsweredBy = AnsweredByOrigin
 	}
 	span := trace.SpanFromContext(r.Context())
 	span.SetAttributes(append(x.Attrs, attribute.String("headroom.tier", "edge"),

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/headroom/headroom/lab/edge"
+	"github.com/headroom/headroom/lab/edge/httpcache"
 )
 
 // origin is a real HTTP server on loopback that counts the connections it accepts.
@@ -189,4 +190,43 @@ func hasAttr(s sdktrace.ReadOnlySpan, kv attribute.KeyValue) bool {
 		}
 	}
 	return false
+}
+
+func TestCacheAnswersAtTheEdge(t *testing.T) {
+	t.Parallel()
+	o := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		_, _ = io.WriteString(w, "asset")
+	}))
+	c, err := httpcache.New(httpcache.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	const originRTT = 20 * time.Millisecond
+	n := startNode(t, edge.Config{Origin: o.addr(), Cache: c, TracerProvider: tp, Geography: edge.Geography{OriginRTT: originRTT, Bare: true}})
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, _, _ := get(t, client, n.Info().NodeURL+"/static/app.js")
+	if got := resp.Header.Get("Cache-Status"); !strings.Contains(got, "fwd=uri-miss") || !strings.Contains(got, "stored") {
+		t.Errorf("first Cache-Status %q; want a stored miss", got)
+	}
+	resp, body, took := get(t, client, n.Info().NodeURL+"/static/app.js")
+	if got := resp.Header.Get("Cache-Status"); body != "asset" || !strings.HasPrefix(got, "headroom-edge; hit") {
+		t.Errorf("second answer %q with Cache-Status %q; want the stored asset, a hit", body, got)
+	}
+	// An upper bound, generous for a loaded machine: a hit must not have crossed the link.
+	if took >= originRTT {
+		t.Errorf("a hit took %v; want less than the origin's round trip, %v", took, originRTT)
+	}
+	tp.ForceFlush(t.Context())
+	var hits int
+	for _, s := range rec.Ended() {
+		if s.Name() == "edge GET /static/app.js" && hasAttr(s, attribute.String("edge.answered_by", "cache")) && hasAttr(s, attribute.Bool("edge.cache.hit", true)) {
+			hits++
+		}
+	}
+	if hits != 1 {
+		t.Errorf("%d edge spans say the cache answered; want 1 (spans %v)", hits, names(rec.Ended()))
+	}
 }
