@@ -25,6 +25,10 @@ type diagnoser struct {
 	httpOps map[string]string
 	stack   []item
 	iv      []interval
+	// The edge findings' input: candidates for edge_cacheable, compared across traces at the
+	// end, and each endpoint's request count.
+	fetches  []edgeFetch
+	requests map[string]int
 }
 
 func (d *diagnoser) normalize(stmt string) string {
