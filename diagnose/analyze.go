@@ -29,6 +29,8 @@ type diagnoser struct {
 	// end, and each endpoint's request count.
 	fetches  []edgeFetch
 	requests map[string]int
+	// originFetches are the operations of edges' origin fetches, for tail_latency's remedy.
+	originFetches map[opKey]bool
 }
 
 func (d *diagnoser) normalize(stmt string) string {

@@ -290,7 +290,8 @@ func Analyze(in *Input, cfg Config) *result.Findings {
 // newDiagnoser returns a diagnoser for cfg, defaults filled in.
 func newDiagnoser(cfg Config) *diagnoser {
 	return &diagnoser{cfg: cfg, norm: map[string]string{}, hits: map[hitKey][]hit{}, matcher: newMatcher(), idx: map[string]int32{}, httpOps: map[string]string{},
-		input: &result.TraceInput{Tolerated: map[string]int{}}, requests: map[string]int{}}
+		input: &result.TraceInput{Tolerated: map[string]int{}}, requests: map[string]int{},
+		originFetches: map[opKey]bool{}}
 }
 
 // Diagnose profiles each endpoint, runs the detectors over traces, compares the tail with the

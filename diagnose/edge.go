@@ -182,6 +182,9 @@ func (d *diagnoser) edgeScan(a *analyzed) edgeRequest {
 	origins := make([]*node, len(fetches))
 	for j, f := range fetches {
 		fn := &a.nodes[f]
+		if len(d.originFetches) < memoLimit {
+			d.originFetches[opKey{fn.cat, d.operation(fn)}] = true
+		}
 		iv = append(iv, interval{fn.ws, fn.we})
 		for _, c := range fn.children {
 			if cn := &a.nodes[c]; cn.s.Kind == KindServer && (origins[j] == nil || dur(cn) > dur(origins[j])) {
@@ -413,13 +416,13 @@ func edgeFinding(f *result.Finding, hs []hit, total int) bool {
 			why += " (Cache-Control: " + control + ")"
 		}
 		if noEdge {
-			f.Summary = fmt.Sprintf("cacheable at the edge — %s is answered %d× with %s, each within %v of the same answer, %.1f ms each at the origin "+
+			f.Summary = fmt.Sprintf("cacheable at the edge — %s is answered again %d× within %.0f s of an identical answer (%s), %.1f ms each at the origin "+
 				"(%.0f ms in all)%s, %.0f %% of P99 time; no edge in these traces: the saving is their time at the origin, a lower bound (the user's round trip to the origin comes on top)",
-				f.Evidence.Operation, len(hs), what, EdgeCacheableWindow, mean, all, why, pct)
+				f.Evidence.Operation, len(hs), EdgeCacheableWindow.Seconds(), what, mean, all, why, pct)
 			break
 		}
-		f.Summary = fmt.Sprintf("cacheable at the edge — %s is fetched from the origin %d× with %s, each within %v of the same answer, %.1f ms each past the edge "+
-			"(%.0f ms in all)%s, %.0f %% of P99 time", f.Evidence.Operation, len(hs), what, EdgeCacheableWindow, mean, all, why, pct)
+		f.Summary = fmt.Sprintf("cacheable at the edge — %s is fetched from the origin again %d× within %.0f s of an identical answer (%s), %.1f ms each past the edge "+
+			"(%.0f ms in all)%s, %.0f %% of P99 time", f.Evidence.Operation, len(hs), EdgeCacheableWindow.Seconds(), what, mean, all, why, pct)
 	}
 	return true
 }
