@@ -175,7 +175,21 @@ func (d *diagnoser) edgeScan(a *analyzed) edgeRequest {
 			authorized = true
 		}
 	}
-	r := edgeRequest{crossed: true, fetched: len(fetches) > 0, split: len(fetches) > 0}
+	r := edgeRequest{crossed: true, answeredBy: answeredBy(e.s.Attrs[attrAnsweredBy])}
+	if r.answeredBy == "" {
+		r.answeredBy = answeredByEdge
+		if len(fetches) > 0 {
+			r.answeredBy = answeredByOrigin
+		}
+	}
+	// A request answered at the edge did not wait for a fetch under its span: a stale entry
+	// revalidated in the background (stale-while-revalidate) is the cache's work, not the
+	// request's.
+	if r.answeredBy.atEdge() {
+		r.edge = dur(e)
+		return r
+	}
+	r.fetched, r.split = len(fetches) > 0, len(fetches) > 0
 	iv := d.iv[:0]
 	var rejected *node
 	var past time.Duration // the rejected fetch's time
@@ -204,19 +218,11 @@ func (d *diagnoser) edgeScan(a *analyzed) edgeRequest {
 	}
 	r.edge = max(dur(e)-unionInPlace(iv), 0)
 	d.iv = iv
-	r.answeredBy = answeredBy(e.s.Attrs[attrAnsweredBy])
-	if r.answeredBy == "" {
-		r.answeredBy = answeredByEdge
-		if r.fetched {
-			r.answeredBy = answeredByOrigin
-		}
-	}
 	if rejected != nil {
 		d.add(hitKey{kind: result.KindEdgeRejectable, endpoint: a.endpoint}, a,
 			hit{count: 1, time: past, saving: past, edge: &edgeHit{label: rejection(rejected.s)}})
 	}
-	// A request answered from the cache (a fresh hit, or a stale one revalidated in the
-	// background) did not wait for the origin; an authorized one may get a per-user answer.
+	// A cache hit did not wait for the origin; an authorized request may get a per-user answer.
 	if len(fetches) == 0 || e.s.Attrs[attrCacheHit] == "true" || authorized || attr(e.s, keysHTTPMethod...) != "GET" {
 		return r
 	}

@@ -123,6 +123,21 @@ func catalogCached(n int) []*Trace {
 	return trs
 }
 
+// catalogRevalidated is n requests GET /api/catalog through the edge, 1 s apart, each answered
+// from the cache while the edge revalidates the entry with the origin in the background
+// (stale-while-revalidate): the requests did not wait for the origin.
+func catalogRevalidated(n int) []*Trace {
+	var trs []*Trace
+	for i := range n {
+		trs = append(trs, shifted(fmt.Sprintf("cr%02d", i), float64(i)*1000,
+			edgeSrv("GET", "/api/catalog", 0.4, "cache", "edge.cache.storable", "true",
+				"edge.cache.status", "headroom-edge; hit; fwd=stale"),
+			fetch(0.3, 40, "304", "http.response.header.etag", `"v1"`),
+			origin("f", "GET", "/api/catalog", 15, 25, "304", "lab.auth.source", "none", "http.response.header.etag", `"v1"`)))
+	}
+	return trs
+}
+
 // catalogDirect is n requests GET /api/catalog to the origin without an edge, 1 s apart, 10 ms
 // each, answered with etag (none when "").
 func catalogDirect(n int, etag string) []*Trace {
@@ -191,6 +206,7 @@ var edgeGoldenCases = []struct {
 	{"edge_cacheable_near_miss_changing_answer", "", catalogViaEdge(8, 2000, func(i int) string { return fmt.Sprintf(`"v%d"`, i) })},
 	{"edge_cacheable_near_miss_over_a_minute_apart", "", catalogViaEdge(8, 61000, sameETag)},
 	{"edge_cacheable_near_miss_authenticated", "", catalogAuthenticated(8)},
+	{"edge_cacheable_near_miss_revalidated_in_background", "", catalogRevalidated(8)},
 	{"edge_cacheable_near_miss_no_etag_without_edge", "", catalogDirect(8, "")},
 	{"edge_breakdown", "", mixedEdge()},
 }
