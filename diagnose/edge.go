@@ -85,7 +85,11 @@ const rejectionUnseenAtEdge = "revoked"
 var keysStatus = []string{"http.response.status_code", "http.status_code"}
 
 func status(s *Span) int {
-	v, err := strconv.Atoi(attr(s, keysStatus...))
+	a := attr(s, keysStatus...)
+	if a == "" { // Atoi allocates its error: skip the absent attribute first
+		return 0
+	}
+	v, err := strconv.Atoi(a)
 	if err != nil {
 		return 0
 	}
@@ -279,9 +283,12 @@ func (d *diagnoser) originOnly(a *analyzed) {
 // isRejection reports whether an origin server span rejected the request for its credentials,
 // for a reason an edge check could have seen.
 func isRejection(s *Span) bool {
-	st := status(s)
 	reason := s.Attrs[attrAuthRejected]
-	return (st == 401 || st == 403) && reason != "" && reason != rejectionUnseenAtEdge
+	if reason == "" || reason == rejectionUnseenAtEdge {
+		return false
+	}
+	st := status(s)
+	return st == 401 || st == 403
 }
 
 func rejection(s *Span) string { return strconv.Itoa(status(s)) + " " + s.Attrs[attrAuthRejected] }
