@@ -25,6 +25,12 @@ type diagnoser struct {
 	httpOps map[string]string
 	stack   []item
 	iv      []interval
+	// The edge findings' input: candidates for edge_cacheable, compared across traces at the
+	// end, and each endpoint's request count.
+	fetches  []edgeFetch
+	requests map[string]int
+	// originFetches are the operations of edges' origin fetches, for tail_latency's remedy.
+	originFetches map[opKey]bool
 }
 
 func (d *diagnoser) normalize(stmt string) string {

@@ -29,6 +29,7 @@ type hit struct {
 	// belowFloor marks N+1 repeats under NPlusOneMinTotal: reported, with low severity, only
 	// when no trace shows them above it.
 	belowFloor bool
+	edge       *edgeHit // the edge kinds' details
 }
 
 func (d *diagnoser) add(k hitKey, a *analyzed, h hit) {
@@ -338,6 +339,10 @@ func (d *diagnoser) finding(k hitKey, hs []hit, p99 time.Duration) (result.Findi
 			ms(mean), k.op, requests(len(hs)), pct)
 		f.Evidence.Count = len(hs)
 		f.Remedy = "raise the pool size (within the database's connection limit) or hold connections for less time"
+	case result.KindEdgeCacheable, result.KindEdgeRejectable:
+		if !edgeFinding(&f, hs, d.requests[k.endpoint]) {
+			return f, false
+		}
 	case result.KindLargePayload:
 		f.Evidence.Bytes = maxBytes
 		f.Evidence.Count = len(hs)

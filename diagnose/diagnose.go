@@ -17,8 +17,9 @@ import (
 
 // Kinds returns the finding kinds diagnose can report, sorted.
 func Kinds() []result.Kind {
-	return []result.Kind{result.KindConsecutiveDB, result.KindConsecutiveHTTP, result.KindLargePayload, result.KindNPlusOneDB,
-		result.KindNPlusOneHTTP, result.KindPoolWait, result.KindSlowQuery, result.KindSyncRemoteCall, result.KindTailLatency}
+	return []result.Kind{result.KindConsecutiveDB, result.KindConsecutiveHTTP, result.KindEdgeCacheable, result.KindEdgeRejectable,
+		result.KindLargePayload, result.KindNPlusOneDB, result.KindNPlusOneHTTP, result.KindPoolWait, result.KindSlowQuery,
+		result.KindSyncRemoteCall, result.KindTailLatency}
 }
 
 // Config sets the detectors' thresholds. The zero value uses the defaults documented per field
@@ -289,7 +290,8 @@ func Analyze(in *Input, cfg Config) *result.Findings {
 // newDiagnoser returns a diagnoser for cfg, defaults filled in.
 func newDiagnoser(cfg Config) *diagnoser {
 	return &diagnoser{cfg: cfg, norm: map[string]string{}, hits: map[hitKey][]hit{}, matcher: newMatcher(), idx: map[string]int32{}, httpOps: map[string]string{},
-		input: &result.TraceInput{Tolerated: map[string]int{}}}
+		input: &result.TraceInput{Tolerated: map[string]int{}}, requests: map[string]int{},
+		originFetches: map[opKey]bool{}}
 }
 
 // Diagnose profiles each endpoint, runs the detectors over traces, compares the tail with the
@@ -340,8 +342,14 @@ func Diagnose(traces []*Trace, cfg Config) *result.Findings {
 		}
 		p99[ep] = percentile(lat, 0.99)
 		out.Endpoints = append(out.Endpoints, d.profile(ep, as, lat))
-		for _, a := range as {
+		d.requests[ep] = len(as)
+		edge := make([]edgeRequest, len(as))
+		for i, a := range as {
 			d.detect(a)
+			edge[i] = d.edgeScan(a)
+		}
+		if b, ok := edgeBreakdown(ep, edge); ok {
+			out.Edge = append(out.Edge, b)
 		}
 		tail, median := d.tailAndMedian(as, lat)
 		if tc := d.tailVsMedian(ep, tail, median); tc != nil {
@@ -351,6 +359,7 @@ func Diagnose(traces []*Trace, cfg Config) *result.Findings {
 			out.Findings = append(out.Findings, f)
 		}
 	}
+	d.edgeCacheable()
 	for k, hs := range d.hits {
 		if f, ok := d.finding(k, hs, p99[k.endpoint]); ok {
 			out.Findings = append(out.Findings, f)

@@ -128,6 +128,7 @@ func FuzzReadJSONL(f *testing.F) {
 	f.Add(line)
 	f.Add("{}")
 	f.Add(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"a","spanId":"b","startTimeUnixNano":"x"}]}]}]}`)
+	f.Add(edgeLines("0000000000000000000000000000000a", 1_700_000_000_000_000_000) + edgeLines("0000000000000000000000000000000b", 1_700_000_001_000_000_000))
 	for _, tc := range badInput {
 		f.Add(tc.in)
 	}

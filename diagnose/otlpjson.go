@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // A small decoder for the subset of OTLP/JSON diagnose reads. encoding/json's reflection took
@@ -327,6 +328,10 @@ func (s *scanner) attributes(m map[string]string) bool {
 						}
 						val, has = "false", true
 						return s.literal("false")
+					case "arrayValue":
+						v, n, ok := s.arrayValue()
+						val, has = v, n > 0
+						return ok
 					}
 					return s.skip(0)
 				})
@@ -342,6 +347,47 @@ func (s *scanner) attributes(m map[string]string) bool {
 		}
 		return ok
 	})
+}
+
+// arrayValue reads an OTLP ArrayValue ({"values":[AnyValue, ...]}) as its scalar elements
+// joined by ", ", as HTTP joins the values of a repeated header field: the semantic conventions
+// record headers (http.response.header.etag) as string arrays. Nested arrays and maps are skipped.
+// It returns the joined text and the number of scalar elements.
+func (s *scanner) arrayValue() (string, int, bool) {
+	var vals []string
+	ok := s.object(func(k []byte) bool {
+		if string(k) != "values" {
+			return s.skip(0)
+		}
+		return s.array(func() bool {
+			return s.object(func(k []byte) bool {
+				switch string(k) {
+				case "stringValue":
+					v, ok := s.str()
+					vals = append(vals, v)
+					return ok
+				case "intValue", "doubleValue":
+					if s.peek() == '"' {
+						v, ok := s.str()
+						vals = append(vals, v)
+						return ok
+					}
+					n, ok := s.number()
+					vals = append(vals, string(n))
+					return ok
+				case "boolValue":
+					if s.peek() == 't' {
+						vals = append(vals, "true")
+						return s.literal("true")
+					}
+					vals = append(vals, "false")
+					return s.literal("false")
+				}
+				return s.skip(0)
+			})
+		})
+	})
+	return strings.Join(vals, ", "), len(vals), ok
 }
 
 func (s *scanner) span() (rawSpan, bool) {

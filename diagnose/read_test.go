@@ -79,6 +79,7 @@ func TestReadToleratesBadInput(t *testing.T) {
 func FuzzDecodeRequest(f *testing.F) {
 	f.Add(good)
 	f.Add(line)
+	f.Add(strings.Split(edgeLines("0000000000000000000000000000000a", 1_700_000_000_000_000_000), "\n")[0])
 	f.Add(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"a\u0041\n","spanId":"b","kind":2,"startTimeUnixNano":1,"endTimeUnixNano":"2","attributes":[{"key":"k","value":{"intValue":3}},{"key":"b","value":{"boolValue":true}},{"key":"x","value":{"arrayValue":{"values":[{"stringValue":"\"q"}]}}}],"events":[{"name":"e"}],"status":{"code":null}}]}]}]}`)
 	for _, tc := range badInput {
 		f.Add(tc.in)

@@ -232,6 +232,9 @@ func (d *diagnoser) tailLatency(ep string, as, tail, median []*analyzed, p99 tim
 	f := result.Finding{Kind: result.KindTailLatency, Endpoint: ep, ShareOfP99: round3(share), EstimatedSavingMS: ms(est),
 		Evidence: result.Evidence{TraceIDs: d.evidence(hs), Count: len(hs), TotalMS: ms(inTail), P50MS: ms(p50), TailRequests: len(tail)},
 		Remedy:   tailRemedy(top.cat)}
+	if d.originFetches[top] {
+		f.Remedy = tailRemedyEdge
+	}
 	if top.cat == CatDB {
 		f.Evidence.Statement = top.op
 	} else {
@@ -266,6 +269,11 @@ func tailRemedy(c Category) string {
 		return "give the call a deadline near its normal latency, retry within a retry budget, hedge a second request after its P95, and put a circuit breaker in front of the dependency"
 	}
 }
+
+// tailRemedyEdge is the remedy when an edge's origin fetch makes the tail: the slowest requests
+// are those the edge forwards, and a deadline would not make the origin nearer.
+const tailRemedyEdge = "answer more at the edge: cache headers that let it keep the answer (public, s-maxage, stale-while-revalidate), " +
+	"checks the edge can make itself (auth); and shorten the edge ↔ origin path (kept-alive connections, an origin nearer the edge)"
 
 // pathByOp is the time each operation spends on the trace's critical path, a remote service's
 // spans charged to the call that reached it: that call is what the caller can bound.

@@ -11,8 +11,9 @@ import (
 )
 
 // WriteDiagnosis writes the ranked findings, then where each endpoint's time goes (latency,
-// self time by category, the top of the critical path), what the tail over-spends on compared
-// with the median, and the bad input that was tolerated. t links trace ids (see [WriteFindings]).
+// self time by category, the top of the critical path), for requests through an edge node the
+// time at the edge, on the edge ↔ origin link and at the origin, what the tail over-spends on
+// compared with the median, and the bad input that was tolerated. t links trace ids (see [WriteFindings]).
 func WriteDiagnosis(w io.Writer, f *result.Findings, t TraceURL) error {
 	if err := WriteFindings(w, f, t); err != nil {
 		return err
@@ -45,6 +46,7 @@ func WriteDiagnosis(w io.Writer, f *result.Findings, t TraceURL) error {
 			fmt.Fprintf(&b, "    critical path: %5.1f ms %3.0f %%  %s %s\n", s.MS, s.Share*100, s.Category, s.Operation)
 		}
 	}
+	writeEdge(&b, f.Edge)
 	if len(f.TailVsMedian) > 0 {
 		b.WriteString("\ntail vs median:\n")
 	}
@@ -64,4 +66,31 @@ func WriteDiagnosis(w io.Writer, f *result.Findings, t TraceURL) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeEdge writes the edge breakdown of each endpoint whose requests crossed an edge node.
+func writeEdge(b *strings.Builder, edges []result.EdgeBreakdown) {
+	if len(edges) > 0 {
+		b.WriteString("\nthrough the edge (per request):\n")
+	}
+	for _, e := range edges {
+		by := slices.Sorted(maps.Keys(e.AnsweredBy))
+		parts := make([]string, len(by))
+		for i, k := range by {
+			parts[i] = fmt.Sprintf("%s %d", k, e.AnsweredBy[k])
+		}
+		fmt.Fprintf(b, "  %s: %d requests, %.0f %% answered at the edge (%s)\n", e.Endpoint, e.Requests, e.AnsweredAtEdge*100, strings.Join(parts, ", "))
+		for _, t := range []struct {
+			name, of string
+			t        result.TierTime
+		}{{"at the edge", "requests", e.Edge}, {"edge ↔ origin", "fetched", e.Link}, {"at the origin", "fetched", e.Origin}} {
+			if t.t.Requests == 0 {
+				continue
+			}
+			fmt.Fprintf(b, "    %-13s  p50 %7.1f ms  p99 %7.1f ms  (%d %s)\n", t.name, t.t.P50MS, t.t.P99MS, t.t.Requests, t.of)
+		}
+		if e.OriginUnseen > 0 {
+			fmt.Fprintf(b, "    %d fetched from the origin without the origin's span in the trace: link and origin time not split\n", e.OriginUnseen)
+		}
+	}
 }

@@ -41,6 +41,28 @@ func TestWriteDiagnosis(t *testing.T) {
 	}
 }
 
+func TestWriteDiagnosisEdge(t *testing.T) {
+	t.Parallel()
+	f := &result.Findings{Schema: result.FindingsSchema,
+		Findings: []result.Finding{{Kind: result.KindEdgeRejectable, Endpoint: "edge GET /api/me",
+			Summary: "rejected past the edge — 10 requests (50 % of the endpoint's) crossed the edge ↔ origin link to be rejected by the origin with 401 missing, " +
+				"82.0 ms each past the edge (820 ms in all), 98 % of P99 time",
+			Evidence:   result.Evidence{TraceIDs: []string{"4bf92f3577b34da6a3ce929d0e0e4736"}, Count: 10, TotalMS: 82, RequestShare: 0.5, Reasons: map[string]int{"401 missing": 10}},
+			ShareOfP99: 0.976, EstimatedSavingMS: 82,
+			Remedy: "validate the session token at the edge (an auth edge function: signature and expiry) and answer the rejection there, without the round trip to the origin"}},
+		Edge: []result.EdgeBreakdown{{Endpoint: "edge GET /api/me", Requests: 20, AnsweredBy: map[string]int{"function:auth": 10, "origin": 10},
+			AnsweredAtEdge: 0.5, Edge: result.TierTime{Requests: 20, P50MS: 0.3, P99MS: 2.1}, Link: result.TierTime{Requests: 9, P50MS: 80, P99MS: 81.2},
+			Origin: result.TierTime{Requests: 9, P50MS: 2, P99MS: 3.5}, OriginUnseen: 1},
+			{Endpoint: "edge GET /static/app.js", Requests: 5, AnsweredBy: map[string]int{"cache": 5}, AnsweredAtEdge: 1,
+				Edge: result.TierTime{Requests: 5, P50MS: 0.2, P99MS: 0.4}}},
+	}
+	var b bytes.Buffer
+	if err := report.WriteDiagnosis(&b, f, ""); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "diagnosis-edge.txt", b.Bytes())
+}
+
 func TestParseTraceURL(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ in, err string }{

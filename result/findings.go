@@ -16,6 +16,9 @@ type Findings struct {
 	Endpoints []EndpointProfile `json:"endpoints,omitempty"`
 	// TailVsMedian compares the slowest requests' span composition with the median ones'.
 	TailVsMedian []TailComparison `json:"tail_vs_median,omitempty"`
+	// Edge breaks down, per endpoint, the requests whose traces cross an edge node: time at the
+	// edge, on the edge ↔ origin link and at the origin, and the share answered at the edge.
+	Edge []EdgeBreakdown `json:"edge,omitempty"`
 	// Input says what was read and which bad input was tolerated.
 	Input *TraceInput `json:"input,omitempty"`
 	// Config echoes the thresholds the detectors ran with.
@@ -71,6 +74,43 @@ type Contribution struct {
 	ShareOfGap float64 `json:"share_of_gap"`
 }
 
+// EdgeBreakdown is where the time of one endpoint's requests through an edge node goes. A request
+// crosses an edge when its trace holds an edge server span (headroom.tier = "edge"); its origin
+// fetches are the client spans under it with peer.service = "origin", and the origin's server
+// span is the child of a fetch.
+type EdgeBreakdown struct {
+	Endpoint string `json:"endpoint"`
+	// Requests is how many of the endpoint's requests crossed an edge node.
+	Requests int `json:"requests"`
+	// AnsweredBy counts Requests by who answered them (edge.answered_by): "cache", "origin",
+	// "function:<name>"; a request without the attribute counts as "origin" when it fetched from
+	// the origin, else as "edge".
+	AnsweredBy map[string]int `json:"answered_by"`
+	// AnsweredAtEdge is the fraction (0..1) of Requests answered without the origin: cache hits
+	// and edge functions' own answers.
+	AnsweredAtEdge float64 `json:"answered_at_edge"`
+	// Edge is the time at the edge node: the edge span minus the union of its origin fetches,
+	// over all Requests.
+	Edge TierTime `json:"edge"`
+	// Link is the time on the edge ↔ origin link: each origin fetch's client span minus the
+	// origin's server span under it, summed per request, over the requests that fetched from the
+	// origin and whose origin spans are all in the trace.
+	Link TierTime `json:"link"`
+	// Origin is the time in the origin's server spans, over the same requests as Link.
+	Origin TierTime `json:"origin"`
+	// OriginUnseen counts requests that fetched from the origin but lack an origin server span
+	// under a fetch (the origin's spans were not collected): left out of Link and Origin, since
+	// their link and origin time cannot be told apart.
+	OriginUnseen int `json:"origin_unseen,omitempty"`
+}
+
+// TierTime is the P50 and P99 of one tier's time per request, over Requests requests.
+type TierTime struct {
+	Requests int     `json:"requests"`
+	P50MS    float64 `json:"p50_ms"`
+	P99MS    float64 `json:"p99_ms"`
+}
+
 // TraceInput counts what diagnose read.
 type TraceInput struct {
 	Traces int `json:"traces"`
@@ -103,6 +143,12 @@ const (
 	// KindTailLatency is the operation that makes an endpoint's slowest requests slow: the one
 	// whose time on the critical path grows most from the median requests to the tail.
 	KindTailLatency Kind = "tail_latency"
+	// KindEdgeCacheable is a GET answer fetched from the origin again and again, identical each
+	// time, that an edge cache would have answered had the origin's headers let it.
+	KindEdgeCacheable Kind = "edge_cacheable"
+	// KindEdgeRejectable is requests the origin rejected (401/403 with lab.auth.rejected) after
+	// the round trip past the edge, which an edge check could have rejected there.
+	KindEdgeRejectable Kind = "edge_rejectable"
 )
 
 // Severity grades a finding that is not (yet) costing what its kind usually costs.
@@ -152,6 +198,15 @@ type Evidence struct {
 	// trip per query (WhatIfRoundTripMS).
 	WhatIfMS          float64 `json:"what_if_ms,omitempty"`
 	WhatIfRoundTripMS float64 `json:"what_if_round_trip_ms,omitempty"`
+	// RequestShare is, for the edge kinds, the fraction (0..1) of the endpoint's requests the
+	// finding is about.
+	RequestShare float64 `json:"request_share,omitempty"`
+	// Reasons counts, for edge_rejectable, the rejections by status and lab.auth.rejected reason,
+	// e.g. {"401 missing": 12, "401 expired": 3}.
+	Reasons map[string]int `json:"reasons,omitempty"`
+	// Answers counts, for edge_cacheable, the repeated fetches by the answer they got: its ETag
+	// (`etag "abc"`) or, without one, status and size (`200, 5120 bytes`).
+	Answers map[string]int `json:"answers,omitempty"`
 }
 
 // Write writes f as indented JSON.
