@@ -2,9 +2,11 @@ package web
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"sync"
 )
 
 // imageSpec is a generated picture: a diagonal gradient between two colours, stripes, a disc,
@@ -18,8 +20,8 @@ type imageSpec struct {
 
 // images are the generated pictures: a page hero, a card illustration, an icon.
 var images = []imageSpec{
-	{name: "hero", width: 1200, height: 480, from: color.NRGBA{0x1e, 0x3c, 0x72, 0xff}, to: color.NRGBA{0xe0, 0x6d, 0x4f, 0xff}, grain: 3},
-	{name: "card", width: 640, height: 360, from: color.NRGBA{0x0f, 0x76, 0x6e, 0xff}, to: color.NRGBA{0xf2, 0xc1, 0x4e, 0xff}, grain: 2},
+	{name: "hero", width: 1200, height: 480, from: color.NRGBA{0x1e, 0x3c, 0x72, 0xff}, to: color.NRGBA{0xe0, 0x6d, 0x4f, 0xff}, grain: 1},
+	{name: "card", width: 640, height: 360, from: color.NRGBA{0x0f, 0x76, 0x6e, 0xff}, to: color.NRGBA{0xf2, 0xc1, 0x4e, 0xff}},
 	{name: "icon", width: 64, height: 64, from: color.NRGBA{0x2f, 0x6f, 0xde, 0xff}, to: color.NRGBA{0x8e, 0x44, 0xad, 0xff}},
 }
 
@@ -51,10 +53,26 @@ func (s imageSpec) render() ([]byte, error) {
 		}
 	}
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
+	// Best speed: the default level takes three times longer for a quarter fewer bytes.
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	if err := enc.Encode(&buf, img); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
 }
+
+// rendered are the images' PNG bytes, in the order of images: made once per process, since
+// they never change.
+var rendered = sync.OnceValues(func() ([][]byte, error) {
+	out := make([][]byte, len(images))
+	for i, im := range images {
+		b, err := im.render()
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", im.name, err)
+		}
+		out[i] = b
+	}
+	return out, nil
+})
 
 func clamp(v int) uint8 { return uint8(max(0, min(255, v))) }
