@@ -40,12 +40,15 @@ func ValidSessionID(s string) bool {
 		return false
 	}
 	for i := range len(s) {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+		if !base64urlByte(s[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+func base64urlByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
 }
 
 // NewSessionID returns a random session id: 128 bits in base64url (22 characters).

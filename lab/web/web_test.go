@@ -109,7 +109,7 @@ type reply struct {
 
 func get(t *testing.T, url string, header http.Header) reply {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), "GET", url, nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestHomeTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	req := httptest.NewRequest("GET", "/page/home", nil)
+	req := httptest.NewRequest(http.MethodGet, "/page/home", nil)
 	req.Header.Set("Accept-Language", "de")
 	posts := []lab.Post{{ID: 7, Title: `<script>alert(1)</script>`}}
 	if err := s.ServeHome(rec, req, posts); err != nil {
