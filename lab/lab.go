@@ -125,6 +125,19 @@ type Deletion struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// Session is a login: what a session token (its sid claim) names, and what the origin's session
+// check looks up. A session is valid while it is neither expired nor revoked.
+type Session struct {
+	ID        string     `json:"id"` // chosen by the caller (lab/identity.NewSessionID)
+	UserID    int64      `json:"user_id"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"` // set by a logout
+}
+
+// Valid reports whether the session is usable at now: not revoked and now before ExpiresAt.
+func (s Session) Valid(now time.Time) bool { return s.RevokedAt == nil && now.Before(s.ExpiresAt) }
+
 // OutboxMessage is a job written to the transactional outbox in the same transaction as the row
 // it is about. A relay publishes it to the queue (with its id, so the broker deduplicates a
 // repeated publish) and then marks it sent.
@@ -273,6 +286,16 @@ type Store interface {
 	// CancelDeletion stops a running deletion ([DeletionCanceled]); what is deleted stays deleted.
 	// A deletion that is no longer running is returned unchanged.
 	CancelDeletion(ctx context.Context, id int64) (Deletion, error)
+
+	// CreateSession records a login session of a user, valid until expiresAt; the creation time
+	// is assigned by the store. An unknown user is [ErrNotFound], an id already used [ErrConflict].
+	CreateSession(ctx context.Context, id string, userID int64, expiresAt time.Time) (Session, error)
+	// GetSession returns one session, revoked or expired ones included: one lookup by primary
+	// key, the cost of the origin's session check.
+	GetSession(ctx context.Context, id string) (Session, error)
+	// RevokeSession marks a session revoked now and returns it; a session already revoked keeps
+	// its first revocation time. Sessions go with their user ([Store.DeleteUser]).
+	RevokeSession(ctx context.Context, id string) (Session, error)
 
 	// PendingOutbox returns up to limit outbox messages not yet marked sent, oldest first.
 	PendingOutbox(ctx context.Context, limit int) ([]OutboxMessage, error)

@@ -19,6 +19,8 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/headroom/headroom/lab"
+	"github.com/headroom/headroom/lab/identity"
+	"github.com/headroom/headroom/lab/web"
 )
 
 // Store is the part of [lab.Store] the API uses, by concern.
@@ -28,6 +30,7 @@ type Store interface {
 	InviteStore
 	VideoStore
 	AccountStore
+	SessionStore
 	// Ping checks that the database answers (/readyz).
 	Ping(ctx context.Context) error
 	// PoolStats reports the connection pool, for the lab_db_pool_* metrics.
@@ -120,6 +123,8 @@ const (
 	MaxBodyBytesDefault  = 1 << 20
 	MaxVideoBytesDefault = 64 << 20
 	VideoPassesDefault   = 16
+	SessionTTLDefault    = time.Hour
+	TokenAlgDefault      = identity.AlgEdDSA
 )
 
 // Config configures [New]. Only Store is required.
@@ -159,6 +164,19 @@ type Config struct {
 	// AdminAllowed decides whether a client (its RemoteAddr) may use the admin and debug
 	// endpoints (see [API.AdminOnly]). Default: loopback only.
 	AdminAllowed func(remoteAddr string) bool
+	// Keys sign and verify session tokens and the Headroom-Edge-Identity header; an edge in
+	// front of this API needs the same ones (the public half of Ed25519 and the HS256 secret to
+	// verify tokens, the identity key to vouch). Default: fresh random keys no other process has.
+	Keys *identity.Keys
+	// TokenAlg is the algorithm of the tokens POST /api/login issues (both are always accepted).
+	// Default [TokenAlgDefault] (EdDSA).
+	TokenAlg identity.Alg
+	// SessionTTL is how long a login lasts (the session's and its token's expiry). Default
+	// [SessionTTLDefault] (1h).
+	SessionTTL time.Duration
+	// Assets are the static files and the localized page, served under /static/ and /page/.
+	// Default: web.New's.
+	Assets *web.Site
 	// AdminToken, when set, also admits a client from any address that sends the header
 	// "Authorization: Bearer AdminToken". Default "": no token admits anyone.
 	AdminToken string
@@ -195,6 +213,32 @@ func (c *Config) validate() error {
 	if c.AdminAllowed == nil {
 		c.AdminAllowed = IsLoopback
 	}
+	if c.Assets == nil {
+		site, err := web.New()
+		if err != nil {
+			return err
+		}
+		c.Assets = site
+	}
+	if c.Keys == nil {
+		k := identity.NewKeys()
+		c.Keys = &k
+	}
+	if c.TokenAlg == "" {
+		c.TokenAlg = TokenAlgDefault
+	}
+	if c.SessionTTL == 0 {
+		c.SessionTTL = SessionTTLDefault
+	}
+	if err := c.Keys.Validate(); err != nil {
+		return fmt.Errorf("api: Keys: %w", err)
+	}
+	if _, err := identity.ParseAlg(string(c.TokenAlg)); err != nil {
+		return fmt.Errorf("api: TokenAlg: %w", err)
+	}
+	if c.SessionTTL < time.Second {
+		return fmt.Errorf("api: SessionTTL %v: want at least 1s", c.SessionTTL)
+	}
 	if c.MaxBodyBytes < 0 || c.MaxVideoBytes < 0 || c.VideoPasses < 0 {
 		return fmt.Errorf("api: MaxBodyBytes %d, MaxVideoBytes %d and VideoPasses %d must be positive",
 			c.MaxBodyBytes, c.MaxVideoBytes, c.VideoPasses)
@@ -221,6 +265,7 @@ type API struct {
 	sf      singleflight.Group
 	ready   atomic.Bool
 	routes  []string
+	keys    identity.Keys
 }
 
 // New builds the API and registers its metrics on cfg.Registerer.
@@ -228,7 +273,7 @@ func New(cfg Config) (*API, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	a := &API{cfg: cfg, mux: http.NewServeMux(), tracer: cfg.TracerProvider.Tracer("github.com/headroom/headroom/lab/api")}
+	a := &API{cfg: cfg, mux: http.NewServeMux(), tracer: cfg.TracerProvider.Tracer("github.com/headroom/headroom/lab/api"), keys: *cfg.Keys}
 	m, err := newMetrics(cfg.Registerer, cfg.Store, cfg.Logs)
 	if err != nil {
 		return nil, err
@@ -247,6 +292,11 @@ func New(cfg Config) (*API, error) {
 	a.handle("DELETE /api/account", a.deleteAccount)
 	a.handle("GET /api/account/deletions/{id}", a.getDeletion)
 	a.handle("DELETE /api/account/deletions/{id}", a.cancelDeletion)
+	a.handle("POST /api/login", a.login)
+	a.handle("DELETE /api/login", a.logout)
+	a.handle("GET /api/me", a.me)
+	a.handle("GET /static/{path...}", a.static)
+	a.handle("GET /page/home", a.home)
 	a.handle("GET /admin/antipatterns", a.AdminOnly(http.HandlerFunc(a.getAntipatterns)).ServeHTTP)
 	a.handle("PUT /admin/antipatterns", a.AdminOnly(http.HandlerFunc(a.putAntipatterns)).ServeHTTP)
 	// The probes bypass the instrumentation: no span, metric or access log line per probe.

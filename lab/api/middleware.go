@@ -45,6 +45,7 @@ type metrics struct {
 	inFlight prometheus.Gauge
 	cache    *prometheus.CounterVec
 	shipErrs prometheus.Counter
+	auth     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, store Store, logs LogShipper) (*metrics, error) {
@@ -69,11 +70,15 @@ func newMetrics(reg prometheus.Registerer, store Store, logs LogShipper) (*metri
 			Name: "lab_log_ship_errors_total",
 			Help: "Synchronous log shipments that failed.",
 		}),
+		auth: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lab_auth_checks_total",
+			Help: "Session checks by source (edge: a trusted edge identity; db: token and database; none: no credential) and result (ok, missing, invalid, expired, revoked, error).",
+		}, []string{"source", "result"}),
 	}
 	pool := func(name, help string, f func(lab.PoolStats) float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(store.PoolStats()) })
 	}
-	cs := []prometheus.Collector{m.duration, m.inFlight, m.cache, m.shipErrs,
+	cs := []prometheus.Collector{m.duration, m.inFlight, m.cache, m.shipErrs, m.auth,
 		pool("lab_db_pool_max_connections", "Maximum connections of the database pool.", func(s lab.PoolStats) float64 { return float64(s.MaxOpen) }),
 		pool("lab_db_pool_open_connections", "Open connections of the database pool.", func(s lab.PoolStats) float64 { return float64(s.Open) }),
 		pool("lab_db_pool_in_use_connections", "Connections in use (utilization).", func(s lab.PoolStats) float64 { return float64(s.InUse) }),

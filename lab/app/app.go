@@ -32,6 +32,7 @@ import (
 	"github.com/headroom/headroom/lab/deps"
 	"github.com/headroom/headroom/lab/edge"
 	"github.com/headroom/headroom/lab/edge/httpcache"
+	"github.com/headroom/headroom/lab/identity"
 	"github.com/headroom/headroom/lab/jobs"
 	"github.com/headroom/headroom/lab/jobs/worker"
 	"github.com/headroom/headroom/lab/netem"
@@ -138,6 +139,19 @@ type Config struct {
 
 	// Edge, when set, starts the edge tier in front of the lab (see [EdgeConfig]). Default: none.
 	Edge *EdgeConfig
+	// Keys sign and verify session tokens and the Headroom-Edge-Identity header; an edge in front
+	// of the lab needs the same ones ([App.Keys] hands them to one in process). Default: read
+	// from KeysFile when set, else generated at start.
+	Keys *identity.Keys
+	// KeysFile, when set and Keys is not, is a keys file (identity.Keys.Save's JSON) read at
+	// start, or created there (mode 0600) if missing, so that processes started apart (an edge
+	// node, a second lab on the same database) share the keys. Default "": none.
+	KeysFile string
+	// TokenAlg is the algorithm of the session tokens POST /api/login issues; tokens of both
+	// algorithms are accepted. Default [api.TokenAlgDefault] (EdDSA).
+	TokenAlg identity.Alg
+	// SessionTTL is how long a login lasts. Default [api.SessionTTLDefault] (1h).
+	SessionTTL time.Duration
 
 	// AdminToken, when set, admits requests with "Authorization: Bearer AdminToken" to the admin
 	// and debug endpoints (/admin/..., /debug/pprof/..., /debug/fgprof) from any address. Default
@@ -169,6 +183,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Log == nil {
 		c.Log = os.Stderr
+	}
+	if c.TokenAlg == "" {
+		c.TokenAlg = api.TokenAlgDefault
+	}
+	if c.SessionTTL == 0 {
+		c.SessionTTL = api.SessionTTLDefault
 	}
 	c.Seed = c.Seed.Defaults()
 	return c
@@ -203,6 +223,20 @@ func (c *Config) validate() error {
 	if c.DBMaxConns < 0 || c.DBMaxConns > 10000 {
 		return fmt.Errorf("database max connections %d: want 1 to 10000 (0 for the default)", c.DBMaxConns)
 	}
+	if c.Keys != nil && c.KeysFile != "" {
+		return errors.New("keys: set Keys or KeysFile, not both")
+	}
+	if c.Keys != nil {
+		if err := c.Keys.Validate(); err != nil {
+			return err
+		}
+	}
+	if _, err := identity.ParseAlg(string(c.TokenAlg)); err != nil {
+		return err
+	}
+	if c.SessionTTL < time.Second {
+		return fmt.Errorf("session TTL %v: want at least 1s", c.SessionTTL)
+	}
 	if c.CacheTTL < 0 || c.ShutdownTimeout < 0 {
 		return fmt.Errorf("cache TTL %v and shutdown timeout %v must be positive", c.CacheTTL, c.ShutdownTimeout)
 	}
@@ -224,6 +258,8 @@ type Info struct {
 	Queue        string     `json:"queue"`     // the broker, for people
 	QueueURL     string     `json:"queue_url"` // what headroom lab worker --queue takes
 	Workers      string     `json:"workers"`
+	Keys         string     `json:"keys"` // where the token and edge identity keys come from
+	Sessions     string     `json:"sessions"`
 	Endpoints    []string   `json:"endpoints"`
 	Metrics      string     `json:"metrics"`
 	Pprof        string     `json:"pprof"`
@@ -245,6 +281,7 @@ type App struct {
 	counts    *countSharer     // nil without in-process workers
 	edge      *edge.Node       // nil without Config.Edge
 	edgeCache *httpcache.Cache // nil without an edge or with its cache off
+	keys      identity.Keys
 	served    chan error
 	closers   []func(ctx context.Context) error // in reverse start order
 }
@@ -330,6 +367,9 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 
+	if err := a.loadKeys(); err != nil {
+		return nil, err
+	}
 	a.store, a.switches = store, lab.NewSwitches(cfg.Antipatterns)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -357,6 +397,9 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		Registerer:     reg,
 		VideoPasses:    cfg.VideoPasses,
 		AdminToken:     cfg.AdminToken,
+		Keys:           &a.keys,
+		TokenAlg:       cfg.TokenAlg,
+		SessionTTL:     cfg.SessionTTL,
 	})
 	if err != nil {
 		return nil, err
@@ -428,6 +471,33 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		slog.String("antipatterns", a.info.Antipatterns))
 	return a, nil
 }
+
+// loadKeys sets a.keys from the configuration (given, from the keys file, or generated) and
+// says which in Info.
+func (a *App) loadKeys() error {
+	cfg := a.cfg
+	switch {
+	case cfg.Keys != nil:
+		a.keys, a.info.Keys = *cfg.Keys, "given by the caller"
+	case cfg.KeysFile != "":
+		k, created, err := identity.LoadOrCreateKeys(cfg.KeysFile)
+		if err != nil {
+			return err
+		}
+		a.keys, a.info.Keys = k, cfg.KeysFile
+		if created {
+			a.info.Keys += " (created now)"
+		}
+	default:
+		a.keys, a.info.Keys = identity.NewKeys(), "generated at start, in memory only (--edge-keys FILE shares them with other processes)"
+	}
+	a.info.Sessions = fmt.Sprintf("%s tokens, sessions of %v", cfg.TokenAlg, cfg.SessionTTL)
+	return nil
+}
+
+// Keys returns the keys of the lab's session tokens and edge identity header, for an edge
+// started in the same process.
+func (a *App) Keys() identity.Keys { return a.keys }
 
 // recoverOrders settles, in the background, the orders a crash of an earlier run left pending
 // (created before now: this run's own checkouts settle themselves). Shutdown stops the pass and

@@ -16,6 +16,7 @@ import (
 	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/lab/deps"
+	"github.com/headroom/headroom/lab/identity"
 	"github.com/headroom/headroom/lab/seed"
 )
 
@@ -172,6 +173,10 @@ func TestConfigErrors(t *testing.T) {
 		{Cache: "memcached://x"},
 		{Seed: seed.Config{Users: -1}},
 		{DBMaxConns: -1},
+		{TokenAlg: "none"},
+		{SessionTTL: -time.Second},
+		{Keys: &identity.Keys{}},
+		{Keys: ptr(identity.NewKeys()), KeysFile: filepath.Join(t.TempDir(), "keys.json")},
 		{OTLP: "127.0.0.1:4318", Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "x.db")},
 	} {
 		if a, err := app.Start(t.Context(), cfg); err == nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/lab/deps"
 	"github.com/headroom/headroom/lab/edge"
+	"github.com/headroom/headroom/lab/identity"
 	"github.com/headroom/headroom/lab/jobs/worker"
 	"github.com/headroom/headroom/lab/seed"
 	"github.com/headroom/headroom/lab/tasks"
@@ -38,6 +39,11 @@ var endpointExamples = map[string]string{
 	"GET /api/account/deletions/{id}":           "/api/account/deletions/ID",
 	"DELETE /api/account/deletions/{id}":        "/api/account/deletions/ID  (cancel)",
 	"GET /admin/jobs/{queue}/dead":              "/admin/jobs/email/dead",
+	"POST /api/login":                           `/api/login  {"user_id":1}  → {"token":…}`,
+	"DELETE /api/login":                         "/api/login  (Authorization: Bearer TOKEN: logout)",
+	"GET /api/me":                               "/api/me  (Authorization: Bearer TOKEN)",
+	"GET /static/{path...}":                     "/static/manifest.json  (app.js, app.css, img/*.png and their fingerprinted names)",
+	"GET /page/home":                            "/page/home  (Accept-Language: en|fr|de|ja, Headroom-Region: FR…)",
 	"POST /admin/jobs/{queue}/dead/{id}/replay": "/admin/jobs/QUEUE/dead/ID/replay",
 }
 
@@ -50,6 +56,7 @@ func newLabCmd() *cobra.Command {
 		seedSeed                           uint64
 		dbLatency                          *time.Duration // --db-latency
 		edgeOpts                           *edgeFlags
+		tokenAlg                           string
 	)
 	valid := lab.ValidAntipatternNames()
 	cmd := &cobra.Command{
@@ -104,6 +111,9 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 			}
 			cfg.DBLatency = dbLatency
 			cfg.Edge = edgeOpts.config()
+			if cfg.TokenAlg, err = identity.ParseAlg(tokenAlg); err != nil {
+				return cliexit.Usagef("--token-alg: %w", err)
+			}
 			cfg.Log = cmd.ErrOrStderr()
 			err = app.Run(cmd.Context(), cfg, func(info app.Info) { printBanner(cmd.OutOrStdout(), info) })
 			if errors.Is(err, app.ErrInvalidConfig) || errors.Is(err, edge.ErrConfig) {
@@ -140,6 +150,9 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 	f.IntVar(&cfg.VideoPasses, "video-passes", api.VideoPassesDefault, "CPU cost of POST /api/videos: hashing passes over the video's bytes")
 	f.StringVar(&logLevel, "log-level", "info", "log level of the JSON logs on stderr: debug, info (access log), warn, error")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", app.ShutdownTimeoutDefault, "how long to drain in-flight requests on shutdown")
+	f.StringVar(&cfg.KeysFile, "edge-keys", "", "`FILE` holding the keys of the session tokens and the edge identity header, created (0600) if missing, to share them with an edge in another process (default: new keys in memory)")
+	f.StringVar(&tokenAlg, "token-alg", string(api.TokenAlgDefault), "algorithm of the session tokens POST /api/login issues: EdDSA or HS256 (both are accepted)")
+	f.DurationVar(&cfg.SessionTTL, "session-ttl", api.SessionTTLDefault, "how long a login (session and token) lasts")
 	f.StringVar(&cfg.Queue, "queue", "nats", "job queue: "+app.QueueForms)
 	f.StringVar(&cfg.QueuePrefix, "queue-prefix", "headroom", "namespace of the queue's streams or keys on a shared broker")
 	f.StringVar(&cfg.QueueDir, "queue-dir", "", "embedded JetStream storage directory (default: a temporary directory removed on exit)")
@@ -184,6 +197,7 @@ func printBanner(w io.Writer, info app.Info) {
 	fmt.Fprintf(w, "  payments       %s\n", info.Payments)
 	fmt.Fprintf(w, "  queue          %s\n", info.Queue)
 	fmt.Fprintf(w, "  workers        %s\n", info.Workers)
+	fmt.Fprintf(w, "  sessions       %s; keys %s\n", info.Sessions, info.Keys)
 	fmt.Fprintf(w, "  traces         %s\n", traces)
 	fmt.Fprintf(w, "  metrics        %s\n", info.Metrics)
 	fmt.Fprintf(w, "  pprof          %s\n", info.Pprof)

@@ -38,6 +38,7 @@ func Exercise(t *testing.T, newStore NewStore) {
 		{"VideoStages", testVideoStages},
 		{"Deletions", testDeletions},
 		{"DeletionCancel", testDeletionCancel},
+		{"Sessions", testSessions},
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"PingAndPoolStats", testPing},
 	}
