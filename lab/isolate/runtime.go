@@ -73,6 +73,10 @@ type Runtime struct {
 	jwt     *jwt.Parser
 	max     int // instances the budget allows
 
+	// noStopCheck compiles guests without wazero's context check, so that a runaway guest
+	// cannot be stopped; set by BenchmarkAuthWarm alone, to measure what the check costs.
+	noStopCheck bool
+
 	mu      sync.Mutex
 	live    int         // instances existing, idle or busy
 	busy    int         // instances in a call
@@ -91,6 +95,10 @@ type PoolStats struct {
 
 // New starts a runtime. The context bounds the start only.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
+	return newRuntime(ctx, cfg, false)
+}
+
+func newRuntime(ctx context.Context, cfg Config, noStopCheck bool) (*Runtime, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -98,7 +106,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	r := &Runtime{cfg: cfg, max: int(cfg.NodeBudget / cfg.MemoryLimit), changed: make(chan struct{})}
+	r := &Runtime{cfg: cfg, max: int(cfg.NodeBudget / cfg.MemoryLimit), changed: make(chan struct{}), noStopCheck: noStopCheck}
 	for _, o := range cfg.FetchOrigins {
 		u, _ := parseOrigin(o) // validated
 		r.origins = append(r.origins, u)
@@ -119,7 +127,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	r.wz = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
 		WithMemoryLimitPages(uint32(cfg.MemoryLimit/pageSize)).
-		WithCloseOnContextDone(true).
+		WithCloseOnContextDone(!noStopCheck).
 		WithCompilationCache(r.cache))
 	// No WithFS: the guest has no preopened directory, so every open fails. No sockets either:
 	// wasip1 has none, and the host exports no other way out than fetch.
