@@ -1,6 +1,7 @@
 package abi_test
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -146,5 +147,41 @@ func FuzzDecodeFetchRequest(f *testing.F) {
 		if err != nil || !reflect.DeepEqual(again, r) {
 			t.Fatalf("accepted %+v, re-encoded: %+v, %v", r, again, err)
 		}
+	})
+}
+
+// BenchmarkRequestCodec compares the ABI's encoding of a typical request (encode on the host,
+// decode in the guest; here both natively) with encoding/json's: the choice of a binary format.
+func BenchmarkRequestCodec(b *testing.B) {
+	r := abi.Request{Phase: abi.PhaseRequest, Method: "GET", Path: "/api/me", Query: "page=2", ClientAddr: "203.0.113.7:50000",
+		Headers: []abi.Header{
+			{Name: "Authorization", Value: "Bearer eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiIsInNpZCI6InMtMSIsImV4cCI6MTczMzUwMDAwMH0.c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl"},
+			{Name: "Accept", Value: "application/json"}, {Name: "Accept-Language", Value: "fr-CA,fr;q=0.9,en;q=0.8"},
+			{Name: "User-Agent", Value: "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/133.0"},
+			{Name: "Cookie", Value: "uid=123; prefs=theme=dark&currency=EUR"},
+		}}
+	b.Run("abi", func(b *testing.B) {
+		var buf []byte
+		for b.Loop() {
+			buf = abi.AppendRequest(buf[:0], &r)
+			if _, err := abi.DecodeRequest(buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(buf)), "bytes")
+	})
+	b.Run("json", func(b *testing.B) {
+		var buf []byte
+		for b.Loop() {
+			var err error
+			if buf, err = json.Marshal(&r); err != nil {
+				b.Fatal(err)
+			}
+			var got abi.Request
+			if err := json.Unmarshal(buf, &got); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(buf)), "bytes")
 	})
 }
