@@ -39,13 +39,7 @@ func testGuest(t testing.TB) []byte {
 			guestBuild.err = fmt.Errorf("the go command builds the test module: %w", err)
 			return
 		}
-		dir, err := os.MkdirTemp("", "testguest")
-		if err != nil {
-			guestBuild.err = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		out := filepath.Join(dir, "testguest.wasm")
+		out := filepath.Join(t.TempDir(), "testguest.wasm")
 		cmd := exec.Command(goBin, "build", "-trimpath", "-buildmode=c-shared", "-o", out, "./internal/testguest")
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0", "GOFLAGS=")
 		if b, err := cmd.CombinedOutput(); err != nil {
@@ -64,6 +58,11 @@ func newRuntime(t testing.TB, cfg isolate.Config) *isolate.Runtime {
 	t.Helper()
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = testCacheDir
+	}
+	if cfg.CPULimit == 0 {
+		// The limit is wall time of the call: under -race on a loaded machine a call can take
+		// past the default 50 ms. TestCPULimit sets its own.
+		cfg.CPULimit = 5 * time.Second
 	}
 	r, err := isolate.New(context.Background(), cfg)
 	if err != nil {
@@ -356,8 +355,8 @@ func TestCallerCancel(t *testing.T) {
 	r, f := guestFunction(t, isolate.Config{CPULimit: time.Minute})
 	mustServe(t, f)
 	ctx, cancel := context.WithCancel(t.Context())
-	go func() {
-		for r.Stats().Busy == 0 {
+	go func() { // cancel once the call is in the guest (or after 10 s, when the test fails)
+		for end := time.Now().Add(10 * time.Second); r.Stats().Busy == 0 && time.Now().Before(end); {
 			time.Sleep(time.Millisecond)
 		}
 		cancel()

@@ -457,7 +457,7 @@ func (d *decoder) byte() byte {
 		return 0
 	}
 	if len(d.b) == 0 {
-		d.fail("truncated")
+		_ = d.fail("truncated")
 		return 0
 	}
 	c := d.b[0]
@@ -471,7 +471,7 @@ func (d *decoder) uvarint() uint64 {
 	}
 	v, n := binary.Uvarint(d.b)
 	if n <= 0 {
-		d.fail("bad uvarint")
+		_ = d.fail("bad uvarint")
 		return 0
 	}
 	d.b = d.b[n:]
@@ -484,7 +484,7 @@ func (d *decoder) varint() int64 {
 	}
 	v, n := binary.Varint(d.b)
 	if n <= 0 {
-		d.fail("bad varint")
+		_ = d.fail("bad varint")
 		return 0
 	}
 	d.b = d.b[n:]
@@ -494,7 +494,7 @@ func (d *decoder) varint() int64 {
 func (d *decoder) int(max int) int {
 	v := d.uvarint()
 	if d.err == nil && v > uint64(max) {
-		d.fail("number " + strconv.FormatUint(v, 10) + ": at most " + itoa(max))
+		_ = d.fail("number " + strconv.FormatUint(v, 10) + ": at most " + itoa(max))
 		return 0
 	}
 	return int(v)
@@ -506,7 +506,7 @@ func (d *decoder) raw() []byte {
 		return nil
 	}
 	if n > uint64(len(d.b)) {
-		d.fail("length " + strconv.FormatUint(n, 10) + " past the end (" + itoa(len(d.b)) + " left)")
+		_ = d.fail("length " + strconv.FormatUint(n, 10) + " past the end (" + itoa(len(d.b)) + " left)")
 		return nil
 	}
 	s := d.b[:n]
@@ -532,7 +532,7 @@ func (d *decoder) headers() []Header {
 	}
 	// Each header takes at least two bytes, so a count past half the rest is a lie.
 	if n > uint64(len(d.b)/2) {
-		d.fail(strconv.FormatUint(n, 10) + " headers in " + itoa(len(d.b)) + " bytes")
+		_ = d.fail(strconv.FormatUint(n, 10) + " headers in " + itoa(len(d.b)) + " bytes")
 		return nil
 	}
 	hs := make([]Header, 0, n)
@@ -547,7 +547,7 @@ func (d *decoder) headers() []Header {
 
 func (d *decoder) end() error {
 	if d.err == nil && len(d.b) > 0 {
-		d.fail(itoa(len(d.b)) + " trailing bytes")
+		_ = d.fail(itoa(len(d.b)) + " trailing bytes")
 	}
 	return d.err
 }

@@ -99,7 +99,9 @@ func withTheme(body []byte, theme string) ([]byte, bool) {
 	return append(out, body[i+5:]...), true
 }
 
-func isSpaceOrEnd(c byte) bool { return c == ' ' || c == '>' || c == '\t' || c == '\n' || c == '\r' || c == '/' }
+func isSpaceOrEnd(c byte) bool {
+	return c == ' ' || c == '>' || c == '\t' || c == '\n' || c == '\r' || c == '/'
+}
 
 // indexFold is the index of the first s in b, compared case-insensitively; s starts with '<'.
 func indexFold(b []byte, s string) int {
