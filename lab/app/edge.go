@@ -6,11 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/headroom/headroom/lab/edge"
+	"github.com/headroom/headroom/lab/edge/functions"
 	"github.com/headroom/headroom/lab/edge/httpcache"
+	"github.com/headroom/headroom/lab/identity"
+	"github.com/headroom/headroom/lab/isolate"
 	"github.com/headroom/headroom/lab/telemetry"
 )
 
@@ -24,6 +28,76 @@ type EdgeConfig struct {
 	NoCache bool
 	// Cache configures the node's cache (its size and windows; see httpcache.Config).
 	Cache httpcache.Config
+	// Functions are the edge functions to run (of functions.Names()), in the order they run.
+	// Nil: all of them, in EdgeFunctionsDefault's order; empty: none (a plain CDN node).
+	Functions []string
+	// AuthPaths are the path prefixes the auth function guards. Default [EdgeAuthPathsDefault].
+	AuthPaths []string
+	// Isolates configures the functions' runtime (memory cap, CPU limit, node budget, compile
+	// cache); its JWT keys, fetch origins and variables are set by the app.
+	Isolates isolate.Config
+}
+
+// EdgeFunctionsDefault is the order the edge functions run in: cheap rejections first (filter,
+// then auth), then the request's language, then the answer's customization.
+var EdgeFunctionsDefault = []string{"filter", "auth", "locale", "prefs"}
+
+// EdgeAuthPathsDefault are the paths the auth function guards by default: the routes that check
+// a session at the origin.
+var EdgeAuthPathsDefault = []string{"/api/me"}
+
+// edgeFunctionRoutes says where each shipped function runs.
+var edgeFunctionRoutes = map[string]edge.Function{
+	"filter": {},
+	"auth":   {}, // Prefixes: AuthPaths
+	"locale": {Prefixes: []string{"/page/"}},
+	"prefs":  {Prefixes: []string{"/page/"}, OnResponse: true},
+}
+
+// loadEdgeFunctions starts the isolate runtime and loads the configured functions into it.
+func (a *App) loadEdgeFunctions(ctx context.Context, origin string) (*isolate.Runtime, []edge.Function, error) {
+	ec := a.cfg.Edge
+	names := ec.Functions
+	if names == nil {
+		names = EdgeFunctionsDefault
+	}
+	if len(names) == 0 {
+		return nil, nil, nil
+	}
+	authPaths := ec.AuthPaths
+	if len(authPaths) == 0 {
+		authPaths = EdgeAuthPathsDefault
+	}
+	ic := ec.Isolates
+	ic.JWT = isolate.JWTConfig{EdDSA: a.keys.Public(), HS256: a.keys.HS256, Issuer: identity.Issuer}
+	ic.FetchOrigins = []string{"http://" + origin}
+	ic.Vars = map[string]map[string]string{"auth": {"protected": strings.Join(authPaths, ",")}}
+	rt, err := isolate.New(ctx, ic)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: edge isolates: %w", ErrInvalidConfig, err)
+	}
+	a.onClose(rt.Close)
+	var fns []edge.Function
+	for _, name := range names {
+		route, ok := edgeFunctionRoutes[name]
+		if !ok {
+			return nil, nil, fmt.Errorf("%w: edge function %q: want one of %s", ErrInvalidConfig, name, strings.Join(functions.Names(), ", "))
+		}
+		wasm, err := functions.Module(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		f, err := rt.Load(ctx, name, wasm)
+		if err != nil {
+			return nil, nil, err
+		}
+		route.Fn = f
+		if name == "auth" {
+			route.Prefixes = authPaths
+		}
+		fns = append(fns, route)
+	}
+	return rt, fns, nil
 }
 
 // newEdgeCache makes the edge's cache before the routes, so the admin API can purge it.
@@ -81,6 +155,10 @@ func (a *App) startEdge(ctx context.Context, reg prometheus.Registerer) error {
 	nc := ec.Node
 	nc.Origin = a.ln.Addr().String()
 	nc.Cache = a.edgeCache
+	if nc.Isolates, nc.Functions, err = a.loadEdgeFunctions(ctx, nc.Origin); err != nil {
+		return err
+	}
+	nc.IdentityKey = a.keys.Identity
 	nc.TracerProvider, nc.Propagator, nc.Registerer = tel.TracerProvider, tel.Propagator, reg
 	nc.Log = telemetry.NewLogger(a.cfg.Log, a.cfg.LogLevel)
 	n, err := edge.Start(ctx, nc)

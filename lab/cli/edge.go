@@ -1,19 +1,25 @@
 package cli
 
 import (
+	"strings"
+
 	"github.com/spf13/pflag"
 
 	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/lab/edge"
 	"github.com/headroom/headroom/lab/edge/httpcache"
+	"github.com/headroom/headroom/lab/isolate"
 )
 
 // edgeFlags are lab's --edge-… flags.
 type edgeFlags struct {
-	on, noCache bool
-	cacheMB     int64
-	node        edge.Config
+	on, noCache         bool
+	cacheMB             int64
+	memoryMB, budgetMB  int64
+	functions, authPath string
+	node                edge.Config
+	isolates            isolate.Config
 }
 
 func addEdgeFlags(f *pflag.FlagSet) *edgeFlags {
@@ -30,6 +36,12 @@ func addEdgeFlags(f *pflag.FlagSet) *edgeFlags {
 	f.BoolVar(&e.node.NoKeepAlive, "edge-no-keepalive", false, "open a new origin connection per request (TCP and TLS handshakes every time)")
 	f.BoolVar(&e.noCache, "edge-no-cache", false, "run the edge node without its HTTP cache (every request reaches the origin)")
 	f.Int64Var(&e.cacheMB, "edge-cache-mb", httpcache.MaxBytesDefault>>20, "size of the edge's HTTP cache in MiB (bodies, headers and keys)")
+	f.StringVar(&e.functions, "edge-functions", "all", "edge functions to run, in order: all ("+strings.Join(app.EdgeFunctionsDefault, ",")+"), none (a plain CDN node), or a comma-separated list")
+	f.StringVar(&e.authPath, "edge-auth-paths", strings.Join(app.EdgeAuthPathsDefault, ","), "path prefixes the auth function guards (comma-separated)")
+	f.DurationVar(&e.isolates.CPULimit, "edge-cpu-limit", isolate.CPULimitDefault, "CPU time an edge function call may take before it is stopped (answered 500)")
+	f.Int64Var(&e.memoryMB, "edge-memory-mb", isolate.MemoryLimitDefault>>20, "memory cap of each edge function instance (isolate), in MiB")
+	f.Int64Var(&e.budgetMB, "edge-budget-mb", isolate.NodeBudgetDefault>>20, "memory the edge node gives its isolates, in MiB: at most budget / cap instances exist at once")
+	f.StringVar(&e.isolates.CacheDir, "edge-compile-cache", "", "directory of the compiled edge functions, kept across restarts (default: headroom/wazero in the user cache directory; off: in memory only)")
 	return e
 }
 
@@ -41,7 +53,28 @@ func (e *edgeFlags) config() *app.EdgeConfig {
 	}
 	nc := e.node
 	nc.Geography.Bare = true
-	return &app.EdgeConfig{Node: nc, NoCache: e.noCache, Cache: httpcache.Config{MaxBytes: e.cacheMB << 20}}
+	ic := e.isolates
+	ic.MemoryLimit, ic.NodeBudget = e.memoryMB<<20, e.budgetMB<<20
+	c := &app.EdgeConfig{Node: nc, NoCache: e.noCache, Cache: httpcache.Config{MaxBytes: e.cacheMB << 20}, Isolates: ic, AuthPaths: splitList(e.authPath)}
+	switch e.functions {
+	case "all":
+	case "none":
+		c.Functions = []string{}
+	default:
+		c.Functions = splitList(e.functions)
+	}
+	return c
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for v := range strings.SplitSeq(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // edgeFlagNames maps the edge's Config fields to the flags, for its errors.
@@ -49,7 +82,8 @@ var edgeFlagNames = map[string]string{
 	"Listen": "--edge-addr", "DirectListen": "--direct-addr",
 	"UserRTT": "--edge-user-rtt", "UserJitter": "--edge-user-jitter",
 	"OriginRTT": "--edge-origin-rtt", "OriginJitter": "--edge-origin-jitter",
-	"MaxBytes": "--edge-cache-mb",
+	"MaxBytes": "--edge-cache-mb", "CPULimit": "--edge-cpu-limit", "MemoryLimit": "--edge-memory-mb",
+	"NodeBudget": "--edge-budget-mb", "CacheDir": "--edge-compile-cache",
 }
 
 func renameEdgeErr(err error) error { return fielderr.Rename(err, edgeFlagNames) }

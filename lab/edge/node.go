@@ -24,6 +24,7 @@ import (
 
 	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/lab/edge/httpcache"
+	"github.com/headroom/headroom/lab/isolate"
 	"github.com/headroom/headroom/lab/netem"
 )
 
@@ -53,9 +54,15 @@ type Config struct {
 	// NoKeepAlive opens a new connection to the origin for every request. Default false: idle
 	// connections are kept and reused, as CDNs do.
 	NoKeepAlive bool
-	// Stages run per request before the cache and the origin (the edge functions); see [Stage].
-	// Default none.
-	Stages []Stage
+	// Functions run per request, in order, before the cache and the origin (request phase) or
+	// on their answer (response phase); see [Function]. Default none.
+	Functions []Function
+	// Isolates is the runtime the Functions were loaded into (its pool is a metric). Required
+	// with Functions.
+	Isolates *isolate.Runtime
+	// IdentityKey signs the identity a function verified (auth) into IdentityHeader for the
+	// origin (identity.Sign). Default nil: no identity is forwarded.
+	IdentityKey []byte
 	// Cache is the node's shared HTTP cache, between the stages and the origin. Default nil: every
 	// request goes to the origin, as through a plain reverse proxy.
 	Cache *httpcache.Cache
@@ -103,6 +110,9 @@ func (c *Config) validate() error {
 			errs = append(errs, fielderr.New(ErrConfig, a.field, "%q: want host:port", a.addr))
 		}
 	}
+	if len(c.Functions) > 0 && c.Isolates == nil {
+		errs = append(errs, fielderr.New(ErrConfig, "Isolates", "nil: the runtime of the %d functions is required", len(c.Functions)))
+	}
 	return errors.Join(append(errs, c.Geography.validate())...)
 }
 
@@ -124,7 +134,7 @@ const (
 	AnsweredByOrigin Answerer = "origin"
 )
 
-// Exchange is one request on its way through the node; stages read and change it.
+// Exchange is one request on its way through the node; its stages read and change it.
 type Exchange struct {
 	// Pool is where the origin fetch goes. Default [PoolMain].
 	Pool Pool
@@ -134,9 +144,9 @@ type Exchange struct {
 	Attrs []attribute.KeyValue
 }
 
-// Stage is one step of the node's chain: an edge function or the cache. It may answer the
-// request itself or pass it on to next, changing the request first or the response after.
-type Stage interface {
+// stage is one step of the node's chain (an edge function): it may answer the request itself or
+// pass it on to next, changing the request first or the response after.
+type stage interface {
 	Serve(w http.ResponseWriter, r *http.Request, x *Exchange, next http.Handler)
 }
 
@@ -158,6 +168,7 @@ type Node struct {
 	metrics *metrics
 	closers []func(context.Context) error
 	proxy   http.Handler
+	stages  []stage
 }
 
 // Start starts the node, its links and (unless OriginPlain) the origin's TLS front, and returns
@@ -178,6 +189,16 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	if n.proxy, err = n.originProxy(); err != nil {
 		return nil, err
+	}
+	tracer := cfg.TracerProvider.Tracer("github.com/headroom/headroom/lab/edge")
+	for _, f := range cfg.Functions {
+		n.stages = append(n.stages, &functionStage{f: f, name: f.Fn.Name(), identityKey: cfg.IdentityKey,
+			maxBody: cfg.Isolates.Config().MaxBodyBytes, tracer: tracer, m: n.metrics})
+	}
+	if cfg.Isolates != nil {
+		if err := n.metrics.watchIsolates(cfg.Registerer, cfg.Isolates); err != nil {
+			return nil, err
+		}
 	}
 
 	var lc net.ListenConfig
@@ -338,7 +359,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
 	sw := &statusWriter{ResponseWriter: w}
 	var next http.Handler = n.proxy
-	for _, s := range slices.Backward(n.cfg.Stages) {
+	for _, s := range slices.Backward(n.stages) {
 		next = stageHandler{s, x, next}
 	}
 	next.ServeHTTP(sw, r)
@@ -357,7 +378,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // stageHandler is a stage bound to its exchange and its next step.
 type stageHandler struct {
-	s    Stage
+	s    stage
 	x    *Exchange
 	next http.Handler
 }
