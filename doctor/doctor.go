@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/headroom/headroom/collect"
+	"github.com/headroom/headroom/flame"
 	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
@@ -52,6 +53,8 @@ type run struct {
 	linesErr chan error
 	from, to time.Time
 	notesMu  sync.Mutex // guards rep.Notes: the profiles note from their own goroutine
+	// profiled is how the steady run's profiles were fetched; zero when it took none.
+	profiled flame.FetchConfig
 	flames   []report.Flame
 	hotspots []result.Finding
 }

@@ -7,7 +7,10 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"sync"
+	"time"
 
+	"github.com/headroom/headroom/flame"
 	"github.com/headroom/headroom/result"
 )
 
@@ -58,7 +61,23 @@ func (r *run) direct(ctx context.Context) error {
 		return nil
 	}
 	r.progress(fmt.Sprintf("direct: the same rates straight to the origin at %s, without the edge", r.rep.Lab.Edge.DirectURL))
-	return r.runAll(ctx, r.condition(), result.PathDirect, false)
+	var err error
+	var wg sync.WaitGroup
+	wg.Go(func() { err = r.runAll(ctx, r.condition(), result.PathDirect, false) })
+	if r.profiled.Duration > 0 {
+		// The steady run's profiles cost the lab CPU (fgprof samples every goroutine's stack):
+		// the direct run bears them too, at the same moment of its run, so that the two paths
+		// differ by the path alone. These profiles are not kept.
+		t := time.NewTimer(r.cfg.Warmup)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+			_, _ = flame.Collect(ctx, r.profiled, r.admin)
+		}
+		t.Stop()
+	}
+	wg.Wait()
+	return err
 }
 
 // showcaseEndpoints returns the edge showcase's endpoints that the lab at base serves:

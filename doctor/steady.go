@@ -44,7 +44,8 @@ func (r *run) steadyPhase(ctx context.Context) error {
 		r.note("profiles: the steady run is shorter than a second, too short to profile")
 		load(ctx)
 	default:
-		cfg := flame.UnderLoadConfig{Fetch: flame.FetchConfig{Duration: secs, MaxBytes: r.cfg.MaxProfileBytes}, Delay: r.cfg.Warmup, Dir: r.cfg.OutDir}
+		r.profiled = flame.FetchConfig{Duration: secs, MaxBytes: r.cfg.MaxProfileBytes}
+		cfg := flame.UnderLoadConfig{Fetch: r.profiled, Delay: r.cfg.Warmup, Dir: r.cfg.OutDir}
 		p, perr := flame.UnderLoad(ctx, cfg, r.admin, load)
 		r.keepProfiles(ctx, p, perr)
 	}

@@ -88,7 +88,7 @@ func writeEdgeBreakdown(p *printer, bs []result.EdgeBreakdown) {
 	}
 	p.f("\n  %-42s %9s %8s %18s %18s %18s\n", "through the edge (from traces)", "requests", "at edge", "edge p50/p99 ms", "link p50/p99 ms", "origin p50/p99 ms")
 	for _, b := range bs {
-		p.f("  %-42s %9d %8s %18s %18s %18s\n", EndpointLabel(b.Endpoint), b.Requests, fmt.Sprintf("%.0f %%", 100*b.AnsweredAtEdge),
+		p.f("  %-42s %9d %8s %18s %18s %18s\n", clip(b.Endpoint), b.Requests, fmt.Sprintf("%.0f %%", 100*b.AnsweredAtEdge),
 			tierTime(b.Edge), tierTime(b.Link), tierTime(b.Origin))
 	}
 }
@@ -288,6 +288,12 @@ func EndpointLabel(e string) string {
 			e = e[:i+1+j]
 		}
 	}
+	return clip(e)
+}
+
+// clip shortens a name to at most 42 bytes for tables, marking the cut; diagnose's endpoint
+// names ("edge GET /api/posts") are shown whole up to there.
+func clip(e string) string {
 	if len(e) > 42 {
 		e = e[:41] + "…"
 	}

@@ -28,7 +28,7 @@ func edgeDoctor() *result.Doctor {
 			m("GET /page/home", result.ConditionAntipatternsOff, result.PathEdge, 2.4, 89),
 			m("GET /api/posts?limit=20", result.ConditionAntipatternsOff, result.PathEdge, 90, 100),
 		},
-		Edge: []result.EdgeBreakdown{{Endpoint: "GET /page/home", Requests: 200, AnsweredAtEdge: 0.98,
+		Edge: []result.EdgeBreakdown{{Endpoint: "edge GET /page/home", Requests: 200, AnsweredAtEdge: 0.98,
 			Edge: result.TierTime{Requests: 200, P50MS: 0.3, P99MS: 1.2}, Link: result.TierTime{Requests: 4, P50MS: 80.5, P99MS: 83}, Origin: result.TierTime{Requests: 4, P50MS: 1.1, P99MS: 2}}},
 	}
 }
@@ -47,7 +47,7 @@ func TestWriteDoctorEdgeGolden(t *testing.T) {
 		"the edge costs 20.00 ms at P50 and 30.00 ms at P99",
 		// The anti-patterns' cost compares the two edge runs, never the direct one.
 		"the anti-patterns cost 1.8× at P99 (100.0 → 180.0 ms)",
-		"98 %", "80.50 / 83.00",
+		"edge GET /page/home", "98 %", "80.50 / 83.00",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the terminal report lacks %q:\n%s", want, out)

@@ -32,6 +32,7 @@ var doctorTmpl = template.Must(template.New("doctor").Funcs(template.FuncMap{
 	"ms":    num,
 	"rate":  rate,
 	"tier":  tierTime,
+	"clip":  clip,
 	"traceRef": func(t TraceURL, id string) struct{ ID, Link string } {
 		return struct{ ID, Link string }{id, t.Link(id)}
 	},
