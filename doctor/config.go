@@ -32,6 +32,13 @@ type Config struct {
 	// Endpoints are requests relative to URL, as "PATH" or "METHOD PATH [JSON-BODY]".
 	// Default for the lab: LabEndpoints; required with a URL.
 	Endpoints []string
+	// Edge measures the lab through its edge tier (headroom lab --edge: an edge node with a
+	// user ↔ edge link and a long edge ↔ origin link, and a direct user → origin link with both
+	// distances): every phase goes through the edge, and a phase "direct" after the steady run
+	// measures the same endpoints at the same rates straight to the origin, so every endpoint
+	// is reported per path. With the default endpoints it adds the lab's edge showcase routes
+	// that the lab serves (EdgeEndpoints). Only with the lab: an error with a URL.
+	Edge bool
 	// Antipatterns are the lab's switches at start: "all", "none" or a list (see lab.Antipatterns).
 	// Default AntipatternsDefault ("all"). With any on, doctor measures again with all off.
 	// Ignored with a URL.
@@ -102,6 +109,8 @@ type Config struct {
 	Watch func(name string, total time.Duration) (update func(loadgen.Progress), done func())
 
 	objective slo.Objective
+	// endpointsDefault says Endpoints were not given: with Edge, the lab's showcase routes join.
+	endpointsDefault bool
 	// otlpDefault and grpcDefault say OTLP or OTLPGRPC was not given: a busy default port falls
 	// back to a free one.
 	otlpDefault, grpcDefault bool
@@ -201,6 +210,9 @@ func (c *Config) validate() error {
 		}
 	}
 	if c.URL != "" {
+		if c.Edge {
+			return bad("Edge", "with the URL %s: the edge tier is the lab's (headroom lab --edge); drop the URL to measure the lab through its edge, or measure your own edge's URL as any target", c.shownURL(c.URL))
+		}
 		if _, err := loadgen.ValidateURL(c.URL); err != nil {
 			return configErr{err} // it names the URL already
 		}
@@ -298,7 +310,7 @@ func (c Config) withDefaults() Config {
 	c.objective, _ = slo.Parse(c.SLO) // validate parsed it
 	if c.URL == "" {
 		if len(c.Endpoints) == 0 {
-			c.Endpoints = LabEndpoints
+			c.Endpoints, c.endpointsDefault = LabEndpoints, true
 		}
 		if c.Antipatterns == "" {
 			c.Antipatterns = AntipatternsDefault

@@ -2,7 +2,9 @@
 // starts as a child process (headroom-lab): a warm-up, a capacity sweep per endpoint (or a fixed
 // rate), a steady run of every endpoint at its recommended rate, and on the lab the same steady
 // run with the anti-patterns switched off, so the cost of every classic mistake is a measured
-// difference. It writes report.json, report.html and every load and sweep result into one
+// difference. With Config.Edge the lab runs its edge tier: every phase goes through the edge,
+// and the steady run is measured again straight to the origin, so the edge's gain or cost is a
+// measured difference too. It writes report.json, report.html and every load and sweep result into one
 // directory.
 //
 // doctor is the only package besides the CLIs that touches both halves: it drives the
@@ -24,6 +26,7 @@ import (
 	"time"
 
 	"github.com/headroom/headroom/collect"
+	"github.com/headroom/headroom/flame"
 	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
@@ -31,9 +34,12 @@ import (
 
 // run is one doctor run's state.
 type run struct {
-	cfg      Config
-	base     string
-	rep      *result.Doctor
+	cfg  Config
+	base string
+	rep  *result.Doctor
+	// admin is the target's own URL, for its profiles and the lab's switches: the lab's, even
+	// when base is its edge.
+	admin    string
 	progress func(string)
 	steady   map[string]*result.Load
 	lab      *labProcess
@@ -47,6 +53,8 @@ type run struct {
 	linesErr chan error
 	from, to time.Time
 	notesMu  sync.Mutex // guards rep.Notes: the profiles note from their own goroutine
+	// profiled is how the steady run's profiles were fetched; zero when it took none.
+	profiled flame.FetchConfig
 	flames   []report.Flame
 	hotspots []result.Finding
 }
@@ -62,7 +70,7 @@ func Run(ctx context.Context, cfg Config, progress func(string)) (*result.Doctor
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("report directory: %w", err)
 	}
-	r := &run{cfg: cfg, base: cfg.URL, progress: progress, steady: map[string]*result.Load{},
+	r := &run{cfg: cfg, base: cfg.URL, admin: cfg.URL, progress: progress, steady: map[string]*result.Load{},
 		rep: &result.Doctor{Schema: result.DoctorSchema, Target: cfg.shownURL(cfg.URL), Measurements: []result.Measurement{}, InvalidMeasurements: []result.InvalidMeasurement{}}}
 	if cfg.Rate == 0 {
 		r.rep.SLO = cfg.objective.Expr
@@ -86,6 +94,7 @@ func Run(ctx context.Context, cfg Config, progress func(string)) (*result.Doctor
 		{"warm-up", r.warmup},
 		{"sweep", r.sweep},
 		{"steady", r.steadyPhase},
+		{"direct", r.direct},
 		{"comparison", r.comparison},
 		{"analysis", r.analysis},
 	}
@@ -126,6 +135,9 @@ func roundS(d time.Duration) float64 {
 // SQLite file in a temporary directory that the lab removes when it stops.
 func (r *run) startLab(ctx context.Context) error {
 	args := []string{"--addr", "127.0.0.1:0", "--antipatterns", r.cfg.Antipatterns, "--log-level", "error"}
+	if r.cfg.Edge {
+		args = append(args, edgeArgs...)
+	}
 	if r.rep.OTLP != "" {
 		args = append(args, "--otlp", r.rep.OTLP)
 	}
@@ -135,15 +147,18 @@ func (r *run) startLab(ctx context.Context) error {
 	}
 	r.lab = p
 	info := p.info
-	r.base, r.rep.Target = info.URL, info.URL
+	r.base, r.admin, r.rep.Target = info.URL, info.URL, info.URL
 	r.rep.Lab = &result.DoctorLab{URL: info.URL, DB: info.DB, Antipatterns: info.Antipatterns, Users: info.Data.Users, Posts: info.Data.Posts}
 	r.progress(fmt.Sprintf("lab started at %s (%s; %d users, %d posts; anti-patterns: %s)", info.URL, info.DB, info.Data.Users, info.Data.Posts, info.Antipatterns))
+	if r.cfg.Edge {
+		return r.useEdge(ctx, info)
+	}
 	return nil
 }
 
-// loadConfig is the template of every load run on endpoint e.
-func (r *run) loadConfig(e string, rate float64, d, warmup time.Duration) (loadgen.Config, error) {
-	t, err := parseEndpoint(r.base, e)
+// loadConfig is the template of every load run on endpoint e of base.
+func (r *run) loadConfig(base, e string, rate float64, d, warmup time.Duration) (loadgen.Config, error) {
+	t, err := parseEndpoint(base, e)
 	if err != nil {
 		return loadgen.Config{}, err
 	}
@@ -163,7 +178,7 @@ func (r *run) watch(name string, total time.Duration) (func(loadgen.Progress), f
 // run here rather than after a sweep of failures.
 func (r *run) warmup(ctx context.Context) error {
 	r.progress(fmt.Sprintf("warm-up: %d endpoints for %v", len(r.cfg.Endpoints), r.cfg.Warmup))
-	loads, err := r.concurrently(ctx, "warm-up", r.cfg.Endpoints, func(e string) (loadgen.Config, error) { return r.loadConfig(e, 5, r.cfg.Warmup, 0) })
+	loads, err := r.concurrently(ctx, "warm-up", r.cfg.Endpoints, func(e string) (loadgen.Config, error) { return r.loadConfig(r.base, e, 5, r.cfg.Warmup, 0) })
 	if err != nil {
 		return err
 	}

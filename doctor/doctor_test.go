@@ -303,6 +303,7 @@ func TestConfigErrors(t *testing.T) {
 		{doctor.Config{Antipatterns: "bogus"}, `Antipatterns unknown antipattern "bogus"`},
 		{doctor.Config{MaxSteps: -1}, "MaxSteps -1"},
 		{doctor.Config{MaxProfileBytes: -1}, "MaxProfileBytes -1"},
+		{doctor.Config{URL: "http://127.0.0.1:1", Endpoints: []string{"/a"}, Edge: true}, "Edge with the URL http://127.0.0.1:1"},
 	} {
 		// A bad Config fails Run before anything starts.
 		rep, err := doctor.Run(t.Context(), tc.cfg, func(string) {})

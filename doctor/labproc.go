@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/headroom/headroom/internal/labbin"
+	"github.com/headroom/headroom/result"
 )
 
 // labProcess is the lab running as a child process (headroom-lab). Measured over the wire like
@@ -37,6 +38,9 @@ type labInfo struct {
 		Users int64 `json:"users"`
 		Posts int64 `json:"posts"`
 	} `json:"data"`
+	// Edge is the edge tier's part, present when the lab runs with --edge: its keys are the
+	// report's (result.DoctorEdge).
+	Edge *result.DoctorEdge `json:"edge"`
 }
 
 // labStartTimeout bounds the lab's start: seeding its SQLite database and starting the

@@ -34,7 +34,7 @@ func (r *run) steadyPhase(ctx context.Context) error {
 	r.from = time.Now().Add(r.cfg.Warmup)
 	var err error
 	load := func(ctx context.Context) {
-		err = r.runAll(ctx, r.condition(), true)
+		err = r.runAll(ctx, r.condition(), r.path(), true)
 		r.to = time.Now()
 	}
 	switch {
@@ -44,8 +44,9 @@ func (r *run) steadyPhase(ctx context.Context) error {
 		r.note("profiles: the steady run is shorter than a second, too short to profile")
 		load(ctx)
 	default:
-		cfg := flame.UnderLoadConfig{Fetch: flame.FetchConfig{Duration: secs, MaxBytes: r.cfg.MaxProfileBytes}, Delay: r.cfg.Warmup, Dir: r.cfg.OutDir}
-		p, perr := flame.UnderLoad(ctx, cfg, r.base, load)
+		r.profiled = flame.FetchConfig{Duration: secs, MaxBytes: r.cfg.MaxProfileBytes}
+		cfg := flame.UnderLoadConfig{Fetch: r.profiled, Delay: r.cfg.Warmup, Dir: r.cfg.OutDir}
+		p, perr := flame.UnderLoad(ctx, cfg, r.admin, load)
 		r.keepProfiles(ctx, p, perr)
 	}
 	return err
@@ -100,30 +101,42 @@ func (r *run) comparison(ctx context.Context) error {
 	if r.condition() != result.ConditionAntipatternsOn {
 		return nil
 	}
-	if err := setAntipatterns(ctx, r.base, "none"); err != nil {
+	if err := setAntipatterns(ctx, r.admin, "none"); err != nil {
 		return err
 	}
 	r.progress("comparison: the same rates with every anti-pattern off")
-	return r.runAll(ctx, result.ConditionAntipatternsOff, false)
+	return r.runAll(ctx, result.ConditionAntipatternsOff, r.path(), false)
 }
 
-// runAll runs each endpoint's steady load concurrently and records one measurement each.
-func (r *run) runAll(ctx context.Context, cond result.Condition, steady bool) error {
+// runAll runs each endpoint's steady load concurrently along path and records one measurement
+// each.
+func (r *run) runAll(ctx context.Context, cond result.Condition, path result.Path, steady bool) error {
 	rates := map[string]float64{}
 	for _, de := range r.rep.Endpoints {
 		rates[de.Endpoint] = de.SteadyRPS
 	}
-	cfg := func(e string) (loadgen.Config, error) { return r.loadConfig(e, rates[e], r.cfg.Duration, r.cfg.Warmup) }
-	loads, err := r.concurrently(ctx, string(cond), r.cfg.Endpoints, cfg)
+	base := r.base
+	if path == result.PathDirect {
+		base = r.rep.Lab.Edge.DirectURL
+	}
+	cfg := func(e string) (loadgen.Config, error) {
+		return r.loadConfig(base, e, rates[e], r.cfg.Duration, r.cfg.Warmup)
+	}
+	name, nameWidth := string(cond), 17
+	if path != "" {
+		name, nameWidth = name+", "+string(path), 23
+	}
+	loads, err := r.concurrently(ctx, name, r.cfg.Endpoints, cfg)
 	if err != nil {
 		return err
 	}
-	if err := r.retryInvalid(ctx, string(cond), loads, cfg); err != nil {
+	if err := r.retryInvalid(ctx, name, loads, cfg); err != nil {
 		return err
 	}
 	for i, l := range loads {
 		de := &r.rep.Endpoints[i]
-		file := fmt.Sprintf("load-%d-%s.json", i+1, strings.ReplaceAll(string(cond), " ", "-"))
+		file := fmt.Sprintf("load-%d-%s.json", i+1, strings.ReplaceAll(name, ", ", "-"))
+		file = strings.ReplaceAll(file, " ", "-")
 		if err := writeJSON(filepath.Join(r.cfg.OutDir, file), l); err != nil {
 			return err
 		}
@@ -131,16 +144,16 @@ func (r *run) runAll(ctx context.Context, cond result.Condition, steady bool) er
 			de.SteadyFile = file
 			r.steady[de.Endpoint] = l
 		}
-		m := result.Measurement{Endpoint: de.Endpoint, Condition: cond, File: file, OfferedRPS: l.OfferedRPS, AchievedRPS: l.AchievedRPS,
+		m := result.Measurement{Endpoint: de.Endpoint, Condition: cond, Path: path, File: file, OfferedRPS: l.OfferedRPS, AchievedRPS: l.AchievedRPS,
 			Requests: l.Requests, Errors: l.Errors, LatencyMS: l.LatencyMS, Valid: l.Verdict.Valid}
 		if !m.Valid {
 			m.InvalidReasons = l.Verdict.Reasons
 			r.rep.InvalidMeasurements = append(r.rep.InvalidMeasurements,
-				result.InvalidMeasurement{Endpoint: m.Endpoint, Condition: cond, File: file, Reasons: m.InvalidReasons})
+				result.InvalidMeasurement{Endpoint: m.Endpoint, Condition: cond, Path: path, File: file, Reasons: m.InvalidReasons})
 		}
 		r.rep.Measurements = append(r.rep.Measurements, m)
-		line := fmt.Sprintf("%-30s %-17s p50 %8.2f ms  p99 %8.2f ms  %6.1f req/s  errors %d",
-			report.EndpointLabel(m.Endpoint), cond, m.LatencyMS.P50, m.LatencyMS.P99, m.AchievedRPS, m.Errors)
+		line := fmt.Sprintf("%-30s %-*s p50 %8.2f ms  p99 %8.2f ms  %6.1f req/s  errors %d",
+			report.EndpointLabel(m.Endpoint), nameWidth, name, m.LatencyMS.P50, m.LatencyMS.P99, m.AchievedRPS, m.Errors)
 		if inv := report.InvalidNote(m); inv != "" {
 			line += "  " + inv
 		}

@@ -93,7 +93,7 @@ func steadyRate(sw *result.Sweep) float64 {
 }
 
 func (r *run) sweepOne(ctx context.Context, i int, e string, budget time.Duration) (*result.Sweep, error) {
-	base, err := r.loadConfig(e, 1, r.cfg.Step, r.cfg.Step/3)
+	base, err := r.loadConfig(r.base, e, 1, r.cfg.Step, r.cfg.Step/3)
 	if err != nil {
 		return nil, err
 	}

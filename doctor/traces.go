@@ -150,6 +150,7 @@ func (r *run) analysis(ctx context.Context) error {
 		}
 		r.rep.Breakdown = append(r.rep.Breakdown, b)
 	}
+	r.rep.Edge = f.Edge
 	r.rep.Exemplar = exemplarTrace(in.Traces, r.rep.Findings, cfg.PreferTraceIDs)
 	r.progress(fmt.Sprintf("analysis: %d traces of the steady run, %d findings", len(in.Traces), len(r.rep.Findings)))
 	return nil

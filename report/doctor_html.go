@@ -31,6 +31,8 @@ var doctorTmpl = template.Must(template.New("doctor").Funcs(template.FuncMap{
 	"pct":   func(v float64) string { return fmt.Sprintf("%.0f %%", 100*v) },
 	"ms":    num,
 	"rate":  rate,
+	"tier":  tierTime,
+	"clip":  clip,
 	"traceRef": func(t TraceURL, id string) struct{ ID, Link string } {
 		return struct{ ID, Link string }{id, t.Link(id)}
 	},
@@ -126,6 +128,7 @@ func writeDoctorHTML(w io.Writer, p DoctorPage, a pageAssets) error {
 		D         *result.Doctor
 		TraceURL  TraceURL
 		Measures  []measureGroup
+		Paths     bool
 		Sections  []section
 		Data      template.JS
 		UPlot     template.JS
@@ -136,7 +139,7 @@ func writeDoctorHTML(w io.Writer, p DoctorPage, a pageAssets) error {
 		Flames    []template.HTML
 		FlameName []string
 	}{
-		D: d, TraceURL: p.TraceURL, Measures: groupMeasurements(d), Sections: sections,
+		D: d, TraceURL: p.TraceURL, Measures: groupMeasurements(d), Paths: hasPaths(d), Sections: sections,
 		Data: template.JS(jsSafe(data)), UPlot: template.JS(a.UPlot), Script: template.JS(a.Script), CSS: template.CSS(a.CSS), //nolint:gosec // our own embedded assets
 		Breakdown: breakdownViews(d.Breakdown), Waterfall: waterfall(d.Exemplar), Flames: flames, FlameName: flameNames(p.Flames),
 	})

@@ -36,6 +36,10 @@ type Doctor struct {
 	Findings []Finding `json:"findings,omitempty"`
 	// Breakdown is where the time of each endpoint's requests goes, by operation (self time).
 	Breakdown []EndpointBreakdown `json:"breakdown,omitempty"`
+	// Edge is diagnose's per-endpoint breakdown of the steady run's requests that crossed an
+	// edge node (Findings.Edge): time at the edge, on the edge ↔ origin link and at the origin.
+	// Empty when none did.
+	Edge []EdgeBreakdown `json:"edge,omitempty"`
 	// Exemplar is a slow request's trace with its critical path, the report's waterfall.
 	Exemplar *TraceView `json:"exemplar,omitempty"`
 	// Profiles are the flame graphs of the steady run, as files next to report.json.
@@ -53,7 +57,36 @@ type DoctorLab struct {
 	Antipatterns string `json:"antipatterns"`
 	Users        int64  `json:"users"`
 	Posts        int64  `json:"posts"`
+	// Edge is the lab's edge tier when doctor measured through it (doctor --edge); nil otherwise.
+	Edge *DoctorEdge `json:"edge,omitempty"`
 }
+
+// DoctorEdge is the edge tier of the lab doctor started (headroom lab --edge), as the lab's
+// GET /admin/info describes it.
+type DoctorEdge struct {
+	// URL is where users reach the edge node, across the user ↔ edge link: PathEdge.
+	URL string `json:"url"`
+	// DirectURL reaches the origin without the edge, across both distances: PathDirect.
+	DirectURL string `json:"direct_url"`
+	// NodeURL is the edge node itself, without a link (not measured by doctor).
+	NodeURL string `json:"node_url,omitempty"`
+	// OriginVia says how the edge node reaches the origin (protocol, TLS, connection reuse).
+	OriginVia string `json:"origin_via,omitempty"`
+	// Geography states the links' round trips and jitter.
+	Geography string `json:"geography,omitempty"`
+}
+
+// Path names the way a measurement's requests took to the target.
+type Path string
+
+// The paths doctor --edge measures.
+const (
+	// PathEdge is through the edge node: user ↔ edge link, the edge, then the edge ↔ origin
+	// link when the edge does not answer itself.
+	PathEdge Path = "edge"
+	// PathDirect is straight to the origin across the direct link (both distances summed).
+	PathDirect Path = "direct"
+)
 
 // Condition names the target's state during a measurement.
 type Condition string
@@ -73,14 +106,17 @@ const (
 type Measurement struct {
 	Endpoint string `json:"endpoint"`
 	// Condition is ConditionAsIs, or on the lab ConditionAntipatternsOn / ConditionAntipatternsOff.
-	Condition   Condition `json:"condition"`
-	File        string    `json:"file"`
-	OfferedRPS  float64   `json:"offered_rps"`
-	AchievedRPS float64   `json:"achieved_rps"`
-	Requests    int64     `json:"requests"`
-	Errors      int64     `json:"errors"`
-	LatencyMS   Summary   `json:"latency_ms"`
-	Valid       bool      `json:"valid"`
+	Condition Condition `json:"condition"`
+	// Path is PathEdge or PathDirect when doctor measured the lab's edge tier (--edge); ""
+	// otherwise.
+	Path        Path    `json:"path,omitempty"`
+	File        string  `json:"file"`
+	OfferedRPS  float64 `json:"offered_rps"`
+	AchievedRPS float64 `json:"achieved_rps"`
+	Requests    int64   `json:"requests"`
+	Errors      int64   `json:"errors"`
+	LatencyMS   Summary `json:"latency_ms"`
+	Valid       bool    `json:"valid"`
 	// InvalidReasons say why the load generator judged the measurement invalid (its verdict's
 	// reasons); empty when Valid.
 	InvalidReasons []string `json:"invalid_reasons,omitempty"`
@@ -90,8 +126,10 @@ type Measurement struct {
 type InvalidMeasurement struct {
 	Endpoint  string    `json:"endpoint"`
 	Condition Condition `json:"condition"`
-	File      string    `json:"file"`
-	Reasons   []string  `json:"reasons"`
+	// Path is the measurement's Path; "" without --edge.
+	Path    Path     `json:"path,omitempty"`
+	File    string   `json:"file"`
+	Reasons []string `json:"reasons"`
 }
 
 // Invalid returns why m is invalid, as one line: its reasons, or the fallback when it has none.

@@ -44,6 +44,14 @@ With no URL it starts the lab (headroom-lab, found next to headroom, on PATH or 
 as a child process (SQLite, embedded mail, log and payment services) with --antipatterns on
 (default all: N+1 queries, an unindexed search, an uncached feed, synchronous remote logging).
 
+With --edge (the lab only) it starts the lab with its edge tier (headroom lab --edge: an edge
+node with a 2 ms user link and an 80 ms link to the origin, and a direct user → origin link with
+both distances) and measures every phase through the edge, then, right after the steady run,
+the same endpoints at the same rates straight to the origin ("direct"): each endpoint is
+reported per path, with what the edge saves or costs, and the traces' breakdown of time at the
+edge, on the edge → origin link and at the origin. The default endpoints gain the lab's edge
+showcase (/page/home and its script) when the lab serves it.
+
 It prints the measurements and the top findings, and writes report.json (headroom.doctor/v1),
 report.html (self-contained: opens offline), traces.jsonl, the flame graphs and every load and
 sweep result to --out.
@@ -56,6 +64,7 @@ Exit codes: 0 done; 2 bad usage; 3 the run failed, was interrupted, or a measure
 invalid.`,
 		Example: `  headroom doctor --quick
   headroom doctor --quick --antipatterns none
+  headroom doctor --quick --edge
   headroom doctor http://127.0.0.1:9000 --endpoints /api/a,/api/b --slo 'p99<100ms'
   headroom doctor http://127.0.0.1:9000 --endpoints /api/a --rate 100`,
 		Args: cobra.MaximumNArgs(1),
@@ -119,6 +128,7 @@ invalid.`,
 	fl.Float64Var(&cfg.Start, "start", doctor.StartDefault, "first rate of each sweep, req/s")
 	fl.IntVar(&cfg.Connections, "connections", doctor.ConnectionsDefault, "connections of each load run")
 	fl.StringVar(&cfg.Antipatterns, "antipatterns", doctor.AntipatternsDefault, "the lab's anti-patterns: all, none or a list such as n_plus_one,sync_logging")
+	fl.BoolVar(&cfg.Edge, "edge", false, "start the lab with its edge tier and measure every endpoint through the edge and straight to the origin (the lab only)")
 	fl.BoolVar(&cfg.NoProfiles, "no-profiles", false, "skip the CPU and wall-clock profiles of the steady run")
 	fl.BoolVar(&cfg.KeepSecrets, "keep-secrets", false, "write credentials in the URL (user:password@, api_key=…) into the results as given instead of redacted")
 	fl.Int64Var(&cfg.MaxProfileBytes, "max-profile-bytes", flame.MaxBytesDefault, "largest profile accepted from the target, as read and once inflated (a decompression bomb stops there)")
@@ -139,7 +149,7 @@ var doctorFlags = map[string]string{
 	"Endpoints": "--endpoints", "SLO": "--slo", "Rate": "--rate", "Duration": "--duration", "Warmup": "--warmup",
 	"Step": "--step", "MaxSteps": "--max-steps", "SweepBudget": "--sweep-budget", "Start": "--start", "Connections": "--connections",
 	"Antipatterns": "--antipatterns", "Metrics": "--metrics", "Cores": "--cores", "OTLP": "--otlp", "OTLPGRPC": "--otlp-grpc",
-	"TraceWait": "--trace-wait", "OutDir": "--out", "MaxProfileBytes": "--max-profile-bytes",
+	"TraceWait": "--trace-wait", "OutDir": "--out", "MaxProfileBytes": "--max-profile-bytes", "Edge": "--edge",
 }
 
 // topFindings is how many findings the terminal shows; the report has them all.
