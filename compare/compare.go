@@ -277,23 +277,33 @@ func Doctors(base, next *result.Doctor, baseLoads, newLoads map[string]*result.L
 		BaseDesc: fmt.Sprintf("%s, %d measurements", base.Target, len(base.Measurements)),
 		NewDesc:  fmt.Sprintf("%s, %d measurements", next.Target, len(next.Measurements))}
 	c.warnTargets(base.Target, next.Target)
+	// A measurement is one endpoint in one condition along one path (with doctor --edge, the
+	// same endpoint is measured through the edge and direct).
 	type key struct {
 		endpoint string
 		cond     result.Condition
+		path     result.Path
+	}
+	keyOf := func(m result.Measurement) key { return key{m.Endpoint, m.Condition, m.Path} }
+	label := func(m result.Measurement) string {
+		if m.Path != "" {
+			return m.Endpoint + " (" + string(m.Condition) + ", " + string(m.Path) + ")"
+		}
+		return m.Endpoint + " (" + string(m.Condition) + ")"
 	}
 	nm := map[key]result.Measurement{}
 	for _, m := range next.Measurements {
-		nm[key{m.Endpoint, m.Condition}] = m
+		nm[keyOf(m)] = m
 	}
 	untested := false
 	for _, b := range base.Measurements {
-		n, ok := nm[key{b.Endpoint, b.Condition}]
+		n, ok := nm[keyOf(b)]
 		if !ok {
-			c.Notes = append(c.Notes, fmt.Sprintf("%s (%s) is only in the base run", b.Endpoint, b.Condition))
+			c.Notes = append(c.Notes, label(b)+" is only in the base run")
 			continue
 		}
-		delete(nm, key{b.Endpoint, b.Condition})
-		group := b.Endpoint + " (" + string(b.Condition) + ")"
+		delete(nm, keyOf(b))
+		group := label(b)
 		var bh, nh *hist.Histogram
 		if bl, nl := baseLoads[b.File], newLoads[n.File]; bl != nil && nl != nil {
 			bh, _ = hist.Decode(bl.Histograms.Latency)
@@ -310,8 +320,8 @@ func Doctors(base, next *result.Doctor, baseLoads, newLoads map[string]*result.L
 		c.Rows = append(c.Rows, errorRow(group, b.Errors, b.Requests, n.Errors, n.Requests, cfg))
 	}
 	for _, m := range next.Measurements {
-		if _, ok := nm[key{m.Endpoint, m.Condition}]; ok {
-			c.Notes = append(c.Notes, fmt.Sprintf("%s (%s) is only in the new run", m.Endpoint, m.Condition))
+		if _, ok := nm[keyOf(m)]; ok {
+			c.Notes = append(c.Notes, label(m)+" is only in the new run")
 		}
 	}
 	if untested {

@@ -70,3 +70,30 @@ func TestSweepsAndDoctorsWarnOfTargets(t *testing.T) {
 		t.Errorf("doctor runs of two targets: warnings %q", c.Warnings)
 	}
 }
+
+// TestDoctorsKeepPathsApart: doctor --edge measures an endpoint through the edge and direct in
+// one condition; each path is compared with its own kind, never one overwriting the other.
+func TestDoctorsKeepPathsApart(t *testing.T) {
+	t.Parallel()
+	run := func(edgeP50, directP50 float64) *result.Doctor {
+		return &result.Doctor{Target: "http://lab/", Measurements: []result.Measurement{
+			{Endpoint: "GET /page/home", Condition: result.ConditionAsIs, Path: result.PathEdge, Requests: 100, LatencyMS: result.Summary{P50: edgeP50, P99: edgeP50}},
+			{Endpoint: "GET /page/home", Condition: result.ConditionAsIs, Path: result.PathDirect, Requests: 100, LatencyMS: result.Summary{P50: directP50, P99: directP50}},
+		}}
+	}
+	c := Doctors(run(4, 580), run(5, 590), nil, nil, Config{})
+	groups := map[string]bool{}
+	for _, r := range c.Rows {
+		groups[r.Group] = true
+	}
+	for _, g := range []string{"GET /page/home (as is, edge)", "GET /page/home (as is, direct)"} {
+		if !groups[g] {
+			t.Errorf("rows %v: want a group %q", groups, g)
+		}
+	}
+	for _, n := range c.Notes {
+		if strings.Contains(n, "only in") {
+			t.Errorf("note %q: both paths are in both runs", n)
+		}
+	}
+}
