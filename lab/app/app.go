@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/felixge/fgprof"
@@ -31,7 +32,6 @@ import (
 	"github.com/headroom/headroom/lab/cache/redis"
 	"github.com/headroom/headroom/lab/deps"
 	"github.com/headroom/headroom/lab/edge"
-	"github.com/headroom/headroom/lab/edge/httpcache"
 	"github.com/headroom/headroom/lab/identity"
 	"github.com/headroom/headroom/lab/jobs"
 	"github.com/headroom/headroom/lab/jobs/worker"
@@ -269,21 +269,20 @@ type Info struct {
 
 // App is a running lab.
 type App struct {
-	cfg       Config
-	info      Info
-	srv       *http.Server
-	ln        net.Listener
-	api       *api.API
-	switches  *lab.Switches
-	store     lab.Store
-	engine    jobs.Engine
-	worker    *worker.Worker
-	counts    *countSharer     // nil without in-process workers
-	edge      *edge.Node       // nil without Config.Edge
-	edgeCache *httpcache.Cache // nil without an edge or with its cache off
-	keys      identity.Keys
-	served    chan error
-	closers   []func(ctx context.Context) error // in reverse start order
+	cfg      Config
+	info     Info
+	srv      *http.Server
+	ln       net.Listener
+	api      *api.API
+	switches *lab.Switches
+	store    lab.Store
+	engine   jobs.Engine
+	worker   *worker.Worker
+	counts   *countSharer         // nil without in-process workers
+	edge     atomic.Pointer[Edge] // nil without Config.Edge, and until it has started
+	keys     identity.Keys
+	served   chan error
+	closers  []func(ctx context.Context) error // in reverse start order
 }
 
 // Start starts the lab and returns once it accepts requests. Stop it with [App.Shutdown].
@@ -406,9 +405,6 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 
 	a.recoverOrders(ctx, log)
-	if err := a.newEdgeCache(); err != nil {
-		return nil, err
-	}
 
 	routes := []route{
 		{pattern: "/", h: a.api},
@@ -425,7 +421,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		{pattern: "POST /admin/jobs/{queue}/dead/{id}/replay", h: http.HandlerFunc(a.serveReplay), admin: true, listed: true},
 	}
 	if cfg.Edge != nil {
-		routes = append(routes, route{pattern: "POST /admin/edge/purge", h: http.HandlerFunc(a.servePurge), admin: true, listed: true})
+		routes = append(routes, route{pattern: "POST /admin/edge/purge", h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.edge.Load().ServePurge(w, r) }), admin: true, listed: true})
 	}
 	mux := http.NewServeMux()
 	a.info.Endpoints = a.api.Routes()
@@ -721,9 +717,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownTimeout)
 	defer cancel()
 	var errs []error
-	if a.edge != nil {
+	if e := a.edge.Load(); e != nil {
 		// First, so the edge's in-flight requests still reach the origin.
-		errs = append(errs, a.edge.Close(ctx))
+		errs = append(errs, e.Close(ctx))
 	}
 	if err := a.srv.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("drain requests: %w", err))

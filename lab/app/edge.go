@@ -5,11 +5,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/headroom/headroom/lab/api"
 	"github.com/headroom/headroom/lab/edge"
 	"github.com/headroom/headroom/lab/edge/functions"
 	"github.com/headroom/headroom/lab/edge/httpcache"
@@ -18,11 +27,11 @@ import (
 	"github.com/headroom/headroom/lab/telemetry"
 )
 
-// EdgeConfig puts the edge tier in front of the lab (Config.Edge). The app fills in the node's
-// origin, telemetry and metrics; the rest is the caller's.
+// EdgeConfig configures an edge tier (Config.Edge, or StartEdge). Its EdgeEnv fills in the
+// node's origin, keys, telemetry and metrics; the rest is the caller's.
 type EdgeConfig struct {
-	// Node configures the edge node and its links; Origin, Cache, TracerProvider, Propagator,
-	// Registerer and Log are set by the app.
+	// Node configures the edge node and its links; Origin, Cache, Functions, Isolates,
+	// IdentityKey, TracerProvider, Propagator, Registerer and Log are set by StartEdge.
 	Node edge.Config
 	// NoCache leaves the node without its HTTP cache. Default false: cached per RFC 9111.
 	NoCache bool
@@ -54,9 +63,70 @@ var edgeFunctionRoutes = map[string]edge.Function{
 	"prefs":  {Prefixes: []string{"/page/"}, OnResponse: true},
 }
 
-// loadEdgeFunctions starts the isolate runtime and loads the configured functions into it.
-func (a *App) loadEdgeFunctions(ctx context.Context, origin string) (*isolate.Runtime, []edge.Function, error) {
-	ec := a.cfg.Edge
+// EdgeEnv is what an edge tier takes from its surroundings: the origin it fronts, the keys it
+// shares with it, and where its telemetry goes.
+type EdgeEnv struct {
+	// Origin is the origin's plain HTTP address, host:port.
+	Origin string
+	// Keys are the origin's token and identity keys (identity.Keys; a keys file shares them
+	// between processes).
+	Keys identity.Keys
+	// OTLP, SpanProcessors, Log and LogLevel are as in Config.
+	OTLP           string
+	SpanProcessors []sdktrace.SpanProcessor
+	Log            io.Writer
+	LogLevel       slog.Level
+	// Registerer takes the edge's metrics.
+	Registerer prometheus.Registerer
+}
+
+// Edge is a running edge tier: the node with its links, its cache and its isolates.
+type Edge struct {
+	node    *edge.Node
+	cache   *httpcache.Cache // nil with NoCache
+	closers []func(context.Context) error
+}
+
+// StartEdge starts an edge tier in front of env.Origin: the functions compiled (from the
+// compilation cache when it has them) before the node accepts requests, so compiling is never
+// on a request's path. It is what Config.Edge starts in process, and what `headroom lab edge`
+// runs on its own, apart from the origin's CPU.
+func StartEdge(ctx context.Context, ec EdgeConfig, env EdgeEnv) (_ *Edge, err error) {
+	e := &Edge{}
+	defer func() {
+		if err != nil {
+			_ = e.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	nc := ec.Node
+	nc.Origin = env.Origin
+	if !ec.NoCache {
+		if e.cache, err = httpcache.New(ec.Cache); err != nil {
+			return nil, fmt.Errorf("%w: edge cache: %w", ErrInvalidConfig, err)
+		}
+		e.onClose(e.cache.Close)
+		nc.Cache = e.cache
+	}
+	tel, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "headroom-edge", OTLPEndpoint: env.OTLP, SpanProcessors: env.SpanProcessors})
+	if err != nil {
+		return nil, err
+	}
+	e.onClose(tel.Shutdown)
+	if nc.Isolates, nc.Functions, err = e.loadFunctions(ctx, ec, env); err != nil {
+		return nil, err
+	}
+	nc.IdentityKey = env.Keys.Identity
+	nc.TracerProvider, nc.Propagator, nc.Registerer = tel.TracerProvider, tel.Propagator, env.Registerer
+	nc.Log = telemetry.NewLogger(env.Log, env.LogLevel)
+	if e.node, err = edge.Start(ctx, nc); err != nil {
+		return nil, err
+	}
+	e.onClose(e.node.Close)
+	return e, nil
+}
+
+// loadFunctions starts the isolate runtime and loads the configured functions into it.
+func (e *Edge) loadFunctions(ctx context.Context, ec EdgeConfig, env EdgeEnv) (*isolate.Runtime, []edge.Function, error) {
 	names := ec.Functions
 	if names == nil {
 		names = EdgeFunctionsDefault
@@ -68,21 +138,22 @@ func (a *App) loadEdgeFunctions(ctx context.Context, origin string) (*isolate.Ru
 	if len(authPaths) == 0 {
 		authPaths = EdgeAuthPathsDefault
 	}
+	for _, name := range names {
+		if _, ok := edgeFunctionRoutes[name]; !ok {
+			return nil, nil, fmt.Errorf("%w: edge function %q: want one of %s", ErrInvalidConfig, name, strings.Join(functions.Names(), ", "))
+		}
+	}
 	ic := ec.Isolates
-	ic.JWT = isolate.JWTConfig{EdDSA: a.keys.Public(), HS256: a.keys.HS256, Issuer: identity.Issuer}
-	ic.FetchOrigins = []string{"http://" + origin}
+	ic.JWT = isolate.JWTConfig{EdDSA: env.Keys.Public(), HS256: env.Keys.HS256, Issuer: identity.Issuer}
+	ic.FetchOrigins = []string{"http://" + env.Origin}
 	ic.Vars = map[string]map[string]string{"auth": {"protected": strings.Join(authPaths, ",")}}
 	rt, err := isolate.New(ctx, ic)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: edge isolates: %w", ErrInvalidConfig, err)
 	}
-	a.onClose(rt.Close)
+	e.onClose(rt.Close)
 	var fns []edge.Function
 	for _, name := range names {
-		route, ok := edgeFunctionRoutes[name]
-		if !ok {
-			return nil, nil, fmt.Errorf("%w: edge function %q: want one of %s", ErrInvalidConfig, name, strings.Join(functions.Names(), ", "))
-		}
 		wasm, err := functions.Module(name)
 		if err != nil {
 			return nil, nil, err
@@ -91,6 +162,7 @@ func (a *App) loadEdgeFunctions(ctx context.Context, origin string) (*isolate.Ru
 		if err != nil {
 			return nil, nil, err
 		}
+		route := edgeFunctionRoutes[name]
 		route.Fn = f
 		if name == "auth" {
 			route.Prefixes = authPaths
@@ -100,25 +172,27 @@ func (a *App) loadEdgeFunctions(ctx context.Context, origin string) (*isolate.Ru
 	return rt, fns, nil
 }
 
-// newEdgeCache makes the edge's cache before the routes, so the admin API can purge it.
-func (a *App) newEdgeCache() error {
-	if a.cfg.Edge == nil || a.cfg.Edge.NoCache {
-		return nil
+func (e *Edge) onClose(f func(context.Context) error) { e.closers = append(e.closers, f) }
+
+// Info says where the edge and its links listen.
+func (e *Edge) Info() edge.Info { return e.node.Info() }
+
+// Close stops the node first (draining its requests), then the isolates, the cache and the
+// telemetry (flushing the edge's spans).
+func (e *Edge) Close(ctx context.Context) error {
+	var errs []error
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		errs = append(errs, e.closers[i](ctx))
 	}
-	c, err := httpcache.New(a.cfg.Edge.Cache)
-	if err != nil {
-		return fmt.Errorf("%w: edge cache: %w", ErrInvalidConfig, err)
-	}
-	a.edgeCache = c
-	a.onClose(c.Close)
-	return nil
+	e.closers = nil
+	return errors.Join(errs...)
 }
 
-// servePurge answers POST /admin/edge/purge?url=URL|prefix=PATH|all=1: removes stored responses
+// ServePurge answers POST /admin/edge/purge?url=URL|prefix=PATH|all=1: removes stored responses
 // from the edge's cache and says how many.
-func (a *App) servePurge(w http.ResponseWriter, r *http.Request) {
-	if a.edgeCache == nil {
-		http.Error(w, `{"error":"the lab runs without an edge cache (start it with --edge)"}`, http.StatusNotFound)
+func (e *Edge) ServePurge(w http.ResponseWriter, r *http.Request) {
+	if e == nil || e.cache == nil {
+		http.Error(w, `{"error":"no edge cache here (start the lab with --edge, without --edge-no-cache)"}`, http.StatusNotFound)
 		return
 	}
 	q := r.URL.Query()
@@ -126,11 +200,11 @@ func (a *App) servePurge(w http.ResponseWriter, r *http.Request) {
 	var err error
 	switch {
 	case q.Get("url") != "":
-		n, err = a.edgeCache.Purge(q.Get("url"))
+		n, err = e.cache.Purge(q.Get("url"))
 	case q.Get("prefix") != "":
-		n, err = a.edgeCache.PurgePrefix(q.Get("prefix"))
+		n, err = e.cache.PurgePrefix(q.Get("prefix"))
 	case q.Get("all") == "1":
-		n = a.edgeCache.PurgeAll()
+		n = e.cache.PurgeAll()
 	default:
 		err = errors.New("want ?url=URL, ?prefix=/PATH or ?all=1")
 	}
@@ -143,30 +217,16 @@ func (a *App) servePurge(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]int{"purged": n})
 }
 
-// startEdge starts the edge node in front of the lab's listener, with its own service name in
+// startEdge starts the edge tier in front of the lab's listener, with its own service name in
 // the traces and its series on the lab's /metrics.
 func (a *App) startEdge(ctx context.Context, reg prometheus.Registerer) error {
-	ec := a.cfg.Edge
-	tel, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "headroom-edge", OTLPEndpoint: a.cfg.OTLP, SpanProcessors: a.cfg.SpanProcessors})
+	e, err := StartEdge(ctx, *a.cfg.Edge, EdgeEnv{Origin: a.ln.Addr().String(), Keys: a.keys, OTLP: a.cfg.OTLP,
+		SpanProcessors: a.cfg.SpanProcessors, Log: a.cfg.Log, LogLevel: a.cfg.LogLevel, Registerer: reg})
 	if err != nil {
 		return err
 	}
-	a.onClose(tel.Shutdown)
-	nc := ec.Node
-	nc.Origin = a.ln.Addr().String()
-	nc.Cache = a.edgeCache
-	if nc.Isolates, nc.Functions, err = a.loadEdgeFunctions(ctx, nc.Origin); err != nil {
-		return err
-	}
-	nc.IdentityKey = a.keys.Identity
-	nc.TracerProvider, nc.Propagator, nc.Registerer = tel.TracerProvider, tel.Propagator, reg
-	nc.Log = telemetry.NewLogger(a.cfg.Log, a.cfg.LogLevel)
-	n, err := edge.Start(ctx, nc)
-	if err != nil {
-		return fmt.Errorf("edge: %w", err)
-	}
-	a.edge = n
-	info := n.Info()
+	a.edge.Store(e)
+	info := e.Info()
 	a.info.Edge = &info
 	return nil
 }
@@ -183,4 +243,83 @@ func (i Info) EdgeLines() []string {
 		"edge node      " + e.NodeURL + "  (no link: the edge's own cost)",
 		"edge → origin  " + e.OriginVia,
 	}
+}
+
+// EdgeAlone configures [RunEdge]: an edge tier in a process of its own, in front of a lab
+// elsewhere, so that the edge's CPU and the origin's are measured apart.
+type EdgeAlone struct {
+	// Edge configures the tier.
+	Edge EdgeConfig
+	// Origin is the lab's address, host:port. Required.
+	Origin string
+	// KeysFile is the lab's keys file (its --edge-keys), read to verify its tokens and vouch
+	// for identities it trusts. Required.
+	KeysFile string
+	// AdminAddr serves GET /metrics and POST /admin/edge/purge (loopback clients only).
+	// Default [EdgeAdminAddrDefault].
+	AdminAddr string
+	// OTLP, Log and LogLevel are as in Config.
+	OTLP     string
+	Log      io.Writer
+	LogLevel slog.Level
+}
+
+// EdgeAdminAddrDefault is EdgeAlone.AdminAddr's default.
+const EdgeAdminAddrDefault = "127.0.0.1:8083"
+
+// RunEdge starts an edge tier on its own, calls started with where it listens and where its
+// admin endpoints are, and serves until ctx ends.
+func RunEdge(ctx context.Context, cfg EdgeAlone, started func(info edge.Info, admin string)) error {
+	if cfg.AdminAddr == "" {
+		cfg.AdminAddr = EdgeAdminAddrDefault
+	}
+	if cfg.Log == nil {
+		cfg.Log = os.Stderr
+	}
+	if _, _, err := net.SplitHostPort(cfg.Origin); err != nil {
+		return fmt.Errorf("%w: origin %q: want the lab's host:port", ErrInvalidConfig, cfg.Origin)
+	}
+	if cfg.KeysFile == "" {
+		return fmt.Errorf("%w: keys file: required, the lab's --edge-keys FILE", ErrInvalidConfig)
+	}
+	keys, err := identity.LoadKeys(cfg.KeysFile)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	e, err := StartEdge(ctx, cfg.Edge, EdgeEnv{Origin: cfg.Origin, Keys: keys, OTLP: cfg.OTLP, Log: cfg.Log, LogLevel: cfg.LogLevel, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = e.Close(context.WithoutCancel(ctx)) }()
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true, Registry: reg}))
+	mux.HandleFunc("POST /admin/edge/purge", func(w http.ResponseWriter, r *http.Request) {
+		if !api.IsLoopback(r.RemoteAddr) {
+			http.Error(w, `{"error":"admin endpoints answer loopback clients only"}`, http.StatusForbidden)
+			return
+		}
+		e.ServePurge(w, r)
+	})
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.AdminAddr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	if started != nil {
+		started(e.Info(), "http://"+ln.Addr().String())
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+	}
+	_ = srv.Shutdown(context.WithoutCancel(ctx))
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
 }

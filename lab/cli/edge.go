@@ -1,15 +1,20 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/headroom/headroom/internal/cliexit"
 	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/lab/edge"
 	"github.com/headroom/headroom/lab/edge/httpcache"
 	"github.com/headroom/headroom/lab/isolate"
+	"github.com/headroom/headroom/lab/telemetry"
 )
 
 // edgeFlags are lab's --edge-… flags.
@@ -22,10 +27,14 @@ type edgeFlags struct {
 	isolates            isolate.Config
 }
 
-func addEdgeFlags(f *pflag.FlagSet) *edgeFlags {
-	e := &edgeFlags{}
+// addEdgeFlags defines the edge tier's flags; with a switch, --edge turns the tier on (lab),
+// else it is always on (lab edge).
+func addEdgeFlags(f *pflag.FlagSet, withSwitch bool) *edgeFlags {
+	e := &edgeFlags{on: !withSwitch}
 	g := &e.node.Geography
-	f.BoolVar(&e.on, "edge", false, "start the edge tier in front of the lab: an edge node (cache, edge functions) with a user link and a long link to the origin, and a direct user → origin link")
+	if withSwitch {
+		f.BoolVar(&e.on, "edge", false, "start the edge tier in front of the lab: an edge node (cache, edge functions) with a user link and a long link to the origin, and a direct user → origin link")
+	}
 	f.StringVar(&e.node.Listen, "edge-addr", "127.0.0.1:8081", "where users reach the edge (the user ↔ edge link)")
 	f.StringVar(&e.node.DirectListen, "direct-addr", "127.0.0.1:8082", "where users reach the origin without the edge (both distances)")
 	f.DurationVar(&g.UserRTT, "edge-user-rtt", edge.UserRTTDefault, "round trip between users and the edge node")
@@ -87,3 +96,56 @@ var edgeFlagNames = map[string]string{
 }
 
 func renameEdgeErr(err error) error { return fielderr.Rename(err, edgeFlagNames) }
+
+func newLabEdgeCmd() *cobra.Command {
+	var (
+		cfg      app.EdgeAlone
+		logLevel string
+	)
+	cmd := &cobra.Command{
+		Use:   "edge",
+		Short: "Run the lab's edge tier as a separate process, in front of a running lab",
+		Long: `edge runs what headroom lab --edge runs in process — the edge node with its cache and edge
+functions, the user ↔ edge and edge ↔ origin links and the direct user → origin link — on its own,
+in front of a lab started elsewhere, so that the edge's CPU and the origin's are apart (as on
+separate machines). It shares the lab's token keys through the lab's --edge-keys file.
+
+It serves until interrupted (SIGINT/SIGTERM).`,
+		Example: `  headroom lab --edge-keys /tmp/keys.json &
+  headroom lab edge --origin 127.0.0.1:8080 --edge-keys /tmp/keys.json`,
+		Args: cobra.NoArgs,
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Origin, "origin", "127.0.0.1:8080", "the lab's address (host:port)")
+	f.StringVar(&cfg.KeysFile, "edge-keys", "", "the lab's keys file (its --edge-keys), to verify its tokens and vouch for identities (required)")
+	f.StringVar(&cfg.AdminAddr, "admin-addr", app.EdgeAdminAddrDefault, "serve GET /metrics and POST /admin/edge/purge (loopback clients only) here")
+	f.StringVar(&cfg.OTLP, "otlp", "", "export the edge's spans over OTLP/HTTP to this URL")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	opts := addEdgeFlags(f, false)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		var err error
+		if cfg.LogLevel, err = telemetry.ParseLevel(logLevel); err != nil {
+			return cliexit.Usagef("--log-level: %w", err)
+		}
+		cfg.Edge = *opts.config()
+		cfg.Log = cmd.ErrOrStderr()
+		out := cmd.OutOrStdout()
+		err = app.RunEdge(cmd.Context(), cfg, func(info edge.Info, admin string) {
+			fmt.Fprintf(out, "headroom lab edge in front of %s\n", cfg.Origin)
+			for _, l := range (app.Info{Edge: &info}).EdgeLines() {
+				fmt.Fprintf(out, "  %s\n", l)
+			}
+			fmt.Fprintf(out, "  metrics        %s/metrics\n", admin)
+			fmt.Fprintf(out, "  purge          POST %s/admin/edge/purge?prefix=/static/\n", admin)
+		})
+		if errors.Is(err, app.ErrInvalidConfig) || errors.Is(err, edge.ErrConfig) {
+			return cliexit.Usagef("%w", renameEdgeErr(err))
+		}
+		if err != nil {
+			return cliexit.RunFailed(fmt.Errorf("lab edge: %w", err))
+		}
+		fmt.Fprintln(out, "headroom lab edge: stopped")
+		return nil
+	}
+	return cmd
+}

@@ -158,8 +158,8 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 	f.StringVar(&cfg.QueueDir, "queue-dir", "", "embedded JetStream storage directory (default: a temporary directory removed on exit)")
 	f.BoolVar(&cfg.ExternalWorkers, "external-workers", false, "run no workers in process: jobs wait for `headroom lab worker` processes")
 	jobsFlags(f, &cfg.Jobs)
-	edgeOpts = addEdgeFlags(f)
-	cmd.AddCommand(newLabWorkerCmd(), newLabJobsCmd())
+	edgeOpts = addEdgeFlags(f, true)
+	cmd.AddCommand(newLabWorkerCmd(), newLabJobsCmd(), newLabEdgeCmd())
 	return cmd
 }
 
