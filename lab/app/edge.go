@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -43,9 +44,17 @@ type EdgeConfig struct {
 	// AuthPaths are the path prefixes the auth function guards. Default [EdgeAuthPathsDefault].
 	AuthPaths []string
 	// Isolates configures the functions' runtime (memory cap, CPU limit, node budget, compile
-	// cache); its JWT keys, fetch origins and variables are set by the app.
+	// cache); its JWT keys, fetch origins and variables are set by StartEdge.
 	Isolates isolate.Config
+	// Vars are the functions' variables, by function then name (filter's rate, rules, b_percent,
+	// …; docs/lab.md lists them), over EdgeVarsDefault.
+	Vars map[string]map[string]string
 }
+
+// EdgeVarsDefault are the lab's own function variables: no per-client rate limit, since a load
+// generator is one client (every request reaches the node from the user link's address);
+// turn it on with filter.rate.
+var EdgeVarsDefault = map[string]map[string]string{"filter": {"rate": "0"}}
 
 // EdgeFunctionsDefault is the order the edge functions run in: cheap rejections first (filter,
 // then auth), then the request's language, then the answer's customization.
@@ -147,6 +156,14 @@ func (e *Edge) loadFunctions(ctx context.Context, ec EdgeConfig, env EdgeEnv) (*
 	ic.JWT = isolate.JWTConfig{EdDSA: env.Keys.Public(), HS256: env.Keys.HS256, Issuer: identity.Issuer}
 	ic.FetchOrigins = []string{"http://" + env.Origin}
 	ic.Vars = map[string]map[string]string{"auth": {"protected": strings.Join(authPaths, ",")}}
+	for _, vars := range []map[string]map[string]string{EdgeVarsDefault, ec.Vars} {
+		for fn, kv := range vars {
+			if ic.Vars[fn] == nil {
+				ic.Vars[fn] = map[string]string{}
+			}
+			maps.Copy(ic.Vars[fn], kv)
+		}
+	}
 	rt, err := isolate.New(ctx, ic)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: edge isolates: %w", ErrInvalidConfig, err)

@@ -23,6 +23,7 @@ type edgeFlags struct {
 	cacheMB             int64
 	memoryMB, budgetMB  int64
 	functions, authPath string
+	vars                []string
 	node                edge.Config
 	isolates            isolate.Config
 }
@@ -50,21 +51,35 @@ func addEdgeFlags(f *pflag.FlagSet, withSwitch bool) *edgeFlags {
 	f.DurationVar(&e.isolates.CPULimit, "edge-cpu-limit", isolate.CPULimitDefault, "CPU time an edge function call may take before it is stopped (answered 500)")
 	f.Int64Var(&e.memoryMB, "edge-memory-mb", isolate.MemoryLimitDefault>>20, "memory cap of each edge function instance (isolate), in MiB")
 	f.Int64Var(&e.budgetMB, "edge-budget-mb", isolate.NodeBudgetDefault>>20, "memory the edge node gives its isolates, in MiB: at most budget / cap instances exist at once")
+	f.StringArrayVar(&e.vars, "edge-var", nil, "an edge function's variable, FUNCTION.NAME=VALUE (repeatable), e.g. filter.rate=50 (per-client rate limit, off by default), filter.b_percent=10 (A/B share to --edge-origin-b)")
+	f.StringVar(&e.node.OriginB, "edge-origin-b", "", "second origin pool (host:port) the filter routes an A/B share or path prefix to (default: the origin)")
 	f.StringVar(&e.isolates.CacheDir, "edge-compile-cache", "", "directory of the compiled edge functions, kept across restarts (default: headroom/wazero in the user cache directory; off: in memory only)")
 	return e
 }
 
 // config is the app's EdgeConfig, nil without --edge. The flags' values are taken as given: a 0
 // round trip means none.
-func (e *edgeFlags) config() *app.EdgeConfig {
+func (e *edgeFlags) config() (*app.EdgeConfig, error) {
 	if !e.on {
-		return nil
+		return nil, nil
+	}
+	vars := map[string]map[string]string{}
+	for _, v := range e.vars {
+		key, val, ok := strings.Cut(v, "=")
+		fn, name, ok2 := strings.Cut(key, ".")
+		if !ok || !ok2 || fn == "" || name == "" {
+			return nil, cliexit.Usagef("--edge-var %q: want FUNCTION.NAME=VALUE, e.g. filter.rate=50", v)
+		}
+		if vars[fn] == nil {
+			vars[fn] = map[string]string{}
+		}
+		vars[fn][name] = val
 	}
 	nc := e.node
 	nc.Geography.Bare = true
 	ic := e.isolates
 	ic.MemoryLimit, ic.NodeBudget = e.memoryMB<<20, e.budgetMB<<20
-	c := &app.EdgeConfig{Node: nc, NoCache: e.noCache, Cache: httpcache.Config{MaxBytes: e.cacheMB << 20}, Isolates: ic, AuthPaths: splitList(e.authPath)}
+	c := &app.EdgeConfig{Node: nc, NoCache: e.noCache, Cache: httpcache.Config{MaxBytes: e.cacheMB << 20}, Isolates: ic, AuthPaths: splitList(e.authPath), Vars: vars}
 	switch e.functions {
 	case "all":
 	case "none":
@@ -72,7 +87,7 @@ func (e *edgeFlags) config() *app.EdgeConfig {
 	default:
 		c.Functions = splitList(e.functions)
 	}
-	return c
+	return c, nil
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.
@@ -88,7 +103,7 @@ func splitList(s string) []string {
 
 // edgeFlagNames maps the edge's Config fields to the flags, for its errors.
 var edgeFlagNames = map[string]string{
-	"Listen": "--edge-addr", "DirectListen": "--direct-addr",
+	"Listen": "--edge-addr", "DirectListen": "--direct-addr", "OriginB": "--edge-origin-b",
 	"UserRTT": "--edge-user-rtt", "UserJitter": "--edge-user-jitter",
 	"OriginRTT": "--edge-origin-rtt", "OriginJitter": "--edge-origin-jitter",
 	"MaxBytes": "--edge-cache-mb", "CPULimit": "--edge-cpu-limit", "MemoryLimit": "--edge-memory-mb",
@@ -127,7 +142,11 @@ It serves until interrupted (SIGINT/SIGTERM).`,
 		if cfg.LogLevel, err = telemetry.ParseLevel(logLevel); err != nil {
 			return cliexit.Usagef("--log-level: %w", err)
 		}
-		cfg.Edge = *opts.config()
+		ec, err := opts.config()
+		if err != nil {
+			return err
+		}
+		cfg.Edge = *ec
 		cfg.Log = cmd.ErrOrStderr()
 		out := cmd.OutOrStdout()
 		err = app.RunEdge(cmd.Context(), cfg, func(info edge.Info, admin string) {

@@ -110,7 +110,9 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 				return cliexit.Usagef("--db-latency: %w", err)
 			}
 			cfg.DBLatency = dbLatency
-			cfg.Edge = edgeOpts.config()
+			if cfg.Edge, err = edgeOpts.config(); err != nil {
+				return err
+			}
 			if cfg.TokenAlg, err = identity.ParseAlg(tokenAlg); err != nil {
 				return cliexit.Usagef("--token-alg: %w", err)
 			}
