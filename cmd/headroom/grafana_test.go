@@ -173,7 +173,7 @@ func TestPromqlMetrics(t *testing.T) {
 
 // TestGrafanaDashboard checks the shipped dashboard statically: valid JSON, every panel on the
 // provisioned datasource, and every metric its queries use present on the /metrics of a lab
-// started in process (after one request, so the per-route series exist).
+// started in process with its edge tier (after one request each way, so the per-route series exist).
 func TestGrafanaDashboard(t *testing.T) {
 	t.Parallel()
 	d := readDashboard(t)
@@ -194,8 +194,9 @@ func TestGrafanaDashboard(t *testing.T) {
 	if !slices.Contains(types, "heatmap") {
 		t.Error("no heatmap panel")
 	}
-	url := startNPlusOneLab(t, t.TempDir())
+	url, edgeURL := startEdgeLab(t, t.TempDir())
 	get(t, url+"/api/posts?limit=2")
+	get(t, edgeURL+"/api/posts?limit=2") // the edge's per-function and per-pool series
 	names := metricNames(t, get(t, url+"/metrics"))
 	exprs := d.exprs()
 	var used []string

@@ -13,6 +13,8 @@ import (
 
 	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/app"
+	"github.com/headroom/headroom/lab/edge"
+	"github.com/headroom/headroom/lab/isolate"
 	"github.com/headroom/headroom/lab/seed"
 	"github.com/headroom/headroom/result"
 )
@@ -106,6 +108,24 @@ func TestSweepFindsTheNPlusOne(t *testing.T) {
 
 // startNPlusOneLab starts the lab on loopback with n_plus_one on, its SQLite file in dir, and
 // returns its URL; the lab stops when the test ends.
+// startEdgeLab starts the lab in process with its edge tier, no distance on the links, and
+// returns the lab's URL and the edge's.
+func startEdgeLab(t *testing.T, dir string) (labURL, edgeURL string) {
+	t.Helper()
+	a, err := app.Start(t.Context(), app.Config{
+		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(dir, "lab.db"),
+		Seed: seed.Config{Users: 20, PostsPerUser: 2},
+		Log:  io.Discard,
+		Edge: &app.EdgeConfig{Node: edge.Config{Listen: "127.0.0.1:0", DirectListen: "127.0.0.1:0", Geography: edge.Geography{Bare: true}},
+			Isolates: isolate.Config{CacheDir: filepath.Join(dir, "wazero")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	return a.Info().URL, a.Info().Edge.URL
+}
+
 func startNPlusOneLab(t *testing.T, dir string) string {
 	t.Helper()
 	a, err := app.Start(t.Context(), app.Config{

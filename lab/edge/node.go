@@ -192,6 +192,10 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	tracer := cfg.TracerProvider.Tracer("github.com/headroom/headroom/lab/edge")
 	for _, f := range cfg.Functions {
+		// Every error series exists from the start, at 0, so a rate over it is 0 and not absent.
+		for _, reason := range []string{"cpu_limit", "memory_limit", "busy", "error"} {
+			n.metrics.functionErrors.WithLabelValues(f.Fn.Name(), reason)
+		}
 		n.stages = append(n.stages, &functionStage{f: f, name: f.Fn.Name(), identityKey: cfg.IdentityKey,
 			maxBody: cfg.Isolates.Config().MaxBodyBytes, tracer: tracer, m: n.metrics})
 	}
