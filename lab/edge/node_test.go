@@ -230,3 +230,30 @@ func TestCacheAnswersAtTheEdge(t *testing.T) {
 		t.Errorf("%d edge spans say the cache answered; want 1 (spans %v)", hits, names(rec.Ended()))
 	}
 }
+
+// TestStaleIfErrorWhenTheOriginDies: the origin is killed while the edge holds its answer; past
+// freshness, within stale-if-error, the edge keeps serving the stored answer and says so.
+func TestStaleIfErrorWhenTheOriginDies(t *testing.T) {
+	t.Parallel()
+	o := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=1, stale-if-error=600")
+		_, _ = io.WriteString(w, "page")
+	}))
+	var skew atomic.Int64 // the cache's clock runs ahead of the wall clock by this much
+	c, err := httpcache.New(httpcache.Config{Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, edge.Config{Origin: o.addr(), Cache: c, Geography: edge.Geography{Bare: true}})
+	client := &http.Client{Timeout: 10 * time.Second}
+	if resp, _, _ := get(t, client, n.Info().NodeURL+"/page"); !strings.Contains(resp.Header.Get("Cache-Status"), "stored") {
+		t.Fatalf("first answer not stored: Cache-Status %q", resp.Header.Get("Cache-Status"))
+	}
+	o.CloseClientConnections()
+	o.Close()
+	skew.Store(int64(time.Minute)) // stale now, well within stale-if-error
+	resp, body, _ := get(t, client, n.Info().NodeURL+"/page")
+	if resp.StatusCode != http.StatusOK || body != "page" || !strings.Contains(resp.Header.Get("Cache-Status"), "stale-if-error") {
+		t.Errorf("with the origin dead: %d %q, Cache-Status %q; want the stored page, served stale-if-error", resp.StatusCode, body, resp.Header.Get("Cache-Status"))
+	}
+}
