@@ -362,7 +362,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &Exchange{Pool: PoolMain}
 	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
 	sw := &statusWriter{ResponseWriter: w}
-	var next http.Handler = n.proxy
+	next := n.proxy
 	for _, s := range slices.Backward(n.stages) {
 		next = stageHandler{s, x, next}
 	}

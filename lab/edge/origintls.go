@@ -61,7 +61,8 @@ func (f *originTLS) accept() {
 
 func (f *originTLS) relay(c net.Conn) {
 	defer c.Close()
-	up, err := net.DialTimeout("tcp", f.target, 10*time.Second)
+	d := net.Dialer{Timeout: 10 * time.Second}
+	up, err := d.DialContext(context.Background(), "tcp", f.target)
 	if err != nil {
 		return
 	}
