@@ -25,7 +25,7 @@ type origin struct {
 	conns atomic.Int64
 }
 
-func startOrigin(t *testing.T, h http.Handler) *origin {
+func startOrigin(t testing.TB, h http.Handler) *origin {
 	t.Helper()
 	o := &origin{}
 	o.Server = httptest.NewUnstartedServer(h)
@@ -41,7 +41,7 @@ func startOrigin(t *testing.T, h http.Handler) *origin {
 
 func (o *origin) addr() string { return strings.TrimPrefix(o.URL, "http://") }
 
-func startNode(t *testing.T, cfg edge.Config) *edge.Node {
+func startNode(t testing.TB, cfg edge.Config) *edge.Node {
 	t.Helper()
 	n, err := edge.Start(t.Context(), cfg)
 	if err != nil {
