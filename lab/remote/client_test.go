@@ -44,7 +44,9 @@ func newClient(t testing.TB, cfg remote.Config) *remote.Client {
 	return c
 }
 
-func down(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) }
+func down(w http.ResponseWriter, _ *http.Request) {
+	http.Error(w, "down", http.StatusServiceUnavailable)
+}
 
 func TestConfigErrorsNameTheField(t *testing.T) {
 	t.Parallel()
