@@ -65,7 +65,7 @@ func TestSpansFollowTheContract(t *testing.T) {
 			cfg: remote.Config{MaxAttempts: 1, BreakerFailures: 1, BreakerWindow: 1, BreakerDelay: time.Minute}, calls: 2, outcome: "error",
 			attempts: []want{{"circuit_open", -1, true}}},
 		{name: "budget exhausted", handler: func(_ int64, w http.ResponseWriter, r *http.Request) { down(w, r) },
-			cfg: remote.Config{MaxAttempts: 3, BudgetBurst: 1, BudgetRatio: 0.001, NoBreaker: true, BackoffMin: time.Millisecond, BackoffMax: time.Millisecond},
+			cfg:   remote.Config{MaxAttempts: 3, BudgetBurst: 1, BudgetRatio: 0.001, NoBreaker: true, BackoffMin: time.Millisecond, BackoffMax: time.Millisecond},
 			calls: 1, outcome: "error", attempts: []want{{"503", 503, true}, {"503", 503, true}, {"budget_exhausted", -1, true}}},
 		{name: "connection refused", cfg: remote.Config{BaseURL: "http://" + closedAddr, MaxAttempts: 1}, calls: 1, outcome: "error",
 			attempts: []want{{"connection_refused", -1, true}}},
