@@ -153,3 +153,44 @@ func TestSpansFollowTheContract(t *testing.T) {
 		})
 	}
 }
+
+func TestHedgedAttemptSpan(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	srv, _ := counted(t, func(_ http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 { // the first attempt hangs until the hedge wins
+			<-r.Context().Done()
+		}
+	})
+	rec := tracetest.NewSpanRecorder()
+	c := newClient(t, remote.Config{BaseURL: srv.URL, HedgeDelay: 20 * time.Millisecond,
+		TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))})
+	if err := c.Do(t.Context(), http.MethodGet, "/posts", "/posts", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The losing attempt's span ends once its request is canceled, just after Do returns.
+	var byAttempt map[int64]map[attribute.Key]attribute.Value
+	for range 200 {
+		byAttempt = map[int64]map[attribute.Key]attribute.Value{}
+		for _, s := range rec.Ended() {
+			if s.SpanKind() == trace.SpanKindClient {
+				a := attrs(s)
+				byAttempt[a["headroom.call.attempt"].AsInt64()] = a
+			}
+		}
+		if len(byAttempt) == 2 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	first, hedge := byAttempt[1], byAttempt[2]
+	if first == nil || hedge == nil {
+		t.Fatalf("attempt spans %v, want attempts 1 and 2", byAttempt)
+	}
+	if first["headroom.call.hedge"].AsBool() || first["error.type"].AsString() != "canceled" {
+		t.Errorf("first attempt: hedge %v error.type %q, want false, canceled", first["headroom.call.hedge"].AsBool(), first["error.type"].AsString())
+	}
+	if !hedge["headroom.call.hedge"].AsBool() || hedge["error.type"].AsString() != "" {
+		t.Errorf("hedged attempt: hedge %v error.type %q, want true and none", hedge["headroom.call.hedge"].AsBool(), hedge["error.type"].AsString())
+	}
+}
