@@ -121,7 +121,7 @@ func TestSpansFollowTheContract(t *testing.T) {
 					t.Errorf("attempt span %q kind %v, want %q client", s.Name(), s.SpanKind(), "posts GET /posts/{id}")
 				}
 				if a["headroom.call.attempt"].AsInt64() != int64(i+1) || a["headroom.call.hedge"].Type() != attribute.BOOL || a["headroom.call.hedge"].AsBool() {
-					t.Errorf("attempt %d: headroom.call.attempt %v hedge %v", i+1, a["headroom.call.attempt"].Emit(), a["headroom.call.hedge"].Emit())
+					t.Errorf("attempt %d: headroom.call.attempt %v hedge %v", i+1, a["headroom.call.attempt"].String(), a["headroom.call.hedge"].String())
 				}
 				if a["peer.service"].AsString() != "posts" || a["http.request.method"].AsString() != "GET" || !strings.HasSuffix(a["url.full"].AsString(), "/posts/7") {
 					t.Errorf("attempt %d: peer.service %q method %q url.full %q", i+1, a["peer.service"].AsString(), a["http.request.method"].AsString(), a["url.full"].AsString())
@@ -130,10 +130,10 @@ func TestSpansFollowTheContract(t *testing.T) {
 					t.Errorf("attempt %d: error.type %q (present %v), want %q", i+1, et.AsString(), ok, w.errorType)
 				}
 				if sc, ok := a["http.response.status_code"]; (w.status >= 0) != ok || (ok && sc.AsInt64() != w.status) {
-					t.Errorf("attempt %d: http.response.status_code %v (present %v), want %d", i+1, sc.Emit(), ok, w.status)
+					t.Errorf("attempt %d: http.response.status_code %v (present %v), want %d", i+1, sc.String(), ok, w.status)
 				}
 				if dl, ok := a["headroom.call.deadline_ms"]; ok != w.deadline || (ok && dl.AsFloat64() <= 0) {
-					t.Errorf("attempt %d: headroom.call.deadline_ms %v (present %v), want present %v", i+1, dl.Emit(), ok, w.deadline)
+					t.Errorf("attempt %d: headroom.call.deadline_ms %v (present %v), want present %v", i+1, dl.String(), ok, w.deadline)
 				}
 			}
 			// The server continues the trace under an attempt's client span.
