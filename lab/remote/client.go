@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/budget"
 	"github.com/failsafe-go/failsafe-go/bulkhead"
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
 	"github.com/failsafe-go/failsafe-go/hedgepolicy"
@@ -97,7 +98,10 @@ func New(cfg Config) (*Client, error) {
 	}
 	policies := []failsafe.Policy[[]byte]{retries.Build()}
 	if cfg.HedgeDelay > 0 {
-		policies = append(policies, hedgepolicy.NewBuilderWithDelay[[]byte](cfg.HedgeDelay).WithMaxHedges(cfg.MaxHedges).Build())
+		policies = append(policies, hedgepolicy.NewBuilderWithDelay[[]byte](cfg.HedgeDelay).
+			WithMaxHedges(cfg.MaxHedges).
+			WithBudget(budget.NewBuilder().WithMaxRate(cfg.HedgeBudget).WithMinConcurrency(1).Build()).
+			Build())
 	}
 	c.idempotent = failsafe.With(policies...)
 	m, err := newMetrics(cfg.Registerer, cfg.Peer, c.breaker)

@@ -325,3 +325,33 @@ func TestConnectionRefused(t *testing.T) {
 		t.Fatal("call to a closed port succeeded")
 	}
 }
+
+// TestHedgeBudgetSparesASlowPeer: a peer slow on every request, called concurrently, receives
+// hedged copies for at most a small share of the calls, not one per call.
+func TestHedgeBudgetSparesASlowPeer(t *testing.T) {
+	t.Parallel()
+	srv, n := counted(t, func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	})
+	c := newClient(t, remote.Config{BaseURL: srv.URL, HedgeDelay: 5 * time.Millisecond, MaxAttempts: 1})
+	const calls = 40
+	errs := make(chan error, calls)
+	for range calls {
+		go func() { errs <- c.Do(t.Context(), http.MethodGet, "/posts", "/posts", nil, nil) }()
+	}
+	for range calls {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	extra := float64(n.Load()-calls) / calls
+	t.Logf("%d concurrent calls to a peer slow on every request: %d requests (%.0f %% extra)", calls, n.Load(), 100*extra)
+	// Unbudgeted, every call would send its copy (100 % extra). Generous: the share of 10 % in
+	// flight is approximate while the calls start.
+	if extra > 0.5 {
+		t.Errorf("hedges added %.0f %% requests, want well under 100 %%", 100*extra)
+	}
+}

@@ -30,6 +30,7 @@ const (
 	BreakerProbesDefault    = 3
 	BulkheadDefault         = 256
 	MaxHedgesDefault        = 1
+	HedgeBudgetDefault      = 0.1
 	NaiveMaxAttemptsDefault = 100
 )
 
@@ -100,6 +101,10 @@ type Config struct {
 	HedgeDelay time.Duration
 	// MaxHedges is the most copies per attempt. Default [MaxHedgesDefault].
 	MaxHedges int
+	// HedgeBudget is the most hedged copies as a share of the calls in flight (failsafe-go's
+	// budget; one copy is always allowed), so that a peer slow on every request is not sent
+	// every request twice. Default [HedgeBudgetDefault].
+	HedgeBudget float64
 
 	// TracerProvider makes the call and attempt spans. Default: no spans.
 	TracerProvider trace.TracerProvider
@@ -155,6 +160,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxHedges == 0 {
 		c.MaxHedges = MaxHedgesDefault
 	}
+	if c.HedgeBudget == 0 {
+		c.HedgeBudget = HedgeBudgetDefault
+	}
 	if c.Transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = c.Bulkhead
@@ -204,6 +212,9 @@ func (c *Config) validate() error {
 	}
 	if c.BudgetRatio < 0 {
 		errs = append(errs, fielderr.New(ErrConfig, "BudgetRatio", "%g: want 0 or more", c.BudgetRatio))
+	}
+	if c.HedgeBudget < 0 || c.HedgeBudget > 1 {
+		errs = append(errs, fielderr.New(ErrConfig, "HedgeBudget", "%g: want 0 to 1", c.HedgeBudget))
 	}
 	if c.BudgetBurst < 1 {
 		errs = append(errs, fielderr.New(ErrConfig, "BudgetBurst", "%g: want at least 1", c.BudgetBurst))
