@@ -258,7 +258,9 @@ func (c *Client) send(ctx context.Context, cl *call, retry bool) ([]byte, error)
 
 	answer, err := c.exchange(ctx, cl)
 	if c.breaker != nil {
-		if peerFailed(err) {
+		// What is worth retrying counts against the peer; a refusal of ours, an attempt the call
+		// stopped needing and the request's own fault (4xx) do not.
+		if retryable(err) {
 			c.breaker.RecordFailure()
 		} else {
 			c.breaker.RecordSuccess()
@@ -329,12 +331,6 @@ func retryable(err error) bool {
 		return se.retryable()
 	}
 	return true
-}
-
-// peerFailed says whether err counts against the peer in the breaker: not a refusal of ours,
-// not an attempt the call stopped needing, not the request's own fault (4xx).
-func peerFailed(err error) bool {
-	return retryable(err)
 }
 
 func isRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
