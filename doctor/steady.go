@@ -152,7 +152,7 @@ func (r *run) runAll(ctx context.Context, cond result.Condition, path result.Pat
 				result.InvalidMeasurement{Endpoint: m.Endpoint, Condition: cond, Path: path, File: file, Reasons: m.InvalidReasons})
 		}
 		r.rep.Measurements = append(r.rep.Measurements, m)
-		line := fmt.Sprintf("%-42s %-*s p50 %8.2f ms  p99 %8.2f ms  %6.1f req/s  errors %d",
+		line := fmt.Sprintf("%-30s %-*s p50 %8.2f ms  p99 %8.2f ms  %6.1f req/s  errors %d",
 			report.EndpointLabel(m.Endpoint), nameWidth, name, m.LatencyMS.P50, m.LatencyMS.P99, m.AchievedRPS, m.Errors)
 		if inv := report.InvalidNote(m); inv != "" {
 			line += "  " + inv

@@ -34,7 +34,7 @@ func (r *run) sweep(ctx context.Context) error {
 			case sw.MaxIsLowerBound:
 				r.note(fmt.Sprintf("%s: %s", report.EndpointLabel(e), lowerBoundNote(sw)))
 			}
-			r.progress(fmt.Sprintf("sweep %-42s %s under %s, knee %s, recommended %s req/s", report.EndpointLabel(e),
+			r.progress(fmt.Sprintf("sweep %-30s %s under %s, knee %s, recommended %s req/s", report.EndpointLabel(e),
 				report.SweepMax(sw), r.cfg.objective.Expr, fmtRate(sw.KneeRPS), fmtRate(sw.RecommendedRPS)))
 		}
 		r.rep.Endpoints = append(r.rep.Endpoints, de)
@@ -129,7 +129,7 @@ func (r *run) sweepOne(ctx context.Context, i int, e string, budget time.Duratio
 		if !s.Pass {
 			verdict = "FAIL: " + strings.Join(s.FailReasons, "; ")
 		}
-		r.progress(fmt.Sprintf("sweep %-42s step %d %7.1f req/s  p99 %8.2f ms  %s", label, n, s.OfferedRPS, s.LatencyMS.P99, verdict))
+		r.progress(fmt.Sprintf("sweep %-30s step %d %7.1f req/s  p99 %8.2f ms  %s", label, n, s.OfferedRPS, s.LatencyMS.P99, verdict))
 	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sweep %s: %w", e, err)
