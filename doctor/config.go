@@ -39,6 +39,10 @@ type Config struct {
 	// is reported per path. With the default endpoints it adds the lab's edge showcase routes
 	// that the lab serves (EdgeEndpoints). Only with the lab: an error with a URL.
 	Edge bool
+	// LabArgs are more arguments for the lab doctor starts, after its own (for example
+	// "--edge-origin-rtt=150ms" or "--db-latency=2ms"); the lab rejects a bad one and doctor
+	// says so. Only with the lab: an error with a URL.
+	LabArgs []string
 	// Antipatterns are the lab's switches at start: "all", "none" or a list (see lab.Antipatterns).
 	// Default AntipatternsDefault ("all"). With any on, doctor measures again with all off.
 	// Ignored with a URL.
@@ -210,6 +214,9 @@ func (c *Config) validate() error {
 		}
 	}
 	if c.URL != "" {
+		if len(c.LabArgs) > 0 {
+			return bad("LabArgs", "%q with the URL %s: they are the lab's arguments; drop the URL to have doctor start the lab", c.LabArgs, c.shownURL(c.URL))
+		}
 		if c.Edge {
 			return bad("Edge", "with the URL %s: the edge tier is the lab's (headroom lab --edge); drop the URL to measure the lab through its edge, or measure your own edge's URL as any target", c.shownURL(c.URL))
 		}

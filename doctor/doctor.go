@@ -141,6 +141,7 @@ func (r *run) startLab(ctx context.Context) error {
 	if r.rep.OTLP != "" {
 		args = append(args, "--otlp", r.rep.OTLP)
 	}
+	args = append(args, r.cfg.LabArgs...)
 	p, err := startLabProcess(ctx, args)
 	if err != nil {
 		return fmt.Errorf("start the lab: %w", err)

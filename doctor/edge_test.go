@@ -136,3 +136,13 @@ func TestEdgeBothPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestLabArgsReachTheLab: doctor hands LabArgs to the lab it starts; a bad one is the lab's
+// usage error, named in doctor's.
+func TestLabArgsReachTheLab(t *testing.T) {
+	t.Parallel()
+	_, err := doctor.Run(t.Context(), doctor.Config{LabArgs: []string{"--seed-users=0"}, OutDir: t.TempDir()}, func(string) {})
+	if err == nil || !strings.Contains(err.Error(), "start the lab") || !strings.Contains(err.Error(), "--seed-users") {
+		t.Fatalf("doctor with a bad lab argument: %v; want the lab's error naming --seed-users", err)
+	}
+}

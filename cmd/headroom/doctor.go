@@ -128,6 +128,7 @@ invalid.`,
 	fl.Float64Var(&cfg.Start, "start", doctor.StartDefault, "first rate of each sweep, req/s")
 	fl.IntVar(&cfg.Connections, "connections", doctor.ConnectionsDefault, "connections of each load run")
 	fl.StringVar(&cfg.Antipatterns, "antipatterns", doctor.AntipatternsDefault, "the lab's anti-patterns: all, none or a list such as n_plus_one,sync_logging")
+	fl.StringArrayVar(&cfg.LabArgs, "lab-arg", nil, "an argument for the lab doctor starts, after its own (repeatable), e.g. --lab-arg=--edge-origin-rtt=150ms (the lab only)")
 	fl.BoolVar(&cfg.Edge, "edge", false, "start the lab with its edge tier and measure every endpoint through the edge and straight to the origin (the lab only)")
 	fl.BoolVar(&cfg.NoProfiles, "no-profiles", false, "skip the CPU and wall-clock profiles of the steady run")
 	fl.BoolVar(&cfg.KeepSecrets, "keep-secrets", false, "write credentials in the URL (user:password@, api_key=…) into the results as given instead of redacted")
@@ -149,7 +150,7 @@ var doctorFlags = map[string]string{
 	"Endpoints": "--endpoints", "SLO": "--slo", "Rate": "--rate", "Duration": "--duration", "Warmup": "--warmup",
 	"Step": "--step", "MaxSteps": "--max-steps", "SweepBudget": "--sweep-budget", "Start": "--start", "Connections": "--connections",
 	"Antipatterns": "--antipatterns", "Metrics": "--metrics", "Cores": "--cores", "OTLP": "--otlp", "OTLPGRPC": "--otlp-grpc",
-	"TraceWait": "--trace-wait", "OutDir": "--out", "MaxProfileBytes": "--max-profile-bytes", "Edge": "--edge",
+	"TraceWait": "--trace-wait", "OutDir": "--out", "MaxProfileBytes": "--max-profile-bytes", "Edge": "--edge", "LabArgs": "--lab-arg",
 }
 
 // topFindings is how many findings the terminal shows; the report has them all.
