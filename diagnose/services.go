@@ -310,8 +310,8 @@ func svcFinding(f *result.Finding, hs []hit) bool {
 		f.Remedy = "bound the retries: a retry budget (at most ~10 % extra calls), exponential backoff with jitter, retry only idempotent calls, and a circuit breaker that fails fast while the peer is down"
 	case result.KindMissingDeadline:
 		f.Evidence.Count = len(hs)
-		f.Summary = fmt.Sprintf("call without a deadline — %s has no deadline and lasted %.0f ms on average in %s (≥ %d× the endpoint's P50), %.0f %% of P99 time",
-			f.Evidence.Operation, mean, requests(len(hs)), MissingDeadlineP50Multiple, pct)
+		f.Summary = fmt.Sprintf("call without a deadline — %s has no deadline and lasted %.0f ms on average in %s (≥ %d× the endpoint's P50 and ≥ %v), %.0f %% of P99 time",
+			f.Evidence.Operation, mean, requests(len(hs)), MissingDeadlineP50Multiple, MissingDeadlineMin, pct)
 		f.Remedy = "give each remote call a deadline derived from the request's remaining budget (propagated to the callee), so a slow or hung peer fails the call instead of holding the request"
 	case result.KindSerialFanout:
 		f.Summary = fmt.Sprintf("serial fan-out — %d calls to different services run one after another (%s), %.0f ms; concurrently they would save %.0f ms, %.0f %% of P99 time",
