@@ -163,8 +163,6 @@ func checkoutSerial(id string) *Trace {
 		remote("p", "h", "pricing", "/quote", 1010, 2010, 0.4), remote("f", "h", "fraud", "/score", 2020, 3020, 0.4))
 }
 
-var svcKinds = []result.Kind{result.KindRetryStorm, result.KindMissingDeadline, result.KindSerialFanout, result.KindNetworkHop}
-
 var svcGoldenCases = []struct {
 	name string
 	want []result.Kind // every kind found, sorted
