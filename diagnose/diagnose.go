@@ -291,7 +291,7 @@ func Analyze(in *Input, cfg Config) *result.Findings {
 func newDiagnoser(cfg Config) *diagnoser {
 	return &diagnoser{cfg: cfg, norm: map[string]string{}, hits: map[hitKey][]hit{}, matcher: newMatcher(), idx: map[string]int32{}, httpOps: map[string]string{},
 		input: &result.TraceInput{Tolerated: map[string]int{}}, requests: map[string]int{},
-		originFetches: map[opKey]bool{}, inConsecutive: map[*node]bool{}}
+		originFetches: map[opKey]bool{}, inConsecutive: map[*node]bool{}, svcSelf: map[string]time.Duration{}}
 }
 
 // Diagnose profiles each endpoint, runs the detectors over traces, compares the tail with the

@@ -119,7 +119,11 @@ func (d *diagnoser) callOp(a *analyzed, n *node) (op string, ok bool) {
 // svcScan reads the services of one trace (its breakdown) and finds the service kinds in it.
 // p50 is the endpoint's median latency.
 func (d *diagnoser) svcScan(a *analyzed, p50 time.Duration) svcRequest {
-	svc := make([]string, len(a.nodes))
+	// Scratch reused from trace to trace: most traces cross no service, and pay for little.
+	svc := slices.Grow(d.svcNames[:0], len(a.nodes))[:len(a.nodes)]
+	d.svcNames = svc
+	self := d.svcSelf
+	clear(self)
 	for _, i := range a.order {
 		n := &a.nodes[i]
 		svc[i] = n.s.Attrs[attrServiceName]
@@ -127,14 +131,14 @@ func (d *diagnoser) svcScan(a *analyzed, p50 time.Duration) svcRequest {
 			svc[i] = svc[n.parent]
 		}
 	}
-	r := svcRequest{self: map[string]time.Duration{}}
+	var r svcRequest
 	deadline := max(MissingDeadlineMin, MissingDeadlineP50Multiple*p50)
 	for _, i := range a.order {
 		n := &a.nodes[i]
 		d.retries(a, n)
 		d.serialFanout(a, n)
 		if !isRemote(n.s) {
-			r.self[svc[i]] += n.self
+			self[svc[i]] += n.self
 			continue
 		}
 		var server *node
@@ -155,14 +159,30 @@ func (d *diagnoser) svcScan(a *analyzed, p50 time.Duration) svcRequest {
 				hit{count: 1, time: c.call, saving: c.call - deadline})
 		}
 	}
-	d.networkHops(a, r.calls)
+	if r.crossed {
+		d.networkHops(a, r.calls)
+		r.self = maps.Clone(self)
+	}
 	return r
+}
+
+// remoteChildren counts n's children that are remote or logical calls, up to enough.
+func remoteChildren(a *analyzed, n *node, enough int) int {
+	k := 0
+	for _, c := range n.children {
+		if s := a.nodes[c].s; isRemote(s) || isLogicalCall(s) {
+			if k++; k == enough {
+				break
+			}
+		}
+	}
+	return k
 }
 
 // retries finds retry storms among n's children: sibling attempts of one call (client spans to
 // one peer and operation, hedged copies aside), most of them failed.
 func (d *diagnoser) retries(a *analyzed, n *node) {
-	if len(n.children) < RetryStormMinAttempts {
+	if len(n.children) < RetryStormMinAttempts || remoteChildren(a, n, RetryStormMinAttempts) < RetryStormMinAttempts {
 		return
 	}
 	type gk struct{ peer, op string }
@@ -211,7 +231,7 @@ func (d *diagnoser) retries(a *analyzed, n *node) {
 // each started after the previous ended: they could run concurrently. A run that is already a
 // consecutive_http is left to it.
 func (d *diagnoser) serialFanout(a *analyzed, n *node) {
-	if len(n.children) < SerialFanoutMinCalls || isLogicalCall(n.s) {
+	if len(n.children) < SerialFanoutMinCalls || isLogicalCall(n.s) || remoteChildren(a, n, SerialFanoutMinCalls) < SerialFanoutMinCalls {
 		return
 	}
 	type call struct {
@@ -411,7 +431,11 @@ func callTime(ds []time.Duration, sum float64) result.CallTime {
 
 // attemptOf is a call's headroom.call.attempt, 0 when absent or not a number.
 func attemptOf(s *Span) int {
-	v, err := strconv.Atoi(s.Attrs[attrCallAttempt])
+	a := s.Attrs[attrCallAttempt]
+	if a == "" { // Atoi allocates its error: skip the absent attribute first
+		return 0
+	}
+	v, err := strconv.Atoi(a)
 	if err != nil {
 		return 0
 	}
