@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/headroom/headroom/result"
@@ -337,4 +338,65 @@ func FuzzServices(f *testing.F) {
 			}
 		}
 	})
+}
+
+// svcLines is one OTLP JSON request of the gateway and one of payments, as the services export
+// them (resources, int, double and bool attributes): a logical call to payments made in 3
+// attempts, the first two answered 503.
+func svcLines(trace string, startNS int64) string {
+	str := func(k, v string) string { return fmt.Sprintf(`{"key":%q,"value":{"stringValue":%q}}`, k, v) }
+	b := func(k string, v bool) string { return fmt.Sprintf(`{"key":%q,"value":{"boolValue":%v}}`, k, v) }
+	i := func(k string, v int) string { return fmt.Sprintf(`{"key":%q,"value":{"intValue":"%d"}}`, k, v) }
+	dbl := func(k string, v float64) string { return fmt.Sprintf(`{"key":%q,"value":{"doubleValue":%v}}`, k, v) }
+	res := func(svc string, spans ...string) string {
+		return `{"resourceSpans":[{"resource":{"attributes":[` + str("service.name", svc) + `]},"scopeSpans":[{"scope":{"name":"x"},"spans":[` +
+			strings.Join(spans, ",") + `]}]}]}`
+	}
+	span := func(id, parent, name string, kind int, s, e int64, attrs ...string) string {
+		return fmt.Sprintf(`{"traceId":%q,"spanId":%q,"parentSpanId":%q,"name":%q,"kind":%d,"startTimeUnixNano":"%d","endTimeUnixNano":"%d","attributes":[%s]}`,
+			trace, id, parent, name, kind, startNS+s, startNS+e, strings.Join(attrs, ","))
+	}
+	const ms = 1_000_000
+	gw := []string{span("r", "", "POST /api/checkout", 2, 0, 100*ms, str("http.route", "/api/checkout"), str("http.request.method", "POST"),
+		i("http.response.status_code", 200)),
+		span("c", "r", "call payments POST /charges", 1, 1*ms, 95*ms, i("headroom.call.attempts", 3), str("headroom.call.outcome", "ok"))}
+	var pay []string
+	for k := range 3 {
+		s := int64(1+30*k) * ms
+		st, errType := 503, str("error.type", "503")
+		if k == 2 {
+			st, errType = 200, str("x", "")
+		}
+		id := fmt.Sprint("a", k)
+		gw = append(gw, span(id, "c", "payments POST /charges", 3, s, s+20*ms, str("peer.service", "payments"), str("http.request.method", "POST"),
+			str("url.full", "http://127.0.0.1:8082/charges"), i("http.response.status_code", st), i("headroom.call.attempt", k+1),
+			b("headroom.call.hedge", false), dbl("headroom.call.deadline_ms", 250.5), errType))
+		pay = append(pay, span("s"+id, id, "POST /charges", 2, s+2*ms, s+18*ms, str("http.route", "/charges"), i("http.response.status_code", st)))
+	}
+	return res("headroom-gateway", gw...) + "\n" + res("headroom-payments", pay...) + "\n"
+}
+
+// TestServicesFromOTLP reads the services' spans as they are exported, through the decoder.
+func TestServicesFromOTLP(t *testing.T) {
+	t.Parallel()
+	var in strings.Builder
+	for k := range 4 {
+		in.WriteString(svcLines(fmt.Sprintf("%032x", k+1), 1_700_000_000_000_000_000+int64(k)*1_000_000_000))
+	}
+	got, err := Read(strings.NewReader(in.String()), ReadConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := Analyze(got, Config{})
+	if len(f.Findings) != 1 || f.Findings[0].Kind != result.KindRetryStorm || f.Findings[0].Evidence.AttemptsPerCall != 3 ||
+		f.Findings[0].EstimatedSavingMS != 60 {
+		t.Fatalf("want a retry_storm of 3 attempts per call saving 60 ms, got %+v", f.Findings)
+	}
+	if len(f.Services) != 1 || len(f.Services[0].Hops) != 1 {
+		t.Fatalf("breakdown: %+v", f.Services)
+	}
+	h := f.Services[0].Hops[0]
+	if h.Caller != "headroom-gateway" || h.Peer != "payments" || h.CallsPerRequest != 3 || h.Errors != 8 || h.Network.P50MS != 4 {
+		t.Errorf("hop: %+v", h)
+	}
 }
