@@ -116,6 +116,19 @@ func (d *diagnoser) callOp(a *analyzed, n *node) (op string, ok bool) {
 	return "", false
 }
 
+// peerOf is the peer.service a remote call calls, or its first attempt's for a logical call.
+func peerOf(a *analyzed, n *node) string {
+	if p := n.s.Attrs[attrPeerService]; p != "" || !isLogicalCall(n.s) {
+		return p
+	}
+	for _, c := range n.children {
+		if cn := &a.nodes[c]; cn.s.Kind == KindClient {
+			return cn.s.Attrs[attrPeerService]
+		}
+	}
+	return ""
+}
+
 // svcScan reads the services of one trace (its breakdown) and finds the service kinds in it.
 // p50 is the endpoint's median latency.
 func (d *diagnoser) svcScan(a *analyzed, p50 time.Duration) svcRequest {
@@ -248,7 +261,7 @@ func (d *diagnoser) serialFanout(a *analyzed, n *node) {
 		if !ok {
 			op = cn.s.Name
 		}
-		if p := cn.s.Attrs[attrPeerService]; p != "" {
+		if p := peerOf(a, cn); p != "" {
 			op = p + " " + op
 		}
 		calls = append(calls, call{cn, op})

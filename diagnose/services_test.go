@@ -400,3 +400,22 @@ func TestServicesFromOTLP(t *testing.T) {
 		t.Errorf("hop: %+v", h)
 	}
 }
+
+// TestSerialFanoutOfLogicalCalls: the calls of a fan-out made through logical calls (a parent
+// span per call, its attempts under it) are named by their peer and first attempt.
+func TestSerialFanoutOfLogicalCalls(t *testing.T) {
+	t.Parallel()
+	var spans [][]sp
+	for i, peer := range []string{"accounts", "posts", "payments"} {
+		s := 1 + 10*float64(i)
+		w := fmt.Sprint("w", i)
+		spans = append(spans, append([]sp{{id: w, parent: "h", name: "call " + peer + " GET /x", kind: KindInternal, start: s, end: s + 10,
+			attrs: []string{"headroom.call.attempts", "1"}}}, remote(fmt.Sprint("c", i), w, peer, "/x", s, s+10, 0.4)...))
+	}
+	f := Diagnose([]*Trace{svcTrace("lc1", "/api/home", 33, spans...)}, Config{})
+	want := "accounts GET http://accounts:8080/x; posts GET http://posts:8080/x; payments GET http://payments:8080/x"
+	if len(f.Findings) != 1 || f.Findings[0].Kind != result.KindSerialFanout || f.Findings[0].Evidence.Operation != want ||
+		f.Findings[0].EstimatedSavingMS != 20 {
+		t.Fatalf("want one serial_fanout of %s saving 20 ms, got %+v", want, f.Findings)
+	}
+}
