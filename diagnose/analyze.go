@@ -29,6 +29,12 @@ type diagnoser struct {
 	// end, and each endpoint's request count.
 	fetches  []edgeFetch
 	requests map[string]int
+	// svcNames and svcSelf are svcScan's scratch: each node's service, each service's own time.
+	svcNames []string
+	svcSelf  map[string]time.Duration
+	// inConsecutive marks, in the trace being detected, the first call of each consecutive_http
+	// run, which serial_fanout leaves to it.
+	inConsecutive map[*node]bool
 	// originFetches are the operations of edges' origin fetches, for tail_latency's remedy.
 	originFetches map[opKey]bool
 }

@@ -30,6 +30,7 @@ type hit struct {
 	// when no trace shows them above it.
 	belowFloor bool
 	edge       *edgeHit // the edge kinds' details
+	svc        *svcHit  // the service kinds' details
 }
 
 func (d *diagnoser) add(k hitKey, a *analyzed, h hit) {
@@ -68,7 +69,8 @@ func (d *diagnoser) detect(a *analyzed) {
 
 // repeats finds N+1 queries and N+1 HTTP calls among n's children.
 func (d *diagnoser) repeats(a *analyzed, n *node) {
-	if len(n.children) < min(d.cfg.NPlusOneMinCount, d.cfg.NPlusOneHTTPMinCount) {
+	// The children of one logical call are its attempts: retries (retry_storm), not repeats.
+	if len(n.children) < min(d.cfg.NPlusOneMinCount, d.cfg.NPlusOneHTTPMinCount) || isLogicalCall(n.s) {
 		return
 	}
 	type gk struct {
@@ -81,8 +83,12 @@ func (d *diagnoser) repeats(a *analyzed, n *node) {
 		switch {
 		case statement(cn.s) != "":
 			groups[gk{false, d.operation(cn)}] = append(groups[gk{false, d.operation(cn)}], cn.s)
-		case cn.cat == CatHTTP:
-			groups[gk{true, d.operation(cn)}] = append(groups[gk{true, d.operation(cn)}], cn.s)
+		case attemptOf(cn.s) > 1 || cn.s.Attrs[attrCallHedge] == "true":
+			// A retry or a hedged copy of a call among its siblings repeats the call, not the work.
+		default:
+			if op, ok := d.callOp(a, cn); ok {
+				groups[gk{true, op}] = append(groups[gk{true, op}], cn.s)
+			}
 		}
 	}
 	for k, g := range groups {
@@ -114,7 +120,7 @@ func isSelect(stmt string) bool {
 // consecutive finds sequences of n's children that run one after the other although they could
 // run in parallel: SELECTs (consecutive_db) and HTTP calls (consecutive_http).
 func (d *diagnoser) consecutive(a *analyzed, n *node) {
-	if len(n.children) < 2 {
+	if len(n.children) < 2 || isLogicalCall(n.s) {
 		return
 	}
 	cs := slices.Clone(n.children)
@@ -132,7 +138,7 @@ func (d *diagnoser) consecutive(a *analyzed, n *node) {
 	for _, c := range cs {
 		cn := &a.nodes[c]
 		isDB := isSelect(statement(cn.s))
-		isHTTP := cn.cat == CatHTTP
+		_, isHTTP := d.callOp(a, cn)
 		if !isDB && !isHTTP {
 			// Driver noise (a connection reset, a zero-length event span) does not separate calls.
 			if cn.s.Duration() >= time.Millisecond {
@@ -204,6 +210,7 @@ func (d *diagnoser) consecutiveHTTP(a *analyzed, run []*node) {
 		ops = append(ops, d.operation(n))
 	}
 	if saved := sum - longest; saved >= d.cfg.ConsecutiveHTTPMinSaved {
+		d.inConsecutive[run[0]] = true
 		d.add(hitKey{kind: result.KindConsecutiveHTTP, endpoint: a.endpoint, op: strings.Join(ops, "; ")}, a,
 			hit{count: len(run), time: sum, saving: saved})
 	}
@@ -339,6 +346,10 @@ func (d *diagnoser) finding(k hitKey, hs []hit, p99 time.Duration) (result.Findi
 			ms(mean), k.op, requests(len(hs)), pct)
 		f.Evidence.Count = len(hs)
 		f.Remedy = "raise the pool size (within the database's connection limit) or hold connections for less time"
+	case result.KindRetryStorm, result.KindMissingDeadline, result.KindSerialFanout, result.KindNetworkHop:
+		if !svcFinding(&f, hs) {
+			return f, false
+		}
 	case result.KindEdgeCacheable, result.KindEdgeRejectable:
 		if !edgeFinding(&f, hs, d.requests[k.endpoint]) {
 			return f, false

@@ -18,8 +18,8 @@ import (
 // Kinds returns the finding kinds diagnose can report, sorted.
 func Kinds() []result.Kind {
 	return []result.Kind{result.KindConsecutiveDB, result.KindConsecutiveHTTP, result.KindEdgeCacheable, result.KindEdgeRejectable,
-		result.KindLargePayload, result.KindNPlusOneDB, result.KindNPlusOneHTTP, result.KindPoolWait, result.KindSlowQuery,
-		result.KindSyncRemoteCall, result.KindTailLatency}
+		result.KindLargePayload, result.KindMissingDeadline, result.KindNPlusOneDB, result.KindNPlusOneHTTP, result.KindNetworkHop,
+		result.KindPoolWait, result.KindRetryStorm, result.KindSerialFanout, result.KindSlowQuery, result.KindSyncRemoteCall, result.KindTailLatency}
 }
 
 // Config sets the detectors' thresholds. The zero value uses the defaults documented per field
@@ -291,7 +291,7 @@ func Analyze(in *Input, cfg Config) *result.Findings {
 func newDiagnoser(cfg Config) *diagnoser {
 	return &diagnoser{cfg: cfg, norm: map[string]string{}, hits: map[hitKey][]hit{}, matcher: newMatcher(), idx: map[string]int32{}, httpOps: map[string]string{},
 		input: &result.TraceInput{Tolerated: map[string]int{}}, requests: map[string]int{},
-		originFetches: map[opKey]bool{}}
+		originFetches: map[opKey]bool{}, inConsecutive: map[*node]bool{}, svcSelf: map[string]time.Duration{}}
 }
 
 // Diagnose profiles each endpoint, runs the detectors over traces, compares the tail with the
@@ -344,12 +344,19 @@ func Diagnose(traces []*Trace, cfg Config) *result.Findings {
 		out.Endpoints = append(out.Endpoints, d.profile(ep, as, lat))
 		d.requests[ep] = len(as)
 		edge := make([]edgeRequest, len(as))
+		svc := make([]svcRequest, len(as))
+		p50 := percentile(lat, 0.5)
 		for i, a := range as {
+			clear(d.inConsecutive)
 			d.detect(a)
 			edge[i] = d.edgeScan(a)
+			svc[i] = d.svcScan(a, p50)
 		}
 		if b, ok := edgeBreakdown(ep, edge); ok {
 			out.Edge = append(out.Edge, b)
+		}
+		if b, ok := serviceBreakdown(ep, svc); ok {
+			out.Services = append(out.Services, b)
 		}
 		tail, median := d.tailAndMedian(as, lat)
 		if tc := d.tailVsMedian(ep, tail, median); tc != nil {

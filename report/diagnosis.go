@@ -12,7 +12,8 @@ import (
 
 // WriteDiagnosis writes the ranked findings, then where each endpoint's time goes (latency,
 // self time by category, the top of the critical path), for requests through an edge node the
-// time at the edge, on the edge ↔ origin link and at the origin, what the tail over-spends on
+// time at the edge, on the edge ↔ origin link and at the origin, for requests across services
+// each service's own time and each hop's calls and network time, what the tail over-spends on
 // compared with the median, and the bad input that was tolerated. t links trace ids (see [WriteFindings]).
 func WriteDiagnosis(w io.Writer, f *result.Findings, t TraceURL) error {
 	if err := WriteFindings(w, f, t); err != nil {
@@ -47,6 +48,7 @@ func WriteDiagnosis(w io.Writer, f *result.Findings, t TraceURL) error {
 		}
 	}
 	writeEdge(&b, f.Edge)
+	writeServices(&b, f.Services)
 	if len(f.TailVsMedian) > 0 {
 		b.WriteString("\ntail vs median:\n")
 	}
@@ -91,6 +93,35 @@ func writeEdge(b *strings.Builder, edges []result.EdgeBreakdown) {
 		}
 		if e.OriginUnseen > 0 {
 			fmt.Fprintf(b, "    %d fetched from the origin without the origin's span in the trace: link and origin time not split\n", e.OriginUnseen)
+		}
+	}
+}
+
+// writeServices writes, per endpoint whose requests crossed services, each service's own time
+// and each hop's calls per request, time per call and its network part.
+func writeServices(b *strings.Builder, svcs []result.ServiceBreakdown) {
+	if len(svcs) > 0 {
+		b.WriteString("\nacross services:\n")
+	}
+	for _, s := range svcs {
+		fmt.Fprintf(b, "  %s: %d requests\n", s.Endpoint, s.Requests)
+		for _, t := range s.Services {
+			fmt.Fprintf(b, "    %-28s self  mean %7.1f ms  p50 %7.1f ms  p99 %7.1f ms  (%d requests)\n",
+				t.Service, t.MeanMS, t.Self.P50MS, t.Self.P99MS, t.Self.Requests)
+		}
+		for _, h := range s.Hops {
+			errs := ""
+			if h.Errors > 0 {
+				errs = fmt.Sprintf(", %d failed", h.Errors)
+			}
+			fmt.Fprintf(b, "    %s → %s: %.2f calls per request (%d calls%s)\n", h.Caller, h.Peer, h.CallsPerRequest, h.Calls, errs)
+			fmt.Fprintf(b, "      per call  p50 %7.2f ms  p99 %7.2f ms  mean %7.2f ms\n", h.Call.P50MS, h.Call.P99MS, h.Call.MeanMS)
+			if h.Network.Calls == 0 {
+				b.WriteString("      network   not split: the callee's spans are not in the traces\n")
+				continue
+			}
+			fmt.Fprintf(b, "      network   p50 %7.2f ms  p99 %7.2f ms  mean %7.2f ms  (%d calls with the callee's span)\n",
+				h.Network.P50MS, h.Network.P99MS, h.Network.MeanMS, h.Network.Calls)
 		}
 	}
 }

@@ -63,6 +63,31 @@ func TestWriteDiagnosisEdge(t *testing.T) {
 	golden(t, "diagnosis-edge.txt", b.Bytes())
 }
 
+func TestWriteDiagnosisServices(t *testing.T) {
+	t.Parallel()
+	f := &result.Findings{Schema: result.FindingsSchema,
+		Findings: []result.Finding{{Kind: result.KindRetryStorm, Endpoint: "GET /api/checkout",
+			Summary: "retry storm — payments POST http://payments:8080/charges is attempted 4.5× per call (up to 5), 78 % of the attempts failed, " +
+				"in 2 requests; 125 ms per call, 82 % of P99 time",
+			Evidence: result.Evidence{TraceIDs: []string{"rs1", "rs2"}, Count: 5, TotalMS: 125, Operation: "payments POST http://payments:8080/charges",
+				AttemptsPerCall: 4.5, ErrorShare: 0.778},
+			ShareOfP99: 0.822, EstimatedSavingMS: 105,
+			Remedy: "bound the retries: a retry budget (at most ~10 % extra calls), exponential backoff with jitter, retry only idempotent calls, " +
+				"and a circuit breaker that fails fast while the peer is down"}},
+		Services: []result.ServiceBreakdown{{Endpoint: "GET /api/checkout", Requests: 2,
+			Services: []result.ServiceTime{{Service: "headroom-payments", MeanMS: 88.2, Self: result.TierTime{Requests: 2, P50MS: 78.4, P99MS: 98}},
+				{Service: "headroom-gateway", MeanMS: 47, Self: result.TierTime{Requests: 2, P50MS: 42, P99MS: 52}}},
+			Hops: []result.HopTime{{Caller: "headroom-gateway", Peer: "payments", Calls: 9, CallsPerRequest: 4.5, Errors: 7,
+				Call: result.CallTime{Calls: 9, P50MS: 20, P99MS: 20, MeanMS: 20}, Network: result.CallTime{Calls: 9, P50MS: 0.4, P99MS: 0.4, MeanMS: 0.4}},
+				{Caller: "headroom-payments", Peer: "ledger", Calls: 2, CallsPerRequest: 1, Call: result.CallTime{Calls: 2, P50MS: 3, P99MS: 4, MeanMS: 3.5}}}}},
+	}
+	var b bytes.Buffer
+	if err := report.WriteDiagnosis(&b, f, ""); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "diagnosis-services.txt", b.Bytes())
+}
+
 func TestParseTraceURL(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ in, err string }{

@@ -19,6 +19,9 @@ type Findings struct {
 	// Edge breaks down, per endpoint, the requests whose traces cross an edge node: time at the
 	// edge, on the edge ↔ origin link and at the origin, and the share answered at the edge.
 	Edge []EdgeBreakdown `json:"edge,omitempty"`
+	// Services breaks down, per endpoint, the requests whose traces cross from one service into
+	// another: each service's own time and each hop's calls, time per call and network time.
+	Services []ServiceBreakdown `json:"services,omitempty"`
 	// Input says what was read and which bad input was tolerated.
 	Input *TraceInput `json:"input,omitempty"`
 	// Config echoes the thresholds the detectors ran with.
@@ -111,6 +114,55 @@ type TierTime struct {
 	P99MS    float64 `json:"p99_ms"`
 }
 
+// ServiceBreakdown is where the time of one endpoint's requests goes across services. A request
+// crosses services when its trace holds a hop: a client span (a remote call's attempt) whose
+// child is the callee's server span. A span's service is its resource's service.name (a span
+// without one is its parent's); the callee of a hop is the client span's peer.service, else the
+// server span's service. An edge node's origin fetches are the edge breakdown's link, not hops.
+type ServiceBreakdown struct {
+	Endpoint string `json:"endpoint"`
+	// Requests is how many of the endpoint's requests crossed services.
+	Requests int `json:"requests"`
+	// Services is each service's own time per request: its spans' time less their children's,
+	// a hop's client span excluded (its time is the callee's and the network's), largest mean first.
+	Services []ServiceTime `json:"services"`
+	// Hops lists the calls from one service to another, most calls per request first.
+	Hops []HopTime `json:"hops"`
+}
+
+// ServiceTime is one service's own time per request over the Requests that reached it.
+type ServiceTime struct {
+	Service string   `json:"service"`
+	MeanMS  float64  `json:"mean_ms"`
+	Self    TierTime `json:"self"`
+}
+
+// HopTime is the calls from one service (Caller) to another (Peer) in an endpoint's requests.
+// Each attempt of a remote call is one call.
+type HopTime struct {
+	Caller string `json:"caller"`
+	Peer   string `json:"peer"`
+	// Calls is the number of calls (client spans) on the hop in all the endpoint's requests that
+	// crossed services; CallsPerRequest is Calls over those requests.
+	Calls           int     `json:"calls"`
+	CallsPerRequest float64 `json:"calls_per_request"`
+	// Errors counts the calls that failed (error.type, or a 5xx or 429 status).
+	Errors int `json:"errors,omitempty"`
+	// Call is the time per call: the client span's.
+	Call CallTime `json:"call"`
+	// Network is the network part of a call: the client span minus the callee's server span
+	// under it, over the calls whose server span is in the trace (Network.Calls of them).
+	Network CallTime `json:"network"`
+}
+
+// CallTime is the P50, P99 and mean of the time per call, over Calls calls.
+type CallTime struct {
+	Calls  int     `json:"calls"`
+	P50MS  float64 `json:"p50_ms"`
+	P99MS  float64 `json:"p99_ms"`
+	MeanMS float64 `json:"mean_ms"`
+}
+
 // TraceInput counts what diagnose read.
 type TraceInput struct {
 	Traces int `json:"traces"`
@@ -149,6 +201,17 @@ const (
 	// KindEdgeRejectable is requests the origin rejected (401/403 with lab.auth.rejected) after
 	// the round trip past the edge, which an edge check could have rejected there.
 	KindEdgeRejectable Kind = "edge_rejectable"
+	// KindRetryStorm is one logical remote call made again and again: many sibling attempts to
+	// one peer and route, most of them failed.
+	KindRetryStorm Kind = "retry_storm"
+	// KindMissingDeadline is remote calls without a deadline that last far past the endpoint's
+	// median latency.
+	KindMissingDeadline Kind = "missing_deadline"
+	// KindSerialFanout is calls to several services (or routes) made one after the other although
+	// nothing in the trace makes one wait for another.
+	KindSerialFanout Kind = "serial_fanout"
+	// KindNetworkHop is a hop between services whose network time dominates its calls' time.
+	KindNetworkHop Kind = "network_hop"
 )
 
 // Severity grades a finding that is not (yet) costing what its kind usually costs.
@@ -207,6 +270,13 @@ type Evidence struct {
 	// Answers counts, for edge_cacheable, the repeated fetches by the answer they got: its ETag
 	// (`etag "abc"`) or, without one, status and size (`200, 5120 bytes`).
 	Answers map[string]int `json:"answers,omitempty"`
+	// AttemptsPerCall is, for retry_storm, the mean attempts per logical call; ErrorShare the
+	// fraction (0..1) of those attempts that failed.
+	AttemptsPerCall float64 `json:"attempts_per_call,omitempty"`
+	ErrorShare      float64 `json:"error_share,omitempty"`
+	// NetworkShare is, for network_hop, the fraction (0..1) of the calls' time spent on the
+	// network (the client span minus the callee's server span).
+	NetworkShare float64 `json:"network_share,omitempty"`
 }
 
 // Write writes f as indented JSON.
