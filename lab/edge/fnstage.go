@@ -72,8 +72,8 @@ func (s *functionStage) call(r *http.Request, phase isolate.Phase, req *isolate.
 
 // fail answers a request whose function failed: 503 when the node had no isolate to spare
 // (retryable), 500 otherwise; the node keeps serving.
-func (s *functionStage) fail(w http.ResponseWriter, x *Exchange, err error) {
-	x.AnsweredBy = Answerer("function:" + s.name)
+func (s *functionStage) fail(w http.ResponseWriter, x *exchange, err error) {
+	x.AnsweredBy = answerer("function:" + s.name)
 	w.Header().Set("Cache-Status", "headroom-edge; fwd=bypass; detail="+s.name+"-failed")
 	code := http.StatusInternalServerError
 	if errors.Is(err, isolate.ErrBusy) {
@@ -83,7 +83,7 @@ func (s *functionStage) fail(w http.ResponseWriter, x *Exchange, err error) {
 	http.Error(w, "edge function "+s.name+": "+isolate.Outcome(isolate.Decision{}, err), code)
 }
 
-func (s *functionStage) Serve(w http.ResponseWriter, r *http.Request, x *Exchange, next http.Handler) {
+func (s *functionStage) Serve(w http.ResponseWriter, r *http.Request, x *exchange, next http.Handler) {
 	if !s.f.applies(r.URL.Path) {
 		next.ServeHTTP(w, r)
 		return
@@ -99,7 +99,7 @@ func (s *functionStage) Serve(w http.ResponseWriter, r *http.Request, x *Exchang
 		return
 	}
 	if d.Action == isolate.ActionRespond {
-		x.AnsweredBy = Answerer("function:" + s.name)
+		x.AnsweredBy = answerer("function:" + s.name)
 		w.Header().Set("Cache-Status", "headroom-edge; fwd=bypass; detail="+s.name)
 		respond(w, d)
 		return
@@ -109,8 +109,8 @@ func (s *functionStage) Serve(w http.ResponseWriter, r *http.Request, x *Exchang
 	if d.Path != "" {
 		r.URL.Path, r.URL.RawPath = d.Path, ""
 	}
-	if d.Pool == string(PoolB) {
-		x.Pool = PoolB
+	if d.Pool == string(poolB) {
+		x.Pool = poolB
 	}
 	if d.Identity != nil && s.identityKey != nil {
 		if sub, err := strconv.ParseInt(d.Identity.Sub, 10, 64); err == nil {
@@ -122,7 +122,7 @@ func (s *functionStage) Serve(w http.ResponseWriter, r *http.Request, x *Exchang
 
 // serveResponse runs the function on the response next writes, held back for it: its headers
 // always, its body when within the isolate's bound.
-func (s *functionStage) serveResponse(w http.ResponseWriter, r *http.Request, x *Exchange, next http.Handler, req *isolate.Request) {
+func (s *functionStage) serveResponse(w http.ResponseWriter, r *http.Request, x *exchange, next http.Handler, req *isolate.Request) {
 	rec := &heldResponse{header: http.Header{}}
 	next.ServeHTTP(rec, r)
 	if rec.code == 0 {
@@ -139,7 +139,7 @@ func (s *functionStage) serveResponse(w http.ResponseWriter, r *http.Request, x 
 		return
 	}
 	if d.Action == isolate.ActionRespond {
-		x.AnsweredBy = Answerer("function:" + s.name)
+		x.AnsweredBy = answerer("function:" + s.name)
 		respond(w, d)
 		return
 	}

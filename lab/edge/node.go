@@ -116,30 +116,30 @@ func (c *Config) validate() error {
 	return errors.Join(append(errs, c.Geography.validate())...)
 }
 
-// Pool names an origin pool.
-type Pool string
+// originPool names an origin pool.
+type originPool string
 
 // The origin pools.
 const (
-	PoolMain Pool = "main"
-	PoolB    Pool = "b"
+	poolMain originPool = "main"
+	poolB    originPool = "b"
 )
 
-// Answerer says who answered a request at the edge: the cache, the origin, or a function.
-type Answerer string
+// answerer says who answered a request at the edge: the cache, the origin, or a function.
+type answerer string
 
 // The answerers besides functions ("function:NAME").
 const (
-	AnsweredByCache  Answerer = "cache"
-	AnsweredByOrigin Answerer = "origin"
+	answeredByCache  answerer = "cache"
+	answeredByOrigin answerer = "origin"
 )
 
-// Exchange is one request on its way through the node; its stages read and change it.
-type Exchange struct {
-	// Pool is where the origin fetch goes. Default [PoolMain].
-	Pool Pool
+// exchange is one request on its way through the node; its stages read and change it.
+type exchange struct {
+	// Pool is where the origin fetch goes. Default poolMain.
+	Pool originPool
 	// AnsweredBy is set by the stage that answers.
-	AnsweredBy Answerer
+	AnsweredBy answerer
 	// Attrs are added to the request's span.
 	Attrs []attribute.KeyValue
 }
@@ -147,7 +147,7 @@ type Exchange struct {
 // stage is one step of the node's chain (an edge function): it may answer the request itself or
 // pass it on to next, changing the request first or the response after.
 type stage interface {
-	Serve(w http.ResponseWriter, r *http.Request, x *Exchange, next http.Handler)
+	Serve(w http.ResponseWriter, r *http.Request, x *exchange, next http.Handler)
 }
 
 // Info says where a started node and its links listen.
@@ -253,7 +253,7 @@ func (n *Node) originProxy() (http.Handler, error) {
 	}
 	n.onClose(func(context.Context) error { tr.CloseIdleConnections(); return nil })
 	scheme := "http"
-	targets := map[Pool]string{PoolMain: cfg.Origin, PoolB: cfg.OriginB}
+	targets := map[originPool]string{poolMain: cfg.Origin, poolB: cfg.OriginB}
 	if !cfg.OriginPlain {
 		scheme = "https"
 		cert, pool, err := selfSigned()
@@ -261,9 +261,9 @@ func (n *Node) originProxy() (http.Handler, error) {
 			return nil, err
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS13}
-		for _, p := range []Pool{PoolMain, PoolB} {
-			if p == PoolB && cfg.OriginB == cfg.Origin {
-				targets[PoolB] = targets[PoolMain]
+		for _, p := range []originPool{poolMain, poolB} {
+			if p == poolB && cfg.OriginB == cfg.Origin {
+				targets[poolB] = targets[poolMain]
 				continue
 			}
 			front, err := startOriginTLS(targets[p], cert)
@@ -308,7 +308,7 @@ func (n *Node) originProxy() (http.Handler, error) {
 			res := cfg.Cache.Serve(w, r, httpcache.FetcherFunc(fetch))
 			x := exchangeOf(r.Context())
 			if res.Hit {
-				x.AnsweredBy = AnsweredByCache
+				x.AnsweredBy = answeredByCache
 			}
 			x.Attrs = append(x.Attrs, attribute.String("edge.cache.status", res.Status), attribute.Bool("edge.cache.hit", res.Hit),
 				attribute.Bool("edge.cache.storable", res.Storable), attribute.String("edge.cache.key", res.Key))
@@ -340,16 +340,16 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// poolOf is the pool a request's exchange chose, PoolMain by default.
-func poolOf(ctx context.Context) Pool {
+// poolOf is the pool a request's exchange chose, poolMain by default.
+func poolOf(ctx context.Context) originPool {
 	if x := exchangeOf(ctx); x != nil && x.Pool != "" {
 		return x.Pool
 	}
-	return PoolMain
+	return poolMain
 }
 
-func exchangeOf(ctx context.Context) *Exchange {
-	x, _ := ctx.Value(exchangeKey{}).(*Exchange)
+func exchangeOf(ctx context.Context) *exchange {
+	x, _ := ctx.Value(exchangeKey{}).(*exchange)
 	return x
 }
 
@@ -359,7 +359,7 @@ const IdentityHeader = "Headroom-Edge-Identity"
 // ServeHTTP runs the stages, then the origin.
 func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Header.Del(IdentityHeader)
-	x := &Exchange{Pool: PoolMain}
+	x := &exchange{Pool: poolMain}
 	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
 	sw := &statusWriter{ResponseWriter: w}
 	next := n.proxy
@@ -368,7 +368,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	next.ServeHTTP(sw, r)
 	if x.AnsweredBy == "" {
-		x.AnsweredBy = AnsweredByOrigin
+		x.AnsweredBy = answeredByOrigin
 	}
 	code := sw.code
 	if code == 0 {
@@ -383,7 +383,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // stageHandler is a stage bound to its exchange and its next step.
 type stageHandler struct {
 	s    stage
-	x    *Exchange
+	x    *exchange
 	next http.Handler
 }
 
