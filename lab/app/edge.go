@@ -10,10 +10,12 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/felixge/fgprof"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -272,7 +274,8 @@ type EdgeAlone struct {
 	// KeysFile is the lab's keys file (its --edge-keys), read to verify its tokens and vouch
 	// for identities it trusts. Required.
 	KeysFile string
-	// AdminAddr serves GET /metrics and POST /admin/edge/purge (loopback clients only).
+	// AdminAddr serves GET /metrics, and to loopback clients POST /admin/edge/purge, pprof
+	// (/debug/pprof/) and fgprof (/debug/fgprof).
 	// Default [EdgeAdminAddrDefault].
 	AdminAddr string
 	// OTLP, Log and LogLevel are as in Config.
@@ -312,13 +315,21 @@ func RunEdge(ctx context.Context, cfg EdgeAlone, started func(info edge.Info, ad
 	defer func() { _ = e.Close(context.WithoutCancel(ctx)) }()
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true, Registry: reg}))
-	mux.HandleFunc("POST /admin/edge/purge", func(w http.ResponseWriter, r *http.Request) {
-		if !api.IsLoopback(r.RemoteAddr) {
-			http.Error(w, `{"error":"admin endpoints answer loopback clients only"}`, http.StatusForbidden)
-			return
+	loopbackOnly := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if !api.IsLoopback(r.RemoteAddr) {
+				http.Error(w, `{"error":"admin and debug endpoints answer loopback clients only"}`, http.StatusForbidden)
+				return
+			}
+			h(w, r)
 		}
-		e.ServePurge(w, r)
-	})
+	}
+	mux.HandleFunc("POST /admin/edge/purge", loopbackOnly(e.ServePurge))
+	mux.HandleFunc("/debug/pprof/", loopbackOnly(pprof.Index))
+	mux.HandleFunc("/debug/pprof/profile", loopbackOnly(pprof.Profile))
+	mux.HandleFunc("/debug/pprof/symbol", loopbackOnly(pprof.Symbol))
+	mux.HandleFunc("/debug/pprof/trace", loopbackOnly(pprof.Trace))
+	mux.Handle("/debug/fgprof", loopbackOnly(fgprof.Handler().ServeHTTP))
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.AdminAddr)
 	if err != nil {

@@ -133,7 +133,7 @@ It serves until interrupted (SIGINT/SIGTERM).`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.Origin, "origin", "127.0.0.1:8080", "the lab's address (host:port)")
 	f.StringVar(&cfg.KeysFile, "edge-keys", "", "the lab's keys file (its --edge-keys), to verify its tokens and vouch for identities (required)")
-	f.StringVar(&cfg.AdminAddr, "admin-addr", app.EdgeAdminAddrDefault, "serve GET /metrics and POST /admin/edge/purge (loopback clients only) here")
+	f.StringVar(&cfg.AdminAddr, "admin-addr", app.EdgeAdminAddrDefault, "serve GET /metrics here, and to loopback clients POST /admin/edge/purge, /debug/pprof/ and /debug/fgprof")
 	f.StringVar(&cfg.OTLP, "otlp", "", "export the edge's spans over OTLP/HTTP to this URL")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	opts := addEdgeFlags(f, false)
@@ -156,6 +156,7 @@ It serves until interrupted (SIGINT/SIGTERM).`,
 			}
 			fmt.Fprintf(out, "  metrics        %s/metrics\n", admin)
 			fmt.Fprintf(out, "  purge          POST %s/admin/edge/purge?prefix=/static/\n", admin)
+			fmt.Fprintf(out, "  pprof          %s/debug/pprof/  (fgprof: %s/debug/fgprof?seconds=10)\n", admin, admin)
 		})
 		if errors.Is(err, app.ErrInvalidConfig) || errors.Is(err, edge.ErrConfig) {
 			return cliexit.Usagef("%w", renameEdgeErr(err))
