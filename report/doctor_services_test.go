@@ -92,8 +92,8 @@ func TestWriteDoctorHTMLServices(t *testing.T) {
 	// A peer.service is drawn as the service it names.
 	want := []string{
 		"headroom-gateway@20,20",
-		"headroom-accounts@250,20", "headroom-posts@250,98",
-		"evil&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;@480,20",
+		"headroom-accounts@320,20", "headroom-posts@320,98",
+		"evil&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;@620,20",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("nodes:\n got %v\nwant %v", got, want)

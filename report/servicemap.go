@@ -22,7 +22,7 @@ const (
 const (
 	mapNodeW   = 150
 	mapNodeH   = 38
-	mapColW    = 230 // a column per call depth
+	mapColW    = 300 // a column per call depth, with room for a hop's label between
 	mapRowH    = 78
 	mapMargin  = 20
 	mapNameLen = 22 // runes of a service name drawn in its box; the full name is its tooltip
@@ -34,8 +34,10 @@ type serviceMapView struct {
 	Endpoint string
 	Requests int
 	W, H     int
-	Nodes    []mapNode
-	Edges    []mapEdge
+	// NodeW and NodeH are a service box's size.
+	NodeW, NodeH int
+	Nodes        []mapNode
+	Edges        []mapEdge
 	// Hops is the endpoint's hops, all of them, for the table under the map.
 	Hops []result.HopTime
 	// Left says how many services and hops the map leaves out; "" when none.
@@ -72,7 +74,7 @@ func serviceMaps(bs []result.ServiceBreakdown) []serviceMapView {
 // first caller by name when every caller is called) at depth 0, then breadth first along the
 // hops; a service no hop reaches goes in a column after the last. Within a column, by name.
 func serviceMap(b result.ServiceBreakdown) serviceMapView {
-	v := serviceMapView{Endpoint: b.Endpoint, Requests: b.Requests, Hops: b.Hops}
+	v := serviceMapView{Endpoint: b.Endpoint, Requests: b.Requests, Hops: b.Hops, NodeW: mapNodeW, NodeH: mapNodeH}
 	self := map[string]float64{}
 	names := map[string]bool{}
 	for _, s := range b.Services {
