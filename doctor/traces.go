@@ -143,17 +143,24 @@ func (r *run) analysis(ctx context.Context) error {
 	f := diagnose.Analyze(in, cfg)
 	r.rep.Findings = append(f.Findings, r.hotspots...)
 	slices.SortStableFunc(r.rep.Findings, func(a, b result.Finding) int { return cmp.Compare(b.ShareOfP99, a.ShareOfP99) })
+	takeBreakdowns(r.rep, f)
+	r.rep.Exemplar = exemplarTrace(in.Traces, r.rep.Findings, cfg.PreferTraceIDs)
+	r.progress(fmt.Sprintf("analysis: %d traces of the steady run, %d findings", len(in.Traces), len(r.rep.Findings)))
+	return nil
+}
+
+// takeBreakdowns copies diagnose's per-endpoint breakdowns into rep: the self time by
+// operation, the edge tier's and the one across services.
+func takeBreakdowns(rep *result.Doctor, f *result.Findings) {
 	for _, ep := range f.Endpoints {
 		b := result.EndpointBreakdown{Endpoint: ep.Endpoint, Traces: ep.Count, TotalMS: ep.MeanMS}
 		for _, cat := range sortedByValue(ep.SelfTimeMS) {
 			b.Parts = append(b.Parts, result.Part{Name: cat, SelfMS: ep.SelfTimeMS[cat]})
 		}
-		r.rep.Breakdown = append(r.rep.Breakdown, b)
+		rep.Breakdown = append(rep.Breakdown, b)
 	}
-	r.rep.Edge = f.Edge
-	r.rep.Exemplar = exemplarTrace(in.Traces, r.rep.Findings, cfg.PreferTraceIDs)
-	r.progress(fmt.Sprintf("analysis: %d traces of the steady run, %d findings", len(in.Traces), len(r.rep.Findings)))
-	return nil
+	rep.Edge = f.Edge
+	rep.Services = f.Services
 }
 
 // noTraces records, and says at once, that the diagnosis has no traces to read, and what to

@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/headroom/headroom/result"
 )
@@ -12,7 +13,7 @@ import (
 // WriteDoctor prints what doctor measured: per endpoint, each condition's latency and rate and,
 // on the lab, how much the anti-patterns cost; through the lab's edge tier, each path's latency,
 // what the edge saves or costs, and the traces' breakdown of time at the edge, on the link and
-// at the origin.
+// at the origin; and, when the traces crossed services, each hop between them.
 func WriteDoctor(w io.Writer, d *result.Doctor, o Options) error {
 	p := &printer{w: w}
 	p.f("headroom doctor  %s\n", d.Target)
@@ -68,6 +69,7 @@ func WriteDoctor(w io.Writer, d *result.Doctor, o Options) error {
 		}
 	}
 	writeEdgeBreakdown(p, d.Edge)
+	writeServiceBreakdown(p, d.Services)
 	if d.NoTraces != "" {
 		p.f("\n  %s\n", o.red("NO TRACES: "+d.NoTraces))
 	}
@@ -91,6 +93,51 @@ func writeEdgeBreakdown(p *printer, bs []result.EdgeBreakdown) {
 		p.f("  %-42s %9d %8s %18s %18s %18s\n", clip(b.Endpoint), b.Requests, fmt.Sprintf("%.0f %%", 100*b.AnsweredAtEdge),
 			tierTime(b.Edge), tierTime(b.Link), tierTime(b.Origin))
 	}
+}
+
+// writeServiceBreakdown prints, per endpoint whose traces crossed services, each hop from one
+// service to another: its calls per request, the P50 / P99 of a call and of its network part, and
+// its failed calls.
+func writeServiceBreakdown(p *printer, bs []result.ServiceBreakdown) {
+	if len(bs) == 0 {
+		return
+	}
+	p.f("\n  %-46s %9s %16s %18s %8s\n", "across services (from traces)", "calls/req", "call p50/p99 ms", "network p50/p99 ms", "errors")
+	for _, b := range bs {
+		p.f("  %s (%d requests)\n", clip(b.Endpoint), b.Requests)
+		for _, h := range b.Hops {
+			p.f("    %-44s %9.1f %16s %18s %8d\n", hopLabel(h), h.CallsPerRequest, callTime(h.Call), callTime(h.Network), h.Errors)
+		}
+	}
+}
+
+// hopLabel is "caller → peer", each name made printable and clipped so that the row keeps its
+// columns: service names come from the traces.
+func hopLabel(h result.HopTime) string {
+	return serviceName(h.Caller, 20) + " → " + serviceName(h.Peer, 20)
+}
+
+// serviceName is a service name from a trace, its control characters replaced and clipped to n
+// runes.
+func serviceName(s string, n int) string {
+	r := []rune(strings.Map(func(c rune) rune {
+		if unicode.IsControl(c) {
+			return '?'
+		}
+		return c
+	}, s))
+	if len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return string(r)
+}
+
+// callTime is a call's "P50 / P99" in milliseconds, or "—" when no call measured it.
+func callTime(t result.CallTime) string {
+	if t.Calls == 0 {
+		return "—"
+	}
+	return num(t.P50MS) + " / " + num(t.P99MS)
 }
 
 // tierTime is a tier's "P50 / P99" in milliseconds, or "—" when no request measured it.

@@ -32,6 +32,7 @@ var doctorTmpl = template.Must(template.New("doctor").Funcs(template.FuncMap{
 	"ms":    num,
 	"rate":  rate,
 	"tier":  tierTime,
+	"call":  callTime,
 	"clip":  clip,
 	"traceRef": func(t TraceURL, id string) struct{ ID, Link string } {
 		return struct{ ID, Link string }{id, t.Link(id)}
@@ -65,7 +66,7 @@ const maxPoints = 1200
 // with the P50–P99 band, the HDR percentile distribution (log scale, to P99.9 and the max) and the
 // latency histogram, and the sweep (percentiles over the offered rate with the SLO, knee,
 // recommended rate, headroom band and model curve; P99 over utilization when known); then the
-// self-time breakdown per endpoint, an exemplar trace's waterfall with its critical path, the
+// self-time breakdown per endpoint, the service map of the requests that crossed services, an exemplar trace's waterfall with its critical path, the
 // flame graphs and the findings. The output is a function of the input alone.
 func WriteDoctorHTML(w io.Writer, p DoctorPage) error {
 	return writeDoctorHTML(w, p, pageAssets{uplotJS, uplotCSS, doctorJS})
@@ -136,12 +137,13 @@ func writeDoctorHTML(w io.Writer, p DoctorPage, a pageAssets) error {
 		CSS       template.CSS
 		Breakdown []breakdownView
 		Waterfall *waterfallView
+		Services  []serviceMapView
 		Flames    []template.HTML
 		FlameName []string
 	}{
 		D: d, TraceURL: p.TraceURL, Measures: groupMeasurements(d), Paths: hasPaths(d), Sections: sections,
 		Data: template.JS(jsSafe(data)), UPlot: template.JS(a.UPlot), Script: template.JS(a.Script), CSS: template.CSS(a.CSS), //nolint:gosec // our own embedded assets
-		Breakdown: breakdownViews(d.Breakdown), Waterfall: waterfall(d.Exemplar), Flames: flames, FlameName: flameNames(p.Flames),
+		Breakdown: breakdownViews(d.Breakdown), Waterfall: waterfall(d.Exemplar), Services: serviceMaps(d.Services), Flames: flames, FlameName: flameNames(p.Flames),
 	})
 }
 

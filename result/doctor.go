@@ -40,6 +40,10 @@ type Doctor struct {
 	// edge node (Findings.Edge): time at the edge, on the edge ↔ origin link and at the origin.
 	// Empty when none did.
 	Edge []EdgeBreakdown `json:"edge,omitempty"`
+	// Services is diagnose's per-endpoint breakdown of the steady run's requests whose traces
+	// cross from one service into another (Findings.Services): each service's own time and each
+	// hop's calls per request, time per call and network time. Empty when none did.
+	Services []ServiceBreakdown `json:"services,omitempty"`
 	// Exemplar is a slow request's trace with its critical path, the report's waterfall.
 	Exemplar *TraceView `json:"exemplar,omitempty"`
 	// Profiles are the flame graphs of the steady run, as files next to report.json.
