@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/headroom/headroom/lab"
+	"github.com/headroom/headroom/lab/internal/statuswriter"
 )
 
 // handle registers h under pattern behind the instrumentation: server span, metrics, access log.
@@ -115,9 +116,9 @@ func (a *API) measure(route string, next http.Handler) http.Handler {
 		a.metrics.inFlight.Inc()
 		defer a.metrics.inFlight.Dec()
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := statuswriter.New(w)
 		next.ServeHTTP(sw, r)
-		obs := a.metrics.duration.WithLabelValues(route, r.Method, strconv.Itoa(sw.status()))
+		obs := a.metrics.duration.WithLabelValues(route, r.Method, strconv.Itoa(sw.Status()))
 		secs := time.Since(start).Seconds()
 		if sc := trace.SpanContextFromContext(r.Context()); sc.IsSampled() {
 			obs.(prometheus.ExemplarObserver).ObserveWithExemplar(secs, prometheus.Labels{"trace_id": sc.TraceID().String()})
@@ -125,32 +126,6 @@ func (a *API) measure(route string, next http.Handler) http.Handler {
 		}
 		obs.Observe(secs)
 	})
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusWriter) status() int {
-	if s.code == 0 {
-		return http.StatusOK
-	}
-	return s.code
 }
 
 // bufferedWriter holds the response until the access log line is shipped, so that under

@@ -24,6 +24,7 @@ import (
 
 	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/lab/edge/httpcache"
+	"github.com/headroom/headroom/lab/internal/statuswriter"
 	"github.com/headroom/headroom/lab/isolate"
 	"github.com/headroom/headroom/lab/netem"
 )
@@ -361,7 +362,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Header.Del(IdentityHeader)
 	x := &exchange{Pool: poolMain}
 	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
-	sw := &statusWriter{ResponseWriter: w}
+	sw := statuswriter.New(w)
 	next := n.proxy
 	for _, s := range slices.Backward(n.stages) {
 		next = stageHandler{s, x, next}
@@ -370,14 +371,10 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if x.AnsweredBy == "" {
 		x.AnsweredBy = answeredByOrigin
 	}
-	code := sw.code
-	if code == 0 {
-		code = http.StatusOK
-	}
 	span := trace.SpanFromContext(r.Context())
 	span.SetAttributes(append(x.Attrs, attribute.String("headroom.tier", "edge"),
 		attribute.String("url.path", r.URL.Path), attribute.String("edge.answered_by", string(x.AnsweredBy)))...)
-	n.metrics.requests.WithLabelValues(routeOf(r.URL.Path), string(x.AnsweredBy), strconv.Itoa(code)).Inc()
+	n.metrics.requests.WithLabelValues(routeOf(r.URL.Path), string(x.AnsweredBy), strconv.Itoa(sw.Status())).Inc()
 }
 
 // stageHandler is a stage bound to its exchange and its next step.
@@ -398,28 +395,6 @@ func routeOf(path string) string {
 	}
 	return "/other"
 }
-
-// statusWriter records the status code written.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Info says where the node and its links listen.
 func (n *Node) Info() Info { return n.info }
