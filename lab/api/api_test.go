@@ -2,11 +2,8 @@ package api_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -98,29 +95,8 @@ func newEnvOn(t *testing.T, eng engine, set lab.AntipatternSet, opts ...option) 
 // do sends a request carrying a fresh traceparent and returns the status, body and trace id.
 func (e *env) do(t *testing.T, method, path, body string) (int, []byte, string) {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), method, e.url+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tid, sid := make([]byte, 16), make([]byte, 8)
-	_, _ = rand.Read(tid)
-	_, _ = rand.Read(sid)
-	traceID := hex.EncodeToString(tid)
-	req.Header.Set("traceparent", "00-"+traceID+"-"+hex.EncodeToString(sid)+"-01")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b, traceID
+	r := e.send(t, method, path, body)
+	return r.code, r.body, r.traceID
 }
 
 // dbQueries counts the database spans of one trace, after its server span ended.
