@@ -120,19 +120,21 @@ func (s *functionStage) Serve(w http.ResponseWriter, r *http.Request, x *exchang
 	next.ServeHTTP(w, r)
 }
 
-// serveResponse runs the function on the response next writes, held back for it: its headers
-// always, its body when within the isolate's bound.
+// serveResponse runs the function on the response next writes, held back for it. A response
+// whose body outgrows the isolate's bound is not held: it streams to the client unchanged, so
+// memory stays bounded by MaxBodyBytes per request whatever the origin sends.
 func (s *functionStage) serveResponse(w http.ResponseWriter, r *http.Request, x *exchange, next http.Handler, req *isolate.Request) {
-	rec := &heldResponse{header: http.Header{}}
+	rec := &heldResponse{header: http.Header{}, w: w, max: s.maxBody}
 	next.ServeHTTP(rec, r)
+	if rec.passed {
+		return
+	}
 	if rec.code == 0 {
 		rec.code = http.StatusOK
 	}
 	req.Status, req.ResponseHeaders = rec.code, isolate.Headers(rec.header)
 	body := rec.body.Bytes()
-	if len(body) <= s.maxBody {
-		req.Body = body
-	}
+	req.Body = body
 	d, err := s.call(r, isolate.PhaseResponse, req)
 	if err != nil {
 		s.fail(w, x, err)
@@ -169,22 +171,46 @@ func respond(w http.ResponseWriter, d isolate.Decision) {
 	_, _ = w.Write(d.Body)
 }
 
-// heldResponse is a ResponseWriter that keeps the response for a response-phase function.
+// heldResponse is a ResponseWriter that keeps the response for a response-phase function, up to
+// max bytes of body; past them it passes what it held, and the rest, on to w.
 type heldResponse struct {
 	header http.Header
 	code   int
 	body   bytes.Buffer
+	w      http.ResponseWriter
+	max    int
+	passed bool // the response went on to w unchanged
 }
 
-func (h *heldResponse) Header() http.Header { return h.header }
+func (h *heldResponse) Header() http.Header {
+	if h.passed {
+		return h.w.Header()
+	}
+	return h.header
+}
+
 func (h *heldResponse) WriteHeader(code int) {
 	if h.code == 0 {
 		h.code = code
 	}
 }
+
 func (h *heldResponse) Write(b []byte) (int, error) {
 	if h.code == 0 {
 		h.code = http.StatusOK
 	}
-	return h.body.Write(b)
+	if h.passed {
+		return h.w.Write(b)
+	}
+	if h.body.Len()+len(b) <= h.max {
+		return h.body.Write(b)
+	}
+	h.passed = true
+	maps.Copy(h.w.Header(), h.header)
+	h.w.WriteHeader(h.code)
+	if _, err := h.w.Write(h.body.Bytes()); err != nil {
+		return 0, err
+	}
+	h.body = bytes.Buffer{}
+	return h.w.Write(b)
 }

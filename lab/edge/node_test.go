@@ -16,7 +16,9 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/headroom/headroom/lab/edge"
+	"github.com/headroom/headroom/lab/edge/functions"
 	"github.com/headroom/headroom/lab/edge/httpcache"
+	"github.com/headroom/headroom/lab/isolate"
 )
 
 // origin is a real HTTP server on loopback that counts the connections it accepts.
@@ -255,5 +257,42 @@ func TestStaleIfErrorWhenTheOriginDies(t *testing.T) {
 	resp, body, _ := get(t, client, n.Info().NodeURL+"/page")
 	if resp.StatusCode != http.StatusOK || body != "page" || !strings.Contains(resp.Header.Get("Cache-Status"), "stale-if-error") {
 		t.Errorf("with the origin dead: %d %q, Cache-Status %q; want the stored page, served stale-if-error", resp.StatusCode, body, resp.Header.Get("Cache-Status"))
+	}
+}
+
+// TestResponseFunctionBoundsWhatItHolds: the prefs function changes a page within the isolate's
+// body bound; a larger page streams to the client whole and unchanged, never held in memory.
+func TestResponseFunctionBoundsWhatItHolds(t *testing.T) {
+	t.Parallel()
+	const bound = 4096
+	rt, err := isolate.New(t.Context(), isolate.Config{CacheDir: t.TempDir(), MaxBodyBytes: bound})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close(context.Background()) })
+	wasm, err := functions.Module("prefs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := rt.Load(t.Context(), "prefs", wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, `<html lang="en"><body>`)
+		if r.URL.Path == "/big" {
+			_, _ = io.WriteString(w, strings.Repeat("x", 3*bound))
+		}
+		_, _ = io.WriteString(w, `</body></html>`)
+	}))
+	n := startNode(t, edge.Config{Origin: o.addr(), Isolates: rt, Functions: []edge.Function{{Fn: f, OnResponse: true}}, Geography: edge.Geography{Bare: true}})
+	c := &http.Client{Timeout: 10 * time.Second}
+	if _, body, _ := get(t, c, n.Info().NodeURL+"/small", "Cookie", "prefs=theme=dark"); !strings.Contains(body, `data-theme="dark"`) {
+		t.Errorf("small page %q: want the dark theme applied", body)
+	}
+	_, body, _ := get(t, c, n.Info().NodeURL+"/big", "Cookie", "prefs=theme=dark")
+	if want := `<html lang="en"><body>` + strings.Repeat("x", 3*bound) + `</body></html>`; body != want {
+		t.Errorf("big page: %d bytes, changed or cut; want the origin's %d bytes unchanged", len(body), len(want))
 	}
 }
