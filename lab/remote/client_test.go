@@ -29,6 +29,24 @@ func counted(t testing.TB, h http.HandlerFunc) (*httptest.Server, *atomic.Int64)
 	return srv, &n
 }
 
+// refusedAddr is a loopback address that refuses connections for the whole test. A closed
+// listener's port is not enough: a parallel test's server can be given it at once. The port here
+// stays bound by a connected client socket, which never listens, so nothing else can take it.
+func refusedAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	conn, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn.LocalAddr().String()
+}
+
 func newClient(t testing.TB, cfg remote.Config) *remote.Client {
 	t.Helper()
 	if cfg.Peer == "" {
@@ -314,13 +332,7 @@ func TestPostRetriedOnlyWithIdempotencyKey(t *testing.T) {
 
 func TestConnectionRefused(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	c := newClient(t, remote.Config{BaseURL: "http://" + addr, MaxAttempts: 1})
+	c := newClient(t, remote.Config{BaseURL: "http://" + refusedAddr(t), MaxAttempts: 1})
 	if err := c.Do(t.Context(), http.MethodGet, "/posts", "/posts", nil, nil); err == nil {
 		t.Fatal("call to a closed port succeeded")
 	}

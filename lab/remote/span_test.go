@@ -1,7 +1,6 @@
 package remote_test
 
 import (
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -34,14 +33,7 @@ type want struct {
 
 func TestSpansFollowTheContract(t *testing.T) {
 	t.Parallel()
-	closedAddr := func() string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		return l.Addr().String()
-	}()
+	closedAddr := refusedAddr(t)
 	for _, tc := range []struct {
 		name     string
 		handler  func(n int64, w http.ResponseWriter, r *http.Request)
