@@ -37,6 +37,7 @@ import (
 	"github.com/headroom/headroom/lab/jobs/worker"
 	"github.com/headroom/headroom/lab/netem"
 	"github.com/headroom/headroom/lab/seed"
+	"github.com/headroom/headroom/lab/services"
 	"github.com/headroom/headroom/lab/store/postgres"
 	"github.com/headroom/headroom/lab/store/sqlite"
 	"github.com/headroom/headroom/lab/telemetry"
@@ -137,6 +138,11 @@ type Config struct {
 	// ShutdownTimeout bounds draining in-flight requests on shutdown. Default [ShutdownTimeoutDefault].
 	ShutdownTimeout time.Duration
 
+	// Role, when set, runs this process as one service of the services mode (lab/services): it
+	// serves that module's internal API over its own database, and the gateway serves the
+	// public one. Default "": the monolith.
+	Role services.Role
+
 	// Edge, when set, starts the edge tier in front of the lab (see [EdgeConfig]). Default: none.
 	Edge *EdgeConfig
 	// Keys sign and verify session tokens and the Headroom-Edge-Identity header; an edge in front
@@ -207,6 +213,11 @@ func (c *Config) validate() error {
 	}
 	if c.DB == "sqlite:" {
 		return errors.New(`database "sqlite:": want sqlite:PATH`)
+	}
+	if c.Role != "" {
+		if _, err := services.ParseRole(string(c.Role)); err != nil {
+			return err
+		}
 	}
 	if err := CheckQueue(c.Queue); err != nil {
 		return err
