@@ -177,6 +177,10 @@ type Config struct {
 	// Assets are the static files and the localized page, served under /static/ and /page/.
 	// Default: web.New's.
 	Assets *web.Site
+	// InternalOnly serves no public route (/api/, /static/, /page/): a service of the services
+	// mode, which adds its internal routes with [API.HandleInternal]. The probes and the admin
+	// routes remain. Default false.
+	InternalOnly bool
 	// AdminToken, when set, also admits a client from any address that sends the header
 	// "Authorization: Bearer AdminToken". Default "": no token admits anyone.
 	AdminToken string
@@ -281,22 +285,24 @@ func New(cfg Config) (*API, error) {
 	a.metrics = m
 	a.ready.Store(true)
 
-	a.handle("GET /api/posts", a.listPosts)
-	a.handle("GET /api/posts/{id}", a.getPost)
-	a.handle("GET /api/search", a.search)
-	a.handle("GET /api/feed", a.feed)
-	a.handle("POST /api/checkout", a.checkout)
-	a.handle("POST /api/invites", a.invite)
-	a.handle("POST /api/videos", a.uploadVideo)
-	a.handle("GET /api/videos/{id}", a.getVideo)
-	a.handle("DELETE /api/account", a.deleteAccount)
-	a.handle("GET /api/account/deletions/{id}", a.getDeletion)
-	a.handle("DELETE /api/account/deletions/{id}", a.cancelDeletion)
-	a.handle("POST /api/login", a.login)
-	a.handle("DELETE /api/login", a.logout)
-	a.handle("GET /api/me", a.me)
-	a.handle("GET /static/{path...}", a.static)
-	a.handle("GET /page/home", a.home)
+	if !cfg.InternalOnly {
+		a.handle("GET /api/posts", a.listPosts)
+		a.handle("GET /api/posts/{id}", a.getPost)
+		a.handle("GET /api/search", a.search)
+		a.handle("GET /api/feed", a.feed)
+		a.handle("POST /api/checkout", a.checkout)
+		a.handle("POST /api/invites", a.invite)
+		a.handle("POST /api/videos", a.uploadVideo)
+		a.handle("GET /api/videos/{id}", a.getVideo)
+		a.handle("DELETE /api/account", a.deleteAccount)
+		a.handle("GET /api/account/deletions/{id}", a.getDeletion)
+		a.handle("DELETE /api/account/deletions/{id}", a.cancelDeletion)
+		a.handle("POST /api/login", a.login)
+		a.handle("DELETE /api/login", a.logout)
+		a.handle("GET /api/me", a.me)
+		a.handle("GET /static/{path...}", a.static)
+		a.handle("GET /page/home", a.home)
+	}
 	a.handle("GET /admin/antipatterns", a.AdminOnly(http.HandlerFunc(a.getAntipatterns)).ServeHTTP)
 	a.handle("PUT /admin/antipatterns", a.AdminOnly(http.HandlerFunc(a.putAntipatterns)).ServeHTTP)
 	// The probes bypass the instrumentation: no span, metric or access log line per probe.

@@ -81,6 +81,9 @@ func newEnvOn(t *testing.T, eng engine, set lab.AntipatternSet, opts ...option) 
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if servicesMode {
+		split(t, &cfg)
+	}
 	a, err := api.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -390,8 +393,9 @@ func TestEndpoints(t *testing.T) {
 			t.Errorf("duration histogram: native schema %v, %d classic buckets; want both", h.Schema, len(h.GetBucket()))
 		}
 	}
-	if v := gaugeValue(t, e.reg, "lab_db_pool_max_connections"); v != 8 {
-		t.Errorf("lab_db_pool_max_connections = %v, want 8", v)
+	// The services mode's gateway has no database: each service reports its own pool.
+	if v, want := gaugeValue(t, e.reg, "lab_db_pool_max_connections"), map[bool]float64{false: 8, true: 0}[servicesMode]; v != want {
+		t.Errorf("lab_db_pool_max_connections = %v, want %v", v, want)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/headroom/headroom/lab/api"
 	"github.com/headroom/headroom/lab/identity"
@@ -57,11 +58,17 @@ func (e *env) send(t *testing.T, method, path, body string, headers ...string) r
 	return reply{resp.StatusCode, resp.Header, b, traceID}
 }
 
-// serverSpan returns the server span of a trace (the one continuing the caller's traceparent).
+// serverSpan returns the API's server span of a trace: the one continuing the caller's
+// traceparent (in the services mode, the services' server spans continue the gateway's calls).
 func (e *env) serverSpan(t *testing.T, traceID string) sdktrace.ReadOnlySpan {
 	t.Helper()
-	for _, s := range e.spans.Ended() {
-		if s.SpanContext().TraceID().String() == traceID && s.Parent().IsRemote() {
+	spans := e.spans.Ended()
+	recorded := map[trace.SpanID]bool{}
+	for _, s := range spans {
+		recorded[s.SpanContext().SpanID()] = true
+	}
+	for _, s := range spans {
+		if s.SpanContext().TraceID().String() == traceID && s.Parent().IsRemote() && !recorded[s.Parent().SpanID()] {
 			return s
 		}
 	}

@@ -28,6 +28,9 @@ import (
 // 500 only for the lab's own faults.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var he *httpError
+	if sf, ok := serviceFailure(err); ok {
+		he, err = sf, sf
+	}
 	switch {
 	case errors.As(err, &he):
 		if he.cause != nil {

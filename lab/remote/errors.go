@@ -69,3 +69,8 @@ type typedError struct{ err error }
 func (e typedError) Error() string     { return e.err.Error() }
 func (e typedError) Unwrap() error     { return e.err }
 func (e typedError) ErrorType() string { return errorType(e.err) }
+
+// ErrorType names err as the attempt spans' error.type and the calls metric do: "timeout",
+// "connection_refused", "circuit_open", "bulkhead_full", "budget_exhausted", "canceled", a status
+// code such as "503", or "transport".
+func ErrorType(err error) string { return errorType(err) }

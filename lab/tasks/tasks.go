@@ -59,7 +59,8 @@ func EmailJob(headers map[string]string) lab.Job {
 func VideoJobs(headers map[string]string) []lab.Job {
 	out := make([]lab.Job, 0, len(lab.VideoStages))
 	for _, st := range lab.VideoStages {
-		out = append(out, job(stageQueue[st], headers, func(id int64) any { return videoPayload{VideoID: id} }))
+		j, _ := JobFor(stageQueue[st], headers) // a stage's queue is always known
+		out = append(out, j)
 	}
 	return out
 }
@@ -67,6 +68,21 @@ func VideoJobs(headers map[string]string) []lab.Job {
 // DeletionJob is the outbox job of a new account deletion.
 func DeletionJob(headers map[string]string) lab.Job {
 	return job(QueueDelete, headers, func(id int64) any { return deletionPayload{DeletionID: id} })
+}
+
+// JobFor is the job of queue with headers, the way EmailJob, VideoJobs and DeletionJob make it. A
+// job crosses the wire of the services mode as its queue and headers (its payload only holds the
+// id of a row the receiving service writes), and the receiving service rebuilds it here.
+func JobFor(queue string, headers map[string]string) (lab.Job, error) {
+	switch queue {
+	case QueueEmail:
+		return EmailJob(headers), nil
+	case QueueThumbnail, QueueEncode, QueueSubtitles:
+		return job(queue, headers, func(id int64) any { return videoPayload{VideoID: id} }), nil
+	case QueueDelete:
+		return DeletionJob(headers), nil
+	}
+	return nil, fmt.Errorf("job queue %q: want one of %s, %s, %s, %s, %s", queue, QueueEmail, QueueThumbnail, QueueEncode, QueueSubtitles, QueueDelete)
 }
 
 // InviteEmail is the subject and body of an invite's email (the same sent inside the request
