@@ -56,6 +56,10 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	return c, nil
 }
 
+// Link returns the link to addr, started now if no dial has started it yet, so that a fault can
+// be injected on it ([Link.Inject]).
+func (d *Dialer) Link(addr string) (*Link, error) { return d.link(addr) }
+
 func (d *Dialer) link(addr string) (*Link, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -59,6 +59,8 @@ func (c *Config) validate() error {
 // Link is a running TCP proxy with delays. It is safe for concurrent use.
 type Link struct {
 	proxy *toxiproxy.Proxy
+	addr  string // proxy.Listen once bound: toxiproxy rewrites that field when a fault restarts it
+	f     faults
 }
 
 // delayToxicType names [delayToxic] in toxiproxy's registry.
@@ -95,15 +97,16 @@ func Start(cfg Config) (*Link, error) {
 	if err := p.Start(); err != nil {
 		return nil, fmt.Errorf("netem: listen %s: %w", cfg.Listen, err)
 	}
-	return &Link{proxy: p}, nil
+	return &Link{proxy: p, addr: p.Listen, f: faults{current: Fault{Kind: FaultNone}}}, nil
 }
 
 // Addr is the address the link listens on, e.g. 127.0.0.1:41234.
-func (l *Link) Addr() string { return l.proxy.Listen }
+func (l *Link) Addr() string { return l.addr }
 
 // Close stops accepting connections and closes the open ones, both sides. Bytes still held in a
 // delay are dropped, as a cut cable would drop them. Close is idempotent and always returns nil.
 func (l *Link) Close() error {
+	_ = l.Inject(Fault{}) // stops a flapping loop
 	l.proxy.Stop()
 	return nil
 }
