@@ -142,6 +142,9 @@ type Config struct {
 	// serves that module's internal API over its own database, and the gateway serves the
 	// public one. Default "": the monolith.
 	Role services.Role
+	// Services, when set, runs the lab in the services mode: this process is the gateway and
+	// starts the services (see [ServicesConfig]). Default nil: the monolith.
+	Services *ServicesConfig
 
 	// Edge, when set, starts the edge tier in front of the lab (see [EdgeConfig]). Default: none.
 	Edge *EdgeConfig
@@ -219,6 +222,14 @@ func (c *Config) validate() error {
 			return err
 		}
 	}
+	if c.Services != nil {
+		if c.Role != "" {
+			return errors.New("a service (Role) cannot itself run services (Services)")
+		}
+		if err := c.Services.validate(); err != nil {
+			return err
+		}
+	}
 	if err := CheckQueue(c.Queue); err != nil {
 		return err
 	}
@@ -276,6 +287,8 @@ type Info struct {
 	Pprof        string     `json:"pprof"`
 	Fgprof       string     `json:"fgprof"`
 	Edge         *edge.Info `json:"edge,omitempty"`
+	// Services are the services of the services mode's gateway.
+	Services []ServiceInfo `json:"services,omitempty"`
 }
 
 // App is a running lab.
@@ -286,10 +299,11 @@ type App struct {
 	ln       net.Listener
 	api      *api.API
 	switches *lab.Switches
-	store    lab.Store
+	store    lab.Store // nil in the services mode's gateway
 	engine   jobs.Engine
 	worker   *worker.Worker
 	counts   *countSharer         // nil without in-process workers
+	fleet    *fleet               // the services mode's gateway only
 	edge     atomic.Pointer[Edge] // nil without Config.Edge, and until it has started
 	keys     identity.Keys
 	served   chan error
@@ -310,7 +324,11 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}()
 	log := telemetry.NewLogger(cfg.Log, cfg.LogLevel)
 
-	tel, err := telemetry.Setup(ctx, telemetry.Config{OTLPEndpoint: cfg.OTLP, SpanProcessors: cfg.SpanProcessors})
+	serviceName := "" // telemetry's default, the monolith's
+	if cfg.Role != "" {
+		serviceName = cfg.Role.ServiceName()
+	}
+	tel, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: serviceName, OTLPEndpoint: cfg.OTLP, SpanProcessors: cfg.SpanProcessors})
 	if err != nil {
 		return nil, err
 	}
@@ -318,39 +336,17 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.info.OTLP = cfg.OTLP
 	tp := tel.TracerProvider
 
-	store, dbDesc, err := openStore(ctx, storeConfig{db: cfg.DB, schema: cfg.PostgresSchema, maxConns: cfg.DBMaxConns, latency: dbLatency(cfg.DBLatency), tp: tp}, a.onClose)
+	a.switches = lab.NewSwitches(cfg.Antipatterns)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cache, err := a.openCache(ctx, tp)
 	if err != nil {
 		return nil, err
 	}
-	a.info.DB = dbDesc
-	res, err := seed.Run(ctx, store, cfg.Seed)
-	if err != nil {
-		return nil, err
-	}
-	a.info.Data, a.info.Seeded = res.Counts, !res.Skipped
-
-	var cache api.Cache
-	if strings.HasPrefix(cfg.Cache, "redis") {
-		rc, err := redis.New(ctx, redis.Config{URL: cfg.Cache, TTL: cfg.CacheTTL, KeyPrefix: cfg.CacheKeyPrefix, TracerProvider: tp})
-		if err != nil {
-			return nil, err
-		}
-		a.onClose(func(context.Context) error { return rc.Close() })
-		cache, a.info.Cache = rc, "redis "+redactURL(cfg.Cache)
-	} else {
-		mc, err := memory.New(memory.Config{TTL: cfg.CacheTTL})
-		if err != nil {
-			return nil, err
-		}
-		cache, a.info.Cache = mc, "in-process (otter)"
-	}
-	a.info.Cache += fmt.Sprintf(", ttl %v", cfg.CacheTTL)
-
 	out, err := a.startDeps(ctx)
 	if err != nil {
 		return nil, err
 	}
-
 	// peer names the service called (peer.service), so a trace says what each outgoing call is
 	// for — the log collector is not a dependency a request should wait on.
 	tracedClient := func(timeout time.Duration, peer string) *http.Client {
@@ -363,43 +359,32 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 			otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(tel.Propagator),
 			otelhttp.WithSpanOptions(trace.WithAttributes(attribute.String("peer.service", peer))))}
 	}
-	mailer, err := deps.NewMailer(deps.MailerConfig{Addr: out.smtp, TracerProvider: tp})
-	if err != nil {
-		return nil, err
-	}
 	ship, err := deps.NewLogShipper(deps.LogShipperConfig{URL: out.logs, SyncClient: tracedClient(30*time.Second, "log-collector")})
 	if err != nil {
 		return nil, err
 	}
 	a.onClose(ship.Close)
-	pay, err := deps.NewPaymentClient(deps.PaymentClientConfig{URL: out.payments, HTTPClient: tracedClient(30*time.Second, "payment-provider")})
-	if err != nil {
-		return nil, err
-	}
-
 	if err := a.loadKeys(); err != nil {
 		return nil, err
 	}
-	a.store, a.switches = store, lab.NewSwitches(cfg.Antipatterns)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	relay, err := a.startJobs(ctx, jobDeps{mailer: mailer, reg: reg, tp: tp, prop: tel.Propagator, log: log})
+
+	var back backend
+	if cfg.Services != nil {
+		back, err = a.startGateway(ctx, gatewayDeps{out: out, reg: reg, tel: tel, log: log})
+	} else {
+		back, err = a.startLocal(ctx, out, tracedClient, jobDeps{reg: reg, tp: tp, prop: tel.Propagator, log: log})
+	}
 	if err != nil {
 		return nil, err
 	}
 	a.api, err = api.New(api.Config{
-		Outbox:   relay,
-		Store:    store,
-		Switches: a.switches,
-		Cache:    cache,
-		Mailer:   mailer,
-		Payments: api.PaymentsFunc(func(ctx context.Context, orderID, amount int64) (string, error) {
-			ch, err := pay.Charge(ctx, orderID, amount)
-			if errors.Is(err, deps.ErrPaymentDeclined) {
-				err = fmt.Errorf("%w: %w", api.ErrDeclined, err)
-			}
-			return ch.ID, err
-		}),
+		InternalOnly:   cfg.Role != "",
+		Outbox:         back.outbox,
+		Store:          back.store,
+		Switches:       a.switches,
+		Cache:          cache,
+		Mailer:         back.mailer,
+		Payments:       back.payments,
 		Logs:           ship,
 		Logger:         log,
 		TracerProvider: tp,
@@ -414,8 +399,13 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-
-	a.recoverOrders(ctx, log)
+	if cfg.Role != "" {
+		services.Register(a.api, cfg.Role, services.Backend{Store: back.store, Payments: back.payments, Mailer: back.mailer, Kick: back.outbox.Kick})
+	}
+	if cfg.Services == nil {
+		// The gateway has no orders: the payments service recovers its own.
+		a.recoverOrders(ctx, log)
+	}
 
 	routes := []route{
 		{pattern: "/", h: a.api},
@@ -427,9 +417,16 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		{pattern: "/debug/pprof/trace", h: http.HandlerFunc(pprof.Trace), admin: true},
 		{pattern: "/debug/fgprof", h: fgprof.Handler(), admin: true},
 		{pattern: "GET /admin/info", h: http.HandlerFunc(a.serveInfo), admin: true, listed: true},
-		{pattern: "GET /admin/jobs", h: http.HandlerFunc(a.serveJobs), admin: true, listed: true},
-		{pattern: "GET /admin/jobs/{queue}/dead", h: http.HandlerFunc(a.serveDead), admin: true, listed: true},
-		{pattern: "POST /admin/jobs/{queue}/dead/{id}/replay", h: http.HandlerFunc(a.serveReplay), admin: true, listed: true},
+	}
+	if a.store != nil {
+		// The gateway of the services mode has neither database nor jobs: each service has its own.
+		routes = append(routes,
+			route{pattern: "GET /admin/jobs", h: http.HandlerFunc(a.serveJobs), admin: true, listed: true},
+			route{pattern: "GET /admin/jobs/{queue}/dead", h: http.HandlerFunc(a.serveDead), admin: true, listed: true},
+			route{pattern: "POST /admin/jobs/{queue}/dead/{id}/replay", h: http.HandlerFunc(a.serveReplay), admin: true, listed: true})
+	}
+	if a.fleet != nil {
+		routes = append(routes, a.fleet.routes()...)
 	}
 	if cfg.Edge != nil {
 		routes = append(routes, route{pattern: "POST /admin/edge/purge", h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.edge.Load().ServePurge(w, r) }), admin: true, listed: true})
@@ -464,6 +461,9 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 
 	base := "http://" + ln.Addr().String()
 	a.info.URL = base
+	if a.fleet != nil {
+		a.info.Services = a.fleet.view()
+	}
 	a.info.Antipatterns = cfg.Antipatterns.String()
 	a.info.Metrics = base + "/metrics"
 	a.info.Pprof = base + "/debug/pprof/"
@@ -477,6 +477,74 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	log.InfoContext(ctx, "lab started", slog.String("url", base), slog.String("db", a.info.DB),
 		slog.String("antipatterns", a.info.Antipatterns))
 	return a, nil
+}
+
+// backend is what the API serves from: in the monolith and in a service, the process's own
+// database, outbox relay, mail server and payment provider; in the services mode's gateway,
+// calls to the services (lab/services).
+type backend struct {
+	store    api.Store
+	mailer   api.Mailer
+	payments api.Payments
+	outbox   api.Outbox
+}
+
+// startLocal opens the database (seeded), the mail and payment clients and the jobs (outbox
+// relay, workers) of the monolith or of one service.
+func (a *App) startLocal(ctx context.Context, out outside, tracedClient func(time.Duration, string) *http.Client, jd jobDeps) (backend, error) {
+	cfg := a.cfg
+	store, dbDesc, err := openStore(ctx, storeConfig{db: cfg.DB, schema: cfg.PostgresSchema, maxConns: cfg.DBMaxConns, latency: dbLatency(cfg.DBLatency), tp: jd.tp}, a.onClose)
+	if err != nil {
+		return backend{}, err
+	}
+	a.store, a.info.DB = store, dbDesc
+	res, err := seed.Run(ctx, store, cfg.Seed)
+	if err != nil {
+		return backend{}, err
+	}
+	a.info.Data, a.info.Seeded = res.Counts, !res.Skipped
+	mailer, err := deps.NewMailer(deps.MailerConfig{Addr: out.smtp, TracerProvider: jd.tp})
+	if err != nil {
+		return backend{}, err
+	}
+	pay, err := deps.NewPaymentClient(deps.PaymentClientConfig{URL: out.payments, HTTPClient: tracedClient(30*time.Second, "payment-provider")})
+	if err != nil {
+		return backend{}, err
+	}
+	jd.mailer = mailer
+	relay, err := a.startJobs(ctx, jd)
+	if err != nil {
+		return backend{}, err
+	}
+	payments := api.PaymentsFunc(func(ctx context.Context, orderID, amount int64) (string, error) {
+		ch, err := pay.Charge(ctx, orderID, amount)
+		if errors.Is(err, deps.ErrPaymentDeclined) {
+			err = fmt.Errorf("%w: %w", api.ErrDeclined, err)
+		}
+		return ch.ID, err
+	})
+	return backend{store: store, mailer: mailer, payments: payments, outbox: relay}, nil
+}
+
+// openCache opens the feed's cache: Redis or in process.
+func (a *App) openCache(ctx context.Context, tp trace.TracerProvider) (api.Cache, error) {
+	cfg := a.cfg
+	defer func() { a.info.Cache += fmt.Sprintf(", ttl %v", cfg.CacheTTL) }()
+	if strings.HasPrefix(cfg.Cache, "redis") {
+		rc, err := redis.New(ctx, redis.Config{URL: cfg.Cache, TTL: cfg.CacheTTL, KeyPrefix: cfg.CacheKeyPrefix, TracerProvider: tp})
+		if err != nil {
+			return nil, err
+		}
+		a.onClose(func(context.Context) error { return rc.Close() })
+		a.info.Cache = "redis " + redactURL(cfg.Cache)
+		return rc, nil
+	}
+	mc, err := memory.New(memory.Config{TTL: cfg.CacheTTL})
+	if err != nil {
+		return nil, err
+	}
+	a.info.Cache = "in-process (otter)"
+	return mc, nil
 }
 
 // loadKeys sets a.keys from the configuration (given, from the keys file, or generated) and
@@ -707,8 +775,13 @@ func (a *App) serveInfo(w http.ResponseWriter, r *http.Request) {
 	info.Antipatterns = a.switches.Current().String()
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	if c, err := a.store.Counts(ctx); err == nil {
-		info.Data = c
+	if a.store != nil {
+		if c, err := a.store.Counts(ctx); err == nil {
+			info.Data = c
+		}
+	}
+	if a.fleet != nil {
+		info.Services = a.fleet.view()
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(info)

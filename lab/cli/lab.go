@@ -56,6 +56,7 @@ func newLabCmd() *cobra.Command {
 		seedSeed                           uint64
 		dbLatency                          *time.Duration // --db-latency
 		edgeOpts                           *edgeFlags
+		svcOpts                            *servicesFlags
 		tokenAlg                           string
 	)
 	valid := lab.ValidAntipatternNames()
@@ -75,7 +76,8 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 		Example: `  headroom lab
   headroom lab --db 'postgres://127.0.0.1:5432/test?sslmode=disable' --antipatterns none
   headroom lab --antipatterns n_plus_one,sync_logging --otlp http://127.0.0.1:4318
-  headroom lab --edge --edge-origin-rtt 80ms`,
+  headroom lab --edge --edge-origin-rtt 80ms
+  headroom lab --services --replicas posts=3 --hop-rtt 2ms`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			set, err := lab.ParseAntipatterns(antipatterns)
@@ -111,6 +113,9 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 			}
 			cfg.DBLatency = dbLatency
 			if cfg.Edge, err = edgeOpts.config(); err != nil {
+				return err
+			}
+			if cfg.Role, cfg.Services, err = svcOpts.config(cmd.Flags()); err != nil {
 				return err
 			}
 			if cfg.TokenAlg, err = identity.ParseAlg(tokenAlg); err != nil {
@@ -161,6 +166,7 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 	f.BoolVar(&cfg.ExternalWorkers, "external-workers", false, "run no workers in process: jobs wait for `headroom lab worker` processes")
 	jobsFlags(f, &cfg.Jobs)
 	edgeOpts = addEdgeFlags(f, true)
+	svcOpts = addServicesFlags(f)
 	cmd.AddCommand(newLabWorkerCmd(), newLabJobsCmd(), newLabEdgeCmd())
 	return cmd
 }
@@ -191,7 +197,9 @@ func printBanner(w io.Writer, info app.Info) {
 	}
 	fmt.Fprintf(w, "headroom lab listening on %s\n", info.URL)
 	fmt.Fprintf(w, "  database       %s\n", info.DB)
-	fmt.Fprintf(w, "  data           %d users, %d posts, %d comments (%s)\n", info.Data.Users, info.Data.Posts, info.Data.Comments, seeded)
+	if len(info.Services) == 0 {
+		fmt.Fprintf(w, "  data           %d users, %d posts, %d comments (%s)\n", info.Data.Users, info.Data.Posts, info.Data.Comments, seeded)
+	}
 	fmt.Fprintf(w, "  antipatterns   %s  (valid: %s; flip with PUT %s/admin/antipatterns)\n", info.Antipatterns, lab.ValidAntipatternNames(), info.URL)
 	fmt.Fprintf(w, "  cache          %s\n", info.Cache)
 	fmt.Fprintf(w, "  mail (SMTP)    %s\n", info.SMTP)
@@ -206,6 +214,9 @@ func printBanner(w io.Writer, info app.Info) {
 	fmt.Fprintf(w, "  fgprof         %s\n", info.Fgprof)
 	for _, l := range info.EdgeLines() {
 		fmt.Fprintf(w, "  %s\n", l)
+	}
+	for _, sv := range info.Services {
+		fmt.Fprintf(w, "  %-14s %s  (%s)\n", sv.Role, strings.Join(sv.Replicas, " "), sv.DB)
 	}
 	fmt.Fprintf(w, "  endpoints\n")
 	for _, e := range info.Endpoints {

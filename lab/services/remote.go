@@ -73,7 +73,11 @@ func translate(role Role, err error) error {
 		remote.ErrorType(err) == "connection_refused":
 		code = http.StatusServiceUnavailable
 	}
-	return &api.ServiceError{Service: string(role), Code: code, Reason: remote.ErrorType(err), Err: err}
+	reason := strings.ReplaceAll(remote.ErrorType(err), "_", " ")
+	if _, isCode := strconv.Atoi(reason); isCode == nil {
+		reason = "answered " + reason
+	}
+	return &api.ServiceError{Service: string(role), Code: code, Reason: reason, Err: err}
 }
 
 func id(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,482 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/headroom/headroom/lab/netem"
+	"github.com/headroom/headroom/lab/remote"
+	"github.com/headroom/headroom/lab/services"
+	"github.com/headroom/headroom/lab/telemetry"
+)
+
+// HopRTTDefault is the round trip of each hop from the gateway to a service: two hosts in the
+// same data centre (docs/lab.md gives the sources).
+const HopRTTDefault = 200 * time.Microsecond
+
+// serviceStartTimeout bounds a service process's start (its database opened and seeded).
+const serviceStartTimeout = 2 * time.Minute
+
+// ServicesConfig runs the lab in the services mode: this process is the gateway, serving the
+// public API, and each module runs as its own process (the lab binary with --service ROLE) with
+// its own database, called over HTTP/JSON through lab/remote.
+type ServicesConfig struct {
+	// Command is the lab binary each service runs. Default: this process's own executable.
+	Command string
+	// Replicas is how many processes serve each role, behind the gateway's load balancing.
+	// Default 1 each.
+	Replicas map[services.Role]int
+	// HopRTT is the round trip added to each hop from the gateway to a service, half each way,
+	// by a TCP link (lab/netem). Nil means [HopRTTDefault]; a pointer to 0 means no link at all
+	// (the calls go straight to the services, and faults cannot be injected).
+	HopRTT *time.Duration
+	// HopJitter is the round trip's jitter. Default 0.
+	HopJitter time.Duration
+	// Call tunes the calls to the services: timeouts, retries, breaker, bulkhead, hedging. The
+	// zero value takes lab/remote's defaults; Peer, BaseURL, Transport, telemetry and metrics are
+	// the gateway's.
+	Call remote.Config
+}
+
+func (c *ServicesConfig) validate() error {
+	for r, n := range c.Replicas {
+		if _, err := services.ParseRole(string(r)); err != nil {
+			return fmt.Errorf("replicas: %w", err)
+		}
+		if n < 1 || n > 16 {
+			return fmt.Errorf("replicas of %s: %d: want 1 to 16", r, n)
+		}
+	}
+	if c.HopRTT != nil && (*c.HopRTT < 0 || *c.HopRTT > 10*time.Second) {
+		return fmt.Errorf("hop RTT %v: want 0 to 10s", *c.HopRTT)
+	}
+	if c.HopJitter < 0 || c.HopJitter > c.hopRTT() {
+		return fmt.Errorf("hop jitter %v: want 0 to the hop RTT (%v)", c.HopJitter, c.hopRTT())
+	}
+	return nil
+}
+
+func (c *ServicesConfig) hopRTT() time.Duration {
+	if c.HopRTT == nil {
+		return HopRTTDefault
+	}
+	return *c.HopRTT
+}
+
+func (c *ServicesConfig) replicas(r services.Role) int {
+	if n := c.Replicas[r]; n > 0 {
+		return n
+	}
+	return 1
+}
+
+// ServiceInfo describes one service of a lab in the services mode.
+type ServiceInfo struct {
+	Role     services.Role `json:"role"`
+	DB       string        `json:"db"`
+	Replicas []string      `json:"replicas"` // the URLs of its processes
+	Fault    netem.Fault   `json:"fault"`
+}
+
+// gatewayDeps is what the gateway's start needs from Start.
+type gatewayDeps struct {
+	out outside
+	reg *prometheus.Registry
+	tel *telemetry.Telemetry
+	log *slog.Logger
+}
+
+// startGateway starts the services (their processes, the links to them, a client each) and
+// returns the backend that calls them. The queue broker is the gateway's (embedded unless
+// Config.Queue names one), shared by the services, each under its own prefix.
+func (a *App) startGateway(ctx context.Context, d gatewayDeps) (backend, error) {
+	cfg := a.cfg
+	eng, desc, err := openEngine(ctx, cfg.Queue, cfg.QueuePrefix, cfg.QueueDir)
+	if err != nil {
+		return backend{}, fmt.Errorf("queue: %w", err)
+	}
+	a.onClose(func(context.Context) error { return eng.Close() })
+	a.info.Queue, a.info.QueueURL = desc, redactURL(engineURL(eng, cfg.Queue))
+	a.info.Workers = "in each service's process"
+	a.info.DB = "one per service (below)"
+
+	f := &fleet{cfg: *cfg.Services, log: d.log, out: a.cfg.Log, procs: map[services.Role][]*proc{}, faults: map[services.Role]netem.Fault{}}
+	if f.cmd = cfg.Services.Command; f.cmd == "" {
+		if f.cmd, err = os.Executable(); err != nil {
+			return backend{}, fmt.Errorf("services: the lab binary: %w", err)
+		}
+	}
+	if f.dbs, err = serviceDBs(cfg, a.onClose); err != nil {
+		return backend{}, err
+	}
+	f.args = serviceArgs(cfg, d.out, engineURL(eng, cfg.Queue))
+	a.onClose(f.stop)
+	if err := f.start(ctx); err != nil {
+		return backend{}, err
+	}
+
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = remote.BulkheadDefault
+	if rtt := cfg.Services.hopRTT(); rtt > 0 {
+		half := netem.Delay{Latency: rtt / 2, Jitter: cfg.Services.HopJitter / 2}
+		f.dialer = &netem.Dialer{Up: half, Down: half, Handshake: true}
+		transport.DialContext = f.dialer.DialContext
+		a.onClose(func(context.Context) error { return f.dialer.Close() })
+	}
+	a.onClose(func(context.Context) error { transport.CloseIdleConnections(); return nil })
+	clients := map[services.Role]*remote.Client{}
+	for _, r := range services.Roles {
+		rc := cfg.Services.Call
+		rc.Peer, rc.Transport = string(r), transport
+		rc.TracerProvider, rc.Propagator, rc.Registerer = d.tel.TracerProvider, d.tel.Propagator, d.reg
+		rc.BaseURL = f.urls(r)[0]
+		if clients[r], err = remote.New(rc); err != nil {
+			return backend{}, fmt.Errorf("%w: calls to %s: %w", ErrInvalidConfig, r, err)
+		}
+	}
+	rm, err := services.NewRemote(clients)
+	if err != nil {
+		return backend{}, err
+	}
+	a.fleet = f
+	return backend{store: rm, mailer: rm, payments: rm, outbox: services.NoRelay{}}, nil
+}
+
+// serviceDBs gives each role its own database: a SQLite file of its own beside the lab's (in a
+// temporary directory by default), or a PostgreSQL schema of its own on the lab's server.
+func serviceDBs(cfg Config, onClose func(func(context.Context) error)) (map[services.Role][2]string, error) {
+	out := map[services.Role][2]string{} // role → --db, --pg-schema
+	if strings.HasPrefix(cfg.DB, "postgres") {
+		base := cfg.PostgresSchema
+		if base == "" {
+			base = "headroom"
+		}
+		for _, r := range services.Roles {
+			out[r] = [2]string{cfg.DB, base + "_" + string(r)}
+		}
+		return out, nil
+	}
+	var dir string
+	if path, ok := strings.CutPrefix(cfg.DB, "sqlite:"); ok {
+		dir = filepath.Dir(path)
+	} else {
+		tmp, err := os.MkdirTemp("", "headroom-services-")
+		if err != nil {
+			return nil, err
+		}
+		onClose(func(context.Context) error { return os.RemoveAll(tmp) })
+		dir = tmp
+	}
+	for _, r := range services.Roles {
+		out[r] = [2]string{"sqlite:" + filepath.Join(dir, string(r)+".db")}
+	}
+	return out, nil
+}
+
+// serviceArgs are the flags every service process gets: the gateway's outside world, broker,
+// seed, switches and tuning.
+func serviceArgs(cfg Config, out outside, queue string) []string {
+	args := []string{"--addr", "127.0.0.1:0", "--queue", queue,
+		"--smtp", out.smtp, "--log-collector", out.logs, "--payment-url", out.payments,
+		"--antipatterns", cfg.Antipatterns.String(), "--log-level", strings.ToLower(cfg.LogLevel.String()),
+		"--seed-users", strconv.Itoa(cfg.Seed.Users), "--seed-posts-per-user", strconv.Itoa(cfg.Seed.PostsPerUser),
+		"--seed-comments-per-post", strconv.Itoa(cfg.Seed.CommentsPerPost), "--seed", strconv.FormatUint(cfg.Seed.Seed, 10),
+		"--db-latency", dbLatency(cfg.DBLatency).String(), "--shutdown-timeout", cfg.ShutdownTimeout.String()}
+	if cfg.OTLP != "" {
+		args = append(args, "--otlp", cfg.OTLP)
+	}
+	if cfg.DBMaxConns > 0 {
+		args = append(args, "--db-max-conns", strconv.Itoa(cfg.DBMaxConns))
+	}
+	if cfg.VideoPasses > 0 {
+		args = append(args, "--video-passes", strconv.Itoa(cfg.VideoPasses))
+	}
+	return args
+}
+
+// fleet runs the service processes of the gateway.
+type fleet struct {
+	cfg    ServicesConfig
+	cmd    string
+	args   []string
+	dbs    map[services.Role][2]string
+	log    *slog.Logger
+	out    io.Writer // the services' logs (stderr) go where the gateway's go
+	dialer *netem.Dialer
+
+	mu     sync.Mutex
+	procs  map[services.Role][]*proc
+	faults map[services.Role]netem.Fault
+}
+
+// proc is one running service process.
+type proc struct {
+	role   services.Role
+	url    string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the process has exited
+}
+
+// start starts every replica of every role, all at once, and returns when all are ready.
+func (f *fleet) start(ctx context.Context) error {
+	type started struct {
+		p   *proc
+		err error
+	}
+	var n int
+	results := make(chan started)
+	for _, r := range services.Roles {
+		for range f.cfg.replicas(r) {
+			n++
+			go func() {
+				p, err := f.spawn(ctx, r)
+				results <- started{p, err}
+			}()
+		}
+	}
+	var errs []error
+	for range n {
+		s := <-results
+		if s.err != nil {
+			errs = append(errs, s.err)
+			continue
+		}
+		f.mu.Lock()
+		f.procs[s.p.role] = append(f.procs[s.p.role], s.p)
+		f.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// spawn starts one process of role and waits until it listens.
+func (f *fleet) spawn(ctx context.Context, r services.Role) (*proc, error) {
+	db := f.dbs[r]
+	args := append([]string{"--service", string(r), "--db", db[0], "--queue-prefix", "headroom-" + string(r)}, f.args...)
+	if db[1] != "" {
+		args = append(args, "--pg-schema", db[1])
+	}
+	// Not CommandContext: the gateway stops its services itself, gracefully, on shutdown.
+	cmd := exec.Command(f.cmd, args...) //nolint:gosec // the lab binary, with the gateway's own flags
+	cmd.Stderr = f.out
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("services: start %s: %w", r, err)
+	}
+	p := &proc{role: r, cmd: cmd, exited: make(chan struct{})}
+	ready := make(chan string, 1)
+	go func() {
+		// The banner's first line names the URL; the rest is read and dropped so the child
+		// never blocks on a full pipe.
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), bannerPrefix); ok {
+				ready <- strings.TrimSpace(u)
+			}
+		}
+		close(ready)
+	}()
+	go func() {
+		err := cmd.Wait()
+		close(p.exited)
+		f.log.Info("service process exited", slog.String("role", string(r)), slog.Int("pid", cmd.Process.Pid), slog.Any("status", err))
+	}()
+	timer := time.NewTimer(serviceStartTimeout)
+	defer timer.Stop()
+	select {
+	case u, ok := <-ready:
+		if ok {
+			p.url = u
+			f.log.Info("service started", slog.String("role", string(r)), slog.String("url", u), slog.Int("pid", cmd.Process.Pid))
+			return p, f.applyFault(r, p)
+		}
+		<-p.exited
+		return nil, fmt.Errorf("services: %s exited before it listened: %v (its log is above)", r, cmd.ProcessState)
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	p.kill()
+	return nil, fmt.Errorf("services: %s not listening after %v", r, serviceStartTimeout)
+}
+
+// bannerPrefix starts the first line a lab process prints (lab/cli's banner).
+const bannerPrefix = "headroom lab listening on "
+
+// kill ends the process at once and waits for it.
+func (p *proc) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// terminate asks the process to drain and stop (SIGTERM), and kills it after grace.
+func (p *proc) terminate(grace time.Duration) {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-p.exited:
+	case <-t.C:
+		p.kill()
+	}
+}
+
+// stop terminates every process, all at once.
+func (f *fleet) stop(context.Context) error {
+	f.mu.Lock()
+	var all []*proc
+	for _, ps := range f.procs {
+		all = append(all, ps...)
+	}
+	f.procs = map[services.Role][]*proc{}
+	f.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range all {
+		wg.Go(func() { p.terminate(ShutdownTimeoutDefault + 5*time.Second) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// urls lists the URLs of role's processes.
+func (f *fleet) urls(r services.Role) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]string, len(f.procs[r]))
+	for i, p := range f.procs[r] {
+		out[i] = p.url
+	}
+	return out
+}
+
+// link is the netem link to p, or nil without links.
+func (f *fleet) link(p *proc) (*netem.Link, error) {
+	if f.dialer == nil {
+		return nil, nil
+	}
+	u, err := url.Parse(p.url)
+	if err != nil {
+		return nil, err
+	}
+	return f.dialer.Link(u.Host)
+}
+
+// applyFault puts role's current fault on the link to p (a replica started after the fault).
+func (f *fleet) applyFault(r services.Role, p *proc) error {
+	f.mu.Lock()
+	fault, ok := f.faults[r]
+	f.mu.Unlock()
+	if !ok || fault.Kind == netem.FaultNone {
+		return nil
+	}
+	l, err := f.link(p)
+	if err != nil || l == nil {
+		return err
+	}
+	return l.Inject(fault)
+}
+
+// routes are the gateway's admin routes over its services.
+func (f *fleet) routes() []route {
+	return []route{
+		{pattern: "GET /admin/services", h: http.HandlerFunc(f.serveList), admin: true, listed: true},
+		{pattern: "PUT /admin/services/{role}/fault", h: http.HandlerFunc(f.serveFault), admin: true, listed: true},
+	}
+}
+
+// view describes every service.
+func (f *fleet) view() []ServiceInfo {
+	out := make([]ServiceInfo, 0, len(services.Roles))
+	for _, r := range services.Roles {
+		f.mu.Lock()
+		fault, ok := f.faults[r]
+		f.mu.Unlock()
+		if !ok {
+			fault.Kind = netem.FaultNone
+		}
+		db := f.dbs[r][0]
+		if s := f.dbs[r][1]; s != "" {
+			db = redactURL(db) + " schema " + s
+		}
+		out = append(out, ServiceInfo{Role: r, DB: db, Replicas: f.urls(r), Fault: fault})
+	}
+	return out
+}
+
+func (f *fleet) serveList(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, f.view())
+}
+
+// faultRequest is the body of PUT /admin/services/{role}/fault; durations are Go's ("200ms").
+type faultRequest struct {
+	Kind   netem.FaultKind `json:"kind"`
+	Extra  string          `json:"extra,omitempty"`
+	Period string          `json:"period,omitempty"`
+}
+
+// serveFault injects a fault on the links to every replica of a role.
+func (f *fleet) serveFault(w http.ResponseWriter, r *http.Request) {
+	role, err := services.ParseRole(r.PathValue("role"))
+	if err != nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+		return
+	}
+	if f.dialer == nil {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": "no links to inject a fault on: the lab runs with --hop-rtt 0"})
+		return
+	}
+	var req faultRequest
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body: want {\"kind\":\"slow\",\"extra\":\"200ms\"} or kind none, down, hang, flap (with period): " + err.Error()})
+		return
+	}
+	fault := netem.Fault{Kind: req.Kind}
+	for _, d := range []struct {
+		name, s string
+		dst     *time.Duration
+	}{{"extra", req.Extra, &fault.Extra}, {"period", req.Period, &fault.Period}} {
+		if d.s == "" {
+			continue
+		}
+		if *d.dst, err = time.ParseDuration(d.s); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("%s %q: want a duration such as 200ms", d.name, d.s)})
+			return
+		}
+	}
+	if err := fault.Validate(); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	f.mu.Lock()
+	f.faults[role] = fault
+	procs := append([]*proc(nil), f.procs[role]...)
+	f.mu.Unlock()
+	for _, p := range procs {
+		if err := f.applyFault(role, p); err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+	}
+	f.log.Info("fault injected", slog.String("role", string(role)), slog.String("kind", string(fault.Kind)))
+	writeJSON(w, http.StatusOK, f.view())
+}
