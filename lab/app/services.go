@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -92,6 +93,7 @@ type ServiceInfo struct {
 	Role     services.Role `json:"role"`
 	DB       string        `json:"db"`
 	Replicas []string      `json:"replicas"` // the URLs of its processes
+	PIDs     []int         `json:"pids"`     // their process ids, in the same order
 	Fault    netem.Fault   `json:"fault"`
 }
 
@@ -193,7 +195,7 @@ func serviceDBs(cfg Config, onClose func(func(context.Context) error)) (map[serv
 // serviceArgs are the flags every service process gets: the gateway's outside world, broker,
 // seed, switches and tuning.
 func serviceArgs(cfg Config, out outside, queue string) []string {
-	args := []string{"--addr", "127.0.0.1:0", "--queue", queue,
+	args := []string{"--queue", queue,
 		"--smtp", out.smtp, "--log-collector", out.logs, "--payment-url", out.payments,
 		"--antipatterns", cfg.Antipatterns.String(), "--log-level", strings.ToLower(cfg.LogLevel.String()),
 		"--seed-users", strconv.Itoa(cfg.Seed.Users), "--seed-posts-per-user", strconv.Itoa(cfg.Seed.PostsPerUser),
@@ -221,17 +223,23 @@ type fleet struct {
 	out    io.Writer // the services' logs (stderr) go where the gateway's go
 	dialer *netem.Dialer
 
-	mu     sync.Mutex
-	procs  map[services.Role][]*proc
-	faults map[services.Role]netem.Fault
+	mu       sync.Mutex
+	procs    map[services.Role][]*proc // by replica slot
+	faults   map[services.Role]netem.Fault
+	stopping bool
 }
 
-// proc is one running service process.
+// proc is one running service process. A replica keeps its address across restarts (its
+// process is started again on the same port), as a Kubernetes Service keeps a pod's name, so
+// that the gateway's clients and links need no update.
 type proc struct {
-	role   services.Role
-	url    string
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when the process has exited
+	role    services.Role
+	slot    int
+	url     string
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the process has exited
+	retired bool          // stopped on purpose (shutdown, restart): not to be started again; under fleet.mu
+	ready   atomic.Bool   // it listened: a process that failed to start is not revived
 }
 
 // start starts every replica of every role, all at once, and returns when all are ready.
@@ -243,10 +251,11 @@ func (f *fleet) start(ctx context.Context) error {
 	var n int
 	results := make(chan started)
 	for _, r := range services.Roles {
-		for range f.cfg.replicas(r) {
+		f.procs[r] = make([]*proc, f.cfg.replicas(r))
+		for slot := range f.procs[r] {
 			n++
 			go func() {
-				p, err := f.spawn(ctx, r)
+				p, err := f.spawn(ctx, r, slot, "127.0.0.1:0")
 				results <- started{p, err}
 			}()
 		}
@@ -259,16 +268,16 @@ func (f *fleet) start(ctx context.Context) error {
 			continue
 		}
 		f.mu.Lock()
-		f.procs[s.p.role] = append(f.procs[s.p.role], s.p)
+		f.procs[s.p.role][s.p.slot] = s.p
 		f.mu.Unlock()
 	}
 	return errors.Join(errs...)
 }
 
-// spawn starts one process of role and waits until it listens.
-func (f *fleet) spawn(ctx context.Context, r services.Role) (*proc, error) {
+// spawn starts the process of role's replica slot, listening on addr, and waits until it listens.
+func (f *fleet) spawn(ctx context.Context, r services.Role, slot int, addr string) (*proc, error) {
 	db := f.dbs[r]
-	args := append([]string{"--service", string(r), "--db", db[0], "--queue-prefix", "headroom-" + string(r)}, f.args...)
+	args := append([]string{"--service", string(r), "--addr", addr, "--db", db[0], "--queue-prefix", "headroom-" + string(r)}, f.args...)
 	if db[1] != "" {
 		args = append(args, "--pg-schema", db[1])
 	}
@@ -282,7 +291,7 @@ func (f *fleet) spawn(ctx context.Context, r services.Role) (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("services: start %s: %w", r, err)
 	}
-	p := &proc{role: r, cmd: cmd, exited: make(chan struct{})}
+	p := &proc{role: r, slot: slot, cmd: cmd, exited: make(chan struct{})}
 	ready := make(chan string, 1)
 	go func() {
 		// The banner's first line names the URL; the rest is read and dropped so the child
@@ -299,6 +308,7 @@ func (f *fleet) spawn(ctx context.Context, r services.Role) (*proc, error) {
 		err := cmd.Wait()
 		close(p.exited)
 		f.log.Info("service process exited", slog.String("role", string(r)), slog.Int("pid", cmd.Process.Pid), slog.Any("status", err))
+		f.revive(p)
 	}()
 	timer := time.NewTimer(serviceStartTimeout)
 	defer timer.Stop()
@@ -306,6 +316,7 @@ func (f *fleet) spawn(ctx context.Context, r services.Role) (*proc, error) {
 	case u, ok := <-ready:
 		if ok {
 			p.url = u
+			p.ready.Store(true)
 			f.log.Info("service started", slog.String("role", string(r)), slog.String("url", u), slog.Int("pid", cmd.Process.Pid))
 			return p, f.applyFault(r, p)
 		}
@@ -316,6 +327,75 @@ func (f *fleet) spawn(ctx context.Context, r services.Role) (*proc, error) {
 	}
 	p.kill()
 	return nil, fmt.Errorf("services: %s not listening after %v", r, serviceStartTimeout)
+}
+
+// revive starts a replica whose process died on its own (a crash, kill -9) again on the same
+// address, retrying with backoff, as an orchestrator's restart policy would.
+func (f *fleet) revive(dead *proc) {
+	f.mu.Lock()
+	again := dead.ready.Load() && !dead.retired && !f.stopping
+	f.mu.Unlock()
+	if !again {
+		return
+	}
+	addr := strings.TrimPrefix(dead.url, "http://")
+	for wait := 200 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		time.Sleep(wait)
+		f.mu.Lock()
+		stopping := f.stopping
+		f.mu.Unlock()
+		if stopping {
+			return
+		}
+		p, err := f.spawn(context.Background(), dead.role, dead.slot, addr)
+		if err != nil {
+			f.log.Warn("service restart failed", slog.String("role", string(dead.role)), slog.Any("error", err))
+			continue
+		}
+		f.mu.Lock()
+		if f.stopping {
+			f.mu.Unlock()
+			p.retired = true
+			p.terminate(ShutdownTimeoutDefault)
+			return
+		}
+		f.procs[dead.role][dead.slot] = p
+		f.mu.Unlock()
+		f.log.Info("service restarted", slog.String("role", string(dead.role)), slog.String("url", p.url))
+		return
+	}
+}
+
+// restart replaces role's replicas one at a time (a rolling restart, at most one replica
+// down): each is asked to drain and stop (SIGTERM), then started again on its address. It
+// returns how long each replica was away.
+func (f *fleet) restart(ctx context.Context, r services.Role) ([]time.Duration, error) {
+	f.mu.Lock()
+	n := len(f.procs[r])
+	f.mu.Unlock()
+	away := make([]time.Duration, 0, n)
+	for slot := range n {
+		f.mu.Lock()
+		old := f.procs[r][slot]
+		if old != nil {
+			old.retired = true
+		}
+		f.mu.Unlock()
+		if old == nil {
+			continue
+		}
+		start := time.Now()
+		old.terminate(ShutdownTimeoutDefault + 5*time.Second)
+		p, err := f.spawn(ctx, r, slot, strings.TrimPrefix(old.url, "http://"))
+		if err != nil {
+			return away, err
+		}
+		f.mu.Lock()
+		f.procs[r][slot] = p
+		f.mu.Unlock()
+		away = append(away, time.Since(start))
+	}
+	return away, nil
 }
 
 // bannerPrefix starts the first line a lab process prints (lab/cli's banner).
@@ -342,11 +422,16 @@ func (p *proc) terminate(grace time.Duration) {
 // stop terminates every process, all at once.
 func (f *fleet) stop(context.Context) error {
 	f.mu.Lock()
+	f.stopping = true
 	var all []*proc
 	for _, ps := range f.procs {
-		all = append(all, ps...)
+		for _, p := range ps {
+			if p != nil {
+				p.retired = true
+				all = append(all, p)
+			}
+		}
 	}
-	f.procs = map[services.Role][]*proc{}
 	f.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, p := range all {
@@ -360,9 +445,11 @@ func (f *fleet) stop(context.Context) error {
 func (f *fleet) urls(r services.Role) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]string, len(f.procs[r]))
-	for i, p := range f.procs[r] {
-		out[i] = p.url
+	out := make([]string, 0, len(f.procs[r]))
+	for _, p := range f.procs[r] {
+		if p != nil {
+			out = append(out, p.url)
+		}
 	}
 	return out
 }
@@ -399,6 +486,7 @@ func (f *fleet) routes() []route {
 	return []route{
 		{pattern: "GET /admin/services", h: http.HandlerFunc(f.serveList), admin: true, listed: true},
 		{pattern: "PUT /admin/services/{role}/fault", h: http.HandlerFunc(f.serveFault), admin: true, listed: true},
+		{pattern: "POST /admin/services/{role}/restart", h: http.HandlerFunc(f.serveRestart), admin: true, listed: true},
 	}
 }
 
@@ -416,7 +504,15 @@ func (f *fleet) view() []ServiceInfo {
 		if s := f.dbs[r][1]; s != "" {
 			db = redactURL(db) + " schema " + s
 		}
-		out = append(out, ServiceInfo{Role: r, DB: db, Replicas: f.urls(r), Fault: fault})
+		info := ServiceInfo{Role: r, DB: db, Fault: fault}
+		f.mu.Lock()
+		for _, p := range f.procs[r] {
+			if p != nil {
+				info.Replicas, info.PIDs = append(info.Replicas, p.url), append(info.PIDs, p.cmd.Process.Pid)
+			}
+		}
+		f.mu.Unlock()
+		out = append(out, info)
 	}
 	return out
 }
@@ -472,6 +568,9 @@ func (f *fleet) serveFault(w http.ResponseWriter, r *http.Request) {
 	procs := append([]*proc(nil), f.procs[role]...)
 	f.mu.Unlock()
 	for _, p := range procs {
+		if p == nil {
+			continue
+		}
 		if err := f.applyFault(role, p); err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 			return
@@ -479,4 +578,24 @@ func (f *fleet) serveFault(w http.ResponseWriter, r *http.Request) {
 	}
 	f.log.Info("fault injected", slog.String("role", string(role)), slog.String("kind", string(fault.Kind)))
 	writeJSON(w, http.StatusOK, f.view())
+}
+
+// serveRestart answers POST /admin/services/{role}/restart once every replica is back.
+func (f *fleet) serveRestart(w http.ResponseWriter, r *http.Request) {
+	role, err := services.ParseRole(r.PathValue("role"))
+	if err != nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+		return
+	}
+	away, err := f.restart(r.Context(), role)
+	ms := make([]float64, len(away))
+	for i, d := range away {
+		ms[i] = float64(d.Microseconds()) / 1000
+	}
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error(), "away_ms": ms})
+		return
+	}
+	f.log.Info("rolling restart done", slog.String("role", string(role)), slog.Any("away_ms", ms))
+	writeJSON(w, http.StatusOK, map[string]any{"role": role, "away_ms": ms})
 }
