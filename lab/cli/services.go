@@ -86,4 +86,3 @@ func (s *servicesFlags) config(f *pflag.FlagSet) (services.Role, *app.ServicesCo
 	}
 	return "", c, nil
 }
-
