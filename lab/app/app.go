@@ -325,8 +325,11 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	log := telemetry.NewLogger(cfg.Log, cfg.LogLevel)
 
 	serviceName := "" // telemetry's default, the monolith's
-	if cfg.Role != "" {
+	switch {
+	case cfg.Role != "":
 		serviceName = cfg.Role.ServiceName()
+	case cfg.Services != nil:
+		serviceName = services.GatewayServiceName
 	}
 	tel, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: serviceName, OTLPEndpoint: cfg.OTLP, SpanProcessors: cfg.SpanProcessors})
 	if err != nil {
