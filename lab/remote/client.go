@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -47,7 +49,8 @@ const maxBody = 16 << 20
 // breaker, bulkhead and budget judge all the calls to that peer.
 type Client struct {
 	cfg        Config
-	base       string
+	base       string               // "" with a Balancer
+	server     []attribute.KeyValue // BaseURL's server.address and server.port
 	http       *http.Client
 	tracer     trace.Tracer
 	budget     *retryBudget
@@ -67,6 +70,7 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		cfg:      cfg,
 		base:     strings.TrimSuffix(cfg.BaseURL, "/"),
+		server:   serverAttrs(cfg.BaseURL),
 		tracer:   cfg.TracerProvider.Tracer("github.com/headroom/headroom/lab/remote"),
 		budget:   newRetryBudget(cfg.BudgetRatio, cfg.BudgetBurst),
 		bulkhead: bulkhead.New[[]byte](uint(cfg.Bulkhead)),
@@ -124,10 +128,11 @@ func WithIdempotencyKey(ctx context.Context, key string) context.Context {
 
 // call is one logical call on its way through the attempts.
 type call struct {
-	method, route, url string
-	payload            []byte
-	idemKey            string
-	attempts           atomic.Int64
+	method, route, path string
+	payload             []byte
+	idemKey             string
+	attempts            atomic.Int64
+	last                atomic.Pointer[endpoint] // the Balancer's pick for the latest attempt
 }
 
 // attempt is what the transport's span needs to know of the attempt it carries.
@@ -144,11 +149,11 @@ func attemptFrom(ctx context.Context) attempt {
 	return a
 }
 
-// Do calls the peer: method on path (appended to BaseURL), body sent as JSON unless nil, the
-// answer decoded as JSON into out unless nil or empty. route is the path's pattern, such as
-// "/users/{id}", for span names and metrics. GET, HEAD, PUT, DELETE and OPTIONS calls, and POSTs
-// under [WithIdempotencyKey], are retried and hedged; other calls make one attempt. ctx bounds
-// the call along with Deadline.
+// Do calls the peer: method on path (appended to BaseURL, or to the endpoint the Balancer picks
+// for each attempt), body sent as JSON unless nil, the answer decoded as JSON into out unless
+// nil or empty. route is the path's pattern, such as "/users/{id}", for span names and metrics.
+// GET, HEAD, PUT, DELETE and OPTIONS calls, and POSTs under [WithIdempotencyKey], are retried
+// and hedged; other calls make one attempt. ctx bounds the call along with Deadline.
 //
 // Its errors wrap [ErrCircuitOpen], [ErrBulkheadFull], [ErrBudgetExhausted] or [ErrTimeout], or
 // are a [*StatusError] for a non-2xx answer, or the transport's error.
@@ -161,7 +166,7 @@ func (c *Client) Do(ctx context.Context, method, route, path string, body, out a
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.Deadline)
 		defer cancel()
 	}
-	cl := &call{method: method, route: route, url: c.base + path}
+	cl := &call{method: method, route: route, path: path}
 	cl.idemKey, _ = ctx.Value(idempotencyKey{}).(string)
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -256,11 +261,20 @@ func (c *Client) send(ctx context.Context, cl *call, retry bool) ([]byte, error)
 	}
 	defer c.bulkhead.ReleasePermit()
 
-	answer, err := c.exchange(ctx, cl)
+	base, ep := c.base, (*endpoint)(nil)
+	if c.cfg.Balancer != nil {
+		// A retry or hedge goes elsewhere than the attempt before it, if it can.
+		ep = c.cfg.Balancer.pick(cl.last.Load())
+		cl.last.Store(ep)
+		base = ep.url
+	}
+	answer, err := c.exchange(ctx, cl, base+cl.path)
+	ejected := ep != nil && c.cfg.Balancer.release(ep, err)
 	if c.breaker != nil {
 		// What is worth retrying counts against the peer; a refusal of ours, an attempt the call
-		// stopped needing and the request's own fault (4xx) do not.
-		if retryable(err) {
+		// stopped needing, the request's own fault (4xx) and a replica the balancer ejected
+		// while others are healthy do not.
+		if retryable(err) && !ejected {
 			c.breaker.RecordFailure()
 		} else {
 			c.breaker.RecordSuccess()
@@ -269,13 +283,13 @@ func (c *Client) send(ctx context.Context, cl *call, retry bool) ([]byte, error)
 	return answer, err
 }
 
-// exchange makes the HTTP request and reads the answer, within ctx's deadline.
-func (c *Client) exchange(ctx context.Context, cl *call) ([]byte, error) {
+// exchange makes the HTTP request to target and reads the answer, within ctx's deadline.
+func (c *Client) exchange(ctx context.Context, cl *call, target string) ([]byte, error) {
 	var body io.Reader
 	if cl.payload != nil {
 		body = bytes.NewReader(cl.payload)
 	}
-	req, err := http.NewRequestWithContext(ctx, cl.method, cl.url, body)
+	req, err := http.NewRequestWithContext(ctx, cl.method, target, body)
 	if err != nil {
 		return nil, fmt.Errorf("remote: %s %s: %w", cl.method, cl.route, err)
 	}
@@ -301,16 +315,34 @@ func (c *Client) exchange(ctx context.Context, cl *call) ([]byte, error) {
 	return answer, nil
 }
 
-// refused records the span of an attempt that was never sent and returns its error.
+// refused records the span of an attempt that was never sent and returns its error. With a
+// Balancer no endpoint was picked: the span names none.
 func (c *Client) refused(ctx context.Context, cl *call, err error) error {
 	a := attemptFrom(ctx)
 	attrs := []attribute.KeyValue{attrPeer.String(c.cfg.Peer), attribute.String("http.request.method", cl.method),
-		attribute.String("url.full", cl.url), attrErrorType.String(errorType(err))}
+		attrErrorType.String(errorType(err))}
+	if c.base != "" {
+		attrs = append(append(attrs, attribute.String("url.full", c.base+cl.path)), c.server...)
+	}
 	_, span := c.tracer.Start(ctx, spanName(c.cfg.Peer, cl.method, cl.route), trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(append(attrs, attemptAttrs(ctx, a)...)...))
 	span.SetStatus(codes.Error, err.Error())
 	span.End()
 	return err
+}
+
+// serverAttrs are base's server.address and server.port (when explicit), as otelhttp gives
+// the attempts it sends; none for "".
+func serverAttrs(base string) []attribute.KeyValue {
+	u, err := url.Parse(base)
+	if err != nil || u.Hostname() == "" {
+		return nil
+	}
+	attrs := []attribute.KeyValue{attribute.String("server.address", u.Hostname())}
+	if p, err := strconv.Atoi(u.Port()); err == nil {
+		attrs = append(attrs, attribute.Int("server.port", p))
+	}
+	return attrs
 }
 
 func attemptAttrs(ctx context.Context, a attempt) []attribute.KeyValue {

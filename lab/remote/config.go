@@ -40,8 +40,11 @@ type Config struct {
 	// the peer label of the metrics. Required.
 	Peer string
 	// BaseURL is where the peer listens, such as "http://127.0.0.1:8081"; a call's path is
-	// appended to it. Required.
+	// appended to it. Exactly one of BaseURL and Balancer is required.
 	BaseURL string
+	// Balancer, instead of BaseURL, spreads the attempts over the peer's replicas; its
+	// BalancerConfig.Peer must be Peer. The Client neither starts nor stops it.
+	Balancer *Balancer
 	// Transport sends each attempt (the lab passes its netem dialer's transport). Default: a
 	// clone of http.DefaultTransport keeping up to Bulkhead idle connections to the peer.
 	Transport http.RoundTripper
@@ -185,8 +188,15 @@ func (c *Config) validate() error {
 	if c.Peer == "" {
 		errs = append(errs, fielderr.New(ErrConfig, "Peer", "empty: want the called service's name"))
 	}
-	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fielderr.New(ErrConfig, "BaseURL", "%q: want http://host:port or https://host:port", c.BaseURL))
+	switch {
+	case c.Balancer != nil && c.BaseURL != "":
+		errs = append(errs, fielderr.New(ErrConfig, "Balancer", "set along with BaseURL %q: want exactly one of them", c.BaseURL))
+	case c.Balancer != nil:
+		if c.Balancer.cfg.Peer != c.Peer {
+			errs = append(errs, fielderr.New(ErrConfig, "Balancer", "balances peer %q: want Peer's %q", c.Balancer.cfg.Peer, c.Peer))
+		}
+	case !isBaseURL(c.BaseURL):
+		errs = append(errs, fielderr.New(ErrConfig, "BaseURL", "%q: want http://host:port or https://host:port, or a Balancer", c.BaseURL))
 	}
 	for _, d := range []struct {
 		field string
@@ -223,4 +233,10 @@ func (c *Config) validate() error {
 		errs = append(errs, fielderr.New(ErrConfig, "BreakerFailures", "%d: want at most BreakerWindow (%d)", c.BreakerFailures, c.BreakerWindow))
 	}
 	return errors.Join(errs...)
+}
+
+// isBaseURL says whether s is an absolute http or https URL with a host.
+func isBaseURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }

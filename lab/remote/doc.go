@@ -10,5 +10,13 @@
 // W3C trace context. Its Prometheus series carry the peer as a constant label, so one
 // Registerer takes the clients of every peer.
 //
+// A peer run as several replicas is called through a [Balancer] (Config.Balancer instead of
+// BaseURL): each attempt goes to the healthy replica with the fewest attempts in flight, a retry
+// or hedge to another replica than the attempt before it; active checks (GET /healthz) and
+// passive ejection (a connection refused or reset) decide which replicas are healthy, and with
+// none healthy all are tried (panic mode). SetEndpoints replaces the replicas while calls run,
+// as a rolling restart does. The attempt span's url.full and server.port name the replica; the
+// headroom_remote_endpoint_* series count each one's attempts in flight, picks and health.
+//
 // Like the rest of the lab it never imports headroom's measurement packages.
 package remote

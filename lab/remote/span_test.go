@@ -1,6 +1,7 @@
 package remote_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -117,6 +118,9 @@ func TestSpansFollowTheContract(t *testing.T) {
 				}
 				if a["peer.service"].AsString() != "posts" || a["http.request.method"].AsString() != "GET" || !strings.HasSuffix(a["url.full"].AsString(), "/posts/7") {
 					t.Errorf("attempt %d: peer.service %q method %q url.full %q", i+1, a["peer.service"].AsString(), a["http.request.method"].AsString(), a["url.full"].AsString())
+				}
+				if a["server.address"].AsString() != "127.0.0.1" || !strings.Contains(a["url.full"].AsString(), fmt.Sprintf(":%d/", a["server.port"].AsInt64())) {
+					t.Errorf("attempt %d: server.address %q server.port %d, want url.full's %q", i+1, a["server.address"].AsString(), a["server.port"].AsInt64(), a["url.full"].AsString())
 				}
 				if et, ok := a["error.type"]; (w.errorType == "") == ok || et.AsString() != w.errorType {
 					t.Errorf("attempt %d: error.type %q (present %v), want %q", i+1, et.AsString(), ok, w.errorType)
