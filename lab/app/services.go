@@ -119,7 +119,8 @@ func (a *App) startGateway(ctx context.Context, d gatewayDeps) (backend, error) 
 	a.info.Workers = "in each service's process"
 	a.info.DB = "one per service (below)"
 
-	f := &fleet{cfg: *cfg.Services, log: d.log, out: a.cfg.Log, procs: map[services.Role][]*proc{}, faults: map[services.Role]netem.Fault{}}
+	f := &fleet{cfg: *cfg.Services, log: d.log, out: a.cfg.Log, procs: map[services.Role][]*proc{}, faults: map[services.Role]netem.Fault{},
+		balancers: map[services.Role]*remote.Balancer{}}
 	if f.cmd = cfg.Services.Command; f.cmd == "" {
 		if f.cmd, err = os.Executable(); err != nil {
 			return backend{}, fmt.Errorf("services: the lab binary: %w", err)
@@ -148,7 +149,19 @@ func (a *App) startGateway(ctx context.Context, d gatewayDeps) (backend, error) 
 		rc := cfg.Services.Call
 		rc.Peer, rc.Transport = string(r), transport
 		rc.TracerProvider, rc.Propagator, rc.Registerer = d.tel.TracerProvider, d.tel.Propagator, d.reg
-		rc.BaseURL = f.urls(r)[0]
+		// Every replica keeps its address across restarts: the endpoints never change. /readyz
+		// turns 503 as soon as a replica drains, so a rolling restart's replica leaves the
+		// rotation before it closes.
+		b, err := remote.NewBalancer(remote.BalancerConfig{Peer: string(r), Endpoints: f.urls(r), Transport: transport,
+			HealthPath: "/readyz", Registerer: d.reg})
+		if err != nil {
+			return backend{}, err
+		}
+		if err := b.Start(ctx); err != nil {
+			return backend{}, err
+		}
+		a.onClose(b.Stop)
+		f.balancers[r], rc.Balancer = b, b
 		if clients[r], err = remote.New(rc); err != nil {
 			return backend{}, fmt.Errorf("%w: calls to %s: %w", ErrInvalidConfig, r, err)
 		}
@@ -223,6 +236,8 @@ type fleet struct {
 	out    io.Writer // the services' logs (stderr) go where the gateway's go
 	dialer *netem.Dialer
 
+	balancers map[services.Role]*remote.Balancer // set once at start
+
 	mu       sync.Mutex
 	procs    map[services.Role][]*proc // by replica slot
 	faults   map[services.Role]netem.Fault
@@ -242,36 +257,44 @@ type proc struct {
 	ready   atomic.Bool   // it listened: a process that failed to start is not revived
 }
 
-// start starts every replica of every role, all at once, and returns when all are ready.
+// start starts every replica of every role and returns when all are ready: first one replica
+// of each role, all at once (each seeds its database), then the other replicas, which find
+// their database seeded.
 func (f *fleet) start(ctx context.Context) error {
-	type started struct {
-		p   *proc
-		err error
-	}
-	var n int
-	results := make(chan started)
 	for _, r := range services.Roles {
 		f.procs[r] = make([]*proc, f.cfg.replicas(r))
-		for slot := range f.procs[r] {
-			n++
-			go func() {
-				p, err := f.spawn(ctx, r, slot, "127.0.0.1:0")
-				results <- started{p, err}
-			}()
+	}
+	for _, first := range []bool{true, false} {
+		var wg sync.WaitGroup
+		errs := make(chan error, len(services.Roles)*16)
+		for _, r := range services.Roles {
+			for slot := range f.procs[r] {
+				if (slot == 0) != first {
+					continue
+				}
+				wg.Go(func() {
+					p, err := f.spawn(ctx, r, slot, "127.0.0.1:0")
+					if err != nil {
+						errs <- err
+						return
+					}
+					f.mu.Lock()
+					f.procs[r][slot] = p
+					f.mu.Unlock()
+				})
+			}
+		}
+		wg.Wait()
+		close(errs)
+		var all []error
+		for err := range errs {
+			all = append(all, err)
+		}
+		if len(all) > 0 {
+			return errors.Join(all...)
 		}
 	}
-	var errs []error
-	for range n {
-		s := <-results
-		if s.err != nil {
-			errs = append(errs, s.err)
-			continue
-		}
-		f.mu.Lock()
-		f.procs[s.p.role][s.p.slot] = s.p
-		f.mu.Unlock()
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // spawn starts the process of role's replica slot, listening on addr, and waits until it listens.
@@ -362,6 +385,7 @@ func (f *fleet) revive(dead *proc) {
 		f.procs[dead.role][dead.slot] = p
 		f.mu.Unlock()
 		f.log.Info("service restarted", slog.String("role", string(dead.role)), slog.String("url", p.url))
+		f.recheck(dead.role)
 		return
 	}
 }
@@ -393,9 +417,40 @@ func (f *fleet) restart(ctx context.Context, r services.Role) ([]time.Duration, 
 		f.mu.Lock()
 		f.procs[r][slot] = p
 		f.mu.Unlock()
+		// As a rolling update waits for a new pod's readiness: the next replica goes only once
+		// this one takes calls again.
+		if err := f.awaitHealthy(ctx, r, p.url); err != nil {
+			return away, err
+		}
 		away = append(away, time.Since(start))
 	}
 	return away, nil
+}
+
+// recheck has role's balancer check its replicas now rather than at its next round.
+func (f *fleet) recheck(r services.Role) {
+	if b := f.balancers[r]; b != nil {
+		_ = b.SetEndpoints(f.urls(r)) // the same URLs: valid, and it triggers a round of checks
+	}
+}
+
+// awaitHealthy waits until role's balancer takes url as healthy.
+func (f *fleet) awaitHealthy(ctx context.Context, r services.Role, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, serviceStartTimeout)
+	defer cancel()
+	f.recheck(r)
+	for {
+		for _, e := range f.balancers[r].Endpoints() {
+			if e.URL == url && e.Healthy {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("services: %s at %s not healthy: %w", r, url, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // bannerPrefix starts the first line a lab process prints (lab/cli's banner).

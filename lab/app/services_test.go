@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -267,5 +268,80 @@ func TestFaultInjection(t *testing.T) {
 	}
 	if r := exchange(t, "PUT", base+"/admin/services/posts/fault", `{"kind":"none"}`); r.code != http.StatusOK {
 		t.Fatalf("clear fault: %d %s", r.code, r.body)
+	}
+}
+
+// TestRollingRestart restarts the posts service's two replicas one after the other while
+// clients read posts: with retries (the default, idempotent GETs) no request fails, since a
+// retry goes to the other replica; with one attempt per call the restart shows as errors.
+func TestRollingRestart(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		call    remote.Config
+		wantErr bool
+	}{
+		{"retries", quickCalls, false},
+		{"one attempt", remote.Config{Timeout: quickCalls.Timeout, Deadline: quickCalls.Deadline, MaxAttempts: 1}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			a, _ := startServices(t, app.ServicesConfig{Replicas: map[services.Role]int{services.Posts: 2}, Call: c.call})
+			base := a.Info().URL
+			stop := make(chan struct{})
+			var mu sync.Mutex
+			codes := map[int]int{}
+			var firstErr atomic.Pointer[[]byte]
+			var wg sync.WaitGroup
+			for range 2 {
+				wg.Go(func() {
+					client := &http.Client{Timeout: 10 * time.Second}
+					for n := 0; n < 20000; n++ { // bounded; stopped by the restart's end
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						code := 0
+						if resp, err := client.Get(base + "/api/posts/1"); err == nil {
+							b, _ := io.ReadAll(resp.Body)
+							_ = resp.Body.Close()
+							code = resp.StatusCode
+							if code != http.StatusOK && firstErr.CompareAndSwap(nil, &b) {
+								t.Logf("first failure: %d %s", code, b)
+							}
+						}
+						mu.Lock()
+						codes[code]++
+						mu.Unlock()
+						time.Sleep(2 * time.Millisecond)
+					}
+				})
+			}
+			r := exchange(t, "POST", base+"/admin/services/posts/restart", "")
+			close(stop)
+			wg.Wait()
+			if r.code != http.StatusOK {
+				t.Fatalf("restart: %d %s", r.code, r.body)
+			}
+			t.Logf("restart %s; answers by status: %v", r.body, codes)
+			for _, l := range strings.Split(exchange(t, "GET", base+"/metrics", "").body, "\n") {
+				if strings.HasPrefix(l, "headroom_remote_attempts_total") && strings.Contains(l, "posts") {
+					t.Log(l)
+				}
+			}
+			failed := 0
+			for code, n := range codes {
+				if code != http.StatusOK {
+					failed += n
+				}
+			}
+			if codes[http.StatusOK] == 0 {
+				t.Fatal("no request answered during the restart")
+			}
+			if c.wantErr != (failed > 0) {
+				t.Errorf("%d failed requests during the rolling restart, want failures: %v", failed, c.wantErr)
+			}
+		})
 	}
 }

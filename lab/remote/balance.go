@@ -422,12 +422,14 @@ func (b *Balancer) pick(avoid *endpoint) *endpoint {
 	return best
 }
 
-// release ends an attempt on e. A connection refused or reset says the replica is gone: e is
+// release ends an attempt on e. A connection refused, reset or closed before the answer (EOF:
+// a replica shutting down closes its kept-alive connections) says the replica is going: e is
 // ejected. It reports whether the failure was e's alone, another endpoint being healthy, so
 // that the peer's circuit breaker does not count one replica's restart against the peer.
 func (b *Balancer) release(e *endpoint, err error) (ejected bool) {
 	e.outstanding.Add(-1)
-	if !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ECONNRESET) {
+	if !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ECONNRESET) &&
+		!errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return false
 	}
 	e.mu.Lock()
