@@ -28,6 +28,13 @@ const (
 	// SyncDelete deletes a whole account in one transaction inside DELETE /api/account instead
 	// of in queued, bounded chunks.
 	SyncDelete Antipattern = "sync_delete"
+	// NoTimeouts calls the services (services mode) without any deadline.
+	NoTimeouts Antipattern = "no_timeouts"
+	// NaiveRetries retries failed calls to the services (services mode) at once, without backoff
+	// or budget: a retry storm on a failing service.
+	NaiveRetries Antipattern = "naive_retries"
+	// NoBreaker calls a failing service (services mode) without a circuit breaker.
+	NoBreaker Antipattern = "no_breaker"
 )
 
 // registry lists every antipattern with what it does; the order is the order of help output.
@@ -42,6 +49,9 @@ var registry = []struct {
 	{SyncEmail, "POST /api/invites sends the email over SMTP inside the request instead of in a queued job (outbox + worker)"},
 	{SyncVideo, "POST /api/videos processes the upload inside the request instead of in the queued thumbnail/encode/subtitles pipeline"},
 	{SyncDelete, "DELETE /api/account deletes everything in one transaction inside the request instead of in queued bounded chunks"},
+	{NoTimeouts, "services mode: the gateway calls the services without any deadline, so a hung service hangs its callers"},
+	{NaiveRetries, "services mode: failed calls are retried at once, up to 100 times, without backoff or retry budget (a retry storm)"},
+	{NoBreaker, "services mode: calls keep going to a failing service instead of failing fast behind a circuit breaker"},
 }
 
 // Antipatterns returns the names of all antipatterns the lab knows, in a stable order.

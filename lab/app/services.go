@@ -22,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/netem"
 	"github.com/headroom/headroom/lab/remote"
 	"github.com/headroom/headroom/lab/services"
@@ -149,6 +150,9 @@ func (a *App) startGateway(ctx context.Context, d gatewayDeps) (backend, error) 
 		rc := cfg.Services.Call
 		rc.Peer, rc.Transport = string(r), transport
 		rc.TracerProvider, rc.Propagator, rc.Registerer = d.tel.TracerProvider, d.tel.Propagator, d.reg
+		rc.Mistakes = func() remote.Mistakes {
+			return remote.Mistakes{NoTimeout: a.switches.On(lab.NoTimeouts), NaiveRetries: a.switches.On(lab.NaiveRetries), NoBreaker: a.switches.On(lab.NoBreaker)}
+		}
 		// Every replica keeps its address across restarts: the endpoints never change. /readyz
 		// turns 503 as soon as a replica drains, so a rolling restart's replica leaves the
 		// rotation before it closes.

@@ -258,6 +258,22 @@ func TestFaultInjection(t *testing.T) {
 			t.Errorf("fault %s on posts: checkout = %d %s, want it unaffected", c.fault, r.code, r.body)
 		}
 	}
+	// no_timeouts (and no_breaker, which the failures above opened): the same hung service now
+	// holds the request until the client gives up.
+	if r := exchange(t, "PUT", base+"/admin/services/posts/fault", `{"kind":"hang"}`); r.code != http.StatusOK {
+		t.Fatalf("fault hang: %d %s", r.code, r.body)
+	}
+	if r := exchange(t, "PUT", base+"/admin/antipatterns", `{"no_timeouts":true,"no_breaker":true}`); r.code != http.StatusOK {
+		t.Fatalf("no_timeouts: %d %s", r.code, r.body)
+	}
+	client := &http.Client{Timeout: 4 * time.Second} // twice the gateway's 2 s deadline
+	if resp, err := client.Get(base + "/api/posts/1"); err == nil {
+		_ = resp.Body.Close()
+		t.Errorf("no_timeouts on a hung service: answered %d, want the request held until the client's 4 s timeout", resp.StatusCode)
+	}
+	if r := exchange(t, "PUT", base+"/admin/antipatterns", `{"no_timeouts":false,"no_breaker":false}`); r.code != http.StatusOK {
+		t.Fatalf("no_timeouts off: %d %s", r.code, r.body)
+	}
 	for _, bad := range []string{`{"kind":"melt"}`, `{"kind":"slow"}`, `{"kind":"slow","extra":"soon"}`, `not json`} {
 		if r := exchange(t, "PUT", base+"/admin/services/posts/fault", bad); r.code != http.StatusBadRequest {
 			t.Errorf("fault %s: %d %s, want 400", bad, r.code, r.body)

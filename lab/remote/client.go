@@ -56,7 +56,8 @@ type Client struct {
 	budget     *retryBudget
 	breaker    circuitbreaker.CircuitBreaker[[]byte] // nil with NoBreaker
 	bulkhead   bulkhead.Bulkhead[[]byte]
-	idempotent failsafe.Executor[[]byte]
+	idempotent failsafe.Executor[[]byte] // retries with backoff, jitter and the budget; hedging
+	naive      failsafe.Executor[[]byte] // NaiveRetries: at once, up to NaiveMaxAttempts
 	m          *metrics
 }
 
@@ -90,10 +91,44 @@ func New(cfg Config) (*Client, error) {
 			WithSuccessThreshold(cfg.BreakerProbes).
 			Build()
 	}
+	c.idempotent = c.executor(false)
+	c.naive = c.executor(true)
+	m, err := newMetrics(cfg.Registerer, cfg.Peer, c.breaker)
+	if err != nil {
+		return nil, fmt.Errorf("remote: metrics of %s: %w", cfg.Peer, err)
+	}
+	c.m = m
+	return c, nil
+}
+
+// Mistakes are the classic mistakes of remote calls, switched on for a call at run time
+// ([Config.Mistakes]) as well as for every call (the Config fields of the same names).
+type Mistakes struct {
+	// NoTimeout: no deadline, per attempt or per call.
+	NoTimeout bool
+	// NaiveRetries: retry at once, without backoff or budget, up to NaiveMaxAttempts.
+	NaiveRetries bool
+	// NoBreaker: send every attempt whatever the peer's recent failures.
+	NoBreaker bool
+}
+
+// mistakes are the mistakes in force for a call starting now.
+func (c *Client) mistakes() Mistakes {
+	m := Mistakes{NoTimeout: c.cfg.NoTimeout, NaiveRetries: c.cfg.NaiveRetries, NoBreaker: c.cfg.NoBreaker}
+	if c.cfg.Mistakes != nil {
+		dyn := c.cfg.Mistakes()
+		m.NoTimeout, m.NaiveRetries, m.NoBreaker = m.NoTimeout || dyn.NoTimeout, m.NaiveRetries || dyn.NaiveRetries, m.NoBreaker || dyn.NoBreaker
+	}
+	return m
+}
+
+// executor is the retry (and hedging) policy of idempotent calls, naive or not.
+func (c *Client) executor(naive bool) failsafe.Executor[[]byte] {
+	cfg := c.cfg
 	retries := retrypolicy.NewBuilder[[]byte]().
 		HandleIf(func(_ []byte, err error) bool { return retryable(err) }).
 		ReturnLastFailure()
-	if cfg.NaiveRetries {
+	if naive {
 		retries = retries.WithMaxAttempts(cfg.NaiveMaxAttempts)
 	} else {
 		retries = retries.WithMaxAttempts(cfg.MaxAttempts).
@@ -107,13 +142,7 @@ func New(cfg Config) (*Client, error) {
 			WithBudget(budget.NewBuilder().WithMaxRate(cfg.HedgeBudget).WithMinConcurrency(1).Build()).
 			Build())
 	}
-	c.idempotent = failsafe.With(policies...)
-	m, err := newMetrics(cfg.Registerer, cfg.Peer, c.breaker)
-	if err != nil {
-		return nil, fmt.Errorf("remote: metrics of %s: %w", cfg.Peer, err)
-	}
-	c.m = m
-	return c, nil
+	return failsafe.With(policies...)
 }
 
 func spanName(peer, method, route string) string { return peer + " " + method + " " + route }
@@ -128,6 +157,7 @@ func WithIdempotencyKey(ctx context.Context, key string) context.Context {
 
 // call is one logical call on its way through the attempts.
 type call struct {
+	mistakes            Mistakes // the classic mistakes in force for this call
 	method, route, path string
 	payload             []byte
 	idemKey             string
@@ -161,12 +191,13 @@ func (c *Client) Do(ctx context.Context, method, route, path string, body, out a
 	start := time.Now()
 	ctx, span := c.tracer.Start(ctx, "call "+spanName(c.cfg.Peer, method, route), trace.WithSpanKind(trace.SpanKindInternal))
 	defer span.End()
-	if !c.cfg.NoTimeout {
+	mistakes := c.mistakes()
+	if !mistakes.NoTimeout {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.Deadline)
 		defer cancel()
 	}
-	cl := &call{method: method, route: route, path: path}
+	cl := &call{mistakes: mistakes, method: method, route: route, path: path}
 	cl.idemKey, _ = ctx.Value(idempotencyKey{}).(string)
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -180,7 +211,11 @@ func (c *Client) Do(ctx context.Context, method, route, path string, body, out a
 	var answer []byte
 	var err error
 	if isIdempotent(method, cl.idemKey) {
-		answer, err = c.idempotent.WithContext(ctx).GetWithExecution(func(exec failsafe.Execution[[]byte]) ([]byte, error) {
+		exec := c.idempotent
+		if mistakes.NaiveRetries {
+			exec = c.naive
+		}
+		answer, err = exec.WithContext(ctx).GetWithExecution(func(exec failsafe.Execution[[]byte]) ([]byte, error) {
 			return c.attempt(exec.Context(), cl, !exec.IsHedge() && exec.IsRetry(), exec.IsHedge())
 		})
 	} else {
@@ -228,7 +263,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, retry, hedge bool) ([]by
 	case retry:
 		kind = "retry"
 	}
-	if !c.cfg.NoTimeout {
+	if !cl.mistakes.NoTimeout {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
 		defer cancel()
@@ -245,17 +280,21 @@ func (c *Client) attempt(ctx context.Context, cl *call, retry, hedge bool) ([]by
 }
 
 func (c *Client) send(ctx context.Context, cl *call, retry bool) ([]byte, error) {
-	if retry && !c.cfg.NaiveRetries && !c.budget.withdraw() {
+	if retry && !cl.mistakes.NaiveRetries && !c.budget.withdraw() {
 		c.m.budget.Inc()
 		return nil, c.refused(ctx, cl, ErrBudgetExhausted)
 	}
-	if c.breaker != nil && !c.breaker.TryAcquirePermit() {
+	breaker := c.breaker
+	if cl.mistakes.NoBreaker {
+		breaker = nil
+	}
+	if breaker != nil && !breaker.TryAcquirePermit() {
 		return nil, c.refused(ctx, cl, ErrCircuitOpen)
 	}
 	if !c.bulkhead.TryAcquirePermit() {
-		if c.breaker != nil {
+		if breaker != nil {
 			// The permit taken was not used: give it back without judging the peer.
-			c.breaker.RecordSuccess()
+			breaker.RecordSuccess()
 		}
 		return nil, c.refused(ctx, cl, ErrBulkheadFull)
 	}
@@ -270,14 +309,14 @@ func (c *Client) send(ctx context.Context, cl *call, retry bool) ([]byte, error)
 	}
 	answer, err := c.exchange(ctx, cl, base+cl.path)
 	ejected := ep != nil && c.cfg.Balancer.release(ep, err)
-	if c.breaker != nil {
+	if breaker != nil {
 		// What is worth retrying counts against the peer; a refusal of ours, an attempt the call
 		// stopped needing, the request's own fault (4xx) and a replica the balancer ejected
 		// while others are healthy do not.
 		if retryable(err) && !ejected {
-			c.breaker.RecordFailure()
+			breaker.RecordFailure()
 		} else {
-			c.breaker.RecordSuccess()
+			breaker.RecordSuccess()
 		}
 	}
 	return answer, err

@@ -367,3 +367,49 @@ func TestHedgeBudgetSparesASlowPeer(t *testing.T) {
 		t.Errorf("hedges added %.0f %% requests, want well under 100 %%", 100*extra)
 	}
 }
+
+// TestMistakesSwitchAtRunTime flips the classic mistakes between calls through Config.Mistakes:
+// naive retries hammer a down peer, budgeted ones do not; with no timeout a hung peer holds the
+// call until the caller gives up, and switched back the deadline holds again.
+func TestMistakesSwitchAtRunTime(t *testing.T) {
+	t.Parallel()
+	var mistakes atomic.Pointer[remote.Mistakes]
+	mistakes.Store(&remote.Mistakes{})
+	hang := atomic.Bool{}
+	srv, n := counted(t, func(w http.ResponseWriter, r *http.Request) {
+		if hang.Load() {
+			<-r.Context().Done()
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	c := newClient(t, remote.Config{BaseURL: srv.URL, MaxAttempts: 3, NaiveMaxAttempts: 20, BackoffMin: time.Millisecond, BackoffMax: time.Millisecond,
+		BudgetBurst: 1000, Timeout: 50 * time.Millisecond, Deadline: 200 * time.Millisecond, NoBreaker: true,
+		Mistakes: func() remote.Mistakes { return *mistakes.Load() }})
+
+	_ = c.Do(t.Context(), http.MethodGet, "/p", "/p", nil, nil)
+	if got := n.Swap(0); got != 3 {
+		t.Errorf("budgeted retries on a down peer: %d attempts, want MaxAttempts 3", got)
+	}
+	mistakes.Store(&remote.Mistakes{NaiveRetries: true})
+	_ = c.Do(t.Context(), http.MethodGet, "/p", "/p", nil, nil)
+	if got := n.Swap(0); got != 20 {
+		t.Errorf("naive retries on a down peer: %d attempts, want NaiveMaxAttempts 20", got)
+	}
+
+	hang.Store(true)
+	mistakes.Store(&remote.Mistakes{NoTimeout: true})
+	ctx, cancel := context.WithTimeout(t.Context(), 600*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := c.Do(ctx, http.MethodGet, "/p", "/p", nil, nil)
+	// A lower bound: without a deadline of its own the call lasts until the caller's 600 ms.
+	if waited := time.Since(start); err == nil || waited < 550*time.Millisecond {
+		t.Errorf("no timeout on a hung peer: returned after %v (%v), want the caller's 600 ms", waited, err)
+	}
+	mistakes.Store(&remote.Mistakes{})
+	err = c.Do(t.Context(), http.MethodGet, "/p", "/p", nil, nil)
+	if !errors.Is(err, remote.ErrTimeout) {
+		t.Errorf("deadlines back on: %v, want ErrTimeout", err)
+	}
+}

@@ -94,6 +94,11 @@ type Config struct {
 	// NoBreaker sends every attempt whatever the peer's recent failures. Default false.
 	NoBreaker bool
 
+	// Mistakes, when set, is asked at the start of each call which classic mistakes to make
+	// besides those set above (the lab reads its anti-pattern switches there, so that they flip
+	// at run time). Default nil.
+	Mistakes func() Mistakes
+
 	// Bulkhead is the most attempts in flight to the peer at once; more fail with
 	// [ErrBulkheadFull] instead of queueing. Default [BulkheadDefault].
 	Bulkhead int
