@@ -240,16 +240,18 @@ func (d *diagnoser) retries(a *analyzed, n *node) {
 	}
 }
 
-// serialFanout finds runs of n's children that are remote calls to different peers or routes,
-// each started after the previous ended: they could run concurrently. A run that is already a
+// serialFanout finds runs of n's children that are remote calls to at least
+// SerialFanoutMinCalls different peers, each started after the previous ended: they could run
+// concurrently. A run that is already a
 // consecutive_http is left to it.
 func (d *diagnoser) serialFanout(a *analyzed, n *node) {
 	if len(n.children) < SerialFanoutMinCalls || isLogicalCall(n.s) || remoteChildren(a, n, SerialFanoutMinCalls) < SerialFanoutMinCalls {
 		return
 	}
 	type call struct {
-		n  *node
-		op string
+		n    *node
+		op   string
+		peer string
 	}
 	var calls []call
 	for _, c := range n.children {
@@ -261,10 +263,11 @@ func (d *diagnoser) serialFanout(a *analyzed, n *node) {
 		if !ok {
 			op = cn.s.Name
 		}
-		if p := peerOf(a, cn); p != "" {
+		p := peerOf(a, cn)
+		if p != "" {
 			op = p + " " + op
 		}
-		calls = append(calls, call{cn, op})
+		calls = append(calls, call{cn, op, p})
 	}
 	slices.SortFunc(calls, func(x, y call) int { return cmp.Compare(x.n.ws, y.n.ws) })
 	var run []call
@@ -273,17 +276,22 @@ func (d *diagnoser) serialFanout(a *analyzed, n *node) {
 		if len(run) < SerialFanoutMinCalls || d.inConsecutive[run[0].n] {
 			return
 		}
-		seen := map[string]bool{}
+		seen, peers := map[string]bool{}, map[string]bool{}
 		var sum, longest time.Duration
 		ops := make([]string, 0, len(run))
 		for _, c := range run {
 			if seen[c.op] { // a repeat: an N+1 or a retry, not a fan-out
 				return
 			}
-			seen[c.op] = true
+			seen[c.op], peers[c.peer] = true, true
 			sum += dur(c.n)
 			longest = max(longest, dur(c.n))
 			ops = append(ops, c.op)
+		}
+		// Calls to one service one after another are most often one step feeding the next
+		// (create an order, charge it, settle it): a fan-out asks different services.
+		if len(peers) < SerialFanoutMinCalls {
+			return
 		}
 		if saved := sum - longest; saved >= SerialFanoutMinSaved {
 			d.add(hitKey{kind: result.KindSerialFanout, endpoint: a.endpoint, op: strings.Join(ops, "; ")}, a,

@@ -134,6 +134,13 @@ func home(id string, serial bool, routes ...string) *Trace {
 	return svcTrace(id, "/api/home", 33, spans...)
 }
 
+// checkoutSteps is POST /api/checkout making three calls to the payments service one after the
+// other (create the order, charge it, settle it): each needs the one before, not a fan-out.
+func checkoutSteps(id string) *Trace {
+	return svcTrace(id, "/api/checkout", 33, remote("o", "h", "payments", "/orders", 1, 11, 0.4),
+		remote("c", "h", "payments", "/charges", 11, 21, 0.4), remote("s", "h", "payments", "/orders/1/settlement", 21, 31, 0.4))
+}
+
 // hop is GET /api/post calling posts once: 1 ms in posts, net ms on the network.
 func hop(id string, net float64) *Trace {
 	return svcTrace(id, "/api/post", net+3, remote("p", "h", "posts", "/posts/9", 1, 2+net, net))
@@ -178,6 +185,7 @@ var svcGoldenCases = []struct {
 	{"serial_fanout", []result.Kind{result.KindSerialFanout}, []*Trace{home("sf1", true, "/users/7", "/posts", "/charges")}},
 	{"serial_fanout_near_miss_concurrent", nil, []*Trace{home("sf2", false, "/users/7", "/posts", "/charges")}},
 	{"serial_fanout_near_miss_2_calls", nil, []*Trace{home("sf3", true, "/users/7", "/posts")}},
+	{"serial_fanout_near_miss_one_service", nil, []*Trace{checkoutSteps("sf4")}},
 	{"network_hop", []result.Kind{result.KindNetworkHop}, []*Trace{hop("nh1", 4), hop("nh2", 6)}},
 	{"network_hop_near_miss_0_8ms", nil, []*Trace{hop("nh3", 0.8), hop("nh4", 0.8)}},
 	{"n_plus_one_http_across_services", []result.Kind{result.KindNPlusOneHTTP}, []*Trace{postsN1("np1", false)}},

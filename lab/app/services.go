@@ -175,6 +175,11 @@ func (a *App) startGateway(ctx context.Context, d gatewayDeps) (backend, error) 
 		return backend{}, err
 	}
 	a.fleet = f
+	// The data a user sees through the gateway is the posts service's: its posts and its copy of
+	// the users.
+	if info, err := f.info(ctx, services.Posts); err == nil {
+		a.info.Data, a.info.Seeded = info.Data, info.Seeded
+	}
 	return backend{store: rm, mailer: rm, payments: rm, outbox: services.NoRelay{}}, nil
 }
 
@@ -214,7 +219,9 @@ func serviceDBs(cfg Config, onClose func(func(context.Context) error)) (map[serv
 func serviceArgs(cfg Config, out outside, queue string) []string {
 	args := []string{"--queue", queue,
 		"--smtp", out.smtp, "--log-collector", out.logs, "--payment-url", out.payments,
-		"--antipatterns", cfg.Antipatterns.String(), "--log-level", strings.ToLower(cfg.LogLevel.String()),
+		// The switches live in the gateway, whose handlers read them; a service's own would be
+		// out of reach of PUT /admin/antipatterns.
+		"--antipatterns", "none", "--log-level", strings.ToLower(cfg.LogLevel.String()),
 		"--seed-users", strconv.Itoa(cfg.Seed.Users), "--seed-posts-per-user", strconv.Itoa(cfg.Seed.PostsPerUser),
 		"--seed-comments-per-post", strconv.Itoa(cfg.Seed.CommentsPerPost), "--seed", strconv.FormatUint(cfg.Seed.Seed, 10),
 		"--db-latency", dbLatency(cfg.DBLatency).String(), "--shutdown-timeout", cfg.ShutdownTimeout.String()}
@@ -429,6 +436,25 @@ func (f *fleet) restart(ctx context.Context, r services.Role) ([]time.Duration, 
 		away = append(away, time.Since(start))
 	}
 	return away, nil
+}
+
+// info is the /admin/info of role's first replica.
+func (f *fleet) info(ctx context.Context, r services.Role) (Info, error) {
+	var info Info
+	urls := f.urls(r)
+	if len(urls) == 0 {
+		return info, fmt.Errorf("services: no %s replica", r)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, urls[0]+"/admin/info", nil)
+	if err != nil {
+		return info, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return info, err
+	}
+	defer resp.Body.Close()
+	return info, json.NewDecoder(resp.Body).Decode(&info)
 }
 
 // recheck has role's balancer check its replicas now rather than at its next round.

@@ -197,9 +197,7 @@ func printBanner(w io.Writer, info app.Info) {
 	}
 	fmt.Fprintf(w, "headroom lab listening on %s\n", info.URL)
 	fmt.Fprintf(w, "  database       %s\n", info.DB)
-	if len(info.Services) == 0 {
-		fmt.Fprintf(w, "  data           %d users, %d posts, %d comments (%s)\n", info.Data.Users, info.Data.Posts, info.Data.Comments, seeded)
-	}
+	fmt.Fprintf(w, "  data           %d users, %d posts, %d comments (%s)\n", info.Data.Users, info.Data.Posts, info.Data.Comments, seeded)
 	fmt.Fprintf(w, "  antipatterns   %s  (valid: %s; flip with PUT %s/admin/antipatterns)\n", info.Antipatterns, lab.ValidAntipatternNames(), info.URL)
 	fmt.Fprintf(w, "  cache          %s\n", info.Cache)
 	fmt.Fprintf(w, "  mail (SMTP)    %s\n", info.SMTP)
