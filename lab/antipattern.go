@@ -28,6 +28,8 @@ const (
 	// SyncDelete deletes a whole account in one transaction inside DELETE /api/account instead
 	// of in queued, bounded chunks.
 	SyncDelete Antipattern = "sync_delete"
+	// SerialCalls reads the parts of a user's summary one after another instead of concurrently.
+	SerialCalls Antipattern = "serial_calls"
 	// NoTimeouts calls the services (services mode) without any deadline.
 	NoTimeouts Antipattern = "no_timeouts"
 	// NaiveRetries retries failed calls to the services (services mode) at once, without backoff
@@ -49,6 +51,7 @@ var registry = []struct {
 	{SyncEmail, "POST /api/invites sends the email over SMTP inside the request instead of in a queued job (outbox + worker)"},
 	{SyncVideo, "POST /api/videos processes the upload inside the request instead of in the queued thumbnail/encode/subtitles pipeline"},
 	{SyncDelete, "DELETE /api/account deletes everything in one transaction inside the request instead of in queued bounded chunks"},
+	{SerialCalls, "GET /api/users/{id}/summary reads the user's posts, orders and invites one after another instead of concurrently (in the services mode: three services called in turn)"},
 	{NoTimeouts, "services mode: the gateway calls the services without any deadline, so a hung service hangs its callers"},
 	{NaiveRetries, "services mode: failed calls are retried at once, up to 100 times, without backoff or retry budget (a retry storm)"},
 	{NoBreaker, "services mode: calls keep going to a failing service instead of failing fast behind a circuit breaker"},

@@ -18,10 +18,10 @@ func TestParseAntipatterns(t *testing.T) {
 	}{
 		{spec: "", want: "none"},
 		{spec: "none", want: "none"},
-		{spec: "all", want: "n_plus_one,no_index,no_cache,sync_logging,sync_email,sync_video,sync_delete,no_timeouts,naive_retries,no_breaker"},
+		{spec: "all", want: "n_plus_one,no_index,no_cache,sync_logging,sync_email,sync_video,sync_delete,serial_calls,no_timeouts,naive_retries,no_breaker"},
 		{spec: "sync_logging, n_plus_one", want: "n_plus_one,sync_logging"},
 		{spec: "n_plus_one,,", want: "n_plus_one"},
-		{spec: "n_plus_one,bogus", wantErr: `unknown antipattern "bogus": valid are all, none, or a comma-separated list of n_plus_one, no_index, no_cache, sync_logging, sync_email, sync_video, sync_delete, no_timeouts, naive_retries, no_breaker`},
+		{spec: "n_plus_one,bogus", wantErr: `unknown antipattern "bogus": valid are all, none, or a comma-separated list of n_plus_one, no_index, no_cache, sync_logging, sync_email, sync_video, sync_delete, serial_calls, no_timeouts, naive_retries, no_breaker`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
@@ -97,7 +97,7 @@ func ExampleParseAntipatterns() {
 	fmt.Println(err)
 	// Output:
 	// n_plus_one,sync_logging true false
-	// unknown antipattern "n+1": valid are all, none, or a comma-separated list of n_plus_one, no_index, no_cache, sync_logging, sync_email, sync_video, sync_delete, no_timeouts, naive_retries, no_breaker
+	// unknown antipattern "n+1": valid are all, none, or a comma-separated list of n_plus_one, no_index, no_cache, sync_logging, sync_email, sync_video, sync_delete, serial_calls, no_timeouts, naive_retries, no_breaker
 }
 
 // TestSwitchesUpdate: Update changes only the named switches, and concurrent updates of

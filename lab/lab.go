@@ -269,6 +269,13 @@ type Store interface {
 	// the payment's result, for a recovery pass.
 	PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]Order, error)
 
+	// PostsByAuthor returns an author's newest posts first, at most limit.
+	PostsByAuthor(ctx context.Context, authorID int64, limit int) ([]Post, error)
+	// OrdersByUser returns a user's newest orders first, at most limit.
+	OrdersByUser(ctx context.Context, userID int64, limit int) ([]Order, error)
+	// InvitesByInviter returns the invitations a user sent, newest first, at most limit.
+	InvitesByInviter(ctx context.Context, inviterID int64, limit int) ([]Invite, error)
+
 	// DeleteUser removes a user and everything that belongs to them (posts, comments, comments on
 	// their posts, invites, videos, orders) in one transaction.
 	DeleteUser(ctx context.Context, id int64) (Deleted, error)

@@ -46,6 +46,7 @@ type PostStore interface {
 	SearchPosts(ctx context.Context, q string, limit int, mode lab.SearchMode) ([]lab.Post, error)
 	Feed(ctx context.Context, limit int) ([]lab.FeedItem, error)
 	ListComments(ctx context.Context, postID int64, limit int) ([]lab.Comment, error)
+	PostsByAuthor(ctx context.Context, authorID int64, limit int) ([]lab.Post, error)
 }
 
 // OrderStore records checkouts and finds those a crash interrupted.
@@ -53,12 +54,14 @@ type OrderStore interface {
 	CreateOrder(ctx context.Context, userID, amountCents int64) (lab.Order, error)
 	SettleOrder(ctx context.Context, id int64, status, paymentRef string) (lab.Order, error)
 	PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]lab.Order, error)
+	OrdersByUser(ctx context.Context, userID int64, limit int) ([]lab.Order, error)
 }
 
 // InviteStore records invitations.
 type InviteStore interface {
 	CreateInvite(ctx context.Context, inviterID int64, email, token string, jobs ...lab.Job) (lab.Invite, error)
 	MarkInviteSent(ctx context.Context, id int64, at time.Time) error
+	InvitesByInviter(ctx context.Context, inviterID int64, limit int) ([]lab.Invite, error)
 }
 
 // VideoStore records uploads and, under sync_video, their processing.
@@ -300,6 +303,7 @@ func New(cfg Config) (*API, error) {
 		a.handle("POST /api/login", a.login)
 		a.handle("DELETE /api/login", a.logout)
 		a.handle("GET /api/me", a.me)
+		a.handle("GET /api/users/{id}/summary", a.summary)
 		a.handle("GET /static/{path...}", a.static)
 		a.handle("GET /page/home", a.home)
 	}

@@ -131,6 +131,7 @@ func TestServicesServeTheAPI(t *testing.T) {
 		{"POST", "/api/invites", `{"inviter_id":1,"email":"friend@example.com"}`},
 		{"POST", "/api/videos", `{"owner_id":1,"title":"cats","size_bytes":1000}`},
 		{"POST", "/api/login", `{"user_id":2}`},
+		{"GET", "/api/users/1/summary", ""},
 		{"GET", "/readyz", ""},
 	} {
 		if r := exchange(t, c.method, base+c.path, c.body); r.code >= 300 {

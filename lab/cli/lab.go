@@ -42,6 +42,7 @@ var endpointExamples = map[string]string{
 	"POST /api/login":                           `/api/login  {"user_id":1}  → {"token":…}`,
 	"DELETE /api/login":                         "/api/login  (Authorization: Bearer TOKEN: logout)",
 	"GET /api/me":                               "/api/me  (Authorization: Bearer TOKEN)",
+	"GET /api/users/{id}/summary":               "/api/users/1/summary",
 	"GET /static/{path...}":                     "/static/manifest.json  (app.js, app.css, img/*.png and their fingerprinted names)",
 	"GET /page/home":                            "/page/home  (Accept-Language: en|fr|de|ja, Headroom-Region: FR…)",
 	"POST /admin/jobs/{queue}/dead/{id}/replay": "/admin/jobs/QUEUE/dead/ID/replay",

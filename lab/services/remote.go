@@ -132,6 +132,21 @@ func (rm *Remote) ListComments(ctx context.Context, postID int64, limit int) ([]
 	return call[[]lab.Comment](ctx, rm, routeComments, "/posts/"+id(postID)+"/comments?limit="+strconv.Itoa(limit), nil)
 }
 
+// PostsByAuthor calls the posts service.
+func (rm *Remote) PostsByAuthor(ctx context.Context, authorID int64, limit int) ([]lab.Post, error) {
+	return call[[]lab.Post](ctx, rm, routeByAuthor, "/authors/"+id(authorID)+"/posts?limit="+strconv.Itoa(limit), nil)
+}
+
+// OrdersByUser calls the payments service.
+func (rm *Remote) OrdersByUser(ctx context.Context, userID int64, limit int) ([]lab.Order, error) {
+	return call[[]lab.Order](ctx, rm, routeUserOrders, "/users/"+id(userID)+"/orders?limit="+strconv.Itoa(limit), nil)
+}
+
+// InvitesByInviter calls the notifications service.
+func (rm *Remote) InvitesByInviter(ctx context.Context, inviterID int64, limit int) ([]lab.Invite, error) {
+	return call[[]lab.Invite](ctx, rm, routeUserInvites, "/users/"+id(inviterID)+"/invites?limit="+strconv.Itoa(limit), nil)
+}
+
 // CreateVideo calls the posts service, which writes the video and its jobs.
 func (rm *Remote) CreateVideo(ctx context.Context, ownerID int64, title string, sizeBytes int64, jobs ...lab.Job) (lab.Video, error) {
 	return call[lab.Video](ctx, rm, routeCreateVideo, "/videos", videoRequest{OwnerID: ownerID, Title: title, SizeBytes: sizeBytes, Jobs: onWire(jobs)})

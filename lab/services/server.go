@@ -1,6 +1,7 @@
 package services
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -78,6 +79,7 @@ func (b Backend) handlers() map[string]api.InternalHandler {
 			}
 			return s.ListComments(r.Context(), id, limit)
 		}),
+		routeByAuthor: byIDLimit(s.PostsByAuthor),
 		routeCreateVideo: withBody(func(r *http.Request, req videoRequest) (any, error) {
 			jobs, err := b.jobs(req.Jobs)
 			if err != nil {
@@ -133,6 +135,7 @@ func (b Backend) handlers() map[string]api.InternalHandler {
 			}
 			return s.PendingOrders(r.Context(), before, limit)
 		},
+		routeUserOrders: byIDLimit(s.OrdersByUser),
 		routeCharge: withBody(func(r *http.Request, req chargeRequest) (any, error) {
 			if b.Payments == nil {
 				return nil, errors.New("no payment provider configured")
@@ -152,6 +155,7 @@ func (b Backend) handlers() map[string]api.InternalHandler {
 		routeInviteSent: byIDWithBody(func(r *http.Request, id int64, req sentRequest) (any, error) {
 			return done{OK: true}, s.MarkInviteSent(r.Context(), id, req.At)
 		}),
+		routeUserInvites: byIDLimit(s.InvitesByInviter),
 		routeMail: withBody(func(r *http.Request, req mailRequest) (any, error) {
 			if b.Mailer == nil {
 				return nil, errors.New("no mail server configured")
@@ -190,6 +194,17 @@ func byID(f func(r *http.Request, id int64) (any, error)) api.InternalHandler {
 		}
 		return f(r, id)
 	}
+}
+
+// byIDLimit serves a list read of one row's (the path's id) with the limit query parameter.
+func byIDLimit[T any](read func(ctx context.Context, id int64, limit int) ([]T, error)) api.InternalHandler {
+	return byID(func(r *http.Request, id int64) (any, error) {
+		limit, err := intQuery(r, "limit")
+		if err != nil {
+			return nil, err
+		}
+		return read(r.Context(), id, limit)
+	})
 }
 
 func withBody[T any](f func(r *http.Request, req T) (any, error)) api.InternalHandler {

@@ -34,6 +34,11 @@ const (
 	routeNewInvite  = "POST /invites"
 	routeInviteSent = "PUT /invites/{id}/sent"
 	routeMail       = "POST /mail"
+	// lists of one user's rows
+	routeByAuthor    = "GET /authors/{id}/posts"
+	routeUserOrders  = "GET /users/{id}/orders"
+	routeUserInvites = "GET /users/{id}/invites"
+
 	// every service
 	routeReady = "GET /readyz"
 )
@@ -101,9 +106,9 @@ type (
 var owner = map[string]Role{
 	routeGetUser: Posts, routeGetUsers: Posts, routeGetPost: Posts, routeListPosts: Posts,
 	routeSearch: Posts, routeFeed: Posts, routeComments: Posts, routeCreateVideo: Posts,
-	routeGetVideo: Posts, routeFinishVideo: Posts,
+	routeGetVideo: Posts, routeFinishVideo: Posts, routeByAuthor: Posts,
 	routeDeleteUser: Accounts, routeNewDeletion: Accounts, routeGetDeletion: Accounts,
 	routeCancelDelete: Accounts, routePutSession: Accounts, routeGetSession: Accounts, routeDelSession: Accounts,
-	routeNewOrder: Payments, routeSettleOrder: Payments, routePending: Payments, routeCharge: Payments,
-	routeNewInvite: Notifications, routeInviteSent: Notifications, routeMail: Notifications,
+	routeNewOrder: Payments, routeSettleOrder: Payments, routePending: Payments, routeCharge: Payments, routeUserOrders: Payments,
+	routeNewInvite: Notifications, routeInviteSent: Notifications, routeMail: Notifications, routeUserInvites: Notifications,
 }

@@ -31,6 +31,7 @@ func Exercise(t *testing.T, newStore NewStore) {
 		{"Invites", testInvites},
 		{"Videos", testVideos},
 		{"Orders", testOrders},
+		{"ByUser", testByUser},
 		{"DeleteUser", testDeleteUser},
 		{"Outbox", testOutbox},
 		{"OutboxRollsBackWithRow", testOutboxRollback},
