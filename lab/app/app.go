@@ -40,6 +40,7 @@ import (
 	"github.com/headroom/headroom/lab/services"
 	"github.com/headroom/headroom/lab/store/postgres"
 	"github.com/headroom/headroom/lab/store/sqlite"
+	"github.com/headroom/headroom/lab/tasks"
 	"github.com/headroom/headroom/lab/telemetry"
 )
 
@@ -290,6 +291,7 @@ type App struct {
 	engine   jobs.Engine
 	worker   *worker.Worker
 	counts   *countSharer         // nil without in-process workers
+	replica  *tasks.Replica       // the users.changed consumer; nil without it (see replication.go)
 	edge     atomic.Pointer[Edge] // nil without Config.Edge, and until it has started
 	keys     identity.Keys
 	served   chan error
