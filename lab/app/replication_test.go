@@ -72,36 +72,79 @@ func replication(t *testing.T, url string) *tasks.Lag {
 }
 
 // servicePair starts the accounts and posts services on one broker (queue; "" for the accounts
-// process's embedded one) and returns their URLs.
-func servicePair(t *testing.T, queue string) (accounts, posts string) {
+// process's embedded one), with the mail server smtp ("" for one each), and returns their URLs.
+func servicePair(t *testing.T, queue, smtp string) (accounts, posts string) {
 	t.Helper()
-	acc, _ := startRecorded(t, app.Config{Role: services.Accounts, Queue: queue})
+	acc, _ := startRecorded(t, app.Config{Role: services.Accounts, Queue: queue, SMTPAddr: smtp})
 	if queue == "" {
 		queue = acc.Info().QueueURL
 	}
-	pst, _ := startRecorded(t, app.Config{Role: services.Posts, Queue: queue})
+	pst, _ := startRecorded(t, app.Config{Role: services.Posts, Queue: queue, SMTPAddr: smtp})
 	return acc.Info().URL, pst.Info().URL
+}
+
+func queueView(t *testing.T, url, queue string) app.QueueView {
+	t.Helper()
+	var jv app.JobsView
+	if code := send(t, "GET", url+"/admin/jobs", "", &jv); code != http.StatusOK {
+		t.Fatalf("GET /admin/jobs = %d", code)
+	}
+	i := slices.IndexFunc(jv.Queues, func(q app.QueueView) bool { return q.Queue == queue })
+	if i < 0 {
+		t.Fatalf("GET /admin/jobs lacks queue %s", queue)
+	}
+	return jv.Queues[i]
 }
 
 // TestRenameReachesThePostsCopy: a rename in the accounts service reaches the posts service's
 // own copy of the users through the accounts outbox, the shared broker and the posts worker,
-// with its lag measured there; the accounts service keeps no copy.
+// with its lag measured there; the accounts service keeps no copy. Each service's own jobs stay
+// with its own workers, and two services' events with the same outbox row id both arrive.
 func TestRenameReachesThePostsCopy(t *testing.T) {
 	t.Parallel()
-	accounts, posts := servicePair(t, "")
-	var user, post int64
-	for user, post = range postsByAuthor(t, posts) {
-		break
+	ms := mailServer(t, "0s")
+	accounts, posts := servicePair(t, "", ms.Addr())
+	byAuthor := postsByAuthor(t, posts)
+	var user, other, post int64
+	for u, p := range byAuthor {
+		if user == 0 {
+			user, post = u, p
+		} else if other == 0 {
+			other = u
+		}
 	}
+	// Each service's first outbox row: both events are "outbox-1" to their relay.
 	rename(t, accounts, user, "Ada Lovelace")
+	rename(t, posts, other, "Grace Hopper") // the posts service's own table: skipped there
 	eventually(t, "the rename in the posts service", func() error {
 		if a := postAuthor(t, posts, post); a.Name != "Ada Lovelace" || a.Version != 2 {
 			return fmt.Errorf("author %+v", a)
 		}
+		if l := replication(t, posts); l == nil || l.Applied+l.Skipped != 2 {
+			return fmt.Errorf("replication %+v, want both events", l)
+		}
 		return nil
 	})
-	if l := replication(t, posts); l == nil || l.Applied != 1 || l.Window != 1 || l.P50 <= 0 {
-		t.Errorf("posts' replication = %+v, want one change applied with its lag", l)
+	if l := replication(t, posts); l.Applied != 1 || l.Skipped != 1 || l.Window != 1 || l.P50 <= 0 {
+		t.Errorf("posts' replication = %+v, want one change applied with its lag, its own skipped", l)
+	}
+
+	// Invites are the accounts service's jobs about its own rows: its workers send them all, and
+	// the posts workers (whose database has no such invite) see none.
+	const invites = 10
+	for i := range invites {
+		if code := send(t, "POST", accounts+"/api/invites", fmt.Sprintf(`{"inviter_id":%d,"email":"f%d@example.com"}`, user, i), nil); code != http.StatusAccepted {
+			t.Fatalf("invite %d = %d", i, code)
+		}
+	}
+	eventually(t, "the accounts service's emails", func() error {
+		if q := queueView(t, accounts, tasks.QueueEmail); ms.Delivered() != invites || q.Done != invites {
+			return fmt.Errorf("%d delivered, accounts' email queue %+v", ms.Delivered(), q)
+		}
+		return nil
+	})
+	if q := queueView(t, posts, tasks.QueueEmail); q.Done != 0 || q.Failed != 0 || q.Dead != 0 {
+		t.Errorf("posts' email queue = %+v, want untouched", q)
 	}
 	if l := replication(t, accounts); l != nil {
 		t.Errorf("accounts' replication = %+v, want none: it owns the users", l)
@@ -151,7 +194,7 @@ func TestReadAfterRenameIsStale(t *testing.T) {
 		renames     = 200
 		waitVisible = 30 * time.Second // generous: the machine is shared and noisy
 	)
-	accounts, posts := servicePair(t, "")
+	accounts, posts := servicePair(t, "", "")
 	var user, post int64
 	for user, post = range postsByAuthor(t, posts) {
 		break
@@ -196,7 +239,7 @@ func TestReplicationSurvivesBrokerOutage(t *testing.T) {
 	dir := t.TempDir()
 	ns := natsServer(t, 0, dir)
 	port := ns.Addr().(*net.TCPAddr).Port
-	accounts, posts := servicePair(t, ns.ClientURL())
+	accounts, posts := servicePair(t, ns.ClientURL(), "")
 
 	byAuthor := postsByAuthor(t, posts)
 	users := make([]int64, 0, len(byAuthor))
