@@ -114,7 +114,8 @@ type Config struct {
 	// Redis Streams, "amqp://user:pass@host:port/" for RabbitMQ quorum queues. Default embedded.
 	Queue string
 	// QueuePrefix namespaces the broker's streams or keys, so several labs can share a server.
-	// Default "headroom".
+	// Default "headroom". With Role set, the service's own jobs go under QueuePrefix-ROLE and
+	// the events between services under QueuePrefix (see replication.go).
 	QueuePrefix string
 	// QueueDir is the embedded JetStream server's storage directory. Default: a temporary
 	// directory removed on shutdown.
