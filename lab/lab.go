@@ -19,6 +19,12 @@ type User struct {
 	Name      string    `json:"name"`
 	Email     string    `json:"email"`
 	CreatedAt time.Time `json:"created_at"`
+	// Version counts the row's changes, from 1 at its creation: a copy of the row in another
+	// service's database applies a change only if it is newer ([Store.ApplyUser]).
+	Version int64 `json:"version"`
+	// UpdatedAt is when the row last changed (its creation, at first): the start of a change's
+	// replication lag.
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Post is an article written by a user.
@@ -161,6 +167,10 @@ type JobCounts struct {
 // inside the row's transaction).
 type Job func(rowID int64) OutboxMessage
 
+// UserJob builds the outbox message of a user being written, from the row as written (it is
+// called inside the row's transaction, so the message carries exactly what commits).
+type UserJob func(u User) OutboxMessage
+
 // Counts is the number of rows of the main tables.
 type Counts struct {
 	Users    int64 `json:"users"`
@@ -223,6 +233,16 @@ type Store interface {
 	// GetUsers returns the users with the given ids in one query, in no particular order; unknown
 	// ids are skipped.
 	GetUsers(ctx context.Context, ids []int64) ([]User, error)
+	// RenameUser changes a user's name, increments its version and sets its UpdatedAt, and
+	// writes the outbox messages of jobs (built from the row as written) in the same
+	// transaction. An unknown user is [ErrNotFound].
+	RenameUser(ctx context.Context, id int64, name string, jobs ...UserJob) (User, error)
+	// ApplyUser writes u, a user as its owner wrote it (a replicated change), into this
+	// database's copy of the users: inserted if missing, replaced if u.Version is greater than
+	// the copy's, left alone otherwise, so that a repeated or reordered change never rolls a
+	// newer one back. applied reports whether the row changed. u.ID and u.Version must be
+	// positive.
+	ApplyUser(ctx context.Context, u User) (applied bool, err error)
 
 	// CreatePost adds a post.
 	CreatePost(ctx context.Context, authorID int64, title, body string) (Post, error)

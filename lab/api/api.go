@@ -71,8 +71,10 @@ type VideoStore interface {
 	FinishVideo(ctx context.Context, id int64, checksum string) (lab.Video, error)
 }
 
-// AccountStore deletes accounts, at once (sync_delete) or as a queued deletion.
+// AccountStore changes and deletes accounts: renames (with the event that feeds the copies of
+// users), deletions at once (sync_delete) or queued.
 type AccountStore interface {
+	RenameUser(ctx context.Context, id int64, name string, jobs ...lab.UserJob) (lab.User, error)
 	DeleteUser(ctx context.Context, id int64) (lab.Deleted, error)
 	CreateDeletion(ctx context.Context, userID int64, jobs ...lab.Job) (lab.Deletion, error)
 	GetDeletion(ctx context.Context, id int64) (lab.Deletion, error)
@@ -297,6 +299,7 @@ func New(cfg Config) (*API, error) {
 		a.handle("POST /api/invites", a.invite)
 		a.handle("POST /api/videos", a.uploadVideo)
 		a.handle("GET /api/videos/{id}", a.getVideo)
+		a.handle("PATCH /api/account", a.renameAccount)
 		a.handle("DELETE /api/account", a.deleteAccount)
 		a.handle("GET /api/account/deletions/{id}", a.getDeletion)
 		a.handle("DELETE /api/account/deletions/{id}", a.cancelDeletion)

@@ -40,6 +40,7 @@ import (
 	"github.com/headroom/headroom/lab/services"
 	"github.com/headroom/headroom/lab/store/postgres"
 	"github.com/headroom/headroom/lab/store/sqlite"
+	"github.com/headroom/headroom/lab/tasks"
 	"github.com/headroom/headroom/lab/telemetry"
 )
 
@@ -113,7 +114,8 @@ type Config struct {
 	// Redis Streams, "amqp://user:pass@host:port/" for RabbitMQ quorum queues. Default embedded.
 	Queue string
 	// QueuePrefix namespaces the broker's streams or keys, so several labs can share a server.
-	// Default "headroom".
+	// Default "headroom". With Role set, the service's own jobs go under QueuePrefix-ROLE and
+	// the events between services under QueuePrefix (see replication.go).
 	QueuePrefix string
 	// QueueDir is the embedded JetStream server's storage directory. Default: a temporary
 	// directory removed on shutdown.
@@ -304,6 +306,7 @@ type App struct {
 	worker   *worker.Worker
 	counts   *countSharer         // nil without in-process workers
 	fleet    *fleet               // the services mode's gateway only
+	replica  *tasks.Replica       // the users.changed consumer; nil without it (see replication.go)
 	edge     atomic.Pointer[Edge] // nil without Config.Edge, and until it has started
 	keys     identity.Keys
 	served   chan error

@@ -90,6 +90,10 @@ type JobsView struct {
 	Outbox   OutboxView       `json:"outbox"`
 	Queues   []QueueView      `json:"queues"`
 	Running  []worker.Running `json:"running"`
+	// Replication is this process's copy of the users fed by users.changed: changes applied
+	// and skipped, and the lag from change to visible. Absent where no copy is kept (a service
+	// that owns its data, or workers in other processes).
+	Replication *tasks.Lag `json:"replication,omitempty"`
 }
 
 // OutboxView is the outbox's backlog.
@@ -129,6 +133,10 @@ func (a *App) serveJobs(w http.ResponseWriter, r *http.Request) {
 	}
 	if a.worker != nil {
 		v.Running = append(v.Running, a.worker.Running()...)
+	}
+	if a.replica != nil {
+		l := a.replica.Lag()
+		v.Replication = &l
 	}
 	var countsErr error
 	if a.counts != nil {
@@ -216,13 +224,13 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // relay, then the broker closes.
 func (a *App) startJobs(ctx context.Context, deps jobDeps) (*outbox.Relay, error) {
 	cfg := a.cfg
-	eng, desc, err := openEngine(ctx, cfg.Queue, cfg.QueuePrefix, cfg.QueueDir)
+	eng, desc, url, err := openEngines(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	a.engine = eng
 	a.onClose(func(context.Context) error { return eng.Close() })
-	a.info.Queue, a.info.QueueURL = desc, redactURL(engineURL(eng, cfg.Queue))
+	a.info.Queue, a.info.QueueURL = desc, redactURL(url)
 
 	relay, err := outbox.New(outbox.Config{Store: a.store, Publisher: eng, Registerer: deps.reg, Logger: deps.log})
 	if err != nil {
@@ -245,6 +253,9 @@ func (a *App) startJobs(ctx context.Context, deps jobDeps) (*outbox.Relay, error
 	}
 	if cfg.Jobs.MediaDir == "" {
 		a.onClose(func(context.Context) error { return os.RemoveAll(media) })
+	}
+	if a.replica, err = registerReplica(w, cfg.Role, cfg.Jobs, a.store, deps.reg); err != nil {
+		return nil, err
 	}
 	if err := w.Start(ctx); err != nil {
 		return nil, err

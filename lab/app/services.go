@@ -2,6 +2,7 @@ package app
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -217,7 +218,9 @@ func serviceDBs(cfg Config, onClose func(func(context.Context) error)) (map[serv
 // serviceArgs are the flags every service process gets: the gateway's outside world, broker,
 // seed, switches and tuning.
 func serviceArgs(cfg Config, out outside, queue string) []string {
-	args := []string{"--queue", queue,
+	// One QueuePrefix for all: each service puts its own jobs under PREFIX-ROLE itself (see
+	// replication.go).
+	args := []string{"--queue", queue, "--queue-prefix", cmp.Or(cfg.QueuePrefix, queuePrefixDefault),
 		"--smtp", out.smtp, "--log-collector", out.logs, "--payment-url", out.payments,
 		// The switches live in the gateway, whose handlers read them; a service's own would be
 		// out of reach of PUT /admin/antipatterns.
@@ -311,7 +314,7 @@ func (f *fleet) start(ctx context.Context) error {
 // spawn starts the process of role's replica slot, listening on addr, and waits until it listens.
 func (f *fleet) spawn(ctx context.Context, r services.Role, slot int, addr string) (*proc, error) {
 	db := f.dbs[r]
-	args := append([]string{"--service", string(r), "--addr", addr, "--db", db[0], "--queue-prefix", "headroom-" + string(r)}, f.args...)
+	args := append([]string{"--service", string(r), "--addr", addr, "--db", db[0]}, f.args...)
 	if db[1] != "" {
 		args = append(args, "--pg-schema", db[1])
 	}

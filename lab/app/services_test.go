@@ -138,6 +138,28 @@ func TestServicesServeTheAPI(t *testing.T) {
 			t.Errorf("%s %s = %d %s", c.method, c.path, r.code, r.body)
 		}
 	}
+	// A rename in accounts reaches the posts service's copy: the post's author shows it.
+	var post struct {
+		Post struct {
+			Author struct {
+				ID   int64  `json:"id"`
+				Name string `json:"name"`
+			} `json:"author"`
+		} `json:"post"`
+	}
+	if err := json.Unmarshal([]byte(exchange(t, "GET", base+"/api/posts/1", "").body), &post); err != nil {
+		t.Fatal(err)
+	}
+	if r := exchange(t, "PATCH", base+"/api/account", fmt.Sprintf(`{"user_id":%d,"name":"Ada Lovelace"}`, post.Post.Author.ID)); r.code != http.StatusOK {
+		t.Fatalf("rename: %d %s", r.code, r.body)
+	}
+	eventually(t, "the rename in the post's author", func() error {
+		if b := exchange(t, "GET", base+"/api/posts/1", "").body; !strings.Contains(b, "Ada Lovelace") {
+			return fmt.Errorf("GET /api/posts/1 = %.200s", b)
+		}
+		return nil
+	})
+
 	peers := map[string]bool{}
 	for _, s := range spans.Ended() {
 		for _, kv := range s.Attributes() {

@@ -215,6 +215,10 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, started func(WorkerInfo)) 
 	if cfg.Jobs.MediaDir == "" {
 		onClose(func(context.Context) error { return os.RemoveAll(media) })
 	}
+	// The monolith's workers: its copy of the users is the table the changes come from.
+	if _, err := registerReplica(w, "", cfg.Jobs, store, reg); err != nil {
+		return err
+	}
 	info := WorkerInfo{Queue: desc, DB: dbDesc, Queues: w.Queues(), Media: media}
 	if cfg.Addr != "" {
 		var lc net.ListenConfig

@@ -96,7 +96,10 @@ func newLabJobsCmd() *cobra.Command {
 the broker reports them, the oldest waiting job's age, and done, failed and duplicate jobs of
 every worker, in the lab's process or not (each adds its counts to the lab's database every
 second), plus the outbox rows not yet published and the jobs running now in the lab's process
-with their progress.`,
+with their progress. Where the process keeps a copy of the users fed by users.changed (the posts
+service; the monolith, where every change is already there and skipped), it also shows the
+changes applied and skipped and the replication lag from a change to its visibility in the copy
+(p50, p99, max over the latest changes).`,
 		Example: `  headroom lab jobs
   headroom lab jobs --lab http://127.0.0.1:8080 --json`,
 		Args: cobra.NoArgs,
@@ -169,12 +172,31 @@ func writeJobs(w io.Writer, v app.JobsView) {
 			fmt.Fprintf(w, "note: %s\n", q.Note)
 		}
 	}
+	if r := v.Replication; r != nil {
+		fmt.Fprintf(w, "replication %s → %s: %d applied, %d skipped (already there or superseded)", r.Queue, r.Table, r.Applied, r.Skipped)
+		if r.Window > 0 {
+			fmt.Fprintf(w, "; lag from change to visible over the latest %d: p50 %s, p99 %s, max %s", r.Window, lag(r.P50), lag(r.P99), lag(r.Max))
+		}
+		fmt.Fprintln(w)
+	}
 	for _, r := range v.Running {
 		progress := ""
 		if r.Total > 0 {
 			progress = fmt.Sprintf(", %d of %d (%.0f%%)", r.Done, r.Total, 100*float64(r.Done)/float64(r.Total))
 		}
 		fmt.Fprintf(w, "running: %s %s attempt %d for %s%s\n", r.Queue, r.ID, r.Attempt, r.Running.Round(time.Millisecond), progress)
+	}
+}
+
+// lag shows a replication lag to about three significant digits, from microseconds to minutes.
+func lag(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	default:
+		return d.Round(time.Microsecond).String()
 	}
 }
 

@@ -30,6 +30,7 @@ var endpointExamples = map[string]string{
 	"GET /api/search":                           "/api/search?q=" + seed.RareWord,
 	"GET /api/feed":                             "/api/feed",
 	"DELETE /api/account":                       "/api/account?user_id=ID",
+	"PATCH /api/account":                        `/api/account  {"user_id":1,"name":"Ada"}`,
 	"POST /api/checkout":                        `/api/checkout  {"user_id":1,"amount_cents":1999}`,
 	"POST /api/invites":                         `/api/invites  {"inviter_id":1,"email":"friend@example.com"}`,
 	"POST /api/videos":                          `/api/videos  {"owner_id":1,"title":"cats","size_bytes":4194304}`,

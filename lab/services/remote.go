@@ -167,6 +167,17 @@ func (rm *Remote) DeleteUser(ctx context.Context, uid int64) (lab.Deleted, error
 	return call[lab.Deleted](ctx, rm, routeDeleteUser, "/users/"+id(uid), nil)
 }
 
+// RenameUser calls the accounts service, which owns the users: it writes the change and its
+// event, from which the posts service's copy follows.
+func (rm *Remote) RenameUser(ctx context.Context, uid int64, name string, jobs ...lab.UserJob) (lab.User, error) {
+	wire := make([]wireJob, len(jobs))
+	for i, j := range jobs {
+		m := j(lab.User{}) // a job's queue and headers do not depend on the row
+		wire[i] = wireJob{Queue: m.Queue, Headers: m.Headers}
+	}
+	return call[lab.User](ctx, rm, routeRenameUser, "/users/"+id(uid)+"/name", renameRequest{Name: name, Jobs: wire})
+}
+
 // CreateDeletion calls the accounts service, which writes the deletion and its job.
 func (rm *Remote) CreateDeletion(ctx context.Context, userID int64, jobs ...lab.Job) (lab.Deletion, error) {
 	return call[lab.Deletion](ctx, rm, routeNewDeletion, "/deletions", deletionRequest{UserID: userID, Jobs: onWire(jobs)})

@@ -94,6 +94,18 @@ func (b Backend) handlers() map[string]api.InternalHandler {
 		}),
 
 		routeDeleteUser: byID(func(r *http.Request, id int64) (any, error) { return s.DeleteUser(r.Context(), id) }),
+		routeRenameUser: byIDWithBody(func(r *http.Request, id int64, req renameRequest) (any, error) {
+			jobs := make([]lab.UserJob, 0, len(req.Jobs))
+			for _, j := range req.Jobs {
+				job, err := tasks.UserJobFor(j.Queue, j.Headers)
+				if err != nil {
+					return nil, api.BadRequest("%v", err)
+				}
+				jobs = append(jobs, job)
+			}
+			u, err := s.RenameUser(r.Context(), id, req.Name, jobs...)
+			return u, b.kicked(err)
+		}),
 		routeNewDeletion: withBody(func(r *http.Request, req deletionRequest) (any, error) {
 			jobs, err := b.jobs(req.Jobs)
 			if err != nil {

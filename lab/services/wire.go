@@ -19,6 +19,7 @@ const (
 	routeFinishVideo = "PUT /videos/{id}/finish"
 	// accounts
 	routeDeleteUser   = "DELETE /users/{id}"
+	routeRenameUser   = "PUT /users/{id}/name"
 	routeNewDeletion  = "POST /deletions"
 	routeGetDeletion  = "GET /deletions/{id}"
 	routeCancelDelete = "DELETE /deletions/{id}"
@@ -58,6 +59,10 @@ type (
 	}
 	finishRequest struct {
 		Checksum string `json:"checksum"`
+	}
+	renameRequest struct {
+		Name string    `json:"name"`
+		Jobs []wireJob `json:"jobs"`
 	}
 	deletionRequest struct {
 		UserID int64     `json:"user_id"`
@@ -107,7 +112,7 @@ var owner = map[string]Role{
 	routeGetUser: Posts, routeGetUsers: Posts, routeGetPost: Posts, routeListPosts: Posts,
 	routeSearch: Posts, routeFeed: Posts, routeComments: Posts, routeCreateVideo: Posts,
 	routeGetVideo: Posts, routeFinishVideo: Posts, routeByAuthor: Posts,
-	routeDeleteUser: Accounts, routeNewDeletion: Accounts, routeGetDeletion: Accounts,
+	routeDeleteUser: Accounts, routeRenameUser: Accounts, routeNewDeletion: Accounts, routeGetDeletion: Accounts,
 	routeCancelDelete: Accounts, routePutSession: Accounts, routeGetSession: Accounts, routeDelSession: Accounts,
 	routeNewOrder: Payments, routeSettleOrder: Payments, routePending: Payments, routeCharge: Payments, routeUserOrders: Payments,
 	routeNewInvite: Notifications, routeInviteSent: Notifications, routeMail: Notifications, routeUserInvites: Notifications,

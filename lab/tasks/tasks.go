@@ -23,8 +23,9 @@ const (
 	QueueDelete    = "account.delete"
 )
 
-// Queues lists the lab's queues in a stable order.
-var Queues = []string{QueueEmail, QueueThumbnail, QueueEncode, QueueSubtitles, QueueFinalize, QueueDelete}
+// Queues lists the lab's queues in a stable order. [Register] puts handlers on all but
+// [QueueUsersChanged], whose handler [RegisterReplica] puts where a copy of the users is kept.
+var Queues = []string{QueueEmail, QueueThumbnail, QueueEncode, QueueSubtitles, QueueFinalize, QueueDelete, QueueUsersChanged}
 
 // stageQueue maps each parallel video stage to its queue.
 var stageQueue = map[string]string{lab.StageThumbnail: QueueThumbnail, lab.StageEncode: QueueEncode, lab.StageSubtitles: QueueSubtitles}

@@ -35,9 +35,17 @@ func count(ctx context.Context, q querier, query string, args ...any) (int64, er
 
 // writeOutbox inserts the outbox messages of jobs for the row rowID, inside tx.
 func (s *Store) writeOutbox(ctx context.Context, tx pgx.Tx, rowID int64, jobs []lab.Job) error {
+	msgs := make([]lab.OutboxMessage, len(jobs))
+	for i, job := range jobs {
+		msgs[i] = job(rowID)
+	}
+	return s.insertOutbox(ctx, tx, msgs)
+}
+
+// insertOutbox inserts outbox messages inside tx.
+func (s *Store) insertOutbox(ctx context.Context, tx pgx.Tx, msgs []lab.OutboxMessage) error {
 	at := now()
-	for _, job := range jobs {
-		m := job(rowID)
+	for _, m := range msgs {
 		h := m.Headers
 		if h == nil {
 			h = map[string]string{}

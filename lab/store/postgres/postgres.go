@@ -330,9 +330,10 @@ func (s *Store) InsertBatch(ctx context.Context, b lab.SeedBatch) error {
 		}
 		return nil
 	}
-	if err := cp("users", []string{"id", "name", "email", "created_at"}, len(b.Users), func(i int) []any {
+	// A new row's version is 1 and its last change its creation.
+	if err := cp("users", []string{"id", "name", "email", "created_at", "updated_at"}, len(b.Users), func(i int) []any {
 		u := b.Users[i]
-		return []any{u.ID, u.Name, u.Email, u.CreatedAt}
+		return []any{u.ID, u.Name, u.Email, u.CreatedAt, u.CreatedAt}
 	}); err != nil {
 		return err
 	}
@@ -354,20 +355,21 @@ func (s *Store) InsertBatch(ctx context.Context, b lab.SeedBatch) error {
 	return nil
 }
 
-const userCols = `id, name, email, created_at`
+const userCols = `id, name, email, created_at, version, updated_at`
 
 func scanUser(r pgx.Rows) (lab.User, error) {
 	var u lab.User
-	err := r.Scan(&u.ID, &u.Name, &u.Email, &u.CreatedAt)
-	u.CreatedAt = u.CreatedAt.UTC()
+	err := r.Scan(&u.ID, &u.Name, &u.Email, &u.CreatedAt, &u.Version, &u.UpdatedAt)
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
 	return u, err
 }
 
 // CreateUser adds a user.
 func (s *Store) CreateUser(ctx context.Context, name, email string) (lab.User, error) {
-	u := lab.User{Name: name, Email: email, CreatedAt: now()}
-	err := s.one(ctx, s.pool, `INSERT INTO users (name, email, created_at) VALUES ($1, $2, $3) RETURNING id`,
-		[]any{name, email, u.CreatedAt}, &u.ID)
+	at := now()
+	u := lab.User{Name: name, Email: email, CreatedAt: at, Version: 1, UpdatedAt: at}
+	err := s.one(ctx, s.pool, `INSERT INTO users (name, email, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id`,
+		[]any{name, email, at}, &u.ID)
 	if err != nil {
 		return u, fmt.Errorf("postgres: create user: %w", err)
 	}

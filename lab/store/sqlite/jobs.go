@@ -26,9 +26,17 @@ func (s *Store) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 
 // writeOutbox inserts the outbox messages of jobs for the row rowID, inside tx.
 func (s *Store) writeOutbox(ctx context.Context, tx *sql.Tx, rowID int64, jobs []lab.Job) error {
+	msgs := make([]lab.OutboxMessage, len(jobs))
+	for i, job := range jobs {
+		msgs[i] = job(rowID)
+	}
+	return s.insertOutbox(ctx, tx, msgs)
+}
+
+// insertOutbox inserts outbox messages inside tx.
+func (s *Store) insertOutbox(ctx context.Context, tx *sql.Tx, msgs []lab.OutboxMessage) error {
 	at := micros(now())
-	for _, job := range jobs {
-		m := job(rowID)
+	for _, m := range msgs {
 		h, err := json.Marshal(m.Headers)
 		if err != nil {
 			return fmt.Errorf("outbox headers: %w", err)

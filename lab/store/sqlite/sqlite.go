@@ -296,9 +296,10 @@ func (s *Store) InsertBatch(ctx context.Context, b lab.SeedBatch) error {
 		}
 		return nil
 	}
-	if err := ins(`INSERT INTO users (id, name, email, created_at)`, 4, len(b.Users), func(i int) []any {
+	// A new row's version is 1 and its last change its creation.
+	if err := ins(`INSERT INTO users (id, name, email, created_at, updated_at)`, 5, len(b.Users), func(i int) []any {
 		u := b.Users[i]
-		return []any{u.ID, u.Name, u.Email, micros(u.CreatedAt)}
+		return []any{u.ID, u.Name, u.Email, micros(u.CreatedAt), micros(u.CreatedAt)}
 	}); err != nil {
 		return fmt.Errorf("sqlite: insert users: %w", err)
 	}
@@ -320,21 +321,22 @@ func (s *Store) InsertBatch(ctx context.Context, b lab.SeedBatch) error {
 	return nil
 }
 
-const userCols = `id, name, email, created_at`
+const userCols = `id, name, email, created_at, version, updated_at`
 
 func scanUser(r *sql.Rows) (lab.User, error) {
 	var u lab.User
-	var at int64
-	err := r.Scan(&u.ID, &u.Name, &u.Email, &at)
-	u.CreatedAt = fromMicros(at)
+	var created, updated int64
+	err := r.Scan(&u.ID, &u.Name, &u.Email, &created, &u.Version, &updated)
+	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return u, err
 }
 
 // CreateUser adds a user.
 func (s *Store) CreateUser(ctx context.Context, name, email string) (lab.User, error) {
-	u := lab.User{Name: name, Email: email, CreatedAt: now()}
-	err := s.one(ctx, s.db, `INSERT INTO users (name, email, created_at) VALUES (?, ?, ?) RETURNING id`,
-		[]any{name, email, micros(u.CreatedAt)}, &u.ID)
+	at := now()
+	u := lab.User{Name: name, Email: email, CreatedAt: at, Version: 1, UpdatedAt: at}
+	err := s.one(ctx, s.db, `INSERT INTO users (name, email, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id`,
+		[]any{name, email, micros(at), micros(at)}, &u.ID)
 	if err != nil {
 		return u, fmt.Errorf("sqlite: create user: %w", err)
 	}

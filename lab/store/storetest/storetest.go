@@ -23,6 +23,8 @@ func Exercise(t *testing.T, newStore NewStore) {
 		fn   func(t *testing.T, s lab.Store)
 	}{
 		{"Users", testUsers},
+		{"RenameUser", testRenameUser},
+		{"ApplyUser", testApplyUser},
 		{"Posts", testPosts},
 		{"Comments", testComments},
 		{"InsertBatchAndCounts", testInsertBatch},
