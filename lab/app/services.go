@@ -122,7 +122,7 @@ func (a *App) startGateway(ctx context.Context, d gatewayDeps) (backend, error) 
 	a.info.DB = "one per service (below)"
 
 	f := &fleet{cfg: *cfg.Services, log: d.log, out: a.cfg.Log, procs: map[services.Role][]*proc{}, faults: map[services.Role]netem.Fault{},
-		balancers: map[services.Role]*remote.Balancer{}}
+		balancers: map[services.Role]*remote.Balancer{}, stopped: make(chan struct{})}
 	if f.cmd = cfg.Services.Command; f.cmd == "" {
 		if f.cmd, err = os.Executable(); err != nil {
 			return backend{}, fmt.Errorf("services: the lab binary: %w", err)
@@ -256,6 +256,7 @@ type fleet struct {
 	procs    map[services.Role][]*proc // by replica slot
 	faults   map[services.Role]netem.Fault
 	stopping bool
+	stopped  chan struct{} // closed when stopping
 }
 
 // proc is one running service process. A replica keeps its address across restarts (its
@@ -318,8 +319,9 @@ func (f *fleet) spawn(ctx context.Context, r services.Role, slot int, addr strin
 	if db[1] != "" {
 		args = append(args, "--pg-schema", db[1])
 	}
-	// Not CommandContext: the gateway stops its services itself, gracefully, on shutdown.
-	cmd := exec.Command(f.cmd, args...) //nolint:gosec // the lab binary, with the gateway's own flags
+	// Never canceled: the gateway stops its services itself, gracefully, on shutdown (a context's
+	// end would SIGKILL them).
+	cmd := exec.CommandContext(context.WithoutCancel(ctx), f.cmd, args...) //nolint:gosec // the lab binary, with the gateway's own flags
 	cmd.Stderr = f.out
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -377,12 +379,10 @@ func (f *fleet) revive(dead *proc) {
 	}
 	addr := strings.TrimPrefix(dead.url, "http://")
 	for wait := 200 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		time.Sleep(wait)
-		f.mu.Lock()
-		stopping := f.stopping
-		f.mu.Unlock()
-		if stopping {
+		select {
+		case <-f.stopped:
 			return
+		case <-time.After(wait):
 		}
 		p, err := f.spawn(context.Background(), dead.role, dead.slot, addr)
 		if err != nil {
@@ -510,6 +510,9 @@ func (p *proc) terminate(grace time.Duration) {
 // stop terminates every process, all at once.
 func (f *fleet) stop(context.Context) error {
 	f.mu.Lock()
+	if !f.stopping {
+		close(f.stopped)
+	}
 	f.stopping = true
 	var all []*proc
 	for _, ps := range f.procs {

@@ -37,7 +37,7 @@ var labBinary = sync.OnceValues(func() (string, error) {
 	bin := filepath.Join(dir, "headroom-lab")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/headroom/headroom/cmd/headroom-lab").CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build headroom-lab: %v\n%s", err, out)
+		return "", fmt.Errorf("go build headroom-lab: %w\n%s", err, out)
 	}
 	return bin, nil
 })
