@@ -40,7 +40,11 @@ row() { # row LABEL NAME [TARGET]
 }
 header() { printf '\n%s\n  %-52s %9s %9s %7s  %-8s %s\n' "$1" "measurement (${RATE} req/s, ${SECS}s)" "p50 ms" "p99 ms" errors verdict target; }
 # urls: the gateway (or monolith) and every service process, for their /metrics
-urls() { echo "$URL"; curl -sf "$URL/admin/services" 2>/dev/null | python3 -c 'import json,sys; [print(u) for s in json.load(sys.stdin) for u in s["replicas"]]' || true; }
+urls() {
+  echo "$URL"
+  local svcs; svcs=$(curl -sf "$URL/admin/services" 2>/dev/null) || return 0 # the monolith has none
+  python3 -c 'import json,sys; [print(u) for s in json.load(sys.stdin) for u in s["replicas"]]' <<<"$svcs"
+}
 # metric NAME [FILTER]: the sum of a series over every process (samples whose line contains FILTER)
 metric() {
   for u in $(urls); do curl -sf "$u/metrics"; done | python3 -c '
@@ -48,14 +52,14 @@ import sys
 n, f = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else ""
 print(sum(float(l.split()[-1]) for l in sys.stdin if (l.startswith(n+"{") or l.startswith(n+" ")) and f in l))' "$@"
 }
-# measured NAME PATH [load flags…]: run, with the CPU of every process per request and the
-# calls and in-call time (client side minus the services' own serving time) per request
+# measured NAME PATH [load flags…]: a second of warm-up, then the run, with the CPU of every
+# process per request (background work included) and the calls and time in calls per request
 measured() {
-  local name=$1
-  local c0 r0 s0 n0
+  local name=$1 path=$2
+  "$hr" load "$URL$path" --rate "$RATE" --duration 1s --warmup 0s -q "${@:3}" >/dev/null 2>&1 || true
+  local c0 r0 n0
   c0=$(metric process_cpu_seconds_total) r0=$(metric headroom_remote_call_seconds_sum) n0=$(metric headroom_remote_calls_total)
-  s0=$(metric lab_http_request_duration_seconds_sum 'route="GET /' ; true)
-  run "$@"
+  "$hr" load "$URL$path" --rate "$RATE" --duration "${SECS}s" --warmup 0s -q -o "$out/$name.json" "${@:3}" >/dev/null || true
   python3 - "$out/$name.json" "$c0" "$(metric process_cpu_seconds_total)" "$r0" "$(metric headroom_remote_call_seconds_sum)" \
     "$n0" "$(metric headroom_remote_calls_total)" >"$out/$name.extra" <<'PY'
 import json, sys

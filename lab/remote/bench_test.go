@@ -1,11 +1,15 @@
 package remote_test
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/headroom/headroom/lab/remote"
 )
@@ -60,4 +64,36 @@ func BenchmarkHedging(b *testing.B) {
 			b.ReportMetric(100*float64(n.Load()-int64(len(lat)))/float64(len(lat)), "extra_req_%")
 		})
 	}
+}
+
+// BenchmarkCallOverhead is one GET to a loopback peer that answers at once: the client's whole
+// cost (failsafe-go's policies, the spans with a recording provider, JSON) plus the HTTP round
+// trip, against the same request made with a bare net/http client (sub-benchmark "bare").
+func BenchmarkCallOverhead(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":7,"title":"t"}`))
+	}))
+	b.Cleanup(srv.Close)
+	b.Run("bare", func(b *testing.B) {
+		c := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		for b.Loop() {
+			resp, err := c.Get(srv.URL + "/posts/7")
+			if err != nil {
+				b.Fatal(err)
+			}
+			var v map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&v)
+			_ = resp.Body.Close()
+		}
+	})
+	b.Run("remote", func(b *testing.B) {
+		c := newClient(b, remote.Config{BaseURL: srv.URL, TracerProvider: sdktrace.NewTracerProvider()})
+		for b.Loop() {
+			var v map[string]any
+			if err := c.Do(b.Context(), http.MethodGet, "/posts/{id}", "/posts/7", nil, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
