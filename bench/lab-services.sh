@@ -142,9 +142,10 @@ if want failure; then
   for sw in on off; do
     if [ $sw = off ]; then switches '{"no_timeouts":true,"no_breaker":true}'; fi
     "$hr" load "$URL/api/posts/1" --rate $((RATE / 2)) --duration "${SECS}s" --warmup 0s --timeout 5s -q -o "$out/fail-$sw-posts.json" >/dev/null &
+    posts_load=$!
     "$hr" load "$URL/api/checkout" -X POST --body '{"user_id":1,"amount_cents":100}' --rate $((RATE / 2)) --duration "${SECS}s" \
       --warmup 0s --timeout 5s -q -o "$out/fail-$sw-checkout.json" >/dev/null || true
-    wait %1 2>/dev/null || true
+    wait "$posts_load" || true
     row "GET /api/posts/1, timeouts+breaker $sw" "fail-$sw-posts" "no cascade: as without the fault"
     row "POST /api/checkout, timeouts+breaker $sw" "fail-$sw-checkout" "fails fast (≤ the 3 s call deadline) with them"
   done

@@ -323,6 +323,7 @@ func (f *fleet) spawn(ctx context.Context, r services.Role, slot int, addr strin
 	// end would SIGKILL them).
 	cmd := exec.CommandContext(context.WithoutCancel(ctx), f.cmd, args...) //nolint:gosec // the lab binary, with the gateway's own flags
 	cmd.Stderr = f.out
+	dieWithParent(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

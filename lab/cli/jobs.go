@@ -125,6 +125,10 @@ changes applied and skipped and the replication lag from a change to its visibil
 			if err != nil {
 				return cliexit.RunFailed(fmt.Errorf("lab jobs: %w", err))
 			}
+			if resp.StatusCode == http.StatusNotFound {
+				return cliexit.RunFailed(fmt.Errorf("lab jobs: %s answered %s: a services-mode gateway has no jobs; "+
+					"give --lab the URL of one of its services (GET %s/admin/services lists them)", labURL, resp.Status, strings.TrimSuffix(labURL, "/")))
+			}
 			if resp.StatusCode != http.StatusOK {
 				return cliexit.RunFailed(fmt.Errorf("lab jobs: %s answered %s", labURL, resp.Status))
 			}
