@@ -39,7 +39,7 @@ func TestServicesFindingsOnRealTraces(t *testing.T) {
 	go func() {
 		root := newRootCmd(&stdout, &stderr)
 		// Every trace stays open until collect stops: five processes export on their own clocks.
-		root.SetArgs([]string{"collect", "--http", httpAddr, "--grpc", "off", "--out", out, "--complete-after", "10m", "--interval", "1h"})
+		root.SetArgs([]string{"collect", "--http", httpAddr, "--grpc", "off", "--out", out, "--complete-after", "10m", "--max-idle", "10m", "--interval", "1h"})
 		done <- root.ExecuteContext(ctx)
 	}()
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "collect: OTLP/HTTP on"); {
