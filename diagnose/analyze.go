@@ -24,7 +24,9 @@ type diagnoser struct {
 	idx     map[string]int32
 	httpOps map[string]string
 	stack   []item
-	iv      []interval
+	// funcs is each serverless function's invocations, by name.
+	funcs map[string][]funcInv
+	iv    []interval
 	// The edge findings' input: candidates for edge_cacheable, compared across traces at the
 	// end, and each endpoint's request count.
 	fetches  []edgeFetch

@@ -17,7 +17,7 @@ import (
 
 // Kinds returns the finding kinds diagnose can report, sorted.
 func Kinds() []result.Kind {
-	return []result.Kind{result.KindConsecutiveDB, result.KindConsecutiveHTTP, result.KindEdgeCacheable, result.KindEdgeRejectable,
+	return []result.Kind{result.KindColdStart, result.KindConsecutiveDB, result.KindConsecutiveHTTP, result.KindEdgeCacheable, result.KindEdgeRejectable,
 		result.KindLargePayload, result.KindMissingDeadline, result.KindNPlusOneDB, result.KindNPlusOneHTTP, result.KindNetworkHop,
 		result.KindPoolWait, result.KindRetryStorm, result.KindSerialFanout, result.KindSlowQuery, result.KindSyncRemoteCall, result.KindTailLatency}
 }
@@ -88,29 +88,55 @@ type Config struct {
 	// TailTraceIDs are the slowest requests' trace ids (the load run's "slowest" exemplars). When
 	// none of an endpoint's traces is among them, its slowest 1 % are its tail.
 	TailTraceIDs []string `json:"-"`
+
+	// The prices of the cold_start remedies. Defaults: AWS Lambda's public x86 prices in
+	// us-east-1 as of 2026 (see /work/shared/reference/tier-anchors.md); set your own.
+
+	// LambdaGBSecondUSD is the on-demand price of one GB-second of execution. Default 0.0000166667.
+	LambdaGBSecondUSD float64 `json:"lambda_gb_second_usd"`
+	// LambdaRequestUSD is the price of one invocation. Default 0.0000002 ($0.20 per million).
+	LambdaRequestUSD float64 `json:"lambda_request_usd"`
+	// ProvisionedGBSecondUSD is the price of one GB-second of provisioned concurrency enabled.
+	// Default 0.0000041667.
+	ProvisionedGBSecondUSD float64 `json:"provisioned_gb_second_usd"`
+	// ProvisionedExecGBSecondUSD is the price of one GB-second executed on provisioned
+	// concurrency (instead of LambdaGBSecondUSD). Default 0.0000097222.
+	ProvisionedExecGBSecondUSD float64 `json:"provisioned_exec_gb_second_usd"`
+	// FunctionMemoryMB is a function's memory when its traces lack faas.max_memory. Default 128
+	// (Lambda's default).
+	FunctionMemoryMB int `json:"function_memory_mb"`
+	// KeepWarmInterval is how often a keep-warm pinger calls each instance it keeps warm (under
+	// the platform's idle reclaim time: Lambda's is seldom under 7 minutes). Default 5m.
+	KeepWarmInterval time.Duration `json:"keep_warm_interval"`
 }
 
 // Defaults of Config, which zero fields stand for.
 const (
-	NPlusOneMinCountDefault        = 5
-	NPlusOneMinTotalDefault        = 50 * time.Millisecond
-	NPlusOneRoundTripDefault       = time.Millisecond
-	NPlusOneHTTPMinCountDefault    = 5
-	NPlusOneHTTPMinTotalDefault    = 50 * time.Millisecond
-	SlowQueryMinDefault            = 500 * time.Millisecond
-	ConsecutiveDBMinSavedDefault   = 100 * time.Millisecond
-	ConsecutiveDBMinSpanDefault    = 30 * time.Millisecond
-	ConsecutiveHTTPMinCountDefault = 3
-	ConsecutiveHTTPMinSpanDefault  = 500 * time.Millisecond
-	ConsecutiveHTTPMinSavedDefault = 2 * time.Second
-	ConsecutiveHTTPMaxGapDefault   = 500 * time.Millisecond
-	SyncRemoteMinShareDefault      = 0.1
-	SyncRemoteMinDefault           = 5 * time.Millisecond
-	PoolWaitMinDefault             = 10 * time.Millisecond
-	LargePayloadBytesDefault       = 300000
-	TailMinExtraDefault            = 10 * time.Millisecond
-	TailMinShareOfGapDefault       = 0.25
-	MaxEvidenceDefault             = 5
+	NPlusOneMinCountDefault           = 5
+	NPlusOneMinTotalDefault           = 50 * time.Millisecond
+	NPlusOneRoundTripDefault          = time.Millisecond
+	NPlusOneHTTPMinCountDefault       = 5
+	NPlusOneHTTPMinTotalDefault       = 50 * time.Millisecond
+	SlowQueryMinDefault               = 500 * time.Millisecond
+	ConsecutiveDBMinSavedDefault      = 100 * time.Millisecond
+	ConsecutiveDBMinSpanDefault       = 30 * time.Millisecond
+	ConsecutiveHTTPMinCountDefault    = 3
+	ConsecutiveHTTPMinSpanDefault     = 500 * time.Millisecond
+	ConsecutiveHTTPMinSavedDefault    = 2 * time.Second
+	ConsecutiveHTTPMaxGapDefault      = 500 * time.Millisecond
+	SyncRemoteMinShareDefault         = 0.1
+	SyncRemoteMinDefault              = 5 * time.Millisecond
+	PoolWaitMinDefault                = 10 * time.Millisecond
+	LargePayloadBytesDefault          = 300000
+	TailMinExtraDefault               = 10 * time.Millisecond
+	TailMinShareOfGapDefault          = 0.25
+	MaxEvidenceDefault                = 5
+	LambdaGBSecondUSDDefault          = 0.0000166667
+	LambdaRequestUSDDefault           = 0.0000002
+	ProvisionedGBSecondUSDDefault     = 0.0000041667
+	ProvisionedExecGBSecondUSDDefault = 0.0000097222
+	FunctionMemoryMBDefault           = 128
+	KeepWarmIntervalDefault           = 5 * time.Minute
 )
 
 func (c Config) withDefaults() Config {
@@ -149,6 +175,17 @@ func (c Config) withDefaults() Config {
 		c.TailMinShareOfGap = TailMinShareOfGapDefault
 	}
 	defInt(&c.MaxEvidence, MaxEvidenceDefault)
+	for _, p := range []struct {
+		v *float64
+		d float64
+	}{{&c.LambdaGBSecondUSD, LambdaGBSecondUSDDefault}, {&c.LambdaRequestUSD, LambdaRequestUSDDefault},
+		{&c.ProvisionedGBSecondUSD, ProvisionedGBSecondUSDDefault}, {&c.ProvisionedExecGBSecondUSD, ProvisionedExecGBSecondUSDDefault}} {
+		if *p.v <= 0 {
+			*p.v = p.d
+		}
+	}
+	defInt(&c.FunctionMemoryMB, FunctionMemoryMBDefault)
+	def(&c.KeepWarmInterval, KeepWarmIntervalDefault)
 	return c
 }
 
@@ -161,14 +198,14 @@ func (c Config) Validate() error {
 		"ConsecutiveDBMinSaved": c.ConsecutiveDBMinSaved, "ConsecutiveDBMinSpan": c.ConsecutiveDBMinSpan,
 		"ConsecutiveHTTPMinSpan": c.ConsecutiveHTTPMinSpan, "ConsecutiveHTTPMinSaved": c.ConsecutiveHTTPMinSaved,
 		"ConsecutiveHTTPMaxGap": c.ConsecutiveHTTPMaxGap, "SyncRemoteMin": c.SyncRemoteMin, "PoolWaitMin": c.PoolWaitMin,
-		"NPlusOneRoundTrip": c.NPlusOneRoundTrip, "TailMinExtra": c.TailMinExtra} {
+		"NPlusOneRoundTrip": c.NPlusOneRoundTrip, "TailMinExtra": c.TailMinExtra, "KeepWarmInterval": c.KeepWarmInterval} {
 		if d < 0 {
 			errs = append(errs, fielderr.New(nil, name, "%v: want a duration ≥ 0 (0 = default)", d))
 		}
 	}
 	for name, n := range map[string]int64{"NPlusOneMinCount": int64(c.NPlusOneMinCount),
 		"NPlusOneHTTPMinCount": int64(c.NPlusOneHTTPMinCount), "ConsecutiveHTTPMinCount": int64(c.ConsecutiveHTTPMinCount),
-		"LargePayloadBytes": c.LargePayloadBytes, "MaxEvidence": int64(c.MaxEvidence)} {
+		"LargePayloadBytes": c.LargePayloadBytes, "MaxEvidence": int64(c.MaxEvidence), "FunctionMemoryMB": int64(c.FunctionMemoryMB)} {
 		if n < 0 {
 			errs = append(errs, fielderr.New(nil, name, "%d: want a number ≥ 0 (0 = default)", n))
 		}
@@ -176,6 +213,12 @@ func (c Config) Validate() error {
 	for name, v := range map[string]float64{"SyncRemoteMinShare": c.SyncRemoteMinShare, "TailMinShareOfGap": c.TailMinShareOfGap} {
 		if v < 0 || v > 1 || math.IsNaN(v) {
 			errs = append(errs, fielderr.New(nil, name, "%v: want a fraction in [0, 1] (0 = default)", v))
+		}
+	}
+	for name, v := range map[string]float64{"LambdaGBSecondUSD": c.LambdaGBSecondUSD, "LambdaRequestUSD": c.LambdaRequestUSD,
+		"ProvisionedGBSecondUSD": c.ProvisionedGBSecondUSD, "ProvisionedExecGBSecondUSD": c.ProvisionedExecGBSecondUSD} {
+		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			errs = append(errs, fielderr.New(nil, name, "%v: want a price in USD ≥ 0 (0 = default)", v))
 		}
 	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
@@ -351,6 +394,7 @@ func Diagnose(traces []*Trace, cfg Config) *result.Findings {
 			d.detect(a)
 			edge[i] = d.edgeScan(a)
 			svc[i] = d.svcScan(a, p50)
+			d.funcScan(a)
 		}
 		if b, ok := edgeBreakdown(ep, edge); ok {
 			out.Edge = append(out.Edge, b)
@@ -367,6 +411,9 @@ func Diagnose(traces []*Trace, cfg Config) *result.Findings {
 		}
 	}
 	d.edgeCacheable()
+	fns, fnFindings, coldTraces := d.functions()
+	out.Functions = fns
+	out.Findings = append(slices.DeleteFunc(out.Findings, func(f result.Finding) bool { return coldTail(f, coldTraces) }), fnFindings...)
 	for k, hs := range d.hits {
 		if f, ok := d.finding(k, hs, p99[k.endpoint]); ok {
 			out.Findings = append(out.Findings, f)

@@ -49,6 +49,7 @@ func WriteDiagnosis(w io.Writer, f *result.Findings, t TraceURL) error {
 	}
 	writeEdge(&b, f.Edge)
 	writeServices(&b, f.Services)
+	writeFunctions(&b, f.Functions)
 	if len(f.TailVsMedian) > 0 {
 		b.WriteString("\ntail vs median:\n")
 	}
@@ -94,6 +95,31 @@ func writeEdge(b *strings.Builder, edges []result.EdgeBreakdown) {
 		if e.OriginUnseen > 0 {
 			fmt.Fprintf(b, "    %d fetched from the origin without the origin's span in the trace: link and origin time not split\n", e.OriginUnseen)
 		}
+	}
+}
+
+// writeFunctions writes, per serverless function, its cold and warm invocations, the cold starts'
+// share of its slowest ones, its init phases and what keeping it warm would cost.
+func writeFunctions(b *strings.Builder, fns []result.FunctionBreakdown) {
+	if len(fns) > 0 {
+		b.WriteString("\nserverless functions (per invocation):\n")
+	}
+	for _, fn := range fns {
+		fmt.Fprintf(b, "  %s (%s): %d invocations, %.1f %% cold, %.2f/s, up to %d at once, %d MB\n",
+			fn.Function, fn.Endpoint, fn.Invocations, fn.ColdShare*100, fn.RatePerSecond, fn.PeakConcurrency, fn.MemoryMB)
+		for _, t := range []struct {
+			name string
+			t    result.TierTime
+		}{{"warm", fn.Warm}, {"cold", fn.Cold}, {"cold start", fn.ColdStart}} {
+			if t.t.Requests > 0 {
+				fmt.Fprintf(b, "    %-10s  p50 %7.1f ms  p99 %7.1f ms  (%d)\n", t.name, t.t.P50MS, t.t.P99MS, t.t.Requests)
+			}
+		}
+		for _, p := range fn.Init {
+			fmt.Fprintf(b, "      init %-18s p50 %7.1f ms  p99 %7.1f ms  (%d)\n", p.Phase, p.Time.P50MS, p.Time.P99MS, p.Time.Requests)
+		}
+		fmt.Fprintf(b, "    cold starts are %.0f %% of the slowest 1 %%'s time; keep-warm ~$%.4f/month, provisioned concurrency ~$%.2f/month\n",
+			fn.ColdShareOfP99*100, fn.KeepWarmUSDPerMonth, fn.ProvisionedUSDPerMonth)
 	}
 }
 

@@ -88,6 +88,23 @@ func TestWriteDiagnosisServices(t *testing.T) {
 	golden(t, "diagnosis-services.txt", b.Bytes())
 }
 
+func TestWriteDiagnosisFunctions(t *testing.T) {
+	t.Parallel()
+	f := &result.Findings{Schema: result.FindingsSchema, Findings: []result.Finding{},
+		Functions: []result.FunctionBreakdown{{Function: "api", Endpoint: "GET /api/posts", Trigger: "http", Invocations: 100,
+			Cold: result.TierTime{Requests: 3, P50MS: 85, P99MS: 86}, Warm: result.TierTime{Requests: 97, P50MS: 10, P99MS: 11},
+			ColdShare: 0.03, ColdStart: result.TierTime{Requests: 3, P50MS: 75, P99MS: 75}, ColdShareOfP99: 0.877,
+			Init: []result.InitPhase{{Phase: "runtime start", Time: result.TierTime{Requests: 3, P50MS: 30, P99MS: 30}},
+				{Phase: "handler init", Time: result.TierTime{Requests: 3, P50MS: 45, P99MS: 45}}},
+			MemoryMB: 128, RatePerSecond: 20.165, PeakConcurrency: 2, KeepWarmUSDPerMonth: 0.0038, ProvisionedUSDPerMonth: 2.2463}},
+	}
+	var b bytes.Buffer
+	if err := report.WriteDiagnosis(&b, f, ""); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "diagnosis-functions.txt", b.Bytes())
+}
+
 func TestParseTraceURL(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ in, err string }{

@@ -22,6 +22,9 @@ type Findings struct {
 	// Services breaks down, per endpoint, the requests whose traces cross from one service into
 	// another: each service's own time and each hop's calls, time per call and network time.
 	Services []ServiceBreakdown `json:"services,omitempty"`
+	// Functions breaks down, per serverless function (traces with the OpenTelemetry FaaS
+	// conventions), its cold and warm invocations and the price of keeping it warm.
+	Functions []FunctionBreakdown `json:"functions,omitempty"`
 	// Input says what was read and which bad input was tolerated.
 	Input *TraceInput `json:"input,omitempty"`
 	// Config echoes the thresholds the detectors ran with.
@@ -163,6 +166,51 @@ type CallTime struct {
 	MeanMS float64 `json:"mean_ms"`
 }
 
+// FunctionBreakdown is one serverless function's invocations: a trace is an invocation when a
+// span carries faas.coldstart, faas.invocation_id or faas.trigger (the outermost such span); the
+// function is its faas.name, else the trace's endpoint. An invocation's time is its trace's
+// latency (the caller's wait, which holds the init phase when the trace starts upstream).
+type FunctionBreakdown struct {
+	Function string `json:"function"`
+	// Endpoint is the endpoint most of the function's invocations were requests to.
+	Endpoint string `json:"endpoint"`
+	Trigger  string `json:"trigger,omitempty"`
+	Provider string `json:"provider,omitempty"`
+	// Invocations counts them; Cold and Warm are their times, by faas.coldstart.
+	Invocations int      `json:"invocations"`
+	Cold        TierTime `json:"cold"`
+	Warm        TierTime `json:"warm"`
+	// ColdShare is the fraction (0..1) of invocations that were cold.
+	ColdShare float64 `json:"cold_share"`
+	// ColdStart is the cold-start time per cold invocation: its init-phase spans when the trace
+	// has them, else its time over the warm P50.
+	ColdStart TierTime `json:"cold_start"`
+	// ColdShareOfP99 is the fraction (0..1) of the slowest 1 % invocations' time that is
+	// cold-start time.
+	ColdShareOfP99 float64 `json:"cold_share_of_p99"`
+	// Init is the cold invocations' init phases, by span name in the order they start, when
+	// their spans show them.
+	Init []InitPhase `json:"init,omitempty"`
+	// MemoryMB is faas.max_memory, or the configured default when absent.
+	MemoryMB int `json:"memory_mb"`
+	// RatePerSecond is the measured traffic (arrivals per second between the first and the last);
+	// PeakConcurrency the most invocations in flight at once.
+	RatePerSecond   float64 `json:"rate_per_second"`
+	PeakConcurrency int     `json:"peak_concurrency"`
+	// KeepWarmUSDPerMonth is the price of pinging PeakConcurrency instances at the configured
+	// interval; ProvisionedUSDPerMonth that of PeakConcurrency provisioned instances, net of their
+	// cheaper execution at the measured traffic, negative when that saves more than they cost
+	// (both at the configured, dated prices).
+	KeepWarmUSDPerMonth    float64 `json:"keep_warm_usd_per_month"`
+	ProvisionedUSDPerMonth float64 `json:"provisioned_usd_per_month"`
+}
+
+// InitPhase is one init phase (span name) of the cold invocations that show it.
+type InitPhase struct {
+	Phase string   `json:"phase"`
+	Time  TierTime `json:"time"`
+}
+
 // TraceInput counts what diagnose read.
 type TraceInput struct {
 	Traces int `json:"traces"`
@@ -191,7 +239,9 @@ const (
 	KindPoolWait        Kind = "pool_wait"
 	KindLargePayload    Kind = "large_payload"
 	KindCPUHotspot      Kind = "cpu_hotspot"
-	KindColdStart       Kind = "cold_start"
+	// KindColdStart is a serverless function whose cold starts make a meaningful share of its
+	// slowest invocations' time.
+	KindColdStart Kind = "cold_start"
 	// KindTailLatency is the operation that makes an endpoint's slowest requests slow: the one
 	// whose time on the critical path grows most from the median requests to the tail.
 	KindTailLatency Kind = "tail_latency"

@@ -144,6 +144,12 @@ func addDiagnoseFlags(cmd *cobra.Command, cfg *diagnose.Config) map[string]strin
 	fl.DurationVar(&cfg.TailMinExtra, flag("TailMinExtra", "tail-min-extra"), diagnose.TailMinExtraDefault, "tail_latency: least extra time per request of the operation in the slowest requests over the median ones")
 	fl.Float64Var(&cfg.TailMinShareOfGap, flag("TailMinShareOfGap", "tail-min-share-of-gap"), diagnose.TailMinShareOfGapDefault, "tail_latency: least share (0..1) of the tail's extra latency the operation must explain")
 	fl.IntVar(&cfg.MaxEvidence, flag("MaxEvidence", "max-evidence"), diagnose.MaxEvidenceDefault, "trace ids listed per finding")
+	fl.Float64Var(&cfg.LambdaGBSecondUSD, flag("LambdaGBSecondUSD", "function-gb-second-usd"), diagnose.LambdaGBSecondUSDDefault, "cold_start remedies: on-demand price of a GB-second (default: AWS Lambda x86, us-east-1, 2026)")
+	fl.Float64Var(&cfg.LambdaRequestUSD, flag("LambdaRequestUSD", "function-request-usd"), diagnose.LambdaRequestUSDDefault, "cold_start remedies: price of one invocation (default: AWS Lambda, $0.20 per million)")
+	fl.Float64Var(&cfg.ProvisionedGBSecondUSD, flag("ProvisionedGBSecondUSD", "provisioned-gb-second-usd"), diagnose.ProvisionedGBSecondUSDDefault, "cold_start remedies: price of a GB-second of provisioned concurrency enabled (default: AWS Lambda x86)")
+	fl.Float64Var(&cfg.ProvisionedExecGBSecondUSD, flag("ProvisionedExecGBSecondUSD", "provisioned-exec-gb-second-usd"), diagnose.ProvisionedExecGBSecondUSDDefault, "cold_start remedies: price of a GB-second executed on provisioned concurrency (default: AWS Lambda x86)")
+	fl.IntVar(&cfg.FunctionMemoryMB, flag("FunctionMemoryMB", "function-memory-mb"), diagnose.FunctionMemoryMBDefault, "cold_start remedies: a function's memory when its traces lack faas.max_memory")
+	fl.DurationVar(&cfg.KeepWarmInterval, flag("KeepWarmInterval", "keep-warm-interval"), diagnose.KeepWarmIntervalDefault, "cold_start remedies: how often a keep-warm pinger calls each instance")
 	return flagOf
 }
 
