@@ -18,9 +18,12 @@ import (
 // (opentelemetry.io/docs/specs/semconv/faas/faas-spans/ and the attribute registry's faas page):
 // faas.coldstart (bool), faas.invocation_id and faas.trigger on the invocation span; faas.name and
 // faas.max_memory (bytes) on the resource, which [Read] copies onto its spans; cloud.provider.
+// faas.execution is faas.invocation_id's name before semantic conventions 1.17, still written by
+// older instrumentations (and Elastic's ECS).
 const (
 	attrFaaSColdStart    = "faas.coldstart"
 	attrFaaSInvocationID = "faas.invocation_id"
+	attrFaaSExecution    = "faas.execution"
 	attrFaaSTrigger      = "faas.trigger"
 	attrFaaSName         = "faas.name"
 	attrFaaSMaxMemory    = "faas.max_memory"
@@ -49,9 +52,14 @@ const secondsPerMonth = 30 * 24 * 3600
 var reInitPhase = regexp.MustCompile(`(?i)^(initialization|init|restore|runtime[ ._-]?start|cold[ ._-]?start)\b|[ ._-](init|initialization)$`)
 
 // isInvocation reports whether a span is a function invocation's (its own FaaS attributes; the
-// resource's faas.name alone is on every span of the function).
+// resource's faas.name alone is on every span of the function). An invocation is a server,
+// consumer or internal span: client and producer spans (most spans) are skipped at once.
 func isInvocation(s *Span) bool {
-	return s.Attrs[attrFaaSColdStart] != "" || s.Attrs[attrFaaSInvocationID] != "" || s.Attrs[attrFaaSTrigger] != ""
+	if s.Kind == KindClient || s.Kind == KindProducer {
+		return false
+	}
+	return s.Attrs[attrFaaSColdStart] != "" || s.Attrs[attrFaaSInvocationID] != "" || s.Attrs[attrFaaSTrigger] != "" ||
+		s.Attrs[attrFaaSExecution] != ""
 }
 
 // funcInv is one invocation of a function.

@@ -176,7 +176,8 @@ func TestMemoryMB(t *testing.T) {
 }
 
 // TestColdStartFromOTLP reads invocations as the AWS OTel Lambda layer exports them: faas.name
-// and faas.max_memory (an int, bytes) on the resource, faas.coldstart a bool on the span.
+// and faas.max_memory (an int, bytes) on the resource, faas.coldstart a bool on the span, here
+// with the older faas.execution for the invocation id and no trigger.
 func TestColdStartFromOTLP(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder
@@ -191,8 +192,8 @@ func TestColdStartFromOTLP(t *testing.T) {
 		fmt.Fprintf(&b, `{"resourceSpans":[{"resource":{"attributes":[{"key":"faas.name","value":{"stringValue":"thumbnail"}},`+
 			`{"key":"faas.max_memory","value":{"intValue":"1073741824"}},{"key":"cloud.provider","value":{"stringValue":"aws"}}]},`+
 			`"scopeSpans":[{"spans":[{"traceId":"%032x","spanId":"%016x","name":"thumbnail","kind":5,"startTimeUnixNano":"%d","endTimeUnixNano":"%d",`+
-			`"attributes":[{"key":"faas.coldstart","value":{"boolValue":%t}},{"key":"faas.trigger","value":{"stringValue":"pubsub"}}]}]}]}]}`+"\n",
-			i+1, i+1, start, start+d, cold)
+			`"attributes":[{"key":"faas.coldstart","value":{"boolValue":%t}},{"key":"faas.execution","value":{"stringValue":"e%d"}}]}]}]}]}`+"\n",
+			i+1, i+1, start, start+d, cold, i)
 	}
 	in, err := Read(strings.NewReader(b.String()), ReadConfig{})
 	if err != nil {
@@ -203,8 +204,8 @@ func TestColdStartFromOTLP(t *testing.T) {
 		t.Fatalf("functions: %+v; want thumbnail", f.Functions)
 	}
 	fn := f.Functions[0]
-	if fn.Function != "thumbnail" || fn.MemoryMB != 1024 || fn.Cold.Requests != 4 || fn.Trigger != "pubsub" || fn.Provider != "aws" {
-		t.Errorf("breakdown: %+v; want thumbnail, 1024 MB, 4 cold, pubsub, aws", fn)
+	if fn.Function != "thumbnail" || fn.MemoryMB != 1024 || fn.Cold.Requests != 4 || fn.Warm.Requests != 36 || fn.Provider != "aws" {
+		t.Errorf("breakdown: %+v; want thumbnail, 1024 MB, 4 cold and 36 warm, aws", fn)
 	}
 	if len(f.Findings) != 1 || f.Findings[0].Kind != result.KindColdStart {
 		t.Errorf("findings: %+v; want one cold_start", f.Findings)

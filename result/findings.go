@@ -167,7 +167,8 @@ type CallTime struct {
 }
 
 // FunctionBreakdown is one serverless function's invocations: a trace is an invocation when a
-// span carries faas.coldstart, faas.invocation_id or faas.trigger (the outermost such span); the
+// span carries faas.coldstart, faas.invocation_id (faas.execution) or faas.trigger (the outermost
+// such server, consumer or internal span); the
 // function is its faas.name, else the trace's endpoint. An invocation's time is its trace's
 // latency (the caller's wait, which holds the init phase when the trace starts upstream).
 type FunctionBreakdown struct {
