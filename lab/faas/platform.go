@@ -96,8 +96,9 @@ func (p *Platform) Stats(name string) (idle, busy int, ok bool) {
 	return len(f.idle), f.busy, true
 }
 
-// Close stops every instance, idle ones at once, busy ones as their invocations end (or ctx
-// ends: then they are killed), and the janitors.
+// Close stops the janitors and every instance: idle ones at once, busy ones as their
+// invocations end (each within its function's Timeout); new invocations fail with ErrClosed.
+// It waits for the busy ones until ctx ends, then returns an error saying how many are left.
 func (p *Platform) Close(ctx context.Context) error {
 	select {
 	case <-p.stop:

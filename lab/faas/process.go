@@ -45,6 +45,7 @@ func startProcess(ctx context.Context, f Function, stderr io.Writer) (*process, 
 		"GOMEMLIMIT="+strconv.Itoa(f.MemoryMB*9/10)+"MiB")
 	cmd.Env = append(cmd.Env, f.Env...)
 	cmd.Stderr = stderr
+	dieWithPlatform(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, cs, err
