@@ -259,3 +259,25 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPayloadLimit: a body past Lambda's 6 MB limit is refused by the gateway, no instance
+// started (that the limit's body fits a frame is TestFrameFitsPayload's).
+func TestPayloadLimit(t *testing.T) {
+	t.Parallel()
+	p, srv, _ := newPlatform(t, testFunction(t, "big"))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/fn/big/echo", strings.NewReader(strings.Repeat("x", 6<<20+1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("status %d, want 413", resp.StatusCode)
+	}
+	if idle, busy, _ := p.Stats("big"); idle+busy != 0 {
+		t.Errorf("%d instances, want none started", idle+busy)
+	}
+}

@@ -22,7 +22,7 @@ func (p *Platform) Handler() http.Handler {
 
 func (p *Platform) serve(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFrame-64<<10))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPayload))
 	if err != nil {
 		writeError(w, http.StatusRequestEntityTooLarge, name, "payload_too_large", err)
 		return

@@ -22,9 +22,11 @@ import (
 
 const (
 	helloByte = 'h'
-	// maxFrame bounds a frame, the request or response body with it (Lambda's synchronous
-	// payload limit is 6 MB).
-	maxFrame = 6 << 20
+	// maxPayload bounds a request body: Lambda's synchronous payload limit, 6 MB.
+	maxPayload = 6 << 20
+	// maxFrame bounds a frame: a body of maxPayload in base64 (JSON's []byte), with 1 MiB for
+	// the rest (headers).
+	maxFrame = maxPayload/3*4 + 1<<20
 )
 
 // Request is an invocation as the function sees it: the HTTP request the gateway received,
