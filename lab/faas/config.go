@@ -1,0 +1,170 @@
+package faas
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/headroom/headroom/internal/fielderr"
+)
+
+// RuntimeProcess runs each instance as a process (Function.Command), the only runtime built.
+const RuntimeProcess = "process"
+
+// Defaults of Function, which zero fields stand for (AWS Lambda's where it has one).
+const (
+	// MemoryMBDefault is Lambda's default and smallest memory size.
+	MemoryMBDefault = 128
+	// TimeoutDefault is Lambda's default timeout.
+	TimeoutDefault = 3 * time.Second
+	// ConcurrencyDefault bounds instances per function; Lambda's Region default is 1,000, the
+	// lab's 2 cores fill far sooner.
+	ConcurrencyDefault = 10
+	// IdleTimeoutDefault reclaims an idle instance; Lambda keeps one for minutes (observed
+	// 7–60 min), the lab shortens it so that scale to zero is seen in a run.
+	IdleTimeoutDefault = time.Minute
+	// StartTimeoutDefault bounds a cold start (process start and handler init).
+	StartTimeoutDefault = 10 * time.Second
+)
+
+// Limits of Function, Lambda's documented ones.
+const (
+	MemoryMBMin = 128
+	MemoryMBMax = 10240
+	TimeoutMax  = 900 * time.Second
+)
+
+// ErrConfig is wrapped by every error New returns for a bad Config; an error about one field
+// is a *fielderr.Error naming it.
+var ErrConfig = errors.New("bad faas config")
+
+// Function configures one function. The zero value of each field but Name and Command means
+// its default.
+type Function struct {
+	// Name is the function's name in the gateway's path, /fn/{Name}/…: letters, digits, - and _.
+	Name string
+	// Runtime is RuntimeProcess (the default), the only runtime built.
+	Runtime string
+	// Command starts one instance: Command[0] is the program, which serves invocations with
+	// Serve. Required.
+	Command []string
+	// Env is added to the instance's environment (os.Environ() and FAAS_* variables).
+	Env []string
+	// MemoryMB is the instance's memory size, from MemoryMBMin to MemoryMBMax; an instance whose
+	// resident memory passes it is killed (see Platform). Default MemoryMBDefault.
+	MemoryMB int
+	// Timeout is the execution time limit of one invocation, up to TimeoutMax; at it the
+	// instance is killed and the invocation answered 504. Default TimeoutDefault.
+	Timeout time.Duration
+	// Concurrency bounds the function's instances, each serving one invocation at a time;
+	// an invocation finding all of them busy is throttled (429). Default ConcurrencyDefault.
+	Concurrency int
+	// IdleTimeout is how long an instance may stay idle before it is reclaimed (scale to
+	// zero). Default IdleTimeoutDefault.
+	IdleTimeout time.Duration
+	// StartTimeout bounds a cold start. Default StartTimeoutDefault.
+	StartTimeout time.Duration
+}
+
+// Config configures a Platform.
+type Config struct {
+	// Functions are the functions served; at least one, names unique.
+	Functions []Function
+	// Registerer receives the headroom_faas_* metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// TracerProvider makes the invocation spans; nil makes none.
+	TracerProvider trace.TracerProvider
+	// Stderr receives the instances' standard error (their logs, Go panics); nil discards it.
+	Stderr io.Writer
+	// Logger receives the platform's own events; nil discards them.
+	Logger *slog.Logger
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+func (cfg Config) withDefaults() Config {
+	fns := make([]Function, len(cfg.Functions))
+	for i, f := range cfg.Functions {
+		if f.Runtime == "" {
+			f.Runtime = RuntimeProcess
+		}
+		if f.MemoryMB == 0 {
+			f.MemoryMB = MemoryMBDefault
+		}
+		if f.Timeout == 0 {
+			f.Timeout = TimeoutDefault
+		}
+		if f.Concurrency == 0 {
+			f.Concurrency = ConcurrencyDefault
+		}
+		if f.IdleTimeout == 0 {
+			f.IdleTimeout = IdleTimeoutDefault
+		}
+		if f.StartTimeout == 0 {
+			f.StartTimeout = StartTimeoutDefault
+		}
+		fns[i] = f
+	}
+	cfg.Functions = fns
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = noop.NewTracerProvider()
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = io.Discard
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg
+}
+
+// validate returns every problem of cfg (defaults already applied), each naming its field.
+func (cfg Config) validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fielderr.New(ErrConfig, field, format, args...))
+	}
+	if len(cfg.Functions) == 0 {
+		bad("Functions", "none: want at least one function")
+	}
+	seen := map[string]bool{}
+	for i, f := range cfg.Functions {
+		field := func(name string) string { return fmt.Sprintf("Functions[%d].%s", i, name) }
+		if !nameRE.MatchString(f.Name) {
+			bad(field("Name"), "%q: want 1 to 64 letters, digits, - or _", f.Name)
+		}
+		if seen[f.Name] {
+			bad(field("Name"), "%q: a function of that name comes earlier", f.Name)
+		}
+		seen[f.Name] = true
+		if f.Runtime != RuntimeProcess {
+			bad(field("Runtime"), "%q: want %q", f.Runtime, RuntimeProcess)
+		}
+		if len(f.Command) == 0 || f.Command[0] == "" {
+			bad(field("Command"), "empty: want the program serving the function and its arguments")
+		}
+		if f.MemoryMB < MemoryMBMin || f.MemoryMB > MemoryMBMax {
+			bad(field("MemoryMB"), "%d: want %d to %d", f.MemoryMB, MemoryMBMin, MemoryMBMax)
+		}
+		if f.Timeout < time.Millisecond || f.Timeout > TimeoutMax {
+			bad(field("Timeout"), "%v: want 1ms to %v", f.Timeout, TimeoutMax)
+		}
+		if f.Concurrency < 1 {
+			bad(field("Concurrency"), "%d: want at least 1", f.Concurrency)
+		}
+		if f.IdleTimeout < time.Millisecond {
+			bad(field("IdleTimeout"), "%v: want at least 1ms", f.IdleTimeout)
+		}
+		if f.StartTimeout < time.Millisecond {
+			bad(field("StartTimeout"), "%v: want at least 1ms", f.StartTimeout)
+		}
+	}
+	return errors.Join(errs...)
+}

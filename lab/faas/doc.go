@@ -1,0 +1,29 @@
+// Package faas is the lab's function platform: an API gateway in front of function instances,
+// with AWS Lambda's model (docs/lab.md, "Functions (serverless)", cites it). An instance serves
+// one invocation at a time; an invocation that finds no idle instance starts one (a cold
+// start), up to the function's concurrency limit, past which it is throttled (429); an
+// instance idle for the function's IdleTimeout is reclaimed (scale to zero); an invocation
+// running past the function's Timeout is stopped by killing its instance (504); an instance
+// whose resident memory passes the function's MemoryMB is killed (502).
+//
+// # The process runtime
+//
+// An instance is a process (Function.Command) that calls Serve: it says hello as soon as it
+// runs, initialises its handler (opens its DB…), says ready, then answers requests framed on
+// its stdin and stdout (protocol.go says why pipes). A cold start is measured in its phases:
+// start (fork/exec to the first byte), init (to ready), and the first call. Memory is enforced
+// by the platform reading the instance's resident set (/proc/PID/statm) every 5 ms while it
+// starts or runs an invocation, and killing it past the size, as Lambda ends an environment
+// out of memory; GOMEMLIMIT is set to 90 % of it so that a Go function collects before that.
+// Not an rlimit: RLIMIT_AS counts reserved address space, which a Go binary (and the race
+// detector's shadow memory above all) reserves far beyond what it uses.
+//
+// # Telemetry
+//
+// Each invocation is a server span named after the function with the FaaS semantic conventions
+// (faas.name, faas.trigger=http, faas.invocation_id, faas.coldstart, faas.max_memory), and a
+// cold start adds child spans faas.start and faas.init; metrics are headroom_faas_* (see
+// metrics.go), billed GB-s with Lambda's 1 ms rounding among them.
+//
+// This package imports nothing of headroom's measurement packages.
+package faas
