@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"os"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/headroom/headroom/cost"
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
 )
 
@@ -16,7 +18,7 @@ func newCostCmd() *cobra.Command {
 	var (
 		in                                     cost.Input
 		arch, loadPath, sweepPath, profilePath string
-		out                                    string
+		out, html                              string
 		rate, serverMax                        float64
 	)
 	in.Prices = cost.DefaultPrices()
@@ -28,7 +30,8 @@ each invocation's duration rounded up to the billing granularity × memory → G
 request, the init phase billed on cold starts; prices are flags whose defaults are the
 platform's public x86 prices (us-east-1, ` + cost.PricesDated + `). As always-on servers: enough to carry
 the peak rate at a sweep's recommended rate per server (which keeps the sweep's headroom free),
-paid 730 hours a month. Then the steady rate at which the two bills are equal.
+paid 730 hours a month. Then the steady rate at which the two bills are equal; --html draws
+both bills over the rate.
 
 The traffic is a steady --rate, a load result (--load: its achieved rate, its peak second and,
 unless --duration is given, its mean service time as the invocation's duration) or a daily
@@ -117,7 +120,15 @@ Exit codes: 0 success; 2 bad usage or input.`,
 				return err
 			}
 			defer o.abort()
+			h, err := createOutFlag("--html", html)
+			if err != nil {
+				return err
+			}
+			defer h.abort()
 			if err := o.commit(res.Write); err != nil {
+				return err
+			}
+			if err := h.commit(func(w io.Writer) error { return report.WriteCostHTML(w, res) }); err != nil {
 				return err
 			}
 			if err := res.WriteText(cmd.OutOrStdout()); err != nil {
@@ -149,6 +160,7 @@ Exit codes: 0 success; 2 bad usage or input.`,
 	fl.Float64Var(&in.Prices.ProvisionedGBSecond, "provisioned-gb-second", cost.ProvisionedGBSecondDefault, "provisioned concurrency, USD per GB-s enabled")
 	fl.Float64Var(&in.Prices.ProvisionedExecGBSecond, "provisioned-exec-gb-second", cost.ProvisionedExecGBSecondDefault, "provisioned concurrency, USD per GB-s executed")
 	fl.StringVarP(&out, "out", "o", "", "also write the comparison as JSON (headroom.cost/v1) to this file")
+	fl.StringVar(&html, "html", "", "also write a self-contained page with the cost-over-rate chart to this file")
 	return cmd
 }
 
