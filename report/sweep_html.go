@@ -14,12 +14,20 @@ import (
 //go:embed sweep.html.tmpl
 var sweepHTML string
 
-var sweepTmpl = template.Must(template.New("sweep").Funcs(template.FuncMap{
+// chartHTML defines the "chart" template: one chart as inline SVG, shared by the sweep and cost
+// pages.
+//
+//go:embed chart.html.tmpl
+var chartHTML string
+
+var chartFuncs = template.FuncMap{
 	"add":    func(a, b float64) float64 { return a + b },
 	"sub":    func(a, b float64) float64 { return a - b },
 	"div":    func(a, b float64) float64 { return a / b },
 	"mul100": func(a float64) float64 { return 100 * a },
-}).Parse(sweepHTML))
+}
+
+var sweepTmpl = template.Must(template.Must(template.New("sweep").Funcs(chartFuncs).Parse(sweepHTML)).Parse(chartHTML))
 
 // WriteSweepHTML writes a self-contained page (no script, no network) with the sweep's charts as
 // inline SVG: latency percentiles over the offered rate, with the SLO line, the knee, the headroom

@@ -54,6 +54,7 @@ Exit codes: 0 success; 1 an SLO or check failed; 2 bad usage or input; 3 the run
 		newCollectCmd(),
 		newProfileCmd(),
 		newCompareCmd(),
+		newCostCmd(),
 	)
 	return root
 }
