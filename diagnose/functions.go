@@ -48,8 +48,9 @@ const secondsPerMonth = 30 * 24 * 3600
 // reInitPhase matches the spans of an init phase. AWS Lambda's X-Ray trace holds an
 // "Initialization" subsegment (and "Restore" with SnapStart) beside "Invocation" and "Overhead"
 // (docs.aws.amazon.com/lambda/latest/dg/services-xray.html); traces converted to OTel keep the
-// names. Other runtimes name a runtime start or an init step.
-var reInitPhase = regexp.MustCompile(`(?i)^(initialization|init|restore|runtime[ ._-]?start|cold[ ._-]?start)\b|[ ._-](init|initialization)$`)
+// names. Other runtimes name a runtime start or an init step; the lab's function platform
+// (lab/faas) names its phases faas.start and faas.init.
+var reInitPhase = regexp.MustCompile(`(?i)^(initialization|init|restore|runtime[ ._-]?start|cold[ ._-]?start|faas\.start)\b|[ ._-](init|initialization)$`)
 
 // isInvocation reports whether a span is a function invocation's (its own FaaS attributes; the
 // resource's faas.name alone is on every span of the function). An invocation is a server,

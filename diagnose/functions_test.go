@@ -211,3 +211,17 @@ func TestColdStartFromOTLP(t *testing.T) {
 		t.Errorf("findings: %+v; want one cold_start", f.Findings)
 	}
 }
+
+// TestInitPhaseNames: the init-phase span names of Lambda (X-Ray), of common runtimes and of the
+// lab's function platform are recognised; an ordinary operation is not.
+func TestInitPhaseNames(t *testing.T) {
+	for name, want := range map[string]bool{
+		"Initialization": true, "Restore": true, "runtime start": true, "handler init": true,
+		"faas.start": true, "faas.init": true, "cold-start": true,
+		"GET /api/posts": false, "SELECT 1": false, "upload.start": false, "initial load": false,
+	} {
+		if got := reInitPhase.MatchString(name); got != want {
+			t.Errorf("%q: init phase %v, want %v", name, got, want)
+		}
+	}
+}
