@@ -48,6 +48,45 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// collectRun is `headroom collect` running in process for a test, writing traces to out.
+type collectRun struct {
+	addr, out      string
+	stdout, stderr syncBuffer
+	cancel         context.CancelFunc
+	done           chan error
+}
+
+// startCollect runs `headroom collect` on a free loopback port with OTLP/HTTP only, writing to
+// out, with extra flags, and returns once it listens.
+func startCollect(t *testing.T, out string, extra ...string) *collectRun {
+	t.Helper()
+	c := &collectRun{addr: freeAddr(t), out: out, done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(t.Context())
+	c.cancel = cancel
+	t.Cleanup(cancel)
+	go func() {
+		root := newRootCmd(&c.stdout, &c.stderr)
+		root.SetArgs(append([]string{"collect", "--http", c.addr, "--grpc", "off", "--out", out, "--interval", "1h"}, extra...))
+		c.done <- root.ExecuteContext(ctx)
+	}()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(c.stderr.String(), "collect: OTLP/HTTP on"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("collect did not start: %s", c.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return c
+}
+
+// stop interrupts collect, as SIGINT does to the CLI (every open trace is written), and waits.
+func (c *collectRun) stop(t *testing.T) {
+	t.Helper()
+	c.cancel()
+	if err := <-c.done; err != nil {
+		t.Fatalf("collect: %v\n%s", err, c.stderr.String())
+	}
+}
+
 // TestCollectToDiagnose is the issue's pipeline on loopback: the lab (N+1 on) exports its
 // traces over OTLP/HTTP to `headroom collect --out`, which writes them when interrupted;
 // diagnose reads that file and finds the N+1 on GET /api/posts.
@@ -55,29 +94,14 @@ func TestCollectToDiagnose(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "traces.jsonl")
-	httpAddr := freeAddr(t)
-	ctx, stop := context.WithCancel(t.Context())
-	defer stop()
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		root := newRootCmd(&stdout, &stderr)
-		root.SetArgs([]string{"collect", "--http", httpAddr, "--grpc", "off", "--out", out, "--complete-after", "200ms", "--interval", "1h"})
-		done <- root.ExecuteContext(ctx)
-	}()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "collect: OTLP/HTTP on"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("collect did not start: %s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	col := startCollect(t, out, "--complete-after", "200ms")
 
 	a, err := app.Start(t.Context(), app.Config{
 		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(dir, "lab.db"),
 		Antipatterns: lab.AntipatternSet{lab.NPlusOne: true},
 		Seed:         seed.Config{Users: 50, PostsPerUser: 2},
 		Log:          io.Discard,
-		OTLP:         "http://" + httpAddr,
+		OTLP:         "http://" + col.addr,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -104,15 +128,12 @@ func TestCollectToDiagnose(t *testing.T) {
 	if err := a.Shutdown(context.Background()); err != nil { // flushes the lab's span exporter
 		t.Fatal(err)
 	}
-	stop() // what SIGINT does to the CLI
-	if err := <-done; err != nil {
-		t.Fatalf("collect: %v\n%s", err, stderr.String())
+	col.stop(t)
+	if !strings.Contains(col.stdout.String(), "traces written to "+out) {
+		t.Errorf("final stats line missing: %q", col.stdout.String())
 	}
-	if !strings.Contains(stdout.String(), "traces written to "+out) {
-		t.Errorf("final stats line missing: %q", stdout.String())
-	}
-	if strings.Contains(stdout.String(), "orphan") {
-		t.Errorf("traces entered under a remote parent were written as orphans: %s", stdout.String())
+	if strings.Contains(col.stdout.String(), "orphan") {
+		t.Errorf("traces entered under a remote parent were written as orphans: %s", col.stdout.String())
 	}
 
 	f, err := os.Open(out)

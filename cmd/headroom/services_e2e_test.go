@@ -31,29 +31,14 @@ func TestServicesFindingsOnRealTraces(t *testing.T) {
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "traces.jsonl")
-	httpAddr := freeAddr(t)
-	ctx, stop := context.WithCancel(t.Context())
-	defer stop()
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		root := newRootCmd(&stdout, &stderr)
-		// Every trace stays open until collect stops: five processes export on their own clocks.
-		root.SetArgs([]string{"collect", "--http", httpAddr, "--grpc", "off", "--out", out, "--complete-after", "10m", "--max-idle", "10m", "--interval", "1h"})
-		done <- root.ExecuteContext(ctx)
-	}()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "collect: OTLP/HTTP on"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("collect did not start: %s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	// Every trace stays open until collect stops: five processes export on their own clocks.
+	col := startCollect(t, out, "--complete-after", "10m", "--max-idle", "10m")
 
 	hop := 5 * time.Millisecond
 	a, err := app.Start(t.Context(), app.Config{
 		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(dir, "lab.db"),
 		Seed: seed.Config{Users: 20, PostsPerUser: 2, CommentsPerPost: 1},
-		Log:  io.Discard, OTLP: "http://" + httpAddr,
+		Log:  io.Discard, OTLP: "http://" + col.addr,
 		Services: &app.ServicesConfig{Command: labBin, HopRTT: &hop},
 	})
 	if err != nil {
@@ -120,10 +105,7 @@ func TestServicesFindingsOnRealTraces(t *testing.T) {
 	if err := a.Shutdown(sctx); err != nil { // the gateway's spans, then the services' (SIGTERM) flush
 		t.Fatal(err)
 	}
-	stop()
-	if err := <-done; err != nil {
-		t.Fatalf("collect: %v\n%s", err, stderr.String())
-	}
+	col.stop(t)
 	f, err := os.Open(out)
 	if err != nil {
 		t.Fatal(err)
