@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/headroom/headroom/lab/faas"
+	"github.com/headroom/headroom/lab/faas/guest"
 )
 
 // The targets (docs/lab.md): process cold start P50 ≤ 50 ms, P99 ≤ 125 ms; warm
@@ -55,7 +56,7 @@ func BenchmarkColdStartProcess(b *testing.B) {
 			}
 		}
 		b.StartTimer()
-		_, inv, err := p.Invoke(context.Background(), "cold", faas.Request{Method: "GET", Path: "/echo"})
+		_, inv, err := p.Invoke(context.Background(), "cold", guest.Request{Method: "GET", Path: "/echo"})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -81,14 +82,14 @@ func BenchmarkWarmOverhead(b *testing.B) {
 	fn := testFunction(b, "warm")
 	fn.Concurrency = 1
 	p := benchPlatform(b, fn)
-	if _, _, err := p.Invoke(context.Background(), "warm", faas.Request{Path: "/echo"}); err != nil {
+	if _, _, err := p.Invoke(context.Background(), "warm", guest.Request{Path: "/echo"}); err != nil {
 		b.Fatal(err)
 	}
 	b.Run("invoke", func(b *testing.B) {
 		var ds []time.Duration
 		for b.Loop() {
 			t0 := time.Now()
-			if _, _, err := p.Invoke(context.Background(), "warm", faas.Request{Method: "GET", Path: "/echo"}); err != nil {
+			if _, _, err := p.Invoke(context.Background(), "warm", guest.Request{Method: "GET", Path: "/echo"}); err != nil {
 				b.Fatal(err)
 			}
 			ds = append(ds, time.Since(t0))

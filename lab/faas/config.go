@@ -53,7 +53,7 @@ type Function struct {
 	// Runtime is RuntimeProcess (the default), the only runtime built.
 	Runtime string
 	// Command starts one instance: Command[0] is the program, which serves invocations with
-	// Serve. Required.
+	// guest.Serve. Required.
 	Command []string
 	// Env is added to the instance's environment (os.Environ() and FAAS_* variables).
 	Env []string

@@ -8,9 +8,9 @@
 //
 // # The process runtime
 //
-// An instance is a process (Function.Command) that calls Serve: it says hello as soon as it
+// An instance is a process (Function.Command) that calls guest.Serve: it says hello as soon as it
 // runs, initialises its handler (opens its DB…), says ready, then answers requests framed on
-// its stdin and stdout (protocol.go says why pipes). A cold start is measured in its phases:
+// its stdin and stdout (package guest says why pipes). A cold start is measured in its phases:
 // start (fork/exec to the first byte), init (to ready), and the first call. Memory is enforced
 // by the platform reading the instance's resident set (/proc/PID/statm) every 5 ms while it
 // starts or runs an invocation, and killing it past the size, as Lambda ends an environment

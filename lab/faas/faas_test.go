@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/headroom/headroom/lab/faas"
+	"github.com/headroom/headroom/lab/faas/guest"
 )
 
 // newPlatform starts a platform with fns and a gateway on loopback; both stop with the test.
@@ -241,7 +242,7 @@ func TestInitFailure(t *testing.T) {
 	if !strings.Contains(a.body, "cannot open the database") {
 		t.Errorf("init error %q, want init's message", a.body)
 	}
-	_, inv, err := p.Invoke(t.Context(), "broken", faas.Request{Path: "/echo"})
+	_, inv, err := p.Invoke(t.Context(), "broken", guest.Request{Path: "/echo"})
 	if !errors.Is(err, faas.ErrInit) || !inv.Cold {
 		t.Errorf("Invoke: %v, cold %v; want ErrInit on a cold start", err, inv.Cold)
 	}

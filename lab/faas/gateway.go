@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+
+	"github.com/headroom/headroom/lab/faas/guest"
 )
 
 // Handler returns the API gateway: any method on /fn/{name} or /fn/{name}/{path…} invokes
@@ -22,12 +24,12 @@ func (p *Platform) Handler() http.Handler {
 
 func (p *Platform) serve(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPayload))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, guest.MaxPayload))
 	if err != nil {
 		writeError(w, http.StatusRequestEntityTooLarge, name, "payload_too_large", err)
 		return
 	}
-	req := Request{Method: r.Method, Path: "/" + r.PathValue("path"), Query: r.URL.RawQuery, Header: r.Header, Body: body}
+	req := guest.Request{Method: r.Method, Path: "/" + r.PathValue("path"), Query: r.URL.RawQuery, Header: r.Header, Body: body}
 	resp, inv, err := p.Invoke(r.Context(), name, req)
 	if err != nil {
 		status := http.StatusBadGateway

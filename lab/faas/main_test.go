@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/headroom/headroom/lab/faas"
+	"github.com/headroom/headroom/lab/faas/guest"
 )
 
 // asFunctionEnv makes this test binary, started by the platform, an instance of testFunction.
@@ -21,7 +22,7 @@ const asFunctionEnv = "HEADROOM_FAAS_TEST_AS_FUNCTION"
 func TestMain(m *testing.M) {
 	byGoTest := slices.ContainsFunc(os.Args[1:], func(a string) bool { return strings.HasPrefix(a, "-test.") })
 	if os.Getenv(asFunctionEnv) == "1" && !byGoTest {
-		if err := faas.Serve(context.Background(), initTestFunction); err != nil {
+		if err := guest.Serve(context.Background(), initTestFunction); err != nil {
 			fmt.Fprintln(os.Stderr, "test function:", err)
 			os.Exit(1)
 		}
@@ -36,14 +37,14 @@ var sink [][]byte
 // initTestFunction is the test function's init; its handler's behaviour is chosen by the path:
 // /echo answers the body, /block waits until the file named by ?file= exists (at most 20 s),
 // /loop spins for ever, /crash exits mid-request, /alloc allocates (and touches) up to 2 GiB.
-func initTestFunction(context.Context) (faas.Handler, error) {
+func initTestFunction(context.Context) (guest.Handler, error) {
 	if os.Getenv("TEST_INIT_FAIL") != "" {
 		return nil, fmt.Errorf("cannot open the database")
 	}
-	return func(_ context.Context, req faas.Request) faas.Response {
+	return func(_ context.Context, req guest.Request) guest.Response {
 		switch req.Path {
 		case "/echo":
-			return faas.Response{Body: append([]byte(req.Method+" "), req.Body...)}
+			return guest.Response{Body: append([]byte(req.Method+" "), req.Body...)}
 		case "/block":
 			file := strings.TrimPrefix(req.Query, "file=")
 			for range 20000 {
@@ -52,7 +53,7 @@ func initTestFunction(context.Context) (faas.Handler, error) {
 				}
 				time.Sleep(time.Millisecond)
 			}
-			return faas.Response{Body: []byte("released")}
+			return guest.Response{Body: []byte("released")}
 		case "/loop":
 			for n := 0; ; n++ {
 				_ = strconv.Itoa(n)
@@ -67,9 +68,9 @@ func initTestFunction(context.Context) (faas.Handler, error) {
 				}
 				sink = append(sink, b)
 			}
-			return faas.Response{Body: []byte("allocated 2 GiB")}
+			return guest.Response{Body: []byte("allocated 2 GiB")}
 		}
-		return faas.Response{Status: 404, Body: []byte("no route " + req.Path)}
+		return guest.Response{Status: 404, Body: []byte("no route " + req.Path)}
 	}, nil
 }
 

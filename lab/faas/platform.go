@@ -12,6 +12,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/headroom/headroom/lab/faas/guest"
 )
 
 // Errors of Invoke; each error Invoke returns wraps one of them.
@@ -159,12 +161,12 @@ type Invocation struct {
 // Invoke runs req on the function name: on an idle instance (the most recently used), or a
 // new one if the concurrency limit allows, else ErrThrottled. Its error wraps one of the
 // package's Err… values. ctx bounds the invocation besides the function's Timeout.
-func (p *Platform) Invoke(ctx context.Context, name string, req Request) (Response, Invocation, error) {
+func (p *Platform) Invoke(ctx context.Context, name string, req guest.Request) (guest.Response, Invocation, error) {
 	inv := Invocation{ID: rand.Text()}
 	req.ID = inv.ID
 	f := p.fns[name]
 	if f == nil {
-		return Response{}, inv, fmt.Errorf("%w: %q", ErrUnknownFunction, name)
+		return guest.Response{}, inv, fmt.Errorf("%w: %q", ErrUnknownFunction, name)
 	}
 	ctx, span := p.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
 		attribute.String("faas.name", name),
@@ -184,10 +186,10 @@ func (p *Platform) Invoke(ctx context.Context, name string, req Request) (Respon
 	return resp, inv, err
 }
 
-func (f *function) invoke(ctx context.Context, req Request, inv *Invocation, span trace.Span) (Response, error) {
+func (f *function) invoke(ctx context.Context, req guest.Request, inv *Invocation, span trace.Span) (guest.Response, error) {
 	proc, err := f.acquire(ctx, inv, span)
 	if err != nil {
-		return Response{}, err
+		return guest.Response{}, err
 	}
 	callCtx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	defer cancel()
@@ -203,7 +205,7 @@ func (f *function) invoke(ctx context.Context, req Request, inv *Invocation, spa
 	m.duration.WithLabelValues(f.cfg.Name, fmt.Sprint(inv.Cold)).Observe(inv.Duration.Seconds())
 	m.billed.WithLabelValues(f.cfg.Name).Add(float64(inv.BilledMS) / 1000 * float64(f.cfg.MemoryMB) / 1024)
 	if err != nil {
-		return Response{}, fmt.Errorf("%s: %w", f.cfg.Name, err)
+		return guest.Response{}, fmt.Errorf("%s: %w", f.cfg.Name, err)
 	}
 	return resp, nil
 }

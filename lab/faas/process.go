@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/headroom/headroom/lab/faas/guest"
 )
 
 // memoryPoll is how often the platform reads a running instance's resident memory. A function
@@ -18,7 +20,7 @@ import (
 // before it is killed.
 const memoryPoll = 5 * time.Millisecond
 
-// process is one instance of the process runtime: a child serving Serve's protocol.
+// process is one instance of the process runtime: a child serving guest.Serve's protocol.
 type process struct {
 	cmd      *exec.Cmd
 	stdin    io.WriteCloser
@@ -69,15 +71,15 @@ func startProcess(ctx context.Context, f Function, stderr io.Writer) (*process, 
 		var r startResult
 		b, err := p.stdout.ReadByte()
 		r.started = time.Now()
-		if err == nil && b != helloByte {
+		if err == nil && b != guest.Hello {
 			err = fmt.Errorf("first byte %q", b)
 		}
 		if err != nil {
-			r.err = fmt.Errorf("no hello from the instance (is %s a function serving faas.Serve?): %w", f.Command[0], err)
+			r.err = fmt.Errorf("no hello from the instance (is %s a function serving guest.Serve?): %w", f.Command[0], err)
 			done <- r
 			return
 		}
-		msg, err := readFrame(p.stdout)
+		msg, err := guest.ReadFrame(p.stdout)
 		r.ready = time.Now()
 		switch {
 		case err != nil:
@@ -105,7 +107,7 @@ type startResult struct {
 }
 
 type callResult struct {
-	resp Response
+	resp guest.Response
 	err  error
 }
 
@@ -133,20 +135,20 @@ func watch[T any](ctx context.Context, p *process, done <-chan T) (T, error) {
 
 // invoke sends req and waits for the answer within ctx (the function's time limit). Any error
 // leaves the instance dead: ErrTimeout, ErrOutOfMemory, or ErrCrashed.
-func (p *process) invoke(ctx context.Context, req Request) (Response, error) {
+func (p *process) invoke(ctx context.Context, req guest.Request) (guest.Response, error) {
 	b, err := json.Marshal(req)
 	if err != nil {
-		return Response{}, err
+		return guest.Response{}, err
 	}
 	done := make(chan callResult, 1)
 	go func() {
 		var r callResult
-		if err := writeFrame(p.stdin, b); err != nil {
+		if err := guest.WriteFrame(p.stdin, b); err != nil {
 			r.err = err
 			done <- r
 			return
 		}
-		out, err := readFrame(p.stdout)
+		out, err := guest.ReadFrame(p.stdout)
 		if err != nil {
 			r.err = err
 		} else {

@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/headroom/headroom/lab/faas"
+	"github.com/headroom/headroom/lab/faas/guest"
 )
 
 // TestSpans checks a cold invocation's trace: a server span with the FaaS semantic
@@ -21,11 +22,11 @@ func TestSpans(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.Close(context.Background()) })
-	_, cold, err := p.Invoke(t.Context(), "traced", faas.Request{Path: "/echo"})
+	_, cold, err := p.Invoke(t.Context(), "traced", guest.Request{Path: "/echo"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, warm, err := p.Invoke(t.Context(), "traced", faas.Request{Path: "/echo"})
+	_, warm, err := p.Invoke(t.Context(), "traced", guest.Request{Path: "/echo"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,8 @@
-package faas
+// Package guest is the function side of the lab's function platform (lab/faas): Serve makes a
+// program an instance of a function, and the frame codec and the Request and Response types are
+// the protocol both sides speak. It imports the standard library only, so that a function
+// compiles to any target, GOOS=wasip1 included.
+package guest
 
 import (
 	"bufio"
@@ -12,21 +16,21 @@ import (
 	"os"
 )
 
-// The process protocol, over the instance's stdin (platform → instance) and stdout (instance →
+// The protocol, over the instance's stdin (platform → instance) and stdout (instance →
 // platform). Pipes rather than a loopback socket: nothing to allocate or leak (no port, no
 // listener), an instance's death is an EOF on the very stream the platform waits on, and one
 // stream carries one invocation at a time as Lambda's model wants. The instance writes the
-// byte helloByte as soon as it runs (the end of "process start"), then a frame after its
+// byte Hello as soon as it runs (the end of "process start"), then a frame after its
 // handler's init (empty: ready; otherwise the init error), then one response frame per request
 // frame. A frame is a 4-byte big-endian length and that many bytes of JSON.
 
 const (
-	helloByte = 'h'
-	// maxPayload bounds a request body: Lambda's synchronous payload limit, 6 MB.
-	maxPayload = 6 << 20
-	// maxFrame bounds a frame: a body of maxPayload in base64 (JSON's []byte), with 1 MiB for
+	Hello = 'h'
+	// MaxPayload bounds a request body: Lambda's synchronous payload limit, 6 MB.
+	MaxPayload = 6 << 20
+	// MaxFrame bounds a frame: a body of MaxPayload in base64 (JSON's []byte), with 1 MiB for
 	// the rest (headers).
-	maxFrame = maxPayload/3*4 + 1<<20
+	MaxFrame = MaxPayload/3*4 + 1<<20
 )
 
 // Request is an invocation as the function sees it: the HTTP request the gateway received,
@@ -52,7 +56,7 @@ type Response struct {
 // Handler handles one invocation; an instance calls it for one request at a time.
 type Handler func(ctx context.Context, req Request) Response
 
-func writeFrame(w io.Writer, v []byte) error {
+func WriteFrame(w io.Writer, v []byte) error {
 	var n [4]byte
 	binary.BigEndian.PutUint32(n[:], uint32(len(v)))
 	if _, err := w.Write(n[:]); err != nil {
@@ -62,14 +66,14 @@ func writeFrame(w io.Writer, v []byte) error {
 	return err
 }
 
-func readFrame(r io.Reader) ([]byte, error) {
+func ReadFrame(r io.Reader) ([]byte, error) {
 	var n [4]byte
 	if _, err := io.ReadFull(r, n[:]); err != nil {
 		return nil, err
 	}
 	size := binary.BigEndian.Uint32(n[:])
-	if size > maxFrame {
-		return nil, fmt.Errorf("frame of %d bytes: the limit is %d", size, maxFrame)
+	if size > MaxFrame {
+		return nil, fmt.Errorf("frame of %d bytes: the limit is %d", size, MaxFrame)
 	}
 	b := make([]byte, size)
 	_, err := io.ReadFull(r, b)
@@ -85,7 +89,7 @@ func Serve(ctx context.Context, init func(context.Context) (Handler, error)) err
 	out := bufio.NewWriter(os.Stdout)
 	os.Stdout = os.Stderr
 	in := bufio.NewReader(os.Stdin)
-	if err := out.WriteByte(helloByte); err != nil {
+	if err := out.WriteByte(Hello); err != nil {
 		return err
 	}
 	if err := out.Flush(); err != nil {
@@ -99,7 +103,7 @@ func Serve(ctx context.Context, init func(context.Context) (Handler, error)) err
 			msg = []byte("init failed")
 		}
 	}
-	if err := writeFrame(out, msg); err != nil {
+	if err := WriteFrame(out, msg); err != nil {
 		return err
 	}
 	if err := out.Flush(); err != nil {
@@ -109,7 +113,7 @@ func Serve(ctx context.Context, init func(context.Context) (Handler, error)) err
 		return fmt.Errorf("init: %w", err)
 	}
 	for {
-		b, err := readFrame(in)
+		b, err := ReadFrame(in)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -124,7 +128,7 @@ func Serve(ctx context.Context, init func(context.Context) (Handler, error)) err
 		if err != nil {
 			return fmt.Errorf("encode response: %w", err)
 		}
-		if err := writeFrame(out, resp); err != nil {
+		if err := WriteFrame(out, resp); err != nil {
 			return err
 		}
 		if err := out.Flush(); err != nil {

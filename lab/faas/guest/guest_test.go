@@ -1,4 +1,4 @@
-package faas
+package guest
 
 import (
 	"bytes"
@@ -13,33 +13,33 @@ import (
 func TestFrameFitsPayload(t *testing.T) {
 	t.Parallel()
 	req := Request{ID: strings.Repeat("i", 26), Method: "POST", Path: "/" + strings.Repeat("p", 4096),
-		Header: http.Header{"X-Big": {strings.Repeat("h", 64<<10)}}, Body: bytes.Repeat([]byte{0xff}, maxPayload)}
+		Header: http.Header{"X-Big": {strings.Repeat("h", 64<<10)}}, Body: bytes.Repeat([]byte{0xff}, MaxPayload)}
 	b, err := json.Marshal(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := writeFrame(&buf, b); err != nil {
+	if err := WriteFrame(&buf, b); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := readFrame(&buf); err != nil {
+	if _, err := ReadFrame(&buf); err != nil {
 		t.Fatalf("a %d-byte frame: %v", len(b), err)
 	}
 }
 
-// FuzzReadFrame feeds readFrame what a broken or hostile instance could write: it must return
-// a frame or an error, never panic nor allocate past maxFrame, and read back what writeFrame wrote.
+// FuzzReadFrame feeds ReadFrame what a broken or hostile instance could write: it must return
+// a frame or an error, never panic nor allocate past MaxFrame, and read back what WriteFrame wrote.
 func FuzzReadFrame(f *testing.F) {
 	for _, seed := range [][]byte{{}, {0, 0, 0, 0}, {0, 0, 0, 2, 'h', 'i'}, {0xff, 0xff, 0xff, 0xff}, {0, 0, 0, 9, 'x'}} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		b, err := readFrame(bytes.NewReader(in))
+		b, err := ReadFrame(bytes.NewReader(in))
 		if err != nil {
 			return
 		}
 		var out bytes.Buffer
-		if err := writeFrame(&out, b); err != nil {
+		if err := WriteFrame(&out, b); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.HasPrefix(in, out.Bytes()) {
