@@ -21,7 +21,7 @@
 // # Telemetry
 //
 // Each invocation is a server span named after the function with the FaaS semantic conventions
-// (faas.name, faas.trigger=http, faas.invocation_id, faas.coldstart, faas.max_memory), and a
+// (faas.name, faas.trigger (http, or pubsub for a queue's message), faas.invocation_id, faas.coldstart, faas.max_memory), and a
 // cold start adds child spans faas.start and faas.init; metrics are headroom_faas_* (see
 // metrics.go), billed GB-s with Lambda's 1 ms rounding among them.
 //

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/headroom/headroom/lab/faas/guest"
@@ -158,23 +160,39 @@ type Invocation struct {
 	BilledMS int64
 }
 
+// Triggers of an invocation (guest.Request.Trigger), as faas.trigger names them.
+const (
+	TriggerHTTP   = "http"
+	TriggerPubSub = "pubsub"
+)
+
 // Invoke runs req on the function name: on an idle instance (the most recently used), or a
 // new one if the concurrency limit allows, else ErrThrottled. Its error wraps one of the
 // package's Err… values. ctx bounds the invocation besides the function's Timeout.
 func (p *Platform) Invoke(ctx context.Context, name string, req guest.Request) (guest.Response, Invocation, error) {
 	inv := Invocation{ID: rand.Text()}
 	req.ID = inv.ID
+	if req.Trigger == "" {
+		req.Trigger = TriggerHTTP
+	}
 	f := p.fns[name]
 	if f == nil {
 		return guest.Response{}, inv, fmt.Errorf("%w: %q", ErrUnknownFunction, name)
 	}
 	ctx, span := p.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
 		attribute.String("faas.name", name),
-		attribute.String("faas.trigger", "http"),
+		attribute.String("faas.trigger", req.Trigger),
 		attribute.String("faas.invocation_id", inv.ID),
 		attribute.Int64("faas.max_memory", int64(f.cfg.MemoryMB)<<20),
 	))
 	defer span.End()
+	// The instance's own spans are children of the invocation's, as Lambda passes the trace
+	// context to a function (its _X_AMZN_TRACE_ID); the caller's header is not changed.
+	req.Header = req.Header.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := f.invoke(ctx, req, &inv, span)
 	span.SetAttributes(attribute.Bool("faas.coldstart", inv.Cold))
 	outcome := outcomeOf(err)

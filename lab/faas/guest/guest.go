@@ -37,12 +37,15 @@ const (
 // with the path after /fn/{name}.
 type Request struct {
 	// ID is the invocation's id (faas.invocation_id).
-	ID     string      `json:"id"`
-	Method string      `json:"method"`
-	Path   string      `json:"path"`
-	Query  string      `json:"query,omitempty"`
-	Header http.Header `json:"header,omitempty"`
-	Body   []byte      `json:"body,omitempty"`
+	ID string `json:"id"`
+	// Trigger is what invoked the function, as the FaaS semantic conventions' faas.trigger
+	// names it: "http" (the gateway; the default) or "pubsub" (a queue's message).
+	Trigger string      `json:"trigger,omitempty"`
+	Method  string      `json:"method"`
+	Path    string      `json:"path"`
+	Query   string      `json:"query,omitempty"`
+	Header  http.Header `json:"header,omitempty"`
+	Body    []byte      `json:"body,omitempty"`
 }
 
 // Response is a function's answer, sent to the client as is.
