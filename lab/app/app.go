@@ -32,6 +32,7 @@ import (
 	"github.com/headroom/headroom/lab/cache/redis"
 	"github.com/headroom/headroom/lab/deps"
 	"github.com/headroom/headroom/lab/edge"
+	"github.com/headroom/headroom/lab/faas"
 	"github.com/headroom/headroom/lab/identity"
 	"github.com/headroom/headroom/lab/jobs"
 	"github.com/headroom/headroom/lab/jobs/worker"
@@ -150,6 +151,10 @@ type Config struct {
 
 	// Edge, when set, starts the edge tier in front of the lab (see [EdgeConfig]). Default: none.
 	Edge *EdgeConfig
+
+	// Functions, when set, starts the function platform under /fn/ (see [FunctionsConfig]).
+	// Default: none.
+	Functions *FunctionsConfig
 	// Keys sign and verify session tokens and the Headroom-Edge-Identity header; an edge in front
 	// of the lab needs the same ones ([App.Keys] hands them to one in process). Default: read
 	// from KeysFile when set, else generated at start.
@@ -224,6 +229,14 @@ func (c *Config) validate() error {
 			return err
 		}
 	}
+	if c.Functions != nil {
+		if c.Role != "" || c.Services != nil {
+			return errors.New("functions run beside the monolith: not in a service (Role) nor in the services mode (Services)")
+		}
+		if err := c.Functions.validate(); err != nil {
+			return err
+		}
+	}
 	if c.Services != nil {
 		if c.Role != "" {
 			return errors.New("a service (Role) cannot itself run services (Services)")
@@ -291,6 +304,8 @@ type Info struct {
 	Edge         *edge.Info `json:"edge,omitempty"`
 	// Services are the services of the services mode's gateway.
 	Services []ServiceInfo `json:"services,omitempty"`
+	// Functions are the functions of a lab started with Config.Functions.
+	Functions []FunctionInfo `json:"functions,omitempty"`
 }
 
 // App is a running lab.
@@ -302,15 +317,19 @@ type App struct {
 	api      *api.API
 	switches *lab.Switches
 	store    lab.Store // nil in the services mode's gateway
-	engine   jobs.Engine
-	worker   *worker.Worker
-	counts   *countSharer         // nil without in-process workers
-	fleet    *fleet               // the services mode's gateway only
-	replica  *tasks.Replica       // the users.changed consumer; nil without it (see replication.go)
-	edge     atomic.Pointer[Edge] // nil without Config.Edge, and until it has started
-	keys     identity.Keys
-	served   chan error
-	closers  []func(ctx context.Context) error // in reverse start order
+	// faas is the function platform (Config.Functions), functionsDB the database its api
+	// function opens.
+	faas        *faas.Platform
+	functionsDB string
+	engine      jobs.Engine
+	worker      *worker.Worker
+	counts      *countSharer         // nil without in-process workers
+	fleet       *fleet               // the services mode's gateway only
+	replica     *tasks.Replica       // the users.changed consumer; nil without it (see replication.go)
+	edge        atomic.Pointer[Edge] // nil without Config.Edge, and until it has started
+	keys        identity.Keys
+	served      chan error
+	closers     []func(ctx context.Context) error // in reverse start order
 }
 
 // Start starts the lab and returns once it accepts requests. Stop it with [App.Shutdown].
@@ -434,6 +453,13 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.fleet != nil {
 		routes = append(routes, a.fleet.routes()...)
 	}
+	if cfg.Functions != nil {
+		fnRoutes, err := a.startFunctions(a.functionsDB, reg, tp, log)
+		if err != nil {
+			return nil, err
+		}
+		routes = append(routes, fnRoutes...)
+	}
 	if cfg.Edge != nil {
 		routes = append(routes, route{pattern: "POST /admin/edge/purge", h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.edge.Load().ServePurge(w, r) }), admin: true, listed: true})
 	}
@@ -499,6 +525,15 @@ type backend struct {
 // relay, workers) of the monolith or of one service.
 func (a *App) startLocal(ctx context.Context, out outside, tracedClient func(time.Duration, string) *http.Client, jd jobDeps) (backend, error) {
 	cfg := a.cfg
+	if cfg.DB == "" && cfg.Functions != nil {
+		// The api function's instances open the same file: make it here, where both can see it.
+		path, err := tempSQLite(a.onClose)
+		if err != nil {
+			return backend{}, err
+		}
+		cfg.DB = "sqlite:" + path
+	}
+	a.functionsDB = cfg.DB
 	store, dbDesc, err := openStore(ctx, storeConfig{db: cfg.DB, schema: cfg.PostgresSchema, maxConns: cfg.DBMaxConns, latency: dbLatency(cfg.DBLatency), tp: jd.tp}, a.onClose)
 	if err != nil {
 		return backend{}, err
@@ -738,12 +773,10 @@ func openStore(ctx context.Context, cfg storeConfig, onClose func(func(context.C
 	}
 	path := strings.TrimPrefix(cfg.db, "sqlite:")
 	if cfg.db == "" {
-		dir, err := os.MkdirTemp("", "headroom-lab-")
-		if err != nil {
-			return nil, "", fmt.Errorf("temporary database directory: %w", err)
+		var err error
+		if path, err = tempSQLite(onClose); err != nil {
+			return nil, "", err
 		}
-		onClose(func(context.Context) error { return os.RemoveAll(dir) })
-		path = filepath.Join(dir, "lab.db")
 	}
 	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, MaxOpenConns: cfg.maxConns, TracerProvider: cfg.tp, RoundTripDelay: cfg.latency})
 	if err != nil {
@@ -755,6 +788,17 @@ func openStore(ctx context.Context, cfg storeConfig, onClose func(func(context.C
 		desc += fmt.Sprintf(", +%v per round trip (emulated: a wait before each statement)", cfg.latency)
 	}
 	return s, desc, nil
+}
+
+// tempSQLite makes a temporary directory for a SQLite database, removed by onClose, and returns
+// the database file's path in it.
+func tempSQLite(onClose func(func(context.Context) error)) (string, error) {
+	dir, err := os.MkdirTemp("", "headroom-lab-")
+	if err != nil {
+		return "", fmt.Errorf("temporary database directory: %w", err)
+	}
+	onClose(func(context.Context) error { return os.RemoveAll(dir) })
+	return filepath.Join(dir, "lab.db"), nil
 }
 
 // redactURL drops the password from a URL for display.

@@ -59,6 +59,7 @@ func newLabCmd() *cobra.Command {
 		dbLatency                          *time.Duration // --db-latency
 		edgeOpts                           *edgeFlags
 		svcOpts                            *servicesFlags
+		fnOpts                             *functionsFlags
 		tokenAlg                           string
 	)
 	valid := lab.ValidAntipatternNames()
@@ -79,7 +80,8 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
   headroom lab --db 'postgres://127.0.0.1:5432/test?sslmode=disable' --antipatterns none
   headroom lab --antipatterns n_plus_one,sync_logging --otlp http://127.0.0.1:4318
   headroom lab --edge --edge-origin-rtt 80ms
-  headroom lab --services --replicas posts=3 --hop-rtt 2ms`,
+  headroom lab --services --replicas posts=3 --hop-rtt 2ms
+  headroom lab --functions --function-concurrency 20`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			set, err := lab.ParseAntipatterns(antipatterns)
@@ -118,6 +120,9 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 				return err
 			}
 			if cfg.Role, cfg.Services, err = svcOpts.config(cmd.Flags()); err != nil {
+				return err
+			}
+			if cfg.Functions, err = fnOpts.config(cmd.Flags()); err != nil {
 				return err
 			}
 			if cfg.TokenAlg, err = identity.ParseAlg(tokenAlg); err != nil {
@@ -169,7 +174,8 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 	jobsFlags(f, &cfg.Jobs)
 	edgeOpts = addEdgeFlags(f, true)
 	svcOpts = addServicesFlags(f)
-	cmd.AddCommand(newLabWorkerCmd(), newLabJobsCmd(), newLabEdgeCmd())
+	fnOpts = addFunctionsFlags(f)
+	cmd.AddCommand(newLabWorkerCmd(), newLabJobsCmd(), newLabEdgeCmd(), newLabFunctionCmd())
 	return cmd
 }
 
@@ -214,6 +220,9 @@ func printBanner(w io.Writer, info app.Info) {
 	fmt.Fprintf(w, "  fgprof         %s\n", info.Fgprof)
 	for _, l := range info.EdgeLines() {
 		fmt.Fprintf(w, "  %s\n", l)
+	}
+	for _, fn := range info.Functions {
+		fmt.Fprintf(w, "  %-14s %s/fn/%s/  (%s runtime: %s)\n", "fn "+fn.Name, info.URL, fn.Name, fn.Runtime, fn.What)
 	}
 	for _, sv := range info.Services {
 		fmt.Fprintf(w, "  %-14s %s  (%s)\n", sv.Role, strings.Join(sv.Replicas, " "), sv.DB)

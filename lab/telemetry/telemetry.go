@@ -25,6 +25,9 @@ type Config struct {
 	// /v1/traces). Default "": spans are made (for trace ids in logs, exemplars and traceparent
 	// propagation) but not exported.
 	OTLPEndpoint string
+	// Resource is added to the resource's attributes beside service.name (a function's
+	// faas.name and faas.max_memory, as the FaaS conventions put them).
+	Resource []attribute.KeyValue
 	// SpanProcessors are added to the provider (for tests).
 	SpanProcessors []sdktrace.SpanProcessor
 }
@@ -43,7 +46,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	}
 	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
-		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", cfg.ServiceName))),
+		sdktrace.WithResource(resource.NewSchemaless(append([]attribute.KeyValue{attribute.String("service.name", cfg.ServiceName)}, cfg.Resource...)...)),
 	}
 	if cfg.OTLPEndpoint != "" {
 		endpoint, err := tracesURL(cfg.OTLPEndpoint)

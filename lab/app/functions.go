@@ -1,0 +1,218 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/headroom/headroom/lab"
+	"github.com/headroom/headroom/lab/api"
+	"github.com/headroom/headroom/lab/faas"
+	"github.com/headroom/headroom/lab/faas/guest"
+	"github.com/headroom/headroom/lab/telemetry"
+)
+
+// The lab's functions (FunctionsConfig), served under /fn/{name}/.
+const (
+	// FunctionAPI is the lab's API as a function, an instance opening its own database pool.
+	FunctionAPI = "api"
+)
+
+// FunctionDBConnsDefault is how many database connections an instance of the api function opens
+// in its init: what a server's pool keeps (max(4, CPUs) in pgxpool), which is the mistake the
+// notes warn of when every instance of a burst does it.
+const FunctionDBConnsDefault = 4
+
+// FunctionsConfig turns on the function platform (lab/faas) beside the API: the lab's own work
+// as functions, started by the lab binary in its function role (`headroom-lab function NAME`).
+// The zero value of a field takes lab/faas's default (Lambda's).
+type FunctionsConfig struct {
+	// Command is the lab binary the process runtime starts. Default: this process's executable.
+	Command string
+	// MemoryMB, Timeout, Concurrency and IdleTimeout apply to every function (faas.Function).
+	MemoryMB    int
+	Timeout     time.Duration
+	Concurrency int
+	IdleTimeout time.Duration
+	// DBConns is how many connections each instance of the api function opens at init (a
+	// PostgreSQL pool's minimum and maximum; SQLite's maximum). Default [FunctionDBConnsDefault].
+	DBConns int
+}
+
+func (c *FunctionsConfig) validate() error {
+	if c.DBConns < 0 || c.DBConns > 1000 {
+		return fmt.Errorf("function database connections %d: want 1 to 1000 (0 for the default)", c.DBConns)
+	}
+	return nil
+}
+
+// FunctionInfo describes one function of a lab started with functions.
+type FunctionInfo struct {
+	Name    string `json:"name"`
+	Runtime string `json:"runtime"`
+	// What says what the function does, for the banner.
+	What string `json:"what"`
+}
+
+// startFunctions starts the platform (no instance runs before the first invocation) and returns
+// the gateway's route. The api function opens the lab's own database: db is its resolved
+// location, so that a temporary SQLite file is shared too.
+func (a *App) startFunctions(db string, reg prometheus.Registerer, tp trace.TracerProvider, log *slog.Logger) ([]route, error) {
+	fc := *a.cfg.Functions
+	if fc.Command == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("functions: the lab binary: %w", err)
+		}
+		fc.Command = exe
+	}
+	if fc.DBConns == 0 {
+		fc.DBConns = FunctionDBConnsDefault
+	}
+	args := []string{"function", FunctionAPI, "--db", db, "--db-conns", strconv.Itoa(fc.DBConns),
+		"--db-latency", dbLatency(a.cfg.DBLatency).String(), "--antipatterns", a.cfg.Antipatterns.String()}
+	if a.cfg.PostgresSchema != "" {
+		args = append(args, "--pg-schema", a.cfg.PostgresSchema)
+	}
+	if a.cfg.OTLP != "" {
+		args = append(args, "--otlp", a.cfg.OTLP)
+	}
+	common := faas.Function{MemoryMB: fc.MemoryMB, Timeout: fc.Timeout, Concurrency: fc.Concurrency, IdleTimeout: fc.IdleTimeout}
+	apiFn := common
+	apiFn.Name, apiFn.Command = FunctionAPI, append([]string{fc.Command}, args...)
+	p, err := faas.New(faas.Config{
+		Functions:      []faas.Function{apiFn},
+		Registerer:     reg,
+		TracerProvider: tp,
+		Stderr:         a.cfg.Log,
+		Logger:         log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("functions: %w", err)
+	}
+	a.faas = p
+	a.onClose(p.Close)
+	a.info.Functions = []FunctionInfo{
+		{Name: FunctionAPI, Runtime: faas.RuntimeProcess, What: "the lab's API, each instance opening its own database pool"},
+	}
+	return []route{{pattern: "/fn/", h: p.Handler()}}, nil
+}
+
+// FunctionOptions configure the lab binary in its function role.
+type FunctionOptions struct {
+	DB, PostgresSchema string
+	DBConns            int
+	DBLatency          time.Duration
+	Antipatterns       lab.AntipatternSet
+	OTLP               string
+}
+
+// ServeFunction makes this process an instance of the lab's function name (guest.Serve: the
+// platform started it and speaks to it over stdin and stdout) until the platform closes it.
+func ServeFunction(ctx context.Context, name string, opts FunctionOptions) error {
+	switch name {
+	case FunctionAPI:
+		return guest.Serve(ctx, func(ctx context.Context) (guest.Handler, error) { return initAPIFunction(ctx, opts) })
+	}
+	return fmt.Errorf("function %q: want %s", name, FunctionAPI)
+}
+
+// initAPIFunction is the api function's init, what a Lambda handler does outside its handler:
+// telemetry, the database pool (opened and filled: DBConns connections, each held by the
+// instance for its whole life, frozen or not), the API.
+func initAPIFunction(ctx context.Context, opts FunctionOptions) (guest.Handler, error) {
+	tel, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "headroom-lab-fn-" + FunctionAPI, OTLPEndpoint: opts.OTLP,
+		Resource: []attribute.KeyValue{attribute.String("faas.name", FunctionAPI), attribute.Int64("faas.max_memory", memoryBytes())}})
+	if err != nil {
+		return nil, err
+	}
+	db := opts.DB
+	if strings.HasPrefix(db, "postgres") {
+		// The pool opens its connections at init, as a server's does, and names them so that
+		// pg_stat_activity counts them per function.
+		u, err := url.Parse(db)
+		if err != nil {
+			return nil, fmt.Errorf("database URL: %w", err)
+		}
+		q := u.Query()
+		n := strconv.Itoa(opts.DBConns)
+		q.Set("pool_min_conns", n)
+		q.Set("pool_max_conns", n)
+		q.Set("application_name", "headroom-fn-"+FunctionAPI)
+		u.RawQuery = q.Encode()
+		db = u.String()
+	}
+	var closers []func(context.Context) error
+	store, _, err := openStore(ctx, storeConfig{db: db, schema: opts.PostgresSchema, maxConns: opts.DBConns, latency: opts.DBLatency, tp: tel.TracerProvider},
+		func(f func(context.Context) error) { closers = append(closers, f) })
+	if err != nil {
+		return nil, err
+	}
+	a, err := api.New(api.Config{Store: store, Switches: lab.NewSwitches(opts.Antipatterns), TracerProvider: tel.TracerProvider, Propagator: tel.Propagator})
+	if err != nil {
+		return nil, err
+	}
+	// The instance is killed, never stopped: spans are flushed after each invocation instead,
+	// as a Lambda extension must before the environment freezes.
+	return func(ctx context.Context, req guest.Request) guest.Response {
+		resp := serveHTTP(ctx, a, req)
+		_ = tel.TracerProvider.ForceFlush(ctx)
+		return resp
+	}, nil
+}
+
+// serveHTTP runs an invocation through an http.Handler. The request has no client address, so
+// the API's admin routes (loopback clients only) refuse it.
+func serveHTTP(ctx context.Context, h http.Handler, req guest.Request) guest.Response {
+	target := req.Path
+	if req.Query != "" {
+		target += "?" + req.Query
+	}
+	r, err := http.NewRequestWithContext(ctx, req.Method, target, bytes.NewReader(req.Body))
+	if err != nil {
+		return guest.Response{Status: http.StatusBadRequest, Body: []byte(err.Error())}
+	}
+	r.Header = req.Header
+	r.RequestURI = target
+	w := &recorder{header: http.Header{}}
+	h.ServeHTTP(w, r)
+	return guest.Response{Status: w.status, Header: w.header, Body: w.body.Bytes()}
+}
+
+// recorder is the http.ResponseWriter of serveHTTP: the whole response in memory.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *recorder) Header() http.Header { return w.header }
+
+func (w *recorder) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(b)
+}
+
+// memoryBytes is the instance's memory size in bytes (faas.max_memory), from the platform's
+// FAAS_MEMORY_MB; 0 when unknown.
+func memoryBytes() int64 {
+	mb, _ := strconv.ParseInt(os.Getenv("FAAS_MEMORY_MB"), 10, 64)
+	return mb << 20
+}
