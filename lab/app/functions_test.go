@@ -1,0 +1,171 @@
+package app_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/headroom/headroom/lab/app"
+	"github.com/headroom/headroom/lab/seed"
+	"github.com/headroom/headroom/lab/store/postgres/pgtest"
+)
+
+// startFunctions starts a lab with the function platform (the lab binary in its function role),
+// a small seed and its spans recorded.
+func startFunctions(t *testing.T, fc app.FunctionsConfig, db, schema string) (*app.App, *tracetest.SpanRecorder) {
+	t.Helper()
+	bin, err := labBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc.Command = bin
+	if db == "" {
+		db = "sqlite:" + filepath.Join(t.TempDir(), "lab.db")
+	}
+	spans := tracetest.NewSpanRecorder()
+	var logs bytes.Buffer
+	a, err := app.Start(t.Context(), app.Config{
+		Addr: "127.0.0.1:0", DB: db, PostgresSchema: schema,
+		Seed:        seed.Config{Users: 10, PostsPerUser: 2, CommentsPerPost: 2},
+		MailLatency: fast(), LogLatency: fast(), PaymentLatency: fast(),
+		Functions: &fc, SpanProcessors: []sdktrace.SpanProcessor{spans},
+		Log: &syncBuffer{b: &logs, mu: make(chan struct{}, 1)}, LogLevel: -4,
+	})
+	if err != nil {
+		t.Fatalf("start: %v\n%s", err, logs.String())
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.Logf("lab logs:\n%s", logs.String())
+		}
+	})
+	return a, spans
+}
+
+// TestAPIFunctionServesTheAPI: /fn/api/… answers what the API answers, the first invocation
+// cold and the next warm, with the invocation's span carrying the FaaS conventions and the cold
+// start's phases; the function refuses the admin routes (its requests have no loopback client).
+func TestAPIFunctionServesTheAPI(t *testing.T) {
+	t.Parallel()
+	a, spans := startFunctions(t, app.FunctionsConfig{Concurrency: 2}, "", "")
+	base := a.Info().URL
+	if len(a.Info().Functions) == 0 || a.Info().Functions[0].Name != app.FunctionAPI {
+		t.Fatalf("Info().Functions = %+v, want the api function", a.Info().Functions)
+	}
+	direct := exchange(t, "GET", base+"/api/posts/1", "")
+	for i, wantCold := range []string{"true", "false"} {
+		resp, err := http.Get(base + "/fn/api/api/posts/1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body bytes.Buffer
+		_, _ = body.ReadFrom(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || body.String() != direct.body {
+			t.Fatalf("invocation %d: %d %.200s, want 200 and the API's own answer %.200s", i, resp.StatusCode, body.String(), direct.body)
+		}
+		if got := resp.Header.Get("Faas-Coldstart"); got != wantCold {
+			t.Errorf("invocation %d: Faas-Coldstart %q, want %q", i, got, wantCold)
+		}
+	}
+	if got := exchange(t, "GET", base+"/fn/api/admin/antipatterns", ""); got.code != http.StatusForbidden && got.code != http.StatusNotFound {
+		t.Errorf("admin route through the function: %d %s, want 403 or 404", got.code, got.body)
+	}
+	if got := exchange(t, "GET", base+"/fn/nope/", ""); got.code != http.StatusNotFound || !strings.Contains(got.body, `"function":"nope"`) {
+		t.Errorf("unknown function: %d %s, want 404 naming it", got.code, got.body)
+	}
+	var cold, phases int
+	for _, s := range spans.Ended() {
+		if s.Name() == app.FunctionAPI {
+			for _, kv := range s.Attributes() {
+				if string(kv.Key) == "faas.coldstart" && kv.Value.AsBool() {
+					cold++
+				}
+			}
+		}
+		if s.Name() == "faas.start" || s.Name() == "faas.init" {
+			phases++
+		}
+	}
+	if cold != 1 || phases != 2 {
+		t.Errorf("%d cold invocation spans and %d phase spans, want 1 and 2 (faas.start, faas.init)", cold, phases)
+	}
+}
+
+// TestFunctionInstancesHoldTheirConnections is the notes' statelessness problem, measured: each
+// instance opens its own pool at init and holds it while it lives, so the database sees
+// instances × pool connections.
+func TestFunctionInstancesHoldTheirConnections(t *testing.T) {
+	t.Parallel()
+	url, schema := pgtest.Schema(t)
+	const instances, conns = 3, 2
+	a, _ := startFunctions(t, app.FunctionsConfig{Concurrency: instances, DBConns: conns}, url, schema)
+	base := a.Info().URL
+	// Concurrent first invocations each find no idle instance: one cold start each.
+	var wg sync.WaitGroup
+	for range instances {
+		wg.Go(func() {
+			if got := exchange(t, "GET", base+"/fn/api/api/posts/1", ""); got.code != 200 {
+				t.Errorf("invocation: %d %s", got.code, got.body)
+			}
+		})
+	}
+	wg.Wait()
+	live := liveInstances(t, base)
+	if live < 1 || live > instances {
+		t.Fatalf("%d instances live, want 1 to %d", live, instances)
+	}
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	// The pools fill in the background: wait for them, up to 10 s.
+	var held int
+	for range 100 {
+		if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity WHERE application_name = 'headroom-fn-api'`).Scan(&held); err != nil {
+			t.Fatal(err)
+		}
+		if held == live*conns {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("%d connections held by the api function's %d instances, want %d (%d each)", held, live, live*conns, conns)
+}
+
+// liveInstances reads the api function's idle and busy instances from the lab's metrics.
+func liveInstances(t *testing.T, base string) int {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	n := 0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, `headroom_faas_instances{function="api"`) {
+			v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			n += int(v)
+		}
+	}
+	return n
+}
