@@ -77,7 +77,7 @@ func TestAPIFunctionServesTheAPI(t *testing.T) {
 		var body bytes.Buffer
 		_, _ = body.ReadFrom(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 || body.String() != direct.body {
+		if resp.StatusCode != http.StatusOK || body.String() != direct.body {
 			t.Fatalf("invocation %d: %d %.200s, want 200 and the API's own answer %.200s", i, resp.StatusCode, body.String(), direct.body)
 		}
 		if got := resp.Header.Get("Faas-Coldstart"); got != wantCold {
