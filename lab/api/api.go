@@ -186,6 +186,10 @@ type Config struct {
 	// mode, which adds its internal routes with [API.HandleInternal]. The probes and the admin
 	// routes remain. Default false.
 	InternalOnly bool
+	// NoSite serves no static site (/static/, /page/): the API as a function, whose static
+	// files a CDN or an object store would serve; it also spares the function's cold start the
+	// site's images, rendered when the site is made (~70 ms). Default false.
+	NoSite bool
 	// AdminToken, when set, also admits a client from any address that sends the header
 	// "Authorization: Bearer AdminToken". Default "": no token admits anyone.
 	AdminToken string
@@ -222,7 +226,7 @@ func (c *Config) validate() error {
 	if c.AdminAllowed == nil {
 		c.AdminAllowed = IsLoopback
 	}
-	if c.Assets == nil {
+	if c.Assets == nil && !c.NoSite {
 		site, err := web.New()
 		if err != nil {
 			return err
@@ -307,8 +311,10 @@ func New(cfg Config) (*API, error) {
 		a.handle("DELETE /api/login", a.logout)
 		a.handle("GET /api/me", a.me)
 		a.handle("GET /api/users/{id}/summary", a.summary)
-		a.handle("GET /static/{path...}", a.static)
-		a.handle("GET /page/home", a.home)
+		if !cfg.NoSite {
+			a.handle("GET /static/{path...}", a.static)
+			a.handle("GET /page/home", a.home)
+		}
 	}
 	a.handle("GET /admin/antipatterns", a.AdminOnly(http.HandlerFunc(a.getAntipatterns)).ServeHTTP)
 	a.handle("PUT /admin/antipatterns", a.AdminOnly(http.HandlerFunc(a.putAntipatterns)).ServeHTTP)

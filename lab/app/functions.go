@@ -159,7 +159,7 @@ func initAPIFunction(ctx context.Context, opts FunctionOptions) (guest.Handler, 
 	if err != nil {
 		return nil, err
 	}
-	a, err := api.New(api.Config{Store: store, Switches: lab.NewSwitches(opts.Antipatterns), TracerProvider: tel.TracerProvider, Propagator: tel.Propagator})
+	a, err := api.New(api.Config{Store: store, NoSite: true, Switches: lab.NewSwitches(opts.Antipatterns), TracerProvider: tel.TracerProvider, Propagator: tel.Propagator})
 	if err != nil {
 		return nil, err
 	}

@@ -87,6 +87,9 @@ func TestAPIFunctionServesTheAPI(t *testing.T) {
 	if got := exchange(t, "GET", base+"/fn/api/admin/antipatterns", ""); got.code != http.StatusForbidden && got.code != http.StatusNotFound {
 		t.Errorf("admin route through the function: %d %s, want 403 or 404", got.code, got.body)
 	}
+	if got := exchange(t, "GET", base+"/fn/api/static/manifest.json", ""); got.code != http.StatusNotFound {
+		t.Errorf("the static site through the function: %d, want 404 (a CDN serves it; api.Config.NoSite)", got.code)
+	}
 	if got := exchange(t, "GET", base+"/fn/nope/", ""); got.code != http.StatusNotFound || !strings.Contains(got.body, `"function":"nope"`) {
 		t.Errorf("unknown function: %d %s, want 404 naming it", got.code, got.body)
 	}
