@@ -137,15 +137,16 @@ if want bill; then
   "$hr" sweep "$URL/api/posts/1" --slo 'p99<50ms' --steps 200,400,800,1600 --step 3s -q -o "$out/sweep.json" >/dev/null 2>&1 || true
   dur=$(python3 -c 'import sys; print(f"{float(sys.argv[1]):.2f}ms")' "$(p bill-load p50)")
   init=$(python3 -c 'import sys; print(f"{float(sys.argv[1]):.0f}ms")' "$(mean_ms headroom_faas_cold_start_seconds 'phase="init"')")
+  cold=$(python3 -c 'import sys; c,n=map(float,sys.argv[1:]); print(f"{c/n:.4f}")' "$(metric headroom_faas_cold_starts_total)" "$(metric headroom_faas_invocations_total)")
   stop
-  printf '\nthe bill: duration %s (warm P50 through the gateway), init %s, 128 MB, servers from the sweep (recommended %s req/s) at $0.0416/h\n' \
-    "$dur" "$init" "$(field "$out/sweep.json" 'd.get("recommended_rps", "?")')"
-  # A steady day: 20 req/s all day. A bursty day: 2 req/s, and one hour at 200 req/s.
-  python3 -c 'print("\n".join(f"{h},{20*3600}" for h in range(24)))' >"$out/steady.csv"
+  printf '\nthe bill: duration %s (warm P50 through the gateway), init %s, cold share %s (measured), 128 MB, servers from the sweep (recommended %s req/s) at $0.0416/h\n' \
+    "$dur" "$init" "$cold" "$(field "$out/sweep.json" 'd.get("recommended_rps", "?")')"
+  # A steady day: 100 req/s all day. A bursty day: 2 req/s, and one hour at 200 req/s.
+  python3 -c 'print("\n".join(f"{h},{100*3600}" for h in range(24)))' >"$out/steady.csv"
   python3 -c 'print("\n".join(f"{h},{200*3600 if h == 12 else 2*3600},{200 if h == 12 else 2}" for h in range(24)))' >"$out/bursty.csv"
   for day in steady bursty; do
     echo "  $day day:"
-    "$hr" cost --profile "$out/$day.csv" --duration "$dur" --init "$init" --cold-share 0.01 --memory 128 \
+    "$hr" cost --profile "$out/$day.csv" --duration "$dur" --init "$init" --cold-share "$cold" --memory 128 \
       --sweep "$out/sweep.json" --server-hourly 0.0416 2>&1 | sed 's/^/    /' || true
   done
 fi
