@@ -48,7 +48,7 @@ func BenchmarkColdStartProcess(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-			if idle, _, _ := p.Stats("cold"); idle == 0 {
+			if s, _ := p.Stats("cold"); s.Idle == 0 {
 				break
 			}
 			if time.Now().After(deadline) {
