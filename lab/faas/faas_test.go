@@ -120,8 +120,9 @@ func TestWarmReuseAndUnknown(t *testing.T) {
 	}
 }
 
-// counter sums the series of reg's counter name.
-func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+// counter sums the series of reg's counter or gauge name that have the labels given as
+// name, value pairs.
+func counter(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -129,9 +130,20 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	sum := 0.0
 	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			has := map[string]string{}
+			for _, l := range m.GetLabel() {
+				has[l.GetName()] = l.GetValue()
+			}
+			match := true
+			for i := 0; i+1 < len(labels); i += 2 {
+				match = match && has[labels[i]] == labels[i+1]
+			}
+			if match {
+				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 			}
 		}
 	}
