@@ -55,18 +55,18 @@ type function struct {
 	p   *Platform
 
 	mu        sync.Mutex
-	idle      []instance // on-demand instances, a stack: the most recently released last
-	provIdle  []instance // provisioned instances, a stack too, taken first; never reclaimed
-	live      int        // starting, busy and idle instances, provisioned ones included
-	busy      int        // starting or invoked
-	provReady int        // provisioned instances initialised: idle or invoked
+	idle      []pooled // on-demand instances, a stack: the most recently released last
+	provIdle  []pooled // provisioned instances, a stack too, taken first; never reclaimed
+	live      int      // starting, busy and idle instances, provisioned ones included
+	busy      int      // starting or invoked
+	provReady int      // provisioned instances initialised: idle or invoked
 	closed    bool
 	// enabled and closedAt bound the time provisioned concurrency is billed for.
 	enabled, closedAt time.Time
 }
 
-// instance is a running instance in the pool.
-type instance struct {
+// pooled is a running instance as the pool holds it.
+type pooled struct {
 	proc        *process
 	provisioned bool
 	since       time.Time // idle since
@@ -311,13 +311,13 @@ func (f *function) invoke(ctx context.Context, req guest.Request, inv *Invocatio
 
 // acquire takes an idle instance, a provisioned one first as Lambda routes to provisioned
 // concurrency before it spills over, or starts one within the concurrency limit.
-func (f *function) acquire(ctx context.Context, inv *Invocation, span trace.Span) (*instance, error) {
+func (f *function) acquire(ctx context.Context, inv *Invocation, span trace.Span) (*pooled, error) {
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
 		return nil, ErrClosed
 	}
-	for _, stack := range []*[]instance{&f.provIdle, &f.idle} {
+	for _, stack := range []*[]pooled{&f.provIdle, &f.idle} {
 		if n := len(*stack); n > 0 {
 			in := (*stack)[n-1]
 			*stack = (*stack)[:n-1]
@@ -356,7 +356,7 @@ func (f *function) acquire(ctx context.Context, inv *Invocation, span trace.Span
 		f.release(nil, false)
 		return nil, fmt.Errorf("%s: %w", f.cfg.Name, err)
 	}
-	return &instance{proc: proc}, nil
+	return &pooled{proc: proc}, nil
 }
 
 // phaseSpan records a cold start's phase as a child span of the invocation.
@@ -368,7 +368,7 @@ func (f *function) phaseSpan(ctx context.Context, name string, from, to time.Tim
 // release ends an invocation: a healthy instance goes back on top of its idle stack, a failed
 // one (or any, once closed) is discarded, and a provisioned one replaced. in nil: the start
 // failed.
-func (f *function) release(in *instance, healthy bool) {
+func (f *function) release(in *pooled, healthy bool) {
 	f.mu.Lock()
 	f.busy--
 	if in != nil && healthy && !f.closed {
@@ -425,7 +425,7 @@ func (f *function) reclaim(now time.Time) {
 	for n < len(f.idle) && now.Sub(f.idle[n].since) >= f.cfg.IdleTimeout {
 		n++
 	}
-	old := append([]instance(nil), f.idle[:n]...)
+	old := append([]pooled(nil), f.idle[:n]...)
 	f.idle = append(f.idle[:0], f.idle[n:]...)
 	f.live -= n
 	f.gauges()

@@ -90,7 +90,7 @@ func (f *function) provisioned(proc *process) {
 	}
 	f.provReady++
 	f.mu.Unlock()
-	f.release(&instance{proc: proc, provisioned: true}, true)
+	f.release(&pooled{proc: proc, provisioned: true}, true)
 }
 
 // pinger is the keep-warm pinger: a round of KeepWarm pings every KeepWarmEvery until the
