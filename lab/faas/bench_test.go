@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,7 +49,7 @@ func BenchmarkColdStartProcess(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-			if idle, _, _ := p.Stats("cold"); idle == 0 {
+			if s, _ := p.Stats("cold"); s.Idle == 0 {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -121,4 +122,83 @@ func BenchmarkWarmOverhead(b *testing.B) {
 		b.ReportMetric(quantile(ds, 0.5, time.Microsecond), "p50-µs")
 		b.ReportMetric(quantile(ds, 0.99, time.Microsecond), "p99-µs")
 	})
+}
+
+// BenchmarkBurstFromZero sends bursts of 20 concurrent invocations, each after the function has
+// been left idle for twice its IdleTimeout (its on-demand instances reclaimed), with neither
+// remedy, with a keep-warm pinger of 20 (every IdleTimeout/2), and with 20 provisioned
+// instances. It reports the cold starts per burst, the invocations' P50 and P99 (call to
+// answer, cold start included) and the cold starts' share of P99: their part of the time of the
+// invocations at or past P99, as diagnose's cold_start finding computes it.
+func BenchmarkBurstFromZero(b *testing.B) {
+	const burst = 20
+	const idle = 200 * time.Millisecond
+	for _, c := range []struct {
+		name                  string
+		keepWarm, provisioned int
+	}{{"none", 0, 0}, {"keep-warm-20", burst, 0}, {"provisioned-20", 0, burst}} {
+		b.Run(c.name, func(b *testing.B) {
+			fn := testFunction(b, "burst")
+			fn.Concurrency = 2 * burst // room to spill over
+			fn.IdleTimeout = idle
+			fn.KeepWarm = c.keepWarm
+			fn.Provisioned = c.provisioned
+			p := benchPlatform(b, fn)
+			var lat, cold []time.Duration
+			colds := 0
+			for b.Loop() {
+				b.StopTimer()
+				time.Sleep(2 * idle)
+				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+					if s, _ := p.Stats("burst"); s.Provisioned == c.provisioned && s.Busy == 0 {
+						break
+					}
+					if time.Now().After(deadline) {
+						b.Fatal("the provisioned instances not ready in 10 s")
+					}
+				}
+				b.StartTimer()
+				invs := make([]faas.Invocation, burst)
+				ds := make([]time.Duration, burst)
+				var wg sync.WaitGroup
+				for i := range burst {
+					wg.Go(func() {
+						t0 := time.Now()
+						_, inv, err := p.Invoke(context.Background(), "burst", guest.Request{Method: "GET", Path: "/echo"})
+						ds[i] = time.Since(t0)
+						invs[i] = inv
+						if err != nil {
+							b.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+				for i, inv := range invs {
+					lat = append(lat, ds[i])
+					cold = append(cold, inv.Start+inv.Init)
+					if inv.Cold {
+						colds++
+					}
+				}
+			}
+			b.ReportMetric(float64(colds)/float64(b.N), "cold/burst")
+			b.ReportMetric(coldShareOfP99(lat, cold), "cold-share-of-p99")
+			b.ReportMetric(quantile(slices.Clone(lat), 0.5, time.Millisecond), "p50-ms")
+			b.ReportMetric(quantile(slices.Clone(lat), 0.99, time.Millisecond), "p99-ms")
+		})
+	}
+}
+
+// coldShareOfP99 is the share of the invocations at or past the P99 latency (nearest rank)
+// whose time was cold start: the sum of their cold starts over the sum of their latencies.
+func coldShareOfP99(lat, cold []time.Duration) float64 {
+	p99 := time.Duration(quantile(slices.Clone(lat), 0.99, 1))
+	var tail, tailCold time.Duration
+	for i, d := range lat {
+		if d >= p99 {
+			tail += d
+			tailCold += cold[i]
+		}
+	}
+	return float64(tailCold) / float64(tail)
 }

@@ -71,6 +71,23 @@ type Function struct {
 	IdleTimeout time.Duration
 	// StartTimeout bounds a cold start. Default StartTimeoutDefault.
 	StartTimeout time.Duration
+	// Provisioned is the function's provisioned concurrency, 0 to Concurrency: that many
+	// instances are started when the platform starts (in the background) and kept initialised:
+	// never reclaimed when idle, replaced when one dies. Invocations take an idle provisioned
+	// instance first (warm), then spill over to on-demand instances (cold starts) up to
+	// Concurrency, which counts the provisioned ones. Default 0: none.
+	Provisioned int
+	// KeepWarm is how many instances a keep-warm pinger holds warm, 0 to Concurrency: every
+	// KeepWarmEvery it invokes the function KeepWarm times at once (faas.trigger=timer,
+	// guest.Request.Warmup set: the handler is not called), so that KeepWarm instances are
+	// used, and their idle time restarted, before the janitor would reclaim them. The pings
+	// are invocations like any other: they can cold start, be throttled, and are billed.
+	// Default 0: no pinger.
+	KeepWarm int
+	// KeepWarmEvery is the pinger's period; set only with KeepWarm. At or past IdleTimeout the
+	// pings come too late to keep anything warm (New logs a warning: on Lambda the idle time is
+	// undocumented, and a pinger too slow for it is worth measuring). Default IdleTimeout/2.
+	KeepWarmEvery time.Duration
 }
 
 // Config configures a Platform.
@@ -109,6 +126,9 @@ func (cfg Config) withDefaults() Config {
 		}
 		if f.StartTimeout == 0 {
 			f.StartTimeout = StartTimeoutDefault
+		}
+		if f.KeepWarm > 0 && f.KeepWarmEvery == 0 {
+			f.KeepWarmEvery = max(f.IdleTimeout/2, time.Millisecond)
 		}
 		fns[i] = f
 	}
@@ -164,6 +184,18 @@ func (cfg Config) validate() error {
 		}
 		if f.StartTimeout < time.Millisecond {
 			bad(field("StartTimeout"), "%v: want at least 1ms", f.StartTimeout)
+		}
+		if f.Provisioned < 0 || f.Provisioned > f.Concurrency {
+			bad(field("Provisioned"), "%d: want 0 to Concurrency (%d)", f.Provisioned, f.Concurrency)
+		}
+		if f.KeepWarm < 0 || f.KeepWarm > f.Concurrency {
+			bad(field("KeepWarm"), "%d: want 0 to Concurrency (%d)", f.KeepWarm, f.Concurrency)
+		}
+		switch {
+		case f.KeepWarm == 0 && f.KeepWarmEvery != 0:
+			bad(field("KeepWarmEvery"), "%v without KeepWarm: want KeepWarm > 0 or no KeepWarmEvery", f.KeepWarmEvery)
+		case f.KeepWarm > 0 && f.KeepWarmEvery < time.Millisecond:
+			bad(field("KeepWarmEvery"), "%v: want at least 1ms", f.KeepWarmEvery)
 		}
 	}
 	return errors.Join(errs...)

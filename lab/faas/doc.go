@@ -6,6 +6,18 @@
 // running past the function's Timeout is stopped by killing its instance (504); an instance
 // whose resident memory passes the function's MemoryMB is killed (502).
 //
+// # The cold-start remedies
+//
+// Provisioned concurrency (Function.Provisioned): that many instances are started with the
+// platform and kept initialised, never reclaimed, replaced when one dies; invocations take them
+// first and spill over to on-demand instances (cold starts) up to the concurrency limit; they
+// are billed for as long as they are configured (headroom_faas_provisioned_gigabyte_seconds_total).
+// A keep-warm pinger (Function.KeepWarm, KeepWarmEvery): K concurrent pings every period,
+// marked guest.Request.Warmup so that guest.Serve answers them without the handler, each held
+// by the platform once it has an instance until all K have one, so that K instances are used
+// (and their idle time restarted) at once; the pings are invocations (faas.trigger=timer),
+// counted and billed like any other.
+//
 // # The process runtime
 //
 // An instance is a process (Function.Command) that calls guest.Serve: it says hello as soon as it
@@ -21,9 +33,10 @@
 // # Telemetry
 //
 // Each invocation is a server span named after the function with the FaaS semantic conventions
-// (faas.name, faas.trigger (http, or pubsub for a queue's message), faas.invocation_id, faas.coldstart, faas.max_memory), and a
-// cold start adds child spans faas.start and faas.init; metrics are headroom_faas_* (see
-// metrics.go), billed GB-s with Lambda's 1 ms rounding among them.
+// (faas.name, faas.trigger=http, pubsub for a queue's message, or timer with faas.time, faas.invocation_id, faas.coldstart,
+// faas.max_memory) and headroom.faas.provisioned (no convention says which kind of instance
+// served), and a cold start adds child spans faas.start and faas.init; metrics are
+// headroom_faas_* (see metrics.go), billed GB-s with Lambda's 1 ms rounding among them.
 //
 // This package imports nothing of headroom's measurement packages.
 package faas

@@ -120,8 +120,9 @@ func TestWarmReuseAndUnknown(t *testing.T) {
 	}
 }
 
-// counter sums the series of reg's counter name.
-func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+// counter sums the series of reg's counter or gauge name that have the labels given as
+// name, value pairs.
+func counter(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -129,9 +130,20 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	sum := 0.0
 	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			has := map[string]string{}
+			for _, l := range m.GetLabel() {
+				has[l.GetName()] = l.GetValue()
+			}
+			match := true
+			for i := 0; i+1 < len(labels); i += 2 {
+				match = match && has[labels[i]] == labels[i+1]
+			}
+			if match {
+				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 			}
 		}
 	}
@@ -150,7 +162,7 @@ func TestConcurrencyLimitThrottles(t *testing.T) {
 	for i := range answers {
 		wg.Go(func() { answers[i] = call(t, srv, "/fn/busy/block?file="+release) })
 	}
-	waitFor(t, "2 instances busy", func() bool { _, busy, _ := p.Stats("busy"); return busy == 2 })
+	waitFor(t, "2 instances busy", func() bool { s, _ := p.Stats("busy"); return s.Busy == 2 })
 	third := call(t, srv, "/fn/busy/echo")
 	wantError(t, third, 429, "busy", "throttled")
 	if third.header.Get("Retry-After") == "" {
@@ -178,7 +190,7 @@ func TestScaleToZeroAndBack(t *testing.T) {
 	if a := call(t, srv, "/fn/idle/echo"); a.status != 200 || a.header.Get("Faas-Coldstart") != "true" {
 		t.Fatalf("first call: %+v, want 200 cold", a)
 	}
-	waitFor(t, "scaled to zero", func() bool { idle, busy, _ := p.Stats("idle"); return idle == 0 && busy == 0 })
+	waitFor(t, "scaled to zero", func() bool { s, _ := p.Stats("idle"); return s.Idle == 0 && s.Busy == 0 })
 	if a := call(t, srv, "/fn/idle/echo"); a.status != 200 || a.header.Get("Faas-Coldstart") != "true" {
 		t.Fatalf("after scale to zero: %+v, want 200 cold", a)
 	}
@@ -190,8 +202,8 @@ func TestTimeLimitKillsAndKeepsServing(t *testing.T) {
 	fn.Timeout = 300 * time.Millisecond
 	p, srv, _ := newPlatform(t, fn)
 	wantError(t, call(t, srv, "/fn/loop/loop"), 504, "loop", "timeout")
-	if idle, busy, _ := p.Stats("loop"); idle != 0 || busy != 0 {
-		t.Errorf("after the timeout: %d idle, %d busy, want the instance discarded", idle, busy)
+	if s, _ := p.Stats("loop"); s.Idle != 0 || s.Busy != 0 {
+		t.Errorf("after the timeout: %d idle, %d busy, want the instance discarded", s.Idle, s.Busy)
 	}
 	// The next call starts afresh (the time limit holds for it too: an echo takes
 	// microseconds, 300 ms is ample however loaded the machine).
@@ -211,8 +223,8 @@ func TestCrashAnswers502AndReplaces(t *testing.T) {
 	if !strings.Contains(a.body, "exit status 3") {
 		t.Errorf("crash message %q, want the exit status", a.body)
 	}
-	if idle, busy, _ := p.Stats("crash"); idle != 0 || busy != 0 {
-		t.Errorf("after the crash: %d idle, %d busy, want none", idle, busy)
+	if s, _ := p.Stats("crash"); s.Idle != 0 || s.Busy != 0 {
+		t.Errorf("after the crash: %d idle, %d busy, want none", s.Idle, s.Busy)
 	}
 	if a := call(t, srv, "/fn/crash/echo"); a.status != 200 || a.header.Get("Faas-Coldstart") != "true" {
 		t.Fatalf("after the crash: %+v, want 200 on a replacement", a)
@@ -278,7 +290,7 @@ func TestPayloadLimit(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("status %d, want 413", resp.StatusCode)
 	}
-	if idle, busy, _ := p.Stats("big"); idle+busy != 0 {
-		t.Errorf("%d instances, want none started", idle+busy)
+	if s, _ := p.Stats("big"); s.Idle+s.Busy != 0 {
+		t.Errorf("%d instances, want none started", s.Idle+s.Busy)
 	}
 }

@@ -34,15 +34,22 @@ func TestMain(m *testing.M) {
 // sink keeps /alloc's memory live.
 var sink [][]byte
 
+// calls counts the handler's calls in this instance.
+var calls int
+
 // initTestFunction is the test function's init; its handler's behaviour is chosen by the path:
 // /echo answers the body, /block waits until the file named by ?file= exists (at most 20 s),
-// /loop spins for ever, /crash exits mid-request, /alloc allocates (and touches) up to 2 GiB.
+// /loop spins for ever, /crash exits mid-request, /alloc allocates (and touches) up to 2 GiB,
+// /calls answers how many times this instance's handler has been called, this call included.
 func initTestFunction(context.Context) (guest.Handler, error) {
 	if os.Getenv("TEST_INIT_FAIL") != "" {
 		return nil, fmt.Errorf("cannot open the database")
 	}
 	return func(_ context.Context, req guest.Request) guest.Response {
+		calls++
 		switch req.Path {
+		case "/calls":
+			return guest.Response{Body: []byte(strconv.Itoa(calls))}
 		case "/echo":
 			return guest.Response{Body: append([]byte(req.Method+" "), req.Body...)}
 		case "/block":

@@ -2,7 +2,9 @@ package faas_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -61,5 +63,56 @@ func TestSpans(t *testing.T) {
 	}
 	if !spans[0].EndTime().Equal(spans[1].StartTime()) {
 		t.Errorf("faas.start ends at %v, faas.init starts at %v: want them contiguous", spans[0].EndTime(), spans[1].StartTime())
+	}
+}
+
+// TestSpansRemedies: an invocation on a provisioned instance is warm and says so
+// (headroom.faas.provisioned), and a keep-warm ping is an invocation triggered by a timer, with
+// its scheduled time.
+func TestSpansRemedies(t *testing.T) {
+	t.Parallel()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	fn := testFunction(t, "remedies")
+	fn.Provisioned = 1
+	fn.KeepWarm = 1
+	fn.KeepWarmEvery = 20 * time.Millisecond
+	p, err := faas.New(faas.Config{Functions: []faas.Function{fn}, TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	waitFor(t, "the provisioned instance ready", func() bool { s, _ := p.Stats("remedies"); return s.Provisioned == 1 })
+	_, inv, err := p.Invoke(t.Context(), "remedies", guest.Request{Path: "/echo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.Cold || !inv.Provisioned {
+		t.Errorf("invocation %+v, want warm on the provisioned instance", inv)
+	}
+	attrs := func(s sdktrace.ReadOnlySpan) map[string]any {
+		m := map[string]any{}
+		for _, a := range s.Attributes() {
+			m[string(a.Key)] = a.Value.AsInterface()
+		}
+		return m
+	}
+	var invoked, pinged map[string]any
+	waitFor(t, "a ping's span", func() bool {
+		for _, s := range rec.Ended() {
+			switch a := attrs(s); {
+			case a["faas.invocation_id"] == inv.ID:
+				invoked = a
+			case a["faas.trigger"] == "timer":
+				pinged = a
+			}
+		}
+		return pinged != nil
+	})
+	if invoked["faas.trigger"] != "http" || invoked["faas.coldstart"] != false || invoked["headroom.faas.provisioned"] != true {
+		t.Errorf("invocation span %v, want http, warm, provisioned", invoked)
+	}
+	if at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(pinged["faas.time"])); err != nil || time.Since(at) > time.Minute {
+		t.Errorf("ping span's faas.time %v: want the round's time, RFC 3339 (%v)", pinged["faas.time"], err)
 	}
 }

@@ -39,13 +39,18 @@ type Request struct {
 	// ID is the invocation's id (faas.invocation_id).
 	ID string `json:"id"`
 	// Trigger is what invoked the function, as the FaaS semantic conventions' faas.trigger
-	// names it: "http" (the gateway; the default) or "pubsub" (a queue's message).
+	// names it: "http" (the gateway; the default), "pubsub" (a queue's message) or "timer"
+	// (a keep-warm ping).
 	Trigger string      `json:"trigger,omitempty"`
 	Method  string      `json:"method"`
 	Path    string      `json:"path"`
 	Query   string      `json:"query,omitempty"`
 	Header  http.Header `json:"header,omitempty"`
 	Body    []byte      `json:"body,omitempty"`
+	// Warmup marks a keep-warm ping (the platform's pinger, faas.trigger=timer): Serve answers it
+	// with an empty Response without calling the handler, as warm-up plugins have handlers
+	// return early on their event, so that a ping keeps the instance warm and does no work.
+	Warmup bool `json:"warmup,omitempty"`
 }
 
 // Response is a function's answer, sent to the client as is.
@@ -86,7 +91,7 @@ func ReadFrame(r io.Reader) ([]byte, error) {
 // Serve makes the running program an instance of a function: it announces itself, runs init
 // (open the DB, load what the handler needs: the "init" phase of a cold start), reports ready
 // or init's error, and then handles invocations read from stdin, one at a time, until stdin
-// closes. It returns nil then, or the error that stopped it. While it runs, os.Stdout is
+// closes; a keep-warm ping (Request.Warmup) is answered without calling the handler. It returns nil then, or the error that stopped it. While it runs, os.Stdout is
 // os.Stderr, so that a stray print cannot break the protocol.
 func Serve(ctx context.Context, init func(context.Context) (Handler, error)) error {
 	out := bufio.NewWriter(os.Stdout)
@@ -127,7 +132,11 @@ func Serve(ctx context.Context, init func(context.Context) (Handler, error)) err
 		if err := json.Unmarshal(b, &req); err != nil {
 			return fmt.Errorf("decode request: %w", err)
 		}
-		resp, err := json.Marshal(h(ctx, req))
+		var r Response
+		if !req.Warmup {
+			r = h(ctx, req)
+		}
+		resp, err := json.Marshal(r)
 		if err != nil {
 			return fmt.Errorf("encode response: %w", err)
 		}
