@@ -45,6 +45,9 @@ type FunctionsConfig struct {
 	Timeout     time.Duration
 	Concurrency int
 	IdleTimeout time.Duration
+	// Provisioned and KeepWarm are the api function's cold-start remedies: instances kept
+	// initialised (provisioned concurrency), and instances a pinger keeps warm (faas.Function).
+	Provisioned, KeepWarm int
 	// DBConns is how many connections each instance of the api function opens at init (a
 	// PostgreSQL pool's minimum and maximum; SQLite's maximum). Default [FunctionDBConnsDefault].
 	DBConns int
@@ -91,6 +94,7 @@ func (a *App) startFunctions(db string, reg prometheus.Registerer, tp trace.Trac
 	common := faas.Function{MemoryMB: fc.MemoryMB, Timeout: fc.Timeout, Concurrency: fc.Concurrency, IdleTimeout: fc.IdleTimeout}
 	apiFn := common
 	apiFn.Name, apiFn.Command = FunctionAPI, append([]string{fc.Command}, args...)
+	apiFn.Provisioned, apiFn.KeepWarm = fc.Provisioned, fc.KeepWarm
 	p, err := faas.New(faas.Config{
 		Functions:      []faas.Function{apiFn},
 		Registerer:     reg,

@@ -25,6 +25,8 @@ func addFunctionsFlags(f *pflag.FlagSet) *functionsFlags {
 	f.DurationVar(&s.cfg.Timeout, "function-timeout", faas.TimeoutDefault, "execution time limit of one invocation (at most 15m); past it the instance is killed and the invocation answered 504")
 	f.IntVar(&s.cfg.Concurrency, "function-concurrency", faas.ConcurrencyDefault, "most instances of each function; an invocation finding them all busy is throttled (429)")
 	f.DurationVar(&s.cfg.IdleTimeout, "function-idle", faas.IdleTimeoutDefault, "how long an idle instance lives before it is reclaimed (scale to zero)")
+	f.IntVar(&s.cfg.Provisioned, "function-provisioned", 0, "instances of the api function kept initialised from the start, never reclaimed (provisioned concurrency)")
+	f.IntVar(&s.cfg.KeepWarm, "function-keep-warm", 0, "instances of the api function a pinger keeps warm, invoking it that many times at once every half --function-idle")
 	f.IntVar(&s.cfg.DBConns, "function-db-conns", app.FunctionDBConnsDefault, "database connections each instance of the api function opens at init and holds")
 	return s
 }
@@ -33,7 +35,7 @@ func addFunctionsFlags(f *pflag.FlagSet) *functionsFlags {
 // function flag was given without it).
 func (s *functionsFlags) config(f *pflag.FlagSet) (*app.FunctionsConfig, error) {
 	if !s.on {
-		for _, name := range []string{"function-memory-mb", "function-timeout", "function-concurrency", "function-idle", "function-db-conns"} {
+		for _, name := range []string{"function-memory-mb", "function-timeout", "function-concurrency", "function-idle", "function-db-conns", "function-provisioned", "function-keep-warm"} {
 			if f.Changed(name) {
 				return nil, cliexit.Usagef("--%s applies to the function platform: add --functions", name)
 			}
@@ -50,6 +52,10 @@ func (s *functionsFlags) config(f *pflag.FlagSet) (*app.FunctionsConfig, error) 
 		return nil, cliexit.Usagef("--function-concurrency %d: want 1 to 1000", c.Concurrency)
 	case c.IdleTimeout < time.Millisecond:
 		return nil, cliexit.Usagef("--function-idle %v: want at least 1ms", c.IdleTimeout)
+	case c.Provisioned < 0 || c.Provisioned > c.Concurrency:
+		return nil, cliexit.Usagef("--function-provisioned %d: want 0 to --function-concurrency (%d)", c.Provisioned, c.Concurrency)
+	case c.KeepWarm < 0 || c.KeepWarm > c.Concurrency:
+		return nil, cliexit.Usagef("--function-keep-warm %d: want 0 to --function-concurrency (%d)", c.KeepWarm, c.Concurrency)
 	case c.DBConns < 1 || c.DBConns > 1000:
 		return nil, cliexit.Usagef("--function-db-conns %d: want 1 to 1000", c.DBConns)
 	}
