@@ -161,6 +161,7 @@ func takeBreakdowns(rep *result.Doctor, f *result.Findings) {
 	}
 	rep.Edge = f.Edge
 	rep.Services = f.Services
+	rep.Functions = f.Functions
 }
 
 // noTraces records, and says at once, that the diagnosis has no traces to read, and what to

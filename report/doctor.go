@@ -70,6 +70,11 @@ func WriteDoctor(w io.Writer, d *result.Doctor, o Options) error {
 	}
 	writeEdgeBreakdown(p, d.Edge)
 	writeServiceBreakdown(p, d.Services)
+	if len(d.Functions) > 0 {
+		var b strings.Builder
+		writeFunctions(&b, d.Functions)
+		p.f("%s", b.String())
+	}
 	if d.NoTraces != "" {
 		p.f("\n  %s\n", o.red("NO TRACES: "+d.NoTraces))
 	}

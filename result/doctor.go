@@ -44,6 +44,10 @@ type Doctor struct {
 	// cross from one service into another (Findings.Services): each service's own time and each
 	// hop's calls per request, time per call and network time. Empty when none did.
 	Services []ServiceBreakdown `json:"services,omitempty"`
+	// Functions is diagnose's per-function breakdown of the steady run's serverless invocations
+	// (Findings.Functions): cold vs warm, init phases, the remedies' monthly price. Empty when
+	// no trace carried the FaaS conventions.
+	Functions []FunctionBreakdown `json:"functions,omitempty"`
 	// Exemplar is a slow request's trace with its critical path, the report's waterfall.
 	Exemplar *TraceView `json:"exemplar,omitempty"`
 	// Profiles are the flame graphs of the steady run, as files next to report.json.
