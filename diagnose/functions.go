@@ -28,6 +28,8 @@ const (
 	attrFaaSName         = "faas.name"
 	attrFaaSMaxMemory    = "faas.max_memory"
 	attrCloudProvider    = "cloud.provider"
+	// triggerTimer is faas.trigger's value for a scheduled invocation (a keep-warm ping's).
+	triggerTimer = "timer"
 )
 
 // The cold_start thresholds.
@@ -177,12 +179,20 @@ func coldTail(f result.Finding, coldTraces map[string]bool) bool {
 
 func (d *diagnoser) function(name string, invs []funcInv) (result.FunctionBreakdown, result.Finding, bool) {
 	cfg := d.cfg
+	// A function that serves other triggers too is measured on those: its timer invocations are
+	// keep-warm pings (answered without work, they would pass for fast warm calls) or scheduled
+	// jobs, which no user waits on.
+	all := len(invs)
+	if slices.ContainsFunc(invs, func(v funcInv) bool { return v.trigger != triggerTimer }) {
+		invs = slices.DeleteFunc(slices.Clone(invs), func(v funcInv) bool { return v.trigger == triggerTimer })
+	}
+	timers := all - len(invs)
 	slices.SortFunc(invs, func(x, y funcInv) int {
 		return cmp.Or(cmp.Compare(x.latency, y.latency), strings.Compare(x.trace, y.trace))
 	})
 	var cold, warm []time.Duration
 	endpoints := map[string]int{}
-	b := result.FunctionBreakdown{Function: name, Invocations: len(invs), MemoryMB: cfg.FunctionMemoryMB}
+	b := result.FunctionBreakdown{Function: name, Invocations: len(invs), TimerInvocations: timers, MemoryMB: cfg.FunctionMemoryMB}
 	lo, lastStart := int64(math.MaxInt64), int64(math.MinInt64)
 	for _, v := range invs {
 		if v.cold {

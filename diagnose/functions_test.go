@@ -225,3 +225,27 @@ func TestInitPhaseNames(t *testing.T) {
 		}
 	}
 }
+
+// TestKeepWarmPingsLeftOut: a function's keep-warm pings (faas.trigger=timer, answered at once)
+// are counted apart, not as the warm invocations its users wait for; a function invoked only by
+// a timer keeps them.
+func TestKeepWarmPingsLeftOut(t *testing.T) {
+	t.Parallel()
+	trs := lambdaInvocations(40, []int{0, 13, 26, 39}, 200, nil, 0)
+	for i := range 30 {
+		trs = append(trs, mk(fmt.Sprintf("ping%03d", i), shift(float64(i)*100+50, sp{id: "p", name: "checkout-fn", kind: KindServer, start: 0, end: 0.05,
+			attrs: []string{"faas.name", "checkout-fn", "faas.trigger", "timer", "faas.coldstart", "false", "faas.invocation_id", fmt.Sprintf("ping-%d", i)}})...))
+	}
+	f := Diagnose(trs, Config{})
+	if len(f.Functions) != 1 {
+		t.Fatalf("%d functions, want 1: %+v", len(f.Functions), f.Functions)
+	}
+	fn := f.Functions[0]
+	if fn.Invocations != 40 || fn.TimerInvocations != 30 || fn.Warm.Requests != 36 || fn.Warm.P50MS < 20 {
+		t.Errorf("invocations %d, timer %d, warm %+v: want 40, 30 left out, 36 warm of 20 ms or more", fn.Invocations, fn.TimerInvocations, fn.Warm)
+	}
+	cron := Diagnose(trs[40:], Config{})
+	if len(cron.Functions) != 1 || cron.Functions[0].Invocations != 30 || cron.Functions[0].TimerInvocations != 0 {
+		t.Errorf("a timer-only function: %+v, want its 30 invocations counted", cron.Functions)
+	}
+}

@@ -107,6 +107,9 @@ func writeFunctions(b *strings.Builder, fns []result.FunctionBreakdown) {
 	for _, fn := range fns {
 		fmt.Fprintf(b, "  %s (%s): %d invocations, %.1f %% cold, %.2f/s, up to %d at once, %d MB\n",
 			fn.Function, fn.Endpoint, fn.Invocations, fn.ColdShare*100, fn.RatePerSecond, fn.PeakConcurrency, fn.MemoryMB)
+		if fn.TimerInvocations > 0 {
+			fmt.Fprintf(b, "    (%d timer invocations left out: keep-warm pings or scheduled runs)\n", fn.TimerInvocations)
+		}
 		for _, t := range []struct {
 			name string
 			t    result.TierTime

@@ -178,9 +178,13 @@ type FunctionBreakdown struct {
 	Trigger  string `json:"trigger,omitempty"`
 	Provider string `json:"provider,omitempty"`
 	// Invocations counts them; Cold and Warm are their times, by faas.coldstart.
-	Invocations int      `json:"invocations"`
-	Cold        TierTime `json:"cold"`
-	Warm        TierTime `json:"warm"`
+	Invocations int `json:"invocations"`
+	// TimerInvocations counts the invocations with faas.trigger=timer left out of the figures
+	// because the function also serves other triggers: keep-warm pings (answered without work)
+	// or scheduled jobs, which no user waits on.
+	TimerInvocations int      `json:"timer_invocations,omitempty"`
+	Cold             TierTime `json:"cold"`
+	Warm             TierTime `json:"warm"`
 	// ColdShare is the fraction (0..1) of invocations that were cold.
 	ColdShare float64 `json:"cold_share"`
 	// ColdStart is the cold-start time per cold invocation: its init-phase spans when the trace
