@@ -43,12 +43,14 @@ type Platform struct {
 	tracer trace.Tracer
 	stop   chan struct{}
 	wg     sync.WaitGroup // janitors
+	wasm   *wasmEngine    // nil without a wasm function
 }
 
 // function is one function's pool of instances.
 type function struct {
 	cfg Function
 	p   *Platform
+	rt  fnRuntime
 
 	mu     sync.Mutex
 	idle   []idleInstance // a stack: the most recently released last
@@ -58,25 +60,37 @@ type function struct {
 }
 
 type idleInstance struct {
-	proc  *process
+	proc  *instance
 	since time.Time
 }
 
-// New validates cfg and starts a platform: no instance runs until the first invocation.
+// New validates cfg, compiles the modules of the wasm functions (through Config.WasmCacheDir)
+// and starts a platform: no instance runs until the first invocation.
 func New(cfg Config) (*Platform, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	p := &Platform{cfg: cfg, fns: map[string]*function{}, stop: make(chan struct{}),
+		tracer: cfg.TracerProvider.Tracer("github.com/headroom/headroom/lab/faas")}
+	// The runtimes first (a module that does not compile is a config error): nothing is
+	// registered nor started yet if one fails.
+	for i, fc := range cfg.Functions {
+		rt, err := p.newRuntime(i, fc)
+		if err != nil {
+			_ = p.closeRuntimes()
+			return nil, err
+		}
+		p.fns[fc.Name] = &function{cfg: fc, p: p, rt: rt}
+	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
+		_ = p.closeRuntimes()
 		return nil, err
 	}
-	p := &Platform{cfg: cfg, fns: map[string]*function{}, m: m, stop: make(chan struct{}),
-		tracer: cfg.TracerProvider.Tracer("github.com/headroom/headroom/lab/faas")}
+	p.m = m
 	for _, fc := range cfg.Functions {
-		f := &function{cfg: fc, p: p}
-		p.fns[fc.Name] = f
+		f := p.fns[fc.Name]
 		f.gauges()
 		p.wg.Add(1)
 		go f.janitor()
@@ -100,7 +114,8 @@ func (p *Platform) Stats(name string) (idle, busy int, ok bool) {
 
 // Close stops the janitors and every instance: idle ones at once, busy ones as their
 // invocations end (each within its function's Timeout); new invocations fail with ErrClosed.
-// It waits for the busy ones until ctx ends, then returns an error saying how many are left.
+// It waits for the busy ones until ctx ends, then returns an error saying how many are left;
+// then it frees the functions' compiled modules, which stops a wasm instance still busy.
 func (p *Platform) Close(ctx context.Context) error {
 	select {
 	case <-p.stop:
@@ -132,11 +147,11 @@ func (p *Platform) Close(ctx context.Context) error {
 			f.mu.Unlock()
 		}
 		if live == 0 {
-			return nil
+			return p.closeRuntimes()
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("close: %d instances still busy: %w", live, ctx.Err())
+			return errors.Join(fmt.Errorf("close: %d instances still busy: %w", live, ctx.Err()), p.closeRuntimes())
 		case <-tick.C:
 		}
 	}
@@ -211,7 +226,7 @@ func (f *function) invoke(ctx context.Context, req guest.Request, inv *Invocatio
 }
 
 // acquire takes an idle instance, or starts one within the concurrency limit.
-func (f *function) acquire(ctx context.Context, inv *Invocation, span trace.Span) (*process, error) {
+func (f *function) acquire(ctx context.Context, inv *Invocation, span trace.Span) (*instance, error) {
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
@@ -239,7 +254,7 @@ func (f *function) acquire(ctx context.Context, inv *Invocation, span trace.Span
 	f.p.m.coldStarts.WithLabelValues(f.cfg.Name).Inc()
 	startCtx, cancel := context.WithTimeout(ctx, f.cfg.StartTimeout)
 	defer cancel()
-	proc, cs, err := startProcess(startCtx, f.cfg, f.p.cfg.Stderr)
+	proc, cs, err := startInstance(startCtx, f.rt)
 	if !cs.started.IsZero() {
 		inv.Start = cs.started.Sub(cs.begin)
 		f.p.m.coldStart.WithLabelValues(f.cfg.Name, "start").Observe(inv.Start.Seconds())
@@ -265,7 +280,7 @@ func (f *function) phaseSpan(ctx context.Context, name string, from, to time.Tim
 
 // release ends an invocation: a healthy instance goes back on top of the idle stack, a failed
 // one (or any, once closed) is discarded. proc nil: the cold start failed.
-func (f *function) release(proc *process, healthy bool) {
+func (f *function) release(proc *instance, healthy bool) {
 	f.mu.Lock()
 	f.busy--
 	if proc != nil && healthy && !f.closed {
