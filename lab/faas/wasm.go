@@ -174,7 +174,7 @@ func (w *wasmInstance) run(ctx context.Context, mod api.Module, start api.Functi
 		w.mem = int64(m.Size())
 	}
 	_ = mod.Close(context.Background())
-	_ = w.stdoutW.CloseWithError(errInstanceEnded)
+	_ = w.stdoutW.Close() // EOF, as a process's stdout at its exit
 	_ = w.stdinR.CloseWithError(errInstanceEnded)
 	w.cancel()
 	close(w.done)
