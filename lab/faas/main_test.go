@@ -63,13 +63,7 @@ func testModule(t testing.TB) []byte {
 			moduleBuild.err = fmt.Errorf("the go command builds the test module: %w", err)
 			return
 		}
-		dir, err := os.MkdirTemp("", "faas-testmodule")
-		if err != nil {
-			moduleBuild.err = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		out := filepath.Join(dir, "testfunction.wasm")
+		out := filepath.Join(t.TempDir(), "testfunction.wasm")
 		cmd := exec.Command(goBin, "build", "-trimpath", "-o", out, "./internal/testfunction/module")
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0", "GOFLAGS=")
 		if b, err := cmd.CombinedOutput(); err != nil {

@@ -100,7 +100,7 @@ func (e *wasmEngine) compile(i int, fc Function, stderr io.Writer) (*wasmRuntime
 	// No WithFS: no directory is preopened, so every open fails; no sockets: wasip1 has none.
 	// Not the platform's environment either: the function's own variables alone.
 	modCfg := wazero.NewModuleConfig().
-		WithName(""). // anonymous: a function has many instances
+		WithName("").         // anonymous: a function has many instances
 		WithStartFunctions(). // _start runs in the instance's goroutine (launch)
 		WithArgs(fc.Name).
 		WithSysWalltime().WithSysNanotime().

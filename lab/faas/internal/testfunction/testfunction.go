@@ -39,12 +39,12 @@ func Init(context.Context) (guest.Handler, error) {
 				if _, err := os.Stat(q.Get("file")); err == nil {
 					break
 				}
-				time.Sleep(time.Millisecond)
+				time.Sleep(time.Millisecond) //nolint:forbidigo // a function polling, as functions do
 			}
 			return guest.Response{Body: []byte("released")}
 		case "/sleep":
 			ms, _ := strconv.Atoi(q.Get("ms"))
-			time.Sleep(time.Duration(ms) * time.Millisecond)
+			time.Sleep(time.Duration(ms) * time.Millisecond) //nolint:forbidigo // what the platform must interrupt in a module
 			return guest.Response{Body: []byte("slept")}
 		case "/loop":
 			for n := 0; ; n++ {
