@@ -163,8 +163,9 @@ type Invocation struct {
 	ID string
 	// Cold is whether a new instance was started for it.
 	Cold bool
-	// Start and Init are the cold start's phases: fork/exec to the instance's first byte, and
-	// from there to its handler's ready (zero when warm).
+	// Start and Init are the cold start's phases: the runtime's launch (fork/exec, or the
+	// module's instantiation) to the instance's first byte, and from there to its handler's
+	// ready (zero when warm).
 	Start, Init time.Duration
 	// Duration is the invocation's, from the request sent to the instance to its answer.
 	Duration time.Duration
