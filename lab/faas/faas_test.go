@@ -388,3 +388,15 @@ func TestConfigErrorsWasm(t *testing.T) {
 		}
 	}
 }
+
+// TestWasmLargestMemory: at wasm32's 4,096 MB the page limit is 65,536 pages (the size in bytes
+// does not fit the limit's uint32), and an instance serves.
+func TestWasmLargestMemory(t *testing.T) {
+	t.Parallel()
+	fn := runtimeFunction(t, faas.RuntimeWasm, "max")
+	fn.MemoryMB = 4096
+	_, srv, _ := newPlatform(t, fn)
+	if a := call(t, srv, "/fn/max/env"); a.status != 200 || a.body != "max 4096" {
+		t.Fatalf("%+v, want 200 \"max 4096\"", a)
+	}
+}

@@ -72,7 +72,7 @@ var _ fnRuntime = (*wasmRuntime)(nil)
 func (e *wasmEngine) compile(i int, fc Function, stderr io.Writer) (*wasmRuntime, error) {
 	ctx := context.Background()
 	wz := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
-		WithMemoryLimitPages(uint32(fc.MemoryMB)<<20/wasmPage).
+		WithMemoryLimitPages(uint32(fc.MemoryMB*(1<<20/wasmPage))). // 4096 MB: 65,536 pages, not 2^32 bytes in a uint32
 		// The time limit: compiled code checks for a closed module at loop headers and
 		// function entries, so cancelling an instance's context stops even a `for {}`.
 		WithCloseOnContextDone(true).
@@ -203,7 +203,7 @@ func (w *wasmInstance) kill() {
 	<-w.done
 }
 
-// explain names the instance's end: out of memory if the Go runtime said so or the memory had
+// explain names the instance's end: out of memory if the Go runtime died of it or the memory had
 // grown to within a heap arena of the size (wazero refuses the growth, and the guest then
 // aborts its own way), else its exit code or trap, with the panic or fatal error it printed.
 func (w *wasmInstance) explain(streamErr error) error {
@@ -224,7 +224,7 @@ func (w *wasmInstance) explain(streamErr error) error {
 	if last := lastFatal(stderr); last != "" {
 		how += ": " + last
 	}
-	if strings.Contains(stderr, "out of memory") || w.mem+goArena > w.limit {
+	if strings.Contains(stderr, "fatal error: out of memory") || w.mem+goArena > w.limit {
 		return fmt.Errorf("%w: wasm memory %d MiB, the size is %d MiB (%s)", ErrOutOfMemory, w.mem>>20, w.limit>>20, how)
 	}
 	return fmt.Errorf("%w: %s (%w)", ErrCrashed, how, streamErr)
