@@ -87,7 +87,7 @@ func (e *wasmEngine) compile(i int, fc Function, stderr io.Writer) (*wasmRuntime
 	}
 	compiled, err := wz.CompileModule(ctx, fc.Module)
 	if err != nil {
-		return nil, bad("of %d bytes: not a WebAssembly module: %v", len(fc.Module), err)
+		return nil, bad("of %d bytes: does not compile as a WebAssembly module of at most %d MB: %v", len(fc.Module), fc.MemoryMB, err)
 	}
 	if start, ok := compiled.ExportedFunctions()["_start"]; !ok || len(start.ParamTypes())+len(start.ResultTypes()) > 0 {
 		return nil, bad("exports no _start(): want a WASI command (GOOS=wasip1 go build, not -buildmode=c-shared) whose main calls guest.Serve")
