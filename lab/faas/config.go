@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,8 +16,14 @@ import (
 	"github.com/headroom/headroom/internal/fielderr"
 )
 
-// RuntimeProcess runs each instance as a process (Function.Command), the only runtime built.
-const RuntimeProcess = "process"
+// The runtimes, Function.Runtime's values.
+const (
+	// RuntimeProcess runs each instance as a process (Function.Command).
+	RuntimeProcess = "process"
+	// RuntimeWasm runs each instance as an instance of a WebAssembly module (Function.Module)
+	// in wazero, in the platform's process.
+	RuntimeWasm = "wasm"
+)
 
 // Defaults of Function, which zero fields stand for (AWS Lambda's where it has one).
 const (
@@ -45,20 +52,26 @@ const (
 // is a *fielderr.Error naming it.
 var ErrConfig = errors.New("bad faas config")
 
-// Function configures one function. The zero value of each field but Name and Command means
-// its default.
+// Function configures one function. The zero value of each field but Name, Command and Module
+// means its default.
 type Function struct {
 	// Name is the function's name in the gateway's path, /fn/{Name}/…: letters, digits, - and _.
 	Name string
-	// Runtime is RuntimeProcess (the default), the only runtime built.
+	// Runtime is RuntimeProcess (the default) or RuntimeWasm.
 	Runtime string
-	// Command starts one instance: Command[0] is the program, which serves invocations with
-	// guest.Serve. Required.
+	// Command starts one instance of the process runtime: Command[0] is the program, which
+	// serves invocations with guest.Serve. Required for RuntimeProcess, refused for RuntimeWasm.
 	Command []string
-	// Env is added to the instance's environment (os.Environ() and FAAS_* variables).
+	// Module is the WebAssembly module of the wasm runtime: a WASI command (GOOS=wasip1
+	// go build) whose main serves invocations with guest.Serve, the same source as a process
+	// function's. Required for RuntimeWasm, refused for RuntimeProcess.
+	Module []byte
+	// Env is added to the instance's environment, KEY=VALUE each: a process's is os.Environ()
+	// and the FAAS_* variables, a module's the FAAS_* variables alone.
 	Env []string
-	// MemoryMB is the instance's memory size, from MemoryMBMin to MemoryMBMax; an instance whose
-	// resident memory passes it is killed (see Platform). Default MemoryMBDefault.
+	// MemoryMB is the instance's memory size, from MemoryMBMin to MemoryMBMax (4096 for
+	// RuntimeWasm, wasm32's limit): a process whose resident memory passes it is killed, a
+	// module's memory cannot grow past it (see Platform). Default MemoryMBDefault.
 	MemoryMB int
 	// Timeout is the execution time limit of one invocation, up to TimeoutMax; at it the
 	// instance is killed and the invocation answered 504. Default TimeoutDefault.
@@ -102,6 +115,10 @@ type Config struct {
 	Stderr io.Writer
 	// Logger receives the platform's own events; nil discards them.
 	Logger *slog.Logger
+	// WasmCacheDir is a directory where wazero keeps the wasm functions' compiled code across
+	// platforms (compiling a Go module takes seconds, loading it tens of milliseconds); ""
+	// keeps it in memory, for this platform alone.
+	WasmCacheDir string
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -164,14 +181,33 @@ func (cfg Config) validate() error {
 			bad(field("Name"), "%q: a function of that name comes earlier", f.Name)
 		}
 		seen[f.Name] = true
-		if f.Runtime != RuntimeProcess {
-			bad(field("Runtime"), "%q: want %q", f.Runtime, RuntimeProcess)
+		memMax := MemoryMBMax
+		switch f.Runtime {
+		case RuntimeProcess:
+			if len(f.Command) == 0 || f.Command[0] == "" {
+				bad(field("Command"), "empty: want the program serving the function and its arguments")
+			}
+			if len(f.Module) > 0 {
+				bad(field("Module"), "of %d bytes: the %q runtime runs Command; want no module", len(f.Module), RuntimeProcess)
+			}
+		case RuntimeWasm:
+			if len(f.Module) == 0 {
+				bad(field("Module"), "empty: want the WebAssembly module serving the function")
+			}
+			if len(f.Command) > 0 {
+				bad(field("Command"), "%q: the %q runtime runs Module; want no command", f.Command, RuntimeWasm)
+			}
+			for j, kv := range f.Env {
+				if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+					bad(field(fmt.Sprintf("Env[%d]", j)), "%q: want KEY=VALUE", kv)
+				}
+			}
+			memMax = wasmMemoryMBMax
+		default:
+			bad(field("Runtime"), "%q: want %q or %q", f.Runtime, RuntimeProcess, RuntimeWasm)
 		}
-		if len(f.Command) == 0 || f.Command[0] == "" {
-			bad(field("Command"), "empty: want the program serving the function and its arguments")
-		}
-		if f.MemoryMB < MemoryMBMin || f.MemoryMB > MemoryMBMax {
-			bad(field("MemoryMB"), "%d: want %d to %d", f.MemoryMB, MemoryMBMin, MemoryMBMax)
+		if f.MemoryMB < MemoryMBMin || f.MemoryMB > memMax {
+			bad(field("MemoryMB"), "%d: want %d to %d", f.MemoryMB, MemoryMBMin, memMax)
 		}
 		if f.Timeout < time.Millisecond || f.Timeout > TimeoutMax {
 			bad(field("Timeout"), "%v: want 1ms to %v", f.Timeout, TimeoutMax)

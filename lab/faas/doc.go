@@ -4,7 +4,8 @@
 // start), up to the function's concurrency limit, past which it is throttled (429); an
 // instance idle for the function's IdleTimeout is reclaimed (scale to zero); an invocation
 // running past the function's Timeout is stopped by killing its instance (504); an instance
-// whose resident memory passes the function's MemoryMB is killed (502).
+// that needs memory past the function's MemoryMB is ended (502). Two runtimes run instances:
+// a process each (RuntimeProcess) or a WebAssembly instance each (RuntimeWasm).
 //
 // # The cold-start remedies
 //
@@ -30,6 +31,28 @@
 // Not an rlimit: RLIMIT_AS counts reserved address space, which a Go binary (and the race
 // detector's shadow memory above all) reserves far beyond what it uses.
 //
+// # The wasm runtime
+//
+// An instance is an instance of a WebAssembly module (Function.Module) in wazero, in the
+// platform's own process: a WASI command (GOOS=wasip1) whose main calls guest.Serve, so the
+// same function source builds as a process and as a module (package functions holds the lab's).
+// The module is compiled once per function when the platform is created (Config.WasmCacheDir
+// keeps the machine code on disk across platforms); a cold start instantiates it (start: the
+// instantiation and the Go runtime's start in _start, run in a goroutine of its own, up to the
+// hello byte) and waits for the ready frame (init), the protocol and its watch being the process
+// runtime's, over in-process pipes. The limits: the time limit cancels the instance's context
+// and wazero (WithCloseOnContextDone) closes the module at its next loop header or function
+// entry, so a `for {}` stops; a sleep (the guest's nanosleep) and a read of stdin are cut short
+// too. The memory size is the module's memory limit (WithMemoryLimitPages, a wazero runtime per
+// function): the growth past it is refused, the Go guest dies "out of memory", and the
+// invocation is answered ErrOutOfMemory; no polling. No file system (no directory preopened),
+// no sockets (wasip1 has none), no host imports but WASI's; the environment is the FAAS_*
+// variables, GOMEMLIMIT and Function.Env alone.
+//
+// The two runtimes share one instance type: what differs is how an instance starts
+// (fnRuntime.launch), how it is killed, how its memory is read and how its exit is explained
+// (body).
+//
 // # Telemetry
 //
 // Each invocation is a server span named after the function with the FaaS semantic conventions
@@ -38,5 +61,6 @@
 // served), and a cold start adds child spans faas.start and faas.init; metrics are
 // headroom_faas_* (see metrics.go), billed GB-s with Lambda's 1 ms rounding among them.
 //
-// This package imports nothing of headroom's measurement packages.
+// This package imports nothing of headroom's measurement packages; with lab/isolate, it is an
+// importer of wazero.
 package faas

@@ -38,7 +38,7 @@ func newMetrics(reg prometheus.Registerer, provisionedGBs func() map[string]floa
 			Name: "headroom_faas_invocation_duration_seconds", Help: "Invocation duration on the instance, cold start excluded.", Buckets: buckets},
 			[]string{"function", "coldstart"}),
 		coldStart: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "headroom_faas_cold_start_seconds", Help: "Cold start phases: start (fork/exec to first byte), init (to handler ready).", Buckets: buckets},
+			Name: "headroom_faas_cold_start_seconds", Help: "Cold start phases: start (fork/exec or module instantiation, to first byte), init (to handler ready).", Buckets: buckets},
 			[]string{"function", "phase"}),
 		billed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "headroom_faas_billed_gigabyte_seconds_total", Help: "GB-seconds billed: duration (init included) rounded up to 1 ms, times memory size; provisioned=true: served by a provisioned instance (Lambda prices them lower)."},

@@ -50,12 +50,14 @@ type Platform struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // janitors, pingers, provisioned instances starting
+	wasm   *wasmEngine    // nil without a wasm function
 }
 
 // function is one function's pool of instances.
 type function struct {
 	cfg Function
 	p   *Platform
+	rt  fnRuntime
 
 	mu        sync.Mutex
 	idle      []pooled // on-demand instances, a stack: the most recently released last
@@ -70,14 +72,15 @@ type function struct {
 
 // pooled is a running instance as the pool holds it.
 type pooled struct {
-	proc        *process
+	proc        *instance
 	provisioned bool
 	since       time.Time // idle since
 }
 
-// New validates cfg and starts a platform: it returns at once; the functions' provisioned
-// instances, if any, start in the background, and no other instance runs until an invocation
-// (or a keep-warm ping) needs it.
+// New validates cfg, compiles the modules of the wasm functions (through Config.WasmCacheDir)
+// and starts a platform: it returns at once; the functions' provisioned instances, if any,
+// start in the background, and no other instance runs until an invocation (or a keep-warm
+// ping) needs it.
 func New(cfg Config) (*Platform, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -85,12 +88,20 @@ func New(cfg Config) (*Platform, error) {
 	}
 	p := &Platform{cfg: cfg, fns: map[string]*function{}, stop: make(chan struct{}),
 		tracer: cfg.TracerProvider.Tracer("github.com/headroom/headroom/lab/faas")}
+	// The runtimes first (a module that does not compile is a config error): nothing is
+	// registered nor started yet if one fails.
 	now := time.Now()
-	for _, fc := range cfg.Functions {
-		p.fns[fc.Name] = &function{cfg: fc, p: p, enabled: now}
+	for i, fc := range cfg.Functions {
+		rt, err := p.newRuntime(i, fc)
+		if err != nil {
+			_ = p.closeRuntimes()
+			return nil, err
+		}
+		p.fns[fc.Name] = &function{cfg: fc, p: p, rt: rt, enabled: now}
 	}
 	m, err := newMetrics(cfg.Registerer, p.provisionedGBs)
 	if err != nil {
+		_ = p.closeRuntimes()
 		return nil, err
 	}
 	p.m = m
@@ -169,7 +180,8 @@ func (f *function) provisionedGBs(now time.Time) float64 {
 // Close stops the janitors, the pingers and every instance: idle ones at once, busy ones as
 // their invocations end (each within its function's Timeout), provisioned ones still starting
 // at once; new invocations fail with ErrClosed. It waits for the busy ones until ctx ends, then
-// returns an error saying how many are left.
+// returns an error saying how many are left; then it frees the functions' compiled modules,
+// which stops a wasm instance still busy.
 func (p *Platform) Close(ctx context.Context) error {
 	select {
 	case <-p.stop:
@@ -210,11 +222,11 @@ func (p *Platform) Close(ctx context.Context) error {
 			f.mu.Unlock()
 		}
 		if live == 0 {
-			return nil
+			return p.closeRuntimes()
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("close: %d instances still busy: %w", live, ctx.Err())
+			return errors.Join(fmt.Errorf("close: %d instances still busy: %w", live, ctx.Err()), p.closeRuntimes())
 		case <-tick.C:
 		}
 	}
@@ -226,8 +238,9 @@ type Invocation struct {
 	ID string
 	// Cold is whether a new instance was started for it.
 	Cold bool
-	// Start and Init are the cold start's phases: fork/exec to the instance's first byte, and
-	// from there to its handler's ready (zero when warm).
+	// Start and Init are the cold start's phases: the runtime's launch (fork/exec, or the
+	// module's instantiation) to the instance's first byte, and from there to its handler's
+	// ready (zero when warm).
 	Start, Init time.Duration
 	// Duration is the invocation's, from the request sent to the instance to its answer.
 	Duration time.Duration
@@ -350,7 +363,7 @@ func (f *function) acquire(ctx context.Context, inv *Invocation, span trace.Span
 	f.p.m.coldStarts.WithLabelValues(f.cfg.Name).Inc()
 	startCtx, cancel := context.WithTimeout(ctx, f.cfg.StartTimeout)
 	defer cancel()
-	proc, cs, err := startProcess(startCtx, f.cfg, f.p.cfg.Stderr)
+	proc, cs, err := startInstance(startCtx, f.rt)
 	if !cs.started.IsZero() {
 		inv.Start = cs.started.Sub(cs.begin)
 		f.p.m.coldStart.WithLabelValues(f.cfg.Name, "start").Observe(inv.Start.Seconds())

@@ -48,7 +48,7 @@ func (f *function) startProvisioned() {
 	wait := provisionBackoff
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(f.p.ctx, f.cfg.StartTimeout)
-		proc, _, err := startProcess(ctx, f.cfg, f.p.cfg.Stderr)
+		proc, _, err := startInstance(ctx, f.rt)
 		cancel()
 		if err == nil {
 			f.provisioned(proc)
@@ -78,7 +78,7 @@ func (f *function) startProvisioned() {
 
 // provisioned adds a started provisioned instance to the pool, or closes it if the platform
 // closed meanwhile.
-func (f *function) provisioned(proc *process) {
+func (f *function) provisioned(proc *instance) {
 	f.mu.Lock()
 	if f.closed {
 		f.busy--

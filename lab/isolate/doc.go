@@ -59,6 +59,6 @@
 // Go guest's warm call pays about 2× (auth: ~24 µs without the check, ~54 µs with it).
 // wazero has no fuel metering; without the check a runaway guest holds a core for ever.
 //
-// This package imports nothing of headroom's measurement packages; its host side is the only
-// importer of wazero.
+// This package imports nothing of headroom's measurement packages; its host side is, with
+// lab/faas's wasm runtime, an importer of wazero.
 package isolate
