@@ -19,7 +19,7 @@ func functionsDoctor() *result.Doctor {
 		Functions: []result.FunctionBreakdown{{Function: hostile, Endpoint: "api", Trigger: "http", Invocations: 600,
 			Cold: result.TierTime{Requests: 6, P50MS: 32, P99MS: 38}, Warm: result.TierTime{Requests: 594, P50MS: 2.4, P99MS: 3.7},
 			ColdShare: 0.01, ColdStart: result.TierTime{Requests: 6, P50MS: 28, P99MS: 33}, ColdShareOfP99: 0.88,
-			Init: []result.InitPhase{{Phase: "faas.start", Time: result.TierTime{Requests: 6, P50MS: 12, P99MS: 16}}},
+			Init:     []result.InitPhase{{Phase: "faas.start", Time: result.TierTime{Requests: 6, P50MS: 12, P99MS: 16}}},
 			MemoryMB: 128, RatePerSecond: 20, PeakConcurrency: 1, KeepWarmUSDPerMonth: 0.0018, ProvisionedUSDPerMonth: 1.23}},
 	}
 }

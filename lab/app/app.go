@@ -317,19 +317,17 @@ type App struct {
 	api      *api.API
 	switches *lab.Switches
 	store    lab.Store // nil in the services mode's gateway
-	// faas is the function platform (Config.Functions), functionsDB the database its api
-	// function opens.
-	faas        *faas.Platform
-	functionsDB string
-	engine      jobs.Engine
-	worker      *worker.Worker
-	counts      *countSharer         // nil without in-process workers
-	fleet       *fleet               // the services mode's gateway only
-	replica     *tasks.Replica       // the users.changed consumer; nil without it (see replication.go)
-	edge        atomic.Pointer[Edge] // nil without Config.Edge, and until it has started
-	keys        identity.Keys
-	served      chan error
-	closers     []func(ctx context.Context) error // in reverse start order
+	// faas is the function platform (Config.Functions).
+	faas    *faas.Platform
+	engine  jobs.Engine
+	worker  *worker.Worker
+	counts  *countSharer         // nil without in-process workers
+	fleet   *fleet               // the services mode's gateway only
+	replica *tasks.Replica       // the users.changed consumer; nil without it (see replication.go)
+	edge    atomic.Pointer[Edge] // nil without Config.Edge, and until it has started
+	keys    identity.Keys
+	served  chan error
+	closers []func(ctx context.Context) error // in reverse start order
 }
 
 // Start starts the lab and returns once it accepts requests. Stop it with [App.Shutdown].
@@ -453,12 +451,8 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.fleet != nil {
 		routes = append(routes, a.fleet.routes()...)
 	}
-	if cfg.Functions != nil {
-		fnRoutes, err := a.startFunctions(a.functionsDB, reg, tp, log)
-		if err != nil {
-			return nil, err
-		}
-		routes = append(routes, fnRoutes...)
+	if a.faas != nil {
+		routes = append(routes, route{pattern: "/fn/", h: a.faas.Handler()})
 	}
 	if cfg.Edge != nil {
 		routes = append(routes, route{pattern: "POST /admin/edge/purge", h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.edge.Load().ServePurge(w, r) }), admin: true, listed: true})
@@ -533,7 +527,6 @@ func (a *App) startLocal(ctx context.Context, out outside, tracedClient func(tim
 		}
 		cfg.DB = "sqlite:" + path
 	}
-	a.functionsDB = cfg.DB
 	store, dbDesc, err := openStore(ctx, storeConfig{db: cfg.DB, schema: cfg.PostgresSchema, maxConns: cfg.DBMaxConns, latency: dbLatency(cfg.DBLatency), tp: jd.tp}, a.onClose)
 	if err != nil {
 		return backend{}, err
@@ -544,6 +537,12 @@ func (a *App) startLocal(ctx context.Context, out outside, tracedClient func(tim
 		return backend{}, err
 	}
 	a.info.Data, a.info.Seeded = res.Counts, !res.Skipped
+	if cfg.Functions != nil {
+		// Before the jobs: the video pipeline's thumbnails are the thumbnail function's work.
+		if err := a.startFunctions(cfg.DB, jd.reg, jd.tp, jd.log); err != nil {
+			return backend{}, err
+		}
+	}
 	mailer, err := deps.NewMailer(deps.MailerConfig{Addr: out.smtp, TracerProvider: jd.tp})
 	if err != nil {
 		return backend{}, err

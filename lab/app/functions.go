@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/api"
 	"github.com/headroom/headroom/lab/faas"
+	"github.com/headroom/headroom/lab/faas/functions"
 	"github.com/headroom/headroom/lab/faas/guest"
 	"github.com/headroom/headroom/lab/telemetry"
 )
@@ -27,6 +29,10 @@ import (
 const (
 	// FunctionAPI is the lab's API as a function, an instance opening its own database pool.
 	FunctionAPI = "api"
+	// FunctionThumbnail is the video pipeline's media work (functions.Thumbnail) as a process,
+	// FunctionThumbnailWasm the same source as a WebAssembly module.
+	FunctionThumbnail     = "thumbnail"
+	FunctionThumbnailWasm = "thumbnail-wasm"
 )
 
 // FunctionDBConnsDefault is how many database connections an instance of the api function opens
@@ -48,12 +54,19 @@ type FunctionsConfig struct {
 	// Provisioned and KeepWarm are the api function's cold-start remedies: instances kept
 	// initialised (provisioned concurrency), and instances a pinger keeps warm (faas.Function).
 	Provisioned, KeepWarm int
+	// JobsRuntime is the runtime of the thumbnail function the video pipeline's thumbnail jobs
+	// invoke (their trigger: the queue's message): faas.RuntimeProcess (the default) or
+	// faas.RuntimeWasm.
+	JobsRuntime string
 	// DBConns is how many connections each instance of the api function opens at init (a
 	// PostgreSQL pool's minimum and maximum; SQLite's maximum). Default [FunctionDBConnsDefault].
 	DBConns int
 }
 
 func (c *FunctionsConfig) validate() error {
+	if c.JobsRuntime != "" && c.JobsRuntime != faas.RuntimeProcess && c.JobsRuntime != faas.RuntimeWasm {
+		return fmt.Errorf("runtime of the jobs' function %q: want %s or %s", c.JobsRuntime, faas.RuntimeProcess, faas.RuntimeWasm)
+	}
 	if c.DBConns < 0 || c.DBConns > 1000 {
 		return fmt.Errorf("function database connections %d: want 1 to 1000 (0 for the default)", c.DBConns)
 	}
@@ -68,15 +81,15 @@ type FunctionInfo struct {
 	What string `json:"what"`
 }
 
-// startFunctions starts the platform (no instance runs before the first invocation) and returns
-// the gateway's route. The api function opens the lab's own database: db is its resolved
-// location, so that a temporary SQLite file is shared too.
-func (a *App) startFunctions(db string, reg prometheus.Registerer, tp trace.TracerProvider, log *slog.Logger) ([]route, error) {
+// startFunctions starts the platform (no instance runs before the first invocation but the
+// provisioned ones). The api function opens the lab's own database, db (resolved: a temporary
+// SQLite file is shared too).
+func (a *App) startFunctions(db string, reg prometheus.Registerer, tp trace.TracerProvider, log *slog.Logger) error {
 	fc := *a.cfg.Functions
 	if fc.Command == "" {
 		exe, err := os.Executable()
 		if err != nil {
-			return nil, fmt.Errorf("functions: the lab binary: %w", err)
+			return fmt.Errorf("functions: the lab binary: %w", err)
 		}
 		fc.Command = exe
 	}
@@ -91,26 +104,68 @@ func (a *App) startFunctions(db string, reg prometheus.Registerer, tp trace.Trac
 	if a.cfg.OTLP != "" {
 		args = append(args, "--otlp", a.cfg.OTLP)
 	}
+	module, err := functions.Module(FunctionThumbnail)
+	if err != nil {
+		return fmt.Errorf("functions: %w", err)
+	}
 	common := faas.Function{MemoryMB: fc.MemoryMB, Timeout: fc.Timeout, Concurrency: fc.Concurrency, IdleTimeout: fc.IdleTimeout}
-	apiFn := common
+	apiFn, thumb, thumbWasm := common, common, common
 	apiFn.Name, apiFn.Command = FunctionAPI, append([]string{fc.Command}, args...)
 	apiFn.Provisioned, apiFn.KeepWarm = fc.Provisioned, fc.KeepWarm
+	thumb.Name, thumb.Command = FunctionThumbnail, []string{fc.Command, "function", FunctionThumbnail}
+	thumbWasm.Name, thumbWasm.Runtime, thumbWasm.Module = FunctionThumbnailWasm, faas.RuntimeWasm, module
 	p, err := faas.New(faas.Config{
-		Functions:      []faas.Function{apiFn},
+		Functions:      []faas.Function{apiFn, thumb, thumbWasm},
 		Registerer:     reg,
 		TracerProvider: tp,
 		Stderr:         a.cfg.Log,
 		Logger:         log,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("functions: %w", err)
+		return fmt.Errorf("functions: %w", err)
 	}
 	a.faas = p
 	a.onClose(p.Close)
 	a.info.Functions = []FunctionInfo{
 		{Name: FunctionAPI, Runtime: faas.RuntimeProcess, What: "the lab's API, each instance opening its own database pool"},
+		{Name: FunctionThumbnail, Runtime: faas.RuntimeProcess, What: "POST an image: its thumbnail"},
+		{Name: FunctionThumbnailWasm, Runtime: faas.RuntimeWasm, What: "the same function's source, as a WebAssembly module"},
 	}
-	return []route{{pattern: "/fn/", h: p.Handler()}}, nil
+	if jobs := a.thumbFunction(); jobs != "" {
+		a.info.Functions[slices.IndexFunc(a.info.Functions, func(f FunctionInfo) bool { return f.Name == jobs })].What += "; the video pipeline's thumbnail jobs invoke it"
+	}
+	return nil
+}
+
+// thumbFunction names the function the thumbnail jobs invoke, "" without functions.
+func (a *App) thumbFunction() string {
+	switch {
+	case a.cfg.Functions == nil:
+		return ""
+	case a.cfg.Functions.JobsRuntime == faas.RuntimeWasm:
+		return FunctionThumbnailWasm
+	}
+	return FunctionThumbnail
+}
+
+// thumbByFunction is the video pipeline's thumbnail scaling as an invocation of the thumbnail
+// function triggered by the job's message (faas.trigger=pubsub), or nil (in process) without
+// functions. A failed invocation (throttled, crashed…) fails the job, which the worker retries.
+func (a *App) thumbByFunction() func(context.Context, []byte) ([]byte, error) {
+	name := a.thumbFunction()
+	if name == "" {
+		return nil
+	}
+	return func(ctx context.Context, frame []byte) ([]byte, error) {
+		resp, _, err := a.faas.Invoke(ctx, name, guest.Request{Method: http.MethodPost, Path: "/", Body: frame, Trigger: faas.TriggerPubSub})
+		if err != nil {
+			return nil, err
+		}
+		if resp.Status != http.StatusOK {
+			return nil, fmt.Errorf("function %s answered %d: %.200s", name, resp.Status, resp.Body)
+		}
+		return resp.Body, nil
+	}
 }
 
 // FunctionOptions configure the lab binary in its function role.
@@ -128,8 +183,10 @@ func ServeFunction(ctx context.Context, name string, opts FunctionOptions) error
 	switch name {
 	case FunctionAPI:
 		return guest.Serve(ctx, func(ctx context.Context) (guest.Handler, error) { return initAPIFunction(ctx, opts) })
+	case FunctionThumbnail:
+		return guest.Serve(ctx, functions.Thumbnail)
 	}
-	return fmt.Errorf("function %q: want %s", name, FunctionAPI)
+	return fmt.Errorf("function %q: want %s or %s", name, FunctionAPI, FunctionThumbnail)
 }
 
 // initAPIFunction is the api function's init, what a Lambda handler does outside its handler:

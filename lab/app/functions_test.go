@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
+	"image/png"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,32 +19,34 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/app"
+	"github.com/headroom/headroom/lab/faas"
 	"github.com/headroom/headroom/lab/seed"
 	"github.com/headroom/headroom/lab/store/postgres/pgtest"
 )
 
 // startFunctions starts a lab with the function platform (the lab binary in its function role),
-// a small seed and its spans recorded.
-func startFunctions(t *testing.T, fc app.FunctionsConfig, db, schema string) (*app.App, *tracetest.SpanRecorder) {
+// a small seed and its spans recorded; cfg gives Functions and whatever else the test needs.
+func startFunctions(t *testing.T, cfg app.Config) (*app.App, *tracetest.SpanRecorder) {
 	t.Helper()
 	bin, err := labBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
+	fc := *cfg.Functions
 	fc.Command = bin
-	if db == "" {
-		db = "sqlite:" + filepath.Join(t.TempDir(), "lab.db")
+	if cfg.DB == "" {
+		cfg.DB = "sqlite:" + filepath.Join(t.TempDir(), "lab.db")
 	}
 	spans := tracetest.NewSpanRecorder()
 	var logs bytes.Buffer
-	a, err := app.Start(t.Context(), app.Config{
-		Addr: "127.0.0.1:0", DB: db, PostgresSchema: schema,
-		Seed:        seed.Config{Users: 10, PostsPerUser: 2, CommentsPerPost: 2},
-		MailLatency: fast(), LogLatency: fast(), PaymentLatency: fast(),
-		Functions: &fc, SpanProcessors: []sdktrace.SpanProcessor{spans},
-		Log: &syncBuffer{b: &logs, mu: make(chan struct{}, 1)}, LogLevel: -4,
-	})
+	cfg.Addr, cfg.Functions = "127.0.0.1:0", &fc
+	cfg.Seed = seed.Config{Users: 10, PostsPerUser: 2, CommentsPerPost: 2}
+	cfg.MailLatency, cfg.LogLatency, cfg.PaymentLatency = fast(), fast(), fast()
+	cfg.SpanProcessors = []sdktrace.SpanProcessor{spans}
+	cfg.Log, cfg.LogLevel = &syncBuffer{b: &logs, mu: make(chan struct{}, 1)}, -4
+	a, err := app.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("start: %v\n%s", err, logs.String())
 	}
@@ -63,9 +68,9 @@ func startFunctions(t *testing.T, fc app.FunctionsConfig, db, schema string) (*a
 // start's phases; the function refuses the admin routes (its requests have no loopback client).
 func TestAPIFunctionServesTheAPI(t *testing.T) {
 	t.Parallel()
-	a, spans := startFunctions(t, app.FunctionsConfig{Concurrency: 2}, "", "")
+	a, spans := startFunctions(t, app.Config{Functions: &app.FunctionsConfig{Concurrency: 2}})
 	base := a.Info().URL
-	if len(a.Info().Functions) == 0 || a.Info().Functions[0].Name != app.FunctionAPI {
+	if len(a.Info().Functions) != 3 || a.Info().Functions[0].Name != app.FunctionAPI {
 		t.Fatalf("Info().Functions = %+v, want the api function", a.Info().Functions)
 	}
 	direct := exchange(t, "GET", base+"/api/posts/1", "")
@@ -118,7 +123,7 @@ func TestFunctionInstancesHoldTheirConnections(t *testing.T) {
 	t.Parallel()
 	url, schema := pgtest.Schema(t)
 	const instances, conns = 3, 2
-	a, _ := startFunctions(t, app.FunctionsConfig{Concurrency: instances, DBConns: conns}, url, schema)
+	a, _ := startFunctions(t, app.Config{DB: url, PostgresSchema: schema, Functions: &app.FunctionsConfig{Concurrency: instances, DBConns: conns}})
 	base := a.Info().URL
 	// Concurrent first invocations each find no idle instance: one cold start each.
 	var wg sync.WaitGroup
@@ -171,4 +176,52 @@ func liveInstances(t *testing.T, base string) int {
 		}
 	}
 	return n
+}
+
+// TestThumbnailJobsInvokeTheFunction: with functions, the video pipeline's thumbnail is the
+// thumbnail function's work, invoked by the job (faas.trigger=pubsub), in either runtime, and the
+// pipeline completes as without.
+func TestThumbnailJobsInvokeTheFunction(t *testing.T) {
+	t.Parallel()
+	for _, rt := range []string{faas.RuntimeProcess, faas.RuntimeWasm} {
+		t.Run(rt, func(t *testing.T) {
+			t.Parallel()
+			media := t.TempDir()
+			a, spans := startFunctions(t, app.Config{Jobs: app.JobsConfig{MediaDir: media}, Functions: &app.FunctionsConfig{JobsRuntime: rt}})
+			url := a.Info().URL
+			var v lab.Video
+			if code := send(t, "POST", url+"/api/videos", `{"owner_id":2,"title":"cats","size_bytes":100000}`, &v); code != http.StatusAccepted {
+				t.Fatalf("POST /api/videos = %d", code)
+			}
+			eventually(t, "video ready", func() error {
+				if code := send(t, "GET", fmt.Sprintf("%s/api/videos/%d", url, v.ID), "", &v); code != 200 || v.Status != lab.VideoReady {
+					return fmt.Errorf("GET video = %d %+v", code, v)
+				}
+				return nil
+			})
+			f, err := os.Open(filepath.Join(media, fmt.Sprintf("video-%d-thumb.png", v.ID)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if img, err := png.Decode(f); err != nil || img.Bounds().Dx() != 160 || img.Bounds().Dy() != 90 {
+				t.Errorf("thumbnail: %v; want a 160x90 PNG", err)
+			}
+			want := map[string]string{faas.RuntimeProcess: app.FunctionThumbnail, faas.RuntimeWasm: app.FunctionThumbnailWasm}[rt]
+			invoked := 0
+			for _, s := range spans.Ended() {
+				if s.Name() != want {
+					continue
+				}
+				for _, kv := range s.Attributes() {
+					if kv.Key == "faas.trigger" && kv.Value.AsString() == faas.TriggerPubSub {
+						invoked++
+					}
+				}
+			}
+			if invoked != 1 {
+				t.Errorf("%d invocations of %s triggered by the queue, want 1", invoked, want)
+			}
+		})
+	}
 }

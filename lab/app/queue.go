@@ -247,6 +247,7 @@ func (a *App) startJobs(ctx context.Context, deps jobDeps) (*outbox.Relay, error
 	}
 	w, media, err := newWorker(ctx, workerDeps{
 		cfg: cfg.Jobs, engine: eng, store: a.store, mailer: deps.mailer, reg: deps.reg, tp: deps.tp, prop: deps.prop, log: deps.log,
+		thumb: a.thumbByFunction(),
 	})
 	if err != nil {
 		return nil, err

@@ -64,6 +64,7 @@ type jobDeps struct {
 
 type workerDeps struct {
 	cfg    JobsConfig
+	thumb  func(context.Context, []byte) ([]byte, error) // nil: in process
 	engine jobs.Engine
 	store  lab.Store
 	mailer tasks.Mailer
@@ -88,7 +89,7 @@ func newWorker(_ context.Context, d workerDeps) (*worker.Worker, string, error) 
 		return nil, "", err
 	}
 	err = tasks.Register(w, tasks.Config{
-		Store: d.store, Mailer: d.mailer, Publisher: d.engine, MediaDir: media,
+		Store: d.store, Mailer: d.mailer, Publisher: d.engine, MediaDir: media, Thumb: d.thumb,
 		DeleteChunk: d.cfg.DeleteChunk, MaxAttempts: d.cfg.MaxAttempts, BackoffMin: d.cfg.BackoffMin, AckWait: d.cfg.AckWait,
 	})
 	if err != nil {

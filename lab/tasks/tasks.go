@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/headroom/headroom/lab"
+	"github.com/headroom/headroom/lab/faas/functions"
 	"github.com/headroom/headroom/lab/jobs"
 	"github.com/headroom/headroom/lab/jobs/worker"
 )
@@ -128,6 +129,10 @@ type Config struct {
 	// MediaDir receives the pipeline's files (thumbnails, encoded videos, subtitles); created if
 	// missing. Required.
 	MediaDir string
+	// Thumb scales a video's frame (a PNG) into its thumbnail (a PNG of at most 160×160). Default:
+	// in this process (functions.Thumb); the lab with functions passes the thumbnail function's
+	// invocation, the queue's message its trigger.
+	Thumb func(ctx context.Context, framePNG []byte) ([]byte, error)
 	// DeleteChunk is how many rows one deletion transaction removes. Default [DeleteChunkDefault].
 	DeleteChunk int
 	// EmailConcurrency is how many emails one worker sends at once. Default 16 (the mail server's
@@ -152,6 +157,9 @@ func Register(w *worker.Worker, cfg Config) error {
 	if cfg.DeleteChunk == 0 {
 		cfg.DeleteChunk = DeleteChunkDefault
 	}
+	if cfg.Thumb == nil {
+		cfg.Thumb = func(_ context.Context, frame []byte) ([]byte, error) { return functions.Thumb(frame) }
+	}
 	if cfg.EmailConcurrency == 0 {
 		cfg.EmailConcurrency = 16
 	}
@@ -172,7 +180,7 @@ func Register(w *worker.Worker, cfg Config) error {
 	del.Canceled = h.deletionCanceled
 	for q, c := range map[string]worker.QueueConfig{
 		QueueEmail:     qc(cfg.EmailConcurrency, h.email),
-		QueueThumbnail: qc(cfg.VideoConcurrency, h.stage(lab.StageThumbnail, thumbnail)),
+		QueueThumbnail: qc(cfg.VideoConcurrency, h.stage(lab.StageThumbnail, h.thumbnail)),
 		QueueEncode:    qc(cfg.VideoConcurrency, h.stage(lab.StageEncode, encode)),
 		QueueSubtitles: qc(cfg.VideoConcurrency, h.stage(lab.StageSubtitles, subtitles)),
 		QueueFinalize:  qc(cfg.VideoConcurrency, h.finalize),

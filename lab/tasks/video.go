@@ -18,8 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/image/draw"
-
 	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/jobs"
 	"github.com/headroom/headroom/lab/jobs/worker"
@@ -58,19 +56,17 @@ func (u *upload) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// The frame the thumbnail is cut from, and the thumbnail's size.
-const (
-	frameW, frameH = 640, 360
-	thumbW, thumbH = 160, 90
-)
+// The frame the thumbnail is cut from: 640×360, scaled to 160×90.
+const frameW, frameH = 640, 360
 
 // stageFunc does one stage's real work on a video, writing into dir; it returns the result
 // recorded with the stage.
 type stageFunc func(ctx context.Context, v lab.Video, dir string) (string, error)
 
 // thumbnail renders the upload's first bytes as a frame, encodes it as PNG (what an extracted
-// frame would be), decodes that PNG back and scales it down with a Catmull-Rom filter.
-func thumbnail(_ context.Context, v lab.Video, dir string) (string, error) {
+// frame would be) and has it scaled down (Config.Thumb: in process, or by the thumbnail
+// function).
+func (h *handlers) thumbnail(ctx context.Context, v lab.Video, dir string) (string, error) {
 	frame := image.NewRGBA(image.Rect(0, 0, frameW, frameH))
 	u := newUpload(v.ID, v.SizeBytes)
 	for off := 0; off < len(frame.Pix); {
@@ -87,17 +83,19 @@ func thumbnail(_ context.Context, v lab.Video, dir string) (string, error) {
 	if err := png.Encode(&encoded, frame); err != nil {
 		return "", fmt.Errorf("encode frame: %w", err)
 	}
-	src, err := png.Decode(&encoded)
+	thumb, err := h.cfg.Thumb(ctx, encoded.Bytes())
 	if err != nil {
-		return "", fmt.Errorf("decode frame: %w", err)
+		return "", fmt.Errorf("scale frame: %w", err)
 	}
-	thumb := image.NewRGBA(image.Rect(0, 0, thumbW, thumbH))
-	draw.CatmullRom.Scale(thumb, thumb.Bounds(), src, src.Bounds(), draw.Src, nil)
+	size, err := png.DecodeConfig(bytes.NewReader(thumb))
+	if err != nil {
+		return "", fmt.Errorf("the thumbnail is not a PNG: %w", err)
+	}
 	name := fmt.Sprintf("video-%d-thumb.png", v.ID)
-	if err := writeFile(filepath.Join(dir, name), func(w io.Writer) error { return png.Encode(w, thumb) }); err != nil {
+	if err := writeFile(filepath.Join(dir, name), func(w io.Writer) error { _, err := w.Write(thumb); return err }); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s %dx%d", name, thumbW, thumbH), nil
+	return fmt.Sprintf("%s %dx%d", name, size.Width, size.Height), nil
 }
 
 // encode compresses the whole upload (DEFLATE): CPU work proportional to the video's size.
