@@ -225,3 +225,56 @@ func coldShareOfP99(lat, cold []time.Duration) float64 {
 	}
 	return float64(tailCold) / float64(tail)
 }
+
+// BenchmarkScaleOutProcess is the scale-out from zero: 100 invocations at once on a
+// function with no instance (concurrency 100), reporting new instances per second: the cold
+// starts over the time until the last invocation is answered (an invocation arriving after an
+// instance is free again reuses it). The anchor: Lambda adds 1,000
+// environments per 10 s per function; Firecracker starts 5 microVMs per core per second.
+func BenchmarkScaleOutProcess(b *testing.B) {
+	benchScaleOut(b, testFunction(b, "scale"))
+}
+
+// BenchmarkScaleOutWasm is BenchmarkScaleOutProcess on the wasm runtime.
+func BenchmarkScaleOutWasm(b *testing.B) {
+	benchScaleOut(b, runtimeFunction(b, faas.RuntimeWasm, "scale"))
+}
+
+func benchScaleOut(b *testing.B, fn faas.Function) {
+	const n = 100
+	fn.Concurrency, fn.MemoryMB = n, 256
+	var rates []float64
+	for b.Loop() {
+		b.StopTimer()
+		p, err := faas.New(faas.Config{Functions: []faas.Function{fn}, WasmCacheDir: testCacheDir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		begin := time.Now()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		cold := 0
+		for range n {
+			wg.Go(func() {
+				_, inv, err := p.Invoke(context.Background(), "scale", guest.Request{Method: "GET", Path: "/echo"})
+				if err != nil {
+					b.Error(err)
+				}
+				mu.Lock()
+				cold += map[bool]int{true: 1}[inv.Cold]
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		elapsed := time.Since(begin)
+		b.StopTimer()
+		rates = append(rates, float64(cold)/elapsed.Seconds())
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_ = p.Close(ctx)
+		cancel()
+		b.StartTimer()
+	}
+	slices.Sort(rates)
+	b.ReportMetric(rates[len(rates)/2], "instances/s")
+}
