@@ -142,7 +142,7 @@ if want connections; then
       sampler=$!
       "$hr" load "$URL/fn/api/api/posts/1" --rate 150 --duration 3s --warmup 0s -q -o "$out/conns-$conns.json" >/dev/null || true
       kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
-      peak=$(grep -v full "$out/conns-$conns.samples" | sort -n | tail -1)
+      peak=$({ grep -v full "$out/conns-$conns.samples" || true; } | sort -n | tail -1)
       printf '  %d per instance: peak %s connections seen, server full in %s of %s samples; %s instances started, %s failed init; errors %s of %s requests (%s), P99 %.1f ms (%s)\n' \
         "$conns" "${peak:-0}" "$(grep -c full "$out/conns-$conns.samples" || true)" "$(wc -l <"$out/conns-$conns.samples")" \
         "$(metric headroom_faas_cold_starts_total)" "$(metric headroom_faas_invocations_total 'outcome="init_error"')" \
