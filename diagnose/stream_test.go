@@ -1,7 +1,16 @@
 package diagnose
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
 	"testing"
+
+	"github.com/headroom/headroom/result"
 )
 
 // recordedInputs are the inputs whose findings were recorded (testdata/stream) with the
@@ -24,8 +33,143 @@ func recordedInputs() map[string][]*Trace {
 	return map[string][]*Trace{"bench_3000": benchTraces(3000), "mixed": mixed, "checkouts_2000": checkouts(2000, 30, 400)}
 }
 
-func TestRecord(t *testing.T) {
-	for name, trs := range recordedInputs() {
-		golden(t, "stream/"+name, Diagnose(trs, Config{}))
+func stream(trs []*Trace, cfg Config) *result.Findings {
+	s := NewStream(cfg)
+	for _, tr := range trs {
+		s.Add(tr)
 	}
+	return s.Findings()
+}
+
+// TestStreamRecorded compares the stream, fed one trace at a time, with the findings the
+// whole-slice analysis recorded before diagnose streamed (testdata/stream): byte for byte with
+// bounds that hold the input (as Diagnose sets them), and within the stated tolerances with the
+// default bounds (3000 requests of one endpoint exceed the median sample of 1024) and with bounds
+// far below the input (percentiles from HDR histograms, a tail of 32, a sample of 256).
+func TestStreamRecorded(t *testing.T) {
+	t.Parallel()
+	for name, trs := range recordedInputs() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			want, err := os.ReadFile(filepath.Join("testdata", "stream", name+".golden"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			all := len(trs)
+			for _, c := range []struct {
+				what  string
+				cfg   Config
+				exact bool
+			}{
+				{"Diagnose", Config{}, true},
+				{"stream holding the input", Config{ExactValues: 1 << 20, TailExemplars: all, SampleExemplars: all}, true},
+				{"stream with the default bounds", Config{}, all <= SampleExemplarsDefault},
+				{"stream with small bounds", Config{ExactValues: 128, TailExemplars: 32, SampleExemplars: 256}, false},
+			} {
+				f := stream(trs, c.cfg)
+				if c.what == "Diagnose" {
+					f = Diagnose(trs, c.cfg)
+				}
+				var got bytes.Buffer
+				if err := f.Write(&got); err != nil {
+					t.Fatal(err)
+				}
+				if c.exact {
+					if !bytes.Equal(want, got.Bytes()) {
+						t.Errorf("%s: differs from the recorded findings:\n%s", c.what, got.String())
+					}
+					continue
+				}
+				for _, diff := range compareWithin(want, got.Bytes()) {
+					t.Errorf("%s: %s", c.what, diff)
+				}
+			}
+		})
+	}
+}
+
+// The tolerances of a stream past its bounds, by JSON key (see the package documentation):
+// percentiles from an HDR histogram are within its 3 significant digits (the relative error of
+// a value is at most 2^-10, plus the rounding to 0.01 ms); what is derived from P99 (shares of
+// it, savings capped by it) inherits that error; the median requests are a sample of them:
+// their mean times are within 1 % of the endpoint's median latency, and an operation's share of
+// the tail's gap over them within 0.1.
+var (
+	percentileKeys = regexp.MustCompile(`^p\d+_ms$`)
+	fromP99Keys    = map[string]bool{"share_of_p99": true, "estimated_saving_ms": true}
+	sampledKeys    = map[string]bool{"median_ms": true, "delta_ms": true}
+)
+
+const (
+	hdrTolerance        = 1.0 / 1024
+	medianTolerance     = 0.01
+	shareOfGapTolerance = 0.1
+)
+
+// compareWithin lists where got differs from want, both findings JSON, beyond the tolerances:
+// the findings' kinds, ranking, evidence and counts must be equal; summaries and the median's
+// trace ids (a sample's) are not compared.
+func compareWithin(want, got []byte) []string {
+	var w, g any
+	if err := json.Unmarshal(want, &w); err != nil {
+		return []string{err.Error()}
+	}
+	if err := json.Unmarshal(got, &g); err != nil {
+		return []string{err.Error()}
+	}
+	var diffs []string
+	median := 0.0 // the median latency of the tail-vs-median comparison being walked
+	var walk func(path, key string, w, g any)
+	walk = func(path, key string, w, g any) {
+		switch wv := w.(type) {
+		case map[string]any:
+			gv, ok := g.(map[string]any)
+			if !ok || len(gv) != len(wv) {
+				diffs = append(diffs, fmt.Sprintf("%s: %v, want %v", path, g, w))
+				return
+			}
+			if key == "tail_vs_median" {
+				median, _ = wv["median_ms"].(float64)
+			}
+			for k := range wv {
+				walk(path+"."+k, k, wv[k], gv[k])
+			}
+		case []any:
+			gv, ok := g.([]any)
+			if key == "median_trace_ids" {
+				return
+			}
+			if !ok || len(gv) != len(wv) {
+				diffs = append(diffs, fmt.Sprintf("%s: %v, want %v", path, g, w))
+				return
+			}
+			for i := range wv {
+				walk(fmt.Sprintf("%s[%d]", path, i), key, wv[i], gv[i])
+			}
+		case float64:
+			gv, ok := g.(float64)
+			tol := 0.0
+			switch {
+			case percentileKeys.MatchString(key) || fromP99Keys[key]:
+				tol = hdrTolerance*math.Abs(wv) + 0.01
+			case sampledKeys[key]:
+				tol = medianTolerance*median + 0.01
+			case key == "share_of_gap":
+				tol = shareOfGapTolerance
+			}
+			if !ok || math.Abs(gv-wv) > tol {
+				diffs = append(diffs, fmt.Sprintf("%s: %v, want %v (tolerance %.3g)", path, g, w, tol))
+			}
+		case string:
+			if key != "summary" && w != g {
+				diffs = append(diffs, fmt.Sprintf("%s: %v, want %v", path, g, w))
+			}
+		default:
+			if w != g {
+				diffs = append(diffs, fmt.Sprintf("%s: %v, want %v", path, g, w))
+			}
+		}
+	}
+	walk("", "", w, g)
+	return diffs
 }
