@@ -120,13 +120,13 @@ type edgeFetch struct {
 	// The request's trace id, endpoint and latency: not its spans, which the stream drops.
 	trace, endpoint string
 	latency         time.Duration
-	key      string
-	answer   string
-	at       time.Time
-	time     time.Duration // the fetch past the edge, or the origin's time without an edge
-	noEdge   bool
-	storable string
-	control  string
+	key             string
+	answer          string
+	at              time.Time
+	time            time.Duration // the fetch past the edge, or the origin's time without an edge
+	noEdge          bool
+	storable        string
+	control         string
 }
 
 func isEdgeSpan(s *Span) bool { return s.Kind == KindServer && s.Attrs[attrTier] == tierEdge }

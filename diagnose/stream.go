@@ -3,6 +3,7 @@ package diagnose
 import (
 	"cmp"
 	"container/heap"
+	"io"
 	"maps"
 	"math"
 	"math/rand/v2"
@@ -27,6 +28,8 @@ type Stream struct {
 	seq  int
 	rng  *rand.Rand
 	tail map[string]bool // Config.TailTraceIDs
+	// read counts the input tolerated by ReadFrom's reading, for the findings.
+	read map[string]int
 	// Scratch reused from trace to trace.
 	path, comp map[opKey]time.Duration
 }
@@ -120,11 +123,27 @@ type deadlineCall struct {
 func NewStream(cfg Config) *Stream {
 	cfg = cfg.withDefaults()
 	s := &Stream{d: newDiagnoser(cfg), acc: [2]*accum{newAccum(), newAccum()}, rng: rand.New(rand.NewPCG(1, 2)),
-		tail: map[string]bool{}, path: map[opKey]time.Duration{}, comp: map[opKey]time.Duration{}}
+		tail: map[string]bool{}, read: map[string]int{}, path: map[opKey]time.Duration{}, comp: map[opKey]time.Duration{}}
 	for _, id := range cfg.TailTraceIDs {
 		s.tail[id] = true
 	}
 	return s
+}
+
+// ReadFrom reads traces from r with [ReadEach] and adds those keep keeps (nil: every one); the
+// findings also count the input the reading tolerated. It returns what ReadEach returns.
+func (s *Stream) ReadFrom(r io.Reader, cfg ReadConfig, keep func(*Trace) bool) (*Input, error) {
+	in, err := ReadEach(r, cfg, func(t *Trace) {
+		if keep == nil || keep(t) {
+			s.Add(t)
+		}
+	})
+	if in != nil {
+		for k, v := range in.Tolerated {
+			s.read[k] += v
+		}
+	}
+	return in, err
 }
 
 // Add analyses one trace and reduces it into the stream's aggregates; the stream keeps no
@@ -294,6 +313,9 @@ func (s *Stream) Findings() *result.Findings {
 		d.input.Background += s.acc[0].traces
 	}
 	d.accum = acc
+	for k, v := range s.read {
+		d.input.Tolerated[k] += v
+	}
 	out := &result.Findings{Schema: result.FindingsSchema, Findings: []result.Finding{}, Input: d.input}
 	if len(d.input.Tolerated) == 0 {
 		d.input.Tolerated = nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 )
 
@@ -49,9 +50,14 @@ type ReadConfig struct {
 	// MaxAttrBytes truncates longer attribute values (counted). Default 4 KiB: statements and URLs
 	// fit, a megabyte of request body pasted into an attribute does not.
 	MaxAttrBytes int
-	// MaxSpans is the most spans kept; later ones are skipped and counted. Default 5,000,000 (a few
-	// GB at most), so a huge or endless file cannot exhaust memory.
+	// MaxSpans is the most spans held at once (by [Read], all it returns; by [ReadEach], those of
+	// the traces its Window holds); more are skipped and counted. Default 5,000,000 (a few GB at
+	// most), so a huge or endless file cannot exhaust memory.
 	MaxSpans int
+	// Window is how many lines [ReadEach] holds a trace after the line it began on, for its late
+	// spans (a span that reached collect after it wrote the trace's line) to join it; a span of a
+	// trace already handed on is dropped and counted ([ReasonLateSpan]). Default 256.
+	Window int
 }
 
 func (c ReadConfig) withDefaults() ReadConfig {
@@ -63,6 +69,9 @@ func (c ReadConfig) withDefaults() ReadConfig {
 	}
 	if c.MaxSpans <= 0 {
 		c.MaxSpans = 5_000_000
+	}
+	if c.Window <= 0 {
+		c.Window = 256
 	}
 	return c
 }
@@ -78,6 +87,8 @@ const (
 	ReasonSpanLimit      = "span_limit_reached"
 	ReasonOrphan         = "parent_span_missing"
 	ReasonNoRoot         = "trace_without_root"
+	// ReasonLateSpan counts spans [ReadEach] read after it had handed their trace on.
+	ReasonLateSpan = "span_after_its_trace"
 	// ReasonOutsideRoot counts spans that start before or end after their trace's root, clamped
 	// to it by the analysis (counted by [Diagnose], not by [Read]).
 	ReasonOutsideRoot = "span_outside_root"
@@ -126,19 +137,67 @@ func ReadJSONL(r io.Reader) ([]*Trace, error) {
 // line. An input without one span kept is an error wrapping [ErrNoTraces], returned with the
 // Input, which says what was tolerated.
 func Read(r io.Reader, cfg ReadConfig) (*Input, error) {
+	var traces []*Trace
+	in, err := read(r, cfg.withDefaults(), math.MaxInt, func(t *Trace) { traces = append(traces, t) })
+	if in != nil {
+		in.Traces = traces
+	}
+	return in, err
+}
+
+// ReadEach reads traces as [Read] does, but hands each to fn as soon as ReadConfig.Window lines
+// have followed the line it began on (at the end, the rest), and keeps none of them: its memory
+// is that of the window, not of the file. The Input it returns has no Traces. Its errors are
+// Read's.
+func ReadEach(r io.Reader, cfg ReadConfig, fn func(*Trace)) (*Input, error) {
 	cfg = cfg.withDefaults()
+	return read(r, cfg, cfg.Window, fn)
+}
+
+// doneIDs is how many trace ids handed on read remembers, to count their late spans: two
+// generations of this many.
+const doneIDs = 1 << 14
+
+// read is Read and ReadEach: it hands each trace to fn once window lines have followed the one
+// it began on.
+func read(r io.Reader, cfg ReadConfig, window int, fn func(*Trace)) (*Input, error) {
 	in := &Input{Tolerated: map[string]int{}, FirstBad: map[string]int{}}
 	br := bufio.NewReaderSize(r, 1<<16)
 	type reading struct {
-		t    *Trace
-		seen map[string]struct{} // span ids, for duplicates; a map per trace stays small and fast
+		t     *Trace
+		line  int
+		seen  map[string]struct{} // span ids, for duplicates; a map per trace stays small and fast
+		spans int
 	}
 	byID := map[string]*reading{}
+	var pending []*reading // in the order they began
+	done, doneBefore := map[string]struct{}{}, map[string]struct{}{}
+	held, handed := 0, 0 // spans held, traces handed on
+	handOn := func(upTo int) {
+		k := 0
+		for k < len(pending) && pending[k].line <= upTo {
+			rt := pending[k]
+			delete(byID, rt.t.ID)
+			if len(done) >= doneIDs {
+				done, doneBefore = map[string]struct{}{}, done
+			}
+			done[rt.t.ID] = struct{}{}
+			held -= rt.spans
+			handed++
+			fn(rt.t)
+			pending[k] = nil
+			k++
+		}
+		pending = pending[k:]
+	}
 	intern := map[string]string{}
 	var firstErr error
 	decoded := 0
 	var buf []byte
 	for {
+		if window < math.MaxInt {
+			handOn(in.Lines - window)
+		}
 		b, tooLong, err := readLine(br, &buf, cfg.MaxLineBytes)
 		if len(b) == 0 && !tooLong && err != nil {
 			if errors.Is(err, io.EOF) {
@@ -175,20 +234,24 @@ func Read(r io.Reader, cfg ReadConfig) (*Input, error) {
 					continue
 				}
 				rt := byID[os.traceID]
-				if rt != nil {
-					if _, dup := rt.seen[os.spanID]; dup {
-						in.tolerate(ReasonDuplicateSpan, line)
+				if rt == nil {
+					_, late := done[os.traceID]
+					if _, before := doneBefore[os.traceID]; late || before {
+						in.tolerate(ReasonLateSpan, line)
 						continue
 					}
+				} else if _, dup := rt.seen[os.spanID]; dup {
+					in.tolerate(ReasonDuplicateSpan, line)
+					continue
 				}
-				if in.Spans >= cfg.MaxSpans {
+				if held >= cfg.MaxSpans {
 					in.tolerate(ReasonSpanLimit, line)
 					continue
 				}
 				if rt == nil {
-					rt = &reading{t: &Trace{ID: os.traceID}, seen: map[string]struct{}{}}
+					rt = &reading{t: &Trace{ID: os.traceID}, line: line, seen: map[string]struct{}{}}
 					byID[os.traceID] = rt
-					in.Traces = append(in.Traces, rt.t)
+					pending = append(pending, rt)
 				}
 				rt.seen[os.spanID] = struct{}{}
 				sp := &Span{TraceID: os.traceID, SpanID: os.spanID, ParentID: os.parentID, Name: os.name,
@@ -203,14 +266,17 @@ func Read(r io.Reader, cfg ReadConfig) (*Input, error) {
 					}
 				}
 				rt.t.Spans = append(rt.t.Spans, sp)
+				rt.spans++
+				held++
 				in.Spans++
 			}
 		}
 	}
+	handOn(math.MaxInt)
 	if decoded == 0 && firstErr != nil {
 		return nil, firstErr
 	}
-	if len(in.Traces) == 0 {
+	if handed == 0 {
 		what := "no span"
 		if len(in.Tolerated) > 0 {
 			what = "only spans it had to drop"
