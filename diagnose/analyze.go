@@ -24,7 +24,7 @@ type diagnoser struct {
 	prefer map[string]bool // Config.PreferTraceIDs
 	// Scratch reused from trace to trace.
 	idx     map[string]int32
-	httpOps map[string]string
+	httpOps map[[2]string]string // method, URL → operation
 	stack   []item
 	iv      []interval
 	// svcNames and svcSelf are svcScan's scratch: each node's service, each service's own time.
@@ -257,8 +257,8 @@ func (d *diagnoser) operation(n *node) string {
 // httpOperation memoizes [httpOperation] by URL: parsing and parameterizing it is costly, and
 // the same URLs repeat.
 func (d *diagnoser) httpOperation(s *Span) string {
-	key := attr(s, keysHTTPMethod...) + " " + attr(s, keysURL...)
-	if len(key) < 2 {
+	key := [2]string{attr(s, keysHTTPMethod...), attr(s, keysURL...)}
+	if key == [2]string{} {
 		return httpOperation(s)
 	}
 	op, ok := d.httpOps[key]

@@ -173,6 +173,17 @@ func (d *diagnoser) consecutive(a *analyzed, n *node) {
 	flush()
 }
 
+// containsFold reports whether s contains the ASCII word w in any case, without the copy
+// strings.ToUpper makes.
+func containsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(w)], w) {
+			return true
+		}
+	}
+	return false
+}
+
 func (d *diagnoser) consecutiveDB(a *analyzed, run []*node) {
 	if len(run) < 2 {
 		return
@@ -183,7 +194,7 @@ func (d *diagnoser) consecutiveDB(a *analyzed, run []*node) {
 		dur := n.s.Duration()
 		total += dur
 		stmt := statement(n.s)
-		if i > 0 && !strings.Contains(strings.ToUpper(stmt), "WHERE") && !reParam.MatchString(stmt) && !strings.HasSuffix(stmt, "...") {
+		if i > 0 && !containsFold(stmt, "WHERE") && !reParam.MatchString(stmt) && !strings.HasSuffix(stmt, "...") {
 			if dur <= d.cfg.ConsecutiveDBMinSpan {
 				return
 			}

@@ -386,7 +386,7 @@ func edgeFinding(f *result.Finding, hs *hitAgg, total int) bool {
 	}
 	labels, noEdge, storable, notStorable := hs.labels, hs.noEdge, hs.storable, hs.notStorable
 	control := ""
-	if hs.control != nil {
+	if hs.control.edge != nil {
 		control = hs.control.edge.control
 	}
 	f.Evidence.Count = hs.n

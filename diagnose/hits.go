@@ -19,7 +19,7 @@ type hitAgg struct {
 	labels                map[string]int
 	noEdge                bool
 	storable, notStorable int
-	control               *hit // the slowest hit that recorded a Cache-Control
+	control               hit // the slowest hit that recorded a Cache-Control, if any (edge set)
 	// top is the slowest hits of distinct traces (latency descending, then trace id), as many as
 	// a finding lists; preferred the hits of traces in Config.PreferTraceIDs (one per trace).
 	top       []hit
@@ -59,15 +59,14 @@ func (g *hitAgg) add(h hit, maxEvidence int, prefer map[string]bool) {
 		case "false":
 			g.notStorable++
 		}
-		if e.control != "" && (g.control == nil || slower(&h, g.control) < 0) {
-			g.control = &h
+		if e.control != "" && (g.control.edge == nil || slower(&h, &g.control) < 0) {
+			g.control = h
 		}
 	}
-	inTop := func(x hit) bool { return x.trace == h.trace }
-	if prefer[h.trace] && !slices.ContainsFunc(g.preferred, inTop) {
+	if prefer[h.trace] && !hasTrace(g.preferred, h.trace) {
 		g.preferred = append(g.preferred, h)
 	}
-	if slices.ContainsFunc(g.top, inTop) {
+	if hasTrace(g.top, h.trace) {
 		return
 	}
 	i, _ := slices.BinarySearchFunc(g.top, h, func(x, y hit) int { return slower(&x, &y) })
@@ -75,6 +74,15 @@ func (g *hitAgg) add(h hit, maxEvidence int, prefer map[string]bool) {
 		g.top = slices.Insert(g.top, i, h)
 		g.top = g.top[:min(len(g.top), maxEvidence)]
 	}
+}
+
+func hasTrace(hs []hit, trace string) bool {
+	for i := range hs {
+		if hs[i].trace == trace {
+			return true
+		}
+	}
+	return false
 }
 
 // hits is the hits the evidence can list, slowest first, then the preferred ones.
