@@ -79,8 +79,8 @@ func benchJSONL(trs []*Trace) []byte {
 				}
 				attrs += fmt.Sprintf(`{"key":%q,"value":{"stringValue":%q}}`, k, v)
 			}
-			fmt.Fprintf(&buf, `{"traceId":%q,"spanId":"%016x","parentSpanId":%q,"name":%q,"kind":%d,"startTimeUnixNano":"%d","endTimeUnixNano":"%d","attributes":[%s]}`,
-				s.TraceID, i, s.ParentID, s.Name, s.Kind, s.Start.UnixNano(), s.End.UnixNano(), attrs)
+			fmt.Fprintf(&buf, `{"traceId":%q,"spanId":%q,"parentSpanId":%q,"name":%q,"kind":%d,"startTimeUnixNano":"%d","endTimeUnixNano":"%d","attributes":[%s]}`,
+				s.TraceID, s.SpanID, s.ParentID, s.Name, s.Kind, s.Start.UnixNano(), s.End.UnixNano(), attrs)
 		}
 		buf.WriteString("]}]}]}\n")
 	}
@@ -128,7 +128,7 @@ func BenchmarkStream1MSpans(b *testing.B) {
 	cpu0 := cpuTime()
 	for b.Loop() {
 		s := NewStream(Config{})
-		if _, err := s.ReadFrom(bytes.NewReader(raw), ReadConfig{}, nil); err != nil {
+		if _, err := s.ReadTraces(bytes.NewReader(raw), ReadConfig{}, nil); err != nil {
 			b.Fatal(err)
 		}
 		if f := s.Findings(); len(f.Findings) == 0 || f.Input.Spans != 1_000_000 {

@@ -173,7 +173,7 @@ func TestReadEachAsRead(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := NewStream(Config{})
-			each, err := s.ReadFrom(strings.NewReader(tc.in), cfg, nil)
+			each, err := s.ReadTraces(strings.NewReader(tc.in), cfg, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

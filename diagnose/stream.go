@@ -28,7 +28,7 @@ type Stream struct {
 	seq  int
 	rng  *rand.Rand
 	tail map[string]bool // Config.TailTraceIDs
-	// read counts the input tolerated by ReadFrom's reading, for the findings.
+	// read counts the input tolerated by ReadTraces's reading, for the findings.
 	read map[string]int
 	// Scratch reused from trace to trace.
 	path, comp map[opKey]time.Duration
@@ -130,9 +130,9 @@ func NewStream(cfg Config) *Stream {
 	return s
 }
 
-// ReadFrom reads traces from r with [ReadEach] and adds those keep keeps (nil: every one); the
+// ReadTraces reads traces from r with [ReadEach] and adds those keep keeps (nil: every one); the
 // findings also count the input the reading tolerated. It returns what ReadEach returns.
-func (s *Stream) ReadFrom(r io.Reader, cfg ReadConfig, keep func(*Trace) bool) (*Input, error) {
+func (s *Stream) ReadTraces(r io.Reader, cfg ReadConfig, keep func(*Trace) bool) (*Input, error) {
 	in, err := ReadEach(r, cfg, func(t *Trace) {
 		if keep == nil || keep(t) {
 			s.Add(t)

@@ -162,7 +162,6 @@ const doneIDs = 1 << 14
 // it began on.
 func read(r io.Reader, cfg ReadConfig, window int, fn func(*Trace)) (*Input, error) {
 	in := &Input{Tolerated: map[string]int{}, FirstBad: map[string]int{}}
-	br := bufio.NewReaderSize(r, 1<<16)
 	type reading struct {
 		t     *Trace
 		line  int
@@ -190,86 +189,78 @@ func read(r io.Reader, cfg ReadConfig, window int, fn func(*Trace)) (*Input, err
 		}
 		pending = pending[k:]
 	}
-	intern := map[string]string{}
 	var firstErr error
 	decoded := 0
-	var buf []byte
+	lines := decodeLines(r, cfg)
 	for {
 		if window < math.MaxInt {
 			handOn(in.Lines - window)
 		}
-		b, tooLong, err := readLine(br, &buf, cfg.MaxLineBytes)
-		if len(b) == 0 && !tooLong && err != nil {
-			if errors.Is(err, io.EOF) {
-				break
+		l, more := lines.next()
+		if !more {
+			if l.err != nil {
+				return nil, l.err
 			}
-			return nil, fmt.Errorf("traces line %d: %w", in.Lines+1, err)
+			break
 		}
 		in.Lines++
 		line := in.Lines
-		if tooLong {
+		if l.tooLong {
 			in.tolerate(ReasonLineTooLong, line)
 			continue
 		}
-		b = bytes.TrimSpace(b)
-		if len(b) == 0 {
+		if l.blank {
 			continue
 		}
-		req, truncated, err := decodeRequest(b, cfg.MaxAttrBytes, intern)
-		if err != nil {
+		if l.err != nil {
 			if firstErr == nil {
-				firstErr = fmt.Errorf("traces line %d: not an OTLP JSON request: %w", line, err)
+				firstErr = fmt.Errorf("traces line %d: not an OTLP JSON request: %w", line, l.err)
 			}
 			in.tolerate(ReasonMalformedLine, line)
 			continue
 		}
 		decoded++
-		for range truncated {
+		for range l.truncated {
 			in.tolerate(ReasonAttrTruncated, line)
 		}
-		for _, rs := range req {
-			for _, os := range rs.spans {
-				if os.traceID == "" || os.spanID == "" {
-					in.tolerate(ReasonNoIDs, line)
-					continue
-				}
-				rt := byID[os.traceID]
-				if rt == nil {
-					_, late := done[os.traceID]
-					if _, before := doneBefore[os.traceID]; late || before {
-						in.tolerate(ReasonLateSpan, line)
-						continue
-					}
-				} else if _, dup := rt.seen[os.spanID]; dup {
-					in.tolerate(ReasonDuplicateSpan, line)
-					continue
-				}
-				if held >= cfg.MaxSpans {
-					in.tolerate(ReasonSpanLimit, line)
-					continue
-				}
-				if rt == nil {
-					rt = &reading{t: &Trace{ID: os.traceID}, line: line, seen: map[string]struct{}{}}
-					byID[os.traceID] = rt
-					pending = append(pending, rt)
-				}
-				rt.seen[os.spanID] = struct{}{}
-				sp := &Span{TraceID: os.traceID, SpanID: os.spanID, ParentID: os.parentID, Name: os.name,
-					Kind: os.kind, Start: time.Unix(0, os.start), End: time.Unix(0, os.end), Attrs: os.attrs}
-				if sp.End.Before(sp.Start) {
-					in.tolerate(ReasonEndBeforeStart, line)
-					sp.End = sp.Start
-				}
-				for k, v := range rs.attrs {
-					if _, ok := sp.Attrs[k]; !ok {
-						sp.Attrs[k] = v
-					}
-				}
-				rt.t.Spans = append(rt.t.Spans, sp)
-				rt.spans++
-				held++
-				in.Spans++
+		for i := range l.spans {
+			sp := &l.spans[i]
+			if sp.TraceID == "" || sp.SpanID == "" {
+				in.tolerate(ReasonNoIDs, line)
+				continue
 			}
+			rt := byID[sp.TraceID]
+			if rt == nil {
+				_, late := done[sp.TraceID]
+				if _, before := doneBefore[sp.TraceID]; late || before {
+					in.tolerate(ReasonLateSpan, line)
+					continue
+				}
+			} else if _, dup := rt.seen[sp.SpanID]; dup {
+				in.tolerate(ReasonDuplicateSpan, line)
+				continue
+			}
+			if held >= cfg.MaxSpans {
+				in.tolerate(ReasonSpanLimit, line)
+				continue
+			}
+			if rt == nil {
+				// Sized for the rest of the line, up to a typical trace: a line of many small
+				// traces must not reserve the line's size for each.
+				hint := min(len(l.spans)-i, 64)
+				rt = &reading{t: &Trace{ID: sp.TraceID, Spans: make([]*Span, 0, hint)}, line: line, seen: make(map[string]struct{}, hint)}
+				byID[sp.TraceID] = rt
+				pending = append(pending, rt)
+			}
+			rt.seen[sp.SpanID] = struct{}{}
+			if sp.End.Before(sp.Start) {
+				in.tolerate(ReasonEndBeforeStart, line)
+				sp.End = sp.Start
+			}
+			rt.t.Spans = append(rt.t.Spans, sp)
+			rt.spans++
+			held++
+			in.Spans++
 		}
 	}
 	handOn(math.MaxInt)
@@ -284,6 +275,97 @@ func read(r io.Reader, cfg ReadConfig, window int, fn func(*Trace)) (*Input, err
 		return in, fmt.Errorf("%w: %d lines, %s", ErrNoTraces, in.Lines, what)
 	}
 	return in, nil
+}
+
+// decodedLine is one line of input as decodeLines decoded it.
+type decodedLine struct {
+	tooLong, blank bool
+	spans          []Span // the resource's attributes copied onto its spans where they have none
+	truncated      int
+	// err is the line's decoding error, or for the last, the read error that ended the input.
+	err error
+}
+
+// lineDecoder reads and decodes lines on a goroutine of its own, ahead of the one that analyses
+// them: with two cores, decoding and analysing take about the same time each.
+type lineDecoder struct {
+	batches <-chan []decodedLine
+	batch   []decodedLine
+	end     decodedLine
+}
+
+// decodeBatch is how many lines go to the consumer at once, decodeAhead how many batches the
+// decoder may run ahead: a bound on the lines held in memory.
+const decodeBatch, decodeAhead = 64, 4
+
+func decodeLines(r io.Reader, cfg ReadConfig) *lineDecoder {
+	ch := make(chan []decodedLine, decodeAhead)
+	ld := &lineDecoder{batches: ch}
+	go func() {
+		defer close(ch)
+		br := bufio.NewReaderSize(r, 1<<16)
+		intern := map[string]string{}
+		var buf []byte
+		var raw []rawSpan
+		batch := make([]decodedLine, 0, decodeBatch)
+		for n := 1; ; n++ {
+			b, tooLong, err := readLine(br, &buf, cfg.MaxLineBytes)
+			if len(b) == 0 && !tooLong && err != nil {
+				if !errors.Is(err, io.EOF) {
+					// The consumer reads the end's error once the channel is closed.
+					ld.end.err = fmt.Errorf("traces line %d: %w", n, err)
+				}
+				break
+			}
+			l := decodedLine{tooLong: tooLong}
+			if b = bytes.TrimSpace(b); !tooLong && len(b) == 0 {
+				l.blank = true
+			} else if !tooLong {
+				var req []rawResource
+				req, raw, l.truncated, l.err = decodeRequestInto(b, cfg.MaxAttrBytes, intern, raw)
+				l.spans = spansOf(req, len(raw))
+			}
+			if batch = append(batch, l); len(batch) == decodeBatch {
+				ch <- batch
+				batch = make([]decodedLine, 0, decodeBatch)
+			}
+		}
+		if len(batch) > 0 {
+			ch <- batch
+		}
+	}()
+	return ld
+}
+
+// spansOf turns the n decoded spans of req into Spans, in one allocation.
+func spansOf(req []rawResource, n int) []Span {
+	spans := make([]Span, 0, n)
+	for _, rs := range req {
+		for _, os := range rs.spans {
+			for k, v := range rs.attrs {
+				if _, ok := os.attrs[k]; !ok {
+					os.attrs[k] = v
+				}
+			}
+			spans = append(spans, Span{TraceID: os.traceID, SpanID: os.spanID, ParentID: os.parentID, Name: os.name,
+				Kind: os.kind, Start: time.Unix(0, os.start), End: time.Unix(0, os.end), Attrs: os.attrs})
+		}
+	}
+	return spans
+}
+
+// next returns the next line, or more false at the end, with the read error that ended the
+// input if any. The consumer must call it until more is false: the decoder goroutine ends then.
+func (ld *lineDecoder) next() (l decodedLine, more bool) {
+	for len(ld.batch) == 0 {
+		b, ok := <-ld.batches
+		if !ok {
+			return ld.end, false
+		}
+		ld.batch = b
+	}
+	l, ld.batch = ld.batch[0], ld.batch[1:]
+	return l, true
 }
 
 // readLine returns the next line without its newline, reusing *buf. A line longer than limit is

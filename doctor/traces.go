@@ -129,7 +129,7 @@ func (r *run) analysis(ctx context.Context) error {
 	probes := r.probePaths()
 	cfg := diagnoseConfig(slices.Collect(maps.Values(r.steady)))
 	s := diagnose.NewStream(cfg)
-	_, err := s.ReadFrom(bytes.NewReader(raw), diagnose.ReadConfig{}, func(t *diagnose.Trace) bool {
+	_, err := s.ReadTraces(bytes.NewReader(raw), diagnose.ReadConfig{}, func(t *diagnose.Trace) bool {
 		st := traceStart(t)
 		keep := !st.Before(r.from) && st.Before(r.to) && !isProbe(t, probes)
 		if keep {

@@ -69,7 +69,7 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 			defer f.Close()
 			// One trace at a time: memory is bounded by the endpoints and operations, not the file.
 			s := diagnose.NewStream(cfg)
-			in, err := s.ReadFrom(f, diagnose.ReadConfig{}, nil)
+			in, err := s.ReadTraces(f, diagnose.ReadConfig{}, nil)
 			if errors.Is(err, diagnose.ErrNoTraces) {
 				return cliexit.Usagef("%s: %w: nothing to diagnose (want the OTLP JSON lines headroom collect --out writes)", tracesPath, err)
 			}

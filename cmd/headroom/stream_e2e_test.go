@@ -22,7 +22,7 @@ func streamMatches(t *testing.T, path string, cfg diagnose.Config) {
 		t.Fatal(err)
 	}
 	s := diagnose.NewStream(cfg)
-	if _, err := s.ReadFrom(bytes.NewReader(raw), diagnose.ReadConfig{}, nil); err != nil {
+	if _, err := s.ReadTraces(bytes.NewReader(raw), diagnose.ReadConfig{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	var want, got bytes.Buffer
