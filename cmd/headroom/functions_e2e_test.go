@@ -43,7 +43,7 @@ func TestColdStartOnRealTraces(t *testing.T) {
 	get := func() {
 		t.Helper()
 		n++
-		req, err := http.NewRequestWithContext(t.Context(), "GET", a.Info().URL+"/fn/api/api/posts/1", nil)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, a.Info().URL+"/fn/api/api/posts/1", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
