@@ -39,7 +39,7 @@ func (d *diagnoser) normalize(stmt string) string {
 	n, ok := d.norm[stmt]
 	if !ok {
 		n = Normalize(stmt)
-		if len(d.norm) < 1<<20 { // bound the cache; beyond it, normalize again
+		if len(d.norm) < memoLimit { // bound the cache; beyond it, normalize again
 			d.norm[stmt] = n
 		}
 	}

@@ -30,6 +30,7 @@ type Stream struct {
 	tail map[string]bool // Config.TailTraceIDs
 	// read counts the input tolerated by ReadTraces's reading, for the findings.
 	read map[string]int
+	out  *result.Findings // once Findings ended the stream
 	// Scratch reused from trace to trace.
 	path, comp map[opKey]time.Duration
 }
@@ -301,9 +302,17 @@ func (e *endpoint) tailAndMedian() (tail, median []*summary) {
 	return tail, median
 }
 
-// Findings ranks the findings over the traces added so far. It ends the stream: call it once,
-// after the last Add.
+// Findings ranks the findings over the traces added. It ends the stream: later calls return the
+// same findings, and Add must not be called after it.
 func (s *Stream) Findings() *result.Findings {
+	if s.out != nil {
+		return s.out
+	}
+	s.out = s.findings()
+	return s.out
+}
+
+func (s *Stream) findings() *result.Findings {
 	d := s.d
 	acc := s.acc[0]
 	// When requests or jobs started some traces, the others (a background poller's queries,

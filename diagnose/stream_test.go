@@ -8,7 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/headroom/headroom/result"
 )
@@ -172,4 +175,79 @@ func compareWithin(want, got []byte) []string {
 	}
 	walk("", "", w, g)
 	return diffs
+}
+
+// TestDist: percentiles are the nearest rank's while the values are kept, within the HDR
+// histogram's precision past Config.ExactValues, and absent values count as zeros where asked.
+func TestDist(t *testing.T) {
+	t.Parallel()
+	vals := make([]time.Duration, 10_000)
+	for i := range vals {
+		vals[i] = time.Duration(i*i+1) * time.Microsecond // spread over eight decades
+	}
+	for _, exact := range []int{len(vals), 100} {
+		d := newDist(exact)
+		for _, v := range slices.Backward(vals) {
+			d.add(v)
+		}
+		for _, q := range []float64{0, 0.01, 0.5, 0.9, 0.99, 0.999, 1} {
+			want, got := percentile(vals, q), d.quantile(q)
+			tol := 0.0
+			if exact < len(vals) {
+				tol = hdrTolerance * float64(want)
+			}
+			if math.Abs(float64(got-want)) > tol {
+				t.Errorf("exact %d: q%v = %v, want %v ± %.0f ns", exact, q, got, want, tol)
+			}
+		}
+	}
+	d := newDist(10)
+	d.add(5)
+	d.add(6)
+	for q, want := range map[float64]time.Duration{0.5: 0, 0.6: 0, 0.8: 5, 1: 6} {
+		if got := d.quantileWithZeros(q, 3); got != want {
+			t.Errorf("q%v with 3 zeros = %v, want %v", q, got, want)
+		}
+	}
+}
+
+// TestMissingDeadlineBounded: past Config.ExactValues calls waiting for the endpoint's P50, the
+// threshold is fixed at the P50 so far; where that P50 is the final one, the findings are those
+// of the whole-slice analysis.
+func TestMissingDeadlineBounded(t *testing.T) {
+	t.Parallel()
+	var trs []*Trace
+	for i := range 60 {
+		d := 120.0
+		if i%3 == 0 {
+			d = 500
+		}
+		trs = append(trs, svcTrace(fmt.Sprintf("md%02d", i), "/api/profile", d+3, remote("a", "h", "accounts", "/users/7", 1, 1+d, 0.4)))
+	}
+	var want, got bytes.Buffer
+	if err := Diagnose(trs, Config{}).Write(&want); err != nil {
+		t.Fatal(err)
+	}
+	if err := stream(trs, Config{ExactValues: 8}).Write(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(want.String(), string(result.KindMissingDeadline)) {
+		t.Fatalf("no missing_deadline in the whole-slice findings:\n%s", want.String())
+	}
+	for _, diff := range compareWithin(want.Bytes(), got.Bytes()) {
+		t.Error(diff)
+	}
+}
+
+// TestFindingsEndsTheStream: a second call returns the same findings, not the cross-trace
+// findings (edge_cacheable) counted twice.
+func TestFindingsEndsTheStream(t *testing.T) {
+	t.Parallel()
+	s := NewStream(Config{})
+	for _, tr := range mixedEdge() {
+		s.Add(tr)
+	}
+	if a, b := s.Findings(), s.Findings(); a != b {
+		t.Error("Findings returned new findings on its second call")
+	}
 }
