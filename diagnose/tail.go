@@ -254,7 +254,7 @@ func (d *diagnoser) pathOp(a *analyzed, s segment) opKey {
 	return opKey{n.cat, d.operation(n)}
 }
 
-// meanOf is the mean per request of the times of's of the requests as.
+// meanOf is, per operation, the mean over the requests as of the times of returns for each.
 func meanOf(as []*summary, of func(*summary) []opTime) map[opKey]time.Duration {
 	sums := map[opKey]float64{} // float64: years-long spans of a wrong clock would overflow a Duration
 	for _, a := range as {
