@@ -17,35 +17,29 @@ const maxDepth = 2000
 type diagnoser struct {
 	cfg   Config
 	norm  map[string]string // statement → Normalize(statement): repeats are common
-	hits  map[hitKey][]hit
 	input *result.TraceInput
 	*matcher
+	// The class of traces being reduced (see Stream.acc).
+	*accum
+	prefer map[string]bool // Config.PreferTraceIDs
 	// Scratch reused from trace to trace.
 	idx     map[string]int32
-	httpOps map[string]string
+	httpOps map[[2]string]string // method, URL → operation
 	stack   []item
-	// funcs is each serverless function's invocations, by name.
-	funcs map[string][]funcInv
-	iv    []interval
-	// The edge findings' input: candidates for edge_cacheable, compared across traces at the
-	// end, and each endpoint's request count.
-	fetches  []edgeFetch
-	requests map[string]int
+	iv      []interval
 	// svcNames and svcSelf are svcScan's scratch: each node's service, each service's own time.
 	svcNames []string
 	svcSelf  map[string]time.Duration
 	// inConsecutive marks, in the trace being detected, the first call of each consecutive_http
 	// run, which serial_fanout leaves to it.
 	inConsecutive map[*node]bool
-	// originFetches are the operations of edges' origin fetches, for tail_latency's remedy.
-	originFetches map[opKey]bool
 }
 
 func (d *diagnoser) normalize(stmt string) string {
 	n, ok := d.norm[stmt]
 	if !ok {
 		n = Normalize(stmt)
-		if len(d.norm) < 1<<20 { // bound the cache; beyond it, normalize again
+		if len(d.norm) < memoLimit { // bound the cache; beyond it, normalize again
 			d.norm[stmt] = n
 		}
 	}
@@ -263,8 +257,8 @@ func (d *diagnoser) operation(n *node) string {
 // httpOperation memoizes [httpOperation] by URL: parsing and parameterizing it is costly, and
 // the same URLs repeat.
 func (d *diagnoser) httpOperation(s *Span) string {
-	key := attr(s, keysHTTPMethod...) + " " + attr(s, keysURL...)
-	if len(key) < 2 {
+	key := [2]string{attr(s, keysHTTPMethod...), attr(s, keysURL...)}
+	if key == [2]string{} {
 		return httpOperation(s)
 	}
 	op, ok := d.httpOps[key]
@@ -282,33 +276,20 @@ type opKey struct {
 	op  string
 }
 
-// profile is one endpoint's latency percentiles, mean self time per category, and the mean time
-// per operation on the critical path. as is sorted by latency; lat holds its latencies.
-func (d *diagnoser) profile(ep string, as []*analyzed, lat []time.Duration) result.EndpointProfile {
-	// Sums in float64: a few requests of a clock gone wrong (years long) would overflow a Duration.
-	var self [numCategories]float64
-	path := map[opKey]float64{}
-	var sum float64
-	for _, a := range as {
-		sum += float64(a.latency)
-		for _, i := range a.order {
-			self[a.nodes[i].cat] += float64(a.nodes[i].self)
-		}
-		for _, s := range a.path {
-			n := &a.nodes[s.node]
-			path[opKey{n.cat, d.operation(n)}] += float64(s.d)
-		}
-	}
-	count := float64(len(as))
+// profile is the endpoint's latency percentiles, mean self time per category, and the mean time
+// per operation on the critical path.
+func (e *endpoint) profile(ep string) result.EndpointProfile {
+	count := float64(e.n)
 	mean := func(v float64) float64 { return ms(fromFloat(v / count)) }
-	p := result.EndpointProfile{Endpoint: ep, Count: len(as), P50MS: ms(percentile(lat, 0.5)), P90MS: ms(percentile(lat, 0.9)),
-		P99MS: ms(percentile(lat, 0.99)), MeanMS: mean(sum), SelfTimeMS: map[string]float64{}, CriticalPath: []result.PathStep{}}
-	for c, v := range self {
+	sum := e.lat.sum
+	p := result.EndpointProfile{Endpoint: ep, Count: e.n, P50MS: ms(e.lat.quantile(0.5)), P90MS: ms(e.lat.quantile(0.9)),
+		P99MS: ms(e.lat.quantile(0.99)), MeanMS: mean(sum), SelfTimeMS: map[string]float64{}, CriticalPath: []result.PathStep{}}
+	for c, v := range e.self {
 		if v > 0 {
 			p.SelfTimeMS[Category(c).String()] = mean(v)
 		}
 	}
-	for k, v := range path {
+	for k, v := range e.path {
 		share := 0.0
 		if sum > 0 {
 			share = round3(v / sum)

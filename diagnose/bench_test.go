@@ -63,9 +63,8 @@ func BenchmarkDiagnose1MSpans(b *testing.B) {
 	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 }
 
-// BenchmarkRead1MSpans: decoding 1M spans of OTLP JSON lines (one trace per line).
-func BenchmarkRead1MSpans(b *testing.B) {
-	trs := benchTraces(20_000)
+// benchJSONL is traces written as OTLP JSON lines, one trace per line, as collect --out writes.
+func benchJSONL(trs []*Trace) []byte {
 	var buf bytes.Buffer
 	for _, t := range trs {
 		buf.WriteString(`{"resourceSpans":[{"resource":{},"scopeSpans":[{"spans":[`)
@@ -80,18 +79,60 @@ func BenchmarkRead1MSpans(b *testing.B) {
 				}
 				attrs += fmt.Sprintf(`{"key":%q,"value":{"stringValue":%q}}`, k, v)
 			}
-			fmt.Fprintf(&buf, `{"traceId":%q,"spanId":"%016x","parentSpanId":%q,"name":%q,"kind":%d,"startTimeUnixNano":"%d","endTimeUnixNano":"%d","attributes":[%s]}`,
-				s.TraceID, i, s.ParentID, s.Name, s.Kind, s.Start.UnixNano(), s.End.UnixNano(), attrs)
+			fmt.Fprintf(&buf, `{"traceId":%q,"spanId":%q,"parentSpanId":%q,"name":%q,"kind":%d,"startTimeUnixNano":"%d","endTimeUnixNano":"%d","attributes":[%s]}`,
+				s.TraceID, s.SpanID, s.ParentID, s.Name, s.Kind, s.Start.UnixNano(), s.End.UnixNano(), attrs)
 		}
 		buf.WriteString("]}]}]}\n")
 	}
-	b.SetBytes(int64(buf.Len()))
+	return buf.Bytes()
+}
+
+// BenchmarkRead1MSpans: decoding 1M spans of OTLP JSON lines (one trace per line).
+func BenchmarkRead1MSpans(b *testing.B) {
+	raw := benchJSONL(benchTraces(20_000))
+	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	cpu0 := cpuTime()
 	for b.Loop() {
-		in, err := Read(bytes.NewReader(buf.Bytes()), ReadConfig{})
+		in, err := Read(bytes.NewReader(raw), ReadConfig{})
 		if err != nil || in.Spans != 1_000_000 {
 			b.Fatal(err, in.Spans)
+		}
+	}
+	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
+}
+
+// BenchmarkStreamAdd: the stream's per-trace hot path (the analysis of a trace of 50 spans, the
+// detectors, the reduction into the endpoint's aggregates), past the warm-up of its bounded sets.
+func BenchmarkStreamAdd(b *testing.B) {
+	trs := benchTraces(2_000)
+	s := NewStream(Config{})
+	for _, t := range trs {
+		s.Add(t)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		s.Add(trs[i%len(trs)])
+		i++
+	}
+	b.ReportMetric(50*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
+}
+
+// BenchmarkStream1MSpans: headroom diagnose's path over 1M spans: OTLP JSON lines read one
+// trace at a time into a Stream, then its findings.
+func BenchmarkStream1MSpans(b *testing.B) {
+	raw := benchJSONL(benchTraces(20_000))
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		s := NewStream(Config{})
+		if _, err := s.ReadTraces(bytes.NewReader(raw), ReadConfig{}, nil); err != nil {
+			b.Fatal(err)
+		}
+		if f := s.Findings(); len(f.Findings) == 0 || f.Input.Spans != 1_000_000 {
+			b.Fatal("no findings, or not 1M spans")
 		}
 	}
 	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")

@@ -77,10 +77,15 @@ func isHTTPClient(s *Span) bool {
 // without it, matching is most of the analysis time.
 type matcher struct {
 	pool map[string]bool
-	deps map[string]uint8 // text → bit i set when depPatterns[i] matches
+	deps map[depKey]uint8 // text → bit i set when depPatterns[i] matches
 }
 
-func newMatcher() *matcher { return &matcher{pool: map[string]bool{}, deps: map[string]uint8{}} }
+type depKey struct {
+	text  string
+	isURL bool
+}
+
+func newMatcher() *matcher { return &matcher{pool: map[string]bool{}, deps: map[depKey]uint8{}} }
 
 // memoLimit bounds each memo; beyond it, texts are matched again each time.
 const memoLimit = 1 << 16
@@ -106,10 +111,7 @@ func (m *matcher) bits(text string, isURL bool) uint8 {
 	if text == "" {
 		return 0
 	}
-	key := text
-	if isURL {
-		key = "\x00" + text // URLs are matched on their path only
-	}
+	key := depKey{text, isURL} // URLs are matched on their path only
 	b, ok := m.deps[key]
 	if ok {
 		return b

@@ -35,10 +35,24 @@ type hit struct {
 
 func (d *diagnoser) add(k hitKey, a *analyzed, h hit) {
 	h.trace, h.latency = a.id, a.latency
+	d.addHit(k, h)
+}
+
+// addHit reduces h, its trace and latency set, into its finding's aggregate.
+func (d *diagnoser) addHit(k hitKey, h hit) {
 	// What a request spends on one thing fits in the request, and a remedy saves at most that.
-	h.time = min(max(h.time, 0), a.latency)
+	h.time = min(max(h.time, 0), h.latency)
 	h.saving = min(max(h.saving, 0), h.time)
-	d.hits[k] = append(d.hits[k], h)
+	g := d.hits[k]
+	if g == nil {
+		g = &hitAggs{}
+		d.hits[k] = g
+	}
+	i := 0
+	if h.belowFloor {
+		i = 1
+	}
+	g[i].add(h, d.cfg.MaxEvidence, d.prefer)
 }
 
 // detect runs every detector over one trace.
@@ -159,6 +173,17 @@ func (d *diagnoser) consecutive(a *analyzed, n *node) {
 	flush()
 }
 
+// containsFold reports whether s contains the ASCII word w in any case, without the copy
+// strings.ToUpper makes.
+func containsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(w)], w) {
+			return true
+		}
+	}
+	return false
+}
+
 func (d *diagnoser) consecutiveDB(a *analyzed, run []*node) {
 	if len(run) < 2 {
 		return
@@ -169,7 +194,7 @@ func (d *diagnoser) consecutiveDB(a *analyzed, run []*node) {
 		dur := n.s.Duration()
 		total += dur
 		stmt := statement(n.s)
-		if i > 0 && !strings.Contains(strings.ToUpper(stmt), "WHERE") && !reParam.MatchString(stmt) && !strings.HasSuffix(stmt, "...") {
+		if i > 0 && !containsFold(stmt, "WHERE") && !reParam.MatchString(stmt) && !strings.HasSuffix(stmt, "...") {
 			if dur <= d.cfg.ConsecutiveDBMinSpan {
 				return
 			}
@@ -270,36 +295,23 @@ func (d *diagnoser) poolWait(a *analyzed) {
 
 // finding turns a key's hits into one ranked finding, or none when the occurrences do not pass the
 // kind's aggregate threshold. p99 is the endpoint's.
-func (d *diagnoser) finding(k hitKey, hs []hit, p99 time.Duration) (result.Finding, bool) {
-	above := slices.DeleteFunc(slices.Clone(hs), func(h hit) bool { return h.belowFloor })
-	low := len(above) == 0
-	if !low {
-		hs = above
+func (d *diagnoser) finding(k hitKey, g *hitAggs, p99 time.Duration) (result.Finding, bool) {
+	hs := &g[0]
+	low := hs.n == 0
+	if low {
+		hs = &g[1]
 	}
-	slices.SortFunc(hs, func(a, b hit) int {
-		return cmp.Or(cmp.Compare(b.latency, a.latency), strings.Compare(a.trace, b.trace))
-	})
-	// Summed as float64: a few traces of a clock gone wrong (years long) would overflow a Duration.
-	var total, saving, share float64
-	maxCount := 0
-	var maxBytes int64
-	for _, h := range hs {
-		total += float64(h.time)
-		saving += float64(h.saving)
-		share += h.share
-		maxCount = max(maxCount, h.count)
-		maxBytes = max(maxBytes, h.bytes)
-	}
-	n := float64(len(hs))
-	mean, meanShare := fromFloat(total/n), share/n
+	maxCount, maxBytes := hs.maxCount, hs.maxBytes
+	n := float64(hs.n)
+	mean, meanShare := fromFloat(hs.time/n), hs.share/n
 	// The estimate is of P99's reduction: it cannot take P99 below zero.
-	meanSaving := min(fromFloat(saving/n), p99)
+	meanSaving := min(fromFloat(hs.saving/n), p99)
 	shareP99 := 0.0
 	if p99 > 0 {
 		shareP99 = min(float64(mean)/float64(p99), 1)
 	}
 	f := result.Finding{Kind: k.kind, Endpoint: k.endpoint, ShareOfP99: round3(shareP99), EstimatedSavingMS: ms(meanSaving),
-		Evidence: result.Evidence{TraceIDs: d.evidence(hs), Count: maxCount, Statement: k.stmt, Operation: k.op, TotalMS: ms(mean)}}
+		Evidence: result.Evidence{TraceIDs: d.evidence(hs.hits()), Count: maxCount, Statement: k.stmt, Operation: k.op, TotalMS: ms(mean)}}
 	pct := shareP99 * 100
 	switch k.kind {
 	case result.KindNPlusOneDB:
@@ -316,9 +328,9 @@ func (d *diagnoser) finding(k hitKey, hs []hit, p99 time.Duration) (result.Findi
 		}
 		f.Summary = fmt.Sprintf("N+1 query — %s runs %d× per request under one parent, %.0f %% of P99 time", k.stmt, maxCount, pct)
 	case result.KindSlowQuery:
-		f.Evidence.Count = len(hs)
+		f.Evidence.Count = hs.n
 		f.Summary = fmt.Sprintf("slow query — %s takes %.0f ms on average in %d slow executions (≥ %v), %.0f %% of P99 time",
-			k.stmt, ms(mean), len(hs), d.cfg.SlowQueryMin, pct)
+			k.stmt, ms(mean), hs.n, d.cfg.SlowQueryMin, pct)
 		f.Remedy = "check its plan (EXPLAIN ANALYZE): add an index, narrow the rows, or cache the result"
 	case result.KindNPlusOneHTTP:
 		f.Summary = fmt.Sprintf("N+1 calls — %s is called %d× per request under one parent, %.0f %% of P99 time", k.op, maxCount, pct)
@@ -334,17 +346,17 @@ func (d *diagnoser) finding(k hitKey, hs []hit, p99 time.Duration) (result.Findi
 	case result.KindSyncRemoteCall:
 		dep, op, _ := strings.Cut(k.op, "\x00")
 		f.Evidence.Operation = op
-		f.Evidence.Count = len(hs)
+		f.Evidence.Count = hs.n
 		if meanShare < d.cfg.SyncRemoteMinShare || mean < d.cfg.SyncRemoteMin {
 			return f, false
 		}
 		f.Summary = fmt.Sprintf("synchronous %s call — %s takes %.0f ms on the critical path (%.0f %% of it) in %s, %.0f %% of P99 time",
-			dep, op, ms(mean), meanShare*100, requests(len(hs)), pct)
+			dep, op, ms(mean), meanShare*100, requests(hs.n), pct)
 		f.Remedy = syncRemedy[dep]
 	case result.KindPoolWait:
 		f.Summary = fmt.Sprintf("connection pool wait — requests wait %.0f ms on average for a connection (%s) in %s, %.0f %% of P99 time",
-			ms(mean), k.op, requests(len(hs)), pct)
-		f.Evidence.Count = len(hs)
+			ms(mean), k.op, requests(hs.n), pct)
+		f.Evidence.Count = hs.n
 		f.Remedy = "raise the pool size (within the database's connection limit) or hold connections for less time"
 	case result.KindRetryStorm, result.KindMissingDeadline, result.KindSerialFanout, result.KindNetworkHop:
 		if !svcFinding(&f, hs) {
@@ -356,9 +368,9 @@ func (d *diagnoser) finding(k hitKey, hs []hit, p99 time.Duration) (result.Findi
 		}
 	case result.KindLargePayload:
 		f.Evidence.Bytes = maxBytes
-		f.Evidence.Count = len(hs)
+		f.Evidence.Count = hs.n
 		f.Summary = fmt.Sprintf("large payload — %s carries up to %.1f MB (≥ %d bytes) in %s, %.0f ms, %.0f %% of P99 time",
-			k.op, float64(maxBytes)/1e6, d.cfg.LargePayloadBytes, requests(len(hs)), ms(mean), pct)
+			k.op, float64(maxBytes)/1e6, d.cfg.LargePayloadBytes, requests(hs.n), ms(mean), pct)
 		f.Remedy = "paginate or trim the payload, compress it, or cache it at the edge"
 	}
 	return f, true

@@ -108,6 +108,22 @@ type Config struct {
 	// KeepWarmInterval is how often a keep-warm pinger calls each instance it keeps warm (under
 	// the platform's idle reclaim time: Lambda's is seldom under 7 minutes). Default 5m.
 	KeepWarmInterval time.Duration `json:"keep_warm_interval"`
+
+	// The bounds of a [Stream]'s memory, per endpoint: up to them its results are those of the
+	// whole-slice analysis, past them some are estimates (see the package documentation). They
+	// bound memory, not what is looked for, so the result's config does not echo them; [Diagnose]
+	// raises them to its input's size.
+
+	// ExactValues is how many values of a distribution (an endpoint's latencies, an operation's
+	// time per request, a hop's calls, ...) are kept for exact percentiles; past it, an HDR
+	// histogram keeps them within 3 significant digits. Default 4096.
+	ExactValues int `json:"-"`
+	// TailExemplars is how many of an endpoint's slowest requests are kept for its tail: its
+	// slowest 1 % while that is no more. Default 256.
+	TailExemplars int `json:"-"`
+	// SampleExemplars is the size of the uniform sample of an endpoint's requests whose middle
+	// is its median requests: all of them while there are no more. Default 1024.
+	SampleExemplars int `json:"-"`
 }
 
 // Defaults of Config, which zero fields stand for.
@@ -137,6 +153,9 @@ const (
 	ProvisionedExecGBSecondUSDDefault = 0.0000097222
 	FunctionMemoryMBDefault           = 128
 	KeepWarmIntervalDefault           = 5 * time.Minute
+	ExactValuesDefault                = 4096
+	TailExemplarsDefault              = 256
+	SampleExemplarsDefault            = 1024
 )
 
 func (c Config) withDefaults() Config {
@@ -186,6 +205,9 @@ func (c Config) withDefaults() Config {
 	}
 	defInt(&c.FunctionMemoryMB, FunctionMemoryMBDefault)
 	def(&c.KeepWarmInterval, KeepWarmIntervalDefault)
+	defInt(&c.ExactValues, ExactValuesDefault)
+	defInt(&c.TailExemplars, TailExemplarsDefault)
+	defInt(&c.SampleExemplars, SampleExemplarsDefault)
 	return c
 }
 
@@ -205,7 +227,8 @@ func (c Config) Validate() error {
 	}
 	for name, n := range map[string]int64{"NPlusOneMinCount": int64(c.NPlusOneMinCount),
 		"NPlusOneHTTPMinCount": int64(c.NPlusOneHTTPMinCount), "ConsecutiveHTTPMinCount": int64(c.ConsecutiveHTTPMinCount),
-		"LargePayloadBytes": c.LargePayloadBytes, "MaxEvidence": int64(c.MaxEvidence), "FunctionMemoryMB": int64(c.FunctionMemoryMB)} {
+		"LargePayloadBytes": c.LargePayloadBytes, "MaxEvidence": int64(c.MaxEvidence), "FunctionMemoryMB": int64(c.FunctionMemoryMB),
+		"ExactValues": int64(c.ExactValues), "TailExemplars": int64(c.TailExemplars), "SampleExemplars": int64(c.SampleExemplars)} {
 		if n < 0 {
 			errs = append(errs, fielderr.New(nil, name, "%d: want a number ≥ 0 (0 = default)", n))
 		}
@@ -314,8 +337,13 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
+	return sorted[nearestRank(q, len(sorted))]
+}
+
+// nearestRank is the index (0-based) of the nearest-rank q-quantile among n sorted values.
+func nearestRank(q float64, n int) int {
+	i := int(math.Ceil(q*float64(n))) - 1
+	return min(max(i, 0), max(n-1, 0))
 }
 
 // Analyze is [Diagnose] over what [Read] returned: the findings also count the input it tolerated.
@@ -332,100 +360,29 @@ func Analyze(in *Input, cfg Config) *result.Findings {
 
 // newDiagnoser returns a diagnoser for cfg, defaults filled in.
 func newDiagnoser(cfg Config) *diagnoser {
-	return &diagnoser{cfg: cfg, norm: map[string]string{}, hits: map[hitKey][]hit{}, matcher: newMatcher(), idx: map[string]int32{}, httpOps: map[string]string{},
-		input: &result.TraceInput{Tolerated: map[string]int{}}, requests: map[string]int{},
-		originFetches: map[opKey]bool{}, inConsecutive: map[*node]bool{}, svcSelf: map[string]time.Duration{}}
+	d := &diagnoser{cfg: cfg, norm: map[string]string{}, matcher: newMatcher(), accum: newAccum(), idx: map[string]int32{}, httpOps: map[[2]string]string{},
+		input: &result.TraceInput{Tolerated: map[string]int{}}, prefer: map[string]bool{}, inConsecutive: map[*node]bool{}, svcSelf: map[string]time.Duration{}}
+	for _, id := range cfg.PreferTraceIDs {
+		d.prefer[id] = true
+	}
+	return d
 }
 
 // Diagnose profiles each endpoint, runs the detectors over traces, compares the tail with the
-// median, and returns findings ranked by share of P99 time. It is a pure function of its input.
+// median, and returns findings ranked by share of P99 time. It is a pure function of its input:
+// a [Stream] whose bounds are raised to the input's size, so that every figure is exact.
 // Spans outside their trace's root (clock skew) are analyzed clamped to it and counted under
 // [ReasonOutsideRoot]; a finding's estimated saving never exceeds its own time nor the P99.
 func Diagnose(traces []*Trace, cfg Config) *result.Findings {
-	cfg = cfg.withDefaults()
-	d := newDiagnoser(cfg)
-	var all []*analyzed
-	entries := false
+	// A distribution can hold more values than there are traces (a hop's calls): no bound.
+	cfg.ExactValues = math.MaxInt
+	cfg.TailExemplars = max(cfg.TailExemplars, len(traces))
+	cfg.SampleExemplars = max(cfg.SampleExemplars, len(traces))
+	s := NewStream(cfg)
 	for _, t := range traces {
-		d.input.Traces++
-		d.input.Spans += len(t.Spans)
-		if a := d.analyze(t); a != nil {
-			all = append(all, a)
-			entries = entries || a.entry
-		}
+		s.Add(t)
 	}
-	// When requests or jobs started some traces, the others (a background poller's queries,
-	// start-up work) are no endpoint of the service: they are counted, not profiled.
-	byEndpoint := map[string][]*analyzed{}
-	for _, a := range all {
-		if entries && !a.entry {
-			d.input.Background++
-			continue
-		}
-		byEndpoint[a.endpoint] = append(byEndpoint[a.endpoint], a)
-	}
-	out := &result.Findings{Schema: result.FindingsSchema, Findings: []result.Finding{}, Input: d.input}
-	if len(d.input.Tolerated) == 0 {
-		d.input.Tolerated = nil
-	}
-	eps := make([]string, 0, len(byEndpoint))
-	for ep := range byEndpoint {
-		eps = append(eps, ep)
-	}
-	slices.Sort(eps)
-	p99 := map[string]time.Duration{}
-	for _, ep := range eps {
-		as := byEndpoint[ep]
-		slices.SortFunc(as, func(a, b *analyzed) int {
-			return cmp.Or(cmp.Compare(a.latency, b.latency), strings.Compare(a.id, b.id))
-		})
-		lat := make([]time.Duration, len(as))
-		for i, a := range as {
-			lat[i] = a.latency
-		}
-		p99[ep] = percentile(lat, 0.99)
-		out.Endpoints = append(out.Endpoints, d.profile(ep, as, lat))
-		d.requests[ep] = len(as)
-		edge := make([]edgeRequest, len(as))
-		svc := make([]svcRequest, len(as))
-		p50 := percentile(lat, 0.5)
-		for i, a := range as {
-			clear(d.inConsecutive)
-			d.detect(a)
-			edge[i] = d.edgeScan(a)
-			svc[i] = d.svcScan(a, p50)
-			d.funcScan(a)
-		}
-		if b, ok := edgeBreakdown(ep, edge); ok {
-			out.Edge = append(out.Edge, b)
-		}
-		if b, ok := serviceBreakdown(ep, svc); ok {
-			out.Services = append(out.Services, b)
-		}
-		tail, median := d.tailAndMedian(as, lat)
-		if tc := d.tailVsMedian(ep, tail, median); tc != nil {
-			out.TailVsMedian = append(out.TailVsMedian, *tc)
-		}
-		if f, ok := d.tailLatency(ep, as, tail, median, p99[ep]); ok {
-			out.Findings = append(out.Findings, f)
-		}
-	}
-	d.edgeCacheable()
-	fns, fnFindings, coldTraces := d.functions()
-	out.Functions = fns
-	out.Findings = append(slices.DeleteFunc(out.Findings, func(f result.Finding) bool { return coldTail(f, coldTraces) }), fnFindings...)
-	for k, hs := range d.hits {
-		if f, ok := d.finding(k, hs, p99[k.endpoint]); ok {
-			out.Findings = append(out.Findings, f)
-		}
-	}
-	// Low-severity findings (what-ifs) come after those that cost their time now.
-	slices.SortFunc(out.Findings, func(a, b result.Finding) int {
-		return cmp.Or(cmp.Compare(lowRank(a), lowRank(b)), cmp.Compare(b.ShareOfP99, a.ShareOfP99), cmp.Compare(a.Endpoint, b.Endpoint), cmp.Compare(a.Kind, b.Kind),
-			cmp.Compare(a.Evidence.Statement, b.Evidence.Statement), cmp.Compare(a.Evidence.Operation, b.Evidence.Operation))
-	})
-	out.Config = cfg.echo()
-	return out
+	return s.Findings()
 }
 
 func lowRank(f result.Finding) int {

@@ -117,14 +117,16 @@ type edgeHit struct {
 
 // edgeFetch is a candidate for edge_cacheable: one GET answered by the origin.
 type edgeFetch struct {
-	a        *analyzed
-	key      string
-	answer   string
-	at       time.Time
-	time     time.Duration // the fetch past the edge, or the origin's time without an edge
-	noEdge   bool
-	storable string
-	control  string
+	// The request's trace id, endpoint and latency: not its spans, which the stream drops.
+	trace, endpoint string
+	latency         time.Duration
+	key             string
+	answer          string
+	at              time.Time
+	time            time.Duration // the fetch past the edge, or the origin's time without an edge
+	noEdge          bool
+	storable        string
+	control         string
 }
 
 func isEdgeSpan(s *Span) bool { return s.Kind == KindServer && s.Attrs[attrTier] == tierEdge }
@@ -249,7 +251,7 @@ func (d *diagnoser) edgeScan(a *analyzed) edgeRequest {
 	if o != nil {
 		control = cmp.Or(o.s.Attrs[attrCacheControl], control)
 	}
-	d.fetches = append(d.fetches, edgeFetch{a: a, key: key, answer: answer, at: fn.s.Start, time: dur(fn),
+	d.fetches = append(d.fetches, edgeFetch{trace: a.id, endpoint: a.endpoint, latency: a.latency, key: key, answer: answer, at: fn.s.Start, time: dur(fn),
 		storable: e.s.Attrs[attrStorable], control: control})
 	return r
 }
@@ -276,7 +278,7 @@ func (d *diagnoser) originOnly(a *analyzed) {
 	if key == "" {
 		return
 	}
-	d.fetches = append(d.fetches, edgeFetch{a: a, key: key, answer: "etag " + etag, at: s.Start, time: dur(r), noEdge: true,
+	d.fetches = append(d.fetches, edgeFetch{trace: a.id, endpoint: a.endpoint, latency: a.latency, key: key, answer: "etag " + etag, at: s.Start, time: dur(r), noEdge: true,
 		control: s.Attrs[attrCacheControl]})
 }
 
@@ -353,11 +355,11 @@ func (d *diagnoser) edgeCacheable() {
 	type gk struct{ endpoint, key string }
 	groups := map[gk][]edgeFetch{}
 	for _, f := range d.fetches {
-		k := gk{f.a.endpoint, f.key}
+		k := gk{f.endpoint, f.key}
 		groups[k] = append(groups[k], f)
 	}
 	for k, fs := range groups {
-		slices.SortFunc(fs, func(x, y edgeFetch) int { return cmp.Or(x.at.Compare(y.at), strings.Compare(x.a.id, y.a.id)) })
+		slices.SortFunc(fs, func(x, y edgeFetch) int { return cmp.Or(x.at.Compare(y.at), strings.Compare(x.trace, y.trace)) })
 		last := map[string]time.Time{}
 		var repeats []edgeFetch
 		for _, f := range fs {
@@ -370,7 +372,7 @@ func (d *diagnoser) edgeCacheable() {
 			continue
 		}
 		for _, f := range repeats {
-			d.add(hitKey{kind: result.KindEdgeCacheable, endpoint: k.endpoint, op: k.key}, f.a, hit{count: 1, time: f.time, saving: f.time,
+			d.addHit(hitKey{kind: result.KindEdgeCacheable, endpoint: k.endpoint, op: k.key}, hit{trace: f.trace, latency: f.latency, count: 1, time: f.time, saving: f.time,
 				edge: &edgeHit{label: f.answer, noEdge: f.noEdge, storable: f.storable, control: f.control}})
 		}
 	}
@@ -378,30 +380,21 @@ func (d *diagnoser) edgeCacheable() {
 
 // edgeFinding fills in an edge finding from its hits: f has the kind's evidence and numbers.
 // total is the endpoint's request count. It reports false when the hits are too few.
-func edgeFinding(f *result.Finding, hs []hit, total int) bool {
-	if f.Kind == result.KindEdgeRejectable && len(hs) < EdgeRejectableMinRequests {
+func edgeFinding(f *result.Finding, hs *hitAgg, total int) bool {
+	if f.Kind == result.KindEdgeRejectable && hs.n < EdgeRejectableMinRequests {
 		return false
 	}
-	labels := map[string]int{}
-	noEdge, storable, notStorable := false, 0, 0
+	labels, noEdge, storable, notStorable := hs.labels, hs.noEdge, hs.storable, hs.notStorable
 	control := ""
-	for _, h := range hs {
-		labels[h.edge.label]++
-		noEdge = noEdge || h.edge.noEdge
-		switch h.edge.storable {
-		case "true":
-			storable++
-		case "false":
-			notStorable++
-		}
-		control = cmp.Or(control, h.edge.control)
+	if hs.control.edge != nil {
+		control = hs.control.edge.control
 	}
-	f.Evidence.Count = len(hs)
+	f.Evidence.Count = hs.n
 	if total > 0 {
-		f.Evidence.RequestShare = round3(min(float64(len(hs))/float64(total), 1))
+		f.Evidence.RequestShare = round3(min(float64(hs.n)/float64(total), 1))
 	}
 	mean, pct := f.Evidence.TotalMS, f.ShareOfP99*100
-	all := float64(len(hs)) * mean
+	all := float64(hs.n) * mean
 	what := describe(labels)
 	switch f.Kind {
 	case result.KindEdgeRejectable:
@@ -410,11 +403,11 @@ func edgeFinding(f *result.Finding, hs []hit, total int) bool {
 		if noEdge {
 			f.Summary = fmt.Sprintf("rejected by the origin — %s (%.0f %% of the endpoint's) rejected with %s take %.1f ms each at the origin, "+
 				"%.0f %% of P99 time; no edge in these traces: the saving is their time at the origin, a lower bound (the user's round trip to the origin comes on top)",
-				requests(len(hs)), f.Evidence.RequestShare*100, what, mean, pct)
+				requests(hs.n), f.Evidence.RequestShare*100, what, mean, pct)
 			break
 		}
 		f.Summary = fmt.Sprintf("rejected past the edge — %s (%.0f %% of the endpoint's) crossed the edge ↔ origin link to be rejected by the origin with %s, "+
-			"%.1f ms each past the edge (%.0f ms in all), %.0f %% of P99 time", requests(len(hs)), f.Evidence.RequestShare*100, what, mean, all, pct)
+			"%.1f ms each past the edge (%.0f ms in all), %.0f %% of P99 time", requests(hs.n), f.Evidence.RequestShare*100, what, mean, all, pct)
 	case result.KindEdgeCacheable:
 		f.Evidence.Answers = labels
 		f.Remedy = "let the edge cache it: Cache-Control: public with an s-maxage that covers how long the answer stays the same (immutable for fingerprinted assets), and an ETag so that expiry costs a 304 revalidation, not a full fetch"
@@ -431,11 +424,11 @@ func edgeFinding(f *result.Finding, hs []hit, total int) bool {
 		if noEdge {
 			f.Summary = fmt.Sprintf("cacheable at the edge — %s is answered again %d× within %.0f s of an identical answer (%s), %.1f ms each at the origin "+
 				"(%.0f ms in all)%s, %.0f %% of P99 time; no edge in these traces: the saving is their time at the origin, a lower bound (the user's round trip to the origin comes on top)",
-				f.Evidence.Operation, len(hs), EdgeCacheableWindow.Seconds(), what, mean, all, why, pct)
+				f.Evidence.Operation, hs.n, EdgeCacheableWindow.Seconds(), what, mean, all, why, pct)
 			break
 		}
 		f.Summary = fmt.Sprintf("cacheable at the edge — %s is fetched from the origin again %d× within %.0f s of an identical answer (%s), %.1f ms each past the edge "+
-			"(%.0f ms in all)%s, %.0f %% of P99 time", f.Evidence.Operation, len(hs), EdgeCacheableWindow.Seconds(), what, mean, all, why, pct)
+			"(%.0f ms in all)%s, %.0f %% of P99 time", f.Evidence.Operation, hs.n, EdgeCacheableWindow.Seconds(), what, mean, all, why, pct)
 	}
 	return true
 }
@@ -460,35 +453,46 @@ func describe(labels map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// edgeBreakdown summarizes the requests of one endpoint that crossed an edge, or reports false
-// when none did.
-func edgeBreakdown(ep string, rs []edgeRequest) (result.EdgeBreakdown, bool) {
-	b := result.EdgeBreakdown{Endpoint: ep, AnsweredBy: map[string]int{}}
-	var edge, link, origin []time.Duration
-	atEdge := 0
-	for _, r := range rs {
-		if !r.crossed {
-			continue
-		}
-		b.Requests++
-		b.AnsweredBy[string(r.answeredBy)]++
-		if r.answeredBy.atEdge() {
-			atEdge++
-		}
-		edge = append(edge, r.edge)
-		switch {
-		case r.fetched && r.split:
-			link = append(link, r.link)
-			origin = append(origin, r.origin)
-		case r.fetched:
-			b.OriginUnseen++
-		}
+// edgeAgg reduces the edge tier of one endpoint's requests, as they come, to its breakdown.
+type edgeAgg struct {
+	b                  result.EdgeBreakdown
+	atEdge             int
+	edge, link, origin *dist
+}
+
+func (g *edgeAgg) add(r edgeRequest, exact int) {
+	if !r.crossed {
+		return
 	}
-	if b.Requests == 0 {
-		return b, false
+	if g.edge == nil {
+		g.b.AnsweredBy = map[string]int{}
+		g.edge, g.link, g.origin = newDist(exact), newDist(exact), newDist(exact)
 	}
-	b.AnsweredAtEdge = round3(float64(atEdge) / float64(b.Requests))
-	b.Edge, b.Link, b.Origin = tierTime(edge), tierTime(link), tierTime(origin)
+	g.b.Requests++
+	g.b.AnsweredBy[string(r.answeredBy)]++
+	if r.answeredBy.atEdge() {
+		g.atEdge++
+	}
+	g.edge.add(r.edge)
+	switch {
+	case r.fetched && r.split:
+		g.link.add(r.link)
+		g.origin.add(r.origin)
+	case r.fetched:
+		g.b.OriginUnseen++
+	}
+}
+
+// breakdown summarizes the requests of endpoint ep that crossed an edge, or reports false when
+// none did.
+func (g *edgeAgg) breakdown(ep string) (result.EdgeBreakdown, bool) {
+	if g.b.Requests == 0 {
+		return result.EdgeBreakdown{}, false
+	}
+	b := g.b
+	b.Endpoint = ep
+	b.AnsweredAtEdge = round3(float64(g.atEdge) / float64(b.Requests))
+	b.Edge, b.Link, b.Origin = g.edge.tier(), g.link.tier(), g.origin.tier()
 	return b, true
 }
 

@@ -432,17 +432,28 @@ func (s *scanner) span() (rawSpan, bool) {
 // decodeRequest decodes one ExportTraceServiceRequest.
 // intern is shared from line to line (nil: a table for this call only).
 func decodeRequest(b []byte, maxAttr int, intern map[string]string) ([]rawResource, int, error) {
+	out, _, trunc, err := decodeRequestInto(b, maxAttr, intern, nil)
+	return out, trunc, err
+}
+
+// decodeRequestInto is decodeRequest appending the spans to buf[:0], which it returns for the
+// next call: the resources' spans are valid until then. Reusing buf saves growing a slice of
+// spans per line.
+func decodeRequestInto(b []byte, maxAttr int, intern map[string]string, buf []rawSpan) ([]rawResource, []rawSpan, int, error) {
 	if intern == nil {
 		intern = map[string]string{}
 	}
 	s := &scanner{b: b, maxAttr: maxAttr, intern: intern}
 	var out []rawResource
+	buf = buf[:0]
+	var from []int // where each resource's spans begin in buf
 	ok := s.object(func(k []byte) bool {
 		if string(k) != "resourceSpans" {
 			return s.skip(0)
 		}
 		return s.array(func() bool {
 			rr := rawResource{attrs: map[string]string{}}
+			from = append(from, len(buf))
 			ok := s.object(func(k []byte) bool {
 				switch string(k) {
 				case "resource":
@@ -460,7 +471,7 @@ func decodeRequest(b []byte, maxAttr int, intern map[string]string) ([]rawResour
 							}
 							return s.array(func() bool {
 								sp, ok := s.span()
-								rr.spans = append(rr.spans, sp)
+								buf = append(buf, sp)
 								return ok
 							})
 						})
@@ -476,7 +487,14 @@ func decodeRequest(b []byte, maxAttr int, intern map[string]string) ([]rawResour
 		s.fail("data after the request")
 	}
 	if s.err != nil {
-		return nil, 0, s.err
+		return nil, buf, 0, s.err
 	}
-	return out, s.trunc, nil
+	for i := range out {
+		end := len(buf)
+		if i+1 < len(from) {
+			end = from[i+1]
+		}
+		out[i].spans = buf[from[i]:end:end]
+	}
+	return out, buf, s.trunc, nil
 }

@@ -159,3 +159,71 @@ func TestReadNoTraces(t *testing.T) {
 		})
 	}
 }
+
+// TestReadEachAsRead: streamed, the bad input is tolerated and counted as Read counts it, and the
+// findings are those of Analyze over what Read returned.
+func TestReadEachAsRead(t *testing.T) {
+	t.Parallel()
+	for _, tc := range badInput {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := ReadConfig{MaxLineBytes: 64 << 10, MaxSpans: 2}
+			in, err := Read(strings.NewReader(tc.in), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := NewStream(Config{})
+			each, err := s.ReadTraces(strings.NewReader(tc.in), cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, got := Analyze(in, Config{}), s.Findings()
+			if each.Spans != in.Spans || each.Traces != nil || !maps.Equal(got.Input.Tolerated, want.Input.Tolerated) || got.Input.Traces != want.Input.Traces {
+				t.Errorf("ReadEach: spans %d, input %+v; want %d, %+v", each.Spans, got.Input, in.Spans, want.Input)
+			}
+		})
+	}
+}
+
+// TestReadEachWindow: a trace's spans on a later line join it within the window; past it they
+// are dropped and counted, not analysed as a trace of their own.
+func TestReadEachWindow(t *testing.T) {
+	t.Parallel()
+	lines := []string{otlpLine(jsonSpan("t1", "a", "", 0, 100, "")), otlpLine(jsonSpan("t2", "a", "", 0, 100, "")),
+		otlpLine(jsonSpan("t1", "b", "a", 10, 20, "")), otlpLine(jsonSpan("t3", "a", "", 0, 100, "")),
+		otlpLine(jsonSpan("t1", "c", "a", 30, 40, ""))}
+	var got []string
+	in, err := ReadEach(strings.NewReader(strings.Join(lines, "\n")), ReadConfig{Window: 2}, func(tr *Trace) {
+		got = append(got, fmt.Sprintf("%s:%d", tr.ID, len(tr.Spans)))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"t1:2", "t2:1", "t3:1"}; !slices.Equal(got, want) || in.Tolerated[ReasonLateSpan] != 1 {
+		t.Errorf("traces %v, tolerated %v; want %v and 1 %s", got, in.Tolerated, want, ReasonLateSpan)
+	}
+}
+
+// FuzzReadEach: on any input ReadEach does not panic, and every span Read keeps is handed on by
+// ReadEach or counted as late.
+func FuzzReadEach(f *testing.F) {
+	f.Add(good+"\n"+good, 1)
+	for _, tc := range badInput {
+		f.Add(tc.in, 2)
+	}
+	f.Fuzz(func(t *testing.T, s string, window int) {
+		cfg := ReadConfig{MaxLineBytes: 1 << 12, Window: window}
+		in, err := Read(strings.NewReader(s), cfg)
+		spans := 0
+		each, eachErr := ReadEach(strings.NewReader(s), cfg, func(tr *Trace) { spans += len(tr.Spans) })
+		if (err == nil) != (eachErr == nil) {
+			t.Fatalf("Read: %v, ReadEach: %v", err, eachErr)
+		}
+		if err != nil {
+			return
+		}
+		if spans != each.Spans || spans+each.Tolerated[ReasonLateSpan] < in.Spans {
+			t.Fatalf("ReadEach handed on %d spans (counted %d, %d late), Read kept %d", spans, each.Spans, each.Tolerated[ReasonLateSpan], in.Spans)
+		}
+	})
+}

@@ -129,9 +129,9 @@ func peerOf(a *analyzed, n *node) string {
 	return ""
 }
 
-// svcScan reads the services of one trace (its breakdown) and finds the service kinds in it.
-// p50 is the endpoint's median latency.
-func (d *diagnoser) svcScan(a *analyzed, p50 time.Duration) svcRequest {
+// svcScan reads the services of one trace (its breakdown) and finds the service kinds in it;
+// e is its endpoint, which judges missing_deadline against its P50.
+func (d *diagnoser) svcScan(a *analyzed, e *endpoint) svcRequest {
 	// Scratch reused from trace to trace: most traces cross no service, and pay for little.
 	svc := slices.Grow(d.svcNames[:0], len(a.nodes))[:len(a.nodes)]
 	d.svcNames = svc
@@ -145,7 +145,6 @@ func (d *diagnoser) svcScan(a *analyzed, p50 time.Duration) svcRequest {
 		}
 	}
 	var r svcRequest
-	deadline := max(MissingDeadlineMin, MissingDeadlineP50Multiple*p50)
 	for _, i := range a.order {
 		n := &a.nodes[i]
 		d.retries(a, n)
@@ -166,10 +165,10 @@ func (d *diagnoser) svcScan(a *analyzed, p50 time.Duration) svcRequest {
 			r.crossed = true
 		}
 		r.calls = append(r.calls, c)
-		if !hasDeadline(n.s) && c.call >= deadline {
+		if !hasDeadline(n.s) && c.call >= MissingDeadlineMin {
 			op := c.peer + " " + d.operation(n)
-			d.add(hitKey{kind: result.KindMissingDeadline, endpoint: a.endpoint, op: op}, a,
-				hit{count: 1, time: c.call, saving: c.call - deadline})
+			e.deadlineCall(d, hitKey{kind: result.KindMissingDeadline, endpoint: a.endpoint, op: op},
+				hit{trace: a.id, latency: a.latency, count: 1, time: c.call})
 		}
 	}
 	if r.crossed {
@@ -334,38 +333,27 @@ func (d *diagnoser) networkHops(a *analyzed, calls []svcCall) {
 
 // svcFinding fills in a service finding from its hits: f has the kind's evidence and numbers.
 // It reports false when the hits do not pass the kind's aggregate threshold.
-func svcFinding(f *result.Finding, hs []hit) bool {
+func svcFinding(f *result.Finding, hs *hitAgg) bool {
 	mean, pct := f.Evidence.TotalMS, f.ShareOfP99*100
 	switch f.Kind {
 	case result.KindRetryStorm:
-		attempts, errs := 0, 0
-		for _, h := range hs {
-			attempts += h.svc.attempts
-			errs += h.svc.errors
-		}
-		f.Evidence.AttemptsPerCall = round3(float64(attempts) / float64(len(hs)))
-		f.Evidence.ErrorShare = round3(float64(errs) / float64(attempts))
+		f.Evidence.AttemptsPerCall = round3(float64(hs.attempts) / float64(hs.n))
+		f.Evidence.ErrorShare = round3(float64(hs.errors) / float64(hs.attempts))
 		f.Summary = fmt.Sprintf("retry storm — %s is attempted %.1f× per call (up to %d), %.0f %% of the attempts failed, in %s; "+
 			"%.0f ms per call, %.0f %% of P99 time", f.Evidence.Operation, f.Evidence.AttemptsPerCall, f.Evidence.Count,
-			f.Evidence.ErrorShare*100, requests(len(hs)), mean, pct)
+			f.Evidence.ErrorShare*100, requests(hs.n), mean, pct)
 		f.Remedy = "bound the retries: a retry budget (at most ~10 % extra calls), exponential backoff with jitter, retry only idempotent calls, and a circuit breaker that fails fast while the peer is down"
 	case result.KindMissingDeadline:
-		f.Evidence.Count = len(hs)
+		f.Evidence.Count = hs.n
 		f.Summary = fmt.Sprintf("call without a deadline — %s has no deadline and lasted %.0f ms on average in %s (≥ %d× the endpoint's P50 and ≥ %v), %.0f %% of P99 time",
-			f.Evidence.Operation, mean, requests(len(hs)), MissingDeadlineP50Multiple, MissingDeadlineMin, pct)
+			f.Evidence.Operation, mean, requests(hs.n), MissingDeadlineP50Multiple, MissingDeadlineMin, pct)
 		f.Remedy = "give each remote call a deadline derived from the request's remaining budget (propagated to the callee), so a slow or hung peer fails the call instead of holding the request"
 	case result.KindSerialFanout:
 		f.Summary = fmt.Sprintf("serial fan-out — %d calls to different services run one after another (%s), %.0f ms; concurrently they would save %.0f ms, %.0f %% of P99 time",
 			f.Evidence.Count, f.Evidence.Operation, mean, f.EstimatedSavingMS, pct)
 		f.Remedy = "run the independent calls concurrently (errgroup with the request's context), or add a batch endpoint that answers them in one call"
 	case result.KindNetworkHop:
-		var network, call float64
-		calls := 0
-		for _, h := range hs {
-			network += float64(h.svc.network)
-			call += float64(h.svc.call)
-			calls += h.svc.attempts
-		}
+		network, call, calls := hs.network, hs.call, hs.attempts
 		if call <= 0 || calls == 0 {
 			return false
 		}
@@ -376,78 +364,77 @@ func svcFinding(f *result.Finding, hs []hit) bool {
 		f.Evidence.NetworkShare = round3(min(share, 1))
 		f.Evidence.Count = calls
 		f.Summary = fmt.Sprintf("network-bound hop — on %s the network takes %.0f %% of each call (%.2f ms per call, %.1f calls per request), %.1f ms per request, %.0f %% of P99 time",
-			f.Evidence.Operation, share*100, ms(perCall), float64(calls)/float64(len(hs)), mean, pct)
+			f.Evidence.Operation, share*100, ms(perCall), float64(calls)/float64(hs.n), mean, pct)
 		f.Remedy = "cut the round trips: co-locate the two services (same zone or process), batch the calls into one, or cache the callee's answers at the caller"
 	}
 	return true
 }
 
-// serviceBreakdown summarizes the requests of one endpoint that crossed services, or reports
-// false when none did.
-func serviceBreakdown(ep string, rs []svcRequest) (result.ServiceBreakdown, bool) {
-	b := result.ServiceBreakdown{Endpoint: ep, Services: []result.ServiceTime{}, Hops: []result.HopTime{}}
-	self := map[string][]time.Duration{}
-	type hk struct{ caller, peer string }
-	type hopAcc struct {
-		calls, errors int
-		call, network []time.Duration
-		sumC, sumN    float64
+// svcAgg reduces the services of one endpoint's requests, as they come, to its breakdown.
+type svcAgg struct {
+	requests int
+	self     map[string]*dist // per service
+	hops     map[hopKey]*hopAgg
+}
+
+type hopKey struct{ caller, peer string }
+
+type hopAgg struct {
+	calls, errors int
+	call, network *dist
+}
+
+func (g *svcAgg) add(r svcRequest, exact int) {
+	if !r.crossed {
+		return
 	}
-	hops := map[hk]*hopAcc{}
-	for _, r := range rs {
-		if !r.crossed {
-			continue
+	if g.self == nil {
+		g.self, g.hops = map[string]*dist{}, map[hopKey]*hopAgg{}
+	}
+	g.requests++
+	for s, t := range r.self {
+		if g.self[s] == nil {
+			g.self[s] = newDist(exact)
 		}
-		b.Requests++
-		for s, t := range r.self {
-			self[s] = append(self[s], t)
+		g.self[s].add(t)
+	}
+	for _, c := range r.calls {
+		h := g.hops[hopKey{c.caller, c.peer}]
+		if h == nil {
+			h = &hopAgg{call: newDist(exact), network: newDist(exact)}
+			g.hops[hopKey{c.caller, c.peer}] = h
 		}
-		for _, c := range r.calls {
-			h := hops[hk{c.caller, c.peer}]
-			if h == nil {
-				h = &hopAcc{}
-				hops[hk{c.caller, c.peer}] = h
-			}
-			h.calls++
-			if c.failed {
-				h.errors++
-			}
-			h.call = append(h.call, c.call)
-			h.sumC += float64(c.call)
-			if c.seen {
-				h.network = append(h.network, c.network)
-				h.sumN += float64(c.network)
-			}
+		h.calls++
+		if c.failed {
+			h.errors++
+		}
+		h.call.add(c.call)
+		if c.seen {
+			h.network.add(c.network)
 		}
 	}
-	if b.Requests == 0 {
-		return b, false
+}
+
+// breakdown summarizes the requests of endpoint ep that crossed services, or reports false when
+// none did.
+func (g *svcAgg) breakdown(ep string) (result.ServiceBreakdown, bool) {
+	if g.requests == 0 {
+		return result.ServiceBreakdown{}, false
 	}
-	for _, s := range slices.Sorted(maps.Keys(self)) {
-		ds := self[s]
-		var sum float64
-		for _, t := range ds {
-			sum += float64(t)
-		}
-		b.Services = append(b.Services, result.ServiceTime{Service: s, MeanMS: ms(fromFloat(sum / float64(len(ds)))), Self: tierTime(ds)})
+	b := result.ServiceBreakdown{Endpoint: ep, Requests: g.requests, Services: []result.ServiceTime{}, Hops: []result.HopTime{}}
+	for _, s := range slices.Sorted(maps.Keys(g.self)) {
+		ds := g.self[s]
+		b.Services = append(b.Services, result.ServiceTime{Service: s, MeanMS: ms(ds.mean()), Self: ds.tier()})
 	}
 	slices.SortStableFunc(b.Services, func(x, y result.ServiceTime) int { return cmp.Compare(y.MeanMS, x.MeanMS) })
-	for k, h := range hops {
+	for k, h := range g.hops {
 		b.Hops = append(b.Hops, result.HopTime{Caller: k.caller, Peer: k.peer, Calls: h.calls, Errors: h.errors,
-			CallsPerRequest: round3(float64(h.calls) / float64(b.Requests)), Call: callTime(h.call, h.sumC), Network: callTime(h.network, h.sumN)})
+			CallsPerRequest: round3(float64(h.calls) / float64(b.Requests)), Call: h.call.callTime(), Network: h.network.callTime()})
 	}
 	slices.SortFunc(b.Hops, func(x, y result.HopTime) int {
 		return cmp.Or(cmp.Compare(y.Calls, x.Calls), strings.Compare(x.Caller, y.Caller), strings.Compare(x.Peer, y.Peer))
 	})
 	return b, true
-}
-
-func callTime(ds []time.Duration, sum float64) result.CallTime {
-	if len(ds) == 0 {
-		return result.CallTime{}
-	}
-	slices.Sort(ds)
-	return result.CallTime{Calls: len(ds), P50MS: ms(percentile(ds, 0.5)), P99MS: ms(percentile(ds, 0.99)), MeanMS: ms(fromFloat(sum / float64(len(ds))))}
 }
 
 // attemptOf is a call's headroom.call.attempt, 0 when absent or not a number.

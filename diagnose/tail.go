@@ -23,32 +23,6 @@ const minTailLatencyTraces = 10
 // tail_latency finding.
 const tailMinOfMedian = 0.1
 
-// tailAndMedian splits an endpoint's requests, sorted by latency in as (lat holds their
-// latencies), into its tail — the load run's slowest exemplars at or above P90, else its slowest
-// 1 % and at least its slowest few — and its median requests (between P40 and P60, tail
-// excluded). It returns no tail with fewer than minTailTraces requests.
-func (d *diagnoser) tailAndMedian(as []*analyzed, lat []time.Duration) (tail, median []*analyzed) {
-	if len(as) < minTailTraces {
-		return nil, nil
-	}
-	p90 := percentile(lat, 0.9)
-	for _, a := range as {
-		if slices.Contains(d.cfg.TailTraceIDs, a.id) && a.latency >= p90 {
-			tail = append(tail, a)
-		}
-	}
-	if len(tail) == 0 {
-		tail = as[len(as)-tailSize(len(as)):]
-	}
-	lo, hi := int(float64(len(as))*0.4), int(math.Ceil(float64(len(as))*0.6))
-	for _, a := range as[lo:max(hi, lo+1)] {
-		if !slices.Contains(tail, a) {
-			median = append(median, a)
-		}
-	}
-	return tail, median
-}
-
 // tailSize is how many of n requests make the tail: the slowest 1 %, and at least the slowest
 // few (3, or a fifth of n when that is fewer), because one request says little about the tail.
 func tailSize(n int) int {
@@ -56,13 +30,13 @@ func tailSize(n int) int {
 }
 
 // tailVsMedian compares the mean self time per category and per operation of an endpoint's tail
-// with that of its median requests (see [diagnoser.tailAndMedian]), and lists what the tail
+// with that of its median requests (see [endpoint.tailAndMedian]), and lists what the tail
 // spends more time on.
-func (d *diagnoser) tailVsMedian(ep string, tail, median []*analyzed) *result.TailComparison {
+func (d *diagnoser) tailVsMedian(ep string, tail, median []*summary) *result.TailComparison {
 	if len(tail) == 0 || len(median) == 0 {
 		return nil
 	}
-	tc, tm := d.composition(tail), d.composition(median)
+	tc, tm := meanOf(tail, func(a *summary) []opTime { return a.comp }), meanOf(median, func(a *summary) []opTime { return a.comp })
 	tl, ml := meanLatency(tail), meanLatency(median)
 	gap := tl - ml
 	if gap <= 0 {
@@ -114,23 +88,17 @@ func (d *diagnoser) tailVsMedian(ep string, tail, median []*analyzed) *result.Ta
 	return out
 }
 
-// composition is the mean self time per request by category (operation "") and by category and
-// operation.
-func (d *diagnoser) composition(as []*analyzed) map[opKey]time.Duration {
-	sums := map[opKey]float64{} // float64: years-long spans of a wrong clock would overflow a Duration
-	for _, a := range as {
-		for _, i := range a.order {
-			n := &a.nodes[i]
-			if n.self <= 0 {
-				continue
-			}
-			sums[opKey{n.cat, ""}] += float64(n.self)
-			sums[opKey{n.cat, d.operation(n)}] += float64(n.self)
+// composition fills m with one request's self time by category (operation "") and by category
+// and operation, and returns it.
+func (d *diagnoser) composition(a *analyzed, m map[opKey]time.Duration) map[opKey]time.Duration {
+	clear(m)
+	for _, i := range a.order {
+		n := &a.nodes[i]
+		if n.self <= 0 {
+			continue
 		}
-	}
-	m := make(map[opKey]time.Duration, len(sums))
-	for k, v := range sums {
-		m[k] = fromFloat(v / float64(len(as)))
+		m[opKey{n.cat, ""}] += n.self
+		m[opKey{n.cat, d.operation(n)}] += n.self
 	}
 	return m
 }
@@ -142,7 +110,7 @@ func hasOp(c result.Contribution) int {
 	return 0
 }
 
-func meanLatency(as []*analyzed) time.Duration {
+func meanLatency(as []*summary) time.Duration {
 	var s float64
 	for _, a := range as {
 		s += float64(a.latency)
@@ -151,7 +119,7 @@ func meanLatency(as []*analyzed) time.Duration {
 }
 
 // ids lists up to n trace ids, slowest first.
-func ids(as []*analyzed, n int) []string {
+func ids(as []*summary, n int) []string {
 	out := []string{}
 	for i := len(as) - 1; i >= 0 && len(out) < n; i-- {
 		out = append(out, as[i].id)
@@ -162,21 +130,17 @@ func ids(as []*analyzed, n int) []string {
 // tailLatency attributes an endpoint's tail: it compares each operation's mean time on the
 // critical path in the tail requests with that in the median ones, and reports the operation
 // whose time grows most, when that growth passes Config.TailMinExtra and explains at least
-// Config.TailMinShareOfGap of the tail's extra latency. as is all the endpoint's requests; p99
-// its P99.
-func (d *diagnoser) tailLatency(ep string, as, tail, median []*analyzed, p99 time.Duration) (result.Finding, bool) {
-	if len(as) < minTailLatencyTraces || len(tail) == 0 || len(median) == 0 {
+// Config.TailMinShareOfGap of the tail's extra latency. e is the endpoint; p99 its P99.
+func (d *diagnoser) tailLatency(ep string, e *endpoint, tail, median []*summary, p99 time.Duration) (result.Finding, bool) {
+	if e.n < minTailLatencyTraces || len(tail) == 0 || len(median) == 0 {
 		return result.Finding{}, false
 	}
 	gap := meanLatency(tail) - meanLatency(median)
 	if gap <= 0 {
 		return result.Finding{}, false
 	}
-	byReq := make(map[*analyzed]map[opKey]time.Duration, len(tail)+len(median))
-	for _, a := range slices.Concat(tail, median) {
-		byReq[a] = d.pathByOp(a)
-	}
-	tm, mm := meanByOp(byReq, tail), meanByOp(byReq, median)
+	path := func(a *summary) []opTime { return a.path }
+	tm, mm := meanOf(tail, path), meanOf(median, path)
 	var top opKey
 	var topDelta time.Duration
 	for k, t := range tm {
@@ -193,19 +157,17 @@ func (d *diagnoser) tailLatency(ep string, as, tail, median []*analyzed, p99 tim
 	}
 	// Its P50 over all the endpoint's requests, absent counting as 0: what a request usually
 	// spends on it.
-	per := make([]time.Duration, 0, len(as))
-	for _, a := range as {
-		per = append(per, d.opTime(a, top))
+	var p50 time.Duration
+	if o := e.opTimes[top]; o != nil {
+		p50 = o.quantileWithZeros(0.5, e.n-o.n)
 	}
-	slices.Sort(per)
-	p50 := percentile(per, 0.5)
 	// A tail request is explained by the operation when the operation's own excess over its P50
 	// passes TailMinExtra and is at least half of the request's excess over the median latency.
 	medianLat := meanLatency(median)
 	var hs []hit
 	var inExplained, saving float64
 	for _, a := range tail {
-		t := byReq[a][top]
+		t := get(a.path, top)
 		if excess := a.latency - medianLat; t-p50 >= d.cfg.TailMinExtra && 2*(t-p50) >= excess {
 			hs = append(hs, hit{trace: a.id, latency: a.latency})
 			inExplained += float64(t)
@@ -275,25 +237,12 @@ func tailRemedy(c Category) string {
 const tailRemedyEdge = "answer more at the edge: cache headers that let it keep the answer (public, s-maxage, stale-while-revalidate), " +
 	"checks the edge can make itself (auth); and shorten the edge ↔ origin path (kept-alive connections, an origin nearer the edge)"
 
-// pathByOp is the time each operation spends on the trace's critical path, a remote service's
-// spans charged to the call that reached it: that call is what the caller can bound.
-func (d *diagnoser) pathByOp(a *analyzed) map[opKey]time.Duration {
-	m := map[opKey]time.Duration{}
+// pathByOp fills m with the time each operation spends on the trace's critical path, a remote
+// service's spans charged to the call that reached it: that call is what the caller can bound.
+func (d *diagnoser) pathByOp(a *analyzed, m map[opKey]time.Duration) {
 	for _, s := range a.path {
 		m[d.pathOp(a, s)] += s.d
 	}
-	return m
-}
-
-// opTime is the time operation k spends on the trace's critical path, as pathByOp counts it.
-func (d *diagnoser) opTime(a *analyzed, k opKey) time.Duration {
-	var t time.Duration
-	for _, s := range a.path {
-		if d.pathOp(a, s) == k {
-			t += s.d
-		}
-	}
-	return t
 }
 
 // pathOp is the operation a segment of the critical path is charged to.
@@ -305,12 +254,12 @@ func (d *diagnoser) pathOp(a *analyzed, s segment) opKey {
 	return opKey{n.cat, d.operation(n)}
 }
 
-// meanByOp is the mean per request of byReq over the requests as.
-func meanByOp(byReq map[*analyzed]map[opKey]time.Duration, as []*analyzed) map[opKey]time.Duration {
-	sums := map[opKey]float64{}
+// meanOf is, per operation, the mean over the requests as of the times of returns for each.
+func meanOf(as []*summary, of func(*summary) []opTime) map[opKey]time.Duration {
+	sums := map[opKey]float64{} // float64: years-long spans of a wrong clock would overflow a Duration
 	for _, a := range as {
-		for k, v := range byReq[a] {
-			sums[k] += float64(v)
+		for _, t := range of(a) {
+			sums[t.k] += float64(t.d)
 		}
 	}
 	m := make(map[opKey]time.Duration, len(sums))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 )
 
@@ -49,9 +50,14 @@ type ReadConfig struct {
 	// MaxAttrBytes truncates longer attribute values (counted). Default 4 KiB: statements and URLs
 	// fit, a megabyte of request body pasted into an attribute does not.
 	MaxAttrBytes int
-	// MaxSpans is the most spans kept; later ones are skipped and counted. Default 5,000,000 (a few
-	// GB at most), so a huge or endless file cannot exhaust memory.
+	// MaxSpans is the most spans held at once (by [Read], all it returns; by [ReadEach], those of
+	// the traces its Window holds); more are skipped and counted. Default 5,000,000 (a few GB at
+	// most), so a huge or endless file cannot exhaust memory.
 	MaxSpans int
+	// Window is how many lines [ReadEach] holds a trace after the line it began on, for its late
+	// spans (a span that reached collect after it wrote the trace's line) to join it; a span of a
+	// trace already handed on is dropped and counted ([ReasonLateSpan]). Default 256.
+	Window int
 }
 
 func (c ReadConfig) withDefaults() ReadConfig {
@@ -63,6 +69,9 @@ func (c ReadConfig) withDefaults() ReadConfig {
 	}
 	if c.MaxSpans <= 0 {
 		c.MaxSpans = 5_000_000
+	}
+	if c.Window <= 0 {
+		c.Window = 256
 	}
 	return c
 }
@@ -78,6 +87,8 @@ const (
 	ReasonSpanLimit      = "span_limit_reached"
 	ReasonOrphan         = "parent_span_missing"
 	ReasonNoRoot         = "trace_without_root"
+	// ReasonLateSpan counts spans [ReadEach] read after it had handed their trace on.
+	ReasonLateSpan = "span_after_its_trace"
 	// ReasonOutsideRoot counts spans that start before or end after their trace's root, clamped
 	// to it by the analysis (counted by [Diagnose], not by [Read]).
 	ReasonOutsideRoot = "span_outside_root"
@@ -126,91 +137,137 @@ func ReadJSONL(r io.Reader) ([]*Trace, error) {
 // line. An input without one span kept is an error wrapping [ErrNoTraces], returned with the
 // Input, which says what was tolerated.
 func Read(r io.Reader, cfg ReadConfig) (*Input, error) {
+	var traces []*Trace
+	in, err := read(r, cfg.withDefaults(), math.MaxInt, func(t *Trace) { traces = append(traces, t) })
+	if in != nil {
+		in.Traces = traces
+	}
+	return in, err
+}
+
+// ReadEach reads traces as [Read] does, but hands each to fn as soon as ReadConfig.Window lines
+// have followed the line it began on (at the end, the rest), and keeps none of them: its memory
+// is that of the window, not of the file. The Input it returns has no Traces. Its errors are
+// Read's.
+func ReadEach(r io.Reader, cfg ReadConfig, fn func(*Trace)) (*Input, error) {
 	cfg = cfg.withDefaults()
+	return read(r, cfg, cfg.Window, fn)
+}
+
+// doneIDs is how many trace ids handed on read remembers, to count their late spans: two
+// generations of this many.
+const doneIDs = 1 << 14
+
+// read is Read and ReadEach: it hands each trace to fn once window lines have followed the one
+// it began on.
+func read(r io.Reader, cfg ReadConfig, window int, fn func(*Trace)) (*Input, error) {
 	in := &Input{Tolerated: map[string]int{}, FirstBad: map[string]int{}}
-	br := bufio.NewReaderSize(r, 1<<16)
 	type reading struct {
-		t    *Trace
-		seen map[string]struct{} // span ids, for duplicates; a map per trace stays small and fast
+		t     *Trace
+		line  int
+		seen  map[string]struct{} // span ids, for duplicates; a map per trace stays small and fast
+		spans int
 	}
 	byID := map[string]*reading{}
-	intern := map[string]string{}
+	var pending []*reading // in the order they began
+	done, doneBefore := map[string]struct{}{}, map[string]struct{}{}
+	held, handed := 0, 0 // spans held, traces handed on
+	handOn := func(upTo int) {
+		k := 0
+		for k < len(pending) && pending[k].line <= upTo {
+			rt := pending[k]
+			delete(byID, rt.t.ID)
+			if len(done) >= doneIDs {
+				done, doneBefore = map[string]struct{}{}, done
+			}
+			done[rt.t.ID] = struct{}{}
+			held -= rt.spans
+			handed++
+			fn(rt.t)
+			pending[k] = nil
+			k++
+		}
+		pending = pending[k:]
+	}
 	var firstErr error
 	decoded := 0
-	var buf []byte
+	lines := decodeLines(r, cfg)
 	for {
-		b, tooLong, err := readLine(br, &buf, cfg.MaxLineBytes)
-		if len(b) == 0 && !tooLong && err != nil {
-			if errors.Is(err, io.EOF) {
-				break
+		if window < math.MaxInt {
+			handOn(in.Lines - window)
+		}
+		l, more := lines.next()
+		if !more {
+			if l.err != nil {
+				return nil, l.err
 			}
-			return nil, fmt.Errorf("traces line %d: %w", in.Lines+1, err)
+			break
 		}
 		in.Lines++
 		line := in.Lines
-		if tooLong {
+		if l.tooLong {
 			in.tolerate(ReasonLineTooLong, line)
 			continue
 		}
-		b = bytes.TrimSpace(b)
-		if len(b) == 0 {
+		if l.blank {
 			continue
 		}
-		req, truncated, err := decodeRequest(b, cfg.MaxAttrBytes, intern)
-		if err != nil {
+		if l.err != nil {
 			if firstErr == nil {
-				firstErr = fmt.Errorf("traces line %d: not an OTLP JSON request: %w", line, err)
+				firstErr = fmt.Errorf("traces line %d: not an OTLP JSON request: %w", line, l.err)
 			}
 			in.tolerate(ReasonMalformedLine, line)
 			continue
 		}
 		decoded++
-		for range truncated {
+		for range l.truncated {
 			in.tolerate(ReasonAttrTruncated, line)
 		}
-		for _, rs := range req {
-			for _, os := range rs.spans {
-				if os.traceID == "" || os.spanID == "" {
-					in.tolerate(ReasonNoIDs, line)
-					continue
-				}
-				rt := byID[os.traceID]
-				if rt != nil {
-					if _, dup := rt.seen[os.spanID]; dup {
-						in.tolerate(ReasonDuplicateSpan, line)
-						continue
-					}
-				}
-				if in.Spans >= cfg.MaxSpans {
-					in.tolerate(ReasonSpanLimit, line)
-					continue
-				}
-				if rt == nil {
-					rt = &reading{t: &Trace{ID: os.traceID}, seen: map[string]struct{}{}}
-					byID[os.traceID] = rt
-					in.Traces = append(in.Traces, rt.t)
-				}
-				rt.seen[os.spanID] = struct{}{}
-				sp := &Span{TraceID: os.traceID, SpanID: os.spanID, ParentID: os.parentID, Name: os.name,
-					Kind: os.kind, Start: time.Unix(0, os.start), End: time.Unix(0, os.end), Attrs: os.attrs}
-				if sp.End.Before(sp.Start) {
-					in.tolerate(ReasonEndBeforeStart, line)
-					sp.End = sp.Start
-				}
-				for k, v := range rs.attrs {
-					if _, ok := sp.Attrs[k]; !ok {
-						sp.Attrs[k] = v
-					}
-				}
-				rt.t.Spans = append(rt.t.Spans, sp)
-				in.Spans++
+		for i := range l.spans {
+			sp := &l.spans[i]
+			if sp.TraceID == "" || sp.SpanID == "" {
+				in.tolerate(ReasonNoIDs, line)
+				continue
 			}
+			rt := byID[sp.TraceID]
+			if rt == nil {
+				_, late := done[sp.TraceID]
+				if _, before := doneBefore[sp.TraceID]; late || before {
+					in.tolerate(ReasonLateSpan, line)
+					continue
+				}
+			} else if _, dup := rt.seen[sp.SpanID]; dup {
+				in.tolerate(ReasonDuplicateSpan, line)
+				continue
+			}
+			if held >= cfg.MaxSpans {
+				in.tolerate(ReasonSpanLimit, line)
+				continue
+			}
+			if rt == nil {
+				// Sized for the rest of the line, up to a typical trace: a line of many small
+				// traces must not reserve the line's size for each.
+				hint := min(len(l.spans)-i, 64)
+				rt = &reading{t: &Trace{ID: sp.TraceID, Spans: make([]*Span, 0, hint)}, line: line, seen: make(map[string]struct{}, hint)}
+				byID[sp.TraceID] = rt
+				pending = append(pending, rt)
+			}
+			rt.seen[sp.SpanID] = struct{}{}
+			if sp.End.Before(sp.Start) {
+				in.tolerate(ReasonEndBeforeStart, line)
+				sp.End = sp.Start
+			}
+			rt.t.Spans = append(rt.t.Spans, sp)
+			rt.spans++
+			held++
+			in.Spans++
 		}
 	}
+	handOn(math.MaxInt)
 	if decoded == 0 && firstErr != nil {
 		return nil, firstErr
 	}
-	if len(in.Traces) == 0 {
+	if handed == 0 {
 		what := "no span"
 		if len(in.Tolerated) > 0 {
 			what = "only spans it had to drop"
@@ -218,6 +275,97 @@ func Read(r io.Reader, cfg ReadConfig) (*Input, error) {
 		return in, fmt.Errorf("%w: %d lines, %s", ErrNoTraces, in.Lines, what)
 	}
 	return in, nil
+}
+
+// decodedLine is one line of input as decodeLines decoded it.
+type decodedLine struct {
+	tooLong, blank bool
+	spans          []Span // the resource's attributes copied onto its spans where they have none
+	truncated      int
+	// err is the line's decoding error, or for the last, the read error that ended the input.
+	err error
+}
+
+// lineDecoder reads and decodes lines on a goroutine of its own, ahead of the one that analyses
+// them: with two cores, decoding and analysing take about the same time each.
+type lineDecoder struct {
+	batches <-chan []decodedLine
+	batch   []decodedLine
+	end     decodedLine
+}
+
+// decodeBatch is how many lines go to the consumer at once, decodeAhead how many batches the
+// decoder may run ahead: a bound on the lines held in memory.
+const decodeBatch, decodeAhead = 64, 4
+
+func decodeLines(r io.Reader, cfg ReadConfig) *lineDecoder {
+	ch := make(chan []decodedLine, decodeAhead)
+	ld := &lineDecoder{batches: ch}
+	go func() {
+		defer close(ch)
+		br := bufio.NewReaderSize(r, 1<<16)
+		intern := map[string]string{}
+		var buf []byte
+		var raw []rawSpan
+		batch := make([]decodedLine, 0, decodeBatch)
+		for n := 1; ; n++ {
+			b, tooLong, err := readLine(br, &buf, cfg.MaxLineBytes)
+			if len(b) == 0 && !tooLong && err != nil {
+				if !errors.Is(err, io.EOF) {
+					// The consumer reads the end's error once the channel is closed.
+					ld.end.err = fmt.Errorf("traces line %d: %w", n, err)
+				}
+				break
+			}
+			l := decodedLine{tooLong: tooLong}
+			if b = bytes.TrimSpace(b); !tooLong && len(b) == 0 {
+				l.blank = true
+			} else if !tooLong {
+				var req []rawResource
+				req, raw, l.truncated, l.err = decodeRequestInto(b, cfg.MaxAttrBytes, intern, raw)
+				l.spans = spansOf(req, len(raw))
+			}
+			if batch = append(batch, l); len(batch) == decodeBatch {
+				ch <- batch
+				batch = make([]decodedLine, 0, decodeBatch)
+			}
+		}
+		if len(batch) > 0 {
+			ch <- batch
+		}
+	}()
+	return ld
+}
+
+// spansOf turns the n decoded spans of req into Spans, in one allocation.
+func spansOf(req []rawResource, n int) []Span {
+	spans := make([]Span, 0, n)
+	for _, rs := range req {
+		for _, os := range rs.spans {
+			for k, v := range rs.attrs {
+				if _, ok := os.attrs[k]; !ok {
+					os.attrs[k] = v
+				}
+			}
+			spans = append(spans, Span{TraceID: os.traceID, SpanID: os.spanID, ParentID: os.parentID, Name: os.name,
+				Kind: os.kind, Start: time.Unix(0, os.start), End: time.Unix(0, os.end), Attrs: os.attrs})
+		}
+	}
+	return spans
+}
+
+// next returns the next line, or more false at the end, with the read error that ended the
+// input if any. The consumer must call it until more is false: the decoder goroutine ends then.
+func (ld *lineDecoder) next() (l decodedLine, more bool) {
+	for len(ld.batch) == 0 {
+		b, ok := <-ld.batches
+		if !ok {
+			return ld.end, false
+		}
+		ld.batch = b
+	}
+	l, ld.batch = ld.batch[0], ld.batch[1:]
+	return l, true
 }
 
 // readLine returns the next line without its newline, reusing *buf. A line longer than limit is

@@ -125,27 +125,33 @@ func (r *run) analysis(ctx context.Context) error {
 	if err := atomicfile.Write(filepath.Join(r.cfg.OutDir, "traces.jsonl"), func(w io.Writer) error { _, err := w.Write(raw); return err }); err != nil {
 		return err
 	}
-	in, err := diagnose.Read(bytes.NewReader(raw), diagnose.ReadConfig{})
+	// The analysis streams: one trace at a time, reduced into aggregates, then dropped.
+	probes := r.probePaths()
+	cfg := diagnoseConfig(slices.Collect(maps.Values(r.steady)))
+	s := diagnose.NewStream(cfg)
+	_, err := s.ReadTraces(bytes.NewReader(raw), diagnose.ReadConfig{}, func(t *diagnose.Trace) bool {
+		st := traceStart(t)
+		keep := !st.Before(r.from) && st.Before(r.to) && !isProbe(t, probes)
+		if keep {
+			r.rep.TracesAnalyzed++
+		}
+		return keep
+	})
 	if err != nil {
 		return fmt.Errorf("read the collected traces: %w", err)
 	}
-	probes := r.probePaths()
-	in.Traces = slices.DeleteFunc(in.Traces, func(t *diagnose.Trace) bool {
-		s := traceStart(t)
-		return s.Before(r.from) || !s.Before(r.to) || isProbe(t, probes)
-	})
-	r.rep.TracesAnalyzed = len(in.Traces)
-	if len(in.Traces) == 0 {
+	if r.rep.TracesAnalyzed == 0 {
 		r.noTraces(fmt.Sprintf("%d spans arrived, but none of a request of the steady run", stats.SpansAccepted))
 		return nil
 	}
-	cfg := diagnoseConfig(slices.Collect(maps.Values(r.steady)))
-	f := diagnose.Analyze(in, cfg)
+	f := s.Findings()
 	r.rep.Findings = append(f.Findings, r.hotspots...)
 	slices.SortStableFunc(r.rep.Findings, func(a, b result.Finding) int { return cmp.Compare(b.ShareOfP99, a.ShareOfP99) })
 	takeBreakdowns(r.rep, f)
-	r.rep.Exemplar = exemplarTrace(in.Traces, r.rep.Findings, cfg.PreferTraceIDs)
-	r.progress(fmt.Sprintf("analysis: %d traces of the steady run, %d findings", len(in.Traces), len(r.rep.Findings)))
+	if r.rep.Exemplar, err = exemplarTrace(raw, r.rep.Findings, cfg.PreferTraceIDs); err != nil {
+		return fmt.Errorf("read the collected traces: %w", err)
+	}
+	r.progress(fmt.Sprintf("analysis: %d traces of the steady run, %d findings", r.rep.TracesAnalyzed, len(r.rep.Findings)))
 	return nil
 }
 
@@ -257,24 +263,30 @@ func traceStart(t *diagnose.Trace) time.Time {
 }
 
 // exemplarTrace picks the waterfall: the top finding's first evidence trace when it was
-// collected, else the slowest exemplar that was.
-func exemplarTrace(traces []*diagnose.Trace, findings []result.Finding, slowest []string) *result.TraceView {
-	byID := map[string]*diagnose.Trace{}
-	for _, t := range traces {
-		byID[t.ID] = t
-	}
+// collected, else the slowest exemplar that was. It reads raw again, keeping only those traces.
+func exemplarTrace(raw []byte, findings []result.Finding, slowest []string) (*result.TraceView, error) {
 	var ids []string
 	for _, f := range findings {
 		ids = append(ids, f.Evidence.TraceIDs...)
 	}
-	for _, id := range append(ids, slowest...) {
+	ids = append(ids, slowest...)
+	byID := map[string]*diagnose.Trace{}
+	_, err := diagnose.ReadEach(bytes.NewReader(raw), diagnose.ReadConfig{}, func(t *diagnose.Trace) {
+		if slices.Contains(ids, t.ID) {
+			byID[t.ID] = t
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
 		if t, ok := byID[id]; ok {
 			if v := diagnose.Waterfall(t); v != nil {
-				return v
+				return v, nil
 			}
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // sortedByValue returns m's keys, largest value first (ties by key).

@@ -158,6 +158,7 @@ func TestCollectToDiagnose(t *testing.T) {
 	}
 	// SQLite answers in microseconds: the time threshold is lowered so that the count decides.
 	findings := diagnose.Diagnose(traces, diagnose.Config{NPlusOneMinTotal: time.Microsecond})
+	streamMatches(t, out, diagnose.Config{NPlusOneMinTotal: time.Microsecond})
 	found := false
 	for _, fd := range findings.Findings {
 		if fd.Kind == "n_plus_one_db" && strings.Contains(fd.Endpoint, "/api/posts") {

@@ -55,24 +55,26 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 			if err := cfg.Validate(); err != nil {
 				return cliexit.Usagef("%w", fielderr.Rename(err, flagOf))
 			}
-			f, err := os.Open(tracesPath)
-			if err != nil {
-				return cliexit.Usagef("%v", err)
-			}
-			defer f.Close()
-			in, err := diagnose.Read(f, diagnose.ReadConfig{})
-			if errors.Is(err, diagnose.ErrNoTraces) {
-				return cliexit.Usagef("%s: %w: nothing to diagnose (want the OTLP JSON lines headroom collect --out writes)", tracesPath, err)
-			}
-			if err != nil {
-				return cliexit.Usagef("%s: %w", tracesPath, err)
-			}
 			if loadPath != "" {
 				l, err := readLoadFile(loadPath)
 				if err != nil {
 					return err
 				}
 				cfg.PreferExemplars(l)
+			}
+			f, err := os.Open(tracesPath)
+			if err != nil {
+				return cliexit.Usagef("%v", err)
+			}
+			defer f.Close()
+			// One trace at a time: memory is bounded by the endpoints and operations, not the file.
+			s := diagnose.NewStream(cfg)
+			in, err := s.ReadTraces(f, diagnose.ReadConfig{}, nil)
+			if errors.Is(err, diagnose.ErrNoTraces) {
+				return cliexit.Usagef("%s: %w: nothing to diagnose (want the OTLP JSON lines headroom collect --out writes)", tracesPath, err)
+			}
+			if err != nil {
+				return cliexit.Usagef("%s: %w", tracesPath, err)
 			}
 			if len(in.Tolerated) > 0 {
 				reasons := slices.Sorted(maps.Keys(in.Tolerated))
@@ -82,7 +84,7 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "diagnose: %s: tolerated bad input: %s\n", tracesPath, strings.Join(parts, ", "))
 			}
-			findings := diagnose.Analyze(in, cfg)
+			findings := s.Findings()
 			if out != "" {
 				o, err := createOut(out)
 				if err != nil {

@@ -81,6 +81,7 @@ func TestColdStartOnRealTraces(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs := diagnose.Diagnose(traces, diagnose.Config{})
+	streamMatches(t, out, diagnose.Config{})
 	var fn *result.FunctionBreakdown
 	for i := range fs.Functions {
 		if fs.Functions[i].Function == app.FunctionAPI {

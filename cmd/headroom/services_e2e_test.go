@@ -116,6 +116,7 @@ func TestServicesFindingsOnRealTraces(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs := diagnose.Diagnose(traces, diagnose.Config{})
+	streamMatches(t, out, diagnose.Config{})
 	found := map[string]string{}
 	for _, fd := range fs.Findings {
 		found[string(fd.Kind)] += fd.Endpoint + "; "
