@@ -27,6 +27,7 @@ import (
 
 	"github.com/headroom/headroom/collect"
 	"github.com/headroom/headroom/flame"
+	"github.com/headroom/headroom/internal/labproc"
 	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
@@ -42,7 +43,7 @@ type run struct {
 	admin    string
 	progress func(string)
 	steady   map[string]*result.Load
-	lab      *labProcess
+	lab      *labproc.Process
 
 	recv *collect.Receiver
 	// keep is set from the steady run on: only then are the collector's traces kept, and the
@@ -131,6 +132,20 @@ func roundS(d time.Duration) float64 {
 	return float64(d.Round(100*time.Millisecond)) / float64(time.Second)
 }
 
+// labInfo is what doctor reads of the lab's GET /admin/info.
+type labInfo struct {
+	URL          string `json:"url"`
+	DB           string `json:"db"`
+	Antipatterns string `json:"antipatterns"`
+	Data         struct {
+		Users int64 `json:"users"`
+		Posts int64 `json:"posts"`
+	} `json:"data"`
+	// Edge is the edge tier's part, present when the lab runs with --edge: its keys are the
+	// report's (result.DoctorEdge).
+	Edge *result.DoctorEdge `json:"edge"`
+}
+
 // startLab starts the lab on a free loopback port with the configured anti-patterns, on a
 // SQLite file in a temporary directory that the lab removes when it stops.
 func (r *run) startLab(ctx context.Context) error {
@@ -142,12 +157,15 @@ func (r *run) startLab(ctx context.Context) error {
 		args = append(args, "--otlp", r.rep.OTLP)
 	}
 	args = append(args, r.cfg.LabArgs...)
-	p, err := startLabProcess(ctx, args)
+	p, err := labproc.Start(ctx, args)
 	if err != nil {
 		return fmt.Errorf("start the lab: %w", err)
 	}
 	r.lab = p
-	info := p.info
+	var info labInfo
+	if err := p.Info(&info); err != nil {
+		return err
+	}
 	r.base, r.admin, r.rep.Target = info.URL, info.URL, info.URL
 	r.rep.Lab = &result.DoctorLab{URL: info.URL, DB: info.DB, Antipatterns: info.Antipatterns, Users: info.Data.Users, Posts: info.Data.Posts}
 	r.progress(fmt.Sprintf("lab started at %s (%s; %d users, %d posts; anti-patterns: %s)", info.URL, info.DB, info.Data.Users, info.Data.Posts, info.Antipatterns))
@@ -244,7 +262,7 @@ func (r *run) note(s string) {
 // stopLab shuts the lab down, which flushes its last spans to the collector.
 func (r *run) stopLab() {
 	if r.lab != nil {
-		r.lab.stop()
+		r.lab.Stop()
 		r.lab = nil
 	}
 }

@@ -106,7 +106,7 @@ func (r *run) sweepOne(ctx context.Context, i int, e string, budget time.Duratio
 	})
 	switch {
 	case r.lab != nil:
-		st.CPU = cpusample.Proc{PID: r.lab.pid()}
+		st.CPU = cpusample.Proc{PID: r.lab.PID()}
 	case r.cfg.Metrics != "":
 		st.CPU = cpusample.Metrics{URL: r.cfg.Metrics}
 	}

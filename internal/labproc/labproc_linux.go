@@ -1,4 +1,4 @@
-package doctor
+package labproc
 
 import (
 	"os/exec"

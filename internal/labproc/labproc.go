@@ -1,4 +1,9 @@
-package doctor
+// Package labproc runs the lab as a child process (headroom-lab, found by internal/labbin) for
+// the toolkit's commands that start their own lab (doctor, experiments): it waits until the lab
+// serves, reads its /admin/info, and stops it gracefully. Measured over the wire like any target,
+// the lab's CPU time and profiles are its own, apart from the load generator's and the
+// collector's, and the toolkit's binary carries none of the lab's dependencies.
+package labproc
 
 import (
 	"bufio"
@@ -15,53 +20,37 @@ import (
 	"time"
 
 	"github.com/headroom/headroom/internal/labbin"
-	"github.com/headroom/headroom/result"
 )
 
-// labProcess is the lab running as a child process (headroom-lab). Measured over the wire like
-// any target, its CPU time and profiles are its own, apart from the load generator's and the
-// collector's, and this binary carries none of its dependencies.
-type labProcess struct {
+// Process is the lab running as a child process.
+type Process struct {
 	cmd     *exec.Cmd
-	info    labInfo
+	url     string
+	info    []byte        // GET /admin/info's body
 	exited  chan struct{} // closed when the process has ended; then waitErr is set
 	waitErr error
 	stderr  tail
 }
 
-// labInfo is what doctor reads of the lab's GET /admin/info.
-type labInfo struct {
-	URL          string `json:"url"`
-	DB           string `json:"db"`
-	Antipatterns string `json:"antipatterns"`
-	Data         struct {
-		Users int64 `json:"users"`
-		Posts int64 `json:"posts"`
-	} `json:"data"`
-	// Edge is the edge tier's part, present when the lab runs with --edge: its keys are the
-	// report's (result.DoctorEdge).
-	Edge *result.DoctorEdge `json:"edge"`
-}
-
-// labStartTimeout bounds the lab's start: seeding its SQLite database and starting the
+// startTimeout bounds the lab's start: seeding its SQLite database and starting the
 // embedded broker take a few seconds on a slow machine.
-const labStartTimeout = 2 * time.Minute
+const startTimeout = 2 * time.Minute
 
-// labStopTimeout bounds the lab's graceful stop before it is killed.
-const labStopTimeout = 20 * time.Second
+// stopTimeout bounds the lab's graceful stop before it is killed.
+const stopTimeout = 20 * time.Second
 
 const bannerPrefix = "headroom lab listening on "
 
-// startLabProcess starts headroom-lab with args and waits until it serves: it prints its URL
-// on the banner's first line, then answers GET /admin/info.
-func startLabProcess(ctx context.Context, args []string) (*labProcess, error) {
+// Start starts headroom-lab with args and waits until it serves: it prints its URL on the
+// banner's first line, then answers GET /admin/info.
+func Start(ctx context.Context, args []string) (*Process, error) {
 	bin, err := labbin.Find()
 	if err != nil {
 		return nil, err
 	}
 	// Not tied to ctx: an interrupted run still flushes the lab's traces, then stop ends it
 	// gracefully (SIGTERM), where the context would kill it.
-	p := &labProcess{cmd: exec.CommandContext(context.WithoutCancel(ctx), bin, args...), exited: make(chan struct{})}
+	p := &Process{cmd: exec.CommandContext(context.WithoutCancel(ctx), bin, args...), exited: make(chan struct{})}
 	p.cmd.Stderr = &p.stderr
 	setDeathSignal(p.cmd)
 	stdout, err := p.cmd.StdoutPipe()
@@ -86,31 +75,42 @@ func startLabProcess(ctx context.Context, args []string) (*labProcess, error) {
 		p.waitErr = p.cmd.Wait()
 		close(p.exited)
 	}()
-	t := time.NewTimer(labStartTimeout)
+	t := time.NewTimer(startTimeout)
 	defer t.Stop()
 	select {
 	case u := <-urls:
-		p.info.URL = u
+		p.url = u
 	case <-p.exited:
 		return nil, p.exitError()
 	case <-t.C:
-		p.stop()
-		return nil, fmt.Errorf("the lab did not start within %v: %s", labStartTimeout, p.stderr.last())
+		p.Stop()
+		return nil, fmt.Errorf("the lab did not start within %v: %s", startTimeout, p.stderr.last())
 	case <-ctx.Done():
-		p.stop()
+		p.Stop()
 		return nil, ctx.Err()
 	}
 	if err := p.readInfo(ctx); err != nil {
-		p.stop()
+		p.Stop()
 		return nil, err
 	}
 	return p, nil
 }
 
-func (p *labProcess) readInfo(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.info.URL+"/admin/info", nil)
+// URL is the lab's base URL, from its banner.
+func (p *Process) URL() string { return p.url }
+
+// Info decodes the lab's GET /admin/info, read when it started, into v.
+func (p *Process) Info(v any) error {
+	if err := json.Unmarshal(p.info, v); err != nil {
+		return fmt.Errorf("the lab's info: %w", err)
+	}
+	return nil
+}
+
+func (p *Process) readInfo(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url+"/admin/info", nil)
 	if err != nil {
-		return fmt.Errorf("the lab's URL %q: %w", p.info.URL, err)
+		return fmt.Errorf("the lab's URL %q: %w", p.url, err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -120,21 +120,26 @@ func (p *labProcess) readInfo(ctx context.Context) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("the lab's info: %s", resp.Status)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&p.info); err != nil {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
 		return fmt.Errorf("the lab's info: %w", err)
 	}
+	if !json.Valid(b) {
+		return fmt.Errorf("the lab's info is not JSON: %.100q", b)
+	}
+	p.info = b
 	return nil
 }
 
-// pid is the lab's process id, for its CPU time.
-func (p *labProcess) pid() int { return p.cmd.Process.Pid }
+// PID is the lab's process id, for its CPU time.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
 
-// stop ends the lab as SIGTERM asks it to: in-flight requests finish and its last spans are
-// exported. A lab that has not ended after labStopTimeout (its own shutdown timeout is 10 s) is
+// Stop ends the lab as SIGTERM asks it to: in-flight requests finish and its last spans are
+// exported. A lab that has not ended after stopTimeout (its own shutdown timeout is 10 s) is
 // killed. It does not depend on the run's context: an interrupted run still stops its lab.
-func (p *labProcess) stop() {
+func (p *Process) Stop() {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	t := time.NewTimer(labStopTimeout)
+	t := time.NewTimer(stopTimeout)
 	defer t.Stop()
 	select {
 	case <-p.exited:
@@ -145,7 +150,7 @@ func (p *labProcess) stop() {
 }
 
 // exitError says why the lab ended before it served.
-func (p *labProcess) exitError() error {
+func (p *Process) exitError() error {
 	msg := p.stderr.last()
 	if msg == "" {
 		msg = "no message"
