@@ -55,6 +55,7 @@ Exit codes: 0 success; 1 an SLO or check failed; 2 bad usage or input; 3 the run
 		newProfileCmd(),
 		newCompareCmd(),
 		newCostCmd(),
+		newExperimentsCmd(),
 	)
 	return root
 }

@@ -1,0 +1,8 @@
+package experiments
+
+// All is every experiment built, in the order of the notes' claims. An experiment lands with the
+// lab tier it needs; none is listed before it can run.
+var All = Registry{
+	averagesMislead,
+	asyncInvite,
+}
