@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/headroom/headroom/result"
@@ -13,7 +15,16 @@ import (
 //go:embed experiments.html.tmpl
 var experimentsHTML string
 
-var experimentsTmpl = template.Must(template.New("experiments").Parse(experimentsHTML))
+var experimentsTmpl = template.Must(template.New("experiments").Funcs(template.FuncMap{"num": figure}).Parse(experimentsHTML))
+
+// figure prints a measurement's value: whole numbers whole (10000, not 1e+04), others to 4
+// significant digits.
+func figure(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
+}
 
 // WriteExperimentsHTML writes one self-contained page (no script, no network) for experiment
 // results: a table of outcomes, then per experiment its claim, expectation, verdict and why, a
