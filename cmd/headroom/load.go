@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -111,22 +112,22 @@ answered no request); the result is still written.`,
 	fl.IntVar(&c.Users, "users", loadgen.UsersDefault, "closed model: concurrent users")
 	fl.DurationVar(&c.Think, "think", 0, "closed model: pause between an answer and a user's next request")
 	f.register(fl, "steps: comma-separated rates, such as 100,200,400")
-	fl.StringVar(&f.bodyFile, "body-file", "", "read the request body from a file")
-	fl.StringVar(&f.targetsFile, "targets", "", "JSONL file of targets: method, url, headers, body or body_file, weight")
+	fl.StringVar(&f.bodyFile, "body-file", "", "read the request body from a file (- for standard input)")
+	fl.StringVar(&f.targetsFile, "targets", "", "JSONL file of targets: method, url, headers, body or body_file, weight (- for standard input)")
 	fl.DurationVar(&c.Timeout, "timeout", loadgen.TimeoutDefault, "per-request timeout, connecting included")
 	fl.BoolVar(&c.HTTP2, "http2", false, "use HTTP/2 (h2c for http:// URLs)")
 	fl.BoolVar(&c.Insecure, "insecure", false, "skip TLS certificate verification")
 	fl.Int64Var(&c.MaxBody, "max-body", loadgen.MaxBodyDefault, "largest response body accepted, in bytes")
 	fl.StringVar(&f.sloExpr, "slo", "", "service level objective, such as 'p99<200ms,p99.9<1s,errors<0.1%'; exit 1 when it fails")
 	fl.Float64Var(&f.errorBudget, "error-budget", slo.ErrorBudgetDefault, "largest error rate, in percent, that an --slo without an errors clause allows")
-	fl.StringVarP(&f.out, "out", "o", "", "write the full result (JSON, with histograms) to this file")
+	fl.StringVarP(&f.out, "out", "o", "", "write the full result (JSON, with histograms) to this file (- for standard output)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	fl.DurationVar(&f.interval, "interval", 5*time.Second, "progress line interval when not on a terminal")
 	return cmd
 }
 
 // config turns the flags into a loadgen.Config, reading the targets and body files.
-func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, error) {
+func (f *loadFlags) config(cmd *cobra.Command, sio *stdio, args []string) (loadgen.Config, error) {
 	c := f.cfg
 	c.KeepSecrets = f.keepSecrets
 	fl := cmd.Flags()
@@ -164,14 +165,19 @@ func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, e
 	case f.targetsFile != "" && len(args) > 0:
 		return c, cliexit.Usagef("give a URL or --targets, not both")
 	case f.targetsFile != "":
-		fh, err := os.Open(f.targetsFile)
+		fh, err := sio.open("--targets", f.targetsFile)
 		if err != nil {
-			return c, cliexit.Usagef("--targets: %v", err)
+			return c, err
 		}
 		defer fh.Close()
-		ts, err := loadgen.ReadTargets(fh, filepath.Dir(f.targetsFile))
+		// Body files are relative to the targets file, or to the working directory for stdin.
+		dir := filepath.Dir(f.targetsFile)
+		if f.targetsFile == stdinName {
+			dir = "."
+		}
+		ts, err := loadgen.ReadTargets(fh, dir)
 		if err != nil {
-			return c, cliexit.Usagef("--targets %s: %w", f.targetsFile, err)
+			return c, cliexit.Usagef("--targets %s: %w", displayName(f.targetsFile), err)
 		}
 		c.Targets = ts
 	case len(args) == 1:
@@ -183,9 +189,14 @@ func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, e
 			if t.Body != "" {
 				return c, cliexit.Usagef("give --body or --body-file, not both")
 			}
-			b, err := os.ReadFile(f.bodyFile)
+			fh, err := sio.open("--body-file", f.bodyFile)
 			if err != nil {
-				return c, cliexit.Usagef("--body-file: %v", err)
+				return c, err
+			}
+			b, err := io.ReadAll(fh)
+			fh.Close()
+			if err != nil {
+				return c, cliexit.Usagef("--body-file %s: %v", displayName(f.bodyFile), err)
 			}
 			t.Body = string(b)
 		}
@@ -203,7 +214,8 @@ func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, e
 }
 
 func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
-	cfg, err := f.config(cmd, args)
+	sio := stdioOf(cmd)
+	cfg, err := f.config(cmd, sio, args)
 	if err != nil {
 		return err
 	}
@@ -221,13 +233,13 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 	} else if cmd.Flags().Changed("error-budget") {
 		return cliexit.Usagef("--error-budget belongs to --slo: give an SLO, such as --slo 'p99<200ms'")
 	}
-	out, err := createOut(f.out)
+	out, err := sio.createOut(f.out)
 	if err != nil {
 		return err
 	}
 	defer out.abort()
 
-	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	stdout, stderr := sio.text(), cmd.ErrOrStderr()
 	lowerGCTarget()
 	prog := newProgress(stderr, f.quiet, isTerminal(stderr), f.interval, cfg.Warmup+cfg.Duration)
 	l, err := loadgen.Run(cmd.Context(), cfg, prog.update)
@@ -265,7 +277,7 @@ func lowerGCTarget() {
 func loadOutcome(l *result.Load, out string) error {
 	written := ""
 	if out != "" {
-		written = "; the result is written to " + out
+		written = "; the result is written to " + outName(out)
 	}
 	if l.Partial {
 		return cliexit.RunFailed(fmt.Errorf("interrupted%s", written))

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/headroom/headroom/collect/collecttest"
+	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/result"
+)
+
+// runIO runs the CLI in process with stdin, returning the exit code, stdout and stderr.
+func runIO(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	root := newRootCmd(&stdout, &stderr)
+	root.SetIn(strings.NewReader(stdin))
+	code := cliexit.Execute(t.Context(), root, args, &stderr, "headroom")
+	return code, stdout.String(), stderr.String()
+}
+
+func helloServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "hello "+r.URL.Path)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestStdio: "-" reads standard input for every file input and writes a result to standard
+// output, the text report then going to standard error, so results pipe from one command to
+// the next; real paths still go through atomic files.
+func TestStdio(t *testing.T) {
+	t.Parallel()
+	srv := helloServer(t)
+	targets := `{"url":"` + srv.URL + `/a"}` + "\n" + `{"url":"` + srv.URL + `/b"}` + "\n"
+	code, run, stderr := runIO(t, targets, "load", "--targets", "-", "--rate", "40", "--duration", "500ms", "-q", "--out", "-")
+	if code != 0 && code != 3 { // 3: a loaded machine made the generator late
+		t.Fatalf("load --targets - --out -: exit %d\n%s", code, stderr)
+	}
+	l, err := result.ReadLoad(strings.NewReader(run))
+	if err != nil {
+		t.Fatalf("stdout is not a load result: %v\n%.200s", err, run)
+	}
+	if l.Requests != 20 {
+		t.Errorf("requests = %d, want 20 (40/s for 0.5 s)", l.Requests)
+	}
+	if !strings.Contains(stderr, "headroom load") {
+		t.Errorf("the table did not go to stderr:\n%s", stderr)
+	}
+	if matches, _ := filepath.Glob("-*"); len(matches) > 0 {
+		t.Errorf("files named after -: %v", matches)
+	}
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "run.json")
+	if err := os.WriteFile(file, []byte(run), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := runIO(t, run, "merge", "-", file, "--out", "-")
+	if code != 0 {
+		t.Fatalf("merge - FILE --out -: exit %d\n%s", code, stderr)
+	}
+	m, err := result.ReadLoad(strings.NewReader(out))
+	if err != nil || m.Requests != 2*l.Requests {
+		t.Fatalf("merged = %v requests (err %v), want %d", m, err, 2*l.Requests)
+	}
+	for _, args := range [][]string{{"report", "-"}, {"compare", "-", file}, {"cost", "--load", "-", "--memory", "128", "--server-rps", "100", "--server-hourly", "0.1"}} {
+		if code, out, stderr := runIO(t, run, args...); code != 0 || out == "" {
+			t.Errorf("%v with the result on stdin: exit %d, stdout %q\n%s", args, code, out, stderr)
+		}
+	}
+	// The body of one target from standard input.
+	code, out, stderr = runIO(t, `{"x":1}`, "load", srv.URL, "-X", "POST", "--body-file", "-", "--rate", "10", "--duration", "300ms", "-q", "--out", "-")
+	if code != 0 && code != 3 {
+		t.Fatalf("--body-file -: exit %d\n%s", code, stderr)
+	}
+	var cfg struct {
+		Config struct {
+			Targets []struct{ Body string } `json:"targets"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal([]byte(out), &cfg); err != nil || len(cfg.Config.Targets) != 1 || cfg.Config.Targets[0].Body != `{"x":1}` {
+		t.Errorf("--body-file -: config targets %+v (%v), want the body from stdin", cfg.Config.Targets, err)
+	}
+}
+
+func TestStdioMisuse(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"merge", "-", "-", "--out", "x.json"}, "standard input is already read"},
+		{[]string{"sweep", "http://127.0.0.1:1/", "--slo", "p99<50ms", "--out", "-", "--html", "-"}, "--html -: standard output is already taken by --out -"},
+		{[]string{"profile", "http://127.0.0.1:1/", "--out", "-"}, "standard output cannot hold"},
+		{[]string{"doctor", "http://127.0.0.1:1/", "--out", "-"}, "standard output cannot hold"},
+		{[]string{"diagnose", "--traces", "-", "--load", "-"}, "standard input is already read by --traces"},
+		{[]string{"load", "--targets", "/nonexistent/t.jsonl", "--rate", "1"}, "--targets: open /nonexistent/t.jsonl"},
+	} {
+		code, out, stderr := runIO(t, "", tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) || out != "" {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q; want 2 and %q", tc.args, code, stderr, out, tc.want)
+		}
+	}
+}
+
+// TestCollectToStdout: collect --out - streams trace lines to standard output as they complete,
+// before collect stops.
+func TestCollectToStdout(t *testing.T) {
+	t.Parallel()
+	col := startCollect(t, "-", "--complete-after", "50ms", "--sync-every", "50ms")
+	p, err := collecttest.New(3, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, "http://"+col.addr+"/v1/traces", bytes.NewReader(p.Stamp(make([]byte, p.Len()), 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("export: %s", resp.Status)
+	}
+	for deadline := time.Now().Add(10 * time.Second); strings.Count(col.stdout.String(), "\n") < 3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("3 traces not streamed to stdout in 10 s: %q", col.stdout.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	col.stop(t)
+	lines := strings.Split(strings.TrimSpace(col.stdout.String()), "\n")
+	if len(lines) < 3 || !strings.HasPrefix(lines[0], `{"resourceSpans"`) {
+		t.Errorf("stdout: %d lines, first %.80q; want 3 OTLP JSON lines", len(lines), lines[0])
+	}
+	if !strings.Contains(col.stderr.String(), "standard output") {
+		t.Errorf("stderr does not say where traces go: %s", col.stderr.String())
+	}
+}
