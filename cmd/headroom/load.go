@@ -24,6 +24,8 @@ type loadFlags struct {
 	targetFlags
 	bodyFile    string
 	targetsFile string
+	targetsFmt  string
+	harAssets   bool
 	sloExpr     string
 	errorBudget float64
 	out         string
@@ -113,7 +115,9 @@ answered no request); the result is still written.`,
 	fl.DurationVar(&c.Think, "think", 0, "closed model: pause between an answer and a user's next request")
 	f.register(fl, "steps: comma-separated rates, such as 100,200,400")
 	fl.StringVar(&f.bodyFile, "body-file", "", "read the request body from a file (- for standard input)")
-	fl.StringVar(&f.targetsFile, "targets", "", "JSONL file of targets: method, url, headers, body or body_file, weight (- for standard input)")
+	fl.StringVar(&f.targetsFile, "targets", "", "file of targets (- for standard input): headroom's JSON lines (method, url, headers, body or body_file, weight), vegeta's targets or a HAR")
+	fl.StringVar(&f.targetsFmt, "targets-format", string(loadgen.TargetsAuto), "format of --targets: "+loadgen.TargetsFormatNames()+" (auto tells them apart by content)")
+	fl.BoolVar(&f.harAssets, "har-assets", false, "keep a HAR's static assets (images, fonts, CSS, scripts, media) as targets")
 	fl.DurationVar(&c.Timeout, "timeout", loadgen.TimeoutDefault, "per-request timeout, connecting included")
 	fl.BoolVar(&c.HTTP2, "http2", false, "use HTTP/2 (h2c for http:// URLs)")
 	fl.BoolVar(&c.Insecure, "insecure", false, "skip TLS certificate verification")
@@ -175,11 +179,16 @@ func (f *loadFlags) config(cmd *cobra.Command, sio *stdio, args []string) (loadg
 		if f.targetsFile == stdinName {
 			dir = "."
 		}
-		ts, err := loadgen.ReadTargets(fh, dir)
+		ts, format, err := loadgen.ReadTargetsAs(fh, loadgen.TargetsOptions{Format: loadgen.TargetsFormat(f.targetsFmt), Dir: dir, HARAssets: f.harAssets})
 		if err != nil {
 			return c, cliexit.Usagef("--targets %s: %w", displayName(f.targetsFile), err)
 		}
+		if f.harAssets && format != loadgen.TargetsHAR {
+			return c, cliexit.Usagef("--har-assets belongs to a HAR; --targets %s is %s", displayName(f.targetsFile), format)
+		}
 		c.Targets = ts
+	case fl.Changed("targets-format") || f.harAssets:
+		return c, cliexit.Usagef("--targets-format and --har-assets belong to --targets FILE")
 	case len(args) == 1:
 		t, err := f.target(args[0])
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -150,5 +151,42 @@ func TestCollectToStdout(t *testing.T) {
 	}
 	if !strings.Contains(col.stderr.String(), "standard output") {
 		t.Errorf("stderr does not say where traces go: %s", col.stderr.String())
+	}
+}
+
+// TestLoadTargetsFormats: --targets reads vegeta's format and a HAR, told apart by content, and
+// every target is sent.
+func TestLoadTargetsFormats(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.Method+" "+r.URL.Path+" "+r.Header.Get("X-Account-ID")]++
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	vegeta := "GET " + srv.URL + "/dragon\nX-Account-ID: 8675309\n\nDELETE " + srv.URL + "/remove\n"
+	code, _, stderr := runIO(t, vegeta, "load", "--targets", "-", "--rate", "40", "--duration", "500ms", "-q")
+	if code != 0 && code != 3 {
+		t.Fatalf("vegeta targets: exit %d\n%s", code, stderr)
+	}
+	har := `{"log":{"version":"1.2","entries":[
+{"request":{"method":"POST","url":"` + srv.URL + `/api","headers":[{"name":"X-Account-ID","value":"har"}],"postData":{"mimeType":"application/json","text":"{}"}},"response":{"content":{"mimeType":"application/json"}}},
+{"request":{"method":"GET","url":"` + srv.URL + `/logo.png","headers":[]},"response":{"content":{"mimeType":"image/png"}}}]}}`
+	code, _, stderr = runIO(t, har, "load", "--targets", "-", "--rate", "20", "--duration", "500ms", "-q")
+	if code != 0 && code != 3 {
+		t.Fatalf("HAR targets: exit %d\n%s", code, stderr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Targets of equal weight are drawn at random: one of the two vegeta targets is all 20
+	// requests with a chance of 2 in a million.
+	if v, d := seen["GET /dragon 8675309"], seen["DELETE /remove "]; v+d != 20 || v == 0 || d == 0 || seen["POST /api har"] != 10 || len(seen) != 3 {
+		t.Errorf("requests seen %v; want the 20 vegeta requests split over both its targets, 10 of the HAR's API call and none of its image", seen)
+	}
+	code, _, stderr = runIO(t, vegeta, "load", "--targets", "-", "--har-assets", "--rate", "20", "--duration", "500ms", "-q")
+	if code != 2 || !strings.Contains(stderr, "--har-assets belongs to a HAR; --targets standard input is vegeta") {
+		t.Errorf("--har-assets on vegeta targets: exit %d, %s", code, stderr)
 	}
 }
