@@ -50,6 +50,7 @@ func (e *engine) stamp(rng *rand.Rand, s *sample, tp *[55]byte) (target int) {
 	if len(e.cum) > 1 {
 		target = min(sort.SearchFloat64s(e.cum, rng.Float64()*e.cum[len(e.cum)-1]), len(e.cum)-1)
 	}
+	s.target = target
 	putUint64(s.trace[:8], rng.Uint64())
 	putUint64(s.trace[8:], rng.Uint64())
 	traceparent(tp, &s.trace, rng.Uint64())

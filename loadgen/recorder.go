@@ -3,6 +3,7 @@ package loadgen
 import (
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ type sample struct {
 	status int
 	kind   string // error kind; "" for success
 	trace  [16]byte
+	target int // index in Config.Targets
 }
 
 // exemplarBucketsMS are the upper bounds of the latency buckets that each keep one exemplar.
@@ -41,16 +43,35 @@ type recorder struct {
 	slowest                        []result.Exemplar // min-heap by latency, at most SlowestExemplars
 	buckets                        []result.Exemplar // one per exemplarBucketsMS entry; empty TraceID = none yet
 	timeline                       []result.Second
+	// groups are the per-target parts of a mixed run, groupOf maps a target index to its part;
+	// both empty for a run of one part.
+	groups  []targetAcc
+	groupOf []int
 }
 
-func newRecorder(warmup time.Duration) *recorder {
-	return &recorder{
+// targetAcc accumulates one per-target part.
+type targetAcc struct {
+	name             string
+	lat              *hist.Histogram
+	requests, errors int64
+	kinds            map[string]int64
+}
+
+// newRecorder makes the recorder of a run of targets, with a part per name of targetGroups.
+func newRecorder(warmup time.Duration, targets []Target) *recorder {
+	r := &recorder{
 		warmup: warmup,
 		lat:    hist.New(), svc: hist.New(), lag: hist.New(), dispatch: hist.New(), queue: hist.New(),
 		interval: hist.New(),
 		kinds:    map[string]int64{},
 		buckets:  make([]result.Exemplar, len(exemplarBucketsMS)),
 	}
+	names, groupOf := targetGroups(targets)
+	r.groupOf = groupOf
+	for _, n := range names {
+		r.groups = append(r.groups, targetAcc{name: n, lat: hist.New(), kinds: map[string]int64{}})
+	}
+	return r
 }
 
 // record counts a sample, unless it was due during warm-up.
@@ -85,6 +106,15 @@ func (r *recorder) record(s *sample) {
 		r.errors++
 		r.intervalErrs++
 		r.kinds[s.kind]++
+	}
+	if r.groups != nil {
+		g := &r.groups[r.groupOf[s.target]]
+		g.lat.Record(latency)
+		g.requests++
+		if s.kind != "" {
+			g.errors++
+			g.kinds[s.kind]++
+		}
 	}
 	r.exemplar(s, latency)
 }
@@ -218,5 +248,17 @@ func (r *recorder) fill(l *result.Load) error {
 	}
 	l.Exemplars = result.KeepExemplars(ex)
 	l.Timeline = append([]result.Second(nil), r.timeline...)
+	for _, g := range r.groups {
+		t := result.TargetStats{Name: g.name, Requests: g.requests, Errors: g.errors, LatencyMS: result.Summarize(g.lat)}
+		if len(g.kinds) > 0 {
+			t.ErrorsByKind = maps.Clone(g.kinds)
+		}
+		enc, err := g.lat.Encode()
+		if err != nil {
+			return fmt.Errorf("encode histograms: %w", err)
+		}
+		t.Latency = enc
+		l.PerTarget = append(l.PerTarget, t)
+	}
 	return nil
 }

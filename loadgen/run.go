@@ -85,7 +85,7 @@ type engine struct {
 }
 
 func newEngine(cfg Config) (*engine, error) {
-	e := &engine{cfg: cfg, total: cfg.Warmup + cfg.Duration, rec: newRecorder(cfg.Warmup)}
+	e := &engine{cfg: cfg, total: cfg.Warmup + cfg.Duration, rec: newRecorder(cfg.Warmup, cfg.Targets)}
 	var sum float64
 	fast := !cfg.HTTP2
 	for _, t := range cfg.Targets {
@@ -163,6 +163,10 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 	if measured > 0 {
 		completed := l.Requests - l.ErrorsByKind["unsent"] - l.ErrorsByKind[KindInterrupted]
 		l.AchievedRPS = float64(completed) / measured.Seconds()
+		for i := range l.PerTarget {
+			t := &l.PerTarget[i]
+			t.AchievedRPS = float64(t.Requests-t.ErrorsByKind[KindInterrupted]) / measured.Seconds()
+		}
 		if e.shape != nil {
 			l.OfferedRPS = (e.shape.Count(e.cfg.Warmup+measured) - e.shape.Count(e.cfg.Warmup)) / measured.Seconds()
 		}

@@ -68,6 +68,29 @@ type Load struct {
 	// Targets lists the targets of runs merged against different ones (merge --force); absent
 	// when every run drove Target.
 	Targets []string `json:"targets,omitempty"`
+	// PerTarget splits a mixed run (several targets, such as a targets file) by target, each
+	// URL pattern with its ids collapsed (see TargetStats.Name), in the order of the targets;
+	// absent when the run drove one.
+	PerTarget []TargetStats `json:"per_target,omitempty"`
+}
+
+// TargetStats is one target's part of a mixed run. Requests never sent (the "unsent" kind of
+// errors) had no target yet and count only in the run's totals.
+type TargetStats struct {
+	// Name is the method and URL pattern, such as "GET /api/posts/{n}": path segments that are
+	// numbers, UUIDs or long hexadecimal ids are collapsed to {n}, {uuid} and {hex}, the query
+	// left out, and the scheme and host kept only when the run's targets differ in them. Merge
+	// matches targets by Name.
+	Name         string           `json:"name"`
+	Requests     int64            `json:"requests"`
+	Errors       int64            `json:"errors"`
+	ErrorsByKind map[string]int64 `json:"errors_by_kind,omitempty"`
+	// AchievedRPS is the target's answered requests per second of the measured period.
+	AchievedRPS float64 `json:"achieved_rps"`
+	// LatencyMS is measured from the intended send time, as Load.LatencyMS.
+	LatencyMS Summary `json:"latency_ms"`
+	// Latency is LatencyMS's histogram, HDR-encoded, so that merged runs' targets are exact.
+	Latency string `json:"latency"`
 }
 
 // Summary is a latency distribution in milliseconds.

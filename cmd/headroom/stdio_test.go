@@ -190,3 +190,45 @@ func TestLoadTargetsFormats(t *testing.T) {
 		t.Errorf("--har-assets on vegeta targets: exit %d, %s", code, stderr)
 	}
 }
+
+// TestLoadPerTarget: a mixed run reports each URL pattern apart, ids collapsed, in the table and
+// in per_target, and merge keeps the parts.
+func TestLoadPerTarget(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/slow/") {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	targets := "GET " + srv.URL + "/fast\n\nGET " + srv.URL + "/slow/1\n\nGET " + srv.URL + "/slow/2\n"
+	code, out, stderr := runIO(t, targets, "load", "--targets", "-", "--rate", "60", "--duration", "1s", "--out", "-")
+	if code != 0 && code != 3 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{"headroom load  3 targets (the first " + srv.URL + "/fast)", "per target", "GET /fast ", "GET /slow/{n} "} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("table lacks %q:\n%s", want, stderr)
+		}
+	}
+	l, err := result.ReadLoad(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.PerTarget) != 2 || l.PerTarget[0].Name != "GET /fast" || l.PerTarget[1].Name != "GET /slow/{n}" ||
+		l.PerTarget[0].Requests+l.PerTarget[1].Requests != l.Requests {
+		t.Fatalf("per_target %+v, %d requests", l.PerTarget, l.Requests)
+	}
+	// The slow pattern's median is its 20 ms sleep (+ up to 30 ms on a loaded machine); the fast one's is below it.
+	if fast, slow := l.PerTarget[0].LatencyMS.P50, l.PerTarget[1].LatencyMS.P50; !(slow >= 20 && slow < 50 && fast < 20) {
+		t.Errorf("p50 fast %v ms, slow %v ms; want slow in [20, 50) and fast below 20", fast, slow)
+	}
+	code, merged, stderr := runIO(t, out, "merge", "-", "--out", "-")
+	if code != 0 {
+		t.Fatalf("merge: exit %d\n%s", code, stderr)
+	}
+	m, err := result.ReadLoad(strings.NewReader(merged))
+	if err != nil || len(m.PerTarget) != 2 || m.PerTarget[1].Requests != l.PerTarget[1].Requests || m.PerTarget[1].LatencyMS != l.PerTarget[1].LatencyMS {
+		t.Errorf("merged per_target %+v (%v), want %+v", m.PerTarget, err, l.PerTarget)
+	}
+}
