@@ -24,8 +24,14 @@ type Config struct {
 	// and repeat.
 	Model   Model   `json:"model"`
 	Arrival Arrival `json:"arrival"`
-	// Duration is the measured period, after Warmup. Required.
+	// Duration is the measured period, after Warmup. Required: with Requests, the longest the
+	// measured period may last.
 	Duration time.Duration `json:"duration"`
+	// Requests, when positive, ends the measured period after this many requests (hey's and
+	// ab's -n) instead of at Duration: in the open model once that many have fallen due, been
+	// sent and answered (the period ends when the next would have been due, so rates hold), in
+	// the closed model once that many are answered. Default 0: Duration ends the run.
+	Requests int64 `json:"requests,omitempty"`
 	// Warmup is sent first and excluded from every statistic. Default 0.
 	Warmup time.Duration `json:"warmup"`
 	// Connections bounds the open model's connection pool: a due request waits for a free
@@ -224,6 +230,9 @@ func (c *Config) validate() error {
 	}
 	if c.Duration <= 0 {
 		return fieldErr("Duration", "%v: want a positive duration such as 30s", c.Duration)
+	}
+	if c.Requests < 0 {
+		return fieldErr("Requests", "%d: want a positive number of requests, or 0 for a run of Duration", c.Requests)
 	}
 	if c.Warmup < 0 {
 		return fieldErr("Warmup", "%v: want zero or a positive duration", c.Warmup)

@@ -31,6 +31,7 @@ func (e *engine) nextDue(now func() time.Duration, unsent *int64) (due, pickup t
 	for {
 		e.mu.Lock()
 		due, ok = e.sched.Next()
+		ok = ok && e.take(due)
 		e.mu.Unlock()
 		if !ok {
 			return 0, 0, false

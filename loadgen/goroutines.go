@@ -77,7 +77,7 @@ func (w *worker) closed(ctx context.Context) {
 	defer timer.Stop()
 	for ctx.Err() == nil {
 		now := e.since()
-		if now >= e.total {
+		if now >= e.total || !e.takeClosed(now) {
 			return
 		}
 		w.do(ctx, now, now)

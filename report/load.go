@@ -208,6 +208,7 @@ func describeRun(l *result.Load) string {
 		Users       int   `json:"users"`
 		Think       int64 `json:"think"`
 		Connections int   `json:"connections"`
+		Requests    int64 `json:"requests"`
 	}
 	_ = json.Unmarshal(l.Config, &c) // best effort: a merged or foreign config just says less
 	warm := ""
@@ -218,8 +219,12 @@ func describeRun(l *result.Load) string {
 	if l.MergedFrom > 1 {
 		merged = fmt.Sprintf(", merged from %d runs", l.MergedFrom)
 	}
+	length := seconds(l.DurationS)
+	if c.Requests > 0 {
+		length += fmt.Sprintf(" (-n %d)", c.Requests)
+	}
 	if l.Model == result.ModelClosed {
-		return fmt.Sprintf("closed model: %d users, think %gs, %.0fs%s%s", c.Users, float64(c.Think)/1e9, l.DurationS, warm, merged)
+		return fmt.Sprintf("closed model: %d users, think %gs, %s%s%s", c.Users, float64(c.Think)/1e9, length, warm, merged)
 	}
 	arr := c.Arrival.Kind
 	switch c.Arrival.Kind {
@@ -232,7 +237,16 @@ func describeRun(l *result.Load) string {
 	if c.Arrival.Poisson && c.Arrival.Kind != "poisson" {
 		arr += ", poisson spacing"
 	}
-	return fmt.Sprintf("open model: %s, %.0fs%s, %d connections%s", arr, l.DurationS, warm, c.Connections, merged)
+	return fmt.Sprintf("open model: %s, %s%s, %d connections%s", arr, length, warm, c.Connections, merged)
+}
+
+// seconds formats a run's length: whole seconds from 10 s, two significant digits below (a run
+// that -n ended can last half a second).
+func seconds(s float64) string {
+	if s >= 10 {
+		return fmt.Sprintf("%.0fs", s)
+	}
+	return fmt.Sprintf("%.2gs", s)
 }
 
 // num formats milliseconds with precision that suits their size.

@@ -43,9 +43,12 @@ var arrivalFlags = map[loadgen.ArrivalKind][]string{
 	loadgen.ArrivalSine:   {"period", "amplitude"},
 }
 
+// requestsMaxDuration bounds a run that -n ends when --duration is not given.
+const requestsMaxDuration = time.Hour
+
 // loadConfigFlags names load's flag for each loadgen.Config field it sets (see configUsage).
 var loadConfigFlags = map[string]string{
-	"Duration": "duration", "Warmup": "warmup", "Connections": "connections", "Users": "users", "Think": "think",
+	"Duration": "duration", "Requests": "requests", "Warmup": "warmup", "Connections": "connections", "Users": "users", "Think": "think",
 	"Timeout": "timeout", "MaxBody": "max-body", "Model": "model",
 	"Arrival.Kind": "arrival", "Arrival.Rate": "rate", "Arrival.Seed": "seed",
 	"Arrival.From": "from", "Arrival.To": "to", "Arrival.Over": "ramp-over",
@@ -95,7 +98,8 @@ answered no request); the result is still written.`,
 	fl := cmd.Flags()
 	c := &f.cfg
 	fl.Float64Var(&c.Arrival.Rate, "rate", 0, "requests per second (constant, poisson; base of bursts; mean of sine)")
-	fl.DurationVar(&c.Duration, "duration", 10*time.Second, "measured duration, after the warm-up")
+	fl.DurationVar(&c.Duration, "duration", 10*time.Second, "measured duration, after the warm-up (with -n: the longest it may last, default 1h)")
+	fl.Int64VarP(&c.Requests, "requests", "n", 0, "end after this many requests of the measured period instead of at --duration (as hey and ab's -n): open model once they are due and answered, closed model once answered")
 	fl.DurationVar(&c.Warmup, "warmup", 0, "load sent first and excluded from every statistic")
 	fl.IntVar(&c.Connections, "connections", loadgen.ConnectionsDefault, "open model: connections in the pool; a due request waits for a free one and the wait counts")
 	fl.StringVar((*string)(&c.Arrival.Kind), "arrival", string(loadgen.ArrivalKindDefault), "arrival process: "+loadgen.ArrivalKindList())
@@ -140,6 +144,13 @@ func (f *loadFlags) config(cmd *cobra.Command, sio *stdio, args []string) (loadg
 		return c, err
 	}
 	c.Arrival.Steps = steps
+	if fl.Changed("requests") && !fl.Changed("duration") {
+		// A ramp or steps spread over the run's duration: without one they have no shape.
+		if c.Arrival.Kind == loadgen.ArrivalRamp && c.Arrival.Over == 0 || c.Arrival.Kind == loadgen.ArrivalSteps && c.Arrival.Every == 0 {
+			return c, cliexit.Usagef("-n with --arrival %s: give --duration (or --ramp-over / --step-every), over which the arrival is spread", c.Arrival.Kind)
+		}
+		c.Duration = requestsMaxDuration
+	}
 	for kind, names := range arrivalFlags {
 		for _, n := range names {
 			if fl.Changed(n) && c.Arrival.Kind != kind {
@@ -250,7 +261,12 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 
 	stdout, stderr := sio.text(), cmd.ErrOrStderr()
 	lowerGCTarget()
-	prog := newProgress(stderr, f.quiet, isTerminal(stderr), f.interval, cfg.Warmup+cfg.Duration)
+	total := cfg.Warmup + cfg.Duration
+	if cfg.Requests > 0 && cfg.Model != loadgen.ModelClosed && cfg.Arrival.Kind == loadgen.ArrivalConstant && cfg.Arrival.Rate > 0 {
+		// The progress bar's length: -n requests at a constant rate take N/rate.
+		total = min(total, cfg.Warmup+time.Duration(float64(cfg.Requests)/cfg.Arrival.Rate*float64(time.Second)))
+	}
+	prog := newProgress(stderr, f.quiet, isTerminal(stderr), f.interval, total)
 	l, err := loadgen.Run(cmd.Context(), cfg, prog.update)
 	prog.done()
 	if err != nil {
