@@ -797,7 +797,7 @@ func (l *evLoop) failOrRetry(c *evConn, err error) {
 
 func (l *evLoop) complete(c *evConn, keep bool) {
 	c.smp.done = c.arrived
-	c.smp.status, c.smp.kind = c.p.status, ""
+	c.smp.status, c.smp.bytes, c.smp.kind = c.p.status, c.p.total, ""
 	if c.p.status >= 400 {
 		c.smp.kind = statusKind(c.p.status)
 	}
@@ -811,7 +811,7 @@ func (l *evLoop) complete(c *evConn, keep bool) {
 
 func (l *evLoop) fail(c *evConn, err error) {
 	c.smp.done = l.e.since()
-	c.smp.status, c.smp.kind = c.p.status, errorKind(err)
+	c.smp.status, c.smp.bytes, c.smp.kind = c.p.status, c.p.total, errorKind(err)
 	if l.ctx.Err() != nil {
 		c.smp.kind = KindInterrupted // cut short by the interruption, whatever the error says
 	}

@@ -19,6 +19,7 @@ type sample struct {
 	sent   time.Duration // when it was written
 	done   time.Duration // when the answer (or error) was complete
 	status int
+	bytes  int64  // of the answer's body
 	kind   string // error kind; "" for success
 	trace  [16]byte
 	target int // index in Config.Targets
@@ -47,6 +48,10 @@ type recorder struct {
 	// both empty for a run of one part.
 	groups  []targetAcc
 	groupOf []int
+	// samples keeps each sample for Config.Samples, up to samplesBatch until the writer takes
+	// them; dropped counts those that found it full. nil without Config.Samples.
+	samples []sampleRec
+	dropped int64
 }
 
 // targetAcc accumulates one per-target part.
@@ -117,6 +122,34 @@ func (r *recorder) record(s *sample) {
 		}
 	}
 	r.exemplar(s, latency)
+	if r.samples != nil {
+		if len(r.samples) == cap(r.samples) {
+			r.dropped++
+		} else {
+			r.samples = append(r.samples, sampleRec{due: s.due, sent: s.sent, latency: latency, service: s.done - s.sent,
+				status: s.status, bytes: s.bytes, kind: s.kind, trace: s.trace, target: s.target})
+		}
+	}
+}
+
+// keepSamples makes the recorder keep samples for a samplesWriter.
+func (r *recorder) keepSamples() { r.samples = make([]sampleRec, 0, samplesBatch) }
+
+// takeSamples returns the samples kept so far and keeps the next ones in empty, a batch of
+// samplesBatch capacity.
+func (r *recorder) takeSamples(empty []sampleRec) []sampleRec {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	batch := r.samples
+	r.samples = empty
+	return batch
+}
+
+// droppedSamples is how many samples found the batch full.
+func (r *recorder) droppedSamples() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dropped
 }
 
 // exemplar keeps s if it is among the slowest or the first in its latency bucket.

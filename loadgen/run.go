@@ -120,6 +120,9 @@ func (e *engine) takeClosed(now time.Duration) bool {
 
 func newEngine(cfg Config) (*engine, error) {
 	e := &engine{cfg: cfg, total: cfg.Warmup + cfg.Duration, rec: newRecorder(cfg.Warmup, cfg.Targets)}
+	if cfg.Samples != nil {
+		e.rec.keepSamples()
+	}
 	var sum float64
 	fast := !cfg.HTTP2
 	for _, t := range cfg.Targets {
@@ -175,7 +178,17 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 		unsent += n
 		unsentMu.Unlock()
 	}
+	var sw *samplesWriter
+	stopSamples, samplesDone := make(chan struct{}), make(chan struct{})
+	if e.cfg.Samples != nil {
+		sw = newSamplesWriter(e.rec, e.cfg.Samples, e.cfg.SamplesFormat, e.start)
+		go func() { sw.run(stopSamples); close(samplesDone) }()
+	}
 	if err := e.exec.start(runCtx, &wg, addUnsent); err != nil {
+		if sw != nil {
+			close(stopSamples)
+			<-samplesDone
+		}
 		return nil, err
 	}
 	workersDone := make(chan struct{})
@@ -216,6 +229,14 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 		l.Generator.AchievedRatio = float64(l.Requests-l.ErrorsByKind["unsent"]) / float64(l.Requests)
 	}
 	l.Verdict = verdict(l, e.cfg.Model)
+	if sw != nil {
+		close(stopSamples)
+		<-samplesDone
+		l.Generator.SamplesWritten, l.Generator.SamplesDropped = sw.n, e.rec.droppedSamples()
+		if n := sw.note(l.Generator.SamplesDropped); n != "" {
+			l.Verdict.Notes = append(l.Verdict.Notes, n)
+		}
+	}
 	cfgJSON, err := json.Marshal(e.cfg.Redacted())
 	if err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)

@@ -157,6 +157,10 @@ type Generator struct {
 	// DispatchLagMS is how late the generator sent a request that a free connection could have
 	// sent on time: its own lateness (timers, CPU), excluding waits for a busy connection.
 	DispatchLagMS Summary `json:"dispatch_lag_ms"`
+	// SamplesWritten and SamplesDropped count the requests written to the samples output
+	// (load --samples) and those it fell too far behind to take; absent without one.
+	SamplesWritten int64 `json:"samples_written,omitempty"`
+	SamplesDropped int64 `json:"samples_dropped,omitempty"`
 	// LateDispatches counts the requests sent more than 10 ms late with a connection free; a
 	// run is invalid for its dispatch lag only when there were at least a few (5).
 	LateDispatches int64 `json:"late_dispatches"`

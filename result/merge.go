@@ -180,6 +180,8 @@ func mergePerTarget(runs []*Load) ([]TargetStats, error) {
 func mergeGenerator(into *Generator, g Generator) {
 	into.CPUSeconds += g.CPUSeconds
 	into.LateDispatches += g.LateDispatches
+	into.SamplesWritten += g.SamplesWritten
+	into.SamplesDropped += g.SamplesDropped
 	into.Cores += g.Cores
 	into.Connections += g.Connections
 	if into.IO == "" {

@@ -26,6 +26,7 @@ type loadFlags struct {
 	targetsFile string
 	targetsFmt  string
 	harAssets   bool
+	samples     string
 	sloExpr     string
 	errorBudget float64
 	out         string
@@ -43,12 +44,22 @@ var arrivalFlags = map[loadgen.ArrivalKind][]string{
 	loadgen.ArrivalSine:   {"period", "amplitude"},
 }
 
+// samplesFormatOf is the --samples format a file's extension says: JSON lines for .jsonl,
+// .ndjson and .json, CSV otherwise.
+func samplesFormatOf(path string) loadgen.SamplesFormat {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".jsonl", ".ndjson", ".json":
+		return loadgen.SamplesJSONL
+	}
+	return loadgen.SamplesCSV
+}
+
 // requestsMaxDuration bounds a run that -n ends when --duration is not given.
 const requestsMaxDuration = time.Hour
 
 // loadConfigFlags names load's flag for each loadgen.Config field it sets (see configUsage).
 var loadConfigFlags = map[string]string{
-	"Duration": "duration", "Requests": "requests", "Warmup": "warmup", "Connections": "connections", "Users": "users", "Think": "think",
+	"Duration": "duration", "Requests": "requests", "SamplesFormat": "samples-format", "Warmup": "warmup", "Connections": "connections", "Users": "users", "Think": "think",
 	"Timeout": "timeout", "MaxBody": "max-body", "Model": "model",
 	"Arrival.Kind": "arrival", "Arrival.Rate": "rate", "Arrival.Seed": "seed",
 	"Arrival.From": "from", "Arrival.To": "to", "Arrival.Over": "ramp-over",
@@ -121,6 +132,8 @@ answered no request); the result is still written.`,
 	fl.StringVar(&f.bodyFile, "body-file", "", "read the request body from a file (- for standard input)")
 	fl.StringVar(&f.targetsFile, "targets", "", "file of targets (- for standard input): headroom's JSON lines (method, url, headers, body or body_file, weight), vegeta's targets or a HAR")
 	fl.StringVar(&f.targetsFmt, "targets-format", string(loadgen.TargetsAuto), "format of --targets: "+loadgen.TargetsFormatNames()+" (auto tells them apart by content)")
+	fl.StringVar(&f.samples, "samples", "", "write every request of the measured period (intended and send time, latency, status, bytes, error, trace id, target) to this file as it runs (- for standard output)")
+	fl.StringVar((*string)(&c.SamplesFormat), "samples-format", "", "format of --samples: csv or jsonl (default by the file's extension: .jsonl, .ndjson or .json for jsonl, else csv)")
 	fl.BoolVar(&f.harAssets, "har-assets", false, "keep a HAR's static assets (images, fonts, CSS, scripts, media) as targets")
 	fl.DurationVar(&c.Timeout, "timeout", loadgen.TimeoutDefault, "per-request timeout, connecting included")
 	fl.BoolVar(&c.HTTP2, "http2", false, "use HTTP/2 (h2c for http:// URLs)")
@@ -258,6 +271,19 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 		return err
 	}
 	defer out.abort()
+	samples, err := sio.create("--samples", f.samples)
+	if err != nil {
+		return err
+	}
+	defer samples.abort()
+	if samples != nil {
+		cfg.Samples = samples.stream()
+		if cfg.SamplesFormat == "" {
+			cfg.SamplesFormat = samplesFormatOf(f.samples)
+		}
+	} else if cmd.Flags().Changed("samples-format") {
+		return cliexit.Usagef("--samples-format belongs to --samples FILE")
+	}
 
 	stdout, stderr := sio.text(), cmd.ErrOrStderr()
 	lowerGCTarget()
@@ -276,6 +302,9 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 		l.SLO = obj.Check(l)
 	}
 	if err := out.commit(l.Write); err != nil {
+		return err
+	}
+	if err := samples.commit(func(io.Writer) error { return nil }); err != nil { // written as the run went
 		return err
 	}
 	if err := report.WriteLoad(stdout, l, report.Options{Color: isTerminal(stdout)}); err != nil {

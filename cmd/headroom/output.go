@@ -154,6 +154,14 @@ func (o *outFile) commit(write func(io.Writer) error) error {
 	return nil
 }
 
+// stream is where an output written while the run goes is written, before commit completes it.
+func (o *outFile) stream() io.Writer {
+	if o.stdout != nil {
+		return o.stdout
+	}
+	return o.f.Writer()
+}
+
 // abort removes the temporary file; safe to call after commit.
 func (o *outFile) abort() {
 	if o != nil && o.f != nil {

@@ -232,3 +232,56 @@ func TestLoadPerTarget(t *testing.T) {
 		t.Errorf("merged per_target %+v (%v), want %+v", m.PerTarget, err, l.PerTarget)
 	}
 }
+
+// TestLoadSamples: --samples streams every request to a file (atomically: whole once the run
+// ends) in the format its extension says, or to standard output.
+func TestLoadSamples(t *testing.T) {
+	t.Parallel()
+	srv := helloServer(t)
+	dir := t.TempDir()
+	for _, tc := range []struct{ file, first string }{
+		{filepath.Join(dir, "s.csv"), "intended,sent,latency_ms,service_ms,status,bytes,error,trace_id,target"},
+		{filepath.Join(dir, "s.jsonl"), `{"intended":"`},
+	} {
+		code, out, stderr := runIO(t, "", "load", srv.URL+"/x", "--rate", "40", "--duration", "500ms", "-q", "--out", "-", "--samples", tc.file)
+		if code != 0 && code != 3 {
+			t.Fatalf("exit %d\n%s", code, stderr)
+		}
+		l, err := result.ReadLoad(strings.NewReader(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		rows := int64(len(lines))
+		if strings.HasSuffix(tc.file, ".csv") {
+			rows--
+		}
+		if !strings.HasPrefix(lines[0], tc.first) || rows != l.Requests || l.Generator.SamplesWritten != l.Requests || !strings.Contains(string(b), "200") {
+			t.Errorf("%s: %d rows for %d requests (written %d), first line %q", tc.file, rows, l.Requests, l.Generator.SamplesWritten, lines[0])
+		}
+	}
+	code, out, _ := runIO(t, "", "load", srv.URL, "--rate", "20", "--duration", "500ms", "-q", "--samples", "-", "--samples-format", "jsonl")
+	if code != 0 && code != 3 || strings.Count(out, `"status":200`) != 10 {
+		t.Errorf("--samples -: exit %d, stdout %q; want 10 JSON lines", code, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--samples", filepath.Join(dir, "x.csv"), "--samples-format", "xml"}, `--samples-format "xml": want csv or jsonl`},
+		{[]string{"--samples-format", "csv"}, "--samples-format belongs to --samples FILE"},
+		{[]string{"--samples", filepath.Join(dir, "nodir", "x.csv")}, "--samples " + filepath.Join(dir, "nodir", "x.csv")},
+	} {
+		code, _, stderr := runIO(t, "", append([]string{"load", srv.URL, "--rate", "1", "--duration", "1s"}, tc.args...)...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, %s; want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
