@@ -128,7 +128,7 @@ func runCollect(ctx context.Context, sio *stdio, cfg collect.Config, out string,
 		return cliexit.RunFailed(err)
 	}
 	writeErr := make(chan error, 1)
-	if out == stdinName {
+	if out == dash {
 		// Standard output streams the lines; a pipe cannot be synced.
 		go func() { writeErr <- lines.WriteStream(sio.out, syncEvery) }()
 	} else if lines != nil {

@@ -84,7 +84,7 @@ func parseThreshold(s string) (float64, error) {
 // readCompared reads a result to compare, "-" standard input (a doctor report read from it has no
 // load results beside it), as a usage error when it cannot.
 func readCompared(sio *stdio, path string) (*compare.Input, error) {
-	if path != stdinName {
+	if path != dash {
 		in, err := compare.ReadFile(path)
 		if err != nil {
 			return nil, cliexit.Usagef("%w", err)

@@ -81,7 +81,7 @@ invalid.`,
 			if cfg.TraceURL, err = report.ParseTraceURL(traceURL); err != nil {
 				return cliexit.Usagef("--trace-url %w", err)
 			}
-			if cfg.OutDir == stdinName {
+			if cfg.OutDir == dash {
 				return cliexit.Usagef("--out -: doctor writes a directory (report.html, report.json, the results), which standard output cannot hold")
 			}
 			stderr, stdout := cmd.ErrOrStderr(), cmd.OutOrStdout()

@@ -200,7 +200,7 @@ func (f *loadFlags) config(cmd *cobra.Command, sio *stdio, args []string) (loadg
 		defer fh.Close()
 		// Body files are relative to the targets file, or to the working directory for stdin.
 		dir := filepath.Dir(f.targetsFile)
-		if f.targetsFile == stdinName {
+		if f.targetsFile == dash {
 			dir = "."
 		}
 		ts, format, err := loadgen.ReadTargetsAs(fh, loadgen.TargetsOptions{Format: loadgen.TargetsFormat(f.targetsFmt), Dir: dir, HARAssets: f.harAssets})

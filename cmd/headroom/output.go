@@ -13,9 +13,9 @@ import (
 	"github.com/headroom/headroom/internal/cliexit"
 )
 
-// stdinName is the file name "-" stands for: standard input for an input flag or argument,
+// dash is the file name that stands for standard input for an input flag or argument, and for
 // standard output for an output flag, as in vegeta, curl and tar.
-const stdinName = "-"
+const dash = "-"
 
 // stdio is a command's standard streams as its file flags use them. "-" names standard input
 // for an input and standard output for an output, each at most once per command: a second
@@ -35,7 +35,7 @@ func stdioOf(cmd *cobra.Command) *stdio {
 // open opens the input file path that flag (or an argument, for messages) names; "-" is standard
 // input. An unreadable file is a usage error.
 func (s *stdio) open(flag, path string) (io.ReadCloser, error) {
-	if path != stdinName {
+	if path != dash {
 		f, err := os.Open(path)
 		if err != nil {
 			return nil, cliexit.Usagef("%s: %v", flag, err)
@@ -53,7 +53,7 @@ func (s *stdio) open(flag, path string) (io.ReadCloser, error) {
 // is read, so that a second "-" is a usage error rather than an empty input.
 func (s *stdio) reserve(pairs ...string) error {
 	for i := 0; i+1 < len(pairs); i += 2 {
-		if pairs[i+1] != stdinName {
+		if pairs[i+1] != dash {
 			continue
 		}
 		if s.inBy != "" {
@@ -88,7 +88,7 @@ func (s *stdio) text() io.Writer {
 
 // displayName is how messages name an input path.
 func displayName(path string) string {
-	if path == stdinName {
+	if path == dash {
 		return "standard input"
 	}
 	return path
@@ -96,7 +96,7 @@ func displayName(path string) string {
 
 // outName is how messages name an output path.
 func outName(path string) string {
-	if path == stdinName {
+	if path == dash {
 		return "standard output"
 	}
 	return path
@@ -118,7 +118,7 @@ func (s *stdio) create(flag, path string) (*outFile, error) {
 	switch path {
 	case "":
 		return nil, nil
-	case stdinName:
+	case dash:
 		if s.outBy != "" {
 			return nil, cliexit.Usagef("%s -: standard output is already taken by %s -", flag, s.outBy)
 		}

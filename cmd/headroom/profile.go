@@ -227,7 +227,7 @@ func formatTotal(f *flame.Folded) string {
 // directory: it exists and is not a directory, or its parent is not a directory. Nothing is
 // created until there is something to write.
 func checkOutDir(dir string) error {
-	if dir == stdinName {
+	if dir == dash {
 		return cliexit.Usagef("--out -: profile writes a directory of files, which standard output cannot hold (--diff writes one SVG, which it can)")
 	}
 	st, err := os.Stat(dir)
@@ -288,7 +288,7 @@ func runProfileDiff(cmd *cobra.Command, f *profileFlags, args []string) error {
 	for _, d := range flame.DiffTop(fs[0], fs[1], f.top) {
 		fmt.Fprintf(w, "  %+6.1f points  %5.1f%% → %5.1f%%  %s\n", 100*d.Delta, 100*d.BaseShare, 100*d.NextShare, d.Name)
 	}
-	if out != stdinName {
+	if out != dash {
 		fmt.Fprintf(w, "wrote %s\n", out)
 	}
 	return nil
@@ -297,7 +297,7 @@ func runProfileDiff(cmd *cobra.Command, f *profileFlags, args []string) error {
 // readFlame reads a pprof profile for --diff, "-" standard input, as a usage error when it
 // cannot; maxBytes bounds it as flame.ReadFile does.
 func readFlame(sio *stdio, path string, maxBytes int64) (*flame.Profile, error) {
-	if path != stdinName {
+	if path != dash {
 		p, err := flame.ReadFile(path, maxBytes)
 		if err != nil {
 			return nil, cliexit.Usagef("%w", err)

@@ -184,7 +184,7 @@ func writeDoctorText(w io.Writer, d *result.Doctor, o report.Options, links repo
 func doctorPage(sio *stdio, path string, d *result.Doctor, links report.TraceURL) (report.DoctorPage, error) {
 	dir := filepath.Dir(path)
 	page := report.DoctorPage{Doctor: d, Steady: map[string]*result.Load{}, TraceURL: links}
-	if path == stdinName {
+	if path == dash {
 		return page, nil
 	}
 	for _, e := range d.Endpoints {
