@@ -52,6 +52,13 @@ func (l *TraceLines) Close() {
 // own goroutine.
 func (l *TraceLines) WriteAll(w io.Writer) error { return l.write(w, nil, 0) }
 
+// WriteStream writes the traces to w as WriteAll does, and every `every` (when positive) writes
+// out the lines waiting, so that a reader at the other end of a pipe gets traces as they
+// complete rather than in batches of a megabyte.
+func (l *TraceLines) WriteStream(w io.Writer, every time.Duration) error {
+	return l.write(w, nil, every)
+}
+
 // WriteFile writes the traces to f as WriteAll does, so that f is usable as it grows and after
 // a crash: it appends whole lines only, and every `every` (when positive) writes out the lines
 // waiting and syncs f to stable storage. A SIGKILL or power loss keeps every trace completed up

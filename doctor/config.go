@@ -78,6 +78,12 @@ type Config struct {
 	// NoProfiles skips the CPU and wall-clock profiles of the steady run (their sampling costs
 	// the target some CPU).
 	NoProfiles bool
+	// Headers are sent with every request to the target: each load run (sweeps, steady run,
+	// comparisons) and the profile fetches, for APIs that want a token or a cookie. They replace
+	// an endpoint's own header of the same name (the Content-Type of a JSON body). Results carry
+	// the values of credential headers (Authorization, Cookie, X-Api-Key, ...) redacted unless
+	// KeepSecrets, as loadgen.Config.Redacted says. Default none.
+	Headers map[string]string
 	// KeepSecrets writes credentials in the target's URL (user:password@, api_key=…) into the
 	// results as given; by default they are redacted, as loadgen.Config.KeepSecrets says.
 	KeepSecrets bool
@@ -234,6 +240,13 @@ func (c *Config) validate() error {
 	for _, e := range c.Endpoints {
 		if _, err := parseEndpoint("http://127.0.0.1", e); err != nil {
 			return bad("Endpoints", "%v", err)
+		}
+	}
+	if len(c.Headers) > 0 {
+		// loadgen checks headers as it checks a target's.
+		probe := loadgen.Config{Targets: []loadgen.Target{{URL: "http://127.0.0.1/", Headers: c.Headers}}, Arrival: loadgen.Arrival{Rate: 1}, Duration: time.Second}
+		if err := probe.Validate(); err != nil {
+			return bad("Headers", "%s", strings.TrimPrefix(err.Error(), loadgen.ErrConfig.Error()+": "))
 		}
 	}
 	return nil

@@ -181,6 +181,20 @@ func (r *run) loadConfig(base, e string, rate float64, d, warmup time.Duration) 
 	if err != nil {
 		return loadgen.Config{}, err
 	}
+	if len(r.cfg.Headers) > 0 {
+		t.Headers = maps.Clone(t.Headers)
+		if t.Headers == nil {
+			t.Headers = map[string]string{}
+		}
+		for k, v := range r.cfg.Headers {
+			for old := range t.Headers {
+				if strings.EqualFold(old, k) {
+					delete(t.Headers, old)
+				}
+			}
+			t.Headers[k] = v
+		}
+	}
 	return loadgen.Config{Targets: []loadgen.Target{t}, Model: loadgen.ModelOpen, Arrival: loadgen.Arrival{Kind: loadgen.ArrivalConstant, Rate: rate},
 		Duration: d, Warmup: warmup, Connections: r.cfg.Connections, Timeout: 10 * time.Second, KeepSecrets: r.cfg.KeepSecrets}, nil
 }

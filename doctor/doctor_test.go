@@ -304,6 +304,8 @@ func TestConfigErrors(t *testing.T) {
 		{doctor.Config{MaxSteps: -1}, "MaxSteps -1"},
 		{doctor.Config{MaxProfileBytes: -1}, "MaxProfileBytes -1"},
 		{doctor.Config{URL: "http://127.0.0.1:1", Endpoints: []string{"/a"}, Edge: true}, "Edge with the URL http://127.0.0.1:1"},
+		{doctor.Config{URL: "http://127.0.0.1:1", Endpoints: []string{"/a"}, Headers: map[string]string{"Bad Name": "x"}}, `Headers header name "Bad Name": want a token`},
+		{doctor.Config{URL: "http://127.0.0.1:1", Endpoints: []string{"/a"}, Headers: map[string]string{"A": "x\ny"}}, "control characters"},
 	} {
 		// A bad Config fails Run before anything starts.
 		rep, err := doctor.Run(t.Context(), tc.cfg, func(string) {})

@@ -44,7 +44,7 @@ func (r *run) steadyPhase(ctx context.Context) error {
 		r.note("profiles: the steady run is shorter than a second, too short to profile")
 		load(ctx)
 	default:
-		r.profiled = flame.FetchConfig{Duration: secs, MaxBytes: r.cfg.MaxProfileBytes}
+		r.profiled = flame.FetchConfig{Duration: secs, MaxBytes: r.cfg.MaxProfileBytes, Client: headerClient(r.cfg.Headers)}
 		cfg := flame.UnderLoadConfig{Fetch: r.profiled, Delay: r.cfg.Warmup, Dir: r.cfg.OutDir}
 		p, perr := flame.UnderLoad(ctx, cfg, r.admin, load)
 		r.keepProfiles(ctx, p, perr)
@@ -207,4 +207,27 @@ func setAntipatterns(ctx context.Context, base, list string) error {
 		return fmt.Errorf("switch the lab's anti-patterns: %s: %s", resp.Status, bytes.TrimSpace(msg))
 	}
 	return nil
+}
+
+// headerClient is the client of the profile fetches: nil (flame's default) without headers, else
+// one that adds them to every request, as the load runs send them.
+func headerClient(h map[string]string) *http.Client {
+	if len(h) == 0 {
+		return nil
+	}
+	return &http.Client{Transport: headerTransport{base: http.DefaultTransport, headers: h}}
+}
+
+// headerTransport adds headers to each request it sends.
+type headerTransport struct {
+	base    http.RoundTripper
+	headers map[string]string
+}
+
+func (t headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context()) // a RoundTripper must not modify the caller's request
+	for k, v := range t.headers {
+		req.Header.Set(k, v)
+	}
+	return t.base.RoundTrip(req)
 }

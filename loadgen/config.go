@@ -3,6 +3,7 @@ package loadgen
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/url"
 	"slices"
@@ -24,8 +25,14 @@ type Config struct {
 	// and repeat.
 	Model   Model   `json:"model"`
 	Arrival Arrival `json:"arrival"`
-	// Duration is the measured period, after Warmup. Required.
+	// Duration is the measured period, after Warmup. Required: with Requests, the longest the
+	// measured period may last.
 	Duration time.Duration `json:"duration"`
+	// Requests, when positive, ends the measured period after this many requests (hey's and
+	// ab's -n) instead of at Duration: in the open model once that many have fallen due, been
+	// sent and answered (the period ends when the next would have been due, so rates hold), in
+	// the closed model once that many are answered. Default 0: Duration ends the run.
+	Requests int64 `json:"requests,omitempty"`
 	// Warmup is sent first and excluded from every statistic. Default 0.
 	Warmup time.Duration `json:"warmup"`
 	// Connections bounds the open model's connection pool: a due request waits for a free
@@ -53,6 +60,14 @@ type Config struct {
 	// such as api_key or token. By default a result holds Redacted in their place (see
 	// Config.Redacted), so that results can be shared.
 	KeepSecrets bool `json:"keep_secrets,omitempty"`
+
+	// Samples, when set, receives every request of the measured period as it completes, in
+	// SamplesFormat (see SamplesHeader), from a goroutine of its own that takes the recorded
+	// requests every 100 ms: a slow Samples never slows the requests, it loses samples instead
+	// (result.Generator.SamplesDropped, and a verdict note). Run flushes it before it returns.
+	Samples io.Writer `json:"-"`
+	// SamplesFormat is SamplesCSV (default) or SamplesJSONL.
+	SamplesFormat SamplesFormat `json:"samples_format,omitempty"`
 
 	// path narrows how the fast path moves bytes, so that tests cover each way; the zero value
 	// takes the fastest the platform offers.
@@ -224,6 +239,12 @@ func (c *Config) validate() error {
 	}
 	if c.Duration <= 0 {
 		return fieldErr("Duration", "%v: want a positive duration such as 30s", c.Duration)
+	}
+	if !validSamplesFormat(c.SamplesFormat) {
+		return fieldErr("SamplesFormat", "%q: want csv or jsonl", c.SamplesFormat)
+	}
+	if c.Requests < 0 {
+		return fieldErr("Requests", "%d: want a positive number of requests, or 0 for a run of Duration", c.Requests)
 	}
 	if c.Warmup < 0 {
 		return fieldErr("Warmup", "%v: want zero or a positive duration", c.Warmup)

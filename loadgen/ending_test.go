@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"io"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -193,5 +194,39 @@ func TestMemoryStaysFlatOnEndlessAnswers(t *testing.T) {
 				t.Errorf("heap grew by %d MiB while %d MiB streamed", grew>>20, streamed.Load()>>20)
 			}
 		})
+	}
+}
+
+// TestRequestCount: Config.Requests ends a run after that many requests of the measured period,
+// well before its Duration, on every engine and in both models (closed: at full speed and with
+// think time). The open model's period is exactly N/rate at a constant rate, so the rates hold.
+func TestRequestCount(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(srv.Close) // after the engines' parallel subtests
+	eachEngine(t, allEngines, func(t *testing.T, ec engineCase) {
+		cfg := Config{Targets: []Target{{URL: srv.URL}}, Duration: time.Hour, Requests: 60, Warmup: 200 * time.Millisecond,
+			Arrival: Arrival{Rate: 200}, Connections: 4}
+		runs := []Config{ec.config(cfg)}
+		if !ec.closed {
+			thinking := cfg
+			thinking.Model, thinking.Users, thinking.Think, thinking.Arrival, thinking.Connections = ModelClosed, 4, 5*time.Millisecond, Arrival{}, 0
+			runs = append(runs, ec.config(thinking))
+		}
+		for _, c := range runs {
+			l := run(t, t.Context(), c)
+			if l.Requests != 60 || l.Errors != 0 {
+				t.Fatalf("%s model: requests %d errors %v, want 60 and none", c.Model, l.Requests, l.ErrorsByKind)
+			}
+			if l.DurationS > 10 {
+				t.Fatalf("%s model: measured %.1f s: the count did not end the run", c.Model, l.DurationS)
+			}
+			if c.Model != ModelClosed && (math.Abs(l.DurationS-0.3) > 1e-6 || math.Abs(l.AchievedRPS-200) > 1e-3) {
+				t.Errorf("open model: measured %v s at %v req/s, want 0.3 s (60 at 200/s) and 200 req/s", l.DurationS, l.AchievedRPS)
+			}
+		}
+	})
+	if err := (Config{Targets: []Target{{URL: "http://h/"}}, Duration: time.Second, Requests: -1}).Validate(); err == nil || !strings.Contains(err.Error(), "Requests") {
+		t.Errorf("Requests -1: %v, want an error naming Requests", err)
 	}
 }

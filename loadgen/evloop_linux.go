@@ -118,6 +118,7 @@ type evLoop struct {
 	rng   *rand.Rand
 
 	schedDone bool
+	countDone bool // closed model: Config.Requests were handed out
 	unsent    int64
 	deadline  time.Duration // when the poller will wake the loop without events
 
@@ -374,7 +375,7 @@ func (l *evLoop) finished(now time.Duration) bool {
 	if l.e.cfg.Model == ModelOpen {
 		return l.schedDone
 	}
-	return now >= l.e.total
+	return now >= l.e.total || l.countDone
 }
 
 // dispatch sends what is due and gives idle connections their next request.
@@ -383,7 +384,7 @@ func (l *evLoop) dispatch(now time.Duration) {
 	for _, c := range l.conns {
 		if c.state == csWaiting && c.wakeAt <= now {
 			if e.cfg.Model == ModelClosed {
-				if now >= e.total {
+				if now >= e.total || !e.takeClosed(now) {
 					c.state = csIdle
 					continue
 				}
@@ -397,9 +398,11 @@ func (l *evLoop) dispatch(now time.Duration) {
 			continue
 		}
 		if e.cfg.Model == ModelClosed {
-			if now < e.total {
+			if now < e.total && !l.countDone && e.takeClosed(now) {
 				c.smp.due, c.smp.pickup = now, now
 				l.send(c)
+			} else if now < e.total {
+				l.countDone = true
 			}
 			continue
 		}
@@ -794,7 +797,7 @@ func (l *evLoop) failOrRetry(c *evConn, err error) {
 
 func (l *evLoop) complete(c *evConn, keep bool) {
 	c.smp.done = c.arrived
-	c.smp.status, c.smp.kind = c.p.status, ""
+	c.smp.status, c.smp.bytes, c.smp.kind = c.p.status, c.p.total, ""
 	if c.p.status >= 400 {
 		c.smp.kind = statusKind(c.p.status)
 	}
@@ -808,7 +811,7 @@ func (l *evLoop) complete(c *evConn, keep bool) {
 
 func (l *evLoop) fail(c *evConn, err error) {
 	c.smp.done = l.e.since()
-	c.smp.status, c.smp.kind = c.p.status, errorKind(err)
+	c.smp.status, c.smp.bytes, c.smp.kind = c.p.status, c.p.total, errorKind(err)
 	if l.ctx.Err() != nil {
 		c.smp.kind = KindInterrupted // cut short by the interruption, whatever the error says
 	}

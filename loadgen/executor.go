@@ -31,6 +31,7 @@ func (e *engine) nextDue(now func() time.Duration, unsent *int64) (due, pickup t
 	for {
 		e.mu.Lock()
 		due, ok = e.sched.Next()
+		ok = ok && e.take(due)
 		e.mu.Unlock()
 		if !ok {
 			return 0, 0, false
@@ -50,6 +51,7 @@ func (e *engine) stamp(rng *rand.Rand, s *sample, tp *[55]byte) (target int) {
 	if len(e.cum) > 1 {
 		target = min(sort.SearchFloat64s(e.cum, rng.Float64()*e.cum[len(e.cum)-1]), len(e.cum)-1)
 	}
+	s.target = target
 	putUint64(s.trace[:8], rng.Uint64())
 	putUint64(s.trace[8:], rng.Uint64())
 	traceparent(tp, &s.trace, rng.Uint64())

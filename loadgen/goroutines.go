@@ -77,7 +77,7 @@ func (w *worker) closed(ctx context.Context) {
 	defer timer.Stop()
 	for ctx.Err() == nil {
 		now := e.since()
-		if now >= e.total {
+		if now >= e.total || !e.takeClosed(now) {
 			return
 		}
 		w.do(ctx, now, now)
@@ -99,9 +99,9 @@ func (w *worker) do(ctx context.Context, due, pickup time.Duration) {
 	target := e.stamp(w.rng, s, &w.tp)
 	s.due, s.pickup = due, pickup
 	s.sent = e.since()
-	status, err := w.s.send(ctx, target, w.tp[:], e.start.Add(s.sent+e.cfg.Timeout))
+	status, n, err := w.s.send(ctx, target, w.tp[:], e.start.Add(s.sent+e.cfg.Timeout))
 	s.done = e.since()
-	s.status, s.kind = status, ""
+	s.status, s.bytes, s.kind = status, n, ""
 	switch {
 	case err == errCanceled: //nolint:errorlint // sentinel returned as is by the senders
 		s.kind = KindInterrupted

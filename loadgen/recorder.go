@@ -3,6 +3,7 @@ package loadgen
 import (
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -18,8 +19,10 @@ type sample struct {
 	sent   time.Duration // when it was written
 	done   time.Duration // when the answer (or error) was complete
 	status int
+	bytes  int64  // of the answer's body
 	kind   string // error kind; "" for success
 	trace  [16]byte
+	target int // index in Config.Targets
 }
 
 // exemplarBucketsMS are the upper bounds of the latency buckets that each keep one exemplar.
@@ -41,16 +44,39 @@ type recorder struct {
 	slowest                        []result.Exemplar // min-heap by latency, at most SlowestExemplars
 	buckets                        []result.Exemplar // one per exemplarBucketsMS entry; empty TraceID = none yet
 	timeline                       []result.Second
+	// groups are the per-target parts of a mixed run, groupOf maps a target index to its part;
+	// both empty for a run of one part.
+	groups  []targetAcc
+	groupOf []int
+	// samples keeps each sample for Config.Samples, up to samplesBatch until the writer takes
+	// them; dropped counts those that found it full. nil without Config.Samples.
+	samples []sampleRec
+	dropped int64
 }
 
-func newRecorder(warmup time.Duration) *recorder {
-	return &recorder{
+// targetAcc accumulates one per-target part.
+type targetAcc struct {
+	name             string
+	lat              *hist.Histogram
+	requests, errors int64
+	kinds            map[string]int64
+}
+
+// newRecorder makes the recorder of a run of targets, with a part per name of targetGroups.
+func newRecorder(warmup time.Duration, targets []Target) *recorder {
+	r := &recorder{
 		warmup: warmup,
 		lat:    hist.New(), svc: hist.New(), lag: hist.New(), dispatch: hist.New(), queue: hist.New(),
 		interval: hist.New(),
 		kinds:    map[string]int64{},
 		buckets:  make([]result.Exemplar, len(exemplarBucketsMS)),
 	}
+	names, groupOf := targetGroups(targets)
+	r.groupOf = groupOf
+	for _, n := range names {
+		r.groups = append(r.groups, targetAcc{name: n, lat: hist.New(), kinds: map[string]int64{}})
+	}
+	return r
 }
 
 // record counts a sample, unless it was due during warm-up.
@@ -86,7 +112,44 @@ func (r *recorder) record(s *sample) {
 		r.intervalErrs++
 		r.kinds[s.kind]++
 	}
+	if r.groups != nil {
+		g := &r.groups[r.groupOf[s.target]]
+		g.lat.Record(latency)
+		g.requests++
+		if s.kind != "" {
+			g.errors++
+			g.kinds[s.kind]++
+		}
+	}
 	r.exemplar(s, latency)
+	if r.samples != nil {
+		if len(r.samples) == cap(r.samples) {
+			r.dropped++
+		} else {
+			r.samples = append(r.samples, sampleRec{due: s.due, sent: s.sent, latency: latency, service: s.done - s.sent,
+				status: s.status, bytes: s.bytes, kind: s.kind, trace: s.trace, target: s.target})
+		}
+	}
+}
+
+// keepSamples makes the recorder keep samples for a samplesWriter.
+func (r *recorder) keepSamples() { r.samples = make([]sampleRec, 0, samplesBatch) }
+
+// takeSamples returns the samples kept so far and keeps the next ones in empty, a batch of
+// samplesBatch capacity.
+func (r *recorder) takeSamples(empty []sampleRec) []sampleRec {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	batch := r.samples
+	r.samples = empty
+	return batch
+}
+
+// droppedSamples is how many samples found the batch full.
+func (r *recorder) droppedSamples() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dropped
 }
 
 // exemplar keeps s if it is among the slowest or the first in its latency bucket.
@@ -218,5 +281,17 @@ func (r *recorder) fill(l *result.Load) error {
 	}
 	l.Exemplars = result.KeepExemplars(ex)
 	l.Timeline = append([]result.Second(nil), r.timeline...)
+	for _, g := range r.groups {
+		t := result.TargetStats{Name: g.name, Requests: g.requests, Errors: g.errors, LatencyMS: result.Summarize(g.lat)}
+		if len(g.kinds) > 0 {
+			t.ErrorsByKind = maps.Clone(g.kinds)
+		}
+		enc, err := g.lat.Encode()
+		if err != nil {
+			return fmt.Errorf("encode histograms: %w", err)
+		}
+		t.Latency = enc
+		l.PerTarget = append(l.PerTarget, t)
+	}
 	return nil
 }

@@ -80,12 +80,49 @@ type engine struct {
 	cum   []float64 // cumulative target weights
 	exec  executor
 
-	mu    sync.Mutex // guards sched
+	mu    sync.Mutex // guards sched, taken and countEnd
 	sched *Schedule
+	// taken counts the requests of the measured period handed out, for Config.Requests, the
+	// last due at lastTaken; countEnd is when the period of Config.Requests ended (0 until it
+	// has).
+	taken     int64
+	lastTaken time.Duration
+	countEnd  time.Duration
+}
+
+// take hands out a request of the closed model due at due, or the open model's once nextDue
+// took it from the schedule; it reports false once Config.Requests requests of the measured
+// period were handed out. The open model's period then ends halfway between the last request
+// and the one refused, as a period of Duration ends between the last arrival in it and the
+// first after it, so that rates come out right (exactly N requests in N/rate seconds at a
+// constant rate). Requests of the warm-up are not counted. e.mu is held.
+func (e *engine) take(due time.Duration) bool {
+	if e.cfg.Requests == 0 || due < e.cfg.Warmup {
+		return true
+	}
+	if e.taken == e.cfg.Requests {
+		if e.countEnd == 0 {
+			e.countEnd = e.lastTaken + (due-e.lastTaken)/2
+		}
+		return false
+	}
+	e.taken++
+	e.lastTaken = due
+	return true
+}
+
+// takeClosed is take for a closed-model user about to send at now.
+func (e *engine) takeClosed(now time.Duration) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.take(now)
 }
 
 func newEngine(cfg Config) (*engine, error) {
-	e := &engine{cfg: cfg, total: cfg.Warmup + cfg.Duration, rec: newRecorder(cfg.Warmup)}
+	e := &engine{cfg: cfg, total: cfg.Warmup + cfg.Duration, rec: newRecorder(cfg.Warmup, cfg.Targets)}
+	if cfg.Samples != nil {
+		e.rec.keepSamples()
+	}
 	var sum float64
 	fast := !cfg.HTTP2
 	for _, t := range cfg.Targets {
@@ -141,7 +178,17 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 		unsent += n
 		unsentMu.Unlock()
 	}
+	var sw *samplesWriter
+	stopSamples, samplesDone := make(chan struct{}), make(chan struct{})
+	if e.cfg.Samples != nil {
+		sw = newSamplesWriter(e.rec, e.cfg.Samples, e.cfg.SamplesFormat, e.start)
+		go func() { sw.run(stopSamples); close(samplesDone) }()
+	}
 	if err := e.exec.start(runCtx, &wg, addUnsent); err != nil {
+		if sw != nil {
+			close(stopSamples)
+			<-samplesDone
+		}
 		return nil, err
 	}
 	workersDone := make(chan struct{})
@@ -163,6 +210,10 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 	if measured > 0 {
 		completed := l.Requests - l.ErrorsByKind["unsent"] - l.ErrorsByKind[KindInterrupted]
 		l.AchievedRPS = float64(completed) / measured.Seconds()
+		for i := range l.PerTarget {
+			t := &l.PerTarget[i]
+			t.AchievedRPS = float64(t.Requests-t.ErrorsByKind[KindInterrupted]) / measured.Seconds()
+		}
 		if e.shape != nil {
 			l.OfferedRPS = (e.shape.Count(e.cfg.Warmup+measured) - e.shape.Count(e.cfg.Warmup)) / measured.Seconds()
 		}
@@ -178,6 +229,14 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 		l.Generator.AchievedRatio = float64(l.Requests-l.ErrorsByKind["unsent"]) / float64(l.Requests)
 	}
 	l.Verdict = verdict(l, e.cfg.Model)
+	if sw != nil {
+		close(stopSamples)
+		<-samplesDone
+		l.Generator.SamplesWritten, l.Generator.SamplesDropped = sw.n, e.rec.droppedSamples()
+		if n := sw.note(l.Generator.SamplesDropped); n != "" {
+			l.Verdict.Notes = append(l.Verdict.Notes, n)
+		}
+	}
 	cfgJSON, err := json.Marshal(e.cfg.Redacted())
 	if err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)
@@ -212,6 +271,18 @@ func (e *engine) tick(ctx context.Context, workersDone <-chan struct{}, stop fun
 				stop()
 			}
 			<-workersDone // in-flight requests finish (bounded by the request timeout), or are counted as interrupted
+			if finished && !canceled {
+				e.mu.Lock()
+				if e.countEnd > 0 {
+					// Config.Requests ended the period: in the open model when the next request
+					// would have been due, in the closed model when the last answer came.
+					end = e.countEnd
+					if e.cfg.Model == ModelClosed {
+						end = max(now, e.cfg.Warmup)
+					}
+				}
+				e.mu.Unlock()
+			}
 			measured := end - e.cfg.Warmup
 			if length := measured - time.Duration(measuredSec)*time.Second; length > 0 {
 				e.cutSecond(measuredSec, length, progress, now, true)

@@ -302,6 +302,70 @@ func TestTargetWeights(t *testing.T) {
 	if got := b.Load(); got < 400 || got > 600 || a.Load()+got != l.Requests {
 		t.Errorf("GET %d, POST with body and header %d, total %d: want ~1500/500", a.Load(), got, l.Requests)
 	}
+	// Each target's part counts exactly what its server saw.
+	if len(l.PerTarget) != 2 || l.PerTarget[0].Name != "GET /a" || l.PerTarget[1].Name != "POST /b" ||
+		l.PerTarget[0].Requests != a.Load() || l.PerTarget[1].Requests != b.Load() {
+		t.Fatalf("per target %+v; want GET /a %d and POST /b %d", l.PerTarget, a.Load(), b.Load())
+	}
+	for _, pt := range l.PerTarget {
+		h, err := hist.Decode(pt.Latency)
+		if err != nil || h.Count() != pt.Requests || pt.LatencyMS.P99 <= 0 {
+			t.Errorf("%s: histogram of %v requests (%v), p99 %v; want %d", pt.Name, h, err, pt.LatencyMS.P99, pt.Requests)
+		}
+		// Rates within 1 %: the measured period is 2 s.
+		if want := float64(pt.Requests) / l.DurationS; math.Abs(pt.AchievedRPS-want) > want/100 {
+			t.Errorf("%s: achieved %v req/s, want %v", pt.Name, pt.AchievedRPS, want)
+		}
+	}
+}
+
+func TestTargetPattern(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		method, url string
+		host        bool
+		want        string
+	}{
+		{"GET", "http://h/api/posts/42?limit=20", false, "GET /api/posts/{n}"},
+		{"GET", "http://h/api/posts/7/comments/9", false, "GET /api/posts/{n}/comments/{n}"},
+		{"PUT", "http://h/u/0b8e5f4c-7d1e-4a4e-9a7a-2f3e1d9c8b7a", false, "PUT /u/{uuid}"},
+		{"GET", "http://h/blob/9f86d081884c7d659a2feaa0c55ad015", false, "GET /blob/{hex}"},
+		{"GET", "http://h/v2/cafe", false, "GET /v2/cafe"},
+		{"GET", "http://h", false, "GET /"},
+		{"GET", "https://a:8443/x/1", true, "GET https://a:8443/x/{n}"},
+		{"GET", "http://u:secret@h/x", true, "GET http://h/x"},
+	} {
+		if got := TargetPattern(tc.method, tc.url, tc.host); got != tc.want {
+			t.Errorf("TargetPattern(%s, %s, %v) = %q, want %q", tc.method, tc.url, tc.host, got, tc.want)
+		}
+	}
+	names, groupOf := targetGroups([]Target{{Method: "GET", URL: "http://h/p/1"}, {Method: "GET", URL: "http://h/p/2"}, {Method: "GET", URL: "http://h/"}})
+	if !reflect.DeepEqual(names, []string{"GET /p/{n}", "GET /"}) || !reflect.DeepEqual(groupOf, []int{0, 0, 1}) {
+		t.Errorf("targetGroups = %v %v", names, groupOf)
+	}
+	if names, _ := targetGroups([]Target{{Method: "GET", URL: "http://h/p/1"}, {Method: "GET", URL: "http://h/p/2"}}); names != nil {
+		t.Errorf("one pattern made parts %v", names)
+	}
+	var many []Target
+	for i := range MaxTargetGroups + 5 {
+		many = append(many, Target{Method: "GET", URL: fmt.Sprintf("http://h/p%d", i)})
+	}
+	names, groupOf = targetGroups(many)
+	if len(names) != MaxTargetGroups+1 || names[MaxTargetGroups] != "other" || groupOf[len(many)-1] != MaxTargetGroups {
+		t.Errorf("%d patterns: %d parts, last %q", len(many), len(names), names[len(names)-1])
+	}
+}
+
+func FuzzTargetPattern(f *testing.F) {
+	f.Add("GET", "http://h/api/posts/42?limit=20", false)
+	f.Add("PUT", "http://h/u/0b8e5f4c-7d1e-4a4e-9a7a-2f3e1d9c8b7a", true)
+	f.Add("GET", "%zz", true)
+	f.Fuzz(func(t *testing.T, method, url string, host bool) {
+		p := TargetPattern(method, url, host)
+		if !strings.HasPrefix(p, method+" ") {
+			t.Fatalf("TargetPattern(%q, %q) = %q: no method", method, url, p)
+		}
+	})
 }
 
 // TestLargeBodiesAcrossTwoServers sends 4 MiB request bodies (more than a socket takes at once,
@@ -786,7 +850,7 @@ func TestValidateChangesNothing(t *testing.T) {
 }
 
 func BenchmarkRecord(b *testing.B) {
-	r := newRecorder(0)
+	r := newRecorder(0, nil)
 	s := sample{due: time.Second, pickup: time.Second, sent: time.Second, done: time.Second + 3*time.Millisecond, status: 200}
 	for b.Loop() {
 		r.record(&s)
@@ -851,5 +915,14 @@ func TestPoissonShortfallIsNotTheGenerator(t *testing.T) {
 		if l.Generator.AchievedRatio < 0.99 {
 			t.Errorf("seed %d: achieved ratio %.3f with %d requests drawn: want ~1", seed, l.Generator.AchievedRatio, l.Requests)
 		}
+	}
+}
+
+// BenchmarkRecordMixed is BenchmarkRecord for a run of two targets, each with its own part.
+func BenchmarkRecordMixed(b *testing.B) {
+	r := newRecorder(0, []Target{{Method: "GET", URL: "http://h/a"}, {Method: "GET", URL: "http://h/b"}})
+	s := sample{due: time.Second, pickup: time.Second, sent: time.Second, done: time.Second + 3*time.Millisecond, status: 200, target: 1}
+	for b.Loop() {
+		r.record(&s)
 	}
 }

@@ -18,7 +18,8 @@ import (
 
 // sender sends one request of a target and reads its answer. Each connection worker owns one.
 type sender interface {
-	send(ctx context.Context, target int, traceparent []byte, deadline time.Time) (status int, err error)
+	// send sends a request to target and reads its answer: its status and body bytes.
+	send(ctx context.Context, target int, traceparent []byte, deadline time.Time) (status int, bytes int64, err error)
 	close()
 }
 
@@ -48,21 +49,21 @@ func newH1Sender(ctx context.Context, reqs []*h1Request, maxBody int64) *h1Sende
 	return s
 }
 
-func (s *h1Sender) send(ctx context.Context, target int, tp []byte, deadline time.Time) (int, error) {
+func (s *h1Sender) send(ctx context.Context, target int, tp []byte, deadline time.Time) (int, int64, error) {
 	r := s.reqs[target]
 	for attempt := 0; ; attempt++ {
 		c := s.conns[r.addr]
 		if c == nil || c.closed {
 			var err error
 			if c, err = h1Dial(ctx, r.addr, time.Until(deadline)); err != nil {
-				return 0, s.canceledOr(err)
+				return 0, 0, s.canceledOr(err)
 			}
 			s.mu.Lock()
 			s.conns[r.addr] = c
 			s.mu.Unlock()
 			if ctx.Err() != nil {
 				c.close()
-				return 0, errCanceled
+				return 0, 0, errCanceled
 			}
 		}
 		reused := c.used
@@ -73,9 +74,9 @@ func (s *h1Sender) send(ctx context.Context, target int, tp []byte, deadline tim
 			continue
 		}
 		if err != nil {
-			return status, s.canceledOr(err)
+			return status, c.p.total, s.canceledOr(err)
 		}
-		return status, nil
+		return status, c.p.total, nil
 	}
 }
 
@@ -129,7 +130,7 @@ func newNetTransport(cfg *Config) *http.Transport {
 	return tr
 }
 
-func (s *netSender) send(ctx context.Context, target int, tp []byte, deadline time.Time) (int, error) {
+func (s *netSender) send(ctx context.Context, target int, tp []byte, deadline time.Time) (int, int64, error) {
 	t := &s.targets[target]
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -139,7 +140,7 @@ func (s *netSender) send(ctx context.Context, target int, tp []byte, deadline ti
 	}
 	req, err := http.NewRequestWithContext(ctx, t.Method, t.URL, body)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	for k, v := range t.Headers {
 		req.Header.Set(k, v)
@@ -153,17 +154,17 @@ func (s *netSender) send(ctx context.Context, target int, tp []byte, deadline ti
 	req.Header.Set("Traceparent", string(tp))
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return 0, netErr(ctx, err)
+		return 0, 0, netErr(ctx, err)
 	}
 	defer resp.Body.Close()
 	n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, s.maxBody+1))
 	if err != nil {
-		return resp.StatusCode, netErr(ctx, err)
+		return resp.StatusCode, n, netErr(ctx, err)
 	}
 	if n > s.maxBody {
-		return resp.StatusCode, fmt.Errorf("%w: over %d bytes", errBodyTooLarge, s.maxBody)
+		return resp.StatusCode, n, fmt.Errorf("%w: over %d bytes", errBodyTooLarge, s.maxBody)
 	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, n, nil
 }
 
 func netErr(ctx context.Context, err error) error {

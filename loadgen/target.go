@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 )
@@ -96,11 +95,11 @@ func ReadTargets(r io.Reader, dir string) ([]Target, error) {
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(dir, p)
 			}
-			b, err := os.ReadFile(p)
+			b, err := readBodyFile(p)
 			if err != nil {
 				return nil, configErr("targets line %d: body_file: %v", line, err)
 			}
-			raw.Body = string(b)
+			raw.Body = b
 		}
 		t := raw.withDefaults()
 		if err := t.validate(); err != nil {

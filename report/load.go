@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/headroom/headroom/result"
 )
@@ -37,7 +38,7 @@ func (o Options) green(s string) string {
 // WriteLoad prints the summary table of a load run.
 func WriteLoad(w io.Writer, l *result.Load, o Options) error {
 	p := &printer{w: w}
-	p.f("headroom load  %s\n", l.Target)
+	p.f("headroom load  %s\n", describeTargets(l))
 	p.f("  %s\n", describeRun(l))
 	if l.Partial {
 		p.f("  %s\n", o.red("PARTIAL: the run was ended early; the numbers cover what ran"))
@@ -80,6 +81,7 @@ func WriteLoad(w io.Writer, l *result.Load, o Options) error {
 	} else {
 		row("latency", l.LatencyMS)
 	}
+	writePerTarget(p, l, o)
 	g := l.Generator
 	p.f("\n  generator: %.2f CPU s (%.0f%% of %d cores), %d connections", g.CPUSeconds, 100*g.CPUUtilization, g.Cores, g.Connections)
 	if g.IO != "" {
@@ -134,6 +136,64 @@ func WriteSLO(w io.Writer, s *result.SLO, o Options) {
 	}
 }
 
+// describeTargets is what the run drove: its URL, or for a mixed run how many targets (from the
+// echoed config; the parts when a merged or foreign config does not say) and the first.
+func describeTargets(l *result.Load) string {
+	if len(l.PerTarget) == 0 {
+		return l.Target
+	}
+	var c struct {
+		Targets []json.RawMessage `json:"targets"`
+	}
+	_ = json.Unmarshal(l.Config, &c) // best effort, as in describeRun
+	n := len(c.Targets)
+	if n < 2 {
+		n = len(l.PerTarget)
+	}
+	return fmt.Sprintf("%d targets (the first %s)", n, l.Target)
+}
+
+// maxNameWidth bounds the name column of the per-target table; longer names are cut in the middle.
+const maxNameWidth = 40
+
+// writePerTarget prints a mixed run's parts: requests, rate, errors and latency per target.
+func writePerTarget(p *printer, l *result.Load, o Options) {
+	if len(l.PerTarget) == 0 {
+		return
+	}
+	width := len("per target")
+	for _, t := range l.PerTarget {
+		width = max(width, utf8.RuneCountInString(cutMiddle(t.Name, maxNameWidth)))
+	}
+	p.f("\n  %-*s %9s %9s %14s %9s %9s %9s %9s\n", width, "per target", "requests", "req/s", "errors", "p50", "p99", "p99.9", "max")
+	for _, t := range l.PerTarget {
+		pct := 0.0
+		if t.Requests > 0 {
+			pct = 100 * float64(t.Errors) / float64(t.Requests)
+		}
+		errs := fmt.Sprintf("%d (%.1f%%)", t.Errors, pct)
+		pad := strings.Repeat(" ", max(0, 14-len(errs)))
+		if t.Errors > 0 {
+			errs = o.red(errs)
+		}
+		s := t.LatencyMS
+		name := cutMiddle(t.Name, maxNameWidth)
+		name += strings.Repeat(" ", width-utf8.RuneCountInString(name))
+		p.f("  %s %9d %9.1f %s%s %9s %9s %9s %9s\n", name, t.Requests, t.AchievedRPS,
+			pad, errs, num(s.P50), num(s.P99), num(s.P999), num(s.Max))
+	}
+}
+
+// cutMiddle shortens s to n characters at most, keeping its start and end.
+func cutMiddle(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	keep := n - 1 // for "…"
+	return string(r[:keep/2]) + "…" + string(r[len(r)-(keep-keep/2):])
+}
+
 // describeRun says which model and arrival process ran, from the echoed config.
 func describeRun(l *result.Load) string {
 	var c struct {
@@ -148,6 +208,7 @@ func describeRun(l *result.Load) string {
 		Users       int   `json:"users"`
 		Think       int64 `json:"think"`
 		Connections int   `json:"connections"`
+		Requests    int64 `json:"requests"`
 	}
 	_ = json.Unmarshal(l.Config, &c) // best effort: a merged or foreign config just says less
 	warm := ""
@@ -158,8 +219,12 @@ func describeRun(l *result.Load) string {
 	if l.MergedFrom > 1 {
 		merged = fmt.Sprintf(", merged from %d runs", l.MergedFrom)
 	}
+	length := seconds(l.DurationS)
+	if c.Requests > 0 {
+		length += fmt.Sprintf(" (-n %d)", c.Requests)
+	}
 	if l.Model == result.ModelClosed {
-		return fmt.Sprintf("closed model: %d users, think %gs, %.0fs%s%s", c.Users, float64(c.Think)/1e9, l.DurationS, warm, merged)
+		return fmt.Sprintf("closed model: %d users, think %gs, %s%s%s", c.Users, float64(c.Think)/1e9, length, warm, merged)
 	}
 	arr := c.Arrival.Kind
 	switch c.Arrival.Kind {
@@ -172,7 +237,16 @@ func describeRun(l *result.Load) string {
 	if c.Arrival.Poisson && c.Arrival.Kind != "poisson" {
 		arr += ", poisson spacing"
 	}
-	return fmt.Sprintf("open model: %s, %.0fs%s, %d connections%s", arr, l.DurationS, warm, c.Connections, merged)
+	return fmt.Sprintf("open model: %s, %s%s, %d connections%s", arr, length, warm, c.Connections, merged)
+}
+
+// seconds formats a run's length: whole seconds from 10 s, two significant digits below (a run
+// that -n ended can last half a second).
+func seconds(s float64) string {
+	if s >= 10 {
+		return fmt.Sprintf("%.0fs", s)
+	}
+	return fmt.Sprintf("%.2gs", s)
 }
 
 // num formats milliseconds with precision that suits their size.

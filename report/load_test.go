@@ -84,3 +84,19 @@ func TestWriteLoadClosedModel(t *testing.T) {
 	}
 	golden(t, "load-closed.txt", buf.Bytes())
 }
+
+func TestWriteLoadPerTarget(t *testing.T) {
+	t.Parallel()
+	l := sample()
+	l.Config = json.RawMessage(`{"arrival":{"kind":"constant","rate":2000},"connections":64,"targets":[{},{},{}]}`)
+	l.PerTarget = []result.TargetStats{
+		{Name: "GET /api/posts/{n}", Requests: 39970, AchievedRPS: 1332.3, LatencyMS: result.Summary{P50: 1.5, P99: 30.1, P999: 120, Max: 800}},
+		{Name: "POST /api/orders", Requests: 19985, Errors: 12, AchievedRPS: 666.2, LatencyMS: result.Summary{P50: 3.1, P99: 60.2, P999: 230, Max: 1012}},
+		{Name: "GET https://a-very-long-host-name.example.com/api/search/{uuid}", Requests: 0},
+	}
+	var buf bytes.Buffer
+	if err := report.WriteLoad(&buf, l, report.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "load-targets.txt", buf.Bytes())
+}

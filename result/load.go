@@ -68,6 +68,29 @@ type Load struct {
 	// Targets lists the targets of runs merged against different ones (merge --force); absent
 	// when every run drove Target.
 	Targets []string `json:"targets,omitempty"`
+	// PerTarget splits a mixed run (several targets, such as a targets file) by target, each
+	// URL pattern with its ids collapsed (see TargetStats.Name), in the order of the targets;
+	// absent when the run drove one.
+	PerTarget []TargetStats `json:"per_target,omitempty"`
+}
+
+// TargetStats is one target's part of a mixed run. Requests never sent (the "unsent" kind of
+// errors) had no target yet and count only in the run's totals.
+type TargetStats struct {
+	// Name is the method and URL pattern, such as "GET /api/posts/{n}": path segments that are
+	// numbers, UUIDs or long hexadecimal ids are collapsed to {n}, {uuid} and {hex}, the query
+	// left out, and the scheme and host kept only when the run's targets differ in them. Merge
+	// matches targets by Name.
+	Name         string           `json:"name"`
+	Requests     int64            `json:"requests"`
+	Errors       int64            `json:"errors"`
+	ErrorsByKind map[string]int64 `json:"errors_by_kind,omitempty"`
+	// AchievedRPS is the target's answered requests per second of the measured period.
+	AchievedRPS float64 `json:"achieved_rps"`
+	// LatencyMS is measured from the intended send time, as Load.LatencyMS.
+	LatencyMS Summary `json:"latency_ms"`
+	// Latency is LatencyMS's histogram, HDR-encoded, so that merged runs' targets are exact.
+	Latency string `json:"latency"`
 }
 
 // Summary is a latency distribution in milliseconds.
@@ -134,6 +157,10 @@ type Generator struct {
 	// DispatchLagMS is how late the generator sent a request that a free connection could have
 	// sent on time: its own lateness (timers, CPU), excluding waits for a busy connection.
 	DispatchLagMS Summary `json:"dispatch_lag_ms"`
+	// SamplesWritten and SamplesDropped count the requests written to the samples output
+	// (load --samples) and those it fell too far behind to take; absent without one.
+	SamplesWritten int64 `json:"samples_written,omitempty"`
+	SamplesDropped int64 `json:"samples_dropped,omitempty"`
 	// LateDispatches counts the requests sent more than 10 ms late with a connection free; a
 	// run is invalid for its dispatch lag only when there were at least a few (5).
 	LateDispatches int64 `json:"late_dispatches"`

@@ -118,6 +118,9 @@ func (c MergeConfig) Merge(runs []*Load) (*Load, error) {
 		out.Generator.AchievedRatio = out.AchievedRPS / out.OfferedRPS
 	}
 	out.Exemplars = KeepExemplars(out.Exemplars)
+	if out.PerTarget, err = mergePerTarget(runs); err != nil {
+		return nil, err
+	}
 	for _, acc := range seconds {
 		s, err := acc.finish()
 		if err != nil {
@@ -129,11 +132,56 @@ func (c MergeConfig) Merge(runs []*Load) (*Load, error) {
 	return out, nil
 }
 
+// mergePerTarget merges the runs' per-target parts by name, in the order they first appear:
+// counts and rates add, histograms merge exactly.
+func mergePerTarget(runs []*Load) ([]TargetStats, error) {
+	var out []TargetStats
+	var hs []*hist.Histogram
+	index := map[string]int{}
+	for i, r := range runs {
+		for _, t := range r.PerTarget {
+			j, ok := index[t.Name]
+			if !ok {
+				j = len(out)
+				index[t.Name] = j
+				out = append(out, TargetStats{Name: t.Name})
+				hs = append(hs, hist.New())
+			}
+			o := &out[j]
+			o.Requests += t.Requests
+			o.Errors += t.Errors
+			o.AchievedRPS += t.AchievedRPS
+			for k, v := range t.ErrorsByKind {
+				if o.ErrorsByKind == nil {
+					o.ErrorsByKind = map[string]int64{}
+				}
+				o.ErrorsByKind[k] += v
+			}
+			h, err := hist.Decode(t.Latency)
+			if err != nil {
+				return nil, fmt.Errorf("merge: run %d: target %s: %w", i+1, t.Name, err)
+			}
+			hs[j].Merge(h)
+		}
+	}
+	for j := range out {
+		out[j].LatencyMS = Summarize(hs[j])
+		enc, err := hs[j].Encode()
+		if err != nil {
+			return nil, err
+		}
+		out[j].Latency = enc
+	}
+	return out, nil
+}
+
 // mergeGenerator adds the additive fields of g to into and keeps the worse of the others: the
 // merged lag summaries are the worst run's, an upper bound rather than an exact merge.
 func mergeGenerator(into *Generator, g Generator) {
 	into.CPUSeconds += g.CPUSeconds
 	into.LateDispatches += g.LateDispatches
+	into.SamplesWritten += g.SamplesWritten
+	into.SamplesDropped += g.SamplesDropped
 	into.Cores += g.Cores
 	into.Connections += g.Connections
 	if into.IO == "" {

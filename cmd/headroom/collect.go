@@ -55,13 +55,13 @@ could not be listened on, or writing failed.`,
   kill -INT %1; headroom diagnose --traces traces.jsonl --load run.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runCollect(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfg, out, quiet, interval, shutdownWithin, syncEvery)
+			return runCollect(cmd.Context(), stdioOf(cmd), cfg, out, quiet, interval, shutdownWithin, syncEvery)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.HTTPAddr, "http", collect.HTTPAddrDefault, `OTLP/HTTP listen address ("off" disables it)`)
 	f.StringVar(&cfg.GRPCAddr, "grpc", collect.GRPCAddrDefault, `OTLP/gRPC listen address ("off" disables it)`)
-	f.StringVarP(&out, "out", "o", "", "file to write assembled traces to, one OTLP JSON request per line")
+	f.StringVarP(&out, "out", "o", "", "file to write assembled traces to, one OTLP JSON request per line (- for standard output)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress, no listening line")
 	f.DurationVar(&interval, "interval", 5*time.Second, "progress line interval when not on a terminal")
 	f.DurationVar(&cfg.CompleteAfter, "complete-after", collect.CompleteAfterDefault, "a trace is complete this long after its root span arrives")
@@ -84,7 +84,7 @@ var collectFlags = map[string]string{
 	"MaxRequestBytes": "--max-request-bytes", "HeaderTimeout": "--header-timeout", "BodyTimeout": "--body-timeout",
 }
 
-func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Config, out string, quiet bool, interval, shutdownWithin, syncEvery time.Duration) error {
+func runCollect(ctx context.Context, sio *stdio, cfg collect.Config, out string, quiet bool, interval, shutdownWithin, syncEvery time.Duration) error {
 	if interval <= 0 {
 		return cliexit.Usagef("--interval %s: want a positive duration", interval)
 	}
@@ -106,11 +106,12 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Confi
 	}
 	// Probe --out before listening: a path that cannot be written is bad usage, and a port in
 	// use must not have truncated the file of an earlier run.
-	probe, err := createOut(out)
+	probe, err := sio.createOut(out)
 	if err != nil {
 		return err
 	}
 	probe.abort()
+	stdout, stderr := sio.text(), sio.err
 	var lines *collect.TraceLines
 	if out != "" {
 		lines = collect.NewTraceLines()
@@ -127,7 +128,10 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Confi
 		return cliexit.RunFailed(err)
 	}
 	writeErr := make(chan error, 1)
-	if lines != nil {
+	if out == dash {
+		// Standard output streams the lines; a pipe cannot be synced.
+		go func() { writeErr <- lines.WriteStream(sio.out, syncEvery) }()
+	} else if lines != nil {
 		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 		if err != nil {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownWithin)
@@ -155,7 +159,7 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, cfg collect.Confi
 			return cliexit.RunFailed(fmt.Errorf("write %s: %w", out, err))
 		}
 	}
-	writeCollectStats(stdout, rcv.Stats(), out)
+	writeCollectStats(stdout, rcv.Stats(), outName(out))
 	if shutErr != nil {
 		return cliexit.RunFailed(shutErr)
 	}
@@ -172,7 +176,7 @@ func listening(rcv *collect.Receiver, out string) string {
 	}
 	s := "collect: " + strings.Join(parts, ", ")
 	if out != "" {
-		s += "; traces are appended to " + out + " as they complete"
+		s += "; traces are appended to " + outName(out) + " as they complete"
 	}
 	return s
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -37,10 +38,14 @@ unreadable file, or results of different kinds.`,
 			if err != nil {
 				return cliexit.Usagef("--threshold %w", err)
 			}
+			sio := stdioOf(cmd)
+			if err := sio.reserve(argPairs("compare", args)...); err != nil {
+				return err
+			}
 			var in [2]*compare.Input
 			for i, p := range args {
-				if in[i], err = compare.ReadFile(p); err != nil {
-					return cliexit.Usagef("%w", err)
+				if in[i], err = readCompared(sio, p); err != nil {
+					return err
 				}
 			}
 			c, err := compare.Compare(in[0], in[1], compare.Config{Threshold: th})
@@ -74,4 +79,33 @@ func parseThreshold(s string) (float64, error) {
 		return 0, fmt.Errorf("%q: want a percentage above 0, such as 10%%", s)
 	}
 	return v / 100, nil
+}
+
+// readCompared reads a result to compare, "-" standard input (a doctor report read from it has no
+// load results beside it), as a usage error when it cannot.
+func readCompared(sio *stdio, path string) (*compare.Input, error) {
+	if path != dash {
+		in, err := compare.ReadFile(path)
+		if err != nil {
+			return nil, cliexit.Usagef("%w", err)
+		}
+		return in, nil
+	}
+	f, err := sio.open("compare", path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxResultBytes+1))
+	if err != nil {
+		return nil, cliexit.Usagef("standard input: %v", err)
+	}
+	if len(b) > maxResultBytes {
+		return nil, cliexit.Usagef("standard input: larger than %d MiB: not a result headroom writes", maxResultBytes>>20)
+	}
+	in, err := compare.Decode(displayName(path), b)
+	if err != nil {
+		return nil, cliexit.Usagef("%w", err)
+	}
+	return in, nil
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -44,6 +43,10 @@ Exit codes: 0 success; 2 bad usage or input.`,
   headroom cost --profile day.csv --duration 120ms --memory 1536 --arch arm64 --sweep sweep.json --server-hourly 0.0336`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			sio := stdioOf(cmd)
+			if err := sio.reserve("--load", loadPath, "--profile", profilePath, "--sweep", sweepPath); err != nil {
+				return err
+			}
 			fl := cmd.Flags()
 			switch arch {
 			case "x86_64":
@@ -59,21 +62,21 @@ Exit codes: 0 success; 2 bad usage or input.`,
 			}
 			switch {
 			case loadPath != "":
-				l, err := readLoadFile(loadPath)
+				l, err := readLoadFile(sio, "--load", loadPath)
 				if err != nil {
 					return err
 				}
-				t, d := cost.FromLoad(l, "load result "+loadPath)
+				t, d := cost.FromLoad(l, "load result "+displayName(loadPath))
 				in.Traffic = t
 				if !fl.Changed("duration") {
 					in.Function.Duration = d
 				}
 			case profilePath != "":
-				p, err := readProfile(profilePath)
+				p, err := readProfile(sio, profilePath)
 				if err != nil {
 					return err
 				}
-				in.Traffic = p.Traffic("profile " + profilePath)
+				in.Traffic = p.Traffic("profile " + displayName(profilePath))
 			default:
 				if !(rate >= 0) || math.IsInf(rate, 0) {
 					return cliexit.Usagef("--rate %v: want a number of requests per second ≥ 0", rate)
@@ -90,13 +93,13 @@ Exit codes: 0 success; 2 bad usage or input.`,
 				if fl.Changed("headroom") {
 					return cliexit.Usagef("--headroom applies to --server-rps: a sweep's recommended_rps already keeps its own headroom")
 				}
-				sw, err := readSweepFile(sweepPath)
+				sw, err := readSweepFile(sio, "--sweep", sweepPath)
 				if err != nil {
 					return err
 				}
 				s, err := cost.FromSweep(sw)
 				if err != nil {
-					return cliexit.Usagef("%s: %w", sweepPath, err)
+					return cliexit.Usagef("%s: %w", displayName(sweepPath), err)
 				}
 				in.Servers.CapacityRPS, in.Servers.Headroom = s.CapacityRPS, s.Headroom
 			} else {
@@ -115,12 +118,12 @@ Exit codes: 0 success; 2 bad usage or input.`,
 			if err != nil {
 				return cliexit.Usagef("%w", err)
 			}
-			o, err := createOut(out)
+			o, err := sio.createOut(out)
 			if err != nil {
 				return err
 			}
 			defer o.abort()
-			h, err := createOutFlag("--html", html)
+			h, err := sio.create("--html", html)
 			if err != nil {
 				return err
 			}
@@ -131,7 +134,7 @@ Exit codes: 0 success; 2 bad usage or input.`,
 			if err := h.commit(func(w io.Writer) error { return report.WriteCostHTML(w, res) }); err != nil {
 				return err
 			}
-			if err := res.WriteText(cmd.OutOrStdout()); err != nil {
+			if err := res.WriteText(sio.text()); err != nil {
 				return cliexit.RunFailed(err)
 			}
 			return nil
@@ -159,8 +162,8 @@ Exit codes: 0 success; 2 bad usage or input.`,
 	fl.IntVar(&in.Provisioned, "provisioned", 0, "also price this many instances of provisioned concurrency kept all month")
 	fl.Float64Var(&in.Prices.ProvisionedGBSecond, "provisioned-gb-second", cost.ProvisionedGBSecondDefault, "provisioned concurrency, USD per GB-s enabled")
 	fl.Float64Var(&in.Prices.ProvisionedExecGBSecond, "provisioned-exec-gb-second", cost.ProvisionedExecGBSecondDefault, "provisioned concurrency, USD per GB-s executed")
-	fl.StringVarP(&out, "out", "o", "", "also write the comparison as JSON (headroom.cost/v1) to this file")
-	fl.StringVar(&html, "html", "", "also write a self-contained page with the cost-over-rate chart to this file")
+	fl.StringVarP(&out, "out", "o", "", "also write the comparison as JSON (headroom.cost/v1) to this file (- for standard output)")
+	fl.StringVar(&html, "html", "", "also write a self-contained page with the cost-over-rate chart to this file (- for standard output)")
 	return cmd
 }
 
@@ -174,30 +177,32 @@ func countSet(set ...bool) int {
 	return n
 }
 
-// readSweepFile reads a sweep result, as a usage error when it cannot.
-func readSweepFile(path string) (*result.Sweep, error) {
-	f, err := os.Open(path)
+// readSweepFile reads the sweep result flag names, "-" standard input, as a usage error when it
+// cannot.
+func readSweepFile(sio *stdio, flag, path string) (*result.Sweep, error) {
+	f, err := sio.open(flag, path)
 	if err != nil {
-		return nil, cliexit.Usagef("%v", err)
+		return nil, err
 	}
 	defer f.Close()
 	s, err := result.ReadSweep(f)
 	if err != nil {
-		return nil, cliexit.Usagef("%s: %w", path, err)
+		return nil, cliexit.Usagef("%s: %w", displayName(path), err)
 	}
 	return s, nil
 }
 
-// readProfile reads a daily traffic profile, as a usage error when it cannot.
-func readProfile(path string) (*cost.Profile, error) {
-	f, err := os.Open(path)
+// readProfile reads the --profile daily traffic profile, "-" standard input, as a usage error
+// when it cannot.
+func readProfile(sio *stdio, path string) (*cost.Profile, error) {
+	f, err := sio.open("--profile", path)
 	if err != nil {
-		return nil, cliexit.Usagef("%v", err)
+		return nil, err
 	}
 	defer f.Close()
 	p, err := cost.ParseProfile(f)
 	if err != nil {
-		return nil, cliexit.Usagef("%s: %w", path, err)
+		return nil, cliexit.Usagef("%s: %w", displayName(path), err)
 	}
 	return p, nil
 }

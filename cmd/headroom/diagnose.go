@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 
@@ -55,26 +54,30 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 			if err := cfg.Validate(); err != nil {
 				return cliexit.Usagef("%w", fielderr.Rename(err, flagOf))
 			}
+			sio := stdioOf(cmd)
+			if err := sio.reserve("--traces", tracesPath, "--load", loadPath); err != nil {
+				return err
+			}
 			if loadPath != "" {
-				l, err := readLoadFile(loadPath)
+				l, err := readLoadFile(sio, "--load", loadPath)
 				if err != nil {
 					return err
 				}
 				cfg.PreferExemplars(l)
 			}
-			f, err := os.Open(tracesPath)
+			f, err := sio.open("--traces", tracesPath)
 			if err != nil {
-				return cliexit.Usagef("%v", err)
+				return err
 			}
 			defer f.Close()
 			// One trace at a time: memory is bounded by the endpoints and operations, not the file.
 			s := diagnose.NewStream(cfg)
 			in, err := s.ReadTraces(f, diagnose.ReadConfig{}, nil)
 			if errors.Is(err, diagnose.ErrNoTraces) {
-				return cliexit.Usagef("%s: %w: nothing to diagnose (want the OTLP JSON lines headroom collect --out writes)", tracesPath, err)
+				return cliexit.Usagef("%s: %w: nothing to diagnose (want the OTLP JSON lines headroom collect --out writes)", displayName(tracesPath), err)
 			}
 			if err != nil {
-				return cliexit.Usagef("%s: %w", tracesPath, err)
+				return cliexit.Usagef("%s: %w", displayName(tracesPath), err)
 			}
 			if len(in.Tolerated) > 0 {
 				reasons := slices.Sorted(maps.Keys(in.Tolerated))
@@ -82,11 +85,11 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 				for i, r := range reasons {
 					parts[i] = fmt.Sprintf("%s ×%d (first at line %d)", r, in.Tolerated[r], in.FirstBad[r])
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "diagnose: %s: tolerated bad input: %s\n", tracesPath, strings.Join(parts, ", "))
+				fmt.Fprintf(cmd.ErrOrStderr(), "diagnose: %s: tolerated bad input: %s\n", displayName(tracesPath), strings.Join(parts, ", "))
 			}
 			findings := s.Findings()
 			if out != "" {
-				o, err := createOut(out)
+				o, err := sio.createOut(out)
 				if err != nil {
 					return err
 				}
@@ -95,7 +98,7 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 					return err
 				}
 			}
-			if err := report.WriteDiagnosis(cmd.OutOrStdout(), findings, links); err != nil {
+			if err := report.WriteDiagnosis(sio.text(), findings, links); err != nil {
 				return cliexit.RunFailed(err)
 			}
 			var found []result.Kind
@@ -112,9 +115,9 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tracesPath, "traces", "", "OTLP JSON lines file of assembled traces (required)")
+	fl.StringVar(&tracesPath, "traces", "", "OTLP JSON lines file of assembled traces (required; - for standard input)")
 	fl.StringVar(&loadPath, "load", "", "load run result whose exemplar trace ids to prefer as evidence and to use as the tail")
-	fl.StringVarP(&out, "out", "o", "", "file to write the findings JSON (headroom.findings/v1) to")
+	fl.StringVarP(&out, "out", "o", "", "file to write the findings JSON (headroom.findings/v1) to (- for standard output)")
 	fl.StringVar(&failOn, "fail-on", "", "exit 1 when any of these finding kinds is found (comma-separated: "+kindList(diagnose.Kinds())+")")
 	fl.StringVar(&traceURL, "trace-url", "", "link trace ids to a trace viewer, {trace_id} standing for the id, e.g. http://localhost:16686/trace/{trace_id}")
 	flagOf = addDiagnoseFlags(cmd, &cfg)

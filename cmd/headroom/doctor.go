@@ -22,6 +22,7 @@ func newDoctorCmd() *cobra.Command {
 	var cfg doctor.Config
 	var quiet bool
 	var traceURL string
+	var headers []string
 	cmd := &cobra.Command{
 		Use:   "doctor [URL]",
 		Short: "Measure a service, or the built-in lab, in one command: capacity, diagnosis, report",
@@ -66,15 +67,22 @@ invalid.`,
   headroom doctor --quick --antipatterns none
   headroom doctor --quick --edge
   headroom doctor http://127.0.0.1:9000 --endpoints /api/a,/api/b --slo 'p99<100ms'
-  headroom doctor http://127.0.0.1:9000 --endpoints /api/a --rate 100`,
+  headroom doctor http://127.0.0.1:9000 --endpoints /api/a --rate 100
+  headroom doctor https://api.example.com --endpoints /v1/me -H "Authorization: Bearer $TOKEN"`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				cfg.URL = args[0]
 			}
 			var err error
+			if cfg.Headers, err = parseHeaders(headers); err != nil {
+				return err
+			}
 			if cfg.TraceURL, err = report.ParseTraceURL(traceURL); err != nil {
 				return cliexit.Usagef("--trace-url %w", err)
+			}
+			if cfg.OutDir == dash {
+				return cliexit.Usagef("--out -: doctor writes a directory (report.html, report.json, the results), which standard output cannot hold")
 			}
 			stderr, stdout := cmd.ErrOrStderr(), cmd.OutOrStdout()
 			progress := func(line string) {
@@ -118,6 +126,7 @@ invalid.`,
 	}
 	fl := cmd.Flags()
 	fl.StringSliceVar(&cfg.Endpoints, "endpoints", nil, `paths to measure, such as /api/a,/api/b (default for the lab: its main endpoints); "POST /path {json}" sends a body`)
+	fl.StringArrayVarP(&headers, "header", "H", nil, "request header 'Name: value' sent with every request to the target: load runs and profile fetches (repeatable; credentials are REDACTED in the results)")
 	fl.StringVar(&cfg.SLO, "slo", doctor.SLODefault, "objective of the capacity sweeps")
 	fl.Float64Var(&cfg.Rate, "rate", 0, "run every endpoint at this fixed rate (req/s) instead of sweeping")
 	fl.DurationVar(&cfg.Duration, "duration", 0, fmt.Sprintf("measured length of each steady run (default %v, %v with --quick)", doctor.DurationDefault, doctor.DurationQuick))
@@ -151,6 +160,7 @@ var doctorFlags = map[string]string{
 	"Step": "--step", "MaxSteps": "--max-steps", "SweepBudget": "--sweep-budget", "Start": "--start", "Connections": "--connections",
 	"Antipatterns": "--antipatterns", "Metrics": "--metrics", "Cores": "--cores", "OTLP": "--otlp", "OTLPGRPC": "--otlp-grpc",
 	"TraceWait": "--trace-wait", "OutDir": "--out", "MaxProfileBytes": "--max-profile-bytes", "Edge": "--edge", "LabArgs": "--lab-arg",
+	"Headers": "--header",
 }
 
 // topFindings is how many findings the terminal shows; the report has them all.

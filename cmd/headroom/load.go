@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -23,6 +24,9 @@ type loadFlags struct {
 	targetFlags
 	bodyFile    string
 	targetsFile string
+	targetsFmt  string
+	harAssets   bool
+	samples     string
 	sloExpr     string
 	errorBudget float64
 	out         string
@@ -40,9 +44,22 @@ var arrivalFlags = map[loadgen.ArrivalKind][]string{
 	loadgen.ArrivalSine:   {"period", "amplitude"},
 }
 
+// samplesFormatOf is the --samples format a file's extension says: JSON lines for .jsonl,
+// .ndjson and .json, CSV otherwise.
+func samplesFormatOf(path string) loadgen.SamplesFormat {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".jsonl", ".ndjson", ".json":
+		return loadgen.SamplesJSONL
+	}
+	return loadgen.SamplesCSV
+}
+
+// requestsMaxDuration bounds a run that -n ends when --duration is not given.
+const requestsMaxDuration = time.Hour
+
 // loadConfigFlags names load's flag for each loadgen.Config field it sets (see configUsage).
 var loadConfigFlags = map[string]string{
-	"Duration": "duration", "Warmup": "warmup", "Connections": "connections", "Users": "users", "Think": "think",
+	"Duration": "duration", "Requests": "requests", "SamplesFormat": "samples-format", "Warmup": "warmup", "Connections": "connections", "Users": "users", "Think": "think",
 	"Timeout": "timeout", "MaxBody": "max-body", "Model": "model",
 	"Arrival.Kind": "arrival", "Arrival.Rate": "rate", "Arrival.Seed": "seed",
 	"Arrival.From": "from", "Arrival.To": "to", "Arrival.Over": "ramp-over",
@@ -92,7 +109,8 @@ answered no request); the result is still written.`,
 	fl := cmd.Flags()
 	c := &f.cfg
 	fl.Float64Var(&c.Arrival.Rate, "rate", 0, "requests per second (constant, poisson; base of bursts; mean of sine)")
-	fl.DurationVar(&c.Duration, "duration", 10*time.Second, "measured duration, after the warm-up")
+	fl.DurationVar(&c.Duration, "duration", 10*time.Second, "measured duration, after the warm-up (with -n: the longest it may last, default 1h)")
+	fl.Int64VarP(&c.Requests, "requests", "n", 0, "end after this many requests of the measured period instead of at --duration (as hey and ab's -n): open model once they are due and answered, closed model once answered")
 	fl.DurationVar(&c.Warmup, "warmup", 0, "load sent first and excluded from every statistic")
 	fl.IntVar(&c.Connections, "connections", loadgen.ConnectionsDefault, "open model: connections in the pool; a due request waits for a free one and the wait counts")
 	fl.StringVar((*string)(&c.Arrival.Kind), "arrival", string(loadgen.ArrivalKindDefault), "arrival process: "+loadgen.ArrivalKindList())
@@ -111,22 +129,26 @@ answered no request); the result is still written.`,
 	fl.IntVar(&c.Users, "users", loadgen.UsersDefault, "closed model: concurrent users")
 	fl.DurationVar(&c.Think, "think", 0, "closed model: pause between an answer and a user's next request")
 	f.register(fl, "steps: comma-separated rates, such as 100,200,400")
-	fl.StringVar(&f.bodyFile, "body-file", "", "read the request body from a file")
-	fl.StringVar(&f.targetsFile, "targets", "", "JSONL file of targets: method, url, headers, body or body_file, weight")
+	fl.StringVar(&f.bodyFile, "body-file", "", "read the request body from a file (- for standard input)")
+	fl.StringVar(&f.targetsFile, "targets", "", "file of targets (- for standard input): headroom's JSON lines (method, url, headers, body or body_file, weight), vegeta's targets or a HAR")
+	fl.StringVar(&f.targetsFmt, "targets-format", string(loadgen.TargetsAuto), "format of --targets: "+loadgen.TargetsFormatNames()+" (auto tells them apart by content)")
+	fl.StringVar(&f.samples, "samples", "", "write every request of the measured period (intended and send time, latency, status, bytes, error, trace id, target) to this file as it runs (- for standard output)")
+	fl.StringVar((*string)(&c.SamplesFormat), "samples-format", "", "format of --samples: csv or jsonl (default by the file's extension: .jsonl, .ndjson or .json for jsonl, else csv)")
+	fl.BoolVar(&f.harAssets, "har-assets", false, "keep a HAR's static assets (images, fonts, CSS, scripts, media) as targets")
 	fl.DurationVar(&c.Timeout, "timeout", loadgen.TimeoutDefault, "per-request timeout, connecting included")
 	fl.BoolVar(&c.HTTP2, "http2", false, "use HTTP/2 (h2c for http:// URLs)")
 	fl.BoolVar(&c.Insecure, "insecure", false, "skip TLS certificate verification")
 	fl.Int64Var(&c.MaxBody, "max-body", loadgen.MaxBodyDefault, "largest response body accepted, in bytes")
 	fl.StringVar(&f.sloExpr, "slo", "", "service level objective, such as 'p99<200ms,p99.9<1s,errors<0.1%'; exit 1 when it fails")
 	fl.Float64Var(&f.errorBudget, "error-budget", slo.ErrorBudgetDefault, "largest error rate, in percent, that an --slo without an errors clause allows")
-	fl.StringVarP(&f.out, "out", "o", "", "write the full result (JSON, with histograms) to this file")
+	fl.StringVarP(&f.out, "out", "o", "", "write the full result (JSON, with histograms) to this file (- for standard output)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	fl.DurationVar(&f.interval, "interval", 5*time.Second, "progress line interval when not on a terminal")
 	return cmd
 }
 
 // config turns the flags into a loadgen.Config, reading the targets and body files.
-func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, error) {
+func (f *loadFlags) config(cmd *cobra.Command, sio *stdio, args []string) (loadgen.Config, error) {
 	c := f.cfg
 	c.KeepSecrets = f.keepSecrets
 	fl := cmd.Flags()
@@ -135,6 +157,13 @@ func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, e
 		return c, err
 	}
 	c.Arrival.Steps = steps
+	if fl.Changed("requests") && !fl.Changed("duration") {
+		// A ramp or steps spread over the run's duration: without one they have no shape.
+		if c.Arrival.Kind == loadgen.ArrivalRamp && c.Arrival.Over == 0 || c.Arrival.Kind == loadgen.ArrivalSteps && c.Arrival.Every == 0 {
+			return c, cliexit.Usagef("-n with --arrival %s: give --duration (or --ramp-over / --step-every), over which the arrival is spread", c.Arrival.Kind)
+		}
+		c.Duration = requestsMaxDuration
+	}
 	for kind, names := range arrivalFlags {
 		for _, n := range names {
 			if fl.Changed(n) && c.Arrival.Kind != kind {
@@ -164,16 +193,26 @@ func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, e
 	case f.targetsFile != "" && len(args) > 0:
 		return c, cliexit.Usagef("give a URL or --targets, not both")
 	case f.targetsFile != "":
-		fh, err := os.Open(f.targetsFile)
+		fh, err := sio.open("--targets", f.targetsFile)
 		if err != nil {
-			return c, cliexit.Usagef("--targets: %v", err)
+			return c, err
 		}
 		defer fh.Close()
-		ts, err := loadgen.ReadTargets(fh, filepath.Dir(f.targetsFile))
+		// Body files are relative to the targets file, or to the working directory for stdin.
+		dir := filepath.Dir(f.targetsFile)
+		if f.targetsFile == dash {
+			dir = "."
+		}
+		ts, format, err := loadgen.ReadTargetsAs(fh, loadgen.TargetsOptions{Format: loadgen.TargetsFormat(f.targetsFmt), Dir: dir, HARAssets: f.harAssets})
 		if err != nil {
-			return c, cliexit.Usagef("--targets %s: %w", f.targetsFile, err)
+			return c, cliexit.Usagef("--targets %s: %w", displayName(f.targetsFile), err)
+		}
+		if f.harAssets && format != loadgen.TargetsHAR {
+			return c, cliexit.Usagef("--har-assets belongs to a HAR; --targets %s is %s", displayName(f.targetsFile), format)
 		}
 		c.Targets = ts
+	case fl.Changed("targets-format") || f.harAssets:
+		return c, cliexit.Usagef("--targets-format and --har-assets belong to --targets FILE")
 	case len(args) == 1:
 		t, err := f.target(args[0])
 		if err != nil {
@@ -183,9 +222,14 @@ func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, e
 			if t.Body != "" {
 				return c, cliexit.Usagef("give --body or --body-file, not both")
 			}
-			b, err := os.ReadFile(f.bodyFile)
+			fh, err := sio.open("--body-file", f.bodyFile)
 			if err != nil {
-				return c, cliexit.Usagef("--body-file: %v", err)
+				return c, err
+			}
+			b, err := io.ReadAll(fh)
+			fh.Close()
+			if err != nil {
+				return c, cliexit.Usagef("--body-file %s: %v", displayName(f.bodyFile), err)
 			}
 			t.Body = string(b)
 		}
@@ -203,7 +247,8 @@ func (f *loadFlags) config(cmd *cobra.Command, args []string) (loadgen.Config, e
 }
 
 func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
-	cfg, err := f.config(cmd, args)
+	sio := stdioOf(cmd)
+	cfg, err := f.config(cmd, sio, args)
 	if err != nil {
 		return err
 	}
@@ -221,15 +266,33 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 	} else if cmd.Flags().Changed("error-budget") {
 		return cliexit.Usagef("--error-budget belongs to --slo: give an SLO, such as --slo 'p99<200ms'")
 	}
-	out, err := createOut(f.out)
+	out, err := sio.createOut(f.out)
 	if err != nil {
 		return err
 	}
 	defer out.abort()
+	samples, err := sio.create("--samples", f.samples)
+	if err != nil {
+		return err
+	}
+	defer samples.abort()
+	if samples != nil {
+		cfg.Samples = samples.stream()
+		if cfg.SamplesFormat == "" {
+			cfg.SamplesFormat = samplesFormatOf(f.samples)
+		}
+	} else if cmd.Flags().Changed("samples-format") {
+		return cliexit.Usagef("--samples-format belongs to --samples FILE")
+	}
 
-	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	stdout, stderr := sio.text(), cmd.ErrOrStderr()
 	lowerGCTarget()
-	prog := newProgress(stderr, f.quiet, isTerminal(stderr), f.interval, cfg.Warmup+cfg.Duration)
+	total := cfg.Warmup + cfg.Duration
+	if cfg.Requests > 0 && cfg.Model != loadgen.ModelClosed && cfg.Arrival.Kind == loadgen.ArrivalConstant && cfg.Arrival.Rate > 0 {
+		// The progress bar's length: -n requests at a constant rate take N/rate.
+		total = min(total, cfg.Warmup+time.Duration(float64(cfg.Requests)/cfg.Arrival.Rate*float64(time.Second)))
+	}
+	prog := newProgress(stderr, f.quiet, isTerminal(stderr), f.interval, total)
 	l, err := loadgen.Run(cmd.Context(), cfg, prog.update)
 	prog.done()
 	if err != nil {
@@ -239,6 +302,9 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 		l.SLO = obj.Check(l)
 	}
 	if err := out.commit(l.Write); err != nil {
+		return err
+	}
+	if err := samples.commit(func(io.Writer) error { return nil }); err != nil { // written as the run went
 		return err
 	}
 	if err := report.WriteLoad(stdout, l, report.Options{Color: isTerminal(stdout)}); err != nil {
@@ -265,7 +331,7 @@ func lowerGCTarget() {
 func loadOutcome(l *result.Load, out string) error {
 	written := ""
 	if out != "" {
-		written = "; the result is written to " + out
+		written = "; the result is written to " + outName(out)
 	}
 	if l.Partial {
 		return cliexit.RunFailed(fmt.Errorf("interrupted%s", written))

@@ -34,17 +34,25 @@ func (t *targetFlags) register(fl *pflag.FlagSet, stepsUsage string) {
 // target returns the request to send to url.
 func (t *targetFlags) target(url string) (loadgen.Target, error) {
 	tg := loadgen.Target{Method: strings.ToUpper(t.method), URL: url, Body: t.body, Weight: loadgen.WeightDefault}
-	for _, h := range t.headers {
+	h, err := parseHeaders(t.headers)
+	tg.Headers = h
+	return tg, err
+}
+
+// parseHeaders reads repeated --header 'Name: value' flags; nil for none.
+func parseHeaders(hs []string) (map[string]string, error) {
+	var out map[string]string
+	for _, h := range hs {
 		k, v, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(k) == "" {
-			return tg, cliexit.Usagef("--header %q: want 'Name: value'", h)
+			return nil, cliexit.Usagef("--header %q: want 'Name: value'", h)
 		}
-		if tg.Headers == nil {
-			tg.Headers = map[string]string{}
+		if out == nil {
+			out = map[string]string{}
 		}
-		tg.Headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
 	}
-	return tg, nil
+	return out, nil
 }
 
 // rates returns the rates of --steps, nil when it is not set.

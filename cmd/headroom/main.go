@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -16,9 +15,6 @@ import (
 
 	"github.com/headroom/headroom/internal/cliexit"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -40,6 +36,9 @@ headroom to keep, and says which component is the bottleneck, with evidence.
 
 Exit codes: 0 success; 1 an SLO or check failed; 2 bad usage or input; 3 the run itself failed.`,
 	}
+	// --version prints what `headroom version` prints.
+	root.Version = versionLine()
+	root.SetVersionTemplate("headroom {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(
@@ -58,16 +57,4 @@ Exit codes: 0 success; 1 an SLO or check failed; 2 bad usage or input; 3 the run
 		newExperimentsCmd(),
 	)
 	return root
-}
-
-func newVersionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the headroom version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "headroom %s\n", version)
-			return err
-		},
-	}
 }

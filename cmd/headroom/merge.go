@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -39,9 +38,13 @@ Exit codes: 0 merged; 1 the --slo failed on the merged numbers; 2 bad usage or a
 				}
 				obj = &o
 			}
+			sio := stdioOf(cmd)
+			if err := sio.reserve(argPairs("merge", args)...); err != nil {
+				return err
+			}
 			runs := make([]*result.Load, 0, len(args))
 			for _, p := range args {
-				l, err := readLoadFile(p)
+				l, err := readLoadFile(sio, "merge", p)
 				if err != nil {
 					return err
 				}
@@ -54,7 +57,7 @@ Exit codes: 0 merged; 1 the --slo failed on the merged numbers; 2 bad usage or a
 			if obj != nil {
 				merged.SLO = obj.Check(merged)
 			}
-			o, err := createOut(out)
+			o, err := sio.createOut(out)
 			if err != nil {
 				return err
 			}
@@ -62,7 +65,7 @@ Exit codes: 0 merged; 1 the --slo failed on the merged numbers; 2 bad usage or a
 			if err := o.commit(merged.Write); err != nil {
 				return err
 			}
-			if err := report.WriteLoad(cmd.OutOrStdout(), merged, report.Options{Color: isTerminal(cmd.OutOrStdout())}); err != nil {
+			if err := report.WriteLoad(sio.text(), merged, report.Options{Color: isTerminal(sio.text())}); err != nil {
 				return cliexit.RunFailed(err)
 			}
 			if merged.SLO != nil && !merged.SLO.Pass {
@@ -71,22 +74,23 @@ Exit codes: 0 merged; 1 the --slo failed on the merged numbers; 2 bad usage or a
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&out, "out", "o", "", "file to write the merged result to (required)")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "file to write the merged result to (required; - for standard output)")
 	cmd.Flags().StringVar(&sloExpr, "slo", "", "check this SLO on the merged result; exit 1 when it fails")
 	cmd.Flags().BoolVar(&force, "force", false, "merge runs against different targets (replicas behind a balancer): the result lists them all")
 	return cmd
 }
 
-// readLoadFile reads a load result, as a usage error when it cannot.
-func readLoadFile(path string) (*result.Load, error) {
-	f, err := os.Open(path)
+// readLoadFile reads the load result that flag (or the command, for an argument) names, "-"
+// standard input, as a usage error when it cannot.
+func readLoadFile(sio *stdio, flag, path string) (*result.Load, error) {
+	f, err := sio.open(flag, path)
 	if err != nil {
-		return nil, cliexit.Usagef("%v", err)
+		return nil, err
 	}
 	defer f.Close()
 	l, err := result.ReadLoad(f)
 	if err != nil {
-		return nil, cliexit.Usagef("%s: %w", path, err)
+		return nil, cliexit.Usagef("%s: %w", displayName(path), err)
 	}
 	return l, nil
 }

@@ -227,6 +227,9 @@ func formatTotal(f *flame.Folded) string {
 // directory: it exists and is not a directory, or its parent is not a directory. Nothing is
 // created until there is something to write.
 func checkOutDir(dir string) error {
+	if dir == dash {
+		return cliexit.Usagef("--out -: profile writes a directory of files, which standard output cannot hold (--diff writes one SVG, which it can)")
+	}
 	st, err := os.Stat(dir)
 	switch {
 	case err == nil && !st.IsDir():
@@ -244,11 +247,15 @@ func runProfileDiff(cmd *cobra.Command, f *profileFlags, args []string) error {
 	if len(args) != 2 {
 		return cliexit.Usagef("--diff takes two profiles: BASE NEW")
 	}
+	sio := stdioOf(cmd)
+	if err := sio.reserve(argPairs("profile --diff", args)...); err != nil {
+		return err
+	}
 	var fs [2]*flame.Folded
 	for i, p := range args {
-		prof, err := flame.ReadFile(p, f.maxBytes)
+		prof, err := readFlame(sio, p, f.maxBytes)
 		if err != nil {
-			return cliexit.Usagef("%w", err)
+			return err
 		}
 		fs[i] = prof.Fold(flame.FoldOptions{})
 	}
@@ -259,7 +266,7 @@ func runProfileDiff(cmd *cobra.Command, f *profileFlags, args []string) error {
 	if out == "" {
 		out = "diff.svg"
 	}
-	o, err := createOut(out)
+	o, err := sio.createOut(out)
 	if err != nil {
 		return err
 	}
@@ -273,7 +280,7 @@ func runProfileDiff(cmd *cobra.Command, f *profileFlags, args []string) error {
 	if err := o.commit(func(w io.Writer) error { return flame.WriteSVG(w, tree, opt) }); err != nil {
 		return err
 	}
-	w := cmd.OutOrStdout()
+	w := sio.text()
 	if f.quiet {
 		return nil
 	}
@@ -281,6 +288,37 @@ func runProfileDiff(cmd *cobra.Command, f *profileFlags, args []string) error {
 	for _, d := range flame.DiffTop(fs[0], fs[1], f.top) {
 		fmt.Fprintf(w, "  %+6.1f points  %5.1f%% → %5.1f%%  %s\n", 100*d.Delta, 100*d.BaseShare, 100*d.NextShare, d.Name)
 	}
-	fmt.Fprintf(w, "wrote %s\n", out)
+	if out != dash {
+		fmt.Fprintf(w, "wrote %s\n", out)
+	}
 	return nil
+}
+
+// readFlame reads a pprof profile for --diff, "-" standard input, as a usage error when it
+// cannot; maxBytes bounds it as flame.ReadFile does.
+func readFlame(sio *stdio, path string, maxBytes int64) (*flame.Profile, error) {
+	if path != dash {
+		p, err := flame.ReadFile(path, maxBytes)
+		if err != nil {
+			return nil, cliexit.Usagef("%w", err)
+		}
+		return p, nil
+	}
+	f, err := sio.open("profile --diff", path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxBytes+1))
+	if err != nil {
+		return nil, cliexit.Usagef("standard input: %v", err)
+	}
+	if int64(len(b)) > maxBytes {
+		return nil, cliexit.Usagef("standard input: larger than --max-profile-bytes %d", maxBytes)
+	}
+	p, err := flame.ParseLimit(b, maxBytes)
+	if err != nil {
+		return nil, cliexit.Usagef("standard input: %w", err)
+	}
+	return p, nil
 }

@@ -50,17 +50,18 @@ Exit codes: 0 done; 1 the --slo failed; 2 bad usage, an unreadable file or one o
 			if err != nil {
 				return cliexit.Usagef("--trace-url %w", err)
 			}
-			b, schema, err := readResult(path)
+			sio := stdioOf(cmd)
+			b, schema, err := readResult(sio, path)
 			if err != nil {
 				return err
 			}
 			if sloExpr != "" && schema != result.LoadSchema {
-				return cliexit.Usagef("--slo checks a load result (%s); %s is a %s", result.LoadSchema, path, schema)
+				return cliexit.Usagef("--slo checks a load result (%s); %s is a %s", result.LoadSchema, displayName(path), schema)
 			}
 			if htmlOut != "" && schema != result.SweepSchema && schema != result.DoctorSchema {
-				return cliexit.Usagef("--html renders a sweep (%s) or a doctor report (%s); %s is a %s", result.SweepSchema, result.DoctorSchema, path, schema)
+				return cliexit.Usagef("--html renders a sweep (%s) or a doctor report (%s); %s is a %s", result.SweepSchema, result.DoctorSchema, displayName(path), schema)
 			}
-			stdout := cmd.OutOrStdout()
+			stdout := sio.text()
 			o := report.Options{Color: isTerminal(stdout), TraceURL: links}
 			switch schema {
 			case result.LoadSchema:
@@ -68,29 +69,29 @@ Exit codes: 0 done; 1 the --slo failed; 2 bad usage, an unreadable file or one o
 			case result.SweepSchema:
 				s, err := result.ReadSweep(bytes.NewReader(b))
 				if err != nil {
-					return cliexit.Usagef("%s: %w", path, err)
+					return cliexit.Usagef("%s: %w", displayName(path), err)
 				}
-				if err := writeHTML(htmlOut, func(w io.Writer) error { return report.WriteSweepHTML(w, s) }); err != nil {
+				if err := writeHTML(sio, htmlOut, func(w io.Writer) error { return report.WriteSweepHTML(w, s) }); err != nil {
 					return err
 				}
 				return runFailed(report.WriteSweep(stdout, s, o))
 			case result.FindingsSchema:
 				var f result.Findings
 				if err := json.Unmarshal(b, &f); err != nil {
-					return cliexit.Usagef("%s: decode findings: %w", path, err)
+					return cliexit.Usagef("%s: decode findings: %w", displayName(path), err)
 				}
 				return runFailed(report.WriteDiagnosis(stdout, &f, links))
 			default: // result.DoctorSchema
 				var d result.Doctor
 				if err := json.Unmarshal(b, &d); err != nil {
-					return cliexit.Usagef("%s: decode doctor report: %w", path, err)
+					return cliexit.Usagef("%s: decode doctor report: %w", displayName(path), err)
 				}
 				if htmlOut != "" {
-					page, err := doctorPage(path, &d, links)
+					page, err := doctorPage(sio, path, &d, links)
 					if err != nil {
 						return err
 					}
-					if err := writeHTML(htmlOut, func(w io.Writer) error { return report.WriteDoctorHTML(w, page) }); err != nil {
+					if err := writeHTML(sio, htmlOut, func(w io.Writer) error { return report.WriteDoctorHTML(w, page) }); err != nil {
 						return err
 					}
 				}
@@ -100,46 +101,46 @@ Exit codes: 0 done; 1 the --slo failed; 2 bad usage, an unreadable file or one o
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&sloExpr, "slo", "", "check this SLO against a load result; exit 1 when it fails")
-	fl.StringVar(&htmlOut, "html", "", "also write the HTML page of a sweep or a doctor report to this file")
+	fl.StringVar(&htmlOut, "html", "", "also write the HTML page of a sweep or a doctor report to this file (- for standard output)")
 	fl.StringVar(&traceURL, "trace-url", "", "link trace ids to a trace viewer, {trace_id} standing for the id, e.g. http://localhost:16686/trace/{trace_id}")
 	return cmd
 }
 
 // readResult reads a result file and its schema, as a usage error naming the schema found and the
 // ones report renders when it is none of them.
-func readResult(path string) ([]byte, string, error) {
-	f, err := os.Open(path)
+func readResult(sio *stdio, path string) ([]byte, string, error) {
+	f, err := sio.open("report", path)
 	if err != nil {
-		return nil, "", cliexit.Usagef("%v", err)
+		return nil, "", err
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxResultBytes+1))
 	if err != nil {
-		return nil, "", cliexit.Usagef("%s: %w", path, err)
+		return nil, "", cliexit.Usagef("%s: %w", displayName(path), err)
 	}
 	if len(b) > maxResultBytes {
-		return nil, "", cliexit.Usagef("%s: larger than %d MiB: not a result headroom writes", path, maxResultBytes>>20)
+		return nil, "", cliexit.Usagef("%s: larger than %d MiB: not a result headroom writes", displayName(path), maxResultBytes>>20)
 	}
 	want := strings.Join(reportSchemas, ", ")
 	var head struct {
 		Schema string `json:"schema"`
 	}
 	if err := json.Unmarshal(b, &head); err != nil {
-		return nil, "", cliexit.Usagef("%s: not a headroom result (want JSON with a schema of %s): %w", path, want, err)
+		return nil, "", cliexit.Usagef("%s: not a headroom result (want JSON with a schema of %s): %w", displayName(path), want, err)
 	}
 	for _, s := range reportSchemas {
 		if head.Schema == s {
 			return b, s, nil
 		}
 	}
-	return nil, "", cliexit.Usagef("%s: schema %q is none that report renders: want %s", path, head.Schema, want)
+	return nil, "", cliexit.Usagef("%s: schema %q is none that report renders: want %s", displayName(path), head.Schema, want)
 }
 
 // reportLoad prints a load result, after checking sloExpr against it when given.
 func reportLoad(w io.Writer, path string, b []byte, sloExpr string, o report.Options) error {
 	l, err := result.ReadLoad(bytes.NewReader(b))
 	if err != nil {
-		return cliexit.Usagef("%s: %w", path, err)
+		return cliexit.Usagef("%s: %w", displayName(path), err)
 	}
 	if sloExpr != "" {
 		obj, err := slo.Parse(sloExpr)
@@ -178,10 +179,14 @@ func writeDoctorText(w io.Writer, d *result.Doctor, o report.Options, links repo
 }
 
 // doctorPage gathers what a doctor report's page inlines from the files next to report.json: the
-// steady runs and the flame graphs. A missing one leaves its charts out, as doctor would.
-func doctorPage(path string, d *result.Doctor, links report.TraceURL) (report.DoctorPage, error) {
+// steady runs and the flame graphs. A missing one leaves its charts out, as doctor would; a report
+// read from standard input has no files next to it.
+func doctorPage(sio *stdio, path string, d *result.Doctor, links report.TraceURL) (report.DoctorPage, error) {
 	dir := filepath.Dir(path)
 	page := report.DoctorPage{Doctor: d, Steady: map[string]*result.Load{}, TraceURL: links}
+	if path == dash {
+		return page, nil
+	}
 	for _, e := range d.Endpoints {
 		if e.SteadyFile == "" {
 			continue
@@ -190,7 +195,7 @@ func doctorPage(path string, d *result.Doctor, links report.TraceURL) (report.Do
 		if _, err := os.Stat(steady); errors.Is(err, os.ErrNotExist) {
 			continue
 		}
-		l, err := readLoadFile(steady)
+		l, err := readLoadFile(sio, "report", steady)
 		if err != nil {
 			return page, err
 		}
@@ -209,9 +214,9 @@ func doctorPage(path string, d *result.Doctor, links report.TraceURL) (report.Do
 	return page, nil
 }
 
-// writeHTML writes a page to path ("" for none) whole or not at all.
-func writeHTML(path string, write func(io.Writer) error) error {
-	o, err := createOutFlag("--html", path)
+// writeHTML writes a page to path ("" for none) whole or not at all, "-" to standard output.
+func writeHTML(sio *stdio, path string, write func(io.Writer) error) error {
+	o, err := sio.create("--html", path)
 	if err != nil || o == nil {
 		return err
 	}

@@ -114,8 +114,8 @@ Exit codes: 0 a maximum was found; 1 no rate meets the SLO; 2 bad usage or input
 	fl.IntVar(&f.pid, "pid", 0, "local process id of the target: report its CPU utilization per step (from /proc)")
 	fl.StringVar(&f.metrics, "metrics", "", "Prometheus endpoint of the target: report utilization from process_cpu_seconds_total")
 	fl.Float64Var(&f.cores, "cores", float64(runtime.NumCPU()), "cores available to the target, to turn CPU seconds into utilization")
-	fl.StringVarP(&f.out, "out", "o", "", "write the sweep (JSON, headroom.sweep/v1) to this file")
-	fl.StringVar(&f.html, "html", "", "write a self-contained HTML page with the charts to this file")
+	fl.StringVarP(&f.out, "out", "o", "", "write the sweep (JSON, headroom.sweep/v1) to this file (- for standard output)")
+	fl.StringVar(&f.html, "html", "", "write a self-contained HTML page with the charts to this file (- for standard output)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	return cmd
 }
@@ -202,18 +202,19 @@ func runSweep(cmd *cobra.Command, f *sweepFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	out, err := createOut(f.out)
+	sio := stdioOf(cmd)
+	out, err := sio.createOut(f.out)
 	if err != nil {
 		return err
 	}
 	defer out.abort()
-	page, err := createOutFlag("--html", f.html)
+	page, err := sio.create("--html", f.html)
 	if err != nil {
 		return err
 	}
 	defer page.abort()
 	ctx := cmd.Context()
-	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	stdout, stderr := sio.text(), cmd.ErrOrStderr()
 
 	var cpu cpusample.Source
 	switch {

@@ -51,6 +51,10 @@ func (f *File) Commit(write func(io.Writer) error) error {
 	return nil
 }
 
+// Writer is the temporary file, for an output written while work runs; Commit then completes
+// it (with a write that adds nothing, or the rest).
+func (f *File) Writer() io.Writer { return f.tmp }
+
 // Abort removes the temporary file. It is safe to call after Commit.
 func (f *File) Abort() {
 	_ = f.tmp.Close()
