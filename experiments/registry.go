@@ -4,5 +4,6 @@ package experiments
 // lab tier it needs; none is listed before it can run.
 var All = Registry{
 	averagesMislead,
+	nPlusOne,
 	asyncInvite,
 }
