@@ -229,6 +229,7 @@ func (e *Env) Diagnose(ctx context.Context, load string, cfg diagnose.Config) (*
 		}
 	}
 	tr := diagnoseTraces(traces, cfg)
+	tr.Requests = w.requests
 	m := result.ExperimentMeasurement{Name: load + "/traces", Setup: "the traces of " + load, Values: tracedValues(tr)}
 	if cov := coverage(tr); cov < traceCoverageMin {
 		e.traces.mu.Lock()
