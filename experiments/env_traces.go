@@ -39,6 +39,7 @@ const (
 type traceStore struct {
 	recv *collect.Receiver
 	url  string
+	wait time.Duration // how long Diagnose waits for a run's traces: traceWaitMax
 
 	mu      sync.Mutex
 	traces  []storedTrace
@@ -69,7 +70,7 @@ func (e *Env) OTLP(ctx context.Context) (string, error) {
 	if e.traces != nil {
 		return e.traces.url, nil
 	}
-	s := &traceStore{byID: map[string]int{}}
+	s := &traceStore{byID: map[string]int{}, wait: traceWaitMax}
 	recv, err := collect.New(collect.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: collect.Off, CompleteAfter: time.Second, OnTrace: s.add})
 	if err != nil {
 		return "", err
@@ -215,7 +216,7 @@ func (e *Env) Diagnose(ctx context.Context, load string, cfg diagnose.Config) (*
 	}
 	e.Progress("%s: waiting for its traces", load)
 	traces := e.traces.matching(w)
-	deadline := time.NewTimer(traceWaitMax)
+	deadline := time.NewTimer(e.traces.wait)
 	defer deadline.Stop()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()

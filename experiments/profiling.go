@@ -126,8 +126,7 @@ func (e *Env) profiledLoad(ctx context.Context, l Load, profile time.Duration, f
 		var err error
 		set, err = flame.Collect(ctx, flame.FetchConfig{Duration: profile}, target)
 		if err != nil {
-			<-done
-			return fmt.Errorf("profile %s: %w", l.Name, err)
+			return errors.Join(fmt.Errorf("profile %s: %w", l.Name, err), <-done)
 		}
 	}
 	if err := <-done; err != nil {
