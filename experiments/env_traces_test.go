@@ -128,3 +128,21 @@ func TestParseNs(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseNs: any text is refused with an error or read as sorted, distinct Ns from 1 to 100.
+func FuzzParseNs(f *testing.F) {
+	for _, s := range []string{"10,20,50,100", "50, 10,10", "0", "101", "ten", "10,,20", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ns, err := parseNs(s)
+		if err != nil {
+			return
+		}
+		for i, n := range ns {
+			if n < 1 || n > 100 || i > 0 && n <= ns[i-1] {
+				t.Fatalf("parseNs(%q) = %v", s, ns)
+			}
+		}
+	})
+}
