@@ -42,6 +42,9 @@ type Env struct {
 	x      *result.Experiment
 	lab    *labproc.Process
 	url    string
+	// traces and windows serve Diagnose (env_traces.go).
+	traces  *traceStore
+	windows map[string]window
 }
 
 // Quick reports whether the short variant runs.
@@ -202,6 +205,7 @@ func (e *Env) Load(ctx context.Context, l Load) (*result.Load, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", l.Name, err)
 	}
+	e.noteLoad(l, r)
 	lat := r.LatencyMS
 	m := result.ExperimentMeasurement{Name: l.Name, Setup: l.Setup, Target: method + " " + l.Path,
 		OfferedRPS: r.OfferedRPS, AchievedRPS: r.AchievedRPS, Requests: r.Requests, Errors: r.Errors,

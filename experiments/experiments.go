@@ -197,6 +197,7 @@ func Run(ctx context.Context, d Definition, cfg Config, set map[string]string) (
 	x := &result.Experiment{Schema: result.ExperimentSchema, Name: d.Name, Title: d.Title, Claim: d.Claim, Source: d.Source,
 		Expected: d.Expected, Setup: result.ExperimentSetup{Lab: cfg.Lab, Params: params, Quick: cfg.Quick}, StartedAt: time.Now().UTC()}
 	e := &Env{cfg: cfg, name: d.Name, params: params, x: x}
+	defer e.stopTraces()
 	defer e.stopLab()
 	err = d.Measure(ctx, e)
 	e.stopLab()

@@ -4,5 +4,10 @@ package experiments
 // lab tier it needs; none is listed before it can run.
 var All = Registry{
 	averagesMislead,
+	misidentifiedBottleneck,
+	profilingVsTracing,
+	tracingFindsDB,
+	nPlusOne,
+	indexBeforeCache,
 	asyncInvite,
 }
