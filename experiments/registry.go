@@ -4,5 +4,9 @@ package experiments
 // lab tier it needs; none is listed before it can run.
 var All = Registry{
 	averagesMislead,
+	latencyKnee,
+	utilizationLatency,
+	burstyTraffic,
+	headroomPays,
 	asyncInvite,
 }
