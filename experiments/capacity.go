@@ -35,7 +35,9 @@ func startSearchLab(ctx context.Context, e *Env) error {
 }
 
 // labCores is the cores the lab's scans can use: one per connection, at most the machine's.
-func labCores(e *Env) float64 { return max(1, min(math.Round(e.Float("db-conns")), float64(runtime.NumCPU()))) }
+func labCores(e *Env) float64 {
+	return max(1, min(math.Round(e.Float("db-conns")), float64(runtime.NumCPU())))
+}
 
 func searchSLO(e *Env) string { return "p99<" + e.Param("p99") }
 
