@@ -350,7 +350,7 @@ var headroomPays = Definition{
 		}
 		sw, err := searchSweep(ctx, e, e.Length(35*time.Second, 20*time.Second))
 		if err != nil || sw.MaxRPSUnderSLO == 0 {
-			return err
+			return err // no rate met the SLO: nothing to spike, and Check says so
 		}
 		d := e.Length(10*time.Second, 5*time.Second)
 		for _, c := range []struct {
