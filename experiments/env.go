@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -155,8 +156,9 @@ type Load struct {
 	// Method (default GET), Path (on the lab's URL), Body and Header ("Name: value").
 	Method, Path, Body string
 	Header             []string
-	// Rate is the mean offered rate; Arrival, when its Kind is set, the arrival process (its
-	// Rate is set from Rate).
+	// Rate is the offered rate; Arrival, when its Kind is set, the arrival process (its Rate is
+	// set from Rate: for bursts the base rate between bursts, which loadstep.BaseRate gives
+	// for a mean).
 	Rate    float64
 	Arrival loadgen.Arrival
 	// Duration is measured after Warmup (default none).
@@ -171,24 +173,11 @@ func (e *Env) Load(ctx context.Context, l Load) (*result.Load, error) {
 	if e.url == "" {
 		return nil, fmt.Errorf("load %s: no lab started", l.Name)
 	}
-	method := l.Method
-	if method == "" {
-		method = http.MethodGet
+	t, err := e.target(l.Method, l.Path, l.Body, l.Header)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", l.Name, err)
 	}
-	t := loadgen.Target{Method: method, URL: e.url + l.Path, Body: l.Body}
-	if strings.HasPrefix(l.Body, "{") {
-		t.Headers = map[string]string{"Content-Type": "application/json"}
-	}
-	for _, h := range l.Header {
-		name, value, ok := strings.Cut(h, ":")
-		if !ok {
-			return nil, fmt.Errorf("load %s: header %q: want Name: value", l.Name, h)
-		}
-		if t.Headers == nil {
-			t.Headers = map[string]string{}
-		}
-		t.Headers[strings.TrimSpace(name)] = strings.TrimSpace(value)
-	}
+	method := t.Method
 	arr := l.Arrival
 	if arr.Kind == "" {
 		arr.Kind = loadgen.ArrivalConstant
@@ -218,6 +207,26 @@ func (e *Env) Load(ctx context.Context, l Load) (*result.Load, error) {
 	}
 	e.Record(m)
 	return r, nil
+}
+
+// target is a request on the lab: method (default GET) path, with body (sent as JSON when it is
+// an object) and headers ("Name: value").
+func (e *Env) target(method, path, body string, header []string) (loadgen.Target, error) {
+	t := loadgen.Target{Method: cmp.Or(method, http.MethodGet), URL: e.url + path, Body: body}
+	if strings.HasPrefix(body, "{") {
+		t.Headers = map[string]string{"Content-Type": "application/json"}
+	}
+	for _, h := range header {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok {
+			return t, fmt.Errorf("header %q: want Name: value", h)
+		}
+		if t.Headers == nil {
+			t.Headers = map[string]string{}
+		}
+		t.Headers[strings.TrimSpace(name)] = strings.TrimSpace(value)
+	}
+	return t, nil
 }
 
 // Record adds a measurement that is not a load run (a figure read from the lab or the traces);

@@ -4,6 +4,10 @@ package experiments
 // lab tier it needs; none is listed before it can run.
 var All = Registry{
 	averagesMislead,
+	latencyKnee,
+	utilizationLatency,
+	burstyTraffic,
+	headroomPays,
 	misidentifiedBottleneck,
 	profilingVsTracing,
 	tracingFindsDB,

@@ -4,6 +4,7 @@
 package loadstep
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -29,6 +30,18 @@ type Stepper struct {
 
 var _ capacity.Stepper = (*Stepper)(nil)
 
+// BaseRate is the Arrival.Rate that makes a's mean rate mean: mean itself, except for bursts,
+// whose Rate is the base between bursts of Factor × base for Length every Period. a's zero burst
+// fields stand for loadgen's defaults.
+func BaseRate(a loadgen.Arrival, mean float64) float64 {
+	if a.Kind != loadgen.ArrivalBursts {
+		return mean
+	}
+	f := cmp.Or(a.Factor, loadgen.BurstFactorDefault)
+	length, period := cmp.Or(a.Length, loadgen.BurstLengthDefault), cmp.Or(a.Period, loadgen.PeriodDefault)
+	return mean / (1 + (f-1)*length.Seconds()/period.Seconds())
+}
+
 // Step runs one open-model load step whose mean offered rate is rate.
 func (s *Stepper) Step(ctx context.Context, rate float64) (capacity.Measurement, error) {
 	cfg := s.Base
@@ -37,10 +50,7 @@ func (s *Stepper) Step(ctx context.Context, rate float64) (capacity.Measurement,
 	// the same unlucky draw.
 	s.n++
 	cfg.Arrival.Seed = s.Base.Arrival.Seed + uint64(s.n) - 1
-	if a := cfg.Arrival; a.Kind == loadgen.ArrivalBursts {
-		// The sweep's rate is the mean: bursts of Factor × base for Length every Period.
-		cfg.Arrival.Rate = rate / (1 + (a.Factor-1)*a.Length.Seconds()/a.Period.Seconds())
-	}
+	cfg.Arrival.Rate = BaseRate(cfg.Arrival, rate) // the sweep's rate is the mean
 	var c0 float64
 	var t0 time.Time
 	cpuOK := false

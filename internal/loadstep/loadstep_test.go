@@ -1,6 +1,7 @@
 package loadstep_test
 
 import (
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -41,5 +42,24 @@ func TestStep(t *testing.T) {
 	}
 	if watched != 1 {
 		t.Errorf("watch done called %d times, want 1", watched)
+	}
+}
+
+// TestBaseRate: bursts of 3× for 1 s every 5 s over a base b have the mean b·(1 + 2/5); other
+// arrivals' rate is their mean; zero burst fields stand for loadgen's defaults (5×, 1 s, 10 s).
+func TestBaseRate(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		a          loadgen.Arrival
+		mean, want float64
+	}{
+		{loadgen.Arrival{Kind: loadgen.ArrivalConstant}, 140, 140},
+		{loadgen.Arrival{Kind: loadgen.ArrivalPoisson}, 140, 140},
+		{loadgen.Arrival{Kind: loadgen.ArrivalBursts, Factor: 3, Length: time.Second, Period: 5 * time.Second}, 140, 100},
+		{loadgen.Arrival{Kind: loadgen.ArrivalBursts}, 140, 100},
+	} {
+		if got := loadstep.BaseRate(c.a, c.mean); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("%+v at a mean of %v: base %v, want %v", c.a, c.mean, got, c.want)
+		}
 	}
 }
