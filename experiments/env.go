@@ -149,9 +149,14 @@ func (e *Env) Switch(ctx context.Context, antipatterns string) error {
 type Load struct {
 	// Name identifies the measurement for Check; Setup says what differs in it.
 	Name, Setup string
-	// Method (default GET), Path (on the lab's URL), Body and Header ("Name: value").
+	// Method (default GET), Path (on the lab's URL, or a full URL: another tier's), Body and
+	// Header ("Name: value").
 	Method, Path, Body string
 	Header             []string
+	// Mix, when set, adds these weighted targets (full URLs) to the one above, whose share is
+	// its Weight (default 1).
+	Mix    []loadgen.Target
+	Weight float64
 	// Rate is the mean offered rate; Arrival, when its Kind is set, the arrival process (its
 	// Rate is set from Rate).
 	Rate    float64
@@ -172,7 +177,7 @@ func (e *Env) Load(ctx context.Context, l Load) (*result.Load, error) {
 	if method == "" {
 		method = http.MethodGet
 	}
-	t := loadgen.Target{Method: method, URL: e.url + l.Path, Body: l.Body}
+	t := loadgen.Target{Method: method, URL: e.URL(l.Path), Body: l.Body, Weight: l.Weight}
 	if strings.HasPrefix(l.Body, "{") {
 		t.Headers = map[string]string{"Content-Type": "application/json"}
 	}
@@ -195,7 +200,7 @@ func (e *Env) Load(ctx context.Context, l Load) (*result.Load, error) {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
-	cfg := loadgen.Config{Targets: []loadgen.Target{t}, Model: loadgen.ModelOpen, Arrival: arr,
+	cfg := loadgen.Config{Targets: append([]loadgen.Target{t}, l.Mix...), Model: loadgen.ModelOpen, Arrival: arr,
 		Duration: l.Duration, Warmup: l.Warmup, Timeout: timeout}
 	e.Progress("%s: %s %s at %.0f req/s for %v", l.Name, method, l.Path, l.Rate, l.Duration)
 	r, err := loadgen.Run(ctx, cfg, nil)

@@ -5,4 +5,14 @@ package experiments
 var All = Registry{
 	averagesMislead,
 	asyncInvite,
+	asyncVideo,
+	asyncDelete,
+	edgeAuth,
+	cdnStatic,
+	servicesHops,
+	servicesTimeouts,
+	servicesReplication,
+	serverlessColdStart,
+	serverlessKeepWarm,
+	serverlessTimeLimit,
 }
