@@ -21,9 +21,9 @@ import (
 var videoStages = []string{"video.thumbnail", "video.encode", "video.subtitles", "video.finalize"}
 
 var asyncVideo = Definition{
-	Name:  "async-video",
-	Title: "Asynchronous processing: the upload answers before the video is processed",
-	Claim: "Upload completes; Background tasks: Thumbnail generation, Encoding, Subtitles; User does not wait for processing",
+	Name:   "async-video",
+	Title:  "Asynchronous processing: the upload answers before the video is processed",
+	Claim:  "Upload completes; Background tasks: Thumbnail generation, Encoding, Subtitles; User does not wait for processing",
 	Source: Seed004 + ":102-111 (Example: Video Processing)",
 	Expected: "with the processing queued, the upload's P50 is at most a third of the P50 with the processing inside " +
 		"the request (the lab's sync_video); and the work still completes: every queued video is ready " +

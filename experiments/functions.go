@@ -22,9 +22,9 @@ func coldStarts(ctx context.Context, e *Env) (float64, error) {
 }
 
 var serverlessColdStart = Definition{
-	Name:  "serverless-cold-start",
-	Title: "Serverless: a cold start delays the request that meets it",
-	Claim: "Problems: Cold Start - Delay when spinning up new instance",
+	Name:   "serverless-cold-start",
+	Title:  "Serverless: a cold start delays the request that meets it",
+	Claim:  "Problems: Cold Start - Delay when spinning up new instance",
 	Source: Seed004 + ":233-235 (Serverless Computing, Problems)",
 	Expected: "GET /api/posts/1 as the api function, every invocation cold (instances reclaimed after 20 ms idle, " +
 		"at least 90 % of invocations cold starts, else inconclusive), has a P50 at least twice the warm one's " +
@@ -107,9 +107,9 @@ func meanSeconds(ctx context.Context, e *Env, name string, match map[string]stri
 }
 
 var serverlessKeepWarm = Definition{
-	Name:  "serverless-keep-warm",
-	Title: "Serverless: keeping instances warm removes the cold starts of a burst",
-	Claim: "Solutions to Cold Start: Keep instances warm (pinging)",
+	Name:   "serverless-keep-warm",
+	Title:  "Serverless: keeping instances warm removes the cold starts of a burst",
+	Claim:  "Solutions to Cold Start: Keep instances warm (pinging)",
 	Source: Seed004 + ":249-251 (Solutions to Cold Start)",
 	Expected: "a burst from zero (`rate` req/s at once on the api function's search; concurrency 50, idle reclaim 4 s) " +
 		"meets at least 3 cold starts without a remedy (else inconclusive: the burst needed too few instances), " +
@@ -173,9 +173,9 @@ var serverlessKeepWarm = Definition{
 }
 
 var serverlessTimeLimit = Definition{
-	Name:  "serverless-time-limit",
-	Title: "Serverless: the execution limit stops long work; a queued job finishes it",
-	Claim: "Execution Limits - Example: AWS Lambda → ~15 minutes max; Bad Use Cases: Long-running processes",
+	Name:   "serverless-time-limit",
+	Title:  "Serverless: the execution limit stops long work; a queued job finishes it",
+	Claim:  "Execution Limits - Example: AWS Lambda → ~15 minutes max; Bad Use Cases: Long-running processes",
 	Source: Seed004 + ":236-239,260-262 (Execution Limits, Bad Use Cases)",
 	Expected: "a long upload processed inside the api function (`size` bytes) under a `limit` execution limit is " +
 		"stopped: 504 within the limit + 1 s; the same upload to the lab answers 202 (queued) and the video is ready " +

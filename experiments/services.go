@@ -45,9 +45,9 @@ func cpuSeconds(ctx context.Context, pids []int) (float64, error) {
 }
 
 var servicesHops = Definition{
-	Name:  "services-hops",
-	Title: "Microservices: function calls become network calls",
-	Claim: "Disadvantages of Microservices: Network overhead: Function calls → Network calls",
+	Name:   "services-hops",
+	Title:  "Microservices: function calls become network calls",
+	Claim:  "Disadvantages of Microservices: Network overhead: Function calls → Network calls",
 	Source: Seed004 + ":168-171 (Disadvantages of Microservices)",
 	Expected: "the same request at the same load is slower as services than in the monolith by at least the hop's " +
 		"round trip (`hop-rtt`) per remote call it makes (calls counted by the gateway), and takes more CPU " +
@@ -132,9 +132,9 @@ var servicesHops = Definition{
 }
 
 var servicesTimeouts = Definition{
-	Name:  "services-timeouts",
-	Title: "Microservices: a slow dependency, with and without timeouts",
-	Claim: "Failure handling complexity: Retries, timeouts",
+	Name:   "services-timeouts",
+	Title:  "Microservices: a slow dependency, with and without timeouts",
+	Claim:  "Failure handling complexity: Retries, timeouts",
 	Source: Seed004 + ":173-174 (Disadvantages of Microservices)",
 	Expected: "with the payments service `slow` (each answer later by `extra`), checkouts without deadlines (the lab's " +
 		"no_timeouts, no_breaker) wait for it: P50 ≥ `extra`; with the lab's deadlines (1 s an attempt, 3 s a call) " +
@@ -192,9 +192,9 @@ type postView struct {
 }
 
 var servicesReplication = Definition{
-	Name:  "services-replication",
-	Title: "Microservices: multiple databases, replication lag",
-	Claim: "Data consistency issues: Multiple databases → replication lag",
+	Name:   "services-replication",
+	Title:  "Microservices: multiple databases, replication lag",
+	Claim:  "Data consistency issues: Multiple databases → replication lag",
 	Source: Seed004 + ":179-180 (Disadvantages of Microservices)",
 	Expected: "a post read right after its author was renamed (the accounts service owns users; the posts service " +
 		"shows a copy fed by events) shows the old name in at least 5 % of `tries`, and the copy catches up " +
