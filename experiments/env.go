@@ -202,7 +202,7 @@ func (e *Env) Load(ctx context.Context, l Load) (*result.Load, error) {
 	}
 	cfg := loadgen.Config{Targets: append([]loadgen.Target{t}, l.Mix...), Model: loadgen.ModelOpen, Arrival: arr,
 		Duration: l.Duration, Warmup: l.Warmup, Timeout: timeout}
-	e.Progress("%s: %s %s at %.0f req/s for %v", l.Name, method, l.Path, l.Rate, l.Duration)
+	e.Progress("%s: %s %s at %.3g req/s for %v", l.Name, method, l.Path, l.Rate, l.Duration)
 	r, err := loadgen.Run(ctx, cfg, nil)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", l.Name, err)
