@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/headroom/headroom/cost"
 	"github.com/headroom/headroom/result"
 )
 
@@ -232,6 +233,109 @@ var serverlessTimeLimit = Definition{
 		}
 		why += fmt.Sprintf(", the video ready %.1f s later", m.Value("queued", "ready_s"))
 		if fs == http.StatusGatewayTimeout && fms <= ms(limit+time.Second) {
+			return result.OutcomeHeld, why
+		}
+		return result.OutcomeDidNotHold, why
+	},
+}
+
+var serverlessBill = Definition{
+	Name:   "serverless-bill",
+	Title:  "Serverless: pay per execution against servers paid 24/7, for a bursty and a steady day",
+	Claim:  "Cost: Pay 24/7 regardless of usage; Key Differences: Pay per execution (not uptime); Benefits: Cost-efficient",
+	Source: Seed004 + ":198-199,226-230 (Traditional Model, Key Differences, Benefits)",
+	Expected: "priced at the reference platform's rates (package cost) with the api function's measured duration (warm " +
+		"P50 through the gateway, an upper bound), init and cold share, against always-on servers sized by a sweep of " +
+		"the same request (p99 < 50 ms, 30 % headroom) at `server-hourly`: a bursty day (`quiet-rps`, one hour at " +
+		"`burst-rps`) costs less as functions than as servers; the steady day (`steady-rps` all day) and the " +
+		"break-even steady rate are reported",
+	Tier: TierFunctions,
+	Params: []Param{
+		{Name: "rate", Default: "20", Help: "invocations per second of the measured run"},
+		{Name: "memory-mb", Default: "128", Help: "the function's memory size, as billed"},
+		{Name: "server-hourly", Default: "0.0416", Help: "one server's price per hour, USD (2 vCPU, 4 GB on demand)"},
+		{Name: "steady-rps", Default: "100", Help: "the steady day's rate, all day"},
+		{Name: "quiet-rps", Default: "2", Help: "the bursty day's rate, but for one hour"},
+		{Name: "burst-rps", Default: "200", Help: "the bursty day's rate for one hour"},
+	},
+	Measure: func(ctx context.Context, e *Env) error {
+		if _, err := e.StartLab(ctx, "--functions"); err != nil {
+			return err
+		}
+		inv := func(ctx context.Context) (float64, error) {
+			return e.Metric(ctx, "", "headroom_faas_invocations_total", map[string]string{"function": "api"})
+		}
+		c0, err := coldStarts(ctx, e)
+		if err != nil {
+			return err
+		}
+		i0, err := inv(ctx)
+		if err != nil {
+			return err
+		}
+		r, err := e.Load(ctx, Load{Name: "function", Setup: "the api function, warm but for its first instances", Path: "/fn/api/api/posts/1",
+			Rate: e.Float("rate"), Duration: e.Length(10*time.Second, 5*time.Second), Warmup: time.Second})
+		if err != nil {
+			return err
+		}
+		c1, err := coldStarts(ctx, e)
+		if err != nil {
+			return err
+		}
+		i1, err := inv(ctx)
+		if err != nil {
+			return err
+		}
+		init, err := meanSeconds(ctx, e, "headroom_faas_cold_start_seconds", map[string]string{"function": "api", "phase": "init"})
+		if err != nil {
+			return err
+		}
+		sw, err := e.Sweep(ctx, Sweep{Name: "server", Setup: "the same request served by the lab itself, as a server", Path: "/api/posts/1",
+			SLO: "p99<50ms", Start: 100, Factor: 2, Margin: 0.25, MaxSteps: 8,
+			Step: e.Length(3*time.Second, 2*time.Second), Budget: e.Length(30*time.Second, 15*time.Second)})
+		if err != nil {
+			return err
+		}
+		if !(sw.RecommendedRPS > 0) {
+			return nil // recorded invalid: inconclusive
+		}
+		fn := cost.Function{MemoryMB: int(e.Float("memory-mb")), Duration: time.Duration(r.LatencyMS.P50 * float64(time.Millisecond)),
+			InitDuration: time.Duration(init * float64(time.Second)), ColdShare: min(1, (c1-c0)/max(i1-i0, 1))}
+		servers := cost.Servers{CapacityRPS: sw.RecommendedRPS, HourlyUSD: e.Float("server-hourly"), Min: 1, Headroom: sw.Headroom}
+		var bursty cost.Profile
+		for h := range bursty {
+			rps := e.Float("quiet-rps")
+			if h == 12 {
+				rps = e.Float("burst-rps")
+			}
+			bursty[h] = cost.Hour{Requests: rps * 3600, PeakRPS: rps}
+		}
+		values := map[string]float64{"duration_ms": ms(fn.Duration), "init_ms": ms(fn.InitDuration), "cold_share": fn.ColdShare,
+			"server_rps": servers.CapacityRPS}
+		for _, day := range []struct {
+			name    string
+			traffic cost.Traffic
+		}{
+			{"steady", cost.Steady(e.Float("steady-rps"), "steady day")},
+			{"bursty", bursty.Traffic("bursty day")},
+		} {
+			bill, err := cost.Compare(cost.Input{Prices: cost.DefaultPrices(), Function: fn, Servers: servers, Traffic: day.traffic})
+			if err != nil {
+				return err
+			}
+			values[day.name+"_functions_usd"], values[day.name+"_servers_usd"] = bill.Functions.TotalUSD, bill.ServersUSD
+			values["break_even_rps"] = bill.BreakEven.RPS
+		}
+		e.Record(result.ExperimentMeasurement{Name: "month", Setup: "a month of each day, functions against servers", Values: values})
+		return nil
+	},
+	Check: func(m Measured) (result.Outcome, string) {
+		v := func(k string) float64 { return m.Value("month", k) }
+		why := fmt.Sprintf("a month of the bursty day: $%.2f as functions, $%.2f as servers; of the steady day: $%.2f vs $%.2f; "+
+			"they cost the same at %.0f req/s steady (duration %.2f ms, init %.1f ms, %.2f %% cold; a server carries %.0f req/s)",
+			v("bursty_functions_usd"), v("bursty_servers_usd"), v("steady_functions_usd"), v("steady_servers_usd"),
+			v("break_even_rps"), v("duration_ms"), v("init_ms"), 100*v("cold_share"), v("server_rps"))
+		if v("bursty_functions_usd") < v("bursty_servers_usd") {
 			return result.OutcomeHeld, why
 		}
 		return result.OutcomeDidNotHold, why

@@ -15,4 +15,5 @@ var All = Registry{
 	serverlessColdStart,
 	serverlessKeepWarm,
 	serverlessTimeLimit,
+	serverlessBill,
 }

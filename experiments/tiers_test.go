@@ -41,6 +41,11 @@ func TestTierChecks(t *testing.T) {
 		return run(values("function", map[string]float64{"status": status, "answer_ms": answer}),
 			values("queued", map[string]float64{"status": 202, "answer_ms": 4.5, "ready": ready, "ready_s": 4.2}))
 	}
+	month := func(burstyFunctions, burstyServers float64) result.ExperimentMeasurement {
+		return values("month", map[string]float64{"bursty_functions_usd": burstyFunctions, "bursty_servers_usd": burstyServers,
+			"steady_functions_usd": 54.81, "steady_servers_usd": 30.37, "break_even_rps": 55, "duration_ms": 3.25, "init_ms": 13.4,
+			"cold_share": 0.0083, "server_rps": 1120})
+	}
 	for _, c := range []struct {
 		name string
 		def  Definition
@@ -85,6 +90,8 @@ func TestTierChecks(t *testing.T) {
 			instances("none-instances", 19), instances("keep-warm-instances", 15)), result.OutcomeDidNotHold},
 		{"no burst to remedy", serverlessKeepWarm, run(loadM("none", 1.2, 4, 5, 1.3), loadM("keep-warm", 1.3, 4.4, 5, 1.4),
 			instances("none-instances", 1), instances("keep-warm-instances", 0)), result.OutcomeInconclusive},
+		{"functions cheaper for the bursty day", serverlessBill, run(month(5.62, 30.37)), result.OutcomeHeld},
+		{"servers cheaper even for the bursty day", serverlessBill, run(month(45, 30.37)), result.OutcomeDidNotHold},
 		{"stopped at the limit, queued work done", serverlessTimeLimit, limit(504, 123, 1), result.OutcomeHeld},
 		{"the function ran to the end", serverlessTimeLimit, limit(201, 2400, 1), result.OutcomeDidNotHold},
 		{"the queued video never ready", serverlessTimeLimit, limit(504, 123, 0), result.OutcomeDidNotHold},
