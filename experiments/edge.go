@@ -57,6 +57,10 @@ var edgeAuth = Definition{
 		{Name: "unauth", Default: "0.5", Help: "share of the mixed requests without a token"},
 	},
 	Measure: func(ctx context.Context, e *Env) error {
+		unauth := e.Float("unauth")
+		if !(unauth > 0 && unauth < 1) {
+			return fmt.Errorf("edge-auth.unauth=%s: want a share between 0 and 1, both excluded", e.Param("unauth"))
+		}
 		edge, err := startEdge(ctx, e)
 		if err != nil {
 			return err
@@ -80,7 +84,6 @@ var edgeAuth = Definition{
 			}
 		}
 		// The origin's share of the work: its session checks, per request of a mix.
-		unauth := e.Float("unauth")
 		for _, c := range []struct{ name, base, setup string }{
 			{"mix-edge", edge.URL, "through the edge"},
 			{"mix-origin", edge.DirectURL, "straight to the origin"},
