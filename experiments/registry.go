@@ -20,6 +20,7 @@ var All = Registry{
 	cdnStatic,
 	servicesHops,
 	servicesTimeouts,
+	servicesTracing,
 	servicesReplication,
 	serverlessColdStart,
 	serverlessKeepWarm,

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/headroom/headroom/cpusample"
+	"github.com/headroom/headroom/diagnose"
 	"github.com/headroom/headroom/result"
 )
 
@@ -297,6 +300,74 @@ var servicesReplication = Definition{
 		}
 		why += fmt.Sprintf("; caught up %.0f ms after the last rename", m.Value("reads", "caught_up_ms"))
 		if stale >= 0.05*tries {
+			return result.OutcomeHeld, why
+		}
+		return result.OutcomeDidNotHold, why
+	},
+}
+
+var servicesTracing = Definition{
+	Name:   "services-tracing",
+	Title:  "Microservices: distributed tracing finds the slow service",
+	Claim:  "Debugging difficulty: Requires distributed tracing",
+	Source: Seed004 + ":176-177 (Disadvantages of Microservices)",
+	Expected: "with one of the three services GET /api/users/{id}/summary calls made slow (each answer later by " +
+		"`extra`), the request's traces alone, across the gateway and the services, name that service: its hop is " +
+		"the slowest of the request's, its call P50 at least `extra` and at least twice any other hop's",
+	Tier: TierServices,
+	Params: []Param{
+		{Name: "slow", Default: "notifications", Help: "the service made slow: posts, payments or notifications"},
+		{Name: "extra", Default: "50ms", Help: "how much later the slow service answers"},
+		{Name: "rate", Default: "10", Help: "requests per second"},
+	},
+	Measure: func(ctx context.Context, e *Env) error {
+		otlp, err := e.OTLP(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := e.StartLab(ctx, "--services", "--otlp", otlp); err != nil {
+			return err
+		}
+		fault, _ := json.Marshal(map[string]string{"kind": "slow", "extra": e.Param("extra")})
+		if _, err := e.Admin(ctx, http.MethodPut, "/admin/services/"+e.Param("slow")+"/fault", string(fault)); err != nil {
+			return err
+		}
+		if _, err := e.Load(ctx, Load{Name: "summary", Setup: e.Param("slow") + " slow by " + e.Param("extra"), Path: "/api/users/1/summary",
+			Rate: e.Float("rate"), Duration: e.Length(15*time.Second, 6*time.Second), Warmup: time.Second}); err != nil {
+			return err
+		}
+		_, err = e.Diagnose(ctx, "summary", diagnose.Config{})
+		return err
+	},
+	Check: func(m Measured) (result.Outcome, string) {
+		t, _ := m.Get("summary/traces")
+		slow, extra := m.Param("slow"), m.Param("extra")
+		want, _ := time.ParseDuration(extra)
+		var slowest string
+		var hops []string
+		for k, v := range t.Values {
+			peer, ok := strings.CutPrefix(k, "hop_ms.")
+			if !ok {
+				continue
+			}
+			hops = append(hops, fmt.Sprintf("%s %.1f ms", peer, v))
+			if slowest == "" || v > t.Values["hop_ms."+slowest] {
+				slowest = peer
+			}
+		}
+		if len(hops) == 0 {
+			return result.OutcomeInconclusive, "the traces show no hop between services"
+		}
+		slices.Sort(hops)
+		top := t.Values["hop_ms."+slowest]
+		second := 0.0
+		for k, v := range t.Values {
+			if peer, ok := strings.CutPrefix(k, "hop_ms."); ok && peer != slowest {
+				second = max(second, v)
+			}
+		}
+		why := fmt.Sprintf("call P50 per hop from the traces: %s; the slowest hop is to %s (made slow: %s by %s)", strings.Join(hops, ", "), slowest, slow, extra)
+		if slowest == slow && top >= ms(want) && top >= 2*second {
 			return result.OutcomeHeld, why
 		}
 		return result.OutcomeDidNotHold, why

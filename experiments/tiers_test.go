@@ -18,6 +18,9 @@ func TestTierChecks(t *testing.T) {
 	sync := func(answer float64) result.ExperimentMeasurement {
 		return values("sync", map[string]float64{"answer_ms": answer, "rows": 70000, "s_per_million_rows": answer / 70})
 	}
+	hops := func(notifications, payments, posts float64) result.ExperimentMeasurement {
+		return values("summary/traces", map[string]float64{"traces": 100, "hop_ms.notifications": notifications, "hop_ms.payments": payments, "hop_ms.posts": posts})
+	}
 	origin := func(name string, perRequest float64) result.ExperimentMeasurement {
 		return values(name, map[string]float64{"checks_per_request": perRequest})
 	}
@@ -72,6 +75,10 @@ func TestTierChecks(t *testing.T) {
 		{"no remote call", servicesHops, run(loadM("monolith", 2.8, 10, 11, 3), loadM("services", 3, 8.6, 9, 3.1),
 			work("monolith-work", 1.6, 0), work("services-work", 1.7, 0)), result.OutcomeInconclusive},
 		{"deadlines cut the wait", servicesTimeouts, run(loadM("deadlines", 1, 1002, 1003, 40), loadM("no-deadlines", 15057, 15065, 15066, 15058)), result.OutcomeHeld},
+		{"the traces name the slow service", servicesTracing, run(hops(52.1, 1.9, 1.8)), result.OutcomeHeld},
+		{"the slow hop is another's", servicesTracing, run(hops(1.9, 52.1, 1.8)), result.OutcomeDidNotHold},
+		{"no hop stands out", servicesTracing, run(hops(52.1, 30, 1.8)), result.OutcomeDidNotHold},
+		{"no hops in the traces", servicesTracing, run(values("summary/traces", map[string]float64{"traces": 100})), result.OutcomeInconclusive},
 		{"deadlines too long", servicesTimeouts, run(loadM("deadlines", 1, 6000, 6001, 400), loadM("no-deadlines", 15057, 15065, 15066, 15058)), result.OutcomeDidNotHold},
 		{"stale reads after a write", servicesReplication, run(reads(100, 40, 1)), result.OutcomeHeld},
 		{"the copy keeps up with the reads", servicesReplication, run(reads(100, 0, 1)), result.OutcomeDidNotHold},
