@@ -147,7 +147,7 @@ answered no request); the result is still written.`,
 	fl.StringVarP(&f.out, "out", "o", "", "write the full result (JSON, with histograms) to this file (- for standard output)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	fl.DurationVar(&f.interval, "interval", 5*time.Second, "progress line interval when not on a terminal")
-	f.shardFlags.register(fl)
+	f.shardFlags.register(fl) // targetFlags has a register too
 	return cmd
 }
 
@@ -241,7 +241,7 @@ func (f *loadFlags) config(cmd *cobra.Command, sio *stdio, args []string) (loadg
 	default:
 		return c, cliexit.Usagef("no target: give a URL, such as headroom load http://127.0.0.1:8080/ --rate 100, or --targets FILE")
 	}
-	if err := f.shardFlags.apply(fl, &c); err != nil {
+	if err := f.apply(fl, &c); err != nil {
 		return c, err
 	}
 	if c.Model == loadgen.ModelOpen && c.Arrival.Rate == 0 && !fl.Changed("rate") && c.Arrival.Kind != loadgen.ArrivalRamp && c.Arrival.Kind != loadgen.ArrivalSteps {
