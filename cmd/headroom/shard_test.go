@@ -104,7 +104,10 @@ func TestShardedLoadIsTheWholeLoad(t *testing.T) {
 	// floor for this shared 2-core machine, whose scheduler stalls reach the tail: P50 1 ms or
 	// 25 %, P99 10 ms or 50 %. The P99's floor is wider because here four generators share the
 	// 2 cores, which adds to the merged run's tail (measured: 9.8 ms against 4.6 and 3.9 ms of
-	// one process, 2026-12-07), where N machines would not.
+	// one process, 2026-12-07), where N machines would not. When a run's verdict is invalid
+	// (this machine, not the target, was the limit: its stalls reached the tail) the P99s
+	// measure the machine, and are not compared.
+	valid := singles[0].Verdict.Valid && singles[1].Verdict.Valid && merged.Verdict.Valid
 	for _, p := range []struct {
 		name         string
 		got, a, b    float64
@@ -113,6 +116,10 @@ func TestShardedLoadIsTheWholeLoad(t *testing.T) {
 		{"p50", merged.LatencyMS.P50, singles[0].LatencyMS.P50, singles[1].LatencyMS.P50, 1, 25},
 		{"p99", merged.LatencyMS.P99, singles[0].LatencyMS.P99, singles[1].LatencyMS.P99, 10, 50},
 	} {
+		if p.name == "p99" && !valid {
+			t.Logf("p99 not compared: a verdict is invalid: %q %q %q", singles[0].Verdict.Reasons, singles[1].Verdict.Reasons, merged.Verdict.Reasons)
+			continue
+		}
 		tol := max(p.abs, (p.a+p.b)/2*p.percent/100, math.Abs(p.a-p.b))
 		if d := min(math.Abs(p.got-p.a), math.Abs(p.got-p.b)); d > tol {
 			t.Errorf("merged %s %.2f ms, one process %.2f and %.2f ms: want within %.2f ms", p.name, p.got, p.a, p.b, tol)
