@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -42,11 +41,11 @@ func ParseOutput(s string) (Output, error) {
 	p, raw, ok := strings.Cut(s, "=")
 	o := Output{Protocol: Protocol(p), URL: raw}
 	if !ok || (o.Protocol != PrometheusRW && o.Protocol != OTLP) {
-		return Output{}, fmt.Errorf("%w: %q: want prometheus-rw=URL or otlp=URL", ErrConfig, s)
+		return Output{}, fielderr.New(ErrConfig, "Output", "%q: want prometheus-rw=URL or otlp=URL", s)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return Output{}, fmt.Errorf("%w: %q: the URL must be http:// or https:// with a host", ErrConfig, s)
+		return Output{}, fielderr.New(ErrConfig, "Output", "%q: the URL must be http:// or https:// with a host", s)
 	}
 	if o.Protocol == OTLP && (u.Path == "" || u.Path == "/") {
 		u.Path = "/v1/metrics"
