@@ -54,6 +54,24 @@ func ParseOutput(s string) (Output, error) {
 	return o, nil
 }
 
+// Histograms says which histograms remote write sends (OTLP always sends exponential ones).
+type Histograms string
+
+// The kinds of Histograms.
+const (
+	// Native sends Prometheus native histograms: what Prometheus 2.x stores only with
+	// --enable-feature=native-histograms (without it, it refuses the whole request).
+	Native Histograms = "native"
+	// Classic sends _bucket, _sum and _count series with the boundaries ClassicBounds, which any
+	// Prometheus stores.
+	Classic Histograms = "classic"
+	// Both sends both.
+	Both Histograms = "both"
+)
+
+// ClassicBounds are the upper bounds (le) of the classic buckets, in seconds.
+var ClassicBounds = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+
 // Config configures an Exporter. Zero fields mean their defaults (the …Default constants).
 type Config struct {
 	// Outputs are where the metrics go; at least one.
@@ -63,6 +81,8 @@ type Config struct {
 	Interval time.Duration
 	// Timeout bounds one push to one output. Default TimeoutDefault (10s).
 	Timeout time.Duration
+	// Histograms is the kind of latency histogram remote write sends. Default HistogramsDefault (Native).
+	Histograms Histograms
 	// RunID is the run_id label of every series, telling runs apart in one Prometheus.
 	// Default: 8 random bytes in hex.
 	RunID string
@@ -74,6 +94,8 @@ type Config struct {
 const (
 	IntervalDefault = 5 * time.Second
 	TimeoutDefault  = 10 * time.Second
+	// HistogramsDefault is Native: the histograms that add up exactly across machines.
+	HistogramsDefault = Native
 	// MinInterval keeps a push from overlapping the progress reports it summarizes.
 	MinInterval = time.Second
 )
@@ -89,6 +111,9 @@ func (c Config) withDefaults() Config {
 		var b [8]byte
 		_, _ = rand.Read(b[:]) // never fails (crypto/rand documents it)
 		c.RunID = hex.EncodeToString(b[:])
+	}
+	if c.Histograms == "" {
+		c.Histograms = HistogramsDefault
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -106,6 +131,9 @@ func (c Config) validate() error {
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, fielderr.New(ErrConfig, "Timeout", "%v: want a positive duration", c.Timeout))
+	}
+	if c.Histograms != Native && c.Histograms != Classic && c.Histograms != Both {
+		errs = append(errs, fielderr.New(ErrConfig, "Histograms", "%q: want native, classic or both", c.Histograms))
 	}
 	return errors.Join(errs...)
 }

@@ -164,7 +164,7 @@ func (e *Exporter) send(ctx context.Context, o Output, ps []point, now time.Time
 	h := http.Header{}
 	switch o.Protocol {
 	case PrometheusRW:
-		body = encodeRemoteWrite(ps, now.UnixMilli())
+		body = encodeRemoteWrite(ps, now.UnixMilli(), e.cfg.Histograms)
 		h.Set("Content-Type", rwContentType)
 		h.Set("Content-Encoding", rwEncoding)
 		h.Set("X-Prometheus-Remote-Write-Version", rwVersion)

@@ -22,7 +22,7 @@ type metric struct {
 // The exported metrics. Labels (attributes in OTLP) of each: run_id, target, phase.
 var (
 	mRequests = &metric{otel: "headroom.requests", unit: "{request}", prom: "headroom_requests_total", kind: kindCounter,
-		help: "Requests of the measured period, including errors and requests due but never sent."}
+		help: "Requests of the measured period that were sent, errors included."}
 	mErrors = &metric{otel: "headroom.request.errors", unit: "{request}", prom: "headroom_request_errors_total", kind: kindCounter,
 		help: "Requests of the measured period that failed: transport errors, timeouts, statuses of 400 and above."}
 	mLatency = &metric{otel: "headroom.request.latency", unit: "s", prom: "headroom_request_latency_seconds", promUnit: "seconds", kind: kindHistogram,
@@ -33,10 +33,18 @@ var (
 		help: "Requests completed in the last second."}
 )
 
+// The series of the classic latency histogram (Config.Histograms): no metadata of their own.
+var (
+	mLatencyBucket = &metric{prom: "headroom_request_latency_seconds_bucket", kind: kindCounter}
+	mLatencySum    = &metric{prom: "headroom_request_latency_seconds_sum", kind: kindCounter}
+	mLatencyCount  = &metric{prom: "headroom_request_latency_seconds_count", kind: kindCounter}
+)
+
 // point is one metric's value for one series at a push.
 type point struct {
 	metric               *metric
 	runID, target, phase string
+	le                   string   // a classic bucket's bound
 	value                float64  // counters and gauges
 	hist                 *expHist // histograms
 }

@@ -239,3 +239,35 @@ func BenchmarkWatch(b *testing.B) {
 		w(loadgen.Progress{Requests: int64(i), Second: result.Second{Latency: enc}})
 	}
 }
+
+// TestClassicBuckets: the classic buckets are cumulative, end with +Inf at the count, and each
+// holds the HDR values at or below its bound, give or take the values within one exponential
+// bucket (0.27 %) under it.
+func TestClassicBuckets(t *testing.T) {
+	t.Parallel()
+	h := hist.New()
+	for i := 1; i <= 5000; i++ {
+		h.Record(time.Duration(i) * 20 * time.Microsecond) // 20 µs … 100 ms, evenly
+	}
+	e := toExp(h)
+	ps := classic(point{metric: mLatency, hist: &e})
+	if n := len(ClassicBounds) + 3; len(ps) != n {
+		t.Fatalf("%d series, want %d", len(ps), n)
+	}
+	prev := 0.0
+	for i, le := range ClassicBounds {
+		got := ps[i].value
+		if got < prev {
+			t.Errorf("le=%v: %v below the previous bucket's %v", le, got, prev)
+		}
+		prev = got
+		// Values are multiples of 20 µs: those ≤ le, and those within 0.27 % + HDR's 0.1 % under it.
+		want := math.Min(math.Floor(le/20e-6), 5000)
+		if slack := math.Ceil(le * 0.0037 / 20e-6); math.Abs(got-want) > slack {
+			t.Errorf("le=%v: %v, want %v ± %v", le, got, want, slack)
+		}
+	}
+	if inf := ps[len(ClassicBounds)]; inf.le != "+Inf" || inf.value != 5000 {
+		t.Errorf("last bucket le=%s %v, want +Inf 5000", inf.le, inf.value)
+	}
+}

@@ -30,6 +30,9 @@ func bucketIndex(v float64) int32 {
 	return int32(math.Ceil(math.Log2(v) * (1 << Scale)))
 }
 
+// upperBound is the upper end, in seconds, of the Scale bucket of Prometheus index i.
+func upperBound(i int32) float64 { return math.Exp2(float64(i) / (1 << Scale)) }
+
 // toExp converts h: each HDR bucket's count goes to the exponential bucket that holds the
 // HDR bucket's midpoint.
 func toExp(h *hist.Histogram) expHist {

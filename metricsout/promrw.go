@@ -2,6 +2,7 @@ package metricsout
 
 import (
 	"math"
+	"strconv"
 
 	"github.com/klauspost/compress/snappy"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -56,14 +57,27 @@ const (
 	rwVersion     = "0.1.0"
 )
 
-// encodeRemoteWrite returns the snappy-compressed WriteRequest of ps at ms (milliseconds).
-func encodeRemoteWrite(ps []point, ms int64) []byte {
+// encodeRemoteWrite returns the snappy-compressed WriteRequest of ps at ms (milliseconds),
+// histograms sent as hs says.
+func encodeRemoteWrite(ps []point, ms int64, hs Histograms) []byte {
 	var b []byte
 	seen := map[string]bool{}
 	for _, p := range ps {
-		b = protowire.AppendTag(b, writeRequestTimeseries, protowire.BytesType)
-		b = protowire.AppendBytes(b, appendSeries(nil, p, ms))
-		if seen[p.metric.prom] {
+		series := []point{p}
+		if p.hist != nil {
+			series = nil
+			if hs != Classic {
+				series = append(series, p)
+			}
+			if hs != Native {
+				series = append(series, classic(p)...)
+			}
+		}
+		for _, s := range series {
+			b = protowire.AppendTag(b, writeRequestTimeseries, protowire.BytesType)
+			b = protowire.AppendBytes(b, appendSeries(nil, s, ms))
+		}
+		if seen[p.metric.prom] || p.metric.help == "" {
 			continue
 		}
 		seen[p.metric.prom] = true
@@ -73,9 +87,38 @@ func encodeRemoteWrite(ps []point, ms int64) []byte {
 	return snappy.Encode(nil, b)
 }
 
+// classic returns the _bucket, _sum and _count series of p's histogram. An exponential bucket
+// counts below a bound when its upper end is at or below it, so a count may be off by the values
+// within 0.27 % under a bound.
+func classic(p point) []point {
+	base := point{runID: p.runID, target: p.target, phase: p.phase}
+	var out []point
+	var cum uint64
+	i := 0
+	for _, le := range ClassicBounds {
+		for ; i < len(p.hist.Counts) && upperBound(p.hist.Offset+int32(i)) <= le; i++ {
+			cum += p.hist.Counts[i]
+		}
+		b := base
+		b.metric, b.value, b.le = mLatencyBucket, float64(cum), strconv.FormatFloat(le, 'g', -1, 64)
+		out = append(out, b)
+	}
+	b := base
+	b.metric, b.value, b.le = mLatencyBucket, float64(p.hist.Count), "+Inf"
+	out = append(out, b)
+	s, c := base, base
+	s.metric, s.value = mLatencySum, p.hist.Sum
+	c.metric, c.value = mLatencyCount, float64(p.hist.Count)
+	return append(out, s, c)
+}
+
 func appendSeries(b []byte, p point, ms int64) []byte {
-	// Labels sorted by name, as the specification requires: __name__, phase, run_id, target.
-	for _, l := range [][2]string{{"__name__", p.metric.prom}, {"phase", p.phase}, {"run_id", p.runID}, {"target", p.target}} {
+	// Labels sorted by name, as the specification requires: __name__, le, phase, run_id, target.
+	labels := [][2]string{{"__name__", p.metric.prom}, {"le", p.le}, {"phase", p.phase}, {"run_id", p.runID}, {"target", p.target}}
+	if p.le == "" {
+		labels = append(labels[:1], labels[2:]...)
+	}
+	for _, l := range labels {
 		var lb []byte
 		lb = protowire.AppendTag(lb, labelName, protowire.BytesType)
 		lb = protowire.AppendString(lb, l[0])

@@ -21,9 +21,10 @@ import (
 // Prometheus endpoint for CPU utilization: a value naming a protocol (prometheus-rw=, otlp=) is
 // an output, any other the target's endpoint.
 type metricsFlags struct {
-	values   []string
-	interval time.Duration
-	runID    string
+	values     []string
+	interval   time.Duration
+	histograms string
+	runID      string
 }
 
 const metricsOutputUsage = "stream the measurements while the run goes on: prometheus-rw=URL (remote write, e.g. http://127.0.0.1:9090/api/v1/write) or otlp=URL (OTLP/HTTP metrics, e.g. http://127.0.0.1:4318); repeatable"
@@ -36,6 +37,7 @@ func (m *metricsFlags) register(fl *pflag.FlagSet, targetUsage string) {
 	}
 	fl.StringArrayVar(&m.values, "metrics", nil, usage)
 	fl.DurationVar(&m.interval, "metrics-interval", metricsout.IntervalDefault, "how often --metrics outputs are pushed (and once at the end)")
+	fl.StringVar(&m.histograms, "metrics-histograms", string(metricsout.HistogramsDefault), "latency histograms of prometheus-rw: native (Prometheus 2.x needs --enable-feature=native-histograms, else it refuses the push), classic (_bucket series any Prometheus stores) or both")
 	fl.StringVar(&m.runID, "run-id", "", "the run_id label of the --metrics series (default random)")
 }
 
@@ -70,9 +72,9 @@ func (m *metricsFlags) start(outs []metricsout.Output, stderr io.Writer, quiet b
 	if len(outs) == 0 {
 		return nil, nil
 	}
-	exp, err := metricsout.New(metricsout.Config{Outputs: outs, Interval: m.interval, RunID: m.runID})
+	exp, err := metricsout.New(metricsout.Config{Outputs: outs, Interval: m.interval, RunID: m.runID, Histograms: metricsout.Histograms(m.histograms)})
 	if err != nil {
-		return nil, cliexit.Usagef("%w", err)
+		return nil, cliexit.Usagef("%w", fielderr.Rename(err, map[string]string{"Interval": "--metrics-interval", "Histograms": "--metrics-histograms"}))
 	}
 	if !quiet {
 		fmt.Fprintf(stderr, "metrics: run_id=%s every %v to %s\n", exp.RunID(), m.interval, joinOutputs(outs))
