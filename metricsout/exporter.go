@@ -88,7 +88,7 @@ func (e *Exporter) Watch(target, phase string) func(loadgen.Progress) {
 }
 
 // Close stops the periodic pushes, pushes once more (bounded by ctx and Config.Timeout), and
-// returns an error if that push or any before it failed.
+// returns an error if that push or any before it failed. Call it once, after the runs.
 func (e *Exporter) Close(ctx context.Context) error {
 	close(e.stop)
 	<-e.done
