@@ -33,6 +33,7 @@ type loadFlags struct {
 	out         string
 	quiet       bool
 	interval    time.Duration
+	metrics     metricsFlags
 	burstEvery  time.Duration
 	sinePeriod  time.Duration
 }
@@ -148,6 +149,7 @@ answered no request); the result is still written.`,
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	fl.DurationVar(&f.interval, "interval", 5*time.Second, "progress line interval when not on a terminal")
 	f.shardFlags.register(fl) // targetFlags has a register too
+	f.metrics.register(fl, "")
 	return cmd
 }
 
@@ -281,6 +283,10 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 	} else if cmd.Flags().Changed("error-budget") {
 		return cliexit.Usagef("--error-budget belongs to --slo: give an SLO, such as --slo 'p99<200ms'")
 	}
+	_, outputs, err := f.metrics.split(false)
+	if err != nil {
+		return err
+	}
 	out, err := sio.createOut(f.out)
 	if err != nil {
 		return err
@@ -307,9 +313,18 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 		// The progress bar's length: -n requests at a constant rate take N/rate.
 		total = min(total, cfg.Warmup+time.Duration(float64(cfg.Requests)/cfg.Arrival.Rate*float64(time.Second)))
 	}
+	exp, err := f.metrics.start(outputs, stderr, f.quiet)
+	if err != nil {
+		return err
+	}
 	prog := newProgress(stderr, f.quiet, isTerminal(stderr), f.interval, total)
-	l, err := loadgen.Run(cmd.Context(), cfg, prog.update)
+	update := prog.update
+	if exp != nil {
+		update = tee(update, exp.Watch(metricsTarget(cfg.Targets), "load"))
+	}
+	l, err := loadgen.Run(cmd.Context(), cfg, update)
 	prog.done()
+	finishMetrics(exp, stderr)
 	if err != nil {
 		return cliexit.RunFailed(err)
 	}
