@@ -102,9 +102,12 @@ func TestShardedLoadIsTheWholeLoad(t *testing.T) {
 	// The tolerance of one process's percentiles: the merged one lies within it of the nearer of
 	// the two single runs, the tolerance being the larger of how far apart those came out and a
 	// floor for this shared 2-core machine, whose scheduler stalls reach the tail: P50 1 ms or
-	// 25 %, P99 10 ms or 50 %. The P99's floor is wider because here four generators share the
+	// 25 %, P99 25 ms or 50 %. The P99's floor is wider because here four generators share the
 	// 2 cores, which adds to the merged run's tail (measured: 9.8 ms against 4.6 and 3.9 ms of
-	// one process, 2026-12-07), where N machines would not. When a run's verdict is invalid
+	// one process, and under -race beside other builds 17.0 ms against 3.05 and 2.79 ms, all
+	// valid, 2026-12-07), where N machines would not; merging itself is exact (result's tests),
+	// so a wrong merge is what the floor still catches: percentiles averaged or a shard lost
+	// move P50 and the rate, which keep tight bounds. When a run's verdict is invalid
 	// (this machine, not the target, was the limit: its stalls reached the tail) the P99s
 	// measure the machine, and are not compared.
 	valid := singles[0].Verdict.Valid && singles[1].Verdict.Valid && merged.Verdict.Valid
@@ -114,7 +117,7 @@ func TestShardedLoadIsTheWholeLoad(t *testing.T) {
 		abs, percent float64
 	}{
 		{"p50", merged.LatencyMS.P50, singles[0].LatencyMS.P50, singles[1].LatencyMS.P50, 1, 25},
-		{"p99", merged.LatencyMS.P99, singles[0].LatencyMS.P99, singles[1].LatencyMS.P99, 10, 50},
+		{"p99", merged.LatencyMS.P99, singles[0].LatencyMS.P99, singles[1].LatencyMS.P99, 25, 50},
 	} {
 		if p.name == "p99" && !valid {
 			t.Logf("p99 not compared: a verdict is invalid: %q %q %q", singles[0].Verdict.Reasons, singles[1].Verdict.Reasons, merged.Verdict.Reasons)
