@@ -5,17 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/headroom/headroom/diagnose"
+	"github.com/headroom/headroom/internal/jaegertest"
 	"github.com/headroom/headroom/jaegersrc"
 )
 
@@ -69,97 +66,12 @@ func spanNum(id string) int {
 	return 10 + n
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startJaeger runs HEADROOM_TEST_JAEGER (jaeger v2, all in one) with in-memory storage on
-// loopback ports of its own, returning its OTLP/HTTP and query URLs.
-func startJaeger(t *testing.T) (otlp, query string) {
-	t.Helper()
-	bin := os.Getenv("HEADROOM_TEST_JAEGER")
-	if bin == "" {
-		t.Skip("HEADROOM_TEST_JAEGER is not set (build it: go build -modfile=tools/jaeger/go.mod -o DIR/jaeger github.com/jaegertracing/jaeger/cmd/jaeger): skipping the test against a real Jaeger")
-	}
-	po, pq, pg := freePort(t), freePort(t), freePort(t)
-	cfg := fmt.Sprintf(`service:
-  extensions: [jaeger_storage, jaeger_query]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [jaeger_storage_exporter]
-  telemetry:
-    metrics:
-      level: none
-    logs:
-      level: warn
-extensions:
-  jaeger_query:
-    storage:
-      traces: mem
-    http:
-      endpoint: 127.0.0.1:%d
-    grpc:
-      endpoint: 127.0.0.1:%d
-  jaeger_storage:
-    backends:
-      mem:
-        memory:
-          max_traces: 10000
-receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:%d
-exporters:
-  jaeger_storage_exporter:
-    trace_storage: mem
-`, pq, pg, po)
-	path := filepath.Join(t.TempDir(), "jaeger.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var log bytes.Buffer
-	cmd := exec.Command(bin, "--config", path)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("jaeger's output:\n%s", log.String())
-		}
-	})
-	query = fmt.Sprintf("http://127.0.0.1:%d", pq)
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		resp, err := http.Get(query + "/api/services")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("jaeger's query API did not answer within 60s: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Sprintf("http://127.0.0.1:%d/v1/traces", po), query
-}
-
 // TestAgainstJaeger sends recorded traces to a real Jaeger over OTLP, reads them back through
 // its query API, and checks that diagnose finds the same as it does in the file.
 func TestAgainstJaeger(t *testing.T) {
 	t.Parallel()
-	otlp, query := startJaeger(t)
+	otlp, query := jaegertest.Start(t)
+	otlp += "/v1/traces"
 	const n = 40
 	lines, ids := recorded(n, time.Now().Add(-10*time.Minute).Truncate(time.Millisecond))
 	for _, l := range lines {
