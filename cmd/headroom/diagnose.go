@@ -116,7 +116,7 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 	fl.StringVar(&failOn, "fail-on", "", "exit 1 when any of these finding kinds is found (comma-separated: "+kindList(diagnose.Kinds())+")")
 	fl.StringVar(&traceURL, "trace-url", "", "link trace ids to a trace viewer, {trace_id} standing for the id, e.g. http://localhost:16686/trace/{trace_id}")
 	flagOf = addDiagnoseFlags(cmd, &cfg)
-	addJaegerFlags(cmd, &jcfg)
+	addJaegerFlags(cmd, &jcfg, true, "a file")
 	return cmd
 }
 
@@ -149,13 +149,16 @@ func readTracesFile(cmd *cobra.Command, sio *stdio, s *diagnose.Stream, path str
 var jaegerFlags = map[string]string{"URL": "--jaeger", "Service": "--jaeger-service", "Operation": "--jaeger-operation",
 	"Lookback": "--jaeger-lookback", "Limit": "--jaeger-limit", "MaxBodyBytes": "--jaeger-max-bytes", "TraceIDs": "--load's exemplar trace ids"}
 
-// addJaegerFlags maps jaegersrc.Config to the --jaeger flags (diagnose's and doctor's).
-func addJaegerFlags(cmd *cobra.Command, c *jaegersrc.Config) {
+// addJaegerFlags maps jaegersrc.Config to the --jaeger flags, diagnose's (window: the search
+// window's) and doctor's (which searches its steady runs' window), reading traces instead of what.
+func addJaegerFlags(cmd *cobra.Command, c *jaegersrc.Config, window bool, insteadOf string) {
 	fl := cmd.Flags()
-	fl.StringVar(&c.URL, "jaeger", "", "read traces from this Jaeger query URL (its UI's, e.g. http://127.0.0.1:16686) instead of a file")
+	fl.StringVar(&c.URL, "jaeger", "", "read traces from this Jaeger query URL (its UI's, e.g. http://127.0.0.1:16686) instead of "+insteadOf)
 	fl.StringVar(&c.Service, "jaeger-service", "", "--jaeger: the service whose traces to search")
 	fl.StringVar(&c.Operation, "jaeger-operation", "", "--jaeger: search only this operation (span name) of the service")
-	fl.DurationVar(&c.Lookback, "jaeger-lookback", jaegersrc.LookbackDefault, "--jaeger: search traces of this long before now")
+	if window {
+		fl.DurationVar(&c.Lookback, "jaeger-lookback", jaegersrc.LookbackDefault, "--jaeger: search traces of this long before now")
+	}
 	fl.IntVar(&c.Limit, "jaeger-limit", jaegersrc.LimitDefault, "--jaeger: most traces the search returns")
 	fl.Int64Var(&c.MaxBodyBytes, "jaeger-max-bytes", jaegersrc.MaxBodyBytesDefault, "--jaeger: largest answer read from Jaeger, in bytes")
 }
