@@ -257,7 +257,7 @@ func normID(id string, n int) (string, bool) {
 	}
 	for i := range len(id) {
 		c := id[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
 			return "", false
 		}
 	}

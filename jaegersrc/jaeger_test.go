@@ -2,7 +2,6 @@ package jaegersrc_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -21,7 +20,9 @@ import (
 // call's time growing with i so that the tail has a cause. Times are whole microseconds, as
 // Jaeger stores them.
 func recorded(n int, base time.Time) (lines []string, ids []string) {
-	ns := func(ms float64) string { return fmt.Sprint(base.Add(time.Duration(ms * float64(time.Millisecond))).UnixNano()) }
+	ns := func(ms float64) string {
+		return fmt.Sprint(base.Add(time.Duration(ms * float64(time.Millisecond))).UnixNano())
+	}
 	str := func(k, v string) string { return fmt.Sprintf(`{"key":%q,"value":{"stringValue":%q}}`, k, v) }
 	for i := range n {
 		tid := fmt.Sprintf("%032x", 0xabc000+i)
@@ -75,7 +76,12 @@ func TestAgainstJaeger(t *testing.T) {
 	const n = 40
 	lines, ids := recorded(n, time.Now().Add(-10*time.Minute).Truncate(time.Millisecond))
 	for _, l := range lines {
-		resp, err := http.Post(otlp, "application/json", strings.NewReader(l))
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, otlp, strings.NewReader(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,17 +102,18 @@ func TestAgainstJaeger(t *testing.T) {
 	cfg := jaegersrc.Config{URL: query, Service: "api", Operation: "GET /posts/{id}", TraceIDs: []string{ids[n-1], ids[n-2], missing}}
 	var traces []*diagnose.Trace
 	var st *jaegersrc.Stats
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(30 * time.Second); ; <-tick.C {
 		traces = traces[:0]
 		var err error
-		st, err = jaegersrc.Read(context.Background(), cfg, func(t *diagnose.Trace) { traces = append(traces, t) })
+		st, err = jaegersrc.Read(t.Context(), cfg, func(t *diagnose.Trace) { traces = append(traces, t) })
 		if err != nil {
 			t.Fatal(err)
 		}
 		if st.Spans == n*15 || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
 	if st.ByID != 2 || st.Searched != n-2 || st.Spans != n*15 || !slices.Equal(st.Missing, []string{missing}) || len(st.Tolerated) != 0 {
 		t.Fatalf("read %d by id, %d searched, %d spans, missing %v, tolerated %v: want 2, %d, %d, [%s], none",

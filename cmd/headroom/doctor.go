@@ -165,7 +165,7 @@ var doctorFlags = map[string]string{
 	"Step": "--step", "MaxSteps": "--max-steps", "SweepBudget": "--sweep-budget", "Start": "--start", "Connections": "--connections",
 	"Antipatterns": "--antipatterns", "Metrics": "--metrics", "Cores": "--cores", "OTLP": "--otlp", "OTLPGRPC": "--otlp-grpc",
 	"TraceWait": "--trace-wait", "OutDir": "--out", "MaxProfileBytes": "--max-profile-bytes", "Edge": "--edge", "LabArgs": "--lab-arg",
-	"Headers": "--header",
+	"Headers":    "--header",
 	"Jaeger.URL": "--jaeger", "Jaeger.Service": "--jaeger-service", "Jaeger.Operation": "--jaeger-operation",
 	"Jaeger.Limit": "--jaeger-limit", "Jaeger.MaxBodyBytes": "--jaeger-max-bytes",
 }

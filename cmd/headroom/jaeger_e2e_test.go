@@ -89,7 +89,9 @@ func TestJaegerPipeline(t *testing.T) {
 		t.Errorf("jaeger gave %d traces of %d spans: want the file's %d of %d",
 			jaeger.Input.Traces, jaeger.Input.Spans, file.Input.Traces, file.Input.Spans)
 	}
-	key := func(f result.Finding) string { return string(f.Kind) + " " + f.Endpoint + " " + f.Evidence.Statement + f.Evidence.Operation }
+	key := func(f result.Finding) string {
+		return string(f.Kind) + " " + f.Endpoint + " " + f.Evidence.Statement + f.Evidence.Operation
+	}
 	keys := func(fs []result.Finding) []string {
 		var k []string
 		for _, f := range fs {

@@ -4,6 +4,7 @@ package jaegertest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -19,7 +20,8 @@ const Env = "HEADROOM_TEST_JAEGER"
 
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	l, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,32 +77,43 @@ exporters:
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
-	cmd := exec.Command(bin, "--config", path)
+	cmd := exec.CommandContext(context.WithoutCancel(t.Context()), bin, "--config", path)
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-exited
 		if t.Failed() {
 			t.Logf("jaeger's output:\n%s", log.String())
 		}
 	})
 	query = fmt.Sprintf("http://127.0.0.1:%d", pq)
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		resp, err := http.Get(query + "/api/services")
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(60 * time.Second)
+	for {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, query+"/api/services", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				break
 			}
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-exited: // a port taken meanwhile, a bad binary
+			t.Fatalf("jaeger exited before its query API answered:\n%s", log.String())
+		case <-timeout:
 			t.Fatalf("jaeger's query API did not answer within 60s: %v", err)
+		case <-tick.C:
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Sprintf("http://127.0.0.1:%d", po), query
 }
-
