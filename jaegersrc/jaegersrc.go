@@ -199,7 +199,11 @@ func get(ctx context.Context, cfg Config, u string) (*Decoded, error) {
 	req.Header.Set("Accept", "application/json")
 	resp, err := cfg.Client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("jaeger: %w", err)
+		var ue *url.Error // it names the URL with its query: up to a hundred trace ids
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("jaeger: GET %s: %w", redact(u), err)
 	}
 	defer resp.Body.Close()
 	// Ids not found are errors inside a 200 answer; any other status is a failure.
