@@ -66,6 +66,10 @@ const (
 	ReasonBadTag = "jaeger_bad_tag"
 )
 
+// ErrTooLarge is wrapped by the error about an answer larger than the bound it is read with
+// (Config.MaxBodyBytes).
+var ErrTooLarge = errors.New("answer too large")
+
 // envelope is the keys of a query API answer.
 var envelope = map[string]bool{"data": true, "errors": true, "total": true, "limit": true, "offset": true}
 
@@ -102,7 +106,7 @@ func Decode(r io.Reader, maxBytes int64, maxAttr int) (*Decoded, error) {
 		return nil, fmt.Errorf("reading the answer: %w", err)
 	}
 	if int64(len(b)) > maxBytes {
-		return nil, fmt.Errorf("answer larger than %d bytes (raise the limit to read it)", maxBytes)
+		return nil, fmt.Errorf("%w: over %d bytes", ErrTooLarge, maxBytes)
 	}
 	// The envelope is checked strictly, so that another API's JSON (or an error page's) is
 	// not read as an empty answer; spans may carry fields this package does not know (Jaeger

@@ -73,7 +73,7 @@ func TestReadFails(t *testing.T) {
 		want string
 	}{
 		{Config{URL: srv.URL, Service: "broken"}, "500"},
-		{Config{URL: srv.URL, Service: "big", MaxBodyBytes: 100}, "larger than 100 bytes"},
+		{Config{URL: srv.URL, Service: "big", MaxBodyBytes: 100}, "answer too large: over 100 bytes"},
 		{Config{URL: dead.URL, Service: "api"}, "connect"},
 		{Config{URL: "localhost:16686", Service: "api"}, `URL "localhost:16686"`},
 		{Config{URL: srv.URL}, "Service is empty"},

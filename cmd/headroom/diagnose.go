@@ -169,6 +169,9 @@ func readJaeger(cmd *cobra.Command, s *diagnose.Stream, jcfg jaegersrc.Config) e
 		return cliexit.Usagef("%w", fielderr.Rename(err, jaegerFlags))
 	}
 	st, err := jaegersrc.Read(cmd.Context(), jcfg, s.Add)
+	if errors.Is(err, jaegersrc.ErrTooLarge) {
+		return cliexit.Usagef("--jaeger: %w: raise --jaeger-max-bytes, or lower --jaeger-limit", err)
+	}
 	if err != nil {
 		return cliexit.Usagef("--jaeger: %w", err)
 	}
