@@ -124,6 +124,10 @@ type Config struct {
 	// Watch, when set, is called before each load run with its name and total length; it returns
 	// the run's loadgen progress callback and a func called after it (a progress bar).
 	Watch func(name string, total time.Duration) (update func(loadgen.Progress), done func())
+	// Observe, when set, is called before every load run (each endpoint of the runs made at
+	// once, each sweep step, unlike Watch) with the run's phase and configuration; the callback
+	// it returns receives the run's progress once a second (metricsout.Exporter.Watch fits).
+	Observe func(phase string, run loadgen.Config) func(loadgen.Progress)
 
 	objective slo.Objective
 	// endpointsDefault says Endpoints were not given: with Edge, the lab's showcase routes join.

@@ -206,6 +206,18 @@ func (r *run) watch(name string, total time.Duration) (func(loadgen.Progress), f
 	return r.cfg.Watch(name, total)
 }
 
+// observe adds Config.Observe's callback for a run of c in phase to update.
+func (r *run) observe(update func(loadgen.Progress), phase string, c loadgen.Config) func(loadgen.Progress) {
+	if r.cfg.Observe == nil {
+		return update
+	}
+	o := r.cfg.Observe(phase, c)
+	if update == nil {
+		return o
+	}
+	return func(p loadgen.Progress) { update(p); o(p) }
+}
+
 // warmup sends a little of every endpoint at once: connections, caches and the target's lazy
 // paths are warm before anything is measured, and a target that answers only errors stops the
 // run here rather than after a sweep of failures.
@@ -242,6 +254,7 @@ func (r *run) concurrently(ctx context.Context, name string, endpoints []string,
 		if i == 0 {
 			update, done = r.watch(name, c.Warmup+c.Duration)
 		}
+		update = r.observe(update, name, c)
 		wg.Go(func() {
 			defer done()
 			l, err := loadgen.Run(ctx, c, update)

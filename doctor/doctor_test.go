@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/headroom/headroom/jaegersrc"
 	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/app"
+	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/result"
 )
 
@@ -190,7 +192,24 @@ func TestSweepThenSteady(t *testing.T) {
 	}))
 	defer srv.Close()
 	dir := t.TempDir()
+	// Observe sees every run (each endpoint of the concurrent ones, each sweep step) to its end.
+	var mu sync.Mutex
+	observed := map[string]bool{} // "phase target", set once the run's final progress came
+	observe := func(phase string, c loadgen.Config) func(loadgen.Progress) {
+		k := phase + " " + c.Targets[0].URL
+		if strings.HasPrefix(phase, "sweep step") {
+			k = "sweep step " + c.Targets[0].URL
+		}
+		return func(p loadgen.Progress) {
+			if p.Final {
+				mu.Lock()
+				observed[k] = true
+				mu.Unlock()
+			}
+		}
+	}
 	rep := runDoctor(t, doctor.Config{
+		Observe: observe,
 		Metrics: srv.URL + "/metrics", Cores: 2,
 		URL: srv.URL, Endpoints: []string{"/a", "/b"}, SLO: "p99<500ms", Start: 20, MaxSteps: 2, Step: 300 * time.Millisecond,
 		Duration: 500 * time.Millisecond, Warmup: 100 * time.Millisecond, TraceWait: 100 * time.Millisecond, OutDir: dir,
@@ -216,6 +235,15 @@ func TestSweepThenSteady(t *testing.T) {
 			t.Errorf("%s: offered %v req/s, want about %v", e.Endpoint, m.OfferedRPS, e.SteadyRPS)
 		}
 	}
+	mu.Lock()
+	for _, ph := range []string{"warm-up", "sweep step", string(result.ConditionAsIs)} {
+		for _, e := range []string{"/a", "/b"} {
+			if !observed[ph+" "+srv.URL+e] {
+				t.Errorf("Observe saw no complete %s run of %s (saw %v)", ph, e, observed)
+			}
+		}
+	}
+	mu.Unlock()
 	for _, f := range []string{"report.json", "report.html", "sweep-1.json", "sweep-2.json", "load-1-as-is.json"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Error(err)

@@ -111,8 +111,13 @@ func (r *run) sweepOne(ctx context.Context, i int, e string, budget time.Duratio
 		st.CPU = cpusample.Metrics{URL: r.cfg.Metrics}
 	}
 	label := report.EndpointLabel(e)
-	if r.cfg.Watch != nil {
-		st.Watch = func(total time.Duration) (func(loadgen.Progress), func()) { return r.cfg.Watch("sweep "+label, total) }
+	if r.cfg.Watch != nil || r.cfg.Observe != nil {
+		steps := 0
+		st.Watch = func(total time.Duration) (func(loadgen.Progress), func()) {
+			steps++
+			update, done := r.watch("sweep "+label, total)
+			return r.observe(update, fmt.Sprintf("sweep step %d", steps), st.Base), done
+		}
 	}
 	n := 0
 	cc := capacity.Config{Objective: r.cfg.objective, Start: r.cfg.Start, MaxSteps: r.cfg.MaxSteps, ErrorBudget: 1, Budget: budget}

@@ -6,10 +6,6 @@ import (
 	"github.com/headroom/headroom/result"
 )
 
-func values(name string, kv map[string]float64) result.ExperimentMeasurement {
-	return result.ExperimentMeasurement{Name: name, Values: kv, Valid: true}
-}
-
 func stepM(name string, rate, p50, p99 float64) result.ExperimentMeasurement {
 	m := loadM(name, p50, p99, p99, p50)
 	m.OfferedRPS = rate

@@ -153,9 +153,14 @@ func (e *Env) Switch(ctx context.Context, antipatterns string) error {
 type Load struct {
 	// Name identifies the measurement for Check; Setup says what differs in it.
 	Name, Setup string
-	// Method (default GET), Path (on the lab's URL), Body and Header ("Name: value").
+	// Method (default GET), Path (on the lab's URL, or a full URL: another tier's), Body and
+	// Header ("Name: value").
 	Method, Path, Body string
 	Header             []string
+	// Mix, when set, adds these weighted targets (full URLs) to the one above, whose share is
+	// its Weight (default 1).
+	Mix    []loadgen.Target
+	Weight float64
 	// Rate is the offered rate; Arrival, when its Kind is set, the arrival process (its Rate is
 	// set from Rate: for bursts the base rate between bursts, which loadstep.BaseRate gives
 	// for a mean).
@@ -177,6 +182,7 @@ func (e *Env) Load(ctx context.Context, l Load) (*result.Load, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", l.Name, err)
 	}
+	t.Weight = l.Weight
 	method := t.Method
 	arr := l.Arrival
 	if arr.Kind == "" {
@@ -187,9 +193,9 @@ func (e *Env) Load(ctx context.Context, l Load) (*result.Load, error) {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
-	cfg := loadgen.Config{Targets: []loadgen.Target{t}, Model: loadgen.ModelOpen, Arrival: arr,
+	cfg := loadgen.Config{Targets: append([]loadgen.Target{t}, l.Mix...), Model: loadgen.ModelOpen, Arrival: arr,
 		Duration: l.Duration, Warmup: l.Warmup, Timeout: timeout}
-	e.Progress("%s: %s %s at %.0f req/s for %v", l.Name, method, l.Path, l.Rate, l.Duration)
+	e.Progress("%s: %s %s at %.3g req/s for %v", l.Name, method, l.Path, l.Rate, l.Duration)
 	r, err := loadgen.Run(ctx, cfg, nil)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", l.Name, err)
@@ -212,7 +218,7 @@ func (e *Env) Load(ctx context.Context, l Load) (*result.Load, error) {
 // target is a request on the lab: method (default GET) path, with body (sent as JSON when it is
 // an object) and headers ("Name: value").
 func (e *Env) target(method, path, body string, header []string) (loadgen.Target, error) {
-	t := loadgen.Target{Method: cmp.Or(method, http.MethodGet), URL: e.url + path, Body: body}
+	t := loadgen.Target{Method: cmp.Or(method, http.MethodGet), URL: e.URL(path), Body: body}
 	if strings.HasPrefix(body, "{") {
 		t.Headers = map[string]string{"Content-Type": "application/json"}
 	}

@@ -198,6 +198,8 @@ type Traced struct {
 	// QueriesPerRequest is the mean number of database spans per request, QueriesMax the most.
 	QueriesPerRequest float64
 	QueriesMax        int
+	// Hops are the endpoint's calls between services, when its traces cross services.
+	Hops []result.HopTime
 }
 
 // Diagnose waits for the traces of the load run named load (the requests to its path that began
@@ -276,6 +278,11 @@ func diagnoseTraces(traces []*diagnose.Trace, cfg diagnose.Config) *Traced {
 			out.Endpoint = ep
 		}
 	}
+	for _, sb := range f.Services {
+		if sb.Endpoint == out.Endpoint.Endpoint {
+			out.Hops = sb.Hops
+		}
+	}
 	return out
 }
 
@@ -291,12 +298,18 @@ func isQuery(sp *diagnose.Span) bool {
 //   - mean_ms: the endpoint's mean latency in its traces; self_ms.CATEGORY: its mean self time
 //     per request by category (db, logging, http, internal…);
 //   - finding.KIND: the rank (1 = first) of diagnose's first finding of that kind, absent when
-//     there is none; share_of_p99.KIND: that finding's share of P99.
+//     there is none; share_of_p99.KIND: that finding's share of P99;
+//   - hop_ms.PEER, hop_network_ms.PEER: the P50 of a call to the peer service, and of its
+//     network part, when the traces cross services.
 func tracedValues(t *Traced) map[string]float64 {
 	v := map[string]float64{"traces": float64(t.Traces), "requests": float64(t.Requests), "coverage": coverage(t),
 		"queries_per_request": t.QueriesPerRequest, "queries_max": float64(t.QueriesMax), "mean_ms": t.Endpoint.MeanMS}
 	for cat, ms := range t.Endpoint.SelfTimeMS {
 		v["self_ms."+cat] = ms
+	}
+	for _, h := range t.Hops {
+		v["hop_ms."+h.Peer] = h.Call.P50MS
+		v["hop_network_ms."+h.Peer] = h.Network.P50MS
 	}
 	for i, f := range t.Findings {
 		k := "finding." + string(f.Kind)

@@ -12,6 +12,11 @@ import (
 
 func run(ms ...result.ExperimentMeasurement) []result.ExperimentMeasurement { return ms }
 
+// values is a recorded figure that is not a load run.
+func values(name string, kv map[string]float64) result.ExperimentMeasurement {
+	return result.ExperimentMeasurement{Name: name, Values: kv, Valid: true}
+}
+
 func loadM(name string, p50, p99, p999, mean float64) result.ExperimentMeasurement {
 	return result.ExperimentMeasurement{Name: name, Requests: 1000, LatencyMS: &result.Summary{P50: p50, P99: p99, P999: p999, Mean: mean}, Valid: true}
 }

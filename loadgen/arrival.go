@@ -133,7 +133,9 @@ type inverter interface{ invert(n float64) time.Duration }
 
 // DueTime returns the earliest t ≥ after at which shape.Count(t) reaches n, or ok == false if
 // that does not happen before limit. It is exact for shapes with a closed-form inverse and found
-// by bisection to within a microsecond otherwise.
+// by bisection to the nanosecond otherwise: the earliest nanosecond whatever after is, so that
+// the shards of a schedule (see NewShardSchedule), which bisect from different points, find the
+// due times of the whole schedule exactly.
 func DueTime(shape Shape, n float64, after, limit time.Duration) (t time.Duration, ok bool) {
 	if inv, isInv := shape.(inverter); isInv {
 		t = max(inv.invert(n), after)
@@ -146,7 +148,7 @@ func DueTime(shape Shape, n float64, after, limit time.Duration) (t time.Duratio
 	if shape.Count(lo) >= n {
 		return lo, true
 	}
-	for hi-lo > time.Microsecond/2 {
+	for hi-lo > 1 {
 		mid := lo + (hi-lo)/2
 		if shape.Count(mid) >= n {
 			hi = mid

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"math"
+	"slices"
 	"testing"
 	"time"
 )
@@ -176,5 +177,68 @@ func BenchmarkScheduleNextSine(b *testing.B) {
 	sch := NewSchedule(Sine{Mean: 1e6, Amplitude: 5e5, Period: s}, false, 1, time.Duration(math.MaxInt64))
 	for b.Loop() {
 		sch.Next()
+	}
+}
+
+// TestShardsMakeTheWholeSchedule: evenly spaced, the union of N shards' due times is exactly the
+// whole schedule's, each shard taking every N-th arrival; Poisson, the shards are independent
+// processes (distinct seeds) whose counts add up to the shape's within 5 standard deviations.
+func TestShardsMakeTheWholeSchedule(t *testing.T) {
+	t.Parallel()
+	all := func(sch *Schedule) []time.Duration {
+		var out []time.Duration
+		for {
+			due, ok := sch.Next()
+			if !ok {
+				return out
+			}
+			out = append(out, due)
+		}
+	}
+	for _, shape := range []Shape{
+		Constant{1000},
+		Ramp{From: 100, To: 1000, Over: 5 * s},
+		Steps{Rates: []float64{100, 300, 0, 200}, Every: s},
+		Bursts{Base: 200, Factor: 4, Length: 250 * time.Millisecond, Period: s},
+		Sine{Mean: 500, Amplitude: 400, Period: 2 * s},
+	} {
+		whole := all(NewSchedule(shape, false, 1, 5*s))
+		const n = 4
+		var union []time.Duration
+		for i := range n {
+			part := all(NewShardSchedule(shape, false, 1, 5*s, Shard{Index: i, Count: n}))
+			for j, due := range part {
+				if k := j*n + i; k >= len(whole) || due != whole[k] {
+					t.Fatalf("%#v: shard %d's arrival %d due at %v, want the whole schedule's arrival %d", shape, i, j, due, k)
+				}
+			}
+			union = append(union, part...)
+		}
+		slices.Sort(union)
+		if !slices.Equal(union, whole) {
+			t.Errorf("%#v: the %d shards hold %d arrivals, the whole schedule %d", shape, n, len(union), len(whole))
+		}
+	}
+
+	shape := Constant{2000}
+	const n = 4
+	var first []time.Duration
+	var total float64
+	for i := range n {
+		part := all(NewShardSchedule(shape, true, 7, 5*s, Shard{Index: i, Count: n}))
+		want := shape.Count(5*s) / n
+		if got := float64(len(part)); math.Abs(got-want) > 5*math.Sqrt(want) {
+			t.Errorf("poisson shard %d: %v arrivals, want %v ± %.0f", i, got, want, 5*math.Sqrt(want))
+		}
+		if i > 0 && slices.Equal(part[:10], first) {
+			t.Errorf("poisson shard %d repeats shard 0's arrivals: the seeds are not distinct", i)
+		}
+		if i == 0 {
+			first = part[:10]
+		}
+		total += float64(len(part))
+	}
+	if want := shape.Count(5 * s); math.Abs(total-want) > 5*math.Sqrt(want) {
+		t.Errorf("poisson shards: %v arrivals together, want %v ± %.0f", total, want, 5*math.Sqrt(want))
 	}
 }

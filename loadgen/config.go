@@ -61,6 +61,16 @@ type Config struct {
 	// Config.Redacted), so that results can be shared.
 	KeepSecrets bool `json:"keep_secrets,omitempty"`
 
+	// Shard, when its Count is above 1, makes this run shard Index of Count runs (on as many
+	// machines) that together send the load this Config describes: each sends every Count-th
+	// arrival of the schedule from the Index-th (Poisson: an independent process of 1/Count of
+	// the rate), to the same targets. Open model only, without Requests. Default: the whole load.
+	Shard Shard `json:"shard,omitzero"`
+	// StartAt, when set, is the wall-clock instant the run starts at: Run waits for it (the
+	// shards of one load share it), or starts at once if it has passed; the result says how far
+	// from it the run started. Default: at once.
+	StartAt time.Time `json:"start_at,omitzero"`
+
 	// Samples, when set, receives every request of the measured period as it completes, in
 	// SamplesFormat (see SamplesHeader), from a goroutine of its own that takes the recorded
 	// requests every 100 ms: a slow Samples never slows the requests, it loses samples instead
@@ -84,6 +94,10 @@ const (
 	ModelClosed = result.ModelClosed
 )
 
+// Shard says which part of a sharded load a run is. It is result.Shard, so that a result's shard
+// compares with a Config's.
+type Shard = result.Shard
+
 // Defaults of Config and Arrival, applied by WithDefaults to zero fields.
 const (
 	ModelDefault       = ModelOpen
@@ -104,6 +118,8 @@ const (
 	MaxConnections = 100000
 	// MaxRate bounds every rate of an Arrival, in requests per second.
 	MaxRate = 1e7
+	// MaxShards bounds Shard.Count.
+	MaxShards = 10000
 )
 
 // maxRunTime bounds Warmup + Duration and Timeout alike, so that their sum cannot overflow a
@@ -263,6 +279,9 @@ func (c *Config) validate() error {
 	if c.MaxBody < 0 {
 		return fieldErr("MaxBody", "%d: want a positive number of bytes", c.MaxBody)
 	}
+	if err := c.validateShard(); err != nil {
+		return err
+	}
 	switch c.Model {
 	case ModelOpen:
 		if c.Connections < 1 || c.Connections > MaxConnections {
@@ -280,6 +299,25 @@ func (c *Config) validate() error {
 	default:
 		return fieldErr("Model", "%q: want %s or %s", c.Model, ModelOpen, ModelClosed)
 	}
+}
+
+// validateShard checks Shard: a shard of the open model's schedule, of a run of Duration.
+func (c *Config) validateShard() error {
+	s := c.Shard
+	if s == (Shard{}) {
+		return nil
+	}
+	switch {
+	case s.Count < 1 || s.Count > MaxShards:
+		return fieldErr("Shard", "%d/%d: want a count of shards from 1 to %d", s.Index, s.Count, MaxShards)
+	case s.Index < 0 || s.Index >= s.Count:
+		return fieldErr("Shard", "%d/%d: want an index from 0 to %d", s.Index, s.Count, s.Count-1)
+	case c.Model != ModelOpen:
+		return fieldErr("Shard", "%d/%d with the %s model: only the open model's schedule is split; give each machine its own users", s.Index, s.Count, c.Model)
+	case c.Requests > 0:
+		return fieldErr("Shard", "%d/%d with Requests: a sharded run ends at its Duration, so that every shard ends at once", s.Index, s.Count)
+	}
+	return nil
 }
 
 func validRate(field string, r float64) error {

@@ -55,8 +55,9 @@ type Progress struct {
 // they had reached, and the verdict says the run was interrupted.
 // Requests still in flight at the end may take up to cfg.Timeout to complete, so Run returns
 // within Warmup + Duration + Timeout. progress, when not nil, is called once a second from one
-// goroutine. Errors of the target (refused, reset, timeouts, statuses) are counted in the result,
-// not returned; Run returns an error only for a bad configuration.
+// goroutine. With cfg.StartAt, Run first waits for it. Errors of the target (refused, reset,
+// timeouts, statuses) are counted in the result, not returned; Run returns an error only for a
+// bad configuration, or when ctx ends before cfg.StartAt (nothing was sent).
 func Run(ctx context.Context, cfg Config, progress func(Progress)) (*result.Load, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
@@ -158,16 +159,41 @@ func newEngine(cfg Config) (*engine, error) {
 	}
 	if cfg.Model == ModelOpen {
 		e.shape = cfg.Arrival.Shape()
-		e.sched = NewSchedule(e.shape, cfg.Arrival.Poisson, cfg.Arrival.Seed, e.total)
+		e.sched = NewShardSchedule(e.shape, cfg.Arrival.Poisson, cfg.Arrival.Seed, e.total, cfg.Shard)
 	}
 	return e, nil
 }
 
 func (e *engine) since() time.Duration { return time.Since(e.start) }
 
+// offered is the rate this run's schedule offers over [from, from+length): its shard's share of
+// the shape's.
+func (e *engine) offered(from, length time.Duration) float64 {
+	return (e.shape.Count(from+length) - e.shape.Count(from)) / length.Seconds() / float64(max(e.cfg.Shard.Count, 1))
+}
+
+// waitStart waits for Config.StartAt, or for ctx to end (false).
+func (e *engine) waitStart(ctx context.Context) bool {
+	wait := time.Until(e.cfg.StartAt)
+	if e.cfg.StartAt.IsZero() || wait <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load, error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if !e.waitStart(ctx) {
+		return nil, fmt.Errorf("interrupted while waiting for the start at %s: nothing was sent", e.cfg.StartAt.Format(time.RFC3339Nano))
+	}
 	startCPU := cpuTime()
 	e.start = time.Now()
 	var wg sync.WaitGroup
@@ -215,7 +241,7 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 			t.AchievedRPS = float64(t.Requests-t.ErrorsByKind[KindInterrupted]) / measured.Seconds()
 		}
 		if e.shape != nil {
-			l.OfferedRPS = (e.shape.Count(e.cfg.Warmup+measured) - e.shape.Count(e.cfg.Warmup)) / measured.Seconds()
+			l.OfferedRPS = e.offered(e.cfg.Warmup, measured)
 		}
 	}
 	l.Generator.CPUSeconds = cpu.Seconds()
@@ -242,6 +268,12 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 		return nil, fmt.Errorf("encode config: %w", err)
 	}
 	l.Config = cfgJSON
+	if e.cfg.Shard.Count > 0 {
+		l.Shard = &e.cfg.Shard
+	}
+	if !e.cfg.StartAt.IsZero() {
+		l.StartAt = &result.StartAt{Requested: e.cfg.StartAt.UTC(), OffsetMS: float64(e.start.Sub(e.cfg.StartAt)) / float64(time.Millisecond)}
+	}
 	return l, nil
 }
 
@@ -307,8 +339,7 @@ func (e *engine) tick(ctx context.Context, workersDone <-chan struct{}, stop fun
 func (e *engine) cutSecond(i int, length time.Duration, progress func(Progress), now time.Duration, final bool) {
 	var offered float64
 	if e.shape != nil {
-		from := e.cfg.Warmup + time.Duration(i)*time.Second
-		offered = (e.shape.Count(from+length) - e.shape.Count(from)) / length.Seconds()
+		offered = e.offered(e.cfg.Warmup+time.Duration(i)*time.Second, length)
 	}
 	s, reqs, errs := e.rec.cut(i, length, offered)
 	if progress != nil {

@@ -230,6 +230,47 @@ func TestWarmupIsExcludedAndTimelineCovers(t *testing.T) {
 	}
 }
 
+// TestShardStartsAtAndOffersItsShare: a shard waits for StartAt, says how far from it it started,
+// and offers and sends its share of the rate.
+func TestShardStartsAtAndOffersItsShare(t *testing.T) {
+	t.Parallel()
+	shareCPU(t, false)
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	at := time.Now().Add(300 * time.Millisecond)
+	l := run(t, t.Context(), Config{Targets: []Target{{URL: srv.URL}}, Arrival: Arrival{Rate: 400}, Duration: time.Second, Shard: Shard{Index: 1, Count: 4}, StartAt: at})
+	if l.StartedAt.Before(at) {
+		t.Errorf("started at %v, before the requested %v", l.StartedAt, at)
+	}
+	// A timer's lateness on a loaded machine: tens of milliseconds at worst.
+	if l.StartAt == nil || !l.StartAt.Requested.Equal(at) || l.StartAt.OffsetMS < 0 || l.StartAt.OffsetMS > 100 {
+		t.Errorf("start_at = %+v, want %v requested and an offset of 0 to 100 ms", l.StartAt, at)
+	}
+	if l.Shard == nil || *l.Shard != (Shard{Index: 1, Count: 4}) {
+		t.Errorf("shard = %+v, want 1/4", l.Shard)
+	}
+	if l.Requests != 100 || math.Abs(l.OfferedRPS-100) > 1e-9 {
+		t.Errorf("requests %d offered %v, want exactly 100 and 100/s (a quarter of 400/s for 1 s)", l.Requests, l.OfferedRPS)
+	}
+	for _, sec := range l.Timeline {
+		if math.Abs(sec.OfferedRPS-100) > 1e-9 {
+			t.Errorf("second %d offered %v, want 100", sec.T, sec.OfferedRPS)
+		}
+	}
+}
+
+// TestCancelBeforeStartAtSendsNothing: a run interrupted while it waits for StartAt sends nothing
+// and says so.
+func TestCancelBeforeStartAtSendsNothing(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	_, err := Run(ctx, Config{Targets: []Target{{URL: "http://127.0.0.1:1/"}}, Arrival: Arrival{Rate: 1}, Duration: time.Second, StartAt: time.Now().Add(time.Hour)}, nil)
+	if err == nil || !strings.Contains(err.Error(), "nothing was sent") {
+		t.Errorf("Run = %v, want an error saying nothing was sent", err)
+	}
+}
+
 var traceparentRE = regexp.MustCompile(`^00-([0-9a-f]{32})-[0-9a-f]{16}-01$`)
 
 func TestTraceparentAndExemplars(t *testing.T) {
@@ -806,6 +847,10 @@ func TestValidateNamesTheBadValue(t *testing.T) {
 		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Kind: ArrivalSteps}}, "Arrival.Steps", "empty"},
 		{Config{Targets: []Target{ok}, Duration: time.Second, Connections: -1, Arrival: Arrival{Rate: 1}}, "Connections", "-1"},
 		{Config{Targets: []Target{ok}, Duration: time.Second, Model: ModelClosed, Users: MaxConnections + 1}, "Users", "100001"},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Rate: 1}, Shard: Shard{Index: 4, Count: 4}}, "Shard", "4/4: want an index from 0 to 3"},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Rate: 1}, Shard: Shard{Index: 1, Count: 0}}, "Shard", "1/0: want a count"},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Rate: 1}, Shard: Shard{Index: 1, Count: 2}, Requests: 10}, "Shard", "with Requests"},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Model: ModelClosed, Shard: Shard{Index: 1, Count: 2}}, "Shard", "closed model"},
 	} {
 		err := tc.cfg.Validate()
 		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.mention) {

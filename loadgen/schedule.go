@@ -16,18 +16,45 @@ type Schedule struct {
 	rng     *rand.Rand
 	limit   time.Duration
 	n       float64
+	stride  float64 // expected count between arrivals: the shard count
 	last    time.Duration
 	done    bool
 }
 
 // NewSchedule returns a Schedule of shape's arrivals in [0, limit).
 func NewSchedule(shape Shape, poisson bool, seed uint64, limit time.Duration) *Schedule {
-	s := &Schedule{shape: shape, poisson: poisson, limit: limit, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
-	s.n = 0.5
+	return NewShardSchedule(shape, poisson, seed, limit, Shard{})
+}
+
+// NewShardSchedule returns shard's part of the Schedule of shape's arrivals in [0, limit). Evenly
+// spaced, shard I of N takes arrivals I, I+N, I+2N... so the union of the N shards is exactly
+// the whole schedule. Poisson, each shard is an independent Poisson process of 1/N of the shape
+// (gaps of N times the expected count) from a seed of its own: superposed, they make a Poisson
+// process of the whole shape. The zero Shard is the whole schedule.
+func NewShardSchedule(shape Shape, poisson bool, seed uint64, limit time.Duration, shard Shard) *Schedule {
+	n := max(shard.Count, 1)
 	if poisson {
-		s.n = s.rng.ExpFloat64()
+		seed = shardSeed(seed, shard.Index)
+	}
+	s := &Schedule{shape: shape, poisson: poisson, limit: limit, stride: float64(n), rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	s.n = float64(shard.Index) + 0.5
+	if poisson {
+		s.n = s.rng.ExpFloat64() * s.stride
 	}
 	return s
+}
+
+// shardSeed is the Poisson seed of shard index: the seed itself for shard 0 (so an unsharded
+// run's schedule is unchanged), a splitmix64 step away for the others, so that neighbouring
+// seeds of different shards do not collide.
+func shardSeed(seed uint64, index int) uint64 {
+	if index == 0 {
+		return seed
+	}
+	z := seed + uint64(index)*0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
 }
 
 // Next returns the due time of the next arrival, or ok == false when none is due before the limit.
@@ -42,9 +69,9 @@ func (s *Schedule) Next() (due time.Duration, ok bool) {
 	}
 	s.last = due
 	if s.poisson {
-		s.n += s.rng.ExpFloat64()
+		s.n += s.rng.ExpFloat64() * s.stride
 	} else {
-		s.n++
+		s.n += s.stride
 	}
 	return due, true
 }

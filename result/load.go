@@ -72,6 +72,30 @@ type Load struct {
 	// URL pattern with its ids collapsed (see TargetStats.Name), in the order of the targets;
 	// absent when the run drove one.
 	PerTarget []TargetStats `json:"per_target,omitempty"`
+	// Shard says which part of a sharded load this run sent (load --shard I/N); absent for a
+	// whole load and for a merged one.
+	Shard *Shard `json:"shard,omitempty"`
+	// StartAt is the wall-clock instant the run was asked to start at (load --start-at), and how
+	// far from it the run started; absent when it started at once.
+	StartAt *StartAt `json:"start_at,omitempty"`
+	// StartSpreadMS is, for the merge of a sharded load, how far apart its shards started
+	// (latest actual start minus earliest); absent otherwise.
+	StartSpreadMS *float64 `json:"start_spread_ms,omitempty"`
+}
+
+// Shard identifies one of Count runs that together send one load, each from its own machine.
+type Shard struct {
+	// Index is the shard's number, from 0 to Count-1.
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
+
+// StartAt is a run's requested start instant and how far from it the run actually started.
+type StartAt struct {
+	Requested time.Time `json:"requested"`
+	// OffsetMS is the actual start minus Requested, in milliseconds: the lateness of the
+	// machine's timer, or how long ago Requested had passed when the run was started.
+	OffsetMS float64 `json:"offset_ms"`
 }
 
 // TargetStats is one target's part of a mixed run. Requests never sent (the "unsent" kind of

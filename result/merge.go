@@ -1,11 +1,14 @@
 package result
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/headroom/headroom/hist"
 )
@@ -17,12 +20,27 @@ const SlowestExemplars = 10
 // targets: their sum describes no one system.
 var ErrTargetsDiffer = errors.New("runs against different targets")
 
-// MergeConfig says what [MergeConfig.Merge] accepts. The zero value merges runs of one target.
+// ErrShardsDiffer is wrapped by the error of [MergeConfig.Merge] when shards of a sharded load
+// do not make one load: their configs differ, a shard is missing or given twice, or they started
+// too far apart.
+var ErrShardsDiffer = errors.New("shards that do not make one load")
+
+// StartToleranceDefault is MergeConfig.StartTolerance's default: a tenth of a timeline second.
+const StartToleranceDefault = 100 * time.Millisecond
+
+// MergeConfig says what [MergeConfig.Merge] accepts. The zero value merges runs of one target,
+// and shards only of one load.
 type MergeConfig struct {
 	// AnyTarget merges runs against different targets (replicas behind a balancer, say) instead
 	// of refusing them: the merged Target is the first run's, Targets lists them all, and a
 	// verdict note says so. Default false.
 	AnyTarget bool
+	// AnyShards merges shards that do not make one load (see ErrShardsDiffer) instead of
+	// refusing them, with a verdict note saying what is wrong. Default false.
+	AnyShards bool
+	// StartTolerance is how far apart the shards of a load may have started (their StartedAt,
+	// each by its machine's clock). Default StartToleranceDefault.
+	StartTolerance time.Duration
 }
 
 // MergeLoads is [MergeConfig.Merge] with the zero MergeConfig.
@@ -41,6 +59,9 @@ func (c MergeConfig) Merge(runs []*Load) (*Load, error) {
 	out := &Load{
 		Schema: LoadSchema, Target: runs[0].Target, Model: runs[0].Model, StartedAt: runs[0].StartedAt,
 		Config: runs[0].Config, ErrorsByKind: map[string]int64{}, Verdict: Verdict{Valid: true, Reasons: []string{}},
+	}
+	if err := c.mergeShards(runs, out); err != nil {
+		return nil, err
 	}
 	lat, svc, lag := hist.New(), hist.New(), hist.New()
 	var wallCores float64
@@ -130,6 +151,121 @@ func (c MergeConfig) Merge(runs []*Load) (*Load, error) {
 	}
 	slices.SortFunc(out.Timeline, func(a, b Second) int { return cmp.Compare(a.T, b.T) })
 	return out, nil
+}
+
+// mergeShards checks that runs, when any is a shard, are the shards of one load: one config
+// (but for the shard), shards 0 to N-1 each once, started within StartTolerance. It gives out
+// their config without the shard, their start spread and a note, or refuses them (unless
+// AnyShards: then the problems are notes).
+func (c MergeConfig) mergeShards(runs []*Load, out *Load) error {
+	if !slices.ContainsFunc(runs, func(r *Load) bool { return r.Shard != nil }) {
+		return nil
+	}
+	tol := cmp.Or(c.StartTolerance, StartToleranceDefault)
+	var problems []string
+	count := 0
+	for _, r := range runs {
+		if r.Shard != nil {
+			count = r.Shard.Count
+			break
+		}
+	}
+	seen := map[int]int{} // shard index → run number
+	var base []byte
+	first, last := runs[0].StartedAt, runs[0].StartedAt
+	for i, r := range runs {
+		first, last = minTime(first, r.StartedAt), maxTime(last, r.StartedAt)
+		cfg, err := withoutShard(r.Config)
+		if err != nil {
+			return fmt.Errorf("merge: run %d: config: %w", i+1, err)
+		}
+		if i == 0 {
+			base, out.Config = cfg, cfg
+		} else if !bytes.Equal(cfg, base) {
+			problems = append(problems, fmt.Sprintf("run %d's config differs from run 1's (%s)", i+1, configDiff(base, cfg)))
+		}
+		switch {
+		case r.Shard == nil:
+			problems = append(problems, fmt.Sprintf("run %d is not a shard (load --shard I/N)", i+1))
+		case r.Shard.Count != count:
+			problems = append(problems, fmt.Sprintf("run %d is shard %d/%d, the others of %d", i+1, r.Shard.Index, r.Shard.Count, count))
+		case seen[r.Shard.Index] != 0:
+			problems = append(problems, fmt.Sprintf("shard %d/%d is given twice (runs %d and %d)", r.Shard.Index, count, seen[r.Shard.Index], i+1))
+		default:
+			seen[r.Shard.Index] = i + 1
+		}
+	}
+	var missing []string
+	for i := range count {
+		if seen[i] == 0 {
+			missing = append(missing, fmt.Sprint(i))
+		}
+	}
+	if len(missing) > 0 {
+		problems = append(problems, fmt.Sprintf("shards %s of %d are missing", strings.Join(missing, ", "), count))
+	}
+	spread := last.Sub(first)
+	if spread > tol {
+		problems = append(problems, fmt.Sprintf("the shards started %v apart, more than the tolerance of %v (set --start-at, and check the machines' clocks)", spread, tol))
+	}
+	spreadMS := float64(spread) / float64(time.Millisecond)
+	out.StartSpreadMS = &spreadMS
+	if len(problems) > 0 && !c.AnyShards {
+		return fmt.Errorf("merge: %w: %s (--force merges them anyway)", ErrShardsDiffer, strings.Join(problems, "; "))
+	}
+	for _, p := range problems {
+		out.Verdict.Notes = append(out.Verdict.Notes, "merged anyway (--force): "+p)
+	}
+	out.Verdict.Notes = append(out.Verdict.Notes, fmt.Sprintf("merged %d shards of %d, started within %.1f ms of each other (tolerance %v)", len(seen), count, spreadMS, tol))
+	return nil
+}
+
+// withoutShard returns a run's config without its shard, in a canonical form (sorted keys) that
+// compares byte for byte.
+func withoutShard(cfg json.RawMessage) ([]byte, error) {
+	if len(cfg) == 0 {
+		return nil, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(cfg, &m); err != nil {
+		return nil, err
+	}
+	delete(m, "shard")
+	return json.Marshal(m)
+}
+
+// configDiff names the top-level keys in which two canonical configs differ.
+func configDiff(a, b []byte) string {
+	var ma, mb map[string]json.RawMessage
+	_ = json.Unmarshal(a, &ma)
+	_ = json.Unmarshal(b, &mb)
+	var keys []string
+	for k, v := range ma {
+		if !bytes.Equal(v, mb[k]) {
+			keys = append(keys, k)
+		}
+	}
+	for k := range mb {
+		if _, ok := ma[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return strings.Join(keys, ", ")
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // mergePerTarget merges the runs' per-target parts by name, in the order they first appear:

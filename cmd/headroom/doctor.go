@@ -14,6 +14,7 @@ import (
 	"github.com/headroom/headroom/internal/cliexit"
 	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/loadgen"
+	"github.com/headroom/headroom/metricsout"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
 )
@@ -23,6 +24,7 @@ func newDoctorCmd() *cobra.Command {
 	var quiet bool
 	var traceURL string
 	var headers []string
+	var mflags metricsFlags
 	cmd := &cobra.Command{
 		Use:   "doctor [URL]",
 		Short: "Measure a service, or the built-in lab, in one command: capacity, diagnosis, report",
@@ -88,7 +90,20 @@ invalid.`,
 			if cfg.OutDir == dash {
 				return cliexit.Usagef("--out -: doctor writes a directory (report.html, report.json, the results), which standard output cannot hold")
 			}
+			var outputs []metricsout.Output
+			if cfg.Metrics, outputs, err = mflags.split(true); err != nil {
+				return err
+			}
 			stderr, stdout := cmd.ErrOrStderr(), cmd.OutOrStdout()
+			exp, err := mflags.start(outputs, stderr, quiet)
+			if err != nil {
+				return err
+			}
+			if exp != nil {
+				cfg.Observe = func(phase string, c loadgen.Config) func(loadgen.Progress) {
+					return exp.Watch(metricsTarget(c.Targets), phase)
+				}
+			}
 			progress := func(line string) {
 				if !quiet {
 					fmt.Fprintln(stderr, line)
@@ -101,6 +116,7 @@ invalid.`,
 				}
 			}
 			rep, err := doctor.Run(cmd.Context(), cfg, progress)
+			finishMetrics(exp, stderr)
 			if errors.Is(err, doctor.ErrConfig) {
 				return cliexit.Usagef("%w", fielderr.Rename(err, doctorFlags))
 			}
@@ -146,7 +162,7 @@ invalid.`,
 	fl.BoolVar(&cfg.NoProfiles, "no-profiles", false, "skip the CPU and wall-clock profiles of the steady run")
 	fl.BoolVar(&cfg.KeepSecrets, "keep-secrets", false, "write credentials in the URL (user:password@, api_key=…) into the results as given instead of redacted")
 	fl.Int64Var(&cfg.MaxProfileBytes, "max-profile-bytes", flame.MaxBytesDefault, "largest profile accepted from the target, as read and once inflated (a decompression bomb stops there)")
-	fl.StringVar(&cfg.Metrics, "metrics", "", "Prometheus endpoint of the target: CPU utilization per sweep step from process_cpu_seconds_total")
+	mflags.register(fl, "Prometheus endpoint of the target: CPU utilization per sweep step from process_cpu_seconds_total")
 	fl.Float64Var(&cfg.Cores, "cores", 0, "cores available to the target, to turn CPU seconds into utilization (default this machine's)")
 	fl.StringVar(&cfg.OTLP, "otlp", "", "address of the embedded OTLP/HTTP trace receiver (default 127.0.0.1:4318 for a URL, a free port for the lab); off for no traces at all")
 	fl.StringVar(&cfg.OTLPGRPC, "otlp-grpc", "", "address of the embedded OTLP/gRPC trace receiver (default 127.0.0.1:4317 for a URL, a free port for the lab); off for OTLP/HTTP only")

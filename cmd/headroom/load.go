@@ -22,6 +22,7 @@ import (
 type loadFlags struct {
 	cfg loadgen.Config
 	targetFlags
+	shardFlags
 	bodyFile    string
 	targetsFile string
 	targetsFmt  string
@@ -32,6 +33,7 @@ type loadFlags struct {
 	out         string
 	quiet       bool
 	interval    time.Duration
+	metrics     metricsFlags
 	burstEvery  time.Duration
 	sinePeriod  time.Duration
 }
@@ -65,7 +67,7 @@ var loadConfigFlags = map[string]string{
 	"Arrival.From": "from", "Arrival.To": "to", "Arrival.Over": "ramp-over",
 	"Arrival.Steps": "steps", "Arrival.Every": "step-every",
 	"Arrival.Factor": "burst-factor", "Arrival.Length": "burst-length", "Arrival.Period": "burst-every",
-	"Arrival.Amplitude": "amplitude",
+	"Arrival.Amplitude": "amplitude", "Shard": "shard",
 }
 
 // loadConfigFlag is load's flag for a loadgen.Config field: Arrival.Period is set by --period
@@ -102,7 +104,9 @@ answered no request); the result is still written.`,
   headroom load http://127.0.0.1:8080/ --arrival bursts --rate 200 --burst-factor 5 --burst-length 2s --burst-every 10s
   headroom load http://127.0.0.1:8080/ --arrival steps --steps 100,200,400 --step-every 10s
   headroom load http://127.0.0.1:8080/ --model closed --users 50 --think 100ms --duration 20s
-  headroom load --targets mix.jsonl --rate 1000 --duration 30s    # JSONL: method, url, headers, body, weight`,
+  headroom load --targets mix.jsonl --rate 1000 --duration 30s    # JSONL: method, url, headers, body, weight
+  headroom load http://10.0.0.5:8080/ --rate 8000 --shard 0/4 --start-at 2026-12-07T10:00:00Z --out shard-0.json
+  headroom load http://svc:8080/ --rate 8000 --duration 60s --k8s-job 4 --k8s-image registry.example.com/headroom:v1 --start-at 2026-12-07T10:00:00Z > job.yaml`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runLoad(cmd, f, args) },
 	}
@@ -128,7 +132,7 @@ answered no request); the result is still written.`,
 	fl.StringVar((*string)(&c.Model), "model", string(loadgen.ModelDefault), "open (arrivals on a schedule) or closed (users wait for each answer)")
 	fl.IntVar(&c.Users, "users", loadgen.UsersDefault, "closed model: concurrent users")
 	fl.DurationVar(&c.Think, "think", 0, "closed model: pause between an answer and a user's next request")
-	f.register(fl, "steps: comma-separated rates, such as 100,200,400")
+	f.targetFlags.register(fl, "steps: comma-separated rates, such as 100,200,400")
 	fl.StringVar(&f.bodyFile, "body-file", "", "read the request body from a file (- for standard input)")
 	fl.StringVar(&f.targetsFile, "targets", "", "file of targets (- for standard input): headroom's JSON lines (method, url, headers, body or body_file, weight), vegeta's targets or a HAR")
 	fl.StringVar(&f.targetsFmt, "targets-format", string(loadgen.TargetsAuto), "format of --targets: "+loadgen.TargetsFormatNames()+" (auto tells them apart by content)")
@@ -144,6 +148,8 @@ answered no request); the result is still written.`,
 	fl.StringVarP(&f.out, "out", "o", "", "write the full result (JSON, with histograms) to this file (- for standard output)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	fl.DurationVar(&f.interval, "interval", 5*time.Second, "progress line interval when not on a terminal")
+	f.shardFlags.register(fl) // targetFlags has a register too
+	f.metrics.register(fl, "")
 	return cmd
 }
 
@@ -237,11 +243,19 @@ func (f *loadFlags) config(cmd *cobra.Command, sio *stdio, args []string) (loadg
 	default:
 		return c, cliexit.Usagef("no target: give a URL, such as headroom load http://127.0.0.1:8080/ --rate 100, or --targets FILE")
 	}
+	if err := f.apply(fl, &c); err != nil {
+		return c, err
+	}
 	if c.Model == loadgen.ModelOpen && c.Arrival.Rate == 0 && !fl.Changed("rate") && c.Arrival.Kind != loadgen.ArrivalRamp && c.Arrival.Kind != loadgen.ArrivalSteps {
 		return c, cliexit.Usagef("--rate is required for the %s arrival: requests per second, such as --rate 1000 (or use --model closed)", c.Arrival.Kind)
 	}
 	if err := c.Validate(); err != nil {
-		return c, configUsage(err, func(field string) string { return loadConfigFlag(field, c.Arrival.Kind) })
+		return c, configUsage(err, func(field string) string {
+			if field == "Shard" && f.k8sJob != 0 {
+				return "k8s-job"
+			}
+			return loadConfigFlag(field, c.Arrival.Kind)
+		})
 	}
 	return c, nil
 }
@@ -251,6 +265,9 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 	cfg, err := f.config(cmd, sio, args)
 	if err != nil {
 		return err
+	}
+	if f.k8sJob != 0 {
+		return f.k8sJobCmd(cmd, args)
 	}
 	var obj *slo.Objective
 	if f.sloExpr != "" {
@@ -265,6 +282,10 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 		obj = &o
 	} else if cmd.Flags().Changed("error-budget") {
 		return cliexit.Usagef("--error-budget belongs to --slo: give an SLO, such as --slo 'p99<200ms'")
+	}
+	_, outputs, err := f.metrics.split(false)
+	if err != nil {
+		return err
 	}
 	out, err := sio.createOut(f.out)
 	if err != nil {
@@ -292,16 +313,29 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 		// The progress bar's length: -n requests at a constant rate take N/rate.
 		total = min(total, cfg.Warmup+time.Duration(float64(cfg.Requests)/cfg.Arrival.Rate*float64(time.Second)))
 	}
+	exp, err := f.metrics.start(outputs, stderr, f.quiet)
+	if err != nil {
+		return err
+	}
 	prog := newProgress(stderr, f.quiet, isTerminal(stderr), f.interval, total)
-	l, err := loadgen.Run(cmd.Context(), cfg, prog.update)
+	update := prog.update
+	if exp != nil {
+		update = tee(update, exp.Watch(metricsTarget(cfg.Targets), "load"))
+	}
+	l, err := loadgen.Run(cmd.Context(), cfg, update)
 	prog.done()
+	finishMetrics(exp, stderr)
 	if err != nil {
 		return cliexit.RunFailed(err)
 	}
 	if obj != nil {
 		l.SLO = obj.Check(l)
 	}
-	if err := out.commit(l.Write); err != nil {
+	write := l.Write
+	if f.outMarkers {
+		write = l.WriteMarked
+	}
+	if err := out.commit(write); err != nil {
 		return err
 	}
 	if err := samples.commit(func(io.Writer) error { return nil }); err != nil { // written as the run went

@@ -21,6 +21,7 @@ import (
 	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/internal/loadstep"
 	"github.com/headroom/headroom/loadgen"
+	"github.com/headroom/headroom/metricsout"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
 	"github.com/headroom/headroom/slo"
@@ -33,7 +34,9 @@ type sweepFlags struct {
 	sloExpr  string
 	headroom string
 	pid      int
-	metrics  string
+	metrics  string // the target's Prometheus endpoint, from --metrics
+	outputs  []metricsout.Output
+	mflags   metricsFlags
 	cores    float64
 	out      string
 	html     string
@@ -112,7 +115,7 @@ Exit codes: 0 a maximum was found; 1 no rate meets the SLO; 2 bad usage or input
 	fl.BoolVar(&l.HTTP2, "http2", false, "use HTTP/2 (h2c for http:// URLs)")
 	fl.BoolVar(&l.Insecure, "insecure", false, "skip TLS certificate verification")
 	fl.IntVar(&f.pid, "pid", 0, "local process id of the target: report its CPU utilization per step (from /proc)")
-	fl.StringVar(&f.metrics, "metrics", "", "Prometheus endpoint of the target: report utilization from process_cpu_seconds_total")
+	f.mflags.register(fl, "Prometheus endpoint of the target: report utilization from process_cpu_seconds_total")
 	fl.Float64Var(&f.cores, "cores", float64(runtime.NumCPU()), "cores available to the target, to turn CPU seconds into utilization")
 	fl.StringVarP(&f.out, "out", "o", "", "write the sweep (JSON, headroom.sweep/v1) to this file (- for standard output)")
 	fl.StringVar(&f.html, "html", "", "write a self-contained HTML page with the charts to this file (- for standard output)")
@@ -142,6 +145,9 @@ func (f *sweepFlags) config(args []string) (capacity.Config, loadgen.Config, err
 		return c, l, cliexit.Usagef("--headroom %q: %v", f.headroom, err)
 	}
 	c.Headroom = h
+	if f.metrics, f.outputs, err = f.mflags.split(true); err != nil {
+		return c, l, err
+	}
 	if f.pid != 0 && f.metrics != "" {
 		return c, l, cliexit.Usagef("give --pid or --metrics, not both")
 	}
@@ -235,12 +241,17 @@ func runSweep(cmd *cobra.Command, f *sweepFlags, args []string) error {
 		return cliexit.RunFailed(fmt.Errorf("target unreachable, no step was run: %w", err))
 	}
 
+	exp, err := f.mflags.start(f.outputs, stderr, f.quiet)
+	if err != nil {
+		return err
+	}
 	st := &loadstep.Stepper{Base: load, CPU: cpu, Cores: f.cores}
-	if isTerminal(stderr) && !f.quiet {
-		st.Watch = func(total time.Duration) (func(loadgen.Progress), func()) {
-			p := newProgress(stderr, false, true, time.Hour, total)
-			return p.update, p.done
-		}
+	steps := 0
+	if w := watcher(isTerminal(stderr) && !f.quiet, stderr, exp, metricsTarget(load.Targets), func(string) string {
+		steps++
+		return fmt.Sprintf("step %d", steps)
+	}); w != nil {
+		st.Watch = func(total time.Duration) (func(loadgen.Progress), func()) { return w("", total) }
 	}
 	n := 0
 	progress := func(s result.SweepStep) {
@@ -250,6 +261,7 @@ func runSweep(cmd *cobra.Command, f *sweepFlags, args []string) error {
 		}
 	}
 	sw, err := capacity.Run(ctx, cfg, st, progress, nil)
+	finishMetrics(exp, stderr)
 	if err != nil {
 		return cliexit.RunFailed(err)
 	}

@@ -9,7 +9,7 @@ import (
 const module = "github.com/headroom/headroom"
 
 // measurement are the packages that measure; they reach the lab over the wire only.
-var measurement = []string{"loadgen", "hist", "result", "slo", "capacity", "cpusample", "collect", "diagnose", "flame", "compare", "report", "cost", "jaegersrc"}
+var measurement = []string{"loadgen", "hist", "result", "slo", "capacity", "cpusample", "collect", "diagnose", "flame", "compare", "report", "cost", "metricsout", "jaegersrc"}
 
 // rules: packages matching from (a path prefix under the module) must not depend, even
 // transitively, on packages matching any of deny.
