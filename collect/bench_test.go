@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -28,10 +29,24 @@ func benchPayload(tb testing.TB) *collecttest.Payload {
 // clients, decoded, assembled into traces and marshalled as OTLP JSON lines (discarded).
 // The clock runs until Shutdown has delivered every trace. bench/collect-ingest.sh runs it
 // and compares the spans/s figure with the OpenTelemetry Collector's.
-func BenchmarkIngestHTTP(b *testing.B) {
+func BenchmarkIngestHTTP(b *testing.B) { benchIngest(b, "") }
+
+// BenchmarkIngestHTTPForward is BenchmarkIngestHTTP with --forward to a loopback OTLP/HTTP
+// endpoint in this process that reads and discards each request: what forwarding adds (its
+// copy, queue and posts, and the destination's reads, in spans/cpu-s). forward_dropped is
+// the requests the queue had no room for.
+func BenchmarkIngestHTTPForward(b *testing.B) {
+	dst := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, req *http.Request) {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}))
+	defer dst.Close()
+	benchIngest(b, dst.URL)
+}
+
+func benchIngest(b *testing.B, forward string) {
 	var written atomic.Int64
 	r, err := New(Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: Off, CompleteAfter: 100 * time.Millisecond, MaxIdle: time.Second,
-		QueueSize: 256,
+		QueueSize: 256, Forward: forward,
 		OnTrace: func(t *Trace) {
 			line, err := t.AppendJSON(nil)
 			if err != nil {
@@ -94,6 +109,13 @@ func BenchmarkIngestHTTP(b *testing.B) {
 	// collect; spans per CPU-second of this process (clients included) is the per-core figure.
 	b.ReportMetric(float64(spans)/(cpuTime(b)-cpu0).Seconds(), "spans/cpu-s")
 	b.ReportMetric(float64(r.Stats().RequestsRefused[ReasonOverloaded]), "429s")
+	if forward != "" {
+		st := r.Stats()
+		if st.Forwarded+st.ForwardDropped+st.ForwardFailed != int64(b.N) {
+			b.Errorf("forwarded %d, dropped %d, failed %d: want %d in all", st.Forwarded, st.ForwardDropped, st.ForwardFailed, b.N)
+		}
+		b.ReportMetric(float64(st.ForwardDropped), "forward_dropped")
+	}
 }
 
 // cpuTime is the user+system CPU time this process used so far.

@@ -62,6 +62,21 @@ type Config struct {
 	// Default MaxAttrValueLenDefault (4096).
 	MaxAttrValueLen int
 
+	// Forward is the base URL of another OTLP/HTTP receiver (a team's collector, Jaeger) that
+	// every request received is sent on to, as OTEL_EXPORTER_OTLP_ENDPOINT names one
+	// (http://collector:4318; a trailing /v1/traces is allowed): traces to /v1/traces, metrics
+	// and logs to /v1/metrics and /v1/logs. OTLP/HTTP bodies go as received (decompressed, in
+	// their content type); OTLP/gRPC requests are re-encoded as OTLP/HTTP protobuf. Empty: none.
+	Forward string
+	// ForwardQueue is how many requests may wait to be forwarded; more are dropped and
+	// counted (Stats.ForwardDropped), never slowing the receiver. Default ForwardQueueDefault (256).
+	ForwardQueue int
+	// ForwardQueueBytes bounds the bytes of the requests waiting to be forwarded, as
+	// ForwardQueue their number. Default ForwardQueueBytesDefault (64 MiB).
+	ForwardQueueBytes int64
+	// ForwardTimeout bounds each attempt to forward a request. Default ForwardTimeoutDefault (10s).
+	ForwardTimeout time.Duration
+
 	// OnTrace receives each completed trace, from one goroutine, in completion order. A slow
 	// OnTrace slows assembly and so, through the bounded queue, pushes back on exporters.
 	// Nil discards traces (Stats still counts them).
@@ -73,19 +88,22 @@ type Config struct {
 
 // Defaults of Config, which zero fields stand for.
 const (
-	HTTPAddrDefault         = "127.0.0.1:4318"
-	GRPCAddrDefault         = "127.0.0.1:4317"
-	MaxRequestBytesDefault  = 16 << 20
-	HeaderTimeoutDefault    = 5 * time.Second
-	BodyTimeoutDefault      = 5 * time.Second
-	QueueSizeDefault        = 64
-	RetryAfterDefault       = time.Second
-	CompleteAfterDefault    = 2 * time.Second
-	MaxIdleDefault          = 30 * time.Second
-	MaxOpenTracesDefault    = 10000
-	MaxBufferedSpansDefault = 1000000
-	MaxSpansPerTraceDefault = 10000
-	MaxAttrValueLenDefault  = 4096
+	HTTPAddrDefault          = "127.0.0.1:4318"
+	GRPCAddrDefault          = "127.0.0.1:4317"
+	MaxRequestBytesDefault   = 16 << 20
+	HeaderTimeoutDefault     = 5 * time.Second
+	BodyTimeoutDefault       = 5 * time.Second
+	QueueSizeDefault         = 64
+	RetryAfterDefault        = time.Second
+	CompleteAfterDefault     = 2 * time.Second
+	MaxIdleDefault           = 30 * time.Second
+	MaxOpenTracesDefault     = 10000
+	MaxBufferedSpansDefault  = 1000000
+	MaxSpansPerTraceDefault  = 10000
+	MaxAttrValueLenDefault   = 4096
+	ForwardQueueDefault      = 256
+	ForwardQueueBytesDefault = 64 << 20
+	ForwardTimeoutDefault    = 10 * time.Second
 )
 
 // ErrConfig is wrapped by every error New returns for a bad Config; an error about one field
@@ -125,6 +143,9 @@ func (cfg Config) withDefaults() Config {
 	if cfg.MaxRequestBytes == 0 {
 		cfg.MaxRequestBytes = MaxRequestBytesDefault
 	}
+	if cfg.ForwardQueueBytes == 0 {
+		cfg.ForwardQueueBytes = ForwardQueueBytesDefault
+	}
 	for _, f := range cfg.durations() {
 		if *f.p == 0 {
 			*f.p = f.d
@@ -158,6 +179,14 @@ func (cfg *Config) validate() error {
 	if cfg.MaxRequestBytes < 0 {
 		return bad("MaxRequestBytes", "%d: want a positive size", cfg.MaxRequestBytes)
 	}
+	if cfg.ForwardQueueBytes < 0 {
+		return bad("ForwardQueueBytes", "%d: want a positive size", cfg.ForwardQueueBytes)
+	}
+	if cfg.Forward != "" {
+		if _, err := forwardBase(cfg.Forward); err != nil {
+			return bad("Forward", "%v", err)
+		}
+	}
 	for _, f := range cfg.durations() {
 		if *f.p < 0 {
 			return bad(f.field, "%s: want a positive duration (0 means the default %s)", *f.p, f.d)
@@ -182,6 +211,7 @@ func (cfg *Config) ints() []intField {
 		{"MaxBufferedSpans", &cfg.MaxBufferedSpans, MaxBufferedSpansDefault},
 		{"MaxSpansPerTrace", &cfg.MaxSpansPerTrace, MaxSpansPerTraceDefault},
 		{"MaxAttrValueLen", &cfg.MaxAttrValueLen, MaxAttrValueLenDefault},
+		{"ForwardQueue", &cfg.ForwardQueue, ForwardQueueDefault},
 	}
 }
 
@@ -198,5 +228,6 @@ func (cfg *Config) durations() []durationField {
 		{"MaxIdle", &cfg.MaxIdle, MaxIdleDefault},
 		{"HeaderTimeout", &cfg.HeaderTimeout, HeaderTimeoutDefault},
 		{"BodyTimeout", &cfg.BodyTimeout, BodyTimeoutDefault},
+		{"ForwardTimeout", &cfg.ForwardTimeout, ForwardTimeoutDefault},
 	}
 }

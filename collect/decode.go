@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 )
@@ -28,6 +30,10 @@ func decodeJSON(b []byte) (ptrace.Traces, error) {
 	}
 	return req.Traces(), nil
 }
+
+// decodeMetrics and decodeLogs check that b is an OTLP protobuf request of that signal.
+func decodeMetrics(b []byte) error { return pmetricotlp.NewExportRequest().UnmarshalProto(b) }
+func decodeLogs(b []byte) error    { return plogotlp.NewExportRequest().UnmarshalProto(b) }
 
 // checked is what sanitize found in one request.
 type checked struct {

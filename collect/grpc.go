@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -27,7 +29,43 @@ func newGRPCServer(r *Receiver) *grpc.Server {
 	s := grpc.NewServer(grpc.MaxRecvMsgSize(int(r.cfg.MaxRequestBytes)),
 		grpc.ForceServerCodecV2(countingCodec{CodecV2: encoding.GetCodecV2(grpcproto.Name), r: r}))
 	ptraceotlp.RegisterGRPCServer(s, &grpcServer{r: r})
+	pmetricotlp.RegisterGRPCServer(s, &metricsServer{r: r})
+	plogotlp.RegisterGRPCServer(s, &logsServer{r: r})
 	return s
+}
+
+// metricsServer and logsServer answer OTLP/gRPC metrics and logs with success, forwarding them
+// with Config.Forward (re-encoded as OTLP/HTTP protobuf), as serveOther does over HTTP.
+type (
+	metricsServer struct {
+		pmetricotlp.UnimplementedGRPCServer
+		r *Receiver
+	}
+	logsServer struct {
+		plogotlp.UnimplementedGRPCServer
+		r *Receiver
+	}
+)
+
+func (m *metricsServer) Export(_ context.Context, req pmetricotlp.ExportRequest) (pmetricotlp.ExportResponse, error) {
+	m.r.other(pathMetrics, cMetricsRequests, req.MarshalProto)
+	return pmetricotlp.NewExportResponse(), nil
+}
+
+func (l *logsServer) Export(_ context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
+	l.r.other(pathLogs, cLogsRequests, req.MarshalProto)
+	return plogotlp.NewExportResponse(), nil
+}
+
+// other counts a metrics or logs request received over gRPC and forwards it.
+func (r *Receiver) other(path string, counted counter, marshal func() ([]byte, error)) {
+	r.c.add(counted, 1)
+	if r.fwd == nil {
+		return
+	}
+	if b, err := marshal(); err == nil { // what pdata decoded always encodes
+		r.fwd.enqueue(path, ctProtobuf, b)
+	}
 }
 
 // countingCodec is the registered protobuf codec (pdata's, for its types) counting the
@@ -62,9 +100,17 @@ func (g *grpcServer) Export(_ context.Context, req ptraceotlp.ExportRequest) (pt
 		}
 		return ptraceotlp.ExportResponse{}, st.Err()
 	}
+	var fwd []byte
+	if g.r.fwd != nil {
+		// Before ingest, which sanitizes the request in place: what is forwarded is what came.
+		fwd, _ = req.MarshalProto() // what pdata decoded always encodes
+	}
 	c, err := g.r.ingest(req.Traces())
 	if err != nil {
 		return ptraceotlp.ExportResponse{}, status.Error(codes.Unavailable, err.Error())
+	}
+	if fwd != nil {
+		g.r.fwd.enqueue(pathTraces, ctProtobuf, fwd)
 	}
 	resp := ptraceotlp.NewExportResponse()
 	if c.rejected() > 0 {

@@ -3,6 +3,7 @@ package collect
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -98,6 +99,9 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	if err != nil {
 		refuse(w, r.cfg, mt, err)
 		return
+	}
+	if r.fwd != nil {
+		r.fwd.enqueue(pathTraces, mt, bytes.Clone(buf.Bytes()))
 	}
 	resp := ptraceotlp.NewExportResponse()
 	if c.rejected() > 0 {
@@ -214,5 +218,49 @@ func grpcCode(httpCode int) codes.Code {
 		return codes.Unavailable
 	default:
 		return codes.Internal
+	}
+}
+
+// serveOther answers OTLP/HTTP metrics and logs, which headroom does not analyse, with success
+// (an empty Export…ServiceResponse), after checking that the body is a request of that signal
+// (400 if not): SDKs that export every signal to one endpoint then neither log an error each
+// interval nor retry. The request is forwarded with Config.Forward, else discarded; see
+// docs/commands/collect.md for why success and not 404.
+func (r *Receiver) serveOther(path string, counted counter, decode func([]byte) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		if req.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeStatus(w, ctProtobuf, http.StatusMethodNotAllowed, fmt.Sprintf("method %s: OTLP/HTTP wants POST", req.Method))
+			return
+		}
+		mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+		if mt != ctProtobuf && mt != ctJSON {
+			writeStatus(w, ctProtobuf, http.StatusUnsupportedMediaType,
+				fmt.Sprintf("content type %q: want %s or %s", req.Header.Get("Content-Type"), ctProtobuf, ctJSON))
+			return
+		}
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(r.cfg.BodyTimeout))
+		var buf bytes.Buffer
+		if code, msg := r.readBody(w, req, &buf); code != 0 {
+			writeStatus(w, mt, code, msg)
+			return
+		}
+		if mt == ctProtobuf {
+			if err := decode(buf.Bytes()); err != nil {
+				writeStatus(w, mt, http.StatusBadRequest, fmt.Sprintf("not an OTLP protobuf request of %s: %v", path, err))
+				return
+			}
+		} else if !json.Valid(buf.Bytes()) {
+			writeStatus(w, mt, http.StatusBadRequest, fmt.Sprintf("not an OTLP JSON request of %s: invalid JSON", path))
+			return
+		}
+		r.c.add(counted, 1)
+		if r.fwd != nil {
+			r.fwd.enqueue(path, mt, buf.Bytes())
+		}
+		w.Header().Set("Content-Type", mt)
+		if mt == ctJSON {
+			_, _ = w.Write([]byte("{}"))
+		}
 	}
 }

@@ -45,6 +45,8 @@ type Receiver struct {
 	// assembler returns the token when it takes the request off the queue.
 	slots chan struct{}
 
+	fwd *forwarder // nil without Config.Forward
+
 	completed chan *Trace
 	delivered chan struct{} // closed when every completed trace went to OnTrace
 	open      atomic.Int64
@@ -104,11 +106,16 @@ func (r *Receiver) Start(ctx context.Context) error {
 	r.httpLn, r.grpcLn = httpLn, grpcLn
 	r.lnMu.Unlock()
 	r.running.Store(true)
+	if r.cfg.Forward != "" {
+		r.fwd = newForwarder(r.cfg, &r.c)
+	}
 	go r.assemble()
 	go r.deliver()
 	if r.httpLn != nil {
 		mux := http.NewServeMux()
-		mux.HandleFunc("/v1/traces", r.serveHTTP)
+		mux.HandleFunc(pathTraces, r.serveHTTP)
+		mux.HandleFunc(pathMetrics, r.serveOther(pathMetrics, cMetricsRequests, decodeMetrics))
+		mux.HandleFunc(pathLogs, r.serveOther(pathLogs, cLogsRequests, decodeLogs))
 		// serveHTTP bounds the body by BodyTimeout (a slow upload holds a place in the ingest
 		// queue while it lasts); ReadTimeout is the backstop for the whole request.
 		r.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: r.cfg.HeaderTimeout,
@@ -195,9 +202,13 @@ func (r *Receiver) shutdown(ctx context.Context) error {
 	r.closing = true
 	close(r.queue)
 	r.qmu.Unlock()
+	var fwdErr error
+	if r.fwd != nil {
+		fwdErr = r.fwd.close(ctx)
+	}
 	select {
 	case <-r.delivered:
-		return nil
+		return fwdErr
 	case <-ctx.Done():
 		return fmt.Errorf("collect: shutdown: traces still being delivered: %w", ctx.Err())
 	}

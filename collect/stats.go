@@ -61,6 +61,11 @@ const (
 	cLate
 	cEvicted
 	cShutdown
+	cMetricsRequests
+	cLogsRequests
+	cForwarded
+	cForwardDropped
+	cForwardFailed
 	nCounters
 )
 
@@ -80,29 +85,34 @@ var counterInfo = [nCounters]struct {
 	name  string
 	group group
 }{
-	cRequests:       {"requests", gNone},
-	cSpansAccepted:  {"spans_accepted", gNone},
-	cMalformed:      {ReasonMalformed, gRequests},
-	cContentType:    {ReasonContentType, gRequests},
-	cEncoding:       {ReasonEncoding, gRequests},
-	cTooLarge:       {ReasonTooLarge, gRequests},
-	cOverloaded:     {ReasonOverloaded, gRequests},
-	cShuttingDown:   {ReasonShuttingDown, gRequests},
-	cBadMethod:      {ReasonBadMethod, gRequests},
-	cSlowUpload:     {ReasonSlowUpload, gRequests},
-	cInvalidTraceID: {ReasonInvalidTraceID, gSpansRejected},
-	cInvalidSpanID:  {ReasonInvalidSpanID, gSpansRejected},
-	cDuplicateSpan:  {ReasonDuplicateSpan, gSpansDropped},
-	cTraceTooLarge:  {ReasonTraceTooLarge, gSpansDropped},
-	cMissingParent:  {ReasonMissingParent, gTolerated},
-	cEndBeforeStart: {ReasonEndBeforeStart, gTolerated},
-	cTruncated:      {ReasonTruncated, gTolerated},
-	cLateSpan:       {ReasonLateSpan, gTolerated},
-	cComplete:       {EndComplete, gTraces},
-	cOrphan:         {EndOrphan, gTraces},
-	cLate:           {EndLate, gTraces},
-	cEvicted:        {EndEvicted, gTraces},
-	cShutdown:       {EndShutdown, gTraces},
+	cRequests:        {"requests", gNone},
+	cSpansAccepted:   {"spans_accepted", gNone},
+	cMalformed:       {ReasonMalformed, gRequests},
+	cContentType:     {ReasonContentType, gRequests},
+	cEncoding:        {ReasonEncoding, gRequests},
+	cTooLarge:        {ReasonTooLarge, gRequests},
+	cOverloaded:      {ReasonOverloaded, gRequests},
+	cShuttingDown:    {ReasonShuttingDown, gRequests},
+	cBadMethod:       {ReasonBadMethod, gRequests},
+	cSlowUpload:      {ReasonSlowUpload, gRequests},
+	cInvalidTraceID:  {ReasonInvalidTraceID, gSpansRejected},
+	cInvalidSpanID:   {ReasonInvalidSpanID, gSpansRejected},
+	cDuplicateSpan:   {ReasonDuplicateSpan, gSpansDropped},
+	cTraceTooLarge:   {ReasonTraceTooLarge, gSpansDropped},
+	cMissingParent:   {ReasonMissingParent, gTolerated},
+	cEndBeforeStart:  {ReasonEndBeforeStart, gTolerated},
+	cTruncated:       {ReasonTruncated, gTolerated},
+	cLateSpan:        {ReasonLateSpan, gTolerated},
+	cComplete:        {EndComplete, gTraces},
+	cOrphan:          {EndOrphan, gTraces},
+	cLate:            {EndLate, gTraces},
+	cEvicted:         {EndEvicted, gTraces},
+	cShutdown:        {EndShutdown, gTraces},
+	cMetricsRequests: {"metrics_requests", gNone},
+	cLogsRequests:    {"logs_requests", gNone},
+	cForwarded:       {"forwarded", gNone},
+	cForwardDropped:  {"forward_dropped", gNone},
+	cForwardFailed:   {"forward_failed", gNone},
 }
 
 type counters [nCounters]atomic.Int64
@@ -125,6 +135,13 @@ type Stats struct {
 	Traces          map[string]int64 // traces written, by how they ended
 	OpenTraces      int64            // traces being assembled now
 	BufferedSpans   int64            // spans held in open traces now
+	// MetricsRequests and LogsRequests are the OTLP metrics and logs export requests answered
+	// (with success: see Receiver); they are forwarded with Config.Forward, else discarded.
+	MetricsRequests, LogsRequests int64
+	// Forwarded, ForwardDropped and ForwardFailed count the requests of every signal sent on to
+	// Config.Forward, dropped because its queue was full, and given up on (refused, or no
+	// answer after the retries OTLP allows).
+	Forwarded, ForwardDropped, ForwardFailed int64
 }
 
 // TracesWritten is the number of traces delivered, however they ended.
@@ -153,12 +170,7 @@ func (c *counters) snapshot() Stats {
 		var m map[string]int64
 		switch info.group {
 		case gNone:
-			switch k {
-			case cRequests:
-				s.Requests = v
-			case cSpansAccepted:
-				s.SpansAccepted = v
-			}
+			*s.scalar(k) = v
 			continue
 		case gRequests:
 			m = s.RequestsRefused
@@ -176,4 +188,25 @@ func (c *counters) snapshot() Stats {
 		}
 	}
 	return s
+}
+
+// scalar is the field of s a counter of group gNone is.
+func (s *Stats) scalar(k counter) *int64 {
+	switch k {
+	case cRequests:
+		return &s.Requests
+	case cSpansAccepted:
+		return &s.SpansAccepted
+	case cMetricsRequests:
+		return &s.MetricsRequests
+	case cLogsRequests:
+		return &s.LogsRequests
+	case cForwarded:
+		return &s.Forwarded
+	case cForwardDropped:
+		return &s.ForwardDropped
+	case cForwardFailed:
+		return &s.ForwardFailed
+	}
+	return new(int64) // a counter of another group: not a field
 }

@@ -140,11 +140,17 @@ func (s *Stream) ReadTraces(r io.Reader, cfg ReadConfig, keep func(*Trace) bool)
 		}
 	})
 	if in != nil {
-		for k, v := range in.Tolerated {
-			s.read[k] += v
-		}
+		s.Tolerate(in.Tolerated)
 	}
 	return in, err
+}
+
+// Tolerate adds the bad input a reader other than [ReadTraces] (such as one of a trace backend's
+// API) counted, by reason, to what the findings report as tolerated.
+func (s *Stream) Tolerate(counts map[string]int) {
+	for k, v := range counts {
+		s.read[k] += v
+	}
 }
 
 // Add analyses one trace and reduces it into the stream's aggregates; the stream keeps no

@@ -15,6 +15,7 @@ import (
 	"github.com/headroom/headroom/collect"
 	"github.com/headroom/headroom/flame"
 	"github.com/headroom/headroom/internal/fielderr"
+	"github.com/headroom/headroom/jaegersrc"
 	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/seed"
 	"github.com/headroom/headroom/loadgen"
@@ -107,6 +108,12 @@ type Config struct {
 	// back to a free port when it is busy; a free port for the lab. collect.Off: OTLP/HTTP only.
 	// Unused when OTLP is collect.Off.
 	OTLPGRPC string
+	// Jaeger, with its URL set, is where doctor reads the steady run's traces instead of its
+	// embedded collector, which it then does not start: for a service (a URL) that exports its
+	// spans to that Jaeger. The steady loads' exemplar trace ids are fetched first, then
+	// Jaeger.Service is searched over the steady runs' window (End and Lookback are doctor's, and
+	// so are TraceIDs). The lab exports to doctor's own receiver, so this needs a URL.
+	Jaeger jaegersrc.Config
 	// TraceWait is how long doctor waits, after the load, for an outside service's last traces
 	// (its exporter batches them). Default TraceWaitDefault (6s), or TraceWaitQuick (3s) when
 	// Quick. The lab is flushed instead.
@@ -221,6 +228,18 @@ func (c *Config) validate() error {
 	if c.SLO != "" {
 		if _, err := slo.Parse(c.SLO); err != nil {
 			return bad("SLO", "%v", err)
+		}
+	}
+	if c.Jaeger.URL != "" {
+		if c.URL == "" {
+			return bad("Jaeger.URL", "%q with the lab: the lab exports its traces to doctor's own receiver; give the URL of a service that exports to this Jaeger", c.Jaeger.URL)
+		}
+		if err := c.Jaeger.Validate(); err != nil {
+			var fe *fielderr.Error
+			if errors.As(err, &fe) {
+				return bad("Jaeger."+fe.Field, "%s", fe.Problem)
+			}
+			return err
 		}
 	}
 	if c.URL != "" {

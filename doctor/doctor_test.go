@@ -23,6 +23,8 @@ import (
 
 	"github.com/headroom/headroom/doctor"
 	"github.com/headroom/headroom/internal/browsertest"
+	"github.com/headroom/headroom/internal/jaegertest"
+	"github.com/headroom/headroom/jaegersrc"
 	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/loadgen"
@@ -334,11 +336,50 @@ func TestConfigErrors(t *testing.T) {
 		{doctor.Config{URL: "http://127.0.0.1:1", Endpoints: []string{"/a"}, Edge: true}, "Edge with the URL http://127.0.0.1:1"},
 		{doctor.Config{URL: "http://127.0.0.1:1", Endpoints: []string{"/a"}, Headers: map[string]string{"Bad Name": "x"}}, `Headers header name "Bad Name": want a token`},
 		{doctor.Config{URL: "http://127.0.0.1:1", Endpoints: []string{"/a"}, Headers: map[string]string{"A": "x\ny"}}, "control characters"},
+		{doctor.Config{Jaeger: jaegersrc.Config{URL: "http://127.0.0.1:16686", Service: "a"}}, "Jaeger.URL \"http://127.0.0.1:16686\" with the lab"},
+		{doctor.Config{URL: "http://127.0.0.1:1", Endpoints: []string{"/a"}, Jaeger: jaegersrc.Config{URL: "http://127.0.0.1:16686"}}, "Jaeger.Service is empty"},
+		{doctor.Config{URL: "http://127.0.0.1:1", Endpoints: []string{"/a"}, Jaeger: jaegersrc.Config{URL: "ftp://x", Service: "a"}}, `Jaeger.URL "ftp://x"`},
 	} {
 		// A bad Config fails Run before anything starts.
 		rep, err := doctor.Run(t.Context(), tc.cfg, func(string) {})
 		if rep != nil || !errors.Is(err, doctor.ErrConfig) || !strings.Contains(err.Error(), tc.mention) {
 			t.Errorf("Run(%+v) = %v, %v: want ErrConfig mentioning %s", tc.cfg, rep, err, tc.mention)
 		}
+	}
+}
+
+// TestOutsideServiceInJaeger measures a service that exports its spans to a real Jaeger, not to
+// doctor: with Config.Jaeger doctor starts no receiver and diagnoses the steady run's traces it
+// reads from Jaeger's query API.
+func TestOutsideServiceInJaeger(t *testing.T) {
+	t.Parallel()
+	otlp, query := jaegertest.Start(t)
+	all, err := lab.ParseAntipatterns("n_plus_one,sync_logging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.Start(t.Context(), app.Config{Addr: "127.0.0.1:0", Antipatterns: all, Log: io.Discard, OTLP: otlp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	var lines []string
+	rep := runDoctor(t, doctor.Config{
+		URL: a.Info().URL, Endpoints: []string{"/api/posts?limit=20"}, NoProfiles: true,
+		Jaeger: jaegersrc.Config{URL: query, Service: "headroom-lab"},
+		// The lab's exporter sends a batch every 5 s: wait for the last one.
+		TraceWait: 6 * time.Second,
+		Rate:      5, Duration: 2 * time.Second, Warmup: 300 * time.Millisecond, OutDir: t.TempDir(),
+	}, func(s string) { lines = append(lines, s) })
+	if rep.OTLP != "" || rep.TracesAnalyzed == 0 || rep.NoTraces != "" || rep.Exemplar == nil {
+		t.Fatalf("otlp %q, %d traces analyzed, no_traces %q, waterfall %v: want no receiver, and Jaeger's traces diagnosed\n%s",
+			rep.OTLP, rep.TracesAnalyzed, rep.NoTraces, rep.Exemplar != nil, strings.Join(lines, "\n"))
+	}
+	kinds := map[string]bool{}
+	for _, f := range rep.Findings {
+		kinds[string(f.Kind)] = true
+	}
+	if !kinds["n_plus_one_db"] || !kinds["sync_remote_call"] {
+		t.Errorf("findings %v, want n_plus_one_db and sync_remote_call from the traces in Jaeger", kinds)
 	}
 }

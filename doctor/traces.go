@@ -18,12 +18,13 @@ import (
 	"github.com/headroom/headroom/diagnose"
 	"github.com/headroom/headroom/flame"
 	"github.com/headroom/headroom/internal/atomicfile"
+	"github.com/headroom/headroom/jaegersrc"
 	"github.com/headroom/headroom/result"
 )
 
 // startCollector starts the embedded OTLP receiver, on HTTP and gRPC, unless traces are off.
 func (r *run) startCollector(ctx context.Context) error {
-	if r.cfg.OTLP == collect.Off {
+	if r.cfg.OTLP == collect.Off || r.cfg.Jaeger.URL != "" {
 		return nil
 	}
 	r.lines = collect.NewTraceLines()
@@ -93,7 +94,7 @@ func (r *run) analysis(ctx context.Context) error {
 	r.progress("analysis: traces → findings")
 	if r.lab != nil {
 		r.stopLab() // flushes the exporter's last batch
-	} else if r.recv != nil {
+	} else if r.recv != nil || r.cfg.Jaeger.URL != "" {
 		// The service's exporter batches (every 5 s by default in the OTel SDKs): its last
 		// batch of the steady run, or its first, may still be on its way.
 		r.progress(fmt.Sprintf("analysis: waiting %v for the service's last spans", r.cfg.TraceWait))
@@ -111,6 +112,9 @@ func (r *run) analysis(ctx context.Context) error {
 	}
 	r.stopCollector(ctx)
 	r.rep.Findings = append(r.rep.Findings, r.hotspots...)
+	if r.cfg.Jaeger.URL != "" {
+		return r.analyse(ctx, r.readJaeger)
+	}
 	if r.lines == nil {
 		return nil // --otlp off: no traces were asked for
 	}
@@ -125,33 +129,91 @@ func (r *run) analysis(ctx context.Context) error {
 	if err := atomicfile.Write(filepath.Join(r.cfg.OutDir, "traces.jsonl"), func(w io.Writer) error { _, err := w.Write(raw); return err }); err != nil {
 		return err
 	}
-	// The analysis streams: one trace at a time, reduced into aggregates, then dropped.
+	return r.analyse(ctx, func(_ context.Context, s *diagnose.Stream, keep func(*diagnose.Trace) bool, ids []string, each func(*diagnose.Trace)) error {
+		if s == nil {
+			_, err := diagnose.ReadEach(bytes.NewReader(raw), diagnose.ReadConfig{}, func(t *diagnose.Trace) {
+				if slices.Contains(ids, t.ID) {
+					each(t)
+				}
+			})
+			return err
+		}
+		if _, err := s.ReadTraces(bytes.NewReader(raw), diagnose.ReadConfig{}, keep); err != nil {
+			return err
+		}
+		if r.rep.TracesAnalyzed == 0 {
+			r.noTraces(fmt.Sprintf("%d spans arrived, but none of a request of the steady run", stats.SpansAccepted))
+		}
+		return nil
+	})
+}
+
+// traceSource reads traces for the analysis. With s, it adds to s those keep keeps (keep counts
+// them); without, it hands each trace of ids it finds to each (the waterfall's candidates).
+type traceSource func(ctx context.Context, s *diagnose.Stream, keep func(*diagnose.Trace) bool, ids []string, each func(*diagnose.Trace)) error
+
+// analyse diagnoses the steady run's traces that read gives: the analysis streams, one trace at
+// a time, reduced into aggregates, then dropped.
+func (r *run) analyse(ctx context.Context, read traceSource) error {
 	probes := r.probePaths()
 	cfg := diagnoseConfig(slices.Collect(maps.Values(r.steady)))
 	s := diagnose.NewStream(cfg)
-	_, err := s.ReadTraces(bytes.NewReader(raw), diagnose.ReadConfig{}, func(t *diagnose.Trace) bool {
+	keep := func(t *diagnose.Trace) bool {
 		st := traceStart(t)
 		keep := !st.Before(r.from) && st.Before(r.to) && !isProbe(t, probes)
 		if keep {
 			r.rep.TracesAnalyzed++
 		}
 		return keep
-	})
-	if err != nil {
+	}
+	if err := read(ctx, s, keep, cfg.PreferTraceIDs, nil); err != nil {
 		return fmt.Errorf("read the collected traces: %w", err)
 	}
 	if r.rep.TracesAnalyzed == 0 {
-		r.noTraces(fmt.Sprintf("%d spans arrived, but none of a request of the steady run", stats.SpansAccepted))
-		return nil
+		return nil // read said why
 	}
 	f := s.Findings()
 	r.rep.Findings = append(f.Findings, r.hotspots...)
 	slices.SortStableFunc(r.rep.Findings, func(a, b result.Finding) int { return cmp.Compare(b.ShareOfP99, a.ShareOfP99) })
 	takeBreakdowns(r.rep, f)
-	if r.rep.Exemplar, err = exemplarTrace(raw, r.rep.Findings, cfg.PreferTraceIDs); err != nil {
+	var err error
+	if r.rep.Exemplar, err = exemplarTrace(ctx, read, r.rep.Findings, cfg.PreferTraceIDs); err != nil {
 		return fmt.Errorf("read the collected traces: %w", err)
 	}
 	r.progress(fmt.Sprintf("analysis: %d traces of the steady run, %d findings", r.rep.TracesAnalyzed, len(r.rep.Findings)))
+	return nil
+}
+
+// readJaeger is the traceSource of Config.Jaeger: the steady loads' exemplars by id, then a
+// search over the steady runs' window.
+func (r *run) readJaeger(ctx context.Context, s *diagnose.Stream, keep func(*diagnose.Trace) bool, ids []string, each func(*diagnose.Trace)) error {
+	jc := r.cfg.Jaeger
+	jc.TraceIDs = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == "" })
+	if s == nil {
+		if len(jc.TraceIDs) == 0 {
+			return nil
+		}
+		jc.Service = "" // the ids alone
+		_, err := jaegersrc.Read(ctx, jc, each)
+		return err
+	}
+	jc.End, jc.Lookback = r.to, r.to.Sub(r.from)
+	st, err := jaegersrc.Read(ctx, jc, func(t *diagnose.Trace) {
+		if keep(t) {
+			s.Add(t)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	s.Tolerate(st.Tolerated)
+	r.progress(fmt.Sprintf("analysis: jaeger: %d traces by id (%d not found), %d searched", st.ByID, len(st.Missing), st.Searched))
+	if r.rep.TracesAnalyzed == 0 {
+		r.rep.NoTraces = fmt.Sprintf("no trace of a request of the steady run in Jaeger (%s, service %q) after %v, so no trace-based diagnosis: "+
+			"check the service name (Jaeger's UI lists them), that the service exports its spans to that Jaeger and that its sampler keeps requests whose traceparent says sampled",
+			jc.URL, jc.Service, r.cfg.TraceWait)
+		r.progress("NO TRACES: " + r.rep.NoTraces)
+	}
 	return nil
 }
 
@@ -263,20 +325,23 @@ func traceStart(t *diagnose.Trace) time.Time {
 }
 
 // exemplarTrace picks the waterfall: the top finding's first evidence trace when it was
-// collected, else the slowest exemplar that was. It reads raw again, keeping only those traces.
-func exemplarTrace(raw []byte, findings []result.Finding, slowest []string) (*result.TraceView, error) {
+// collected, else the slowest exemplar that was. It reads the traces again, keeping only those.
+func exemplarTrace(ctx context.Context, read traceSource, findings []result.Finding, slowest []string) (*result.TraceView, error) {
 	var ids []string
 	for _, f := range findings {
-		ids = append(ids, f.Evidence.TraceIDs...)
-	}
-	ids = append(ids, slowest...)
-	byID := map[string]*diagnose.Trace{}
-	_, err := diagnose.ReadEach(bytes.NewReader(raw), diagnose.ReadConfig{}, func(t *diagnose.Trace) {
-		if slices.Contains(ids, t.ID) {
-			byID[t.ID] = t
+		for _, id := range f.Evidence.TraceIDs {
+			if id != "" && !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
 		}
-	})
-	if err != nil {
+	}
+	for _, id := range slowest {
+		if id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	byID := map[string]*diagnose.Trace{}
+	if err := read(ctx, nil, nil, ids, func(t *diagnose.Trace) { byID[t.ID] = t }); err != nil {
 		return nil, err
 	}
 	for _, id := range ids {

@@ -32,7 +32,7 @@ func newCollectCmd() *cobra.Command {
 		syncEvery                time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "collect [--http 127.0.0.1:4318] [--grpc 127.0.0.1:4317] [--out traces.jsonl] [--quiet]",
+		Use:   "collect [--http 127.0.0.1:4318] [--grpc 127.0.0.1:4317] [--out traces.jsonl] [--forward URL] [--quiet]",
 		Short: "Receive OTLP traces (HTTP and gRPC) and write them assembled, one trace per line",
 		Long: `collect is an OTLP trace receiver: OTLP/HTTP (POST /v1/traces, protobuf or JSON, gzip) and
 OTLP/gRPC. It groups spans into traces; a trace is complete --complete-after after its root
@@ -47,12 +47,19 @@ Bad requests are answered as OTLP specifies (400, 413, 415; 429/503 with Retry-A
 overloaded; partial success for invalid spans); every refusal is counted with its reason and
 the counts are printed at the end. Use "off" as an address to disable that listener.
 
+OTLP metrics and logs (/v1/metrics, /v1/logs and their gRPC services) are answered with success
+and not analysed, so that SDKs exporting every signal to collect do not log errors. With
+--forward URL (an OTLP/HTTP receiver's base URL: a team's collector, Jaeger), every request of
+every signal is also sent on there, from a bounded queue: when it is full, requests are dropped
+and counted, never slowing the receiver.
+
 Exit codes: 0 stopped by a signal, all traces written; 2 bad flags or --out path; 3 a port
 could not be listened on, or writing failed.`,
 		Example: `  headroom collect --out traces.jsonl &
   headroom lab --otlp http://127.0.0.1:4318 &
   headroom load http://127.0.0.1:8080/api/posts --rate 200 --duration 20s --out run.json
-  kill -INT %1; headroom diagnose --traces traces.jsonl --load run.json`,
+  kill -INT %1; headroom diagnose --traces traces.jsonl --load run.json
+  headroom collect --out traces.jsonl --http 127.0.0.1:14318 --grpc off --forward http://collector:4318`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCollect(cmd.Context(), stdioOf(cmd), cfg, out, quiet, interval, shutdownWithin, syncEvery)
@@ -73,6 +80,10 @@ could not be listened on, or writing failed.`,
 	f.DurationVar(&cfg.HeaderTimeout, "header-timeout", collect.HeaderTimeoutDefault, "longest an OTLP/HTTP request's headers may take to arrive")
 	f.DurationVar(&cfg.BodyTimeout, "body-timeout", collect.BodyTimeoutDefault, "longest a request's body may take to arrive after its headers (408 beyond), so slow uploads cannot hold the ingest queue")
 	f.DurationVar(&syncEvery, "sync-every", time.Second, "how often the traces written to --out are synced to disk: a crash loses at most this much of them")
+	f.StringVar(&cfg.Forward, "forward", "", "also send every request on to this OTLP/HTTP receiver (base URL, e.g. http://127.0.0.1:4318)")
+	f.IntVar(&cfg.ForwardQueue, "forward-queue", collect.ForwardQueueDefault, "--forward: requests waiting to be sent at most; more are dropped and counted")
+	f.Int64Var(&cfg.ForwardQueueBytes, "forward-queue-bytes", collect.ForwardQueueBytesDefault, "--forward: bytes of the requests waiting to be sent at most")
+	f.DurationVar(&cfg.ForwardTimeout, "forward-timeout", collect.ForwardTimeoutDefault, "--forward: longest one attempt to send a request may take")
 	f.DurationVar(&shutdownWithin, "shutdown-timeout", 10*time.Second, "how long to let in-flight requests and the last traces finish on shutdown")
 	return cmd
 }
@@ -82,6 +93,7 @@ var collectFlags = map[string]string{
 	"HTTPAddr": "--http", "GRPCAddr": "--grpc", "CompleteAfter": "--complete-after", "MaxIdle": "--max-idle",
 	"MaxOpenTraces": "--max-open-traces", "MaxSpansPerTrace": "--max-spans-per-trace", "MaxAttrValueLen": "--max-attr-len",
 	"MaxRequestBytes": "--max-request-bytes", "HeaderTimeout": "--header-timeout", "BodyTimeout": "--body-timeout",
+	"Forward": "--forward", "ForwardQueue": "--forward-queue", "ForwardQueueBytes": "--forward-queue-bytes", "ForwardTimeout": "--forward-timeout",
 }
 
 func runCollect(ctx context.Context, sio *stdio, cfg collect.Config, out string, quiet bool, interval, shutdownWithin, syncEvery time.Duration) error {
@@ -99,7 +111,8 @@ func runCollect(ctx context.Context, sio *stdio, cfg collect.Config, out string,
 	}{{"--max-open-traces", int64(cfg.MaxOpenTraces)}, {"--max-spans-per-trace", int64(cfg.MaxSpansPerTrace)},
 		{"--max-attr-len", int64(cfg.MaxAttrValueLen)}, {"--max-request-bytes", cfg.MaxRequestBytes},
 		{"--complete-after", int64(cfg.CompleteAfter)}, {"--max-idle", int64(cfg.MaxIdle)},
-		{"--header-timeout", int64(cfg.HeaderTimeout)}, {"--body-timeout", int64(cfg.BodyTimeout)}, {"--sync-every", int64(syncEvery)}} {
+		{"--header-timeout", int64(cfg.HeaderTimeout)}, {"--body-timeout", int64(cfg.BodyTimeout)}, {"--sync-every", int64(syncEvery)},
+		{"--forward-queue", int64(cfg.ForwardQueue)}, {"--forward-queue-bytes", cfg.ForwardQueueBytes}, {"--forward-timeout", int64(cfg.ForwardTimeout)}} {
 		if l.v <= 0 {
 			return cliexit.Usagef("%s must be positive", l.flag)
 		}
@@ -243,8 +256,12 @@ func (p *collectProgress) line() string {
 	rate := p.rate
 	p.mu.Unlock()
 	reqs, spans := s.Refused()
-	return fmt.Sprintf("%6.0fs  %8.0f spans/s  %d spans  %d traces written (%d open)  rejected %d spans, %d requests",
+	l := fmt.Sprintf("%6.0fs  %8.0f spans/s  %d spans  %d traces written (%d open)  rejected %d spans, %d requests",
 		time.Since(p.start).Seconds(), rate, s.SpansAccepted, s.TracesWritten(), s.OpenTraces, spans, reqs)
+	if s.Forwarded+s.ForwardDropped+s.ForwardFailed > 0 {
+		l += fmt.Sprintf("  forwarded %d, dropped %d, failed %d", s.Forwarded, s.ForwardDropped, s.ForwardFailed)
+	}
+	return l
 }
 
 func (p *collectProgress) stop() {
@@ -266,6 +283,12 @@ func writeCollectStats(w io.Writer, s collect.Stats, out string) {
 		fmt.Fprintf(w, " to %s", out)
 	}
 	fmt.Fprintln(w)
+	if s.MetricsRequests+s.LogsRequests > 0 {
+		fmt.Fprintf(w, "  %-17s metrics %d, logs %d (answered, not analysed)\n", "other signals:", s.MetricsRequests, s.LogsRequests)
+	}
+	if s.Forwarded+s.ForwardDropped+s.ForwardFailed > 0 {
+		fmt.Fprintf(w, "  %-17s %d requests sent, %d dropped (queue full), %d failed\n", "forwarded:", s.Forwarded, s.ForwardDropped, s.ForwardFailed)
+	}
 	for _, g := range []struct {
 		title string
 		m     map[string]int64

@@ -12,6 +12,7 @@ import (
 	"github.com/headroom/headroom/diagnose"
 	"github.com/headroom/headroom/internal/cliexit"
 	"github.com/headroom/headroom/internal/fielderr"
+	"github.com/headroom/headroom/jaegersrc"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
 )
@@ -20,8 +21,9 @@ func newDiagnoseCmd() *cobra.Command {
 	var tracesPath, loadPath, out, failOn, traceURL string
 	var flagOf map[string]string // diagnose.Config field → its flag, set with the flags below
 	var cfg diagnose.Config      // the flags below fill every field with its default
+	var jcfg jaegersrc.Config    // --jaeger and its flags
 	cmd := &cobra.Command{
-		Use:   "diagnose --traces FILE [--load run.json] [--out findings.json] [--fail-on KIND,...]",
+		Use:   "diagnose (--traces FILE | --jaeger URL --jaeger-service NAME) [--load run.json] [--out findings.json] [--fail-on KIND,...]",
 		Short: "Find the bottleneck in traces, with evidence",
 		Long: `diagnose reads assembled traces (OTLP JSON, one request per line) and prints findings ranked
 by their share of each endpoint's P99 time, then where each endpoint's time goes (self time by
@@ -31,17 +33,22 @@ reported with low severity and what it would cost at --n-plus-one-round-trip per
 With --load, the load run's exemplar trace ids are preferred as evidence and its slowest requests
 are the tail. Detectors: ` + kindList(diagnose.Kinds()) + `.
 
+With --jaeger, traces are read from a running Jaeger's query API instead of a file: the load
+run's exemplar trace ids first (by id), then a search of --jaeger-service (and
+--jaeger-operation) over the last --jaeger-lookback, at most --jaeger-limit traces.
+
 Bad input lines and spans (malformed JSON, missing ids, duplicate span ids, end before start,
 huge attributes) are skipped or repaired and counted, not fatal.
 
 Exit codes: 0 done; 1 a kind listed in --fail-on was found; 2 bad usage, an unreadable input or
 one without a single span (0 traces read); 3 writing the result failed.`,
 		Example: `  headroom diagnose --traces traces.jsonl --load run.json --out findings.json
-  headroom diagnose --traces traces.jsonl --fail-on n_plus_one_db,sync_remote_call`,
+  headroom diagnose --traces traces.jsonl --fail-on n_plus_one_db,sync_remote_call
+  headroom diagnose --jaeger http://127.0.0.1:16686 --jaeger-service api --load run.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if tracesPath == "" {
-				return cliexit.Usagef("--traces is required: the JSONL file headroom collect --out wrote")
+			if (tracesPath == "") == (jcfg.URL == "") {
+				return cliexit.Usagef("give one of --traces (the JSONL file headroom collect --out wrote) and --jaeger (a Jaeger query URL)")
 			}
 			fail, err := parseKinds(failOn)
 			if err != nil {
@@ -64,28 +71,16 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 					return err
 				}
 				cfg.PreferExemplars(l)
+				jcfg.TraceIDs = slices.DeleteFunc(slices.Clone(cfg.PreferTraceIDs), func(id string) bool { return id == "" })
 			}
-			f, err := sio.open("--traces", tracesPath)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			// One trace at a time: memory is bounded by the endpoints and operations, not the file.
+			// One trace at a time: memory is bounded by the endpoints and operations, not the input.
 			s := diagnose.NewStream(cfg)
-			in, err := s.ReadTraces(f, diagnose.ReadConfig{}, nil)
-			if errors.Is(err, diagnose.ErrNoTraces) {
-				return cliexit.Usagef("%s: %w: nothing to diagnose (want the OTLP JSON lines headroom collect --out writes)", displayName(tracesPath), err)
-			}
-			if err != nil {
-				return cliexit.Usagef("%s: %w", displayName(tracesPath), err)
-			}
-			if len(in.Tolerated) > 0 {
-				reasons := slices.Sorted(maps.Keys(in.Tolerated))
-				parts := make([]string, len(reasons))
-				for i, r := range reasons {
-					parts[i] = fmt.Sprintf("%s ×%d (first at line %d)", r, in.Tolerated[r], in.FirstBad[r])
+			if jcfg.URL != "" {
+				if err := readJaeger(cmd, s, jcfg); err != nil {
+					return err
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "diagnose: %s: tolerated bad input: %s\n", displayName(tracesPath), strings.Join(parts, ", "))
+			} else if err := readTracesFile(cmd, sio, s, tracesPath); err != nil {
+				return err
 			}
 			findings := s.Findings()
 			if out != "" {
@@ -121,7 +116,78 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 	fl.StringVar(&failOn, "fail-on", "", "exit 1 when any of these finding kinds is found (comma-separated: "+kindList(diagnose.Kinds())+")")
 	fl.StringVar(&traceURL, "trace-url", "", "link trace ids to a trace viewer, {trace_id} standing for the id, e.g. http://localhost:16686/trace/{trace_id}")
 	flagOf = addDiagnoseFlags(cmd, &cfg)
+	addJaegerFlags(cmd, &jcfg, true, "a file")
 	return cmd
+}
+
+// readTracesFile adds the traces of the JSONL file at path to s.
+func readTracesFile(cmd *cobra.Command, sio *stdio, s *diagnose.Stream, path string) error {
+	f, err := sio.open("--traces", path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	in, err := s.ReadTraces(f, diagnose.ReadConfig{}, nil)
+	if errors.Is(err, diagnose.ErrNoTraces) {
+		return cliexit.Usagef("%s: %w: nothing to diagnose (want the OTLP JSON lines headroom collect --out writes)", displayName(path), err)
+	}
+	if err != nil {
+		return cliexit.Usagef("%s: %w", displayName(path), err)
+	}
+	if len(in.Tolerated) > 0 {
+		reasons := slices.Sorted(maps.Keys(in.Tolerated))
+		parts := make([]string, len(reasons))
+		for i, r := range reasons {
+			parts[i] = fmt.Sprintf("%s ×%d (first at line %d)", r, in.Tolerated[r], in.FirstBad[r])
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "diagnose: %s: tolerated bad input: %s\n", displayName(path), strings.Join(parts, ", "))
+	}
+	return nil
+}
+
+// jaegerFlags names jaegersrc.Config's fields as the flags that set them.
+var jaegerFlags = map[string]string{"URL": "--jaeger", "Service": "--jaeger-service", "Operation": "--jaeger-operation",
+	"Lookback": "--jaeger-lookback", "Limit": "--jaeger-limit", "MaxBodyBytes": "--jaeger-max-bytes", "TraceIDs": "--load's exemplar trace ids"}
+
+// addJaegerFlags maps jaegersrc.Config to the --jaeger flags, diagnose's (window: the search
+// window's) and doctor's (which searches its steady runs' window), reading traces instead of what.
+func addJaegerFlags(cmd *cobra.Command, c *jaegersrc.Config, window bool, insteadOf string) {
+	fl := cmd.Flags()
+	fl.StringVar(&c.URL, "jaeger", "", "read traces from this Jaeger query URL (its UI's, e.g. http://127.0.0.1:16686) instead of "+insteadOf)
+	fl.StringVar(&c.Service, "jaeger-service", "", "--jaeger: the service whose traces to search")
+	fl.StringVar(&c.Operation, "jaeger-operation", "", "--jaeger: search only this operation (span name) of the service")
+	if window {
+		fl.DurationVar(&c.Lookback, "jaeger-lookback", jaegersrc.LookbackDefault, "--jaeger: search traces of this long before now")
+	}
+	fl.IntVar(&c.Limit, "jaeger-limit", jaegersrc.LimitDefault, "--jaeger: most traces the search returns")
+	fl.Int64Var(&c.MaxBodyBytes, "jaeger-max-bytes", jaegersrc.MaxBodyBytesDefault, "--jaeger: largest answer read from Jaeger, in bytes")
+}
+
+// readJaeger adds the traces jcfg reads from Jaeger to s, telling on standard error what it read.
+func readJaeger(cmd *cobra.Command, s *diagnose.Stream, jcfg jaegersrc.Config) error {
+	if err := jcfg.Validate(); err != nil {
+		return cliexit.Usagef("%w", fielderr.Rename(err, jaegerFlags))
+	}
+	st, err := jaegersrc.Read(cmd.Context(), jcfg, s.Add)
+	if errors.Is(err, jaegersrc.ErrTooLarge) {
+		return cliexit.Usagef("--jaeger: %w: raise --jaeger-max-bytes, or lower --jaeger-limit", err)
+	}
+	if err != nil {
+		return cliexit.Usagef("--jaeger: %w", err)
+	}
+	s.Tolerate(st.Tolerated)
+	w := cmd.ErrOrStderr()
+	fmt.Fprintf(w, "diagnose: jaeger: %d traces by id, %d searched, %d spans\n", st.ByID, st.Searched, st.Spans)
+	if len(st.Missing) > 0 {
+		fmt.Fprintf(w, "diagnose: jaeger: %d trace ids not found (not stored, or sampled out), first %s\n", len(st.Missing), st.Missing[0])
+	}
+	for _, e := range st.Errors {
+		fmt.Fprintf(w, "diagnose: jaeger: %s\n", e)
+	}
+	if st.Spans == 0 {
+		return cliexit.Usagef("--jaeger: %w: nothing to diagnose (is --jaeger-service right, and --jaeger-lookback long enough?)", diagnose.ErrNoTraces)
+	}
+	return nil
 }
 
 // addDiagnoseFlags maps every detector threshold of diagnose.Config to a flag, its default the

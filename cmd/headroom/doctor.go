@@ -41,7 +41,10 @@ For a URL, point the service's OTLP exporter at an address doctor prints: OTLP/g
 127.0.0.1:4317 (OTEL_EXPORTER_OTLP_PROTOCOL=grpc, most SDKs' default) and OTLP/HTTP on
 127.0.0.1:4318 (http/protobuf), unless busy or --otlp-grpc / --otlp say otherwise. When no
 trace arrives, doctor says so in one line and what to check. Its own requests (profile
-fetches, the lab's switches) are never diagnosed as endpoints.
+fetches, the lab's switches) are never diagnosed as endpoints. A service that already exports to
+Jaeger needs no change: with --jaeger (its query URL) and --jaeger-service, doctor starts no
+receiver and reads the steady run's traces from Jaeger after --trace-wait, its exemplars by id
+first, then a search over the steady run's window (at most --jaeger-limit traces).
 
 With no URL it starts the lab (headroom-lab, found next to headroom, on PATH or at $HEADROOM_LAB)
 as a child process (SQLite, embedded mail, log and payment services) with --antipatterns on
@@ -70,6 +73,7 @@ invalid.`,
   headroom doctor --quick --edge
   headroom doctor http://127.0.0.1:9000 --endpoints /api/a,/api/b --slo 'p99<100ms'
   headroom doctor http://127.0.0.1:9000 --endpoints /api/a --rate 100
+  headroom doctor http://127.0.0.1:9000 --endpoints /api/a --jaeger http://127.0.0.1:16686 --jaeger-service api
   headroom doctor https://api.example.com --endpoints /v1/me -H "Authorization: Bearer $TOKEN"`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -162,6 +166,7 @@ invalid.`,
 	fl.Float64Var(&cfg.Cores, "cores", 0, "cores available to the target, to turn CPU seconds into utilization (default this machine's)")
 	fl.StringVar(&cfg.OTLP, "otlp", "", "address of the embedded OTLP/HTTP trace receiver (default 127.0.0.1:4318 for a URL, a free port for the lab); off for no traces at all")
 	fl.StringVar(&cfg.OTLPGRPC, "otlp-grpc", "", "address of the embedded OTLP/gRPC trace receiver (default 127.0.0.1:4317 for a URL, a free port for the lab); off for OTLP/HTTP only")
+	addJaegerFlags(cmd, &cfg.Jaeger, false, "the embedded receiver (a URL whose service exports to that Jaeger; the steady runs' exemplars by id, then a search over their window)")
 	fl.DurationVar(&cfg.TraceWait, "trace-wait", 0, fmt.Sprintf("for a URL, how long to wait after the load for the service's last spans (default %v, %v with --quick)", doctor.TraceWaitDefault, doctor.TraceWaitQuick))
 	fl.BoolVar(&cfg.Quick, "quick", false, "short runs, within a minute for 4 endpoints: each sweep searches within its share of --sweep-budget")
 	fl.StringVarP(&cfg.OutDir, "out", "o", doctor.OutDirDefault, "directory for report.html, report.json and the results")
@@ -176,7 +181,9 @@ var doctorFlags = map[string]string{
 	"Step": "--step", "MaxSteps": "--max-steps", "SweepBudget": "--sweep-budget", "Start": "--start", "Connections": "--connections",
 	"Antipatterns": "--antipatterns", "Metrics": "--metrics", "Cores": "--cores", "OTLP": "--otlp", "OTLPGRPC": "--otlp-grpc",
 	"TraceWait": "--trace-wait", "OutDir": "--out", "MaxProfileBytes": "--max-profile-bytes", "Edge": "--edge", "LabArgs": "--lab-arg",
-	"Headers": "--header",
+	"Headers":    "--header",
+	"Jaeger.URL": "--jaeger", "Jaeger.Service": "--jaeger-service", "Jaeger.Operation": "--jaeger-operation",
+	"Jaeger.Limit": "--jaeger-limit", "Jaeger.MaxBodyBytes": "--jaeger-max-bytes",
 }
 
 // topFindings is how many findings the terminal shows; the report has them all.

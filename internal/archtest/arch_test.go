@@ -9,7 +9,7 @@ import (
 const module = "github.com/headroom/headroom"
 
 // measurement are the packages that measure; they reach the lab over the wire only.
-var measurement = []string{"loadgen", "hist", "result", "slo", "capacity", "cpusample", "collect", "diagnose", "flame", "compare", "report", "cost", "metricsout"}
+var measurement = []string{"loadgen", "hist", "result", "slo", "capacity", "cpusample", "collect", "diagnose", "flame", "compare", "report", "cost", "metricsout", "jaegersrc"}
 
 // rules: packages matching from (a path prefix under the module) must not depend, even
 // transitively, on packages matching any of deny.
@@ -20,7 +20,9 @@ var rules = []struct {
 }{
 	{"lab", prefixed(measurement), "the lab must not know it is being measured"},
 	{"hist", []string{module + "/"}, "hist imports nothing of headroom"},
-	{"diagnose", []string{module + "/collect"}, "diagnose is pure analysis, never the receiver's network code"},
+	{"diagnose", []string{module + "/collect", module + "/jaegersrc"}, "diagnose is pure analysis, never the receiver's or a trace backend's network code"},
+	{"jaegersrc", []string{module + "/collect"}, "jaegersrc reads Jaeger into diagnose's model: the standard library and diagnose only"},
+	{"collect", []string{module + "/jaegersrc"}, "collect is a receiver (and forwarder), never a trace backend's client"},
 	{"report", []string{module + "/loadgen"}, "report never produces load"},
 	{"capacity", []string{module + "/loadgen"}, "capacity drives load through the interface it declares"},
 	{"cmd/headroom", prefixed([]string{"lab/app", "lab/cli", "lab/api", "lab/store", "lab/jobs", "lab/tasks", "lab/deps", "lab/cache", "lab/telemetry", "lab/internal", "lab/netem"}),
