@@ -105,9 +105,9 @@ func TestShardedLoadIsTheWholeLoad(t *testing.T) {
 	// 25 %, P99 25 ms or 50 %. The P99's floor is wider because here four generators share the
 	// 2 cores, which adds to the merged run's tail (measured: 9.8 ms against 4.6 and 3.9 ms of
 	// one process, and under -race beside other builds 17.0 ms against 3.05 and 2.79 ms, all
-	// valid, 2026-12-07), where N machines would not; merging itself is exact (result's tests),
-	// so a wrong merge is what the floor still catches: percentiles averaged or a shard lost
-	// move P50 and the rate, which keep tight bounds. When a run's verdict is invalid
+	// valid, 2026-12-07), where N machines would not. So this P99 bound catches only gross
+	// errors; the merge's exactness is result's tests', and a lost shard moves the rate, which
+	// keeps a 2 % bound. When a run's verdict is invalid
 	// (this machine, not the target, was the limit: its stalls reached the tail) the P99s
 	// measure the machine, and are not compared.
 	valid := singles[0].Verdict.Valid && singles[1].Verdict.Valid && merged.Verdict.Valid
