@@ -29,11 +29,11 @@ var asyncVideo = Definition{
 		"the request (the lab's sync_video); and the work still completes: every queued video is ready " +
 		"(thumbnail, encoding, subtitles, then finalize) within `within` of the last upload",
 	Params: []Param{
-		{Name: "size", Default: "4194304", Help: "bytes of each uploaded video"},
+		{Name: "size", Default: "4194304", Help: "bytes of each uploaded video", Valid: whole(1)},
 		// The queued pipeline costs seconds of CPU per 4 MiB video (thumbnail, DEFLATE, subtitles): at 4
 		// uploads a second its workers took the 2 cores from the API (queued P50 190 ms, inline 50 ms).
 		// Below the machine's processing capacity, the comparison is of the user's wait alone.
-		{Name: "rate", Default: "0.5", Help: "uploads per second (keep it below the machine's processing capacity)"},
+		{Name: "rate", Default: "0.5", Help: "uploads per second (keep it below the machine's processing capacity)", Valid: positive},
 		{Name: "within", Default: "60s", Help: "how long the queued videos may take to be ready after the last upload"},
 	},
 	Measure: func(ctx context.Context, e *Env) error {
@@ -143,8 +143,8 @@ var asyncDelete = Definition{
 		"with --quick), the queued one deleted first, so the synchronous one is not the larger; the time per " +
 		"million rows is reported beside the notes' ~8 s",
 	Params: []Param{
-		{Name: "posts", Default: "20000", Help: "posts of each of the two seeded accounts (comments come with them)"},
-		{Name: "comments", Default: "5", Help: "average comments per post"},
+		{Name: "posts", Default: "20000", Help: "posts of each of the two seeded accounts (comments come with them)", Valid: whole(1)},
+		{Name: "comments", Default: "5", Help: "average comments per post", Valid: whole(0)},
 		{Name: "within", Default: "60s", Help: "how long the background deletion may take"},
 	},
 	Measure: func(ctx context.Context, e *Env) error {

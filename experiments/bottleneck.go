@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -24,9 +25,9 @@ var misidentifiedBottleneck = Definition{
 		"run put at least 10× more time in the logging call than in the database, and diagnose's first finding is " +
 		"sync_remote_call; making the logging asynchronous, without the cache, divides the P50 by at least 5",
 	Params: []Param{
-		{Name: "cache", Default: "memory", Help: "the cache added (the lab's --cache: memory, or redis://HOST:PORT/DB for a Redis you run)"},
+		{Name: "cache", Default: "memory", Help: "the cache added (the lab's --cache: memory, or redis://HOST:PORT/DB for a Redis you run)", Valid: cacheURL},
 		{Name: "log-latency", Default: "500ms", Help: "the remote log collector's latency (the lab's --log-latency)"},
-		{Name: "rate", Default: "4", Help: "feed requests per second"},
+		{Name: "rate", Default: "4", Help: "feed requests per second", Valid: positive},
 	},
 	Measure: func(ctx context.Context, e *Env) error {
 		otlp, err := e.OTLP(ctx)
@@ -80,9 +81,9 @@ var tracingFindsDB = Definition{
 		"in the service's own code (the business logic); with the index, the database's time per request falls by at " +
 		"least half (slow_query, from 500 ms, is reported when the scan is that slow: a larger table)",
 	Params: []Param{
-		{Name: "seed-users", Default: "10000", Help: "users seeded (5 posts each; the lab's --seed-users)"},
+		{Name: "seed-users", Default: "10000", Help: "users seeded (5 posts each; the lab's --seed-users)", Valid: whole(1)},
 		{Name: "query", Default: "zebra", Help: "the search word (zebra matches nothing: a full scan)"},
-		{Name: "rate", Default: "4", Help: "searches per second"},
+		{Name: "rate", Default: "4", Help: "searches per second", Valid: positive},
 	},
 	Measure: func(ctx context.Context, e *Env) error {
 		otlp, err := e.OTLP(ctx)
@@ -144,9 +145,9 @@ var indexBeforeCache = Definition{
 		"uncached P99 (the misses still pay the query: it helps some requests); the index divides search's P50 and its " +
 		"P99 by at least 2 (it helps all)",
 	Params: []Param{
-		{Name: "seed-users", Default: "10000", Help: "users seeded (5 posts and about 25 comments each; the lab's --seed-users)"},
+		{Name: "seed-users", Default: "10000", Help: "users seeded (5 posts and about 25 comments each; the lab's --seed-users)", Valid: whole(1)},
 		{Name: "cache-ttl", Default: "2s", Help: "how long the feed stays cached (the lab's --cache-ttl)"},
-		{Name: "rate", Default: "4", Help: "requests per second, the same for every run"},
+		{Name: "rate", Default: "4", Help: "requests per second, the same for every run", Valid: positive},
 	},
 	Measure: func(ctx context.Context, e *Env) error {
 		otlp, err := e.OTLP(ctx)
@@ -200,4 +201,12 @@ func orNone(ss []string) string {
 		return "none"
 	}
 	return strings.Join(ss, ", ")
+}
+
+// cacheURL accepts what the lab's --cache does: memory, or a Redis URL.
+func cacheURL(v string) error {
+	if v != "memory" && !strings.HasPrefix(v, "redis://") {
+		return errors.New("want memory or redis://HOST:PORT/DB")
+	}
+	return nil
 }

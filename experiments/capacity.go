@@ -24,8 +24,8 @@ const searchPath = "/api/search?q=zebra" // a word in no post: the scan reads ev
 
 // searchLabParams are the settings of the lab the capacity experiments share.
 var searchLabParams = []Param{
-	{Name: "seed-users", Default: "2000", Help: "users to seed, 5 posts each: the search scans every post, so this sets its CPU cost"},
-	{Name: "db-conns", Default: "1", Help: "the lab's database connections (--db-max-conns): scans run at once, the cores the lab can use"},
+	{Name: "seed-users", Default: "2000", Help: "users to seed, 5 posts each: the search scans every post, so this sets its CPU cost", Valid: whole(1)},
+	{Name: "db-conns", Default: "1", Help: "the lab's database connections (--db-max-conns): scans run at once, the cores the lab can use", Valid: whole(1)},
 	{Name: "p99", Default: "100ms", Help: "the SLO: the P99 latency a rate must keep to count as served"},
 }
 
@@ -48,7 +48,7 @@ func searchSweep(ctx context.Context, e *Env, budget time.Duration) (*result.Swe
 		Step: e.Length(3*time.Second, 2*time.Second), Warmup: time.Second, Poisson: true, Cores: labCores(e)})
 }
 
-var startParam = Param{Name: "start", Default: "50", Help: "the sweep's first rate, req/s (it doubles until a step fails)"}
+var startParam = Param{Name: "start", Default: "50", Help: "the sweep's first rate, req/s (it doubles until a step fails)", Valid: positive}
 
 // Seed000's line ranges the capacity experiments quote.
 const (
@@ -219,7 +219,7 @@ var utilizationLatency = Definition{
 	Expected: fmt.Sprintf("utilization is the share of the lab's capacity (its throughput when saturated) a step offers; steps at 25, 50, 80, 90 and 100 %%: "+
 		"P99 at 50 %% ≤ %g × P99 at 25 %% (smooth), at 80 %% ≥ %g × at 50 %% and at 90 %% ≥ %g × at 80 %% (slower, then worse), at 100 %% ≥ %g × at 50 %% (a jam); "+
 		"the lab's CPU per step and the M/M/c fit are reported", smoothMax, slowerMin, slowerMin, jamMin),
-	Params: append([]Param{{Name: "calibrate-rate", Default: "50", Help: "the low rate that measures the lab's CPU per request"}}, searchLabParams...),
+	Params: append([]Param{{Name: "calibrate-rate", Default: "50", Help: "the low rate that measures the lab's CPU per request", Valid: positive}}, searchLabParams...),
 	Measure: func(ctx context.Context, e *Env) error {
 		if err := startSearchLab(ctx, e); err != nil {
 			return err
@@ -289,8 +289,8 @@ var burstyTraffic = Definition{
 	Source: srcBursts,
 	Expected: fmt.Sprintf("at a mean of half the lab's measured capacity, bursts of 4× the base rate for 1 s every 5 s (peaks at 1.25× the capacity): "+
 		"bursty P99 ≥ %g × smooth P99", burstRatio),
-	Params: append([]Param{{Name: "calibrate-rate", Default: "50", Help: "the low rate that measures the lab's CPU per request"},
-		{Name: "load", Default: "0.5", Help: "the mean rate, as a share of the capacity"}}, searchLabParams...),
+	Params: append([]Param{{Name: "calibrate-rate", Default: "50", Help: "the low rate that measures the lab's CPU per request", Valid: positive},
+		{Name: "load", Default: "0.5", Help: "the mean rate, as a share of the capacity", Valid: share}}, searchLabParams...),
 	Quick: true,
 	Measure: func(ctx context.Context, e *Env) error {
 		if err := startSearchLab(ctx, e); err != nil {

@@ -53,14 +53,11 @@ var edgeAuth = Definition{
 		"through the edge, and at least 0.95 of those sent to it directly",
 	Tier: TierEdge,
 	Params: []Param{
-		{Name: "rate", Default: "50", Help: "requests per second"},
-		{Name: "unauth", Default: "0.5", Help: "share of the mixed requests without a token"},
+		{Name: "rate", Default: "50", Help: "requests per second", Valid: positive},
+		{Name: "unauth", Default: "0.5", Help: "share of the mixed requests without a token", Valid: share},
 	},
 	Measure: func(ctx context.Context, e *Env) error {
 		unauth := e.Float("unauth")
-		if !(unauth > 0 && unauth < 1) {
-			return fmt.Errorf("edge-auth.unauth=%s: want a share between 0 and 1, both excluded", e.Param("unauth"))
-		}
 		edge, err := startEdge(ctx, e)
 		if err != nil {
 			return err
@@ -133,7 +130,7 @@ var cdnStatic = Definition{
 		"fetched from the origin, and at least 95 % of the requests through the edge are cache hits",
 	Tier: TierEdge,
 	Params: []Param{
-		{Name: "rate", Default: "50", Help: "requests per second"},
+		{Name: "rate", Default: "50", Help: "requests per second", Valid: positive},
 	},
 	Quick: true,
 	Measure: func(ctx context.Context, e *Env) error {

@@ -63,6 +63,56 @@ type Definition struct {
 // Param is a setting of an experiment.
 type Param struct {
 	Name, Default, Help string
+	// Valid, when set, narrows what the default's kind accepts (a range, a choice, a list), so a
+	// value the experiment cannot use is refused before any lab starts: a usage error, not a
+	// failed run.
+	Valid func(value string) error
+}
+
+// between accepts a number from lo to hi, both included.
+func between(lo, hi float64) func(string) error {
+	return func(v string) error {
+		if f, _ := strconv.ParseFloat(v, 64); f < lo || f > hi {
+			return fmt.Errorf("want a number from %g to %g", lo, hi)
+		}
+		return nil
+	}
+}
+
+// positive accepts a number above zero (a rate, a size).
+func positive(v string) error {
+	if f, _ := strconv.ParseFloat(v, 64); !(f > 0) {
+		return errors.New("want a number above 0")
+	}
+	return nil
+}
+
+// share accepts a fraction strictly between 0 and 1.
+func share(v string) error {
+	if f, _ := strconv.ParseFloat(v, 64); !(f > 0 && f < 1) {
+		return errors.New("want a share between 0 and 1, both excluded")
+	}
+	return nil
+}
+
+// whole accepts a whole number of at least lo.
+func whole(lo int) func(string) error {
+	return func(v string) error {
+		if n, err := strconv.Atoi(v); err != nil || n < lo {
+			return fmt.Errorf("want a whole number of at least %d", lo)
+		}
+		return nil
+	}
+}
+
+// oneOf accepts one of choices.
+func oneOf(choices ...string) func(string) error {
+	return func(v string) error {
+		if !slices.Contains(choices, v) {
+			return fmt.Errorf("want one of %s", strings.Join(choices, ", "))
+		}
+		return nil
+	}
 }
 
 // ErrSkip is wrapped by Measure's error when the experiment cannot run here.
@@ -143,14 +193,19 @@ func (d Definition) params(set map[string]string) (map[string]string, error) {
 	return out, nil
 }
 
-// CheckParam says whether value suits d's parameter name: it must exist, and parse as its
-// default does (a duration, a number, or text).
+// CheckParam says whether value suits d's parameter name: it must exist, parse as its default
+// does (a duration, a number, or text), and pass the parameter's own check.
 func (d Definition) CheckParam(name, value string) error {
 	i := slices.IndexFunc(d.Params, func(p Param) bool { return p.Name == name })
 	if i < 0 {
 		return fmt.Errorf("%s has no parameter %q: it has %s", d.Name, name, paramNames(d.Params))
 	}
-	if err := sameKind(d.Params[i].Default, value); err != nil {
+	p := d.Params[i]
+	err := sameKind(p.Default, value)
+	if err == nil && p.Valid != nil {
+		err = p.Valid(value)
+	}
+	if err != nil {
 		return fmt.Errorf("%s.%s=%q: %w", d.Name, name, value, err)
 	}
 	return nil

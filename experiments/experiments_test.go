@@ -96,6 +96,27 @@ func TestRunOutcomes(t *testing.T) {
 // TestRegistry: names are unique and usable on the command line, every experiment says its
 // claim, source and expectation, and every parameter's default passes its own check.
 func TestRegistry(t *testing.T) {
+	t.Run("parameters' own checks", func(t *testing.T) {
+		t.Parallel()
+		for _, c := range []struct{ name, param, value, want string }{
+			{"edge-auth", "unauth", "1", "between 0 and 1"},
+			{"async-invite", "rate", "0", "above 0"},
+			{"n-plus-one", "ns", "10,500", `N "500"`},
+			{"async-delete", "posts", "2.5", "whole number"},
+			{"services-tracing", "slow", "users", "one of posts, payments, notifications"},
+			{"misidentified-bottleneck", "cache", "memcached://x", "memory or redis://"},
+			{"serverless-bill", "memory-mb", "64", "from 128 to 10240"},
+		} {
+			d, ok := All.Lookup(c.name)
+			if !ok {
+				t.Fatalf("no experiment %s", c.name)
+			}
+			if err := d.CheckParam(c.param, c.value); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s.%s=%s: %v, want an error saying %q", c.name, c.param, c.value, err, c.want)
+			}
+		}
+	})
+
 	t.Parallel()
 	seen := map[string]bool{}
 	for _, d := range All {

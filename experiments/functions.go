@@ -32,8 +32,8 @@ var serverlessColdStart = Definition{
 		"(instances kept); the API itself, without the function, is reported beside them",
 	Tier: TierFunctions,
 	Params: []Param{
-		{Name: "warm-rate", Default: "10", Help: "invocations per second, warm"},
-		{Name: "cold-rate", Default: "4", Help: "invocations per second, cold (far apart: each after the idle reclaim)"},
+		{Name: "warm-rate", Default: "10", Help: "invocations per second, warm", Valid: positive},
+		{Name: "cold-rate", Default: "4", Help: "invocations per second, cold (far apart: each after the idle reclaim)", Valid: positive},
 	},
 	Measure: func(ctx context.Context, e *Env) error {
 		d := e.Length(15*time.Second, 6*time.Second)
@@ -117,8 +117,8 @@ var serverlessKeepWarm = Definition{
 		"and with `keep-warm` instances pinged every 2 s at most half as many, with a P99 no higher",
 	Tier: TierFunctions,
 	Params: []Param{
-		{Name: "rate", Default: "200", Help: "the burst's invocations per second"},
-		{Name: "keep-warm", Default: "10", Help: "instances the pinger keeps warm (the lab's --function-keep-warm)"},
+		{Name: "rate", Default: "200", Help: "the burst's invocations per second", Valid: positive},
+		{Name: "keep-warm", Default: "10", Help: "instances the pinger keeps warm (the lab's --function-keep-warm)", Valid: whole(1)},
 	},
 	Measure: func(ctx context.Context, e *Env) error {
 		d := e.Length(5*time.Second, 3*time.Second)
@@ -183,7 +183,7 @@ var serverlessTimeLimit = Definition{
 		"within 60 s",
 	Tier: TierFunctions,
 	Params: []Param{
-		{Name: "size", Default: "67108864", Help: "bytes of the uploaded video"},
+		{Name: "size", Default: "67108864", Help: "bytes of the uploaded video", Valid: whole(1)},
 		{Name: "limit", Default: "100ms", Help: "the functions' execution limit (the lab's --function-timeout; Lambda's is 15 min)"},
 	},
 	Measure: func(ctx context.Context, e *Env) error {
@@ -251,12 +251,12 @@ var serverlessBill = Definition{
 		"break-even steady rate are reported",
 	Tier: TierFunctions,
 	Params: []Param{
-		{Name: "rate", Default: "20", Help: "invocations per second of the measured run"},
-		{Name: "memory-mb", Default: "128", Help: "the function's memory size, as billed"},
-		{Name: "server-hourly", Default: "0.0416", Help: "one server's price per hour, USD (2 vCPU, 4 GB on demand)"},
-		{Name: "steady-rps", Default: "100", Help: "the steady day's rate, all day"},
+		{Name: "rate", Default: "20", Help: "invocations per second of the measured run", Valid: positive},
+		{Name: "memory-mb", Default: "128", Help: "the function's memory size, as billed", Valid: between(128, 10240)},
+		{Name: "server-hourly", Default: "0.0416", Help: "one server's price per hour, USD (2 vCPU, 4 GB on demand)", Valid: positive},
+		{Name: "steady-rps", Default: "100", Help: "the steady day's rate, all day", Valid: positive},
 		{Name: "quiet-rps", Default: "2", Help: "the bursty day's rate, but for one hour"},
-		{Name: "burst-rps", Default: "200", Help: "the bursty day's rate for one hour"},
+		{Name: "burst-rps", Default: "200", Help: "the bursty day's rate for one hour", Valid: positive},
 	},
 	Measure: func(ctx context.Context, e *Env) error {
 		if _, err := e.StartLab(ctx, "--functions"); err != nil {

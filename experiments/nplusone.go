@@ -28,10 +28,10 @@ var nPlusOne = Definition{
 		"so 1000 queries take 0.8–1.5× (1000 × round trip) (the notes' 5 s at 5 ms); batched, the P50 grows by at most a " +
 		"tenth of the N+1's growth from the smallest N to the largest; diagnose reports n_plus_one_db at the largest N",
 	Params: []Param{
-		{Name: "ns", Default: "10,20,50,100", Help: "the Ns (posts per request, 1–100), comma-separated"},
-		{Name: "quick-ns", Default: "10,50", Help: "the Ns of --quick"},
+		{Name: "ns", Default: "10,20,50,100", Help: "the Ns (posts per request, 1–100), comma-separated", Valid: nsList},
+		{Name: "quick-ns", Default: "10,50", Help: "the Ns of --quick", Valid: nsList},
 		{Name: "db-latency", Default: "5ms", Help: "the database round trip (the lab's --db-latency)"},
-		{Name: "rate", Default: "5", Help: "requests per second"},
+		{Name: "rate", Default: "5", Help: "requests per second", Valid: positive},
 	},
 	Quick: true,
 	Measure: func(ctx context.Context, e *Env) error {
@@ -76,13 +76,19 @@ var nPlusOne = Definition{
 	Check: checkNPlusOne,
 }
 
+// nsList accepts a list of Ns as parseNs reads it.
+func nsList(v string) error {
+	_, err := parseNs(v)
+	return err
+}
+
 // parseNs reads a list of Ns, each 1–100 (the lab's limit).
 func parseNs(s string) ([]int, error) {
 	var ns []int
 	for f := range strings.SplitSeq(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 || n > 100 {
-			return nil, fmt.Errorf("n-plus-one: N %q in %q: want whole numbers from 1 to 100, comma-separated", f, s)
+			return nil, fmt.Errorf("N %q: want whole numbers from 1 to 100, comma-separated", f)
 		}
 		ns = append(ns, n)
 	}

@@ -29,10 +29,10 @@ var profilingVsTracing = Definition{
 		"request's are at most a tenth of its P50, while the wall-clock profile holds at least half its P50 in its handler " +
 		"and its traces at least half its mean in the outgoing call",
 	Params: []Param{
-		{Name: "video-passes", Default: "16", Help: "the CPU-bound request's work (the lab's --video-passes; 16 ≈ 50 ms of CPU)"},
+		{Name: "video-passes", Default: "16", Help: "the CPU-bound request's work (the lab's --video-passes; 16 ≈ 50 ms of CPU)", Valid: whole(1)},
 		{Name: "payment-latency", Default: "200ms", Help: "the I/O-bound request's wait (the lab's --payment-latency)"},
-		{Name: "cpu-rate", Default: "4", Help: "CPU-bound requests per second"},
-		{Name: "io-rate", Default: "10", Help: "I/O-bound requests per second"},
+		{Name: "cpu-rate", Default: "4", Help: "CPU-bound requests per second", Valid: positive},
+		{Name: "io-rate", Default: "10", Help: "I/O-bound requests per second", Valid: positive},
 		{Name: "cpu-frame", Default: "(*API).uploadVideo", Help: "the CPU-bound handler's function, as profiles name it (suffix)"},
 		{Name: "io-frame", Default: "(*API).checkout", Help: "the I/O-bound handler's function, as profiles name it (suffix)"},
 	},

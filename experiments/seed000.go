@@ -26,7 +26,7 @@ var averagesMislead = Definition{
 		"about 10,000 (reported); at least 5 slow requests are needed for a verdict",
 	Params: []Param{
 		{Name: "latency", Default: "50ms,1%:5s", Help: "the payment provider's latency (the lab's --payment-latency)"},
-		{Name: "rate", Default: "20", Help: "checkouts per second"},
+		{Name: "rate", Default: "20", Help: "checkouts per second", Valid: positive},
 		{Name: "slow", Default: "1s", Help: "a request at least this slow counts as one of the slow ones"},
 	},
 	Quick: true,

@@ -24,7 +24,7 @@ var asyncInvite = Definition{
 		"P50, which carries the mail server's latency (the lab's --mail-latency, 300 ms by default)",
 	Params: []Param{
 		{Name: "mail-latency", Default: "300ms", Help: "the mail server's latency per message (the lab's --mail-latency)"},
-		{Name: "rate", Default: "10", Help: "invites per second"},
+		{Name: "rate", Default: "10", Help: "invites per second", Valid: positive},
 	},
 	Quick: true,
 	Measure: func(ctx context.Context, e *Env) error {

@@ -58,7 +58,7 @@ var servicesHops = Definition{
 	Tier: TierServices,
 	Params: []Param{
 		{Name: "path", Default: "/api/posts/1", Help: "the request (GET /api/posts/1: the post, its comments, their authors)"},
-		{Name: "rate", Default: "50", Help: "requests per second"},
+		{Name: "rate", Default: "50", Help: "requests per second", Valid: positive},
 		{Name: "hop-rtt", Default: "200us", Help: "round trip of each hop from the gateway to a service (the lab's --hop-rtt)"},
 	},
 	Measure: func(ctx context.Context, e *Env) error {
@@ -146,7 +146,7 @@ var servicesTimeouts = Definition{
 	Tier: TierServices,
 	Params: []Param{
 		{Name: "extra", Default: "5s", Help: "how much later the slow payments service answers"},
-		{Name: "rate", Default: "4", Help: "checkouts per second"},
+		{Name: "rate", Default: "4", Help: "checkouts per second", Valid: positive},
 	},
 	Measure: func(ctx context.Context, e *Env) error {
 		if _, err := e.StartLab(ctx, "--services"); err != nil {
@@ -204,8 +204,8 @@ var servicesReplication = Definition{
 		"within 10 s of the last rename; the posts service's lag percentiles are reported",
 	Tier: TierServices,
 	Params: []Param{
-		{Name: "tries", Default: "100", Help: "renames, each followed at once by a read (a quarter with --quick)"},
-		{Name: "user", Default: "3", Help: "the user renamed"},
+		{Name: "tries", Default: "100", Help: "renames, each followed at once by a read (a quarter with --quick)", Valid: whole(1)},
+		{Name: "user", Default: "3", Help: "the user renamed", Valid: whole(1)},
 	},
 	Measure: func(ctx context.Context, e *Env) error {
 		if _, err := e.StartLab(ctx, "--services"); err != nil {
@@ -316,9 +316,9 @@ var servicesTracing = Definition{
 		"the slowest of the request's, its call P50 at least `extra` and at least twice any other hop's",
 	Tier: TierServices,
 	Params: []Param{
-		{Name: "slow", Default: "notifications", Help: "the service made slow: posts, payments or notifications"},
+		{Name: "slow", Default: "notifications", Help: "the service made slow: posts, payments or notifications", Valid: oneOf("posts", "payments", "notifications")},
 		{Name: "extra", Default: "50ms", Help: "how much later the slow service answers"},
-		{Name: "rate", Default: "10", Help: "requests per second"},
+		{Name: "rate", Default: "10", Help: "requests per second", Valid: positive},
 	},
 	Measure: func(ctx context.Context, e *Env) error {
 		otlp, err := e.OTLP(ctx)
