@@ -275,29 +275,12 @@ func isProbe(t *diagnose.Trace, probes []string) bool {
 		if s.ParentID != "" && ids[s.ParentID] {
 			continue
 		}
-		p := requestPath(s.Attrs)
+		p := s.Path()
 		if p != "" && slices.ContainsFunc(probes, func(pr string) bool { return strings.HasPrefix(p, pr) }) {
 			return true
 		}
 	}
 	return false
-}
-
-// requestPath is the path a server span served, from the semantic conventions' attributes old
-// or new; "" when the span names none.
-func requestPath(attrs map[string]string) string {
-	if p := attrs["url.path"]; p != "" {
-		return p
-	}
-	if p := attrs["http.target"]; p != "" {
-		return strings.SplitN(p, "?", 2)[0]
-	}
-	for _, k := range []string{"url.full", "http.url"} {
-		if u, err := url.Parse(attrs[k]); err == nil && u.Path != "" {
-			return u.Path
-		}
-	}
-	return ""
 }
 
 // diagnoseConfig is the diagnosis doctor runs over the steady run's traces: diagnose --load's,

@@ -136,19 +136,7 @@ func rootOf(t *diagnose.Trace) (time.Time, string) {
 	if root == nil {
 		return time.Time{}, ""
 	}
-	return root.Start, servedPath(root.Attrs)
-}
-
-// servedPath is the path a server span served (semantic conventions old or new), "" if none.
-func servedPath(attrs map[string]string) string {
-	if p := attrs["url.path"]; p != "" {
-		return p
-	}
-	if p := attrs["http.target"]; p != "" {
-		p, _, _ = strings.Cut(p, "?")
-		return p
-	}
-	return ""
+	return root.Start, root.Path()
 }
 
 // noteLoad remembers the measured window of a load run that just returned, for Diagnose. The
@@ -260,7 +248,7 @@ func diagnoseTraces(traces []*diagnose.Trace, cfg diagnose.Config) *Traced {
 	for _, t := range traces {
 		n := 0
 		for _, sp := range t.Spans {
-			if isQuery(sp) {
+			if sp.IsDatabase() {
 				n++
 			}
 		}
@@ -284,12 +272,6 @@ func diagnoseTraces(traces []*diagnose.Trace, cfg diagnose.Config) *Traced {
 		}
 	}
 	return out
-}
-
-// isQuery reports whether sp is a database call: it names its database system, as diagnose's
-// database spans do.
-func isQuery(sp *diagnose.Span) bool {
-	return cmp.Or(sp.Attrs["db.system.name"], sp.Attrs["db.system"]) != ""
 }
 
 // tracedValues are the figures of a Traced as a measurement's Values:
