@@ -78,7 +78,7 @@ var latencyKnee = Definition{
 		if err := startSearchLab(ctx, e); err != nil {
 			return err
 		}
-		sw, err := searchSweep(ctx, e, e.Length(45*time.Second, 25*time.Second))
+		sw, err := searchSweep(ctx, e, e.Length(35*time.Second, 25*time.Second))
 		if err != nil {
 			return err
 		}
@@ -304,7 +304,7 @@ var burstyTraffic = Definition{
 		base := loadstep.BaseRate(burstShape, mean)
 		e.Record(result.ExperimentMeasurement{Name: "shape", Setup: "the bursty arrival", Values: map[string]float64{
 			"mean_rps": mean, "base_rps": base, "burst_rps": base * burstShape.Factor, "capacity_rps": c}})
-		d := e.Length(20*time.Second, 10*time.Second) // whole periods: the same mean in both runs
+		d := e.Length(15*time.Second, 10*time.Second) // whole periods: the same mean in both runs
 		if _, err := e.Load(ctx, Load{Name: "smooth", Setup: fmt.Sprintf("constant %.0f req/s", mean), Path: searchPath,
 			Rate: mean, Duration: d}); err != nil {
 			return err

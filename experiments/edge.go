@@ -70,7 +70,7 @@ var edgeAuth = Definition{
 		if err := json.Unmarshal(r.Body, &login); r.Status != http.StatusOK || err != nil || login.Token == "" {
 			return fmt.Errorf("POST /api/login: status %d, want 200 with a token: %.200s", r.Status, r.Body)
 		}
-		d := e.Length(15*time.Second, 6*time.Second)
+		d := e.Length(10*time.Second, 6*time.Second)
 		for _, c := range []struct{ name, base, setup string }{
 			{"edge-401", edge.URL, "no token, through the edge (its auth function rejects): " + edge.Geography},
 			{"origin-401", edge.DirectURL, "no token, straight to the origin (it checks and rejects)"},

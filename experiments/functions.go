@@ -36,7 +36,7 @@ var serverlessColdStart = Definition{
 		{Name: "cold-rate", Default: "4", Help: "invocations per second, cold (far apart: each after the idle reclaim)", Valid: positive},
 	},
 	Measure: func(ctx context.Context, e *Env) error {
-		d := e.Length(15*time.Second, 6*time.Second)
+		d := e.Length(10*time.Second, 6*time.Second)
 		if _, err := e.StartLab(ctx, "--functions"); err != nil {
 			return err
 		}

@@ -31,7 +31,7 @@ var asyncInvite = Definition{
 		if _, err := e.StartLab(ctx, "--mail-latency", e.Param("mail-latency")); err != nil {
 			return err
 		}
-		d := e.Length(30*time.Second, 10*time.Second)
+		d := e.Length(15*time.Second, 10*time.Second)
 		for _, c := range []struct{ name, switches, setup string }{
 			{"sync", "sync_email", "sync_email on: the email is sent inside the request"},
 			{"queued", "none", "the email queued (outbox, queue, worker)"},

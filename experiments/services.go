@@ -62,7 +62,7 @@ var servicesHops = Definition{
 		{Name: "hop-rtt", Default: "200us", Help: "round trip of each hop from the gateway to a service (the lab's --hop-rtt)"},
 	},
 	Measure: func(ctx context.Context, e *Env) error {
-		d := e.Length(15*time.Second, 6*time.Second)
+		d := e.Length(10*time.Second, 6*time.Second)
 		for _, c := range []struct {
 			name, setup string
 			args        []string
@@ -156,7 +156,7 @@ var servicesTimeouts = Definition{
 		if _, err := e.Admin(ctx, http.MethodPut, "/admin/services/payments/fault", string(fault)); err != nil {
 			return err
 		}
-		d := e.Length(20*time.Second, 8*time.Second)
+		d := e.Length(12*time.Second, 8*time.Second)
 		for _, c := range []struct{ name, switches, setup string }{
 			{"deadlines", "none", "payments slow by " + e.Param("extra") + "; deadlines, retries with a budget, breaker"},
 			{"no-deadlines", "no_timeouts,no_breaker", "payments slow by " + e.Param("extra") + "; no_timeouts, no_breaker"},
@@ -333,7 +333,7 @@ var servicesTracing = Definition{
 			return err
 		}
 		if _, err := e.Load(ctx, Load{Name: "summary", Setup: e.Param("slow") + " slow by " + e.Param("extra"), Path: "/api/users/1/summary",
-			Rate: e.Float("rate"), Duration: e.Length(15*time.Second, 6*time.Second), Warmup: time.Second}); err != nil {
+			Rate: e.Float("rate"), Duration: e.Length(10*time.Second, 6*time.Second), Warmup: time.Second}); err != nil {
 			return err
 		}
 		_, err = e.Diagnose(ctx, "summary", diagnose.Config{})
