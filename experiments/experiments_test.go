@@ -101,7 +101,7 @@ func TestRegistry(t *testing.T) {
 		for _, c := range []struct{ name, param, value, want string }{
 			{"edge-auth", "unauth", "1", "between 0 and 1"},
 			{"async-invite", "rate", "0", "above 0"},
-			{"n-plus-one", "ns", "10,500", `N "500"`},
+			{"n-plus-one", "ns", "10,500", `"500" in the list`},
 			{"async-delete", "posts", "2.5", "whole number"},
 			{"services-tracing", "slow", "users", "one of posts, payments, notifications"},
 			{"misidentified-bottleneck", "cache", "memcached://x", "memory or redis://"},

@@ -88,7 +88,7 @@ func parseNs(s string) ([]int, error) {
 	for f := range strings.SplitSeq(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 || n > 100 {
-			return nil, fmt.Errorf("N %q: want whole numbers from 1 to 100, comma-separated", f)
+			return nil, fmt.Errorf("%q in the list: want whole numbers from 1 to 100, comma-separated", f)
 		}
 		ns = append(ns, n)
 	}
