@@ -53,6 +53,47 @@ var inputRef = regexp.MustCompile(`\$\{([^}]*)\}`)
 // resolve.
 var leftoverDS = regexp.MustCompile(`\$\{?DS_`)
 
+// export is an exported dashboard split into its envelope and the dashboard proper.
+type export struct {
+	inputs   []Input
+	requires []Requirement
+	dash     map[string]any // numbers as written
+}
+
+// parseExport splits exported into its envelope, decoded strictly, and the dashboard; an
+// __elements with library panels is a problem (they cannot be checked here).
+func parseExport(exported []byte, p *problems) (*export, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(exported, &top); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	if top == nil {
+		return nil, errors.New("not a JSON object: null")
+	}
+	var e export
+	var err error
+	if e.inputs, err = decodeStrict[[]Input](top[keyInputs]); err != nil {
+		p.addf("%s: %v", keyInputs, err)
+	}
+	if e.requires, err = decodeStrict[[]Requirement](top[keyRequires]); err != nil {
+		p.addf("%s: %v", keyRequires, err)
+	}
+	elements, err := decodeStrict[map[string]json.RawMessage](top[keyElements])
+	if err != nil {
+		p.addf("%s: %v", keyElements, err)
+	}
+	if len(elements) > 0 {
+		p.addf("%s: library panels %v: not supported here", keyElements, slices.Sorted(maps.Keys(elements)))
+	}
+	delete(top, keyInputs)
+	delete(top, keyRequires)
+	delete(top, keyElements)
+	if err := decodeNumbers(mustMarshal(top), &e.dash); err != nil {
+		return nil, err // cannot happen: top was decoded from JSON
+	}
+	return &e, nil
+}
+
 // Import returns the dashboard that Grafana stores when the exported dashboard is imported
 // through its UI (Dashboards → New → Import) with picked[pluginID] chosen as the datasource uid
 // for each datasource input of that plugin: every "${NAME}" of an input NAME in every string
@@ -68,32 +109,14 @@ var leftoverDS = regexp.MustCompile(`\$\{?DS_`)
 //
 // The error lists every problem found, one per line.
 func Import(exported []byte, picked map[string]string) ([]byte, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(exported, &top); err != nil {
-		return nil, fmt.Errorf("not a JSON object: %w", err)
-	}
-	if top == nil {
-		return nil, errors.New("not a JSON object: null")
-	}
 	var p problems
-	inputs, err := decodeStrict[[]Input](top[keyInputs])
+	e, err := parseExport(exported, &p)
 	if err != nil {
-		p.addf("%s: %v", keyInputs, err)
-	}
-	requires, err := decodeStrict[[]Requirement](top[keyRequires])
-	if err != nil {
-		p.addf("%s: %v", keyRequires, err)
-	}
-	elements, err := decodeStrict[map[string]json.RawMessage](top[keyElements])
-	if err != nil {
-		p.addf("%s: %v", keyElements, err)
-	}
-	if len(elements) > 0 {
-		p.addf("%s: library panels %v: not supported here (the import would create them)", keyElements, slices.Sorted(maps.Keys(elements)))
+		return nil, err
 	}
 	values := map[string]string{}   // input name → the uid it becomes
 	pluginOf := map[string]string{} // picked uid → its plugin id
-	for i, in := range inputs {
+	for i, in := range e.inputs {
 		at := fmt.Sprintf("%s[%d]", keyInputs, i)
 		switch {
 		case in.Name == "":
@@ -111,21 +134,72 @@ func Import(exported []byte, picked map[string]string) ([]byte, error) {
 			pluginOf[picked[in.PluginID]] = in.PluginID
 		}
 	}
-	delete(top, keyInputs)
-	delete(top, keyRequires)
-	delete(top, keyElements)
-
-	var dash map[string]any
-	if err := decodeNumbers(mustMarshal(top), &dash); err != nil {
-		return nil, err // cannot happen: top was decoded from JSON
-	}
-	checkRequires(&p, requires, inputs, panelTypes(dash["panels"]))
-	out := substitute(dash, values).(map[string]any)
-	checkReferences(&p, "", out, pluginOf)
+	checkRequires(&p, e.requires, e.inputs, panelTypes(e.dash["panels"]))
+	out := substitute(e.dash, values).(map[string]any)
+	checkReferences(&p, "", out, true, func(uid, typ string) string {
+		switch {
+		case pluginOf[uid] == "":
+			return fmt.Sprintf("uid %q is neither a datasource the import picked nor %q", uid, BuiltinAnnotationsUID)
+		case typ != pluginOf[uid]:
+			return fmt.Sprintf("type %q, but uid %q is the picked %s datasource", typ, uid, pluginOf[uid])
+		}
+		return ""
+	})
 	if err := p.err(); err != nil {
 		return nil, err
 	}
 	return mustMarshal(out), nil
+}
+
+// variableUID matches a datasource uid that is a reference to a template variable.
+var variableUID = regexp.MustCompile(`^\$(?:\{(\w+)\}|(\w+))$`)
+
+// Provisioned returns the dashboard as Grafana serves it when the exported file is provisioned
+// (put in a folder that a dashboards provider reads) instead of imported: nothing is
+// substituted and the envelope is of no use, so it is dropped. Such a dashboard works on any
+// Grafana only if every "datasource" in it is a {type, uid} reference whose uid is "${NAME}" or
+// "$NAME" for a datasource variable NAME of that plugin type in templating (which Grafana sets
+// to a datasource of that type), or the built-in "-- Grafana --" one; the error lists every
+// other (and every problem with the envelope), one per line.
+func Provisioned(exported []byte) ([]byte, error) {
+	var p problems
+	e, err := parseExport(exported, &p)
+	if err != nil {
+		return nil, err
+	}
+	pluginOf := map[string]string{} // datasource variable → its plugin id
+	var t struct {
+		List []struct {
+			Name  string `json:"name"`
+			Type  string `json:"type"`
+			Query any    `json:"query"`
+		} `json:"list"`
+	}
+	if templating, ok := e.dash["templating"]; ok {
+		_ = json.Unmarshal(mustMarshal(templating), &t) // a bad templating is DecodeStrict's to report
+	}
+	for _, v := range t.List {
+		if plugin, ok := v.Query.(string); ok && v.Type == "datasource" {
+			pluginOf[v.Name] = plugin
+		}
+	}
+	checkReferences(&p, "", e.dash, false, func(uid, typ string) string {
+		m := variableUID.FindStringSubmatch(uid)
+		if m == nil {
+			return fmt.Sprintf("uid %q is neither a datasource variable nor %q: a uid of one Grafana's datasource", uid, BuiltinAnnotationsUID)
+		}
+		switch name := m[1] + m[2]; {
+		case pluginOf[name] == "":
+			return fmt.Sprintf("uid %q: %s is not a datasource variable (datasource variables: %v)", uid, name, slices.Sorted(maps.Keys(pluginOf)))
+		case typ != pluginOf[name]:
+			return fmt.Sprintf("type %q, but %s is a variable of %s datasources", typ, name, pluginOf[name])
+		}
+		return ""
+	})
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return mustMarshal(e.dash), nil
 }
 
 // checkRequires checks that requires names Grafana, exactly the panel types used and exactly
@@ -196,46 +270,45 @@ func substitute(v any, values map[string]string) any {
 	return v
 }
 
-// checkReferences reports every string under v that still refers to a DS_ input or variable, and
-// every "datasource" that is not a {type, uid} reference to a picked datasource or to the
-// built-in annotations one.
-func checkReferences(p *problems, path string, v any, pluginOf map[string]string) {
+// checkReferences reports every "datasource" under v that is not a {type, uid} reference to
+// the built-in annotations datasource or one that uidProblem accepts (it returns "" for those),
+// and, with leftovers, every string that still refers to a DS_ input or variable.
+func checkReferences(p *problems, path string, v any, leftovers bool, uidProblem func(uid, typ string) string) {
 	switch v := v.(type) {
 	case string:
-		if leftoverDS.MatchString(v) {
+		if leftovers && leftoverDS.MatchString(v) {
 			p.addf("%s: %q still refers to a DS_ input or variable the import did not resolve", path, v)
 		}
 	case []any:
 		for i, e := range v {
-			checkReferences(p, path+"["+strconv.Itoa(i)+"]", e, pluginOf)
+			checkReferences(p, path+"["+strconv.Itoa(i)+"]", e, leftovers, uidProblem)
 		}
 	case map[string]any:
 		for _, k := range slices.Sorted(maps.Keys(v)) {
 			at := join(path, k)
 			if k == "datasource" {
-				checkDatasource(p, at, v[k], pluginOf)
+				checkDatasource(p, at, v[k], uidProblem)
 			}
-			checkReferences(p, at, v[k], pluginOf)
+			checkReferences(p, at, v[k], leftovers, uidProblem)
 		}
 	}
 }
 
-func checkDatasource(p *problems, path string, v any, pluginOf map[string]string) {
+func checkDatasource(p *problems, path string, v any, uidProblem func(uid, typ string) string) {
 	ref, ok := v.(map[string]any)
 	if !ok {
 		// null is the default datasource, a string a datasource's name (before Grafana 8.3):
-		// neither is the datasource the person importing picked.
-		p.addf("%s: %s, not a {type, uid} reference to the picked datasource", path, mustMarshal(v))
+		// neither is a datasource the dashboard chose.
+		p.addf("%s: %s, not a {type, uid} reference", path, mustMarshal(v))
 		return
 	}
 	uid, _ := ref["uid"].(string)
 	typ, _ := ref["type"].(string)
-	switch {
-	case uid == BuiltinAnnotationsUID && (typ == "grafana" || typ == "datasource"):
-	case pluginOf[uid] == "":
-		p.addf("%s: uid %q is neither a datasource the import picked nor %q", path, uid, BuiltinAnnotationsUID)
-	case typ != pluginOf[uid]:
-		p.addf("%s: type %q, but uid %q is the picked %s datasource", path, typ, uid, pluginOf[uid])
+	if uid == BuiltinAnnotationsUID && (typ == "grafana" || typ == "datasource") {
+		return
+	}
+	if problem := uidProblem(uid, typ); problem != "" {
+		p.addf("%s: %s", path, problem)
 	}
 }
 

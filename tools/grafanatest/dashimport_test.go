@@ -2,7 +2,6 @@ package grafanatest
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 )
@@ -103,6 +102,37 @@ func TestImportRefuses(t *testing.T) {
 	}
 }
 
+func TestProvisioned(t *testing.T) {
+	t.Parallel()
+	out, err := Provisioned([]byte(exportedBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(out); strings.Contains(s, "__inputs") || strings.Count(s, `"uid":"${DS_PROM}"`) != 3 {
+		t.Errorf("the envelope kept or a datasource reference changed:\n%s", s)
+	}
+	if _, err := Provisioned(variant(t, `"uid": "${DS_PROM}"}, "query"`, `"uid": "$DS_PROM"}, "query"`)); err != nil {
+		t.Errorf("$DS_PROM, the variable without braces: %v", err)
+	}
+	for _, c := range []struct {
+		name, old, new, want string
+	}{
+		{"a hard-coded uid", `"uid": "${DS_PROM}"}, "gridPos"`, `"uid": "P1809F7CD0C75ACF3"}, "gridPos"`, `panels[1].datasource: uid "P1809F7CD0C75ACF3" is neither a datasource variable`},
+		{"an input without its variable", `{"name": "DS_PROM", "type": "datasource", "query": "prometheus", "current": {}},`, ``, `uid "${DS_PROM}": DS_PROM is not a datasource variable`},
+		{"a variable of another plugin", `"query": "prometheus"`, `"query": "loki"`, `type "prometheus", but DS_PROM is a variable of loki datasources`},
+		{"a datasource by name", `"datasource": {"type": "prometheus", "uid": "${DS_PROM}"}, "expr"`, `"datasource": "Prometheus", "expr"`, `targets[0].datasource: "Prometheus", not a {type, uid} reference`},
+		{"a library panel", `"__elements": {}`, `"__elements": {"lib": {}}`, "library panels [lib]"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Provisioned(variant(t, c.old, c.new))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+}
+
 func TestDecodeStrictRefuses(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -119,7 +149,7 @@ func TestDecodeStrictRefuses(t *testing.T) {
 		{"an unknown row field", `"collapsed": false`, `"collapsed": false, "repeatFor": "job"`, "panels[0].RowPanel: unexpected field 'repeatFor'"},
 		{"a variable without a name", `"name": "job", `, ``, "templating.list[1].name: required field is missing"},
 		{"a query variable without a current value's text", `"definition"`, `"current": {"value": "x"}, "definition"`, "templating.list[1].current.text: required field is missing"},
-		{"an unknown variable field", `"definition"`, `"defintion"`, "templating.list[1].VariableModel: unexpected field 'defintion'"},
+		{"an unknown variable field", `"definition"`, `"definitions"`, "templating.list[1].VariableModel: unexpected field 'definitions'"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -222,34 +252,39 @@ func TestReferences(t *testing.T) {
 	}
 }
 
-// FuzzImport checks that Import never panics and that whatever it accepts comes out without the
-// envelope and without an unresolved DS_ reference.
-func FuzzImport(f *testing.F) {
+// FuzzExport checks that Import and Provisioned never panic, and that what they accept comes
+// out without the envelope and, imported, without an unresolved DS_ reference.
+func FuzzExport(f *testing.F) {
+	// Small seeds only: the fuzzer minimizes each new input it finds, slowly for a large one,
+	// and TestShippedDashboardsImport takes the shipped dashboards through Import already.
 	f.Add([]byte(exportedBase))
-	for _, name := range []string{"headroom-lab.json", "headroom-load.json"} {
-		if b, err := os.ReadFile("../../docs/grafana/" + name); err == nil {
-			f.Add(b)
-		}
-	}
 	f.Add([]byte(`{"__inputs": [{"name": "DS_X", "type": "datasource", "pluginId": "prometheus"}], "panels": [{"type": "row", "panels": [{"type": "x"}]}], "a": "${DS_X}${DS_X}$"}`))
 	f.Fuzz(func(t *testing.T, exported []byte) {
+		if out, err := Provisioned(exported); err == nil {
+			noEnvelope(t, out)
+		}
 		out, err := Import(exported, picked)
 		if err != nil {
 			return
 		}
-		var d map[string]any
-		if err := json.Unmarshal(out, &d); err != nil {
-			t.Fatalf("the import's output is not a JSON object: %v", err)
-		}
-		for _, k := range []string{keyInputs, keyRequires, keyElements} {
-			if _, ok := d[k]; ok {
-				t.Errorf("%s kept", k)
-			}
-		}
+		noEnvelope(t, out)
 		if leftoverDS.Match(out) {
 			t.Errorf("an unresolved DS_ reference in the output: %s", out)
 		}
 	})
+}
+
+func noEnvelope(t *testing.T, out []byte) {
+	t.Helper()
+	var d map[string]any
+	if err := json.Unmarshal(out, &d); err != nil {
+		t.Fatalf("the output is not a JSON object: %v", err)
+	}
+	for _, k := range []string{keyInputs, keyRequires, keyElements} {
+		if _, ok := d[k]; ok {
+			t.Errorf("%s kept", k)
+		}
+	}
 }
 
 // FuzzDecodeStrict checks that DecodeStrict never panics (the SDK's decoders included) and that

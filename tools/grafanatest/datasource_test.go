@@ -4,34 +4,38 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 )
 
-// datasourceProblems returns every panel with queries, query and query variable of d that does
-// not name the Prometheus datasource uid: Import checks the datasources a dashboard names, this
-// the ones it leaves out (a missing datasource is Grafana's default, which need not be that
-// Prometheus).
-func datasourceProblems(d *Dashboard, uid string) []string {
+// datasourceProblems returns every panel with queries, query and query variable of d whose
+// datasource is not one that ok accepts (want says which). Import and Provisioned check the
+// datasources a dashboard names; this catches the ones it leaves out (no datasource is
+// Grafana's default, which need not be a Prometheus).
+func datasourceProblems(d *Dashboard, want string, ok func(*common.DataSourceRef) bool) []string {
 	var p problems
-	is := func(ref *common.DataSourceRef) bool {
-		return ref != nil && ref.Uid != nil && *ref.Uid == uid && ref.Type != nil && *ref.Type == "prometheus"
-	}
 	for _, panel := range d.Panels {
 		if panel.Panel == nil || len(panel.Queries) == 0 {
 			continue
 		}
-		if !is(panel.Panel.Datasource) {
-			p.addf("%s (%q): datasource %s, want the picked Prometheus %q", panel.Path, panel.Title(), show(panel.Panel.Datasource), uid)
+		if !ok(panel.Panel.Datasource) {
+			p.addf("%s (%q): datasource %s, want %s", panel.Path, panel.Title(), show(panel.Panel.Datasource), want)
 		}
 		for i, q := range panel.Queries {
-			if q.Datasource != nil && !is(q.Datasource) {
-				p.addf("%s (%q) targets[%d]: datasource %s, want the picked Prometheus %q", panel.Path, panel.Title(), i, show(q.Datasource), uid)
+			if q.Datasource != nil && !ok(q.Datasource) {
+				p.addf("%s (%q) targets[%d]: datasource %s, want %s", panel.Path, panel.Title(), i, show(q.Datasource), want)
 			}
 		}
 	}
 	for i, v := range d.Dashboard.Templating.List {
-		if v.Type == "query" && !is(v.Datasource) {
-			p.addf("templating.list[%d] (%s): datasource %s, want the picked Prometheus %q", i, v.Name, show(v.Datasource), uid)
+		if v.Type == "query" && !ok(v.Datasource) {
+			p.addf("templating.list[%d] (%s): datasource %s, want %s", i, v.Name, show(v.Datasource), want)
 		}
 	}
 	return p
+}
+
+// isPrometheus accepts a reference to a Prometheus datasource with a uid uidOK accepts.
+func isPrometheus(uidOK func(string) bool) func(*common.DataSourceRef) bool {
+	return func(ref *common.DataSourceRef) bool {
+		return ref != nil && ref.Type != nil && *ref.Type == "prometheus" && ref.Uid != nil && uidOK(*ref.Uid)
+	}
 }
 
 func show(ref *common.DataSourceRef) string {

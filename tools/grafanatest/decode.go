@@ -16,8 +16,11 @@ import (
 
 // Dashboard is an imported dashboard decoded strictly into the SDK's types.
 type Dashboard struct {
-	// Dashboard is everything but the panels (its Panels is empty: see Panels).
-	Dashboard dashboard.Dashboard
+	// Dashboard is everything but the panels (its Panels is empty: see Panels). The SDK marks
+	// it deprecated for dashboardv2, Grafana 12's new resource schema; the files are in the
+	// classic JSON model, the one Grafana 10 and 11 import.
+	Dashboard dashboard.Dashboard //nolint:staticcheck // see above
+
 	// Panels are the dashboard's panels in order, each row followed by the panels nested in it.
 	Panels []Panel
 }
