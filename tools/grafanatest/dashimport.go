@@ -22,7 +22,7 @@ type Input struct {
 	Type        string `json:"type"`
 	PluginID    string `json:"pluginId"`
 	PluginName  string `json:"pluginName"`
-	Value       string `json:"value"` // constant inputs only
+	Value       string `json:"value"` // constant inputs only, which Import refuses
 }
 
 // Requirement is one entry of an exported dashboard's __requires: Grafana itself, or a panel or
@@ -186,7 +186,7 @@ func Provisioned(exported []byte) ([]byte, error) {
 	checkReferences(&p, "", e.dash, false, func(uid, typ string) string {
 		m := variableUID.FindStringSubmatch(uid)
 		if m == nil {
-			return fmt.Sprintf("uid %q is neither a datasource variable nor %q: a uid of one Grafana's datasource", uid, BuiltinAnnotationsUID)
+			return fmt.Sprintf("uid %q is neither a datasource variable nor %q: a uid of one Grafana's datasources, which another Grafana lacks", uid, BuiltinAnnotationsUID)
 		}
 		switch name := m[1] + m[2]; {
 		case pluginOf[name] == "":
