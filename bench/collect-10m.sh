@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # collect over a long run: bench/otlpsend paces OTLP/HTTP protobuf requests of 512 spans (32
 # traces × 16) × 20 attributes at RATE spans/s for DURATION to `headroom collect --out -` on
-# loopback, with collect's default limits (traces complete 2 s after their root), which
-# assembles every trace and writes it as an OTLP JSON line (counted, then discarded: 10 minutes
-# at 50k spans/s is ~50 GB of JSON). Prints the rate the sender really achieved, the spans
-# received, written and dropped, collect's resident memory every INTERVAL and its peak
-# (/usr/bin/time -v).
+# loopback (collect's default limits unless COLLECT_ARGS sets others; a trace completes 2 s
+# after its root), which assembles every trace and writes it as an OTLP JSON line (counted,
+# then discarded: 10 minutes at 50k spans/s is ~50 GB of JSON). Prints the rate the sender
+# really achieved, the spans received, written and dropped, collect's resident memory every
+# INTERVAL and its peak (/usr/bin/time -v): it should follow the load and the limits, not the
+# length of the run.
 #
 #   bash bench/collect-10m.sh                    # 10 minutes at 50,000 spans/s
 #   DURATION=60s bash bench/collect-10m.sh       # a quick run
 #   RATE=20000 CONNS=4 bash bench/collect-10m.sh
+#   COLLECT_ARGS='--max-open-traces 50000' bash bench/collect-10m.sh   # collect's limits changed
 #
 # On 2 shared cores the sender and collect compete: the achieved rate is printed, never assumed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10m} RATE=${RATE:-50000} CONNS=${CONNS:-8} PORT=${PORT:-18319} INTERVAL=${INTERVAL:-30s}
+read -r -a collect_args <<<"${COLLECT_ARGS:-}"
 out=$(mktemp -d)
 collect_pid=
 # On an early exit: stop collect (GNU time ignores SIGINT; its child is signalled), clean up.
@@ -25,7 +28,7 @@ go build -o "$out/otlpsend" ./bench/otlpsend
 mkfifo "$out/lines.fifo"
 wc -l <"$out/lines.fifo" >"$out/lines" &
 /usr/bin/time -v -o "$out/time.txt" "$out/headroom" collect --http "127.0.0.1:$PORT" --grpc off --out - -q \
-  2>"$out/collect.err" >"$out/lines.fifo" &
+  "${collect_args[@]}" 2>"$out/collect.err" >"$out/lines.fifo" &
 time_pid=$!
 for _ in $(seq 1 100); do
   collect_pid=$(cat "/proc/$time_pid/task/$time_pid/children" 2>/dev/null || true)

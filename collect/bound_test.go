@@ -77,11 +77,11 @@ func openSize(a *assembler) int64 {
 	return n
 }
 
-// TestReceiverBoundsWaitingTraces: while OnTrace is stuck, completed traces wait to at most
-// a quarter of MaxBufferedBytes, then assembly waits and the ingest queue refuses exports as overloaded;
-// once OnTrace goes on, every trace is delivered. It drives the assembler and the delivery
-// without listeners, in a synctest bubble: synctest.Wait lets the assembler take each request
-// before the next unless it is blocked.
+// TestReceiverBoundsWaitingTraces: while OnTrace is stuck, completed traces wait to at most a
+// quarter of MaxBufferedBytes, then assembly waits and the ingest queue refuses exports as
+// overloaded; once OnTrace goes on, every trace is delivered. It drives the assembler and the
+// delivery without listeners, in a synctest bubble: synctest.Wait lets the assembler take each
+// request before the next unless it is blocked.
 func TestReceiverBoundsWaitingTraces(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {

@@ -55,11 +55,11 @@ type Config struct {
 	// traces are written early, counted as evicted. Default MaxBufferedSpansDefault (1000000).
 	MaxBufferedSpans int
 	// MaxBufferedBytes caps the spans held across all open traces by their size encoded as
-	// OTLP protobuf (decoded, in memory, they take about 3.3× that: see docs/performance.md);
-	// beyond it the oldest traces are written early, counted as evicted. Completed traces
-	// waiting for OnTrace are held to a quarter of it: while they fill that, assembly waits,
-	// the ingest queue fills and exports are refused as overloaded until OnTrace catches up.
-	// Default MaxBufferedBytesDefault (256 MiB).
+	// OTLP protobuf (decoded, in memory, they take about 3.3× that; see "Memory" in
+	// docs/commands/collect.md); beyond it the oldest traces are written early, counted as
+	// evicted. Completed traces waiting for OnTrace are held to a quarter of it: while they
+	// fill that, assembly waits, the ingest queue fills and exports are refused as overloaded
+	// until OnTrace catches up. Default MaxBufferedBytesDefault (256 MiB).
 	MaxBufferedBytes int64
 	// MaxSpansPerTrace caps one trace; further spans of it are dropped and counted.
 	// Default MaxSpansPerTraceDefault (10000).
