@@ -58,8 +58,8 @@ func TestAssemblerCompletesAfterRoot(t *testing.T) {
 	if s := f.stat(); s.Traces[EndComplete] != 1 || s.Tolerated[ReasonMissingParent] != 0 {
 		t.Errorf("stats %+v", s)
 	}
-	if o, b := f.a.gauges(); o != 0 || b != 0 {
-		t.Errorf("after writing: %d open traces, %d buffered spans, want 0, 0", o, b)
+	if o, b, n := f.a.gauges(); o != 0 || b != 0 || n != 0 {
+		t.Errorf("after writing: %d open traces, %d buffered spans of %d bytes, want 0, 0, 0", o, b, n)
 	}
 }
 
@@ -157,7 +157,7 @@ func TestAssemblerCaps(t *testing.T) {
 		if len(f.out) != 2 || f.out[0].ID != tid(0).String() || f.out[1].ID != tid(1).String() || f.out[0].End != EndEvicted {
 			t.Fatalf("want traces 0 and 1 evicted, got %d written", len(f.out))
 		}
-		if o, _ := f.a.gauges(); o != 3 {
+		if o, _, _ := f.a.gauges(); o != 3 {
 			t.Errorf("%d open traces, want the cap 3", o)
 		}
 	})
@@ -169,7 +169,7 @@ func TestAssemblerCaps(t *testing.T) {
 		if len(f.out) != 1 || f.out[0].ID != tid(1).String() {
 			t.Fatalf("want trace 1 evicted when 5 spans > 4 were held, got %d written", len(f.out))
 		}
-		if _, b := f.a.gauges(); b != 2 {
+		if _, b, _ := f.a.gauges(); b != 2 {
 			t.Errorf("%d buffered spans, want 2", b)
 		}
 	})

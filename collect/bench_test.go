@@ -3,9 +3,11 @@ package collect
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -140,4 +142,55 @@ func BenchmarkDecodeProtobuf(b *testing.B) {
 		sanitize(td, MaxAttrValueLenDefault)
 	}
 	b.ReportMetric(float64(b.N*p.Spans())/b.Elapsed().Seconds(), "spans/s")
+}
+
+// BenchmarkAssembleHeld measures what the spans of open traces cost in memory: it assembles
+// 100 batches of 512 spans (none complete) and reports the live heap they take per span
+// against their OTLP protobuf size, which Config.MaxBufferedBytes counts; spans with 20
+// attributes (the ingest benchmarks') and with 2.
+func BenchmarkAssembleHeld(b *testing.B) {
+	for _, attrs := range []int{20, 2} {
+		b.Run(fmt.Sprintf("attrs=%d", attrs), func(b *testing.B) {
+			p, err := collecttest.New(32, 16, attrs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchHeld(b, p)
+		})
+	}
+}
+
+func benchHeld(b *testing.B, p *collecttest.Payload) {
+	body := make([]byte, p.Len())
+	const batches = 100
+	var heap, counted float64
+	for b.Loop() {
+		b.StopTimer()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		a := newAssembler(Config{}.withDefaults(), &counters{}, func(*Trace) {})
+		for i := range batches {
+			td, err := decodeProtobuf(p.Stamp(body, uint64(i+1)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			a.add(td, time.Time{})
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		_, spans, bytes := a.gauges()
+		if spans != batches*p.Spans() {
+			b.Fatalf("%d spans held, want %d", spans, batches*p.Spans())
+		}
+		heap = float64(after.HeapAlloc-before.HeapAlloc) / float64(spans)
+		counted = float64(bytes) / float64(spans)
+		runtime.KeepAlive(a)
+		b.StartTimer()
+	}
+	b.ReportMetric(heap, "heap-B/span")
+	b.ReportMetric(counted, "proto-B/span")
+	b.ReportMetric(heap/counted, "heap/proto")
 }

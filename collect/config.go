@@ -54,6 +54,13 @@ type Config struct {
 	// MaxBufferedSpans caps the spans held across all open traces; beyond it the oldest
 	// traces are written early, counted as evicted. Default MaxBufferedSpansDefault (1000000).
 	MaxBufferedSpans int
+	// MaxBufferedBytes caps the spans held across all open traces by their size encoded as
+	// OTLP protobuf (decoded, in memory, they take about 3.3× that; see "Memory" in
+	// docs/commands/collect.md); beyond it the oldest traces are written early, counted as
+	// evicted. Completed traces waiting for OnTrace are held to a quarter of it: while they
+	// fill that, assembly waits, the ingest queue fills and exports are refused as overloaded
+	// until OnTrace catches up. Default MaxBufferedBytesDefault (256 MiB).
+	MaxBufferedBytes int64
 	// MaxSpansPerTrace caps one trace; further spans of it are dropped and counted.
 	// Default MaxSpansPerTraceDefault (10000).
 	MaxSpansPerTrace int
@@ -86,6 +93,9 @@ type Config struct {
 	Now func() time.Time
 }
 
+// maxWaitingBytes is how many bytes of completed traces may wait for OnTrace.
+func (cfg *Config) maxWaitingBytes() int64 { return max(1, cfg.MaxBufferedBytes/4) }
+
 // Defaults of Config, which zero fields stand for.
 const (
 	HTTPAddrDefault          = "127.0.0.1:4318"
@@ -99,6 +109,7 @@ const (
 	MaxIdleDefault           = 30 * time.Second
 	MaxOpenTracesDefault     = 10000
 	MaxBufferedSpansDefault  = 1000000
+	MaxBufferedBytesDefault  = 256 << 20
 	MaxSpansPerTraceDefault  = 10000
 	MaxAttrValueLenDefault   = 4096
 	ForwardQueueDefault      = 256
@@ -140,11 +151,10 @@ func (cfg Config) withDefaults() Config {
 			*f.p = f.d
 		}
 	}
-	if cfg.MaxRequestBytes == 0 {
-		cfg.MaxRequestBytes = MaxRequestBytesDefault
-	}
-	if cfg.ForwardQueueBytes == 0 {
-		cfg.ForwardQueueBytes = ForwardQueueBytesDefault
+	for _, f := range cfg.sizes() {
+		if *f.p == 0 {
+			*f.p = f.d
+		}
 	}
 	for _, f := range cfg.durations() {
 		if *f.p == 0 {
@@ -176,11 +186,10 @@ func (cfg *Config) validate() error {
 			return bad(f.field, "%d: want a positive number (0 means the default %d)", *f.p, f.d)
 		}
 	}
-	if cfg.MaxRequestBytes < 0 {
-		return bad("MaxRequestBytes", "%d: want a positive size", cfg.MaxRequestBytes)
-	}
-	if cfg.ForwardQueueBytes < 0 {
-		return bad("ForwardQueueBytes", "%d: want a positive size", cfg.ForwardQueueBytes)
+	for _, f := range cfg.sizes() {
+		if *f.p < 0 {
+			return bad(f.field, "%d: want a positive size in bytes (0 means the default %d)", *f.p, f.d)
+		}
 	}
 	if cfg.Forward != "" {
 		if _, err := forwardBase(cfg.Forward); err != nil {
@@ -212,6 +221,20 @@ func (cfg *Config) ints() []intField {
 		{"MaxSpansPerTrace", &cfg.MaxSpansPerTrace, MaxSpansPerTraceDefault},
 		{"MaxAttrValueLen", &cfg.MaxAttrValueLen, MaxAttrValueLenDefault},
 		{"ForwardQueue", &cfg.ForwardQueue, ForwardQueueDefault},
+	}
+}
+
+type sizeField struct {
+	field string
+	p     *int64
+	d     int64
+}
+
+func (cfg *Config) sizes() []sizeField {
+	return []sizeField{
+		{"MaxRequestBytes", &cfg.MaxRequestBytes, MaxRequestBytesDefault},
+		{"MaxBufferedBytes", &cfg.MaxBufferedBytes, MaxBufferedBytesDefault},
+		{"ForwardQueueBytes", &cfg.ForwardQueueBytes, ForwardQueueBytesDefault},
 	}
 }
 

@@ -6,8 +6,11 @@
 // it does not speak, 413 when a request is over the size limit after decompression, 429/503
 // with Retry-After (gRPC RESOURCE_EXHAUSTED with RetryInfo / UNAVAILABLE) when its bounded
 // ingest queue is full or it is shutting down, and partial success naming the spans it refused.
-// Memory is bounded by caps on open traces, buffered spans, spans per trace and attribute
-// value length; every span refused, dropped or tolerated is counted with its reason (Stats).
+// Memory is bounded whatever the length of the run: by caps on open traces and on the spans
+// they hold (in number and in encoded bytes: beyond them the oldest trace is written early),
+// on spans per trace and attribute value length, on completed traces waiting to be written
+// (assembly waits for them), and on the requests waiting for assembly (refused beyond). Every
+// span refused, dropped or tolerated and every trace written early is counted (Stats).
 //
 // collect owns the OTLP dependencies (go.opentelemetry.io/collector/pdata, gRPC). It must not
 // import lab/...; diagnose must not import collect: the two meet only in the OTLP JSON lines

@@ -20,12 +20,10 @@ type TraceLines struct {
 	ch     chan *Trace
 }
 
-// traceLinesBuffer is how many traces may wait for the writer before Add blocks, which pushes
-// back on the receiver's assembly (and through its queue on exporters).
-const traceLinesBuffer = 1024
-
-// NewTraceLines returns an open TraceLines.
-func NewTraceLines() *TraceLines { return &TraceLines{ch: make(chan *Trace, traceLinesBuffer)} }
+// NewTraceLines returns an open TraceLines. One trace per writer may wait before Add blocks:
+// a trace Add took is out of the receiver's count of Config.MaxBufferedBytes, so few are, and a
+// slow writer pushes back on the receiver's assembly (and through its queue on exporters).
+func NewTraceLines() *TraceLines { return &TraceLines{ch: make(chan *Trace, runtime.GOMAXPROCS(0))} }
 
 // Add queues t for writing; after Close it drops t. It blocks while the writer is behind.
 func (l *TraceLines) Add(t *Trace) {

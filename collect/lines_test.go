@@ -67,7 +67,7 @@ func TestTraceLinesKeepsDrainingAfterAnError(t *testing.T) {
 	// must still be taken, more than the queue holds.
 	big := map[string]string{"big": strings.Repeat("x", 1<<20)}
 	l.Add(&Trace{td: build(spanSpec{trace: 0, span: 1, parent: -1, start: 1, end: 2, attrs: big})})
-	for i := range 2 * traceLinesBuffer {
+	for i := range 2*cap(l.ch) + 1 {
 		l.Add(&Trace{td: build(spanSpec{trace: i + 1, span: 1, parent: -1, start: 1, end: 2})})
 	}
 	l.Close()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
 )
 
@@ -48,9 +49,14 @@ type Receiver struct {
 	fwd *forwarder // nil without Config.Forward
 
 	completed chan *Trace
+	// waiting holds the encoded bytes of the completed traces not yet through OnTrace, to a
+	// quarter of Config.MaxBufferedBytes: a slow OnTrace makes the assembler wait rather than
+	// pile them up.
+	waiting   *semaphore.Weighted
 	delivered chan struct{} // closed when every completed trace went to OnTrace
 	open      atomic.Int64
 	buffered  atomic.Int64
+	bytes     atomic.Int64
 
 	started  atomic.Bool // Start was called
 	running  atomic.Bool // Start succeeded: servers and goroutines run until Shutdown
@@ -66,7 +72,7 @@ func New(cfg Config) (*Receiver, error) {
 		return nil, err
 	}
 	return &Receiver{cfg: cfg, queue: make(chan ptrace.Traces, cfg.QueueSize), slots: make(chan struct{}, cfg.QueueSize),
-		completed: make(chan *Trace, 1024), delivered: make(chan struct{})}, nil
+		completed: make(chan *Trace, 1024), waiting: semaphore.NewWeighted(cfg.maxWaitingBytes()), delivered: make(chan struct{})}, nil
 }
 
 // Config returns the configuration in effect, defaults filled in.
@@ -161,7 +167,7 @@ func (r *Receiver) addrOf(ln *net.Listener) net.Addr {
 // Stats returns a snapshot of the counters.
 func (r *Receiver) Stats() Stats {
 	s := r.c.snapshot()
-	s.OpenTraces, s.BufferedSpans = r.open.Load(), r.buffered.Load()
+	s.OpenTraces, s.BufferedSpans, s.BufferedBytes = r.open.Load(), r.buffered.Load(), r.bytes.Load()
 	return s
 }
 
@@ -263,7 +269,11 @@ func (r *Receiver) ingest(td ptrace.Traces) (checked, error) {
 
 // assemble is the one goroutine that owns the assembler.
 func (r *Receiver) assemble() {
-	a := newAssembler(r.cfg, &r.c, func(t *Trace) { r.completed <- t })
+	a := newAssembler(r.cfg, &r.c, func(t *Trace) {
+		// Never fails: the context has no end, and deliver releases what it takes.
+		_ = r.waiting.Acquire(context.Background(), r.held(t))
+		r.completed <- t
+	})
 	// Sweeping a few times per CompleteAfter keeps completion within ~25 % of it.
 	every := max(r.cfg.CompleteAfter/4, 10*time.Millisecond)
 	tick := time.NewTicker(every)
@@ -287,10 +297,15 @@ func (r *Receiver) assemble() {
 }
 
 func (r *Receiver) setGauges(a *assembler) {
-	o, b := a.gauges()
+	o, s, b := a.gauges()
 	r.open.Store(int64(o))
-	r.buffered.Store(int64(b))
+	r.buffered.Store(int64(s))
+	r.bytes.Store(b)
 }
+
+// held is what t takes of the waiting bytes: its size, or all of them for a trace larger,
+// which then waits alone.
+func (r *Receiver) held(t *Trace) int64 { return min(t.bytes, r.cfg.maxWaitingBytes()) }
 
 // deliver hands completed traces to OnTrace off the assembler's goroutine, so marshalling
 // and writing them runs in parallel with assembly.
@@ -300,5 +315,6 @@ func (r *Receiver) deliver() {
 		if r.cfg.OnTrace != nil {
 			r.cfg.OnTrace(t)
 		}
+		r.waiting.Release(r.held(t))
 	}
 }

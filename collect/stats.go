@@ -135,6 +135,7 @@ type Stats struct {
 	Traces          map[string]int64 // traces written, by how they ended
 	OpenTraces      int64            // traces being assembled now
 	BufferedSpans   int64            // spans held in open traces now
+	BufferedBytes   int64            // those spans' size encoded as OTLP protobuf (Config.MaxBufferedBytes)
 	// MetricsRequests and LogsRequests are the OTLP metrics and logs export requests answered
 	// (with success: see Receiver); they are forwarded with Config.Forward, else discarded.
 	MetricsRequests, LogsRequests int64

@@ -13,7 +13,6 @@
 package doctor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,9 +48,7 @@ type run struct {
 	// keep is set from the steady run on: only then are the collector's traces kept, and the
 	// analysis keeps those that started inside [from, to), the steady run's measured window.
 	keep     atomic.Bool
-	lines    *collect.TraceLines // the kept traces, written as `headroom collect --out` writes them
-	traces   bytes.Buffer        // lines' output, read once linesErr has answered
-	linesErr chan error
+	traces   *keptTraces // where the kept traces go, nil without the collector
 	from, to time.Time
 	notesMu  sync.Mutex // guards rep.Notes: the profiles note from their own goroutine
 	// profiled is how the steady run's profiles were fetched; zero when it took none.
@@ -76,6 +73,9 @@ func Run(ctx context.Context, cfg Config, progress func(string)) (*result.Doctor
 	if cfg.Rate == 0 {
 		r.rep.SLO = cfg.objective.Expr
 	}
+	// Every way out removes the kept traces' file, after the collector stopped, unless the
+	// analysis committed it as traces.jsonl.
+	defer func() { r.traces.discard() }()
 	if err := r.startCollector(ctx); err != nil {
 		return nil, err
 	}

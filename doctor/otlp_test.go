@@ -60,9 +60,10 @@ func TestTracesOverGRPCWithoutDoctorsProbes(t *testing.T) {
 	defer srv.Close()
 
 	var lines []string
+	dir := t.TempDir()
 	rep := runDoctor(t, doctor.Config{
 		URL: srv.URL, Endpoints: []string{"/api/items"}, OTLP: freeAddr(t), OTLPGRPC: grpcAddr,
-		Rate: 20, Duration: 2 * time.Second, Warmup: 200 * time.Millisecond, TraceWait: time.Second, OutDir: t.TempDir(),
+		Rate: 20, Duration: 2 * time.Second, Warmup: 200 * time.Millisecond, TraceWait: time.Second, OutDir: dir,
 	}, func(s string) { lines = append(lines, s) })
 	out := strings.Join(lines, "\n")
 	for _, want := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + grpcAddr + " OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
@@ -81,6 +82,52 @@ func TestTracesOverGRPCWithoutDoctorsProbes(t *testing.T) {
 	if !slices.Equal(endpoints, []string{"GET /api/items"}) {
 		t.Errorf("endpoints %q: want GET /api/items only, not doctor's own profile fetches", endpoints)
 	}
+	if !slices.Contains(files(t, dir), "traces.jsonl") || slices.ContainsFunc(files(t, dir), isTemp) {
+		t.Errorf("report directory holds %q: want traces.jsonl and no temporary file", files(t, dir))
+	}
+}
+
+// files lists dir.
+func files(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// isTemp tells an output still being written (internal/atomicfile's temporary files).
+func isTemp(name string) bool { return strings.HasSuffix(name, ".tmp") }
+
+// TestCancelledRunLeavesNoTraces: doctor writes the collected traces to a file as they come, so
+// that a long run holds none in memory; a run cancelled before its analysis leaves neither that
+// file nor traces.jsonl behind.
+func TestCancelledRunLeavesNoTraces(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	_, err := doctor.Run(ctx, doctor.Config{
+		URL: srv.URL, Endpoints: []string{"/"}, OTLP: freeAddr(t), OTLPGRPC: "off", NoProfiles: true, OutDir: dir,
+		Rate: 20, Duration: time.Minute, Warmup: 100 * time.Millisecond,
+	}, func(s string) {
+		if strings.HasPrefix(s, "steady:") {
+			cancel()
+		}
+	})
+	if err == nil || ctx.Err() == nil {
+		t.Fatalf("Run = %v, want it cancelled", err)
+	}
+	if got := files(t, dir); slices.Contains(got, "traces.jsonl") || slices.ContainsFunc(got, isTemp) {
+		t.Errorf("a cancelled run left %q: want no traces file", got)
+	}
 }
 
 // TestNoTracesIsSaid: a service that exports nothing gets one line saying so and what to check,
@@ -91,17 +138,24 @@ func TestNoTracesIsSaid(t *testing.T) {
 	defer srv.Close()
 	run := func(cfg doctor.Config) (string, string) {
 		var lines []string
-		cfg.URL, cfg.Endpoints, cfg.OutDir = srv.URL, []string{"/"}, t.TempDir()
+		cfg.URL, cfg.Endpoints = srv.URL, []string{"/"}
+		if cfg.OutDir == "" {
+			cfg.OutDir = t.TempDir()
+		}
 		cfg.Rate, cfg.Duration, cfg.Warmup, cfg.TraceWait = 20, time.Second, 100*time.Millisecond, 100*time.Millisecond
 		rep := runDoctor(t, cfg, func(s string) { lines = append(lines, s) })
 		return strings.Join(lines, "\n"), rep.NoTraces
 	}
-	out, none := run(doctor.Config{OTLP: freeAddr(t), OTLPGRPC: freeAddr(t), NoProfiles: true})
+	dir := t.TempDir()
+	out, none := run(doctor.Config{OTLP: freeAddr(t), OTLPGRPC: freeAddr(t), NoProfiles: true, OutDir: dir})
 	if !strings.Contains(none, "no span arrived") || !strings.Contains(none, "OTEL_EXPORTER_OTLP_PROTOCOL") || !strings.Contains(out, "NO TRACES: no span arrived") {
 		t.Errorf("no_traces %q, progress:\n%s", none, out)
 	}
 	if want := "steady: every endpoint at its rate for 1s, with traces"; !slices.Contains(strings.Split(out, "\n"), want) {
 		t.Errorf("progress lacks the line %q:\n%s", want, out)
+	}
+	if got := files(t, dir); slices.Contains(got, "traces.jsonl") || slices.ContainsFunc(got, isTemp) {
+		t.Errorf("with no span: the report directory holds %q, want no traces file", got)
 	}
 	out, none = run(doctor.Config{OTLP: "off", NoProfiles: true})
 	if want := "steady: every endpoint at its rate for 1s (no traces, no profiles)"; none != "" || strings.Contains(out, "NO TRACES") || !slices.Contains(strings.Split(out, "\n"), want) {

@@ -1,7 +1,6 @@
 package doctor
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -9,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,7 +27,11 @@ func (r *run) startCollector(ctx context.Context) error {
 	if r.cfg.OTLP == collect.Off || r.cfg.Jaeger.URL != "" {
 		return nil
 	}
-	r.lines = collect.NewTraceLines()
+	traces, err := newKeptTraces(filepath.Join(r.cfg.OutDir, tracesFile))
+	if err != nil {
+		return err
+	}
+	r.traces = traces
 	httpAddr, grpcAddr := r.cfg.OTLP, r.cfg.OTLPGRPC
 	recv, err := r.listenOTLP(ctx, httpAddr, grpcAddr)
 	if err != nil && (r.cfg.otlpDefault || r.cfg.grpcDefault) && errors.Is(err, collect.ErrListen) {
@@ -45,8 +49,6 @@ func (r *run) startCollector(ctx context.Context) error {
 		return fmt.Errorf("start the OTLP receiver: %w (give other addresses with --otlp and --otlp-grpc, or --otlp off)", err)
 	}
 	r.recv = recv
-	r.linesErr = make(chan error, 1)
-	go func() { r.linesErr <- r.lines.WriteAll(&r.traces) }()
 	r.rep.OTLP = "http://" + recv.HTTPAddr().String()
 	if a := recv.GRPCAddr(); a != nil {
 		r.rep.OTLPGRPC = "http://" + a.String()
@@ -68,7 +70,7 @@ func (r *run) listenOTLP(ctx context.Context, httpAddr, grpcAddr string) (*colle
 	recv, err := collect.New(collect.Config{HTTPAddr: httpAddr, GRPCAddr: grpcAddr, CompleteAfter: time.Second,
 		OnTrace: func(t *collect.Trace) {
 			if r.keep.Load() {
-				r.lines.Add(t)
+				r.traces.lines.Add(t)
 			}
 		}})
 	if err != nil {
@@ -83,7 +85,59 @@ func (r *run) stopCollector(ctx context.Context) {
 		defer cancel()
 		_ = r.recv.Shutdown(sctx)
 		r.recv = nil
-		r.lines.Close()
+	}
+}
+
+// tracesFile is where the report directory keeps the steady run's traces, as `headroom collect
+// --out` writes them.
+const tracesFile = "traces.jsonl"
+
+// keptTraces is the steady run's traces as the collector completes them, written as they come
+// to a temporary file in the report directory (a long run holds none of them in memory): the
+// analysis renames it to traces.jsonl and reads it back; every other way out removes it.
+type keptTraces struct {
+	lines   *collect.TraceLines
+	file    *atomicfile.File
+	path    string
+	written chan struct{} // closed when the writer is done; err is then its error
+	err     error
+}
+
+func newKeptTraces(path string) (*keptTraces, error) {
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("the collected traces: %w", err)
+	}
+	k := &keptTraces{lines: collect.NewTraceLines(), file: f, path: path, written: make(chan struct{})}
+	go func() {
+		k.err = k.lines.WriteAll(f.Writer())
+		close(k.written)
+	}()
+	return k, nil
+}
+
+// finish ends the stream and waits for the writer, whose error it returns. Traces added
+// later are dropped.
+func (k *keptTraces) finish() error {
+	k.lines.Close()
+	<-k.written
+	return k.err
+}
+
+// commit finishes and renames the file into place, or removes it.
+func (k *keptTraces) commit() error {
+	if err := k.finish(); err != nil {
+		k.file.Abort()
+		return err
+	}
+	return k.file.Commit(func(io.Writer) error { return nil })
+}
+
+// discard finishes and removes the file unless commit renamed it. A nil k does nothing.
+func (k *keptTraces) discard() {
+	if k != nil {
+		_ = k.finish()
+		k.file.Abort()
 	}
 }
 
@@ -115,30 +169,32 @@ func (r *run) analysis(ctx context.Context) error {
 	if r.cfg.Jaeger.URL != "" {
 		return r.analyse(ctx, r.readJaeger)
 	}
-	if r.lines == nil {
+	if r.traces == nil {
 		return nil // --otlp off: no traces were asked for
 	}
 	if stats.SpansAccepted == 0 {
 		r.noTraces("no span arrived")
-		return nil
+		return nil // the deferred discard removes the empty file
 	}
-	if err := <-r.linesErr; err != nil {
+	if err := r.traces.commit(); err != nil {
 		return fmt.Errorf("write the collected traces: %w", err)
 	}
-	raw := r.traces.Bytes()
-	if err := atomicfile.Write(filepath.Join(r.cfg.OutDir, "traces.jsonl"), func(w io.Writer) error { _, err := w.Write(raw); return err }); err != nil {
-		return err
-	}
+	path := r.traces.path
 	return r.analyse(ctx, func(_ context.Context, s *diagnose.Stream, keep func(*diagnose.Trace) bool, ids []string, each func(*diagnose.Trace)) error {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
 		if s == nil {
-			_, err := diagnose.ReadEach(bytes.NewReader(raw), diagnose.ReadConfig{}, func(t *diagnose.Trace) {
+			_, err := diagnose.ReadEach(f, diagnose.ReadConfig{}, func(t *diagnose.Trace) {
 				if slices.Contains(ids, t.ID) {
 					each(t)
 				}
 			})
 			return err
 		}
-		if _, err := s.ReadTraces(bytes.NewReader(raw), diagnose.ReadConfig{}, keep); err != nil {
+		if _, err := s.ReadTraces(f, diagnose.ReadConfig{}, keep); err != nil {
 			return err
 		}
 		if r.rep.TracesAnalyzed == 0 {

@@ -74,6 +74,8 @@ could not be listened on, or writing failed.`,
 	f.DurationVar(&cfg.CompleteAfter, "complete-after", collect.CompleteAfterDefault, "a trace is complete this long after its root span arrives")
 	f.DurationVar(&cfg.MaxIdle, "max-idle", collect.MaxIdleDefault, "a trace without a root is written this long after its last span (an orphan)")
 	f.IntVar(&cfg.MaxOpenTraces, "max-open-traces", collect.MaxOpenTracesDefault, "traces assembled at once; the oldest is written early beyond it")
+	f.IntVar(&cfg.MaxBufferedSpans, "max-buffered-spans", collect.MaxBufferedSpansDefault, "spans held in traces being assembled; the oldest trace is written early beyond it")
+	f.Int64Var(&cfg.MaxBufferedBytes, "max-buffered-bytes", collect.MaxBufferedBytesDefault, "bytes of the spans held in traces being assembled, as OTLP protobuf; the oldest trace is written early beyond it (completed traces wait for the output within a quarter of it)")
 	f.IntVar(&cfg.MaxSpansPerTrace, "max-spans-per-trace", collect.MaxSpansPerTraceDefault, "spans kept per trace; more are dropped and counted")
 	f.IntVar(&cfg.MaxAttrValueLen, "max-attr-len", collect.MaxAttrValueLenDefault, "attribute values longer than this many bytes are truncated and counted")
 	f.Int64Var(&cfg.MaxRequestBytes, "max-request-bytes", collect.MaxRequestBytesDefault, "largest export request after decompression (413 beyond)")
@@ -91,7 +93,7 @@ could not be listened on, or writing failed.`,
 // collectFlags is the flag of each collect.Config field, for collect's errors.
 var collectFlags = map[string]string{
 	"HTTPAddr": "--http", "GRPCAddr": "--grpc", "CompleteAfter": "--complete-after", "MaxIdle": "--max-idle",
-	"MaxOpenTraces": "--max-open-traces", "MaxSpansPerTrace": "--max-spans-per-trace", "MaxAttrValueLen": "--max-attr-len",
+	"MaxOpenTraces": "--max-open-traces", "MaxBufferedSpans": "--max-buffered-spans", "MaxBufferedBytes": "--max-buffered-bytes", "MaxSpansPerTrace": "--max-spans-per-trace", "MaxAttrValueLen": "--max-attr-len",
 	"MaxRequestBytes": "--max-request-bytes", "HeaderTimeout": "--header-timeout", "BodyTimeout": "--body-timeout",
 	"Forward": "--forward", "ForwardQueue": "--forward-queue", "ForwardQueueBytes": "--forward-queue-bytes", "ForwardTimeout": "--forward-timeout",
 }
@@ -108,7 +110,8 @@ func runCollect(ctx context.Context, sio *stdio, cfg collect.Config, out string,
 	for _, l := range []struct {
 		flag string
 		v    int64
-	}{{"--max-open-traces", int64(cfg.MaxOpenTraces)}, {"--max-spans-per-trace", int64(cfg.MaxSpansPerTrace)},
+	}{{"--max-open-traces", int64(cfg.MaxOpenTraces)}, {"--max-buffered-spans", int64(cfg.MaxBufferedSpans)},
+		{"--max-buffered-bytes", cfg.MaxBufferedBytes}, {"--max-spans-per-trace", int64(cfg.MaxSpansPerTrace)},
 		{"--max-attr-len", int64(cfg.MaxAttrValueLen)}, {"--max-request-bytes", cfg.MaxRequestBytes},
 		{"--complete-after", int64(cfg.CompleteAfter)}, {"--max-idle", int64(cfg.MaxIdle)},
 		{"--header-timeout", int64(cfg.HeaderTimeout)}, {"--body-timeout", int64(cfg.BodyTimeout)}, {"--sync-every", int64(syncEvery)},
@@ -256,8 +259,8 @@ func (p *collectProgress) line() string {
 	rate := p.rate
 	p.mu.Unlock()
 	reqs, spans := s.Refused()
-	l := fmt.Sprintf("%6.0fs  %8.0f spans/s  %d spans  %d traces written (%d open)  rejected %d spans, %d requests",
-		time.Since(p.start).Seconds(), rate, s.SpansAccepted, s.TracesWritten(), s.OpenTraces, spans, reqs)
+	l := fmt.Sprintf("%6.0fs  %8.0f spans/s  %d spans  %d traces written (%d open, %.1f MB held)  rejected %d spans, %d requests",
+		time.Since(p.start).Seconds(), rate, s.SpansAccepted, s.TracesWritten(), s.OpenTraces, float64(s.BufferedBytes)/1e6, spans, reqs)
 	if s.Forwarded+s.ForwardDropped+s.ForwardFailed > 0 {
 		l += fmt.Sprintf("  forwarded %d, dropped %d, failed %d", s.Forwarded, s.ForwardDropped, s.ForwardFailed)
 	}
