@@ -57,23 +57,21 @@ func TestVegetaTargetsFiles(t *testing.T) {
 			if err != nil {
 				t.Fatalf("vegeta attack: %v\n%s", err, out)
 			}
-			byVegeta := rec.take(t)
-
-			// Targets are drawn at random by weight: with 60 requests, a target of three is
-			// never drawn with a chance of 3 in 10 million.
-			code, _, stderr := runIO(t, "", "load", "--targets", targets, "--targets-format", tc.headroomFormat,
-				"-n", "60", "--rate", "200", "-q")
-			if code != 0 && code != 3 { // 3: on a loaded machine, the generator's verdict may say it sent late
-				t.Fatalf("headroom load: exit %d\n%s", code, stderr)
-			}
-			byHeadroom := rec.take(t)
-
-			v, h := distinct(byVegeta, "Go-http-client/1.1"), distinct(byHeadroom, "headroom")
+			v := distinct(rec.take(t), "Go-http-client/1.1")
 			if len(v) != tc.targets {
 				t.Fatalf("vegeta sent %d distinct requests, want the file's %d targets:\n%s", len(v), tc.targets, strings.Join(v, "\n---\n"))
 			}
-			if !slices.Equal(v, h) {
-				t.Errorf("headroom sent:\n%s\n=== want what vegeta sent:\n%s", strings.Join(h, "\n---\n"), strings.Join(v, "\n---\n"))
+			// The format named, then told from the content (what the docs promise).
+			for _, format := range []string{tc.headroomFormat, "auto"} {
+				// Targets are drawn at random by weight: with 60 requests, a target of
+				// three is never drawn with a chance of 3 in 10 million.
+				code, _, stderr := runIO(t, "", "load", "--targets", targets, "--targets-format", format, "-n", "60", "--rate", "200", "-q")
+				if code != 0 && code != 3 { // 3: on a loaded machine, the generator's verdict may say it sent late
+					t.Fatalf("headroom load --targets-format %s: exit %d\n%s", format, code, stderr)
+				}
+				if h := distinct(rec.take(t), "headroom"); !slices.Equal(v, h) {
+					t.Errorf("--targets-format %s: headroom sent:\n%s\n=== want what vegeta sent:\n%s", format, strings.Join(h, "\n---\n"), strings.Join(v, "\n---\n"))
+				}
 			}
 		})
 	}

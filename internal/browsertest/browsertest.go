@@ -1,7 +1,8 @@
 // Package browsertest opens a page in headless Chromium for tests: it reports every network
 // request the page makes, every console error, warning and uncaught exception, which chart
-// containers hold a drawn canvas and which inline SVGs have a size, and takes a screenshot. It
-// is the only importer of chromedp, and only tests import it.
+// containers hold a drawn canvas and which inline SVGs have a size, and takes a screenshot; and
+// it records a tab's traffic as a HAR file (RecordHAR). It is the only importer of chromedp, and
+// only tests import it.
 package browsertest
 
 import (
