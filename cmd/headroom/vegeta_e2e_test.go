@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -150,7 +151,7 @@ func (r *rawRecorder) serve(c net.Conn) {
 	for {
 		req, err := readRawRequest(br)
 		if err != nil {
-			if err != io.EOF {
+			if !errors.Is(err, io.EOF) {
 				r.mu.Lock()
 				r.errs = append(r.errs, err)
 				r.mu.Unlock()
@@ -174,7 +175,7 @@ func readRawRequest(br *bufio.Reader) (rawRequest, error) {
 	for {
 		line, err := br.ReadString('\n')
 		if err != nil {
-			if err == io.EOF && req.line == "" && line == "" {
+			if errors.Is(err, io.EOF) && req.line == "" && line == "" {
 				return req, io.EOF
 			}
 			return req, fmt.Errorf("reading the head: %w", err)

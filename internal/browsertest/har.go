@@ -25,17 +25,17 @@ import (
 
 // RecordHAR starts a fresh headless Chromium (bin), with a private profile under dir, runs steps
 // in its tab, each once the requests of the one before have ended, and returns the tab's
-// requests as a HAR 1.2 file (JSON),
-// shaped as DevTools' "Save all as HAR" shapes it from the same protocol events: one entry per
-// request and per redirect hop, in the order sent; the request headers as they went over the
-// wire (Network.requestWillBeSentExtraInfo) when the network stack sent them, else the headers
-// the page asked for (a request answered by the browser's cache); the request body as postData;
-// Chromium's own fields _resourceType, _fromCache ("memory" or "disk", when the cache answered),
-// _priority, and in the response _transferSize and _error (a failed request's net error, with
-// status 0). It leaves out what a replay does not read: the response bodies (content.text) and
-// _initiator. Header fields are sorted by name (the protocol gives them as a map). ctx bounds
-// it all.
-func RecordHAR(ctx context.Context, bin, dir string, steps ...chromedp.Action[chromedp.Void]) ([]byte, error) {
+// requests as a HAR 1.2 file (JSON), shaped as DevTools' "Save all as HAR" shapes it from the
+// same protocol events: one entry per finished request and per redirect hop, in the order sent;
+// the request headers as they went over the wire (Network.requestWillBeSentExtraInfo) when the
+// network stack sent them, else those the page asked for (a request the browser's cache
+// answered); the request body as postData; the answer's status and headers as received (a
+// revalidation's 304, which the protocol's response reports as the cached 200); Chromium's own
+// fields _resourceType, _fromCache ("memory" or "disk"), _priority, and in the response
+// _transferSize and _error (a failed request's net error, with status 0). It leaves out what a
+// replay does not read: the response bodies (content.text) and _initiator. Header fields are
+// sorted by name (the protocol gives them as a map). ctx bounds it all.
+func RecordHAR(ctx context.Context, bin, dir string, steps ...Step) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	rec := &harRecorder{byID: map[network.RequestID][]*harHop{}, extras: map[network.RequestID][]network.Headers{},
@@ -63,6 +63,21 @@ func RecordHAR(ctx context.Context, bin, dir string, steps ...chromedp.Action[ch
 	return rec.har(v.Product)
 }
 
+// Step is one thing RecordHAR does in its tab.
+type Step = chromedp.Action[chromedp.Void]
+
+// Visit opens url in the tab and waits for it to load.
+func Visit(url string) Step { return chromedp.Navigate(url) }
+
+// Reload loads the tab's page again, as the browser's reload button does (revalidating it).
+func Reload() Step { return chromedp.Reload() }
+
+// Click clicks the first element that selector (CSS) matches, once it is visible.
+func Click(selector string) Step { return chromedp.Click(selector) }
+
+// WaitVisible waits until an element that selector (CSS) matches is visible.
+func WaitVisible(selector string) Step { return chromedp.WaitVisible(selector) }
+
 // harHop is one request the tab sent: a request, or one hop of a redirected one.
 type harHop struct {
 	sent       *network.EventRequestWillBeSent
@@ -80,8 +95,8 @@ type harHop struct {
 	postData   []byte
 }
 
-// harRecorder collects the Network events of a tab. Its event method runs on chromedp's reading
-// goroutine and only records; the rest runs once the tab is idle.
+// harRecorder collects the Network and Page events of a tab. Its event method runs on chromedp's
+// reading goroutine and only records; the HAR is built once the tab has settled.
 type harRecorder struct {
 	mu   sync.Mutex
 	hops []*harHop
@@ -92,7 +107,8 @@ type harRecorder struct {
 	respExtras   map[network.RequestID][]*network.EventResponseReceivedExtraInfo
 	pages        []*harPage
 	pageByLoader map[cdp.LoaderID]string
-	changed      chan struct{} // closed at the next event, for waitIdle
+	mainFrame    cdp.FrameID   // the frame of the first document: its navigations are pages
+	changed      chan struct{} // closed at the next event, for settle
 }
 
 type harPage struct {
@@ -123,7 +139,10 @@ func (r *harRecorder) event(ev any) {
 		h := &harHop{sent: e, resType: e.Type}
 		r.hops = append(r.hops, h)
 		r.byID[e.RequestID] = append(hops, h)
-		if e.Type == network.ResourceTypeDocument && e.FrameID != "" && e.LoaderID != "" && r.pageByLoader[e.LoaderID] == "" {
+		if e.Type == network.ResourceTypeDocument && r.mainFrame == "" {
+			r.mainFrame = e.FrameID
+		}
+		if e.Type == network.ResourceTypeDocument && e.FrameID == r.mainFrame && r.pageByLoader[e.LoaderID] == "" {
 			r.newPage(e)
 		}
 	case *network.EventRequestWillBeSentExtraInfo:
@@ -164,7 +183,7 @@ func (r *harRecorder) event(ev any) {
 	}
 }
 
-// newPage starts a page at a main document's request, as DevTools groups entries by page.
+// newPage starts a page at a navigation of the main frame, as DevTools groups entries by page.
 func (r *harRecorder) newPage(e *network.EventRequestWillBeSent) {
 	if r.pageByLoader == nil {
 		r.pageByLoader = map[cdp.LoaderID]string{}
@@ -191,7 +210,7 @@ func (r *harRecorder) last(id network.RequestID) *harHop {
 	return hops[len(hops)-1]
 }
 
-// signal wakes waitIdle. Called with mu held.
+// signal wakes settle. Called with mu held.
 func (r *harRecorder) signal() {
 	if r.changed != nil {
 		close(r.changed)
@@ -205,27 +224,30 @@ func (h *harHop) wantsWire() bool {
 	return h.extraInfo && !h.fromMemory && (h.resp == nil || !h.resp.FromDiskCache)
 }
 
-// pending counts the hops that have not ended or lack the wire headers they were promised.
+// pending counts the hops that have not ended or lack the wire heads they were promised.
 func (r *harRecorder) pending() int {
 	n := 0
 	for id, hops := range r.byID {
-		want := 0
+		wantReq, wantResp := 0, 0
 		for _, h := range hops {
 			if !h.done {
 				n++
 			}
 			if h.wantsWire() {
-				want++
+				wantReq++
+				if h.resp != nil {
+					wantResp++
+				}
 			}
 		}
-		n += max(want-len(r.extras[id]), 0)
+		n += max(wantReq-len(r.extras[id]), 0) + max(wantResp-len(r.respExtras[id]), 0)
 	}
 	return n
 }
 
 // settle waits until the tab has had nothing pending for a moment (a script may start another
 // request as one ends), for at most a few seconds (a request the page dropped may never end:
-// DevTools leaves unfinished requests out of a HAR, and so does har), or until ctx ends.
+// DevTools leaves unfinished requests out of a HAR, and so does RecordHAR), or until ctx ends.
 func (r *harRecorder) settle(ctx context.Context) error {
 	const quiet, most = 250 * time.Millisecond, 5 * time.Second
 	limit := time.NewTimer(most)
@@ -377,7 +399,7 @@ func (r *harRecorder) har(product string) ([]byte, error) {
 			if h.wantsWire() && len(extras) > 0 {
 				h.wire, extras = extras[0], extras[1:]
 			}
-			if h.wantsWire() && len(respExtras) > 0 {
+			if h.wantsWire() && h.resp != nil && len(respExtras) > 0 {
 				h.wireResp, respExtras = respExtras[0], respExtras[1:]
 			}
 		}
