@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -43,34 +44,48 @@ func newH1Request(t Target, userAgent string) (*h1Request, error) {
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "80")
 	}
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", t.Method, u.RequestURI(), u.Host)
-	hasUA, hasCT := false, false
+	var fields bytes.Buffer
+	host, hasUA, hasAuth := u.Host, false, false
 	for k, v := range t.Headers {
 		switch http1Canonical(k) {
-		case "Host", "Content-Length", "Traceparent", "Connection", "Transfer-Encoding":
+		case "Host":
+			if v != "" {
+				host = v // a virtual host other than the URL's, as vegeta and net/http allow
+			}
+			continue
+		case "Content-Length", "Traceparent", "Connection", "Transfer-Encoding":
 			continue // set by headroom
 		case "User-Agent":
 			hasUA = true
-		case "Content-Type":
-			hasCT = true
+		case "Authorization":
+			hasAuth = true
 		}
-		fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+		fmt.Fprintf(&fields, "%s: %s\r\n", k, v) // the name as given: some servers care for its case
 	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", t.Method, u.RequestURI(), host)
+	b.Write(fields.Bytes())
 	if !hasUA {
 		fmt.Fprintf(&b, "User-Agent: %s\r\n", userAgent)
+	}
+	if u.User != nil && !hasAuth {
+		b.WriteString("Authorization: Basic " + basicAuth(u.User) + "\r\n")
 	}
 	head := bytes.Clone(b.Bytes())
 	b.Reset()
 	if t.Body != "" || t.Method == http.MethodPost || t.Method == http.MethodPut || t.Method == http.MethodPatch {
-		if t.Body != "" && !hasCT {
-			b.WriteString("Content-Type: application/json\r\n")
-		}
 		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(t.Body))
 	}
 	b.WriteString("\r\n")
 	b.WriteString(t.Body)
 	return &h1Request{addr: addr, head: head, tail: bytes.Clone(b.Bytes()), head0: t.Method == http.MethodHead}, nil
+}
+
+// basicAuth is the credentials of a URL's user information (user:password@) for an
+// Authorization: Basic header (RFC 7617), as net/http's client sends them.
+func basicAuth(u *url.Userinfo) string {
+	p, _ := u.Password()
+	return base64.StdEncoding.EncodeToString([]byte(u.Username() + ":" + p))
 }
 
 // http1Canonical canonicalizes a header name without allocating for the common case.

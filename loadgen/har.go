@@ -33,8 +33,11 @@ type harEntry struct {
 		} `json:"content"`
 	} `json:"response"`
 	// ResourceType is Chromium's classification of the request (document, xhr, fetch, image,
-	// script, stylesheet, font, media, …), when the browser recorded it.
+	// script, stylesheet, font, media, other, …), when the browser recorded it.
 	ResourceType string `json:"_resourceType"`
+	// FromCache is "memory" or "disk" when Chromium's cache answered the request: it never
+	// reached the server, and its headers are the page's, not those sent.
+	FromCache string `json:"_fromCache"`
 }
 
 type harField struct {
@@ -57,9 +60,10 @@ var (
 )
 
 // readHAR turns each entry of a HAR into a target: its method, URL, headers and body. Left out:
-// requests that are not http(s) (data:, blob:, ws:, extensions), static assets unless assets is
-// set (by the browser's resource type when recorded, else the response's MIME type), and the
-// headers in harDropHeaders. Cookies and Authorization are kept, so that a session recorded
+// requests that are not http(s) (data:, blob:, ws:, extensions), requests the browser's cache
+// answered (Chromium's _fromCache: the server never saw them), static assets unless assets is
+// set (by the browser's resource type when it names one, else the response's MIME type), and
+// the headers in harDropHeaders. Cookies and Authorization are kept, so that a session recorded
 // logged in replays logged in; results redact their values (Config.Redacted).
 func readHAR(b []byte, assets bool) ([]Target, error) {
 	var h harFile
@@ -71,7 +75,7 @@ func readHAR(b []byte, assets bool) ([]Target, error) {
 	for i, e := range h.Log.Entries {
 		r := e.Request
 		u, err := url.Parse(r.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || e.FromCache != "" {
 			skipped++
 			continue
 		}
@@ -111,17 +115,19 @@ func readHAR(b []byte, assets bool) ([]Target, error) {
 	if len(out) == 0 {
 		what := "no entries"
 		if skipped > 0 {
-			what = fmt.Sprintf("all %d entries are static assets or not http(s) (keep assets with --har-assets)", skipped)
+			what = fmt.Sprintf("all %d entries are static assets, answered by the browser's cache or not http(s) (keep assets with --har-assets)", skipped)
 		}
 		return nil, configErr("HAR: no target: %s", what)
 	}
 	return out, nil
 }
 
-// harIsAsset reports whether an entry fetched a static asset.
+// harIsAsset reports whether an entry fetched a static asset: by its resource type, unless
+// that is missing or "other" (Chromium's type of a favicon fetch, among others), then by the
+// response's MIME type.
 func harIsAsset(e harEntry) bool {
-	if e.ResourceType != "" {
-		return slices.Contains(harAssetTypes, strings.ToLower(e.ResourceType))
+	if rt := strings.ToLower(e.ResourceType); rt != "" && rt != "other" {
+		return slices.Contains(harAssetTypes, rt)
 	}
 	mime := strings.ToLower(e.Response.Content.MimeType)
 	for _, p := range harAssetMIME {

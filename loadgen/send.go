@@ -143,12 +143,18 @@ func (s *netSender) send(ctx context.Context, target int, tp []byte, deadline ti
 		return 0, 0, err
 	}
 	for k, v := range t.Headers {
-		req.Header.Set(k, v)
+		switch http1Canonical(k) {
+		case "Host":
+			if v != "" {
+				req.Host = v
+			}
+			continue
+		case "Content-Length", "Traceparent", "Connection", "Transfer-Encoding":
+			continue // set by headroom (and net/http)
+		}
+		req.Header[k] = []string{v} // the name as given, as the fast path sends it (HTTP/2 lower-cases it)
 	}
-	if t.Body != "" && req.Header.Get("Content-Type") == "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if req.Header.Get("User-Agent") == "" {
+	if !hasHeader(t.Headers, "User-Agent") {
 		req.Header.Set("User-Agent", userAgent)
 	}
 	req.Header.Set("Traceparent", string(tp))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -35,6 +36,19 @@ func (t Target) withDefaults() Target {
 	if t.Weight == 0 {
 		t.Weight = WeightDefault
 	}
+	return t
+}
+
+// WithJSONContentType returns t with a Content-Type header of application/json added when it has
+// a body and no Content-Type: what headroom's own inputs (--body, --body-file, the body of its
+// targets lines) assume of a body. The senders add none, so that vegeta's targets and a HAR send
+// the headers they say and no other.
+func (t Target) WithJSONContentType() Target {
+	if t.Body == "" || hasHeader(t.Headers, "Content-Type") {
+		return t
+	}
+	t.Headers = maps.Clone(t.Headers)
+	t.Headers = addHeader(t.Headers, "Content-Type", "application/json")
 	return t
 }
 
@@ -101,7 +115,7 @@ func ReadTargets(r io.Reader, dir string) ([]Target, error) {
 			}
 			raw.Body = b
 		}
-		t := raw.withDefaults()
+		t := raw.withDefaults().WithJSONContentType()
 		if err := t.validate(); err != nil {
 			return nil, fmt.Errorf("targets line %d: %w", line, err)
 		}

@@ -1,9 +1,11 @@
 package loadgen
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -124,6 +126,58 @@ func TestReadTargetsAsHAR(t *testing.T) {
 	}
 }
 
+// TestReadTargetsAsChromiumHAR reads a HAR that Chromium 156.0.8078.129 (Debian) recorded while
+// browsing the lab (cmd/headroom TestReplayChromiumHAR writes one to $HEADROOM_ARTIFACTS/lab.har):
+// the home page and its assets, sign-in, /api/me, sign-out, an API URL with a query, the home page
+// again from the disk cache with its assets from the memory cache, a reload (304). Entries the
+// browser's cache answered never reached the server: they are left out, assets or not.
+func TestReadTargetsAsChromiumHAR(t *testing.T) {
+	t.Parallel()
+	har, err := os.ReadFile("testdata/chromium-lab.har")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const site = "http://127.0.0.1:38283"
+	pages := []string{"GET /page/home", "POST /api/login", "GET /api/me", "DELETE /api/login", "GET /api/posts?limit=3&offset=1", "GET /favicon.ico", "GET /page/home"}
+	assets := []string{"GET /static/app.e103840cfc32.css", "GET /static/app.30908cad859b.js", "GET /static/img/icon.a05ae807b33b.png",
+		"GET /static/img/hero.2b40428bd8e8.png", "GET /static/img/card.2eadee2d60ad.png"}
+	for _, tc := range []struct {
+		assets bool
+		want   []string
+	}{{false, pages}, {true, slices.Concat(pages[:1], assets, pages[1:])}} {
+		got, _, err := ReadTargetsAs(bytes.NewReader(har), TargetsOptions{HARAssets: tc.assets})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reqs []string
+		for _, tg := range got {
+			reqs = append(reqs, tg.Method+" "+strings.TrimPrefix(tg.URL, site))
+			for k := range tg.Headers {
+				if slices.Contains(harDropHeaders, strings.ToLower(k)) {
+					t.Errorf("%s %s: header %s kept", tg.Method, tg.URL, k)
+				}
+			}
+		}
+		if !slices.Equal(reqs, tc.want) {
+			t.Errorf("assets %v: targets\n%s\nwant\n%s", tc.assets, strings.Join(reqs, "\n"), strings.Join(tc.want, "\n"))
+			continue
+		}
+		if tc.assets {
+			continue
+		}
+		login, me, reload := got[1], got[2], got[6]
+		if login.Body != `{"user_id":4}` || login.Headers["Content-Type"] != "application/json" {
+			t.Errorf("sign-in: body %q, headers %v", login.Body, login.Headers)
+		}
+		if !strings.HasPrefix(me.Headers["Authorization"], "Bearer ") || me.Headers["User-Agent"] == "" {
+			t.Errorf("/api/me lost the browser's credentials or user agent: %v", me.Headers)
+		}
+		if reload.Headers["If-None-Match"] == "" || reload.Headers["Cache-Control"] != "max-age=0" {
+			t.Errorf("the reload lost its revalidation: %v", reload.Headers)
+		}
+	}
+}
+
 func TestReadTargetsAsDetectsHeadroomFirst(t *testing.T) {
 	t.Parallel()
 	in := "# headroom's own\n" + `{"url":"http://h/","weight":2}` + "\n"
@@ -149,6 +203,9 @@ func TestReadTargetsAsErrors(t *testing.T) {
 		{"# only\n", "vegeta", "no target"},
 		{`{"log":{"entries":[]}}`, "", "HAR: no target: no entries"},
 		{`{"log":{"entries":[{"request":{"method":"GET","url":"http://h/a.png"},"response":{"content":{"mimeType":"image/png"}}}]}}`, "", "all 1 entries are static assets"},
+		// Chromium's favicon fetch is of resource type "other": its MIME type tells.
+		{`{"log":{"entries":[{"_resourceType":"other","request":{"method":"GET","url":"http://h/favicon.ico"},"response":{"content":{"mimeType":"image/x-icon"}}}]}}`, "", "all 1 entries are static assets"},
+		{`{"log":{"entries":[{"_fromCache":"memory","_resourceType":"fetch","request":{"method":"GET","url":"http://h/api"}}]}}`, "", "answered by the browser's cache"},
 		{`{"log":{"entries":[{"request":{"method":"G T","url":"http://h/"}}]}}`, "", `HAR entry 0 (G T http://h/): bad load configuration: method "G T"`},
 		{`{"log":`, "har", "HAR: unexpected end of JSON input"},
 		{`{"url":"http://h/","header":{"A":"b"}}`, "", "vegeta JSON targets line 1"},
@@ -168,8 +225,12 @@ func FuzzReadTargetsAs(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	recorded, err := os.ReadFile("testdata/chromium-lab.har")
+	if err != nil {
+		f.Fatal(err)
+	}
 	for _, s := range []string{
-		vegetaReadme(f, f.TempDir()), string(har),
+		vegetaReadme(f, f.TempDir()), string(har), string(recorded),
 		"GET http://h/a\nGET http://h/b\nAccept: a\nPOST http://h/c\n@<<EOF\nx\nEOF\n",
 		`{"method": "POST", "url": "http://goku:9090/things", "body": "eyJmb28iOiAiYmFyIn0=", "header": {"Accept": ["a", "b"]}}`,
 		`{"url":"http://h/","weight":2}`,

@@ -239,7 +239,7 @@ func (f *loadFlags) config(cmd *cobra.Command, sio *stdio, args []string) (loadg
 			}
 			t.Body = string(b)
 		}
-		c.Targets = []loadgen.Target{t}
+		c.Targets = []loadgen.Target{t.WithJSONContentType()}
 	default:
 		return c, cliexit.Usagef("no target: give a URL, such as headroom load http://127.0.0.1:8080/ --rate 100, or --targets FILE")
 	}

@@ -171,7 +171,7 @@ func (f *sweepFlags) config(args []string) (capacity.Config, loadgen.Config, err
 	if err != nil {
 		return c, l, err
 	}
-	l.Targets = []loadgen.Target{t}
+	l.Targets = []loadgen.Target{t.WithJSONContentType()}
 	l.KeepSecrets = f.keepSecrets
 	l.Model = loadgen.ModelOpen
 	// Validate the step template with a placeholder rate: every step only changes the rate.

@@ -1,7 +1,8 @@
 // Package browsertest opens a page in headless Chromium for tests: it reports every network
 // request the page makes, every console error, warning and uncaught exception, which chart
-// containers hold a drawn canvas and which inline SVGs have a size, and takes a screenshot. It
-// is the only importer of chromedp, and only tests import it.
+// containers hold a drawn canvas and which inline SVGs have a size, and takes a screenshot; and
+// it records a tab's traffic as a HAR file (RecordHAR). It is the only importer of chromedp, and
+// only tests import it.
 package browsertest
 
 import (
@@ -62,21 +63,16 @@ func Open(ctx context.Context, bin, dir, path string, probes ...string) (*Page, 
 	url := "file://" + abs
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	actx, cancelA := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(filepath.Join(dir, "chromium-profile")), chromedp.WindowSize(1280, 900))
-	defer cancelA()
 	var mu sync.Mutex
 	p := &Page{}
-	bctx, cancelB := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
+	bctx, stop := newTab(ctx, bin, dir, func(ev any) {
 		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Request.URL != url {
 			mu.Lock()
 			p.Requests = append(p.Requests, e.Request.URL)
 			mu.Unlock()
 		}
-	}))
-	defer cancelB()
+	})
+	defer stop()
 	if err := chromedp.Do(bctx); err != nil { // start the browser and its tab
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
@@ -136,6 +132,18 @@ func Open(ctx context.Context, bin, dir, path string, probes ...string) (*Page, 
 	defer mu.Unlock()
 	p.Requests = append([]string(nil), p.Requests...)
 	return p, nil
+}
+
+// newTab prepares a fresh headless Chromium (bin) with a private profile under dir, which the
+// first action on the returned context starts; listen sees every event of its tab, from the
+// start, on the goroutine that reads them (it must only record). stop ends the browser.
+func newTab(ctx context.Context, bin, dir string, listen func(ev any)) (tab context.Context, stop func()) {
+	actx, cancelA := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(filepath.Join(dir, "chromium-profile")), chromedp.WindowSize(1280, 900))
+	tab, cancelB := chromedp.NewContext(actx, chromedp.WithListener(listen))
+	return tab, func() { cancelB(); cancelA() }
 }
 
 // ArtifactDir is where tests write screenshots: $HEADROOM_ARTIFACTS, else a headroom-artifacts
