@@ -304,9 +304,8 @@ func decodeLines(r io.Reader, cfg ReadConfig) *lineDecoder {
 	go func() {
 		defer close(ch)
 		br := bufio.NewReaderSize(r, 1<<16)
-		intern := map[string]string{}
+		dec := newLineDecoder(cfg)
 		var buf []byte
-		var raw []rawSpan
 		batch := make([]decodedLine, 0, decodeBatch)
 		for n := 1; ; n++ {
 			b, tooLong, err := readLine(br, &buf, cfg.MaxLineBytes)
@@ -318,12 +317,8 @@ func decodeLines(r io.Reader, cfg ReadConfig) *lineDecoder {
 				break
 			}
 			l := decodedLine{tooLong: tooLong}
-			if b = bytes.TrimSpace(b); !tooLong && len(b) == 0 {
-				l.blank = true
-			} else if !tooLong {
-				var req []rawResource
-				req, raw, l.truncated, l.err = decodeRequestInto(b, cfg.MaxAttrBytes, intern, raw)
-				l.spans = spansOf(req, len(raw))
+			if !tooLong {
+				l = dec.decode(b)
 			}
 			if batch = append(batch, l); len(batch) == decodeBatch {
 				ch <- batch
@@ -335,6 +330,30 @@ func decodeLines(r io.Reader, cfg ReadConfig) *lineDecoder {
 		}
 	}()
 	return ld
+}
+
+// lineDec decodes lines, reusing its buffers and intern table from line to line.
+type lineDec struct {
+	maxAttr int
+	intern  map[string]string
+	raw     []rawSpan
+}
+
+func newLineDecoder(cfg ReadConfig) *lineDec {
+	return &lineDec{maxAttr: cfg.MaxAttrBytes, intern: map[string]string{}}
+}
+
+// decode decodes one line (not too long) into its spans.
+func (d *lineDec) decode(b []byte) decodedLine {
+	var l decodedLine
+	if b = bytes.TrimSpace(b); len(b) == 0 {
+		l.blank = true
+		return l
+	}
+	var req []rawResource
+	req, d.raw, l.truncated, l.err = decodeRequestInto(b, d.maxAttr, d.intern, d.raw)
+	l.spans = spansOf(req, len(d.raw))
+	return l
 }
 
 // spansOf turns the n decoded spans of req into Spans, in one allocation.
