@@ -85,8 +85,8 @@ func FuzzDecodeRequest(f *testing.F) {
 		f.Add(tc.in)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		req, _, err := decodeRequest([]byte(s), 1<<10, nil)
-		if err != nil {
+		var req request
+		if err := decodeRequest([]byte(s), 1<<10, newInterner(), &req); err != nil {
 			return
 		}
 		if !json.Valid([]byte(s)) {
@@ -106,8 +106,8 @@ func FuzzDecodeRequest(f *testing.F) {
 			return // e.g. a number where encoding/json wants a string
 		}
 		var a, b []string
-		for _, rs := range req {
-			for _, sp := range rs.spans {
+		for _, rs := range req.resources {
+			for _, sp := range req.spans[rs.spans[0]:rs.spans[1]] {
 				a = append(a, sp.traceID+"/"+sp.name)
 			}
 		}

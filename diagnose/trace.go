@@ -335,12 +335,12 @@ func decodeLines(r io.Reader, cfg ReadConfig) *lineDecoder {
 // lineDec decodes lines, reusing its buffers and intern table from line to line.
 type lineDec struct {
 	maxAttr int
-	intern  map[string]string
-	raw     []rawSpan
+	intern  *interner
+	req     request
 }
 
 func newLineDecoder(cfg ReadConfig) *lineDec {
-	return &lineDec{maxAttr: cfg.MaxAttrBytes, intern: map[string]string{}}
+	return &lineDec{maxAttr: cfg.MaxAttrBytes, intern: newInterner()}
 }
 
 // decode decodes one line (not too long) into its spans.
@@ -350,24 +350,33 @@ func (d *lineDec) decode(b []byte) decodedLine {
 		l.blank = true
 		return l
 	}
-	var req []rawResource
-	req, d.raw, l.truncated, l.err = decodeRequestInto(b, d.maxAttr, d.intern, d.raw)
-	l.spans = spansOf(req, len(d.raw))
+	if l.err = decodeRequest(b, d.maxAttr, d.intern, &d.req); l.err == nil {
+		l.spans, l.truncated = spansOf(&d.req), d.req.truncated
+	}
 	return l
 }
 
-// spansOf turns the n decoded spans of req into Spans, in one allocation.
-func spansOf(req []rawResource, n int) []Span {
-	spans := make([]Span, 0, n)
-	for _, rs := range req {
-		for _, os := range rs.spans {
-			for k, v := range rs.attrs {
-				if _, ok := os.attrs[k]; !ok {
-					os.attrs[k] = v
+// spansOf turns the decoded spans of req into Spans, in one allocation; each span's attributes
+// map holds its own attributes and those of its resource it has no value of.
+func spansOf(req *request) []Span {
+	spans := make([]Span, 0, len(req.spans))
+	for _, rs := range req.resources {
+		res := req.kvs[rs.attrs[0]:rs.attrs[1]]
+		for _, os := range req.spans[rs.spans[0]:rs.spans[1]] {
+			own := req.kvs[os.attrs[0]:os.attrs[1]]
+			attrs := make(map[string]string, len(own)+len(res))
+			for _, a := range own {
+				attrs[a.k] = a.v
+			}
+			// Backwards, so that of a resource's repeated key the last value wins, as it does
+			// among the span's own.
+			for i := len(res) - 1; i >= 0; i-- {
+				if _, ok := attrs[res[i].k]; !ok {
+					attrs[res[i].k] = res[i].v
 				}
 			}
 			spans = append(spans, Span{TraceID: os.traceID, SpanID: os.spanID, ParentID: os.parentID, Name: os.name,
-				Kind: os.kind, Start: time.Unix(0, os.start), End: time.Unix(0, os.end), Attrs: os.attrs})
+				Kind: os.kind, Start: time.Unix(0, os.start), End: time.Unix(0, os.end), Attrs: attrs})
 		}
 	}
 	return spans
