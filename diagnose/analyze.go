@@ -22,7 +22,10 @@ type diagnoser struct {
 	// The class of traces being reduced (see Stream.acc).
 	*accum
 	prefer map[string]bool // Config.PreferTraceIDs
-	// Scratch reused from trace to trace.
+	// Scratch reused from trace to trace: an analyzed trace is valid until the next.
+	an      analyzed
+	counts  []int32
+	backing []int32
 	idx     map[string]int32
 	httpOps map[[2]string]string // method, URL → operation
 	stack   []item
@@ -48,6 +51,7 @@ func (d *diagnoser) normalize(stmt string) string {
 
 type node struct {
 	s        *Span
+	at       spanAttrs
 	cat      Category
 	parent   int32 // -1 for the root
 	children []int32
@@ -106,12 +110,17 @@ func (d *diagnoser) analyze(t *Trace) *analyzed {
 		return nil
 	}
 	r := t.Spans[ri]
-	a := &analyzed{id: t.ID, endpoint: endpointOf(r), latency: r.Duration(), entry: r.Kind == KindServer || r.Kind == KindConsumer, nodes: make([]node, len(t.Spans)),
-		order: make([]int32, 0, len(t.Spans))}
-	counts := make([]int32, len(t.Spans)+1)
+	a := &d.an
+	*a = analyzed{id: t.ID, endpoint: endpointOf(r), latency: r.Duration(), entry: r.Kind == KindServer || r.Kind == KindConsumer,
+		nodes: slices.Grow(a.nodes[:0], len(t.Spans))[:len(t.Spans)], order: a.order[:0], path: a.path[:0]}
+	counts := slices.Grow(d.counts[:0], len(t.Spans)+1)[:len(t.Spans)+1]
+	clear(counts)
+	d.counts = counts
 	for i, s := range t.Spans {
-		dep := d.dependency(s)
-		a.nodes[i] = node{s: s, cat: d.classify(s, dep), dep: dep, parent: -1, owner: -1, call: -1}
+		n := &a.nodes[i]
+		*n = node{s: s, at: attrsOf(s), parent: -1, owner: -1, call: -1}
+		n.dep = d.dependency(s, &n.at)
+		n.cat = d.classify(s, &n.at, n.dep)
 		if int32(i) == ri {
 			continue
 		}
@@ -132,7 +141,8 @@ func (d *diagnoser) analyze(t *Trace) *analyzed {
 	for i := 1; i < len(counts); i++ {
 		counts[i] += counts[i-1]
 	}
-	backing := make([]int32, counts[len(counts)-1])
+	backing := slices.Grow(d.backing[:0], int(counts[len(counts)-1]))[:counts[len(counts)-1]]
+	d.backing = backing
 	for i := range a.nodes {
 		a.nodes[i].children = backing[counts[i]:counts[i]:counts[i+1]]
 	}
@@ -180,7 +190,7 @@ func (d *diagnoser) analyze(t *Trace) *analyzed {
 		d.iv = iv
 	}
 	d.stack = stack
-	a.path = a.criticalPath(ri, rn.ws, rn.we, 0, nil)
+	a.path = a.criticalPath(ri, rn.ws, rn.we, 0, a.path)
 	return a
 }
 
@@ -244,10 +254,10 @@ func (d *diagnoser) operation(n *node) string {
 		return n.op
 	}
 	switch {
-	case statement(n.s) != "":
-		n.op = d.normalize(statement(n.s))
-	case isHTTPClient(n.s):
-		n.op = d.httpOperation(n.s)
+	case n.at.stmt != "":
+		n.op = d.normalize(n.at.stmt)
+	case isHTTPClient(n.s, &n.at):
+		n.op = d.httpOperation(n)
 	default:
 		n.op = n.s.Name
 	}
@@ -256,14 +266,14 @@ func (d *diagnoser) operation(n *node) string {
 
 // httpOperation memoizes [httpOperation] by URL: parsing and parameterizing it is costly, and
 // the same URLs repeat.
-func (d *diagnoser) httpOperation(s *Span) string {
-	key := [2]string{attr(s, keysHTTPMethod...), attr(s, keysURL...)}
+func (d *diagnoser) httpOperation(n *node) string {
+	key := [2]string{n.at.method, n.at.url}
 	if key == [2]string{} {
-		return httpOperation(s)
+		return httpOperation(n.s)
 	}
 	op, ok := d.httpOps[key]
 	if !ok {
-		op = httpOperation(s)
+		op = httpOperation(n.s)
 		if len(d.httpOps) < memoLimit {
 			d.httpOps[key] = op
 		}

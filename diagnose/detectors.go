@@ -62,11 +62,11 @@ func (d *diagnoser) detect(a *analyzed) {
 		n := &a.nodes[i]
 		d.repeats(a, n)
 		d.consecutive(a, n)
-		if stmt := statement(n.s); stmt != "" && n.s.Duration() >= cfg.SlowQueryMin {
+		if n.at.stmt != "" && n.s.Duration() >= cfg.SlowQueryMin {
 			d.add(hitKey{kind: result.KindSlowQuery, endpoint: a.endpoint, stmt: d.operation(n)}, a,
 				hit{count: 1, time: n.s.Duration(), saving: n.s.Duration() - cfg.SlowQueryMin})
 		}
-		if size := bodySize(n.s); size >= cfg.LargePayloadBytes {
+		if size := n.at.bodySize; size >= cfg.LargePayloadBytes {
 			op := d.operation(n)
 			if n.s.Kind == KindServer || i == a.order[0] { // the endpoint's own response
 				op = a.endpoint + " response"
@@ -84,7 +84,7 @@ func (d *diagnoser) detect(a *analyzed) {
 // repeats finds N+1 queries and N+1 HTTP calls among n's children.
 func (d *diagnoser) repeats(a *analyzed, n *node) {
 	// The children of one logical call are its attempts: retries (retry_storm), not repeats.
-	if len(n.children) < min(d.cfg.NPlusOneMinCount, d.cfg.NPlusOneHTTPMinCount) || isLogicalCall(n.s) {
+	if len(n.children) < min(d.cfg.NPlusOneMinCount, d.cfg.NPlusOneHTTPMinCount) || n.at.logical {
 		return
 	}
 	type gk struct {
@@ -95,7 +95,7 @@ func (d *diagnoser) repeats(a *analyzed, n *node) {
 	for _, c := range n.children {
 		cn := &a.nodes[c]
 		switch {
-		case statement(cn.s) != "":
+		case cn.at.stmt != "":
 			groups[gk{false, d.operation(cn)}] = append(groups[gk{false, d.operation(cn)}], cn.s)
 		case attemptOf(cn.s) > 1 || cn.s.Attrs[attrCallHedge] == "true":
 			// A retry or a hedged copy of a call among its siblings repeats the call, not the work.
@@ -134,7 +134,7 @@ func isSelect(stmt string) bool {
 // consecutive finds sequences of n's children that run one after the other although they could
 // run in parallel: SELECTs (consecutive_db) and HTTP calls (consecutive_http).
 func (d *diagnoser) consecutive(a *analyzed, n *node) {
-	if len(n.children) < 2 || isLogicalCall(n.s) {
+	if len(n.children) < 2 || n.at.logical {
 		return
 	}
 	cs := slices.Clone(n.children)
@@ -151,7 +151,7 @@ func (d *diagnoser) consecutive(a *analyzed, n *node) {
 	}
 	for _, c := range cs {
 		cn := &a.nodes[c]
-		isDB := isSelect(statement(cn.s))
+		isDB := isSelect(cn.at.stmt)
 		_, isHTTP := d.callOp(a, cn)
 		if !isDB && !isHTTP {
 			// Driver noise (a connection reset, a zero-length event span) does not separate calls.
@@ -193,7 +193,7 @@ func (d *diagnoser) consecutiveDB(a *analyzed, run []*node) {
 	for i, n := range run {
 		dur := n.s.Duration()
 		total += dur
-		stmt := statement(n.s)
+		stmt := n.at.stmt
 		if i > 0 && !containsFold(stmt, "WHERE") && !reParam.MatchString(stmt) && !strings.HasSuffix(stmt, "...") {
 			if dur <= d.cfg.ConsecutiveDBMinSpan {
 				return
@@ -267,6 +267,9 @@ func (d *diagnoser) syncRemote(a *analyzed) {
 	}
 }
 
+// attrPoolWaitTime is the semantic conventions' connection pool wait, in seconds.
+const attrPoolWaitTime = "db.client.connection.wait_time"
+
 // poolWait sums the time the request waited for pooled connections: pool-acquire spans and the
 // db.client.connection.wait_time attribute (seconds, as the semantic conventions' metric).
 func (d *diagnoser) poolWait(a *analyzed) {
@@ -280,12 +283,12 @@ func (d *diagnoser) poolWait(a *analyzed) {
 			count++
 			op = cmp.Or(op, n.s.Name)
 		}
-		if w := n.s.Attrs["db.client.connection.wait_time"]; w == "" {
+		if w := n.at.poolWait; w == "" {
 			continue
 		} else if v, err := strconv.ParseFloat(w, 64); err == nil && v > 0 && v < 1e6 {
 			wait += time.Duration(v * float64(time.Second))
 			count++
-			op = cmp.Or(op, "db.client.connection.wait_time")
+			op = cmp.Or(op, attrPoolWaitTime)
 		}
 	}
 	if count > 0 && wait >= d.cfg.PoolWaitMin {
