@@ -16,7 +16,7 @@ const maxDepth = 2000
 
 type diagnoser struct {
 	cfg   Config
-	norm  map[string]string // statement → Normalize(statement): repeats are common
+	norm  map[string]opName // statement → Normalize(statement): repeats are common
 	input *result.TraceInput
 	*matcher
 	// The class of traces being reduced (see Stream.acc).
@@ -27,7 +27,10 @@ type diagnoser struct {
 	counts  []int32
 	backing []int32
 	idx     map[string]int32
-	httpOps map[[2]string]string // method, URL → operation
+	httpOps map[[2]string]opName // method, URL → operation
+	// opIDs numbers the operations' names (opNames), for opRef.
+	opIDs   map[string]int32
+	opNames []string
 	stack   []item
 	iv      []interval
 	// svcNames and svcSelf are svcScan's scratch: each node's service, each service's own time.
@@ -38,16 +41,51 @@ type diagnoser struct {
 	inConsecutive map[*node]bool
 }
 
-func (d *diagnoser) normalize(stmt string) string {
+func (d *diagnoser) normalize(stmt string) opName {
 	n, ok := d.norm[stmt]
 	if !ok {
-		n = Normalize(stmt)
+		n = d.named(Normalize(stmt))
 		if len(d.norm) < memoLimit { // bound the cache; beyond it, normalize again
 			d.norm[stmt] = n
 		}
 	}
 	return n
 }
+
+// opName is an operation's name and its number in diagnoser.opNames.
+type opName struct {
+	op string
+	id int32
+}
+
+// named numbers an operation's name.
+func (d *diagnoser) named(op string) opName {
+	id, ok := d.opIDs[op]
+	if !ok {
+		id = int32(len(d.opNames))
+		d.opIDs[op] = id
+		d.opNames = append(d.opNames, op)
+	}
+	return opName{op, id}
+}
+
+// opRef is an operation (an opKey) as a number: its category and the number of its name. The
+// maps each request updates are keyed by it, so that they hash an integer, not a statement.
+type opRef uint64
+
+func (d *diagnoser) key(r opRef) opKey { return opKey{Category(r >> 32), d.opNames[uint32(r)]} }
+
+// ref is the node's operation as an opRef.
+func (d *diagnoser) ref(n *node) opRef {
+	d.operation(n)
+	return opRef(n.cat)<<32 | opRef(uint32(n.op.id))
+}
+
+// refOf is k as an opRef.
+func (d *diagnoser) refOf(k opKey) opRef { return opRef(k.cat)<<32 | opRef(uint32(d.named(k.op).id)) }
+
+// catRef is the category as an opRef: the operation "", numbered 0 (see newDiagnoser).
+func catRef(c Category) opRef { return opRef(c) << 32 }
 
 type node struct {
 	s        *Span
@@ -65,8 +103,9 @@ type node struct {
 	owner int32
 	// call is the outermost client span at or above this node (the call that left the service the
 	// request entered), or -1: the tail attribution charges a remote service's time to it.
-	call int32
-	op   string
+	call  int32
+	op    opName // set by operation
+	hasOp bool
 }
 
 type segment struct {
@@ -250,30 +289,30 @@ func (a *analyzed) criticalPath(i int32, start, end int64, depth int, out []segm
 // operation names what a span does, the same for repeats: a normalized statement, a
 // parameterized URL, or the span name.
 func (d *diagnoser) operation(n *node) string {
-	if n.op != "" {
-		return n.op
+	if !n.hasOp {
+		switch {
+		case n.at.stmt != "":
+			n.op = d.normalize(n.at.stmt)
+		case isHTTPClient(n.s, &n.at):
+			n.op = d.httpOperation(n)
+		default:
+			n.op = d.named(n.s.Name)
+		}
+		n.hasOp = true
 	}
-	switch {
-	case n.at.stmt != "":
-		n.op = d.normalize(n.at.stmt)
-	case isHTTPClient(n.s, &n.at):
-		n.op = d.httpOperation(n)
-	default:
-		n.op = n.s.Name
-	}
-	return n.op
+	return n.op.op
 }
 
 // httpOperation memoizes [httpOperation] by URL: parsing and parameterizing it is costly, and
 // the same URLs repeat.
-func (d *diagnoser) httpOperation(n *node) string {
+func (d *diagnoser) httpOperation(n *node) opName {
 	key := [2]string{n.at.method, n.at.url}
 	if key == [2]string{} {
-		return httpOperation(n.s)
+		return d.named(httpOperation(n.s))
 	}
 	op, ok := d.httpOps[key]
 	if !ok {
-		op = httpOperation(n.s)
+		op = d.named(httpOperation(n.s))
 		if len(d.httpOps) < memoLimit {
 			d.httpOps[key] = op
 		}
@@ -288,7 +327,7 @@ type opKey struct {
 
 // profile is the endpoint's latency percentiles, mean self time per category, and the mean time
 // per operation on the critical path.
-func (e *endpoint) profile(ep string) result.EndpointProfile {
+func (e *endpoint) profile(d *diagnoser, ep string) result.EndpointProfile {
 	count := float64(e.n)
 	mean := func(v float64) float64 { return ms(fromFloat(v / count)) }
 	sum := e.lat.sum
@@ -299,7 +338,8 @@ func (e *endpoint) profile(ep string) result.EndpointProfile {
 			p.SelfTimeMS[Category(c).String()] = mean(v)
 		}
 	}
-	for k, v := range e.path {
+	for r, v := range e.path {
+		k := d.key(r)
 		share := 0.0
 		if sum > 0 {
 			share = round3(v / sum)
