@@ -33,6 +33,9 @@ type diagnoser struct {
 	opNames []string
 	stack   []item
 	iv      []interval
+	// children and run are consecutive's.
+	children []int32
+	run      []*node
 	// svcNames and svcSelf are svcScan's scratch: each node's service, each service's own time.
 	svcNames []string
 	svcSelf  map[string]time.Duration

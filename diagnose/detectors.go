@@ -89,28 +89,33 @@ func (d *diagnoser) repeats(a *analyzed, n *node) {
 	}
 	type gk struct {
 		http bool
-		op   string
+		op   int32 // its number in opNames
 	}
 	groups := map[gk][]*Span{}
 	for _, c := range n.children {
 		cn := &a.nodes[c]
 		switch {
 		case cn.at.stmt != "":
-			groups[gk{false, d.operation(cn)}] = append(groups[gk{false, d.operation(cn)}], cn.s)
+			d.operation(cn)
+			k := gk{false, cn.op.id}
+			groups[k] = append(groups[k], cn.s)
 		case attemptOf(cn.s) > 1 || cn.s.Attrs[attrCallHedge] == "true":
 			// A retry or a hedged copy of a call among its siblings repeats the call, not the work.
 		default:
-			if op, ok := d.callOp(a, cn); ok {
-				groups[gk{true, op}] = append(groups[gk{true, op}], cn.s)
+			if call := callOf(a, cn); call != nil {
+				d.operation(call)
+				k := gk{true, call.op.id}
+				groups[k] = append(groups[k], cn.s)
 			}
 		}
 	}
 	for k, g := range groups {
+		op := d.opNames[k.op]
 		minCount, minTotal, kind := d.cfg.NPlusOneMinCount, d.cfg.NPlusOneMinTotal, result.KindNPlusOneDB
-		key := hitKey{kind: kind, endpoint: a.endpoint, stmt: k.op}
+		key := hitKey{kind: kind, endpoint: a.endpoint, stmt: op}
 		if k.http {
 			minCount, minTotal, kind = d.cfg.NPlusOneHTTPMinCount, d.cfg.NPlusOneHTTPMinTotal, result.KindNPlusOneHTTP
-			key = hitKey{kind: kind, endpoint: a.endpoint, op: k.op}
+			key = hitKey{kind: kind, endpoint: a.endpoint, op: op}
 		}
 		if len(g) < minCount {
 			continue
@@ -137,9 +142,11 @@ func (d *diagnoser) consecutive(a *analyzed, n *node) {
 	if len(n.children) < 2 || n.at.logical {
 		return
 	}
-	cs := slices.Clone(n.children)
+	cs := append(d.children[:0], n.children...)
+	d.children = cs
 	slices.SortFunc(cs, func(x, y int32) int { return a.nodes[x].s.Start.Compare(a.nodes[y].s.Start) })
-	var run []*node
+	run := d.run[:0]
+	defer func() { d.run = run }()
 	var runHTTP bool
 	flush := func() {
 		if runHTTP {
@@ -152,7 +159,7 @@ func (d *diagnoser) consecutive(a *analyzed, n *node) {
 	for _, c := range cs {
 		cn := &a.nodes[c]
 		isDB := isSelect(cn.at.stmt)
-		_, isHTTP := d.callOp(a, cn)
+		isHTTP := callOf(a, cn) != nil
 		if !isDB && !isHTTP {
 			// Driver noise (a connection reset, a zero-length event span) does not separate calls.
 			if cn.s.Duration() >= time.Millisecond {

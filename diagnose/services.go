@@ -97,20 +97,20 @@ func (n *node) isRemote() bool {
 	return n.s.Kind == KindClient && n.at.peerService != "" && !isOriginFetch(n.s)
 }
 
-// callOp names a remote call for grouping: the child itself when it is an HTTP client span, the
-// first attempt when it is a logical call's parent; ok is false otherwise.
-func (d *diagnoser) callOp(a *analyzed, n *node) (op string, ok bool) {
+// callOf is the node whose operation names a remote call for grouping: the child itself when it
+// is an HTTP client span, the first attempt when it is a logical call's parent; nil otherwise.
+func callOf(a *analyzed, n *node) *node {
 	if n.cat == CatHTTP {
-		return d.operation(n), true
+		return n
 	}
 	if n.at.logical {
 		for _, c := range n.children {
 			if cn := &a.nodes[c]; cn.s.Kind == KindClient {
-				return d.operation(cn), true
+				return cn
 			}
 		}
 	}
-	return "", false
+	return nil
 }
 
 // peerOf is the peer.service a remote call calls, or its first attempt's for a logical call.
@@ -255,9 +255,9 @@ func (d *diagnoser) serialFanout(a *analyzed, n *node) {
 		if !cn.isRemote() && !cn.at.logical {
 			continue
 		}
-		op, ok := d.callOp(a, cn)
-		if !ok {
-			op = cn.s.Name
+		op := cn.s.Name
+		if call := callOf(a, cn); call != nil {
+			op = d.operation(call)
 		}
 		p := peerOf(a, cn)
 		if p != "" {
