@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"time"
 )
 
@@ -286,50 +287,102 @@ type decodedLine struct {
 	err error
 }
 
-// lineDecoder reads and decodes lines on a goroutine of its own, ahead of the one that analyses
-// them: with two cores, decoding and analysing take about the same time each.
+// lineDecoder reads lines on a goroutine of its own and decodes them on others, one per core,
+// ahead of the goroutine that analyses them, which receives them in the order read.
 type lineDecoder struct {
-	batches <-chan []decodedLine
+	batches <-chan *lineBatch // in the order read
 	batch   []decodedLine
 	end     decodedLine
 }
 
-// decodeBatch is how many lines go to the consumer at once, decodeAhead how many batches the
-// decoder may run ahead: a bound on the lines held in memory.
-const decodeBatch, decodeAhead = 64, 4
+// lineBatch is lines read, then decoded: buf holds the lines (cut at ends), done is closed once
+// lines are decoded.
+type lineBatch struct {
+	buf     []byte
+	ends    []int
+	tooLong []bool
+	lines   []decodedLine
+	done    chan struct{}
+}
+
+// decodeBatch and decodeBatchBytes bound the lines read into one batch (one line at least),
+// decodeAhead the batches read ahead of the analysis: with the batches being decoded, a bound
+// on the input held in memory.
+const decodeBatch, decodeBatchBytes, decodeAhead = 64, 1 << 20, 4
+
+// maxDecoders bounds the decoding goroutines: past what one analysing goroutine consumes, more
+// only hold more lines in memory.
+const maxDecoders = 4
 
 func decodeLines(r io.Reader, cfg ReadConfig) *lineDecoder {
-	ch := make(chan []decodedLine, decodeAhead)
-	ld := &lineDecoder{batches: ch}
+	workers := min(runtime.GOMAXPROCS(0), maxDecoders)
+	ordered := make(chan *lineBatch, decodeAhead)
+	jobs := make(chan *lineBatch, workers)
+	// The batches' buffers, handed back once decoded: a batch's lines are not garbage for the
+	// collector to chase.
+	free := make(chan []byte, decodeAhead+2*workers)
+	ld := &lineDecoder{batches: ordered}
 	go func() {
-		defer close(ch)
+		defer close(jobs)
+		defer close(ordered) // the consumer reads ld.end once it is closed
 		br := bufio.NewReaderSize(r, 1<<16)
-		dec := newLineDecoder(cfg)
-		var buf []byte
-		batch := make([]decodedLine, 0, decodeBatch)
-		for n := 1; ; n++ {
-			b, tooLong, err := readLine(br, &buf, cfg.MaxLineBytes)
-			if len(b) == 0 && !tooLong && err != nil {
-				if !errors.Is(err, io.EOF) {
-					// The consumer reads the end's error once the channel is closed.
-					ld.end.err = fmt.Errorf("traces line %d: %w", n, err)
+		n := 0
+		for more := true; more; {
+			b := &lineBatch{done: make(chan struct{})}
+			select {
+			case b.buf = <-free:
+			default:
+			}
+			for len(b.ends) < decodeBatch && len(b.buf) < decodeBatchBytes {
+				tooLong, err := readLine(br, &b.buf, cfg.MaxLineBytes)
+				if len(b.buf) == b.end() && !tooLong && err != nil {
+					if !errors.Is(err, io.EOF) {
+						ld.end.err = fmt.Errorf("traces line %d: %w", n+1, err)
+					}
+					more = false
+					break
 				}
+				n++
+				b.ends, b.tooLong = append(b.ends, len(b.buf)), append(b.tooLong, tooLong)
+			}
+			if len(b.ends) == 0 {
 				break
 			}
-			l := decodedLine{tooLong: tooLong}
-			if !tooLong {
-				l = dec.decode(b)
-			}
-			if batch = append(batch, l); len(batch) == decodeBatch {
-				ch <- batch
-				batch = make([]decodedLine, 0, decodeBatch)
-			}
-		}
-		if len(batch) > 0 {
-			ch <- batch
+			ordered <- b
+			jobs <- b
 		}
 	}()
+	for range workers {
+		go func() {
+			dec := newLineDecoder(cfg)
+			for b := range jobs {
+				b.lines = make([]decodedLine, len(b.ends))
+				from := 0
+				for i, to := range b.ends {
+					b.lines[i].tooLong = b.tooLong[i]
+					if !b.tooLong[i] {
+						b.lines[i] = dec.decode(b.buf[from:to])
+					}
+					from = to
+				}
+				select { // the decoded spans hold copies of the lines
+				case free <- b.buf[:0]:
+				default:
+				}
+				b.buf = nil
+				close(b.done)
+			}
+		}()
+	}
 	return ld
+}
+
+// end is where the batch's last line ends in buf.
+func (b *lineBatch) end() int {
+	if len(b.ends) == 0 {
+		return 0
+	}
+	return b.ends[len(b.ends)-1]
 }
 
 // lineDec decodes lines, reusing its buffers and intern table from line to line.
@@ -383,28 +436,29 @@ func spansOf(req *request) []Span {
 }
 
 // next returns the next line, or more false at the end, with the read error that ended the
-// input if any. The consumer must call it until more is false: the decoder goroutine ends then.
+// input if any. The consumer must call it until more is false: the goroutines end then.
 func (ld *lineDecoder) next() (l decodedLine, more bool) {
 	for len(ld.batch) == 0 {
 		b, ok := <-ld.batches
 		if !ok {
 			return ld.end, false
 		}
-		ld.batch = b
+		<-b.done
+		ld.batch = b.lines
 	}
 	l, ld.batch = ld.batch[0], ld.batch[1:]
 	return l, true
 }
 
-// readLine returns the next line without its newline, reusing *buf. A line longer than limit is
+// readLine appends the next line without its newline to *buf. A line longer than limit is
 // consumed and reported as tooLong without being kept, so one huge line cannot exhaust memory.
-func readLine(br *bufio.Reader, buf *[]byte, limit int) (line []byte, tooLong bool, err error) {
-	*buf = (*buf)[:0]
+func readLine(br *bufio.Reader, buf *[]byte, limit int) (tooLong bool, err error) {
+	start := len(*buf)
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if !tooLong {
-			if len(*buf)+len(chunk) > limit+1 {
-				tooLong, *buf = true, (*buf)[:0]
+			if len(*buf)-start+len(chunk) > limit+1 {
+				tooLong, *buf = true, (*buf)[:start]
 			} else {
 				*buf = append(*buf, chunk...)
 			}
@@ -412,9 +466,9 @@ func readLine(br *bufio.Reader, buf *[]byte, limit int) (line []byte, tooLong bo
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		if tooLong {
-			return nil, true, err
+		if !tooLong && len(*buf) > start && (*buf)[len(*buf)-1] == '\n' {
+			*buf = (*buf)[:len(*buf)-1]
 		}
-		return bytes.TrimSuffix(*buf, []byte("\n")), false, err
+		return tooLong, err
 	}
 }
