@@ -180,11 +180,12 @@ func (d *diagnoser) consecutive(a *analyzed, n *node) {
 	flush()
 }
 
-// containsFold reports whether s contains the ASCII word w in any case, without the copy
-// strings.ToUpper makes.
+// containsFold reports whether s contains the ASCII word w (letters) in any case, without the
+// copy strings.ToUpper makes; EqualFold only where the first letter matches.
 func containsFold(s, w string) bool {
+	first := w[0] | 0x20 // lower case
 	for i := 0; i+len(w) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(w)], w) {
+		if s[i]|0x20 == first && strings.EqualFold(s[i:i+len(w)], w) {
 			return true
 		}
 	}

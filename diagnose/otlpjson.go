@@ -2,11 +2,13 @@ package diagnose
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 )
@@ -103,11 +105,9 @@ func (s *scanner) plainStr() ([]byte, bool) {
 	if s.peek() != '"' {
 		return nil, false
 	}
-	j := s.i + 1
-	for j < len(s.b) && j-s.i <= internMax && s.b[j] != '"' && s.b[j] != '\\' && s.b[j] >= 0x20 {
-		j++
-	}
-	if j < len(s.b) && s.b[j] == '"' {
+	end := min(len(s.b), s.i+internMax+2)
+	j := s.i + 1 + stopAt(s.b[s.i+1:end])
+	if j < end && s.b[j] == '"' {
 		raw := s.b[s.i+1 : j]
 		s.i = j + 1
 		return raw, true
@@ -156,11 +156,10 @@ func (s *scanner) strRaw() ([]byte, bool, bool) {
 	}
 	start, esc := s.i, false
 	for s.i < len(s.b) {
-		c := s.b[s.i]
-		if !strStop[c] {
-			s.i++
-			continue
+		if s.i += stopAt(s.b[s.i:]); s.i == len(s.b) {
+			break
 		}
+		c := s.b[s.i]
 		switch {
 		case c == '"':
 			s.i++
@@ -177,10 +176,8 @@ func (s *scanner) strRaw() ([]byte, bool, bool) {
 				s.i += 4
 			}
 			s.i += 2
-		case c < 0x20:
+		default: // a control character
 			return nil, false, s.fail("control character in string")
-		default:
-			s.i++
 		}
 	}
 	return nil, false, s.fail("unterminated string")
@@ -194,6 +191,27 @@ var strStop = func() (t [256]bool) {
 	t['"'], t['\\'] = true, true
 	return t
 }()
+
+// stopAt is the index of b's first byte of strStop, or len(b). It tests 8 bytes at a time: in
+// each word, the lowest byte flagged by the zero-byte test (x-0x01…)&^x&0x80… is exact (a
+// borrow only flags bytes above a true one).
+func stopAt(b []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q, bs := x^(ones*'"'), x^(ones*'\\')
+		if t := ((q-ones)&^q | (bs-ones)&^bs | (x-ones*0x20)&^x) & highs; t != 0 {
+			return i + bits.TrailingZeros64(t)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if strStop[b[i]] {
+			return i
+		}
+	}
+	return len(b)
+}
 
 func (s *scanner) str() (string, bool) {
 	raw, esc, ok := s.strRaw()

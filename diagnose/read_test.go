@@ -227,3 +227,22 @@ func FuzzReadEach(f *testing.F) {
 		}
 	})
 }
+
+// FuzzStopAt: the word-at-a-time scan stops where a byte-by-byte one does.
+func FuzzStopAt(f *testing.F) {
+	f.Add([]byte(`SELECT id, name FROM users WHERE id = 1"`))
+	f.Add([]byte("0123456789abcdef\\n\x1f\x7f\x80\xff\""))
+	f.Add([]byte("\xa2\xa2\xa2\xa2\xa2\xa2\xa2\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want := len(b)
+		for i, c := range b {
+			if c == '"' || c == '\\' || c < 0x20 {
+				want = i
+				break
+			}
+		}
+		if got := stopAt(b); got != want {
+			t.Fatalf("stopAt(%q) = %d, want %d", b, got, want)
+		}
+	})
+}
