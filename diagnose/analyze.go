@@ -16,7 +16,7 @@ const maxDepth = 2000
 
 type diagnoser struct {
 	cfg   Config
-	norm  map[string]opName // statement → Normalize(statement): repeats are common
+	norm  map[string]string // statement → Normalize(statement): repeats are common
 	input *result.TraceInput
 	*matcher
 	// The class of traces being reduced (see Stream.acc).
@@ -27,8 +27,8 @@ type diagnoser struct {
 	counts  []int32
 	backing []int32
 	idx     map[string]int32
-	httpOps map[[2]string]opName // method, URL → operation
-	// opIDs numbers the operations' names (opNames), for opRef.
+	httpOps map[[2]string]string // method, URL → operation
+	// opIDs numbers the names of the operations the endpoints keep (opNames), for opRef.
 	opIDs   map[string]int32
 	opNames []string
 	stack   []item
@@ -44,10 +44,10 @@ type diagnoser struct {
 	inConsecutive map[*node]bool
 }
 
-func (d *diagnoser) normalize(stmt string) opName {
+func (d *diagnoser) normalize(stmt string) string {
 	n, ok := d.norm[stmt]
 	if !ok {
-		n = d.named(Normalize(stmt))
+		n = Normalize(stmt)
 		if len(d.norm) < memoLimit { // bound the cache; beyond it, normalize again
 			d.norm[stmt] = n
 		}
@@ -55,40 +55,35 @@ func (d *diagnoser) normalize(stmt string) opName {
 	return n
 }
 
-// opName is an operation's name and its number in diagnoser.opNames.
-type opName struct {
-	op string
-	id int32
-}
+// opRef is an operation (an opKey) as a number: its category and the number of its name. The
+// maps of the critical path by operation, updated by each segment of each request, are keyed by
+// it, so that they hash an integer, not a statement. Only the operations they keep are
+// numbered: the names are kept as long as the stream.
+type opRef uint64
 
-// named numbers an operation's name.
-func (d *diagnoser) named(op string) opName {
+// named is the number of an operation's name.
+func (d *diagnoser) named(op string) int32 {
 	id, ok := d.opIDs[op]
 	if !ok {
 		id = int32(len(d.opNames))
 		d.opIDs[op] = id
 		d.opNames = append(d.opNames, op)
 	}
-	return opName{op, id}
+	return id
 }
-
-// opRef is an operation (an opKey) as a number: its category and the number of its name. The
-// maps each request updates are keyed by it, so that they hash an integer, not a statement.
-type opRef uint64
 
 func (d *diagnoser) key(r opRef) opKey { return opKey{Category(r >> 32), d.opNames[uint32(r)]} }
 
 // ref is the node's operation as an opRef.
 func (d *diagnoser) ref(n *node) opRef {
-	d.operation(n)
-	return opRef(n.cat)<<32 | opRef(uint32(n.op.id))
+	if n.opID < 0 {
+		n.opID = d.named(d.operation(n))
+	}
+	return opRef(n.cat)<<32 | opRef(uint32(n.opID))
 }
 
 // refOf is k as an opRef.
-func (d *diagnoser) refOf(k opKey) opRef { return opRef(k.cat)<<32 | opRef(uint32(d.named(k.op).id)) }
-
-// catRef is the category as an opRef: the operation "", numbered 0 (see newDiagnoser).
-func catRef(c Category) opRef { return opRef(c) << 32 }
+func (d *diagnoser) refOf(k opKey) opRef { return opRef(k.cat)<<32 | opRef(uint32(d.named(k.op))) }
 
 type node struct {
 	s        *Span
@@ -107,8 +102,8 @@ type node struct {
 	// call is the outermost client span at or above this node (the call that left the service the
 	// request entered), or -1: the tail attribution charges a remote service's time to it.
 	call  int32
-	op    opName // set by operation
-	hasOp bool
+	op   string // set by operation
+	opID int32  // set by ref; -1 before
 }
 
 type segment struct {
@@ -160,7 +155,7 @@ func (d *diagnoser) analyze(t *Trace) *analyzed {
 	d.counts = counts
 	for i, s := range t.Spans {
 		n := &a.nodes[i]
-		*n = node{s: s, at: attrsOf(s), parent: -1, owner: -1, call: -1}
+		*n = node{s: s, at: attrsOf(s), parent: -1, owner: -1, call: -1, opID: -1}
 		n.dep = d.dependency(s, &n.at)
 		n.cat = d.classify(s, &n.at, n.dep)
 		if int32(i) == ri {
@@ -292,30 +287,30 @@ func (a *analyzed) criticalPath(i int32, start, end int64, depth int, out []segm
 // operation names what a span does, the same for repeats: a normalized statement, a
 // parameterized URL, or the span name.
 func (d *diagnoser) operation(n *node) string {
-	if !n.hasOp {
-		switch {
-		case n.at.stmt != "":
-			n.op = d.normalize(n.at.stmt)
-		case isHTTPClient(n.s, &n.at):
-			n.op = d.httpOperation(n)
-		default:
-			n.op = d.named(n.s.Name)
-		}
-		n.hasOp = true
+	if n.op != "" {
+		return n.op
 	}
-	return n.op.op
+	switch {
+	case n.at.stmt != "":
+		n.op = d.normalize(n.at.stmt)
+	case isHTTPClient(n.s, &n.at):
+		n.op = d.httpOperation(n)
+	default:
+		n.op = n.s.Name
+	}
+	return n.op
 }
 
 // httpOperation memoizes [httpOperation] by URL: parsing and parameterizing it is costly, and
 // the same URLs repeat.
-func (d *diagnoser) httpOperation(n *node) opName {
+func (d *diagnoser) httpOperation(n *node) string {
 	key := [2]string{n.at.method, n.at.url}
 	if key == [2]string{} {
-		return d.named(httpOperation(n.s))
+		return httpOperation(n.s)
 	}
 	op, ok := d.httpOps[key]
 	if !ok {
-		op = d.named(httpOperation(n.s))
+		op = httpOperation(n.s)
 		if len(d.httpOps) < memoLimit {
 			d.httpOps[key] = op
 		}

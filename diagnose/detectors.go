@@ -89,28 +89,26 @@ func (d *diagnoser) repeats(a *analyzed, n *node) {
 	}
 	type gk struct {
 		http bool
-		op   int32 // its number in opNames
+		op   string
 	}
 	groups := map[gk][]*Span{}
 	for _, c := range n.children {
 		cn := &a.nodes[c]
 		switch {
 		case cn.at.stmt != "":
-			d.operation(cn)
-			k := gk{false, cn.op.id}
+			k := gk{false, d.operation(cn)}
 			groups[k] = append(groups[k], cn.s)
 		case attemptOf(cn.s) > 1 || cn.s.Attrs[attrCallHedge] == "true":
 			// A retry or a hedged copy of a call among its siblings repeats the call, not the work.
 		default:
 			if call := callOf(a, cn); call != nil {
-				d.operation(call)
-				k := gk{true, call.op.id}
+				k := gk{true, d.operation(call)}
 				groups[k] = append(groups[k], cn.s)
 			}
 		}
 	}
 	for k, g := range groups {
-		op := d.opNames[k.op]
+		op := k.op
 		minCount, minTotal, kind := d.cfg.NPlusOneMinCount, d.cfg.NPlusOneMinTotal, result.KindNPlusOneDB
 		key := hitKey{kind: kind, endpoint: a.endpoint, stmt: op}
 		if k.http {

@@ -32,7 +32,8 @@ type Stream struct {
 	read map[string]int
 	out  *result.Findings // once Findings ended the stream
 	// Scratch reused from trace to trace.
-	path, comp map[opRef]time.Duration
+	path map[opRef]time.Duration
+	comp map[opKey]time.Duration
 }
 
 // accum is what the stream keeps of one class of traces (see Stream.acc).
@@ -124,7 +125,7 @@ type deadlineCall struct {
 func NewStream(cfg Config) *Stream {
 	cfg = cfg.withDefaults()
 	s := &Stream{d: newDiagnoser(cfg), acc: [2]*accum{newAccum(), newAccum()}, rng: rand.New(rand.NewPCG(1, 2)),
-		tail: map[string]bool{}, read: map[string]int{}, path: map[opRef]time.Duration{}, comp: map[opRef]time.Duration{}}
+		tail: map[string]bool{}, read: map[string]int{}, path: map[opRef]time.Duration{}, comp: map[opKey]time.Duration{}}
 	for _, id := range cfg.TailTraceIDs {
 		s.tail[id] = true
 	}
@@ -209,7 +210,7 @@ func (e *endpoint) add(s *Stream, a *analyzed) {
 	var sum *summary
 	keep := func() *summary {
 		if sum == nil {
-			sum = &summary{seq: s.seq, id: a.id, latency: a.latency, path: d.sorted(path), comp: d.sorted(d.composition(a, s.comp))}
+			sum = &summary{seq: s.seq, id: a.id, latency: a.latency, path: d.sortedRefs(path), comp: sorted(d.composition(a, s.comp))}
 		}
 		return sum
 	}
@@ -234,11 +235,24 @@ func (e *endpoint) add(s *Stream, a *analyzed) {
 }
 
 // sorted is m as a slice, in a fixed order.
-func (d *diagnoser) sorted(m map[opRef]time.Duration) []opTime {
+func sorted(m map[opKey]time.Duration) []opTime {
 	out := make([]opTime, 0, len(m))
 	for k, v := range m {
-		out = append(out, opTime{d.key(k), v})
+		out = append(out, opTime{k, v})
 	}
+	return sortOps(out)
+}
+
+// sortedRefs is sorted for a map keyed by opRef.
+func (d *diagnoser) sortedRefs(m map[opRef]time.Duration) []opTime {
+	out := make([]opTime, 0, len(m))
+	for r, v := range m {
+		out = append(out, opTime{d.key(r), v})
+	}
+	return sortOps(out)
+}
+
+func sortOps(out []opTime) []opTime {
 	slices.SortFunc(out, func(x, y opTime) int { return cmp.Or(cmp.Compare(x.k.cat, y.k.cat), strings.Compare(x.k.op, y.k.op)) })
 	return out
 }

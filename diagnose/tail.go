@@ -90,15 +90,15 @@ func (d *diagnoser) tailVsMedian(ep string, tail, median []*summary) *result.Tai
 
 // composition fills m with one request's self time by category (operation "") and by category
 // and operation, and returns it.
-func (d *diagnoser) composition(a *analyzed, m map[opRef]time.Duration) map[opRef]time.Duration {
+func (d *diagnoser) composition(a *analyzed, m map[opKey]time.Duration) map[opKey]time.Duration {
 	clear(m)
 	for _, i := range a.order {
 		n := &a.nodes[i]
 		if n.self <= 0 {
 			continue
 		}
-		m[catRef(n.cat)] += n.self
-		m[d.ref(n)] += n.self
+		m[opKey{n.cat, ""}] += n.self
+		m[opKey{n.cat, d.operation(n)}] += n.self
 	}
 	return m
 }
