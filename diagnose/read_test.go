@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -201,6 +202,44 @@ func TestReadEachWindow(t *testing.T) {
 	}
 	if want := []string{"t1:2", "t2:1", "t3:1"}; !slices.Equal(got, want) || in.Tolerated[ReasonLateSpan] != 1 {
 		t.Errorf("traces %v, tolerated %v; want %v and 1 %s", got, in.Tolerated, want, ReasonLateSpan)
+	}
+}
+
+// TestReadDecodersInOrder: however many goroutines decode the lines, the traces, what was
+// tolerated and the lines named for it are the same: lines are handed on in the order read.
+func TestReadDecodersInOrder(t *testing.T) {
+	t.Parallel()
+	var in bytes.Buffer
+	in.Write(benchJSONL(benchTraces(300)))
+	for _, tc := range badInput {
+		in.WriteString(tc.in + "\n")
+	}
+	in.Write(benchJSONL(benchTraces(300))) // every span of these late or duplicate
+	cfg := ReadConfig{MaxLineBytes: 64 << 10, Window: 8}.withDefaults()
+	run := func(workers int) (string, *Input) {
+		var got strings.Builder
+		read, err := read(bytes.NewReader(in.Bytes()), cfg, cfg.Window, workers, func(tr *Trace) {
+			fmt.Fprintf(&got, "%s:", tr.ID)
+			for _, s := range tr.Spans {
+				fmt.Fprintf(&got, "%s/%s/%d/%d,", s.SpanID, s.Name, s.Start.UnixNano(), len(s.Attrs))
+			}
+			got.WriteString("\n")
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.String(), read
+	}
+	want, wantIn := run(1)
+	if wantIn.Tolerated[ReasonLateSpan]+wantIn.Tolerated[ReasonDuplicateSpan] == 0 || wantIn.Tolerated[ReasonMalformedLine] == 0 {
+		t.Fatalf("tolerated %v: want late or duplicate spans and malformed lines", wantIn.Tolerated)
+	}
+	for _, workers := range []int{2, maxDecoders} {
+		got, gotIn := run(workers)
+		if got != want || !maps.Equal(gotIn.Tolerated, wantIn.Tolerated) || !maps.Equal(gotIn.FirstBad, wantIn.FirstBad) || gotIn.Lines != wantIn.Lines {
+			t.Errorf("%d decoders: traces or input differ from 1 decoder's (tolerated %v at %v, want %v at %v)",
+				workers, gotIn.Tolerated, gotIn.FirstBad, wantIn.Tolerated, wantIn.FirstBad)
+		}
 	}
 }
 

@@ -139,7 +139,7 @@ func ReadJSONL(r io.Reader) ([]*Trace, error) {
 // Input, which says what was tolerated.
 func Read(r io.Reader, cfg ReadConfig) (*Input, error) {
 	var traces []*Trace
-	in, err := read(r, cfg.withDefaults(), math.MaxInt, func(t *Trace) { traces = append(traces, t) })
+	in, err := read(r, cfg.withDefaults(), math.MaxInt, decoders(), func(t *Trace) { traces = append(traces, t) })
 	if in != nil {
 		in.Traces = traces
 	}
@@ -152,7 +152,7 @@ func Read(r io.Reader, cfg ReadConfig) (*Input, error) {
 // Read's.
 func ReadEach(r io.Reader, cfg ReadConfig, fn func(*Trace)) (*Input, error) {
 	cfg = cfg.withDefaults()
-	return read(r, cfg, cfg.Window, fn)
+	return read(r, cfg, cfg.Window, decoders(), fn)
 }
 
 // doneIDs is how many trace ids handed on read remembers, to count their late spans: two
@@ -160,8 +160,8 @@ func ReadEach(r io.Reader, cfg ReadConfig, fn func(*Trace)) (*Input, error) {
 const doneIDs = 1 << 14
 
 // read is Read and ReadEach: it hands each trace to fn once window lines have followed the one
-// it began on.
-func read(r io.Reader, cfg ReadConfig, window int, fn func(*Trace)) (*Input, error) {
+// it began on. workers goroutines decode the lines.
+func read(r io.Reader, cfg ReadConfig, window, workers int, fn func(*Trace)) (*Input, error) {
 	in := &Input{Tolerated: map[string]int{}, FirstBad: map[string]int{}}
 	type reading struct {
 		t     *Trace
@@ -192,7 +192,7 @@ func read(r io.Reader, cfg ReadConfig, window int, fn func(*Trace)) (*Input, err
 	}
 	var firstErr error
 	decoded := 0
-	lines := decodeLines(r, cfg)
+	lines := decodeLines(r, cfg, workers)
 	for {
 		if window < math.MaxInt {
 			handOn(in.Lines - window)
@@ -314,8 +314,10 @@ const decodeBatch, decodeBatchBytes, decodeAhead = 64, 1 << 20, 4
 // only hold more lines in memory.
 const maxDecoders = 4
 
-func decodeLines(r io.Reader, cfg ReadConfig) *lineDecoder {
-	workers := min(runtime.GOMAXPROCS(0), maxDecoders)
+// decoders is how many goroutines decode lines: one per core, up to maxDecoders.
+func decoders() int { return min(runtime.GOMAXPROCS(0), maxDecoders) }
+
+func decodeLines(r io.Reader, cfg ReadConfig, workers int) *lineDecoder {
 	ordered := make(chan *lineBatch, decodeAhead)
 	jobs := make(chan *lineBatch, workers)
 	// The batches' buffers, handed back once decoded: a batch's lines are not garbage for the
