@@ -101,7 +101,7 @@ type node struct {
 	owner int32
 	// call is the outermost client span at or above this node (the call that left the service the
 	// request entered), or -1: the tail attribution charges a remote service's time to it.
-	call  int32
+	call int32
 	op   string // set by operation
 	opID int32  // set by ref; -1 before
 }
