@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -78,6 +79,9 @@ func TestReadToleratesBadInput(t *testing.T) {
 // FuzzDecodeRequest: the hand-written decoder accepts only valid JSON, never panics, and agrees
 // with encoding/json on the strings it decodes.
 func FuzzDecodeRequest(f *testing.F) {
+	if !exactCase(good) || !uniqueKeys(good) {
+		f.Fatal("exactCase or uniqueKeys rejects a valid line: nothing would be compared")
+	}
 	f.Add(good)
 	f.Add(line)
 	f.Add(strings.Split(edgeLines("0000000000000000000000000000000a", 1_700_000_000_000_000_000), "\n")[0])
@@ -125,12 +129,131 @@ func FuzzDecodeRequest(f *testing.F) {
 	})
 }
 
+// FuzzDecodeAttributes: each decoded span's attributes are its own (the last value of a
+// repeated key) and its resource's where it has none of that key, truncated, as encoding/json
+// reads them, on inputs whose objects repeat no key and whose values are strings.
+func FuzzDecodeAttributes(f *testing.F) {
+	f.Add(good)
+	f.Add(line)
+	f.Add(otlpLine(jsonSpan("t", "a", "", 0, 1, `{"key":"service.name","value":{"stringValue":"own"}},{"key":"k","value":{"stringValue":"1"}},{"key":"k","value":{"stringValue":"2"}}`)))
+	f.Add(`{"resourceSpans":[{"resource":{"attributes":[{"key":"r","value":{"stringValue":"a"}},{"key":"r","value":{"stringValue":"b\n"}}]},"scopeSpans":[{"spans":[{"traceId":"t","spanId":"s","attributes":[{"key":"x","value":{"stringValue":"` + strings.Repeat("é", 600) + `"}}]}]}]},{"scopeSpans":[{"spans":[{"traceId":"t","spanId":"u"}]}]}]}`)
+	type kv struct {
+		Key   string `json:"key"`
+		Value struct {
+			StringValue *string `json:"stringValue"`
+		} `json:"value"`
+	}
+	const maxAttr = 1 << 10
+	f.Fuzz(func(t *testing.T, s string) {
+		var req request
+		if decodeRequest([]byte(s), maxAttr, newInterner(), &req) != nil || !exactCase(s) || !uniqueKeys(s) ||
+			strings.Contains(s, `\u`) || !utf8.ValidString(s) || strings.Count(s, `"value"`) != strings.Count(s, `"stringValue"`) {
+			return // only string values are compared
+		}
+		var std struct {
+			ResourceSpans []struct {
+				Resource struct {
+					Attributes []kv `json:"attributes"`
+				} `json:"resource"`
+				ScopeSpans []struct {
+					Spans []struct {
+						Attributes []kv `json:"attributes"`
+					} `json:"spans"`
+				} `json:"scopeSpans"`
+			} `json:"resourceSpans"`
+		}
+		if json.Unmarshal([]byte(s), &std) != nil {
+			return
+		}
+		// attrs is kvs as a map, the last value of a key kept, ok false for a value not a string.
+		attrs := func(kvs []kv) (map[string]string, bool) {
+			m := map[string]string{}
+			for _, a := range kvs {
+				if a.Value.StringValue == nil {
+					return nil, false
+				}
+				v := *a.Value.StringValue
+				m[a.Key] = v[:min(len(v), maxAttr)]
+			}
+			return m, true
+		}
+		var want []map[string]string
+		for _, rs := range std.ResourceSpans {
+			res, ok := attrs(rs.Resource.Attributes)
+			if !ok {
+				return
+			}
+			for _, ss := range rs.ScopeSpans {
+				for _, sp := range ss.Spans {
+					m, ok := attrs(sp.Attributes)
+					if !ok {
+						return
+					}
+					for k, v := range res {
+						if _, own := m[k]; !own {
+							m[k] = v
+						}
+					}
+					want = append(want, m)
+				}
+			}
+		}
+		got := spansOf(&req)
+		if len(got) != len(want) {
+			t.Fatalf("%d spans, encoding/json %d", len(got), len(want))
+		}
+		for i := range got {
+			if !maps.Equal(got[i].Attrs, want[i]) {
+				t.Fatalf("span %d: attributes %q, encoding/json %q", i, got[i].Attrs, want[i])
+			}
+		}
+	})
+}
+
+// uniqueKeys reports whether no object of the JSON document s repeats a key (encoding/json keeps
+// the last value, the decoder merges repeated attribute lists).
+func uniqueKeys(s string) bool {
+	dec := json.NewDecoder(strings.NewReader(s))
+	type frame struct {
+		keys   map[string]bool
+		object bool
+		key    bool // the next token of an object is a key
+	}
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return errors.Is(err, io.EOF)
+		}
+		if n := len(stack); n > 0 && stack[n-1].object {
+			top := &stack[n-1]
+			if k, ok := tok.(string); ok && top.key {
+				if top.keys[k] {
+					return false
+				}
+				top.keys[k], top.key = true, false
+				continue
+			}
+			top.key = true // after this value, a key (or the object's end)
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{keys: map[string]bool{}, object: true, key: true})
+		case json.Delim('['):
+			stack = append(stack, frame{})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+	}
+}
+
 // exactCase reports whether the keys diagnose reads appear only in their exact case: OTLP/JSON
-// keys are case-sensitive, encoding/json matches them regardless of case.
+// keys are case-sensitive, encoding/json matches them regardless of case. Keys are counted with
+// their quotes: "spans" is not in "scopeSpans".
 func exactCase(s string) bool {
 	lower := strings.ToLower(s)
-	for _, k := range []string{"resourceSpans", "scopeSpans", "spans", "traceId", "name"} {
-		if strings.Count(lower, strings.ToLower(k)) != strings.Count(s, k) {
+	for _, k := range []string{"resourceSpans", "scopeSpans", "spans", "traceId", "name", "resource", "attributes", "key", "value", "stringValue"} {
+		if q := `"` + k + `"`; strings.Count(lower, strings.ToLower(q)) != strings.Count(s, q) {
 			return false
 		}
 	}
