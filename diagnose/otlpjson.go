@@ -159,12 +159,11 @@ func (s *scanner) strRaw() ([]byte, bool, bool) {
 		if s.i += stopAt(s.b[s.i:]); s.i == len(s.b) {
 			break
 		}
-		c := s.b[s.i]
-		switch {
-		case c == '"':
+		switch s.b[s.i] {
+		case '"':
 			s.i++
 			return s.b[start : s.i-1], esc, true
-		case c == '\\':
+		case '\\':
 			esc = true
 			if s.i+1 >= len(s.b) || !bytes.ContainsRune([]byte(`"\\/bfnrtu`), rune(s.b[s.i+1])) {
 				return nil, false, s.fail("bad string escape")
