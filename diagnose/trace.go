@@ -305,9 +305,10 @@ type lineBatch struct {
 	done    chan struct{}
 }
 
-// decodeBatch and decodeBatchBytes bound the lines read into one batch (one line at least),
-// decodeAhead the batches read ahead of the analysis: with the batches being decoded, a bound
-// on the input held in memory.
+// decodeBatch and decodeBatchBytes bound the lines read into one batch (one line at least, so
+// a batch of a long line holds that line only), decodeAhead the decoded batches waiting for the
+// analysis. The lines read are held until decoded: those of at most workers+2 batches (being
+// decoded, handed to a decoder, being read).
 const decodeBatch, decodeBatchBytes, decodeAhead = 64, 1 << 20, 4
 
 // maxDecoders bounds the decoding goroutines: past what one analysing goroutine consumes, more
@@ -319,10 +320,10 @@ func decoders() int { return min(runtime.GOMAXPROCS(0), maxDecoders) }
 
 func decodeLines(r io.Reader, cfg ReadConfig, workers int) *lineDecoder {
 	ordered := make(chan *lineBatch, decodeAhead)
-	jobs := make(chan *lineBatch, workers)
+	jobs := make(chan *lineBatch) // unbuffered: a batch is read when a decoder is about to be free
 	// The batches' buffers, handed back once decoded: a batch's lines are not garbage for the
-	// collector to chase.
-	free := make(chan []byte, decodeAhead+2*workers)
+	// collector to chase. A long line's is not kept.
+	free := make(chan []byte, workers+2)
 	ld := &lineDecoder{batches: ordered}
 	go func() {
 		defer close(jobs)
@@ -367,9 +368,11 @@ func decodeLines(r io.Reader, cfg ReadConfig, workers int) *lineDecoder {
 					}
 					from = to
 				}
-				select { // the decoded spans hold copies of the lines
-				case free <- b.buf[:0]:
-				default:
+				if cap(b.buf) <= 2*decodeBatchBytes {
+					select { // the decoded spans hold copies of the lines
+					case free <- b.buf[:0]:
+					default:
+					}
 				}
 				b.buf = nil
 				close(b.done)
