@@ -9,7 +9,8 @@
 #
 # Prints wall time, CPU time and peak RSS (/usr/bin/time -v), each with its target and its ratio
 # to the figures before diagnose streamed (1M spans: 3.6 s wall, 852 MB peak RSS, 2026-12-01).
-# On a shared machine the CPU time is the steadier figure.
+# On a shared machine the CPU time is the steadier figure. Measured figures, before and after the
+# speed work, with the load they were measured under: docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${SPANS:-}" in

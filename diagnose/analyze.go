@@ -22,11 +22,20 @@ type diagnoser struct {
 	// The class of traces being reduced (see Stream.acc).
 	*accum
 	prefer map[string]bool // Config.PreferTraceIDs
-	// Scratch reused from trace to trace.
+	// Scratch reused from trace to trace: an analyzed trace is valid until the next.
+	an      analyzed
+	counts  []int32
+	backing []int32
 	idx     map[string]int32
 	httpOps map[[2]string]string // method, URL → operation
+	// opIDs numbers the names of the operations the endpoints keep (opNames), for opRef.
+	opIDs   map[string]int32
+	opNames []string
 	stack   []item
 	iv      []interval
+	// children and run are consecutive's.
+	children []int32
+	run      []*node
 	// svcNames and svcSelf are svcScan's scratch: each node's service, each service's own time.
 	svcNames []string
 	svcSelf  map[string]time.Duration
@@ -46,8 +55,39 @@ func (d *diagnoser) normalize(stmt string) string {
 	return n
 }
 
+// opRef is an operation (an opKey) as a number: its category and the number of its name. The
+// maps of the critical path by operation, updated by each segment of each request, are keyed by
+// it, so that they hash an integer, not a statement. Only the operations they keep are
+// numbered: the names are kept as long as the stream.
+type opRef uint64
+
+// named is the number of an operation's name.
+func (d *diagnoser) named(op string) int32 {
+	id, ok := d.opIDs[op]
+	if !ok {
+		id = int32(len(d.opNames))
+		d.opIDs[op] = id
+		d.opNames = append(d.opNames, op)
+	}
+	return id
+}
+
+func (d *diagnoser) key(r opRef) opKey { return opKey{Category(r >> 32), d.opNames[uint32(r)]} }
+
+// ref is the node's operation as an opRef.
+func (d *diagnoser) ref(n *node) opRef {
+	if n.opID < 0 {
+		n.opID = d.named(d.operation(n))
+	}
+	return opRef(n.cat)<<32 | opRef(uint32(n.opID))
+}
+
+// refOf is k as an opRef.
+func (d *diagnoser) refOf(k opKey) opRef { return opRef(k.cat)<<32 | opRef(uint32(d.named(k.op))) }
+
 type node struct {
 	s        *Span
+	at       spanAttrs
 	cat      Category
 	parent   int32 // -1 for the root
 	children []int32
@@ -62,7 +102,8 @@ type node struct {
 	// call is the outermost client span at or above this node (the call that left the service the
 	// request entered), or -1: the tail attribution charges a remote service's time to it.
 	call int32
-	op   string
+	op   string // set by operation
+	opID int32  // set by ref; -1 before
 }
 
 type segment struct {
@@ -106,12 +147,17 @@ func (d *diagnoser) analyze(t *Trace) *analyzed {
 		return nil
 	}
 	r := t.Spans[ri]
-	a := &analyzed{id: t.ID, endpoint: endpointOf(r), latency: r.Duration(), entry: r.Kind == KindServer || r.Kind == KindConsumer, nodes: make([]node, len(t.Spans)),
-		order: make([]int32, 0, len(t.Spans))}
-	counts := make([]int32, len(t.Spans)+1)
+	a := &d.an
+	*a = analyzed{id: t.ID, endpoint: endpointOf(r), latency: r.Duration(), entry: r.Kind == KindServer || r.Kind == KindConsumer,
+		nodes: slices.Grow(a.nodes[:0], len(t.Spans))[:len(t.Spans)], order: a.order[:0], path: a.path[:0]}
+	counts := slices.Grow(d.counts[:0], len(t.Spans)+1)[:len(t.Spans)+1]
+	clear(counts)
+	d.counts = counts
 	for i, s := range t.Spans {
-		dep := d.dependency(s)
-		a.nodes[i] = node{s: s, cat: d.classify(s, dep), dep: dep, parent: -1, owner: -1, call: -1}
+		n := &a.nodes[i]
+		*n = node{s: s, at: attrsOf(s), parent: -1, owner: -1, call: -1, opID: -1}
+		n.dep = d.dependency(s, &n.at)
+		n.cat = d.classify(s, &n.at, n.dep)
 		if int32(i) == ri {
 			continue
 		}
@@ -132,7 +178,8 @@ func (d *diagnoser) analyze(t *Trace) *analyzed {
 	for i := 1; i < len(counts); i++ {
 		counts[i] += counts[i-1]
 	}
-	backing := make([]int32, counts[len(counts)-1])
+	backing := slices.Grow(d.backing[:0], int(counts[len(counts)-1]))[:counts[len(counts)-1]]
+	d.backing = backing
 	for i := range a.nodes {
 		a.nodes[i].children = backing[counts[i]:counts[i]:counts[i+1]]
 	}
@@ -180,7 +227,7 @@ func (d *diagnoser) analyze(t *Trace) *analyzed {
 		d.iv = iv
 	}
 	d.stack = stack
-	a.path = a.criticalPath(ri, rn.ws, rn.we, 0, nil)
+	a.path = a.criticalPath(ri, rn.ws, rn.we, 0, a.path)
 	return a
 }
 
@@ -244,10 +291,10 @@ func (d *diagnoser) operation(n *node) string {
 		return n.op
 	}
 	switch {
-	case statement(n.s) != "":
-		n.op = d.normalize(statement(n.s))
-	case isHTTPClient(n.s):
-		n.op = d.httpOperation(n.s)
+	case n.at.stmt != "":
+		n.op = d.normalize(n.at.stmt)
+	case isHTTPClient(n.s, &n.at):
+		n.op = d.httpOperation(n)
 	default:
 		n.op = n.s.Name
 	}
@@ -256,14 +303,14 @@ func (d *diagnoser) operation(n *node) string {
 
 // httpOperation memoizes [httpOperation] by URL: parsing and parameterizing it is costly, and
 // the same URLs repeat.
-func (d *diagnoser) httpOperation(s *Span) string {
-	key := [2]string{attr(s, keysHTTPMethod...), attr(s, keysURL...)}
+func (d *diagnoser) httpOperation(n *node) string {
+	key := [2]string{n.at.method, n.at.url}
 	if key == [2]string{} {
-		return httpOperation(s)
+		return httpOperation(n.s)
 	}
 	op, ok := d.httpOps[key]
 	if !ok {
-		op = httpOperation(s)
+		op = httpOperation(n.s)
 		if len(d.httpOps) < memoLimit {
 			d.httpOps[key] = op
 		}
@@ -278,7 +325,7 @@ type opKey struct {
 
 // profile is the endpoint's latency percentiles, mean self time per category, and the mean time
 // per operation on the critical path.
-func (e *endpoint) profile(ep string) result.EndpointProfile {
+func (e *endpoint) profile(d *diagnoser, ep string) result.EndpointProfile {
 	count := float64(e.n)
 	mean := func(v float64) float64 { return ms(fromFloat(v / count)) }
 	sum := e.lat.sum
@@ -289,7 +336,8 @@ func (e *endpoint) profile(ep string) result.EndpointProfile {
 			p.SelfTimeMS[Category(c).String()] = mean(v)
 		}
 	}
-	for k, v := range e.path {
+	for r, v := range e.path {
+		k := d.key(r)
 		share := 0.0
 		if sum > 0 {
 			share = round3(v / sum)

@@ -67,7 +67,7 @@ func BenchmarkDiagnose1MSpans(b *testing.B) {
 func benchJSONL(trs []*Trace) []byte {
 	var buf bytes.Buffer
 	for _, t := range trs {
-		buf.WriteString(`{"resourceSpans":[{"resource":{},"scopeSpans":[{"spans":[`)
+		buf.WriteString(`{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"lab"}}]},"scopeSpans":[{"spans":[`)
 		for i, s := range t.Spans {
 			if i > 0 {
 				buf.WriteByte(',')
@@ -85,6 +85,27 @@ func benchJSONL(trs []*Trace) []byte {
 		buf.WriteString("]}]}]}\n")
 	}
 	return buf.Bytes()
+}
+
+// BenchmarkDecodeOTLPLine: the decoder's hot path, one line of OTLP JSON (a trace of 50 spans,
+// as bench/diagnose-1m.sh writes them) into Spans.
+func BenchmarkDecodeOTLPLine(b *testing.B) {
+	lines := bytes.Split(bytes.TrimSpace(benchJSONL(benchTraces(64))), []byte("\n"))
+	dec := newLineDecoder(ReadConfig{}.withDefaults())
+	size := 0
+	for _, l := range lines {
+		size += len(l)
+	}
+	b.SetBytes(int64(size / len(lines)))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if l := dec.decode(lines[i%len(lines)]); l.err != nil || len(l.spans) != 50 {
+			b.Fatal(l.err, len(l.spans))
+		}
+		i++
+	}
+	b.ReportMetric(50*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
 }
 
 // BenchmarkRead1MSpans: decoding 1M spans of OTLP JSON lines (one trace per line).

@@ -47,9 +47,104 @@ var (
 	keysHTTPMethod = []string{"http.request.method", "http.method"}
 	keysURL        = []string{"url.full", "http.url"}
 	keysPeer       = []string{"peer.service", "server.address", "net.peer.name", "net.sock.peer.name"}
-	keysBodySize   = []string{"http.response.body.size", "http.response_content_length", "http.response.size",
+	keysBodySize   = [...]string{"http.response.body.size", "http.response_content_length", "http.response.size",
 		"messaging.message.body.size", "messaging.message_payload_size_bytes"}
 )
+
+// spanAttrs is what the analysis reads of a span's attributes, read in one pass over them
+// ([attrsOf]): looked up one by one where each was needed, they took most of its time.
+type spanAttrs struct {
+	dbSystem, stmt                            string // stmt is "" unless the span is a database span (statement)
+	method, url                               string // the first of keysHTTPMethod, of keysURL
+	peerService                               string
+	peer                                      string // the first of keysPeer
+	protocol, rpcService, urlPath, httpTarget string
+	service                                   string // service.name
+	rpcSystem                                 bool
+	cache                                     bool // an attribute named cache.*
+	messaging                                 bool // an attribute named messaging.*
+	logical                                   bool // the parent of one remote call's attempts (headroom.call.attempts)
+	faas                                      bool // a function invocation's own attributes (see isInvocation)
+	bodySize                                  int64
+	poolWait                                  string // db.client.connection.wait_time
+}
+
+// attrsOf reads s's attributes as [attr] and [bodySize] would, each name's first non-empty
+// value in the order of its keys… list.
+func attrsOf(s *Span) spanAttrs {
+	var a spanAttrs
+	var dbSystem, stmt, method, url [2]string
+	var peer [4]string
+	var size [len(keysBodySize)]string
+	for k, v := range s.Attrs {
+		switch k {
+		case "db.system.name":
+			dbSystem[0] = v
+		case "db.system":
+			dbSystem[1] = v
+		case "db.query.text":
+			stmt[0] = v
+		case "db.statement":
+			stmt[1] = v
+		case "http.request.method":
+			method[0] = v
+		case "http.method":
+			method[1] = v
+		case "url.full":
+			url[0] = v
+		case "http.url":
+			url[1] = v
+		case attrPeerService:
+			peer[0] = v
+		case "server.address":
+			peer[1] = v
+		case "net.peer.name":
+			peer[2] = v
+		case "net.sock.peer.name":
+			peer[3] = v
+		case "network.protocol.name":
+			a.protocol = v
+		case "rpc.service":
+			a.rpcService = v
+		case attrURLPath:
+			a.urlPath = v
+		case attrHTTPTarget:
+			a.httpTarget = v
+		case "rpc.system":
+			a.rpcSystem = v != ""
+		case attrServiceName:
+			a.service = v
+		case attrCallAttempts:
+			a.logical = v != ""
+		case attrFaaSColdStart, attrFaaSInvocationID, attrFaaSTrigger, attrFaaSExecution:
+			a.faas = a.faas || v != ""
+		case attrPoolWaitTime:
+			a.poolWait = v
+		case keysBodySize[0]:
+			size[0] = v
+		case keysBodySize[1]:
+			size[1] = v
+		case keysBodySize[2]:
+			size[2] = v
+		case keysBodySize[3]:
+			size[3], a.messaging = v, true
+		case keysBodySize[4]:
+			size[4], a.messaging = v, true
+		default:
+			a.cache = a.cache || strings.HasPrefix(k, "cache.")
+			a.messaging = a.messaging || strings.HasPrefix(k, "messaging.")
+		}
+	}
+	a.dbSystem = cmp.Or(dbSystem[0], dbSystem[1])
+	if a.dbSystem != "" {
+		a.stmt = cmp.Or(stmt[0], stmt[1])
+	}
+	a.method, a.url = cmp.Or(method[0], method[1]), cmp.Or(url[0], url[1])
+	a.peerService = peer[0]
+	a.peer = cmp.Or(peer[0], peer[1], peer[2], peer[3])
+	a.bodySize = firstSize(size[:])
+	return a
+}
 
 var (
 	reLogging   = regexp.MustCompile(`(?i)(^|[^a-z])(logs?|logging|log[-_ ]?(collector|shipper|sink|service)|loki|fluentd|fluent-bit|logstash|splunk|papertrail|syslog)([^a-z]|$)`)
@@ -61,16 +156,8 @@ var (
 
 func isClientLike(s *Span) bool { return s.Kind == KindClient || s.Kind == KindProducer }
 
-// statement is the span's database statement, or "" if it is not a database span.
-func statement(s *Span) string {
-	if attr(s, keysDBSystem...) == "" {
-		return ""
-	}
-	return attr(s, keysStatement...)
-}
-
-func isHTTPClient(s *Span) bool {
-	return s.Kind == KindClient && (attr(s, keysHTTPMethod...) != "" || attr(s, keysURL...) != "")
+func isHTTPClient(s *Span, a *spanAttrs) bool {
+	return s.Kind == KindClient && (a.method != "" || a.url != "")
 }
 
 // matcher memoizes the regular expressions over the texts spans repeat (names, peers, URLs):
@@ -139,13 +226,13 @@ func (m *matcher) bits(text string, isURL bool) uint8 {
 // dependency names what a client span calls when that is a non-critical dependency — "logging",
 // "email", "analytics" or "notifications" — judged from peer.service, server.address, the span
 // name, the URL's path and the protocol; "" otherwise.
-func (m *matcher) dependency(s *Span) string {
+func (m *matcher) dependency(s *Span, a *spanAttrs) string {
 	if !isClientLike(s) {
 		return ""
 	}
-	b := m.bits(attr(s, keysPeer...), false) | m.bits(s.Name, false) | m.bits(s.Attrs["network.protocol.name"], false) |
-		m.bits(s.Attrs["rpc.service"], false) | m.bits(attr(s, keysURL...), true) | m.bits(s.Attrs["url.path"], false) |
-		m.bits(s.Attrs["http.target"], false)
+	b := m.bits(a.peer, false) | m.bits(s.Name, false) | m.bits(a.protocol, false) |
+		m.bits(a.rpcService, false) | m.bits(a.url, true) | m.bits(a.urlPath, false) |
+		m.bits(a.httpTarget, false)
 	for i, d := range depPatterns {
 		if b&(1<<i) != 0 {
 			return d.name
@@ -155,24 +242,24 @@ func (m *matcher) dependency(s *Span) string {
 }
 
 // classify returns the span's category from its kind and attributes; dep is its dependency.
-func (m *matcher) classify(s *Span, dep string) Category {
+func (m *matcher) classify(s *Span, a *spanAttrs, dep string) Category {
 	if m.isPoolWait(s) {
 		return CatPool
 	}
-	if sys := attr(s, keysDBSystem...); sys != "" {
+	if sys := a.dbSystem; sys != "" {
 		switch strings.ToLower(sys) {
 		case "redis", "memcached", "valkey":
 			return CatCache
 		}
 		return CatDB
 	}
-	if hasPrefix(s, "cache.") {
+	if a.cache {
 		return CatCache
 	}
-	if hasPrefix(s, "messaging.") {
+	if a.messaging {
 		return CatQueue
 	}
-	if s.Attrs["rpc.system"] != "" {
+	if a.rpcSystem {
 		return CatRPC
 	}
 	if !isClientLike(s) {
@@ -181,19 +268,10 @@ func (m *matcher) classify(s *Span, dep string) Category {
 	if dep == "logging" {
 		return CatLogging
 	}
-	if isHTTPClient(s) {
+	if isHTTPClient(s, a) {
 		return CatHTTP
 	}
 	return CatRemote
-}
-
-func hasPrefix(s *Span, p string) bool {
-	for k := range s.Attrs {
-		if strings.HasPrefix(k, p) {
-			return true
-		}
-	}
-	return false
 }
 
 var (
@@ -250,8 +328,17 @@ func httpOperation(s *Span) string {
 
 // bodySize is the response or message body size the span records, or 0.
 func bodySize(s *Span) int64 {
-	for _, k := range keysBodySize {
-		if a := s.Attrs[k]; a != "" { // ParseInt allocates its error: skip the absent keys first
+	var vals [len(keysBodySize)]string
+	for i, k := range keysBodySize {
+		vals[i] = s.Attrs[k]
+	}
+	return firstSize(vals[:])
+}
+
+// firstSize is the first of the values of keysBodySize that is a positive integer, or 0.
+func firstSize(vals []string) int64 {
+	for _, a := range vals {
+		if a != "" { // ParseInt allocates its error: skip the absent keys first
 			if v, err := strconv.ParseInt(a, 10, 64); err == nil && v > 0 {
 				return v
 			}

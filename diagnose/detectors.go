@@ -62,11 +62,11 @@ func (d *diagnoser) detect(a *analyzed) {
 		n := &a.nodes[i]
 		d.repeats(a, n)
 		d.consecutive(a, n)
-		if stmt := statement(n.s); stmt != "" && n.s.Duration() >= cfg.SlowQueryMin {
+		if n.at.stmt != "" && n.s.Duration() >= cfg.SlowQueryMin {
 			d.add(hitKey{kind: result.KindSlowQuery, endpoint: a.endpoint, stmt: d.operation(n)}, a,
 				hit{count: 1, time: n.s.Duration(), saving: n.s.Duration() - cfg.SlowQueryMin})
 		}
-		if size := bodySize(n.s); size >= cfg.LargePayloadBytes {
+		if size := n.at.bodySize; size >= cfg.LargePayloadBytes {
 			op := d.operation(n)
 			if n.s.Kind == KindServer || i == a.order[0] { // the endpoint's own response
 				op = a.endpoint + " response"
@@ -84,7 +84,7 @@ func (d *diagnoser) detect(a *analyzed) {
 // repeats finds N+1 queries and N+1 HTTP calls among n's children.
 func (d *diagnoser) repeats(a *analyzed, n *node) {
 	// The children of one logical call are its attempts: retries (retry_storm), not repeats.
-	if len(n.children) < min(d.cfg.NPlusOneMinCount, d.cfg.NPlusOneHTTPMinCount) || isLogicalCall(n.s) {
+	if len(n.children) < min(d.cfg.NPlusOneMinCount, d.cfg.NPlusOneHTTPMinCount) || n.at.logical {
 		return
 	}
 	type gk struct {
@@ -95,22 +95,25 @@ func (d *diagnoser) repeats(a *analyzed, n *node) {
 	for _, c := range n.children {
 		cn := &a.nodes[c]
 		switch {
-		case statement(cn.s) != "":
-			groups[gk{false, d.operation(cn)}] = append(groups[gk{false, d.operation(cn)}], cn.s)
+		case cn.at.stmt != "":
+			k := gk{false, d.operation(cn)}
+			groups[k] = append(groups[k], cn.s)
 		case attemptOf(cn.s) > 1 || cn.s.Attrs[attrCallHedge] == "true":
 			// A retry or a hedged copy of a call among its siblings repeats the call, not the work.
 		default:
-			if op, ok := d.callOp(a, cn); ok {
-				groups[gk{true, op}] = append(groups[gk{true, op}], cn.s)
+			if call := callOf(a, cn); call != nil {
+				k := gk{true, d.operation(call)}
+				groups[k] = append(groups[k], cn.s)
 			}
 		}
 	}
 	for k, g := range groups {
+		op := k.op
 		minCount, minTotal, kind := d.cfg.NPlusOneMinCount, d.cfg.NPlusOneMinTotal, result.KindNPlusOneDB
-		key := hitKey{kind: kind, endpoint: a.endpoint, stmt: k.op}
+		key := hitKey{kind: kind, endpoint: a.endpoint, stmt: op}
 		if k.http {
 			minCount, minTotal, kind = d.cfg.NPlusOneHTTPMinCount, d.cfg.NPlusOneHTTPMinTotal, result.KindNPlusOneHTTP
-			key = hitKey{kind: kind, endpoint: a.endpoint, op: k.op}
+			key = hitKey{kind: kind, endpoint: a.endpoint, op: op}
 		}
 		if len(g) < minCount {
 			continue
@@ -134,12 +137,14 @@ func isSelect(stmt string) bool {
 // consecutive finds sequences of n's children that run one after the other although they could
 // run in parallel: SELECTs (consecutive_db) and HTTP calls (consecutive_http).
 func (d *diagnoser) consecutive(a *analyzed, n *node) {
-	if len(n.children) < 2 || isLogicalCall(n.s) {
+	if len(n.children) < 2 || n.at.logical {
 		return
 	}
-	cs := slices.Clone(n.children)
+	cs := append(d.children[:0], n.children...)
+	d.children = cs
 	slices.SortFunc(cs, func(x, y int32) int { return a.nodes[x].s.Start.Compare(a.nodes[y].s.Start) })
-	var run []*node
+	run := d.run[:0]
+	defer func() { d.run = run }()
 	var runHTTP bool
 	flush := func() {
 		if runHTTP {
@@ -151,8 +156,8 @@ func (d *diagnoser) consecutive(a *analyzed, n *node) {
 	}
 	for _, c := range cs {
 		cn := &a.nodes[c]
-		isDB := isSelect(statement(cn.s))
-		_, isHTTP := d.callOp(a, cn)
+		isDB := isSelect(cn.at.stmt)
+		isHTTP := callOf(a, cn) != nil
 		if !isDB && !isHTTP {
 			// Driver noise (a connection reset, a zero-length event span) does not separate calls.
 			if cn.s.Duration() >= time.Millisecond {
@@ -173,11 +178,12 @@ func (d *diagnoser) consecutive(a *analyzed, n *node) {
 	flush()
 }
 
-// containsFold reports whether s contains the ASCII word w in any case, without the copy
-// strings.ToUpper makes.
+// containsFold reports whether s contains the ASCII word w (letters) in any case, without the
+// copy strings.ToUpper makes; EqualFold only where the first letter matches.
 func containsFold(s, w string) bool {
+	first := w[0] | 0x20 // lower case
 	for i := 0; i+len(w) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(w)], w) {
+		if s[i]|0x20 == first && strings.EqualFold(s[i:i+len(w)], w) {
 			return true
 		}
 	}
@@ -193,7 +199,7 @@ func (d *diagnoser) consecutiveDB(a *analyzed, run []*node) {
 	for i, n := range run {
 		dur := n.s.Duration()
 		total += dur
-		stmt := statement(n.s)
+		stmt := n.at.stmt
 		if i > 0 && !containsFold(stmt, "WHERE") && !reParam.MatchString(stmt) && !strings.HasSuffix(stmt, "...") {
 			if dur <= d.cfg.ConsecutiveDBMinSpan {
 				return
@@ -267,6 +273,9 @@ func (d *diagnoser) syncRemote(a *analyzed) {
 	}
 }
 
+// attrPoolWaitTime is the semantic conventions' connection pool wait, in seconds.
+const attrPoolWaitTime = "db.client.connection.wait_time"
+
 // poolWait sums the time the request waited for pooled connections: pool-acquire spans and the
 // db.client.connection.wait_time attribute (seconds, as the semantic conventions' metric).
 func (d *diagnoser) poolWait(a *analyzed) {
@@ -280,12 +289,12 @@ func (d *diagnoser) poolWait(a *analyzed) {
 			count++
 			op = cmp.Or(op, n.s.Name)
 		}
-		if w := n.s.Attrs["db.client.connection.wait_time"]; w == "" {
+		if w := n.at.poolWait; w == "" {
 			continue
 		} else if v, err := strconv.ParseFloat(w, 64); err == nil && v > 0 && v < 1e6 {
 			wait += time.Duration(v * float64(time.Second))
 			count++
-			op = cmp.Or(op, "db.client.connection.wait_time")
+			op = cmp.Or(op, attrPoolWaitTime)
 		}
 	}
 	if count > 0 && wait >= d.cfg.PoolWaitMin {

@@ -361,6 +361,7 @@ func Analyze(in *Input, cfg Config) *result.Findings {
 // newDiagnoser returns a diagnoser for cfg, defaults filled in.
 func newDiagnoser(cfg Config) *diagnoser {
 	d := &diagnoser{cfg: cfg, norm: map[string]string{}, matcher: newMatcher(), accum: newAccum(), idx: map[string]int32{}, httpOps: map[[2]string]string{},
+		opIDs: map[string]int32{},
 		input: &result.TraceInput{Tolerated: map[string]int{}}, prefer: map[string]bool{}, inConsecutive: map[*node]bool{}, svcSelf: map[string]time.Duration{}}
 	for _, id := range cfg.PreferTraceIDs {
 		d.prefer[id] = true

@@ -57,12 +57,8 @@ var reInitPhase = regexp.MustCompile(`(?i)^(initialization|init|restore|runtime[
 // isInvocation reports whether a span is a function invocation's (its own FaaS attributes; the
 // resource's faas.name alone is on every span of the function). An invocation is a server,
 // consumer or internal span: client and producer spans (most spans) are skipped at once.
-func isInvocation(s *Span) bool {
-	if s.Kind == KindClient || s.Kind == KindProducer {
-		return false
-	}
-	return s.Attrs[attrFaaSColdStart] != "" || s.Attrs[attrFaaSInvocationID] != "" || s.Attrs[attrFaaSTrigger] != "" ||
-		s.Attrs[attrFaaSExecution] != ""
+func (n *node) isInvocation() bool {
+	return n.s.Kind != KindClient && n.s.Kind != KindProducer && n.at.faas
 }
 
 // funcInv is one invocation of a function.
@@ -89,7 +85,7 @@ type phaseTime struct {
 func (d *diagnoser) funcScan(a *analyzed) {
 	fi := int32(-1)
 	for _, i := range a.order {
-		if isInvocation(a.nodes[i].s) {
+		if a.nodes[i].isInvocation() {
 			fi = i
 			break
 		}

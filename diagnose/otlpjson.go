@@ -2,9 +2,13 @@ package diagnose
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 )
@@ -14,18 +18,32 @@ import (
 // strict about JSON syntax (a malformed line is rejected whole) and skips the fields it does not
 // need (events, links, status, scope).
 
-// rawSpan is one span as decoded, before [Read] checks it.
+// rawSpan is one span as decoded, before [Read] checks it; its attributes are
+// request.kvs[attrs[0]:attrs[1]].
 type rawSpan struct {
 	traceID, spanID, parentID, name string
 	kind                            SpanKind
 	start, end                      int64
-	attrs                           map[string]string
+	attrs                           [2]int32
 }
 
-// rawResource is the spans of one resourceSpans entry and the resource's attributes.
+// rawResource is one resourceSpans entry: its attributes (request.kvs[attrs[0]:attrs[1]]) and
+// its spans (request.spans[spans[0]:spans[1]]).
 type rawResource struct {
-	attrs map[string]string
-	spans []rawSpan
+	attrs, spans [2]int32
+}
+
+// kv is one attribute as decoded, its value as a string.
+type kv struct{ k, v string }
+
+// request is one decoded ExportTraceServiceRequest. Its slices are reused from line to line:
+// the attributes are collected in one slice, not a map per span, so that [spansOf] makes each
+// span's map once, at its final size.
+type request struct {
+	resources []rawResource
+	spans     []rawSpan
+	kvs       []kv
+	truncated int // attribute values truncated
 }
 
 var errSyntax = errors.New("invalid JSON")
@@ -35,38 +53,66 @@ type scanner struct {
 	i       int
 	err     error
 	maxAttr int
-	trunc   int // attribute values truncated
-	intern  map[string]string
+	req     *request
+	intern  *interner
 }
 
-// internMax bounds the intern table; when full it starts over, keeping the values that repeat.
-const internMax = 1 << 15
+// interner returns one string per distinct value for the values that repeat from span to span
+// (attribute keys and values, names, parent ids), so that they cost one allocation each instead
+// of one per span. It is a direct-mapped cache: a value that collides with another is allocated
+// again, and its memory is bounded by construction.
+type interner struct {
+	seed  maphash.Seed
+	tab   [1 << 13]string
+	trace string // the last trace id: a line's spans share theirs
+}
 
-// istr is str for the values that repeat from span to span (attribute keys and values, names,
-// trace and parent ids): one string per distinct value instead of one per span saves most of the
-// reader's allocations.
+func newInterner() *interner { return &interner{seed: maphash.MakeSeed()} }
+
+func (in *interner) str(b []byte) string {
+	e := &in.tab[maphash.Bytes(in.seed, b)&(uint64(len(in.tab))-1)]
+	if *e != string(b) {
+		*e = string(b)
+	}
+	return *e
+}
+
+// internMax is the longest value interned; longer ones rarely repeat.
+const internMax = 128
+
+// istr is str for the values that repeat from span to span (see [interner]).
 func (s *scanner) istr() (string, bool) {
-	if s.peek() == '"' {
-		// Look ahead for the plain case: no escapes, short.
-		j := s.i + 1
-		for j < len(s.b) && j-s.i <= 128 && s.b[j] != '"' && s.b[j] != '\\' && s.b[j] >= 0x20 {
-			j++
-		}
-		if j < len(s.b) && s.b[j] == '"' {
-			raw := s.b[s.i+1 : j]
-			s.i = j + 1
-			if v, ok := s.intern[string(raw)]; ok {
-				return v, true
-			}
-			v := string(raw)
-			if len(s.intern) >= internMax {
-				clear(s.intern)
-			}
-			s.intern[v] = v
-			return v, true
-		}
+	if raw, ok := s.plainStr(); ok {
+		return s.intern.str(raw), true
 	}
 	return s.str()
+}
+
+// traceID is str for a trace id: a line's spans are usually of one trace.
+func (s *scanner) traceID() (string, bool) {
+	if raw, ok := s.plainStr(); ok {
+		if string(raw) != s.intern.trace {
+			s.intern.trace = string(raw)
+		}
+		return s.intern.trace, true
+	}
+	return s.str()
+}
+
+// plainStr consumes a string without escapes of at most internMax bytes and returns its bytes;
+// otherwise it consumes nothing.
+func (s *scanner) plainStr() ([]byte, bool) {
+	if s.peek() != '"' {
+		return nil, false
+	}
+	end := min(len(s.b), s.i+internMax+2)
+	j := s.i + 1 + stopAt(s.b[s.i+1:end])
+	if j < end && s.b[j] == '"' {
+		raw := s.b[s.i+1 : j]
+		s.i = j + 1
+		return raw, true
+	}
+	return nil, false
 }
 
 func (s *scanner) fail(format string, args ...any) bool {
@@ -110,12 +156,14 @@ func (s *scanner) strRaw() ([]byte, bool, bool) {
 	}
 	start, esc := s.i, false
 	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
+		if s.i += stopAt(s.b[s.i:]); s.i == len(s.b) {
+			break
+		}
+		switch s.b[s.i] {
+		case '"':
 			s.i++
 			return s.b[start : s.i-1], esc, true
-		case c == '\\':
+		case '\\':
 			esc = true
 			if s.i+1 >= len(s.b) || !bytes.ContainsRune([]byte(`"\\/bfnrtu`), rune(s.b[s.i+1])) {
 				return nil, false, s.fail("bad string escape")
@@ -127,13 +175,41 @@ func (s *scanner) strRaw() ([]byte, bool, bool) {
 				s.i += 4
 			}
 			s.i += 2
-		case c < 0x20:
+		default: // a control character
 			return nil, false, s.fail("control character in string")
-		default:
-			s.i++
 		}
 	}
 	return nil, false, s.fail("unterminated string")
+}
+
+// strStop marks the bytes a string's scan stops at: its end, an escape, a control character.
+var strStop = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
+// stopAt is the index of b's first byte of strStop, or len(b). It tests 8 bytes at a time: in
+// each word, the lowest byte flagged by the zero-byte test (x-0x01…)&^x&0x80… is exact (a
+// borrow only flags bytes above a true one).
+func stopAt(b []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q, bs := x^(ones*'"'), x^(ones*'\\')
+		if t := ((q-ones)&^q | (bs-ones)&^bs | (x-ones*0x20)&^x) & highs; t != 0 {
+			return i + bits.TrailingZeros64(t)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if strStop[b[i]] {
+			return i
+		}
+	}
+	return len(b)
 }
 
 func (s *scanner) str() (string, bool) {
@@ -162,10 +238,46 @@ func (s *scanner) number() ([]byte, bool) {
 		}
 		break
 	}
-	if s.i == start || !json.Valid(s.b[start:s.i]) {
+	if !validNumber(s.b[start:s.i]) {
 		return nil, s.fail("want a value")
 	}
 	return s.b[start:s.i], true
+}
+
+// validNumber reports whether b is a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func validNumber(b []byte) bool {
+	i := 0
+	digits := func() bool {
+		j := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i > j
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else if !digits() {
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if !digits() {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return false
+		}
+	}
+	return i == len(b)
 }
 
 func isHex(b []byte) bool {
@@ -278,11 +390,33 @@ func (s *scanner) int64Field() (int64, bool) {
 		}
 		b = n
 	}
+	if v, ok := parseUint(b); ok {
+		return v, true
+	}
 	v, err := strconv.ParseInt(string(b), 10, 64)
 	if err != nil {
 		return 0, s.fail("bad integer %q", b)
 	}
 	return v, true
+}
+
+// parseUint is the common case of strconv.ParseInt, without its generality: decimal digits
+// that fit an int64, no sign (ok false otherwise: ParseInt decides).
+func parseUint(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 19 { // 19 digits fit a uint64
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	if v > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(v), true
 }
 
 func (s *scanner) optStr(intern bool) (string, bool) {
@@ -295,8 +429,17 @@ func (s *scanner) optStr(intern bool) (string, bool) {
 	return s.str()
 }
 
-func (s *scanner) attributes(m map[string]string) bool {
-	return s.array(func() bool {
+// attributes appends the attributes to req.kvs and returns their range there, after those of
+// prev: a key repeated in an object adds to what it held before (the last value of an
+// attribute wins).
+func (s *scanner) attributes(prev [2]int32) ([2]int32, bool) {
+	from := int32(len(s.req.kvs))
+	if prev[1] == from {
+		from = prev[0]
+	} else {
+		s.req.kvs = append(s.req.kvs, s.req.kvs[prev[0]:prev[1]]...)
+	}
+	ok := s.array(func() bool {
 		var key, val string
 		has := false
 		ok := s.object(func(k []byte) bool {
@@ -340,13 +483,14 @@ func (s *scanner) attributes(m map[string]string) bool {
 		})
 		if ok && has {
 			if len(val) > s.maxAttr {
-				s.trunc++
+				s.req.truncated++
 				val = val[:s.maxAttr]
 			}
-			m[key] = val
+			s.req.kvs = append(s.req.kvs, kv{key, val})
 		}
 		return ok
 	})
+	return [2]int32{from, int32(len(s.req.kvs))}, ok
 }
 
 // arrayValue reads an OTLP ArrayValue ({"values":[AnyValue, ...]}) as its scalar elements
@@ -391,12 +535,16 @@ func (s *scanner) arrayValue() (string, int, bool) {
 }
 
 func (s *scanner) span() (rawSpan, bool) {
-	sp := rawSpan{attrs: map[string]string{}}
+	var sp rawSpan
 	ok := s.object(func(k []byte) bool {
 		var ok bool
 		switch string(k) {
 		case "traceId":
-			sp.traceID, ok = s.optStr(true)
+			if s.peek() == 'n' {
+				ok = s.literal("null")
+			} else {
+				sp.traceID, ok = s.traceID()
+			}
 		case "spanId":
 			sp.spanID, ok = s.optStr(false)
 		case "parentSpanId":
@@ -420,7 +568,7 @@ func (s *scanner) span() (rawSpan, bool) {
 		case "endTimeUnixNano":
 			sp.end, ok = s.int64Field()
 		case "attributes":
-			ok = s.attributes(sp.attrs)
+			sp.attrs, ok = s.attributes(sp.attrs)
 		default:
 			ok = s.skip(0)
 		}
@@ -429,37 +577,26 @@ func (s *scanner) span() (rawSpan, bool) {
 	return sp, ok
 }
 
-// decodeRequest decodes one ExportTraceServiceRequest.
-// intern is shared from line to line (nil: a table for this call only).
-func decodeRequest(b []byte, maxAttr int, intern map[string]string) ([]rawResource, int, error) {
-	out, _, trunc, err := decodeRequestInto(b, maxAttr, intern, nil)
-	return out, trunc, err
-}
-
-// decodeRequestInto is decodeRequest appending the spans to buf[:0], which it returns for the
-// next call: the resources' spans are valid until then. Reusing buf saves growing a slice of
-// spans per line.
-func decodeRequestInto(b []byte, maxAttr int, intern map[string]string, buf []rawSpan) ([]rawResource, []rawSpan, int, error) {
-	if intern == nil {
-		intern = map[string]string{}
-	}
-	s := &scanner{b: b, maxAttr: maxAttr, intern: intern}
-	var out []rawResource
-	buf = buf[:0]
-	var from []int // where each resource's spans begin in buf
+// decodeRequest decodes one ExportTraceServiceRequest into req, reusing its slices; intern is
+// shared from line to line.
+func decodeRequest(b []byte, maxAttr int, intern *interner, req *request) error {
+	req.resources, req.spans, req.kvs, req.truncated = req.resources[:0], req.spans[:0], req.kvs[:0], 0
+	s := &scanner{b: b, maxAttr: maxAttr, intern: intern, req: req}
 	ok := s.object(func(k []byte) bool {
 		if string(k) != "resourceSpans" {
 			return s.skip(0)
 		}
 		return s.array(func() bool {
-			rr := rawResource{attrs: map[string]string{}}
-			from = append(from, len(buf))
+			rr := rawResource{}
+			rr.spans[0] = int32(len(req.spans))
 			ok := s.object(func(k []byte) bool {
 				switch string(k) {
 				case "resource":
 					return s.object(func(k []byte) bool {
 						if string(k) == "attributes" {
-							return s.attributes(rr.attrs)
+							var ok bool
+							rr.attrs, ok = s.attributes(rr.attrs)
+							return ok
 						}
 						return s.skip(0)
 					})
@@ -471,7 +608,7 @@ func decodeRequestInto(b []byte, maxAttr int, intern map[string]string, buf []ra
 							}
 							return s.array(func() bool {
 								sp, ok := s.span()
-								buf = append(buf, sp)
+								req.spans = append(req.spans, sp)
 								return ok
 							})
 						})
@@ -479,22 +616,13 @@ func decodeRequestInto(b []byte, maxAttr int, intern map[string]string, buf []ra
 				}
 				return s.skip(0)
 			})
-			out = append(out, rr)
+			rr.spans[1] = int32(len(req.spans))
+			req.resources = append(req.resources, rr)
 			return ok
 		})
 	})
 	if s.ws(); ok && s.i < len(s.b) {
 		s.fail("data after the request")
 	}
-	if s.err != nil {
-		return nil, buf, 0, s.err
-	}
-	for i := range out {
-		end := len(buf)
-		if i+1 < len(from) {
-			end = from[i+1]
-		}
-		out[i].spans = buf[from[i]:end:end]
-	}
-	return out, buf, s.trunc, nil
+	return s.err
 }

@@ -91,39 +91,36 @@ func hasDeadline(s *Span) bool {
 	return false
 }
 
-// isLogicalCall reports whether a span is the parent of one remote call's attempts.
-func isLogicalCall(s *Span) bool { return s.Attrs[attrCallAttempts] != "" }
-
 // isRemote reports whether a client span is a call to another service (peer.service), not an edge
 // node's origin fetch (the edge breakdown's link).
-func isRemote(s *Span) bool {
-	return s.Kind == KindClient && s.Attrs[attrPeerService] != "" && !isOriginFetch(s)
+func (n *node) isRemote() bool {
+	return n.s.Kind == KindClient && n.at.peerService != "" && !isOriginFetch(n.s)
 }
 
-// callOp names a remote call for grouping: the child itself when it is an HTTP client span, the
-// first attempt when it is a logical call's parent; ok is false otherwise.
-func (d *diagnoser) callOp(a *analyzed, n *node) (op string, ok bool) {
+// callOf is the node whose operation names a remote call for grouping: the child itself when it
+// is an HTTP client span, the first attempt when it is a logical call's parent; nil otherwise.
+func callOf(a *analyzed, n *node) *node {
 	if n.cat == CatHTTP {
-		return d.operation(n), true
+		return n
 	}
-	if isLogicalCall(n.s) {
+	if n.at.logical {
 		for _, c := range n.children {
 			if cn := &a.nodes[c]; cn.s.Kind == KindClient {
-				return d.operation(cn), true
+				return cn
 			}
 		}
 	}
-	return "", false
+	return nil
 }
 
 // peerOf is the peer.service a remote call calls, or its first attempt's for a logical call.
 func peerOf(a *analyzed, n *node) string {
-	if p := n.s.Attrs[attrPeerService]; p != "" || !isLogicalCall(n.s) {
+	if p := n.at.peerService; p != "" || !n.at.logical {
 		return p
 	}
 	for _, c := range n.children {
 		if cn := &a.nodes[c]; cn.s.Kind == KindClient {
-			return cn.s.Attrs[attrPeerService]
+			return cn.at.peerService
 		}
 	}
 	return ""
@@ -139,7 +136,7 @@ func (d *diagnoser) svcScan(a *analyzed, e *endpoint) svcRequest {
 	clear(self)
 	for _, i := range a.order {
 		n := &a.nodes[i]
-		svc[i] = n.s.Attrs[attrServiceName]
+		svc[i] = n.at.service
 		if svc[i] == "" && n.parent >= 0 {
 			svc[i] = svc[n.parent]
 		}
@@ -149,7 +146,7 @@ func (d *diagnoser) svcScan(a *analyzed, e *endpoint) svcRequest {
 		n := &a.nodes[i]
 		d.retries(a, n)
 		d.serialFanout(a, n)
-		if !isRemote(n.s) {
+		if !n.isRemote() {
 			self[svc[i]] += n.self
 			continue
 		}
@@ -159,7 +156,7 @@ func (d *diagnoser) svcScan(a *analyzed, e *endpoint) svcRequest {
 				server = cn
 			}
 		}
-		c := svcCall{caller: svc[i], peer: n.s.Attrs[attrPeerService], call: dur(n), failed: failed(n.s)}
+		c := svcCall{caller: svc[i], peer: n.at.peerService, call: dur(n), failed: failed(n.s)}
 		if server != nil {
 			c.seen, c.network = true, max(dur(n)-dur(server), 0)
 			r.crossed = true
@@ -182,7 +179,7 @@ func (d *diagnoser) svcScan(a *analyzed, e *endpoint) svcRequest {
 func remoteChildren(a *analyzed, n *node, enough int) int {
 	k := 0
 	for _, c := range n.children {
-		if s := a.nodes[c].s; isRemote(s) || isLogicalCall(s) {
+		if cn := &a.nodes[c]; cn.isRemote() || cn.at.logical {
 			if k++; k == enough {
 				break
 			}
@@ -201,10 +198,10 @@ func (d *diagnoser) retries(a *analyzed, n *node) {
 	groups := map[gk][]*node{}
 	for _, c := range n.children {
 		cn := &a.nodes[c]
-		if !isRemote(cn.s) || cn.s.Attrs[attrCallHedge] == "true" {
+		if !cn.isRemote() || cn.s.Attrs[attrCallHedge] == "true" {
 			continue
 		}
-		k := gk{cn.s.Attrs[attrPeerService], d.operation(cn)}
+		k := gk{cn.at.peerService, d.operation(cn)}
 		groups[k] = append(groups[k], cn)
 	}
 	for k, g := range groups {
@@ -244,7 +241,7 @@ func (d *diagnoser) retries(a *analyzed, n *node) {
 // concurrently. A run that is already a
 // consecutive_http is left to it.
 func (d *diagnoser) serialFanout(a *analyzed, n *node) {
-	if len(n.children) < SerialFanoutMinCalls || isLogicalCall(n.s) || remoteChildren(a, n, SerialFanoutMinCalls) < SerialFanoutMinCalls {
+	if len(n.children) < SerialFanoutMinCalls || n.at.logical || remoteChildren(a, n, SerialFanoutMinCalls) < SerialFanoutMinCalls {
 		return
 	}
 	type call struct {
@@ -255,12 +252,12 @@ func (d *diagnoser) serialFanout(a *analyzed, n *node) {
 	var calls []call
 	for _, c := range n.children {
 		cn := &a.nodes[c]
-		if !isRemote(cn.s) && !isLogicalCall(cn.s) {
+		if !cn.isRemote() && !cn.at.logical {
 			continue
 		}
-		op, ok := d.callOp(a, cn)
-		if !ok {
-			op = cn.s.Name
+		op := cn.s.Name
+		if call := callOf(a, cn); call != nil {
+			op = d.operation(call)
 		}
 		p := peerOf(a, cn)
 		if p != "" {

@@ -32,7 +32,8 @@ type Stream struct {
 	read map[string]int
 	out  *result.Findings // once Findings ended the stream
 	// Scratch reused from trace to trace.
-	path, comp map[opKey]time.Duration
+	path map[opRef]time.Duration
+	comp map[opKey]time.Duration
 }
 
 // accum is what the stream keeps of one class of traces (see Stream.acc).
@@ -102,8 +103,8 @@ type endpoint struct {
 	n       int
 	lat     *dist
 	self    [numCategories]float64
-	path    map[opKey]float64 // time on the critical path by the node's own operation (the profile's)
-	opTimes map[opKey]*dist   // each pathByOp operation's time per request, where it has some
+	path    map[opRef]float64 // time on the critical path by the node's own operation (the profile's)
+	opTimes map[opRef]*dist   // each pathByOp operation's time per request, where it has some
 	slowest slowest           // the slowest Config.TailExemplars requests
 	sample  []*summary        // a uniform sample of Config.SampleExemplars requests
 	named   []*summary        // those of Config.TailTraceIDs
@@ -124,7 +125,7 @@ type deadlineCall struct {
 func NewStream(cfg Config) *Stream {
 	cfg = cfg.withDefaults()
 	s := &Stream{d: newDiagnoser(cfg), acc: [2]*accum{newAccum(), newAccum()}, rng: rand.New(rand.NewPCG(1, 2)),
-		tail: map[string]bool{}, read: map[string]int{}, path: map[opKey]time.Duration{}, comp: map[opKey]time.Duration{}}
+		tail: map[string]bool{}, read: map[string]int{}, path: map[opRef]time.Duration{}, comp: map[opKey]time.Duration{}}
 	for _, id := range cfg.TailTraceIDs {
 		s.tail[id] = true
 	}
@@ -171,7 +172,7 @@ func (s *Stream) Add(t *Trace) {
 	acc.traces++
 	e := acc.endpoints[a.endpoint]
 	if e == nil {
-		e = &endpoint{lat: newDist(d.cfg.ExactValues), path: map[opKey]float64{}, opTimes: map[opKey]*dist{}}
+		e = &endpoint{lat: newDist(d.cfg.ExactValues), path: map[opRef]float64{}, opTimes: map[opRef]*dist{}}
 		acc.endpoints[a.endpoint] = e
 	}
 	s.seq++
@@ -192,7 +193,7 @@ func (e *endpoint) add(s *Stream, a *analyzed) {
 	}
 	for _, sg := range a.path {
 		n := &a.nodes[sg.node]
-		e.path[opKey{n.cat, d.operation(n)}] += float64(sg.d)
+		e.path[d.ref(n)] += float64(sg.d)
 	}
 	path := s.path
 	clear(path)
@@ -209,7 +210,7 @@ func (e *endpoint) add(s *Stream, a *analyzed) {
 	var sum *summary
 	keep := func() *summary {
 		if sum == nil {
-			sum = &summary{seq: s.seq, id: a.id, latency: a.latency, path: sorted(path), comp: sorted(d.composition(a, s.comp))}
+			sum = &summary{seq: s.seq, id: a.id, latency: a.latency, path: d.sortedRefs(path), comp: sorted(d.composition(a, s.comp))}
 		}
 		return sum
 	}
@@ -239,6 +240,19 @@ func sorted(m map[opKey]time.Duration) []opTime {
 	for k, v := range m {
 		out = append(out, opTime{k, v})
 	}
+	return sortOps(out)
+}
+
+// sortedRefs is sorted for a map keyed by opRef.
+func (d *diagnoser) sortedRefs(m map[opRef]time.Duration) []opTime {
+	out := make([]opTime, 0, len(m))
+	for r, v := range m {
+		out = append(out, opTime{d.key(r), v})
+	}
+	return sortOps(out)
+}
+
+func sortOps(out []opTime) []opTime {
 	slices.SortFunc(out, func(x, y opTime) int { return cmp.Or(cmp.Compare(x.k.cat, y.k.cat), strings.Compare(x.k.op, y.k.op)) })
 	return out
 }
@@ -339,7 +353,7 @@ func (s *Stream) findings() *result.Findings {
 	for _, ep := range slices.Sorted(maps.Keys(acc.endpoints)) {
 		e := acc.endpoints[ep]
 		p99[ep] = e.lat.quantile(0.99)
-		out.Endpoints = append(out.Endpoints, e.profile(ep))
+		out.Endpoints = append(out.Endpoints, e.profile(d, ep))
 		acc.requests[ep] = e.n
 		e.decideDeadlines(d)
 		if b, ok := e.edge.breakdown(ep); ok {

@@ -158,7 +158,7 @@ func (d *diagnoser) tailLatency(ep string, e *endpoint, tail, median []*summary,
 	// Its P50 over all the endpoint's requests, absent counting as 0: what a request usually
 	// spends on it.
 	var p50 time.Duration
-	if o := e.opTimes[top]; o != nil {
+	if o := e.opTimes[d.refOf(top)]; o != nil {
 		p50 = o.quantileWithZeros(0.5, e.n-o.n)
 	}
 	// A tail request is explained by the operation when the operation's own excess over its P50
@@ -239,19 +239,19 @@ const tailRemedyEdge = "answer more at the edge: cache headers that let it keep 
 
 // pathByOp fills m with the time each operation spends on the trace's critical path, a remote
 // service's spans charged to the call that reached it: that call is what the caller can bound.
-func (d *diagnoser) pathByOp(a *analyzed, m map[opKey]time.Duration) {
+func (d *diagnoser) pathByOp(a *analyzed, m map[opRef]time.Duration) {
 	for _, s := range a.path {
 		m[d.pathOp(a, s)] += s.d
 	}
 }
 
 // pathOp is the operation a segment of the critical path is charged to.
-func (d *diagnoser) pathOp(a *analyzed, s segment) opKey {
+func (d *diagnoser) pathOp(a *analyzed, s segment) opRef {
 	n := &a.nodes[s.node]
 	if n.call >= 0 {
 		n = &a.nodes[n.call]
 	}
-	return opKey{n.cat, d.operation(n)}
+	return d.ref(n)
 }
 
 // meanOf is, per operation, the mean over the requests as of the times of returns for each.

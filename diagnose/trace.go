@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"time"
 )
 
@@ -138,7 +139,7 @@ func ReadJSONL(r io.Reader) ([]*Trace, error) {
 // Input, which says what was tolerated.
 func Read(r io.Reader, cfg ReadConfig) (*Input, error) {
 	var traces []*Trace
-	in, err := read(r, cfg.withDefaults(), math.MaxInt, func(t *Trace) { traces = append(traces, t) })
+	in, err := read(r, cfg.withDefaults(), math.MaxInt, decoders(), func(t *Trace) { traces = append(traces, t) })
 	if in != nil {
 		in.Traces = traces
 	}
@@ -151,7 +152,7 @@ func Read(r io.Reader, cfg ReadConfig) (*Input, error) {
 // Read's.
 func ReadEach(r io.Reader, cfg ReadConfig, fn func(*Trace)) (*Input, error) {
 	cfg = cfg.withDefaults()
-	return read(r, cfg, cfg.Window, fn)
+	return read(r, cfg, cfg.Window, decoders(), fn)
 }
 
 // doneIDs is how many trace ids handed on read remembers, to count their late spans: two
@@ -159,8 +160,8 @@ func ReadEach(r io.Reader, cfg ReadConfig, fn func(*Trace)) (*Input, error) {
 const doneIDs = 1 << 14
 
 // read is Read and ReadEach: it hands each trace to fn once window lines have followed the one
-// it began on.
-func read(r io.Reader, cfg ReadConfig, window int, fn func(*Trace)) (*Input, error) {
+// it began on. workers goroutines decode the lines.
+func read(r io.Reader, cfg ReadConfig, window, workers int, fn func(*Trace)) (*Input, error) {
 	in := &Input{Tolerated: map[string]int{}, FirstBad: map[string]int{}}
 	type reading struct {
 		t     *Trace
@@ -191,7 +192,7 @@ func read(r io.Reader, cfg ReadConfig, window int, fn func(*Trace)) (*Input, err
 	}
 	var firstErr error
 	decoded := 0
-	lines := decodeLines(r, cfg)
+	lines := decodeLines(r, cfg, workers)
 	for {
 		if window < math.MaxInt {
 			handOn(in.Lines - window)
@@ -286,97 +287,183 @@ type decodedLine struct {
 	err error
 }
 
-// lineDecoder reads and decodes lines on a goroutine of its own, ahead of the one that analyses
-// them: with two cores, decoding and analysing take about the same time each.
+// lineDecoder reads lines on a goroutine of its own and decodes them on others, one per core,
+// ahead of the goroutine that analyses them, which receives them in the order read.
 type lineDecoder struct {
-	batches <-chan []decodedLine
+	batches <-chan *lineBatch // in the order read
 	batch   []decodedLine
 	end     decodedLine
 }
 
-// decodeBatch is how many lines go to the consumer at once, decodeAhead how many batches the
-// decoder may run ahead: a bound on the lines held in memory.
-const decodeBatch, decodeAhead = 64, 4
+// lineBatch is lines read, then decoded: buf holds the lines (cut at ends), done is closed once
+// lines are decoded.
+type lineBatch struct {
+	buf     []byte
+	ends    []int
+	tooLong []bool
+	lines   []decodedLine
+	done    chan struct{}
+}
 
-func decodeLines(r io.Reader, cfg ReadConfig) *lineDecoder {
-	ch := make(chan []decodedLine, decodeAhead)
-	ld := &lineDecoder{batches: ch}
+// decodeBatch and decodeBatchBytes bound the lines read into one batch (one line at least, so
+// a batch of a long line holds that line only), decodeAhead the decoded batches waiting for the
+// analysis. The lines read are held until decoded: those of at most workers+2 batches (being
+// decoded, handed to a decoder, being read).
+const decodeBatch, decodeBatchBytes, decodeAhead = 64, 1 << 20, 4
+
+// maxDecoders bounds the decoding goroutines: past what one analysing goroutine consumes, more
+// only hold more lines in memory.
+const maxDecoders = 4
+
+// decoders is how many goroutines decode lines: one per core, up to maxDecoders.
+func decoders() int { return min(runtime.GOMAXPROCS(0), maxDecoders) }
+
+func decodeLines(r io.Reader, cfg ReadConfig, workers int) *lineDecoder {
+	ordered := make(chan *lineBatch, decodeAhead)
+	jobs := make(chan *lineBatch) // unbuffered: a batch is read when a decoder is about to be free
+	// The batches' buffers, handed back once decoded: a batch's lines are not garbage for the
+	// collector to chase. A long line's is not kept.
+	free := make(chan []byte, workers+2)
+	ld := &lineDecoder{batches: ordered}
 	go func() {
-		defer close(ch)
+		defer close(jobs)
+		defer close(ordered) // the consumer reads ld.end once it is closed
 		br := bufio.NewReaderSize(r, 1<<16)
-		intern := map[string]string{}
-		var buf []byte
-		var raw []rawSpan
-		batch := make([]decodedLine, 0, decodeBatch)
-		for n := 1; ; n++ {
-			b, tooLong, err := readLine(br, &buf, cfg.MaxLineBytes)
-			if len(b) == 0 && !tooLong && err != nil {
-				if !errors.Is(err, io.EOF) {
-					// The consumer reads the end's error once the channel is closed.
-					ld.end.err = fmt.Errorf("traces line %d: %w", n, err)
+		n := 0
+		for more := true; more; {
+			b := &lineBatch{done: make(chan struct{})}
+			select {
+			case b.buf = <-free:
+			default:
+			}
+			for len(b.ends) < decodeBatch && len(b.buf) < decodeBatchBytes {
+				tooLong, err := readLine(br, &b.buf, cfg.MaxLineBytes)
+				if len(b.buf) == b.end() && !tooLong && err != nil {
+					if !errors.Is(err, io.EOF) {
+						ld.end.err = fmt.Errorf("traces line %d: %w", n+1, err)
+					}
+					more = false
+					break
 				}
+				n++
+				b.ends, b.tooLong = append(b.ends, len(b.buf)), append(b.tooLong, tooLong)
+			}
+			if len(b.ends) == 0 {
 				break
 			}
-			l := decodedLine{tooLong: tooLong}
-			if b = bytes.TrimSpace(b); !tooLong && len(b) == 0 {
-				l.blank = true
-			} else if !tooLong {
-				var req []rawResource
-				req, raw, l.truncated, l.err = decodeRequestInto(b, cfg.MaxAttrBytes, intern, raw)
-				l.spans = spansOf(req, len(raw))
-			}
-			if batch = append(batch, l); len(batch) == decodeBatch {
-				ch <- batch
-				batch = make([]decodedLine, 0, decodeBatch)
-			}
-		}
-		if len(batch) > 0 {
-			ch <- batch
+			ordered <- b
+			jobs <- b
 		}
 	}()
+	for range workers {
+		go func() {
+			dec := newLineDecoder(cfg)
+			for b := range jobs {
+				b.lines = make([]decodedLine, len(b.ends))
+				from := 0
+				for i, to := range b.ends {
+					b.lines[i].tooLong = b.tooLong[i]
+					if !b.tooLong[i] {
+						b.lines[i] = dec.decode(b.buf[from:to])
+					}
+					from = to
+				}
+				if cap(b.buf) <= 2*decodeBatchBytes {
+					select { // the decoded spans hold copies of the lines
+					case free <- b.buf[:0]:
+					default:
+					}
+				}
+				b.buf = nil
+				close(b.done)
+			}
+		}()
+	}
 	return ld
 }
 
-// spansOf turns the n decoded spans of req into Spans, in one allocation.
-func spansOf(req []rawResource, n int) []Span {
-	spans := make([]Span, 0, n)
-	for _, rs := range req {
-		for _, os := range rs.spans {
-			for k, v := range rs.attrs {
-				if _, ok := os.attrs[k]; !ok {
-					os.attrs[k] = v
+// end is where the batch's last line ends in buf.
+func (b *lineBatch) end() int {
+	if len(b.ends) == 0 {
+		return 0
+	}
+	return b.ends[len(b.ends)-1]
+}
+
+// lineDec decodes lines, reusing its buffers and intern table from line to line.
+type lineDec struct {
+	maxAttr int
+	intern  *interner
+	req     request
+}
+
+func newLineDecoder(cfg ReadConfig) *lineDec {
+	return &lineDec{maxAttr: cfg.MaxAttrBytes, intern: newInterner()}
+}
+
+// decode decodes one line (not too long) into its spans.
+func (d *lineDec) decode(b []byte) decodedLine {
+	var l decodedLine
+	if b = bytes.TrimSpace(b); len(b) == 0 {
+		l.blank = true
+		return l
+	}
+	if l.err = decodeRequest(b, d.maxAttr, d.intern, &d.req); l.err == nil {
+		l.spans, l.truncated = spansOf(&d.req), d.req.truncated
+	}
+	return l
+}
+
+// spansOf turns the decoded spans of req into Spans, in one allocation; each span's attributes
+// map holds its own attributes and those of its resource it has no value of.
+func spansOf(req *request) []Span {
+	spans := make([]Span, 0, len(req.spans))
+	for _, rs := range req.resources {
+		res := req.kvs[rs.attrs[0]:rs.attrs[1]]
+		for _, os := range req.spans[rs.spans[0]:rs.spans[1]] {
+			own := req.kvs[os.attrs[0]:os.attrs[1]]
+			attrs := make(map[string]string, len(own)+len(res))
+			for _, a := range own {
+				attrs[a.k] = a.v
+			}
+			// Backwards, so that of a resource's repeated key the last value wins, as it does
+			// among the span's own.
+			for i := len(res) - 1; i >= 0; i-- {
+				if _, ok := attrs[res[i].k]; !ok {
+					attrs[res[i].k] = res[i].v
 				}
 			}
 			spans = append(spans, Span{TraceID: os.traceID, SpanID: os.spanID, ParentID: os.parentID, Name: os.name,
-				Kind: os.kind, Start: time.Unix(0, os.start), End: time.Unix(0, os.end), Attrs: os.attrs})
+				Kind: os.kind, Start: time.Unix(0, os.start), End: time.Unix(0, os.end), Attrs: attrs})
 		}
 	}
 	return spans
 }
 
 // next returns the next line, or more false at the end, with the read error that ended the
-// input if any. The consumer must call it until more is false: the decoder goroutine ends then.
+// input if any. The consumer must call it until more is false: the goroutines end then.
 func (ld *lineDecoder) next() (l decodedLine, more bool) {
 	for len(ld.batch) == 0 {
 		b, ok := <-ld.batches
 		if !ok {
 			return ld.end, false
 		}
-		ld.batch = b
+		<-b.done
+		ld.batch = b.lines
 	}
 	l, ld.batch = ld.batch[0], ld.batch[1:]
 	return l, true
 }
 
-// readLine returns the next line without its newline, reusing *buf. A line longer than limit is
+// readLine appends the next line without its newline to *buf. A line longer than limit is
 // consumed and reported as tooLong without being kept, so one huge line cannot exhaust memory.
-func readLine(br *bufio.Reader, buf *[]byte, limit int) (line []byte, tooLong bool, err error) {
-	*buf = (*buf)[:0]
+func readLine(br *bufio.Reader, buf *[]byte, limit int) (tooLong bool, err error) {
+	start := len(*buf)
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if !tooLong {
-			if len(*buf)+len(chunk) > limit+1 {
-				tooLong, *buf = true, (*buf)[:0]
+			if len(*buf)-start+len(chunk) > limit+1 {
+				tooLong, *buf = true, (*buf)[:start]
 			} else {
 				*buf = append(*buf, chunk...)
 			}
@@ -384,9 +471,9 @@ func readLine(br *bufio.Reader, buf *[]byte, limit int) (line []byte, tooLong bo
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		if tooLong {
-			return nil, true, err
+		if !tooLong && len(*buf) > start && (*buf)[len(*buf)-1] == '\n' {
+			*buf = (*buf)[:len(*buf)-1]
 		}
-		return bytes.TrimSuffix(*buf, []byte("\n")), false, err
+		return tooLong, err
 	}
 }
