@@ -27,7 +27,7 @@ type loadFlags struct {
 	targetsFile string
 	targetsFmt  string
 	harAssets   bool
-	samples     string
+	samples     samplesFlags
 	sloExpr     string
 	errorBudget float64
 	out         string
@@ -44,16 +44,6 @@ var arrivalFlags = map[loadgen.ArrivalKind][]string{
 	loadgen.ArrivalSteps:  {"steps", "step-every"},
 	loadgen.ArrivalBursts: {"burst-factor", "burst-length", "burst-every"},
 	loadgen.ArrivalSine:   {"period", "amplitude"},
-}
-
-// samplesFormatOf is the --samples format a file's extension says: JSON lines for .jsonl,
-// .ndjson and .json, CSV otherwise.
-func samplesFormatOf(path string) loadgen.SamplesFormat {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".jsonl", ".ndjson", ".json":
-		return loadgen.SamplesJSONL
-	}
-	return loadgen.SamplesCSV
 }
 
 // requestsMaxDuration bounds a run that -n ends when --duration is not given.
@@ -136,8 +126,7 @@ answered no request); the result is still written.`,
 	fl.StringVar(&f.bodyFile, "body-file", "", "read the request body from a file (- for standard input)")
 	fl.StringVar(&f.targetsFile, "targets", "", "file of targets (- for standard input): headroom's JSON lines (method, url, headers, body or body_file, weight), vegeta's targets or a HAR")
 	fl.StringVar(&f.targetsFmt, "targets-format", string(loadgen.TargetsAuto), "format of --targets: "+loadgen.TargetsFormatNames()+" (auto tells them apart by content)")
-	fl.StringVar(&f.samples, "samples", "", "write every request of the measured period (intended and send time, latency, status, bytes, error, trace id, target) to this file as it runs (- for standard output)")
-	fl.StringVar((*string)(&c.SamplesFormat), "samples-format", "", "format of --samples: csv or jsonl (default by the file's extension: .jsonl, .ndjson or .json for jsonl, else csv)")
+	f.samples.register(fl, &c.SamplesFormat, "every request of the measured period (intended and send time, latency, status, bytes, error, trace id, target)")
 	fl.BoolVar(&f.harAssets, "har-assets", false, "keep a HAR's static assets (images, fonts, CSS, scripts, media) as targets")
 	fl.DurationVar(&c.Timeout, "timeout", loadgen.TimeoutDefault, "per-request timeout, connecting included")
 	fl.BoolVar(&c.HTTP2, "http2", false, "use HTTP/2 (h2c for http:// URLs)")
@@ -292,19 +281,11 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 		return err
 	}
 	defer out.abort()
-	samples, err := sio.create("--samples", f.samples)
+	samples, err := f.samples.open(cmd.Flags(), sio, &cfg)
 	if err != nil {
 		return err
 	}
 	defer samples.abort()
-	if samples != nil {
-		cfg.Samples = samples.stream()
-		if cfg.SamplesFormat == "" {
-			cfg.SamplesFormat = samplesFormatOf(f.samples)
-		}
-	} else if cmd.Flags().Changed("samples-format") {
-		return cliexit.Usagef("--samples-format belongs to --samples FILE")
-	}
 
 	stdout, stderr := sio.text(), cmd.ErrOrStderr()
 	lowerGCTarget()
@@ -338,7 +319,7 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 	if err := out.commit(write); err != nil {
 		return err
 	}
-	if err := samples.commit(func(io.Writer) error { return nil }); err != nil { // written as the run went
+	if err := samples.commit(nothingMore); err != nil {
 		return err
 	}
 	if err := report.WriteLoad(stdout, l, report.Options{Color: isTerminal(stdout)}); err != nil {

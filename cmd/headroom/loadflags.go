@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -69,6 +70,50 @@ func (t *targetFlags) rates() ([]float64, error) {
 		rates = append(rates, r)
 	}
 	return rates, nil
+}
+
+// samplesFlags are --samples and --samples-format, which load and sweep share.
+type samplesFlags struct {
+	path string
+}
+
+// register adds the flags to fl, --samples-format setting format; what says which requests a
+// sample file holds and their fields, for --samples's help.
+func (s *samplesFlags) register(fl *pflag.FlagSet, format *loadgen.SamplesFormat, what string) {
+	fl.StringVar(&s.path, "samples", "", "write "+what+" to this file as it runs (- for standard output)")
+	fl.StringVar((*string)(format), "samples-format", "", "format of --samples: "+loadgen.SamplesFormatList()+" (default by the file's extension: .jsonl, .ndjson or .json for jsonl, else csv)")
+}
+
+// open creates the --samples output and makes cfg write to it, in the format --samples-format
+// or the file's extension says; nil without --samples. The samples are written while the run
+// goes: once it is done the caller commits the file (commit with nothing more to write), and
+// aborts it otherwise.
+func (s *samplesFlags) open(fl *pflag.FlagSet, sio *stdio, cfg *loadgen.Config) (*outFile, error) {
+	out, err := sio.create("--samples", s.path)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		if fl.Changed("samples-format") {
+			return nil, cliexit.Usagef("--samples-format belongs to --samples FILE")
+		}
+		return nil, nil
+	}
+	cfg.Samples = out.stream()
+	if cfg.SamplesFormat == "" {
+		cfg.SamplesFormat = samplesFormatOf(s.path)
+	}
+	return out, nil
+}
+
+// samplesFormatOf is the --samples format a file's extension says: JSON lines for .jsonl,
+// .ndjson and .json, CSV otherwise.
+func samplesFormatOf(path string) loadgen.SamplesFormat {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".jsonl", ".ndjson", ".json":
+		return loadgen.SamplesJSONL
+	}
+	return loadgen.SamplesCSV
 }
 
 // configUsage turns an error of loadgen.Config's validation into a usage error (exit 2). An

@@ -40,13 +40,14 @@ type sweepFlags struct {
 	cores    float64
 	out      string
 	html     string
+	samples  samplesFlags
 	quiet    bool
 }
 
 // sweepConfigFlags names sweep's flag for each field of the steps' loadgen.Config it sets (see
 // configUsage).
 var sweepConfigFlags = map[string]string{
-	"Duration": "step", "Warmup": "warmup", "Connections": "connections", "Timeout": "timeout",
+	"Duration": "step", "Warmup": "warmup", "Connections": "connections", "Timeout": "timeout", "SamplesFormat": "samples-format",
 	"Arrival.Kind": "arrival", "Arrival.Seed": "seed",
 	"Arrival.Factor": "burst-factor", "Arrival.Length": "burst-length", "Arrival.Period": "burst-every",
 }
@@ -80,7 +81,7 @@ without either it is reported as unknown. With --arrival bursts the rate is the 
 
 Exit codes: 0 a maximum was found; 1 no rate meets the SLO; 2 bad usage or input (nothing sent);
 3 the target is unreachable (checked before any step), the sweep failed, or it was interrupted
-(the steps done are still written to --out and --html).`,
+(the steps done are still written to --out, --html and --samples).`,
 		Example: `  headroom sweep http://127.0.0.1:8080/api/posts --slo 'p99<50ms,errors<0.1%' --out sweep.json
   headroom sweep http://127.0.0.1:8080/ --slo 'p99<20ms' --steps 500,1000,2000,4000 --step 3s
   headroom sweep http://127.0.0.1:8080/ --slo 'p99<50ms' --current 400 --html sweep.html
@@ -119,6 +120,7 @@ Exit codes: 0 a maximum was found; 1 no rate meets the SLO; 2 bad usage or input
 	fl.Float64Var(&f.cores, "cores", float64(runtime.NumCPU()), "cores available to the target, to turn CPU seconds into utilization")
 	fl.StringVarP(&f.out, "out", "o", "", "write the sweep (JSON, headroom.sweep/v1) to this file (- for standard output)")
 	fl.StringVar(&f.html, "html", "", "write a self-contained HTML page with the charts to this file (- for standard output)")
+	f.samples.register(fl, &l.SamplesFormat, "every request of every step's measured period (load --samples's fields, then step, its index in steps[], and offered_rps)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	return cmd
 }
@@ -219,6 +221,11 @@ func runSweep(cmd *cobra.Command, f *sweepFlags, args []string) error {
 		return err
 	}
 	defer page.abort()
+	samples, err := f.samples.open(cmd.Flags(), sio, &load)
+	if err != nil {
+		return err
+	}
+	defer samples.abort()
 	ctx := cmd.Context()
 	stdout, stderr := sio.text(), cmd.ErrOrStderr()
 
@@ -277,6 +284,9 @@ func runSweep(cmd *cobra.Command, f *sweepFlags, args []string) error {
 		return err
 	}
 	if err := page.commit(func(w io.Writer) error { return report.WriteSweepHTML(w, sw) }); err != nil {
+		return err
+	}
+	if err := samples.commit(nothingMore); err != nil {
 		return err
 	}
 	if err := report.WriteSweep(stdout, sw, report.Options{Color: isTerminal(stdout)}); err != nil {
