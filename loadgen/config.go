@@ -102,6 +102,9 @@ const (
 	ModelClosed = result.ModelClosed
 )
 
+// Models lists the valid Config.Model values.
+var Models = []Model{ModelOpen, ModelClosed}
+
 // Shard says which part of a sharded load a run is. It is result.Shard, so that a result's shard
 // compares with a Config's.
 type Shard = result.Shard
@@ -311,7 +314,7 @@ func (c *Config) validate() error {
 		}
 		return nil
 	default:
-		return fieldErr("Model", "%q: want %s or %s", c.Model, ModelOpen, ModelClosed)
+		return fieldErr("Model", "%q: want one of %s", c.Model, list(Models))
 	}
 }
 

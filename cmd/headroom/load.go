@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/complete"
 	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
@@ -122,11 +123,11 @@ answered no request); the result is still written.`,
 	fl.StringVar((*string)(&c.Model), "model", string(loadgen.ModelDefault), "open (arrivals on a schedule) or closed (users wait for each answer)")
 	fl.IntVar(&c.Users, "users", loadgen.UsersDefault, "closed model: concurrent users")
 	fl.DurationVar(&c.Think, "think", 0, "closed model: pause between an answer and a user's next request")
-	f.targetFlags.register(fl, "steps: comma-separated rates, such as 100,200,400")
+	f.targetFlags.register(cmd, "steps: comma-separated rates, such as 100,200,400")
 	fl.StringVar(&f.bodyFile, "body-file", "", "read the request body from a file (- for standard input)")
 	fl.StringVar(&f.targetsFile, "targets", "", "file of targets (- for standard input): headroom's JSON lines (method, url, headers, body or body_file, weight), vegeta's targets or a HAR")
 	fl.StringVar(&f.targetsFmt, "targets-format", string(loadgen.TargetsAuto), "format of --targets: "+loadgen.TargetsFormatNames()+" (auto tells them apart by content)")
-	f.samples.register(fl, &c.SamplesFormat, "every request of the measured period (intended and send time, latency, status, bytes, error, trace id, target)")
+	f.samples.register(cmd, &c.SamplesFormat, "every request of the measured period (intended and send time, latency, status, bytes, error, trace id, target)")
 	fl.BoolVar(&f.harAssets, "har-assets", false, "keep a HAR's static assets (images, fonts, CSS, scripts, media) as targets")
 	fl.DurationVar(&c.Timeout, "timeout", loadgen.TimeoutDefault, "per-request timeout, connecting included")
 	fl.BoolVar(&c.HTTP2, "http2", false, "use HTTP/2 (h2c for http:// URLs)")
@@ -137,8 +138,15 @@ answered no request); the result is still written.`,
 	fl.StringVarP(&f.out, "out", "o", "", "write the full result (JSON, with histograms) to this file (- for standard output)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	fl.DurationVar(&f.interval, "interval", 5*time.Second, "progress line interval when not on a terminal")
-	f.shardFlags.register(fl) // targetFlags has a register too
-	f.metrics.register(fl, "")
+	f.shardFlags.register(cmd) // targetFlags has a register too
+	f.metrics.register(cmd, "")
+	complete.Flags(cmd, complete.Values(loadgen.ArrivalKinds, nil), "arrival")
+	complete.Flags(cmd, complete.Values(loadgen.Models, nil), "model")
+	complete.Flags(cmd, complete.Values(loadgen.TargetsFormats, nil), "targets-format")
+	complete.Flags(cmd, complete.AnyFile, "targets", "body-file") // targets: told apart by content
+	complete.Flags(cmd, complete.Files("json"), "out")
+	complete.Flags(cmd, complete.None, "slo")
+	cmd.ValidArgsFunction = complete.None // a URL
 	return cmd
 }
 
