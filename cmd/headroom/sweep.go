@@ -193,8 +193,8 @@ func (f *sweepFlags) config(args []string) (capacity.Config, loadgen.Config, err
 	return c, l, nil
 }
 
-// sweepArrivals are the arrivals of a sweep's steps: those whose rate is a mean the search can
-// set (a ramp, steps or a sine would reshape every step).
+// sweepArrivals are the arrivals a sweep runs its steps with (loadstep.BaseRate turns the
+// search's mean rate into each step's Arrival.Rate).
 var sweepArrivals = []loadgen.ArrivalKind{loadgen.ArrivalConstant, loadgen.ArrivalPoisson, loadgen.ArrivalBursts}
 
 // parseShare reads "30%" or "0.3" as 0.3.
