@@ -170,6 +170,7 @@ func summarize(out *result.Sweep, cfg Config, srch *search) {
 			out.Outcome = "no_rate_meets_slo"
 		}
 	}
+	out.MaxFound = out.MaxRPSUnderSLO > 0
 	out.MaxIsLowerBound = srch.lowerBound
 	last := map[float64]int{} // the final word at each rate
 	for i, st := range out.Steps {
@@ -214,6 +215,7 @@ func summarize(out *result.Sweep, cfg Config, srch *search) {
 		// Scaled so that Saturation's test against MinAchieved is the test against need.
 		ach = append(ach, XY{r, st.AchievedRPS * cfg.MinAchieved / need})
 		out.PeakAchievedRPS = max(out.PeakAchievedRPS, st.AchievedRPS)
+		out.PeakAchievedKnown = true
 		if st.AchievedRPS >= need*st.OfferedRPS {
 			// Steady state only: past saturation the queue grows with the step's length.
 			queue = append(queue, XY{st.AchievedRPS, st.LatencyMS.P99 / 1000})
@@ -226,12 +228,8 @@ func summarize(out *result.Sweep, cfg Config, srch *search) {
 		}
 		usl = append(usl, XY{st.AchievedRPS * st.ServiceMS.Mean / 1000, st.AchievedRPS})
 	}
-	if k, ok := Knee(lat); ok {
-		out.KneeRPS = k
-	}
-	if s, ok := Saturation(ach, cfg.MinAchieved); ok {
-		out.SaturationRPS = s
-	}
+	out.KneeRPS, out.KneeFound = Knee(lat)
+	out.SaturationRPS, out.SaturationFound = Saturation(ach, cfg.MinAchieved)
 	best := fitModels(out, queue, usl, rates, base, service)
 	if cfg.CurrentRPS > 0 {
 		out.WhatIf = whatIf(cfg.CurrentRPS, out.MaxRPSUnderSLO, out.MaxIsLowerBound, lat, best)
@@ -259,7 +257,7 @@ func fitModels(out *result.Sweep, queue, usl []XY, rates []float64, base, servic
 	qfit := func(f QueueFit) *result.Fit {
 		return &result.Fit{
 			Formula: f.Formula(), Params: map[string]float64{"S": f.S, "c": float64(f.C), "base": f.Base},
-			CapacityRPS: f.Capacity(), R2: f.R2, RMSE: f.RMSE * 1000, Points: f.Points, Curve: curve(f),
+			CapacityRPS: f.Capacity(), CapacityFound: true, R2: f.R2, RMSE: f.RMSE * 1000, Points: f.Points, Curve: curve(f),
 		}
 	}
 	var best *QueueFit
@@ -284,7 +282,7 @@ func fitModels(out *result.Sweep, queue, usl []XY, rates []float64, base, servic
 			R2:      u.R2, RMSE: u.RMSE, Points: u.Points, Curve: []result.Point{},
 		}
 		if !math.IsInf(peak, 0) {
-			f.CapacityRPS = peak
+			f.CapacityRPS, f.CapacityFound = peak, true
 		}
 		var nMax float64
 		for _, p := range usl {
@@ -317,10 +315,10 @@ func whatIf(current, maxUnderSLO float64, lowerBound bool, lat []XY, model *Queu
 			break
 		}
 		if y, ok := interpolate(lat, p.RPS); ok {
-			p.P99MS, p.Source = y, "measured"
+			p.P99MS, p.Source, p.P99Known = y, "measured", true
 		} else if model != nil {
 			if y := model.P99(p.RPS); !math.IsInf(y, 0) {
-				p.P99MS, p.Source = y*1000, "model"
+				p.P99MS, p.Source, p.P99Known = y*1000, "model", true
 			}
 		}
 		w.Projections = append(w.Projections, p)

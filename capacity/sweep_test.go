@@ -343,3 +343,62 @@ func TestRunConfirmFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestSentinelFlags: each answer that may be none (0) says so beside it, in both cases: a sweep
+// past the queue's capacity finds its maximum, knee, saturation and peak; one whose every step
+// is invalid finds none of them; a projection past the maximum has no P99.
+func TestSentinelFlags(t *testing.T) {
+	t.Parallel()
+	q := &queueTarget{s: 0.010, c: 8} // capacity 800 req/s
+	found, err := Run(t.Context(), Config{Objective: objective(t, "p99<100ms"), Steps: []float64{100, 200, 400, 600, 700, 900, 1200}, CurrentRPS: 200}, q, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !found.MaxFound || !found.KneeFound || !found.SaturationFound || !found.PeakAchievedKnown {
+		t.Errorf("max %v (%v), knee %v (%v), saturation %v (%v), peak %v (%v): want each found",
+			found.MaxRPSUnderSLO, found.MaxFound, found.KneeRPS, found.KneeFound, found.SaturationRPS, found.SaturationFound, found.PeakAchievedRPS, found.PeakAchievedKnown)
+	}
+	if f := found.Model.MMc; f == nil || !f.CapacityFound || f.CapacityRPS <= 0 {
+		t.Errorf("M/M/c fit %+v: want a capacity found", f)
+	}
+	ps := found.WhatIf.Projections
+	if first, last := ps[0], ps[len(ps)-1]; !first.P99Known || first.P99MS <= 0 || last.P99Known || !last.Breaks {
+		t.Errorf("projections %+v: want the first known, the last (past the maximum) not", ps)
+	}
+
+	never := &queueTarget{s: 0.010, c: 8, invalid: func(float64) bool { return true }}
+	none, err := Run(t.Context(), Config{Objective: objective(t, "p99<100ms"), Steps: []float64{100, 200, 400}}, never, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if none.MaxFound || none.KneeFound || none.SaturationFound || none.PeakAchievedKnown ||
+		none.MaxRPSUnderSLO != 0 || none.KneeRPS != 0 || none.SaturationRPS != 0 || none.PeakAchievedRPS != 0 {
+		t.Errorf("every step invalid: max %v (%v), knee %v (%v), saturation %v (%v), peak %v (%v): want 0 and not found",
+			none.MaxRPSUnderSLO, none.MaxFound, none.KneeRPS, none.KneeFound, none.SaturationRPS, none.SaturationFound, none.PeakAchievedRPS, none.PeakAchievedKnown)
+	}
+}
+
+// TestUSLCapacityFound: a USL fit with contention or coherency cost has a capacity; one of
+// throughput growing linearly with concurrency has none, and says so.
+func TestUSLCapacityFound(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		x     func(n float64) float64
+		found bool
+	}{
+		{"contended", USLFit{Lambda: 100, Sigma: 0.1, Kappa: 0.01}.X, true},
+		{"linear", func(n float64) float64 { return 100 * n }, false},
+	} {
+		var usl []XY
+		for n := 1.0; n <= 8; n++ {
+			usl = append(usl, XY{n, tc.x(n)})
+		}
+		out := &result.Sweep{}
+		fitModels(out, nil, usl, nil, 0, 0)
+		f := out.Model.USL
+		if f == nil || f.CapacityFound != tc.found || f.CapacityFound != (f.CapacityRPS > 0) {
+			t.Errorf("%s: USL fit %+v, want capacity found %v", tc.name, f, tc.found)
+		}
+	}
+}

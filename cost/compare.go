@@ -130,13 +130,13 @@ func (r *Result) WriteText(w io.Writer) error {
 	ew.printf("  servers (always on)     $%12.2f   %d × $%.4g/h × %.0f h\n", Cents(r.ServersUSD), r.ServerCount, r.Servers.HourlyUSD, HoursPerMonth)
 	be := r.BreakEven
 	ew.printf("\nbreak-even: ")
-	switch be.RPS {
-	case 0:
+	switch {
+	case !be.Found:
 		ew.printf("none — functions cost less at every steady rate ($%.4g per req/s a month; a server's %.4g req/s cost $%.2f a month as functions, $%.2f as a server)\n",
 			be.USDPerRPSMonth, r.Servers.CapacityRPS, be.USDPerRPSMonth*r.Servers.CapacityRPS, r.Servers.HourlyUSD*HoursPerMonth)
 	default:
 		ew.printf("%.4g req/s steady ($%.4g per req/s a month as functions)", be.RPS, be.USDPerRPSMonth)
-		if be.AlwaysAboveRPS > 0 {
+		if be.AlwaysAboveFound {
 			ew.printf("; functions cost more at every rate above %.4g req/s", be.AlwaysAboveRPS)
 		}
 		ew.printf("\n")

@@ -56,10 +56,14 @@ type BreakEven struct {
 	// servers, at least one); 0 when functions are cheaper at every rate (a server's capacity
 	// costs more as servers than as functions).
 	RPS float64 `json:"rps"`
+	// Found is true when there is a break-even rate: RPS is then it.
+	Found bool `json:"found"`
 	// AlwaysAboveRPS is the rate above which functions cost more at every rate: past RPS, each
 	// added server opens a short range where functions are cheaper again. 0 when RPS is, or when
 	// one server's capacity costs exactly as much as functions (the ranges never close).
 	AlwaysAboveRPS float64 `json:"always_above_rps"`
+	// AlwaysAboveFound is true when there is such a rate: AlwaysAboveRPS is then it.
+	AlwaysAboveFound bool `json:"always_above_found"`
 }
 
 // BreakEvenRate solves for the steady rate where f's monthly bill (free tier left out: it is the
@@ -74,9 +78,9 @@ func BreakEvenRate(p Prices, f Function, s Servers) BreakEven {
 	be := BreakEven{USDPerRPSMonth: k}
 	n := float64(max(s.Min, 1))
 	if r := n * h / k; k > 0 && r <= n*s.CapacityRPS {
-		be.RPS = r
+		be.RPS, be.Found = r, true
 		if per := k - h/s.CapacityRPS; per > 0 {
-			be.AlwaysAboveRPS = math.Max(r, n*h/per)
+			be.AlwaysAboveRPS, be.AlwaysAboveFound = math.Max(r, n*h/per), true
 		}
 	}
 	return be

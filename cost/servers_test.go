@@ -39,8 +39,8 @@ func TestBreakEven(t *testing.T) {
 		{Function{MemoryMB: 10240, Duration: 900 * time.Second}, Servers{CapacityRPS: 1, HourlyUSD: 1, Min: 1}},
 	} {
 		be := BreakEvenRate(p, c.f, c.s)
-		if be.RPS == 0 {
-			t.Fatalf("%+v: no break-even", c)
+		if be.RPS == 0 || !be.Found || be.AlwaysAboveFound != (be.AlwaysAboveRPS > 0) {
+			t.Fatalf("%+v: break-even %+v, want one found (and always-above found when set)", c, be)
 		}
 		fn := func(r float64) float64 { return p.Requests(c.f, Steady(r, "").RequestsPerMonth).TotalUSD }
 		if got, want := fn(be.RPS), c.s.Monthly(be.RPS); math.Abs(got-want) > 1e-9*want {
@@ -59,8 +59,8 @@ func TestBreakEven(t *testing.T) {
 	}
 	// A server whose capacity costs less as functions: no break-even.
 	be := BreakEvenRate(p, Function{MemoryMB: 128, Duration: time.Millisecond}, Servers{CapacityRPS: 1, HourlyUSD: 10, Min: 1})
-	if be.RPS != 0 || be.AlwaysAboveRPS != 0 {
-		t.Errorf("want no break-even, got %+v", be)
+	if be.RPS != 0 || be.AlwaysAboveRPS != 0 || be.Found || be.AlwaysAboveFound {
+		t.Errorf("want no break-even, found false, got %+v", be)
 	}
 }
 

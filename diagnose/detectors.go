@@ -320,6 +320,7 @@ func (d *diagnoser) finding(k hitKey, g *hitAggs, p99 time.Duration) (result.Fin
 		shareP99 = min(float64(mean)/float64(p99), 1)
 	}
 	f := result.Finding{Kind: k.kind, Endpoint: k.endpoint, ShareOfP99: round3(shareP99), EstimatedSavingMS: ms(meanSaving),
+		ShareOfP99Known: p99 > 0, EstimatedSavingKnown: p99 > 0,
 		Evidence: result.Evidence{TraceIDs: d.evidence(hs.hits()), Count: maxCount, Statement: k.stmt, Operation: k.op, TotalMS: ms(mean)}}
 	pct := shareP99 * 100
 	switch k.kind {

@@ -258,7 +258,7 @@ func (d *diagnoser) function(name string, invs []funcInv) (result.FunctionBreakd
 	// The measured traffic and what keeping it warm would cost.
 	// The rate between the first and the last arrival: one invocation has none.
 	if span := time.Duration(lastStart - lo); len(invs) > 1 && span > 0 {
-		b.RatePerSecond = round3(float64(len(invs)-1) / span.Seconds())
+		b.RatePerSecond, b.RateKnown = round3(float64(len(invs)-1)/span.Seconds()), true
 	}
 	b.PeakConcurrency = peakConcurrency(invs)
 	gb := float64(b.MemoryMB) / 1024
@@ -295,9 +295,11 @@ func (d *diagnoser) function(name string, invs []funcInv) (result.FunctionBreakd
 		Summary: fmt.Sprintf("cold starts — %s: %d of %d invocations were cold (%.1f %%), cold p50 %.1f ms vs warm p50 %.1f ms; "+
 			"a cold start costs %.1f ms (%s), %.0f %% of the slowest 1 %%'s time",
 			name, len(cold), len(invs), b.ColdShare*100, b.Cold.P50MS, b.Warm.P50MS, ms(mean), how, b.ColdShareOfP99*100),
-		Evidence:          result.Evidence{TraceIDs: d.evidence(hs), Count: len(cold), TotalMS: ms(mean), Operation: name},
-		ShareOfP99:        b.ColdShareOfP99,
-		EstimatedSavingMS: ms(min(mean, p99)),
+		Evidence:             result.Evidence{TraceIDs: d.evidence(hs), Count: len(cold), TotalMS: ms(mean), Operation: name},
+		ShareOfP99:           b.ColdShareOfP99,
+		ShareOfP99Known:      true, // at least ColdStartMinShareOfP99 of a tail's time
+		EstimatedSavingMS:    ms(min(mean, p99)),
+		EstimatedSavingKnown: true,
 		Remedy: fmt.Sprintf("keep %d instances warm (a ping every %v: ~$%.4f per month; a burst past them still starts cold) or provision %d instances of concurrency "+
 			"(%s per month net at %.2f invocations/s and %d MB; default Lambda x86 prices, set them in the config); "+
 			"cut the init itself: a lighter runtime, less work and fewer connections opened at start-up",

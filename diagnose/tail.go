@@ -192,6 +192,7 @@ func (d *diagnoser) tailLatency(ep string, e *endpoint, tail, median []*summary,
 		share = min(float64(inTail)/float64(p99), 1)
 	}
 	f := result.Finding{Kind: result.KindTailLatency, Endpoint: ep, ShareOfP99: round3(share), EstimatedSavingMS: ms(est),
+		ShareOfP99Known: p99 > 0, EstimatedSavingKnown: p99 > 0,
 		Evidence: result.Evidence{TraceIDs: d.evidence(hs), Count: len(hs), TotalMS: ms(inTail), P50MS: ms(p50), TailRequests: len(tail)},
 		Remedy:   tailRemedy(top.cat)}
 	if d.originFetches[top] {

@@ -80,9 +80,13 @@ func (e *Env) Sweep(ctx context.Context, s Sweep) (*result.Sweep, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sweep %s: %w", s.Name, err)
 	}
+	fail := failRate(sw)
+	// Each rate that may be none (0) has its flag beside it, 1 when the rate is real.
 	m := result.ExperimentMeasurement{Name: s.Name, Setup: s.Setup, Target: t.Method + " " + s.Path, Values: map[string]float64{
-		"max_rps": sw.MaxRPSUnderSLO, "knee_rps": sw.KneeRPS, "recommended_rps": sw.RecommendedRPS, "fail_rps": failRate(sw),
-		"saturation_rps": sw.SaturationRPS, "peak_achieved_rps": sw.PeakAchievedRPS, "steps": float64(len(sw.Steps)),
+		"max_rps": sw.MaxRPSUnderSLO, "max_found": boolValue(sw.MaxFound), "knee_rps": sw.KneeRPS, "knee_found": boolValue(sw.KneeFound),
+		"recommended_rps": sw.RecommendedRPS, "fail_rps": fail, "fail_found": boolValue(fail > 0),
+		"saturation_rps": sw.SaturationRPS, "saturation_found": boolValue(sw.SaturationFound),
+		"peak_achieved_rps": sw.PeakAchievedRPS, "peak_achieved_known": boolValue(sw.PeakAchievedKnown), "steps": float64(len(sw.Steps)),
 	}}
 	if f := sw.Model.MMc; f != nil {
 		m.Values["mmc_capacity_rps"], m.Values["mmc_r2"] = f.CapacityRPS, f.R2
@@ -123,6 +127,14 @@ func finalStep(sw *result.Sweep, rate float64) (result.SweepStep, bool) {
 		}
 	}
 	return result.SweepStep{}, false
+}
+
+// boolValue is a flag of Values: 1 for true, 0 for false.
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // failRate is the lowest rate above the sweep's maximum whose final, valid step failed: where

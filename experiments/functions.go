@@ -325,7 +325,7 @@ var serverlessBill = Definition{
 				return err
 			}
 			values[day.name+"_functions_usd"], values[day.name+"_servers_usd"] = bill.Functions.TotalUSD, bill.ServersUSD
-			values["break_even_rps"] = bill.BreakEven.RPS
+			values["break_even_rps"], values["break_even_found"] = bill.BreakEven.RPS, boolValue(bill.BreakEven.Found)
 		}
 		e.Record(result.ExperimentMeasurement{Name: "month", Setup: "a month of each day, functions against servers", Values: values})
 		return nil

@@ -187,6 +187,10 @@ func TestHotspots(t *testing.T) {
 				if f.Kind != "cpu_hotspot" || f.Endpoint != "GET /x" || f.Evidence.CPUShare < 0.1 || f.Remedy == "" {
 					t.Errorf("finding %+v", f)
 				}
+				// A profile has no P99 to weigh against: the share and the saving are not known.
+				if f.ShareOfP99Known || f.EstimatedSavingKnown || f.ShareOfP99 != 0 || f.EstimatedSavingMS != 0 {
+					t.Errorf("finding %+v: want share of P99 and saving unknown (0)", f)
+				}
 			}
 			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
 				t.Fatalf("hot spots %v, want %v", got, tc.want)

@@ -115,15 +115,21 @@ func ValidAntipatternNames() string {
 	return strings.Join(parts, ", ")
 }
 
-// ParseAntipatterns parses "all", "none" (or ""), or a comma-separated list of names. An unknown
-// name is an error naming it and listing the valid ones.
+// The words ParseAntipatterns reads as every antipattern and as none.
+const (
+	AllAntipatterns = "all"
+	NoAntipatterns  = "none"
+)
+
+// ParseAntipatterns parses AllAntipatterns, NoAntipatterns (or ""), or a comma-separated list
+// of names. An unknown name is an error naming it and listing the valid ones.
 func ParseAntipatterns(spec string) (AntipatternSet, error) {
 	spec = strings.TrimSpace(spec)
 	set := AntipatternSet{}
 	switch spec {
-	case "", "none":
+	case "", NoAntipatterns:
 		return set, nil
-	case "all":
+	case AllAntipatterns:
 		for _, a := range Antipatterns() {
 			set[a] = true
 		}
@@ -135,8 +141,8 @@ func ParseAntipatterns(spec string) (AntipatternSet, error) {
 			continue
 		}
 		if !a.Valid() {
-			return nil, fmt.Errorf("unknown antipattern %q: valid are all, none, or a comma-separated list of %s",
-				string(a), ValidAntipatternNames())
+			return nil, fmt.Errorf("unknown antipattern %q: valid are %s, %s, or a comma-separated list of %s",
+				string(a), AllAntipatterns, NoAntipatterns, ValidAntipatternNames())
 		}
 		set[a] = true
 	}

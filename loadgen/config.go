@@ -78,6 +78,14 @@ type Config struct {
 	Samples io.Writer `json:"-"`
 	// SamplesFormat is SamplesCSV (default) or SamplesJSONL.
 	SamplesFormat SamplesFormat `json:"samples_format,omitempty"`
+	// SamplesFields are written after SamplesHeader's fields in every sample, each with the
+	// same value throughout the run: a run that is one part of a larger one (a sweep's step)
+	// says which, so that one stream can be split. Names are lower case ([a-z0-9_]), distinct,
+	// and not SamplesHeader's; values finite. Default none.
+	SamplesFields []SamplesField `json:"-"`
+	// SamplesContinue says that Samples already holds an earlier run's samples, in the same
+	// SamplesFormat and SamplesFields: the CSV header line is not written again.
+	SamplesContinue bool `json:"-"`
 
 	// path narrows how the fast path moves bytes, so that tests cover each way; the zero value
 	// takes the fastest the platform offers.
@@ -93,6 +101,9 @@ const (
 	ModelOpen   = result.ModelOpen
 	ModelClosed = result.ModelClosed
 )
+
+// Models lists the valid Config.Model values.
+var Models = []Model{ModelOpen, ModelClosed}
 
 // Shard says which part of a sharded load a run is. It is result.Shard, so that a result's shard
 // compares with a Config's.
@@ -151,10 +162,13 @@ const (
 var ArrivalKinds = []ArrivalKind{ArrivalConstant, ArrivalPoisson, ArrivalRamp, ArrivalSteps, ArrivalBursts, ArrivalSine}
 
 // ArrivalKindList returns ArrivalKinds as a comma-separated list, for messages.
-func ArrivalKindList() string {
-	names := make([]string, len(ArrivalKinds))
-	for i, k := range ArrivalKinds {
-		names[i] = string(k)
+func ArrivalKindList() string { return list(ArrivalKinds) }
+
+// list joins the names of a kind's values with commas, for messages and flag help.
+func list[T ~string](values []T) string {
+	names := make([]string, len(values))
+	for i, v := range values {
+		names[i] = string(v)
 	}
 	return strings.Join(names, ", ")
 }
@@ -257,7 +271,10 @@ func (c *Config) validate() error {
 		return fieldErr("Duration", "%v: want a positive duration such as 30s", c.Duration)
 	}
 	if !validSamplesFormat(c.SamplesFormat) {
-		return fieldErr("SamplesFormat", "%q: want csv or jsonl", c.SamplesFormat)
+		return fieldErr("SamplesFormat", "%q: want one of %s", c.SamplesFormat, SamplesFormatList())
+	}
+	if err := validSamplesFields(c.SamplesFields); err != nil {
+		return fieldErr("SamplesFields", "%v", err)
 	}
 	if c.Requests < 0 {
 		return fieldErr("Requests", "%d: want a positive number of requests, or 0 for a run of Duration", c.Requests)
@@ -297,7 +314,7 @@ func (c *Config) validate() error {
 		}
 		return nil
 	default:
-		return fieldErr("Model", "%q: want %s or %s", c.Model, ModelOpen, ModelClosed)
+		return fieldErr("Model", "%q: want one of %s", c.Model, list(Models))
 	}
 }
 

@@ -207,7 +207,7 @@ func (e *engine) run(ctx context.Context, progress func(Progress)) (*result.Load
 	var sw *samplesWriter
 	stopSamples, samplesDone := make(chan struct{}), make(chan struct{})
 	if e.cfg.Samples != nil {
-		sw = newSamplesWriter(e.rec, e.cfg.Samples, e.cfg.SamplesFormat, e.start)
+		sw = newSamplesWriter(e.rec, &e.cfg, e.start)
 		go func() { sw.run(stopSamples); close(samplesDone) }()
 	}
 	if err := e.exec.start(runCtx, &wg, addUnsent); err != nil {

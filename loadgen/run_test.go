@@ -851,6 +851,12 @@ func TestValidateNamesTheBadValue(t *testing.T) {
 		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Rate: 1}, Shard: Shard{Index: 1, Count: 0}}, "Shard", "1/0: want a count"},
 		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Rate: 1}, Shard: Shard{Index: 1, Count: 2}, Requests: 10}, "Shard", "with Requests"},
 		{Config{Targets: []Target{ok}, Duration: time.Second, Model: ModelClosed, Shard: Shard{Index: 1, Count: 2}}, "Shard", "closed model"},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Rate: 1}, SamplesFormat: "xml"}, "SamplesFormat", `"xml": want one of csv, jsonl`},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Rate: 1}, SamplesFields: []SamplesField{{Name: "Step"}}}, "SamplesFields", `"Step"`},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Rate: 1}, SamplesFields: []SamplesField{{Name: "a,b"}}}, "SamplesFields", `"a,b"`},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Rate: 1}, SamplesFields: []SamplesField{{Name: "status"}}}, "SamplesFields", `"status": a sample already has`},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Rate: 1}, SamplesFields: []SamplesField{{Name: "step"}, {Name: "step"}}}, "SamplesFields", `"step": a sample already has`},
+		{Config{Targets: []Target{ok}, Duration: time.Second, Arrival: Arrival{Rate: 1}, SamplesFields: []SamplesField{{Name: "step", Value: math.Inf(1)}}}, "SamplesFields", "step = +Inf: want a finite number"},
 	} {
 		err := tc.cfg.Validate()
 		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.mention) {

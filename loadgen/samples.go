@@ -2,9 +2,11 @@ package loadgen
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/hex"
 	"fmt"
-	"io"
+	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +27,9 @@ const (
 // SamplesFormats lists the formats.
 var SamplesFormats = []SamplesFormat{SamplesCSV, SamplesJSONL}
 
+// SamplesFormatList returns SamplesFormats as a comma-separated list, for messages.
+func SamplesFormatList() string { return list(SamplesFormats) }
+
 // SamplesHeader names the fields of a sample, in order: intended is the request's due time and
 // sent when it was written (RFC 3339 with nanoseconds, UTC); latency_ms is measured from the
 // intended time less the generator's own dispatch lag, as the result's latency_ms;
@@ -32,6 +37,37 @@ var SamplesFormats = []SamplesFormat{SamplesCSV, SamplesJSONL}
 // answer's body bytes; error the error kind (errors_by_kind's names, empty for success);
 // trace_id the request's W3C trace id; target the index of its target (in config.targets).
 var SamplesHeader = []string{"intended", "sent", "latency_ms", "service_ms", "status", "bytes", "error", "trace_id", "target"}
+
+// SamplesField is a field of Config.SamplesFields: a name and the value every sample of a run
+// carries under it.
+type SamplesField struct {
+	Name  string
+	Value float64
+}
+
+// samplesFieldName is what a SamplesField's name may be: a CSV column and a JSON key that need
+// no quoting.
+var samplesFieldName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// validSamplesFields reports the first field that Config.SamplesFields cannot hold.
+func validSamplesFields(fields []SamplesField) error {
+	seen := map[string]bool{}
+	for _, f := range SamplesHeader {
+		seen[f] = true
+	}
+	for _, f := range fields {
+		switch {
+		case !samplesFieldName.MatchString(f.Name):
+			return fmt.Errorf("name %q: want lower-case letters, digits and _, starting with a letter", f.Name)
+		case seen[f.Name]:
+			return fmt.Errorf("name %q: a sample already has this field", f.Name)
+		case math.IsNaN(f.Value) || math.IsInf(f.Value, 0):
+			return fmt.Errorf("%s = %v: want a finite number", f.Name, f.Value)
+		}
+		seen[f.Name] = true
+	}
+	return nil
+}
 
 // samplesBatch bounds the samples waiting to be written: the recorder holds at most two batches
 // (about 5 MiB each). A writer that falls further behind loses samples, counted in
@@ -59,17 +95,27 @@ type samplesWriter struct {
 	w      *bufio.Writer
 	buf    []byte
 	spare  []sampleRec
-	err    error
-	n      int64
+	// extra is Config.SamplesFields as they end every sample, formatted once.
+	extra []byte
+	err   error
+	n     int64
 }
 
-func newSamplesWriter(rec *recorder, w io.Writer, format SamplesFormat, start time.Time) *samplesWriter {
-	if format == "" {
-		format = SamplesCSV
+func newSamplesWriter(rec *recorder, cfg *Config, start time.Time) *samplesWriter {
+	format := cmp.Or(cfg.SamplesFormat, SamplesCSV)
+	sw := &samplesWriter{rec: rec, start: start, format: format, w: bufio.NewWriterSize(cfg.Samples, 64<<10), spare: make([]sampleRec, 0, samplesBatch)}
+	header := slices.Clone(SamplesHeader)
+	for _, f := range cfg.SamplesFields {
+		header = append(header, f.Name)
+		if format == SamplesJSONL {
+			sw.extra = append(sw.extra, `,"`+f.Name+`":`...)
+		} else {
+			sw.extra = append(sw.extra, ',')
+		}
+		sw.extra = strconv.AppendFloat(sw.extra, f.Value, 'f', -1, 64)
 	}
-	sw := &samplesWriter{rec: rec, start: start, format: format, w: bufio.NewWriterSize(w, 64<<10), spare: make([]sampleRec, 0, samplesBatch)}
-	if format == SamplesCSV {
-		sw.writeString(strings.Join(SamplesHeader, ",") + "\n")
+	if format == SamplesCSV && !cfg.SamplesContinue {
+		sw.writeString(strings.Join(header, ",") + "\n")
 	}
 	return sw
 }
@@ -132,6 +178,7 @@ func (sw *samplesWriter) write(s *sampleRec) {
 		b = hex.AppendEncode(b, s.trace[:])
 		b = append(b, `","target":`...)
 		b = strconv.AppendInt(b, int64(s.target), 10)
+		b = append(b, sw.extra...)
 		b = append(b, "}\n"...)
 	default:
 		b = stamp(b, s.due)
@@ -151,6 +198,7 @@ func (sw *samplesWriter) write(s *sampleRec) {
 		b = hex.AppendEncode(b, s.trace[:])
 		b = append(b, ',')
 		b = strconv.AppendInt(b, int64(s.target), 10)
+		b = append(b, sw.extra...)
 		b = append(b, '\n')
 	}
 	sw.buf = b

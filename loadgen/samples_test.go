@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -71,6 +72,59 @@ func TestSamples(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSamplesFieldsContinue: runs that share one Samples (a sweep's steps) write one CSV header,
+// and every sample carries its run's SamplesFields after the standard fields, in both formats.
+func TestSamplesFieldsContinue(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(srv.Close)
+	for _, format := range SamplesFormats {
+		var out bytes.Buffer
+		var want []int64 // requests per run
+		for i, rate := range []float64{40, 62.5} {
+			l := run(t, t.Context(), Config{Targets: []Target{{URL: srv.URL}}, Arrival: Arrival{Rate: rate}, Duration: 400 * time.Millisecond,
+				Samples: &out, SamplesFormat: format, SamplesContinue: i > 0,
+				SamplesFields: []SamplesField{{Name: "step", Value: float64(i)}, {Name: "offered_rps", Value: rate}}})
+			want = append(want, l.Requests)
+		}
+		got := make([]int64, 2)
+		lines := slices.Collect(strings.Lines(out.String()))
+		if format == SamplesCSV {
+			if header := strings.TrimSpace(lines[0]); header != strings.Join(SamplesHeader, ",")+",step,offered_rps" {
+				t.Fatalf("csv header %q", header)
+			}
+			lines = lines[1:]
+		}
+		for _, line := range lines {
+			var step, rate string
+			if format == SamplesCSV {
+				f := strings.Split(strings.TrimSpace(line), ",")
+				if len(f) != len(SamplesHeader)+2 {
+					t.Fatalf("csv line %q: %d fields, want %d (a second header?)", line, len(f), len(SamplesHeader)+2)
+				}
+				step, rate = f[len(f)-2], f[len(f)-1]
+			} else {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(line), &m); err != nil {
+					t.Fatalf("jsonl line %q: %v", line, err)
+				}
+				step, rate = toString(m["step"]), toString(m["offered_rps"])
+			}
+			switch step + "/" + rate {
+			case "0/40":
+				got[0]++
+			case "1/62.5":
+				got[1]++
+			default:
+				t.Fatalf("%s line %q: step %q at %q req/s, want 0 at 40 or 1 at 62.5", format, line, step, rate)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: samples per run %v, want the runs' requests %v", format, got, want)
+		}
+	}
 }
 
 func toString(v any) string {

@@ -95,13 +95,7 @@ func ReadTargetsAs(r io.Reader, o TargetsOptions) ([]Target, TargetsFormat, erro
 }
 
 // TargetsFormatNames lists the formats for messages and flag help: "auto, jsonl, …".
-func TargetsFormatNames() string {
-	s := make([]string, len(TargetsFormats))
-	for i, f := range TargetsFormats {
-		s[i] = string(f)
-	}
-	return strings.Join(s, ", ")
-}
+func TargetsFormatNames() string { return list(TargetsFormats) }
 
 // detectTargets tells the format of a targets file from its content. Headroom's lines have
 // neither a "log" nor a "header" key (unknown keys are refused), so the order does not change

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +26,21 @@ const (
 	OTLP Protocol = "otlp"
 )
 
+// Protocols lists the protocols ParseOutput reads.
+var Protocols = []Protocol{PrometheusRW, OTLP}
+
+// Valid reports whether p is one of Protocols.
+func (p Protocol) Valid() bool { return slices.Contains(Protocols, p) }
+
+// OutputForms says what ParseOutput reads, for messages: "prometheus-rw=URL or otlp=URL".
+func OutputForms() string {
+	forms := make([]string, len(Protocols))
+	for i, p := range Protocols {
+		forms[i] = string(p) + "=URL"
+	}
+	return strings.Join(forms, " or ")
+}
+
 // Output is one destination: a protocol and the URL it is posted to.
 type Output struct {
 	Protocol Protocol
@@ -40,8 +56,8 @@ func (o Output) String() string { return string(o.Protocol) + "=" + o.URL }
 func ParseOutput(s string) (Output, error) {
 	p, raw, ok := strings.Cut(s, "=")
 	o := Output{Protocol: Protocol(p), URL: raw}
-	if !ok || (o.Protocol != PrometheusRW && o.Protocol != OTLP) {
-		return Output{}, fielderr.New(ErrConfig, "Output", "%q: want prometheus-rw=URL or otlp=URL", s)
+	if !ok || !o.Protocol.Valid() {
+		return Output{}, fielderr.New(ErrConfig, "Output", "%q: want %s", s, OutputForms())
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -68,6 +84,9 @@ const (
 	// Both sends both.
 	Both Histograms = "both"
 )
+
+// HistogramKinds lists the valid Config.Histograms values.
+var HistogramKinds = []Histograms{Native, Classic, Both}
 
 // ClassicBounds are the upper bounds (le) of the classic buckets, in seconds.
 var ClassicBounds = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
@@ -124,7 +143,7 @@ func (c Config) withDefaults() Config {
 func (c Config) validate() error {
 	var errs []error
 	if len(c.Outputs) == 0 {
-		errs = append(errs, fielderr.New(ErrConfig, "Outputs", "empty: want at least one prometheus-rw=URL or otlp=URL"))
+		errs = append(errs, fielderr.New(ErrConfig, "Outputs", "empty: want at least one %s", OutputForms()))
 	}
 	if c.Interval < MinInterval {
 		errs = append(errs, fielderr.New(ErrConfig, "Interval", "%v: want at least %v", c.Interval, MinInterval))
@@ -132,8 +151,17 @@ func (c Config) validate() error {
 	if c.Timeout < 0 {
 		errs = append(errs, fielderr.New(ErrConfig, "Timeout", "%v: want a positive duration", c.Timeout))
 	}
-	if c.Histograms != Native && c.Histograms != Classic && c.Histograms != Both {
-		errs = append(errs, fielderr.New(ErrConfig, "Histograms", "%q: want native, classic or both", c.Histograms))
+	if !slices.Contains(HistogramKinds, c.Histograms) {
+		errs = append(errs, fielderr.New(ErrConfig, "Histograms", "%q: want one of %s", c.Histograms, histogramKindList()))
 	}
 	return errors.Join(errs...)
+}
+
+// histogramKindList is HistogramKinds as a comma-separated list, for messages.
+func histogramKindList() string {
+	names := make([]string, len(HistogramKinds))
+	for i, h := range HistogramKinds {
+		names[i] = string(h)
+	}
+	return strings.Join(names, ", ")
 }

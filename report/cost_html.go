@@ -42,7 +42,7 @@ func costChart(r *cost.Result) *chart {
 	be := r.BreakEven
 	// Wide enough for the traffic's peak and the crossings; a server's capacity when they never cross.
 	xmax := 1.5 * r.Traffic.PeakRPS
-	if be.RPS > 0 {
+	if be.Found {
 		xmax = math.Max(xmax, 3*math.Max(be.RPS, be.AlwaysAboveRPS))
 	} else {
 		xmax = math.Max(xmax, 1.2*r.Servers.CapacityRPS)
@@ -62,7 +62,7 @@ func costChart(r *cost.Result) *chart {
 	}
 	c.add("functions", "#1f77b4", false, xs, fys, nil, nil)
 	c.add("servers", "#ff7f0e", false, sxs, sys, nil, nil)
-	if be.RPS > 0 {
+	if be.Found {
 		c.vline(be.RPS, fmt.Sprintf("break-even %.4g req/s", be.RPS), "#2a9d8f")
 	}
 	c.vline(r.Traffic.MeanRPS, "traffic mean", "#555")

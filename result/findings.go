@@ -198,10 +198,13 @@ type FunctionBreakdown struct {
 	Init []InitPhase `json:"init,omitempty"`
 	// MemoryMB is faas.max_memory, or the configured default when absent.
 	MemoryMB int `json:"memory_mb"`
-	// RatePerSecond is the measured traffic (arrivals per second between the first and the last);
-	// PeakConcurrency the most invocations in flight at once.
-	RatePerSecond   float64 `json:"rate_per_second"`
-	PeakConcurrency int     `json:"peak_concurrency"`
+	// RatePerSecond is the measured traffic (arrivals per second between the first and the last),
+	// 0 when one invocation (or one instant) gives no rate; PeakConcurrency the most invocations
+	// in flight at once.
+	RatePerSecond float64 `json:"rate_per_second"`
+	// RateKnown is true when RatePerSecond was measured (two arrivals apart at least).
+	RateKnown       bool `json:"rate_known"`
+	PeakConcurrency int  `json:"peak_concurrency"`
 	// KeepWarmUSDPerMonth is the price of pinging PeakConcurrency instances at the configured
 	// interval; ProvisionedUSDPerMonth that of PeakConcurrency provisioned instances, net of their
 	// cheaper execution at the measured traffic, negative when that saves more than they cost
@@ -287,10 +290,17 @@ type Finding struct {
 	Endpoint string   `json:"endpoint"`
 	Summary  string   `json:"summary"`
 	Evidence Evidence `json:"evidence"`
-	// ShareOfP99 is the finding's time as a fraction (0..1) of the endpoint's P99 latency.
-	ShareOfP99        float64 `json:"share_of_p99"`
+	// ShareOfP99 is the finding's time as a fraction (0..1) of the endpoint's P99 latency; 0
+	// when there is no P99 to compare with (a cpu_hotspot comes from a profile, not traces).
+	ShareOfP99 float64 `json:"share_of_p99"`
+	// ShareOfP99Known is true when ShareOfP99 was measured against the endpoint's P99.
+	ShareOfP99Known bool `json:"share_of_p99_known"`
+	// EstimatedSavingMS is how much the remedy would take off the endpoint's P99; 0 when not
+	// estimated (a cpu_hotspot).
 	EstimatedSavingMS float64 `json:"estimated_saving_ms"`
-	Remedy            string  `json:"remedy"`
+	// EstimatedSavingKnown is true when EstimatedSavingMS is an estimate from the traces.
+	EstimatedSavingKnown bool   `json:"estimated_saving_known"`
+	Remedy               string `json:"remedy"`
 }
 
 // Evidence says where a finding was seen.

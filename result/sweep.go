@@ -31,17 +31,28 @@ type Sweep struct {
 	// MaxRPSUnderSLO is the highest offered rate whose step passed (SLO held, achieved ≥ 99 % of
 	// offered, errors within the budget); 0 when no rate passed.
 	MaxRPSUnderSLO float64 `json:"max_rps_under_slo"`
+	// MaxFound is true when a rate passed: MaxRPSUnderSLO and RecommendedRPS are measured, not
+	// the 0 that stands for none. (Every "…_found" and "…_known" key is emitted, true or false.)
+	MaxFound bool `json:"max_found"`
 	// MaxIsLowerBound is true when the true maximum may be higher: a step above it was invalid (the
 	// generator, not the target, was the limit) or the search stopped at its rate limit.
 	MaxIsLowerBound bool `json:"max_is_lower_bound"`
 	// KneeRPS is the elbow of P99 over the offered rate (Kneedle); 0 when the curve has none.
 	KneeRPS float64 `json:"knee_rps"`
+	// KneeFound is true when the curve has a knee: KneeRPS is then it.
+	KneeFound bool `json:"knee_found"`
 	// SaturationRPS is the lowest offered rate at which achieved stopped tracking offered
 	// (achieved < 99 % of offered); 0 when it always kept up.
 	SaturationRPS float64 `json:"saturation_rps"`
-	// PeakAchievedRPS is the highest achieved rate of any valid step.
+	// SaturationFound is true when achieved stopped tracking offered at a rate tried:
+	// SaturationRPS is then that rate.
+	SaturationFound bool `json:"saturation_found"`
+	// PeakAchievedRPS is the highest achieved rate of any valid step; 0 when no step was valid.
 	PeakAchievedRPS float64 `json:"peak_achieved_rps"`
-	// RecommendedRPS is the operating rate that keeps the headroom: (1 − Headroom) × max.
+	// PeakAchievedKnown is true when a valid, complete step measured PeakAchievedRPS.
+	PeakAchievedKnown bool `json:"peak_achieved_known"`
+	// RecommendedRPS is the operating rate that keeps the headroom: (1 − Headroom) × max; 0,
+	// like the max, when MaxFound is false.
 	RecommendedRPS float64 `json:"recommended_rps"`
 	// Headroom is the share of the maximum kept free (0.3 by default).
 	Headroom float64 `json:"headroom"`
@@ -102,8 +113,11 @@ type Fit struct {
 	Formula string `json:"formula"`
 	// Params are the fitted parameters, named as in the formula (S in seconds).
 	Params map[string]float64 `json:"params"`
-	// CapacityRPS is the throughput the model says the target saturates at.
+	// CapacityRPS is the throughput the model says the target saturates at; 0 when the model has
+	// no such limit (a USL fit without coherency cost, κ = 0, grows without a peak).
 	CapacityRPS float64 `json:"capacity_rps"`
+	// CapacityFound is true when the model has a capacity: CapacityRPS is then it.
+	CapacityFound bool `json:"capacity_found"`
 	// R2 is the coefficient of determination of the fitted quantity (P99 for the queueing models,
 	// throughput for USL); RMSE its root mean square error in that quantity's unit (ms, req/s).
 	R2     float64 `json:"r2"`
@@ -131,6 +145,8 @@ type Projection struct {
 	RPS    float64 `json:"rps"`
 	// P99MS is the expected P99; 0 when the SLO breaks or the model cannot say.
 	P99MS float64 `json:"p99_ms"`
+	// P99Known is true when P99MS is an expectation (Source "measured" or "model").
+	P99Known bool `json:"p99_known"`
 	// Source is "measured" (interpolated between steps), "model" (the best fit) or "none".
 	Source string `json:"source"`
 	// Breaks is true when this rate exceeds the maximum under the SLO. When the maximum is a lower

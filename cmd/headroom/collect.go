@@ -20,6 +20,7 @@ import (
 
 	"github.com/headroom/headroom/collect"
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/complete"
 	"github.com/headroom/headroom/internal/fielderr"
 )
 
@@ -87,6 +88,9 @@ could not be listened on, or writing failed.`,
 	f.Int64Var(&cfg.ForwardQueueBytes, "forward-queue-bytes", collect.ForwardQueueBytesDefault, "--forward: bytes of the requests waiting to be sent at most")
 	f.DurationVar(&cfg.ForwardTimeout, "forward-timeout", collect.ForwardTimeoutDefault, "--forward: longest one attempt to send a request may take")
 	f.DurationVar(&shutdownWithin, "shutdown-timeout", 10*time.Second, "how long to let in-flight requests and the last traces finish on shutdown")
+	complete.Flags(cmd, complete.Values([]string{collect.Off}, nil), "http", "grpc")
+	complete.Flags(cmd, complete.Files("jsonl"), "out")
+	complete.Flags(cmd, complete.None, "forward")
 	return cmd
 }
 

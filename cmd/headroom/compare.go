@@ -11,6 +11,7 @@ import (
 
 	"github.com/headroom/headroom/compare"
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/complete"
 )
 
 func newCompareCmd() *cobra.Command {
@@ -69,6 +70,8 @@ unreadable file, or results of different kinds.`,
 	}
 	cmd.Flags().BoolVar(&markdown, "markdown", false, "print a GitHub Markdown table (for a pull request)")
 	cmd.Flags().StringVar(&threshold, "threshold", fmt.Sprintf("%g%%", 100*compare.ThresholdDefault), "a significant change for the worse beyond this is a regression (exit 1): a percentage such as 10%")
+	complete.Flags(cmd, complete.None, "threshold")
+	cmd.ValidArgsFunction = complete.Files("json")
 	return cmd
 }
 

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/headroom/headroom/cost"
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/complete"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
 )
@@ -48,14 +50,12 @@ Exit codes: 0 success; 2 bad usage or input.`,
 				return err
 			}
 			fl := cmd.Flags()
-			switch arch {
-			case "x86_64":
-			case "arm64":
-				if !fl.Changed("gb-second") {
-					in.Prices.GBSecond = cost.GBSecondArm64Default
-				}
-			default:
-				return cliexit.Usagef("--arch %q: want x86_64 or arm64", arch)
+			i := slices.IndexFunc(costArchs, func(a costArch) bool { return a.name == arch })
+			if i < 0 {
+				return cliexit.Usagef("--arch %q: want one of %s", arch, kindList(costArchNames()))
+			}
+			if !fl.Changed("gb-second") {
+				in.Prices.GBSecond = costArchs[i].gbSecond
 			}
 			if n := countSet(fl.Changed("rate"), loadPath != "", profilePath != ""); n != 1 {
 				return cliexit.Usagef("give one traffic: --rate, --load or --profile (%d given)", n)
@@ -153,7 +153,7 @@ Exit codes: 0 success; 2 bad usage or input.`,
 	fl.DurationVar(&in.Function.Duration, "duration", 0, "one invocation's run time, before rounding (required unless --load)")
 	fl.DurationVar(&in.Function.InitDuration, "init", 0, "init phase of a cold start, billed with it (Go on Lambda: 41–49 ms)")
 	fl.Float64Var(&in.Function.ColdShare, "cold-share", 0, "share of invocations that start cold, 0–1")
-	fl.StringVar(&arch, "arch", "x86_64", "x86_64 or arm64: picks the default --gb-second")
+	fl.StringVar(&arch, "arch", costArchs[0].name, kindList(costArchNames())+": picks the default --gb-second")
 	fl.Float64Var(&in.Prices.GBSecond, "gb-second", cost.GBSecondX86Default, "duration price, USD per GB-s (the default is x86's; --arch arm64 makes it 0.0000133334)")
 	fl.Float64Var(&in.Prices.PerMillionRequests, "per-million", cost.PerMillionRequestsDefault, "request fee, USD per million requests")
 	fl.DurationVar(&in.Prices.Granularity, "granularity", cost.GranularityDefault, "billing granularity: durations are rounded up to it")
@@ -164,7 +164,28 @@ Exit codes: 0 success; 2 bad usage or input.`,
 	fl.Float64Var(&in.Prices.ProvisionedExecGBSecond, "provisioned-exec-gb-second", cost.ProvisionedExecGBSecondDefault, "provisioned concurrency, USD per GB-s executed")
 	fl.StringVarP(&out, "out", "o", "", "also write the comparison as JSON (headroom.cost/v1) to this file (- for standard output)")
 	fl.StringVar(&html, "html", "", "also write a self-contained page with the cost-over-rate chart to this file (- for standard output)")
+	complete.Flags(cmd, complete.Values(costArchNames(), nil), "arch")
+	complete.Flags(cmd, complete.Files("json"), "load", "sweep", "out")
+	complete.Flags(cmd, complete.AnyFile, "profile")
+	complete.Flags(cmd, complete.Files("html"), "html")
 	return cmd
+}
+
+// costArch is a value of cost --arch and the default --gb-second it picks.
+type costArch struct {
+	name     string
+	gbSecond float64
+}
+
+// costArchs are the values of --arch, the default first.
+var costArchs = []costArch{{"x86_64", cost.GBSecondX86Default}, {"arm64", cost.GBSecondArm64Default}}
+
+func costArchNames() []string {
+	names := make([]string, len(costArchs))
+	for i, a := range costArchs {
+		names[i] = a.name
+	}
+	return names
 }
 
 func countSet(set ...bool) int {

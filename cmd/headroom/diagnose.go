@@ -11,6 +11,7 @@ import (
 
 	"github.com/headroom/headroom/diagnose"
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/complete"
 	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/jaegersrc"
 	"github.com/headroom/headroom/report"
@@ -117,6 +118,10 @@ one without a single span (0 traces read); 3 writing the result failed.`,
 	fl.StringVar(&traceURL, "trace-url", "", "link trace ids to a trace viewer, {trace_id} standing for the id, e.g. http://localhost:16686/trace/{trace_id}")
 	flagOf = addDiagnoseFlags(cmd, &cfg)
 	addJaegerFlags(cmd, &jcfg, true, "a file")
+	complete.Flags(cmd, complete.Files("jsonl", "json"), "traces") // collect --out's OTLP JSON lines
+	complete.Flags(cmd, complete.Files("json"), "load", "out")
+	complete.Flags(cmd, complete.List(diagnose.Kinds(), nil), "fail-on")
+	complete.Flags(cmd, complete.None, "trace-url")
 	return cmd
 }
 
@@ -161,6 +166,7 @@ func addJaegerFlags(cmd *cobra.Command, c *jaegersrc.Config, window bool, instea
 	}
 	fl.IntVar(&c.Limit, "jaeger-limit", jaegersrc.LimitDefault, "--jaeger: most traces the search returns")
 	fl.Int64Var(&c.MaxBodyBytes, "jaeger-max-bytes", jaegersrc.MaxBodyBytesDefault, "--jaeger: largest answer read from Jaeger, in bytes")
+	complete.Flags(cmd, complete.None, "jaeger", "jaeger-service", "jaeger-operation")
 }
 
 // readJaeger adds the traces jcfg reads from Jaeger to s, telling on standard error what it read.
@@ -240,8 +246,8 @@ func parseKinds(s string) (map[result.Kind]bool, error) {
 	return kinds, nil
 }
 
-// kindList is kinds as a comma-separated list.
-func kindList(kinds []result.Kind) string {
+// kindList is kinds (finding kinds, arrivals: a kind's values) as a comma-separated list.
+func kindList[T ~string](kinds []T) string {
 	s := make([]string, len(kinds))
 	for i, k := range kinds {
 		s[i] = string(k)

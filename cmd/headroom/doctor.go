@@ -9,10 +9,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/headroom/headroom/collect"
 	"github.com/headroom/headroom/doctor"
 	"github.com/headroom/headroom/flame"
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/complete"
 	"github.com/headroom/headroom/internal/fielderr"
+	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/metricsout"
 	"github.com/headroom/headroom/report"
@@ -162,7 +165,7 @@ invalid.`,
 	fl.BoolVar(&cfg.NoProfiles, "no-profiles", false, "skip the CPU and wall-clock profiles of the steady run")
 	fl.BoolVar(&cfg.KeepSecrets, "keep-secrets", false, "write credentials in the URL (user:password@, api_key=…) into the results as given instead of redacted")
 	fl.Int64Var(&cfg.MaxProfileBytes, "max-profile-bytes", flame.MaxBytesDefault, "largest profile accepted from the target, as read and once inflated (a decompression bomb stops there)")
-	mflags.register(fl, "Prometheus endpoint of the target: CPU utilization per sweep step from process_cpu_seconds_total")
+	mflags.register(cmd, "Prometheus endpoint of the target: CPU utilization per sweep step from process_cpu_seconds_total")
 	fl.Float64Var(&cfg.Cores, "cores", 0, "cores available to the target, to turn CPU seconds into utilization (default this machine's)")
 	fl.StringVar(&cfg.OTLP, "otlp", "", "address of the embedded OTLP/HTTP trace receiver (default 127.0.0.1:4318 for a URL, a free port for the lab); off for no traces at all")
 	fl.StringVar(&cfg.OTLPGRPC, "otlp-grpc", "", "address of the embedded OTLP/gRPC trace receiver (default 127.0.0.1:4317 for a URL, a free port for the lab); off for OTLP/HTTP only")
@@ -172,6 +175,11 @@ invalid.`,
 	fl.StringVarP(&cfg.OutDir, "out", "o", doctor.OutDirDefault, "directory for report.html, report.json and the results")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress lines")
 	fl.StringVar(&traceURL, "trace-url", "", "link trace ids to a trace viewer, {trace_id} standing for the id, e.g. http://localhost:16686/trace/{trace_id}")
+	complete.Flags(cmd, complete.List(lab.Antipatterns(), lab.Antipattern.Describe, lab.AllAntipatterns, lab.NoAntipatterns), "antipatterns")
+	complete.Flags(cmd, complete.Values([]string{collect.Off}, nil), "otlp", "otlp-grpc")
+	complete.Flags(cmd, complete.Dirs, "out")
+	complete.Flags(cmd, complete.None, "endpoints", "header", "slo", "lab-arg", "trace-url")
+	cmd.ValidArgsFunction = complete.None // a URL
 	return cmd
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/headroom/headroom/experiments"
 	"github.com/headroom/headroom/internal/atomicfile"
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/complete"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
 )
@@ -137,7 +138,36 @@ Exit codes: 0 every claim held (or was skipped); 1 a claim did not hold; 2 bad u
 	fl.StringArrayVar(&sets, "set", nil, "an experiment's parameter, NAME.PARAM=VALUE (repeatable; the list shows them)")
 	fl.StringVarP(&outDir, "out", "o", experimentsOutDirDefault, "directory for NAME.json per experiment, the load results and index.html")
 	fl.BoolVar(&progress, "progress", true, "print each step on stderr")
+	complete.Flags(cmd, complete.None, "lab")
+	complete.Flags(cmd, complete.Dirs, "out")
+	complete.Flags(cmd, completeSets, "set")
+	cmd.ValidArgsFunction = completeExperiments
 	return cmd
+}
+
+// completeExperiments completes the names of the experiments not named yet, with their titles.
+func completeExperiments(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	var out []cobra.Completion
+	for _, d := range experiments.All {
+		if !slices.Contains(args, d.Name) {
+			out = append(out, cobra.CompletionWithDesc(d.Name, d.Title))
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// completeSets completes --set's NAME.PARAM= for the experiments named (every one when none is).
+func completeSets(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	var out []cobra.Completion
+	for _, d := range experiments.All {
+		if len(args) > 0 && !slices.Contains(args, d.Name) {
+			continue
+		}
+		for _, p := range d.Params {
+			out = append(out, cobra.CompletionWithDesc(d.Name+"."+p.Name+"=", p.Help))
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
 }
 
 // pickExperiments resolves the names (or --all, or --quick's subset) to definitions.

@@ -1,9 +1,16 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,6 +35,7 @@ headroom-lab is looked for in $HEADROOM_LAB, next to this executable, then on PA
   headroom lab worker --queue nats://127.0.0.1:4222 --db sqlite:./lab.db --smtp 127.0.0.1:2525
   headroom lab jobs`,
 		DisableFlagParsing: true,
+		ValidArgsFunction:  completeLab,
 		RunE: func(_ *cobra.Command, args []string) error {
 			bin, err := labbin.Find()
 			if err != nil {
@@ -36,6 +44,38 @@ headroom-lab is looked for in $HEADROOM_LAB, next to this executable, then on PA
 			return runLab(bin, args)
 		},
 	}
+}
+
+// labCompleteTimeout bounds the lab binary's answer to a completion request.
+const labCompleteTimeout = 5 * time.Second
+
+// completeLab completes `headroom lab ARGS` as headroom-lab completes ARGS: the flags and their
+// values are the lab's own (lab/cli gives them their completions). Without the lab's binary,
+// or an answer from it, nothing is completed.
+func completeLab(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	bin, err := labbin.Find()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	ctx, cancel := context.WithTimeout(cmp.Or(cmd.Context(), context.Background()), labCompleteTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, slices.Concat([]string{cobra.ShellCompRequestCmd}, args, []string{toComplete})...).Output()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return parseCompletions(string(out))
+}
+
+// parseCompletions reads what a cobra program's __complete command prints: a completion per
+// line, then ":DIRECTIVE". Output without the directive line completes nothing.
+func parseCompletions(out string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	last := lines[len(lines)-1]
+	d, err := strconv.Atoi(strings.TrimPrefix(last, ":"))
+	if !strings.HasPrefix(last, ":") || err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return lines[:len(lines)-1], cobra.ShellCompDirective(d)
 }
 
 // runLab replaces this process with the lab binary: signals, the PID (kill -9 a worker) and

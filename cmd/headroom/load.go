@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/complete"
 	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
@@ -27,7 +28,7 @@ type loadFlags struct {
 	targetsFile string
 	targetsFmt  string
 	harAssets   bool
-	samples     string
+	samples     samplesFlags
 	sloExpr     string
 	errorBudget float64
 	out         string
@@ -44,16 +45,6 @@ var arrivalFlags = map[loadgen.ArrivalKind][]string{
 	loadgen.ArrivalSteps:  {"steps", "step-every"},
 	loadgen.ArrivalBursts: {"burst-factor", "burst-length", "burst-every"},
 	loadgen.ArrivalSine:   {"period", "amplitude"},
-}
-
-// samplesFormatOf is the --samples format a file's extension says: JSON lines for .jsonl,
-// .ndjson and .json, CSV otherwise.
-func samplesFormatOf(path string) loadgen.SamplesFormat {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".jsonl", ".ndjson", ".json":
-		return loadgen.SamplesJSONL
-	}
-	return loadgen.SamplesCSV
 }
 
 // requestsMaxDuration bounds a run that -n ends when --duration is not given.
@@ -132,12 +123,11 @@ answered no request); the result is still written.`,
 	fl.StringVar((*string)(&c.Model), "model", string(loadgen.ModelDefault), "open (arrivals on a schedule) or closed (users wait for each answer)")
 	fl.IntVar(&c.Users, "users", loadgen.UsersDefault, "closed model: concurrent users")
 	fl.DurationVar(&c.Think, "think", 0, "closed model: pause between an answer and a user's next request")
-	f.targetFlags.register(fl, "steps: comma-separated rates, such as 100,200,400")
+	f.targetFlags.register(cmd, "steps: comma-separated rates, such as 100,200,400")
 	fl.StringVar(&f.bodyFile, "body-file", "", "read the request body from a file (- for standard input)")
 	fl.StringVar(&f.targetsFile, "targets", "", "file of targets (- for standard input): headroom's JSON lines (method, url, headers, body or body_file, weight), vegeta's targets or a HAR")
 	fl.StringVar(&f.targetsFmt, "targets-format", string(loadgen.TargetsAuto), "format of --targets: "+loadgen.TargetsFormatNames()+" (auto tells them apart by content)")
-	fl.StringVar(&f.samples, "samples", "", "write every request of the measured period (intended and send time, latency, status, bytes, error, trace id, target) to this file as it runs (- for standard output)")
-	fl.StringVar((*string)(&c.SamplesFormat), "samples-format", "", "format of --samples: csv or jsonl (default by the file's extension: .jsonl, .ndjson or .json for jsonl, else csv)")
+	f.samples.register(cmd, &c.SamplesFormat, "every request of the measured period (intended and send time, latency, status, bytes, error, trace id, target)")
 	fl.BoolVar(&f.harAssets, "har-assets", false, "keep a HAR's static assets (images, fonts, CSS, scripts, media) as targets")
 	fl.DurationVar(&c.Timeout, "timeout", loadgen.TimeoutDefault, "per-request timeout, connecting included")
 	fl.BoolVar(&c.HTTP2, "http2", false, "use HTTP/2 (h2c for http:// URLs)")
@@ -148,8 +138,15 @@ answered no request); the result is still written.`,
 	fl.StringVarP(&f.out, "out", "o", "", "write the full result (JSON, with histograms) to this file (- for standard output)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	fl.DurationVar(&f.interval, "interval", 5*time.Second, "progress line interval when not on a terminal")
-	f.shardFlags.register(fl) // targetFlags has a register too
-	f.metrics.register(fl, "")
+	f.shardFlags.register(cmd) // targetFlags has a register too
+	f.metrics.register(cmd, "")
+	complete.Flags(cmd, complete.Values(loadgen.ArrivalKinds, nil), "arrival")
+	complete.Flags(cmd, complete.Values(loadgen.Models, nil), "model")
+	complete.Flags(cmd, complete.Values(loadgen.TargetsFormats, nil), "targets-format")
+	complete.Flags(cmd, complete.AnyFile, "targets", "body-file") // targets: told apart by content
+	complete.Flags(cmd, complete.Files("json"), "out")
+	complete.Flags(cmd, complete.None, "slo")
+	cmd.ValidArgsFunction = complete.None // a URL
 	return cmd
 }
 
@@ -292,19 +289,11 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 		return err
 	}
 	defer out.abort()
-	samples, err := sio.create("--samples", f.samples)
+	samples, err := f.samples.open(cmd.Flags(), sio, &cfg)
 	if err != nil {
 		return err
 	}
 	defer samples.abort()
-	if samples != nil {
-		cfg.Samples = samples.stream()
-		if cfg.SamplesFormat == "" {
-			cfg.SamplesFormat = samplesFormatOf(f.samples)
-		}
-	} else if cmd.Flags().Changed("samples-format") {
-		return cliexit.Usagef("--samples-format belongs to --samples FILE")
-	}
 
 	stdout, stderr := sio.text(), cmd.ErrOrStderr()
 	lowerGCTarget()
@@ -338,7 +327,7 @@ func runLoad(cmd *cobra.Command, f *loadFlags, args []string) error {
 	if err := out.commit(write); err != nil {
 		return err
 	}
-	if err := samples.commit(func(io.Writer) error { return nil }); err != nil { // written as the run went
+	if err := samples.commit(nothingMore); err != nil {
 		return err
 	}
 	if err := report.WriteLoad(stdout, l, report.Options{Color: isTerminal(stdout)}); err != nil {

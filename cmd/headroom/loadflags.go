@@ -2,12 +2,17 @@ package main
 
 import (
 	"errors"
+	"maps"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/complete"
 	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/loadgen"
 )
@@ -22,13 +27,15 @@ type targetFlags struct {
 	keepSecrets bool
 }
 
-// register adds the flags to fl; stepsUsage is --steps's help, which differs by command.
-func (t *targetFlags) register(fl *pflag.FlagSet, stepsUsage string) {
+// register adds the flags to cmd; stepsUsage is --steps's help, which differs by command.
+func (t *targetFlags) register(cmd *cobra.Command, stepsUsage string) {
+	fl := cmd.Flags()
 	fl.StringVarP(&t.method, "method", "X", "GET", "HTTP method")
 	fl.StringArrayVarP(&t.headers, "header", "H", nil, "request header 'Name: value' (repeatable)")
 	fl.StringVar(&t.body, "body", "", "request body")
 	fl.StringVar(&t.steps, "steps", "", stepsUsage)
 	fl.BoolVar(&t.keepSecrets, "keep-secrets", false, "write credentials (user:password@ in URLs, Authorization, Cookie, X-Api-Key... values) into the results; by default they read REDACTED")
+	complete.Flags(cmd, complete.None, "method", "header", "body", "steps")
 }
 
 // target returns the request to send to url.
@@ -69,6 +76,57 @@ func (t *targetFlags) rates() ([]float64, error) {
 		rates = append(rates, r)
 	}
 	return rates, nil
+}
+
+// samplesFlags are --samples and --samples-format, which load and sweep share.
+type samplesFlags struct {
+	path string
+}
+
+// register adds the flags to cmd, --samples-format setting format; what says which requests a
+// sample file holds and their fields, for --samples's help.
+func (s *samplesFlags) register(cmd *cobra.Command, format *loadgen.SamplesFormat, what string) {
+	fl := cmd.Flags()
+	fl.StringVar(&s.path, "samples", "", "write "+what+" to this file as it runs (- for standard output)")
+	fl.StringVar((*string)(format), "samples-format", "", "format of --samples: "+loadgen.SamplesFormatList()+" (default by the file's extension: .jsonl, .ndjson or .json for jsonl, else csv)")
+	complete.Flags(cmd, complete.Files(slices.Sorted(maps.Keys(samplesExts))...), "samples")
+	complete.Flags(cmd, complete.Values(loadgen.SamplesFormats, nil), "samples-format")
+}
+
+// samplesExts are the file extensions that say a --samples format.
+var samplesExts = map[string]loadgen.SamplesFormat{
+	"csv": loadgen.SamplesCSV, "jsonl": loadgen.SamplesJSONL, "ndjson": loadgen.SamplesJSONL, "json": loadgen.SamplesJSONL,
+}
+
+// open creates the --samples output and makes cfg write to it, in the format --samples-format
+// or the file's extension says; nil without --samples. The samples are written while the run
+// goes: once it is done the caller commits the file (commit with nothing more to write), and
+// aborts it otherwise.
+func (s *samplesFlags) open(fl *pflag.FlagSet, sio *stdio, cfg *loadgen.Config) (*outFile, error) {
+	out, err := sio.create("--samples", s.path)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		if fl.Changed("samples-format") {
+			return nil, cliexit.Usagef("--samples-format belongs to --samples FILE")
+		}
+		return nil, nil
+	}
+	cfg.Samples = out.stream()
+	if cfg.SamplesFormat == "" {
+		cfg.SamplesFormat = samplesFormatOf(s.path)
+	}
+	return out, nil
+}
+
+// samplesFormatOf is the --samples format a file's extension says (samplesExts): JSON lines
+// for .jsonl, .ndjson and .json, CSV otherwise.
+func samplesFormatOf(path string) loadgen.SamplesFormat {
+	if f, ok := samplesExts[strings.ToLower(strings.TrimPrefix(filepath.Ext(path), "."))]; ok {
+		return f
+	}
+	return loadgen.SamplesCSV
 }
 
 // configUsage turns an error of loadgen.Config's validation into a usage error (exit 2). An

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/complete"
 )
 
 func main() {
@@ -56,5 +57,6 @@ Exit codes: 0 success; 1 an SLO or check failed; 2 bad usage or input; 3 the run
 		newCostCmd(),
 		newExperimentsCmd(),
 	)
+	complete.Typed(root)
 	return root
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/complete"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
 	"github.com/headroom/headroom/slo"
@@ -101,6 +102,14 @@ or shards that do not make one load.`,
 	cmd.Flags().BoolVar(&force, "force", false, "merge runs against different targets (replicas behind a balancer): the result lists them all; and shards that do not make one load, with a note")
 	cmd.Flags().BoolVar(&fromLogs, "from-k8s-logs", false, "the arguments are logs (kubectl logs of load --k8s-job's pods) holding results between marker lines")
 	cmd.Flags().DurationVar(&tolerance, "start-tolerance", result.StartToleranceDefault, "how far apart the shards of a load may have started")
+	complete.Flags(cmd, complete.Files("json"), "out")
+	complete.Flags(cmd, complete.None, "slo")
+	cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if fromLogs {
+			return complete.AnyFile(cmd, args, toComplete)
+		}
+		return complete.Files("json")(cmd, args, toComplete)
+	}
 	return cmd
 }
 

@@ -9,11 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/complete"
 	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/metricsout"
-	"github.com/spf13/pflag"
 )
 
 // metricsFlags are the flags that stream a run's measurements to Prometheus or OTLP (load,
@@ -29,8 +31,10 @@ type metricsFlags struct {
 
 const metricsOutputUsage = "stream the measurements while the run goes on: prometheus-rw=URL (remote write, e.g. http://127.0.0.1:9090/api/v1/write) or otlp=URL (OTLP/HTTP metrics, e.g. http://127.0.0.1:4318); repeatable"
 
-// register adds the flags; targetUsage, when not empty, describes --metrics URL, the target's endpoint.
-func (m *metricsFlags) register(fl *pflag.FlagSet, targetUsage string) {
+// register adds the flags to cmd; targetUsage, when not empty, describes --metrics URL, the
+// target's endpoint.
+func (m *metricsFlags) register(cmd *cobra.Command, targetUsage string) {
+	fl := cmd.Flags()
 	usage := metricsOutputUsage
 	if targetUsage != "" {
 		usage = targetUsage + "; or " + usage
@@ -39,6 +43,13 @@ func (m *metricsFlags) register(fl *pflag.FlagSet, targetUsage string) {
 	fl.DurationVar(&m.interval, "metrics-interval", metricsout.IntervalDefault, "how often --metrics outputs are pushed (and once at the end)")
 	fl.StringVar(&m.histograms, "metrics-histograms", string(metricsout.HistogramsDefault), "latency histograms of prometheus-rw: native (Prometheus 2.x needs --enable-feature=native-histograms, else it refuses the push), classic (_bucket series any Prometheus stores) or both")
 	fl.StringVar(&m.runID, "run-id", "", "the run_id label of the --metrics series (default random)")
+	prefixes := make([]string, len(metricsout.Protocols))
+	for i, p := range metricsout.Protocols {
+		prefixes[i] = string(p) + "="
+	}
+	complete.Flags(cmd, complete.Prefixes(prefixes...), "metrics")
+	complete.Flags(cmd, complete.Values(metricsout.HistogramKinds, nil), "metrics-histograms")
+	complete.Flags(cmd, complete.None, "run-id")
 }
 
 // split returns the target's Prometheus endpoint (empty if none) and the outputs. Without
@@ -48,12 +59,12 @@ func (m *metricsFlags) split(targetOK bool) (string, []metricsout.Output, error)
 	var outs []metricsout.Output
 	for _, v := range m.values {
 		p, _, _ := strings.Cut(v, "=")
-		if metricsout.Protocol(p) != metricsout.PrometheusRW && metricsout.Protocol(p) != metricsout.OTLP {
+		if !metricsout.Protocol(p).Valid() {
 			if !targetOK {
-				return "", nil, cliexit.Usagef("--metrics %q: want prometheus-rw=URL or otlp=URL", v)
+				return "", nil, cliexit.Usagef("--metrics %q: want %s", v, metricsout.OutputForms())
 			}
 			if target != "" {
-				return "", nil, cliexit.Usagef("--metrics %q: a second endpoint of the target (the first: %q); outputs are prometheus-rw=URL or otlp=URL", v, target)
+				return "", nil, cliexit.Usagef("--metrics %q: a second endpoint of the target (the first: %q); outputs are %s", v, target, metricsout.OutputForms())
 			}
 			target = v
 			continue

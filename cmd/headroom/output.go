@@ -154,6 +154,9 @@ func (o *outFile) commit(write func(io.Writer) error) error {
 	return nil
 }
 
+// nothingMore is the write of commit for an output streamed while the run went.
+func nothingMore(io.Writer) error { return nil }
+
 // stream is where an output written while the run goes is written, before commit completes it.
 func (o *outFile) stream() io.Writer {
 	if o.stdout != nil {

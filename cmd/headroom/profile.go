@@ -13,6 +13,7 @@ import (
 	"github.com/headroom/headroom/flame"
 	"github.com/headroom/headroom/internal/atomicfile"
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/complete"
 	"github.com/headroom/headroom/loadgen"
 	"github.com/headroom/headroom/result"
 )
@@ -77,6 +78,20 @@ Exit codes: 0 done; 2 bad usage or input (nothing written); 3 the target could n
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing but errors")
 	fl.DurationVar(&f.interval, "interval", 5*time.Second, "progress line interval when not on a terminal")
 	fl.Int64Var(&f.maxBytes, "max-profile-bytes", flame.MaxBytesDefault, "largest profile accepted, fetched or read from a file, as read and once inflated (a decompression bomb stops there)")
+	complete.Flags(cmd, complete.None, "cpu-path", "wall-path")
+	// A URL, or with --diff two saved profiles and an SVG.
+	complete.Flags(cmd, func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if f.diff {
+			return complete.Files("svg")(cmd, args, toComplete)
+		}
+		return complete.Dirs(cmd, args, toComplete)
+	}, "out")
+	cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if f.diff {
+			return complete.AnyFile(cmd, args, toComplete)
+		}
+		return complete.None(cmd, args, toComplete)
+	}
 	return cmd
 }
 

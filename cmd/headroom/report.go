@@ -14,6 +14,7 @@ import (
 
 	"github.com/headroom/headroom/flame"
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/complete"
 	"github.com/headroom/headroom/report"
 	"github.com/headroom/headroom/result"
 	"github.com/headroom/headroom/slo"
@@ -103,6 +104,9 @@ Exit codes: 0 done; 1 the --slo failed; 2 bad usage, an unreadable file or one o
 	fl.StringVar(&sloExpr, "slo", "", "check this SLO against a load result; exit 1 when it fails")
 	fl.StringVar(&htmlOut, "html", "", "also write the HTML page of a sweep or a doctor report to this file (- for standard output)")
 	fl.StringVar(&traceURL, "trace-url", "", "link trace ids to a trace viewer, {trace_id} standing for the id, e.g. http://localhost:16686/trace/{trace_id}")
+	complete.Flags(cmd, complete.Files("html"), "html")
+	complete.Flags(cmd, complete.None, "slo", "trace-url")
+	cmd.ValidArgsFunction = complete.Files("json")
 	return cmd
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/complete"
 	"github.com/headroom/headroom/loadgen"
 )
 
@@ -37,7 +38,8 @@ const (
 	k8sMemoryDefault = "256Mi"
 )
 
-func (s *shardFlags) register(fl *pflag.FlagSet) {
+func (s *shardFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
 	fl.StringVar(&s.shard, "shard", "", "send shard I of N of the load (I from 0), as one of N machines: every N-th due time (poisson: an independent process at rate/N); merge the N results")
 	fl.StringVar(&s.startAt, "start-at", "", "wait until this RFC 3339 instant, such as 2026-12-07T10:00:00Z, to start (give every shard the same); the result says how far from it the run started")
 	fl.BoolVar(&s.outMarkers, "out-markers", false, "with --out -: write the result between marker lines, for merge --from-k8s-logs to find in logs")
@@ -46,6 +48,7 @@ func (s *shardFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&s.k8sName, "k8s-name", k8sNameDefault, "--k8s-job: the Job's name")
 	fl.StringVar(&s.k8sCPU, "k8s-cpu", k8sCPUDefault, "--k8s-job: CPU each pod requests (a Kubernetes quantity)")
 	fl.StringVar(&s.k8sMemory, "k8s-memory", k8sMemoryDefault, "--k8s-job: memory each pod requests and is limited to (a Kubernetes quantity)")
+	complete.Flags(cmd, complete.None, "shard", "start-at", "k8s-image", "k8s-name", "k8s-cpu", "k8s-memory")
 }
 
 // apply sets c's shard and start from the flags.

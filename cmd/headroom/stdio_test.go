@@ -3,12 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -272,7 +277,7 @@ func TestLoadSamples(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--samples", filepath.Join(dir, "x.csv"), "--samples-format", "xml"}, `--samples-format "xml": want csv or jsonl`},
+		{[]string{"--samples", filepath.Join(dir, "x.csv"), "--samples-format", "xml"}, `--samples-format "xml": want one of csv, jsonl`},
 		{[]string{"--samples-format", "csv"}, "--samples-format belongs to --samples FILE"},
 		{[]string{"--samples", filepath.Join(dir, "nodir", "x.csv")}, "--samples " + filepath.Join(dir, "nodir", "x.csv")},
 	} {
@@ -280,6 +285,108 @@ func TestLoadSamples(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, %s; want 2 and %q", tc.args, code, stderr, tc.want)
 		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// TestSweepSamples: sweep --samples writes the requests of every step into one file, load's
+// fields then the step's index in steps[] and its offered rate, in CSV (one header) or JSON lines;
+// "-" is standard output; misuse is exit 2 and leaves no file.
+func TestSweepSamples(t *testing.T) {
+	t.Parallel()
+	srv := helloServer(t)
+	dir := t.TempDir()
+	sweep := []string{"sweep", srv.URL, "--slo", "p99<1s", "--steps", "20,40", "--step", "500ms", "--warmup", "100ms", "-q"}
+	// stepCounts counts the samples of each step, "INDEX,RATE" -> count, from rows of fields.
+	stepCounts := func(rows [][]string) map[string]int64 {
+		n := map[string]int64{}
+		for _, r := range rows {
+			n[strings.Join(r[len(r)-2:], ",")]++
+		}
+		return n
+	}
+	for _, tc := range []struct{ samples, format, out string }{
+		{filepath.Join(dir, "s.csv"), "", "-"},
+		{filepath.Join(dir, "s.jsonl"), "", "-"},
+		{"-", "jsonl", filepath.Join(dir, "sweep.json")},
+	} {
+		args := append(slices.Clone(sweep), "--out", tc.out, "--samples", tc.samples)
+		if tc.format != "" {
+			args = append(args, "--samples-format", tc.format)
+		}
+		// 1: a step the loaded machine could not drive is run again, and may fail the sweep.
+		code, out, stderr := runIO(t, "", args...)
+		if code != 0 && code != 1 {
+			t.Fatalf("exit %d\n%s", code, stderr)
+		}
+		js, samples := []byte(out), []byte(out)
+		var err error
+		if tc.out != "-" {
+			js, err = os.ReadFile(tc.out)
+		} else {
+			samples, err = os.ReadFile(tc.samples)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		sw, err := result.ReadSweep(bytes.NewReader(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int64{}
+		for i, st := range sw.Steps {
+			want[fmt.Sprintf("%d,%g", i, st.OfferedRPS)] = st.Requests
+		}
+		var rows [][]string
+		if strings.HasSuffix(tc.samples, ".csv") {
+			all, err := csv.NewReader(bytes.NewReader(samples)).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h := strings.Join(all[0], ","); !strings.HasSuffix(h, ",target,step,offered_rps") {
+				t.Errorf("csv header %q, want load's then step, offered_rps", h)
+			}
+			rows = all[1:]
+		} else {
+			for line := range strings.Lines(string(samples)) {
+				var m struct {
+					Status int     `json:"status"`
+					Step   int     `json:"step"`
+					Rate   float64 `json:"offered_rps"`
+				}
+				if err := json.Unmarshal([]byte(line), &m); err != nil || m.Status != 200 {
+					t.Fatalf("line %q: %v, status %d", line, err, m.Status)
+				}
+				rows = append(rows, []string{strconv.Itoa(m.Step), strconv.FormatFloat(m.Rate, 'g', -1, 64)})
+			}
+		}
+		if got := stepCounts(rows); len(want) < 2 || !maps.Equal(got, want) {
+			t.Errorf("--samples %s: samples per step %v, want the steps' requests %v", tc.samples, got, want)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--samples", filepath.Join(dir, "x.csv"), "--samples-format", "xml"}, `--samples-format "xml": want one of csv, jsonl`},
+		{[]string{"--samples-format", "csv"}, "--samples-format belongs to --samples FILE"},
+		{[]string{"--samples", filepath.Join(dir, "nodir", "x.csv")}, "--samples " + filepath.Join(dir, "nodir", "x.csv")},
+		{[]string{"--samples", "-", "--out", "-"}, "standard output is already taken"},
+	} {
+		code, _, stderr := runIO(t, "", append(slices.Clone(sweep), tc.args...)...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, %s; want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+	// A target that is down fails the sweep before any step: no samples file.
+	down := filepath.Join(dir, "down.csv")
+	if code, _, stderr := runIO(t, "", "sweep", "http://127.0.0.1:1/", "--slo", "p99<1s", "--steps", "20", "-q", "--samples", down); code != 3 {
+		t.Errorf("unreachable target: exit %d, want 3\n%s", code, stderr)
+	}
+	if _, err := os.Stat(down); !os.IsNotExist(err) {
+		t.Errorf("a failed sweep left %s: %v", down, err)
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) > 0 {
 		t.Errorf("temporary files left: %v", left)

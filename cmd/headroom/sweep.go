@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/headroom/headroom/capacity"
 	"github.com/headroom/headroom/cpusample"
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/complete"
 	"github.com/headroom/headroom/internal/fielderr"
 	"github.com/headroom/headroom/internal/loadstep"
 	"github.com/headroom/headroom/loadgen"
@@ -40,13 +42,14 @@ type sweepFlags struct {
 	cores    float64
 	out      string
 	html     string
+	samples  samplesFlags
 	quiet    bool
 }
 
 // sweepConfigFlags names sweep's flag for each field of the steps' loadgen.Config it sets (see
 // configUsage).
 var sweepConfigFlags = map[string]string{
-	"Duration": "step", "Warmup": "warmup", "Connections": "connections", "Timeout": "timeout",
+	"Duration": "step", "Warmup": "warmup", "Connections": "connections", "Timeout": "timeout", "SamplesFormat": "samples-format",
 	"Arrival.Kind": "arrival", "Arrival.Seed": "seed",
 	"Arrival.Factor": "burst-factor", "Arrival.Length": "burst-length", "Arrival.Period": "burst-every",
 }
@@ -80,7 +83,7 @@ without either it is reported as unknown. With --arrival bursts the rate is the 
 
 Exit codes: 0 a maximum was found; 1 no rate meets the SLO; 2 bad usage or input (nothing sent);
 3 the target is unreachable (checked before any step), the sweep failed, or it was interrupted
-(the steps done are still written to --out and --html).`,
+(the steps done are still written to --out, --html and --samples).`,
 		Example: `  headroom sweep http://127.0.0.1:8080/api/posts --slo 'p99<50ms,errors<0.1%' --out sweep.json
   headroom sweep http://127.0.0.1:8080/ --slo 'p99<20ms' --steps 500,1000,2000,4000 --step 3s
   headroom sweep http://127.0.0.1:8080/ --slo 'p99<50ms' --current 400 --html sweep.html
@@ -101,11 +104,11 @@ Exit codes: 0 a maximum was found; 1 no rate meets the SLO; 2 bad usage or input
 	fl.Float64Var(&c.Precision, "precision", capacity.PrecisionDefault, "bisection stops when the bracket is within this share of the rate")
 	fl.IntVar(&c.MaxSteps, "max-steps", capacity.MaxStepsDefault, "most steps to run, verification included")
 	fl.BoolVar(&c.NoVerify, "no-verify", false, "skip the verification run at the rate found")
-	f.register(fl, "run these rates instead of searching, such as 100,200,400")
+	f.register(cmd, "run these rates instead of searching, such as 100,200,400")
 	fl.StringVar(&f.headroom, "headroom", fmt.Sprintf("%g%%", 100*capacity.HeadroomDefault), "share of the maximum to keep free; the recommended rate is the rest")
 	fl.Float64Var(&c.ErrorBudget, "error-budget", capacity.ErrorBudgetDefault, "largest error rate in percent of a passing step, when the SLO has no errors clause")
 	fl.Float64Var(&c.CurrentRPS, "current", 0, "today's traffic in req/s: project P99 at multiples of it")
-	fl.StringVar((*string)(&l.Arrival.Kind), "arrival", string(loadgen.ArrivalKindDefault), "arrival process of every step: constant, poisson or bursts")
+	fl.StringVar((*string)(&l.Arrival.Kind), "arrival", string(loadgen.ArrivalKindDefault), "arrival process of every step: "+kindList(sweepArrivals))
 	fl.Uint64Var(&l.Arrival.Seed, "seed", loadgen.SeedDefault, "seed of Poisson arrivals")
 	fl.Float64Var(&l.Arrival.Factor, "burst-factor", loadgen.BurstFactorDefault, "bursts: rate multiplier during a burst")
 	fl.DurationVar(&l.Arrival.Length, "burst-length", loadgen.BurstLengthDefault, "bursts: length of a burst")
@@ -115,10 +118,16 @@ Exit codes: 0 a maximum was found; 1 no rate meets the SLO; 2 bad usage or input
 	fl.BoolVar(&l.HTTP2, "http2", false, "use HTTP/2 (h2c for http:// URLs)")
 	fl.BoolVar(&l.Insecure, "insecure", false, "skip TLS certificate verification")
 	fl.IntVar(&f.pid, "pid", 0, "local process id of the target: report its CPU utilization per step (from /proc)")
-	f.mflags.register(fl, "Prometheus endpoint of the target: report utilization from process_cpu_seconds_total")
+	f.mflags.register(cmd, "Prometheus endpoint of the target: report utilization from process_cpu_seconds_total")
 	fl.Float64Var(&f.cores, "cores", float64(runtime.NumCPU()), "cores available to the target, to turn CPU seconds into utilization")
 	fl.StringVarP(&f.out, "out", "o", "", "write the sweep (JSON, headroom.sweep/v1) to this file (- for standard output)")
 	fl.StringVar(&f.html, "html", "", "write a self-contained HTML page with the charts to this file (- for standard output)")
+	f.samples.register(cmd, &l.SamplesFormat, "every request of every step's measured period (load --samples's fields, then step, its index in steps[], and offered_rps)")
+	complete.Flags(cmd, complete.Values(sweepArrivals, nil), "arrival")
+	complete.Flags(cmd, complete.Files("json"), "out")
+	complete.Flags(cmd, complete.Files("html"), "html")
+	complete.Flags(cmd, complete.None, "slo", "headroom")
+	cmd.ValidArgsFunction = complete.None // a URL
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	return cmd
 }
@@ -157,16 +166,13 @@ func (f *sweepFlags) config(args []string) (capacity.Config, loadgen.Config, err
 	if !(f.cores > 0) {
 		return c, l, cliexit.Usagef("--cores %v: want a positive number of cores", f.cores)
 	}
-	switch l.Arrival.Kind {
-	case loadgen.ArrivalConstant:
-		l.Arrival.Factor, l.Arrival.Length, l.Arrival.Period = 0, 0, 0
-	case loadgen.ArrivalPoisson:
-		l.Arrival.Factor, l.Arrival.Length, l.Arrival.Period = 0, 0, 0
-		c.Poisson = true
-	case loadgen.ArrivalBursts:
-	default:
-		return c, l, cliexit.Usagef("--arrival %q: want constant, poisson or bursts", l.Arrival.Kind)
+	if !slices.Contains(sweepArrivals, l.Arrival.Kind) {
+		return c, l, cliexit.Usagef("--arrival %q: want one of %s", l.Arrival.Kind, kindList(sweepArrivals))
 	}
+	if l.Arrival.Kind != loadgen.ArrivalBursts {
+		l.Arrival.Factor, l.Arrival.Length, l.Arrival.Period = 0, 0, 0
+	}
+	c.Poisson = l.Arrival.Kind == loadgen.ArrivalPoisson
 	t, err := f.target(args[0])
 	if err != nil {
 		return c, l, err
@@ -186,6 +192,10 @@ func (f *sweepFlags) config(args []string) (capacity.Config, loadgen.Config, err
 	}
 	return c, l, nil
 }
+
+// sweepArrivals are the arrivals a sweep runs its steps with (loadstep.BaseRate turns the
+// search's mean rate into each step's Arrival.Rate).
+var sweepArrivals = []loadgen.ArrivalKind{loadgen.ArrivalConstant, loadgen.ArrivalPoisson, loadgen.ArrivalBursts}
 
 // parseShare reads "30%" or "0.3" as 0.3.
 func parseShare(s string) (float64, error) {
@@ -219,6 +229,11 @@ func runSweep(cmd *cobra.Command, f *sweepFlags, args []string) error {
 		return err
 	}
 	defer page.abort()
+	samples, err := f.samples.open(cmd.Flags(), sio, &load)
+	if err != nil {
+		return err
+	}
+	defer samples.abort()
 	ctx := cmd.Context()
 	stdout, stderr := sio.text(), cmd.ErrOrStderr()
 
@@ -277,6 +292,9 @@ func runSweep(cmd *cobra.Command, f *sweepFlags, args []string) error {
 		return err
 	}
 	if err := page.commit(func(w io.Writer) error { return report.WriteSweepHTML(w, sw) }); err != nil {
+		return err
+	}
+	if err := samples.commit(nothingMore); err != nil {
 		return err
 	}
 	if err := report.WriteSweep(stdout, sw, report.Options{Color: isTerminal(stdout)}); err != nil {

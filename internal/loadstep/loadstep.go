@@ -6,6 +6,7 @@ package loadstep
 import (
 	"cmp"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/headroom/headroom/capacity"
@@ -14,7 +15,10 @@ import (
 )
 
 // Stepper runs open-model load steps. Base is the step template: every step changes only its
-// rate (and its Poisson seed). It is not safe for concurrent use: a sweep runs one step at a time.
+// rate (and its Poisson seed). With Base.Samples, every step writes its samples to that one
+// stream, each marked with the fields StepField (the step's index among the steps run, from 0:
+// its index in the sweep's steps) and RateField (the rate the sweep asked for). It is not safe
+// for concurrent use: a sweep runs one step at a time.
 type Stepper struct {
 	Base loadgen.Config
 	// CPU, when set, samples the target's CPU time around each step to report utilization;
@@ -29,6 +33,12 @@ type Stepper struct {
 }
 
 var _ capacity.Stepper = (*Stepper)(nil)
+
+// The loadgen.SamplesFields a Stepper adds to every sample: the step and the rate it was at.
+const (
+	StepField = "step"
+	RateField = "offered_rps"
+)
 
 // BaseRate is the Arrival.Rate that makes a's mean rate mean: mean itself, except for bursts,
 // whose Rate is the base between bursts of Factor × base for Length every Period. a's zero burst
@@ -51,6 +61,10 @@ func (s *Stepper) Step(ctx context.Context, rate float64) (capacity.Measurement,
 	s.n++
 	cfg.Arrival.Seed = s.Base.Arrival.Seed + uint64(s.n) - 1
 	cfg.Arrival.Rate = BaseRate(cfg.Arrival, rate) // the sweep's rate is the mean
+	if cfg.Samples != nil {
+		cfg.SamplesFields = append(slices.Clip(cfg.SamplesFields), loadgen.SamplesField{Name: StepField, Value: float64(s.n - 1)}, loadgen.SamplesField{Name: RateField, Value: rate})
+		cfg.SamplesContinue = cfg.SamplesContinue || s.n > 1
+	}
 	var c0 float64
 	var t0 time.Time
 	cpuOK := false

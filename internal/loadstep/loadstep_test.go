@@ -1,10 +1,15 @@
 package loadstep_test
 
 import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +47,39 @@ func TestStep(t *testing.T) {
 	}
 	if watched != 1 {
 		t.Errorf("watch done called %d times, want 1", watched)
+	}
+}
+
+// TestStepSamples: the steps of one Stepper write their samples to Base.Samples as one stream,
+// one header, each sample marked with its step's index and rate.
+func TestStepSamples(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	var out bytes.Buffer
+	s := &loadstep.Stepper{Base: loadgen.Config{Targets: []loadgen.Target{{URL: srv.URL}}, Duration: 300 * time.Millisecond, Samples: &out}}
+	rates := []float64{20, 40}
+	perStep := map[string]int64{}
+	for i, rate := range rates {
+		m, err := s.Step(t.Context(), rate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		perStep[fmt.Sprintf("%d,%g", i, rate)] = m.Load.Requests
+	}
+	rows, err := csv.NewReader(&out).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(rows[0], ","), strings.Join(loadgen.SamplesHeader, ",")+","+loadstep.StepField+","+loadstep.RateField; got != want {
+		t.Fatalf("header %q, want %q", got, want)
+	}
+	got := map[string]int64{}
+	for _, r := range rows[1:] {
+		got[strings.Join(r[len(r)-2:], ",")]++
+	}
+	if !maps.Equal(got, perStep) {
+		t.Errorf("samples per step,rate %v, want the steps' requests %v", got, perStep)
 	}
 }
 

@@ -87,7 +87,8 @@ type Config struct {
 	Antipatterns lab.AntipatternSet
 	// OTLP is the OTLP/HTTP endpoint traces are exported to, e.g. http://127.0.0.1:4318. Default: none.
 	OTLP string
-	// Cache is "" or "memory" for the in-process cache, or a redis:// URL. Default in-process.
+	// Cache is "" or CacheMemory for the in-process cache, or a URL of CacheSchemes (Redis).
+	// Default in-process.
 	Cache string
 	// CacheKeyPrefix prefixes the Redis keys. Default "headroom:lab:".
 	CacheKeyPrefix string
@@ -210,15 +211,27 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// DBSchemes start the values of Config.DB: a SQLite path or a PostgreSQL URL.
+var DBSchemes = []string{"sqlite:", "postgres://", "postgresql://"}
+
+// CacheMemory is the Config.Cache of the in-process cache.
+const CacheMemory = "memory"
+
+// CacheSchemes start the URLs of a Redis cache in Config.Cache.
+var CacheSchemes = []string{"redis://", "rediss://"}
+
+// hasPrefix reports whether s starts with one of prefixes.
+func hasPrefix(s string, prefixes []string) bool {
+	return slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(s, p) })
+}
+
 // validate checks c after withDefaults, without changing it; each error names the bad value and
 // what would be valid.
 func (c *Config) validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("listen address %q: want host:port: %w", c.Addr, err)
 	}
-	switch {
-	case c.DB == "", strings.HasPrefix(c.DB, "sqlite:"), strings.HasPrefix(c.DB, "postgres://"), strings.HasPrefix(c.DB, "postgresql://"):
-	default:
+	if c.DB != "" && !hasPrefix(c.DB, DBSchemes) {
 		return fmt.Errorf("database %q: want sqlite:PATH or a postgres:// URL", c.DB)
 	}
 	if c.DB == "sqlite:" {
@@ -251,7 +264,7 @@ func (c *Config) validate() error {
 	if err := c.Jobs.validate(); err != nil {
 		return err
 	}
-	if c.Cache != "" && c.Cache != "memory" && !strings.HasPrefix(c.Cache, "redis://") && !strings.HasPrefix(c.Cache, "rediss://") {
+	if c.Cache != "" && c.Cache != CacheMemory && !hasPrefix(c.Cache, CacheSchemes) {
 		return fmt.Errorf("cache %q: want memory or redis://host:port", c.Cache)
 	}
 	if err := checkDBLatency(c.DBLatency); err != nil {

@@ -24,17 +24,22 @@ import (
 // QueueForms lists the valid queue values, for error messages.
 const QueueForms = "nats (embedded JetStream), nats://host:port, redis://host:port/db, amqp://user:pass@host:port/"
 
+// QueueEmbedded is the queue value of the embedded JetStream server.
+const QueueEmbedded = "nats"
+
+// QueueSchemes start the URLs of the external brokers a queue value may name.
+var QueueSchemes = []string{"nats://", "redis://", "rediss://", "amqp://", "amqps://"}
+
 // CheckQueue validates a queue value ("" means the embedded default).
 func CheckQueue(q string) error {
+	if q == "" || q == QueueEmbedded {
+		return nil
+	}
 	switch {
-	case q == "", q == "nats":
-	case strings.HasPrefix(q, "nats://"), strings.HasPrefix(q, "redis://"), strings.HasPrefix(q, "rediss://"),
-		strings.HasPrefix(q, "amqp://"), strings.HasPrefix(q, "amqps://"):
-		if len(q) == strings.Index(q, "://")+3 {
-			return fmt.Errorf("queue %q: missing host; want %s", q, QueueForms)
-		}
-	default:
+	case !hasPrefix(q, QueueSchemes):
 		return fmt.Errorf("queue %q: want %s", q, QueueForms)
+	case len(q) == strings.Index(q, "://")+3:
+		return fmt.Errorf("queue %q: missing host; want %s", q, QueueForms)
 	}
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -140,7 +139,7 @@ func (c *WorkerConfig) validate() error {
 	if err := CheckQueue(c.Queue); err != nil {
 		return err
 	}
-	if !strings.HasPrefix(c.DB, "sqlite:") && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") || c.DB == "sqlite:" {
+	if !hasPrefix(c.DB, DBSchemes) || c.DB == "sqlite:" {
 		return fmt.Errorf("database %q: want the lab's sqlite:FILE or postgres:// URL", c.DB)
 	}
 	if _, _, err := net.SplitHostPort(c.SMTPAddr); err != nil {

@@ -20,6 +20,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := newLabCmd()
+	addCompletions(root)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	return cliexit.Execute(ctx, root, args, stderr, "headroom lab")

@@ -46,7 +46,7 @@ func addEdgeFlags(f *pflag.FlagSet, withSwitch bool) *edgeFlags {
 	f.BoolVar(&e.node.NoKeepAlive, "edge-no-keepalive", false, "open a new origin connection per request (TCP and TLS handshakes every time)")
 	f.BoolVar(&e.noCache, "edge-no-cache", false, "run the edge node without its HTTP cache (every request reaches the origin)")
 	f.Int64Var(&e.cacheMB, "edge-cache-mb", httpcache.MaxBytesDefault>>20, "size of the edge's HTTP cache in MiB (bodies, headers and keys)")
-	f.StringVar(&e.functions, "edge-functions", "all", "edge functions to run, in order: all ("+strings.Join(app.EdgeFunctionsDefault, ",")+"), none (a plain CDN node), or a comma-separated list")
+	f.StringVar(&e.functions, "edge-functions", edgeFunctionsAll, "edge functions to run, in order: "+edgeFunctionsAll+" ("+strings.Join(app.EdgeFunctionsDefault, ",")+"), "+edgeFunctionsNone+" (a plain CDN node), or a comma-separated list")
 	f.StringVar(&e.authPath, "edge-auth-paths", strings.Join(app.EdgeAuthPathsDefault, ","), "path prefixes the auth function guards (comma-separated)")
 	f.DurationVar(&e.isolates.CPULimit, "edge-cpu-limit", isolate.CPULimitDefault, "CPU time an edge function call may take before it is stopped (answered 500)")
 	f.Int64Var(&e.memoryMB, "edge-memory-mb", isolate.MemoryLimitDefault>>20, "memory cap of each edge function instance (isolate), in MiB")
@@ -81,14 +81,20 @@ func (e *edgeFlags) config() (*app.EdgeConfig, error) {
 	ic.MemoryLimit, ic.NodeBudget = e.memoryMB<<20, e.budgetMB<<20
 	c := &app.EdgeConfig{Node: nc, NoCache: e.noCache, Cache: httpcache.Config{MaxBytes: e.cacheMB << 20}, Isolates: ic, AuthPaths: splitList(e.authPath), Vars: vars}
 	switch e.functions {
-	case "all":
-	case "none":
+	case edgeFunctionsAll:
+	case edgeFunctionsNone:
 		c.Functions = []string{}
 	default:
 		c.Functions = splitList(e.functions)
 	}
 	return c, nil
 }
+
+// The words of --edge-functions for every function and for none.
+const (
+	edgeFunctionsAll  = "all"
+	edgeFunctionsNone = "none"
+)
 
 // splitList splits a comma-separated flag value, dropping empty items.
 func splitList(s string) []string {

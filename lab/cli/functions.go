@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,7 +29,7 @@ func addFunctionsFlags(f *pflag.FlagSet) *functionsFlags {
 	f.DurationVar(&s.cfg.IdleTimeout, "function-idle", faas.IdleTimeoutDefault, "how long an idle instance lives before it is reclaimed (scale to zero)")
 	f.IntVar(&s.cfg.Provisioned, "function-provisioned", 0, "instances of the api function kept initialised from the start, never reclaimed (provisioned concurrency)")
 	f.IntVar(&s.cfg.KeepWarm, "function-keep-warm", 0, "instances of the api function a pinger keeps warm, invoking it that many times at once every half --function-idle")
-	f.StringVar(&s.cfg.JobsRuntime, "function-jobs-runtime", faas.RuntimeProcess, "runtime of the thumbnail function the video pipeline's jobs invoke: process or wasm")
+	f.StringVar(&s.cfg.JobsRuntime, "function-jobs-runtime", faas.RuntimeProcess, "runtime of the thumbnail function the video pipeline's jobs invoke: "+strings.Join(faas.Runtimes, " or "))
 	f.IntVar(&s.cfg.DBConns, "function-db-conns", app.FunctionDBConnsDefault, "database connections each instance of the api function opens at init and holds")
 	return s
 }
@@ -57,8 +59,8 @@ func (s *functionsFlags) config(f *pflag.FlagSet) (*app.FunctionsConfig, error) 
 		return nil, cliexit.Usagef("--function-provisioned %d: want 0 to --function-concurrency (%d)", c.Provisioned, c.Concurrency)
 	case c.KeepWarm < 0 || c.KeepWarm > c.Concurrency:
 		return nil, cliexit.Usagef("--function-keep-warm %d: want 0 to --function-concurrency (%d)", c.KeepWarm, c.Concurrency)
-	case c.JobsRuntime != faas.RuntimeProcess && c.JobsRuntime != faas.RuntimeWasm:
-		return nil, cliexit.Usagef("--function-jobs-runtime %q: want %s or %s", c.JobsRuntime, faas.RuntimeProcess, faas.RuntimeWasm)
+	case !slices.Contains(faas.Runtimes, c.JobsRuntime):
+		return nil, cliexit.Usagef("--function-jobs-runtime %q: want one of %s", c.JobsRuntime, strings.Join(faas.Runtimes, ", "))
 	case c.DBConns < 1 || c.DBConns > 1000:
 		return nil, cliexit.Usagef("--function-db-conns %d: want 1 to 1000", c.DBConns)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/complete"
 	"github.com/headroom/headroom/lab/app"
 	"github.com/headroom/headroom/lab/telemetry"
 )
@@ -81,6 +82,7 @@ jobs come back after --job-ack-wait.`,
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long running jobs may take to finish on shutdown")
 	jobsFlags(f, &cfg.Jobs)
+	complete.Flags(cmd, complete.Prefixes(app.QueueSchemes...), "queue") // a worker needs the lab's broker
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/headroom/headroom/internal/cliexit"
+	"github.com/headroom/headroom/internal/complete"
 	"github.com/headroom/headroom/lab"
 	"github.com/headroom/headroom/lab/api"
 	"github.com/headroom/headroom/lab/app"
@@ -175,6 +177,7 @@ It serves until interrupted (SIGINT/SIGTERM), then drains in-flight requests.`,
 	edgeOpts = addEdgeFlags(f, true)
 	svcOpts = addServicesFlags(f)
 	fnOpts = addFunctionsFlags(f)
+	complete.Flags(cmd, complete.Prefixes(slices.Concat([]string{app.QueueEmbedded}, app.QueueSchemes)...), "queue")
 	cmd.AddCommand(newLabWorkerCmd(), newLabJobsCmd(), newLabEdgeCmd(), newLabFunctionCmd())
 	return cmd
 }

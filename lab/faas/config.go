@@ -25,6 +25,9 @@ const (
 	RuntimeWasm = "wasm"
 )
 
+// Runtimes lists the runtimes.
+var Runtimes = []string{RuntimeProcess, RuntimeWasm}
+
 // Defaults of Function, which zero fields stand for (AWS Lambda's where it has one).
 const (
 	// MemoryMBDefault is Lambda's default and smallest memory size.
@@ -204,7 +207,7 @@ func (cfg Config) validate() error {
 			}
 			memMax = wasmMemoryMBMax
 		default:
-			bad(field("Runtime"), "%q: want %q or %q", f.Runtime, RuntimeProcess, RuntimeWasm)
+			bad(field("Runtime"), "%q: want one of %s", f.Runtime, strings.Join(Runtimes, ", "))
 		}
 		if f.MemoryMB < MemoryMBMin || f.MemoryMB > memMax {
 			bad(field("MemoryMB"), "%d: want %d to %d", f.MemoryMB, MemoryMBMin, memMax)

@@ -388,7 +388,7 @@ func TestConfigErrorsWasm(t *testing.T) {
 		{"no module", faas.Function{Name: "w", Runtime: "wasm"}, "Functions[0].Module empty"},
 		{"command", faas.Function{Name: "w", Runtime: "wasm", Module: emptyModule, Command: []string{"x"}}, `Functions[0].Command ["x"]`},
 		{"module for a process", faas.Function{Name: "w", Command: []string{"x"}, Module: emptyModule}, "Functions[0].Module of 8 bytes"},
-		{"runtime", faas.Function{Name: "w", Runtime: "v8", Command: []string{"x"}}, `Functions[0].Runtime "v8": want "process" or "wasm"`},
+		{"runtime", faas.Function{Name: "w", Runtime: "v8", Command: []string{"x"}}, `Functions[0].Runtime "v8": want one of process, wasm`},
 		{"memory", faas.Function{Name: "w", Runtime: "wasm", Module: emptyModule, MemoryMB: 8192}, "Functions[0].MemoryMB 8192: want 128 to 4096"},
 		{"env", faas.Function{Name: "w", Runtime: "wasm", Module: emptyModule, Env: []string{"NOEQUALS"}}, `Functions[0].Env[0] "NOEQUALS": want KEY=VALUE`},
 		{"not wasm", faas.Function{Name: "w", Runtime: "wasm", Module: []byte("#!/bin/sh")}, "Functions[0].Module of 9 bytes: does not compile as a WebAssembly module of at most 128 MB"},

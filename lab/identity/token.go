@@ -30,14 +30,19 @@ const (
 	AlgHS256 Alg = "HS256"
 )
 
-// ParseAlg parses an algorithm name, case-insensitively: "EdDSA" or "HS256".
+// Algs lists the algorithms ParseAlg reads.
+var Algs = []Alg{AlgEdDSA, AlgHS256}
+
+// ParseAlg parses an algorithm name of Algs, case-insensitively: "EdDSA" or "HS256".
 func ParseAlg(s string) (Alg, error) {
-	for _, a := range []Alg{AlgEdDSA, AlgHS256} {
+	names := make([]string, len(Algs))
+	for i, a := range Algs {
 		if strings.EqualFold(s, string(a)) {
 			return a, nil
 		}
+		names[i] = string(a)
 	}
-	return "", fmt.Errorf("token algorithm %q: want EdDSA or HS256", s)
+	return "", fmt.Errorf("token algorithm %q: want one of %s", s, strings.Join(names, ", "))
 }
 
 // Claims are what a session token says: who (Sub), which session (SID), and when it was issued

@@ -2,7 +2,6 @@ package telemetry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -91,11 +90,14 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// ParseLevel parses debug, info, warn or error.
+// Levels are the log levels ParseLevel reads, by name.
+var Levels = []string{"debug", "info", "warn", "error"}
+
+// ParseLevel parses one of Levels (or slog's offsets from one, such as info+2).
 func ParseLevel(s string) (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
-		return l, errors.New("log level " + fmt.Sprintf("%q", s) + ": want debug, info, warn or error")
+		return l, fmt.Errorf("log level %q: want one of %s", s, strings.Join(Levels, ", "))
 	}
 	return l, nil
 }
