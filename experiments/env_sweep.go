@@ -46,6 +46,7 @@ type Sweep struct {
 // Sweep runs s against the lab, with the lab's CPU sampled per step when this Env started it,
 // and records it as a measurement: its figures as Values (max_rps, knee_rps, recommended_rps,
 // fail_rps — the lowest rate above the maximum whose step failed, 0 when none did —,
+// max_is_lower_bound (1 when the true maximum may be higher: the budget ran out while bisecting…),
 // saturation_rps, peak_achieved_rps, and the M/M/c fit's mmc_capacity_rps and mmc_r2 when it
 // fitted) and the sweep as a file like Load's. An interrupted sweep is an invalid measurement.
 // The result is returned for the steps the experiment reads (RecordStep).
@@ -83,7 +84,7 @@ func (e *Env) Sweep(ctx context.Context, s Sweep) (*result.Sweep, error) {
 	fail := failRate(sw)
 	// Each rate that may be none (0) has its flag beside it, 1 when the rate is real.
 	m := result.ExperimentMeasurement{Name: s.Name, Setup: s.Setup, Target: t.Method + " " + s.Path, Values: map[string]float64{
-		"max_rps": sw.MaxRPSUnderSLO, "max_found": boolValue(sw.MaxFound), "knee_rps": sw.KneeRPS, "knee_found": boolValue(sw.KneeFound),
+		"max_rps": sw.MaxRPSUnderSLO, "max_found": boolValue(sw.MaxFound), "max_is_lower_bound": boolValue(sw.MaxIsLowerBound), "knee_rps": sw.KneeRPS, "knee_found": boolValue(sw.KneeFound),
 		"recommended_rps": sw.RecommendedRPS, "fail_rps": fail, "fail_found": boolValue(fail > 0),
 		"saturation_rps": sw.SaturationRPS, "saturation_found": boolValue(sw.SaturationFound),
 		"peak_achieved_rps": sw.PeakAchievedRPS, "peak_achieved_known": boolValue(sw.PeakAchievedKnown), "steps": float64(len(sw.Steps)),

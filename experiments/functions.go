@@ -312,7 +312,7 @@ var serverlessBill = Definition{
 			bursty[h] = cost.Hour{Requests: rps * 3600, PeakRPS: rps}
 		}
 		values := map[string]float64{"duration_ms": ms(fn.Duration), "init_ms": ms(fn.InitDuration), "cold_share": fn.ColdShare,
-			"server_rps": servers.CapacityRPS}
+			"server_rps": servers.CapacityRPS, "server_rps_is_lower_bound": boolValue(sw.MaxIsLowerBound)}
 		for _, day := range []struct {
 			name    string
 			traffic cost.Traffic
@@ -333,12 +333,20 @@ var serverlessBill = Definition{
 	Check: func(m Measured) (result.Outcome, string) {
 		v := func(k string) float64 { return m.Value("month", k) }
 		why := fmt.Sprintf("a month of the bursty day: $%.2f as functions, $%.2f as servers; of the steady day: $%.2f vs $%.2f; "+
-			"they cost the same at %.0f req/s steady (duration %.2f ms, init %.1f ms, %.2f %% cold; a server carries %.0f req/s)",
+			"they cost the same at %.0f req/s steady (duration %.2f ms, init %.1f ms, %.2f %% cold; a server carries %s%.0f req/s)",
 			v("bursty_functions_usd"), v("bursty_servers_usd"), v("steady_functions_usd"), v("steady_servers_usd"),
-			v("break_even_rps"), v("duration_ms"), v("init_ms"), 100*v("cold_share"), v("server_rps"))
+			v("break_even_rps"), v("duration_ms"), v("init_ms"), 100*v("cold_share"), atLeast(v("server_rps_is_lower_bound")), v("server_rps"))
 		if v("bursty_functions_usd") < v("bursty_servers_usd") {
 			return result.OutcomeHeld, why
 		}
 		return result.OutcomeDidNotHold, why
 	},
+}
+
+// atLeast qualifies a figure whose flag says it is a lower bound.
+func atLeast(lowerBound float64) string {
+	if lowerBound == 1 {
+		return "at least "
+	}
+	return ""
 }

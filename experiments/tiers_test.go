@@ -110,6 +110,19 @@ func TestTierChecks(t *testing.T) {
 	}
 }
 
+// TestBillSaysLowerBound: a server capacity from a sweep whose maximum is a lower bound is said
+// to be one, never printed as a plain figure.
+func TestBillSaysLowerBound(t *testing.T) {
+	t.Parallel()
+	for _, lower := range []float64{0, 1} {
+		_, why := serverlessBill.Check(NewMeasured(run(values("month", map[string]float64{"bursty_functions_usd": 5.6,
+			"bursty_servers_usd": 30.4, "server_rps": 1120, "server_rps_is_lower_bound": lower})), nil))
+		if got := strings.Contains(why, "carries at least 1120 req/s"); got != (lower == 1) {
+			t.Errorf("lower bound %v: %q", lower, why)
+		}
+	}
+}
+
 // TestSumSeries reads the lab's metrics as Env.Metric does: a counter's series filtered by
 // labels, a histogram's sum and count, a series that is absent.
 func TestSumSeries(t *testing.T) {
