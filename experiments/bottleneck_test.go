@@ -21,14 +21,7 @@ type checkCase struct {
 func testCheck(t *testing.T, def Definition, cases []checkCase) {
 	t.Helper()
 	for _, c := range cases {
-		params, err := def.params(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, why := def.Check(NewMeasured(c.ms, params))
-		if got != c.want || why == "" {
-			t.Errorf("%s / %s: %s (%s), want %s with a reason", def.Name, c.name, got, why, c.want)
-		}
+		checkOutcome(t, def, c.name, c.ms, c.want)
 	}
 }
 

@@ -58,14 +58,7 @@ func TestCapacityChecks(t *testing.T) {
 		{"the maximum absorbs it too", headroomPays, run(sweep(180, 200, 160), stepM("spike-at-recommended", 126, 5, 30), stepM("spike-at-max", 180, 6, 60)), result.OutcomeDidNotHold},
 		{"the maximum not bracketed", headroomPays, run(sweep(180, 0, 160), stepM("spike-at-recommended", 126, 5, 30), stepM("spike-at-max", 180, 40, 600)), result.OutcomeInconclusive},
 	} {
-		params, err := c.def.params(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, why := c.def.Check(NewMeasured(c.ms, params))
-		if got != c.want || why == "" {
-			t.Errorf("%s / %s: %s (%s), want %s with a reason", c.def.Name, c.name, got, why, c.want)
-		}
+		checkOutcome(t, c.def, c.name, c.ms, c.want)
 	}
 }
 

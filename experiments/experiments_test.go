@@ -41,14 +41,20 @@ func TestChecks(t *testing.T) {
 		{"queued but slow", asyncInvite, run(loadM("sync", 305, 315, 320, 306), loadM("queued", 150, 200, 210, 155)), result.OutcomeDidNotHold},
 		{"no gain", asyncInvite, run(loadM("sync", 60, 80, 90, 62), loadM("queued", 30, 40, 45, 31)), result.OutcomeDidNotHold},
 	} {
-		params, err := c.def.params(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, why := c.def.Check(NewMeasured(c.ms, params))
-		if got != c.want || why == "" {
-			t.Errorf("%s / %s: %s (%s), want %s with a reason", c.def.Name, c.name, got, why, c.want)
-		}
+		checkOutcome(t, c.def, c.name, c.ms, c.want)
+	}
+}
+
+// checkOutcome judges recorded measurements ms with def's check at its default parameters:
+// the outcome must be want, with a reason.
+func checkOutcome(t *testing.T, def Definition, name string, ms []result.ExperimentMeasurement, want result.Outcome) {
+	t.Helper()
+	params, err := def.params(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, why := def.Check(NewMeasured(ms, params)); got != want || why == "" {
+		t.Errorf("%s / %s: %s (%s), want %s with a reason", def.Name, name, got, why, want)
 	}
 }
 

@@ -99,14 +99,7 @@ func TestTierChecks(t *testing.T) {
 		{"the function ran to the end", serverlessTimeLimit, limit(201, 2400, 1), result.OutcomeDidNotHold},
 		{"the queued video never ready", serverlessTimeLimit, limit(504, 123, 0), result.OutcomeDidNotHold},
 	} {
-		params, err := c.def.params(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, why := c.def.Check(NewMeasured(c.ms, params))
-		if got != c.want || why == "" {
-			t.Errorf("%s / %s: %s (%s), want %s with a reason", c.def.Name, c.name, got, why, c.want)
-		}
+		checkOutcome(t, c.def, c.name, c.ms, c.want)
 	}
 }
 
